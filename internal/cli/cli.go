@@ -1,0 +1,116 @@
+// Package cli implements the shp command line. Each command group has its
+// own file; all of them call the same services the API will.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/config"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0 // success
+	ExitFailed = 1 // a run or check failed
+	ExitUsage  = 2 // bad usage or configuration
+)
+
+// Version is set at build time with -ldflags "-X github.com/shp-dev/shp/internal/cli.Version=v1.2.3".
+var Version = ""
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(err error) error  { return &exitError{code: ExitUsage, err: err} }
+func failedErr(err error) error { return &exitError{code: ExitFailed, err: err} }
+
+// env is what every command writes to.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	quiet          bool
+	verbose        bool
+}
+
+func (e *env) logger() *slog.Logger {
+	if !e.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "shp:", err)
+	var ee *exitError
+	var ce config.Errors
+	var one *config.Error
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ce), errors.As(err, &one):
+		return ExitUsage
+	default:
+		// cobra's own errors (unknown command or flag) are usage errors.
+		return ExitUsage
+	}
+}
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "shp",
+		Short:         "shp, the self-healing data pipeline",
+		Long:          "shp extracts data from files, databases and APIs, validates and heals it, and loads it into a warehouse.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print no progress")
+	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "write structured logs to stderr")
+	root.AddCommand(newInitCmd(e), newRunCmd(e), newRunsCmd(e), newQueryCmd(e), newConfigCmd(e), newVersionCmd(e))
+	return root
+}
+
+func newVersionCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the shp version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(e.stdout, "shp", versionString())
+			return nil
+		},
+	}
+}
+
+func versionString() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/sample"
+)
+
+func newInitCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "init DIR",
+		Short: "Write a working sample project into DIR",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sample.Write(args[0]); err != nil {
+				return usageErr(err)
+			}
+			fmt.Fprintf(e.stdout, "wrote a sample project to %s\nrun it:   shp run --config %s\nquery it: shp query --config %s \"SELECT * FROM sales LIMIT 10\"\n",
+				args[0], args[0], args[0])
+			return nil
+		},
+	}
+}
+
+func newConfigCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Work with a project's configuration"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "validate DIR",
+		Short: "Check a config folder: syntax, keys, types, references and schema files",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := config.LoadDir(args[0])
+			if err == nil {
+				err = p.Check()
+			}
+			if err != nil {
+				var list config.Errors
+				if errors.As(err, &list) {
+					return usageErr(fmt.Errorf("%s has %d problem(s):\n%w", args[0], len(list), err))
+				}
+				return usageErr(err)
+			}
+			fmt.Fprintf(e.stdout, "%s is valid: project %s, pipelines %s, sources %d\n",
+				args[0], p.Config.Project, strings.Join(p.PipelineNames(), ", "), len(p.Sources))
+			return nil
+		},
+	})
+	return cmd
+}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"database/sql"
+	"encoding/csv"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newQueryCmd(e *env) *cobra.Command {
+	var dir, outFormat string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   `query "SQL"`,
+		Short: "Run SQL against the project's warehouse",
+		Example: `  shp query --config examples/quickstart "SELECT region, sum(quantity) FROM sales GROUP BY region"
+  shp query --config examples/quickstart --format csv "SELECT * FROM sales__quarantine"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch outFormat {
+			case "table", "json", "csv":
+			default:
+				return usageErr(fmt.Errorf("--format must be table, json or csv, not %q", outFormat))
+			}
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			svc, err := openServices(cmd.Context(), p, what{warehouse: true})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			rows, err := svc.warehouse.Query(cmd.Context(), args[0])
+			if err != nil {
+				return failedErr(err)
+			}
+			defer rows.Close()
+			return failedIf(writeRows(e, rows, outFormat, limit))
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&outFormat, "format", "table", "output format: table, json or csv")
+	cmd.Flags().IntVar(&limit, "max-rows", 1000, "print at most this many rows in table format (0: all)")
+	return cmd
+}
+
+func failedIf(err error) error {
+	if err != nil {
+		return failedErr(err)
+	}
+	return nil
+}
+
+// writeRows streams query results; only the table format buffers rows, and
+// only up to the limit, to align columns.
+func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	scan := func() ([]any, error) {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			vals[i] = normalize(v)
+		}
+		return vals, nil
+	}
+	switch outFormat {
+	case "json":
+		fmt.Fprint(e.stdout, "[")
+		n := 0
+		for rows.Next() {
+			vals, err := scan()
+			if err != nil {
+				return err
+			}
+			obj := make(map[string]any, len(cols))
+			for i, c := range cols {
+				obj[c] = vals[i]
+			}
+			if n > 0 {
+				fmt.Fprint(e.stdout, ",")
+			}
+			fmt.Fprint(e.stdout, "\n  ")
+			if err := writeJSONCompact(e.stdout, obj); err != nil {
+				return err
+			}
+			n++
+		}
+		fmt.Fprintln(e.stdout, "\n]")
+		return rows.Err()
+	case "csv":
+		cw := csv.NewWriter(e.stdout)
+		if err := cw.Write(cols); err != nil {
+			return err
+		}
+		rec := make([]string, len(cols))
+		for rows.Next() {
+			vals, err := scan()
+			if err != nil {
+				return err
+			}
+			for i, v := range vals {
+				rec[i] = ""
+				if v != nil {
+					rec[i] = cell(v)
+				}
+			}
+			if err := cw.Write(rec); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		return rows.Err()
+	}
+	t := newTable(e.stdout, cols...)
+	n := 0
+	for rows.Next() {
+		if limit > 0 && n == limit {
+			t.flush()
+			fmt.Fprintf(e.stdout, "  (more rows not shown; use --max-rows 0 or --format csv)\n")
+			return rows.Err()
+		}
+		vals, err := scan()
+		if err != nil {
+			return err
+		}
+		t.row(vals...)
+		n++
+	}
+	t.flush()
+	fmt.Fprintf(e.stdout, "  (%d rows)\n", n)
+	return rows.Err()
+}
+
+// normalize turns driver values into what JSON and tables show well.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case *big.Int:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return v
+}

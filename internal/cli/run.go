@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/pipeline"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var (
+		dir, name, outFormat string
+		fullRefresh          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run pipelines: load new source objects into the warehouse",
+		Long: `Run loads every object the source has that earlier runs did not, into the
+pipeline's target table. Rows that cannot be loaded go to <target>__quarantine
+with the reason. Without --pipeline every pipeline runs, in name order.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if outFormat != "text" && outFormat != "json" {
+				return usageErr(fmt.Errorf("--format must be text or json, not %q", outFormat))
+			}
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			names := p.PipelineNames()
+			if name != "" {
+				if _, ok := p.Pipeline(name); !ok {
+					return usageErr(fmt.Errorf("pipeline %q is not defined in %s (have %s)", name, dir, strings.Join(names, ", ")))
+				}
+				names = []string{name}
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, staging: true})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			runner := &pipeline.Runner{
+				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
+			}
+			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {
+				runner.OnProgress = progressPrinter(e.stderr)
+			}
+			var results []*pipeline.Result
+			var failed []error
+			for _, n := range names {
+				res, err := runner.Run(cmd.Context(), n, pipeline.Options{FullRefresh: fullRefresh})
+				results = append(results, res)
+				if err != nil {
+					failed = append(failed, fmt.Errorf("pipeline %s: %w", n, err))
+				}
+				if outFormat == "text" {
+					printSummary(e.stdout, res, dir)
+				}
+			}
+			if outFormat == "json" {
+				if err := writeJSON(e.stdout, resultsJSON(results)); err != nil {
+					return err
+				}
+			}
+			if len(failed) > 0 {
+				return failedErr(errors.Join(failed...))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "run only this pipeline")
+	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "re-read every object and rebuild the target")
+	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
+	return cmd
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// progressPrinter redraws one status line on a terminal.
+func progressPrinter(w io.Writer) func(pipeline.Progress) {
+	return func(p pipeline.Progress) {
+		rate := 0.0
+		if s := p.Elapsed.Seconds(); s > 0 {
+			rate = float64(p.Bytes) / s
+		}
+		line := fmt.Sprintf("%s [%d/%d] %s  %s  %s/s", p.Pipeline, p.Index, p.Total, p.Object, humanBytes(p.Bytes), humanBytes(int64(rate)))
+		if p.Rows > 0 {
+			line += fmt.Sprintf("  %d rows", p.Rows)
+		}
+		if p.Done {
+			fmt.Fprintf(w, "\r\033[K%s  done in %s\n", line, p.Elapsed.Round(time.Millisecond))
+			return
+		}
+		fmt.Fprintf(w, "\r\033[K%s", line)
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// printSummary tells a person what happened to every file and where the
+// data is.
+func printSummary(w io.Writer, r *pipeline.Result, dir string) {
+	fmt.Fprintf(w, "pipeline %s  run %s  %s in %s\n", r.Pipeline, r.RunID, r.Status, r.Duration.Round(time.Millisecond))
+	if len(r.Objects) > 0 {
+		tw := newTable(w, "FILE", "ROWS IN", "LOADED", "QUARANTINED")
+		for _, o := range r.Objects {
+			tw.row(o.Key, o.RowsIn, o.Loaded, o.Quarantined)
+		}
+		tw.flush()
+		for _, o := range r.Objects {
+			for _, d := range o.Drift {
+				fmt.Fprintf(w, "  schema drift in %s: %s\n", o.Key, d)
+			}
+			for _, s := range o.Samples {
+				fmt.Fprintf(w, "  quarantined %s\n", s.Describe(o.Key))
+			}
+			if n := o.Quarantined - int64(len(o.Samples)); n > 0 {
+				fmt.Fprintf(w, "  ... and %d more quarantined rows in %s\n", n, o.Key)
+			}
+		}
+	}
+	if r.Skipped > 0 {
+		fmt.Fprintf(w, "  %d file(s) already loaded by earlier runs were skipped (use --full-refresh to reload)\n", r.Skipped)
+	}
+	if len(r.Objects) == 0 && r.Err == nil {
+		fmt.Fprintln(w, "  no new files")
+		return
+	}
+	check := "ok"
+	if !r.InvariantOK {
+		check = "MISMATCH"
+	}
+	fmt.Fprintf(w, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d  [%s]\n",
+		r.RowsIn, r.Loaded, r.Quarantined, r.Deduplicated, check)
+	if r.Err == nil && r.Target != "" {
+		fmt.Fprintf(w, "  query it:  shp query --config %s \"SELECT count(*) FROM %s\"\n", dir, r.Target)
+		if r.Quarantined > 0 {
+			fmt.Fprintf(w, "  bad rows:  shp query --config %s \"SELECT source_object, line, reason FROM %s__quarantine\"\n", dir, r.Target)
+		}
+	}
+}
+
+type objectJSON struct {
+	Key         string   `json:"key"`
+	Format      string   `json:"format"`
+	Bytes       int64    `json:"bytes"`
+	RowsIn      int64    `json:"rows_in"`
+	Loaded      int64    `json:"rows_loaded"`
+	Quarantined int64    `json:"rows_quarantined"`
+	Drift       []string `json:"schema_drift,omitempty"`
+}
+
+type resultJSON struct {
+	RunID        string       `json:"run_id"`
+	Pipeline     string       `json:"pipeline"`
+	Target       string       `json:"target"`
+	Status       string       `json:"status"`
+	Objects      []objectJSON `json:"objects"`
+	Skipped      int          `json:"objects_skipped"`
+	RowsIn       int64        `json:"rows_in"`
+	Loaded       int64        `json:"rows_loaded"`
+	Quarantined  int64        `json:"rows_quarantined"`
+	Deduplicated int64        `json:"rows_deduplicated"`
+	InvariantOK  bool         `json:"invariant_ok"`
+	DurationMS   int64        `json:"duration_ms"`
+	Error        string       `json:"error,omitempty"`
+}
+
+func resultsJSON(rs []*pipeline.Result) []resultJSON {
+	out := make([]resultJSON, 0, len(rs))
+	for _, r := range rs {
+		j := resultJSON{RunID: r.RunID, Pipeline: r.Pipeline, Target: r.Target, Status: r.Status, Skipped: r.Skipped,
+			RowsIn: r.RowsIn, Loaded: r.Loaded, Quarantined: r.Quarantined, Deduplicated: r.Deduplicated,
+			InvariantOK: r.InvariantOK, DurationMS: r.Duration.Milliseconds(), Objects: []objectJSON{}}
+		for _, o := range r.Objects {
+			j.Objects = append(j.Objects, objectJSON{Key: o.Key, Format: string(o.Format), Bytes: o.Bytes,
+				RowsIn: o.RowsIn, Loaded: o.Loaded, Quarantined: o.Quarantined, Drift: o.Drift})
+		}
+		if r.Err != nil {
+			j.Error = r.Err.Error()
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func writeJSONCompact(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}

@@ -1,0 +1,353 @@
+// Package config loads and validates a shp project's configuration folder:
+// config.yaml (project, storage and pipelines), sources.yaml (where data
+// comes from), and the optional quality_rules.yaml and self_healing.yaml.
+//
+// Before parsing, ${VAR} and ${VAR:-default} references are replaced by
+// environment variables ($$ is a literal $). Every problem is reported with
+// the file, line and column it comes from, and all problems are reported
+// at once as an Errors value:
+//
+//	sources.yaml:7:5: unknown key "buckt" in source "sales_data"
+//
+// LoadDir checks the structure of the files; Project.Check additionally
+// checks the files they refer to, such as table schemas.
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// File names of a project's configuration folder.
+const (
+	configFile       = "config.yaml"
+	sourcesFile      = "sources.yaml"
+	qualityRulesFile = "quality_rules.yaml"
+	selfHealingFile  = "self_healing.yaml"
+)
+
+// Warehouse and metadata store types.
+const (
+	WarehouseDuckDB  = "duckdb"   // Local DuckDB database file.
+	MetadataSQLite   = "sqlite"   // Local SQLite database file.
+	MetadataPostgres = "postgres" // PostgreSQL server named by a DSN.
+)
+
+// Pipeline load modes.
+const (
+	ModeAppend  = "append"  // Add the new rows to the table.
+	ModeReplace = "replace" // Replace the table's contents.
+	ModeMerge   = "merge"   // Upsert rows by the pipeline's key columns.
+)
+
+// Source types.
+const (
+	SourceGCS  = "gcs"  // Google Cloud Storage objects.
+	SourceFile = "file" // Local files.
+)
+
+// Source data formats. An empty Format means the format is inferred from
+// each object's file extension at run time.
+const (
+	FormatCSV     = "csv"     // Comma-separated values; see CSVOptions.
+	FormatJSONL   = "jsonl"   // One JSON object per line.
+	FormatJSON    = "json"    // A JSON array of objects.
+	FormatParquet = "parquet" // Apache Parquet.
+)
+
+// Source compressions.
+const (
+	CompressionAuto = "auto" // Inferred from each object's extension.
+	CompressionNone = "none" // Not compressed.
+	CompressionGzip = "gzip" // Gzip-compressed.
+)
+
+// Default values of optional settings.
+const (
+	DefaultStagingURL         = "file://.shp/staging"   // Staging.URL
+	DefaultWarehousePath      = ".shp/warehouse.duckdb" // Warehouse.Path
+	DefaultMetadataPath       = ".shp/metadata.db"      // Metadata.Path for sqlite
+	DefaultMaxQuarantineRatio = 0.1                     // Defaults.MaxQuarantineRatio
+)
+
+// Project is a loaded configuration folder.
+type Project struct {
+	// Dir is the absolute path of the configuration folder. Relative
+	// paths in the configuration are relative to it.
+	Dir string
+	// Config is the content of config.yaml.
+	Config Config
+	// Sources are the sources of sources.yaml by name.
+	Sources map[string]*Source
+	// QualityRules is the raw content of quality_rules.yaml (nil when
+	// the file is absent or empty).
+	QualityRules map[string]any
+	// SelfHealing is the raw content of self_healing.yaml (nil when the
+	// file is absent or empty).
+	SelfHealing map[string]any
+}
+
+// Config is the content of config.yaml, with defaults applied. Paths are as
+// written; use the Project methods to resolve them.
+type Config struct {
+	// Project is the project's name.
+	Project string
+	// Staging is where raw objects are staged before loading.
+	Staging Staging
+	// Warehouse is the database tables are loaded into.
+	Warehouse Warehouse
+	// Metadata is the database that records runs and their state.
+	Metadata Metadata
+	// Defaults are settings pipelines inherit.
+	Defaults Defaults
+	// Pipelines are the project's pipelines by name.
+	Pipelines map[string]*Pipeline
+}
+
+// Staging configures the staging area.
+type Staging struct {
+	// URL is a file://, mem:// or gs://bucket/prefix URL. A relative
+	// file:// path is relative to the project directory.
+	URL string
+}
+
+// Warehouse configures the warehouse database.
+type Warehouse struct {
+	// Type is WarehouseDuckDB.
+	Type string
+	// Path is the database file, relative to the project directory
+	// unless absolute.
+	Path string
+	// MemoryLimit is the database's memory limit, e.g. "1GB"; empty for
+	// the database's default.
+	MemoryLimit string
+	// Threads is the number of threads the database may use; 0 for the
+	// database's default.
+	Threads int
+}
+
+// Metadata configures the metadata store.
+type Metadata struct {
+	// Type is MetadataSQLite or MetadataPostgres.
+	Type string
+	// Path is the SQLite database file, relative to the project directory
+	// unless absolute. Empty for postgres.
+	Path string
+	// DSN is the PostgreSQL connection string; required for postgres.
+	DSN string
+}
+
+// Defaults are project-wide settings that pipelines may override.
+type Defaults struct {
+	// MaxQuarantineRatio is the largest fraction of a run's rows that may
+	// be quarantined before the run fails, between 0 and 1.
+	MaxQuarantineRatio float64
+}
+
+// Pipeline loads one source into one warehouse table.
+type Pipeline struct {
+	// Name is the pipeline's key in config.yaml.
+	Name string
+	// Description is free text.
+	Description string
+	// Source is the name of the source in sources.yaml.
+	Source string
+	// Target is the warehouse table name; it defaults to Name.
+	Target string
+	// Mode is ModeAppend, ModeReplace or ModeMerge.
+	Mode string
+	// Key are the columns that identify a row; required for ModeMerge.
+	Key []string
+	// MaxQuarantineRatio is the pipeline's own setting or, when it has
+	// none, Defaults.MaxQuarantineRatio.
+	MaxQuarantineRatio float64
+	// Schedule is the pipeline's own cron schedule or, when it has none,
+	// its source's schedule. Empty means the pipeline is only run on
+	// demand.
+	Schedule string
+
+	at        pos   // the pipeline's key in config.yaml
+	sourcePos pos   // the source value
+	keyPos    []pos // the elements of key
+}
+
+// Source is a place data is read from.
+type Source struct {
+	// Name is the source's key in sources.yaml.
+	Name string
+	// Type is SourceGCS or SourceFile.
+	Type string
+	// Bucket is the GCS bucket name (gcs only).
+	Bucket string
+	// Path is an object prefix such as "sales/daily/" or a glob such as
+	// "data/*.csv.gz". For file sources it is relative to the project
+	// directory unless absolute; see LocalPath.
+	Path string
+	// Format is one of the Format constants, or empty to infer it from
+	// each object's extension.
+	Format string
+	// Compression is one of the Compression constants.
+	Compression string
+	// Schedule is a cron expression (5 fields or a descriptor such as
+	// "@daily"); empty for none.
+	Schedule string
+	// Schema is the path of a BigQuery JSON schema file as written,
+	// relative to the project directory; see SchemaPath.
+	Schema string
+	// Endpoint overrides the GCS API endpoint, e.g. for an emulator.
+	Endpoint string
+	// CSV are the options for reading CSV data.
+	CSV CSVOptions
+
+	dir       string // project directory
+	at        pos    // the source's key in sources.yaml
+	schemaPos pos    // the schema value
+}
+
+// CSVOptions configure how CSV data is read.
+type CSVOptions struct {
+	// Delimiter separates fields; one character, default ",".
+	Delimiter string
+	// Header reports whether the first line holds column names; default
+	// true.
+	Header bool
+	// Quote encloses fields; one character, default `"`.
+	Quote string
+	// NullValues are the field texts read as NULL; default [""].
+	NullValues []string
+}
+
+// Option configures LoadDir.
+type Option func(*options)
+
+// options are the settings of LoadDir.
+type options struct {
+	lookupEnv LookupEnvFunc
+}
+
+// WithLookupEnv makes LoadDir read environment variables with lookup
+// instead of os.LookupEnv. A nil lookup keeps os.LookupEnv.
+func WithLookupEnv(lookup func(name string) (string, bool)) Option {
+	return func(o *options) {
+		if lookup != nil {
+			o.lookupEnv = lookup
+		}
+	}
+}
+
+// Pipeline returns the pipeline called name.
+func (p *Project) Pipeline(name string) (*Pipeline, bool) {
+	pl, ok := p.Config.Pipelines[name]
+	return pl, ok
+}
+
+// PipelineNames returns the names of all pipelines, sorted.
+func (p *Project) PipelineNames() []string {
+	return sortedKeys(p.Config.Pipelines)
+}
+
+// Source returns the source called name.
+func (p *Project) Source(name string) (*Source, bool) {
+	s, ok := p.Sources[name]
+	return s, ok
+}
+
+// SourceNames returns the names of all sources, sorted.
+func (p *Project) SourceNames() []string {
+	return sortedKeys(p.Sources)
+}
+
+// ResolvePath returns rel joined to the project directory, or rel cleaned
+// if it is absolute. It returns "" for "".
+func (p *Project) ResolvePath(rel string) string {
+	return resolve(p.Dir, rel)
+}
+
+// StagingURL returns the staging URL with a file:// path made absolute,
+// e.g. "file:///home/me/quickstart/.shp/staging".
+func (p *Project) StagingURL() string {
+	u := p.Config.Staging.URL
+	if rest, ok := strings.CutPrefix(u, "file://"); ok {
+		return fileURL(p.ResolvePath(rest))
+	}
+	return u
+}
+
+// WarehousePath returns the absolute path of the warehouse database file
+// (":memory:" is returned unchanged).
+func (p *Project) WarehousePath() string {
+	return resolveDB(p.Dir, p.Config.Warehouse.Path)
+}
+
+// MetadataPath returns the absolute path of the SQLite metadata database
+// (":memory:" is returned unchanged); "" for other metadata types.
+func (p *Project) MetadataPath() string {
+	return resolveDB(p.Dir, p.Config.Metadata.Path)
+}
+
+// SchemaPath returns the absolute path of the source's schema file, or ""
+// if it has none.
+func (s *Source) SchemaPath() string {
+	return resolve(s.dir, s.Schema)
+}
+
+// LocalPath returns the absolute path or glob of a file source's data; ""
+// for other source types.
+func (s *Source) LocalPath() string {
+	if s.Type != SourceFile {
+		return ""
+	}
+	return resolve(s.dir, s.Path)
+}
+
+// URL returns the source's location as a URL, "gs://bucket/path" or
+// "file:///abs/path", for display.
+func (s *Source) URL() string {
+	if s.Type == SourceGCS {
+		return "gs://" + s.Bucket + "/" + strings.TrimPrefix(s.Path, "/")
+	}
+	return fileURL(s.LocalPath())
+}
+
+// resolve joins rel to dir unless it is absolute or empty.
+func resolve(dir, rel string) string {
+	switch {
+	case rel == "":
+		return ""
+	case filepath.IsAbs(rel):
+		return filepath.Clean(rel)
+	}
+	return filepath.Join(dir, filepath.FromSlash(rel))
+}
+
+// resolveDB resolves a database path, keeping ":memory:" as is.
+func resolveDB(dir, path string) string {
+	if path == ":memory:" {
+		return path
+	}
+	return resolve(dir, path)
+}
+
+// fileURL returns the file:// URL of an absolute path.
+func fileURL(path string) string {
+	path = filepath.ToSlash(path)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path // Windows drive letters
+	}
+	return "file://" + path
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// lookupEnvDefault is the environment lookup used without WithLookupEnv.
+var lookupEnvDefault LookupEnvFunc = os.LookupEnv

@@ -1,0 +1,456 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/goccy/go-yaml"
+	"github.com/robfig/cron/v3"
+
+	"github.com/shp-dev/shp/internal/schema"
+)
+
+// LoadDir loads and validates the configuration folder dir. It reports all
+// problems it finds as an Errors value; each names the file, line and
+// column. Files that config.yaml and sources.yaml refer to, such as schema
+// files, are not read: call Project.Check for that.
+func LoadDir(dir string, opts ...Option) (*Project, error) {
+	o := options{lookupEnv: lookupEnvDefault}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load config %s: %w", dir, err)
+	}
+	info, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("load config: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("load config: %s is not a directory", dir)
+	}
+
+	l := &loader{dir: abs, lookup: o.lookupEnv}
+	p := &Project{Dir: abs}
+	cfg := l.parse(configFile, true)
+	src := l.parse(sourcesFile, true)
+	if cfg != nil {
+		p.Config = l.config(cfg)
+	}
+	if src != nil {
+		p.Sources = l.sources(src)
+	}
+	p.QualityRules = l.raw(qualityRulesFile)
+	p.SelfHealing = l.raw(selfHealingFile)
+
+	for _, name := range p.PipelineNames() {
+		pl := p.Config.Pipelines[name]
+		if len(p.Sources) == 0 || pl.Source == "" {
+			continue // no usable sources or no source: already reported
+		}
+		s, ok := p.Sources[pl.Source]
+		if !ok {
+			cfg.errorf(pl.sourcePos, "pipeline %q: source %q is not defined in %s", name, pl.Source, sourcesFile)
+			continue
+		}
+		if pl.Schedule == "" {
+			pl.Schedule = s.Schedule
+		}
+	}
+	if err := l.errs.orNil(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// loader holds the state of one LoadDir call.
+type loader struct {
+	dir    string
+	lookup LookupEnvFunc
+	errs   Errors
+}
+
+// parse reads and parses the file called name. It returns nil if the file
+// is missing or unusable; a missing required file is an error.
+func (l *loader) parse(name string, required bool) *yamlFile {
+	data, err := os.ReadFile(filepath.Join(l.dir, name))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !required:
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		l.errs = append(l.errs, &Error{File: name, Msg: "file not found in " + l.dir, err: err})
+		return nil
+	case err != nil:
+		l.errs = append(l.errs, &Error{File: name, Msg: fmt.Sprintf("cannot read file: %v", err), err: err})
+		return nil
+	}
+	return parseYAML(name, data, l.lookup, &l.errs)
+}
+
+// raw parses an optional file that must hold a mapping and returns its
+// content, or nil if it is absent, empty or invalid.
+func (l *loader) raw(name string) map[string]any {
+	f := l.parse(name, false)
+	if f == nil || f.body == nil {
+		return nil
+	}
+	if isNull(f.resolve(f.body)) || f.object(f.body, pos{1, 1}, "", "", "").bad {
+		return nil
+	}
+	var m map[string]any
+	if err := yaml.NodeToValue(f.body, &m); err != nil {
+		f.yamlError(err)
+		return nil
+	}
+	return m
+}
+
+// config extracts and validates config.yaml.
+func (l *loader) config(f *yamlFile) Config {
+	top := f.object(f.body, pos{1, 1}, "", "", "",
+		"project", "staging", "warehouse", "metadata", "defaults", "pipelines")
+	var c Config
+
+	if top.required("project", &c.Project) && !validName(c.Project) {
+		f.errorf(top.valuePos("project"), "project %q is not a valid name: %s", c.Project, nameRule)
+	}
+
+	st := f.object(top.node("staging"), top.keyPos("staging"), "", "staging.", "staging", "url")
+	c.Staging.URL = DefaultStagingURL
+	if st.str("url", &c.Staging.URL) {
+		if msg := checkStagingURL(c.Staging.URL); msg != "" {
+			f.errorf(st.valuePos("url"), "staging.url %q %s", c.Staging.URL, msg)
+		}
+	}
+
+	wh := f.object(top.node("warehouse"), top.keyPos("warehouse"), "", "warehouse.", "warehouse",
+		"type", "path", "memory_limit", "threads")
+	c.Warehouse = Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath}
+	if wh.str("type", &c.Warehouse.Type) {
+		c.Warehouse.Type = strings.ToLower(c.Warehouse.Type)
+		switch c.Warehouse.Type {
+		case WarehouseDuckDB:
+		case "postgres", "bigquery":
+			f.errorf(wh.valuePos("type"), "warehouse.type %q is not yet supported (supported: duckdb)", c.Warehouse.Type)
+		default:
+			f.errorf(wh.valuePos("type"), "warehouse.type %q is unknown (supported: duckdb)", c.Warehouse.Type)
+		}
+	}
+	wh.str("path", &c.Warehouse.Path)
+	wh.str("memory_limit", &c.Warehouse.MemoryLimit)
+	if wh.integer("threads", &c.Warehouse.Threads) && c.Warehouse.Threads < 0 {
+		f.errorf(wh.valuePos("threads"), "warehouse.threads must be 0 or more, got %d", c.Warehouse.Threads)
+	}
+
+	md := f.object(top.node("metadata"), top.keyPos("metadata"), "", "metadata.", "metadata", "type", "path", "dsn")
+	c.Metadata.Type = MetadataSQLite
+	if md.str("type", &c.Metadata.Type) {
+		c.Metadata.Type = strings.ToLower(c.Metadata.Type)
+	}
+	md.str("dsn", &c.Metadata.DSN)
+	switch c.Metadata.Type {
+	case MetadataSQLite:
+		c.Metadata.Path = DefaultMetadataPath
+		md.str("path", &c.Metadata.Path)
+	case MetadataPostgres:
+		var unused string
+		md.str("path", &unused) // allowed, but only sqlite uses it
+		if c.Metadata.DSN == "" && !md.bad {
+			f.errorf(md.valuePos("dsn"), "metadata.dsn is required when metadata.type is postgres")
+		}
+	default:
+		f.errorf(md.valuePos("type"), "metadata.type %q is unknown (supported: sqlite, postgres)", c.Metadata.Type)
+	}
+
+	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio")
+	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio
+	df.ratio("max_quarantine_ratio", &c.Defaults.MaxQuarantineRatio)
+
+	c.Pipelines = map[string]*Pipeline{}
+	if top.bad {
+		return c
+	}
+	if _, present := top.entries["pipelines"]; !present {
+		f.errorf(pos{1, 1}, "missing required key %q", "pipelines")
+		return c
+	}
+	pls := f.object(top.node("pipelines"), top.keyPos("pipelines"), "", "pipelines.", "pipelines")
+	if !pls.bad && len(pls.order) == 0 {
+		f.errorf(top.valuePos("pipelines"), "pipelines must define at least one pipeline")
+	}
+	for _, name := range pls.order {
+		e := pls.entries[name]
+		c.Pipelines[name] = l.pipeline(f, name, e, c.Defaults)
+	}
+	return c
+}
+
+// pipeline extracts and validates one pipeline of config.yaml.
+func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults) *Pipeline {
+	ctx := fmt.Sprintf("pipeline %q", name)
+	o := f.object(e.node, e.pos, ctx, "", ctx,
+		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule")
+	pl := &Pipeline{
+		Name:               name,
+		Mode:               ModeAppend,
+		MaxQuarantineRatio: defaults.MaxQuarantineRatio,
+		at:                 e.pos,
+	}
+	if !validName(name) {
+		f.errorf(e.pos, "pipeline name %q is not valid: %s", name, nameRule)
+	}
+	o.str("description", &pl.Description)
+	if o.required("source", &pl.Source) {
+		pl.sourcePos = o.valuePos("source")
+	}
+
+	pl.Target = name
+	if o.str("target", &pl.Target) {
+		if !schema.ValidName(pl.Target) {
+			o.errorf(o.valuePos("target"), "target %q is not a valid table name: %s", pl.Target, identRule)
+		}
+	} else if validName(name) && !schema.ValidName(name) {
+		o.errorf(e.pos, "the target table defaults to the pipeline name, which is not a valid table name (%s); set target", identRule)
+	}
+
+	if o.str("mode", &pl.Mode) {
+		pl.Mode = strings.ToLower(pl.Mode)
+		switch pl.Mode {
+		case ModeAppend, ModeReplace, ModeMerge:
+		default:
+			o.errorf(o.valuePos("mode"), "mode %q is unknown (supported: append, replace, merge)", pl.Mode)
+		}
+	}
+
+	ps, keyOK := o.list("key", &pl.Key)
+	if keyOK {
+		pl.keyPos = ps
+		seen := map[string]bool{}
+		for i, k := range pl.Key {
+			switch {
+			case !schema.ValidName(k):
+				o.errorf(ps[i], "key column %q is not a valid column name: %s", k, identRule)
+			case seen[strings.ToLower(k)]:
+				o.errorf(ps[i], "key column %q is listed twice", k)
+			}
+			seen[strings.ToLower(k)] = true
+		}
+	}
+	if pl.Mode == ModeMerge && len(pl.Key) == 0 && (keyOK || !o.has("key")) && !o.bad {
+		o.errorf(o.valuePos("mode"), "mode merge requires key (the columns that identify a row)")
+	}
+
+	o.ratio("max_quarantine_ratio", &pl.MaxQuarantineRatio)
+	if o.str("schedule", &pl.Schedule) {
+		checkSchedule(o, pl.Schedule)
+	}
+	return pl
+}
+
+// sources extracts and validates sources.yaml.
+func (l *loader) sources(f *yamlFile) map[string]*Source {
+	top := f.object(f.body, pos{1, 1}, "", "", "", "sources")
+	out := map[string]*Source{}
+	if top.bad {
+		return out
+	}
+	if _, present := top.entries["sources"]; !present {
+		f.errorf(pos{1, 1}, "missing required key %q", "sources")
+		return out
+	}
+	srcs := f.object(top.node("sources"), top.keyPos("sources"), "", "sources.", "sources")
+	if !srcs.bad && len(srcs.order) == 0 {
+		f.errorf(top.valuePos("sources"), "sources must define at least one source")
+	}
+	for _, name := range srcs.order {
+		out[name] = l.source(f, name, srcs.entries[name])
+	}
+	return out
+}
+
+// source extracts and validates one source of sources.yaml.
+func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
+	ctx := fmt.Sprintf("source %q", name)
+	o := f.object(e.node, e.pos, ctx, "", ctx,
+		"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint")
+	s := &Source{
+		Name:        name,
+		Compression: CompressionAuto,
+		CSV:         CSVOptions{Delimiter: ",", Header: true, Quote: `"`, NullValues: []string{""}},
+		dir:         l.dir,
+		at:          e.pos,
+	}
+	if !validName(name) {
+		f.errorf(e.pos, "source name %q is not valid: %s", name, nameRule)
+	}
+
+	if o.required("type", &s.Type) {
+		s.Type = strings.ToLower(s.Type)
+		switch s.Type {
+		case SourceGCS, SourceFile:
+		case "postgres", "mysql", "api", "graphql":
+			o.errorf(o.valuePos("type"), "source type %q is not supported yet (supported: gcs, file)", s.Type)
+		default:
+			o.errorf(o.valuePos("type"), "source type %q is unknown (supported: gcs, file)", s.Type)
+		}
+	}
+
+	switch s.Type {
+	case SourceGCS:
+		if o.required("bucket", &s.Bucket) {
+			if msg := checkBucket(s.Bucket); msg != "" {
+				o.errorf(o.valuePos("bucket"), "bucket %q %s", s.Bucket, msg)
+			}
+		}
+	case SourceFile:
+		if o.has("bucket") {
+			o.errorf(o.keyPos("bucket"), "bucket is not allowed for type file")
+		}
+	default:
+		o.str("bucket", &s.Bucket)
+	}
+
+	if o.required("path", &s.Path) {
+		switch {
+		case s.Type == SourceGCS && strings.Contains(s.Path, "://"):
+			o.errorf(o.valuePos("path"), "path %q must be an object prefix or glob inside the bucket, not a URL", s.Path)
+		default:
+			if _, err := path.Match(filepath.ToSlash(s.Path), ""); err != nil {
+				o.errorf(o.valuePos("path"), "path %q is not a valid glob: %v", s.Path, err)
+			}
+		}
+	}
+
+	if o.str("format", &s.Format) {
+		s.Format = strings.ToLower(s.Format)
+		switch s.Format {
+		case FormatCSV, FormatJSONL, FormatJSON, FormatParquet:
+		default:
+			o.errorf(o.valuePos("format"), "format %q is unknown (supported: csv, jsonl, json, parquet)", s.Format)
+		}
+	}
+
+	if o.str("compression", &s.Compression) {
+		s.Compression = strings.ToLower(s.Compression)
+		switch s.Compression {
+		case CompressionAuto, CompressionNone, CompressionGzip:
+		default:
+			o.errorf(o.valuePos("compression"), "compression %q is unknown (supported: auto, none, gzip)", s.Compression)
+		}
+	}
+
+	if o.str("schedule", &s.Schedule) {
+		checkSchedule(o, s.Schedule)
+	}
+	if o.str("schema", &s.Schema) {
+		s.schemaPos = o.valuePos("schema")
+	}
+
+	if s.Type == SourceFile && o.has("endpoint") {
+		o.errorf(o.keyPos("endpoint"), "endpoint is not allowed for type file")
+	} else if o.str("endpoint", &s.Endpoint) {
+		if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			o.errorf(o.valuePos("endpoint"), "endpoint %q must be an http:// or https:// URL", s.Endpoint)
+		}
+	}
+
+	if o.has("csv") {
+		if s.Format != "" && s.Format != FormatCSV {
+			o.errorf(o.keyPos("csv"), "csv options are only allowed for format csv, not %s", s.Format)
+		}
+		csv := f.object(o.node("csv"), o.keyPos("csv"), ctx, "csv.", "csv options of "+ctx,
+			"delimiter", "header", "quote", "null_values")
+		if csv.str("delimiter", &s.CSV.Delimiter) && !oneChar(s.CSV.Delimiter) {
+			csv.errorf(csv.valuePos("delimiter"), "csv.delimiter must be a single character, got %q", s.CSV.Delimiter)
+		}
+		csv.boolean("header", &s.CSV.Header)
+		if csv.str("quote", &s.CSV.Quote) && !oneChar(s.CSV.Quote) {
+			csv.errorf(csv.valuePos("quote"), "csv.quote must be a single character, got %q", s.CSV.Quote)
+		}
+		if s.CSV.Quote == s.CSV.Delimiter && oneChar(s.CSV.Quote) {
+			csv.errorf(csv.valuePos("quote"), "csv.quote and csv.delimiter must differ, both are %q", s.CSV.Quote)
+		}
+		csv.list("null_values", &s.CSV.NullValues)
+	}
+	return s
+}
+
+// nameRule describes valid project, pipeline and source names.
+const nameRule = `use letters, digits, "_" and "-", starting with a letter`
+
+// identRule describes valid table and column names.
+const identRule = `use letters, digits and "_", not starting with a digit`
+
+// validName reports whether name is a valid project, pipeline or source
+// name.
+func validName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i, c := range name {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// oneChar reports whether s is a single character other than a line break.
+func oneChar(s string) bool {
+	return utf8.RuneCountInString(s) == 1 && s != "\n" && s != "\r"
+}
+
+// checkSchedule reports an invalid cron schedule in o's "schedule" key.
+func checkSchedule(o *object, spec string) {
+	if _, err := cron.ParseStandard(spec); err != nil {
+		o.errorf(o.valuePos("schedule"), "schedule %q is invalid: %v", spec, err)
+	}
+}
+
+// checkStagingURL returns what is wrong with a staging URL, or "".
+func checkStagingURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	switch {
+	case !ok:
+		return "must be a file://, mem:// or gs:// URL"
+	case scheme == "file" && rest == "":
+		return "has no path"
+	case scheme == "gs" && strings.SplitN(rest, "/", 2)[0] == "":
+		return "has no bucket"
+	case scheme == "file", scheme == "mem", scheme == "gs":
+		return ""
+	}
+	return fmt.Sprintf("has unsupported scheme %q (supported: file, mem, gs)", scheme)
+}
+
+// checkBucket returns what is wrong with a GCS bucket name, or "".
+func checkBucket(b string) string {
+	if strings.Contains(b, "/") || strings.Contains(b, ":") {
+		return "must be a bucket name, not a URL or path"
+	}
+	if len(b) < 3 || len(b) > 222 {
+		return "must be 3 to 222 characters long"
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		edge := i == 0 || i == len(b)-1
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case !edge && (c == '-' || c == '_' || c == '.'):
+		default:
+			return "must use lowercase letters, digits, '-', '_' and '.', and start and end with a letter or digit"
+		}
+	}
+	return ""
+}

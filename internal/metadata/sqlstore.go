@@ -1,0 +1,356 @@
+package metadata
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// sqlStore is the Store of the database/sql databases; its dialect holds
+// what differs between them.
+type sqlStore struct {
+	db *sql.DB
+	d  dialect
+}
+
+// newSQLStore checks that db answers and migrates it. It closes db when it
+// fails.
+func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) {
+	s := &sqlStore{db: db, d: d}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("connect: %w", err), db.Close())
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("migrate: %w", err), db.Close())
+	}
+	return s, nil
+}
+
+// exec runs a statement written with ? placeholders.
+func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.db.ExecContext(ctx, s.d.rebind(query), args...)
+}
+
+// query runs a query written with ? placeholders.
+func (s *sqlStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.d.rebind(query), args...)
+}
+
+// UpsertPipeline implements Store.
+func (s *sqlStore) UpsertPipeline(ctx context.Context, p Pipeline) error {
+	if p.Name == "" {
+		return fmt.Errorf("upsert pipeline: %w: empty name", ErrInvalid)
+	}
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = time.Now()
+	}
+	_, err := s.exec(ctx, `INSERT INTO pipelines (name, source, target, mode, schedule, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET source = excluded.source, target = excluded.target, mode = excluded.mode,
+	schedule = excluded.schedule, updated_at = excluded.updated_at`,
+		p.Name, p.Source, p.Target, p.Mode, p.Schedule, s.d.timeArg(p.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("upsert pipeline %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+// ListPipelines implements Store.
+func (s *sqlStore) ListPipelines(ctx context.Context) ([]Pipeline, error) {
+	rows, err := s.query(ctx, `SELECT name, source, target, mode, schedule, updated_at FROM pipelines ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list pipelines: %w", err)
+	}
+	defer rows.Close()
+	var out []Pipeline
+	for rows.Next() {
+		var p Pipeline
+		if err := rows.Scan(&p.Name, &p.Source, &p.Target, &p.Mode, &p.Schedule, scanTime(&p.UpdatedAt)); err != nil {
+			return nil, fmt.Errorf("list pipelines: %w", err)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list pipelines: %w", err)
+	}
+	return out, nil
+}
+
+// CreateRun implements Store. An empty Status is stored as running.
+func (s *sqlStore) CreateRun(ctx context.Context, r Run) error {
+	if r.ID == "" || r.Pipeline == "" {
+		return fmt.Errorf("create run: %w: a run needs an ID and a pipeline", ErrInvalid)
+	}
+	if r.Status == "" {
+		r.Status = StatusRunning
+	}
+	res, err := s.exec(ctx, `INSERT INTO runs (id, pipeline, status, started_at, ended_at,
+	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.Pipeline, r.Status, s.d.timeArg(r.StartedAt), s.d.timeArg(r.EndedAt),
+		r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.FullRefresh)
+	if err != nil {
+		return fmt.Errorf("create run %s: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("create run %s: %w", r.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("create run %s: %w", r.ID, ErrExists)
+	}
+	return nil
+}
+
+// FinishRun implements Store.
+func (s *sqlStore) FinishRun(ctx context.Context, r Run) error {
+	res, err := s.exec(ctx, `UPDATE runs SET status = ?, ended_at = ?, rows_in = ?, rows_loaded = ?, rows_quarantined = ?,
+	rows_deduplicated = ?, objects = ?, bytes = ?, invariant_ok = ?, error = ?
+WHERE id = ?`,
+		r.Status, s.d.timeArg(r.EndedAt), r.RowsIn, r.RowsLoaded, r.RowsQuarantined,
+		r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.ID)
+	if err != nil {
+		return fmt.Errorf("finish run %s: %w", r.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("finish run %s: %w", r.ID, err)
+	} else if n == 0 {
+		return fmt.Errorf("finish run %s: %w", r.ID, ErrNotFound)
+	}
+	return nil
+}
+
+// runColumns are the columns scanRun reads, in order.
+const runColumns = `id, pipeline, status, started_at, ended_at, rows_in, rows_loaded, rows_quarantined,
+	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh`
+
+// scanRun reads a row of runColumns.
+func scanRun(row interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, scanTime(&r.StartedAt), scanTime(&r.EndedAt),
+		&r.RowsIn, &r.RowsLoaded, &r.RowsQuarantined, &r.RowsDeduplicated, &r.Objects, &r.Bytes,
+		&r.InvariantOK, &r.Error, &r.FullRefresh)
+	return r, err
+}
+
+// GetRun implements Store.
+func (s *sqlStore) GetRun(ctx context.Context, id string) (Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListRuns implements Store. Runs are ordered by start time, newest first,
+// then by ID, greatest first; runs without a start time come last.
+func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list runs: %w: negative limit %d", ErrInvalid, f.Limit)
+	}
+	q := `SELECT ` + runColumns + ` FROM runs WHERE 1 = 1`
+	var args []any
+	if f.Pipeline != "" {
+		q += ` AND pipeline = ?`
+		args = append(args, f.Pipeline)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	q += ` ORDER BY started_at DESC NULLS LAST, id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// RecordTask implements Store.
+func (s *sqlStore) RecordTask(ctx context.Context, a TaskAttempt) error {
+	if a.RunID == "" || a.Task == "" {
+		return fmt.Errorf("record task: %w: a task attempt needs a run ID and a task", ErrInvalid)
+	}
+	_, err := s.exec(ctx, `INSERT INTO task_attempts (run_id, task, attempt, status, started_at, ended_at, error,
+	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, task, attempt) DO UPDATE SET status = excluded.status, started_at = excluded.started_at,
+	ended_at = excluded.ended_at, error = excluded.error, rows_in = excluded.rows_in, rows_loaded = excluded.rows_loaded,
+	rows_quarantined = excluded.rows_quarantined, rows_deduplicated = excluded.rows_deduplicated, detail = excluded.detail`,
+		a.RunID, a.Task, a.Attempt, a.Status, s.d.timeArg(a.StartedAt), s.d.timeArg(a.EndedAt), a.Error,
+		a.RowsIn, a.RowsLoaded, a.RowsQuarantined, a.RowsDeduplicated, a.Detail)
+	if err != nil {
+		// The likely cause is a run that does not exist (a foreign key).
+		if _, gerr := s.GetRun(ctx, a.RunID); errors.Is(gerr, ErrNotFound) {
+			return fmt.Errorf("record task %s attempt %d of run %s: %w", a.Task, a.Attempt, a.RunID, gerr)
+		}
+		return fmt.Errorf("record task %s attempt %d of run %s: %w", a.Task, a.Attempt, a.RunID, err)
+	}
+	return nil
+}
+
+// ListTasks implements Store. Attempts without a start time come last.
+func (s *sqlStore) ListTasks(ctx context.Context, runID string) ([]TaskAttempt, error) {
+	rows, err := s.query(ctx, `SELECT run_id, task, attempt, status, started_at, ended_at, error,
+	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, detail
+FROM task_attempts WHERE run_id = ? ORDER BY started_at NULLS LAST, task, attempt`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list tasks of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []TaskAttempt
+	for rows.Next() {
+		var a TaskAttempt
+		if err := rows.Scan(&a.RunID, &a.Task, &a.Attempt, &a.Status, scanTime(&a.StartedAt), scanTime(&a.EndedAt), &a.Error,
+			&a.RowsIn, &a.RowsLoaded, &a.RowsQuarantined, &a.RowsDeduplicated, &a.Detail); err != nil {
+			return nil, fmt.Errorf("list tasks of run %s: %w", runID, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list tasks of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// ObjectProcessed implements Store.
+func (s *sqlStore) ObjectProcessed(ctx context.Context, pipeline string, obj ObjectRef) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM objects WHERE pipeline = ? AND object_key = ? AND fingerprint = ?`),
+		pipeline, obj.Key, obj.Fingerprint).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("look up object %q of pipeline %q: %w", obj.Key, pipeline, err)
+	}
+	return n > 0, nil
+}
+
+// MarkObjects implements Store.
+func (s *sqlStore) MarkObjects(ctx context.Context, pipeline, runID string, objs []ObjectFile) error {
+	if pipeline == "" {
+		return fmt.Errorf("mark objects: %w: empty pipeline", ErrInvalid)
+	}
+	for _, o := range objs {
+		if o.Key == "" {
+			return fmt.Errorf("mark objects of pipeline %q: %w: an object has an empty key", pipeline, ErrInvalid)
+		}
+	}
+	if len(objs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.d.rebind(`INSERT INTO objects (pipeline, object_key, fingerprint, size, run_id,
+	processed_at, rows_in, rows_loaded, rows_quarantined)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (pipeline, object_key, fingerprint) DO UPDATE SET size = excluded.size, run_id = excluded.run_id,
+	processed_at = excluded.processed_at, rows_in = excluded.rows_in, rows_loaded = excluded.rows_loaded,
+	rows_quarantined = excluded.rows_quarantined`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, o := range objs {
+			if o.RunID == "" {
+				o.RunID = runID
+			}
+			if o.ProcessedAt.IsZero() {
+				o.ProcessedAt = now
+			}
+			if _, err := stmt.ExecContext(ctx, pipeline, o.Key, o.Fingerprint, o.Size, o.RunID,
+				s.d.timeArg(o.ProcessedAt), o.RowsIn, o.RowsLoaded, o.RowsQuarantined); err != nil {
+				return fmt.Errorf("object %q: %w", o.Key, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d objects of pipeline %q processed: %w", len(objs), pipeline, err)
+	}
+	return nil
+}
+
+// ListObjects implements Store.
+func (s *sqlStore) ListObjects(ctx context.Context, pipeline string) ([]ObjectFile, error) {
+	rows, err := s.query(ctx, `SELECT object_key, fingerprint, size, run_id, processed_at, rows_in, rows_loaded, rows_quarantined
+FROM objects WHERE pipeline = ? ORDER BY object_key, fingerprint`, pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("list objects of pipeline %q: %w", pipeline, err)
+	}
+	defer rows.Close()
+	var out []ObjectFile
+	for rows.Next() {
+		var o ObjectFile
+		if err := rows.Scan(&o.Key, &o.Fingerprint, &o.Size, &o.RunID, scanTime(&o.ProcessedAt),
+			&o.RowsIn, &o.RowsLoaded, &o.RowsQuarantined); err != nil {
+			return nil, fmt.Errorf("list objects of pipeline %q: %w", pipeline, err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list objects of pipeline %q: %w", pipeline, err)
+	}
+	return out, nil
+}
+
+// ForgetObjects implements Store.
+func (s *sqlStore) ForgetObjects(ctx context.Context, pipeline string) error {
+	if _, err := s.exec(ctx, `DELETE FROM objects WHERE pipeline = ?`, pipeline); err != nil {
+		return fmt.Errorf("forget objects of pipeline %q: %w", pipeline, err)
+	}
+	return nil
+}
+
+// GetWatermark implements Store.
+func (s *sqlStore) GetWatermark(ctx context.Context, pipeline, key string) (string, bool, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT value FROM watermarks WHERE pipeline = ? AND wm_key = ?`), pipeline, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("get watermark %q of pipeline %q: %w", key, pipeline, err)
+	}
+	return v, true, nil
+}
+
+// SetWatermark implements Store.
+func (s *sqlStore) SetWatermark(ctx context.Context, pipeline, key, value string) error {
+	if pipeline == "" || key == "" {
+		return fmt.Errorf("set watermark: %w: a watermark needs a pipeline and a key", ErrInvalid)
+	}
+	_, err := s.exec(ctx, `INSERT INTO watermarks (pipeline, wm_key, value, updated_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (pipeline, wm_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+		pipeline, key, value, s.d.timeArg(time.Now()))
+	if err != nil {
+		return fmt.Errorf("set watermark %q of pipeline %q: %w", key, pipeline, err)
+	}
+	return nil
+}
+
+// Close implements Store.
+func (s *sqlStore) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s metadata store: %w", s.d.name, err)
+	}
+	return nil
+}

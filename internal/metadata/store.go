@@ -1,0 +1,129 @@
+// Package metadata is shp's metadata store: the pipelines it knows, the runs
+// and task attempts it made, the source objects it has processed and the
+// watermarks of incremental loads.
+//
+// A Store is opened by kind with [Open]; "sqlite" and "postgres" are built in
+// and further kinds can be added with [Register]. Both built-in stores share
+// one database/sql implementation, keep their schema in embedded, versioned
+// migrations applied on open, and store times in UTC at microsecond
+// precision: a time read back is the time written, truncated to the
+// microsecond, in UTC. A zero time is stored as NULL and read back as zero.
+package metadata
+
+import (
+	"context"
+	"time"
+)
+
+// Run statuses.
+const (
+	// StatusRunning is the status of a run or task that has not finished.
+	StatusRunning = "running"
+	// StatusSucceeded is the status of a run or task that finished well.
+	StatusSucceeded = "succeeded"
+	// StatusFailed is the status of a run or task that failed.
+	StatusFailed = "failed"
+)
+
+// Store keeps shp's metadata. Implementations are safe for concurrent use.
+type Store interface {
+	// UpsertPipeline creates or replaces the pipeline named p.Name. A zero
+	// UpdatedAt is stored as the current time.
+	UpsertPipeline(ctx context.Context, p Pipeline) error
+	// ListPipelines returns every pipeline, ordered by name.
+	ListPipelines(ctx context.Context) ([]Pipeline, error)
+	// CreateRun records a new run; the caller sets r.ID. Creating a run
+	// whose ID exists fails with ErrExists.
+	CreateRun(ctx context.Context, r Run) error
+	// FinishRun updates the run r.ID: its status, end time, counters
+	// (rows, objects, bytes), error and invariant flag. It fails with
+	// ErrNotFound when the run does not exist.
+	FinishRun(ctx context.Context, r Run) error
+	// GetRun returns the run id, or an error wrapping ErrNotFound.
+	GetRun(ctx context.Context, id string) (Run, error)
+	// ListRuns returns the runs that match f, newest first.
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// RecordTask inserts the task attempt (a.RunID, a.Task, a.Attempt) or
+	// replaces it when it exists. The run must exist (ErrNotFound).
+	RecordTask(ctx context.Context, a TaskAttempt) error
+	// ListTasks returns the task attempts of a run, by start time, task
+	// and attempt.
+	ListTasks(ctx context.Context, runID string) ([]TaskAttempt, error)
+	// ObjectProcessed reports whether obj (key and fingerprint) was marked
+	// processed for the pipeline.
+	ObjectProcessed(ctx context.Context, pipeline string, obj ObjectRef) (bool, error)
+	// MarkObjects marks objects processed by a run, all in one
+	// transaction. An object whose RunID is empty is attributed to runID;
+	// a zero ProcessedAt is stored as the current time. Marking an object
+	// again is not an error: the latest marking replaces the earlier one.
+	MarkObjects(ctx context.Context, pipeline, runID string, objs []ObjectFile) error
+	// ListObjects returns the objects processed for a pipeline, ordered by
+	// key and fingerprint.
+	ListObjects(ctx context.Context, pipeline string) ([]ObjectFile, error)
+	// ForgetObjects forgets every object processed for a pipeline, so that
+	// they are all loaded again (--full-refresh).
+	ForgetObjects(ctx context.Context, pipeline string) error
+	// GetWatermark returns the watermark key of a pipeline and whether it
+	// is set.
+	GetWatermark(ctx context.Context, pipeline, key string) (string, bool, error)
+	// SetWatermark sets the watermark key of a pipeline to value.
+	SetWatermark(ctx context.Context, pipeline, key, value string) error
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Pipeline is a pipeline as it was last run.
+type Pipeline struct {
+	Name, Source, Target, Mode, Schedule string
+	UpdatedAt                            time.Time
+}
+
+// Run is one run of a pipeline.
+type Run struct {
+	ID, Pipeline, Status string    // Status: running, succeeded, failed
+	StartedAt, EndedAt   time.Time // EndedAt is zero while running
+
+	RowsIn, RowsLoaded, RowsQuarantined, RowsDeduplicated int64
+
+	Objects     int64
+	Bytes       int64
+	InvariantOK bool
+	Error       string
+	FullRefresh bool
+}
+
+// TaskAttempt is one attempt at one task of a run.
+type TaskAttempt struct {
+	RunID, Task        string
+	Attempt            int
+	Status             string
+	StartedAt, EndedAt time.Time
+	Error              string
+
+	RowsIn, RowsLoaded, RowsQuarantined, RowsDeduplicated int64
+
+	Detail string // JSON text
+}
+
+// ObjectRef names one version of a source object.
+type ObjectRef struct {
+	Key         string
+	Fingerprint string // size+generation or etag; opaque to the store
+}
+
+// ObjectFile is a source object processed by a run.
+type ObjectFile struct {
+	ObjectRef
+	Size        int64
+	RunID       string
+	ProcessedAt time.Time
+
+	RowsIn, RowsLoaded, RowsQuarantined int64
+}
+
+// RunFilter selects runs for ListRuns. Empty fields match everything; a
+// Limit of zero means no limit.
+type RunFilter struct {
+	Pipeline, Status string
+	Limit            int
+}

@@ -1,0 +1,603 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shp-dev/shp/internal/testutil"
+)
+
+// backend makes stores of one kind for tests.
+type backend struct {
+	kind string
+	// target returns the target of a new, empty store.
+	target func(t *testing.T) string
+}
+
+// backends are the kinds of store every behavioural test runs against.
+var backends = []backend{
+	{KindSQLite, func(t *testing.T) string { return filepath.Join(t.TempDir(), "nested", "dir", "metadata.db") }},
+	{KindPostgres, func(t *testing.T) string { return testutil.PostgresDSN(t) }},
+}
+
+// open opens the store at target and closes it when the test ends.
+func (b backend) open(t *testing.T, target string) Store {
+	t.Helper()
+	s, err := Open(context.Background(), b.kind, target)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", b.kind, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+// forEachBackend runs test against a new store of every kind.
+func forEachBackend(t *testing.T, test func(t *testing.T, s Store)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.kind, func(t *testing.T) {
+			test(t, b.open(t, b.target(t)))
+		})
+	}
+}
+
+// ts returns a UTC time at microsecond precision, as the stores keep it.
+func ts(sec int) time.Time {
+	return time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC).Add(time.Duration(sec) * time.Second)
+}
+
+func mustNil(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPipelines(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		if got, err := s.ListPipelines(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("ListPipelines on an empty store = %v, %v", got, err)
+		}
+		b := Pipeline{Name: "b", Source: "src", Target: "tb", Mode: "append", Schedule: "@daily", UpdatedAt: ts(0)}
+		a := Pipeline{Name: "a", Source: "s2", Target: "ta", Mode: "merge", Schedule: "", UpdatedAt: ts(1)}
+		mustNil(t, s.UpsertPipeline(ctx, b))
+		mustNil(t, s.UpsertPipeline(ctx, a))
+		b2 := Pipeline{Name: "b", Source: "src2", Target: "tb2", Mode: "replace", Schedule: "@hourly", UpdatedAt: ts(2)}
+		mustNil(t, s.UpsertPipeline(ctx, b2))
+		got, err := s.ListPipelines(ctx)
+		mustNil(t, err)
+		if want := []Pipeline{a, b2}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ListPipelines = %+v, want %+v", got, want)
+		}
+
+		before := time.Now().Add(-time.Second)
+		mustNil(t, s.UpsertPipeline(ctx, Pipeline{Name: "c"}))
+		got, err = s.ListPipelines(ctx)
+		mustNil(t, err)
+		if len(got) != 3 || got[2].UpdatedAt.Before(before) || got[2].UpdatedAt.After(time.Now()) {
+			t.Errorf("a zero UpdatedAt was not stored as now: %+v", got)
+		}
+		if err := s.UpsertPipeline(ctx, Pipeline{}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("UpsertPipeline without a name: %v, want ErrInvalid", err)
+		}
+	})
+}
+
+func TestRunLifecycle(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		run := Run{ID: "r1", Pipeline: "p", Status: StatusRunning, StartedAt: ts(0), FullRefresh: true}
+		mustNil(t, s.CreateRun(ctx, run))
+		got, err := s.GetRun(ctx, "r1")
+		mustNil(t, err)
+		if !reflect.DeepEqual(got, run) {
+			t.Errorf("GetRun after CreateRun = %+v, want %+v", got, run)
+		}
+		if !got.EndedAt.IsZero() {
+			t.Errorf("EndedAt of a running run = %v, want zero", got.EndedAt)
+		}
+
+		done := run
+		done.Status, done.EndedAt = StatusFailed, ts(60)
+		done.RowsIn, done.RowsLoaded, done.RowsQuarantined, done.RowsDeduplicated = 100, 90, 7, 3
+		done.Objects, done.Bytes = 4, 1<<40
+		done.InvariantOK = true
+		done.Error = "boom: it's \"quoted\" ünïcode"
+		mustNil(t, s.FinishRun(ctx, done))
+		got, err = s.GetRun(ctx, "r1")
+		mustNil(t, err)
+		if !reflect.DeepEqual(got, done) {
+			t.Errorf("GetRun after FinishRun = %+v, want %+v", got, done)
+		}
+
+		// FinishRun changes neither the start, the pipeline nor full_refresh.
+		other := done
+		other.Pipeline, other.StartedAt, other.FullRefresh, other.Status = "q", ts(-100), false, StatusSucceeded
+		mustNil(t, s.FinishRun(ctx, other))
+		got, err = s.GetRun(ctx, "r1")
+		mustNil(t, err)
+		want := done
+		want.Status = StatusSucceeded
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("GetRun after a second FinishRun = %+v, want %+v", got, want)
+		}
+
+		mustNil(t, s.CreateRun(ctx, Run{ID: "r2", Pipeline: "p"}))
+		got, err = s.GetRun(ctx, "r2")
+		mustNil(t, err)
+		if got.Status != StatusRunning || !got.StartedAt.IsZero() {
+			t.Errorf("run created without status or start = %+v, want running, zero start", got)
+		}
+	})
+}
+
+func TestRunErrors(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		mustNil(t, s.CreateRun(ctx, Run{ID: "r1", Pipeline: "p", StartedAt: ts(0)}))
+		for _, tc := range []struct {
+			name string
+			err  error
+			want error
+		}{
+			{"create existing", s.CreateRun(ctx, Run{ID: "r1", Pipeline: "other"}), ErrExists},
+			{"create without ID", s.CreateRun(ctx, Run{Pipeline: "p"}), ErrInvalid},
+			{"create without pipeline", s.CreateRun(ctx, Run{ID: "x"}), ErrInvalid},
+			{"finish missing", s.FinishRun(ctx, Run{ID: "nope", Status: StatusFailed}), ErrNotFound},
+			{"get missing", func() error { _, err := s.GetRun(ctx, "nope"); return err }(), ErrNotFound},
+			{"negative limit", func() error { _, err := s.ListRuns(ctx, RunFilter{Limit: -1}); return err }(), ErrInvalid},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if !errors.Is(tc.err, tc.want) {
+					t.Errorf("error %v, want %v", tc.err, tc.want)
+				}
+			})
+		}
+		got, err := s.GetRun(ctx, "r1")
+		mustNil(t, err)
+		if got.Pipeline != "p" {
+			t.Errorf("creating an existing run changed it: %+v", got)
+		}
+		_, err = s.GetRun(ctx, "nope")
+		if err == nil || !strings.Contains(err.Error(), "nope") {
+			t.Errorf("GetRun error %v does not name the run", err)
+		}
+	})
+}
+
+func TestListRuns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		for _, r := range []Run{
+			{ID: "a1", Pipeline: "a", Status: StatusSucceeded, StartedAt: ts(10)},
+			{ID: "a2", Pipeline: "a", Status: StatusFailed, StartedAt: ts(20)},
+			{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30)},
+			{ID: "b1", Pipeline: "b", Status: StatusSucceeded, StartedAt: ts(15)},
+			{ID: "b2", Pipeline: "b", Status: StatusSucceeded, StartedAt: ts(15)}, // same start: by ID, descending
+			{ID: "b3", Pipeline: "b", Status: StatusSucceeded},                    // no start: last
+			{ID: "c1", Pipeline: "c", Status: StatusFailed, StartedAt: ts(-5)},
+		} {
+			mustNil(t, s.CreateRun(ctx, r))
+		}
+		for _, tc := range []struct {
+			name string
+			f    RunFilter
+			want []string
+		}{
+			{"all", RunFilter{}, []string{"a3", "a2", "b2", "b1", "a1", "c1", "b3"}},
+			{"limit", RunFilter{Limit: 3}, []string{"a3", "a2", "b2"}},
+			{"limit over count", RunFilter{Limit: 100}, []string{"a3", "a2", "b2", "b1", "a1", "c1", "b3"}},
+			{"pipeline", RunFilter{Pipeline: "b"}, []string{"b2", "b1", "b3"}},
+			{"status", RunFilter{Status: StatusFailed}, []string{"a2", "c1"}},
+			{"pipeline and status", RunFilter{Pipeline: "a", Status: StatusSucceeded}, []string{"a1"}},
+			{"pipeline, status and limit", RunFilter{Pipeline: "b", Status: StatusSucceeded, Limit: 1}, []string{"b2"}},
+			{"no match", RunFilter{Pipeline: "zzz"}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				runs, err := s.ListRuns(ctx, tc.f)
+				mustNil(t, err)
+				var ids []string
+				for _, r := range runs {
+					ids = append(ids, r.ID)
+				}
+				if !reflect.DeepEqual(ids, tc.want) {
+					t.Errorf("ListRuns(%+v) = %v, want %v", tc.f, ids, tc.want)
+				}
+			})
+		}
+		runs, err := s.ListRuns(ctx, RunFilter{Pipeline: "a", Limit: 1})
+		mustNil(t, err)
+		if want := (Run{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30)}); len(runs) != 1 || runs[0] != want {
+			t.Errorf("ListRuns returned %+v, want %+v", runs, want)
+		}
+	})
+}
+
+func TestTasks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		mustNil(t, s.CreateRun(ctx, Run{ID: "r1", Pipeline: "p", StartedAt: ts(0)}))
+		mustNil(t, s.CreateRun(ctx, Run{ID: "r2", Pipeline: "p", StartedAt: ts(1)}))
+		load1 := TaskAttempt{RunID: "r1", Task: "load", Attempt: 1, Status: StatusRunning, StartedAt: ts(5)}
+		mustNil(t, s.RecordTask(ctx, load1))
+		load1.Status, load1.EndedAt, load1.Error = StatusFailed, ts(6), "timeout"
+		load1.RowsIn, load1.RowsLoaded, load1.RowsQuarantined, load1.RowsDeduplicated = 10, 5, 3, 2
+		load1.Detail = `{"objects":["a.csv"],"n":1}`
+		mustNil(t, s.RecordTask(ctx, load1)) // update in place
+		load2 := TaskAttempt{RunID: "r1", Task: "load", Attempt: 2, Status: StatusSucceeded, StartedAt: ts(7), EndedAt: ts(9), RowsIn: 10, RowsLoaded: 10}
+		list := TaskAttempt{RunID: "r1", Task: "list", Attempt: 1, Status: StatusSucceeded, StartedAt: ts(1), EndedAt: ts(2)}
+		pending := TaskAttempt{RunID: "r1", Task: "commit", Attempt: 1, Status: "pending"}
+		other := TaskAttempt{RunID: "r2", Task: "load", Attempt: 1, Status: StatusRunning, StartedAt: ts(3)}
+		for _, a := range []TaskAttempt{load2, pending, list, other} {
+			mustNil(t, s.RecordTask(ctx, a))
+		}
+		got, err := s.ListTasks(ctx, "r1")
+		mustNil(t, err)
+		if want := []TaskAttempt{list, load1, load2, pending}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ListTasks(r1) =\n%+v\nwant\n%+v", got, want)
+		}
+		got, err = s.ListTasks(ctx, "r2")
+		mustNil(t, err)
+		if want := []TaskAttempt{other}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ListTasks(r2) = %+v, want %+v", got, want)
+		}
+		got, err = s.ListTasks(ctx, "nope")
+		if err != nil || len(got) != 0 {
+			t.Errorf("ListTasks(nope) = %+v, %v; want nothing", got, err)
+		}
+
+		for _, tc := range []struct {
+			name string
+			a    TaskAttempt
+			want error
+		}{
+			{"missing run", TaskAttempt{RunID: "nope", Task: "load", Attempt: 1, Status: StatusRunning}, ErrNotFound},
+			{"no run ID", TaskAttempt{Task: "load"}, ErrInvalid},
+			{"no task", TaskAttempt{RunID: "r1"}, ErrInvalid},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := s.RecordTask(ctx, tc.a); !errors.Is(err, tc.want) {
+					t.Errorf("RecordTask(%+v) = %v, want %v", tc.a, err, tc.want)
+				}
+			})
+		}
+	})
+}
+
+func TestObjects(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		a := ObjectFile{ObjectRef: ObjectRef{Key: "in/a.csv", Fingerprint: "10-1"}, Size: 10, RunID: "r0", ProcessedAt: ts(1), RowsIn: 5, RowsLoaded: 4, RowsQuarantined: 1}
+		b := ObjectFile{ObjectRef: ObjectRef{Key: "in/b.csv", Fingerprint: "20-1"}, Size: 20, ProcessedAt: ts(2), RowsIn: 7, RowsLoaded: 7}
+
+		processed := func(pipeline string, ref ObjectRef) bool {
+			t.Helper()
+			ok, err := s.ObjectProcessed(ctx, pipeline, ref)
+			mustNil(t, err)
+			return ok
+		}
+		if processed("p", a.ObjectRef) {
+			t.Error("an object is processed before it was marked")
+		}
+		mustNil(t, s.MarkObjects(ctx, "p", "r1", []ObjectFile{b, a}))
+		mustNil(t, s.MarkObjects(ctx, "p", "r1", nil)) // nothing to mark
+		bWant := b
+		bWant.RunID = "r1" // an object without a run is the call's run's
+		for _, tc := range []struct {
+			name     string
+			pipeline string
+			ref      ObjectRef
+			want     bool
+		}{
+			{"a", "p", a.ObjectRef, true},
+			{"b", "p", b.ObjectRef, true},
+			{"another fingerprint", "p", ObjectRef{Key: "in/a.csv", Fingerprint: "10-2"}, false},
+			{"another key", "p", ObjectRef{Key: "in/c.csv", Fingerprint: "10-1"}, false},
+			{"another pipeline", "q", a.ObjectRef, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if got := processed(tc.pipeline, tc.ref); got != tc.want {
+					t.Errorf("ObjectProcessed(%s, %+v) = %v, want %v", tc.pipeline, tc.ref, got, tc.want)
+				}
+			})
+		}
+		got, err := s.ListObjects(ctx, "p")
+		mustNil(t, err)
+		if want := []ObjectFile{a, bWant}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ListObjects = %+v, want %+v", got, want)
+		}
+
+		// Marking again is not an error, and the latest marking wins.
+		a2 := a
+		a2.RunID, a2.ProcessedAt, a2.RowsLoaded = "r2", ts(3), 5
+		mustNil(t, s.MarkObjects(ctx, "p", "r2", []ObjectFile{a2}))
+		mustNil(t, s.MarkObjects(ctx, "p", "r2", []ObjectFile{a2}))
+		got, err = s.ListObjects(ctx, "p")
+		mustNil(t, err)
+		if want := []ObjectFile{a2, bWant}; !reflect.DeepEqual(got, want) {
+			t.Errorf("ListObjects after marking again = %+v, want %+v", got, want)
+		}
+
+		// A new version of an object is another object; a zero
+		// ProcessedAt is now.
+		before := time.Now().Add(-time.Second)
+		a3 := ObjectFile{ObjectRef: ObjectRef{Key: "in/a.csv", Fingerprint: "11-2"}, Size: 11}
+		mustNil(t, s.MarkObjects(ctx, "p", "r3", []ObjectFile{a3}))
+		mustNil(t, s.MarkObjects(ctx, "q", "r3", []ObjectFile{a}))
+		got, err = s.ListObjects(ctx, "p")
+		mustNil(t, err)
+		if len(got) != 3 || got[1].Fingerprint != "11-2" || got[1].RunID != "r3" ||
+			got[1].ProcessedAt.Before(before) || got[1].ProcessedAt.After(time.Now()) {
+			t.Errorf("ListObjects after a new version = %+v", got)
+		}
+
+		mustNil(t, s.ForgetObjects(ctx, "p"))
+		if got, err := s.ListObjects(ctx, "p"); err != nil || len(got) != 0 {
+			t.Errorf("ListObjects after ForgetObjects = %+v, %v; want none", got, err)
+		}
+		if processed("p", a.ObjectRef) {
+			t.Error("a forgotten object is still processed")
+		}
+		if !processed("q", a.ObjectRef) {
+			t.Error("ForgetObjects forgot another pipeline's object")
+		}
+		mustNil(t, s.ForgetObjects(ctx, "never"))
+
+		for _, tc := range []struct {
+			name     string
+			pipeline string
+			objs     []ObjectFile
+		}{
+			{"no pipeline", "", []ObjectFile{a}},
+			{"no key", "p", []ObjectFile{a, {ObjectRef: ObjectRef{Fingerprint: "x"}}}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := s.MarkObjects(ctx, tc.pipeline, "r", tc.objs); !errors.Is(err, ErrInvalid) {
+					t.Errorf("MarkObjects = %v, want ErrInvalid", err)
+				}
+			})
+		}
+		if got, err := s.ListObjects(ctx, "p"); err != nil || len(got) != 0 {
+			t.Errorf("a rejected MarkObjects marked %+v, %v", got, err)
+		}
+	})
+}
+
+// TestMarkObjectsAtomic makes the database refuse the third object of a
+// batch and checks that none of the batch is marked.
+func TestMarkObjectsAtomic(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		ss := s.(*sqlStore)
+		ddl := []string{`CREATE TRIGGER refuse_bad BEFORE INSERT ON objects WHEN NEW.object_key = 'bad'
+BEGIN SELECT RAISE(ABORT, 'bad object'); END`}
+		if ss.d.name == "postgres" {
+			ddl = []string{
+				`CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.object_key = 'bad' THEN RAISE EXCEPTION 'bad object'; END IF; RETURN NEW; END $$`,
+				`CREATE TRIGGER refuse_bad BEFORE INSERT ON objects FOR EACH ROW EXECUTE FUNCTION refuse_bad()`,
+			}
+		}
+		for _, q := range ddl {
+			if _, err := ss.db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		objs := []ObjectFile{
+			{ObjectRef: ObjectRef{Key: "good1", Fingerprint: "1"}},
+			{ObjectRef: ObjectRef{Key: "good2", Fingerprint: "1"}},
+			{ObjectRef: ObjectRef{Key: "bad", Fingerprint: "1"}},
+		}
+		err := s.MarkObjects(ctx, "p", "r", objs)
+		if err == nil || !strings.Contains(err.Error(), `"bad"`) || !strings.Contains(err.Error(), "bad object") {
+			t.Fatalf("MarkObjects with a refused object = %v, want an error naming it", err)
+		}
+		if got, err := s.ListObjects(ctx, "p"); err != nil || len(got) != 0 {
+			t.Errorf("a failed MarkObjects marked %+v, %v; want nothing", got, err)
+		}
+		mustNil(t, s.MarkObjects(ctx, "p", "r", objs[:2]))
+		if got, err := s.ListObjects(ctx, "p"); err != nil || len(got) != 2 {
+			t.Errorf("ListObjects = %+v, %v; want 2 objects", got, err)
+		}
+	})
+}
+
+func TestWatermarks(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		get := func(pipeline, key string) (string, bool) {
+			t.Helper()
+			v, ok, err := s.GetWatermark(ctx, pipeline, key)
+			mustNil(t, err)
+			return v, ok
+		}
+		if v, ok := get("p", "updated_at"); ok || v != "" {
+			t.Errorf("unset watermark = %q, %v", v, ok)
+		}
+		mustNil(t, s.SetWatermark(ctx, "p", "updated_at", "2025-01-01T00:00:00Z"))
+		mustNil(t, s.SetWatermark(ctx, "p", "id", ""))
+		mustNil(t, s.SetWatermark(ctx, "q", "updated_at", "q-value"))
+		mustNil(t, s.SetWatermark(ctx, "p", "updated_at", "2025-02-01T00:00:00Z"))
+		for _, tc := range []struct {
+			pipeline, key, want string
+			ok                  bool
+		}{
+			{"p", "updated_at", "2025-02-01T00:00:00Z", true},
+			{"p", "id", "", true},
+			{"q", "updated_at", "q-value", true},
+			{"q", "id", "", false},
+			{"r", "updated_at", "", false},
+		} {
+			t.Run(tc.pipeline+"/"+tc.key, func(t *testing.T) {
+				if v, ok := get(tc.pipeline, tc.key); v != tc.want || ok != tc.ok {
+					t.Errorf("GetWatermark(%s, %s) = %q, %v; want %q, %v", tc.pipeline, tc.key, v, ok, tc.want, tc.ok)
+				}
+			})
+		}
+		for _, tc := range []struct{ pipeline, key string }{{"", "k"}, {"p", ""}} {
+			if err := s.SetWatermark(ctx, tc.pipeline, tc.key, "v"); !errors.Is(err, ErrInvalid) {
+				t.Errorf("SetWatermark(%q, %q) = %v, want ErrInvalid", tc.pipeline, tc.key, err)
+			}
+		}
+	})
+}
+
+func TestTimeRoundTrip(t *testing.T) {
+	india := time.FixedZone("IST", 5*3600+1800)
+	now := time.Now() // with a monotonic clock reading
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		for i, tc := range []struct {
+			name    string
+			in      time.Time
+			want    time.Time
+			wantZer bool
+		}{
+			{"zero", time.Time{}, time.Time{}, true},
+			{"nanoseconds truncated", time.Date(2024, 2, 29, 13, 14, 15, 123456789, india), time.Date(2024, 2, 29, 7, 44, 15, 123456000, time.UTC), false},
+			{"microseconds kept", time.Date(2025, 1, 2, 3, 4, 5, 999999000, time.UTC), time.Date(2025, 1, 2, 3, 4, 5, 999999000, time.UTC), false},
+			{"before 1970", time.Date(1969, 7, 20, 20, 17, 40, 999999999, time.UTC), time.Date(1969, 7, 20, 20, 17, 40, 999999000, time.UTC), false},
+			{"epoch", time.Unix(0, 0), time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), false},
+			{"far future", time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), false},
+			{"year one", time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 1000, time.UTC), false},
+			{"now", now, now.UTC().Truncate(time.Microsecond), false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				check := func(what string, got time.Time) {
+					t.Helper()
+					if got != tc.want || got.Location() != time.UTC || got.IsZero() != tc.wantZer {
+						t.Errorf("%s = %v (%v), want %v UTC", what, got, got.Location(), tc.want)
+					}
+				}
+				id := fmt.Sprintf("run-%d", i)
+				mustNil(t, s.CreateRun(ctx, Run{ID: id, Pipeline: "p", StartedAt: tc.in}))
+				mustNil(t, s.FinishRun(ctx, Run{ID: id, Status: StatusSucceeded, EndedAt: tc.in}))
+				r, err := s.GetRun(ctx, id)
+				mustNil(t, err)
+				check("Run.StartedAt", r.StartedAt)
+				check("Run.EndedAt", r.EndedAt)
+
+				mustNil(t, s.RecordTask(ctx, TaskAttempt{RunID: id, Task: "t", Attempt: 1, StartedAt: tc.in, EndedAt: tc.in}))
+				tasks, err := s.ListTasks(ctx, id)
+				mustNil(t, err)
+				check("TaskAttempt.StartedAt", tasks[0].StartedAt)
+				check("TaskAttempt.EndedAt", tasks[0].EndedAt)
+
+				if !tc.in.IsZero() { // a zero time means now for these
+					name := fmt.Sprintf("p%d", i)
+					mustNil(t, s.UpsertPipeline(ctx, Pipeline{Name: name, UpdatedAt: tc.in}))
+					ps, err := s.ListPipelines(ctx)
+					mustNil(t, err)
+					for _, p := range ps {
+						if p.Name == name {
+							check("Pipeline.UpdatedAt", p.UpdatedAt)
+						}
+					}
+					mustNil(t, s.MarkObjects(ctx, name, id, []ObjectFile{{ObjectRef: ObjectRef{Key: "k"}, ProcessedAt: tc.in}}))
+					objs, err := s.ListObjects(ctx, name)
+					mustNil(t, err)
+					check("ObjectFile.ProcessedAt", objs[0].ProcessedAt)
+				}
+			})
+		}
+	})
+}
+
+func TestConcurrentCreateRun(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		const workers, each = 8, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*(each+1))
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					errs <- s.CreateRun(ctx, Run{ID: fmt.Sprintf("w%d-%d", w, i), Pipeline: "p", StartedAt: ts(w*each + i)})
+				}
+				// Every worker also tries to create the same run.
+				errs <- s.CreateRun(ctx, Run{ID: "shared", Pipeline: "p", StartedAt: ts(-1)})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		var exists int
+		for err := range errs {
+			switch {
+			case errors.Is(err, ErrExists):
+				exists++
+			case err != nil:
+				t.Errorf("CreateRun: %v", err)
+			}
+		}
+		if exists != workers-1 {
+			t.Errorf("%d concurrent creations of one run failed with ErrExists, want %d", exists, workers-1)
+		}
+		runs, err := s.ListRuns(ctx, RunFilter{Pipeline: "p"})
+		mustNil(t, err)
+		if len(runs) != workers*each+1 {
+			t.Errorf("ListRuns has %d runs, want %d", len(runs), workers*each+1)
+		}
+		for i := 1; i < len(runs); i++ {
+			if runs[i].StartedAt.After(runs[i-1].StartedAt) {
+				t.Errorf("runs %s and %s are not newest first", runs[i-1].ID, runs[i].ID)
+			}
+		}
+	})
+}
+
+// TestClosedStore checks that every method fails, naming what it did, once
+// the store is closed.
+func TestClosedStore(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.kind, func(t *testing.T) {
+			ctx := context.Background()
+			s, err := Open(ctx, b.kind, b.target(t))
+			mustNil(t, err)
+			mustNil(t, s.Close())
+			obj := []ObjectFile{{ObjectRef: ObjectRef{Key: "k"}}}
+			for _, tc := range []struct {
+				name, want string
+				err        error
+			}{
+				{"UpsertPipeline", `upsert pipeline "p"`, s.UpsertPipeline(ctx, Pipeline{Name: "p"})},
+				{"ListPipelines", "list pipelines", second(s.ListPipelines(ctx))},
+				{"CreateRun", "create run r", s.CreateRun(ctx, Run{ID: "r", Pipeline: "p"})},
+				{"FinishRun", "finish run r", s.FinishRun(ctx, Run{ID: "r"})},
+				{"GetRun", "get run r", second(s.GetRun(ctx, "r"))},
+				{"ListRuns", "list runs", second(s.ListRuns(ctx, RunFilter{}))},
+				{"RecordTask", "record task t attempt 1 of run r", s.RecordTask(ctx, TaskAttempt{RunID: "r", Task: "t", Attempt: 1})},
+				{"ListTasks", "list tasks of run r", second(s.ListTasks(ctx, "r"))},
+				{"ObjectProcessed", `look up object "k" of pipeline "p"`, second(s.ObjectProcessed(ctx, "p", ObjectRef{Key: "k"}))},
+				{"MarkObjects", `mark 1 objects of pipeline "p" processed`, s.MarkObjects(ctx, "p", "r", obj)},
+				{"ListObjects", `list objects of pipeline "p"`, second(s.ListObjects(ctx, "p"))},
+				{"ForgetObjects", `forget objects of pipeline "p"`, s.ForgetObjects(ctx, "p")},
+				{"GetWatermark", `get watermark "k" of pipeline "p"`, third(s.GetWatermark(ctx, "p", "k"))},
+				{"SetWatermark", `set watermark "k" of pipeline "p"`, s.SetWatermark(ctx, "p", "k", "v")},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+						t.Errorf("%s on a closed store = %v, want an error saying %q", tc.name, tc.err, tc.want)
+					}
+				})
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }

@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
+)
+
+// stageCopy streams a source object into the staging bucket and, on the
+// way, counts its records with a scanner independent of the warehouse's
+// reader. That count is the "rows in" side of the run's accounting.
+// Parquet is counted from its footer after the copy, so it returns 0.
+func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f format.Format, c format.Compression,
+	src *config.Source, bytes, rows *atomic.Int64) (int64, error) {
+	if f == format.Parquet {
+		_, err := r.Staging.Put(ctx, key, &countingReader{r: in, n: bytes})
+		return 0, err
+	}
+	pr, pw := io.Pipe()
+	type counted struct {
+		n   int64
+		err error
+	}
+	done := make(chan counted, 1)
+	go func() {
+		n, err := countRecords(pr, f, c, src, rows)
+		// Keep draining so the copy never blocks on a counter that stopped.
+		_, _ = io.Copy(io.Discard, pr)
+		done <- counted{n, err}
+	}()
+	_, err := r.Staging.Put(ctx, key, io.TeeReader(&countingReader{r: in, n: bytes}, pw))
+	pw.CloseWithError(err)
+	res := <-done
+	if err != nil {
+		return 0, err
+	}
+	if res.err != nil {
+		return 0, fmt.Errorf("count records: %w", res.err)
+	}
+	return res.n, nil
+}
+
+func countRecords(r io.Reader, f format.Format, c format.Compression, src *config.Source, rows *atomic.Int64) (int64, error) {
+	dr, err := format.Decompress(r, c)
+	if err != nil {
+		return 0, err
+	}
+	defer dr.Close()
+	switch f {
+	case format.CSV:
+		opts := csvOptions(src)
+		d := format.CSVDialect{Header: !opts.NoHeader, Delimiter: ',', Quote: '"'}
+		if opts.Delimiter != "" {
+			d.Delimiter = opts.Delimiter[0]
+		}
+		if opts.Quote != "" {
+			d.Quote = opts.Quote[0]
+		}
+		n, err := format.CountCSV(dr, d)
+		rows.Store(n)
+		return n, err
+	case format.JSON, format.JSONL:
+		good, bad, err := format.NormalizeJSON(dr, io.Discard, f == format.JSONL, func(int64, []byte, string) error { return nil })
+		rows.Store(good + bad)
+		return good + bad, err
+	}
+	return 0, fmt.Errorf("cannot count records of format %q", f)
+}
+
+func parquetRows(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return format.ParquetRowCount(f, st.Size())
+}
+
+// countingReader counts bytes read, for progress.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// progressTicker reports progress until the returned stop is called.
+func (r *Runner) progressTicker(pipeline, object string, index, total int, started time.Time, bytes, rows *atomic.Int64) func() {
+	if r.OnProgress == nil {
+		return func() {}
+	}
+	stop := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.OnProgress(Progress{Pipeline: pipeline, Object: object, Index: index, Total: total,
+					Bytes: bytes.Load(), Rows: rows.Load(), Elapsed: r.now().Sub(started)})
+			}
+		}
+	}()
+	return func() { close(stop); <-finished }
+}

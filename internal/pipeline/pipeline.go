@@ -1,0 +1,501 @@
+// Package pipeline runs one pipeline end to end: list the source's new
+// objects, stage each raw file in the blob store, load it into a warehouse
+// staging table (bad rows set aside with a reason), commit the batch into
+// the target in one transaction, and record the run with its row
+// accounting: every input row is loaded, quarantined or de-duplicated.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/source"
+	"github.com/shp-dev/shp/internal/staging"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// Run statuses stored in the metadata store.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// ErrQuarantineThreshold marks a run that set aside a larger share of its
+// rows than the pipeline allows.
+var ErrQuarantineThreshold = errors.New("quarantined share above threshold")
+
+// ErrInvariant marks a run whose rows do not add up: rows in must equal
+// rows loaded + quarantined + de-duplicated.
+var ErrInvariant = errors.New("row accounting does not add up")
+
+// Runner wires the services one run needs.
+type Runner struct {
+	Project   *config.Project
+	Store     metadata.Store
+	Warehouse warehouse.Warehouse
+	Staging   *staging.Bucket
+	Logger    *slog.Logger
+	// OnProgress, when set, is called about four times a second while an
+	// object is copied, and once when it is loaded.
+	OnProgress func(Progress)
+	// OpenSource opens a pipeline's source; source.New when nil.
+	OpenSource func(ctx context.Context, s source.Spec) (source.ObjectSource, error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Options changes how a run treats its source.
+type Options struct {
+	// FullRefresh re-reads every object and rebuilds the target from them.
+	FullRefresh bool
+}
+
+// Progress is a snapshot of the object being loaded.
+type Progress struct {
+	Pipeline string
+	Object   string
+	Index    int // 1-based position in this run's objects
+	Total    int
+	Bytes    int64
+	Rows     int64
+	Elapsed  time.Duration
+	Done     bool
+}
+
+// ObjectResult is what happened to one input object.
+type ObjectResult struct {
+	Key         string
+	Format      format.Format
+	Bytes       int64
+	RowsIn      int64
+	Loaded      int64
+	Quarantined int64
+	Drift       []string
+	Samples     []warehouse.QuarantineSample
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	RunID        string
+	Pipeline     string
+	Target       string
+	Status       string
+	Objects      []ObjectResult
+	Skipped      int // objects already loaded by earlier runs
+	RowsIn       int64
+	Loaded       int64
+	Quarantined  int64
+	Deduplicated int64
+	Inserted     int64
+	Updated      int64
+	InvariantOK  bool
+	Duration     time.Duration
+	Err          error
+}
+
+func (r *Runner) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Runner) logger() *slog.Logger {
+	if r.Logger != nil {
+		return r.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// NewRunID returns a sortable, unique run id such as
+// run-20260115-020000-3fa2c1.
+func NewRunID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "run-" + t.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run runs one pipeline. The returned Result is never nil; its Err (also
+// returned) says why a failed run failed.
+func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, error) {
+	start := r.now()
+	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: StatusFailed}
+	p, ok := r.Project.Pipeline(name)
+	if !ok {
+		res.Err = fmt.Errorf("pipeline %q is not defined (have %s)", name, strings.Join(r.Project.PipelineNames(), ", "))
+		return res, res.Err
+	}
+	res.Target = p.Target
+	src := r.Project.Sources[p.Source]
+	log := r.logger().With("pipeline", name, "run_id", res.RunID)
+
+	if err := r.Store.UpsertPipeline(ctx, metadata.Pipeline{
+		Name: name, Source: p.Source, Target: p.Target, Mode: p.Mode, Schedule: p.Schedule, UpdatedAt: start,
+	}); err != nil {
+		res.Err = err
+		return res, err
+	}
+	if err := r.abandonStaleRuns(ctx, name); err != nil {
+		res.Err = err
+		return res, err
+	}
+	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh}
+	if err := r.Store.CreateRun(ctx, run); err != nil {
+		res.Err = err
+		return res, err
+	}
+	log.Info("run started", "full_refresh", opts.FullRefresh)
+
+	err := r.execute(ctx, p, src, opts, res, log)
+	res.Duration = r.now().Sub(start)
+	if err == nil {
+		res.Status = StatusSucceeded
+	}
+	res.Err = err
+	run.Status = res.Status
+	run.EndedAt = r.now()
+	run.RowsIn, run.RowsLoaded, run.RowsQuarantined, run.RowsDeduplicated = res.RowsIn, res.Loaded, res.Quarantined, res.Deduplicated
+	run.Objects = int64(len(res.Objects))
+	for _, o := range res.Objects {
+		run.Bytes += o.Bytes
+	}
+	run.InvariantOK = res.InvariantOK
+	if err != nil {
+		run.Error = err.Error()
+	}
+	// The run record is written even when the caller's context is done:
+	// an interrupted run must say so.
+	if ferr := r.Store.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
+		err = ferr
+		res.Err = err
+		res.Status = StatusFailed
+	}
+	if err != nil {
+		log.Error("run failed", "err", err)
+	} else {
+		log.Info("run succeeded", "rows_in", res.RowsIn, "loaded", res.Loaded, "quarantined", res.Quarantined,
+			"deduplicated", res.Deduplicated, "objects", len(res.Objects), "skipped", res.Skipped)
+	}
+	return res, err
+}
+
+// abandonStaleRuns marks runs left "running" by a process that died.
+// Only one process can hold the embedded warehouse, so a running run that
+// is not ours is dead.
+func (r *Runner) abandonStaleRuns(ctx context.Context, name string) error {
+	stale, err := r.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: name, Status: StatusRunning})
+	if err != nil {
+		return err
+	}
+	for _, s := range stale {
+		s.Status = StatusFailed
+		s.EndedAt = r.now()
+		s.Error = "abandoned: the process running it stopped before it finished"
+		if err := r.Store.FinishRun(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.Source, opts Options, res *Result, log *slog.Logger) error {
+	var sch schema.Schema
+	if src.Schema != "" {
+		s, err := schema.Load(src.SchemaPath())
+		if err != nil {
+			return err
+		}
+		sch = s
+	}
+	if err := r.Warehouse.DropStaging(ctx); err != nil {
+		return err
+	}
+	open := r.OpenSource
+	if open == nil {
+		open = source.New
+	}
+	objSrc, err := open(ctx, source.Spec{
+		Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
+	})
+	if err != nil {
+		return err
+	}
+	defer objSrc.Close()
+	objects, err := objSrc.List(ctx)
+	if err != nil {
+		return err
+	}
+	todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
+	if err != nil {
+		return err
+	}
+	res.Skipped = len(objects) - len(todo)
+	if len(recovered) > 0 {
+		// The warehouse committed these but the process died before the
+		// metadata store heard of it; the ledger is the truth.
+		log.Warn("recovering objects committed by an interrupted run", "objects", len(recovered))
+		if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, recovered); err != nil {
+			return err
+		}
+	}
+
+	var staged []*warehouse.Staged
+	for i, obj := range todo {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		task := metadata.TaskAttempt{RunID: res.RunID, Task: "load " + obj.Key, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
+		if err := r.Store.RecordTask(ctx, task); err != nil {
+			return err
+		}
+		or, st, err := r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+		if or != nil {
+			res.Objects = append(res.Objects, *or)
+			res.RowsIn += or.RowsIn
+			task.RowsIn, task.RowsLoaded, task.RowsQuarantined = or.RowsIn, or.Loaded, or.Quarantined
+		}
+		r.finishTask(ctx, task, err)
+		if err != nil {
+			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+			return err
+		}
+		staged = append(staged, st)
+	}
+	if len(staged) == 0 && !opts.FullRefresh {
+		res.InvariantOK = true
+		return nil
+	}
+
+	var quarantined int64
+	for _, o := range res.Objects {
+		quarantined += o.Quarantined
+	}
+	limit := p.MaxQuarantineRatio
+	if res.RowsIn > 0 && float64(quarantined)/float64(res.RowsIn) > limit {
+		_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+		res.Quarantined = quarantined
+		res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
+		return fmt.Errorf("%w: %d of %d rows (%.1f%%) could not be loaded, the limit is %.1f%%; nothing was committed%s",
+			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
+	}
+
+	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
+	if err := r.Store.RecordTask(ctx, task); err != nil {
+		return err
+	}
+	cr, err := r.Warehouse.Commit(ctx, warehouse.CommitSpec{
+		RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Mode: p.Mode, Key: p.Key,
+		Rebuild: opts.FullRefresh, Objects: staged,
+	})
+	if cr != nil {
+		task.RowsLoaded, task.RowsQuarantined, task.RowsDeduplicated = cr.Inserted+cr.Updated, cr.Quarantined, cr.Deduplicated
+	}
+	r.finishTask(ctx, task, err)
+	if err != nil {
+		return err
+	}
+	res.Inserted, res.Updated = cr.Inserted, cr.Updated
+	res.Loaded = cr.Inserted + cr.Updated
+	res.Quarantined = cr.Quarantined
+	res.Deduplicated = cr.Deduplicated
+	res.InvariantOK = res.RowsIn == res.Loaded+res.Quarantined+res.Deduplicated
+
+	files := make([]metadata.ObjectFile, len(todo))
+	for i, obj := range todo {
+		o := res.Objects[i]
+		files[i] = metadata.ObjectFile{
+			ObjectRef: metadata.ObjectRef{Key: obj.Key, Fingerprint: obj.Fingerprint},
+			Size:      obj.Size, RunID: res.RunID, ProcessedAt: r.now(),
+			RowsIn: o.RowsIn, RowsLoaded: o.Loaded, RowsQuarantined: o.Quarantined,
+		}
+	}
+	if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, files); err != nil {
+		return err
+	}
+	if !res.InvariantOK {
+		return fmt.Errorf("%w: %d in, %d loaded + %d quarantined + %d de-duplicated", ErrInvariant,
+			res.RowsIn, res.Loaded, res.Quarantined, res.Deduplicated)
+	}
+	return nil
+}
+
+// finishTask records how a task ended. A store error here is logged, not
+// returned: the run's own outcome matters more than its bookkeeping.
+func (r *Runner) finishTask(ctx context.Context, t metadata.TaskAttempt, err error) {
+	t.EndedAt = r.now()
+	t.Status = StatusSucceeded
+	if err != nil {
+		t.Status = StatusFailed
+		t.Error = err.Error()
+	}
+	if serr := r.Store.RecordTask(context.WithoutCancel(ctx), t); serr != nil {
+		r.logger().Warn("record task", "task", t.Task, "err", serr)
+	}
+}
+
+func sumLoaded(objs []ObjectResult) int64 {
+	var n int64
+	for _, o := range objs {
+		n += o.Loaded
+	}
+	return n
+}
+
+func sampleText(objs []ObjectResult) string {
+	var b strings.Builder
+	n := 0
+	for _, o := range objs {
+		for _, s := range o.Samples {
+			if n == 5 {
+				return b.String()
+			}
+			fmt.Fprintf(&b, "\n  %s", s.Describe(o.Key))
+			n++
+		}
+	}
+	return b.String()
+}
+
+// pending returns the objects to load, and the objects the warehouse
+// ledger shows as committed that the metadata store does not know yet.
+func (r *Runner) pending(ctx context.Context, name string, objects []source.Object, opts Options) ([]source.Object, []metadata.ObjectFile, error) {
+	if opts.FullRefresh {
+		if err := r.Store.ForgetObjects(ctx, name); err != nil {
+			return nil, nil, err
+		}
+		return objects, nil, nil
+	}
+	ledger, err := r.Warehouse.LoadedObjects(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	committed := make(map[metadata.ObjectRef]string, len(ledger))
+	for _, l := range ledger {
+		committed[metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint}] = l.RunID
+	}
+	var todo []source.Object
+	var recovered []metadata.ObjectFile
+	for _, o := range objects {
+		ref := metadata.ObjectRef{Key: o.Key, Fingerprint: o.Fingerprint}
+		done, err := r.Store.ObjectProcessed(ctx, name, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		runID, inLedger := committed[ref]
+		switch {
+		case inLedger && !done:
+			recovered = append(recovered, metadata.ObjectFile{ObjectRef: ref, Size: o.Size, RunID: runID, ProcessedAt: r.now()})
+		case !inLedger && !done:
+			todo = append(todo, o)
+		}
+		// done but not in the ledger: the target was rebuilt or dropped by
+		// hand; the user asks for --full-refresh to load it again.
+	}
+	return todo, recovered, nil
+}
+
+// loadObject stages one object: copy the raw file into the blob store while
+// counting its records, then load it into a staging table.
+func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *config.Pipeline, src *config.Source, sch schema.Schema,
+	obj source.Object, index, total int, runID string, log *slog.Logger) (*ObjectResult, *warehouse.Staged, error) {
+	started := r.now()
+	fmtName, comp, err := objectFormat(src, obj.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	or := &ObjectResult{Key: obj.Key, Format: fmtName}
+	key, err := staging.SafeKey(p.Name, runID, obj.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("object %q: %w", obj.Key, err)
+	}
+	in, err := objSrc.Open(ctx, obj.Key)
+	if err != nil {
+		return nil, nil, err
+	}
+	var bytes, rows atomic.Int64
+	stopProgress := r.progressTicker(p.Name, obj.Key, index, total, started, &bytes, &rows)
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, src, &bytes, &rows)
+	in.Close()
+	stopProgress()
+	if copyErr != nil {
+		return nil, nil, fmt.Errorf("stage %s: %w", obj.Key, copyErr)
+	}
+	or.Bytes = bytes.Load()
+
+	localPath, release, err := r.Staging.LocalPath(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	if fmtName == format.Parquet {
+		if counted, err = parquetRows(localPath); err != nil {
+			return nil, nil, fmt.Errorf("count rows of %s: %w", obj.Key, err)
+		}
+	}
+	or.RowsIn = counted
+	st, err := r.Warehouse.Stage(ctx, warehouse.LoadSpec{
+		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
+		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
+	})
+	if err != nil {
+		return or, nil, err
+	}
+	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
+	if st.Loaded+st.Quarantined != counted {
+		return or, nil, fmt.Errorf("%w: %s has %d records but %d were loaded and %d quarantined", ErrInvariant,
+			obj.Key, counted, st.Loaded, st.Quarantined)
+	}
+	for _, d := range st.Drift {
+		log.Warn("schema drift", "object", obj.Key, "detail", d)
+	}
+	log.Info("object staged", "object", obj.Key, "rows_in", counted, "loaded", st.Loaded, "quarantined", st.Quarantined)
+	if r.OnProgress != nil {
+		r.OnProgress(Progress{Pipeline: p.Name, Object: obj.Key, Index: index, Total: total, Bytes: or.Bytes,
+			Rows: counted, Elapsed: r.now().Sub(started), Done: true})
+	}
+	return or, st, nil
+}
+
+func objectFormat(src *config.Source, key string) (format.Format, format.Compression, error) {
+	f, c, err := format.Detect(key)
+	if src.Format != "" {
+		f = format.Format(src.Format)
+		if err != nil {
+			// The configured format wins; only compression comes from the name.
+			c = format.None
+			if strings.HasSuffix(strings.ToLower(path.Base(key)), ".gz") {
+				c = format.Gzip
+			}
+			err = nil
+		}
+	}
+	if err != nil {
+		return "", "", err
+	}
+	switch src.Compression {
+	case "gzip":
+		c = format.Gzip
+	case "none":
+		c = format.None
+	}
+	return f, c, nil
+}
+
+func csvOptions(src *config.Source) warehouse.CSVOptions {
+	return warehouse.CSVOptions{
+		Delimiter: src.CSV.Delimiter, Quote: src.CSV.Quote, NullValues: src.CSV.NullValues, NoHeader: !src.CSV.Header,
+	}
+}

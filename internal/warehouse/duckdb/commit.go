@@ -1,0 +1,236 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// quarantineColumns is the quarantine table's shape: enough to find, read
+// and replay every row that could not be loaded.
+const quarantineColumns = `(
+	run_id VARCHAR NOT NULL,
+	pipeline VARCHAR NOT NULL,
+	source_object VARCHAR NOT NULL,
+	line BIGINT,
+	reason VARCHAR NOT NULL,
+	raw VARCHAR,
+	quarantined_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`
+
+// Commit makes staged objects part of the target in one transaction: the
+// rows, the quarantined rows and the ledger entries all land, or none do.
+func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
+	res, err := w.commit(ctx, spec)
+	// Staging tables are dropped whatever happened: a failed commit is
+	// retried from the staged files, not from these tables.
+	for _, o := range spec.Objects {
+		for _, t := range []string{o.Table, o.Table + "_q"} {
+			_, _ = w.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+qualified(internalSchema, t))
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: commit run %s into %s: %w", spec.RunID, spec.Target, err)
+	}
+	return res, nil
+}
+
+func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
+	switch spec.Mode {
+	case warehouse.ModeAppend, warehouse.ModeReplace:
+	case warehouse.ModeMerge:
+		if len(spec.Key) == 0 {
+			return nil, fmt.Errorf("merge needs key columns")
+		}
+	default:
+		return nil, fmt.Errorf("unknown write mode %q", spec.Mode)
+	}
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+
+	target := qualified("main", spec.Target)
+	qtable := qualified("main", spec.Target+warehouse.QuarantineSuffix)
+	targetCols, err := w.ensureTarget(ctx, tx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
+		return nil, fmt.Errorf("create quarantine table: %w", err)
+	}
+	if spec.Rebuild {
+		for _, stmt := range []struct {
+			sql  string
+			args []any
+		}{
+			{"DELETE FROM " + target, nil},
+			{"DELETE FROM " + qtable + " WHERE pipeline = ?", []any{spec.Pipeline}},
+			{"DELETE FROM " + ledgerTable + " WHERE pipeline = ?", []any{spec.Pipeline}},
+		} {
+			if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
+				return nil, fmt.Errorf("clear for full refresh: %w", err)
+			}
+		}
+	} else if spec.Mode == warehouse.ModeReplace && len(spec.Objects) > 0 {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+target); err != nil {
+			return nil, fmt.Errorf("replace: %w", err)
+		}
+	}
+
+	res := &warehouse.CommitResult{}
+	if spec.Mode == warehouse.ModeMerge {
+		if err := merge(ctx, tx, spec, target, targetCols, res); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, o := range spec.Objects {
+			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s",
+				target, selectList(o.Columns), qualified(internalSchema, o.Table)))
+			if err != nil {
+				return nil, fmt.Errorf("insert rows of %s: %w", o.ObjectKey, err)
+			}
+			res.Inserted += n
+		}
+	}
+	for _, o := range spec.Objects {
+		n, err := exec(ctx, tx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
+			SELECT ?, ?, ?, line, reason, raw FROM %s ORDER BY line`, qtable, qualified(internalSchema, o.Table+"_q")),
+			spec.RunID, spec.Pipeline, o.ObjectKey)
+		if err != nil {
+			return nil, fmt.Errorf("quarantine rows of %s: %w", o.ObjectKey, err)
+		}
+		res.Quarantined += n
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+
+			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined); err != nil {
+			return nil, fmt.Errorf("record %s in the load ledger: %w", o.ObjectKey, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// ensureTarget creates the target from the first staged object's columns
+// when it is absent, and adds columns that staged data has and the target
+// lacks (additive schema evolution). It returns the target's columns.
+func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec) ([]warehouse.Column, error) {
+	cols, err := columns(ctx, tx, "main", spec.Target)
+	if err != nil {
+		return nil, err
+	}
+	target := qualified("main", spec.Target)
+	if len(cols) == 0 {
+		for _, o := range spec.Objects {
+			if len(o.Columns) > 0 {
+				cols = o.Columns
+				break
+			}
+		}
+		if len(cols) == 0 {
+			return nil, nil
+		}
+		defs := make([]string, len(cols))
+		for i, c := range cols {
+			defs[i] = ident(c.Name) + " " + c.Type
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+target+" ("+strings.Join(defs, ", ")+")"); err != nil {
+			return nil, fmt.Errorf("create target table: %w", err)
+		}
+		return cols, nil
+	}
+	for _, o := range spec.Objects {
+		for _, c := range o.Columns {
+			if hasColumn(cols, c.Name) {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ADD COLUMN "+ident(c.Name)+" "+c.Type); err != nil {
+				return nil, fmt.Errorf("add column %s: %w", c.Name, err)
+			}
+			cols = append(cols, c)
+		}
+	}
+	return cols, nil
+}
+
+func hasColumn(cols []warehouse.Column, name string) bool {
+	for _, c := range cols {
+		if strings.EqualFold(c.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func selectList(cols []warehouse.Column) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = ident(c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// merge upserts on the key: within the batch the last row for a key wins
+// (later object, later line) and the others are counted as de-duplicated;
+// target rows with a batch key are replaced.
+func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target string, targetCols []warehouse.Column, res *warehouse.CommitResult) error {
+	if len(spec.Objects) == 0 {
+		return nil
+	}
+	for _, k := range spec.Key {
+		if !hasColumn(targetCols, k) {
+			return fmt.Errorf("merge key %q is not a column of %s", k, spec.Target)
+		}
+	}
+	var parts []string
+	var total int64
+	for i, o := range spec.Objects {
+		parts = append(parts, fmt.Sprintf("SELECT %s, %d AS __shp_obj, rowid AS __shp_row FROM %s",
+			selectList(o.Columns), i, qualified(internalSchema, o.Table)))
+		total += o.Loaded
+	}
+	keys := make([]string, len(spec.Key))
+	match := make([]string, len(spec.Key))
+	for i, k := range spec.Key {
+		keys[i] = ident(k)
+		match[i] = fmt.Sprintf("b.%s = t.%s", ident(k), ident(k))
+	}
+	stmts := []string{
+		"DROP TABLE IF EXISTS __shp_batch",
+		fmt.Sprintf(`CREATE TEMP TABLE __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row, __shp_rn) FROM (
+			SELECT *, row_number() OVER (PARTITION BY %s ORDER BY __shp_obj DESC, __shp_row DESC) AS __shp_rn
+			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(keys, ", "), strings.Join(parts, " UNION ALL BY NAME ")),
+	}
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("merge: build batch: %w", err)
+		}
+	}
+	defer tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS __shp_batch")
+	var batch int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM __shp_batch").Scan(&batch); err != nil {
+		return fmt.Errorf("merge: count batch: %w", err)
+	}
+	res.Deduplicated = total - batch
+	updated, err := exec(ctx, tx, fmt.Sprintf("DELETE FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
+		target, strings.Join(match, " AND ")))
+	if err != nil {
+		return fmt.Errorf("merge: remove replaced rows: %w", err)
+	}
+	if _, err := exec(ctx, tx, "INSERT INTO "+target+" BY NAME SELECT * FROM __shp_batch"); err != nil {
+		return fmt.Errorf("merge: insert rows: %w", err)
+	}
+	res.Updated = updated
+	res.Inserted = batch - updated
+	return nil
+}

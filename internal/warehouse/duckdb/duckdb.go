@@ -1,0 +1,223 @@
+// Package duckdb is the embedded Warehouse: DuckDB reads staged files itself
+// (read_csv, read_json, read_parquet), sets rows it cannot type aside with
+// the reason, and commits batches into target tables in one transaction.
+// It is the only package that links DuckDB (cgo).
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+func init() {
+	warehouse.Register("duckdb", func(ctx context.Context, opts warehouse.Options) (warehouse.Warehouse, error) {
+		return Open(ctx, opts)
+	})
+}
+
+// Internal objects live in their own schema so a user's tables never clash
+// with them.
+const (
+	internalSchema = "_shp"
+	ledgerTable    = internalSchema + ".loads"
+	stagePrefix    = "stage_"
+)
+
+// Warehouse is a DuckDB database file (or an in-memory database when Path
+// is empty).
+type Warehouse struct {
+	db      *sql.DB
+	tempDir string
+	seq     atomic.Int64
+}
+
+var _ warehouse.Warehouse = (*Warehouse)(nil)
+
+// Open opens or creates the database and its internal schema.
+func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
+	if opts.Path != "" {
+		if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
+			return nil, fmt.Errorf("duckdb: create directory for %s: %w", opts.Path, err)
+		}
+	}
+	tempDir := opts.TempDir
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	if err := os.MkdirAll(tempDir, 0o755); err != nil {
+		return nil, fmt.Errorf("duckdb: create temp directory %s: %w", tempDir, err)
+	}
+	connector, err := duckdbdriver.NewConnector(opts.Path, func(execer driver.ExecerContext) error {
+		settings := []string{
+			"SET temp_directory = " + literal(tempDir),
+			// Rows keep file order, so "the later row wins" in a merge
+			// means the later line of the later file.
+			"SET preserve_insertion_order = true",
+		}
+		if opts.MemoryLimit != "" {
+			settings = append(settings, "SET memory_limit = "+literal(opts.MemoryLimit))
+		}
+		if opts.Threads > 0 {
+			settings = append(settings, fmt.Sprintf("SET threads = %d", opts.Threads))
+		}
+		for _, s := range settings {
+			if _, err := execer.ExecContext(context.Background(), s, nil); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
+	}
+	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir}
+	for _, stmt := range []string{
+		"CREATE SCHEMA IF NOT EXISTS " + internalSchema,
+		`CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
+			pipeline VARCHAR NOT NULL,
+			object_key VARCHAR NOT NULL,
+			fingerprint VARCHAR NOT NULL,
+			run_id VARCHAR NOT NULL,
+			target VARCHAR NOT NULL,
+			rows_loaded BIGINT NOT NULL,
+			rows_quarantined BIGINT NOT NULL,
+			committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
+	} {
+		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
+			w.db.Close()
+			return nil, fmt.Errorf("duckdb: initialise %s: %w", describePath(opts.Path), err)
+		}
+	}
+	return w, nil
+}
+
+func describePath(p string) string {
+	if p == "" {
+		return "in-memory database"
+	}
+	return p
+}
+
+// Close closes the database.
+func (w *Warehouse) Close() error { return w.db.Close() }
+
+// DB exposes the database for tests and benchmarks in this module.
+func (w *Warehouse) DB() *sql.DB { return w.db }
+
+// Query runs SQL for the user and returns its rows.
+func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := w.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: query: %w", err)
+	}
+	return rows, nil
+}
+
+// LoadedObjects reads the load ledger of a pipeline.
+func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]warehouse.LoadedObject, error) {
+	rows, err := w.db.QueryContext(ctx,
+		`SELECT object_key, fingerprint, run_id FROM `+ledgerTable+` WHERE pipeline = ? ORDER BY committed_at, object_key`, pipeline)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: read load ledger of %s: %w", pipeline, err)
+	}
+	defer rows.Close()
+	var out []warehouse.LoadedObject
+	for rows.Next() {
+		var o warehouse.LoadedObject
+		if err := rows.Scan(&o.Key, &o.Fingerprint, &o.RunID); err != nil {
+			return nil, fmt.Errorf("duckdb: read load ledger of %s: %w", pipeline, err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// DropStaging drops every staging table; a run that died leaves them.
+func (w *Warehouse) DropStaging(ctx context.Context) error {
+	rows, err := w.db.QueryContext(ctx,
+		`SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name LIKE 'stage%'`, internalSchema)
+	if err != nil {
+		return fmt.Errorf("duckdb: list staging tables: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return fmt.Errorf("duckdb: list staging tables: %w", err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("duckdb: list staging tables: %w", err)
+	}
+	for _, n := range names {
+		if _, err := w.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified(internalSchema, n)); err != nil {
+			return fmt.Errorf("duckdb: drop staging table %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// columns lists a table's columns, or nil when the table does not exist.
+func columns(ctx context.Context, q queryer, schemaName, table string) ([]warehouse.Column, error) {
+	rows, err := q.QueryContext(ctx,
+		`SELECT column_name, data_type FROM information_schema.columns
+		 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position`, schemaName, table)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s.%s: %w", schemaName, table, err)
+	}
+	defer rows.Close()
+	var cols []warehouse.Column
+	for rows.Next() {
+		var c warehouse.Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, fmt.Errorf("describe %s.%s: %w", schemaName, table, err)
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// ident quotes an SQL identifier.
+func ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
+
+func qualified(schemaName, table string) string { return ident(schemaName) + "." + ident(table) }
+
+// literal quotes an SQL string literal. Only used where DuckDB does not
+// accept a bound parameter (table function options, SET).
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error) {
+	res, err := e.ExecContext(ctx, stmt, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+var errNoColumns = errors.New("no columns")

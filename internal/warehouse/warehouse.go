@@ -1,0 +1,183 @@
+// Package warehouse defines the data-plane seam: a Warehouse loads staged
+// files into staging tables, quarantines the rows it cannot type, and commits
+// staged batches into target tables atomically. Implementations live in
+// subpackages (duckdb today; postgres and bigquery later) and register
+// themselves by name, the way database/sql drivers do.
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/schema"
+)
+
+// Write modes accepted by Commit.
+const (
+	ModeAppend  = "append"
+	ModeReplace = "replace"
+	ModeMerge   = "merge"
+)
+
+// QuarantineSuffix is appended to a target table's name to form the table
+// that holds the rows which could not be loaded.
+const QuarantineSuffix = "__quarantine"
+
+// ErrUnknownKind is returned by Open for a warehouse type nobody registered.
+var ErrUnknownKind = errors.New("unknown warehouse type")
+
+// CSVOptions describes the dialect of a CSV object.
+type CSVOptions struct {
+	Delimiter  string   // one character; "," when empty
+	Quote      string   // one character; `"` when empty
+	NoHeader   bool     // true when the first record is data, not column names
+	NullValues []string // strings read as NULL; [""] when empty
+}
+
+// LoadSpec names one staged object and how to read it.
+type LoadSpec struct {
+	RunID       string
+	Pipeline    string
+	Target      string // target table; its existing columns are the schema when Schema is nil
+	ObjectKey   string // the source object, recorded with every quarantined row
+	Fingerprint string
+	Path        string // a local path the engine can read
+	Format      format.Format
+	Compression format.Compression
+	Schema      schema.Schema // declared schema; nil means the target's, else inferred
+	Key         []string      // merge key columns: rows with a NULL key are quarantined
+	CSV         CSVOptions
+}
+
+// Staged is one object loaded into a staging table, with its bad rows set
+// aside for the quarantine table.
+type Staged struct {
+	Table       string // staging table holding the good rows
+	ObjectKey   string
+	Fingerprint string
+	Loaded      int64    // good rows in Table
+	Quarantined int64    // rows set aside, each with a reason
+	Drift       []string // schema differences noticed while reading, e.g. an extra column
+	Columns     []Column // the staging table's columns, in order
+	Samples     []QuarantineSample // the first few quarantined rows, for the run summary
+}
+
+// QuarantineSample is one quarantined row as a user would want to see it.
+type QuarantineSample struct {
+	Line   int64 // 0 when the row has no line number
+	Reason string
+}
+
+// Describe renders the sample as "object:line: reason".
+func (q QuarantineSample) Describe(object string) string {
+	if q.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", object, q.Line, q.Reason)
+	}
+	return fmt.Sprintf("%s: %s", object, q.Reason)
+}
+
+// Column is a table column with its engine type.
+type Column struct {
+	Name string
+	Type string // engine type, e.g. BIGINT in DuckDB
+}
+
+// CommitSpec asks for staged objects to become part of a target table.
+type CommitSpec struct {
+	RunID    string
+	Pipeline string
+	Target   string
+	Mode     string // append, replace or merge
+	Key      []string
+	Rebuild  bool // delete what earlier runs of this pipeline loaded first (full refresh)
+	Objects  []*Staged
+}
+
+// CommitResult counts what a commit changed.
+type CommitResult struct {
+	Inserted     int64 // new rows in the target
+	Updated      int64 // rows replaced by key (merge)
+	Deduplicated int64 // rows dropped because a later row in the batch had the same key
+	Quarantined  int64 // rows written to the quarantine table
+}
+
+// LoadedObject is a ledger entry: an object committed into a target.
+type LoadedObject struct {
+	Key, Fingerprint, RunID string
+}
+
+// Warehouse is the data plane. Every method that touches data runs inside
+// the engine; the Go process never holds a dataset in memory.
+type Warehouse interface {
+	// Stage loads one object into a fresh staging table.
+	Stage(ctx context.Context, spec LoadSpec) (*Staged, error)
+	// Commit moves staged objects into the target, their quarantined rows
+	// into the quarantine table and their keys into the load ledger, all in
+	// one transaction, then drops the staging tables.
+	Commit(ctx context.Context, spec CommitSpec) (*CommitResult, error)
+	// LoadedObjects lists the ledger of a pipeline: the objects whose rows
+	// are committed. It is written in the same transaction as the rows, so
+	// it is the truth after a crash.
+	LoadedObjects(ctx context.Context, pipeline string) ([]LoadedObject, error)
+	// DropStaging removes staging tables left behind by an interrupted run.
+	DropStaging(ctx context.Context) error
+	// Query runs read-only SQL for the user.
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	// Close releases the engine.
+	Close() error
+}
+
+// Options configures an engine. Fields an engine does not use are ignored.
+type Options struct {
+	Path        string // database file
+	TempDir     string // spill and scratch files
+	MemoryLimit string
+	Threads     int
+}
+
+// Opener opens a warehouse of one kind.
+type Opener func(ctx context.Context, opts Options) (Warehouse, error)
+
+var (
+	mu      sync.RWMutex
+	openers = map[string]Opener{}
+)
+
+// Register makes a warehouse kind available to Open. It panics when the
+// kind is registered twice, which is a programming error.
+func Register(kind string, o Opener) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := openers[kind]; dup {
+		panic("warehouse: Register called twice for " + kind)
+	}
+	openers[kind] = o
+}
+
+// Kinds lists the registered warehouse kinds.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	kinds := make([]string, 0, len(openers))
+	for k := range openers {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// Open opens a warehouse of a registered kind.
+func Open(ctx context.Context, kind string, opts Options) (Warehouse, error) {
+	mu.RLock()
+	o, ok := openers[kind]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownKind, kind, Kinds())
+	}
+	return o(ctx, opts)
+}
