@@ -60,10 +60,10 @@ type Staged struct {
 	Table       string // staging table holding the good rows
 	ObjectKey   string
 	Fingerprint string
-	Loaded      int64    // good rows in Table
-	Quarantined int64    // rows set aside, each with a reason
-	Drift       []string // schema differences noticed while reading, e.g. an extra column
-	Columns     []Column // the staging table's columns, in order
+	Loaded      int64              // good rows in Table
+	Quarantined int64              // rows set aside, each with a reason
+	Drift       []string           // schema differences noticed while reading, e.g. an extra column
+	Columns     []Column           // the staging table's columns, in order
 	Samples     []QuarantineSample // the first few quarantined rows, for the run summary
 }
 
