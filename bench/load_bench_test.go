@@ -53,7 +53,7 @@ const schemaJSON = `[
  {"name":"customer_id","type":"STRING"},
  {"name":"product","type":"STRING"},
  {"name":"quantity","type":"INTEGER"},
- {"name":"unit_price","type":"NUMERIC"},
+ {"name":"unit_price","type":"NUMERIC","precision":"12","scale":"2"},
  {"name":"region","type":"STRING"}]`
 
 func project(b *testing.B, dir, dataDir string) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,6 +14,7 @@ import (
 // rawField is a field as written in the file, before normalisation.
 type rawField struct {
 	Name, Type, Mode, Description string
+	Precision, Scale              string // decimal parameters, as written (BigQuery writes them as strings)
 	Fields                        []rawField
 }
 
@@ -22,8 +24,6 @@ var ignoredKeys = map[string]bool{
 	"policyTags":             true,
 	"dataPolicies":           true,
 	"maxLength":              true,
-	"precision":              true,
-	"scale":                  true,
 	"defaultValueExpression": true,
 	"collation":              true,
 	"rangeElementType":       true,
@@ -159,6 +159,19 @@ func (d *decoder) field(num string) (rawField, error) {
 			dst = &f.Mode
 		case "description":
 			dst = &f.Description
+		case "precision", "scale":
+			dst = &f.Precision
+			if key == "scale" {
+				dst = &f.Scale
+			}
+			switch n := val.(type) {
+			case float64:
+				*dst = strconv.FormatFloat(n, 'f', -1, 64)
+				continue
+			case json.Number:
+				*dst = n.String()
+				continue
+			}
 		case "fields":
 			switch val {
 			case nil:

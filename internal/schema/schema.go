@@ -15,6 +15,7 @@ package schema
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -79,6 +80,10 @@ type Field struct {
 	Mode string `json:"mode"`
 	// Description is free text documenting the column.
 	Description string `json:"description,omitempty"`
+	// Precision and Scale parameterise NUMERIC and BIGNUMERIC columns
+	// (BigQuery's NUMERIC(P, S)); Precision 0 means the type's default.
+	Precision int `json:"precision,omitempty"`
+	Scale     int `json:"scale,omitempty"`
 	// Fields are the nested columns of a RECORD; empty for other types.
 	Fields []Field `json:"fields,omitempty"`
 }
@@ -139,6 +144,36 @@ func Load(path string) (Schema, error) {
 	return Parse(data, path)
 }
 
+// MaxDecimalPrecision is the largest decimal precision shp keeps exactly
+// (the warehouse engines' limit).
+const MaxDecimalPrecision = 38
+
+// decimalParams validates and sets the precision and scale of a decimal
+// field: 1 <= precision <= 38 and 0 <= scale <= precision.
+func decimalParams(f *Field, r rawField) error {
+	if r.Precision == "" && r.Scale == "" {
+		return nil
+	}
+	if f.Type != TypeNumeric && f.Type != TypeBigNumeric {
+		return fmt.Errorf("precision and scale apply to NUMERIC and BIGNUMERIC, not %s", f.Type)
+	}
+	if r.Precision == "" {
+		return fmt.Errorf("scale needs a precision")
+	}
+	p, err := strconv.Atoi(r.Precision)
+	if err != nil || p < 1 || p > MaxDecimalPrecision {
+		return fmt.Errorf("precision %q must be a whole number from 1 to %d", r.Precision, MaxDecimalPrecision)
+	}
+	s := 0
+	if r.Scale != "" {
+		if s, err = strconv.Atoi(r.Scale); err != nil || s < 0 || s > p {
+			return fmt.Errorf("scale %q must be a whole number from 0 to the precision %d", r.Scale, p)
+		}
+	}
+	f.Precision, f.Scale = p, s
+	return nil
+}
+
 // Parse parses a BigQuery JSON schema. file names the source in error
 // messages. Syntax and type errors are reported as "file:line:col: msg";
 // semantic errors (unknown type or mode, empty, invalid or duplicate name)
@@ -147,7 +182,7 @@ func Load(path string) (Schema, error) {
 //
 // Besides a bare array, the {"fields": [...]} object of a BigQuery table
 // resource is accepted. Other BigQuery field attributes (policyTags,
-// maxLength, precision, ...) are accepted and ignored; any other key is an
+// maxLength, ...) are accepted and ignored; any other key is an
 // error.
 func Parse(data []byte, file string) (Schema, error) {
 	raw, err := decode(data, file)
@@ -208,6 +243,9 @@ func normalise(raw []rawField, file, num, path string) ([]Field, error) {
 			f.Mode = m
 		default:
 			return nil, fail("unknown mode %q (want NULLABLE, REQUIRED or REPEATED)", r.Mode)
+		}
+		if err := decimalParams(&f, r); err != nil {
+			return nil, fail("%v", err)
 		}
 		switch {
 		case f.Type == TypeRecord && len(r.Fields) == 0:

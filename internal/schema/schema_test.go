@@ -19,7 +19,7 @@ func TestLoadValid(t *testing.T) {
 	want := Schema{
 		{Name: "order_id", Type: TypeInt64, Mode: ModeRequired, Description: "Order number"},
 		{Name: "order_date", Type: TypeDate, Mode: ModeRequired},
-		{Name: "amount", Type: TypeNumeric, Mode: ModeNullable},
+		{Name: "amount", Type: TypeNumeric, Mode: ModeNullable, Precision: 10, Scale: 2},
 		{Name: "discount", Type: TypeFloat64, Mode: ModeNullable},
 		{Name: "paid", Type: TypeBool, Mode: ModeNullable},
 		{Name: "tags", Type: TypeString, Mode: ModeRepeated},

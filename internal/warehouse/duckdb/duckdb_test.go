@@ -299,3 +299,32 @@ func TestStageErrors(t *testing.T) {
 		t.Fatalf("unknown kind: %v", err)
 	}
 }
+
+func TestTypeOf(t *testing.T) {
+	tests := []struct {
+		f    schema.Field
+		want string
+	}{
+		{schema.Field{Type: "STRING"}, "VARCHAR"},
+		{schema.Field{Type: "GEOGRAPHY"}, "VARCHAR"},
+		{schema.Field{Type: "BYTES"}, "BLOB"},
+		{schema.Field{Type: "INT64"}, "BIGINT"},
+		{schema.Field{Type: "FLOAT64"}, "DOUBLE"},
+		{schema.Field{Type: "NUMERIC"}, "DECIMAL(38,9)"},
+		{schema.Field{Type: "NUMERIC", Precision: 12, Scale: 2}, "DECIMAL(12,2)"},
+		{schema.Field{Type: "BIGNUMERIC"}, "DECIMAL(38,18)"},
+		{schema.Field{Type: "BOOL"}, "BOOLEAN"},
+		{schema.Field{Type: "TIMESTAMP"}, "TIMESTAMPTZ"},
+		{schema.Field{Type: "DATETIME"}, "TIMESTAMP"},
+		{schema.Field{Type: "DATE"}, "DATE"},
+		{schema.Field{Type: "TIME"}, "TIME"},
+		{schema.Field{Type: "JSON"}, "JSON"},
+		{schema.Field{Type: "RECORD"}, "JSON"},
+		{schema.Field{Type: "STRING", Mode: "REPEATED"}, "JSON"},
+	}
+	for _, tc := range tests {
+		if got := TypeOf(tc.f); got != tc.want {
+			t.Errorf("TypeOf(%+v) = %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
