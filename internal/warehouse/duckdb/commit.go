@@ -23,12 +23,14 @@ const quarantineColumns = `(
 // Commit makes staged objects part of the target in one transaction: the
 // rows, the quarantined rows and the ledger entries all land, or none do.
 func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	res, err := w.commit(ctx, spec)
 	// Staging tables are dropped whatever happened: a failed commit is
 	// retried from the staged files, not from these tables.
 	for _, o := range spec.Objects {
 		for _, t := range []string{o.Table, o.Table + "_q"} {
-			_, _ = w.db.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+qualified(internalSchema, t))
+			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRef(t))
 		}
 	}
 	if err != nil {
@@ -47,12 +49,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	default:
 		return nil, fmt.Errorf("unknown write mode %q", spec.Mode)
 	}
-	conn, err := w.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +91,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	} else {
 		for _, o := range spec.Objects {
 			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s",
-				target, selectList(o.Columns), qualified(internalSchema, o.Table)))
+				target, selectList(o.Columns), stagingRef(o.Table)))
 			if err != nil {
 				return nil, fmt.Errorf("insert rows of %s: %w", o.ObjectKey, err)
 			}
@@ -103,7 +100,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 	for _, o := range spec.Objects {
 		n, err := exec(ctx, tx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
-			SELECT ?, ?, ?, line, reason, raw FROM %s ORDER BY line`, qtable, qualified(internalSchema, o.Table+"_q")),
+			SELECT ?, ?, ?, line, reason, raw FROM %s ORDER BY line`, qtable, stagingRef(o.Table+"_q")),
 			spec.RunID, spec.Pipeline, o.ObjectKey)
 		if err != nil {
 			return nil, fmt.Errorf("quarantine rows of %s: %w", o.ObjectKey, err)
@@ -125,7 +122,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 // when it is absent, and adds columns that staged data has and the target
 // lacks (additive schema evolution). It returns the target's columns.
 func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec) ([]warehouse.Column, error) {
-	cols, err := columns(ctx, tx, "main", spec.Target)
+	cols, err := columns(ctx, tx, spec.Target, false)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +193,7 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	var total int64
 	for i, o := range spec.Objects {
 		parts = append(parts, fmt.Sprintf("SELECT %s, %d AS __shp_obj, rowid AS __shp_row FROM %s",
-			selectList(o.Columns), i, qualified(internalSchema, o.Table)))
+			selectList(o.Columns), i, stagingRef(o.Table)))
 		total += o.Loaded
 	}
 	keys := make([]string, len(spec.Key))

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
@@ -36,8 +37,15 @@ const (
 
 // Warehouse is a DuckDB database file (or an in-memory database when Path
 // is empty).
+//
+// Staging tables are temporary tables: they never reach the database file,
+// so a load writes its rows to disk once, into the target. Temporary tables
+// belong to one connection, so the data plane (Stage, Commit, DropStaging)
+// runs on one dedicated connection, one operation at a time.
 type Warehouse struct {
 	db      *sql.DB
+	mu      sync.Mutex // guards conn
+	conn    *sql.Conn
 	tempDir string
 	seq     atomic.Int64
 }
@@ -82,6 +90,10 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
 	}
 	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir}
+	if w.conn, err = w.db.Conn(ctx); err != nil {
+		w.db.Close()
+		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
+	}
 	for _, stmt := range []string{
 		"CREATE SCHEMA IF NOT EXISTS " + internalSchema,
 		`CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
@@ -95,7 +107,7 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
 	} {
 		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
-			w.db.Close()
+			w.Close()
 			return nil, fmt.Errorf("duckdb: initialise %s: %w", describePath(opts.Path), err)
 		}
 	}
@@ -110,7 +122,11 @@ func describePath(p string) string {
 }
 
 // Close closes the database.
-func (w *Warehouse) Close() error { return w.db.Close() }
+func (w *Warehouse) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return errors.Join(w.conn.Close(), w.db.Close())
+}
 
 // DB exposes the database for tests and benchmarks in this module.
 func (w *Warehouse) DB() *sql.DB { return w.db }
@@ -143,10 +159,13 @@ func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]wareh
 	return out, rows.Err()
 }
 
-// DropStaging drops every staging table; a run that died leaves them.
+// DropStaging drops the staging tables of this process; those of a
+// process that died went with it.
 func (w *Warehouse) DropStaging(ctx context.Context) error {
-	rows, err := w.db.QueryContext(ctx,
-		`SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_name LIKE 'stage%'`, internalSchema)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	rows, err := w.conn.QueryContext(ctx,
+		`SELECT table_name FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name LIKE 'stage%'`)
 	if err != nil {
 		return fmt.Errorf("duckdb: list staging tables: %w", err)
 	}
@@ -164,7 +183,7 @@ func (w *Warehouse) DropStaging(ctx context.Context) error {
 		return fmt.Errorf("duckdb: list staging tables: %w", err)
 	}
 	for _, n := range names {
-		if _, err := w.db.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified(internalSchema, n)); err != nil {
+		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(n)); err != nil {
 			return fmt.Errorf("duckdb: drop staging table %s: %w", n, err)
 		}
 	}
@@ -172,19 +191,25 @@ func (w *Warehouse) DropStaging(ctx context.Context) error {
 }
 
 // columns lists a table's columns, or nil when the table does not exist.
-func columns(ctx context.Context, q queryer, schemaName, table string) ([]warehouse.Column, error) {
+// Staging tables are looked up among the temporary tables, others in the
+// database's main schema.
+func columns(ctx context.Context, q queryer, table string, staging bool) ([]warehouse.Column, error) {
+	where := `table_catalog = current_database() AND table_schema = 'main'`
+	if staging {
+		where = `table_catalog = 'temp'`
+	}
 	rows, err := q.QueryContext(ctx,
 		`SELECT column_name, data_type FROM information_schema.columns
-		 WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position`, schemaName, table)
+		 WHERE `+where+` AND table_name = ? ORDER BY ordinal_position`, table)
 	if err != nil {
-		return nil, fmt.Errorf("describe %s.%s: %w", schemaName, table, err)
+		return nil, fmt.Errorf("describe %s: %w", table, err)
 	}
 	defer rows.Close()
 	var cols []warehouse.Column
 	for rows.Next() {
 		var c warehouse.Column
 		if err := rows.Scan(&c.Name, &c.Type); err != nil {
-			return nil, fmt.Errorf("describe %s.%s: %w", schemaName, table, err)
+			return nil, fmt.Errorf("describe %s: %w", table, err)
 		}
 		cols = append(cols, c)
 	}
@@ -204,6 +229,10 @@ func ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 
 func qualified(schemaName, table string) string { return ident(schemaName) + "." + ident(table) }
 
+// stagingRef names a staging table: a temporary table of the data-plane
+// connection.
+func stagingRef(table string) string { return "temp.main." + ident(table) }
+
 // literal quotes an SQL string literal. Only used where DuckDB does not
 // accept a bound parameter (table function options, SET).
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
@@ -219,5 +248,3 @@ func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error
 	}
 	return n, nil
 }
-
-var errNoColumns = errors.New("no columns")

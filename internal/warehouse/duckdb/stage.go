@@ -27,12 +27,9 @@ const quarantineStageColumns = `(line BIGINT, reason VARCHAR NOT NULL, raw VARCH
 // Stage loads one object into a staging table. Rows that do not parse go
 // to a quarantine staging table with the reason; Commit moves both.
 func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
-	conn, err := w.db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("duckdb: stage %s: %w", spec.ObjectKey, err)
-	}
-	defer conn.Close()
-
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	conn := w.conn
 	id := fmt.Sprintf("%s%s_%d", stagePrefix, sanitize(spec.RunID), w.seq.Add(1))
 	st := &stager{w: w, conn: conn, spec: spec, id: id, table: id, qtable: id + "_q"}
 	staged, err := st.run(ctx)
@@ -54,7 +51,7 @@ type stager struct {
 
 func (s *stager) drop(ctx context.Context) {
 	for _, t := range []string{s.table, s.qtable, s.table + "_raw"} {
-		_, _ = s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified(internalSchema, t))
+		_, _ = s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(t))
 	}
 }
 
@@ -63,7 +60,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.conn.ExecContext(ctx, "CREATE TABLE "+qualified(internalSchema, s.qtable)+" "+quarantineStageColumns); err != nil {
+	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.qtable)+" "+quarantineStageColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine staging table: %w", err)
 	}
 	switch s.spec.Format {
@@ -82,7 +79,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err := s.rejectNulls(ctx); err != nil {
 		return nil, err
 	}
-	cols, err := columns(ctx, s.conn, internalSchema, s.table)
+	cols, err := columns(ctx, s.conn, s.table, true)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +94,13 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 			staged.Columns = append(staged.Columns, c)
 		}
 	}
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(internalSchema, s.table)).Scan(&staged.Loaded); err != nil {
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+stagingRef(s.table)).Scan(&staged.Loaded); err != nil {
 		return nil, fmt.Errorf("count staged rows: %w", err)
 	}
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified(internalSchema, s.qtable)).Scan(&staged.Quarantined); err != nil {
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+stagingRef(s.qtable)).Scan(&staged.Quarantined); err != nil {
 		return nil, fmt.Errorf("count quarantined rows: %w", err)
 	}
-	samples, err := s.conn.QueryContext(ctx, "SELECT coalesce(line, 0), reason FROM "+qualified(internalSchema, s.qtable)+" ORDER BY line LIMIT 5")
+	samples, err := s.conn.QueryContext(ctx, "SELECT coalesce(line, 0), reason FROM "+stagingRef(s.qtable)+" ORDER BY line LIMIT 5")
 	if err != nil {
 		return nil, fmt.Errorf("read quarantined rows: %w", err)
 	}
@@ -128,7 +125,7 @@ func (s *stager) declaredColumns(ctx context.Context) ([]declaredColumn, error) 
 		}
 		return out, nil
 	}
-	cols, err := columns(ctx, s.conn, "main", s.spec.Target)
+	cols, err := columns(ctx, s.conn, s.spec.Target, false)
 	if err != nil {
 		return nil, err
 	}
@@ -263,9 +260,9 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		return fmt.Errorf("none of the file's columns %v is in the schema", header)
 	}
 	rejects, scans := s.id+"_rej", s.id+"_scan"
-	stmt := fmt.Sprintf(`CREATE TABLE %s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
+	stmt := fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
 		store_rejects=true, rejects_table=%s, rejects_scan=%s)`,
-		qualified(internalSchema, s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
+		stagingRef(s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
 		literal(rejects), literal(scans))
 	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("read csv: %w", err)
@@ -287,7 +284,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 			                 || ': ' || first(error_message ORDER BY column_idx)
 			       END AS part
 			FROM %s GROUP BY line, error_type)
-		GROUP BY line ORDER BY line`, qualified(internalSchema, s.qtable), ident(rejects)))
+		GROUP BY line ORDER BY line`, stagingRef(s.qtable), ident(rejects)))
 	if err != nil {
 		return fmt.Errorf("collect rejected lines: %w", err)
 	}
@@ -391,7 +388,7 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 		return err
 	}
 	defer tx.Rollback()
-	ins, err := tx.PrepareContext(ctx, "INSERT INTO "+qualified(internalSchema, s.qtable)+" VALUES (?, ?, ?)")
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO "+stagingRef(s.qtable)+" VALUES (?, ?, ?)")
 	if err != nil {
 		return err
 	}
@@ -480,7 +477,7 @@ func (s *stager) describe(ctx context.Context, query string) ([]declaredColumn, 
 // to its declared type. A value that does not cast sets its row aside with
 // a reason naming the column and the value.
 func (s *stager) castInto(ctx context.Context, src string, declared, present []declaredColumn) error {
-	raw := qualified(internalSchema, s.table+"_raw")
+	raw := stagingRef(s.table + "_raw")
 	var casts, errs, rawParts []string
 	for _, d := range declared {
 		p, ok := lookup(present, d.Name)
@@ -505,12 +502,12 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 		rawExpr = "CAST(json_object(" + strings.Join(rawParts, ", ") + ") AS VARCHAR)"
 	}
 	stmts := []string{
-		fmt.Sprintf("CREATE TABLE %s AS SELECT %s, %s, %s AS %s, %s AS %s FROM %s",
+		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT %s, %s, %s AS %s, %s AS %s FROM %s",
 			raw, ident(lineCol), strings.Join(casts, ", "), errExpr, ident(errCol), rawExpr, ident(rawCol), src),
 		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, %s FROM %s WHERE %s <> '' ORDER BY %s",
-			qualified(internalSchema, s.qtable), ident(lineCol), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
-		fmt.Sprintf("CREATE TABLE %s AS SELECT * EXCLUDE (%s, %s) FROM %s WHERE %s = '' ORDER BY %s",
-			qualified(internalSchema, s.table), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
+			stagingRef(s.qtable), ident(lineCol), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
+		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * EXCLUDE (%s, %s) FROM %s WHERE %s = '' ORDER BY %s",
+			stagingRef(s.table), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
 		"DROP TABLE " + raw,
 	}
 	for _, stmt := range stmts {
@@ -522,7 +519,7 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 }
 
 func (s *stager) createFrom(ctx context.Context, query string) error {
-	if _, err := s.conn.ExecContext(ctx, "CREATE TABLE "+qualified(internalSchema, s.table)+" AS "+query); err != nil {
+	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.table)+" AS "+query); err != nil {
 		return fmt.Errorf("load input: %w", err)
 	}
 	return nil
@@ -534,7 +531,7 @@ func (s *stager) createEmpty(ctx context.Context, declared []declaredColumn) err
 	for _, d := range declared {
 		defs = append(defs, ident(d.Name)+" "+d.Type)
 	}
-	_, err := s.conn.ExecContext(ctx, "CREATE TABLE "+qualified(internalSchema, s.table)+" ("+strings.Join(defs, ", ")+")")
+	_, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.table)+" ("+strings.Join(defs, ", ")+")")
 	return err
 }
 
@@ -558,7 +555,7 @@ func (s *stager) rejectNulls(ctx context.Context) error {
 	if len(order) == 0 {
 		return nil
 	}
-	cols, err := columns(ctx, s.conn, internalSchema, s.table)
+	cols, err := columns(ctx, s.conn, s.table, true)
 	if err != nil {
 		return err
 	}
@@ -590,9 +587,9 @@ func (s *stager) rejectNulls(ctx context.Context) error {
 		line = ident(lineCol)
 	}
 	where := strings.Join(conds, " OR ")
-	table := qualified(internalSchema, s.table)
+	table := stagingRef(s.table)
 	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
-		qualified(internalSchema, s.qtable), line, strings.Join(reasons, ", "), strings.Join(rawParts, ", "), table, where)); err != nil {
+		stagingRef(s.qtable), line, strings.Join(reasons, ", "), strings.Join(rawParts, ", "), table, where)); err != nil {
 		return fmt.Errorf("set aside rows with NULL required values: %w", err)
 	}
 	if _, err := s.conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+where); err != nil {
