@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/staging"
 	"github.com/shp-dev/shp/internal/warehouse"
 	"github.com/shp-dev/shp/internal/warehouse/duckdb"
@@ -241,5 +244,75 @@ func TestNewRunIDIsSortable(t *testing.T) {
 	b := NewRunID(time.Date(2026, 1, 2, 3, 4, 6, 0, time.UTC))
 	if !strings.HasPrefix(a, "run-20260102-030405-") || a >= b {
 		t.Fatalf("ids %s %s", a, b)
+	}
+}
+
+func TestObjectFormat(t *testing.T) {
+	tests := []struct {
+		key, format, compression string
+		wantF                    format.Format
+		wantC                    format.Compression
+		err                      string
+	}{
+		{key: "a.csv", wantF: format.CSV, wantC: format.None},
+		{key: "a.jsonl.gz", wantF: format.JSONL, wantC: format.Gzip},
+		{key: "export.dat", format: "csv", wantF: format.CSV, wantC: format.None},
+		{key: "export.dat.gz", format: "csv", wantF: format.CSV, wantC: format.Gzip},
+		{key: "a.txt", format: "csv", compression: "gzip", wantF: format.CSV, wantC: format.Gzip},
+		{key: "a.csv.gz", compression: "none", wantF: format.CSV, wantC: format.None},
+		{key: "a.json", format: "jsonl", wantF: format.JSONL, wantC: format.None},
+		{key: "README", err: "README"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			f, c, err := objectFormat(&config.Source{Format: tc.format, Compression: tc.compression}, tc.key)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || f != tc.wantF || c != tc.wantC {
+				t.Fatalf("got %s %s %v, want %s %s", f, c, err, tc.wantF, tc.wantC)
+			}
+		})
+	}
+}
+
+func TestRunWithClockAndLogger(t *testing.T) {
+	e := newEnv(t, "")
+	var logs strings.Builder
+	e.runner.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	fixed := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	e.runner.Now = func() time.Time { return fixed }
+	res, err := e.runner.Run(context.Background(), "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.RunID, "run-20260304-050607-") || res.Duration != 0 {
+		t.Fatalf("run id %s duration %s", res.RunID, res.Duration)
+	}
+	if !strings.Contains(logs.String(), "run succeeded") || !strings.Contains(logs.String(), "object=a.csv") {
+		t.Fatalf("logs:\n%s", logs.String())
+	}
+}
+
+func TestRunFailsOnABadSchemaFileOrSource(t *testing.T) {
+	e := newEnv(t, "")
+	os.WriteFile(filepath.Join(e.dir, "schema.json"), []byte(`[{"name":"id","type":"MONEY"}]`), 0o644)
+	if _, err := e.runner.Run(context.Background(), "p", Options{}); err == nil || !strings.Contains(err.Error(), `unknown type "MONEY"`) {
+		t.Fatalf("bad schema: %v", err)
+	}
+	e = newEnv(t, "")
+	e.runner.OpenSource = func(context.Context, source.Spec) (source.ObjectSource, error) {
+		return nil, errors.New("bucket unreachable")
+	}
+	res, err := e.runner.Run(context.Background(), "p", Options{})
+	if err == nil || !strings.Contains(err.Error(), "bucket unreachable") {
+		t.Fatalf("source error: %v", err)
+	}
+	run, _ := e.store.GetRun(context.Background(), res.RunID)
+	if run.Status != StatusFailed || run.Error != "bucket unreachable" {
+		t.Fatalf("stored run %+v", run)
 	}
 }

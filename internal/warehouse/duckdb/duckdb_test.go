@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -326,5 +327,126 @@ func TestTypeOf(t *testing.T) {
 		if got := TypeOf(tc.f); got != tc.want {
 			t.Errorf("TypeOf(%+v) = %s, want %s", tc.f, got, tc.want)
 		}
+	}
+}
+
+func TestStageCSVOptionsAndInference(t *testing.T) {
+	w := open(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		file    string
+		sch     schema.Schema
+		csv     warehouse.CSVOptions
+		loaded  int64
+		columns string
+		err     string
+	}{
+		{name: "inferred types", file: "good.csv", loaded: 2, columns: "id BIGINT, name VARCHAR, amount DOUBLE"},
+		{name: "delimiter and null strings", file: "semi.csv", csv: warehouse.CSVOptions{Delimiter: ";", NullValues: []string{"NA"}}, loaded: 2, columns: "a BIGINT, b VARCHAR"},
+		{name: "unsniffable file is read as text", file: "unsniffable.csv", loaded: 0, columns: "id VARCHAR, name VARCHAR"},
+		{name: "no header takes schema names", file: "noheader.csv", sch: testSchema, csv: warehouse.CSVOptions{NoHeader: true}, loaded: 2, columns: "id BIGINT, name VARCHAR, amount DOUBLE"},
+		{name: "duplicate header", file: "dup_header.csv", err: `header names column "id" twice`},
+		{name: "empty header name", file: "empty_header.csv", err: "header column 2 has no name"},
+		{name: "no schema column in file", file: "semi.csv", sch: testSchema, csv: warehouse.CSVOptions{Delimiter: ";"}, err: "none of the file's columns [a b] is in the schema"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := spec(tc.file, format.CSV, tc.sch)
+			s.CSV = tc.csv
+			s.Target = fmt.Sprintf("t%d", i)
+			st, err := w.Stage(ctx, s)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.file) {
+					t.Fatalf("err = %v, want %q naming the file", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cols []string
+			for _, c := range st.Columns {
+				cols = append(cols, c.Name+" "+c.Type)
+			}
+			if st.Loaded != tc.loaded || strings.Join(cols, ", ") != tc.columns {
+				t.Fatalf("loaded %d columns %q, want %d %q", st.Loaded, strings.Join(cols, ", "), tc.loaded, tc.columns)
+			}
+		})
+	}
+}
+
+func TestStageJSONWithNoGoodRecords(t *testing.T) {
+	w := open(t)
+	st, err := w.Stage(context.Background(), spec("allbad.jsonl", format.JSONL, testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Loaded != 0 || st.Quarantined != 2 || len(st.Columns) != 3 {
+		t.Fatalf("loaded %d quarantined %d columns %v", st.Loaded, st.Quarantined, st.Columns)
+	}
+}
+
+func TestCommitEvolvesTheTargetSchema(t *testing.T) {
+	w := open(t)
+	ctx := context.Background()
+	if _, err := w.DB().ExecContext(ctx, `CREATE TABLE t (id BIGINT)`); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.Stage(ctx, spec("good.csv", format.CSV, testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r", Pipeline: "p", Target: "t", Mode: "append", Objects: []*warehouse.Staged{st}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := queryStrings(t, w, `SELECT name FROM t ORDER BY id`); strings.Join(got, ",") != "a,b" {
+		t.Fatalf("new column not added: %v", got)
+	}
+	st, err = w.Stage(ctx, spec("good.csv", format.CSV, testSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Commit(ctx, warehouse.CommitSpec{RunID: "r", Pipeline: "p", Target: "t", Mode: "merge", Key: []string{"nope"}, Objects: []*warehouse.Staged{st}})
+	if err == nil || !strings.Contains(err.Error(), `merge key "nope" is not a column of t`) {
+		t.Fatalf("err = %v", err)
+	}
+	// A failed commit leaves no staging tables behind.
+	if got := queryStringsConn(t, w, `SELECT CAST(count(*) AS VARCHAR) FROM information_schema.tables WHERE table_catalog = 'temp'`); got != "0" {
+		t.Fatalf("%s staging tables left", got)
+	}
+}
+
+func queryStringsConn(t *testing.T, w *Warehouse, q string) string {
+	t.Helper()
+	var s string
+	if err := w.conn.QueryRowContext(context.Background(), q).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestOpenOptionsAndQueryErrors(t *testing.T) {
+	ctx := context.Background()
+	w, err := Open(ctx, warehouse.Options{MemoryLimit: "512MB", Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var limit string
+	if err := w.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&limit); err != nil || !strings.Contains(limit, "MiB") {
+		t.Fatalf("memory_limit = %q %v", limit, err)
+	}
+	if _, err := w.Query(ctx, "SELEKT 1"); err == nil || !strings.Contains(err.Error(), "duckdb: query") {
+		t.Fatalf("bad query: %v", err)
+	}
+	if _, err := Open(ctx, warehouse.Options{MemoryLimit: "lots"}); err == nil {
+		t.Fatal("bad memory limit accepted")
+	}
+	if got := describePath(""); got != "in-memory database" {
+		t.Fatal(got)
+	}
+	if err := w.DropStaging(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -250,15 +250,16 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		}
 		colSpec = append(colSpec, literal(h)+": "+literal(typ))
 	}
+	if len(declared) > 0 && len(inFile) == 0 {
+		return fmt.Errorf("none of the file's columns %v is in the schema (is the delimiter right?)", header)
+	}
 	for _, d := range declared {
 		if !inFile[strings.ToLower(d.Name)] {
 			s.drift = append(s.drift, fmt.Sprintf("column %q is missing from the file; loaded as NULL", d.Name))
 			selects = append(selects, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 		}
 	}
-	if len(selects) == 0 {
-		return fmt.Errorf("none of the file's columns %v is in the schema", header)
-	}
+
 	rejects, scans := s.id+"_rej", s.id+"_scan"
 	stmt := fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
 		store_rejects=true, rejects_table=%s, rejects_scan=%s)`,
