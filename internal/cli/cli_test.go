@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shp-dev/shp/internal/sample"
+	"github.com/shp-dev/shp/internal/testutil"
 	_ "github.com/shp-dev/shp/internal/warehouse/duckdb"
 )
 
@@ -190,5 +191,28 @@ func TestSeedExampleValidates(t *testing.T) {
 	code, out, errOut := shp(t, "config", "validate", dir)
 	if code != 0 || !strings.Contains(out, "is valid: project quickstart, pipelines sales, sources 1") {
 		t.Fatalf("seed example: %d %s %s", code, out, errOut)
+	}
+}
+
+// TestPostgresMetadataStore runs the quick start with its run records in
+// the real PostgreSQL server.
+func TestPostgresMetadataStore(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	t.Setenv("SHP_TEST_METADATA_DSN", dsn)
+	dir := initProject(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	b = bytes.Replace(b, []byte("  type: sqlite "), []byte("  type: postgres\n  dsn: ${SHP_TEST_METADATA_DSN}\n  #"), 1)
+	b = bytes.Replace(b, []byte("  path: .shp/metadata.db\n"), nil, 1)
+	os.WriteFile(cfg, b, 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".shp", "metadata.db")); err == nil {
+		t.Fatal("an SQLite store was created although the config names PostgreSQL")
+	}
+	code, out, _ := shp(t, "runs", "--config", dir, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"rows_in": 3000`) || !strings.Contains(out, `"invariant_ok": true`) {
+		t.Fatalf("runs from postgres: %d %s", code, out)
 	}
 }

@@ -48,11 +48,14 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 			return nil, errors.Join(fmt.Errorf("open metadata store: %w", err), s.close())
 		}
 	}
+	// Spill files of the engine and downloads of staged objects share one
+	// scratch folder next to the warehouse.
+	tempDir := filepath.Join(filepath.Dir(p.ResolvePath(p.Config.Warehouse.Path)), "tmp")
 	if w.warehouse {
 		wc := p.Config.Warehouse
 		s.warehouse, err = warehouse.Open(ctx, wc.Type, warehouse.Options{
 			Path:        p.ResolvePath(wc.Path),
-			TempDir:     filepath.Join(filepath.Dir(p.ResolvePath(wc.Path)), "tmp"),
+			TempDir:     tempDir,
 			MemoryLimit: wc.MemoryLimit,
 			Threads:     wc.Threads,
 		})
@@ -61,7 +64,7 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 		}
 	}
 	if w.staging {
-		if s.staging, err = staging.Open(ctx, p.StagingURL()); err != nil {
+		if s.staging, err = staging.Open(ctx, p.StagingURL(), staging.WithTempDir(tempDir)); err != nil {
 			return nil, errors.Join(fmt.Errorf("open staging bucket: %w", err), s.close())
 		}
 	}
