@@ -248,3 +248,12 @@ func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error
 	}
 	return n, nil
 }
+
+// WithConn runs fn on the data-plane connection, the one that sees staging
+// tables, while no other data-plane operation runs. Validation uses it to
+// query a staged batch before it is committed.
+func (w *Warehouse) WithConn(ctx context.Context, fn func(*sql.Conn) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return fn(w.conn)
+}

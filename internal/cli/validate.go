@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// conner is the part of the embedded warehouse validation needs: its
+// data-plane connection, which sees staging tables.
+type conner interface {
+	WithConn(ctx context.Context, fn func(*sql.Conn) error) error
+}
+
+func newValidateCmd(e *env) *cobra.Command {
+	var data, schemaPath, suitePath, resultFormat string
+	cmd := &cobra.Command{
+		Use:   "validate --data FILE --suite FILE",
+		Short: "Validate a data file against a Great Expectations suite; print the JSON result",
+		Long: `Validate reads CSV, JSON Lines (.jsonl, .ndjson), a JSON array of objects (.json)
+or Parquet, optionally typed by a BigQuery JSON schema, runs the suite's
+expectations as SQL in an embedded DuckDB and prints one JSON validation result.
+Exit 0 when every expectation succeeds, 1 when any fails, 2 for unreadable or
+invalid input. unexpected_index_list holds 0-based row positions.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rf, err := quality.ParseResultFormat(resultFormat)
+			if err != nil {
+				return usageErr(err)
+			}
+			res, err := validateFile(cmd.Context(), data, schemaPath, suitePath, rf)
+			if err != nil {
+				return usageErr(err)
+			}
+			if err := writeJSON(e.stdout, res); err != nil {
+				return err
+			}
+			if !res.Success {
+				return &exitError{code: ExitFailed, err: fmt.Errorf("%d of %d expectations failed", res.Statistics.Unsuccessful, res.Statistics.Evaluated)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "", "data file (csv, jsonl, ndjson, json, parquet; optionally .gz)")
+	cmd.Flags().StringVar(&schemaPath, "schema", "", "BigQuery JSON schema file for column types")
+	cmd.Flags().StringVar(&suitePath, "suite", "", "Great Expectations suite (JSON, 0.x or 1.x layout)")
+	cmd.Flags().StringVar(&resultFormat, "result-format", "SUMMARY", "BOOLEAN_ONLY, BASIC, SUMMARY or COMPLETE")
+	_ = cmd.MarkFlagRequired("data")
+	_ = cmd.MarkFlagRequired("suite")
+	return cmd
+}
+
+// validateFile loads a file into an in-memory DuckDB staging table, the way
+// a pipeline stages it, and validates the suite there. Input that does not
+// read cleanly is an error: validation is about the data, not the parser.
+func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, rf quality.ResultFormat) (*quality.Result, error) {
+	suite, err := quality.LoadSuite(suitePath)
+	if err != nil {
+		return nil, err
+	}
+	var sch schema.Schema
+	if schemaPath != "" {
+		if sch, err = schema.Load(schemaPath); err != nil {
+			return nil, err
+		}
+	}
+	f, c, err := format.Detect(dataPath)
+	if err != nil {
+		return nil, err
+	}
+	wh, err := warehouse.Open(ctx, "duckdb", warehouse.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer wh.Close()
+	st, err := wh.Stage(ctx, warehouse.LoadSpec{
+		RunID: "validate", Pipeline: "validate", Target: "validate", ObjectKey: dataPath,
+		Path: dataPath, Format: f, Compression: c, Schema: sch,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st.Quarantined > 0 {
+		var msgs []string
+		for _, s := range st.Samples {
+			msgs = append(msgs, s.Describe(dataPath))
+		}
+		return nil, fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
+	}
+	cn, ok := wh.(conner)
+	if !ok {
+		return nil, errors.New("the warehouse cannot run validation")
+	}
+	table := quality.Table{Name: st.Table, Index: "rowid"}
+	for _, col := range st.Columns {
+		table.Columns = append(table.Columns, quality.Column{Name: col.Name, Type: col.Type})
+	}
+	var res *quality.Result
+	err = cn.WithConn(ctx, func(conn *sql.Conn) error {
+		var err error
+		res, err = quality.Validate(ctx, conn, quality.DuckDB, table, suite, rf)
+		return err
+	})
+	return res, err
+}

@@ -1,0 +1,231 @@
+package quality
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The column map expectations whose check is a predicate on one value.
+func init() {
+	Register("expect_column_values_to_not_be_null", func(env *Env, kw Kwargs) (*Plan, error) {
+		return columnMap(env, kw, nil, true)
+	})
+	Register("expect_column_values_to_be_null", func(env *Env, kw Kwargs) (*Plan, error) {
+		// Here non-null values are the unexpected ones.
+		name, err := kw.Column()
+		if err != nil {
+			return nil, err
+		}
+		col, err := env.Col(name)
+		if err != nil {
+			return nil, err
+		}
+		mostly, err := kw.Mostly()
+		if err != nil {
+			return nil, err
+		}
+		return mapPlan(env, name, []string{col}, col+" IS NOT NULL", mostly, true, "sum(0)"), nil
+	})
+	Register("expect_column_values_to_be_in_set", setExpectation(false))
+	Register("expect_column_values_to_not_be_in_set", setExpectation(true))
+	Register("expect_column_values_to_be_between", func(env *Env, kw Kwargs) (*Plan, error) {
+		return columnMap(env, kw, func(col string) (string, error) {
+			return betweenViolation(env, kw, col)
+		}, false)
+	})
+	Register("expect_column_value_lengths_to_be_between", func(env *Env, kw Kwargs) (*Plan, error) {
+		return columnMap(env, kw, func(col string) (string, error) {
+			return betweenViolation(env, kw, env.D.Length(env.D.Text(col)))
+		}, false)
+	})
+	Register("expect_column_value_lengths_to_equal", func(env *Env, kw Kwargs) (*Plan, error) {
+		v, err := kw.Number("value")
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			return nil, fmt.Errorf("%w: value is required", ErrInvalidKwargs)
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			return env.D.Length(env.D.Text(col)) + " <> " + env.Bind(int64(*v)), nil
+		}, false)
+	})
+	Register("expect_column_values_to_match_regex", regexExpectation("regex", false))
+	Register("expect_column_values_to_not_match_regex", regexExpectation("regex", true))
+	Register("expect_column_values_to_match_regex_list", regexListExpectation(false))
+	Register("expect_column_values_to_not_match_regex_list", regexListExpectation(true))
+	Register("expect_column_values_to_match_like_pattern", likeExpectation(false))
+	Register("expect_column_values_to_not_match_like_pattern", likeExpectation(true))
+	Register("expect_column_values_to_match_like_pattern_list", likeListExpectation(false))
+	Register("expect_column_values_to_not_match_like_pattern_list", likeListExpectation(true))
+	Register("expect_column_values_to_be_json_parseable", func(env *Env, kw Kwargs) (*Plan, error) {
+		return columnMap(env, kw, func(col string) (string, error) {
+			return "NOT " + env.D.TryJSON(env.D.Text(col)), nil
+		}, false)
+	})
+}
+
+func setExpectation(negate bool) Factory {
+	return func(env *Env, kw Kwargs) (*Plan, error) {
+		set, ok, err := kw.List("value_set")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: value_set is required", ErrInvalidKwargs)
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			if len(set) == 0 {
+				if negate {
+					return "FALSE", nil
+				}
+				return "TRUE", nil
+			}
+			ph := make([]string, len(set))
+			for i, v := range set {
+				ph[i] = env.Bind(v)
+			}
+			in := col + " IN (" + strings.Join(ph, ", ") + ")"
+			if negate {
+				return in, nil
+			}
+			return "NOT (" + in + ")", nil
+		}, false)
+	}
+}
+
+// betweenViolation is true when expr is outside [min_value, max_value],
+// with strict_min/strict_max making a bound exclusive. A missing bound is
+// open; both missing is a configuration error.
+func betweenViolation(env *Env, kw Kwargs, expr string) (string, error) {
+	lo, hi := kw["min_value"], kw["max_value"]
+	if lo == nil && hi == nil {
+		return "", fmt.Errorf("%w: min_value and max_value cannot both be None", ErrInvalidKwargs)
+	}
+	strictMin, err := kw.Bool("strict_min", false)
+	if err != nil {
+		return "", err
+	}
+	strictMax, err := kw.Bool("strict_max", false)
+	if err != nil {
+		return "", err
+	}
+	if lf, lok := toFloat(lo); lok {
+		if hf, hok := toFloat(hi); hok && lf > hf {
+			return "", fmt.Errorf("%w: min_value cannot be greater than max_value", ErrInvalidKwargs)
+		}
+	}
+	var parts []string
+	if lo != nil {
+		op := " < "
+		if strictMin {
+			op = " <= "
+		}
+		parts = append(parts, expr+op+env.Bind(lo))
+	}
+	if hi != nil {
+		op := " > "
+		if strictMax {
+			op = " >= "
+		}
+		parts = append(parts, expr+op+env.Bind(hi))
+	}
+	return strings.Join(parts, " OR "), nil
+}
+
+func regexExpectation(key string, negate bool) Factory {
+	return func(env *Env, kw Kwargs) (*Plan, error) {
+		re, err := kw.requiredString(key)
+		if err != nil {
+			return nil, err
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			m := env.D.RegexMatch(env.D.Text(col), env.Bind(re))
+			if negate {
+				return m, nil
+			}
+			return "NOT " + m, nil
+		}, false)
+	}
+}
+
+// regexListExpectation: match_on "any" (default) or "all" of the list;
+// the negated form fails a value that matches any regex.
+func regexListExpectation(negate bool) Factory {
+	return func(env *Env, kw Kwargs) (*Plan, error) {
+		list, err := kw.Strings("regex_list")
+		if err != nil {
+			return nil, err
+		}
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%w: regex_list must not be empty", ErrInvalidKwargs)
+		}
+		matchOn := "any"
+		if m, ok := kw["match_on"].(string); ok {
+			matchOn = m
+		}
+		if matchOn != "any" && matchOn != "all" {
+			return nil, fmt.Errorf("%w: match_on must be any or all", ErrInvalidKwargs)
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			ms := make([]string, len(list))
+			for i, re := range list {
+				ms[i] = env.D.RegexMatch(env.D.Text(col), env.Bind(re))
+			}
+			if negate {
+				return strings.Join(ms, " OR "), nil
+			}
+			joiner := " OR "
+			if matchOn == "all" {
+				joiner = " AND "
+			}
+			return "NOT (" + strings.Join(ms, joiner) + ")", nil
+		}, false)
+	}
+}
+
+func likeExpectation(negate bool) Factory {
+	return func(env *Env, kw Kwargs) (*Plan, error) {
+		p, err := kw.requiredString("like_pattern")
+		if err != nil {
+			return nil, err
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			m := env.D.Text(col) + " LIKE " + env.Bind(p)
+			if negate {
+				return m, nil
+			}
+			return "NOT (" + m + ")", nil
+		}, false)
+	}
+}
+
+func likeListExpectation(negate bool) Factory {
+	return func(env *Env, kw Kwargs) (*Plan, error) {
+		list, err := kw.Strings("like_pattern_list")
+		if err != nil {
+			return nil, err
+		}
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%w: like_pattern_list must not be empty", ErrInvalidKwargs)
+		}
+		matchOn := "any"
+		if m, ok := kw["match_on"].(string); ok {
+			matchOn = m
+		}
+		return columnMap(env, kw, func(col string) (string, error) {
+			ms := make([]string, len(list))
+			for i, p := range list {
+				ms[i] = env.D.Text(col) + " LIKE " + env.Bind(p)
+			}
+			if negate {
+				return strings.Join(ms, " OR "), nil
+			}
+			joiner := " OR "
+			if matchOn == "all" {
+				joiner = " AND "
+			}
+			return "NOT (" + strings.Join(ms, joiner) + ")", nil
+		}, false)
+	}
+}

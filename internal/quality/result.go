@@ -1,0 +1,75 @@
+package quality
+
+// Result is a validation result in Great Expectations' layout.
+type Result struct {
+	Success    bool                `json:"success"`
+	Results    []ExpectationResult `json:"results"`
+	Statistics Statistics          `json:"statistics"`
+	Meta       map[string]any      `json:"meta"`
+}
+
+// Statistics summarise a validation.
+type Statistics struct {
+	Evaluated      int     `json:"evaluated_expectations"`
+	Successful     int     `json:"successful_expectations"`
+	Unsuccessful   int     `json:"unsuccessful_expectations"`
+	SuccessPercent float64 `json:"success_percent"`
+}
+
+// ExpectationResult is one expectation's outcome.
+type ExpectationResult struct {
+	Success   bool           `json:"success"`
+	Config    ConfigJSON     `json:"expectation_config"`
+	Result    map[string]any `json:"result"`
+	Exception ExceptionInfo  `json:"exception_info"`
+}
+
+// ConfigJSON is an expectation's configuration as GE 1.x prints it.
+type ConfigJSON struct {
+	Type   string         `json:"type"`
+	Kwargs map[string]any `json:"kwargs"`
+	Meta   map[string]any `json:"meta"`
+}
+
+// ExceptionInfo tells whether an expectation raised instead of running.
+type ExceptionInfo struct {
+	Raised    bool    `json:"raised_exception"`
+	Message   string  `json:"exception_message,omitempty"`
+	Traceback *string `json:"exception_traceback"`
+}
+
+func configJSON(c Config) ConfigJSON {
+	meta := c.Meta
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	return ConfigJSON{Type: c.Type, Kwargs: c.Kwargs, Meta: meta}
+}
+
+func (r *Result) add(er ExpectationResult) {
+	r.Results = append(r.Results, er)
+	r.Statistics.Evaluated++
+	if er.Success {
+		r.Statistics.Successful++
+	} else {
+		r.Statistics.Unsuccessful++
+		r.Success = false
+	}
+	r.Statistics.SuccessPercent = 100 * float64(r.Statistics.Successful) / float64(r.Statistics.Evaluated)
+}
+
+// trimResult drops what the result format does not show.
+func trimResult(m map[string]any, f ResultFormat) map[string]any {
+	if m == nil || f == BooleanOnly {
+		return map[string]any{}
+	}
+	if f != Complete {
+		delete(m, "unexpected_list")
+		delete(m, "unexpected_index_list")
+	}
+	if f == Basic {
+		delete(m, "partial_unexpected_index_list")
+		delete(m, "partial_unexpected_counts")
+	}
+	return m
+}
