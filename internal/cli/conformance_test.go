@@ -31,11 +31,11 @@ type geFile struct {
 }
 
 type geDataset struct {
-	Data     any                          `json:"data"`
-	Schemas  map[string]any                `json:"schemas"`
-	OnlyFor  []string                     `json:"only_for"`
-	Suppress []string                     `json:"suppress_test_for"`
-	Tests    []geTest                     `json:"tests"`
+	Data     any            `json:"data"`
+	Schemas  map[string]any `json:"schemas"`
+	OnlyFor  []string       `json:"only_for"`
+	Suppress []string       `json:"suppress_test_for"`
+	Tests    []geTest       `json:"tests"`
 	raw      json.RawMessage
 }
 

@@ -40,15 +40,15 @@ var Postgres Dialect = pgDialect{}
 
 type duckDialect struct{}
 
-func (duckDialect) Name() string             { return "duckdb" }
-func (duckDialect) Ident(n string) string    { return quoteIdent(n) }
-func (duckDialect) Placeholder(int) string   { return "?" }
-func (duckDialect) Text(e string) string     { return "CAST(" + e + " AS VARCHAR)" }
-func (duckDialect) Float(e string) string    { return "CAST(" + e + " AS DOUBLE)" }
-func (duckDialect) Median(e string) string   { return "median(" + e + ")" }
-func (duckDialect) StdDev(e string) string   { return "stddev_samp(" + e + ")" }
-func (duckDialect) Length(e string) string   { return "length(" + e + ")" }
-func (duckDialect) TryJSON(e string) string  { return "json_valid(" + e + ")" }
+func (duckDialect) Name() string            { return "duckdb" }
+func (duckDialect) Ident(n string) string   { return quoteIdent(n) }
+func (duckDialect) Placeholder(int) string  { return "?" }
+func (duckDialect) Text(e string) string    { return "CAST(" + e + " AS VARCHAR)" }
+func (duckDialect) Float(e string) string   { return "CAST(" + e + " AS DOUBLE)" }
+func (duckDialect) Median(e string) string  { return "median(" + e + ")" }
+func (duckDialect) StdDev(e string) string  { return "stddev_samp(" + e + ")" }
+func (duckDialect) Length(e string) string  { return "length(" + e + ")" }
+func (duckDialect) TryJSON(e string) string { return "json_valid(" + e + ")" }
 func (duckDialect) RegexMatch(e, p string) string {
 	return "regexp_matches(" + e + ", " + p + ")"
 }
@@ -58,13 +58,13 @@ func (duckDialect) Quantile(e, q string) string {
 
 type pgDialect struct{}
 
-func (pgDialect) Name() string                { return "postgres" }
-func (pgDialect) Ident(n string) string       { return quoteIdent(n) }
-func (pgDialect) Placeholder(n int) string    { return fmt.Sprintf("$%d", n) }
-func (pgDialect) Text(e string) string        { return "CAST(" + e + " AS TEXT)" }
-func (pgDialect) Float(e string) string       { return "CAST(" + e + " AS DOUBLE PRECISION)" }
-func (pgDialect) StdDev(e string) string      { return "stddev_samp(" + e + ")" }
-func (pgDialect) Length(e string) string      { return "char_length(" + e + ")" }
+func (pgDialect) Name() string                  { return "postgres" }
+func (pgDialect) Ident(n string) string         { return quoteIdent(n) }
+func (pgDialect) Placeholder(n int) string      { return fmt.Sprintf("$%d", n) }
+func (pgDialect) Text(e string) string          { return "CAST(" + e + " AS TEXT)" }
+func (pgDialect) Float(e string) string         { return "CAST(" + e + " AS DOUBLE PRECISION)" }
+func (pgDialect) StdDev(e string) string        { return "stddev_samp(" + e + ")" }
+func (pgDialect) Length(e string) string        { return "char_length(" + e + ")" }
 func (pgDialect) RegexMatch(e, p string) string { return "(" + e + " ~ " + p + ")" }
 func (pgDialect) Median(e string) string {
 	return "percentile_cont(0.5) WITHIN GROUP (ORDER BY " + e + ")"
