@@ -131,6 +131,16 @@ func printSummary(w io.Writer, r *pipeline.Result, dir string) {
 		}
 		tw.flush()
 		for _, o := range r.Objects {
+			if q := o.Quality; q != nil {
+				line := fmt.Sprintf("  quality of %s: score %.1f, %d rule(s)", o.Key, q.Score, q.Evaluated)
+				if len(q.Failed) > 0 {
+					line += ", failed: " + strings.Join(q.Failed, ", ")
+				}
+				if q.Quarantined > 0 {
+					line += fmt.Sprintf(", %d row(s) quarantined by rules", q.Quarantined)
+				}
+				fmt.Fprintln(w, line)
+			}
 			for _, d := range o.Drift {
 				fmt.Fprintf(w, "  schema drift in %s: %s\n", o.Key, d)
 			}
@@ -171,6 +181,8 @@ type objectJSON struct {
 	Loaded      int64    `json:"rows_loaded"`
 	Quarantined int64    `json:"rows_quarantined"`
 	Drift       []string `json:"schema_drift,omitempty"`
+	Quality     *float64 `json:"quality_score,omitempty"`
+	FailedRules []string `json:"failed_rules,omitempty"`
 }
 
 type resultJSON struct {
@@ -196,8 +208,13 @@ func resultsJSON(rs []*pipeline.Result) []resultJSON {
 			RowsIn: r.RowsIn, Loaded: r.Loaded, Quarantined: r.Quarantined, Deduplicated: r.Deduplicated,
 			InvariantOK: r.InvariantOK, DurationMS: r.Duration.Milliseconds(), Objects: []objectJSON{}}
 		for _, o := range r.Objects {
-			j.Objects = append(j.Objects, objectJSON{Key: o.Key, Format: string(o.Format), Bytes: o.Bytes,
-				RowsIn: o.RowsIn, Loaded: o.Loaded, Quarantined: o.Quarantined, Drift: o.Drift})
+			oj := objectJSON{Key: o.Key, Format: string(o.Format), Bytes: o.Bytes,
+				RowsIn: o.RowsIn, Loaded: o.Loaded, Quarantined: o.Quarantined, Drift: o.Drift}
+			if o.Quality != nil {
+				score := o.Quality.Score
+				oj.Quality, oj.FailedRules = &score, o.Quality.Failed
+			}
+			j.Objects = append(j.Objects, oj)
 		}
 		if r.Err != nil {
 			j.Error = r.Err.Error()

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -14,12 +13,6 @@ import (
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
-
-// conner is the part of the embedded warehouse validation needs: its
-// data-plane connection, which sees staging tables.
-type conner interface {
-	WithConn(ctx context.Context, fn func(*sql.Conn) error) error
-}
 
 func newValidateCmd(e *env) *cobra.Command {
 	var data, schemaPath, suitePath, resultFormat string
@@ -96,16 +89,12 @@ func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, r
 		}
 		return nil, fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
 	}
-	cn, ok := wh.(conner)
-	if !ok {
-		return nil, errors.New("the warehouse cannot run validation")
-	}
-	table := quality.Table{Name: st.Table, Index: "rowid"}
+	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, col := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: col.Name, Type: col.Type})
 	}
 	var res *quality.Result
-	err = cn.WithConn(ctx, func(conn *sql.Conn) error {
+	err = wh.WithStaged(ctx, func(conn *sql.Conn) error {
 		var err error
 		res, err = quality.Validate(ctx, conn, quality.DuckDB, table, suite, rf)
 		return err

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/staging"
@@ -55,6 +57,9 @@ type Runner struct {
 	OpenSource func(ctx context.Context, s source.Spec) (source.ObjectSource, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Healer, when set, acts on each staged object between validation and
+	// commit (the self-healing engine).
+	Healer Healer
 }
 
 // Options changes how a run treats its source.
@@ -85,6 +90,7 @@ type ObjectResult struct {
 	Quarantined int64
 	Drift       []string
 	Samples     []warehouse.QuarantineSample
+	Quality     *QualityOutcome // nil when the pipeline has no rules
 }
 
 // Result is the outcome of one run.
@@ -220,6 +226,11 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 		sch = s
 	}
+	rules, err := quality.ParseRules(r.Project.QualityRules, r.Project.Dir)
+	if err != nil {
+		return err
+	}
+	suite := rules[p.Name]
 	if err := r.Warehouse.DropStaging(ctx); err != nil {
 		return err
 	}
@@ -262,6 +273,14 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			return err
 		}
 		or, st, err := r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+		if err == nil && suite != nil && len(suite.Expectations) > 0 {
+			or.Quality, err = r.validate(ctx, suite, st, log)
+			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
+			if or.Quality != nil {
+				detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
+				task.Detail = string(detail)
+			}
+		}
 		if or != nil {
 			res.Objects = append(res.Objects, *or)
 			res.RowsIn += or.RowsIn

@@ -43,6 +43,7 @@ func mapPlan(env *Env, name string, cols []string, bad string, mostly float64, n
 	aggs := []string{"count(*)", missingAgg, "sum(CASE WHEN " + bad + " THEN 1 ELSE 0 END)"}
 	return &Plan{
 		Aggregates: aggs,
+		Unexpected: bad,
 		Evaluate: func(ctx context.Context, q Queryer, v []any) (Outcome, error) {
 			n, missing, unexp := toInt(v[0]), toInt(v[1]), toInt(v[2])
 			nonmissing := n - missing

@@ -146,6 +146,13 @@ func Validate(ctx context.Context, q Queryer, d Dialect, t Table, suite *Suite, 
 		} else {
 			er.Success = out.Success
 			er.Result = trimResult(out.Result, c.env.Format)
+			if c.plan.Unexpected != "" {
+				pred := c.plan.Unexpected
+				if c.env.cond != "" {
+					pred = "(" + c.env.cond + ") AND (" + pred + ")"
+				}
+				er.rowFilter, er.rowArgs = c.env.render(pred)
+			}
 		}
 		res.add(er)
 	}

@@ -104,6 +104,9 @@ type Plan struct {
 	Aggregates []string
 	// Evaluate receives the aggregates' values in order.
 	Evaluate func(ctx context.Context, q Queryer, vals []any) (Outcome, error)
+	// Unexpected, for row-level expectations, is a predicate true for the
+	// rows that fail; a rule with action quarantine moves those rows.
+	Unexpected string
 }
 
 // Outcome is what an expectation found.

@@ -22,6 +22,15 @@ type ExpectationResult struct {
 	Config    ConfigJSON     `json:"expectation_config"`
 	Result    map[string]any `json:"result"`
 	Exception ExceptionInfo  `json:"exception_info"`
+
+	rowFilter string // the failing rows, as SQL with placeholders
+	rowArgs   []any
+}
+
+// RowFilter returns, for a row-level expectation, an SQL predicate (with
+// the dialect's placeholders numbered from 1) true for its failing rows.
+func (er ExpectationResult) RowFilter() (pred string, args []any, ok bool) {
+	return er.rowFilter, er.rowArgs, er.rowFilter != ""
 }
 
 // ConfigJSON is an expectation's configuration as GE 1.x prints it.

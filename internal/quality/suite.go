@@ -42,6 +42,20 @@ type Config struct {
 	Meta     map[string]any `json:"meta"`
 	Severity string         `json:"-"`
 	Action   string         `json:"-"`
+	// Name names the rule in quarantine reasons and results; it defaults
+	// to the type and column, e.g. expect_column_values_to_not_be_null(order_id).
+	Name string `json:"-"`
+}
+
+// RuleName is the rule's name, or its type and column.
+func (c Config) RuleName() string {
+	if c.Name != "" {
+		return c.Name
+	}
+	if col, ok := c.Kwargs["column"].(string); ok {
+		return c.Type + "(" + col + ")"
+	}
+	return c.Type
 }
 
 // suiteJSON accepts both GE layouts: 0.x (expectation_suite_name,

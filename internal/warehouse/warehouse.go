@@ -65,6 +65,7 @@ type Staged struct {
 	Drift       []string           // schema differences noticed while reading, e.g. an extra column
 	Columns     []Column           // the staging table's columns, in order
 	Samples     []QuarantineSample // the first few quarantined rows, for the run summary
+	Index       string             // SQL for a row's 0-based position in Table
 }
 
 // QuarantineSample is one quarantined row as a user would want to see it.
@@ -124,6 +125,15 @@ type Warehouse interface {
 	// are committed. It is written in the same transaction as the rows, so
 	// it is the truth after a crash.
 	LoadedObjects(ctx context.Context, pipeline string) ([]LoadedObject, error)
+	// Dialect names the engine's SQL dialect, e.g. "duckdb".
+	Dialect() string
+	// WithStaged runs fn on a connection that sees the staging tables,
+	// for validation between staging and commit.
+	WithStaged(ctx context.Context, fn func(q *sql.Conn) error) error
+	// QuarantineWhere moves the staged rows for which pred holds (SQL
+	// with the dialect's placeholders for args) to the object's
+	// quarantine with the reason, and updates the object's counts.
+	QuarantineWhere(ctx context.Context, st *Staged, pred string, args []any, reason string) (int64, error)
 	// DropStaging removes staging tables left behind by an interrupted run.
 	DropStaging(ctx context.Context) error
 	// Query runs read-only SQL for the user.

@@ -249,11 +249,54 @@ func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error
 	return n, nil
 }
 
-// WithConn runs fn on the data-plane connection, the one that sees staging
-// tables, while no other data-plane operation runs. Validation uses it to
-// query a staged batch before it is committed.
-func (w *Warehouse) WithConn(ctx context.Context, fn func(*sql.Conn) error) error {
+// Dialect is "duckdb".
+func (w *Warehouse) Dialect() string { return "duckdb" }
+
+// WithStaged runs fn on the data-plane connection, the one that sees
+// staging tables, while no other data-plane operation runs. Validation
+// uses it to query a staged batch before it is committed.
+func (w *Warehouse) WithStaged(ctx context.Context, fn func(*sql.Conn) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return fn(w.conn)
+}
+
+// QuarantineWhere moves the staged rows matching pred to the object's
+// quarantine staging table, with the reason and the row as JSON.
+func (w *Warehouse) QuarantineWhere(ctx context.Context, st *warehouse.Staged, pred string, args []any, reason string) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cols, err := columns(ctx, w.conn, st.Table, true)
+	if err != nil {
+		return 0, err
+	}
+	line := "NULL"
+	var parts []string
+	for _, c := range cols {
+		if c.Name == lineCol {
+			line = ident(lineCol)
+			continue
+		}
+		parts = append(parts, literal(c.Name)+", "+ident(c.Name))
+	}
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	table := stagingRef(st.Table)
+	n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s SELECT %s, %s, CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
+		stagingRef(st.Table+"_q"), line, literal(reason), strings.Join(parts, ", "), table, pred), args...)
+	if err != nil {
+		return 0, fmt.Errorf("duckdb: quarantine rows of %s: %w", st.ObjectKey, err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+pred, args...); err != nil {
+		return 0, fmt.Errorf("duckdb: quarantine rows of %s: %w", st.ObjectKey, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	st.Loaded -= n
+	st.Quarantined += n
+	return n, nil
 }

@@ -88,6 +88,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 		ObjectKey:   s.spec.ObjectKey,
 		Fingerprint: s.spec.Fingerprint,
 		Drift:       s.drift,
+		Index:       "rowid",
 	}
 	for _, c := range cols {
 		if c.Name != lineCol {

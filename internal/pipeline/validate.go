@@ -1,0 +1,141 @@
+package pipeline
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// ErrQualityFailed marks a run stopped by a failing rule whose action is fail.
+var ErrQualityFailed = fmt.Errorf("data quality rules failed")
+
+// dialects maps a warehouse's dialect name to the quality compiler's.
+var dialects = map[string]quality.Dialect{"duckdb": quality.DuckDB, "postgres": quality.Postgres}
+
+// Healer is the hook between validation and commit: given a staged object
+// and its validation, it may change the staged rows (and return true to
+// have them validated again). The self-healing engine plugs in here.
+type Healer interface {
+	Heal(ctx context.Context, wh warehouse.Warehouse, st *warehouse.Staged, res *quality.Result) (changed bool, err error)
+}
+
+// QualityOutcome is what validation did to one object.
+type QualityOutcome struct {
+	Score       float64
+	Evaluated   int
+	Failed      []string // names of failing rules
+	Quarantined int64    // rows moved to quarantine by rules
+	Result      *quality.Result
+}
+
+// validate runs the pipeline's suite on a staged object, applies each
+// failing rule's action and returns the outcome; an error wrapping
+// ErrQualityFailed when a rule with action fail did not hold.
+func (r *Runner) validate(ctx context.Context, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
+	d, ok := dialects[r.Warehouse.Dialect()]
+	if !ok {
+		return nil, fmt.Errorf("no quality dialect for warehouse %q", r.Warehouse.Dialect())
+	}
+	run := func() (*quality.Result, error) {
+		table := quality.Table{Name: st.Table, Index: st.Index}
+		for _, c := range st.Columns {
+			table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
+		}
+		var res *quality.Result
+		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+			var err error
+			res, err = quality.Validate(ctx, conn, d, table, suite, quality.Summary)
+			return err
+		})
+		return res, err
+	}
+	res, err := run()
+	if err != nil {
+		return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, err)
+	}
+	if r.Healer != nil {
+		changed, err := r.Healer.Heal(ctx, r.Warehouse, st, res)
+		if err != nil {
+			return nil, fmt.Errorf("heal %s: %w", st.ObjectKey, err)
+		}
+		if changed {
+			if res, err = run(); err != nil {
+				return nil, fmt.Errorf("validate %s after healing: %w", st.ObjectKey, err)
+			}
+		}
+	}
+	out := &QualityOutcome{Score: quality.Score(suite, res), Evaluated: len(res.Results), Result: res}
+	var blocking []string
+	for i, er := range res.Results {
+		cfg := suite.Expectations[i]
+		name := cfg.RuleName()
+		unexpected := toCount(er.Result["unexpected_count"])
+		pred, args, rowLevel := er.RowFilter()
+		// A quarantine rule moves its failing rows whether or not "mostly"
+		// let the expectation pass: the rule says which rows are bad.
+		if cfg.Action == quality.ActionQuarantine && rowLevel && unexpected > 0 && !er.Exception.Raised {
+			n, err := r.Warehouse.QuarantineWhere(ctx, st, pred, args, "rule "+name+" failed")
+			if err != nil {
+				return nil, err
+			}
+			out.Quarantined += n
+			log.Warn("rule quarantined rows", "object", st.ObjectKey, "rule", name, "rows", n)
+			if er.Success {
+				continue
+			}
+		}
+		if er.Success {
+			continue
+		}
+		out.Failed = append(out.Failed, name)
+		why := describeFailure(er)
+		switch {
+		case cfg.Action == quality.ActionWarn:
+			log.Warn("rule failed", "object", st.ObjectKey, "rule", name, "severity", cfg.Severity, "detail", why)
+		case cfg.Action == quality.ActionQuarantine && rowLevel && !er.Exception.Raised:
+			// handled above
+		default:
+			blocking = append(blocking, fmt.Sprintf("%s: %s", name, why))
+		}
+	}
+	if len(blocking) > 0 {
+		return out, fmt.Errorf("%w on %s:\n  %s", ErrQualityFailed, st.ObjectKey, strings.Join(blocking, "\n  "))
+	}
+	return out, nil
+}
+
+func describeFailure(er quality.ExpectationResult) string {
+	if er.Exception.Raised {
+		return "error: " + er.Exception.Message
+	}
+	var parts []string
+	for _, k := range []string{"observed_value", "unexpected_count", "unexpected_percent", "partial_unexpected_list"} {
+		if v, ok := er.Result[k]; ok {
+			b, _ := json.Marshal(v)
+			s := string(b)
+			if len(s) > 120 {
+				s = s[:120] + "..."
+			}
+			parts = append(parts, k+"="+s)
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func toCount(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case float64:
+		return int64(x)
+	}
+	return 0
+}

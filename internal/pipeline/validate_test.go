@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+func withRules(t *testing.T, e *env, rules string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.dir, "quality_rules.yaml"), []byte(rules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proj, err := config.LoadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Project = proj
+}
+
+func TestRulesQuarantineWarnAndFail(t *testing.T) {
+	e := newEnv(t, "")
+	withRules(t, e, `pipelines:
+  p:
+    rules:
+      - expectation: expect_column_values_to_be_between
+        kwargs: {column: amount, min_value: 0, max_value: 6}
+        action: quarantine
+        name: amount_in_range
+      - expectation: expect_column_values_to_match_regex
+        kwargs: {column: name, regex: "^[a-e]$"}
+        severity: warning
+        action: warn
+`)
+	res, err := e.runner.Run(context.Background(), "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// amounts 7, 8 and 9 exceed 6: three rows leave for the quarantine;
+	// the name rule only warns.
+	if res.Loaded != 5 || res.Quarantined != 5 || !res.InvariantOK {
+		t.Fatalf("result %+v", res)
+	}
+	got := map[string]bool{}
+	rows, err := e.wh.DB().Query(`SELECT reason FROM p__quarantine WHERE reason LIKE 'rule%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r string
+		rows.Scan(&r)
+		got[r] = true
+	}
+	rows.Close()
+	if !got["rule amount_in_range failed"] || len(got) != 1 {
+		t.Fatalf("reasons %v", got)
+	}
+	var withQuality int
+	for _, o := range res.Objects {
+		if o.Quality != nil {
+			withQuality++
+			// f and g fail the name rule too: both rules failed, score 0.
+			if o.Key == "c.jsonl" && (o.Quality.Quarantined != 1 || o.Quality.Score != 0 || len(o.Quality.Failed) != 2) {
+				t.Errorf("c.jsonl quality %+v", o.Quality)
+			}
+		}
+	}
+	if withQuality != 5 {
+		t.Fatalf("%d objects validated", withQuality)
+	}
+	tasks, _ := e.store.ListTasks(context.Background(), res.RunID)
+	if !strings.Contains(tasks[0].Detail, `"quality_score"`) {
+		t.Fatalf("validation not stored with the task: %q", tasks[0].Detail)
+	}
+
+	f := newEnv(t, "")
+	withRules(t, f, `pipelines:
+  p:
+    rules:
+      - expectation: expect_column_values_to_be_in_set
+        kwargs: {column: name, value_set: [a]}
+      - expectation: expect_column_values_to_not_be_null
+        kwargs: {column: nope}
+`)
+	if f.runner.Project.QualityRules == nil {
+		t.Fatal("rules not loaded")
+	}
+	_, err = f.runner.Run(context.Background(), "p", Options{})
+	if !errors.Is(err, ErrQualityFailed) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := f.count(t, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'p'"); n != 0 {
+		t.Fatal("a failing rule must stop the commit")
+	}
+}
+
+func TestBadRulesFile(t *testing.T) {
+	e := newEnv(t, "")
+	withRules(t, e, "pipelines:\n  p:\n    rules:\n      - expectation: expect_nothing\n")
+	if _, err := e.runner.Run(context.Background(), "p", Options{}); err == nil || !strings.Contains(err.Error(), `unknown expectation "expect_nothing"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// countingHealer records that the hook ran between validation and commit.
+type countingHealer struct{ calls int }
+
+func (h *countingHealer) Heal(ctx context.Context, wh warehouse.Warehouse, st *warehouse.Staged, res *quality.Result) (bool, error) {
+	h.calls++
+	return !res.Success, nil
+}
+
+func TestHealerHookRuns(t *testing.T) {
+	e := newEnv(t, "")
+	withRules(t, e, "pipelines:\n  p:\n    rules:\n      - expectation: expect_column_values_to_not_be_null\n        kwargs: {column: name}\n        action: warn\n")
+	h := &countingHealer{}
+	e.runner.Healer = h
+	if _, err := e.runner.Run(context.Background(), "p", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if h.calls != 5 {
+		t.Fatalf("healer called %d times, want once per object", h.calls)
+	}
+}
