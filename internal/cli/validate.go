@@ -53,26 +53,39 @@ invalid input. unexpected_index_list holds 0-based row positions.`,
 }
 
 // validateFile loads a file into an in-memory DuckDB staging table, the way
-// a pipeline stages it, and validates the suite there. Input that does not
-// read cleanly is an error: validation is about the data, not the parser.
+// a pipeline stages it, and validates the suite there.
 func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, rf quality.ResultFormat) (*quality.Result, error) {
 	suite, err := quality.LoadSuite(suitePath)
 	if err != nil {
 		return nil, err
 	}
+	var res *quality.Result
+	err = withDataFile(ctx, dataPath, schemaPath, func(q quality.Queryer, t quality.Table) error {
+		var err error
+		res, err = quality.Validate(ctx, q, quality.DuckDB, t, suite, rf)
+		return err
+	})
+	return res, err
+}
+
+// withDataFile stages a data file in an in-memory DuckDB and runs fn on
+// its table. Input that does not read cleanly is an error: validation and
+// profiling are about the data, not the parser.
+func withDataFile(ctx context.Context, dataPath, schemaPath string, fn func(q quality.Queryer, t quality.Table) error) error {
 	var sch schema.Schema
+	var err error
 	if schemaPath != "" {
 		if sch, err = schema.Load(schemaPath); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	f, c, err := format.Detect(dataPath)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	wh, err := warehouse.Open(ctx, "duckdb", warehouse.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer wh.Close()
 	st, err := wh.Stage(ctx, warehouse.LoadSpec{
@@ -80,24 +93,18 @@ func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, r
 		Path: dataPath, Format: f, Compression: c, Schema: sch,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if st.Quarantined > 0 {
 		var msgs []string
 		for _, s := range st.Samples {
 			msgs = append(msgs, s.Describe(dataPath))
 		}
-		return nil, fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
+		return fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
 	}
 	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, col := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: col.Name, Type: col.Type})
 	}
-	var res *quality.Result
-	err = wh.WithStaged(ctx, func(conn *sql.Conn) error {
-		var err error
-		res, err = quality.Validate(ctx, conn, quality.DuckDB, table, suite, rf)
-		return err
-	})
-	return res, err
+	return wh.WithStaged(ctx, func(conn *sql.Conn) error { return fn(conn, table) })
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrInvalidKwargs marks an expectation configured wrongly; its result
@@ -284,6 +285,13 @@ func jsonValue(v any) any {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return nil
 		}
+	case time.Time:
+		// Dates print as dates; other instants without a zone, which both
+		// DATE/TIMESTAMP comparisons and GE's outputs accept.
+		if x.Hour() == 0 && x.Minute() == 0 && x.Second() == 0 && x.Nanosecond() == 0 {
+			return x.Format("2006-01-02")
+		}
+		return x.Format("2006-01-02 15:04:05.999999")
 	case fmt.Stringer:
 		s := x.String()
 		if f, ok := parseNumber(s); ok {
