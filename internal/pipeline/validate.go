@@ -71,6 +71,13 @@ func (r *Runner) validate(ctx context.Context, suite *quality.Suite, st *warehou
 		}
 	}
 	out := &QualityOutcome{Score: quality.Score(suite, res), Evaluated: len(res.Results), Result: res}
+	st.Checks = st.Checks[:0]
+	for i, er := range res.Results {
+		cfg := suite.Expectations[i]
+		detail, _ := json.Marshal(er)
+		st.Checks = append(st.Checks, warehouse.Check{Rule: cfg.RuleName(), Expectation: cfg.Type, Severity: cfg.Severity,
+			Action: cfg.Action, Success: er.Success, Score: out.Score, Result: string(detail)})
+	}
 	var blocking []string
 	for i, er := range res.Results {
 		cfg := suite.Expectations[i]

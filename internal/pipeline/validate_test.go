@@ -75,6 +75,9 @@ func TestRulesQuarantineWarnAndFail(t *testing.T) {
 	if withQuality != 5 {
 		t.Fatalf("%d objects validated", withQuality)
 	}
+	if n := e.count(t, "SELECT count(*) FROM _shp.quality_results WHERE NOT success AND rule = 'amount_in_range'"); n != 3 {
+		t.Fatalf("%d failing amount_in_range results stored, want one per object with amounts over 6", n)
+	}
 	tasks, _ := e.store.ListTasks(context.Background(), res.RunID)
 	if !strings.Contains(tasks[0].Detail, `"quality_score"`) {
 		t.Fatalf("validation not stored with the task: %q", tasks[0].Detail)

@@ -66,6 +66,15 @@ type Staged struct {
 	Columns     []Column           // the staging table's columns, in order
 	Samples     []QuarantineSample // the first few quarantined rows, for the run summary
 	Index       string             // SQL for a row's 0-based position in Table
+	Checks      []Check            // validation outcomes, stored with the commit
+}
+
+// Check is one data quality rule's outcome on a staged object.
+type Check struct {
+	Rule, Expectation, Severity, Action string
+	Success                             bool
+	Score                               float64 // the object's quality score, 0 to 100
+	Result                              string  // the expectation's result, as JSON
 }
 
 // QuarantineSample is one quarantined row as a user would want to see it.

@@ -106,6 +106,15 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 			return nil, fmt.Errorf("quarantine rows of %s: %w", o.ObjectKey, err)
 		}
 		res.Quarantined += n
+		for _, c := range o.Checks {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+qualityTable+
+				` (run_id, pipeline, target, object_key, rule, expectation, severity, action, success, quality_score, result)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				spec.RunID, spec.Pipeline, spec.Target, o.ObjectKey, c.Rule, c.Expectation, c.Severity, c.Action,
+				c.Success, c.Score, c.Result); err != nil {
+				return nil, fmt.Errorf("record quality results of %s: %w", o.ObjectKey, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+
 			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined); err != nil {

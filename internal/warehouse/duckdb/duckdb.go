@@ -32,6 +32,7 @@ func init() {
 const (
 	internalSchema = "_shp"
 	ledgerTable    = internalSchema + ".loads"
+	qualityTable   = internalSchema + ".quality_results"
 	stagePrefix    = "stage_"
 )
 
@@ -105,6 +106,19 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			rows_loaded BIGINT NOT NULL,
 			rows_quarantined BIGINT NOT NULL,
 			committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
+		`CREATE TABLE IF NOT EXISTS ` + qualityTable + ` (
+			run_id VARCHAR NOT NULL,
+			pipeline VARCHAR NOT NULL,
+			target VARCHAR NOT NULL,
+			object_key VARCHAR NOT NULL,
+			rule VARCHAR NOT NULL,
+			expectation VARCHAR NOT NULL,
+			severity VARCHAR NOT NULL,
+			action VARCHAR NOT NULL,
+			success BOOLEAN NOT NULL,
+			quality_score DOUBLE NOT NULL,
+			result JSON,
+			validated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
 	} {
 		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
 			w.Close()
