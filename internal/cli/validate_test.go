@@ -31,7 +31,7 @@ func TestValidateCommand(t *testing.T) {
 		t.Fatalf("failing suite: exit %d\n%s", code, out)
 	}
 	var res struct {
-		Success    bool `json:"success"`
+		Success bool `json:"success"`
 		Results []struct {
 			Success bool           `json:"success"`
 			Result  map[string]any `json:"result"`
