@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/duckdb"
+)
+
+// qualityRows is the table size: 10 million rows unless SHP_BENCH_QUALITY_ROWS says otherwise.
+func qualityRows() int {
+	if s := os.Getenv("SHP_BENCH_QUALITY_ROWS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 10_000_000
+}
+
+// benchSuite is 30 expectations over seven columns, all of which hold, so
+// the comparison is about computing the metrics, not printing samples.
+func benchSuite() *quality.Suite {
+	e := func(typ string, kw map[string]any) quality.Config {
+		return quality.Config{Type: typ, Kwargs: kw, Severity: quality.SeverityCritical, Action: quality.ActionFail}
+	}
+	var exps []quality.Config
+	for _, c := range []string{"id", "region", "qty", "price", "sku", "email", "created"} {
+		exps = append(exps, e("expect_column_values_to_not_be_null", map[string]any{"column": c}))
+	}
+	exps = append(exps,
+		e("expect_column_values_to_be_between", map[string]any{"column": "id", "min_value": 0}),
+		e("expect_column_values_to_be_between", map[string]any{"column": "qty", "min_value": 1, "max_value": 50}),
+		e("expect_column_values_to_be_between", map[string]any{"column": "price", "min_value": 0, "max_value": 1000}),
+		e("expect_column_values_to_be_between", map[string]any{"column": "created", "min_value": "2020-01-01", "max_value": "2030-01-01"}),
+		e("expect_column_values_to_be_in_set", map[string]any{"column": "region", "value_set": []any{"EMEA", "APAC", "AMER"}}),
+		e("expect_column_values_to_not_be_in_set", map[string]any{"column": "region", "value_set": []any{"XX", "YY"}}),
+		e("expect_column_values_to_match_regex", map[string]any{"column": "sku", "regex": "^SKU-[0-9]+$"}),
+		e("expect_column_values_to_not_match_regex", map[string]any{"column": "email", "regex": "\\s"}),
+		e("expect_column_values_to_match_like_pattern", map[string]any{"column": "email", "like_pattern": "%@%"}),
+		e("expect_column_values_to_not_match_like_pattern", map[string]any{"column": "sku", "like_pattern": "%--%"}),
+		e("expect_column_value_lengths_to_be_between", map[string]any{"column": "sku", "min_value": 5, "max_value": 12}),
+		e("expect_column_value_lengths_to_be_between", map[string]any{"column": "email", "min_value": 5, "max_value": 40}),
+		e("expect_column_value_lengths_to_equal", map[string]any{"column": "region", "value": 4}),
+		e("expect_column_values_to_match_regex_list", map[string]any{"column": "region", "regex_list": []any{"^EMEA$", "^APAC$", "^AMER$"}}),
+		e("expect_column_values_to_match_like_pattern_list", map[string]any{"column": "email", "like_pattern_list": []any{"%.com", "%.org"}}),
+		e("expect_column_values_to_not_match_like_pattern_list", map[string]any{"column": "sku", "like_pattern_list": []any{"% %", "%;%"}}),
+		e("expect_column_values_to_be_between", map[string]any{"column": "qty", "min_value": 0, "strict_min": true}),
+		e("expect_column_values_to_be_in_set", map[string]any{"column": "qty", "value_set": []any{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}}),
+		e("expect_column_values_to_not_be_in_set", map[string]any{"column": "qty", "value_set": []any{0, -1}}),
+		e("expect_column_values_to_be_between", map[string]any{"column": "price", "min_value": 0.5, "mostly": 0.99}),
+		e("expect_column_values_to_match_regex", map[string]any{"column": "email", "regex": "^[a-z0-9.]+@"}),
+		e("expect_column_values_to_be_null", map[string]any{"column": "id", "mostly": 0}),
+		e("expect_rows_to_satisfy_sql", map[string]any{"predicate": "qty * price < 20000"}),
+	)
+	return &quality.Suite{Name: "bench", Expectations: exps}
+}
+
+// handWritten is the same checks as one aggregate query, as a person would
+// write them for DuckDB.
+const handWritten = `SELECT count(*),
+ count(*) FILTER (WHERE id IS NULL), count(*) FILTER (WHERE region IS NULL), count(*) FILTER (WHERE qty IS NULL),
+ count(*) FILTER (WHERE price IS NULL), count(*) FILTER (WHERE sku IS NULL), count(*) FILTER (WHERE email IS NULL),
+ count(*) FILTER (WHERE created IS NULL),
+ count(*) FILTER (WHERE id < 0), count(*) FILTER (WHERE qty < 1 OR qty > 50), count(*) FILTER (WHERE price < 0 OR price > 1000),
+ count(*) FILTER (WHERE created < DATE '2020-01-01' OR created > DATE '2030-01-01'),
+ count(*) FILTER (WHERE region NOT IN ('EMEA', 'APAC', 'AMER')), count(*) FILTER (WHERE region IN ('XX', 'YY')),
+ count(*) FILTER (WHERE NOT regexp_matches(sku, '^SKU-[0-9]+$')), count(*) FILTER (WHERE regexp_matches(email, '\s')),
+ count(*) FILTER (WHERE email NOT LIKE '%@%'), count(*) FILTER (WHERE sku LIKE '%--%'),
+ count(*) FILTER (WHERE length(sku) < 5 OR length(sku) > 12), count(*) FILTER (WHERE length(email) < 5 OR length(email) > 40),
+ count(*) FILTER (WHERE length(region) <> 4),
+ count(*) FILTER (WHERE NOT (regexp_matches(region, '^EMEA$') OR regexp_matches(region, '^APAC$') OR regexp_matches(region, '^AMER$'))),
+ count(*) FILTER (WHERE NOT (email LIKE '%.com' OR email LIKE '%.org')), count(*) FILTER (WHERE sku LIKE '% %' OR sku LIKE '%;%'),
+ count(*) FILTER (WHERE qty <= 0), count(*) FILTER (WHERE qty NOT IN (1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20)),
+ count(*) FILTER (WHERE qty IN (0, -1)), count(*) FILTER (WHERE price < 0.5),
+ count(*) FILTER (WHERE NOT regexp_matches(email, '^[a-z0-9.]+@')), count(*) FILTER (WHERE id IS NOT NULL),
+ count(*) FILTER (WHERE NOT (qty * price < 20000))
+FROM t`
+
+func BenchmarkQualitySuite(b *testing.B) {
+	ctx := context.Background()
+	rows := qualityRows()
+	w, err := duckdb.Open(ctx, warehouse.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	db := w.DB()
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE t AS SELECT i AS id,
+		['EMEA','APAC','AMER'][i %% 3 + 1] AS region, CAST(1 + i %% 20 AS INTEGER) AS qty, 1 + (i %% 997) * 0.5 AS price,
+		'SKU-' || (i %% 100000) AS sku, 'user' || (i %% 50000) || '@example.' || CASE WHEN i %% 2 = 0 THEN 'com' ELSE 'org' END AS email,
+		DATE '2024-01-01' + CAST(i %% 700 AS INTEGER) AS created
+		FROM range(%d) r(i)`, rows)); err != nil {
+		b.Fatal(err)
+	}
+	table := quality.Table{Name: "t", Index: "rowid"}
+	for _, c := range []struct{ n, t string }{{"id", "BIGINT"}, {"region", "VARCHAR"}, {"qty", "INTEGER"}, {"price", "DECIMAL"},
+		{"sku", "VARCHAR"}, {"email", "VARCHAR"}, {"created", "DATE"}} {
+		table.Columns = append(table.Columns, quality.Column{Name: c.n, Type: c.t})
+	}
+	suite := benchSuite()
+	run := func(s *quality.Suite) {
+		res, err := quality.Validate(ctx, db, quality.DuckDB, table, s, quality.Summary)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !res.Success {
+			for _, r := range res.Results {
+				if !r.Success {
+					b.Fatalf("%s failed: %v %v", r.Config.Type, r.Result, r.Exception)
+				}
+			}
+		}
+	}
+	hand := func() {
+		r := db.QueryRowContext(ctx, handWritten)
+		vals := make([]any, len(suite.Expectations)+1)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := r.Scan(ptrs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	naive := func() {
+		for _, e := range suite.Expectations {
+			run(&quality.Suite{Name: "one", Expectations: []quality.Config{e}})
+		}
+	}
+	timeIt := func(f func()) time.Duration {
+		start := time.Now()
+		f()
+		return time.Since(start)
+	}
+	best := map[string]time.Duration{}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for name, f := range map[string]func(){"shp": func() { run(suite) }, "hand": hand, "naive": naive} {
+			if d := timeIt(f); best[name] == 0 || d < best[name] {
+				best[name] = d
+			}
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(best["shp"].Seconds()/best["hand"].Seconds(), "x_hand")
+	b.ReportMetric(best["naive"].Seconds()/best["shp"].Seconds(), "naive_x_slower")
+	fmt.Printf("\n%d-expectation suite on %d rows (DuckDB, best of %d)\n", len(suite.Expectations), rows, b.N)
+	fmt.Printf("%-40s %10s %8s\n", "plan", "wall", "ratio")
+	fmt.Printf("%-40s %10s %8s\n", "hand-written single aggregate query", best["hand"].Round(time.Millisecond), "1.00x")
+	fmt.Printf("%-40s %10s %7.2fx\n", "shp (batched: one shared scan)", best["shp"].Round(time.Millisecond), best["shp"].Seconds()/best["hand"].Seconds())
+	fmt.Printf("%-40s %10s %7.2fx\n", "naive: one query per expectation", best["naive"].Round(time.Millisecond), best["naive"].Seconds()/best["hand"].Seconds())
+	fmt.Printf("shp vs hand-written: %.2fx (target <= 1.3x); naive vs shp: %.1fx slower (target >= 5x)\n\n",
+		best["shp"].Seconds()/best["hand"].Seconds(), best["naive"].Seconds()/best["shp"].Seconds())
+}
