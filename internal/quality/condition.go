@@ -32,7 +32,10 @@ func (e *Env) parseCondition(kw Kwargs) error {
 	for _, or := range strings.Split(text, "|") {
 		var ands []string
 		for _, term := range strings.Split(or, "&") {
-			term = strings.TrimSpace(strings.Trim(strings.TrimSpace(term), "()"))
+			term = strings.TrimSpace(term)
+			for strings.HasPrefix(term, "(") && strings.HasSuffix(term, ")") {
+				term = strings.TrimSpace(term[1 : len(term)-1])
+			}
 			sql, err := e.conditionTerm(term)
 			if err != nil {
 				return err
