@@ -1,5 +1,7 @@
 package quality
 
+import "encoding/json"
+
 // Result is a validation result in Great Expectations' layout.
 type Result struct {
 	Success    bool                `json:"success"`
@@ -43,8 +45,21 @@ type ConfigJSON struct {
 // ExceptionInfo tells whether an expectation raised instead of running.
 type ExceptionInfo struct {
 	Raised    bool    `json:"raised_exception"`
-	Message   string  `json:"exception_message,omitempty"`
+	Message   string  `json:"exception_message"`
 	Traceback *string `json:"exception_traceback"`
+}
+
+// MarshalJSON writes GE's layout: a null message when nothing was raised.
+func (e ExceptionInfo) MarshalJSON() ([]byte, error) {
+	var msg *string
+	if e.Message != "" {
+		msg = &e.Message
+	}
+	return json.Marshal(struct {
+		Raised    bool    `json:"raised_exception"`
+		Message   *string `json:"exception_message"`
+		Traceback *string `json:"exception_traceback"`
+	}{e.Raised, msg, e.Traceback})
 }
 
 func configJSON(c Config) ConfigJSON {
