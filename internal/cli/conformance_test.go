@@ -208,6 +208,15 @@ func writeCase(t *testing.T, dir string, ds geDataset, typ string, test geTest) 
 		js, _ := json.Marshal(fields)
 		sch = filepath.Join(dir, "schema.json")
 		os.WriteFile(sch, js, 0o644)
+	} else if n == 0 {
+		// No values to infer types from: declare the columns numeric.
+		var fields []map[string]string
+		for _, c := range cols {
+			fields = append(fields, map[string]string{"name": c, "type": "FLOAT64"})
+		}
+		js, _ := json.Marshal(fields)
+		sch = filepath.Join(dir, "schema.json")
+		os.WriteFile(sch, js, 0o644)
 	}
 	kwargs := test.In
 	if l, ok := test.In.([]any); ok { // positional arguments: the column first

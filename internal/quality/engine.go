@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ResultFormat is GE's result_format: how much detail a result carries.
@@ -111,7 +112,11 @@ func Validate(ctx context.Context, q Queryer, d Dialect, t Table, suite *Suite, 
 			c.err = fmt.Errorf("%w: unknown expectation type %q", ErrInvalidKwargs, cfg.Type)
 			continue
 		}
-		kw := Kwargs(cfg.Kwargs)
+		kw, err := resolveParams(Kwargs(cfg.Kwargs), time.Now(), suite.Params)
+		if err != nil {
+			c.err = err
+			continue
+		}
 		if rf, ok := kw["result_format"]; ok {
 			if s, ok := rf.(string); ok {
 				if f, err := ParseResultFormat(s); err == nil {

@@ -34,11 +34,23 @@ func init() {
 		}, false)
 	})
 	Register("expect_column_value_lengths_to_be_between", func(env *Env, kw Kwargs) (*Plan, error) {
+		if err := requireText(env, kw); err != nil {
+			return nil, err
+		}
 		return columnMap(env, kw, func(col string) (string, error) {
+			lf, lok := toFloat(kw["min_value"])
+			hf, hok := toFloat(kw["max_value"])
+			if lok && hok && lf > hf {
+				// GE checks each length against the empty range: all fail.
+				return "TRUE", nil
+			}
 			return betweenViolation(env, kw, env.D.Length(env.D.Text(col)))
 		}, false)
 	})
 	Register("expect_column_value_lengths_to_equal", func(env *Env, kw Kwargs) (*Plan, error) {
+		if err := requireText(env, kw); err != nil {
+			return nil, err
+		}
 		v, err := kw.Number("value")
 		if err != nil {
 			return nil, err
@@ -65,6 +77,30 @@ func init() {
 	})
 }
 
+// requireText fails for a column whose values have no length: numbers,
+// booleans, dates.
+func requireText(env *Env, kw Kwargs) error {
+	name, err := kw.Column()
+	if err != nil {
+		return err
+	}
+	if t := env.T.TypeOf(name); t != "" && !isTextType(t) {
+		return fmt.Errorf("%w: column %q is of type %s; value lengths need text values", ErrInvalidKwargs, name, t)
+	}
+	return nil
+}
+
+// isTextType reports whether an engine type holds text.
+func isTextType(t string) bool {
+	t = strings.ToUpper(t)
+	for _, p := range []string{"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "CHARACTER", "NAME", "UUID", "JSON"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
 func setExpectation(negate bool) Factory {
 	return func(env *Env, kw Kwargs) (*Plan, error) {
 		set, ok, err := kw.List("value_set")
@@ -74,6 +110,14 @@ func setExpectation(negate bool) Factory {
 		if !ok {
 			return nil, fmt.Errorf("%w: value_set is required", ErrInvalidKwargs)
 		}
+		// Nulls never reach the check, so a null in the set matches nothing.
+		var kept []any
+		for _, v := range set {
+			if v != nil {
+				kept = append(kept, v)
+			}
+		}
+		set = kept
 		return columnMap(env, kw, func(col string) (string, error) {
 			if len(set) == 0 {
 				if negate {

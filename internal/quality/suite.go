@@ -32,6 +32,9 @@ type Suite struct {
 	Name         string
 	Expectations []Config
 	Meta         map[string]any
+	// Params are the suite's named evaluation parameters, which
+	// {"$PARAMETER": "expr"} kwargs may refer to.
+	Params map[string]any
 }
 
 // Config is one expectation as configured: its GE type and kwargs, plus
@@ -64,6 +67,7 @@ type suiteJSON struct {
 	Name         string         `json:"name"`
 	LegacyName   string         `json:"expectation_suite_name"`
 	Meta         map[string]any `json:"meta"`
+	Params       map[string]any `json:"evaluation_parameters"`
 	Expectations []struct {
 		Type       string         `json:"type"`
 		LegacyType string         `json:"expectation_type"`
@@ -81,7 +85,7 @@ func ParseSuite(data []byte, file string) (*Suite, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("%s: not a GE expectation suite: %w", file, err)
 	}
-	s := &Suite{Name: raw.Name, Meta: raw.Meta}
+	s := &Suite{Name: raw.Name, Meta: raw.Meta, Params: raw.Params}
 	if s.Name == "" {
 		s.Name = raw.LegacyName
 	}

@@ -489,10 +489,11 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			continue
 		}
 		col := ident(p.Name)
-		casts = append(casts, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", col, d.Type, ident(d.Name)))
+		cast := castExpr(col, d.Type)
+		casts = append(casts, fmt.Sprintf("%s AS %s", cast, ident(d.Name)))
 		errs = append(errs, fmt.Sprintf(
-			"CASE WHEN %[1]s IS NOT NULL AND TRY_CAST(%[1]s AS %[2]s) IS NULL THEN 'CAST (column %[3]s): could not convert ' || left(CAST(%[1]s AS VARCHAR), 200) || ' to %[2]s' END",
-			col, d.Type, strings.ReplaceAll(d.Name, "'", "''")))
+			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): could not convert ' || left(CAST(%[1]s AS VARCHAR), 200) || ' to %[2]s' END",
+			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
 		rawParts = append(rawParts, literal(p.Name)+", "+col)
 	}
 	errExpr := "''"
@@ -518,6 +519,24 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 		}
 	}
 	return nil
+}
+
+// dateFormats are the textual date and time layouts accepted for DATE and
+// TIMESTAMP columns beyond ISO 8601, in PostgreSQL's default MDY order (as
+// its DateStyle reads "1/2/2016" as January 2nd).
+const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d %Y', '%B %d, %Y', '%b %d, %Y', " +
+	"'%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
+
+// castExpr converts a raw input column to its declared type, NULL when it
+// does not convert. Dates and timestamps also accept the layouts of
+// dateFormats.
+func castExpr(col, typ string) string {
+	base := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
+	switch strings.ToUpper(typ) {
+	case "DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE":
+		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, dateFormats, typ)
+	}
+	return base
 }
 
 func (s *stager) createFrom(ctx context.Context, query string) error {
