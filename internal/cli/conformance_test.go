@@ -119,6 +119,41 @@ var pgToBigQuery = map[string]string{
 	"BOOLEAN": "BOOL", "DATE": "DATE",
 }
 
+// splitTables separates a dataset of several tables (a list of
+// {dataset_name, data}) into the first, which is validated, and the
+// others by name.
+func splitTables(t *testing.T, ds geDataset) (geDataset, map[string]geDataset) {
+	t.Helper()
+	if _, ok := ds.Data.(map[string]any); ok {
+		return ds, nil
+	}
+	var raw struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(ds.raw, &raw); err != nil || len(raw.Data) == 0 {
+		t.Fatalf("dataset is neither a table nor a list of tables: %v", err)
+	}
+	var main geDataset
+	others := map[string]geDataset{}
+	for i, r := range raw.Data {
+		var entry struct {
+			Name string         `json:"dataset_name"`
+			Data any            `json:"data"`
+			Sch  map[string]any `json:"schemas"`
+		}
+		if err := json.Unmarshal(r, &entry); err != nil {
+			t.Fatal(err)
+		}
+		sub := geDataset{Data: entry.Data, Schemas: entry.Sch, raw: r}
+		if i == 0 {
+			main = sub
+			continue
+		}
+		others[entry.Name] = sub
+	}
+	return main, others
+}
+
 // columnOrder keeps the dataset's column order as written in the file.
 func columnOrder(raw []byte) []string {
 	dec := json.NewDecoder(bytes.NewReader(raw))
@@ -277,12 +312,14 @@ func TestGreatExpectationsConformance(t *testing.T) {
 					continue
 				}
 				total++
-				if _, ok := ds.Data.(map[string]any); !ok {
-					failures[f.ExpectationType] = append(failures[f.ExpectationType], test.Title+": several tables per dataset are not supported yet")
-					continue
+				main, others := splitTables(t, ds)
+				data, sch, suite := writeCase(t, t.TempDir(), main, f.ExpectationType, test)
+				var named []namedFile
+				for name, o := range others {
+					odata, _, _ := writeCase(t, t.TempDir(), o, f.ExpectationType, test)
+					named = append(named, namedFile{Name: name, Path: odata})
 				}
-				data, sch, suite := writeCase(t, t.TempDir(), ds, f.ExpectationType, test)
-				res, err := validateFile(ctx, data, sch, suite, quality.Complete)
+				res, err := validateFile(ctx, data, sch, suite, quality.Complete, named...)
 				if why := judge(test, res, err); why != "" {
 					failures[f.ExpectationType] = append(failures[f.ExpectationType], test.Title+": "+why)
 					continue

@@ -82,7 +82,7 @@ func newQualityCmd(e *env) *cobra.Command {
 
 func profileFile(ctx context.Context, data, schemaPath string) (*quality.Profile, error) {
 	var p *quality.Profile
-	err := withDataFile(ctx, data, schemaPath, func(q quality.Queryer, t quality.Table) error {
+	err := withDataFile(ctx, data, schemaPath, nil, func(q quality.Queryer, t quality.Table) error {
 		var err error
 		p, err = quality.ProfileTable(ctx, q, quality.DuckDB, t)
 		return err

@@ -16,6 +16,7 @@ import (
 
 func newValidateCmd(e *env) *cobra.Command {
 	var data, schemaPath, suitePath, resultFormat string
+	var tables []string
 	cmd := &cobra.Command{
 		Use:   "validate --data FILE --suite FILE",
 		Short: "Validate a data file against a Great Expectations suite; print the JSON result",
@@ -23,14 +24,21 @@ func newValidateCmd(e *env) *cobra.Command {
 or Parquet, optionally typed by a BigQuery JSON schema, runs the suite's
 expectations as SQL in an embedded DuckDB and prints one JSON validation result.
 Exit 0 when every expectation succeeds, 1 when any fails, 2 for unreadable or
-invalid input. unexpected_index_list holds 0-based row positions.`,
+invalid input. unexpected_index_list holds 0-based row positions.
+
+--table NAME=FILE loads another file as table NAME, for expectations that
+compare with another table (expect_table_row_count_to_equal_other_table).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rf, err := quality.ParseResultFormat(resultFormat)
 			if err != nil {
 				return usageErr(err)
 			}
-			res, err := validateFile(cmd.Context(), data, schemaPath, suitePath, rf)
+			others, err := parseTables(tables)
+			if err != nil {
+				return usageErr(err)
+			}
+			res, err := validateFile(cmd.Context(), data, schemaPath, suitePath, rf, others...)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -46,6 +54,7 @@ invalid input. unexpected_index_list holds 0-based row positions.`,
 	cmd.Flags().StringVar(&data, "data", "", "data file (csv, jsonl, ndjson, json, parquet; optionally .gz)")
 	cmd.Flags().StringVar(&schemaPath, "schema", "", "BigQuery JSON schema file for column types")
 	cmd.Flags().StringVar(&suitePath, "suite", "", "Great Expectations suite (JSON, 0.x or 1.x layout)")
+	cmd.Flags().StringArrayVar(&tables, "table", nil, "another table, as NAME=FILE (repeatable)")
 	cmd.Flags().StringVar(&resultFormat, "result-format", "SUMMARY", "BOOLEAN_ONLY, BASIC, SUMMARY or COMPLETE")
 	_ = cmd.MarkFlagRequired("data")
 	_ = cmd.MarkFlagRequired("suite")
@@ -54,13 +63,13 @@ invalid input. unexpected_index_list holds 0-based row positions.`,
 
 // validateFile loads a file into an in-memory DuckDB staging table, the way
 // a pipeline stages it, and validates the suite there.
-func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, rf quality.ResultFormat) (*quality.Result, error) {
+func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, rf quality.ResultFormat, others ...namedFile) (*quality.Result, error) {
 	suite, err := quality.LoadSuite(suitePath)
 	if err != nil {
 		return nil, err
 	}
 	var res *quality.Result
-	err = withDataFile(ctx, dataPath, schemaPath, func(q quality.Queryer, t quality.Table) error {
+	err = withDataFile(ctx, dataPath, schemaPath, others, func(q quality.Queryer, t quality.Table) error {
 		var err error
 		res, err = quality.Validate(ctx, q, quality.DuckDB, t, suite, rf)
 		return err
@@ -71,7 +80,7 @@ func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, r
 // withDataFile stages a data file in an in-memory DuckDB and runs fn on
 // its table. Input that does not read cleanly is an error: validation and
 // profiling are about the data, not the parser.
-func withDataFile(ctx context.Context, dataPath, schemaPath string, fn func(q quality.Queryer, t quality.Table) error) error {
+func withDataFile(ctx context.Context, dataPath, schemaPath string, others []namedFile, fn func(q quality.Queryer, t quality.Table) error) error {
 	var sch schema.Schema
 	var err error
 	if schemaPath != "" {
@@ -102,9 +111,56 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, fn func(q qu
 		}
 		return fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
 	}
+	var views []string
+	for i, o := range others {
+		of, oc, err := format.Detect(o.Path)
+		if err != nil {
+			return err
+		}
+		ost, err := wh.Stage(ctx, warehouse.LoadSpec{
+			RunID: "validate", Pipeline: "validate", Target: fmt.Sprintf("validate_other_%d", i), ObjectKey: o.Path,
+			Path: o.Path, Format: of, Compression: oc,
+		})
+		if err != nil {
+			return fmt.Errorf("table %s: %w", o.Name, err)
+		}
+		if ost.Quarantined > 0 {
+			return fmt.Errorf("table %s: %d row(s) of %s cannot be read", o.Name, ost.Quarantined, o.Path)
+		}
+		views = append(views, "CREATE TEMP VIEW "+quality.DuckDB.Ident(o.Name)+" AS SELECT * FROM "+quality.DuckDB.Ident(ost.Table))
+	}
 	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, col := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: col.Name, Type: col.Type})
 	}
-	return wh.WithStaged(ctx, func(conn *sql.Conn) error { return fn(conn, table) })
+	return wh.WithStaged(ctx, func(conn *sql.Conn) error {
+		for _, v := range views {
+			if _, err := conn.ExecContext(ctx, v); err != nil {
+				return fmt.Errorf("name other table: %w", err)
+			}
+		}
+		return fn(conn, table)
+	})
+}
+
+// namedFile is a data file loaded as a table of the given name.
+type namedFile struct{ Name, Path string }
+
+// parseTables reads --table NAME=FILE flags.
+func parseTables(specs []string) ([]namedFile, error) {
+	var out []namedFile
+	seen := map[string]bool{}
+	for _, s := range specs {
+		name, path, ok := strings.Cut(s, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("--table %q: want NAME=FILE", s)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("--table %q: table %s given twice", s, name)
+		}
+		seen[name] = true
+		out = append(out, namedFile{Name: name, Path: path})
+	}
+	return out, nil
 }

@@ -64,10 +64,48 @@ func TestValidateCommand(t *testing.T) {
 		{[]string{"validate", "--data", data, "--suite", filepath.Join(dir, "nope.json")}, "nope.json"},
 		{[]string{"validate", "--data", data, "--suite", pass, "--result-format", "VERBOSE"}, "unknown result format"},
 		{[]string{"validate", "--data", data + ".xml", "--suite", pass}, ".xml"},
+		{[]string{"validate", "--data", data, "--suite", pass, "--table", "orders"}, "want NAME=FILE"},
+		{[]string{"validate", "--data", data, "--suite", pass, "--table", "o=" + data, "--table", "o=" + data}, "given twice"},
+		{[]string{"validate", "--data", data, "--suite", pass, "--table", "o=" + filepath.Join(dir, "gone.csv")}, "gone.csv"},
 	} {
 		if code, _, errOut := shp(t, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q lacks %q", tc.args, code, errOut, tc.want)
 		}
+	}
+}
+
+// TestValidateOtherTable compares the row count with a second file loaded
+// by --table, and reads a date layout that is not ISO 8601.
+func TestValidateOtherTable(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "orders.csv")
+	os.WriteFile(data, []byte("id,day\n1,Jan 01 2026 12:00:01\n2,1/2/2026\n3,2026-01-03\n"), 0o644)
+	sch := filepath.Join(dir, "schema.json")
+	os.WriteFile(sch, []byte(`[{"name":"id","type":"INT64"},{"name":"day","type":"TIMESTAMP"}]`), 0o644)
+	other := filepath.Join(dir, "shipments.jsonl")
+	os.WriteFile(other, []byte("{\"id\":1}\n{\"id\":2}\n"), 0o644)
+	suite := filepath.Join(dir, "suite.json")
+	os.WriteFile(suite, []byte(`{"name": "s", "expectations": [
+		{"type": "expect_table_row_count_to_equal_other_table", "kwargs": {"other_table_name": "shipments"}},
+		{"type": "expect_column_values_to_be_between", "kwargs": {"column": "day", "min_value": "2026-01-01", "max_value": {"$PARAMETER": "datetime(2026, 1, 2)"}}}]}`), 0o644)
+	code, out, errOut := shp(t, "validate", "--data", data, "--schema", sch, "--suite", suite, "--table", "shipments="+other, "--result-format", "COMPLETE")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	var res struct {
+		Results []struct {
+			Success bool           `json:"success"`
+			Result  map[string]any `json:"result"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if obs := compact(res.Results[0].Result["observed_value"]); obs != `{"other":2,"self":3}` {
+		t.Errorf("row counts %s", obs)
+	}
+	if got := compact(res.Results[1].Result["unexpected_index_list"]); got != "[2]" {
+		t.Errorf("dates after January 2nd at %s, want [2] (%v)", got, res.Results[1].Result)
 	}
 }
 

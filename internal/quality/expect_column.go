@@ -289,18 +289,6 @@ func strftimeRegex(f string) (string, error) {
 // jsonSchemaExpectation checks each distinct value against a JSON Schema in
 // Go, then counts and samples the failing values in SQL.
 func jsonSchemaExpectation(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
-	if err != nil {
-		return nil, err
-	}
-	mostly, err := kw.Mostly()
-	if err != nil {
-		return nil, err
-	}
 	raw, ok := kw["json_schema"]
 	if !ok || raw == nil {
 		return nil, fmt.Errorf("%w: json_schema is required", ErrInvalidKwargs)
@@ -321,6 +309,28 @@ func jsonSchemaExpectation(env *Env, kw Kwargs) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: json_schema: %v", ErrInvalidKwargs, err)
 	}
+	return goCheckedMap(env, kw, func(s string) bool {
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
+		return err == nil && sch.Validate(v) == nil
+	})
+}
+
+// goCheckedMap is a column map expectation whose check runs in Go: each
+// distinct non-null value (as text) is checked once, then the engine
+// counts and samples the rows holding failing values.
+func goCheckedMap(env *Env, kw Kwargs, ok func(string) bool) (*Plan, error) {
+	name, err := kw.Column()
+	if err != nil {
+		return nil, err
+	}
+	col, err := env.Col(name)
+	if err != nil {
+		return nil, err
+	}
+	mostly, err := kw.Mostly()
+	if err != nil {
+		return nil, err
+	}
 	plan := &Plan{}
 	plan.Evaluate = func(ctx context.Context, q Queryer, _ []any) (Outcome, error) {
 		rows, err := env.Query(ctx, q, "SELECT DISTINCT "+env.D.Text(col)+" FROM "+env.From()+env.Where(col+" IS NOT NULL"))
@@ -330,8 +340,7 @@ func jsonSchemaExpectation(env *Env, kw Kwargs) (*Plan, error) {
 		var bad []string
 		for _, r := range rows {
 			s, _ := r[0].(string)
-			v, err := jsonschema.UnmarshalJSON(strings.NewReader(s))
-			if err != nil || sch.Validate(v) != nil {
+			if !ok(s) {
 				bad = append(bad, env.Bind(s))
 			}
 		}

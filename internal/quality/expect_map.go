@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -71,6 +72,9 @@ func init() {
 	Register("expect_column_values_to_match_like_pattern_list", likeListExpectation(false))
 	Register("expect_column_values_to_not_match_like_pattern_list", likeListExpectation(true))
 	Register("expect_column_values_to_be_json_parseable", func(env *Env, kw Kwargs) (*Plan, error) {
+		if env.D.TryJSON("x") == "" {
+			return goCheckedMap(env, kw, func(s string) bool { return json.Valid([]byte(s)) })
+		}
 		return columnMap(env, kw, func(col string) (string, error) {
 			return "NOT " + env.D.TryJSON(env.D.Text(col)), nil
 		}, false)

@@ -153,3 +153,80 @@ func TestPostgresProfileSuggestAndFormats(t *testing.T) {
 		t.Errorf("index list %v", got)
 	}
 }
+
+// TestPostgresColumnAndDistributionalExpectations runs the order, type,
+// parsing and distributional expectations on PostgreSQL.
+func TestPostgresColumnAndDistributionalExpectations(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	for _, stmt := range []string{
+		`CREATE TABLE obs (pos INTEGER, x DOUBLE PRECISION, seq INTEGER, dup INTEGER, cat TEXT, d TEXT, js TEXT)`,
+		`INSERT INTO obs SELECT g, (g + 0.5) / 100, g, g % 50,
+		   CASE g % 4 WHEN 2 THEN 'B' WHEN 3 THEN 'C' ELSE 'A' END,
+		   CASE WHEN g = 99 THEN 'nope' ELSE '2026-01-' || lpad((1 + g % 28)::text, 2, '0') END,
+		   CASE WHEN g = 5 THEN '{bad' ELSE '{"a": ' || g || '}' END
+		 FROM generate_series(0, 99) g`,
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	table := Table{Name: "obs", Index: `"pos"`, Columns: []Column{{"pos", "INTEGER"}, {"x", "DOUBLE PRECISION"}, {"seq", "INTEGER"}, {"dup", "INTEGER"}, {"cat", "TEXT"}, {"d", "TEXT"}, {"js", "TEXT"}}}
+	halves := map[string]any{"bins": []any{0.0, 0.5, 1.0}, "weights": []any{0.5, 0.5}}
+	cats := map[string]any{"values": []any{"A", "B", "C"}, "weights": []any{0.5, 0.25, 0.25}}
+	cases := []struct {
+		typ        string
+		kw         map[string]any
+		success    bool
+		unexpected int64 // -1: an aggregate without unexpected_count
+	}{
+		{"expect_column_values_to_be_unique", map[string]any{"column": "seq"}, true, 0},
+		{"expect_column_values_to_be_unique", map[string]any{"column": "dup"}, false, 100},
+		{"expect_column_values_to_be_increasing", map[string]any{"column": "seq", "strictly": true}, true, 0},
+		{"expect_column_values_to_be_decreasing", map[string]any{"column": "seq"}, false, 99},
+		{"expect_column_value_z_scores_to_be_less_than", map[string]any{"column": "x", "threshold": 1.6}, false, 8},
+		{"expect_column_values_to_be_of_type", map[string]any{"column": "seq", "type_": "INTEGER"}, true, -1},
+		{"expect_column_values_to_be_in_type_list", map[string]any{"column": "x", "type_list": []any{"TEXT", "BOOLEAN"}}, false, -1},
+		{"expect_column_values_to_be_dateutil_parseable", map[string]any{"column": "d"}, false, 1},
+		{"expect_column_values_to_match_strftime_format", map[string]any{"column": "d", "strftime_format": "%Y-%m-%d"}, false, 1},
+		{"expect_column_values_to_match_json_schema", map[string]any{"column": "js", "json_schema": map[string]any{"required": []any{"a"}}}, false, 1},
+		{"expect_column_values_to_be_json_parseable", map[string]any{"column": "js", "mostly": 0.9}, true, 1},
+		{"expect_column_kl_divergence_to_be_less_than", map[string]any{"column": "x", "partition_object": halves, "threshold": 0.01}, true, -1},
+		{"expect_column_kl_divergence_to_be_less_than", map[string]any{"column": "cat", "partition_object": cats, "threshold": 0.01}, true, -1},
+		{"expect_column_chisquare_test_p_value_to_be_greater_than", map[string]any{"column": "cat", "partition_object": cats, "p": 0.05}, true, -1},
+		{"expect_column_parameterized_distribution_ks_test_p_value_to_be_greater_than", map[string]any{"column": "x", "distribution": "uniform", "params": []any{0.0, 1.0}}, true, -1},
+		{"expect_column_parameterized_distribution_ks_test_p_value_to_be_greater_than", map[string]any{"column": "x", "distribution": "norm", "params": map[string]any{"mean": 0.5, "std_dev": 0.05}}, false, -1},
+		{"expect_column_bootstrapped_ks_test_p_value_to_be_greater_than", map[string]any{"column": "x", "partition_object": halves}, true, -1},
+	}
+	suite := &Suite{Name: "pg2"}
+	for _, c := range cases {
+		suite.Expectations = append(suite.Expectations, Config{Type: c.typ, Kwargs: c.kw})
+	}
+	res, err := Validate(ctx, db, Postgres, table, suite, Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		r := res.Results[i]
+		if r.Exception.Raised {
+			t.Errorf("%s %v raised: %s", c.typ, c.kw, r.Exception.Message)
+			continue
+		}
+		if r.Success != c.success {
+			t.Errorf("%s %v: success %v, want %v (%v)", c.typ, c.kw, r.Success, c.success, r.Result)
+		}
+		if c.unexpected >= 0 {
+			if got := toInt(r.Result["unexpected_count"]); got != c.unexpected {
+				t.Errorf("%s %v: %d unexpected, want %d", c.typ, c.kw, got, c.unexpected)
+			}
+		}
+	}
+	if ov := res.Results[11].Result["observed_value"]; ov != 0.0 {
+		t.Errorf("KL divergence of a matching histogram = %v, want 0", ov)
+	}
+}
