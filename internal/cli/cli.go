@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
+	// The extracting source types shp ships with.
+	_ "github.com/shp-dev/shp/internal/source/sqlsource"
 )
 
 // Exit codes.

@@ -46,7 +46,36 @@ const (
 const (
 	SourceGCS  = "gcs"  // Google Cloud Storage objects.
 	SourceFile = "file" // Local files.
+	// Extracting sources: databases and APIs whose settings live in
+	// Source.Settings and are checked by their connector.
+	SourcePostgres = "postgres" // A PostgreSQL table or query.
+	SourceMySQL    = "mysql"    // A MySQL or MariaDB table or query.
+	SourceCloudSQL = "cloudsql" // Cloud SQL: postgres or mysql by its engine key.
+	SourceAPI      = "api"      // A REST API.
+	SourceGraphQL  = "graphql"  // A GraphQL API.
 )
+
+// extractKeys are the keys each extracting source type accepts besides
+// type, schedule and schema.
+var extractKeys = map[string][]string{
+	SourcePostgres: sqlKeys,
+	SourceMySQL:    sqlKeys,
+	SourceCloudSQL: append([]string{"engine"}, sqlKeys...),
+	SourceAPI: {"url", "method", "headers", "params", "body", "records_path", "pagination", "auth",
+		"incremental", "flatten", "retry", "rate_limit", "timeout", "max_pages"},
+	SourceGraphQL: {"url", "query", "variables", "headers", "auth", "records_path", "page_info_path",
+		"cursor_variable", "incremental", "flatten", "retry", "rate_limit", "timeout", "max_pages"},
+}
+
+var sqlKeys = []string{"dsn", "host", "port", "database", "user", "password_env", "password_file", "tls",
+	"table", "query", "incremental", "key", "chunk_size", "retry", "rate_limit", "timeout"}
+
+// IsExtracting reports whether a source type extracts rows (a database or
+// an API) rather than listing files.
+func IsExtracting(typ string) bool {
+	_, ok := extractKeys[typ]
+	return ok
+}
 
 // Source data formats. An empty Format means the format is inferred from
 // each object's file extension at run time.
@@ -177,7 +206,8 @@ type Pipeline struct {
 type Source struct {
 	// Name is the source's key in sources.yaml.
 	Name string
-	// Type is SourceGCS or SourceFile.
+	// Type is SourceGCS, SourceFile or an extracting type (see
+	// IsExtracting).
 	Type string
 	// Bucket is the GCS bucket name (gcs only).
 	Bucket string
@@ -200,6 +230,9 @@ type Source struct {
 	Endpoint string
 	// CSV are the options for reading CSV data.
 	CSV CSVOptions
+	// Settings are an extracting source's own keys (connection, query,
+	// pagination, auth ...), for its connector to check and use.
+	Settings map[string]any
 
 	dir       string // project directory
 	at        pos    // the source's key in sources.yaml

@@ -250,7 +250,8 @@ func TestLoadDirErrorFixtures(t *testing.T) {
 			`sources.yaml:4:13: source "sales_data": bucket "gs://example-data-bucket" must be a bucket name, not a URL or path`,
 			`sources.yaml:6:13: source "sales_data": format "xml" is unknown (supported: csv, jsonl, json, parquet)`,
 			`sources.yaml:7:15: source "sales_data": schedule "@dayly" is invalid: unrecognized descriptor: @dayly`,
-			`sources.yaml:9:11: source "pg": source type "postgres" is not supported yet (supported: gcs, file)`,
+			`sources.yaml:12:5: source "pg": give table or query, not both`,
+			`sources.yaml:15:10: source "api": url "ftp://example.com/x" must be an http:// or https:// URL`,
 		}, "\n")},
 	}
 	for _, tt := range tests {
@@ -333,8 +334,10 @@ func TestLoadDirErrors(t *testing.T) {
 		{"source not a mapping", okConfig, "sources:\n  s: file\n", nil, `sources.yaml:2:6: source "s" must be a mapping, got "file"`},
 		{"invalid source name", "project: p\npipelines:\n  p1:\n    source: s 1\n", "sources:\n  s 1:\n    type: file\n    path: x\n", nil, `sources.yaml:2:3: source name "s 1" is not valid: use letters, digits, "_" and "-", starting with a letter`},
 		{"source without type", okConfig, "sources:\n  s:\n    path: x\n", nil, `sources.yaml:2:3: source "s": missing required key "type"`},
-		{"unknown source type", okConfig, "sources:\n  s:\n    type: ftp\n    path: x\n", nil, `sources.yaml:3:11: source "s": source type "ftp" is unknown (supported: gcs, file)`},
-		{"graphql source", okConfig, "sources:\n  s:\n    type: graphql\n    path: x\n", nil, `sources.yaml:3:11: source "s": source type "graphql" is not supported yet (supported: gcs, file)`},
+		{"unknown source type", okConfig, "sources:\n  s:\n    type: ftp\n    path: x\n", nil, `sources.yaml:3:11: source "s": source type "ftp" is unknown (supported: gcs, file, postgres, mysql, cloudsql, api, graphql)`},
+		{"graphql source with a file key", okConfig, "sources:\n  s:\n    type: graphql\n    url: https://api.example.com/graphql\n    query: '{ a }'\n    path: x\n", nil, `sources.yaml:6:5: unknown key "path" in source "s"`},
+		{"sql source without table", okConfig, "sources:\n  s:\n    type: mysql\n    host: db\n", nil, `sources.yaml:2:3: source "s": missing required key "table" (or "query")`},
+		{"cloudsql engine", okConfig, "sources:\n  s:\n    type: cloudsql\n    engine: oracle\n    dsn: x\n    table: t\n", nil, `sources.yaml:4:13: source "s": engine "oracle" is unknown (supported: postgres, mysql)`},
 		{"gcs without bucket", okConfig, "sources:\n  s:\n    type: gcs\n    path: x/\n", nil, `sources.yaml:2:3: source "s": missing required key "bucket"`},
 		{"bucket uppercase", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: My_Bucket\n    path: x/\n", nil, `sources.yaml:4:13: source "s": bucket "My_Bucket" must use lowercase letters, digits, '-', '_' and '.', and start and end with a letter or digit`},
 		{"bucket too short", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: ab\n    path: x/\n", nil, `sources.yaml:4:13: source "s": bucket "ab" must be 3 to 222 characters long`},

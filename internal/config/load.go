@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/robfig/cron/v3"
 
 	"github.com/shp-dev/shp/internal/schema"
@@ -279,8 +280,11 @@ func (l *loader) sources(f *yamlFile) map[string]*Source {
 // source extracts and validates one source of sources.yaml.
 func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	ctx := fmt.Sprintf("source %q", name)
-	o := f.object(e.node, e.pos, ctx, "", ctx,
-		"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint")
+	allowed := []string{"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint"}
+	if typ := sourceType(f, e.node); IsExtracting(typ) {
+		allowed = append([]string{"type", "schedule", "schema"}, extractKeys[typ]...)
+	}
+	o := f.object(e.node, e.pos, ctx, "", ctx, allowed...)
 	s := &Source{
 		Name:        name,
 		Compression: CompressionAuto,
@@ -294,12 +298,12 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 
 	if o.required("type", &s.Type) {
 		s.Type = strings.ToLower(s.Type)
-		switch s.Type {
-		case SourceGCS, SourceFile:
-		case "postgres", "mysql", "api", "graphql":
-			o.errorf(o.valuePos("type"), "source type %q is not supported yet (supported: gcs, file)", s.Type)
+		switch {
+		case s.Type == SourceGCS, s.Type == SourceFile:
+		case IsExtracting(s.Type):
+			return l.extractingSource(o, s)
 		default:
-			o.errorf(o.valuePos("type"), "source type %q is unknown (supported: gcs, file)", s.Type)
+			o.errorf(o.valuePos("type"), "source type %q is unknown (supported: %s)", s.Type, supportedSources)
 		}
 	}
 
@@ -379,6 +383,79 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 			csv.errorf(csv.valuePos("quote"), "csv.quote and csv.delimiter must differ, both are %q", s.CSV.Quote)
 		}
 		csv.list("null_values", &s.CSV.NullValues)
+	}
+	return s
+}
+
+// supportedSources lists the source types for messages.
+const supportedSources = "gcs, file, postgres, mysql, cloudsql, api, graphql"
+
+// sourceType peeks at a source's type before its keys are checked, so that
+// each type is checked against its own keys.
+func sourceType(f *yamlFile, n ast.Node) string {
+	m, ok := f.resolve(n).(*ast.MappingNode)
+	if !ok {
+		return ""
+	}
+	for _, mv := range m.Values {
+		if k, _ := scalarString(f.resolve(mv.Key)); k == "type" {
+			v, _ := scalarString(f.resolve(mv.Value))
+			return strings.ToLower(v)
+		}
+	}
+	return ""
+}
+
+// extractingSource keeps a database or API source's own keys as Settings
+// for its connector; the checks here are those every connector shares.
+func (l *loader) extractingSource(o *object, s *Source) *Source {
+	if o.str("schedule", &s.Schedule) {
+		checkSchedule(o, s.Schedule)
+	}
+	if o.str("schema", &s.Schema) {
+		s.schemaPos = o.valuePos("schema")
+	}
+	s.Settings = map[string]any{}
+	for _, key := range o.order {
+		if key == "type" || key == "schedule" || key == "schema" {
+			continue
+		}
+		var v any
+		if err := yaml.NodeToValue(o.node(key), &v); err != nil {
+			o.errorf(o.valuePos(key), "%s: %v", key, err)
+			continue
+		}
+		s.Settings[key] = v
+	}
+	switch s.Type {
+	case SourceCloudSQL:
+		var engine string
+		if o.required("engine", &engine) && engine != "postgres" && engine != "mysql" {
+			o.errorf(o.valuePos("engine"), "engine %q is unknown (supported: postgres, mysql)", engine)
+		}
+		fallthrough
+	case SourcePostgres, SourceMySQL:
+		hasTable, hasQuery := o.has("table"), o.has("query")
+		switch {
+		case hasTable && hasQuery:
+			o.errorf(o.keyPos("query"), "give table or query, not both")
+		case !hasTable && !hasQuery:
+			o.errorf(o.at, "missing required key %q (or %q)", "table", "query")
+		}
+		if !o.has("dsn") && !o.has("host") {
+			o.errorf(o.at, "missing required key %q (or %q)", "host", "dsn")
+		}
+	case SourceAPI, SourceGraphQL:
+		var u string
+		if o.required("url", &u) {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				o.errorf(o.valuePos("url"), "url %q must be an http:// or https:// URL", u)
+			}
+		}
+		if s.Type == SourceGraphQL {
+			var q string
+			o.required("query", &q)
+		}
 	}
 	return s
 }

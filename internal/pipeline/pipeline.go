@@ -55,6 +55,8 @@ type Runner struct {
 	OnProgress func(Progress)
 	// OpenSource opens a pipeline's source; source.New when nil.
 	OpenSource func(ctx context.Context, s source.Spec) (source.ObjectSource, error)
+	// OpenExtractor opens an extracting source; source.NewExtractor when nil.
+	OpenExtractor func(ctx context.Context, s source.Spec) (source.Extractor, error)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Healer, when set, acts on each staged object between validation and
@@ -234,45 +236,64 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if err := r.Warehouse.DropStaging(ctx); err != nil {
 		return err
 	}
-	open := r.OpenSource
-	if open == nil {
-		open = source.New
-	}
-	objSrc, err := open(ctx, source.Spec{
-		Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
-	})
-	if err != nil {
-		return err
-	}
-	defer objSrc.Close()
-	objects, err := objSrc.List(ctx)
-	if err != nil {
-		return err
-	}
-	todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
-	if err != nil {
-		return err
-	}
-	res.Skipped = len(objects) - len(todo)
-	if len(recovered) > 0 {
-		// The warehouse committed these but the process died before the
-		// metadata store heard of it; the ledger is the truth.
-		log.Warn("recovering objects committed by an interrupted run", "objects", len(recovered))
-		if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, recovered); err != nil {
+	var items []workItem
+	var ext *extractState
+	if config.IsExtracting(src.Type) || source.IsExtractor(src.Type) {
+		if items, ext, err = r.extract(ctx, p, src, &sch, opts, res, log); err != nil {
 			return err
+		}
+		if ext.close != nil {
+			defer ext.close()
+		}
+	} else {
+		open := r.OpenSource
+		if open == nil {
+			open = source.New
+		}
+		objSrc, err := open(ctx, source.Spec{
+			Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
+		})
+		if err != nil {
+			return err
+		}
+		defer objSrc.Close()
+		objects, err := objSrc.List(ctx)
+		if err != nil {
+			return err
+		}
+		todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
+		if err != nil {
+			return err
+		}
+		res.Skipped = len(objects) - len(todo)
+		if len(recovered) > 0 {
+			// The warehouse committed these but the process died before the
+			// metadata store heard of it; the ledger is the truth.
+			log.Warn("recovering objects committed by an interrupted run", "objects", len(recovered))
+			if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, recovered); err != nil {
+				return err
+			}
+		}
+		for i, obj := range todo {
+			items = append(items, workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+				return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+			}})
 		}
 	}
 
 	var staged []*warehouse.Staged
-	for i, obj := range todo {
+	var todo []source.Object
+	for _, item := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		obj := item.obj
+		todo = append(todo, obj)
 		task := metadata.TaskAttempt{RunID: res.RunID, Task: "load " + obj.Key, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
 		if err := r.Store.RecordTask(ctx, task); err != nil {
 			return err
 		}
-		or, st, err := r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+		or, st, err := item.load()
 		if err == nil && suite != nil && len(suite.Expectations) > 0 {
 			or.Quality, err = r.validate(ctx, suite, st, log)
 			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
@@ -295,6 +316,9 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 	if len(staged) == 0 && !opts.FullRefresh {
 		res.InvariantOK = true
+		if ext != nil {
+			return r.finishExtract(ctx, p, ext)
+		}
 		return nil
 	}
 
@@ -343,6 +367,11 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 	if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, files); err != nil {
 		return err
+	}
+	if ext != nil {
+		if err := r.finishExtract(ctx, p, ext); err != nil {
+			return err
+		}
 	}
 	if !res.InvariantOK {
 		return fmt.Errorf("%w: %d in, %d loaded + %d quarantined + %d de-duplicated", ErrInvariant,

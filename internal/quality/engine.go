@@ -196,17 +196,27 @@ func scan(ctx context.Context, q Queryer, items []*compiled) error {
 func scanBatch(ctx context.Context, q Queryer, batch []*compiled) error {
 	// All plans share one Env for rendering: collect their tokens into a
 	// combined argument list by rendering each expression with its own Env.
+	// Identical aggregates (count(*), a column's null count, the same
+	// check with the same values) are computed once.
 	var exprs []string
 	var args []any
 	d := batch[0].env.D
-	for _, c := range batch {
+	seen := map[string]int{}
+	slots := make([][]int, len(batch))
+	for bi, c := range batch {
 		for _, a := range c.plan.Aggregates {
 			if c.env.cond != "" {
 				a += " FILTER (WHERE " + c.env.cond + ")"
 			}
 			text, as := c.env.render(a)
-			text = renumber(text, d, len(args))
-			exprs = append(exprs, text)
+			key := text + "\x00" + fmt.Sprintf("%#v", as)
+			if i, ok := seen[key]; ok {
+				slots[bi] = append(slots[bi], i)
+				continue
+			}
+			seen[key] = len(exprs)
+			slots[bi] = append(slots[bi], len(exprs))
+			exprs = append(exprs, renumber(text, d, len(args)))
 			args = append(args, as...)
 		}
 	}
@@ -230,12 +240,10 @@ func scanBatch(ctx context.Context, q Queryer, batch []*compiled) error {
 	if err := rows.Scan(ptrs...); err != nil {
 		return err
 	}
-	i := 0
-	for _, c := range batch {
+	for bi, c := range batch {
 		c.vals = make([]any, len(c.plan.Aggregates))
-		for j := range c.plan.Aggregates {
+		for j, i := range slots[bi] {
 			c.vals[j] = jsonValue(vals[i])
-			i++
 		}
 	}
 	return rows.Err()

@@ -7,6 +7,7 @@ package resilience
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
@@ -269,13 +271,16 @@ func Transient(err error) bool {
 		}
 		return false
 	}
-	var mysql interface{ MySQLErrorNumber() uint16 }
-	if errors.As(err, &mysql) {
-		switch mysql.MySQLErrorNumber() {
-		case 1205, 1213, 2006, 2013: // lock wait timeout, deadlock, server gone, lost connection
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case 1205, 1213, 2006, 2013, 1040, 1053: // lock wait timeout, deadlock, server gone, lost connection, too many connections, shutdown
 			return true
 		}
 		return false
+	}
+	if errors.Is(err, mysql.ErrInvalidConn) || errors.Is(err, driver.ErrBadConn) {
+		return true
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -171,10 +172,9 @@ func TestRateLimitAndCancellation(t *testing.T) {
 	}
 }
 
-type mysqlErr uint16
-
-func (m mysqlErr) Error() string            { return fmt.Sprintf("Error %d", uint16(m)) }
-func (m mysqlErr) MySQLErrorNumber() uint16 { return uint16(m) }
+func mysqlErr(n uint16) error {
+	return &mysql.MySQLError{Number: n, Message: fmt.Sprintf("error %d", n)}
+}
 
 func TestTransient(t *testing.T) {
 	tests := []struct {
@@ -196,6 +196,7 @@ func TestTransient(t *testing.T) {
 		{&net.OpError{Op: "dial", Err: errors.New("refused")}, true},
 		{mysqlErr(1213), true},
 		{mysqlErr(1146), false}, // no such table
+		{fmt.Errorf("scan: %w", mysql.ErrInvalidConn), true},
 	}
 	for _, tc := range tests {
 		if got := Transient(tc.err); got != tc.want {

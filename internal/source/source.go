@@ -42,6 +42,9 @@ type Spec struct {
 	Path     string // a prefix or glob, see the package documentation
 	Endpoint string // gcs: an emulator or other JSON API endpoint; empty for Google Cloud Storage
 	BaseDir  string // the directory relative file paths are resolved against (the project directory)
+	// Settings are an extracting source's own keys from sources.yaml; its
+	// connector reads them with Decode.
+	Settings map[string]any
 }
 
 // ObjectSource lists and opens the objects of one source.

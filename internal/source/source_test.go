@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -48,7 +49,7 @@ func TestRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if src.(*stubSource).spec != tt.spec {
+			if !reflect.DeepEqual(src.(*stubSource).spec, tt.spec) {
 				t.Fatalf("factory got %+v", src.(*stubSource).spec)
 			}
 		})

@@ -192,6 +192,58 @@ func (bk *Bucket) Put(ctx context.Context, key string, r io.Reader) (int64, erro
 	return n, nil
 }
 
+// Writer writes one object that appears only when Commit succeeds.
+type Writer struct {
+	w      io.WriteCloser
+	cancel context.CancelFunc
+	n      int64
+	bk     *Bucket
+	key    string
+}
+
+// Create starts writing the object key. Nothing is visible until Commit;
+// Abort (or a failed Commit) leaves no object.
+func (bk *Bucket) Create(ctx context.Context, key string) (*Writer, error) {
+	if err := checkKey(key); err != nil {
+		return nil, bk.errorf("create", key, err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := bk.b.NewWriter(wctx, key, nil)
+	if err != nil {
+		cancel()
+		return nil, bk.errorf("create", key, err)
+	}
+	return &Writer{w: w, cancel: cancel, bk: bk, key: key}, nil
+}
+
+// Write writes to the object.
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	w.n += int64(n)
+	if err != nil {
+		return n, w.bk.errorf("write", w.key, err)
+	}
+	return n, nil
+}
+
+// Written is the number of bytes written so far.
+func (w *Writer) Written() int64 { return w.n }
+
+// Commit makes the object visible.
+func (w *Writer) Commit() error {
+	defer w.cancel()
+	if err := w.w.Close(); err != nil {
+		return w.bk.errorf("commit", w.key, err)
+	}
+	return nil
+}
+
+// Abort throws the object away.
+func (w *Writer) Abort() {
+	w.cancel()
+	_ = w.w.Close()
+}
+
 // ctxReader stops reading once its context is done.
 type ctxReader struct {
 	ctx context.Context

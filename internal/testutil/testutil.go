@@ -8,6 +8,7 @@ package testutil
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -48,11 +50,10 @@ func PostgresDSN(t testing.TB) string {
 	return postgresDSN(t, os.Getenv)
 }
 
-// MySQLDSN returns the DSN of the MariaDB server of SHP_TEST_MYSQL_DSN or
-// DefaultMySQLDSN, after checking that its address accepts connections.
-// It does not isolate the test: with no MySQL driver in the module it can
-// only check the server is there. When the server is not reachable the
-// test is skipped, or fails in CI (CI=true).
+// MySQLDSN returns the DSN of a database of its own for the test, on the
+// MariaDB server of SHP_TEST_MYSQL_DSN or DefaultMySQLDSN: the database is
+// created now and dropped when the test ends. When the server is not
+// reachable the test is skipped, or fails in CI (CI=true).
 func MySQLDSN(t testing.TB) string {
 	t.Helper()
 	return mysqlDSN(t, os.Getenv)
@@ -122,7 +123,37 @@ func mysqlDSN(t testing.TB, getenv func(string) string) string {
 		t.Fatalf("testutil: close connection to %s: %v", addr, err)
 		return ""
 	}
-	return dsn
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("testutil: %s: %v", MySQLDSNEnv, err)
+		return ""
+	}
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("testutil: %v", err)
+		return ""
+	}
+	defer db.Close()
+	name := schemaName(t.Name())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE `"+name+"` CHARACTER SET utf8mb4"); err != nil {
+		t.Fatalf("testutil: create database %s: %v", name, err)
+		return ""
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			t.Errorf("testutil: %v", err)
+			return
+		}
+		defer db.Close()
+		if _, err := db.Exec("DROP DATABASE IF EXISTS `" + name + "`"); err != nil {
+			t.Errorf("testutil: drop database %s: %v", name, err)
+		}
+	})
+	cfg.DBName = name
+	return cfg.FormatDSN()
 }
 
 // mysqlAddr returns the network and address of a MySQL driver DSN,

@@ -37,6 +37,10 @@ type CSVOptions struct {
 	Quote      string   // one character; `"` when empty
 	NoHeader   bool     // true when the first record is data, not column names
 	NullValues []string // strings read as NULL; [""] when empty
+	// QuotedNullsAreText reads a quoted field that equals a null value as
+	// that text, not NULL (the files shp extracts write NULL as an
+	// unquoted \N and quote a text \N).
+	QuotedNullsAreText bool
 }
 
 // LoadSpec names one staged object and how to read it.

@@ -223,8 +223,9 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		return err
 	}
 	delim, quote, nulls := s.csvOptions()
-	base := fmt.Sprintf("header=%t, delim=%s, quote=%s, escape=%s, compression=%s, nullstr=%s",
-		!s.spec.CSV.NoHeader, literal(delim), literal(quote), literal(quote), literal(s.compression()), listLiteral(nulls))
+	base := fmt.Sprintf("header=%t, delim=%s, quote=%s, escape=%s, compression=%s, nullstr=%s, allow_quoted_nulls=%t",
+		!s.spec.CSV.NoHeader, literal(delim), literal(quote), literal(quote), literal(s.compression()), listLiteral(nulls),
+		!s.spec.CSV.QuotedNullsAreText)
 	path := literal(s.spec.Path)
 
 	fileTypes := make([]string, len(header))

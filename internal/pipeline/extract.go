@@ -1,0 +1,257 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/source"
+	"github.com/shp-dev/shp/internal/staging"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// workItem is one object to stage: a file of an object source, or a chunk
+// an extracting source wrote into the staging bucket.
+type workItem struct {
+	obj  source.Object
+	load func() (*ObjectResult, *warehouse.Staged, error)
+}
+
+// extractState carries an extraction from its start to its commit.
+type extractState struct {
+	source     string
+	key        string // the watermark's key in the metadata store
+	since      string
+	extraction *source.Extraction
+	close      func()
+}
+
+// watermarkKey names a source's watermark in the metadata store.
+func watermarkKey(src string) string { return "source:" + src }
+
+// extractPrefix starts the keys of the chunks of a source's extractions,
+// as they appear in the warehouse's load ledger.
+func extractPrefix(src string) string { return "extract/" + src + "/" }
+
+// extract runs an extracting source into chunk files in the staging
+// bucket and returns them as work items. The chunks' ledger entries carry
+// the new watermark, so that a run interrupted between the warehouse's
+// commit and the metadata store's update resumes from it.
+func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.Source, sch *schema.Schema, opts Options,
+	res *Result, log *slog.Logger) ([]workItem, *extractState, error) {
+	open := r.OpenExtractor
+	if open == nil {
+		open = source.NewExtractor
+	}
+	ex, err := open(ctx, source.Spec{Name: src.Name, Type: src.Type, BaseDir: r.Project.Dir, Settings: src.Settings})
+	if err != nil {
+		return nil, nil, err
+	}
+	st := &extractState{source: src.Name, key: watermarkKey(src.Name), close: func() { _ = ex.Close() }}
+	if opts.FullRefresh {
+		if err := r.Store.ForgetObjects(ctx, p.Name); err != nil {
+			st.close()
+			return nil, nil, err
+		}
+	} else if st.since, err = r.recoverWatermark(ctx, p.Name, src.Name, res.RunID, log); err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	if len(*sch) == 0 {
+		if *sch, err = ex.Discover(ctx); err != nil {
+			st.close()
+			return nil, nil, err
+		}
+	}
+	task := metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
+	if err := r.Store.RecordTask(ctx, task); err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	sink := &chunkSink{bucket: r.Staging, pipeline: p.Name, runID: res.RunID, source: src.Name, ext: ex.Format()}
+	started := r.now()
+	exn, err := ex.Extract(ctx, source.ExtractRequest{Since: st.since, Full: opts.FullRefresh}, sink)
+	if exn != nil {
+		detail, _ := json.Marshal(map[string]any{
+			"source": src.Name, "type": src.Type, "query": exn.Query, "watermark_before": st.since,
+			"watermark_after": exn.Watermark, "rows": exn.Rows, "bytes": exn.Bytes, "attempts": exn.Attempts,
+			"chunks": len(sink.chunks), "duration_ms": r.now().Sub(started).Milliseconds(),
+		})
+		task.Detail = string(detail)
+		task.RowsIn = exn.Rows
+		if exn.Attempts > 1 {
+			task.Attempt = exn.Attempts
+		}
+	}
+	r.finishTask(ctx, task, err)
+	if err != nil {
+		st.close()
+		return nil, nil, err
+	}
+	st.extraction = exn
+	log.Info("extracted", "source", src.Name, "rows", exn.Rows, "bytes", exn.Bytes, "chunks", len(sink.chunks),
+		"watermark_before", st.since, "watermark_after", exn.Watermark, "attempts", exn.Attempts)
+	var items []workItem
+	for i, c := range sink.chunks {
+		obj := source.Object{
+			Key:         fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, i+1),
+			Fingerprint: "wm:" + exn.Watermark,
+			Size:        c.bytes,
+		}
+		items = append(items, workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+			return r.loadStaged(ctx, p, *sch, obj, c, ex.Format(), res.RunID, log)
+		}})
+	}
+	return items, st, nil
+}
+
+// recoverWatermark returns the watermark to extract after: the metadata
+// store's, unless the warehouse's ledger holds chunks of a later run that
+// the store never heard of (the process died between the two commits).
+func (r *Runner) recoverWatermark(ctx context.Context, pipeline, src, runID string, log *slog.Logger) (string, error) {
+	since, _, err := r.Store.GetWatermark(ctx, pipeline, watermarkKey(src))
+	if err != nil {
+		return "", err
+	}
+	ledger, err := r.Warehouse.LoadedObjects(ctx, pipeline)
+	if err != nil {
+		return "", err
+	}
+	var lost []warehouse.LoadedObject
+	for _, l := range ledger {
+		if !strings.HasPrefix(l.Key, extractPrefix(src)) {
+			continue
+		}
+		done, err := r.Store.ObjectProcessed(ctx, pipeline, metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint})
+		if err != nil {
+			return "", err
+		}
+		if !done {
+			lost = append(lost, l)
+		}
+	}
+	if len(lost) == 0 {
+		return since, nil
+	}
+	sort.Slice(lost, func(i, j int) bool { return lost[i].RunID < lost[j].RunID })
+	latest := lost[len(lost)-1]
+	wm := strings.TrimPrefix(latest.Fingerprint, "wm:")
+	log.Warn("recovering an extraction committed by an interrupted run", "run_id", latest.RunID, "watermark", wm)
+	files := make([]metadata.ObjectFile, len(lost))
+	for i, l := range lost {
+		files[i] = metadata.ObjectFile{ObjectRef: metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint}, RunID: l.RunID, ProcessedAt: r.now()}
+	}
+	if err := r.Store.MarkObjects(ctx, pipeline, runID, files); err != nil {
+		return "", err
+	}
+	if err := r.Store.SetWatermark(ctx, pipeline, watermarkKey(src), wm); err != nil {
+		return "", err
+	}
+	return wm, nil
+}
+
+// finishExtract stores the new watermark once the extracted rows are
+// committed (or when there were none).
+func (r *Runner) finishExtract(ctx context.Context, p *config.Pipeline, st *extractState) error {
+	if st.extraction == nil || st.extraction.Watermark == "" || st.extraction.Watermark == st.since {
+		return nil
+	}
+	return r.Store.SetWatermark(ctx, p.Name, st.key, st.extraction.Watermark)
+}
+
+// loadStaged loads one extracted chunk from the staging bucket.
+func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.Schema, obj source.Object, c stagedChunk,
+	f format.Format, runID string, log *slog.Logger) (*ObjectResult, *warehouse.Staged, error) {
+	started := r.now()
+	or := &ObjectResult{Key: obj.Key, Format: f, Bytes: c.bytes, RowsIn: c.rows}
+	localPath, release, err := r.Staging.LocalPath(ctx, c.key)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
+	st, err := r.Warehouse.Stage(ctx, warehouse.LoadSpec{
+		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
+		Path: localPath, Format: f, Compression: format.None, Schema: sch, Key: p.Key,
+		CSV: warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true},
+	})
+	if err != nil {
+		return or, nil, err
+	}
+	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
+	if st.Loaded+st.Quarantined != c.rows {
+		return or, nil, fmt.Errorf("%w: %s has %d extracted rows but %d were loaded and %d quarantined", ErrInvariant,
+			obj.Key, c.rows, st.Loaded, st.Quarantined)
+	}
+	for _, d := range st.Drift {
+		log.Warn("schema drift", "object", obj.Key, "detail", d)
+	}
+	log.Info("chunk staged", "object", obj.Key, "rows_in", c.rows, "loaded", st.Loaded, "quarantined", st.Quarantined)
+	if r.OnProgress != nil {
+		r.OnProgress(Progress{Pipeline: p.Name, Object: obj.Key, Bytes: c.bytes, Rows: c.rows, Elapsed: r.now().Sub(started), Done: true})
+	}
+	return or, st, nil
+}
+
+// stagedChunk is a chunk file the extractor committed.
+type stagedChunk struct {
+	key         string
+	rows, bytes int64
+}
+
+// chunkSink writes an extractor's chunks into the staging bucket.
+type chunkSink struct {
+	bucket                  *staging.Bucket
+	pipeline, runID, source string
+	ext                     format.Format
+	mu                      sync.Mutex
+	n                       int
+	chunks                  []stagedChunk
+}
+
+func (s *chunkSink) Chunk(ctx context.Context) (source.Chunk, error) {
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	key, err := staging.SafeKey(s.pipeline, s.runID, "extract", s.source, fmt.Sprintf("chunk-%05d.%s", n, s.ext))
+	if err != nil {
+		return nil, err
+	}
+	w, err := s.bucket.Create(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &chunkFile{sink: s, w: w, key: key}, nil
+}
+
+type chunkFile struct {
+	sink *chunkSink
+	w    *staging.Writer
+	key  string
+}
+
+func (c *chunkFile) Write(p []byte) (int, error) { return c.w.Write(p) }
+
+func (c *chunkFile) Commit(rows int64) error {
+	if rows == 0 {
+		c.w.Abort()
+		return nil
+	}
+	if err := c.w.Commit(); err != nil {
+		return err
+	}
+	c.sink.mu.Lock()
+	c.sink.chunks = append(c.sink.chunks, stagedChunk{key: c.key, rows: rows, bytes: c.w.Written()})
+	c.sink.mu.Unlock()
+	return nil
+}
+
+func (c *chunkFile) Discard() { c.w.Abort() }

@@ -1,0 +1,283 @@
+package sqlsource
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/shp-dev/shp/internal/schema"
+)
+
+// pgEngine extracts from PostgreSQL over one connection, reconnecting
+// after a failure.
+type pgEngine struct {
+	cfg  *pgx.ConnConfig
+	conn *pgx.Conn
+}
+
+func newPostgres(c Config, password string) (*pgEngine, error) {
+	var cfg *pgx.ConnConfig
+	var err error
+	if c.DSN != "" {
+		cfg, err = pgx.ParseConfig(c.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("dsn: %s", redactErr(err))
+		}
+	} else {
+		cfg, err = pgx.ParseConfig("sslmode=disable")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Host = c.Host
+		cfg.Port = 5432
+		if c.Port > 0 {
+			cfg.Port = uint16(c.Port)
+		}
+		cfg.Database = c.Database
+		cfg.User = c.User
+	}
+	if password != "" {
+		cfg.Password = password
+	}
+	if c.TLS.Mode != "" {
+		tc, err := tlsConfig(c.TLS, cfg.Host)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLSConfig = tc
+		cfg.Fallbacks = nil
+	}
+	// Times come out in UTC and ISO form, whatever the server's defaults.
+	cfg.RuntimeParams["timezone"] = "UTC"
+	cfg.RuntimeParams["datestyle"] = "ISO, MDY"
+	cfg.RuntimeParams["application_name"] = "shp"
+	return &pgEngine{cfg: cfg}, nil
+}
+
+// tlsConfig builds the client TLS settings of a mode.
+func tlsConfig(t TLS, host string) (*tls.Config, error) {
+	if t.Mode == "disable" {
+		return nil, nil
+	}
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if t.ServerName != "" {
+		tc.ServerName = t.ServerName
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls.ca_file %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	switch t.Mode {
+	case "require":
+		tc.InsecureSkipVerify = true
+	case "verify-ca":
+		// Verify the chain but not the host name.
+		tc.InsecureSkipVerify = true
+		tc.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			certs := make([]*x509.Certificate, len(raw))
+			for i, r := range raw {
+				c, err := x509.ParseCertificate(r)
+				if err != nil {
+					return err
+				}
+				certs[i] = c
+			}
+			inter := x509.NewCertPool()
+			for _, c := range certs[1:] {
+				inter.AddCert(c)
+			}
+			_, err := certs[0].Verify(x509.VerifyOptions{Roots: tc.RootCAs, Intermediates: inter})
+			return err
+		}
+	}
+	return tc, nil
+}
+
+// redactErr keeps a DSN's password out of a parse error.
+func redactErr(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "password="); i >= 0 {
+		j := strings.IndexAny(msg[i:], " &")
+		if j < 0 {
+			j = len(msg) - i
+		}
+		msg = msg[:i] + "password=REDACTED" + msg[i+j:]
+	}
+	return msg
+}
+
+func (e *pgEngine) connect(ctx context.Context) (*pgx.Conn, error) {
+	if e.conn != nil && !e.conn.IsClosed() {
+		return e.conn, nil
+	}
+	conn, err := pgx.ConnectConfig(ctx, e.cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.conn = conn
+	return conn, nil
+}
+
+func (e *pgEngine) reset() {
+	if e.conn != nil {
+		_ = e.conn.Close(context.Background())
+		e.conn = nil
+	}
+}
+
+func (e *pgEngine) close() error {
+	e.reset()
+	return nil
+}
+
+func (e *pgEngine) quote(ident string) string { return pgx.Identifier{ident}.Sanitize() }
+
+func (e *pgEngine) literal(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
+
+func (e *pgEngine) scalar(ctx context.Context, query string) (string, bool, error) {
+	conn, err := e.connect(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	var v *string
+	if err := conn.QueryRow(ctx, query).Scan(&v); err != nil {
+		return "", false, err
+	}
+	if v == nil {
+		return "", false, nil
+	}
+	return *v, true, nil
+}
+
+func (e *pgEngine) describe(ctx context.Context, relation string) ([]column, error) {
+	conn, err := e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := conn.Query(ctx, "SELECT * FROM "+relation+" LIMIT 0")
+	if err != nil {
+		return nil, err
+	}
+	// The descriptions live in the connection's buffers: copy them before
+	// the next query.
+	fields := append([]pgconn.FieldDescription(nil), rows.FieldDescriptions()...)
+	for i := range fields {
+		fields[i].Name = strings.Clone(fields[i].Name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	oids := make([]uint32, len(fields))
+	for i, f := range fields {
+		oids[i] = f.DataTypeOID
+	}
+	cats := map[uint32][2]string{}
+	trows, err := conn.Query(ctx, "SELECT oid, typcategory::text, typname::text FROM pg_type WHERE oid = ANY($1)", oids)
+	if err != nil {
+		return nil, err
+	}
+	for trows.Next() {
+		var oid uint32
+		var cat, name string
+		if err := trows.Scan(&oid, &cat, &name); err != nil {
+			trows.Close()
+			return nil, err
+		}
+		cats[oid] = [2]string{cat, name}
+	}
+	trows.Close()
+	if err := trows.Err(); err != nil {
+		return nil, err
+	}
+	cols := make([]column, len(fields))
+	for i, f := range fields {
+		q := e.quote(f.Name)
+		c := column{name: f.Name, expr: q, dbType: cats[f.DataTypeOID][1]}
+		c.field = schema.Field{Name: f.Name, Mode: schema.ModeNullable}
+		switch {
+		case cats[f.DataTypeOID][0] == "A":
+			c.field.Type = schema.TypeJSON
+			c.expr = "array_to_json(" + q + ")"
+		default:
+			c.field.Type, c.field.Precision, c.field.Scale = pgType(f.DataTypeOID, f.TypeModifier)
+		}
+		if f.DataTypeOID == pgtype.ByteaOID {
+			c.expr = `CASE WHEN ` + q + ` IS NULL THEN NULL ELSE regexp_replace(encode(` + q + `, 'hex'), '(..)', '\\x\1', 'g') END`
+		}
+		if c.expr != q {
+			c.expr += " AS " + q
+		}
+		cols[i] = c
+	}
+	return cols, nil
+}
+
+// pgType maps a PostgreSQL type to the warehouse's.
+func pgType(oid uint32, typmod int32) (typ string, precision, scale int) {
+	switch oid {
+	case pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID, pgtype.OIDOID:
+		return schema.TypeInt64, 0, 0
+	case pgtype.Float4OID, pgtype.Float8OID:
+		return schema.TypeFloat64, 0, 0
+	case pgtype.NumericOID:
+		if typmod >= 4 {
+			p, s := int((typmod-4)>>16)&0xffff, int(typmod-4)&0xffff
+			if p <= 38 {
+				return schema.TypeNumeric, p, s
+			}
+			return schema.TypeString, 0, 0
+		}
+		return schema.TypeNumeric, 38, 9
+	case pgtype.BoolOID:
+		return schema.TypeBool, 0, 0
+	case pgtype.ByteaOID:
+		return schema.TypeBytes, 0, 0
+	case pgtype.DateOID:
+		return schema.TypeDate, 0, 0
+	case pgtype.TimestampOID:
+		return schema.TypeDatetime, 0, 0
+	case pgtype.TimestamptzOID:
+		return schema.TypeTimestamp, 0, 0
+	case pgtype.TimeOID:
+		return schema.TypeTime, 0, 0
+	case pgtype.JSONOID, pgtype.JSONBOID:
+		return schema.TypeJSON, 0, 0
+	}
+	// text, varchar, char, name, uuid, interval, inet, money, xml, enums ...
+	return schema.TypeString, 0, 0
+}
+
+func (e *pgEngine) copyCSV(ctx context.Context, query string, _ int, w io.Writer) (int64, error) {
+	conn, err := e.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	tag, err := conn.PgConn().CopyTo(ctx, w, "COPY ("+query+`) TO STDOUT WITH (FORMAT csv, NULL '\N')`)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,0 +1,447 @@
+// Package sqlsource extracts tables and queries from PostgreSQL (type
+// postgres, or cloudsql with engine postgres) and MySQL or MariaDB (type
+// mysql, or cloudsql with engine mysql) into CSV chunks: a header line,
+// NULL written as an unquoted \N, bytes as \xHH escapes. PostgreSQL
+// extracts with COPY (query) TO STDOUT; MySQL streams rows.
+//
+// Incremental extraction reads the rows whose watermark column lies in
+// (since - lookback, max], where max is the column's maximum when the
+// extraction starts; the new watermark is that max. Large extractions are
+// split into chunks by ranges of an integer key, each written (and, on a
+// transient failure, rewritten from scratch) as one file.
+package sqlsource
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/resilience"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/source"
+)
+
+func init() {
+	source.RegisterExtractor("postgres", func(ctx context.Context, s source.Spec) (source.Extractor, error) {
+		return open(s, "postgres")
+	})
+	source.RegisterExtractor("mysql", func(ctx context.Context, s source.Spec) (source.Extractor, error) {
+		return open(s, "mysql")
+	})
+	source.RegisterExtractor("cloudsql", func(ctx context.Context, s source.Spec) (source.Extractor, error) {
+		engine, _ := s.Settings["engine"].(string)
+		if engine != "postgres" && engine != "mysql" {
+			return nil, fmt.Errorf("engine %q is unknown (supported: postgres, mysql)", engine)
+		}
+		return open(s, engine)
+	})
+}
+
+// Config is a SQL source's settings in sources.yaml.
+type Config struct {
+	Engine       string          `json:"engine"`
+	DSN          string          `json:"dsn"`
+	Host         string          `json:"host"`
+	Port         int             `json:"port"`
+	Database     string          `json:"database"`
+	User         string          `json:"user"`
+	PasswordEnv  string          `json:"password_env"`
+	PasswordFile string          `json:"password_file"`
+	TLS          TLS             `json:"tls"`
+	Table        string          `json:"table"`
+	Query        string          `json:"query"`
+	Incremental  *Incremental    `json:"incremental"`
+	Key          string          `json:"key"`
+	ChunkSize    int64           `json:"chunk_size"`
+	Retry        source.Retry    `json:"retry"`
+	RateLimit    float64         `json:"rate_limit"`
+	Timeout      source.Duration `json:"timeout"`
+}
+
+// TLS configures the connection's encryption.
+type TLS struct {
+	// Mode is disable, require (encrypt, do not verify), verify-ca or
+	// verify-full (the default when a CA file is given).
+	Mode       string `json:"mode"`
+	CAFile     string `json:"ca_file"`
+	CertFile   string `json:"cert_file"`
+	KeyFile    string `json:"key_file"`
+	ServerName string `json:"server_name"`
+}
+
+// Incremental extraction by a watermark column.
+type Incremental struct {
+	// Column holds a timestamp, date or increasing integer.
+	Column string `json:"column"`
+	// Lookback re-reads rows this far behind the watermark, for late
+	// updates: a duration ("2h") for times, a number for integers.
+	Lookback any `json:"lookback"`
+	// Initial is the watermark of the first extraction; empty for all rows.
+	Initial string `json:"initial"`
+}
+
+// column is one extracted column.
+type column struct {
+	name   string
+	field  schema.Field
+	expr   string // the select expression, already quoted
+	dbType string
+}
+
+// engine is what differs between PostgreSQL and MySQL.
+type engine interface {
+	quote(ident string) string
+	literal(v string) string
+	// describe returns the columns of the relation.
+	describe(ctx context.Context, relation string) ([]column, error)
+	// scalar runs a query returning one text value (NULL as ok=false).
+	scalar(ctx context.Context, query string) (string, bool, error)
+	// copyCSV writes the rows of query as CSV into w; the header is
+	// written by the caller.
+	copyCSV(ctx context.Context, query string, ncols int, w io.Writer) (int64, error)
+	close() error
+	// reset drops the connection so that the next attempt reconnects.
+	reset()
+}
+
+type extractor struct {
+	name   string
+	cfg    Config
+	eng    engine
+	caller *resilience.Caller
+	cols   []column
+}
+
+func open(s source.Spec, engineName string) (*extractor, error) {
+	var cfg Config
+	if err := source.Decode(s, &cfg); err != nil {
+		return nil, err
+	}
+	if (cfg.Table == "") == (cfg.Query == "") {
+		return nil, fmt.Errorf("give table or query (exactly one)")
+	}
+	if cfg.DSN == "" && cfg.Host == "" {
+		return nil, fmt.Errorf("give host (with port, database, user) or dsn")
+	}
+	if cfg.Incremental != nil && cfg.Incremental.Column == "" {
+		return nil, fmt.Errorf("incremental.column is required")
+	}
+	if cfg.ChunkSize < 0 {
+		return nil, fmt.Errorf("chunk_size must be positive")
+	}
+	if cfg.ChunkSize > 0 && cfg.Key == "" {
+		return nil, fmt.Errorf("chunk_size needs key, an integer column to split the rows by")
+	}
+	switch cfg.TLS.Mode {
+	case "", "disable", "require", "verify-ca", "verify-full":
+	default:
+		return nil, fmt.Errorf("tls.mode %q is unknown (disable, require, verify-ca, verify-full)", cfg.TLS.Mode)
+	}
+	password, err := source.Secret("password", cfg.PasswordEnv, cfg.PasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := cfg.Retry.Policy(cfg.RateLimit, time.Duration(cfg.Timeout))
+	if err != nil {
+		return nil, err
+	}
+	x := &extractor{name: s.Name, cfg: cfg, caller: resilience.New("source "+s.Name, policy)}
+	switch engineName {
+	case "postgres":
+		x.eng, err = newPostgres(cfg, password)
+	default:
+		x.eng, err = newMySQL(cfg, password)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+func (x *extractor) Format() format.Format { return format.CSV }
+
+func (x *extractor) Close() error { return x.eng.close() }
+
+// relation is the table, quoted, or the query as a subquery.
+func (x *extractor) relation() string {
+	if x.cfg.Query != "" {
+		return "(" + strings.TrimRight(strings.TrimSpace(x.cfg.Query), ";") + ") AS shp_q"
+	}
+	parts := strings.Split(x.cfg.Table, ".")
+	for i, p := range parts {
+		parts[i] = x.eng.quote(p)
+	}
+	return strings.Join(parts, ".")
+}
+
+func (x *extractor) Discover(ctx context.Context) (schema.Schema, error) {
+	cols, err := x.columns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(schema.Schema, len(cols))
+	for i, c := range cols {
+		out[i] = c.field
+	}
+	return out, nil
+}
+
+func (x *extractor) columns(ctx context.Context) ([]column, error) {
+	if x.cols != nil {
+		return x.cols, nil
+	}
+	var cols []column
+	err := x.caller.Do(ctx, func(ctx context.Context) error {
+		var err error
+		cols, err = x.eng.describe(ctx, x.relation())
+		if err != nil {
+			x.eng.reset()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", x.what(), err)
+	}
+	if len(cols) == 0 {
+		return nil, fmt.Errorf("%s has no columns", x.what())
+	}
+	x.cols = cols
+	return cols, nil
+}
+
+// what names the table or query in messages.
+func (x *extractor) what() string {
+	if x.cfg.Table != "" {
+		return "table " + x.cfg.Table
+	}
+	q := strings.Join(strings.Fields(x.cfg.Query), " ")
+	if len(q) > 80 {
+		q = q[:77] + "..."
+	}
+	return "query " + strconv.Quote(q)
+}
+
+func (x *extractor) scalar(ctx context.Context, query string) (string, bool, error) {
+	var v string
+	var ok bool
+	err := x.caller.Do(ctx, func(ctx context.Context) error {
+		var err error
+		v, ok, err = x.eng.scalar(ctx, query)
+		if err != nil {
+			x.eng.reset()
+		}
+		return err
+	})
+	return v, ok, err
+}
+
+func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
+	cols, err := x.columns(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rel := x.relation()
+	var where []string
+	out := &source.Extraction{Watermark: req.Since}
+	if inc := x.cfg.Incremental; inc != nil {
+		wm := x.eng.quote(inc.Column)
+		since := req.Since
+		if since == "" {
+			since = inc.Initial
+		}
+		if req.Full {
+			since = ""
+		}
+		if since != "" {
+			lower, err := lookBack(since, inc.Lookback)
+			if err != nil {
+				return nil, err
+			}
+			where = append(where, wm+" > "+x.eng.literal(lower))
+		}
+		maxQ := "SELECT CAST(max(" + wm + ") AS " + x.textType() + ") FROM " + rel
+		if len(where) > 0 {
+			maxQ += " WHERE " + strings.Join(where, " AND ")
+		}
+		upper, ok, err := x.scalar(ctx, maxQ)
+		if err != nil {
+			return nil, fmt.Errorf("read the watermark of %s: %w", x.what(), err)
+		}
+		if !ok {
+			out.Query = maxQ
+			return out, nil // nothing after the watermark
+		}
+		where = append(where, wm+" <= "+x.eng.literal(upper))
+		out.Watermark = upper
+	}
+	sel := make([]string, len(cols))
+	header := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = c.expr
+		header[i] = csvField(c.name)
+	}
+	base := "SELECT " + strings.Join(sel, ", ") + " FROM " + rel
+	ranges := [][2]int64{{math.MinInt64, math.MaxInt64}}
+	if x.cfg.ChunkSize > 0 {
+		if ranges, err = x.keyRanges(ctx, rel, where); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range ranges {
+		conds := append([]string(nil), where...)
+		if r[0] != math.MinInt64 {
+			k := x.eng.quote(x.cfg.Key)
+			conds = append(conds, fmt.Sprintf("%s >= %d AND %s < %d", k, r[0], k, r[1]))
+		}
+		q := base
+		if len(conds) > 0 {
+			q += " WHERE " + strings.Join(conds, " AND ")
+		}
+		out.Query = q
+		rows, bytes, attempts, err := x.chunk(ctx, sink, q, len(cols), strings.Join(header, ",")+"\n")
+		out.Attempts += attempts
+		if err != nil {
+			return out, fmt.Errorf("extract %s: %w", x.what(), err)
+		}
+		out.Rows += rows
+		out.Bytes += bytes
+	}
+	if len(ranges) > 1 {
+		out.Query = base + " WHERE ... (" + strconv.Itoa(len(ranges)) + " chunks by " + x.cfg.Key + ")"
+	}
+	return out, nil
+}
+
+// chunk extracts one query into one chunk, retrying a transient failure
+// with a fresh chunk and connection.
+func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, ncols int, header string) (rows, bytes int64, attempts int, err error) {
+	err = x.caller.Do(ctx, func(ctx context.Context) error {
+		attempts++
+		c, err := sink.Chunk(ctx)
+		if err != nil {
+			return err
+		}
+		cw := &countingWriter{w: c}
+		if _, err := io.WriteString(cw, header); err != nil {
+			c.Discard()
+			return err
+		}
+		n, err := x.eng.copyCSV(ctx, query, ncols, cw)
+		if err != nil {
+			c.Discard()
+			x.eng.reset()
+			return err
+		}
+		if err := c.Commit(n); err != nil {
+			return err
+		}
+		rows, bytes = n, cw.n
+		return nil
+	})
+	return rows, bytes, attempts, err
+}
+
+// keyRanges splits the key's range within the window into chunk_size-wide
+// half-open ranges.
+func (x *extractor) keyRanges(ctx context.Context, rel string, where []string) ([][2]int64, error) {
+	k := x.eng.quote(x.cfg.Key)
+	w := ""
+	if len(where) > 0 {
+		w = " WHERE " + strings.Join(where, " AND ")
+	}
+	lo, ok, err := x.scalar(ctx, "SELECT CAST(min("+k+") AS "+x.textType()+") FROM "+rel+w)
+	if err != nil {
+		return nil, fmt.Errorf("read the key range of %s: %w", x.what(), err)
+	}
+	if !ok {
+		return [][2]int64{{math.MinInt64, math.MaxInt64}}, nil
+	}
+	hi, _, err := x.scalar(ctx, "SELECT CAST(max("+k+") AS "+x.textType()+") FROM "+rel+w)
+	if err != nil {
+		return nil, fmt.Errorf("read the key range of %s: %w", x.what(), err)
+	}
+	a, err1 := strconv.ParseInt(lo, 10, 64)
+	b, err2 := strconv.ParseInt(hi, 10, 64)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("key %s must be an integer column to chunk by (min %q, max %q)", x.cfg.Key, lo, hi)
+	}
+	var out [][2]int64
+	for start := a; start <= b; start += x.cfg.ChunkSize {
+		end := start + x.cfg.ChunkSize
+		if end < start || end > b { // overflow, or the last chunk
+			end = b + 1
+		}
+		out = append(out, [2]int64{start, end})
+		if end == b+1 {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (x *extractor) textType() string {
+	if _, ok := x.eng.(*pgEngine); ok {
+		return "TEXT"
+	}
+	return "CHAR"
+}
+
+// lookBack moves a watermark back by the lookback: a duration for times,
+// a number for integers.
+func lookBack(since string, lookback any) (string, error) {
+	if lookback == nil {
+		return since, nil
+	}
+	if n, err := strconv.ParseInt(since, 10, 64); err == nil {
+		f, ok := lookback.(float64)
+		if !ok {
+			return "", fmt.Errorf("incremental.lookback must be a number for an integer watermark, got %v", lookback)
+		}
+		return strconv.FormatInt(n-int64(f), 10), nil
+	}
+	s, ok := lookback.(string)
+	if !ok {
+		return "", fmt.Errorf("incremental.lookback must be a duration such as 2h for a time watermark, got %v", lookback)
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return "", fmt.Errorf("incremental.lookback %q: %v", s, err)
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, since); err == nil {
+			return t.Add(-d).Format(layout), nil
+		}
+	}
+	return "", fmt.Errorf("watermark %q is neither an integer nor a time", since)
+}
+
+// timeLayouts are the text forms of the databases' times.
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00", "2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999Z07:00", "2006-01-02",
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// csvField quotes a field when it needs it, or when it reads as the NULL
+// marker \N.
+func csvField(s string) string {
+	if s == `\N` || strings.ContainsAny(s, ",\"\r\n") || (s != "" && (s[0] == ' ' || s[len(s)-1] == ' ')) {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
