@@ -1,14 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/sample"
+	"github.com/shp-dev/shp/internal/source"
 )
 
 func newInitCmd(e *env) *cobra.Command {
@@ -38,6 +41,9 @@ func newConfigCmd(e *env) *cobra.Command {
 			if err == nil {
 				err = p.Check()
 			}
+			if err == nil {
+				err = checkSourceSettings(cmd.Context(), p)
+			}
 			if err != nil {
 				var list config.Errors
 				if errors.As(err, &list) {
@@ -51,4 +57,32 @@ func newConfigCmd(e *env) *cobra.Command {
 		},
 	})
 	return cmd
+}
+
+// checkSourceSettings lets each extracting source's connector check its
+// settings, without connecting.
+func checkSourceSettings(ctx context.Context, p *config.Project) error {
+	var errs []error
+	for _, name := range sortedKeys(p.Sources) {
+		src := p.Sources[name]
+		if !config.IsExtracting(src.Type) {
+			continue
+		}
+		ex, err := source.NewExtractor(ctx, source.Spec{Name: name, Type: src.Type, BaseDir: p.Dir, Settings: src.Settings})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sources.yaml: %w", err))
+			continue
+		}
+		_ = ex.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -15,10 +15,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/resilience"
@@ -27,6 +30,9 @@ import (
 )
 
 func init() {
+	// The MySQL driver logs connection errors it also returns: keep them
+	// out of shp's output.
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	source.RegisterExtractor("postgres", func(ctx context.Context, s source.Spec) (source.Extractor, error) {
 		return open(s, "postgres")
 	})
