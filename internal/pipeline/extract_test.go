@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/source"
+)
+
+// fakeExtractor serves rows (id, watermark) and records what it was asked.
+type fakeExtractor struct {
+	rows   [][2]int
+	asked  []string
+	closed bool
+}
+
+func (f *fakeExtractor) Format() format.Format { return format.CSV }
+
+func (f *fakeExtractor) Discover(context.Context) (schema.Schema, error) {
+	return schema.Schema{{Name: "id", Type: schema.TypeInt64, Mode: schema.ModeNullable}, {Name: "wm", Type: schema.TypeInt64, Mode: schema.ModeNullable}}, nil
+}
+
+func (f *fakeExtractor) Extract(ctx context.Context, req source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
+	f.asked = append(f.asked, req.Since)
+	since := -1
+	if req.Since != "" && !req.Full {
+		since, _ = strconv.Atoi(req.Since)
+	}
+	c, err := sink.Chunk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(c, "id,wm\n")
+	out := &source.Extraction{Watermark: req.Since, Query: "fake", Attempts: 1}
+	for _, r := range f.rows {
+		if r[1] > since {
+			fmt.Fprintf(c, "%d,%d\n", r[0], r[1])
+			out.Rows++
+			out.Watermark = strconv.Itoa(r[1])
+		}
+	}
+	return out, c.Commit(out.Rows)
+}
+
+func (f *fakeExtractor) Close() error { f.closed = true; return nil }
+
+// lossyStore fails to record processed objects: the process "dies" after
+// the warehouse commit and before the metadata store hears of it.
+type lossyStore struct{ metadata.Store }
+
+func (lossyStore) MarkObjects(context.Context, string, string, []metadata.ObjectFile) error {
+	return errors.New("killed")
+}
+
+func extractEnv(t *testing.T, fake *fakeExtractor) *env {
+	t.Helper()
+	e := newEnv(t, "    mode: append\n")
+	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n"), 0o644)
+	proj, err := config.LoadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Project = proj
+	e.runner.OpenExtractor = func(context.Context, source.Spec) (source.Extractor, error) { return fake, nil }
+	return e
+}
+
+// TestExtractWatermarkSurvivesLostMetadata: when the warehouse committed
+// an extraction but the metadata store never heard of it, the next run
+// takes the watermark from the warehouse's ledger and extracts only what
+// is new, so even an append-mode target holds every row once.
+func TestExtractWatermarkSurvivesLostMetadata(t *testing.T) {
+	ctx := context.Background()
+	fake := &fakeExtractor{rows: [][2]int{{1, 10}, {2, 20}}}
+	e := extractEnv(t, fake)
+	store := e.runner.Store
+	e.runner.Store = lossyStore{store}
+	if _, err := e.runner.Run(ctx, "p", Options{}); err == nil || !fake.closed {
+		t.Fatalf("the first run should fail after its commit: %v", err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 2 {
+		t.Fatalf("the warehouse committed %d rows, want 2", n)
+	}
+	e.runner.Store = store
+	fake.rows = append(fake.rows, [2]int{3, 30})
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fake.asked[1] != "20" || res.RowsIn != 1 {
+		t.Fatalf("second run asked since %q and read %d rows, want since 20 and 1 row", fake.asked[1], res.RowsIn)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 3 {
+		t.Fatalf("target holds %d rows, want 3 (each once)", n)
+	}
+	wm, ok, err := store.GetWatermark(ctx, "p", watermarkKey("s"))
+	if err != nil || !ok || wm != "30" {
+		t.Fatalf("watermark %q %v %v", wm, ok, err)
+	}
+	// Nothing new: an empty run that keeps the watermark.
+	if res, err = e.runner.Run(ctx, "p", Options{}); err != nil || res.RowsIn != 0 || fake.asked[2] != "30" {
+		t.Fatalf("third run: %+v %v (asked %v)", res, err, fake.asked)
+	}
+	// A full refresh re-reads everything into a rebuilt target.
+	if res, err = e.runner.Run(ctx, "p", Options{FullRefresh: true}); err != nil || res.RowsIn != 3 {
+		t.Fatalf("full refresh: %+v %v", res, err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 3 {
+		t.Fatalf("after a full refresh the target holds %d rows, want 3", n)
+	}
+	tasks, err := store.ListTasks(ctx, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, task := range tasks {
+		if task.Task == "extract s" && task.RowsIn == 3 && task.Status == StatusSucceeded {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no extract task on record: %+v", tasks)
+	}
+}
