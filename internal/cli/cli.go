@@ -14,6 +14,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	// The extracting source types shp ships with.
+	_ "github.com/shp-dev/shp/internal/source/apisource"
 	_ "github.com/shp-dev/shp/internal/source/sqlsource"
 )
 
