@@ -4,9 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -134,5 +138,83 @@ func TestPostgresSourcePipeline(t *testing.T) {
 	code, out, _ = shp(t, "runs", "--config", dir, "--format", "json")
 	if code != 0 || !strings.Contains(out, `"rows_in": 2`) {
 		t.Fatalf("runs: %s", out)
+	}
+}
+
+// TestAPISourcePipeline loads a paginated REST API incrementally into
+// DuckDB: discovered types, flattened objects, JSON lists, and a second
+// run that asks only for what changed.
+func TestAPISourcePipeline(t *testing.T) {
+	type rec = map[string]any
+	data := []rec{
+		{"id": 1, "updated": "2026-01-01T00:00:00Z", "total": 9.5, "paid": true, "customer": rec{"name": "Ann"}, "lines": []any{rec{"sku": "a"}}},
+		{"id": 2, "updated": "2026-01-02T00:00:00Z", "total": 3, "paid": false, "customer": rec{"name": "Bo"}, "lines": []any{}},
+		{"id": 3, "updated": "2026-01-03T00:00:00Z", "total": nil, "paid": nil, "customer": rec{"name": nil}, "lines": nil},
+	}
+	var mu sync.Mutex
+	var sinces []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer t0k" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		since := r.URL.Query().Get("since")
+		sinces = append(sinces, since)
+		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+		var out []rec
+		for _, d := range data {
+			if d["updated"].(string) > since {
+				out = append(out, d)
+			}
+		}
+		lo, hi := min((page-1)*2, len(out)), min(page*2, len(out))
+		json.NewEncoder(w).Encode(rec{"items": out[lo:hi]})
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	t.Setenv("SHP_TEST_API_TOKEN", "t0k")
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`project: api
+staging: {url: file://.shp/staging}
+warehouse: {type: duckdb, path: .shp/warehouse.duckdb}
+metadata: {type: sqlite, path: .shp/metadata.db}
+pipelines:
+  orders: {source: shop_api, mode: merge, key: [id]}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(`sources:
+  shop_api:
+    type: api
+    url: `+srv.URL+`/orders
+    records_path: items
+    pagination: {type: page, size: 2}
+    auth: {type: bearer, token_env: SHP_TEST_API_TOKEN}
+    incremental: {field: updated, param: since}
+`), 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
+	}
+	rows := queryJSON(t, dir, `SELECT id, total, paid, customer_name, CAST(lines AS VARCHAR) AS lines, typeof(id) AS t_id, typeof(total) AS t_total,
+		typeof(lines) AS t_lines FROM orders ORDER BY id`)
+	if len(rows) != 3 || rows[0]["customer_name"] != "Ann" || fmt.Sprint(rows[0]["total"]) != "9.5" || rows[0]["paid"] != true ||
+		rows[0]["lines"] != `[{"sku":"a"}]` || rows[0]["t_id"] != "BIGINT" || rows[0]["t_total"] != "DOUBLE" || rows[0]["t_lines"] != "JSON" ||
+		rows[2]["total"] != nil || rows[2]["customer_name"] != nil {
+		t.Fatalf("loaded %v", rows)
+	}
+	mu.Lock()
+	data = append(data, rec{"id": 4, "updated": "2026-01-04T00:00:00Z", "total": 1, "paid": true, "customer": rec{"name": "Cy"}, "lines": []any{}})
+	data[0] = rec{"id": 1, "updated": "2026-01-05T00:00:00Z", "total": 10, "paid": true, "customer": rec{"name": "Ann"}, "lines": []any{}}
+	mu.Unlock()
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("second run: %d\n%s\n%s", code, out, errOut)
+	}
+	rows = queryJSON(t, dir, "SELECT count(*) AS n, sum(total) AS s FROM orders")
+	if fmt.Sprint(rows[0]["n"]) != "4" || fmt.Sprint(rows[0]["s"]) != "14" {
+		t.Fatalf("after the second run: %v", rows)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if sinces[len(sinces)-1] != "2026-01-03T00:00:00Z" {
+		t.Fatalf("the second run asked since %v", sinces)
 	}
 }
