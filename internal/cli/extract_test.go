@@ -218,3 +218,32 @@ pipelines:
 		t.Fatalf("the second run asked since %v", sinces)
 	}
 }
+
+func TestSourcesCommands(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	pgRun(t, dsn, `CREATE TABLE orders (id integer, amount numeric(8,2), updated_at timestamptz)`)
+	dir := extractProject(t, dsn, "")
+	code, out, errOut := shp(t, "sources", "list", "--config", dir)
+	if code != 0 || !strings.Contains(out, "shop") || !strings.Contains(out, "postgres") || !strings.Contains(out, "[orders]") || strings.Contains(out, "postgres://") {
+		t.Fatalf("sources list: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut = shp(t, "sources", "test", "--config", dir, "shop")
+	if code != 0 || !strings.Contains(out, "shop: ok (postgres") || !strings.Contains(out, "amount") || !strings.Contains(out, "NUMERIC(8,2)") {
+		t.Fatalf("sources test: %d %s %s", code, out, errOut)
+	}
+	code, _, errOut = shp(t, "sources", "test", "--config", dir, "nope")
+	if code != 2 || !strings.Contains(errOut, `source "nope" is not defined`) {
+		t.Fatalf("unknown source: %d %s", code, errOut)
+	}
+	pgRun(t, dsn, `DROP TABLE orders`)
+	code, out, _ = shp(t, "sources", "test", "--config", dir)
+	if code != 1 || !strings.Contains(out, `shop: FAILED`) || !strings.Contains(out, `relation "orders" does not exist`) {
+		t.Fatalf("failing source: %d %s", code, out)
+	}
+	// The sample project's file source lists its files.
+	sample := initProject(t)
+	code, out, _ = shp(t, "sources", "test", "--config", sample)
+	if code != 0 || !strings.Contains(out, "objects") {
+		t.Fatalf("file source: %d %s", code, out)
+	}
+}
