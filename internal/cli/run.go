@@ -12,6 +12,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
+	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/pipeline"
 )
 
@@ -49,6 +50,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 			defer svc.close()
 			runner := &pipeline.Runner{
 				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
+				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 			}
 			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {
 				runner.OnProgress = progressPrinter(e.stderr)

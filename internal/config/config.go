@@ -133,6 +133,20 @@ type Config struct {
 	Defaults Defaults
 	// Pipelines are the project's pipelines by name.
 	Pipelines map[string]*Pipeline
+	// Lineage configures where OpenLineage events go besides the
+	// metadata store.
+	Lineage Lineage
+}
+
+// Lineage configures OpenLineage event delivery.
+type Lineage struct {
+	// URL is an OpenLineage HTTP endpoint (Marquez: .../api/v1/lineage);
+	// empty to keep events in the metadata store only.
+	URL string
+	// APIKeyEnv names the environment variable holding a bearer token.
+	APIKeyEnv string
+	// Namespace is the jobs' namespace; the project name by default.
+	Namespace string
 }
 
 // Staging configures the staging area.

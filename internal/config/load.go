@@ -117,7 +117,7 @@ func (l *loader) raw(name string) map[string]any {
 // config extracts and validates config.yaml.
 func (l *loader) config(f *yamlFile) Config {
 	top := f.object(f.body, pos{1, 1}, "", "", "",
-		"project", "staging", "warehouse", "metadata", "defaults", "pipelines")
+		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage")
 	var c Config
 
 	if top.required("project", &c.Project) && !validName(c.Project) {
@@ -170,6 +170,15 @@ func (l *loader) config(f *yamlFile) Config {
 	default:
 		f.errorf(md.valuePos("type"), "metadata.type %q is unknown (supported: sqlite, postgres)", c.Metadata.Type)
 	}
+
+	lin := f.object(top.node("lineage"), top.keyPos("lineage"), "", "lineage.", "lineage", "url", "api_key_env", "namespace")
+	if lin.str("url", &c.Lineage.URL) {
+		if u, err := url.Parse(c.Lineage.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.errorf(lin.valuePos("url"), "lineage.url %q must be an http:// or https:// URL (an OpenLineage endpoint, such as Marquez's /api/v1/lineage)", c.Lineage.URL)
+		}
+	}
+	lin.str("api_key_env", &c.Lineage.APIKeyEnv)
+	lin.str("namespace", &c.Lineage.Namespace)
 
 	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio")
 	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio

@@ -347,6 +347,51 @@ ON CONFLICT (pipeline, wm_key) DO UPDATE SET value = excluded.value, updated_at 
 	return nil
 }
 
+// RecordLineage implements Store.
+func (s *sqlStore) RecordLineage(ctx context.Context, e LineageEvent) error {
+	if e.RunID == "" || e.Job == "" || e.EventType == "" {
+		return fmt.Errorf("record lineage: %w: an event needs a run, a job and a type", ErrInvalid)
+	}
+	_, err := s.exec(ctx, `INSERT INTO lineage_events (run_id, job, event_type, event_time, payload) VALUES (?, ?, ?, ?, ?)`,
+		e.RunID, e.Job, e.EventType, s.d.timeArg(e.EventTime), e.Payload)
+	if err != nil {
+		return fmt.Errorf("record lineage event %s of run %s: %w", e.EventType, e.RunID, err)
+	}
+	return nil
+}
+
+// ListLineage implements Store.
+func (s *sqlStore) ListLineage(ctx context.Context, job string, limit int) ([]LineageEvent, error) {
+	q := `SELECT run_id, job, event_type, event_time, payload FROM lineage_events`
+	var args []any
+	if job != "" {
+		q += ` WHERE job = ?`
+		args = append(args, job)
+	}
+	q += ` ORDER BY id DESC`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list lineage: %w", err)
+	}
+	defer rows.Close()
+	var out []LineageEvent
+	for rows.Next() {
+		var e LineageEvent
+		if err := rows.Scan(&e.RunID, &e.Job, &e.EventType, scanTime(&e.EventTime), &e.Payload); err != nil {
+			return nil, fmt.Errorf("list lineage: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list lineage: %w", err)
+	}
+	return out, nil
+}
+
 // Close implements Store.
 func (s *sqlStore) Close() error {
 	if err := s.db.Close(); err != nil {

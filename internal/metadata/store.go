@@ -68,6 +68,11 @@ type Store interface {
 	GetWatermark(ctx context.Context, pipeline, key string) (string, bool, error)
 	// SetWatermark sets the watermark key of a pipeline to value.
 	SetWatermark(ctx context.Context, pipeline, key, value string) error
+	// RecordLineage stores an OpenLineage run event.
+	RecordLineage(ctx context.Context, e LineageEvent) error
+	// ListLineage returns stored lineage events, newest first: of one job
+	// when job is not empty, at most limit (0 for all).
+	ListLineage(ctx context.Context, job string, limit int) ([]LineageEvent, error)
 	// Close releases the store's connections.
 	Close() error
 }
@@ -126,4 +131,14 @@ type ObjectFile struct {
 type RunFilter struct {
 	Pipeline, Status string
 	Limit            int
+}
+
+// LineageEvent is one OpenLineage run event (START, COMPLETE, FAIL) as
+// emitted; Payload is its JSON.
+type LineageEvent struct {
+	RunID     string
+	Job       string
+	EventType string
+	EventTime time.Time
+	Payload   string
 }

@@ -601,3 +601,25 @@ func TestClosedStore(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func third[T, U any](_ T, _ U, err error) error { return err }
+
+func TestLineageEvents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		mustNil(t, s.RecordLineage(ctx, LineageEvent{RunID: "r1", Job: "sales", EventType: "START", EventTime: ts(1), Payload: `{"a":1}`}))
+		mustNil(t, s.RecordLineage(ctx, LineageEvent{RunID: "r1", Job: "sales", EventType: "COMPLETE", EventTime: ts(2), Payload: `{"a":2}`}))
+		mustNil(t, s.RecordLineage(ctx, LineageEvent{RunID: "r2", Job: "other", EventType: "FAIL", EventTime: ts(3), Payload: `{}`}))
+		all, err := s.ListLineage(ctx, "", 0)
+		mustNil(t, err)
+		if len(all) != 3 || all[0].EventType != "FAIL" || !all[2].EventTime.Equal(ts(1)) {
+			t.Fatalf("all events %+v", all)
+		}
+		sales, err := s.ListLineage(ctx, "sales", 1)
+		mustNil(t, err)
+		if len(sales) != 1 || sales[0].EventType != "COMPLETE" || sales[0].Payload != `{"a":2}` || sales[0].RunID != "r1" {
+			t.Fatalf("latest sales event %+v", sales)
+		}
+		if err := s.RecordLineage(ctx, LineageEvent{Job: "x"}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("invalid event: %v", err)
+		}
+	})
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/schema"
@@ -62,6 +63,8 @@ type Runner struct {
 	// Healer, when set, acts on each staged object between validation and
 	// commit (the self-healing engine).
 	Healer Healer
+	// Lineage, when set, records and sends OpenLineage events of each run.
+	Lineage *lineage.Emitter
 }
 
 // Options changes how a run treats its source.
@@ -112,6 +115,8 @@ type Result struct {
 	InvariantOK  bool
 	Duration     time.Duration
 	Err          error
+	// Schema is the schema the run loaded with (declared or discovered).
+	Schema schema.Schema
 }
 
 func (r *Runner) now() time.Time {
@@ -166,6 +171,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		return res, err
 	}
 	log.Info("run started", "full_refresh", opts.FullRefresh)
+	r.emit(ctx, lineage.Start, res, src, log)
 
 	err := r.execute(ctx, p, src, opts, res, log)
 	res.Duration = r.now().Sub(start)
@@ -192,12 +198,31 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		res.Status = StatusFailed
 	}
 	if err != nil {
+		r.emit(context.WithoutCancel(ctx), lineage.Fail, res, src, log)
 		log.Error("run failed", "err", err)
 	} else {
+		r.emit(ctx, lineage.Complete, res, src, log)
 		log.Info("run succeeded", "rows_in", res.RowsIn, "loaded", res.Loaded, "quarantined", res.Quarantined,
 			"deduplicated", res.Deduplicated, "objects", len(res.Objects), "skipped", res.Skipped)
 	}
 	return res, err
+}
+
+// emit sends a lineage event; a failure to record it is logged, not fatal.
+func (r *Runner) emit(ctx context.Context, eventType string, res *Result, src *config.Source, log *slog.Logger) {
+	if r.Lineage == nil {
+		return
+	}
+	in := lineage.SourceDataset(r.Project, src)
+	out := lineage.TargetDataset(r.Project, res.Target)
+	in.Fields, out.Fields = res.Schema, res.Schema
+	if eventType == lineage.Complete {
+		n := res.Loaded
+		out.RowCount = &n
+	}
+	if err := r.Lineage.Emit(ctx, eventType, res.RunID, res.Pipeline, []lineage.Dataset{in}, []lineage.Dataset{out}, res.Err); err != nil {
+		log.Warn("lineage event not recorded", "event", eventType, "err", err)
+	}
 }
 
 // abandonStaleRuns marks runs left "running" by a process that died.
@@ -281,6 +306,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 	}
 
+	res.Schema = sch
 	var staged []*warehouse.Staged
 	var todo []source.Object
 	for _, item := range items {
