@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"log/slog"
 	"sort"
 	"strings"
@@ -46,7 +47,7 @@ func extractPrefix(src string) string { return "extract/" + src + "/" }
 // the new watermark, so that a run interrupted between the warehouse's
 // commit and the metadata store's update resumes from it.
 func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.Source, sch *schema.Schema, opts Options,
-	res *Result, log *slog.Logger) ([]workItem, *extractState, error) {
+	res *Result, log *slog.Logger) (iter.Seq2[workItem, error], *extractState, error) {
 	open := r.OpenExtractor
 	if open == nil {
 		open = source.NewExtractor
@@ -76,39 +77,64 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 		st.close()
 		return nil, nil, err
 	}
-	sink := &chunkSink{bucket: r.Staging, pipeline: p.Name, runID: res.RunID, source: src.Name, ext: ex.Format()}
-	started := r.now()
-	exn, err := ex.Extract(ctx, source.ExtractRequest{Since: st.since, Full: opts.FullRefresh}, sink)
-	if exn != nil {
-		detail, _ := json.Marshal(map[string]any{
-			"source": src.Name, "type": src.Type, "query": exn.Query, "watermark_before": st.since,
-			"watermark_after": exn.Watermark, "rows": exn.Rows, "bytes": exn.Bytes, "attempts": exn.Attempts,
-			"chunks": len(sink.chunks), "duration_ms": r.now().Sub(started).Milliseconds(),
-		})
-		task.Detail = string(detail)
-		task.RowsIn = exn.Rows
-		if exn.Attempts > 1 {
-			task.Attempt = exn.Attempts
+	// The extraction runs beside the loading: each chunk is staged in the
+	// warehouse while the source writes the next one.
+	ectx, cancel := context.WithCancel(ctx)
+	chunks := make(chan stagedChunk, 2)
+	sink := &chunkSink{bucket: r.Staging, pipeline: p.Name, runID: res.RunID, source: src.Name, ext: ex.Format(),
+		onCommit: func(c stagedChunk) error {
+			select {
+			case chunks <- c:
+				return nil
+			case <-ectx.Done():
+				return ectx.Err()
+			}
+		}}
+	var exErr error
+	go func() {
+		defer close(chunks)
+		started := r.now()
+		exn, err := ex.Extract(ectx, source.ExtractRequest{Since: st.since, Full: opts.FullRefresh}, sink)
+		if exn != nil {
+			detail, _ := json.Marshal(map[string]any{
+				"source": src.Name, "type": src.Type, "query": exn.Query, "watermark_before": st.since,
+				"watermark_after": exn.Watermark, "rows": exn.Rows, "bytes": exn.Bytes, "attempts": exn.Attempts,
+				"chunks": sink.count(), "duration_ms": r.now().Sub(started).Milliseconds(),
+			})
+			task.Detail = string(detail)
+			task.RowsIn = exn.Rows
+			if exn.Attempts > 1 {
+				task.Attempt = exn.Attempts
+			}
 		}
-	}
-	r.finishTask(ctx, task, err)
-	if err != nil {
-		st.close()
-		return nil, nil, err
-	}
-	st.extraction = exn
-	log.Info("extracted", "source", src.Name, "rows", exn.Rows, "bytes", exn.Bytes, "chunks", len(sink.chunks),
-		"watermark_before", st.since, "watermark_after", exn.Watermark, "attempts", exn.Attempts)
-	var items []workItem
-	for i, c := range sink.chunks {
-		obj := source.Object{
-			Key:         fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, i+1),
-			Fingerprint: "wm:" + exn.Watermark,
-			Size:        c.bytes,
+		r.finishTask(ctx, task, err)
+		if err != nil {
+			exErr = err
+			return
 		}
-		items = append(items, workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-			return r.loadStaged(ctx, p, *sch, obj, c, ex.Format(), res.RunID, log)
-		}})
+		st.extraction = exn
+		log.Info("extracted", "source", src.Name, "rows", exn.Rows, "bytes", exn.Bytes, "chunks", sink.count(),
+			"watermark_before", st.since, "watermark_after", exn.Watermark, "attempts", exn.Attempts)
+	}()
+	items := func(yield func(workItem, error) bool) {
+		defer cancel()
+		n := 0
+		for c := range chunks {
+			n++
+			obj := source.Object{Key: fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, n), Size: c.bytes}
+			if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+				return r.loadStaged(ctx, p, *sch, obj, c, ex.Format(), res.RunID, log)
+			}}, nil) {
+				cancel()
+				for range chunks { // let the extraction end
+				}
+				return
+			}
+		}
+		// The channel closes once the extraction has ended.
+		if exErr != nil {
+			yield(workItem{}, exErr)
+		}
 	}
 	return items, st, nil
 }
@@ -211,9 +237,15 @@ type chunkSink struct {
 	bucket                  *staging.Bucket
 	pipeline, runID, source string
 	ext                     format.Format
+	onCommit                func(stagedChunk) error
 	mu                      sync.Mutex
-	n                       int
-	chunks                  []stagedChunk
+	n, committed            int
+}
+
+func (s *chunkSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
 }
 
 func (s *chunkSink) Chunk(ctx context.Context) (source.Chunk, error) {
@@ -249,9 +281,9 @@ func (c *chunkFile) Commit(rows int64) error {
 		return err
 	}
 	c.sink.mu.Lock()
-	c.sink.chunks = append(c.sink.chunks, stagedChunk{key: c.key, rows: rows, bytes: c.w.Written()})
+	c.sink.committed++
 	c.sink.mu.Unlock()
-	return nil
+	return c.sink.onCommit(stagedChunk{key: c.key, rows: rows, bytes: c.w.Written()})
 }
 
 func (c *chunkFile) Discard() { c.w.Abort() }

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"path"
 	"strings"
@@ -261,7 +262,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if err := r.Warehouse.DropStaging(ctx); err != nil {
 		return err
 	}
-	var items []workItem
+	var items iter.Seq2[workItem, error]
 	var ext *extractState
 	if config.IsExtracting(src.Type) || source.IsExtractor(src.Type) {
 		if items, ext, err = r.extract(ctx, p, src, &sch, opts, res, log); err != nil {
@@ -299,18 +300,26 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 				return err
 			}
 		}
-		for i, obj := range todo {
-			items = append(items, workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-				return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
-			}})
+		items = func(yield func(workItem, error) bool) {
+			for i, obj := range todo {
+				if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+					return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+				}}, nil) {
+					return
+				}
+			}
 		}
 	}
 
 	res.Schema = sch
 	var staged []*warehouse.Staged
 	var todo []source.Object
-	for _, item := range items {
-		if err := ctx.Err(); err != nil {
+	for item, err := range items {
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err != nil {
+			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
 			return err
 		}
 		obj := item.obj
@@ -339,6 +348,14 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			return err
 		}
 		staged = append(staged, st)
+	}
+	if ext != nil {
+		// Chunks were staged while the extraction went on; their ledger
+		// entries carry the watermark it ended with.
+		for i := range staged {
+			staged[i].Fingerprint = "wm:" + ext.extraction.Watermark
+			todo[i].Fingerprint = staged[i].Fingerprint
+		}
 	}
 	if len(staged) == 0 && !opts.FullRefresh {
 		res.InvariantOK = true

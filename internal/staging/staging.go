@@ -5,6 +5,7 @@
 package staging
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -195,6 +196,7 @@ func (bk *Bucket) Put(ctx context.Context, key string, r io.Reader) (int64, erro
 // Writer writes one object that appears only when Commit succeeds.
 type Writer struct {
 	w      io.WriteCloser
+	buf    *bufio.Writer // writers send many small writes (a row each)
 	cancel context.CancelFunc
 	n      int64
 	bk     *Bucket
@@ -213,12 +215,12 @@ func (bk *Bucket) Create(ctx context.Context, key string) (*Writer, error) {
 		cancel()
 		return nil, bk.errorf("create", key, err)
 	}
-	return &Writer{w: w, cancel: cancel, bk: bk, key: key}, nil
+	return &Writer{w: w, buf: bufio.NewWriterSize(w, 1<<20), cancel: cancel, bk: bk, key: key}, nil
 }
 
 // Write writes to the object.
 func (w *Writer) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
+	n, err := w.buf.Write(p)
 	w.n += int64(n)
 	if err != nil {
 		return n, w.bk.errorf("write", w.key, err)
@@ -232,6 +234,11 @@ func (w *Writer) Written() int64 { return w.n }
 // Commit makes the object visible.
 func (w *Writer) Commit() error {
 	defer w.cancel()
+	if err := w.buf.Flush(); err != nil {
+		w.cancel()
+		_ = w.w.Close()
+		return w.bk.errorf("commit", w.key, err)
+	}
 	if err := w.w.Close(); err != nil {
 		return w.bk.errorf("commit", w.key, err)
 	}
