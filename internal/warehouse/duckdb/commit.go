@@ -211,22 +211,39 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 		keys[i] = ident(k)
 		match[i] = fmt.Sprintf("b.%s = t.%s", ident(k), ident(k))
 	}
-	stmts := []string{
-		"DROP TABLE IF EXISTS __shp_batch",
-		fmt.Sprintf(`CREATE TEMP TABLE __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row, __shp_rn) FROM (
+	union := strings.Join(parts, " UNION ALL BY NAME ")
+	// Most batches hold each key once: then the batch is the staged rows
+	// as they are, and the costly ranking of rows per key is skipped.
+	keyExpr := keys[0]
+	if len(keys) > 1 {
+		keyExpr = "(" + strings.Join(keys, ", ") + ")"
+	}
+	var distinct int64
+	if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(DISTINCT %s) FROM (%s)", keyExpr, union)).Scan(&distinct); err != nil {
+		return fmt.Errorf("merge: count keys: %w", err)
+	}
+	// Leftovers of an earlier merge on this connection; which kind, if any,
+	// is unknown, so a failing drop is fine.
+	_, _ = tx.ExecContext(ctx, "DROP VIEW IF EXISTS __shp_batch")
+	_, _ = tx.ExecContext(ctx, "DROP TABLE IF EXISTS __shp_batch")
+	var stmts []string
+	if distinct == total {
+		stmts = append(stmts, fmt.Sprintf("CREATE TEMP VIEW __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row) FROM (%s)", union))
+	} else {
+		stmts = append(stmts, fmt.Sprintf(`CREATE TEMP TABLE __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row, __shp_rn) FROM (
 			SELECT *, row_number() OVER (PARTITION BY %s ORDER BY __shp_obj DESC, __shp_row DESC) AS __shp_rn
-			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(keys, ", "), strings.Join(parts, " UNION ALL BY NAME ")),
+			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(keys, ", "), union))
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("merge: build batch: %w", err)
 		}
 	}
-	defer tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS __shp_batch")
-	var batch int64
-	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM __shp_batch").Scan(&batch); err != nil {
-		return fmt.Errorf("merge: count batch: %w", err)
-	}
+	defer func() {
+		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS __shp_batch")
+		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS __shp_batch")
+	}()
+	batch := distinct
 	res.Deduplicated = total - batch
 	updated, err := exec(ctx, tx, fmt.Sprintf("DELETE FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
 		target, strings.Join(match, " AND ")))
