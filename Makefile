@@ -15,7 +15,7 @@ test: ## run the whole test suite
 demo: build ## run the quick start pipeline and print its summary
 	$(BIN) run --config examples/quickstart --full-refresh
 
-bench: ## 5M-row load: shp run vs DuckDB's bare CREATE TABLE AS read_csv
+bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB and PostgreSQL), PostgreSQL extraction (5M rows vs COPY)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
 
 lint: ## gofmt, go vet
