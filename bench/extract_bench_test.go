@@ -68,7 +68,7 @@ func BenchmarkPostgresExtract(b *testing.B) {
 		bare = append(bare, measure{wall: time.Since(start)})
 
 		dir := b.TempDir()
-		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\nwarehouse:\n  memory_limit: 1GB\npipelines:\n  accounts:\n    source: pg\n    mode: " + benchMode() + "\n    key: [aid]\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\nwarehouse:\n  memory_limit: 1GB\npipelines:\n  accounts:\n    source: pg\n    mode: "+benchMode()+"\n    key: [aid]\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 			"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: pgbench_accounts\n    key: aid\n    chunk_size: 500000\n", dsn)), 0o644)
 		start = time.Now()
