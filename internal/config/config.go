@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 )
 
 // File names of a project's configuration folder.
@@ -210,10 +211,35 @@ type Pipeline struct {
 	// its source's schedule. Empty means the pipeline is only run on
 	// demand.
 	Schedule string
+	// Timezone is the IANA zone the schedule is read in; empty for UTC.
+	Timezone string
+	// Catchup runs every interval missed while shp was not running;
+	// without it only the latest missed interval runs.
+	Catchup bool
+	// DependsOn are pipelines whose run for the same logical date must
+	// succeed before this one starts.
+	DependsOn []string
+	// Retries say how often a failed run is tried again.
+	Retries Retries
+	// Timeout bounds one attempt of a run; 0 for none.
+	Timeout time.Duration
+	// MaxActiveRuns is how many runs of the pipeline may run at once.
+	MaxActiveRuns int
 
-	at        pos   // the pipeline's key in config.yaml
-	sourcePos pos   // the source value
-	keyPos    []pos // the elements of key
+	at         pos   // the pipeline's key in config.yaml
+	sourcePos  pos   // the source value
+	keyPos     []pos // the elements of key
+	dependsPos []pos // the elements of depends_on
+}
+
+// Retries configure the retries of a failed run: Attempts in all (1 for
+// no retry), waiting InitialInterval, doubling with jitter up to
+// MaxInterval. Only errors worth retrying (transient source, network and
+// database errors) are retried.
+type Retries struct {
+	Attempts        int
+	InitialInterval time.Duration
+	MaxInterval     time.Duration
 }
 
 // Source is a place data is read from.

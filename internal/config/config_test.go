@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // noEnv is an environment with no variables.
@@ -88,10 +89,12 @@ func TestLoadDirValid(t *testing.T) {
 		"sales": {
 			Name: "sales", Description: "Daily sales", Source: "sales_data", Target: "sales",
 			Mode: ModeMerge, Key: []string{"order_id"}, MaxQuarantineRatio: 0.05, Schedule: "0 3 * * *",
+			Retries: defaultRetries, MaxActiveRuns: 1,
 		},
 		"events": {
 			Name: "events", Source: "local_events", Target: "events",
 			Mode: ModeReplace, MaxQuarantineRatio: 0.1, Schedule: "@hourly",
+			Retries: defaultRetries, MaxActiveRuns: 1,
 		},
 	}
 	if !reflect.DeepEqual(pls, wantPls) {
@@ -503,5 +506,51 @@ func TestLoadDirNotADirectory(t *testing.T) {
 				t.Errorf("errors.Is(err, fs.ErrNotExist) = %v", !tt.notExist)
 			}
 		})
+	}
+}
+
+func TestOrchestrationSettings(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  s:\n    type: file\n    path: x\n"), 0o644)
+	write := func(cfg string) (*Project, error) {
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: p\npipelines:\n"+cfg), 0o644)
+		return LoadDir(dir, noEnv)
+	}
+	p, err := write(`  a:
+    source: s
+    schedule: "0 2 * * *"
+    timezone: Europe/Paris
+    catchup: true
+    retries: {attempts: 3, initial_interval: 10s, max_interval: 1m}
+    timeout: 30m
+    max_active_runs: 2
+  b:
+    source: s
+    depends_on: [a]
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.Config.Pipelines["a"], p.Config.Pipelines["b"]
+	if a.Timezone != "Europe/Paris" || !a.Catchup || a.Retries.Attempts != 3 || a.Retries.InitialInterval != 10*time.Second ||
+		a.Retries.MaxInterval != time.Minute || a.Timeout != 30*time.Minute || a.MaxActiveRuns != 2 {
+		t.Errorf("a: %+v", a)
+	}
+	if b.Retries.Attempts != 1 || b.MaxActiveRuns != 1 || b.Catchup || len(b.DependsOn) != 1 {
+		t.Errorf("b defaults: %+v", b)
+	}
+	for _, c := range []struct{ cfg, want string }{
+		{"  a: {source: s, depends_on: [b]}\n  b: {source: s, depends_on: [c]}\n  c: {source: s, depends_on: [a]}\n",
+			"pipelines depend on each other in a cycle: a -> b -> c -> a"},
+		{"  a: {source: s, depends_on: [a]}\n", `pipeline "a" depends on itself`},
+		{"  a: {source: s, depends_on: [zz]}\n", `depends_on "zz" is not a pipeline in config.yaml`},
+		{"  a: {source: s, timezone: Mars/Olympus}\n", `timezone "Mars/Olympus" is unknown`},
+		{"  a: {source: s, timeout: soon}\n", `timeout "soon" is not a duration`},
+		{"  a: {source: s, retries: {attempts: 0}}\n", "retries.attempts must be 1 or more"},
+		{"  a: {source: s, max_active_runs: 0}\n", "max_active_runs must be 1 or more"},
+	} {
+		if _, err := write(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.cfg, err, c.want)
+		}
 	}
 }

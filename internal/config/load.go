@@ -8,7 +8,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
@@ -66,10 +68,72 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 			pl.Schedule = s.Schedule
 		}
 	}
+	checkDependencies(cfg, p)
 	if err := l.errs.orNil(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// defaultRetries is no retry; a pipeline that sets attempts waits 30s,
+// doubling up to 10m.
+var defaultRetries = Retries{Attempts: 1, InitialInterval: 30 * time.Second, MaxInterval: 10 * time.Minute}
+
+// checkDependencies reports depends_on entries that name no pipeline and
+// cycles, naming each cycle's pipelines in order.
+func checkDependencies(f *yamlFile, p *Project) {
+	if f == nil {
+		return
+	}
+	for _, name := range p.PipelineNames() {
+		pl := p.Config.Pipelines[name]
+		for i, d := range pl.DependsOn {
+			switch _, ok := p.Config.Pipelines[d]; {
+			case d == name:
+				f.errorf(pl.dependsPos[i], "pipeline %q depends on itself", name)
+			case !ok:
+				f.errorf(pl.dependsPos[i], "pipeline %q: depends_on %q is not a pipeline in %s", name, d, configFile)
+			}
+		}
+	}
+	const (
+		unseen = iota
+		active
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	reported := map[string]bool{}
+	var visit func(string)
+	visit = func(n string) {
+		state[n] = active
+		path = append(path, n)
+		pl := p.Config.Pipelines[n]
+		for i, d := range pl.DependsOn {
+			if _, ok := p.Config.Pipelines[d]; !ok || d == n {
+				continue
+			}
+			switch state[d] {
+			case active:
+				start := slices.Index(path, d)
+				cycle := append(append([]string(nil), path[start:]...), d)
+				key := strings.Join(cycle[:len(cycle)-1], ",")
+				if !reported[key] {
+					reported[key] = true
+					f.errorf(pl.dependsPos[i], "pipelines depend on each other in a cycle: %s", strings.Join(cycle, " -> "))
+				}
+			case unseen:
+				visit(d)
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+	}
+	for _, name := range p.PipelineNames() {
+		if state[name] == unseen {
+			visit(name)
+		}
+	}
 }
 
 // loader holds the state of one LoadDir call.
@@ -207,11 +271,14 @@ func (l *loader) config(f *yamlFile) Config {
 func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults) *Pipeline {
 	ctx := fmt.Sprintf("pipeline %q", name)
 	o := f.object(e.node, e.pos, ctx, "", ctx,
-		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule")
+		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule",
+		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs")
 	pl := &Pipeline{
 		Name:               name,
 		Mode:               ModeAppend,
 		MaxQuarantineRatio: defaults.MaxQuarantineRatio,
+		MaxActiveRuns:      1,
+		Retries:            defaultRetries,
 		at:                 e.pos,
 	}
 	if !validName(name) {
@@ -261,6 +328,28 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 	o.ratio("max_quarantine_ratio", &pl.MaxQuarantineRatio)
 	if o.str("schedule", &pl.Schedule) {
 		checkSchedule(o, pl.Schedule)
+	}
+	if o.str("timezone", &pl.Timezone) {
+		if _, err := time.LoadLocation(pl.Timezone); err != nil {
+			o.errorf(o.valuePos("timezone"), "timezone %q is unknown (use an IANA name such as Europe/Paris)", pl.Timezone)
+		}
+	}
+	o.boolean("catchup", &pl.Catchup)
+	if ps, ok := o.list("depends_on", &pl.DependsOn); ok {
+		pl.dependsPos = ps
+	}
+	if o.has("retries") {
+		r := f.object(o.node("retries"), o.keyPos("retries"), ctx, "retries.", "retries of "+ctx,
+			"attempts", "initial_interval", "max_interval")
+		if r.integer("attempts", &pl.Retries.Attempts) && pl.Retries.Attempts < 1 {
+			r.errorf(r.valuePos("attempts"), "retries.attempts must be 1 or more (1 is no retry), got %d", pl.Retries.Attempts)
+		}
+		r.duration("initial_interval", &pl.Retries.InitialInterval)
+		r.duration("max_interval", &pl.Retries.MaxInterval)
+	}
+	o.duration("timeout", &pl.Timeout)
+	if o.integer("max_active_runs", &pl.MaxActiveRuns) && pl.MaxActiveRuns < 1 {
+		o.errorf(o.valuePos("max_active_runs"), "max_active_runs must be 1 or more, got %d", pl.MaxActiveRuns)
 	}
 	return pl
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -500,4 +501,19 @@ func (o *object) list(key string, dst *[]string) ([]pos, bool) {
 	}
 	*dst = out
 	return ps, true
+}
+
+// duration reads a Go duration such as "90s" or "1h30m".
+func (o *object) duration(key string, dst *time.Duration) bool {
+	var s string
+	if !o.str(key, &s) {
+		return false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		o.errorf(o.valuePos(key), "%s %q is not a duration (use a number and a unit, such as 30s, 5m or 1h)", o.name(key), s)
+		return false
+	}
+	*dst = d
+	return true
 }
