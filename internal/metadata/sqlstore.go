@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -86,12 +87,20 @@ func (s *sqlStore) CreateRun(ctx context.Context, r Run) error {
 	if r.Status == "" {
 		r.Status = StatusRunning
 	}
+	if r.Trigger == "" {
+		r.Trigger = "manual"
+	}
+	if r.Attempt < 1 {
+		r.Attempt = 1
+	}
 	res, err := s.exec(ctx, `INSERT INTO runs (id, pipeline, status, started_at, ended_at,
-	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh,
+	logical_date, trigger, attempt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.Pipeline, r.Status, s.d.timeArg(r.StartedAt), s.d.timeArg(r.EndedAt),
-		r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.FullRefresh)
+		r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.FullRefresh,
+		s.d.timeArg(r.LogicalDate), r.Trigger, r.Attempt)
 	if err != nil {
 		return fmt.Errorf("create run %s: %w", r.ID, err)
 	}
@@ -123,14 +132,14 @@ WHERE id = ?`,
 
 // runColumns are the columns scanRun reads, in order.
 const runColumns = `id, pipeline, status, started_at, ended_at, rows_in, rows_loaded, rows_quarantined,
-	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh`
+	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh, logical_date, trigger, attempt`
 
 // scanRun reads a row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, scanTime(&r.StartedAt), scanTime(&r.EndedAt),
 		&r.RowsIn, &r.RowsLoaded, &r.RowsQuarantined, &r.RowsDeduplicated, &r.Objects, &r.Bytes,
-		&r.InvariantOK, &r.Error, &r.FullRefresh)
+		&r.InvariantOK, &r.Error, &r.FullRefresh, scanTime(&r.LogicalDate), &r.Trigger, &r.Attempt)
 	return r, err
 }
 
@@ -345,6 +354,117 @@ ON CONFLICT (pipeline, wm_key) DO UPDATE SET value = excluded.value, updated_at 
 		return fmt.Errorf("set watermark %q of pipeline %q: %w", key, pipeline, err)
 	}
 	return nil
+}
+
+// ClaimInterval implements Store.
+func (s *sqlStore) ClaimInterval(ctx context.Context, c Claim) (bool, error) {
+	if c.Pipeline == "" || c.LogicalDate.IsZero() || c.Owner == "" {
+		return false, fmt.Errorf("claim interval: %w: a claim needs a pipeline, a logical date and an owner", ErrInvalid)
+	}
+	now := time.Now()
+	if c.Status == "" {
+		c.Status = "queued"
+	}
+	res, err := s.exec(ctx, `INSERT INTO schedule_claims (pipeline, logical_date, owner, run_id, status, trigger, claimed_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, logical_date) DO NOTHING`,
+		c.Pipeline, s.d.timeArg(c.LogicalDate), c.Owner, c.RunID, c.Status, c.Trigger, s.d.timeArg(now), s.d.timeArg(now))
+	if err != nil {
+		return false, fmt.Errorf("claim %s at %s: %w", c.Pipeline, c.LogicalDate.Format(time.RFC3339), err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("claim %s at %s: %w", c.Pipeline, c.LogicalDate.Format(time.RFC3339), err)
+	}
+	return n == 1, nil
+}
+
+const claimColumns = `pipeline, logical_date, owner, run_id, status, trigger, claimed_at, updated_at`
+
+func scanClaim(row interface{ Scan(...any) error }) (Claim, error) {
+	var c Claim
+	err := row.Scan(&c.Pipeline, scanTime(&c.LogicalDate), &c.Owner, &c.RunID, &c.Status, &c.Trigger, scanTime(&c.ClaimedAt), scanTime(&c.UpdatedAt))
+	return c, err
+}
+
+// GetClaim implements Store.
+func (s *sqlStore) GetClaim(ctx context.Context, pipeline string, logicalDate time.Time) (Claim, bool, error) {
+	c, err := scanClaim(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+claimColumns+` FROM schedule_claims WHERE pipeline = ? AND logical_date = ?`),
+		pipeline, s.d.timeArg(logicalDate)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Claim{}, false, nil
+	}
+	if err != nil {
+		return Claim{}, false, fmt.Errorf("get claim of %s: %w", pipeline, err)
+	}
+	return c, true, nil
+}
+
+// UpdateClaim implements Store.
+func (s *sqlStore) UpdateClaim(ctx context.Context, c Claim) error {
+	res, err := s.exec(ctx, `UPDATE schedule_claims SET status = ?, run_id = ?, owner = ?, updated_at = ? WHERE pipeline = ? AND logical_date = ?`,
+		c.Status, c.RunID, c.Owner, s.d.timeArg(time.Now()), c.Pipeline, s.d.timeArg(c.LogicalDate))
+	if err != nil {
+		return fmt.Errorf("update claim of %s: %w", c.Pipeline, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("update claim of %s at %s: %w", c.Pipeline, c.LogicalDate.Format(time.RFC3339), ErrNotFound)
+	}
+	return nil
+}
+
+// ListClaims implements Store.
+func (s *sqlStore) ListClaims(ctx context.Context, pipeline string, statuses ...string) ([]Claim, error) {
+	q := `SELECT ` + claimColumns + ` FROM schedule_claims WHERE 1 = 1`
+	var args []any
+	if pipeline != "" {
+		q += ` AND pipeline = ?`
+		args = append(args, pipeline)
+	}
+	if len(statuses) > 0 {
+		q += ` AND status IN (?` + strings.Repeat(", ?", len(statuses)-1) + `)`
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	q += ` ORDER BY logical_date, pipeline`
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list claims: %w", err)
+	}
+	defer rows.Close()
+	var out []Claim
+	for rows.Next() {
+		c, err := scanClaim(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list claims: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SetPaused implements Store.
+func (s *sqlStore) SetPaused(ctx context.Context, pipeline string, paused bool) error {
+	_, err := s.exec(ctx, `INSERT INTO pipeline_state (pipeline, paused, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (pipeline) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`,
+		pipeline, paused, s.d.timeArg(time.Now()))
+	if err != nil {
+		return fmt.Errorf("pause %s: %w", pipeline, err)
+	}
+	return nil
+}
+
+// Paused implements Store.
+func (s *sqlStore) Paused(ctx context.Context, pipeline string) (bool, error) {
+	var p bool
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT paused FROM pipeline_state WHERE pipeline = ?`), pipeline).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("paused %s: %w", pipeline, err)
+	}
+	return p, nil
 }
 
 // RecordLineage implements Store.

@@ -68,6 +68,20 @@ type Store interface {
 	GetWatermark(ctx context.Context, pipeline, key string) (string, bool, error)
 	// SetWatermark sets the watermark key of a pipeline to value.
 	SetWatermark(ctx context.Context, pipeline, key, value string) error
+	// ClaimInterval takes a pipeline's logical interval for a scheduler:
+	// it returns false, without error, when the interval is taken already.
+	ClaimInterval(ctx context.Context, c Claim) (bool, error)
+	// GetClaim returns the claim of a pipeline's interval, if any.
+	GetClaim(ctx context.Context, pipeline string, logicalDate time.Time) (Claim, bool, error)
+	// UpdateClaim sets the status and run of a claim.
+	UpdateClaim(ctx context.Context, c Claim) error
+	// ListClaims returns a pipeline's claims (all pipelines' when empty)
+	// with status among statuses (any when none), by logical date.
+	ListClaims(ctx context.Context, pipeline string, statuses ...string) ([]Claim, error)
+	// SetPaused pauses or resumes a pipeline's schedule.
+	SetPaused(ctx context.Context, pipeline string, paused bool) error
+	// Paused reports whether a pipeline's schedule is paused.
+	Paused(ctx context.Context, pipeline string) (bool, error)
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job
@@ -95,6 +109,14 @@ type Run struct {
 	InvariantOK bool
 	Error       string
 	FullRefresh bool
+
+	// LogicalDate is the start of the data interval the run covers; zero
+	// for a run outside any schedule.
+	LogicalDate time.Time
+	// Trigger says what started the run: manual, scheduled or backfill.
+	Trigger string
+	// Attempt counts the tries of one logical date, from 1.
+	Attempt int
 }
 
 // TaskAttempt is one attempt at one task of a run.
@@ -141,4 +163,16 @@ type LineageEvent struct {
 	EventType string
 	EventTime time.Time
 	Payload   string
+}
+
+// Claim is a pipeline interval taken by a scheduler.
+type Claim struct {
+	Pipeline    string
+	LogicalDate time.Time
+	Owner       string // the scheduler (process) that took it
+	RunID       string // the latest run for it
+	Status      string // queued, running, succeeded, failed, skipped
+	Trigger     string // scheduled or backfill
+	ClaimedAt   time.Time
+	UpdatedAt   time.Time
 }

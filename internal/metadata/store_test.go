@@ -98,7 +98,8 @@ func TestPipelines(t *testing.T) {
 func TestRunLifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
-		run := Run{ID: "r1", Pipeline: "p", Status: StatusRunning, StartedAt: ts(0), FullRefresh: true}
+		run := Run{ID: "r1", Pipeline: "p", Status: StatusRunning, StartedAt: ts(0), FullRefresh: true,
+			LogicalDate: ts(-3600), Trigger: "scheduled", Attempt: 2}
 		mustNil(t, s.CreateRun(ctx, run))
 		got, err := s.GetRun(ctx, "r1")
 		mustNil(t, err)
@@ -219,7 +220,7 @@ func TestListRuns(t *testing.T) {
 		}
 		runs, err := s.ListRuns(ctx, RunFilter{Pipeline: "a", Limit: 1})
 		mustNil(t, err)
-		if want := (Run{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30)}); len(runs) != 1 || runs[0] != want {
+		if want := (Run{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30), Trigger: "manual", Attempt: 1}); len(runs) != 1 || runs[0] != want {
 			t.Errorf("ListRuns returned %+v, want %+v", runs, want)
 		}
 	})
@@ -620,6 +621,56 @@ func TestLineageEvents(t *testing.T) {
 		}
 		if err := s.RecordLineage(ctx, LineageEvent{Job: "x"}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("invalid event: %v", err)
+		}
+	})
+}
+
+func TestClaimsAndPause(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		c := Claim{Pipeline: "p", LogicalDate: ts(0), Owner: "a", Trigger: "scheduled"}
+		ok, err := s.ClaimInterval(ctx, c)
+		mustNil(t, err)
+		again, err := s.ClaimInterval(ctx, Claim{Pipeline: "p", LogicalDate: ts(0), Owner: "b", Trigger: "scheduled"})
+		mustNil(t, err)
+		if !ok || again {
+			t.Fatalf("claims: first %v, second %v", ok, again)
+		}
+		got, found, err := s.GetClaim(ctx, "p", ts(0))
+		mustNil(t, err)
+		if !found || got.Owner != "a" || got.Status != "queued" || got.ClaimedAt.IsZero() {
+			t.Fatalf("claim %+v", got)
+		}
+		got.Status, got.RunID = "succeeded", "r1"
+		mustNil(t, s.UpdateClaim(ctx, got))
+		_, err = s.ClaimInterval(ctx, Claim{Pipeline: "p", LogicalDate: ts(60), Owner: "a", Trigger: "backfill"})
+		mustNil(t, err)
+		done, err := s.ListClaims(ctx, "p", "succeeded")
+		mustNil(t, err)
+		all, err := s.ListClaims(ctx, "")
+		mustNil(t, err)
+		if len(done) != 1 || done[0].RunID != "r1" || len(all) != 2 || !all[1].LogicalDate.Equal(ts(60)) {
+			t.Fatalf("done %+v all %+v", done, all)
+		}
+		if _, found, _ := s.GetClaim(ctx, "p", ts(1)); found {
+			t.Fatal("a claim that was never made")
+		}
+		if err := s.UpdateClaim(ctx, Claim{Pipeline: "nope", LogicalDate: ts(0)}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("update missing: %v", err)
+		}
+		if _, err := s.ClaimInterval(ctx, Claim{Pipeline: "p"}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("invalid claim: %v", err)
+		}
+		paused, err := s.Paused(ctx, "p")
+		mustNil(t, err)
+		mustNil(t, s.SetPaused(ctx, "p", true))
+		now, err := s.Paused(ctx, "p")
+		mustNil(t, err)
+		mustNil(t, s.SetPaused(ctx, "p", false))
+		after, err := s.Paused(ctx, "p")
+		mustNil(t, err)
+		if paused || !now || after {
+			t.Fatalf("paused %v %v %v", paused, now, after)
 		}
 	})
 }
