@@ -1,0 +1,511 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/resilience"
+)
+
+// Claim statuses.
+const (
+	Queued    = "queued"
+	Running   = "running"
+	Succeeded = "succeeded"
+	Failed    = "failed"
+	Skipped   = "skipped" // an upstream pipeline failed for the same interval
+)
+
+// Triggers.
+const (
+	TriggerScheduled = "scheduled"
+	TriggerBackfill  = "backfill"
+	TriggerManual    = "manual"
+)
+
+// Job is one attempt at one pipeline interval.
+type Job struct {
+	Pipeline string
+	Interval Interval
+	Trigger  string
+	Attempt  int
+}
+
+// Executor runs one attempt; the context is cancelled when the attempt
+// times out or the scheduler stops for good.
+type Executor func(ctx context.Context, job Job) error
+
+// Clock is the scheduler's time: the wall clock, or a fake one in tests.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx is done.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// WallClock is the real clock.
+var WallClock Clock = wallClock{}
+
+// Scheduler runs a project's scheduled pipelines.
+type Scheduler struct {
+	Project *config.Project
+	Store   metadata.Store
+	Execute Executor
+	Clock   Clock
+	// Owner names this scheduler in its claims; unique per process.
+	Owner string
+	// MaxConcurrent bounds the runs in flight over all pipelines (1 when
+	// 0); each pipeline is also bounded by its max_active_runs.
+	MaxConcurrent int
+	// Retryable decides whether a failed attempt is worth another; by
+	// default transient errors (resilience.Transient) and timeouts are.
+	Retryable func(error) bool
+	// LeaseTTL is how long a claim may go without a heartbeat before
+	// another scheduler takes it as abandoned (default 2 minutes).
+	LeaseTTL time.Duration
+	// ResumeAbandoned runs abandoned intervals again; otherwise they are
+	// marked failed.
+	ResumeAbandoned bool
+	Logger          *slog.Logger
+
+	mu       sync.Mutex
+	queue    []Job
+	active   map[string]int
+	inFlight int
+	wg       sync.WaitGroup
+	runCtx   context.Context
+	stopRuns context.CancelFunc
+	started  bool
+	lastFire map[string]time.Time
+	scheds   map[string]*Schedule
+}
+
+func (s *Scheduler) init() {
+	if s.started {
+		return
+	}
+	s.started = true
+	if s.Clock == nil {
+		s.Clock = WallClock
+	}
+	if s.MaxConcurrent < 1 {
+		s.MaxConcurrent = 1
+	}
+	if s.LeaseTTL <= 0 {
+		s.LeaseTTL = 2 * time.Minute
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	if s.Retryable == nil {
+		s.Retryable = func(err error) bool {
+			return resilience.Transient(err) || errors.Is(err, context.DeadlineExceeded)
+		}
+	}
+	s.active = map[string]int{}
+	s.lastFire = map[string]time.Time{}
+	s.scheds = map[string]*Schedule{}
+	s.runCtx, s.stopRuns = context.WithCancel(context.Background())
+}
+
+// lastFireKey keeps a pipeline's last fire time in the metadata store.
+const lastFireKey = "schedule:last_fire"
+
+func (s *Scheduler) schedule(name string) (*Schedule, error) {
+	if sc, ok := s.scheds[name]; ok {
+		return sc, nil
+	}
+	pl, _ := s.Project.Pipeline(name)
+	sc, err := ParseSchedule(pl.Schedule, pl.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline %s: %w", name, err)
+	}
+	s.scheds[name] = sc
+	return sc, nil
+}
+
+// Tick enqueues the intervals that are due and starts what may start. It
+// returns when the runs it started are under way, not finished.
+func (s *Scheduler) Tick(ctx context.Context) error {
+	s.mu.Lock()
+	s.init()
+	s.mu.Unlock()
+	now := s.Clock.Now()
+	if err := s.recoverAbandoned(ctx, now); err != nil {
+		return err
+	}
+	for _, name := range s.Project.PipelineNames() {
+		pl, _ := s.Project.Pipeline(name)
+		if pl.Schedule == "" {
+			continue
+		}
+		paused, err := s.Store.Paused(ctx, name)
+		if err != nil {
+			return err
+		}
+		if paused {
+			continue
+		}
+		sc, err := s.schedule(name)
+		if err != nil {
+			return err
+		}
+		last, err := s.lastFired(ctx, name, sc, now)
+		if err != nil {
+			return err
+		}
+		due := sc.Due(last, now, pl.Catchup)
+		if len(due) == 0 {
+			continue
+		}
+		s.mu.Lock()
+		for _, iv := range due {
+			s.queue = append(s.queue, Job{Pipeline: name, Interval: iv, Trigger: TriggerScheduled, Attempt: 1})
+		}
+		s.lastFire[name] = due[len(due)-1].End
+		s.mu.Unlock()
+		if err := s.Store.SetWatermark(ctx, name, lastFireKey, due[len(due)-1].End.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+	}
+	return s.dispatch(ctx)
+}
+
+// lastFired is the pipeline's last fire time: remembered, stored, or, the
+// first time shp sees the pipeline, the latest fire before now (so that
+// the first run is the next one).
+func (s *Scheduler) lastFired(ctx context.Context, name string, sc *Schedule, now time.Time) (time.Time, error) {
+	s.mu.Lock()
+	t, ok := s.lastFire[name]
+	s.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	v, found, err := s.Store.GetWatermark(ctx, name, lastFireKey)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if found {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t, nil
+		}
+	}
+	t = sc.Prev(now.Add(time.Nanosecond))
+	s.mu.Lock()
+	s.lastFire[name] = t
+	s.mu.Unlock()
+	return t, s.Store.SetWatermark(ctx, name, lastFireKey, t.UTC().Format(time.RFC3339Nano))
+}
+
+// Enqueue adds intervals to run now (a backfill, or a manual trigger)
+// and starts what may start.
+func (s *Scheduler) Enqueue(ctx context.Context, jobs ...Job) error {
+	s.mu.Lock()
+	s.init()
+	for _, j := range jobs {
+		if j.Attempt < 1 {
+			j.Attempt = 1
+		}
+		s.queue = append(s.queue, j)
+	}
+	s.mu.Unlock()
+	return s.dispatch(ctx)
+}
+
+// dispatch starts queued jobs whose upstream pipelines succeeded for the
+// same interval, within the concurrency limits; jobs whose upstream
+// failed are skipped.
+func (s *Scheduler) dispatch(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sort.SliceStable(s.queue, func(i, j int) bool { return s.queue[i].Interval.Start.Before(s.queue[j].Interval.Start) })
+	var keep []Job
+	for _, j := range s.queue {
+		ready, skip, err := s.upstreamState(ctx, j)
+		if err != nil {
+			return err
+		}
+		if skip != "" {
+			s.finishClaim(ctx, j, "", Skipped)
+			s.Logger.Warn("run skipped", "pipeline", j.Pipeline, "logical_date", j.Interval.Start, "reason", skip)
+			continue
+		}
+		pl, _ := s.Project.Pipeline(j.Pipeline)
+		if !ready || s.inFlight >= s.MaxConcurrent || s.active[j.Pipeline] >= pl.MaxActiveRuns {
+			keep = append(keep, j)
+			continue
+		}
+		ok, err := s.Store.ClaimInterval(ctx, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if j.Trigger == TriggerScheduled {
+				continue // another scheduler (or an earlier run) has it
+			}
+			// A backfill or manual run takes the interval over.
+			c, _, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+			if err != nil {
+				return err
+			}
+			if c.Status == Running || c.Status == Queued {
+				continue
+			}
+			c.Status, c.Owner = Running, s.Owner
+			if err := s.Store.UpdateClaim(ctx, c); err != nil {
+				return err
+			}
+		}
+		s.inFlight++
+		s.active[j.Pipeline]++
+		s.wg.Add(1)
+		go s.run(j)
+	}
+	s.queue = keep
+	return nil
+}
+
+// upstreamState says whether a job's upstream pipelines succeeded for its
+// interval (ready), or why it will never run (skip).
+func (s *Scheduler) upstreamState(ctx context.Context, j Job) (ready bool, skip string, err error) {
+	pl, _ := s.Project.Pipeline(j.Pipeline)
+	for _, up := range pl.DependsOn {
+		c, found, err := s.Store.GetClaim(ctx, up, j.Interval.Start)
+		if err != nil {
+			return false, "", err
+		}
+		switch {
+		case !found:
+			return false, "", nil
+		case c.Status == Failed || c.Status == Skipped:
+			return false, fmt.Sprintf("upstream pipeline %s %s for this interval", up, c.Status), nil
+		case c.Status != Succeeded:
+			return false, "", nil
+		}
+	}
+	return true, "", nil
+}
+
+// run tries a job until it succeeds, fails for good or runs out of
+// attempts, then starts what its success unblocks.
+func (s *Scheduler) run(j Job) {
+	defer s.wg.Done()
+	pl, _ := s.Project.Pipeline(j.Pipeline)
+	log := s.Logger.With("pipeline", j.Pipeline, "logical_date", j.Interval.Start.UTC().Format(time.RFC3339), "trigger", j.Trigger)
+	hbCtx, stopHB := context.WithCancel(s.runCtx)
+	go s.heartbeat(hbCtx, j)
+	status := Failed
+	for attempt := j.Attempt; ; attempt++ {
+		j.Attempt = attempt
+		actx, cancel := s.runCtx, context.CancelFunc(func() {})
+		if pl.Timeout > 0 {
+			actx, cancel = context.WithTimeout(s.runCtx, pl.Timeout)
+		}
+		start := s.Clock.Now()
+		err := s.Execute(actx, j)
+		if err != nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("timed out after %s: %w", pl.Timeout, context.DeadlineExceeded)
+		}
+		cancel()
+		if err == nil {
+			status = Succeeded
+			log.Info("run succeeded", "attempt", attempt, "duration", s.Clock.Now().Sub(start))
+			break
+		}
+		if attempt >= pl.Retries.Attempts || !s.Retryable(err) || s.runCtx.Err() != nil {
+			log.Error("run failed", "attempt", attempt, "err", err)
+			break
+		}
+		wait := backoff(pl.Retries, attempt)
+		log.Warn("run failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		if s.Clock.Sleep(s.runCtx, wait) != nil {
+			break
+		}
+	}
+	stopHB()
+	ctx := context.Background()
+	s.finishClaim(ctx, j, "", status)
+	s.mu.Lock()
+	s.inFlight--
+	s.active[j.Pipeline]--
+	if status == Succeeded {
+		// Pipelines that depend on this one and have no schedule of their
+		// own run for the same interval now.
+		for _, name := range s.Project.PipelineNames() {
+			down, _ := s.Project.Pipeline(name)
+			if down.Schedule == "" && contains(down.DependsOn, j.Pipeline) {
+				s.queue = append(s.queue, Job{Pipeline: name, Interval: j.Interval, Trigger: j.Trigger, Attempt: 1})
+			}
+		}
+	}
+	s.mu.Unlock()
+	if err := s.dispatch(ctx); err != nil {
+		s.Logger.Error("dispatch", "err", err)
+	}
+}
+
+// heartbeat keeps the job's claim fresh so that other schedulers see it
+// alive.
+func (s *Scheduler) heartbeat(ctx context.Context, j Job) {
+	for {
+		if WallClock.Sleep(ctx, s.LeaseTTL/3) != nil {
+			return
+		}
+		c, found, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+		if err != nil || !found {
+			continue
+		}
+		_ = s.Store.UpdateClaim(ctx, c)
+	}
+}
+
+func (s *Scheduler) finishClaim(ctx context.Context, j Job, runID, status string) {
+	c, found, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+	if err != nil {
+		s.Logger.Error("read claim", "pipeline", j.Pipeline, "err", err)
+		return
+	}
+	if !found {
+		c = metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Trigger: j.Trigger, Status: status}
+		if _, err := s.Store.ClaimInterval(ctx, c); err != nil {
+			s.Logger.Error("record claim", "pipeline", j.Pipeline, "err", err)
+		}
+		return
+	}
+	c.Status = status
+	if runID != "" {
+		c.RunID = runID
+	}
+	if err := s.Store.UpdateClaim(ctx, c); err != nil {
+		s.Logger.Error("update claim", "pipeline", j.Pipeline, "err", err)
+	}
+}
+
+// recoverAbandoned handles claims left running by a scheduler that died:
+// their heartbeat is older than the lease.
+func (s *Scheduler) recoverAbandoned(ctx context.Context, now time.Time) error {
+	claims, err := s.Store.ListClaims(ctx, "", Running, Queued)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		if c.Owner == s.Owner || now.Sub(c.UpdatedAt) < s.LeaseTTL {
+			continue
+		}
+		if _, ok := s.Project.Pipeline(c.Pipeline); !ok {
+			continue
+		}
+		if s.ResumeAbandoned {
+			c.Status, c.Owner = Failed, s.Owner
+			if err := s.Store.UpdateClaim(ctx, c); err != nil {
+				return err
+			}
+			sc, err := s.schedule(c.Pipeline)
+			iv := Interval{Start: c.LogicalDate}
+			if err == nil {
+				iv.End = sc.Next(c.LogicalDate)
+			}
+			s.Logger.Warn("resuming an interval its scheduler abandoned", "pipeline", c.Pipeline, "logical_date", c.LogicalDate)
+			s.mu.Lock()
+			s.queue = append(s.queue, Job{Pipeline: c.Pipeline, Interval: iv, Trigger: TriggerManual, Attempt: 1})
+			s.mu.Unlock()
+			continue
+		}
+		c.Status = Failed
+		s.Logger.Warn("an interval's scheduler died; marked failed", "pipeline", c.Pipeline, "logical_date", c.LogicalDate, "owner", c.Owner)
+		if err := s.Store.UpdateClaim(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backoff is the wait before the next attempt: doubling from the initial
+// interval up to the maximum, with jitter (50% to 100% of it).
+func backoff(r config.Retries, attempt int) time.Duration {
+	d := r.InitialInterval
+	for i := 1; i < attempt && d < r.MaxInterval; i++ {
+		d *= 2
+	}
+	if r.MaxInterval > 0 && d > r.MaxInterval {
+		d = r.MaxInterval
+	}
+	return time.Duration(float64(d) * (0.5 + 0.5*rand.Float64()))
+}
+
+// Wait blocks until every run started has finished.
+func (s *Scheduler) Wait() { s.wg.Wait() }
+
+// Idle reports whether nothing is running or queued.
+func (s *Scheduler) Idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight == 0 && len(s.queue) == 0
+}
+
+// Serve ticks until ctx is done, sleeping until the next fire time (at
+// most a second). Then it starts nothing new and lets running runs finish
+// within grace, after which their contexts are cancelled.
+func (s *Scheduler) Serve(ctx context.Context, grace time.Duration) error {
+	s.mu.Lock()
+	s.init()
+	s.mu.Unlock()
+	for ctx.Err() == nil {
+		if err := s.Tick(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.Error("tick", "err", err)
+		}
+		wait := time.Second
+		now := s.Clock.Now()
+		for _, sc := range s.scheds {
+			if d := sc.Next(now).Sub(now); d < wait {
+				wait = d
+			}
+		}
+		if wait < time.Millisecond {
+			wait = time.Millisecond
+		}
+		_ = s.Clock.Sleep(ctx, wait)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		s.Logger.Warn("runs still going after the grace period; cancelling them", "grace", grace)
+		s.stopRuns()
+		<-done
+	}
+	s.stopRuns()
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
