@@ -52,6 +52,30 @@ func newRunsCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	var showDir, showFormat string
+	show := &cobra.Command{
+		Use:   "show RUN_ID",
+		Short: "One run: its logical date, trigger, rows and its tasks with attempts, durations and errors",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showFormat != "table" && showFormat != "json" {
+				return usageErr(fmt.Errorf("--format must be table or json, not %q", showFormat))
+			}
+			p, err := loadProject(showDir)
+			if err != nil {
+				return err
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			return runsShow(cmd.Context(), e, svc.store, args[0], showFormat)
+		},
+	}
+	show.Flags().StringVarP(&showDir, "config", "c", ".", "project config folder")
+	show.Flags().StringVar(&showFormat, "format", "table", "output format: table or json")
+	cmd.AddCommand(show)
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "only this pipeline's runs")
 	cmd.Flags().StringVar(&status, "status", "", "only runs with this status (running, succeeded, failed)")
@@ -84,12 +108,21 @@ type runJSON struct {
 	InvariantOK  bool       `json:"invariant_ok"`
 	FullRefresh  bool       `json:"full_refresh"`
 	Error        string     `json:"error,omitempty"`
+	LogicalDate  *time.Time `json:"logical_date,omitempty"`
+	Trigger      string     `json:"trigger"`
+	Attempt      int        `json:"attempt"`
 }
 
 func runsJSON(runs []metadata.Run) []runJSON {
 	out := make([]runJSON, 0, len(runs))
 	for _, r := range runs {
-		j := runJSON{ID: r.ID, Pipeline: r.Pipeline, Status: r.Status, StartedAt: r.StartedAt.UTC(), RowsIn: r.RowsIn,
+		var logical *time.Time
+		if !r.LogicalDate.IsZero() {
+			l := r.LogicalDate.UTC()
+			logical = &l
+		}
+		j := runJSON{LogicalDate: logical, ID: r.ID, Pipeline: r.Pipeline, Status: r.Status, StartedAt: r.StartedAt.UTC(), RowsIn: r.RowsIn,
+			Trigger: r.Trigger, Attempt: r.Attempt,
 			Loaded: r.RowsLoaded, Quarantined: r.RowsQuarantined, Deduplicated: r.RowsDeduplicated, Objects: r.Objects,
 			Bytes: r.Bytes, InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error}
 		if !r.EndedAt.IsZero() {

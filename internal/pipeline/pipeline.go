@@ -72,6 +72,18 @@ type Runner struct {
 type Options struct {
 	// FullRefresh re-reads every object and rebuilds the target from them.
 	FullRefresh bool
+	// LogicalDate is the start of the data interval the run covers; the
+	// run's start time when zero. Source paths, queries, URLs and
+	// parameters may refer to it as {{ds}} (2026-01-02), {{ds_nodash}}
+	// (20260102), {{ts}} (RFC 3339) and {{ds_hour}} (2026-01-02T15).
+	LogicalDate time.Time
+	// Trigger is what started the run: manual (default), scheduled or
+	// backfill. Attempt counts tries of one logical date, from 1.
+	Trigger string
+	Attempt int
+	// Params are a manual trigger's parameters, {{params.NAME}} in the
+	// source's settings and path.
+	Params map[string]string
 }
 
 // Progress is a snapshot of the object being loaded.
@@ -118,6 +130,8 @@ type Result struct {
 	Err          error
 	// Schema is the schema the run loaded with (declared or discovered).
 	Schema schema.Schema
+	// LogicalDate is the start of the data interval the run covered.
+	LogicalDate time.Time
 }
 
 func (r *Runner) now() time.Time {
@@ -153,7 +167,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		return res, res.Err
 	}
 	res.Target = p.Target
-	src := r.Project.Sources[p.Source]
+	src := templated(r.Project.Sources[p.Source], opts.LogicalDate, start, opts.Params)
 	log := r.logger().With("pipeline", name, "run_id", res.RunID)
 
 	if err := r.Store.UpsertPipeline(ctx, metadata.Pipeline{
@@ -166,7 +180,12 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		res.Err = err
 		return res, err
 	}
-	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh}
+	if opts.LogicalDate.IsZero() {
+		opts.LogicalDate = start
+	}
+	res.LogicalDate = opts.LogicalDate
+	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh,
+		LogicalDate: opts.LogicalDate, Trigger: opts.Trigger, Attempt: opts.Attempt}
 	if err := r.Store.CreateRun(ctx, run); err != nil {
 		res.Err = err
 		return res, err

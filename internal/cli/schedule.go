@@ -1,0 +1,385 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/lineage"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/scheduler"
+)
+
+// orchestrator is a scheduler wired to the pipeline runner.
+type orchestrator struct {
+	svc    *services
+	sched  *scheduler.Scheduler
+	mu     sync.Mutex
+	result map[string]*pipeline.Result // by pipeline and logical date
+	params map[string]string
+}
+
+func resultKey(name string, logical time.Time) string {
+	return name + "@" + logical.UTC().Format(time.RFC3339Nano)
+}
+
+// newOrchestrator opens the services and builds the scheduler. The
+// embedded DuckDB warehouse takes one writer, so runs go one at a time.
+func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestrator, error) {
+	svc, err := openServices(ctx, p, what{store: true, warehouse: true, staging: true})
+	if err != nil {
+		return nil, err
+	}
+	runner := &pipeline.Runner{
+		Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
+		Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
+	}
+	o := &orchestrator{svc: svc, result: map[string]*pipeline.Result{}}
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	o.sched = &scheduler.Scheduler{
+		Project: p, Store: svc.store, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
+		MaxConcurrent: 1, Logger: e.logger(),
+		Execute: func(ctx context.Context, j scheduler.Job) error {
+			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
+				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: o.params,
+			})
+			if res != nil {
+				o.mu.Lock()
+				o.result[resultKey(j.Pipeline, j.Interval.Start)] = res
+				o.mu.Unlock()
+				if c, found, cerr := svc.store.GetClaim(ctx, j.Pipeline, j.Interval.Start); cerr == nil && found {
+					c.RunID = res.RunID
+					_ = svc.store.UpdateClaim(context.WithoutCancel(ctx), c)
+				}
+			}
+			return err
+		},
+	}
+	return o, nil
+}
+
+func newServeCmd(e *env) *cobra.Command {
+	var dir string
+	var grace time.Duration
+	var resume bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the scheduler: every pipeline on its schedule, until SIGTERM",
+		Long: `serve runs each scheduled pipeline when its interval ends (catchup: true runs every
+missed interval), after the pipelines it depends_on succeeded for the same interval, with
+retries and timeouts. On SIGTERM or Ctrl-C it starts nothing new and lets running runs finish
+within --grace. Intervals are claimed in the metadata store: with PostgreSQL as the store,
+several serve processes can run side by side without running an interval twice.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			o, err := newOrchestrator(cmd.Context(), e, p)
+			if err != nil {
+				return err
+			}
+			defer o.svc.close()
+			o.sched.ResumeAbandoned = resume
+			var scheduled []string
+			for _, name := range p.PipelineNames() {
+				if pl, _ := p.Pipeline(name); pl.Schedule != "" {
+					scheduled = append(scheduled, name+" ("+pl.Schedule+")")
+				}
+			}
+			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
+			err = o.sched.Serve(cmd.Context(), grace)
+			fmt.Fprintln(e.stderr, "shp serve: stopped")
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long running runs may take to finish after SIGTERM")
+	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
+	return cmd
+}
+
+// parseDate reads 2026-01-02 or an RFC 3339 time.
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02", time.RFC3339, "2006-01-02T15:04"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("date %q: use 2026-01-02 or 2026-01-02T15:04:05Z", s)
+}
+
+func newBackfillCmd(e *env) *cobra.Command {
+	var dir, name, from, to string
+	var rerun bool
+	cmd := &cobra.Command{
+		Use:   "backfill --pipeline P --from DATE --to DATE",
+		Short: "Run a pipeline once for each interval of its schedule whose logical date is in [from, to]",
+		Long: `backfill runs the pipeline for every interval of its schedule (@daily when it has none)
+whose logical date lies between --from and --to, oldest first; {{ds}} in the source's path,
+query or parameters is each interval's date. Intervals that already succeeded are skipped
+unless --rerun.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			pl, ok := p.Pipeline(name)
+			if !ok {
+				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", name, strings.Join(p.PipelineNames(), ", ")))
+			}
+			start, err := parseDate(from)
+			if err != nil {
+				return usageErr(err)
+			}
+			end, err := parseDate(to)
+			if err != nil {
+				return usageErr(err)
+			}
+			if end.Before(start) {
+				return usageErr(fmt.Errorf("--to %s is before --from %s", to, from))
+			}
+			spec := pl.Schedule
+			if spec == "" {
+				spec = "@daily"
+			}
+			sc, err := scheduler.ParseSchedule(spec, pl.Timezone)
+			if err != nil {
+				return usageErr(err)
+			}
+			intervals := sc.Between(start, end)
+			if len(intervals) == 0 {
+				return usageErr(fmt.Errorf("no interval of %q has its logical date between %s and %s", spec, from, to))
+			}
+			o, err := newOrchestrator(cmd.Context(), e, p)
+			if err != nil {
+				return err
+			}
+			defer o.svc.close()
+			var jobs []scheduler.Job
+			skipped := 0
+			for _, iv := range intervals {
+				c, found, err := o.svc.store.GetClaim(cmd.Context(), name, iv.Start)
+				if err != nil {
+					return failedErr(err)
+				}
+				if found && c.Status == scheduler.Succeeded && !rerun {
+					skipped++
+					continue
+				}
+				jobs = append(jobs, scheduler.Job{Pipeline: name, Interval: iv, Trigger: scheduler.TriggerBackfill})
+			}
+			return o.runAll(cmd.Context(), e, jobs, skipped)
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "the pipeline to backfill")
+	cmd.Flags().StringVar(&from, "from", "", "first logical date (2026-01-02 or RFC 3339)")
+	cmd.Flags().StringVar(&to, "to", "", "last logical date")
+	cmd.Flags().BoolVar(&rerun, "rerun", false, "run intervals that already succeeded again")
+	_ = cmd.MarkFlagRequired("pipeline")
+	_ = cmd.MarkFlagRequired("from")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// runAll runs jobs through the scheduler, waits, and prints one line per
+// interval.
+func (o *orchestrator) runAll(ctx context.Context, e *env, jobs []scheduler.Job, skipped int) error {
+	if err := o.sched.Enqueue(ctx, jobs...); err != nil {
+		return failedErr(err)
+	}
+	for !o.sched.Idle() {
+		o.sched.Wait()
+	}
+	failed := 0
+	t := newTable(e.stdout, "PIPELINE", "LOGICAL DATE", "STATUS", "RUN", "IN", "LOADED", "ERROR")
+	for _, j := range jobs {
+		c, _, err := o.svc.store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+		if err != nil {
+			return failedErr(err)
+		}
+		o.mu.Lock()
+		res := o.result[resultKey(j.Pipeline, j.Interval.Start)]
+		o.mu.Unlock()
+		var in, loaded int64
+		msg := ""
+		if res != nil {
+			in, loaded = res.RowsIn, res.Loaded
+			if res.Err != nil {
+				msg = firstLine(res.Err.Error())
+			}
+		}
+		if c.Status != scheduler.Succeeded {
+			failed++
+		}
+		t.row(j.Pipeline, j.Interval.Start.UTC().Format(time.RFC3339), c.Status, c.RunID, in, loaded, msg)
+	}
+	t.flush()
+	if skipped > 0 {
+		fmt.Fprintf(e.stdout, "%d interval(s) already succeeded, skipped (--rerun runs them again)\n", skipped)
+	}
+	if failed > 0 {
+		return failedErr(fmt.Errorf("%d of %d interval(s) did not succeed", failed, len(jobs)))
+	}
+	return nil
+}
+
+func newTriggerCmd(e *env) *cobra.Command {
+	var dir, date string
+	var params []string
+	cmd := &cobra.Command{
+		Use:   "trigger PIPELINE",
+		Short: "Run a pipeline now, for a logical date (now by default), with parameters, and the pipelines that depend on it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			if _, ok := p.Pipeline(args[0]); !ok {
+				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", args[0], strings.Join(p.PipelineNames(), ", ")))
+			}
+			logical := time.Now().UTC().Truncate(time.Second)
+			if date != "" {
+				if logical, err = parseDate(date); err != nil {
+					return usageErr(err)
+				}
+			}
+			kv := map[string]string{}
+			for _, prm := range params {
+				k, v, ok := strings.Cut(prm, "=")
+				if !ok || k == "" {
+					return usageErr(fmt.Errorf("--param %q: want KEY=VALUE", prm))
+				}
+				kv[k] = v
+			}
+			o, err := newOrchestrator(cmd.Context(), e, p)
+			if err != nil {
+				return err
+			}
+			defer o.svc.close()
+			o.params = kv
+			job := scheduler.Job{Pipeline: args[0], Interval: scheduler.Interval{Start: logical, End: logical}, Trigger: scheduler.TriggerManual}
+			return o.runAll(cmd.Context(), e, []scheduler.Job{job}, 0)
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&date, "logical-date", "", "the logical date ({{ds}}); now when empty")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "KEY=VALUE, as {{params.KEY}} in the source's settings (repeatable)")
+	return cmd
+}
+
+func newPauseCmd(e *env, pause bool) *cobra.Command {
+	var dir string
+	use, short := "pause PIPELINE", "Stop scheduling a pipeline (runs in progress finish)"
+	if !pause {
+		use, short = "unpause PIPELINE", "Schedule a paused pipeline again"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			if _, ok := p.Pipeline(args[0]); !ok {
+				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", args[0], strings.Join(p.PipelineNames(), ", ")))
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			if err := svc.store.SetPaused(cmd.Context(), args[0], pause); err != nil {
+				return failedErr(err)
+			}
+			state := "paused"
+			if !pause {
+				state = "scheduled again"
+			}
+			fmt.Fprintf(e.stdout, "pipeline %s %s\n", args[0], state)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	return cmd
+}
+
+// runsShow prints one run with its tasks.
+func runsShow(ctx context.Context, e *env, store metadata.Store, id, outFormat string) error {
+	r, err := store.GetRun(ctx, id)
+	if err != nil {
+		if errors.Is(err, metadata.ErrNotFound) {
+			return usageErr(fmt.Errorf("run %s is not on record", id))
+		}
+		return failedErr(err)
+	}
+	tasks, err := store.ListTasks(ctx, id)
+	if err != nil {
+		return failedErr(err)
+	}
+	if outFormat == "json" {
+		type taskJSON struct {
+			Task        string     `json:"task"`
+			Attempt     int        `json:"attempt"`
+			Status      string     `json:"status"`
+			StartedAt   time.Time  `json:"started_at"`
+			EndedAt     *time.Time `json:"ended_at,omitempty"`
+			DurationMS  int64      `json:"duration_ms"`
+			RowsIn      int64      `json:"rows_in"`
+			RowsLoaded  int64      `json:"rows_loaded"`
+			Quarantined int64      `json:"rows_quarantined"`
+			Error       string     `json:"error,omitempty"`
+		}
+		out := struct {
+			Run   runJSON    `json:"run"`
+			Tasks []taskJSON `json:"tasks"`
+		}{Run: runsJSON([]metadata.Run{r})[0], Tasks: []taskJSON{}}
+		for _, t := range tasks {
+			tj := taskJSON{Task: t.Task, Attempt: t.Attempt, Status: t.Status, StartedAt: t.StartedAt, RowsIn: t.RowsIn,
+				RowsLoaded: t.RowsLoaded, Quarantined: t.RowsQuarantined, Error: t.Error}
+			if !t.EndedAt.IsZero() {
+				end := t.EndedAt
+				tj.EndedAt = &end
+				tj.DurationMS = t.EndedAt.Sub(t.StartedAt).Milliseconds()
+			}
+			out.Tasks = append(out.Tasks, tj)
+		}
+		return writeJSON(e.stdout, out)
+	}
+	fmt.Fprintf(e.stdout, "run %s  pipeline %s  %s  trigger %s  attempt %d\n", r.ID, r.Pipeline, r.Status, r.Trigger, r.Attempt)
+	if !r.LogicalDate.IsZero() {
+		fmt.Fprintf(e.stdout, "  logical date %s\n", r.LogicalDate.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(e.stdout, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d\n", r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated)
+	if r.Error != "" {
+		fmt.Fprintf(e.stdout, "  error: %s\n", r.Error)
+	}
+	t := newTable(e.stdout, "TASK", "ATTEMPT", "STATUS", "DURATION", "IN", "LOADED", "QUARANTINED", "ERROR")
+	for _, task := range tasks {
+		dur := ""
+		if !task.EndedAt.IsZero() {
+			dur = task.EndedAt.Sub(task.StartedAt).Round(time.Millisecond).String()
+		}
+		t.row(task.Task, task.Attempt, task.Status, dur, task.RowsIn, task.RowsLoaded, task.RowsQuarantined, firstLine(task.Error))
+	}
+	t.flush()
+	return nil
+}

@@ -1,0 +1,160 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dailyProject has a pipeline reading data/{{ds}}/*.csv every day, and
+// one reading the folder a trigger's parameter names.
+func dailyProject(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := 1; d <= 3; d++ {
+		day := fmt.Sprintf("2026-01-%02d", d)
+		os.MkdirAll(filepath.Join(dir, "data", day), 0o755)
+		os.WriteFile(filepath.Join(dir, "data", day, "orders.csv"), []byte(fmt.Sprintf("id,day\n%d,%s\n%d,%s\n", d*10, day, d*10+1, day)), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`project: daily
+pipelines:
+  orders:
+    source: daily
+    schedule: "@daily"
+    mode: merge
+    key: [id]
+  adhoc:
+    source: picked
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(`sources:
+  daily:
+    type: file
+    path: data/{{ds}}/*.csv
+  picked:
+    type: file
+    path: data/{{params.day}}/*.csv
+`), 0o644)
+	return dir
+}
+
+// TestBackfillAndTrigger: a backfill over three days makes one run per
+// day, each reading its own folder; a second backfill skips them; a
+// trigger passes its parameters; runs show lists a run's tasks.
+func TestBackfillAndTrigger(t *testing.T) {
+	dir := dailyProject(t)
+	code, out, errOut := shp(t, "backfill", "--config", dir, "--pipeline", "orders", "--from", "2026-01-01", "--to", "2026-01-03")
+	if code != 0 || strings.Count(out, "succeeded") != 3 {
+		t.Fatalf("backfill: %d\n%s\n%s", code, out, errOut)
+	}
+	rows := queryJSON(t, dir, "SELECT count(*) AS n, count(DISTINCT day) AS days FROM orders")
+	if fmt.Sprint(rows[0]["n"]) != "6" || fmt.Sprint(rows[0]["days"]) != "3" {
+		t.Fatalf("after the backfill: %v", rows)
+	}
+	code, out, _ = shp(t, "runs", "--config", dir, "--format", "json")
+	var runs []runJSON
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 3 {
+		t.Fatalf("runs %d %v: %s", code, err, out)
+	}
+	dates := map[string]bool{}
+	for _, r := range runs {
+		if r.Trigger != "backfill" || r.LogicalDate == nil || r.RowsIn != 2 {
+			t.Errorf("run %+v", r)
+			continue
+		}
+		dates[r.LogicalDate.Format("2006-01-02")] = true
+	}
+	if len(dates) != 3 {
+		t.Errorf("logical dates %v", dates)
+	}
+	code, out, _ = shp(t, "backfill", "--config", dir, "--pipeline", "orders", "--from", "2026-01-01", "--to", "2026-01-03")
+	if code != 0 || !strings.Contains(out, "3 interval(s) already succeeded, skipped") {
+		t.Fatalf("second backfill: %d %s", code, out)
+	}
+	code, out, _ = shp(t, "runs", "show", runs[0].ID, "--config", dir)
+	if code != 0 || !strings.Contains(out, "logical date 2026-01-0") || !strings.Contains(out, "load orders.csv") || !strings.Contains(out, "commit orders") {
+		t.Fatalf("runs show: %d %s", code, out)
+	}
+	code, out, _ = shp(t, "runs", "show", runs[0].ID, "--config", dir, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"tasks"`) || !strings.Contains(out, `"trigger": "backfill"`) {
+		t.Fatalf("runs show json: %d %s", code, out)
+	}
+	if code, _, errOut := shp(t, "runs", "show", "run-nope", "--config", dir); code != 2 || !strings.Contains(errOut, "not on record") {
+		t.Fatalf("unknown run: %d %s", code, errOut)
+	}
+
+	code, out, errOut = shp(t, "trigger", "adhoc", "--config", dir, "--param", "day=2026-01-02")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("trigger: %d %s %s", code, out, errOut)
+	}
+	rows = queryJSON(t, dir, "SELECT min(day) AS d, count(*) AS n FROM adhoc")
+	if !strings.HasPrefix(fmt.Sprint(rows[0]["d"]), "2026-01-02") || fmt.Sprint(rows[0]["n"]) != "2" {
+		t.Fatalf("triggered run read %v", rows)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"backfill", "--config", dir, "--pipeline", "nope", "--from", "2026-01-01", "--to", "2026-01-02"}, `pipeline "nope" is not defined`},
+		{[]string{"backfill", "--config", dir, "--pipeline", "orders", "--from", "2026-01-05", "--to", "2026-01-02"}, "is before --from"},
+		{[]string{"backfill", "--config", dir, "--pipeline", "orders", "--from", "yesterday", "--to", "2026-01-02"}, `date "yesterday"`},
+		{[]string{"trigger", "adhoc", "--config", dir, "--param", "oops"}, "want KEY=VALUE"},
+		{[]string{"pause", "nope", "--config", dir}, `pipeline "nope" is not defined`},
+	} {
+		if code, _, errOut := shp(t, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: %d %s", tc.args, code, errOut)
+		}
+	}
+	// A failing interval fails the backfill with exit 1.
+	os.WriteFile(filepath.Join(dir, "data", "2026-01-03", "bad.csv"), []byte("id,day\nx,y\nz,w\nq,r\n"), 0o644)
+	if code, out, _ := shp(t, "backfill", "--config", dir, "--pipeline", "orders", "--from", "2026-01-03", "--to", "2026-01-03", "--rerun"); code != 1 || !strings.Contains(out, "failed") {
+		t.Fatalf("failing backfill: %d %s", code, out)
+	}
+}
+
+// TestServe runs the scheduler on an every-second schedule, then stops it
+// as SIGTERM would; a paused pipeline does not run.
+func TestServe(t *testing.T) {
+	dir := dailyProject(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(b), `schedule: "@daily"`, `schedule: "@every 1s"`, 1)), 0o644)
+	os.MkdirAll(filepath.Join(dir, "data", time.Now().UTC().Format("2006-01-02")), 0o755)
+	if code, out, _ := shp(t, "pause", "orders", "--config", dir); code != 0 || !strings.Contains(out, "paused") {
+		t.Fatalf("pause: %d %s", code, out)
+	}
+	serve := func(d time.Duration) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var out, errOut strings.Builder
+		code := Main(ctx, []string{"serve", "--config", dir, "--grace", "5s"}, strings.NewReader(""), &out, &errOut)
+		return code, errOut.String()
+	}
+	code, errOut := serve(2500 * time.Millisecond)
+	if code != 0 || !strings.Contains(errOut, "shp serve: stopped") {
+		t.Fatalf("serve: %d %s", code, errOut)
+	}
+	if _, out, _ := shp(t, "runs", "--config", dir, "--format", "json"); strings.Contains(out, `"scheduled"`) {
+		t.Fatalf("a paused pipeline ran: %s", out)
+	}
+	shp(t, "unpause", "orders", "--config", dir)
+	if code, errOut = serve(3500 * time.Millisecond); code != 0 {
+		t.Fatalf("serve: %d %s", code, errOut)
+	}
+	_, out, _ := shp(t, "runs", "--config", dir, "--format", "json")
+	var runs []runJSON
+	json.Unmarshal([]byte(out), &runs)
+	scheduled := 0
+	for _, r := range runs {
+		if r.Trigger == "scheduled" && r.Status == "succeeded" {
+			scheduled++
+		}
+	}
+	if scheduled < 1 {
+		t.Fatalf("no scheduled run succeeded: %s", out)
+	}
+}
