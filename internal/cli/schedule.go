@@ -23,6 +23,7 @@ import (
 // orchestrator is a scheduler wired to the pipeline runner.
 type orchestrator struct {
 	svc    *services
+	runner *pipeline.Runner
 	sched  *scheduler.Scheduler
 	mu     sync.Mutex
 	result map[string]*pipeline.Result // by pipeline and logical date
@@ -44,7 +45,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 		Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 	}
-	o := &orchestrator{svc: svc, result: map[string]*pipeline.Result{}}
+	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}}
 	host, _ := os.Hostname()
 	var b [4]byte
 	_, _ = rand.Read(b[:])

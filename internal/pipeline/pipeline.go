@@ -84,6 +84,8 @@ type Options struct {
 	// Params are a manual trigger's parameters, {{params.NAME}} in the
 	// source's settings and path.
 	Params map[string]string
+	// RunID names the run (an orchestrator's id); a new one when empty.
+	RunID string
 }
 
 // Progress is a snapshot of the object being loaded.
@@ -161,6 +163,9 @@ func NewRunID(t time.Time) string {
 func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, error) {
 	start := r.now()
 	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: StatusFailed}
+	if opts.RunID != "" {
+		res.RunID = opts.RunID
+	}
 	p, ok := r.Project.Pipeline(name)
 	if !ok {
 		res.Err = fmt.Errorf("pipeline %q is not defined (have %s)", name, strings.Join(r.Project.PipelineNames(), ", "))
