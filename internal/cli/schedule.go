@@ -73,7 +73,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 
 func newServeCmd(e *env) *cobra.Command {
 	var dir string
-	var grace time.Duration
+	var grace, lease time.Duration
 	var resume bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -95,6 +95,7 @@ several serve processes can run side by side without running an interval twice.`
 			}
 			defer o.svc.close()
 			o.sched.ResumeAbandoned = resume
+			o.sched.LeaseTTL = lease
 			var scheduled []string
 			for _, name := range p.PipelineNames() {
 				if pl, _ := p.Pipeline(name); pl.Schedule != "" {
@@ -109,6 +110,7 @@ several serve processes can run side by side without running an interval twice.`
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long running runs may take to finish after SIGTERM")
+	cmd.Flags().DurationVar(&lease, "lease", 2*time.Minute, "how long a running interval may go without its scheduler's heartbeat before it counts as abandoned")
 	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
 	return cmd
 }
