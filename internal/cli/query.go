@@ -29,6 +29,9 @@ func newQueryCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if done, err := forward(cmd.Context(), e, p, controlRequest{Op: "query", SQL: args[0], Format: outFormat, Limit: limit}); done {
+				return err
+			}
 			svc, err := openServices(cmd.Context(), p, what{warehouse: true})
 			if err != nil {
 				return err

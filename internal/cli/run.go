@@ -43,6 +43,9 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				}
 				names = []string{name}
 			}
+			if done, err := forward(cmd.Context(), e, p, controlRequest{Op: "run", Pipelines: names, FullRefresh: fullRefresh, Format: outFormat}); done {
+				return err
+			}
 			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, staging: true})
 			if err != nil {
 				return err

@@ -22,12 +22,14 @@ import (
 
 // orchestrator is a scheduler wired to the pipeline runner.
 type orchestrator struct {
-	svc    *services
-	runner *pipeline.Runner
-	sched  *scheduler.Scheduler
-	mu     sync.Mutex
-	result map[string]*pipeline.Result // by pipeline and logical date
-	params map[string]string
+	svc         *services
+	runner      *pipeline.Runner
+	sched       *scheduler.Scheduler
+	runMu       sync.Mutex // one user of the warehouse at a time: a run or a query
+	fullRefresh bool
+	mu          sync.Mutex
+	result      map[string]*pipeline.Result // by pipeline and logical date
+	params      map[string]string
 }
 
 func resultKey(name string, logical time.Time) string {
@@ -53,9 +55,12 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		Project: p, Store: svc.store, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		MaxConcurrent: 1, Logger: e.logger(),
 		Execute: func(ctx context.Context, j scheduler.Job) error {
+			o.runMu.Lock()
 			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
 				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: o.params,
+				FullRefresh: o.fullRefresh && j.Trigger == scheduler.TriggerManual,
 			})
+			o.runMu.Unlock()
 			if res != nil {
 				o.mu.Lock()
 				o.result[resultKey(j.Pipeline, j.Interval.Start)] = res
@@ -102,7 +107,12 @@ several serve processes can run side by side without running an interval twice.`
 					scheduled = append(scheduled, name+" ("+pl.Schedule+")")
 				}
 			}
-			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
+			stopControl, err := serveControl(cmd.Context(), e, o, controlPath(p))
+			if err != nil {
+				return failedErr(err)
+			}
+			defer stopControl()
+			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; shp run and shp query are handed to this server; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
 			err = o.sched.Serve(cmd.Context(), grace)
 			fmt.Fprintln(e.stderr, "shp serve: stopped")
 			return err

@@ -158,3 +158,46 @@ func TestServe(t *testing.T) {
 		t.Fatalf("no scheduled run succeeded: %s", out)
 	}
 }
+
+// TestCommandsWhileServing: while shp serve holds the warehouse, shp run
+// and shp query are handed to it instead of failing on the lock.
+func TestCommandsWhileServing(t *testing.T) {
+	dir := initProject(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var errOut strings.Builder
+	go func() {
+		var out strings.Builder
+		done <- Main(ctx, []string{"serve", "--config", dir}, strings.NewReader(""), &out, &errOut)
+	}()
+	sock := filepath.Join(dir, ".shp", "serve.sock")
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	code, out, stderr := shp(t, "run", "--config", dir)
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "rows in 3000") {
+		t.Fatalf("run through the server: %d %s %s", code, out, stderr)
+	}
+	code, out, stderr = shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) AS n FROM sales")
+	if code != 0 || !strings.Contains(out, "n\n") {
+		t.Fatalf("query through the server: %d %q %s", code, out, stderr)
+	}
+	code, _, stderr = shp(t, "query", "--config", dir, "SELECT * FROM no_such_table")
+	if code != 1 || !strings.Contains(stderr, "no_such_table") {
+		t.Fatalf("a failing query through the server: %d %s", code, stderr)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve: %d %s", code, errOut.String())
+	}
+	if _, err := os.Stat(sock); err == nil {
+		t.Fatal("the socket outlived the server")
+	}
+	// With the server gone the commands open the warehouse themselves.
+	if code, out, _ := shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) FROM sales"); code != 0 || !strings.Contains(out, "2995") {
+		t.Fatalf("query without a server: %d %s", code, out)
+	}
+}
