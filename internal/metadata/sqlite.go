@@ -25,7 +25,7 @@ const sqliteMemory = ":memory:"
 // that readers do not block the writer, a 5s wait for a locked database,
 // foreign keys enforced, and transactions that take the write lock when
 // they begin, so that one never fails to upgrade its read lock.
-const sqliteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+const sqliteParams = "_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // sqliteDSN returns the modernc.org/sqlite DSN of the database file path,
 // which must be absolute or ":memory:".

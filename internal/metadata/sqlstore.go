@@ -378,6 +378,47 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, logical_date) DO NOTHING`
 	return n == 1, nil
 }
 
+// ClaimIntervals implements Store.
+func (s *sqlStore) ClaimIntervals(ctx context.Context, cs []Claim) ([]bool, error) {
+	for _, c := range cs {
+		if c.Pipeline == "" || c.LogicalDate.IsZero() || c.Owner == "" {
+			return nil, fmt.Errorf("claim intervals: %w: a claim needs a pipeline, a logical date and an owner", ErrInvalid)
+		}
+	}
+	out := make([]bool, len(cs))
+	if len(cs) == 0 {
+		return out, nil
+	}
+	now := time.Now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.d.rebind(`INSERT INTO schedule_claims (pipeline, logical_date, owner, run_id, status, trigger, claimed_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, logical_date) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, c := range cs {
+			if c.Status == "" {
+				c.Status = "queued"
+			}
+			res, err := stmt.ExecContext(ctx, c.Pipeline, s.d.timeArg(c.LogicalDate), c.Owner, c.RunID, c.Status, c.Trigger, s.d.timeArg(now), s.d.timeArg(now))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			out[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim %d intervals: %w", len(cs), err)
+	}
+	return out, nil
+}
+
 const claimColumns = `pipeline, logical_date, owner, run_id, status, trigger, claimed_at, updated_at`
 
 func scanClaim(row interface{ Scan(...any) error }) (Claim, error) {
@@ -439,6 +480,81 @@ func (s *sqlStore) ListClaims(ctx context.Context, pipeline string, statuses ...
 			return nil, fmt.Errorf("list claims: %w", err)
 		}
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// SetClaimStatus implements Store.
+func (s *sqlStore) SetClaimStatus(ctx context.Context, pipeline string, logicalDate time.Time, status string) error {
+	res, err := s.exec(ctx, `UPDATE schedule_claims SET status = ?, updated_at = ? WHERE pipeline = ? AND logical_date = ?`,
+		status, s.d.timeArg(time.Now()), pipeline, s.d.timeArg(logicalDate))
+	if err != nil {
+		return fmt.Errorf("set claim status of %s: %w", pipeline, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("set claim status of %s at %s: %w", pipeline, logicalDate.Format(time.RFC3339), ErrNotFound)
+	}
+	return nil
+}
+
+// SetClaimStatuses implements Store.
+func (s *sqlStore) SetClaimStatuses(ctx context.Context, cs []Claim) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	now := s.d.timeArg(time.Now())
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, s.d.rebind(`UPDATE schedule_claims SET status = ?, updated_at = ? WHERE pipeline = ? AND logical_date = ?`))
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, c := range cs {
+			if _, err := stmt.ExecContext(ctx, c.Status, now, c.Pipeline, s.d.timeArg(c.LogicalDate)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("set %d claim statuses: %w", len(cs), err)
+	}
+	return nil
+}
+
+// LatestClaims implements Store.
+func (s *sqlStore) LatestClaims(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.query(ctx, `SELECT pipeline, max(logical_date) FROM schedule_claims GROUP BY pipeline`)
+	if err != nil {
+		return nil, fmt.Errorf("latest claims: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var name string
+		var t time.Time
+		if err := rows.Scan(&name, scanTime(&t)); err != nil {
+			return nil, fmt.Errorf("latest claims: %w", err)
+		}
+		out[name] = t
+	}
+	return out, rows.Err()
+}
+
+// PausedPipelines implements Store.
+func (s *sqlStore) PausedPipelines(ctx context.Context) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT pipeline FROM pipeline_state WHERE paused ORDER BY pipeline`)
+	if err != nil {
+		return nil, fmt.Errorf("paused pipelines: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("paused pipelines: %w", err)
+		}
+		out = append(out, n)
 	}
 	return out, rows.Err()
 }

@@ -71,6 +71,9 @@ type Store interface {
 	// ClaimInterval takes a pipeline's logical interval for a scheduler:
 	// it returns false, without error, when the interval is taken already.
 	ClaimInterval(ctx context.Context, c Claim) (bool, error)
+	// ClaimIntervals takes several intervals in one transaction and
+	// reports, for each, whether it was taken (false: taken already).
+	ClaimIntervals(ctx context.Context, cs []Claim) ([]bool, error)
 	// GetClaim returns the claim of a pipeline's interval, if any.
 	GetClaim(ctx context.Context, pipeline string, logicalDate time.Time) (Claim, bool, error)
 	// UpdateClaim sets the status and run of a claim.
@@ -78,6 +81,16 @@ type Store interface {
 	// ListClaims returns a pipeline's claims (all pipelines' when empty)
 	// with status among statuses (any when none), by logical date.
 	ListClaims(ctx context.Context, pipeline string, statuses ...string) ([]Claim, error)
+	// SetClaimStatus sets only the status of a claim (and its heartbeat
+	// time).
+	SetClaimStatus(ctx context.Context, pipeline string, logicalDate time.Time, status string) error
+	// SetClaimStatuses sets the statuses of several claims in one
+	// transaction; claims that do not exist are skipped.
+	SetClaimStatuses(ctx context.Context, cs []Claim) error
+	// LatestClaims returns each pipeline's latest claimed logical date.
+	LatestClaims(ctx context.Context) (map[string]time.Time, error)
+	// PausedPipelines lists the paused pipelines.
+	PausedPipelines(ctx context.Context) ([]string, error)
 	// SetPaused pauses or resumes a pipeline's schedule.
 	SetPaused(ctx context.Context, pipeline string, paused bool) error
 	// Paused reports whether a pipeline's schedule is paused.

@@ -674,3 +674,36 @@ func TestClaimsAndPause(t *testing.T) {
 		}
 	})
 }
+
+func TestClaimStatusLatestAndPausedList(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		for _, c := range []Claim{{Pipeline: "a", LogicalDate: ts(0)}, {Pipeline: "a", LogicalDate: ts(60)}, {Pipeline: "b", LogicalDate: ts(30)}} {
+			c.Owner, c.Trigger = "o", "scheduled"
+			if _, err := s.ClaimInterval(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustNil(t, s.SetClaimStatus(ctx, "a", ts(60), "succeeded"))
+		c, _, err := s.GetClaim(ctx, "a", ts(60))
+		mustNil(t, err)
+		if c.Status != "succeeded" || c.Owner != "o" {
+			t.Fatalf("claim %+v", c)
+		}
+		if err := s.SetClaimStatus(ctx, "zz", ts(0), "failed"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing claim: %v", err)
+		}
+		latest, err := s.LatestClaims(ctx)
+		mustNil(t, err)
+		if len(latest) != 2 || !latest["a"].Equal(ts(60)) || !latest["b"].Equal(ts(30)) {
+			t.Fatalf("latest %v", latest)
+		}
+		mustNil(t, s.SetPaused(ctx, "b", true))
+		mustNil(t, s.SetPaused(ctx, "a", false))
+		paused, err := s.PausedPipelines(ctx)
+		mustNil(t, err)
+		if len(paused) != 1 || paused[0] != "b" {
+			t.Fatalf("paused %v", paused)
+		}
+	})
+}

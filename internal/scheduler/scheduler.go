@@ -99,7 +99,10 @@ type Scheduler struct {
 	stopRuns context.CancelFunc
 	started  bool
 	lastFire map[string]time.Time
+	latest   map[string]time.Time // each pipeline's latest claim, read once
 	scheds   map[string]*Schedule
+	finished []metadata.Claim // statuses to write, by the flusher
+	flush    chan struct{}
 }
 
 func (s *Scheduler) init() {
@@ -128,6 +131,33 @@ func (s *Scheduler) init() {
 	s.lastFire = map[string]time.Time{}
 	s.scheds = map[string]*Schedule{}
 	s.runCtx, s.stopRuns = context.WithCancel(context.Background())
+	s.flush = make(chan struct{}, 1)
+	go s.flusher()
+}
+
+// flusher writes the statuses of finished runs, many in one transaction,
+// then starts what they unblock. A run counts as done (Wait) once its
+// status is written.
+func (s *Scheduler) flusher() {
+	for range s.flush {
+		s.mu.Lock()
+		batch := s.finished
+		s.finished = nil
+		s.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		ctx := context.Background()
+		if err := s.Store.SetClaimStatuses(ctx, batch); err != nil {
+			s.Logger.Error("record run statuses", "err", err)
+		}
+		if err := s.dispatch(ctx); err != nil {
+			s.Logger.Error("dispatch", "err", err)
+		}
+		for range batch {
+			s.wg.Done()
+		}
+	}
 }
 
 // lastFireKey keeps a pipeline's last fire time in the metadata store.
@@ -156,16 +186,17 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if err := s.recoverAbandoned(ctx, now); err != nil {
 		return err
 	}
+	pausedList, err := s.Store.PausedPipelines(ctx)
+	if err != nil {
+		return err
+	}
+	paused := map[string]bool{}
+	for _, n := range pausedList {
+		paused[n] = true
+	}
 	for _, name := range s.Project.PipelineNames() {
 		pl, _ := s.Project.Pipeline(name)
-		if pl.Schedule == "" {
-			continue
-		}
-		paused, err := s.Store.Paused(ctx, name)
-		if err != nil {
-			return err
-		}
-		if paused {
+		if pl.Schedule == "" || paused[name] {
 			continue
 		}
 		sc, err := s.schedule(name)
@@ -186,37 +217,49 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		}
 		s.lastFire[name] = due[len(due)-1].End
 		s.mu.Unlock()
-		if err := s.Store.SetWatermark(ctx, name, lastFireKey, due[len(due)-1].End.UTC().Format(time.RFC3339Nano)); err != nil {
-			return err
-		}
 	}
 	return s.dispatch(ctx)
 }
 
-// lastFired is the pipeline's last fire time: remembered, stored, or, the
-// first time shp sees the pipeline, the latest fire before now (so that
-// the first run is the next one).
+// lastFired is the pipeline's last fire time: remembered; after a restart,
+// the end of its latest claimed interval (or a stored schedule:last_fire
+// watermark); the first time shp sees the pipeline, the latest fire
+// before now, so that the first run is the next one.
 func (s *Scheduler) lastFired(ctx context.Context, name string, sc *Schedule, now time.Time) (time.Time, error) {
 	s.mu.Lock()
 	t, ok := s.lastFire[name]
+	loaded := s.latest != nil
 	s.mu.Unlock()
 	if ok {
 		return t, nil
 	}
-	v, found, err := s.Store.GetWatermark(ctx, name, lastFireKey)
-	if err != nil {
-		return time.Time{}, err
+	if !loaded {
+		latest, err := s.Store.LatestClaims(ctx)
+		if err != nil {
+			return time.Time{}, err
+		}
+		s.mu.Lock()
+		s.latest = latest
+		s.mu.Unlock()
 	}
-	if found {
-		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
-			return t, nil
+	var last time.Time
+	if start, ok := s.latest[name]; ok {
+		last = sc.Next(start)
+	}
+	if v, found, err := s.Store.GetWatermark(ctx, name, lastFireKey); err != nil {
+		return time.Time{}, err
+	} else if found {
+		if w, err := time.Parse(time.RFC3339Nano, v); err == nil && w.After(last) {
+			last = w
 		}
 	}
-	t = sc.Prev(now.Add(time.Nanosecond))
+	if last.IsZero() {
+		last = sc.Prev(now.Add(time.Nanosecond))
+	}
 	s.mu.Lock()
-	s.lastFire[name] = t
+	s.lastFire[name] = last
 	s.mu.Unlock()
-	return t, s.Store.SetWatermark(ctx, name, lastFireKey, t.UTC().Format(time.RFC3339Nano))
+	return last, nil
 }
 
 // Enqueue adds intervals to run now (a backfill, or a manual trigger)
@@ -240,42 +283,74 @@ func (s *Scheduler) Enqueue(ctx context.Context, jobs ...Job) error {
 func (s *Scheduler) dispatch(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for {
+		dropped, err := s.dispatchOnce(ctx)
+		if err != nil || dropped == 0 || len(s.queue) == 0 {
+			return err
+		}
+		// Some intervals were another scheduler's: their places are free
+		// for the jobs still queued.
+	}
+}
+
+// dispatchOnce starts what fits and reports how many of the jobs it chose
+// turned out to be claimed elsewhere. s.mu is held.
+func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 	sort.SliceStable(s.queue, func(i, j int) bool { return s.queue[i].Interval.Start.Before(s.queue[j].Interval.Start) })
-	var keep []Job
+	var keep, start []Job
+	inFlight := s.inFlight
+	active := map[string]int{}
 	for _, j := range s.queue {
 		ready, skip, err := s.upstreamState(ctx, j)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if skip != "" {
-			s.finishClaim(ctx, j, "", Skipped)
+			s.finishClaim(ctx, j, Skipped)
 			s.Logger.Warn("run skipped", "pipeline", j.Pipeline, "logical_date", j.Interval.Start, "reason", skip)
 			continue
 		}
 		pl, _ := s.Project.Pipeline(j.Pipeline)
-		if !ready || s.inFlight >= s.MaxConcurrent || s.active[j.Pipeline] >= pl.MaxActiveRuns {
+		if !ready || inFlight >= s.MaxConcurrent || s.active[j.Pipeline]+active[j.Pipeline] >= pl.MaxActiveRuns {
 			keep = append(keep, j)
 			continue
 		}
-		ok, err := s.Store.ClaimInterval(ctx, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger})
-		if err != nil {
-			return err
-		}
-		if !ok {
+		inFlight++
+		active[j.Pipeline]++
+		start = append(start, j)
+	}
+	s.queue = keep
+	if len(start) == 0 {
+		return 0, nil
+	}
+	// Every interval that may start is claimed in one transaction.
+	claims := make([]metadata.Claim, len(start))
+	for i, j := range start {
+		claims[i] = metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger}
+	}
+	taken, err := s.Store.ClaimIntervals(ctx, claims)
+	if err != nil {
+		return 0, err
+	}
+	dropped := 0
+	for i, j := range start {
+		if !taken[i] {
 			if j.Trigger == TriggerScheduled {
+				dropped++
 				continue // another scheduler (or an earlier run) has it
 			}
 			// A backfill or manual run takes the interval over.
 			c, _, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
 			if err != nil {
-				return err
+				return dropped, err
 			}
 			if c.Status == Running || c.Status == Queued {
+				dropped++
 				continue
 			}
 			c.Status, c.Owner = Running, s.Owner
 			if err := s.Store.UpdateClaim(ctx, c); err != nil {
-				return err
+				return dropped, err
 			}
 		}
 		s.inFlight++
@@ -283,8 +358,7 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 		s.wg.Add(1)
 		go s.run(j)
 	}
-	s.queue = keep
-	return nil
+	return dropped, nil
 }
 
 // upstreamState says whether a job's upstream pipelines succeeded for its
@@ -311,7 +385,7 @@ func (s *Scheduler) upstreamState(ctx context.Context, j Job) (ready bool, skip 
 // run tries a job until it succeeds, fails for good or runs out of
 // attempts, then starts what its success unblocks.
 func (s *Scheduler) run(j Job) {
-	defer s.wg.Done()
+	// wg.Done is the flusher's, once the run's status is written.
 	pl, _ := s.Project.Pipeline(j.Pipeline)
 	log := s.Logger.With("pipeline", j.Pipeline, "logical_date", j.Interval.Start.UTC().Format(time.RFC3339), "trigger", j.Trigger)
 	hbCtx, stopHB := context.WithCancel(s.runCtx)
@@ -345,9 +419,8 @@ func (s *Scheduler) run(j Job) {
 		}
 	}
 	stopHB()
-	ctx := context.Background()
-	s.finishClaim(ctx, j, "", status)
 	s.mu.Lock()
+	s.finished = append(s.finished, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Status: status})
 	s.inFlight--
 	s.active[j.Pipeline]--
 	if status == Succeeded {
@@ -361,8 +434,9 @@ func (s *Scheduler) run(j Job) {
 		}
 	}
 	s.mu.Unlock()
-	if err := s.dispatch(ctx); err != nil {
-		s.Logger.Error("dispatch", "err", err)
+	select {
+	case s.flush <- struct{}{}:
+	default: // a flush is pending; it will take this status too
 	}
 }
 
@@ -373,33 +447,18 @@ func (s *Scheduler) heartbeat(ctx context.Context, j Job) {
 		if WallClock.Sleep(ctx, s.LeaseTTL/3) != nil {
 			return
 		}
-		c, found, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
-		if err != nil || !found {
-			continue
-		}
-		_ = s.Store.UpdateClaim(ctx, c)
+		_ = s.Store.SetClaimStatus(ctx, j.Pipeline, j.Interval.Start, Running)
 	}
 }
 
-func (s *Scheduler) finishClaim(ctx context.Context, j Job, runID, status string) {
-	c, found, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+func (s *Scheduler) finishClaim(ctx context.Context, j Job, status string) {
+	err := s.Store.SetClaimStatus(ctx, j.Pipeline, j.Interval.Start, status)
+	if errors.Is(err, metadata.ErrNotFound) {
+		// A job skipped before it was claimed: record the interval.
+		_, err = s.Store.ClaimInterval(ctx, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Trigger: j.Trigger, Status: status})
+	}
 	if err != nil {
-		s.Logger.Error("read claim", "pipeline", j.Pipeline, "err", err)
-		return
-	}
-	if !found {
-		c = metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Trigger: j.Trigger, Status: status}
-		if _, err := s.Store.ClaimInterval(ctx, c); err != nil {
-			s.Logger.Error("record claim", "pipeline", j.Pipeline, "err", err)
-		}
-		return
-	}
-	c.Status = status
-	if runID != "" {
-		c.RunID = runID
-	}
-	if err := s.Store.UpdateClaim(ctx, c); err != nil {
-		s.Logger.Error("update claim", "pipeline", j.Pipeline, "err", err)
+		s.Logger.Error("record claim", "pipeline", j.Pipeline, "err", err)
 	}
 }
 
