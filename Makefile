@@ -15,7 +15,7 @@ test: ## run the whole test suite
 demo: build ## run the quick start pipeline and print its summary
 	$(BIN) run --config examples/quickstart --full-refresh
 
-bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB and PostgreSQL), PostgreSQL extraction (5M rows vs COPY)
+bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
 
 lint: ## gofmt, go vet
