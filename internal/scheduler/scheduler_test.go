@@ -338,3 +338,63 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestServeAndGrace: Serve runs an every-second schedule on the wall
+// clock; when it stops, a run still going gets the grace period, then its
+// context is cancelled.
+func TestServeAndGrace(t *testing.T) {
+	p := project(t, "  tick: {source: s, schedule: '@every 1s'}\n  hang: {source: s, schedule: '@every 1s'}\n")
+	var ticks atomic.Int64
+	var cancelled atomic.Bool
+	exec := func(ctx context.Context, j Job) error {
+		if j.Pipeline == "hang" {
+			<-ctx.Done()
+			cancelled.Store(true)
+			return ctx.Err()
+		}
+		ticks.Add(1)
+		return nil
+	}
+	s := &Scheduler{Project: p, Store: sqliteStore(t), Execute: exec, Owner: "t", MaxConcurrent: 4}
+	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := s.Serve(ctx, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if ticks.Load() < 1 || !cancelled.Load() || time.Since(start) > 5*time.Second {
+		t.Fatalf("ticks %d, hung run cancelled %v, after %s", ticks.Load(), cancelled.Load(), time.Since(start))
+	}
+}
+
+// TestEnqueueTakesOver: a backfill of an interval that already succeeded
+// runs it again; a scheduled tick does not.
+func TestEnqueueTakesOver(t *testing.T) {
+	p := project(t, "  a: {source: s, schedule: '@daily'}\n")
+	store := sqliteStore(t)
+	ctx := context.Background()
+	store.ClaimInterval(ctx, metadata.Claim{Pipeline: "a", LogicalDate: day(1, 0), Owner: "x", Status: Succeeded, Trigger: TriggerScheduled})
+	rec := &recorder{}
+	s := &Scheduler{Project: p, Store: store, Execute: rec.exec, Clock: &fakeClock{now: day(1, 12)}, Owner: "t"}
+	iv := Interval{Start: day(1, 0), End: day(2, 0)}
+	if err := s.Enqueue(ctx, Job{Pipeline: "a", Interval: iv, Trigger: TriggerScheduled}); err != nil {
+		t.Fatal(err)
+	}
+	s.Wait()
+	if len(rec.names()) != 0 {
+		t.Fatalf("a scheduled job ran a claimed interval: %v", rec.names())
+	}
+	if err := s.Enqueue(ctx, Job{Pipeline: "a", Interval: iv, Trigger: TriggerBackfill}); err != nil {
+		t.Fatal(err)
+	}
+	for !s.Idle() {
+		s.Wait()
+	}
+	c, _, _ := store.GetClaim(ctx, "a", day(1, 0))
+	if strings.Join(rec.names(), ",") != "a@01-01T00#1" || c.Status != Succeeded || c.Owner != "t" {
+		t.Fatalf("backfill: %v, claim %+v", rec.names(), c)
+	}
+	if WallClock.Now().IsZero() || mustParse(t, "@daily", "").String() != "@daily" {
+		t.Fatal("clock or schedule text")
+	}
+}
