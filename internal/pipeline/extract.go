@@ -72,6 +72,15 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			return nil, nil, err
 		}
 	}
+	if !opts.FullRefresh {
+		items, ok, err := r.resumeExtraction(ctx, p, src, *sch, opts, st, res, log)
+		if err != nil || ok {
+			if err != nil {
+				st.close()
+			}
+			return items, st, err
+		}
+	}
 	task := metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		st.close()
@@ -96,10 +105,11 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 		started := r.now()
 		exn, err := ex.Extract(ectx, source.ExtractRequest{Since: st.since, Full: opts.FullRefresh}, sink)
 		if exn != nil {
-			detail, _ := json.Marshal(map[string]any{
-				"source": src.Name, "type": src.Type, "query": exn.Query, "watermark_before": st.since,
-				"watermark_after": exn.Watermark, "rows": exn.Rows, "bytes": exn.Bytes, "attempts": exn.Attempts,
-				"chunks": sink.count(), "duration_ms": r.now().Sub(started).Milliseconds(),
+			detail, _ := json.Marshal(extractDetail{
+				Source: src.Name, Type: src.Type, Query: exn.Query, WatermarkBefore: st.since,
+				WatermarkAfter: exn.Watermark, Rows: exn.Rows, Bytes: exn.Bytes, Attempts: exn.Attempts,
+				Chunks: sink.count(), ChunkFiles: sink.files(), DurationMS: r.now().Sub(started).Milliseconds(),
+				Format: string(ex.Format()),
 			})
 			task.Detail = string(detail)
 			task.RowsIn = exn.Rows
@@ -240,6 +250,14 @@ type chunkSink struct {
 	onCommit                func(stagedChunk) error
 	mu                      sync.Mutex
 	n, committed            int
+	records                 []chunkFileRecord
+}
+
+// files lists the committed chunks, in order.
+func (s *chunkSink) files() []chunkFileRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]chunkFileRecord(nil), s.records...)
 }
 
 func (s *chunkSink) count() int {
@@ -282,8 +300,99 @@ func (c *chunkFile) Commit(rows int64) error {
 	}
 	c.sink.mu.Lock()
 	c.sink.committed++
+	c.sink.records = append(c.sink.records, chunkFileRecord{Key: c.key, Rows: rows, Bytes: c.w.Written()})
 	c.sink.mu.Unlock()
 	return c.sink.onCommit(stagedChunk{key: c.key, rows: rows, bytes: c.w.Written()})
 }
 
 func (c *chunkFile) Discard() { c.w.Abort() }
+
+// extractDetail is what an extract task records: the query, the
+// watermarks, the counts, and the chunk files it left in the staging
+// bucket (its outputs, which a later attempt can resume from).
+type extractDetail struct {
+	Source          string            `json:"source"`
+	Type            string            `json:"type"`
+	Query           string            `json:"query"`
+	WatermarkBefore string            `json:"watermark_before"`
+	WatermarkAfter  string            `json:"watermark_after"`
+	Rows            int64             `json:"rows"`
+	Bytes           int64             `json:"bytes"`
+	Attempts        int               `json:"attempts"`
+	Chunks          int               `json:"chunks"`
+	ChunkFiles      []chunkFileRecord `json:"chunk_files"`
+	Format          string            `json:"format"`
+	DurationMS      int64             `json:"duration_ms"`
+	ReusedFrom      string            `json:"reused_from,omitempty"`
+}
+
+type chunkFileRecord struct {
+	Key   string `json:"key"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// resumeExtraction reuses the extraction of the pipeline's latest run when
+// that run failed after its extract task succeeded, for the same logical
+// date and from the same watermark: the run resumes at staging instead of
+// extracting again. It reports whether it did.
+func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *config.Source, sch schema.Schema, opts Options,
+	st *extractState, res *Result, log *slog.Logger) (iter.Seq2[workItem, error], bool, error) {
+	runs, err := r.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: p.Name, Limit: 2})
+	if err != nil {
+		return nil, false, err
+	}
+	var prev *metadata.Run
+	for i := range runs {
+		if runs[i].ID != res.RunID {
+			prev = &runs[i]
+			break
+		}
+	}
+	if prev == nil || prev.Status != StatusFailed || !prev.LogicalDate.Equal(opts.LogicalDate) {
+		return nil, false, nil
+	}
+	tasks, err := r.Store.ListTasks(ctx, prev.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	var d extractDetail
+	found := false
+	for _, t := range tasks {
+		if t.Task == "extract "+src.Name && t.Status == StatusSucceeded && json.Unmarshal([]byte(t.Detail), &d) == nil {
+			found = true
+		}
+	}
+	if !found || d.WatermarkBefore != st.since || len(d.ChunkFiles) != d.Chunks || d.Format == "" {
+		return nil, false, nil
+	}
+	for _, c := range d.ChunkFiles {
+		if ok, err := r.Staging.Exists(ctx, c.Key); err != nil || !ok {
+			return nil, false, nil // the staged files are gone: extract again
+		}
+	}
+	if d.ReusedFrom == "" {
+		d.ReusedFrom = prev.ID
+	}
+	detail, _ := json.Marshal(d)
+	now := r.now()
+	if err := r.Store.RecordTask(ctx, metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1,
+		Status: StatusSucceeded, StartedAt: now, EndedAt: now, RowsIn: d.Rows, Detail: string(detail)}); err != nil {
+		return nil, false, err
+	}
+	st.extraction = &source.Extraction{Watermark: d.WatermarkAfter, Query: d.Query, Rows: d.Rows, Bytes: d.Bytes, Attempts: 0}
+	log.Info("resuming at staging: the extraction of the failed run is reused", "from_run", prev.ID, "rows", d.Rows, "chunks", d.Chunks)
+	f := format.Format(d.Format)
+	items := func(yield func(workItem, error) bool) {
+		for i, c := range d.ChunkFiles {
+			obj := source.Object{Key: fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, i+1), Size: c.Bytes}
+			chunk := stagedChunk{key: c.Key, rows: c.Rows, bytes: c.Bytes}
+			if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+				return r.loadStaged(ctx, p, sch, obj, chunk, f, res.RunID, log)
+			}}, nil) {
+				return
+			}
+		}
+	}
+	return items, true, nil
+}

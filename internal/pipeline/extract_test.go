@@ -8,13 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // fakeExtractor serves rows (id, watermark) and records what it was asked.
@@ -130,5 +133,56 @@ func TestExtractWatermarkSurvivesLostMetadata(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no extract task on record: %+v", tasks)
+	}
+}
+
+// flakyWarehouse fails its first commit, as a warehouse that is briefly
+// unreachable would.
+type flakyWarehouse struct {
+	warehouse.Warehouse
+	failed bool
+}
+
+func (f *flakyWarehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
+	if !f.failed {
+		f.failed = true
+		return nil, errors.New("warehouse unreachable")
+	}
+	return f.Warehouse.Commit(ctx, spec)
+}
+
+// TestRetryResumesAfterExtraction: a run whose extraction succeeded but
+// whose commit failed is retried for the same logical date; the retry
+// reuses the extracted chunks instead of extracting again.
+func TestRetryResumesAfterExtraction(t *testing.T) {
+	ctx := context.Background()
+	fake := &fakeExtractor{rows: [][2]int{{1, 10}, {2, 20}}}
+	e := extractEnv(t, fake)
+	e.runner.Warehouse = &flakyWarehouse{Warehouse: e.wh}
+	logical := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+	if _, err := e.runner.Run(ctx, "p", Options{LogicalDate: logical}); err == nil {
+		t.Fatal("the first commit should fail")
+	}
+	res, err := e.runner.Run(ctx, "p", Options{LogicalDate: logical, Attempt: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fake.asked) != 1 || res.RowsIn != 2 || e.count(t, "SELECT count(*) FROM p") != 2 {
+		t.Fatalf("extractions %v, rows in %d", fake.asked, res.RowsIn)
+	}
+	tasks, _ := e.store.ListTasks(ctx, res.RunID)
+	var detail string
+	for _, task := range tasks {
+		if task.Task == "extract s" {
+			detail = task.Detail
+		}
+	}
+	if !strings.Contains(detail, `"reused_from":"run-`) {
+		t.Fatalf("extract task of the retry: %s", detail)
+	}
+	// A run for another logical date extracts afresh, from the new watermark.
+	fake.rows = append(fake.rows, [2]int{3, 30})
+	if res, err = e.runner.Run(ctx, "p", Options{}); err != nil || res.RowsIn != 1 || len(fake.asked) != 2 || fake.asked[1] != "20" {
+		t.Fatalf("next run: %+v %v asked %v", res, err, fake.asked)
 	}
 }
