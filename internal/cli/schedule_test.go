@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -199,5 +202,43 @@ func TestCommandsWhileServing(t *testing.T) {
 	// With the server gone the commands open the warehouse themselves.
 	if code, out, _ := shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) FROM sales"); code != 0 || !strings.Contains(out, "2995") {
 		t.Fatalf("query without a server: %d %s", code, out)
+	}
+}
+
+// TestRetriesOnAFlakySource: an API that fails its first calls makes the
+// first attempts fail (the connector is told not to retry); the pipeline's
+// retries run it again with backoff until it succeeds.
+func TestRetriesOnAFlakySource(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte(`[{"id": 1}, {"id": 2}]`))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`project: flaky
+pipelines:
+  items:
+    source: api
+    schedule: "@daily"
+    retries: {attempts: 4, initial_interval: 10ms, max_interval: 50ms}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  api:\n    type: api\n    url: "+srv.URL+"\n    retry: {attempts: 1}\n"), 0o644)
+	code, out, errOut := shp(t, "backfill", "--config", dir, "--pipeline", "items", "--from", "2026-01-01", "--to", "2026-01-01")
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("backfill: %d %s %s", code, out, errOut)
+	}
+	_, out, _ = shp(t, "runs", "--config", dir, "--format", "json")
+	var runs []runJSON
+	json.Unmarshal([]byte(out), &runs)
+	attempts := map[int]string{}
+	for _, r := range runs {
+		attempts[r.Attempt] = r.Status
+	}
+	if len(runs) != 3 || attempts[1] != "failed" || attempts[2] != "failed" || attempts[3] != "succeeded" {
+		t.Fatalf("attempts %v: %s", attempts, out)
 	}
 }
