@@ -10,11 +10,7 @@ import (
 // ignores nulls in map expectations). With nullsUnexpected the nulls
 // themselves are the unexpected values (expect_column_values_to_not_be_null).
 func columnMap(env *Env, kw Kwargs, unexpected func(col string) (string, error), nullsUnexpected bool) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	name, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}

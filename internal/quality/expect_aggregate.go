@@ -259,11 +259,7 @@ func statNumber(v any, kind int) any {
 // statBetween compiles an expectation on one aggregate of a column.
 func statBetween(agg func(env *Env, col string) string, kind int) Factory {
 	return func(env *Env, kw Kwargs) (*Plan, error) {
-		name, err := kw.Column()
-		if err != nil {
-			return nil, err
-		}
-		col, err := env.Col(name)
+		_, col, err := env.Column(kw)
 		if err != nil {
 			return nil, err
 		}
@@ -301,11 +297,7 @@ func asInteger(v any) any {
 }
 
 func uniqueProportion(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}
@@ -334,11 +326,7 @@ func uniqueProportion(env *Env, kw Kwargs) (*Plan, error) {
 // quantile is computed as the engine's discrete quantile (a value of the
 // column), as GE does on SQL engines, and must fall in its range.
 func quantileValues(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}
@@ -425,11 +413,7 @@ func valueCounts(ctx context.Context, q Queryer, env *Env, col string) (values [
 // nullSetOK a null value_set is the universal set.
 func distinctValues(ok func(observed, set []any) bool, nullSetOK bool) Factory {
 	return func(env *Env, kw Kwargs) (*Plan, error) {
-		name, err := kw.Column()
-		if err != nil {
-			return nil, err
-		}
-		col, err := env.Col(name)
+		_, col, err := env.Column(kw)
 		if err != nil {
 			return nil, err
 		}
@@ -526,11 +510,7 @@ func sameElement(a, b any) bool {
 // count, nulls aside) against value_set; with ties_okay any mode in the
 // set will do, otherwise there must be one mode and it must be in the set.
 func mostCommonValue(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}

@@ -319,11 +319,7 @@ func jsonSchemaExpectation(env *Env, kw Kwargs) (*Plan, error) {
 // distinct non-null value (as text) is checked once, then the engine
 // counts and samples the rows holding failing values.
 func goCheckedMap(env *Env, kw Kwargs, ok func(string) bool) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	name, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}

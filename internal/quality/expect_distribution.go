@@ -238,11 +238,7 @@ func categoricalFrame(p *partitionObject, vals []any, counts []float64, tail, sc
 }
 
 func klDivergence(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}
@@ -368,11 +364,7 @@ func finiteBins(b []float64) []float64 {
 }
 
 func chiSquare(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}
@@ -578,11 +570,7 @@ func distributionCDF(name string, params any) (func(float64) float64, []float64,
 }
 
 func parameterizedKS(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}
@@ -624,11 +612,7 @@ func parameterizedKS(env *Env, kw Kwargs) (*Plan, error) {
 }
 
 func bootstrappedKS(env *Env, kw Kwargs) (*Plan, error) {
-	name, err := kw.Column()
-	if err != nil {
-		return nil, err
-	}
-	col, err := env.Col(name)
+	_, col, err := env.Column(kw)
 	if err != nil {
 		return nil, err
 	}

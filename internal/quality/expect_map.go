@@ -13,11 +13,7 @@ func init() {
 	})
 	Register("expect_column_values_to_be_null", func(env *Env, kw Kwargs) (*Plan, error) {
 		// Here non-null values are the unexpected ones.
-		name, err := kw.Column()
-		if err != nil {
-			return nil, err
-		}
-		col, err := env.Col(name)
+		name, col, err := env.Column(kw)
 		if err != nil {
 			return nil, err
 		}

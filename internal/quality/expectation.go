@@ -79,6 +79,18 @@ func (e *Env) Col(name string) (string, error) {
 	return e.D.Ident(name), nil
 }
 
+// Column reads the "column" kwarg and returns the column's name and its
+// quoted form, checking the table has it.
+func (e *Env) Column(kw Kwargs) (name, col string, err error) {
+	if name, err = kw.Column(); err != nil {
+		return "", "", err
+	}
+	if col, err = e.Col(name); err != nil {
+		return "", "", err
+	}
+	return name, col, nil
+}
+
 // Where returns a WHERE clause for pred within the row condition.
 func (e *Env) Where(pred string) string {
 	switch {
