@@ -53,6 +53,11 @@ func serveControl(ctx context.Context, e *env, o *orchestrator, path string) (fu
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
+	// Only the user running the server may hand it work: it runs SQL.
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("protect %s: %w", path, err)
+	}
 	go func() {
 		<-ctx.Done()
 		l.Close()
@@ -109,9 +114,9 @@ func (o *orchestrator) control(ctx context.Context, e *env, req controlRequest) 
 		var jobs []scheduler.Job
 		now := time.Now().UTC().Truncate(time.Second)
 		for _, name := range req.Pipelines {
-			jobs = append(jobs, scheduler.Job{Pipeline: name, Interval: scheduler.Interval{Start: now, End: now}, Trigger: scheduler.TriggerManual})
+			jobs = append(jobs, scheduler.Job{Pipeline: name, Interval: scheduler.Interval{Start: now, End: now}, Trigger: scheduler.TriggerManual,
+				FullRefresh: req.FullRefresh})
 		}
-		o.fullRefresh = req.FullRefresh
 		var results []*pipeline.Result
 		err := o.waitJobs(ctx, jobs)
 		for _, j := range jobs {
@@ -140,12 +145,14 @@ func (o *orchestrator) control(ctx context.Context, e *env, req controlRequest) 
 	return usageErr(fmt.Errorf("unknown request %q", req.Op))
 }
 
-// waitJobs runs jobs through the scheduler and waits for them.
+// waitJobs runs jobs through the scheduler and waits until each has a
+// final status on record.
 func (o *orchestrator) waitJobs(ctx context.Context, jobs []scheduler.Job) error {
 	if err := o.sched.Enqueue(ctx, jobs...); err != nil {
 		return failedErr(err)
 	}
 	for {
+		o.sched.Wait()
 		done := true
 		for _, j := range jobs {
 			c, found, err := o.svc.store.GetClaim(ctx, j.Pipeline, j.Interval.Start)

@@ -22,14 +22,13 @@ import (
 
 // orchestrator is a scheduler wired to the pipeline runner.
 type orchestrator struct {
-	svc         *services
-	runner      *pipeline.Runner
-	sched       *scheduler.Scheduler
-	runMu       sync.Mutex // one user of the warehouse at a time: a run or a query
-	fullRefresh bool
-	mu          sync.Mutex
-	result      map[string]*pipeline.Result // by pipeline and logical date
-	params      map[string]string
+	svc    *services
+	runner *pipeline.Runner
+	sched  *scheduler.Scheduler
+	runMu  sync.Mutex // one user of the warehouse at a time: a run or a query
+	mu     sync.Mutex
+	result map[string]*pipeline.Result // by pipeline and logical date
+	params map[string]string
 }
 
 func resultKey(name string, logical time.Time) string {
@@ -57,8 +56,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		Execute: func(ctx context.Context, j scheduler.Job) error {
 			o.runMu.Lock()
 			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
-				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: o.params,
-				FullRefresh: o.fullRefresh && j.Trigger == scheduler.TriggerManual,
+				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: j.Params, FullRefresh: j.FullRefresh,
 			})
 			o.runMu.Unlock()
 			if res != nil {
@@ -213,11 +211,8 @@ unless --rerun.`,
 // runAll runs jobs through the scheduler, waits, and prints one line per
 // interval.
 func (o *orchestrator) runAll(ctx context.Context, e *env, jobs []scheduler.Job, skipped int) error {
-	if err := o.sched.Enqueue(ctx, jobs...); err != nil {
-		return failedErr(err)
-	}
-	for !o.sched.Idle() {
-		o.sched.Wait()
+	if err := o.waitJobs(ctx, jobs); err != nil {
+		return err
 	}
 	failed := 0
 	t := newTable(e.stdout, "PIPELINE", "LOGICAL DATE", "STATUS", "RUN", "IN", "LOADED", "ERROR")
@@ -286,8 +281,7 @@ func newTriggerCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer o.svc.close()
-			o.params = kv
-			job := scheduler.Job{Pipeline: args[0], Interval: scheduler.Interval{Start: logical, End: logical}, Trigger: scheduler.TriggerManual}
+			job := scheduler.Job{Pipeline: args[0], Interval: scheduler.Interval{Start: logical, End: logical}, Trigger: scheduler.TriggerManual, Params: kv}
 			return o.runAll(cmd.Context(), e, []scheduler.Job{job}, 0)
 		},
 	}

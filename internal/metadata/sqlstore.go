@@ -504,13 +504,14 @@ func (s *sqlStore) SetClaimStatuses(ctx context.Context, cs []Claim) error {
 	}
 	now := s.d.timeArg(time.Now())
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, s.d.rebind(`UPDATE schedule_claims SET status = ?, updated_at = ? WHERE pipeline = ? AND logical_date = ?`))
+		stmt, err := tx.PrepareContext(ctx, s.d.rebind(`UPDATE schedule_claims SET status = ?, updated_at = ?
+WHERE pipeline = ? AND logical_date = ? AND owner = ?`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, c := range cs {
-			if _, err := stmt.ExecContext(ctx, c.Status, now, c.Pipeline, s.d.timeArg(c.LogicalDate)); err != nil {
+			if _, err := stmt.ExecContext(ctx, c.Status, now, c.Pipeline, s.d.timeArg(c.LogicalDate), c.Owner); err != nil {
 				return err
 			}
 		}
@@ -522,9 +523,39 @@ func (s *sqlStore) SetClaimStatuses(ctx context.Context, cs []Claim) error {
 	return nil
 }
 
+// TakeClaim implements Store.
+func (s *sqlStore) TakeClaim(ctx context.Context, seen Claim, owner string) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE schedule_claims SET owner = ?, status = 'running', updated_at = ?
+WHERE pipeline = ? AND logical_date = ? AND owner = ? AND status = ? AND updated_at = ?`,
+		owner, s.d.timeArg(time.Now()), seen.Pipeline, s.d.timeArg(seen.LogicalDate), seen.Owner, seen.Status, s.d.timeArg(seen.UpdatedAt))
+	if err != nil {
+		return false, fmt.Errorf("take claim of %s: %w", seen.Pipeline, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("take claim of %s: %w", seen.Pipeline, err)
+	}
+	return n == 1, nil
+}
+
+// Heartbeat implements Store.
+func (s *sqlStore) Heartbeat(ctx context.Context, pipeline string, logicalDate time.Time, owner string) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE schedule_claims SET updated_at = ? WHERE pipeline = ? AND logical_date = ? AND owner = ? AND status = 'running'`,
+		s.d.timeArg(time.Now()), pipeline, s.d.timeArg(logicalDate), owner)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of %s: %w", pipeline, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("heartbeat of %s: %w", pipeline, err)
+	}
+	return n == 1, nil
+}
+
 // LatestClaims implements Store.
 func (s *sqlStore) LatestClaims(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.query(ctx, `SELECT pipeline, max(logical_date) FROM schedule_claims GROUP BY pipeline`)
+	rows, err := s.query(ctx, `SELECT pipeline, max(logical_date) FROM schedule_claims
+WHERE trigger = 'scheduled' AND logical_date <= ? GROUP BY pipeline`, s.d.timeArg(time.Now()))
 	if err != nil {
 		return nil, fmt.Errorf("latest claims: %w", err)
 	}

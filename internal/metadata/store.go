@@ -85,9 +85,17 @@ type Store interface {
 	// time).
 	SetClaimStatus(ctx context.Context, pipeline string, logicalDate time.Time, status string) error
 	// SetClaimStatuses sets the statuses of several claims in one
-	// transaction; claims that do not exist are skipped.
+	// transaction, each only while c.Owner still holds it; claims that do
+	// not exist or were taken over are skipped.
 	SetClaimStatuses(ctx context.Context, cs []Claim) error
-	// LatestClaims returns each pipeline's latest claimed logical date.
+	// TakeClaim gives the claim to owner with status running, only if it
+	// is still as seen: held by seen.Owner with seen.Status and not
+	// touched since seen.UpdatedAt. It reports whether it did.
+	TakeClaim(ctx context.Context, seen Claim, owner string) (bool, error)
+	// Heartbeat refreshes a running claim's time, only while owner holds it.
+	Heartbeat(ctx context.Context, pipeline string, logicalDate time.Time, owner string) (bool, error)
+	// LatestClaims returns each pipeline's latest logical date claimed by
+	// a schedule (not by a trigger or a backfill), up to now.
 	LatestClaims(ctx context.Context) (map[string]time.Time, error)
 	// PausedPipelines lists the paused pipelines.
 	PausedPipelines(ctx context.Context) ([]string, error)

@@ -707,3 +707,43 @@ func TestClaimStatusLatestAndPausedList(t *testing.T) {
 		}
 	})
 }
+
+func TestTakeClaimAndHeartbeat(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		_, err := s.ClaimInterval(ctx, Claim{Pipeline: "p", LogicalDate: ts(0), Owner: "dead", Status: "running", Trigger: "scheduled"})
+		mustNil(t, err)
+		_, err = s.ClaimInterval(ctx, Claim{Pipeline: "p", LogicalDate: ts(7200), Owner: "x", Status: "succeeded", Trigger: "manual"})
+		mustNil(t, err)
+		seen, _, err := s.GetClaim(ctx, "p", ts(0))
+		mustNil(t, err)
+		first, err := s.TakeClaim(ctx, seen, "a")
+		mustNil(t, err)
+		second, err := s.TakeClaim(ctx, seen, "b") // what b saw is stale now
+		mustNil(t, err)
+		if !first || second {
+			t.Fatalf("takes: %v %v", first, second)
+		}
+		held, err := s.Heartbeat(ctx, "p", ts(0), "a")
+		mustNil(t, err)
+		notHeld, err := s.Heartbeat(ctx, "p", ts(0), "dead")
+		mustNil(t, err)
+		if !held || notHeld {
+			t.Fatalf("heartbeats: %v %v", held, notHeld)
+		}
+		// Only the holder's status write counts.
+		mustNil(t, s.SetClaimStatuses(ctx, []Claim{{Pipeline: "p", LogicalDate: ts(0), Owner: "dead", Status: "failed"}}))
+		c, _, _ := s.GetClaim(ctx, "p", ts(0))
+		mustNil(t, s.SetClaimStatuses(ctx, []Claim{{Pipeline: "p", LogicalDate: ts(0), Owner: "a", Status: "succeeded"}}))
+		c2, _, _ := s.GetClaim(ctx, "p", ts(0))
+		if c.Status != "running" || c2.Status != "succeeded" || c2.Owner != "a" {
+			t.Fatalf("statuses %s %s", c.Status, c2.Status)
+		}
+		// A manual claim does not count as the schedule's latest.
+		latest, err := s.LatestClaims(ctx)
+		mustNil(t, err)
+		if !latest["p"].Equal(ts(0)) {
+			t.Fatalf("latest %v", latest)
+		}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 
@@ -31,6 +30,7 @@ type extractState struct {
 	source     string
 	key        string // the watermark's key in the metadata store
 	since      string
+	full       bool // a full refresh
 	extraction *source.Extraction
 	close      func()
 }
@@ -56,7 +56,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &extractState{source: src.Name, key: watermarkKey(src.Name), close: func() { _ = ex.Close() }}
+	st := &extractState{source: src.Name, key: watermarkKey(src.Name), full: opts.FullRefresh, close: func() { _ = ex.Close() }}
 	if opts.FullRefresh {
 		if err := r.Store.ForgetObjects(ctx, p.Name); err != nil {
 			st.close()
@@ -177,7 +177,7 @@ func (r *Runner) recoverWatermark(ctx context.Context, pipeline, src, runID stri
 	if len(lost) == 0 {
 		return since, nil
 	}
-	sort.Slice(lost, func(i, j int) bool { return lost[i].RunID < lost[j].RunID })
+	// The ledger is in commit order: the last entry is the latest.
 	latest := lost[len(lost)-1]
 	wm := strings.TrimPrefix(latest.Fingerprint, "wm:")
 	log.Warn("recovering an extraction committed by an interrupted run", "run_id", latest.RunID, "watermark", wm)
@@ -197,7 +197,11 @@ func (r *Runner) recoverWatermark(ctx context.Context, pipeline, src, runID stri
 // finishExtract stores the new watermark once the extracted rows are
 // committed (or when there were none).
 func (r *Runner) finishExtract(ctx context.Context, p *config.Pipeline, st *extractState) error {
-	if st.extraction == nil || st.extraction.Watermark == "" || st.extraction.Watermark == st.since {
+	if st.extraction == nil {
+		return nil
+	}
+	// A full refresh replaces the watermark, even with an empty one.
+	if !st.full && (st.extraction.Watermark == "" || st.extraction.Watermark == st.since) {
 		return nil
 	}
 	return r.Store.SetWatermark(ctx, p.Name, st.key, st.extraction.Watermark)

@@ -432,13 +432,16 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			RowsIn: o.RowsIn, RowsLoaded: o.Loaded, RowsQuarantined: o.Quarantined,
 		}
 	}
-	if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, files); err != nil {
-		return err
-	}
+	// The watermark first: if the process dies before the objects are
+	// marked, the next run recovers them from the ledger, whose
+	// watermark is the same.
 	if ext != nil {
 		if err := r.finishExtract(ctx, p, ext); err != nil {
 			return err
 		}
+	}
+	if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, files); err != nil {
+		return err
 	}
 	if !res.InvariantOK {
 		return fmt.Errorf("%w: %d in, %d loaded + %d quarantined + %d de-duplicated", ErrInvariant,

@@ -37,7 +37,14 @@ type Job struct {
 	Interval Interval
 	Trigger  string
 	Attempt  int
+	// FullRefresh and Params are a manual run's options, for the Executor.
+	FullRefresh bool
+	Params      map[string]string
+
+	claimed bool // the scheduler holds the interval already (a takeover)
 }
+
+func (j Job) key() string { return j.Pipeline + "@" + j.Interval.Start.UTC().Format(time.RFC3339Nano) }
 
 // Executor runs one attempt; the context is cancelled when the attempt
 // times out or the scheduler stops for good.
@@ -103,6 +110,8 @@ type Scheduler struct {
 	scheds   map[string]*Schedule
 	finished []metadata.Claim // statuses to write, by the flusher
 	flush    chan struct{}
+	stopping bool            // Serve is ending: start nothing new
+	pending  map[string]bool // queued or running jobs, by key
 }
 
 func (s *Scheduler) init() {
@@ -132,7 +141,18 @@ func (s *Scheduler) init() {
 	s.scheds = map[string]*Schedule{}
 	s.runCtx, s.stopRuns = context.WithCancel(context.Background())
 	s.flush = make(chan struct{}, 1)
+	s.pending = map[string]bool{}
 	go s.flusher()
+}
+
+// push queues a job unless the same interval is queued or running. s.mu
+// is held.
+func (s *Scheduler) push(j Job) {
+	if s.pending[j.key()] {
+		return
+	}
+	s.pending[j.key()] = true
+	s.queue = append(s.queue, j)
 }
 
 // flusher writes the statuses of finished runs, many in one transaction,
@@ -149,8 +169,25 @@ func (s *Scheduler) flusher() {
 		}
 		ctx := context.Background()
 		if err := s.Store.SetClaimStatuses(ctx, batch); err != nil {
-			s.Logger.Error("record run statuses", "err", err)
+			// Keep them: a run is done only once its status is on record.
+			s.Logger.Error("record run statuses; retrying", "runs", len(batch), "err", err)
+			s.mu.Lock()
+			s.finished = append(batch, s.finished...)
+			s.mu.Unlock()
+			go func() {
+				time.Sleep(time.Second)
+				select {
+				case s.flush <- struct{}{}:
+				default:
+				}
+			}()
+			continue
 		}
+		s.mu.Lock()
+		for _, c := range batch {
+			delete(s.pending, c.Pipeline+"@"+c.LogicalDate.UTC().Format(time.RFC3339Nano))
+		}
+		s.mu.Unlock()
 		if err := s.dispatch(ctx); err != nil {
 			s.Logger.Error("dispatch", "err", err)
 		}
@@ -213,7 +250,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		for _, iv := range due {
-			s.queue = append(s.queue, Job{Pipeline: name, Interval: iv, Trigger: TriggerScheduled, Attempt: 1})
+			s.push(Job{Pipeline: name, Interval: iv, Trigger: TriggerScheduled, Attempt: 1})
 		}
 		s.lastFire[name] = due[len(due)-1].End
 		s.mu.Unlock()
@@ -271,7 +308,7 @@ func (s *Scheduler) Enqueue(ctx context.Context, jobs ...Job) error {
 		if j.Attempt < 1 {
 			j.Attempt = 1
 		}
-		s.queue = append(s.queue, j)
+		s.push(j)
 	}
 	s.mu.Unlock()
 	return s.dispatch(ctx)
@@ -296,7 +333,18 @@ func (s *Scheduler) dispatch(ctx context.Context) error {
 // dispatchOnce starts what fits and reports how many of the jobs it chose
 // turned out to be claimed elsewhere. s.mu is held.
 func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
-	sort.SliceStable(s.queue, func(i, j int) bool { return s.queue[i].Interval.Start.Before(s.queue[j].Interval.Start) })
+	if s.stopping {
+		return 0, nil
+	}
+	// Oldest first; the same order in every scheduler, so that their
+	// batches of claims take the rows in the same order.
+	sort.SliceStable(s.queue, func(i, j int) bool {
+		a, b := s.queue[i], s.queue[j]
+		if !a.Interval.Start.Equal(b.Interval.Start) {
+			return a.Interval.Start.Before(b.Interval.Start)
+		}
+		return a.Pipeline < b.Pipeline
+	})
 	var keep, start []Job
 	inFlight := s.inFlight
 	active := map[string]int{}
@@ -307,6 +355,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 		}
 		if skip != "" {
 			s.finishClaim(ctx, j, Skipped)
+			delete(s.pending, j.key())
 			s.Logger.Warn("run skipped", "pipeline", j.Pipeline, "logical_date", j.Interval.Start, "reason", skip)
 			continue
 		}
@@ -324,33 +373,48 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	// Every interval that may start is claimed in one transaction.
-	claims := make([]metadata.Claim, len(start))
-	for i, j := range start {
-		claims[i] = metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger}
+	var claims []metadata.Claim
+	for _, j := range start {
+		if !j.claimed {
+			claims = append(claims, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger})
+		}
 	}
-	taken, err := s.Store.ClaimIntervals(ctx, claims)
+	got, err := s.Store.ClaimIntervals(ctx, claims)
 	if err != nil {
+		s.queue = append(start, s.queue...) // try them again later
 		return 0, err
+	}
+	taken := make([]bool, len(start))
+	for i, k := 0, 0; i < len(start); i++ {
+		if start[i].claimed {
+			taken[i] = true
+			continue
+		}
+		taken[i] = got[k]
+		k++
 	}
 	dropped := 0
 	for i, j := range start {
 		if !taken[i] {
 			if j.Trigger == TriggerScheduled {
 				dropped++
+				delete(s.pending, j.key())
 				continue // another scheduler (or an earlier run) has it
 			}
-			// A backfill or manual run takes the interval over.
+			// A backfill or manual run takes a finished interval over.
 			c, _, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
+			ok := err == nil && c.Status != Running && c.Status != Queued
+			if ok {
+				ok, err = s.Store.TakeClaim(ctx, c, s.Owner)
+			}
 			if err != nil {
-				return dropped, err
+				s.Logger.Error("take over an interval", "pipeline", j.Pipeline, "err", err)
 			}
-			if c.Status == Running || c.Status == Queued {
+			if !ok {
 				dropped++
+				delete(s.pending, j.key())
+				s.Logger.Warn("interval is running elsewhere; not started", "pipeline", j.Pipeline, "logical_date", j.Interval.Start)
 				continue
-			}
-			c.Status, c.Owner = Running, s.Owner
-			if err := s.Store.UpdateClaim(ctx, c); err != nil {
-				return dropped, err
 			}
 		}
 		s.inFlight++
@@ -364,6 +428,9 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 // upstreamState says whether a job's upstream pipelines succeeded for its
 // interval (ready), or why it will never run (skip).
 func (s *Scheduler) upstreamState(ctx context.Context, j Job) (ready bool, skip string, err error) {
+	if j.Trigger != TriggerScheduled {
+		return true, "", nil // a person asked for this run: it does not wait
+	}
 	pl, _ := s.Project.Pipeline(j.Pipeline)
 	for _, up := range pl.DependsOn {
 		c, found, err := s.Store.GetClaim(ctx, up, j.Interval.Start)
@@ -388,8 +455,11 @@ func (s *Scheduler) run(j Job) {
 	// wg.Done is the flusher's, once the run's status is written.
 	pl, _ := s.Project.Pipeline(j.Pipeline)
 	log := s.Logger.With("pipeline", j.Pipeline, "logical_date", j.Interval.Start.UTC().Format(time.RFC3339), "trigger", j.Trigger)
-	hbCtx, stopHB := context.WithCancel(s.runCtx)
-	go s.heartbeat(hbCtx, j)
+	hbCtx, cancelHB := context.WithCancel(s.runCtx)
+	hbDone := make(chan struct{})
+	hb := j // the heartbeat's own copy: j.Attempt changes below
+	go func() { defer close(hbDone); s.heartbeat(hbCtx, hb) }()
+	stopHB := func() { cancelHB(); <-hbDone }
 	status := Failed
 	for attempt := j.Attempt; ; attempt++ {
 		j.Attempt = attempt
@@ -420,7 +490,7 @@ func (s *Scheduler) run(j Job) {
 	}
 	stopHB()
 	s.mu.Lock()
-	s.finished = append(s.finished, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Status: status})
+	s.finished = append(s.finished, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Status: status, Owner: s.Owner})
 	s.inFlight--
 	s.active[j.Pipeline]--
 	if status == Succeeded {
@@ -429,7 +499,7 @@ func (s *Scheduler) run(j Job) {
 		for _, name := range s.Project.PipelineNames() {
 			down, _ := s.Project.Pipeline(name)
 			if down.Schedule == "" && contains(down.DependsOn, j.Pipeline) {
-				s.queue = append(s.queue, Job{Pipeline: name, Interval: j.Interval, Trigger: j.Trigger, Attempt: 1})
+				s.push(Job{Pipeline: name, Interval: j.Interval, Trigger: j.Trigger, Attempt: 1, Params: j.Params})
 			}
 		}
 	}
@@ -447,7 +517,14 @@ func (s *Scheduler) heartbeat(ctx context.Context, j Job) {
 		if WallClock.Sleep(ctx, s.LeaseTTL/3) != nil {
 			return
 		}
-		_ = s.Store.SetClaimStatus(ctx, j.Pipeline, j.Interval.Start, Running)
+		held, err := s.Store.Heartbeat(ctx, j.Pipeline, j.Interval.Start, s.Owner)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.Logger.Warn("heartbeat failed; the lease may lapse", "pipeline", j.Pipeline, "err", err)
+		case err == nil && !held:
+			s.Logger.Warn("another scheduler took this interval over", "pipeline", j.Pipeline, "logical_date", j.Interval.Start)
+			return
+		}
 	}
 }
 
@@ -476,25 +553,27 @@ func (s *Scheduler) recoverAbandoned(ctx context.Context, now time.Time) error {
 		if _, ok := s.Project.Pipeline(c.Pipeline); !ok {
 			continue
 		}
+		// Take it first, so that of several schedulers one acts.
+		taken, err := s.Store.TakeClaim(ctx, c, s.Owner)
+		if err != nil {
+			return err
+		}
+		if !taken {
+			continue
+		}
 		if s.ResumeAbandoned {
-			c.Status, c.Owner = Failed, s.Owner
-			if err := s.Store.UpdateClaim(ctx, c); err != nil {
-				return err
-			}
-			sc, err := s.schedule(c.Pipeline)
 			iv := Interval{Start: c.LogicalDate}
-			if err == nil {
+			if sc, err := s.schedule(c.Pipeline); err == nil {
 				iv.End = sc.Next(c.LogicalDate)
 			}
-			s.Logger.Warn("resuming an interval its scheduler abandoned", "pipeline", c.Pipeline, "logical_date", c.LogicalDate)
+			s.Logger.Warn("resuming an interval its scheduler abandoned", "pipeline", c.Pipeline, "logical_date", c.LogicalDate, "owner", c.Owner)
 			s.mu.Lock()
-			s.queue = append(s.queue, Job{Pipeline: c.Pipeline, Interval: iv, Trigger: TriggerManual, Attempt: 1})
+			s.push(Job{Pipeline: c.Pipeline, Interval: iv, Trigger: c.Trigger, Attempt: 1, claimed: true})
 			s.mu.Unlock()
 			continue
 		}
-		c.Status = Failed
 		s.Logger.Warn("an interval's scheduler died; marked failed", "pipeline", c.Pipeline, "logical_date", c.LogicalDate, "owner", c.Owner)
-		if err := s.Store.UpdateClaim(ctx, c); err != nil {
+		if err := s.Store.SetClaimStatuses(ctx, []metadata.Claim{{Pipeline: c.Pipeline, LogicalDate: c.LogicalDate, Owner: s.Owner, Status: Failed}}); err != nil {
 			return err
 		}
 	}
@@ -547,6 +626,9 @@ func (s *Scheduler) Serve(ctx context.Context, grace time.Duration) error {
 		}
 		_ = s.Clock.Sleep(ctx, wait)
 	}
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

@@ -190,9 +190,14 @@ func open(ctx context.Context, s source.Spec, graphql bool) (*extractor, error) 
 	if err := x.setupAuth(ctx); err != nil {
 		return nil, err
 	}
-	policy, err := cfg.Retry.Policy(cfg.RateLimit, time.Duration(cfg.Timeout))
+	// The timeout bounds a whole request, body included, on the client:
+	// a per-attempt context would end before the body is read.
+	policy, err := cfg.Retry.Policy(cfg.RateLimit, 0)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Timeout > 0 {
+		x.client.Timeout = time.Duration(cfg.Timeout)
 	}
 	x.caller = resilience.New("source "+s.Name, policy)
 	return x, nil
@@ -405,7 +410,7 @@ func (x *extractor) send(ctx context.Context, st pageState, since string) (*http
 }
 
 // page reads one page: its records go to emit; the state moves on.
-func (x *extractor) page(ctx context.Context, st *pageState, since string, emit func(map[string]any) error) error {
+func (x *extractor) page(ctx context.Context, st *pageState, since string, emit func(map[string]any) error) (err error) {
 	resp, where, err := x.send(ctx, *st, since)
 	if err != nil {
 		return fmt.Errorf("page %d: %w", st.n+1, err)
@@ -458,14 +463,16 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 		return fmt.Errorf("page %d (%s): the response has no %q (records_path)", st.n+1, where, x.cfg.RecordsPath)
 	}
 	st.n++
-	if st.n >= x.cfg.MaxPages {
-		return fmt.Errorf("more than max_pages (%d) pages; raise max_pages if the API is that large", x.cfg.MaxPages)
-	}
+	defer func() {
+		if err == nil && !st.done && st.n >= x.cfg.MaxPages {
+			err = fmt.Errorf("more than max_pages (%d) pages; raise max_pages if the API is that large", x.cfg.MaxPages)
+		}
+	}()
 	switch {
 	case x.graphql:
 		more, _ := pageInfo["hasNextPage"].(bool)
 		next, _ := pageInfo["endCursor"].(string)
-		st.done = x.cfg.PageInfoPath == "" || !more || next == "" || records == 0
+		st.done = x.cfg.PageInfoPath == "" || !more || next == "" || next == st.cursor
 		st.cursor = next
 	default:
 		p := x.cfg.Pagination
@@ -481,15 +488,23 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 			if cursor != nil {
 				next = fmt.Sprint(cursor)
 			}
-			st.done = next == "" || records == 0
+			st.done = next == "" || next == st.cursor
 			st.cursor = next
 		case "link":
 			next := nextLink(resp.Header.Values("Link"))
 			if next != "" {
 				base, _ := url.Parse(resp.Request.URL.String())
-				if ref, err := url.Parse(next); err == nil {
-					next = base.ResolveReference(ref).String()
+				ref, err := url.Parse(next)
+				if err != nil {
+					return fmt.Errorf("page %d (%s): the Link header's next page %q is not a URL", st.n, where, next)
 				}
+				abs := base.ResolveReference(ref)
+				// Credentials go only where the configured URL points.
+				if abs.Scheme != base.Scheme || abs.Host != base.Host {
+					return fmt.Errorf("page %d (%s): the next page is on another site (%s://%s); refusing to send credentials there",
+						st.n, where, abs.Scheme, abs.Host)
+				}
+				next = abs.String()
 			}
 			st.done = next == ""
 			st.next = next
@@ -580,6 +595,19 @@ func (x *extractor) shape(rec map[string]any) (map[string]any, string) {
 func later(a, b string) bool {
 	if b == "" {
 		return a != ""
+	}
+	if a == "" {
+		return false
+	}
+	if ia, errA := strconv.ParseInt(a, 10, 64); errA == nil {
+		if ib, errB := strconv.ParseInt(b, 10, 64); errB == nil {
+			return ia > ib
+		}
+	}
+	if ta, errA := time.Parse(time.RFC3339Nano, a); errA == nil {
+		if tb, errB := time.Parse(time.RFC3339Nano, b); errB == nil {
+			return ta.After(tb)
+		}
 	}
 	fa, errA := strconv.ParseFloat(a, 64)
 	fb, errB := strconv.ParseFloat(b, 64)

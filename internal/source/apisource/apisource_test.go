@@ -423,3 +423,67 @@ func TestNextLink(t *testing.T) {
 		}
 	}
 }
+
+func TestLater(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"9007199254740993", "9007199254740992", true}, // above 2^53: exact
+		{"2026-01-02T03:04:05.5Z", "2026-01-02T03:04:05Z", true},
+		{"2026-01-02T03:04:05Z", "2026-01-02T03:04:05.5Z", false},
+		{"10", "9", true},
+		{"1.5", "1.25", true},
+		{"b", "a", true},
+		{"", "a", false},
+		{"a", "", true},
+	} {
+		if got := later(c.a, c.b); got != c.want {
+			t.Errorf("later(%q, %q) = %v", c.a, c.b, got)
+		}
+	}
+}
+
+// TestPaginationEdges: a Link to another site is refused (credentials stay
+// home); an empty page in the middle of a cursor walk does not end it;
+// max_pages counts pages actually needed.
+func TestPaginationEdges(t *testing.T) {
+	t.Setenv("SHP_T_TOKEN", "tok")
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the other site was called with %q", r.Header.Get("Authorization"))
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/link":
+			w.Header().Set("Link", "<"+other.URL+"/steal>; rel=\"next\"")
+			writeJSON(w, items[:1])
+		case "/cursor":
+			switch r.URL.Query().Get("cursor") {
+			case "":
+				writeJSON(w, map[string]any{"records": items[:2], "next": "a"})
+			case "a":
+				writeJSON(w, map[string]any{"records": []any{}, "next": "b"}) // filtered out, more to come
+			default:
+				writeJSON(w, map[string]any{"records": items[2:3], "next": nil})
+			}
+		}
+	}))
+	defer srv.Close()
+	ex := newExtractor(t, "api", map[string]any{"url": srv.URL + "/link", "pagination": map[string]any{"type": "link"},
+		"auth": map[string]any{"type": "bearer", "token_env": "SHP_T_TOKEN"}})
+	if _, _, err := extract(t, ex, ""); err == nil || !strings.Contains(err.Error(), "refusing to send credentials") {
+		t.Fatalf("link to another site: %v", err)
+	}
+	ex = newExtractor(t, "api", map[string]any{"url": srv.URL + "/cursor", "records_path": "records", "max_pages": 3.0,
+		"pagination": map[string]any{"type": "cursor", "cursor_path": "next"}})
+	exn, sink, err := extract(t, ex, "")
+	if err != nil || exn.Rows != 3 || ids(sink.records(t)) != "1,2,3" {
+		t.Fatalf("cursor walk with an empty page, 3 pages of max 3: %+v %v", exn, err)
+	}
+	ex = newExtractor(t, "api", map[string]any{"url": srv.URL + "/cursor", "records_path": "records", "max_pages": 2.0,
+		"pagination": map[string]any{"type": "cursor", "cursor_path": "next"}})
+	if _, _, err := extract(t, ex, ""); err == nil || !strings.Contains(err.Error(), "max_pages") {
+		t.Fatalf("max_pages 2 for 3 pages: %v", err)
+	}
+}

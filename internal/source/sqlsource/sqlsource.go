@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +140,10 @@ func open(s source.Spec, engineName string) (*extractor, error) {
 		return nil, fmt.Errorf("chunk_size must be positive")
 	}
 	if cfg.ChunkSize > 0 && cfg.Key == "" {
-		return nil, fmt.Errorf("chunk_size needs key, an integer column to split the rows by")
+		return nil, fmt.Errorf("chunk_size needs key, an indexed column to split the rows by")
+	}
+	if cfg.TLS.Mode == "" && cfg.TLS.CAFile != "" {
+		cfg.TLS.Mode = "verify-full"
 	}
 	switch cfg.TLS.Mode {
 	case "", "disable", "require", "verify-ca", "verify-full":
@@ -282,7 +284,13 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 			out.Query = maxQ
 			return out, nil // nothing after the watermark
 		}
-		where = append(where, wm+" <= "+x.eng.literal(upper))
+		if since == "" {
+			// The first (or a full) extraction takes every row, those
+			// without a watermark too; later ones cannot see them.
+			where = append(where, "("+wm+" <= "+x.eng.literal(upper)+" OR "+wm+" IS NULL)")
+		} else {
+			where = append(where, wm+" <= "+x.eng.literal(upper))
+		}
 		out.Watermark = upper
 	}
 	sel := make([]string, len(cols))
@@ -292,18 +300,7 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 		header[i] = csvField(c.name)
 	}
 	base := "SELECT " + strings.Join(sel, ", ") + " FROM " + rel
-	ranges := [][2]int64{{math.MinInt64, math.MaxInt64}}
-	if x.cfg.ChunkSize > 0 {
-		if ranges, err = x.keyRanges(ctx, rel, where); err != nil {
-			return nil, err
-		}
-	}
-	for _, r := range ranges {
-		conds := append([]string(nil), where...)
-		if r[0] != math.MinInt64 {
-			k := x.eng.quote(x.cfg.Key)
-			conds = append(conds, fmt.Sprintf("%s >= %d AND %s < %d", k, r[0], k, r[1]))
-		}
+	extractOne := func(conds []string) error {
 		q := base
 		if len(conds) > 0 {
 			q += " WHERE " + strings.Join(conds, " AND ")
@@ -312,15 +309,52 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 		rows, bytes, attempts, err := x.chunk(ctx, sink, q, len(cols), strings.Join(header, ",")+"\n")
 		out.Attempts += attempts
 		if err != nil {
-			return out, fmt.Errorf("extract %s: %w", x.what(), err)
+			return fmt.Errorf("extract %s: %w", x.what(), err)
 		}
 		out.Rows += rows
 		out.Bytes += bytes
+		return nil
 	}
-	if len(ranges) > 1 {
-		out.Query = base + " WHERE ... (" + strconv.Itoa(len(ranges)) + " chunks by " + x.cfg.Key + ")"
+	if x.cfg.ChunkSize <= 0 {
+		return out, extractOne(where)
 	}
+	// Chunks by the key, chunk_size rows each: each chunk's upper key is
+	// found first (keyset paging, by the key's index), so chunks follow
+	// the data whatever gaps the keys have. Rows without a key come last.
+	k := x.eng.quote(x.cfg.Key)
+	last, chunks := "", 0
+	for {
+		conds := append([]string(nil), where...)
+		if last != "" {
+			conds = append(conds, k+" > "+x.eng.literal(last))
+		}
+		bound := "SELECT CAST(max(shp_k) AS " + x.textType() + ") FROM (SELECT " + k + " AS shp_k FROM " + rel +
+			whereClause(append(conds, k+" IS NOT NULL")) + " ORDER BY " + k + " LIMIT " + strconv.FormatInt(x.cfg.ChunkSize, 10) + ") shp_b"
+		upto, ok, err := x.scalar(ctx, bound)
+		if err != nil {
+			return out, fmt.Errorf("read the next chunk's key range of %s: %w", x.what(), err)
+		}
+		if !ok {
+			break
+		}
+		if err := extractOne(append(conds, k+" <= "+x.eng.literal(upto))); err != nil {
+			return out, err
+		}
+		last = upto
+		chunks++
+	}
+	if err := extractOne(append(append([]string(nil), where...), k+" IS NULL")); err != nil {
+		return out, err
+	}
+	out.Query = base + " WHERE ... (" + strconv.Itoa(chunks) + " chunks of " + strconv.FormatInt(x.cfg.ChunkSize, 10) + " rows by " + x.cfg.Key + ")"
 	return out, nil
+}
+
+func whereClause(conds []string) string {
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
 }
 
 // chunk extracts one query into one chunk, retrying a transient failure
@@ -350,44 +384,6 @@ func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, n
 		return nil
 	})
 	return rows, bytes, attempts, err
-}
-
-// keyRanges splits the key's range within the window into chunk_size-wide
-// half-open ranges.
-func (x *extractor) keyRanges(ctx context.Context, rel string, where []string) ([][2]int64, error) {
-	k := x.eng.quote(x.cfg.Key)
-	w := ""
-	if len(where) > 0 {
-		w = " WHERE " + strings.Join(where, " AND ")
-	}
-	lo, ok, err := x.scalar(ctx, "SELECT CAST(min("+k+") AS "+x.textType()+") FROM "+rel+w)
-	if err != nil {
-		return nil, fmt.Errorf("read the key range of %s: %w", x.what(), err)
-	}
-	if !ok {
-		return [][2]int64{{math.MinInt64, math.MaxInt64}}, nil
-	}
-	hi, _, err := x.scalar(ctx, "SELECT CAST(max("+k+") AS "+x.textType()+") FROM "+rel+w)
-	if err != nil {
-		return nil, fmt.Errorf("read the key range of %s: %w", x.what(), err)
-	}
-	a, err1 := strconv.ParseInt(lo, 10, 64)
-	b, err2 := strconv.ParseInt(hi, 10, 64)
-	if err1 != nil || err2 != nil {
-		return nil, fmt.Errorf("key %s must be an integer column to chunk by (min %q, max %q)", x.cfg.Key, lo, hi)
-	}
-	var out [][2]int64
-	for start := a; start <= b; start += x.cfg.ChunkSize {
-		end := start + x.cfg.ChunkSize
-		if end < start || end > b { // overflow, or the last chunk
-			end = b + 1
-		}
-		out = append(out, [2]int64{start, end})
-		if end == b+1 {
-			break
-		}
-	}
-	return out, nil
 }
 
 func (x *extractor) textType() string {
