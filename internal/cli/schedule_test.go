@@ -242,3 +242,48 @@ pipelines:
 		t.Fatalf("attempts %v: %s", attempts, out)
 	}
 }
+
+// TestHealingCommands: train, models, diagnose, label and eval.
+func TestHealingCommands(t *testing.T) {
+	dir := initProject(t)
+	code, out, errOut := shp(t, "healing", "train", "--config", dir)
+	if code != 0 || !strings.Contains(out, "model v1") || !strings.Contains(out, "promoted") {
+		t.Fatalf("train: %d %s %s", code, out, errOut)
+	}
+	code, out, _ = shp(t, "healing", "diagnose", "--config", dir, "ERROR: deadlock detected (SQLSTATE 40P01)")
+	if code != 0 || !strings.HasPrefix(out, "deadlock (confidence 0.99, by signature sqlstate 40P01)") {
+		t.Fatalf("diagnose: %d %s", code, out)
+	}
+	code, out, _ = shp(t, "healing", "diagnose", "--config", dir, "--format", "json", "extra column \"coupon\" is not in the schema; ignored")
+	if code != 0 || !strings.Contains(out, `"category": "schema_drift_added"`) || !strings.Contains(out, `"by": "model v1"`) {
+		t.Fatalf("diagnose json: %d %s", code, out)
+	}
+	if code, out, _ = shp(t, "healing", "label", "--config", dir, "--category", "late_data", "partition 2026-02-01 is not there yet"); code != 0 || !strings.Contains(out, "recorded as late_data") {
+		t.Fatalf("label: %d %s", code, out)
+	}
+	if code, _, errOut = shp(t, "healing", "label", "--config", dir, "--category", "nonsense", "x"); code != 2 || !strings.Contains(errOut, "not in the taxonomy") {
+		t.Fatalf("bad label: %d %s", code, errOut)
+	}
+	code, out, _ = shp(t, "healing", "train", "--config", dir, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"version": 2`) || !strings.Contains(out, `"current_version": 1`) {
+		t.Fatalf("second train: %d %s", code, out)
+	}
+	if code, out, _ = shp(t, "healing", "models", "--config", dir); code != 0 || !strings.Contains(out, "MACRO F1") || strings.Count(out, "\n") != 3 {
+		t.Fatalf("models: %d %s", code, out)
+	}
+	report := filepath.Join(t.TempDir(), "eval.md")
+	if code, out, _ = shp(t, "healing", "eval", "--config", dir, "--out", report); code != 0 {
+		t.Fatalf("eval: %d %s", code, out)
+	}
+	b, _ := os.ReadFile(report)
+	if !strings.Contains(string(b), "| category | support | precision | recall | F1 |") || !strings.Contains(string(b), "hand-labeled held-out examples alone") {
+		t.Fatalf("report:\n%s", b)
+	}
+	if code, out, _ = shp(t, "healing", "eval", "--config", dir, "--format", "json"); code != 0 || !strings.Contains(out, `"hand_labeled_held_out"`) {
+		t.Fatalf("eval json: %d %s", code, out)
+	}
+	fresh := initProject(t)
+	if code, _, errOut = shp(t, "healing", "eval", "--config", fresh); code != 1 || !strings.Contains(errOut, "run shp healing train first") {
+		t.Fatalf("eval without a model: %d %s", code, errOut)
+	}
+}

@@ -614,6 +614,90 @@ func (s *sqlStore) Paused(ctx context.Context, pipeline string) (bool, error) {
 	return p, nil
 }
 
+// SaveModel implements Store.
+func (s *sqlStore) SaveModel(ctx context.Context, m HealingModel) (int, error) {
+	var version int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) + 1 FROM healing_models`).Scan(&version); err != nil {
+			return err
+		}
+		if m.Active {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE healing_models SET active = ? WHERE active = ?`), false, true); err != nil {
+				return err
+			}
+		}
+		created := m.CreatedAt
+		if created.IsZero() {
+			created = time.Now()
+		}
+		_, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO healing_models (version, created_at, metrics, model, active) VALUES (?, ?, ?, ?, ?)`),
+			version, s.d.timeArg(created), m.Metrics, m.Model, m.Active)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("save model: %w", err)
+	}
+	return version, nil
+}
+
+// ActiveModel implements Store.
+func (s *sqlStore) ActiveModel(ctx context.Context) (HealingModel, bool, error) {
+	var m HealingModel
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version, created_at, metrics, model, active FROM healing_models WHERE active = ?`), true).
+		Scan(&m.Version, scanTime(&m.CreatedAt), &m.Metrics, &m.Model, &m.Active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return HealingModel{}, false, nil
+	}
+	if err != nil {
+		return HealingModel{}, false, fmt.Errorf("active model: %w", err)
+	}
+	return m, true, nil
+}
+
+// ListModels implements Store.
+func (s *sqlStore) ListModels(ctx context.Context) ([]HealingModel, error) {
+	rows, err := s.query(ctx, `SELECT version, created_at, metrics, active FROM healing_models ORDER BY version DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	defer rows.Close()
+	var out []HealingModel
+	for rows.Next() {
+		var m HealingModel
+		if err := rows.Scan(&m.Version, scanTime(&m.CreatedAt), &m.Metrics, &m.Active); err != nil {
+			return nil, fmt.Errorf("list models: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// AddExample implements Store.
+func (s *sqlStore) AddExample(ctx context.Context, example string) error {
+	if _, err := s.exec(ctx, `INSERT INTO healing_examples (example, created_at) VALUES (?, ?)`, example, s.d.timeArg(time.Now())); err != nil {
+		return fmt.Errorf("add example: %w", err)
+	}
+	return nil
+}
+
+// ListExamples implements Store.
+func (s *sqlStore) ListExamples(ctx context.Context) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT example FROM healing_examples ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("list examples: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, fmt.Errorf("list examples: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
 // RecordLineage implements Store.
 func (s *sqlStore) RecordLineage(ctx context.Context, e LineageEvent) error {
 	if e.RunID == "" || e.Job == "" || e.EventType == "" {

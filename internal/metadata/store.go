@@ -103,6 +103,17 @@ type Store interface {
 	SetPaused(ctx context.Context, pipeline string, paused bool) error
 	// Paused reports whether a pipeline's schedule is paused.
 	Paused(ctx context.Context, pipeline string) (bool, error)
+	// SaveModel stores a diagnosis model under the next version and
+	// returns it; an active model becomes the only active one.
+	SaveModel(ctx context.Context, m HealingModel) (int, error)
+	// ActiveModel returns the active diagnosis model, if any.
+	ActiveModel(ctx context.Context) (HealingModel, bool, error)
+	// ListModels returns every model, newest first, without its body.
+	ListModels(ctx context.Context) ([]HealingModel, error)
+	// AddExample stores a labeled example (JSON) from feedback.
+	AddExample(ctx context.Context, example string) error
+	// ListExamples returns the feedback examples, oldest first.
+	ListExamples(ctx context.Context) ([]string, error)
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job
@@ -196,4 +207,13 @@ type Claim struct {
 	Trigger     string // scheduled or backfill
 	ClaimedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+// HealingModel is a stored diagnosis model.
+type HealingModel struct {
+	Version   int
+	CreatedAt time.Time
+	Metrics   string // JSON
+	Model     string // JSON; empty in ListModels
+	Active    bool
 }

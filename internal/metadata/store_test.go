@@ -747,3 +747,32 @@ func TestTakeClaimAndHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+func TestHealingModelsAndExamples(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		if _, found, err := s.ActiveModel(ctx); err != nil || found {
+			t.Fatalf("no model yet: %v %v", found, err)
+		}
+		v1, err := s.SaveModel(ctx, HealingModel{Metrics: `{"f1":0.5}`, Model: `{"a":1}`, Active: true})
+		mustNil(t, err)
+		v2, err := s.SaveModel(ctx, HealingModel{Metrics: `{"f1":0.4}`, Model: `{"a":2}`})
+		mustNil(t, err)
+		v3, err := s.SaveModel(ctx, HealingModel{Metrics: `{"f1":0.9}`, Model: `{"a":3}`, Active: true})
+		mustNil(t, err)
+		active, found, err := s.ActiveModel(ctx)
+		mustNil(t, err)
+		models, err := s.ListModels(ctx)
+		mustNil(t, err)
+		if v1 != 1 || v2 != 2 || v3 != 3 || !found || active.Version != 3 || active.Model != `{"a":3}` || len(models) != 3 || models[2].Active || models[0].Model != "" {
+			t.Fatalf("models %+v active %+v", models, active)
+		}
+		mustNil(t, s.AddExample(ctx, `{"x":1}`))
+		mustNil(t, s.AddExample(ctx, `{"x":2}`))
+		exs, err := s.ListExamples(ctx)
+		mustNil(t, err)
+		if len(exs) != 2 || exs[1] != `{"x":2}` {
+			t.Fatalf("examples %v", exs)
+		}
+	})
+}

@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/healing"
+)
+
+func newHealingCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "healing", Short: "The self-healing engine: diagnose issues, train and evaluate the classifier"}
+	var dir, outFormat, out, source, category string
+
+	train := &cobra.Command{
+		Use:   "train",
+		Short: "Train the diagnosis model on the labeled corpus and the recorded feedback; promote it if it beats the active one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			res, err := healing.TrainAndPromote(cmd.Context(), svc.store)
+			if err != nil {
+				return failedErr(err)
+			}
+			if outFormat == "json" {
+				return writeJSON(e.stdout, res)
+			}
+			state := "kept inactive"
+			if res.Promoted {
+				state = "promoted: now active"
+			}
+			fmt.Fprintf(e.stdout, "model v%d trained on %d examples, evaluated on %d held out: accuracy %.1f%%, macro F1 %.3f, calibration error %.3f\n",
+				res.Version, res.Train, res.HeldOut, 100*res.New.Accuracy, res.New.MacroF1, res.New.ECE)
+			fmt.Fprintf(e.stdout, "%s (%s)\n", state, res.Reason)
+			return nil
+		},
+	}
+	eval := &cobra.Command{
+		Use:   "eval",
+		Short: "Report the active model's per-category precision, recall and calibration on the held-out set",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			m, found, err := healing.ActiveModel(cmd.Context(), svc.store)
+			if err != nil {
+				return failedErr(err)
+			}
+			if !found {
+				return failedErr(fmt.Errorf("no active model: run shp healing train first"))
+			}
+			all, hand, err := healing.HeldOut(cmd.Context(), svc.store)
+			if err != nil {
+				return failedErr(err)
+			}
+			evAll, evHand := healing.Evaluate(m, all), healing.Evaluate(m, hand)
+			if outFormat == "json" {
+				return writeJSON(e.stdout, map[string]any{"model_version": m.Version, "held_out": evAll, "hand_labeled_held_out": evHand})
+			}
+			w := e.stdout
+			if out != "" {
+				f, err := os.Create(out)
+				if err != nil {
+					return failedErr(err)
+				}
+				defer f.Close()
+				w = f
+			}
+			evAll.WriteReport(w, fmt.Sprintf("Diagnosis model v%d: evaluation on the held-out set", m.Version))
+			fmt.Fprintf(w, "\nThe held-out set mixes hand-labeled real messages with fault-injection examples, which resemble their training siblings. On the hand-labeled held-out examples alone (%d), accuracy is %.1f%% and macro F1 %.3f.\n",
+				evHand.Examples, 100*evHand.Accuracy, evHand.MacroF1)
+			if out != "" {
+				fmt.Fprintf(e.stdout, "wrote %s\n", out)
+			}
+			return nil
+		},
+	}
+	diagnose := &cobra.Command{
+		Use:   `diagnose "ERROR TEXT"`,
+		Short: "Diagnose an error message: category, confidence, and how it was decided",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			m, _, err := healing.ActiveModel(cmd.Context(), svc.store)
+			if err != nil {
+				return failedErr(err)
+			}
+			d := healing.Diagnose(healing.Issue{Kind: "task", Text: args[0], Source: source}, m)
+			if outFormat == "json" {
+				return writeJSON(e.stdout, d)
+			}
+			fmt.Fprintf(e.stdout, "%s (confidence %.2f, by %s)", d.Category, d.Confidence, d.By)
+			if d.RunnerUp != "" {
+				fmt.Fprintf(e.stdout, "; runner-up %s (%.2f)", d.RunnerUp, d.RunnerUpConfidence)
+			}
+			fmt.Fprintln(e.stdout)
+			return nil
+		},
+	}
+	label := &cobra.Command{
+		Use:   `label --category C "ERROR TEXT"`,
+		Short: "Record a labeled example (feedback) for the next training",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := healing.ParseCategory(category)
+			if err != nil {
+				return usageErr(err)
+			}
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: "task", Text: args[0], Source: source}, Category: c, Origin: "feedback"})
+			if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
+				return failedErr(err)
+			}
+			fmt.Fprintf(e.stdout, "recorded as %s; shp healing train uses it\n", c)
+			return nil
+		},
+	}
+	models := &cobra.Command{
+		Use:   "models",
+		Short: "List the diagnosis model versions, their evaluation and which is active",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			ms, err := svc.store.ListModels(cmd.Context())
+			if err != nil {
+				return failedErr(err)
+			}
+			t := newTable(e.stdout, "VERSION", "TRAINED", "ACCURACY", "MACRO F1", "ECE", "ACTIVE")
+			for _, m := range ms {
+				var ev healing.Evaluation
+				_ = json.Unmarshal([]byte(m.Metrics), &ev)
+				active := ""
+				if m.Active {
+					active = "yes"
+				}
+				t.row(m.Version, m.CreatedAt.UTC().Format(time.RFC3339), fmt.Sprintf("%.1f%%", 100*ev.Accuracy), fmt.Sprintf("%.3f", ev.MacroF1), fmt.Sprintf("%.3f", ev.ECE), active)
+			}
+			t.flush()
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{train, eval, diagnose, label, models} {
+		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+		if c != models && c != label {
+			c.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
+		}
+		cmd.AddCommand(c)
+	}
+	eval.Flags().StringVar(&out, "out", "", "write the Markdown report to this file")
+	for _, c := range []*cobra.Command{diagnose, label} {
+		c.Flags().StringVar(&source, "source", "", "the source type the error came from (postgres, api ...)")
+	}
+	label.Flags().StringVar(&category, "category", "", "the right category")
+	_ = label.MarkFlagRequired("category")
+	return cmd
+}
+
+func healingServices(cmd *cobra.Command, dir string) (*services, error) {
+	p, err := loadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	return openServices(cmd.Context(), p, what{store: true})
+}

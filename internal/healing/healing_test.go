@@ -1,0 +1,155 @@
+package healing
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/resilience"
+)
+
+func TestSignatures(t *testing.T) {
+	cases := []struct {
+		err  error
+		want Category
+	}{
+		{fmt.Errorf("extract: %w", &pgconn.PgError{Code: "40P01", Message: "deadlock detected"}), Deadlock},
+		{&pgconn.PgError{Code: "28P01"}, Auth},
+		{&pgconn.PgError{Code: "22007"}, DateFormat},
+		{&pgconn.PgError{Code: "53300"}, ResourceExhaustion},
+		{&pgconn.PgError{Code: "08006"}, Transient},
+		{&pgconn.PgError{Code: "42P01"}, ConfigError},
+		{&mysql.MySQLError{Number: 1045}, Auth},
+		{&mysql.MySQLError{Number: 2013}, Transient},
+		{&resilience.HTTPError{Status: 429}, RateLimited},
+		{&resilience.HTTPError{Status: 503}, SourceUnavailable},
+		{&resilience.HTTPError{Status: 404}, ConfigError},
+		{fmt.Errorf("run: %w", context.DeadlineExceeded), Timeout},
+	}
+	for _, c := range cases {
+		d := Diagnose(FromError(c.err, "postgres"), nil)
+		if d.Category != c.want || d.Confidence < 0.9 || !strings.HasPrefix(d.By, "signature") {
+			t.Errorf("%v: %+v, want %s", c.err, d, c.want)
+		}
+	}
+	// Evidence left in stored text counts too.
+	for text, want := range map[string]Category{
+		"ERROR: canceling statement due to statement timeout (SQLSTATE 57014)": Timeout,
+		"Error 1205 (HY000): Lock wait timeout exceeded":                       Deadlock,
+		"GET https://api.x/y: 401 Unauthorized: no":                            Auth,
+	} {
+		if d := Diagnose(Issue{Text: text}, nil); d.Category != want {
+			t.Errorf("%q: %+v, want %s", text, d, want)
+		}
+	}
+	if d := Diagnose(Issue{Text: "something odd"}, nil); d.Category != ConfigError || d.Confidence > 0.5 || d.By != "no model" {
+		t.Errorf("no model: %+v", d)
+	}
+	if is := FromError(fmt.Errorf("read: %w", io.ErrUnexpectedEOF), "api"); is.GoError != "eof" {
+		t.Errorf("eof: %+v", is)
+	}
+}
+
+// TestModelLearnsTheTaxonomy trains on the corpus and checks held-out
+// quality and calibration: the targets a new model must keep meeting.
+func TestModelLearnsTheTaxonomy(t *testing.T) {
+	all, err := Corpus(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[Category]bool{}
+	for _, ex := range all {
+		seen[ex.Category] = true
+	}
+	for _, c := range Categories {
+		if !seen[c] {
+			t.Errorf("the corpus has no example of %s", c)
+		}
+	}
+	train, held := Split(all)
+	m, err := Train(train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Calibrate(held)
+	ev := Evaluate(m, held)
+	if ev.Accuracy < 0.9 || ev.MacroF1 < 0.85 || ev.ECE > 0.1 {
+		t.Fatalf("held-out accuracy %.3f, macro F1 %.3f, ECE %.3f", ev.Accuracy, ev.MacroF1, ev.ECE)
+	}
+	// The text alone, without signatures, still decides well.
+	d := m.Predict(Issue{Kind: "task", Text: "CAST (column price): Could not convert string \"3,50\" to 'DECIMAL(10,2)'"})
+	if d.Category != NumberFormat || d.RunnerUp == "" {
+		t.Errorf("decimal comma: %+v", d)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalModel(b)
+	if err != nil || back.Predict(Issue{Text: "extra column \"coupon\" is not in the schema; ignored", Kind: "drift"}).Category != DriftAdded {
+		t.Fatalf("round trip: %v", err)
+	}
+	var sb strings.Builder
+	ev.WriteReport(&sb, "t")
+	if !strings.Contains(sb.String(), "| deadlock |") || !strings.Contains(sb.String(), "Calibration") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+	if _, err := Train(nil); err == nil {
+		t.Error("training on nothing")
+	}
+	if _, err := Train([]Example{{Issue: Issue{Text: "x"}, Category: "nope"}}); err == nil {
+		t.Error("unknown category accepted")
+	}
+	if _, err := UnmarshalModel([]byte("{")); err == nil {
+		t.Error("bad model accepted")
+	}
+}
+
+// TestTrainAndPromote: the first model is promoted; an identical one is
+// not; feedback enters the corpus.
+func TestTrainAndPromote(t *testing.T) {
+	ctx := context.Background()
+	store, err := metadata.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	first, err := TrainAndPromote(ctx, store)
+	if err != nil || !first.Promoted || first.Version != 1 {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	second, err := TrainAndPromote(ctx, store)
+	if err != nil || second.Promoted || second.Current == nil || second.CurrentVer != 1 {
+		t.Fatalf("second: %+v %v", second, err)
+	}
+	before, _ := Corpus(ctx, store)
+	store.AddExample(ctx, `{"issue":{"kind":"task","text":"bucket landing is being migrated"},"category":"source_unavailable"}`)
+	after, err := Corpus(ctx, store)
+	if err != nil || len(after) != len(before)+1 || after[len(after)-1].Origin != "feedback" {
+		t.Fatalf("feedback: %d -> %d %v", len(before), len(after), err)
+	}
+	store.AddExample(ctx, `{"category":"nope"}`)
+	if _, err := Corpus(ctx, store); err == nil {
+		t.Fatal("a bad feedback example was accepted")
+	}
+	m, found, err := ActiveModel(ctx, store)
+	if err != nil || !found || m.Version != 1 {
+		t.Fatalf("active: %v %v %v", m, found, err)
+	}
+	if _, err := ParseCategory("deadlocks"); err == nil {
+		t.Error("bad category parsed")
+	}
+	if c, err := ParseCategory(" Deadlock "); err != nil || c != Deadlock {
+		t.Errorf("category: %v %v", c, err)
+	}
+	if _, err := ReadExamples(strings.NewReader("{\"category\":\"transient\"}\nnot json\n"), "x.jsonl"); err == nil || !strings.Contains(err.Error(), "x.jsonl:2") {
+		t.Errorf("bad line: %v", err)
+	}
+}

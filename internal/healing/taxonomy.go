@@ -1,0 +1,56 @@
+// Package healing is the self-healing engine's diagnosis: it gives each
+// issue (a failed task, a failed quality rule, schema drift, a metric
+// anomaly) a root-cause category from a fixed taxonomy and a confidence.
+// Deterministic signatures (SQLSTATEs, HTTP statuses, driver error
+// numbers, Go error types) decide first; a naive Bayes model over the
+// error text's tokens and the issue's structured features decides the
+// rest. The model is trained from a labeled corpus kept in this package
+// (hand-labeled real messages and fault-injection templates) plus the
+// feedback recorded in the metadata store.
+package healing
+
+// Category is a root cause.
+type Category string
+
+// The taxonomy.
+const (
+	Transient          Category = "transient"           // network or server error that retrying fixes
+	SourceUnavailable  Category = "source_unavailable"  // the source is down or unreachable for a while
+	Auth               Category = "auth"                // authentication or permission
+	RateLimited        Category = "rate_limited"        // too many requests
+	Quota              Category = "quota"               // a quota or billing limit
+	ResourceExhaustion Category = "resource_exhaustion" // memory, disk, connections
+	Timeout            Category = "timeout"             // a statement, request or task timed out
+	Deadlock           Category = "deadlock"            // deadlock or lock wait timeout
+	DriftAdded         Category = "schema_drift_added"
+	DriftRemoved       Category = "schema_drift_removed"
+	DriftRenamed       Category = "schema_drift_renamed"
+	DriftType          Category = "schema_drift_type"
+	DriftRequired      Category = "schema_drift_required"
+	LateData           Category = "late_data"    // late or missing data
+	PartialFile        Category = "partial_file" // partial or truncated file
+	Duplicates         Category = "duplicates"
+	NullSpike          Category = "null_spike"
+	DateFormat         Category = "format_drift_date"
+	NumberFormat       Category = "format_drift_number"
+	Encoding           Category = "encoding"
+	VolumeAnomaly      Category = "volume_anomaly"
+	ConfigError        Category = "config_error" // configuration or code error
+)
+
+// Categories lists the taxonomy in a stable order.
+var Categories = []Category{
+	Transient, SourceUnavailable, Auth, RateLimited, Quota, ResourceExhaustion, Timeout, Deadlock,
+	DriftAdded, DriftRemoved, DriftRenamed, DriftType, DriftRequired, LateData, PartialFile, Duplicates,
+	NullSpike, DateFormat, NumberFormat, Encoding, VolumeAnomaly, ConfigError,
+}
+
+// Valid reports whether c is in the taxonomy.
+func (c Category) Valid() bool {
+	for _, k := range Categories {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
