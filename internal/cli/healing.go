@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/healing"
+	"github.com/shp-dev/shp/internal/metadata"
 )
 
 func newHealingCmd(e *env) *cobra.Command {
@@ -161,7 +162,67 @@ func newHealingCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	for _, c := range []*cobra.Command{train, eval, diagnose, label, models} {
+	var pipelineName string
+	detect := &cobra.Command{
+		Use:   "detect [RUN_ID]",
+		Short: "Score a run (or a pipeline's latest) against its history: volume, quarantined share, duration; diagnose what is out of line",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			runID := ""
+			if len(args) == 1 {
+				runID = args[0]
+			} else {
+				if pipelineName == "" {
+					return usageErr(fmt.Errorf("give a RUN_ID or --pipeline"))
+				}
+				runs, err := svc.store.ListRuns(cmd.Context(), metadata.RunFilter{Pipeline: pipelineName, Limit: 1})
+				if err != nil {
+					return failedErr(err)
+				}
+				if len(runs) == 0 {
+					return usageErr(fmt.Errorf("pipeline %s has no runs", pipelineName))
+				}
+				runID = runs[0].ID
+			}
+			anomalies, err := healing.DetectRun(cmd.Context(), svc.store, runID)
+			if err != nil {
+				return failedErr(err)
+			}
+			m, _, err := healing.ActiveModel(cmd.Context(), svc.store)
+			if err != nil {
+				return failedErr(err)
+			}
+			type finding struct {
+				healing.Anomaly
+				Diagnosis healing.Diagnosis `json:"diagnosis"`
+			}
+			var out []finding
+			for _, a := range anomalies {
+				out = append(out, finding{a, healing.Diagnose(a.Issue, m)})
+			}
+			if outFormat == "json" {
+				if out == nil {
+					out = []finding{}
+				}
+				return writeJSON(e.stdout, out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintf(e.stdout, "run %s: nothing out of line (or fewer than %d earlier runs to compare with)\n", runID, healing.MinHistory)
+				return nil
+			}
+			for _, f := range out {
+				fmt.Fprintf(e.stdout, "run %s: %s -> %s (confidence %.2f, by %s)\n", runID, f.Issue.Text, f.Diagnosis.Category, f.Diagnosis.Confidence, f.Diagnosis.By)
+			}
+			return nil
+		},
+	}
+	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
+	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {
 			c.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")

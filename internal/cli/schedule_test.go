@@ -286,4 +286,15 @@ func TestHealingCommands(t *testing.T) {
 	if code, _, errOut = shp(t, "healing", "eval", "--config", fresh); code != 1 || !strings.Contains(errOut, "run shp healing train first") {
 		t.Fatalf("eval without a model: %d %s", code, errOut)
 	}
+	// Detection on a pipeline with one run: not enough history.
+	shp(t, "run", "--config", dir)
+	if code, out, _ = shp(t, "healing", "detect", "--config", dir, "--pipeline", "sales"); code != 0 || !strings.Contains(out, "nothing out of line") {
+		t.Fatalf("detect: %d %s", code, out)
+	}
+	if code, out, _ = shp(t, "healing", "detect", "--config", dir, "--pipeline", "sales", "--format", "json"); code != 0 || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("detect json: %d %s", code, out)
+	}
+	if code, _, errOut = shp(t, "healing", "detect", "--config", dir); code != 2 || !strings.Contains(errOut, "RUN_ID or --pipeline") {
+		t.Fatalf("detect without a run: %d %s", code, errOut)
+	}
 }

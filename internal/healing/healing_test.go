@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -151,5 +152,73 @@ func TestTrainAndPromote(t *testing.T) {
 	}
 	if _, err := ReadExamples(strings.NewReader("{\"category\":\"transient\"}\nnot json\n"), "x.jsonl"); err == nil || !strings.Contains(err.Error(), "x.jsonl:2") {
 		t.Errorf("bad line: %v", err)
+	}
+}
+
+// TestDetectRun: a volume drop against a steady history is an anomaly on
+// the same weekday's baseline; too little history says nothing; a normal
+// run passes.
+func TestDetectRun(t *testing.T) {
+	ctx := context.Background()
+	store, err := metadata.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC) // a Monday
+	add := func(i int, rows, quarantined int64, dur time.Duration) string {
+		id := fmt.Sprintf("run-%03d", i)
+		at := start.Add(time.Duration(i) * 24 * time.Hour)
+		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(dur), RowsIn: rows, RowsQuarantined: quarantined}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	early := add(0, 20000, 10, time.Minute)
+	if as, err := DetectRun(ctx, store, early); err != nil || len(as) != 0 {
+		t.Fatalf("no history: %v %v", as, err)
+	}
+	for i := 1; i < 35; i++ {
+		rows := int64(20000 + 300*(i%5))
+		if (start.Add(time.Duration(i) * 24 * time.Hour)).Weekday() == time.Sunday {
+			rows = 5000 // quiet Sundays
+		}
+		add(i, rows, 10, time.Minute+time.Duration(i%3)*time.Second)
+	}
+	normal := add(35, 20100, 12, time.Minute)
+	if as, err := DetectRun(ctx, store, normal); err != nil || len(as) != 0 {
+		t.Fatalf("a normal run: %+v %v", as, err)
+	}
+	sunday := add(41, 5000, 10, time.Minute) // day 41 is a Sunday: quiet is normal
+	if as, err := DetectRun(ctx, store, sunday); err != nil || len(as) != 0 {
+		t.Fatalf("a quiet Sunday: %+v %v", as, err)
+	}
+	drop := add(42, 1200, 900, 10*time.Minute)
+	as, err := DetectRun(ctx, store, drop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := map[string]Anomaly{}
+	for _, a := range as {
+		metrics[a.Metric] = a
+	}
+	v, ok := metrics["rows_in"]
+	if !ok || v.MADs > -Threshold || !v.Seasonal || !strings.Contains(v.Issue.Text, "below the median") {
+		t.Fatalf("volume drop: %+v", as)
+	}
+	if _, ok := metrics["quarantined_share"]; !ok {
+		t.Errorf("quarantine rise not seen: %+v", as)
+	}
+	if _, ok := metrics["duration_s"]; !ok {
+		t.Errorf("slow run not seen: %+v", as)
+	}
+	hand, _ := HandLabeled()
+	train, _ := Split(append(hand, Injected(injectedPerTemplate)...))
+	m, _ := Train(train)
+	if d := Diagnose(v.Issue, m); d.Category != VolumeAnomaly {
+		t.Errorf("the volume drop is diagnosed %+v", d)
 	}
 }

@@ -1,0 +1,173 @@
+package healing
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+)
+
+// Anomaly detection scores a run's metrics against robust baselines of
+// the pipeline's earlier successful runs: the median and the median
+// absolute deviation (MAD), on the same weekday once there is enough
+// history of it, and nothing before MinHistory runs.
+
+// MinHistory is how many earlier runs a baseline needs.
+const MinHistory = 7
+
+// Threshold is how many MADs from the median make an anomaly.
+const Threshold = 4.0
+
+// Anomaly is one metric out of line.
+type Anomaly struct {
+	Metric   string  `json:"metric"`
+	Value    float64 `json:"value"`
+	Median   float64 `json:"median"`
+	MADs     float64 `json:"mads"` // signed distance in MADs
+	Seasonal bool    `json:"seasonal"`
+	History  int     `json:"history"`
+	Issue    Issue   `json:"issue"`
+}
+
+// robust returns the median and the scaled MAD (1.4826 × MAD, the
+// standard deviation of normal data); the MAD has a floor so that a
+// perfectly steady metric does not make every small change an anomaly.
+func robust(xs []float64, minScale float64) (median, scale float64) {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	median = quantile(s, 0.5)
+	dev := make([]float64, len(s))
+	for i, x := range s {
+		dev[i] = math.Abs(x - median)
+	}
+	sort.Float64s(dev)
+	scale = 1.4826 * quantile(dev, 0.5)
+	if floor := math.Max(0.05*math.Abs(median), minScale); scale < floor {
+		scale = floor
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	return median, scale
+}
+
+func quantile(sorted []float64, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	pos := q * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := int(math.Ceil(pos))
+	return sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo))
+}
+
+// point is a metric of one run.
+type point struct {
+	at    time.Time
+	value float64
+}
+
+// score compares a value with its history; ok is false without enough
+// history.
+func score(history []point, at time.Time, value, minScale float64) (median, mads float64, seasonal bool, n int, ok bool) {
+	var same []float64
+	var all []float64
+	for _, p := range history {
+		all = append(all, p.value)
+		if p.at.Weekday() == at.Weekday() {
+			same = append(same, p.value)
+		}
+	}
+	use := all
+	if len(same) >= 4 {
+		use, seasonal = same, true
+	}
+	if len(all) < MinHistory {
+		return 0, 0, false, len(all), false
+	}
+	median, scale := robust(use, minScale)
+	return median, (value - median) / scale, seasonal, len(use), true
+}
+
+// DetectRun scores a finished run of a pipeline against the pipeline's
+// earlier successful runs: rows in (volume), the quarantined share, and
+// the duration.
+func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anomaly, error) {
+	run, err := store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	runs, err := store.ListRuns(ctx, metadata.RunFilter{Pipeline: run.Pipeline, Status: "succeeded", Limit: 400})
+	if err != nil {
+		return nil, err
+	}
+	var volume, quarantine, duration []point
+	for _, r := range runs {
+		if r.ID == run.ID || !r.StartedAt.Before(run.StartedAt) {
+			continue
+		}
+		volume = append(volume, point{r.StartedAt, float64(r.RowsIn)})
+		quarantine = append(quarantine, point{r.StartedAt, ratio(r.RowsQuarantined, r.RowsIn)})
+		if !r.EndedAt.IsZero() {
+			duration = append(duration, point{r.StartedAt, r.EndedAt.Sub(r.StartedAt).Seconds()})
+		}
+	}
+	var out []Anomaly
+	check := func(metric string, history []point, value, minScale float64, describe func(median, mads float64, n int, seasonal bool) string) {
+		median, mads, seasonal, n, ok := score(history, run.StartedAt, value, minScale)
+		if !ok || math.Abs(mads) < Threshold {
+			return
+		}
+		text := describe(median, mads, n, seasonal)
+		out = append(out, Anomaly{Metric: metric, Value: value, Median: median, MADs: mads, Seasonal: seasonal, History: n,
+			Issue: Issue{Kind: "anomaly", Text: text}})
+	}
+	when := func(n int, seasonal bool, at time.Time) string {
+		if seasonal {
+			return fmt.Sprintf("the last %d %ss", n, at.Weekday())
+		}
+		return fmt.Sprintf("the last %d runs", n)
+	}
+	check("rows_in", volume, float64(run.RowsIn), 1, func(median, mads float64, n int, seasonal bool) string {
+		dir := "below"
+		if mads > 0 {
+			dir = "above"
+		}
+		return fmt.Sprintf("row count %d is %.0f%% %s the median %.0f of %s (%.1f MADs)", run.RowsIn,
+			100*math.Abs(float64(run.RowsIn)-median)/math.Max(median, 1), dir, median, when(n, seasonal, run.StartedAt), math.Abs(mads))
+	})
+	// A share moves by at least half a percentage point before it counts.
+	check("quarantined_share", quarantine, ratio(run.RowsQuarantined, run.RowsIn), 0.005, func(median, mads float64, n int, seasonal bool) string {
+		return fmt.Sprintf("quarantined share rose to %.1f%% (median %.1f%% of %s, %.1f MADs above)",
+			100*ratio(run.RowsQuarantined, run.RowsIn), 100*median, when(n, seasonal, run.StartedAt), mads)
+	})
+	if !run.EndedAt.IsZero() {
+		d := run.EndedAt.Sub(run.StartedAt).Seconds()
+		check("duration_s", duration, d, 1, func(median, mads float64, n int, seasonal bool) string {
+			return fmt.Sprintf("the run took %.1fs, median %.1fs of %s (%.1f MADs)", d, median, when(n, seasonal, run.StartedAt), mads)
+		})
+	}
+	// A quarantine rise is a quality anomaly, whatever its cause; only a
+	// positive jump counts.
+	kept := out[:0]
+	for _, a := range out {
+		if a.Metric == "quarantined_share" && a.MADs < 0 {
+			continue
+		}
+		if a.Metric == "duration_s" && a.MADs < 0 {
+			continue // faster is not a problem
+		}
+		kept = append(kept, a)
+	}
+	return kept, nil
+}
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
