@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,8 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/healing"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
 )
 
 func newHealingCmd(e *env) *cobra.Command {
@@ -222,6 +225,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		},
 	}
 	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
+	cmd.AddCommand(newHealingActionsCmd(e))
 	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {
@@ -244,4 +248,95 @@ func healingServices(cmd *cobra.Command, dir string) (*services, error) {
 		return nil, err
 	}
 	return openServices(cmd.Context(), p, what{store: true})
+}
+
+// healer builds the self-healing engine a project's self_healing.yaml
+// asks for; nil when the project has none.
+func healer(cmd *cobra.Command, e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
+	return healerFor(cmd.Context(), e, p, store)
+}
+
+func healerFor(ctx context.Context, e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
+	if p.SelfHealing == nil {
+		return nil, nil
+	}
+	policy, err := healing.ParsePolicy(p.SelfHealing)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	m, _, err := healing.ActiveModel(ctx, store)
+	if err != nil {
+		return nil, failedErr(err)
+	}
+	return &healing.Engine{Store: store, Policy: policy, Model: m, Logger: e.logger()}, nil
+}
+
+func newHealingActionsCmd(e *env) *cobra.Command {
+	var dir, runID, status, name, outFormat string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "actions",
+		Short: "What the self-healing engine did or proposed, and why",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			acts, err := svc.store.ListActions(cmd.Context(), metadata.ActionFilter{RunID: runID, Pipeline: name, Status: status, Limit: limit})
+			if err != nil {
+				return failedErr(err)
+			}
+			if outFormat == "json" {
+				type actionJSON struct {
+					ID           int64           `json:"id"`
+					RunID        string          `json:"run_id"`
+					Pipeline     string          `json:"pipeline"`
+					Object       string          `json:"object"`
+					Issue        string          `json:"issue"`
+					Category     string          `json:"category"`
+					Confidence   float64         `json:"confidence"`
+					DecidedBy    string          `json:"decided_by"`
+					Strategy     string          `json:"strategy"`
+					Params       json.RawMessage `json:"params"`
+					RowsAffected int64           `json:"rows_affected"`
+					Before       json.RawMessage `json:"before"`
+					After        json.RawMessage `json:"after"`
+					Status       string          `json:"status"`
+					ApprovedBy   string          `json:"approved_by"`
+					Reason       string          `json:"reason"`
+					CreatedAt    time.Time       `json:"created_at"`
+				}
+				out := []actionJSON{}
+				for _, a := range acts {
+					out = append(out, actionJSON{a.ID, a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy,
+						a.Strategy, json.RawMessage(a.Params), a.RowsAffected, json.RawMessage(a.Before), json.RawMessage(a.After),
+						a.Status, a.ApprovedBy, a.Reason, a.CreatedAt.UTC()})
+				}
+				return writeJSON(e.stdout, out)
+			}
+			for _, a := range acts {
+				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.ObjectKey, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
+				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", a.Issue, a.Category, a.DecidedBy, a.Reason)
+				if a.Before != "[]" && a.Before != "null" {
+					fmt.Fprintf(e.stdout, "   before: %s\n", a.Before)
+				}
+				if a.After != "[]" && a.After != "null" {
+					fmt.Fprintf(e.stdout, "   after:  %s\n", a.After)
+				}
+			}
+			if len(acts) == 0 {
+				fmt.Fprintln(e.stdout, "no healing actions")
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&runID, "run", "", "only this run's actions")
+	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "only this pipeline's actions")
+	cmd.Flags().StringVar(&status, "status", "", "only actions with this status (applied, rolled_back, proposed, dry_run)")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many, newest first")
+	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
+	return cmd
 }

@@ -55,6 +55,9 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 			}
+			if runner.Healer, err = healer(cmd, e, p, svc.store); err != nil {
+				return err
+			}
 			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {
 				runner.OnProgress = progressPrinter(e.stderr)
 			}

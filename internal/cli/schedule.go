@@ -46,6 +46,10 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 		Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 	}
+	if runner.Healer, err = healerFor(ctx, e, p, svc.store); err != nil {
+		svc.close()
+		return nil, err
+	}
 	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}}
 	host, _ := os.Hostname()
 	var b [4]byte

@@ -222,3 +222,34 @@ func TestDetectRun(t *testing.T) {
 		t.Errorf("the volume drop is diagnosed %+v", d)
 	}
 }
+
+func TestParsePolicy(t *testing.T) {
+	p, err := ParsePolicy(map[string]any{
+		"confidence_threshold": 0.7, "dry_run": false, "auto_approve": []any{"quarantine_duplicates"},
+		"strategies": map[string]any{"normalize_to_value_set": map[string]any{"threshold": 0.5}},
+		"categories": map[string]any{"duplicates": map[string]any{"threshold": uint64(1)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Threshold != 0.7 || !p.AutoApprove["quarantine_duplicates"] || p.threshold("normalize_to_value_set", Transient) != 0.5 ||
+		p.threshold("quarantine_duplicates", Duplicates) != 1 || p.threshold("x", Transient) != 0.7 {
+		t.Fatalf("policy %+v", p)
+	}
+	if d, _ := ParsePolicy(nil); d.Threshold != 0.9 || len(d.AutoApprove) != 0 || d.DryRun {
+		t.Fatalf("defaults %+v", d)
+	}
+	for _, bad := range []map[string]any{
+		{"confidence_threshold": 2.0}, {"confidence_threshold": "high"}, {"dry_run": "yes"}, {"auto_approve": "all"},
+		{"auto_approve": []any{"teleport"}}, {"strategies": []any{}}, {"strategies": map[string]any{"x": 1}},
+		{"strategies": map[string]any{"teleport": map[string]any{"threshold": 0.5}}},
+		{"categories": map[string]any{"gremlins": map[string]any{"threshold": 0.5}}}, {"colour": "blue"},
+	} {
+		if _, err := ParsePolicy(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if len(Strategies()) < 2 {
+		t.Fatal("strategies not registered")
+	}
+}

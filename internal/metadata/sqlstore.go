@@ -698,6 +698,59 @@ func (s *sqlStore) ListExamples(ctx context.Context) ([]string, error) {
 	return out, rows.Err()
 }
 
+// RecordAction implements Store.
+func (s *sqlStore) RecordAction(ctx context.Context, a HealingAction) (int64, error) {
+	if a.RunID == "" || a.Strategy == "" || a.Status == "" {
+		return 0, fmt.Errorf("record action: %w: an action needs a run, a strategy and a status", ErrInvalid)
+	}
+	if a.CreatedAt.IsZero() {
+		a.CreatedAt = time.Now()
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO healing_actions (run_id, pipeline, object_key, issue, category, confidence,
+	decided_by, strategy, params, rows_affected, before, after, status, approved_by, reason, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy, a.Strategy, a.Params, a.RowsAffected,
+		a.Before, a.After, a.Status, a.ApprovedBy, a.Reason, s.d.timeArg(a.CreatedAt)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("record action %s of run %s: %w", a.Strategy, a.RunID, err)
+	}
+	return id, nil
+}
+
+// ListActions implements Store.
+func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAction, error) {
+	q := `SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy, params, rows_affected,
+	before, after, status, approved_by, reason, created_at FROM healing_actions WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	q += ` ORDER BY id DESC`
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list actions: %w", err)
+	}
+	defer rows.Close()
+	var out []HealingAction
+	for rows.Next() {
+		var a HealingAction
+		if err := rows.Scan(&a.ID, &a.RunID, &a.Pipeline, &a.ObjectKey, &a.Issue, &a.Category, &a.Confidence, &a.DecidedBy, &a.Strategy,
+			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("list actions: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 // RecordLineage implements Store.
 func (s *sqlStore) RecordLineage(ctx context.Context, e LineageEvent) error {
 	if e.RunID == "" || e.Job == "" || e.EventType == "" {

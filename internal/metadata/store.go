@@ -114,6 +114,11 @@ type Store interface {
 	AddExample(ctx context.Context, example string) error
 	// ListExamples returns the feedback examples, oldest first.
 	ListExamples(ctx context.Context) ([]string, error)
+	// RecordAction stores a healing action and returns its id.
+	RecordAction(ctx context.Context, a HealingAction) (int64, error)
+	// ListActions returns healing actions, newest first, of one run or
+	// pipeline and with one status when those are not empty.
+	ListActions(ctx context.Context, f ActionFilter) ([]HealingAction, error)
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job
@@ -216,4 +221,31 @@ type HealingModel struct {
 	Metrics   string // JSON
 	Model     string // JSON; empty in ListModels
 	Active    bool
+}
+
+// HealingAction is one thing the self-healing engine did or proposed.
+type HealingAction struct {
+	ID           int64
+	RunID        string
+	Pipeline     string
+	ObjectKey    string
+	Issue        string // what was wrong
+	Category     string
+	Confidence   float64
+	DecidedBy    string // signature, model version, or the strategy's own check
+	Strategy     string
+	Params       string // JSON
+	RowsAffected int64
+	Before       string // JSON samples
+	After        string // JSON samples
+	Status       string // applied, rolled_back, proposed, dry_run
+	ApprovedBy   string // policy, or a person
+	Reason       string
+	CreatedAt    time.Time
+}
+
+// ActionFilter selects healing actions.
+type ActionFilter struct {
+	RunID, Pipeline, Status string
+	Limit                   int
 }

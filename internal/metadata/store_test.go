@@ -776,3 +776,23 @@ func TestHealingModelsAndExamples(t *testing.T) {
 		}
 	})
 }
+
+func TestHealingActions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		id1, err := s.RecordAction(ctx, HealingAction{RunID: "r1", Pipeline: "p", Strategy: "normalize", Status: "applied", Confidence: 0.95, RowsAffected: 3})
+		mustNil(t, err)
+		id2, err := s.RecordAction(ctx, HealingAction{RunID: "r2", Pipeline: "p", Strategy: "dedupe", Status: "proposed"})
+		mustNil(t, err)
+		all, err := s.ListActions(ctx, ActionFilter{})
+		mustNil(t, err)
+		proposed, err := s.ListActions(ctx, ActionFilter{Status: "proposed"})
+		mustNil(t, err)
+		if id2 <= id1 || len(all) != 2 || all[0].ID != id2 || all[1].RowsAffected != 3 || len(proposed) != 1 || proposed[0].RunID != "r2" {
+			t.Fatalf("actions %+v proposed %+v", all, proposed)
+		}
+		if _, err := s.RecordAction(ctx, HealingAction{}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("invalid action: %v", err)
+		}
+	})
+}

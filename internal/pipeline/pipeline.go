@@ -354,7 +354,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 		or, st, err := item.load()
 		if err == nil && suite != nil && len(suite.Expectations) > 0 {
-			or.Quality, err = r.validate(ctx, suite, st, log)
+			or.Quality, err = r.validate(ctx, res.RunID, p.Name, suite, st, log)
 			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
 			if or.Quality != nil {
 				detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})

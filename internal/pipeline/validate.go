@@ -22,7 +22,18 @@ var dialects = map[string]quality.Dialect{"duckdb": quality.DuckDB, "postgres": 
 // and its validation, it may change the staged rows (and return true to
 // have them validated again). The self-healing engine plugs in here.
 type Healer interface {
-	Heal(ctx context.Context, wh warehouse.Warehouse, st *warehouse.Staged, res *quality.Result) (changed bool, err error)
+	Heal(ctx context.Context, req HealRequest) (changed bool, err error)
+}
+
+// HealRequest is what a Healer gets: the staged object, the suite and its
+// result, and a way to validate again (any suite, on the staged rows).
+type HealRequest struct {
+	RunID, Pipeline string
+	Warehouse       warehouse.Warehouse
+	Staged          *warehouse.Staged
+	Suite           *quality.Suite
+	Result          *quality.Result
+	Validate        func(ctx context.Context, s *quality.Suite) (*quality.Result, error)
 }
 
 // QualityOutcome is what validation did to one object.
@@ -37,12 +48,12 @@ type QualityOutcome struct {
 // validate runs the pipeline's suite on a staged object, applies each
 // failing rule's action and returns the outcome; an error wrapping
 // ErrQualityFailed when a rule with action fail did not hold.
-func (r *Runner) validate(ctx context.Context, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
+func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
 	d, ok := dialects[r.Warehouse.Dialect()]
 	if !ok {
 		return nil, fmt.Errorf("no quality dialect for warehouse %q", r.Warehouse.Dialect())
 	}
-	run := func() (*quality.Result, error) {
+	validateWith := func(ctx context.Context, s *quality.Suite) (*quality.Result, error) {
 		table := quality.Table{Name: st.Table, Index: st.Index}
 		for _, c := range st.Columns {
 			table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
@@ -50,17 +61,19 @@ func (r *Runner) validate(ctx context.Context, suite *quality.Suite, st *warehou
 		var res *quality.Result
 		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 			var err error
-			res, err = quality.Validate(ctx, conn, d, table, suite, quality.Summary)
+			res, err = quality.Validate(ctx, conn, d, table, s, quality.Summary)
 			return err
 		})
 		return res, err
 	}
+	run := func() (*quality.Result, error) { return validateWith(ctx, suite) }
 	res, err := run()
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, err)
 	}
 	if r.Healer != nil {
-		changed, err := r.Healer.Heal(ctx, r.Warehouse, st, res)
+		changed, err := r.Healer.Heal(ctx, HealRequest{RunID: runID, Pipeline: pipelineName, Warehouse: r.Warehouse, Staged: st,
+			Suite: suite, Result: res, Validate: validateWith})
 		if err != nil {
 			return nil, fmt.Errorf("heal %s: %w", st.ObjectKey, err)
 		}

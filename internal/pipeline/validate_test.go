@@ -3,14 +3,13 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shp-dev/shp/internal/config"
-	"github.com/shp-dev/shp/internal/quality"
-	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 func withRules(t *testing.T, e *env, rules string) {
@@ -115,9 +114,16 @@ func TestBadRulesFile(t *testing.T) {
 // countingHealer records that the hook ran between validation and commit.
 type countingHealer struct{ calls int }
 
-func (h *countingHealer) Heal(ctx context.Context, wh warehouse.Warehouse, st *warehouse.Staged, res *quality.Result) (bool, error) {
+func (h *countingHealer) Heal(ctx context.Context, req HealRequest) (bool, error) {
 	h.calls++
-	return !res.Success, nil
+	if req.RunID == "" || req.Pipeline != "p" || req.Staged == nil || req.Suite == nil {
+		return false, fmt.Errorf("incomplete request %+v", req)
+	}
+	again, err := req.Validate(ctx, req.Suite)
+	if err != nil || again.Success != req.Result.Success {
+		return false, fmt.Errorf("validate again: %v %v", again, err)
+	}
+	return !req.Result.Success, nil
 }
 
 func TestHealerHookRuns(t *testing.T) {

@@ -1,0 +1,151 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/healing"
+)
+
+// healingProject has orders whose regions are written sloppily and whose
+// ids repeat, rules that fail on both, and a policy given as YAML.
+func healingProject(t *testing.T, policy string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	os.WriteFile(filepath.Join(dir, "data", "orders.csv"), []byte(
+		"id,region,amount\n1,EMEA,10\n2, emea ,20\n3,Apac,30\n4,AMER,40\n4,AMER,41\n5,atlantis,50\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: heal\ndefaults:\n  max_quarantine_ratio: 0.5\npipelines:\n  orders:\n    source: files\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  files:\n    type: file\n    path: data/*.csv\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte(`pipelines:
+  orders:
+    rules:
+      - expectation: expect_column_values_to_be_in_set
+        kwargs: {column: region, value_set: [EMEA, APAC, AMER], mostly: 0.8}
+      - expectation: expect_column_values_to_be_unique
+        kwargs: {column: id}
+`), 0o644)
+	os.WriteFile(filepath.Join(dir, "self_healing.yaml"), []byte(policy), 0o644)
+	return dir
+}
+
+type actionOut struct {
+	Strategy     string  `json:"strategy"`
+	Status       string  `json:"status"`
+	RowsAffected int64   `json:"rows_affected"`
+	Confidence   float64 `json:"confidence"`
+	ApprovedBy   string  `json:"approved_by"`
+	Reason       string  `json:"reason"`
+	Category     string  `json:"category"`
+}
+
+func actions(t *testing.T, dir string) []actionOut {
+	t.Helper()
+	code, out, errOut := shp(t, "healing", "actions", "--config", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("actions: %d %s %s", code, out, errOut)
+	}
+	var as []actionOut
+	if err := json.Unmarshal([]byte(out), &as); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return as
+}
+
+// TestHealingFixesStagedRows: with both strategies approved by policy, the
+// sloppy regions are normalised and the earlier duplicate is set aside;
+// the rules then pass and the run commits, every row accounted for.
+func TestHealingFixesStagedRows(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	code, out, errOut := shp(t, "run", "--config", dir)
+	if code != 0 || !strings.Contains(out, "rows in 6 = loaded 5 + quarantined 1") {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
+	}
+	rows := queryJSON(t, dir, "SELECT string_agg(region, ',' ORDER BY id) AS regions, count(*) AS n, sum(amount) AS total FROM orders")
+	if rows[0]["regions"] != "EMEA,EMEA,APAC,AMER,atlantis" || fmt.Sprint(rows[0]["total"]) != "151" {
+		t.Fatalf("target: %v", rows)
+	}
+	q := queryJSON(t, dir, "SELECT reason FROM orders__quarantine")
+	if len(q) != 1 || !strings.Contains(fmt.Sprint(q[0]["reason"]), "an earlier duplicate of (id)") {
+		t.Fatalf("quarantine: %v", q)
+	}
+	as := actions(t, dir)
+	byStrategy := map[string]actionOut{}
+	for _, a := range as {
+		byStrategy[a.Strategy] = a
+	}
+	n, d := byStrategy["normalize_to_value_set"], byStrategy["quarantine_duplicates"]
+	if n.Status != "applied" || n.RowsAffected != 2 || n.ApprovedBy != "policy" || !strings.Contains(n.Reason, "verified: unexpected values 3 -> 1") {
+		t.Errorf("normalize: %+v", n)
+	}
+	if d.Status != "applied" || d.RowsAffected != 1 {
+		t.Errorf("dedupe: %+v", d)
+	}
+	if code, out, _ := shp(t, "healing", "actions", "--config", dir); code != 0 || !strings.Contains(out, "issue: rule expect_column_values_to_be_in_set(region) failed") || !strings.Contains(out, `before: [" emea ","Apac"]`) {
+		t.Errorf("actions text: %d %s", code, out)
+	}
+}
+
+// TestHealingProposesOrDryRuns: a strategy not in auto_approve, or a dry
+// run, changes nothing; the failing rule fails the run as configured.
+func TestHealingProposesOrDryRuns(t *testing.T) {
+	for policy, want := range map[string]string{
+		"confidence_threshold: 0.8\n": "proposed",
+		"dry_run: true\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n": "dry_run",
+		"confidence_threshold: 0.99\nauto_approve: [normalize_to_value_set]\n":           "proposed",
+	} {
+		dir := healingProject(t, policy)
+		if code, out, _ := shp(t, "run", "--config", dir); code != 1 {
+			t.Fatalf("%q: the run should fail on its rules: %d %s", policy, code, out)
+		}
+		for _, a := range actions(t, dir) {
+			if a.Status != want {
+				t.Errorf("%q: %+v, want %s", policy, a, want)
+			}
+		}
+	}
+	dir := healingProject(t, "auto_approve: [teleport]\n")
+	if code, _, errOut := shp(t, "run", "--config", dir); code != 2 || !strings.Contains(errOut, `strategy "teleport" is unknown`) {
+		t.Fatalf("bad policy: %d %s", code, errOut)
+	}
+}
+
+// makeWorse is a strategy that breaks the rows it touches, to check that
+// verification rolls such a change back.
+type makeWorse struct{}
+
+func (makeWorse) Name() string { return "make_worse" }
+
+func (makeWorse) Applies(f healing.Failure) bool {
+	return f.Config.Type == "expect_column_values_to_be_in_set"
+}
+
+func (makeWorse) Plan(ctx context.Context, env *healing.RepairEnv, f healing.Failure) (*healing.Repair, error) {
+	return &healing.Repair{Description: "rewrite valid regions", Confidence: 1, Column: "region", SetExpr: "'nowhere'",
+		Where: `"region" = 'EMEA'`, Rows: 1, Params: map[string]any{}}, nil
+}
+
+func init() { healing.RegisterStrategy(makeWorse{}) }
+
+// TestHealingRollsBackWhatDoesNotHelp: an approved change that makes the
+// rule worse is undone, recorded as rolled back, and the data is as loaded.
+func TestHealingRollsBackWhatDoesNotHelp(t *testing.T) {
+	dir := healingProject(t, "auto_approve: [make_worse, quarantine_duplicates]\n")
+	if code, out, _ := shp(t, "run", "--config", dir); code != 1 || !strings.Contains(out, "expect_column_values_to_be_in_set(region)") {
+		t.Fatalf("run: %d %s", code, out)
+	}
+	var worse actionOut
+	for _, a := range actions(t, dir) {
+		if a.Strategy == "make_worse" {
+			worse = a
+		}
+	}
+	if worse.Status != "rolled_back" || !strings.Contains(worse.Reason, "did not improve") {
+		t.Fatalf("make_worse: %+v", worse)
+	}
+}

@@ -1,0 +1,288 @@
+package healing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/quality"
+)
+
+// Policy is self_healing.yaml: when an action may run without a person.
+type Policy struct {
+	// Threshold is the confidence an action needs to run by itself.
+	Threshold float64
+	// DryRun only proposes: nothing changes.
+	DryRun bool
+	// AutoApprove lists the strategies that may act without approval.
+	AutoApprove map[string]bool
+	// StrategyThreshold and CategoryThreshold override Threshold.
+	StrategyThreshold map[string]float64
+	CategoryThreshold map[Category]float64
+}
+
+// ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
+// act on nothing by themselves).
+func ParsePolicy(m map[string]any) (Policy, error) {
+	p := Policy{Threshold: 0.9, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
+	known := map[string]bool{}
+	for _, s := range Strategies() {
+		known[s.Name()] = true
+	}
+	num := func(v any, what string) (float64, error) {
+		switch x := v.(type) {
+		case float64:
+			return x, nil
+		case uint64:
+			return float64(x), nil
+		case int64:
+			return float64(x), nil
+		case int:
+			return float64(x), nil
+		}
+		return 0, fmt.Errorf("self_healing.yaml: %s must be a number, got %v", what, v)
+	}
+	for k, v := range m {
+		switch k {
+		case "confidence_threshold":
+			f, err := num(v, k)
+			if err != nil {
+				return p, err
+			}
+			if f < 0 || f > 1 {
+				return p, fmt.Errorf("self_healing.yaml: confidence_threshold must be between 0 and 1, got %v", f)
+			}
+			p.Threshold = f
+		case "dry_run":
+			b, ok := v.(bool)
+			if !ok {
+				return p, fmt.Errorf("self_healing.yaml: dry_run must be true or false")
+			}
+			p.DryRun = b
+		case "auto_approve":
+			l, ok := v.([]any)
+			if !ok {
+				return p, fmt.Errorf("self_healing.yaml: auto_approve must be a list of strategies")
+			}
+			for _, s := range l {
+				name, _ := s.(string)
+				if !known[name] {
+					return p, fmt.Errorf("self_healing.yaml: auto_approve: strategy %q is unknown (%s)", s, strategyNames())
+				}
+				p.AutoApprove[name] = true
+			}
+		case "strategies", "categories":
+			mm, ok := v.(map[string]any)
+			if !ok {
+				return p, fmt.Errorf("self_healing.yaml: %s must be a mapping", k)
+			}
+			for name, sv := range mm {
+				sm, ok := sv.(map[string]any)
+				if !ok {
+					return p, fmt.Errorf("self_healing.yaml: %s.%s must be a mapping", k, name)
+				}
+				t, has := sm["threshold"]
+				if !has {
+					continue
+				}
+				f, err := num(t, k+"."+name+".threshold")
+				if err != nil {
+					return p, err
+				}
+				if k == "strategies" {
+					if !known[name] {
+						return p, fmt.Errorf("self_healing.yaml: strategies: %q is unknown (%s)", name, strategyNames())
+					}
+					p.StrategyThreshold[name] = f
+				} else {
+					if !Category(name).Valid() {
+						return p, fmt.Errorf("self_healing.yaml: categories: %q is not in the taxonomy", name)
+					}
+					p.CategoryThreshold[Category(name)] = f
+				}
+			}
+		default:
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, auto_approve, strategies, categories)", k)
+		}
+	}
+	return p, nil
+}
+
+func strategyNames() string {
+	var names []string
+	for _, s := range Strategies() {
+		names = append(names, s.Name())
+	}
+	return strings.Join(names, ", ")
+}
+
+func (p Policy) threshold(strategy string, c Category) float64 {
+	if t, ok := p.StrategyThreshold[strategy]; ok {
+		return t
+	}
+	if t, ok := p.CategoryThreshold[c]; ok {
+		return t
+	}
+	return p.Threshold
+}
+
+// Engine acts on failed expectations between validation and commit: it
+// diagnoses each, plans what the strategies can do, applies what the
+// policy allows, verifies by validating again, rolls back what did not
+// help, and records every action.
+type Engine struct {
+	Store  metadata.Store
+	Policy Policy
+	Model  *Model
+	Logger *slog.Logger
+}
+
+var _ pipeline.Healer = (*Engine)(nil)
+
+// Heal implements pipeline.Healer.
+func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, error) {
+	if req.Result == nil || req.Result.Success {
+		return false, nil
+	}
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	changed := false
+	for _, er := range req.Result.Results {
+		if er.Success || er.Exception.Raised {
+			continue
+		}
+		f := Failure{Config: er.Config, Result: er}
+		f.Issue = Issue{Kind: "quality", Text: describeFailure(er)}
+		f.Diagnosis = Diagnose(f.Issue, e.Model)
+		for _, s := range Strategies() {
+			if !s.Applies(f) {
+				continue
+			}
+			did, err := e.act(ctx, req, s, f, log)
+			if err != nil {
+				return changed, err
+			}
+			changed = changed || did
+		}
+	}
+	return changed, nil
+}
+
+func describeFailure(er quality.ExpectationResult) string {
+	col, _ := er.Config.Kwargs["column"].(string)
+	return fmt.Sprintf("rule %s(%s) failed: %v unexpected values, e.g. %v", er.Config.Type, col,
+		er.Result["unexpected_count"], er.Result["partial_unexpected_list"])
+}
+
+// act plans, decides, applies, verifies and records one strategy.
+func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure, log *slog.Logger) (bool, error) {
+	table := ident(req.Staged.Table)
+	var plan *Repair
+	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+		var err error
+		plan, err = s.Plan(ctx, &RepairEnv{Conn: conn, Table: table}, f)
+		return err
+	})
+	if err != nil || plan == nil {
+		return false, err
+	}
+	params, _ := json.Marshal(plan.Params)
+	before, _ := json.Marshal(plan.Before)
+	after, _ := json.Marshal(plan.After)
+	a := metadata.HealingAction{
+		RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: req.Staged.ObjectKey, Issue: f.Issue.Text,
+		Category: string(f.Diagnosis.Category), Confidence: plan.Confidence, DecidedBy: f.Diagnosis.By, Strategy: s.Name(),
+		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
+	}
+	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
+	switch {
+	case e.Policy.DryRun:
+		a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
+	case !e.Policy.AutoApprove[s.Name()]:
+		a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
+	case plan.Confidence < threshold:
+		a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: confidence %.2f is below %.2f)", plan.Description, plan.Confidence, threshold)
+	default:
+		a.ApprovedBy = "policy"
+		ok, reason, err := e.apply(ctx, req, f, plan)
+		if err != nil {
+			return false, fmt.Errorf("healing %s: %w", s.Name(), err)
+		}
+		a.Status, a.Reason = "applied", plan.Description+"; "+reason
+		if !ok {
+			a.Status = "rolled_back"
+		}
+		defer func() {
+			if ok {
+				log.Info("healed", "strategy", s.Name(), "rows", plan.Rows, "object", req.Staged.ObjectKey)
+			}
+		}()
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
+			return false, err
+		}
+		return ok, nil
+	}
+	if _, err := e.Store.RecordAction(ctx, a); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
+// apply changes the staged rows, validates the expectation again, and
+// undoes a rewrite that did not reduce its unexpected values.
+func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure, plan *Repair) (bool, string, error) {
+	table := ident(req.Staged.Table)
+	if plan.Quarantine {
+		n, err := req.Warehouse.QuarantineWhere(ctx, req.Staged, plan.Where, plan.WhereArgs, plan.Reason)
+		if err != nil {
+			return false, "", err
+		}
+		return true, fmt.Sprintf("%d rows set aside in quarantine with the reason", n), nil
+	}
+	orig := ident("__shp_heal_orig_" + req.Staged.Table)
+	col := ident(plan.Column)
+	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+orig+" AS SELECT rowid AS shp_rid, "+col+" AS shp_old FROM "+table+" WHERE "+plan.Where, plan.WhereArgs...); err != nil {
+			return fmt.Errorf("keep the original values: %w", err)
+		}
+		args := append(append([]any{}, plan.SetArgs...), plan.WhereArgs...)
+		if _, err := conn.ExecContext(ctx, "UPDATE "+table+" SET "+col+" = "+plan.SetExpr+" WHERE "+plan.Where, args...); err != nil {
+			return fmt.Errorf("rewrite %s: %w", plan.Column, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, "", err
+	}
+	before := toInt64(f.Result.Result["unexpected_count"])
+	again, err := req.Validate(ctx, &quality.Suite{Name: "verify", Expectations: []quality.Config{{Type: f.Config.Type, Kwargs: f.Config.Kwargs}}})
+	if err != nil {
+		return false, "", err
+	}
+	afterCount := toInt64(again.Results[0].Result["unexpected_count"])
+	if afterCount < before {
+		_ = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+			_, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+orig)
+			return err
+		})
+		return true, fmt.Sprintf("verified: unexpected values %d -> %d", before, afterCount), nil
+	}
+	err = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, "UPDATE "+table+" SET "+col+" = o.shp_old FROM "+orig+" o WHERE "+table+".rowid = o.shp_rid"); err != nil {
+			return fmt.Errorf("roll back %s: %w", plan.Column, err)
+		}
+		_, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+orig)
+		return err
+	})
+	if err != nil {
+		return false, "", err
+	}
+	return false, fmt.Sprintf("rolled back: unexpected values %d -> %d did not improve", before, afterCount), nil
+}
