@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -225,7 +227,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		},
 	}
 	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
-	cmd.AddCommand(newHealingActionsCmd(e))
+	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false))
 	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {
@@ -338,5 +340,89 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only actions with this status (applied, rolled_back, proposed, dry_run)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many, newest first")
 	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
+	return cmd
+}
+
+// newDecideCmd is shp healing approve|reject ID: a person's decision on a
+// proposed action. An approval lets the strategy act on the same rule of
+// the pipeline from the next run (retry it with shp backfill --rerun or
+// shp trigger); both decisions become labeled examples for training.
+func newDecideCmd(e *env, approve bool) *cobra.Command {
+	var dir, by, reason, category string
+	use, short := "approve ID", "Approve a proposed action: its strategy may act on that rule from the next run"
+	if !approve {
+		use, short = "reject ID --reason R", "Reject a proposed action, saying why (and, with --category, what the issue really was)"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return usageErr(fmt.Errorf("action id %q is not a number", args[0]))
+			}
+			if !approve && reason == "" {
+				return usageErr(fmt.Errorf("say why with --reason"))
+			}
+			var corrected healing.Category
+			if category != "" {
+				if corrected, err = healing.ParseCategory(category); err != nil {
+					return usageErr(err)
+				}
+			}
+			svc, err := healingServices(cmd, dir)
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			a, err := svc.store.GetAction(cmd.Context(), id)
+			if err != nil {
+				if errors.Is(err, metadata.ErrNotFound) {
+					return usageErr(err)
+				}
+				return failedErr(err)
+			}
+			status := "approved"
+			if !approve {
+				status = "rejected"
+			}
+			if by == "" {
+				by = os.Getenv("USER")
+				if by == "" {
+					by = "someone"
+				}
+			}
+			if err := svc.store.DecideAction(cmd.Context(), id, status, by, reason); err != nil {
+				if errors.Is(err, metadata.ErrInvalid) {
+					return usageErr(err)
+				}
+				return failedErr(err)
+			}
+			// The decision teaches the diagnosis: an approval confirms the
+			// category; a rejection teaches the corrected one, if given.
+			label := healing.Category(a.Category)
+			if corrected != "" {
+				label = corrected
+			}
+			if label.Valid() && (approve || corrected != "") {
+				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: "quality", Text: a.Issue}, Category: label, Origin: "feedback"})
+				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
+					return failedErr(err)
+				}
+			}
+			fmt.Fprintf(e.stdout, "action #%d %s by %s\n", id, status, by)
+			if approve {
+				fmt.Fprintf(e.stdout, "%s may now act on this rule of pipeline %s; run it again (shp backfill --rerun or shp trigger) to apply\n", a.Strategy, a.Pipeline)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&by, "by", "", "who decides (default: $USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	if !approve {
+		cmd.Flags().StringVar(&category, "category", "", "what the issue really was, to teach the diagnosis")
+	}
 	return cmd
 }

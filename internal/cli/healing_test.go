@@ -149,3 +149,67 @@ func TestHealingRollsBackWhatDoesNotHelp(t *testing.T) {
 		t.Fatalf("make_worse: %+v", worse)
 	}
 }
+
+// TestApproveThenRerun: a proposed repair fails the run; a person approves
+// it; the rerun applies it and commits. A rejection teaches the diagnosis.
+func TestApproveThenRerun(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.9\nauto_approve: [quarantine_duplicates]\n")
+	if code, _, _ := shp(t, "run", "--config", dir); code != 1 {
+		t.Fatalf("the first run should fail on the region rule")
+	}
+	code, out, _ := shp(t, "healing", "actions", "--config", dir, "--status", "proposed", "--format", "json")
+	var proposed []struct {
+		ID       int64  `json:"id"`
+		Strategy string `json:"strategy"`
+	}
+	json.Unmarshal([]byte(out), &proposed)
+	var normalizeID, worseID int64
+	for _, p := range proposed {
+		switch p.Strategy {
+		case "normalize_to_value_set":
+			normalizeID = p.ID
+		case "make_worse":
+			worseID = p.ID
+		}
+	}
+	if code != 0 || normalizeID == 0 || worseID == 0 {
+		t.Fatalf("proposed: %d %s", code, out)
+	}
+	if code, out, _ := shp(t, "healing", "approve", fmt.Sprint(normalizeID), "--config", dir, "--by", "ann", "--reason", "the set is right"); code != 0 || !strings.Contains(out, "approved by ann") {
+		t.Fatalf("approve: %d %s", code, out)
+	}
+	if code, out, _ := shp(t, "healing", "reject", fmt.Sprint(worseID), "--config", dir, "--by", "ann", "--reason", "breaks data", "--category", "config_error"); code != 0 || !strings.Contains(out, "rejected by ann") {
+		t.Fatalf("reject: %d %s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"healing", "approve", fmt.Sprint(normalizeID), "--config", dir}, "only a proposed action"},
+		{[]string{"healing", "approve", "99999", "--config", dir}, "not found"},
+		{[]string{"healing", "approve", "x", "--config", dir}, "not a number"},
+		{[]string{"healing", "reject", fmt.Sprint(worseID), "--config", dir}, "--reason"},
+	} {
+		if code, _, errOut := shp(t, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: %d %s", tc.args, code, errOut)
+		}
+	}
+	code, out, errOut := shp(t, "run", "--config", dir)
+	if code != 0 || !strings.Contains(out, "succeeded") {
+		t.Fatalf("rerun after the approval: %d\n%s\n%s", code, out, errOut)
+	}
+	var applied actionOut
+	for _, a := range actions(t, dir) {
+		if a.Strategy == "normalize_to_value_set" && a.Status == "applied" {
+			applied = a
+		}
+	}
+	if !strings.Contains(applied.ApprovedBy, "ann (approval of action #") {
+		t.Fatalf("applied action: %+v", applied)
+	}
+	// Both decisions are training examples now.
+	code, out, _ = shp(t, "healing", "train", "--config", dir, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"version": 1`) {
+		t.Fatalf("train: %d %s", code, out)
+	}
+}

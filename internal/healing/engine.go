@@ -202,15 +202,22 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 	}
 	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
+	approval, err := e.approval(ctx, req.Pipeline, s.Name(), f.Issue.Text)
+	if err != nil {
+		return false, err
+	}
 	switch {
 	case e.Policy.DryRun:
 		a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
-	case !e.Policy.AutoApprove[s.Name()]:
+	case approval == nil && !e.Policy.AutoApprove[s.Name()]:
 		a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
-	case plan.Confidence < threshold:
+	case approval == nil && plan.Confidence < threshold:
 		a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: confidence %.2f is below %.2f)", plan.Description, plan.Confidence, threshold)
 	default:
 		a.ApprovedBy = "policy"
+		if approval != nil {
+			a.ApprovedBy = fmt.Sprintf("%s (approval of action #%d)", approval.ApprovedBy, approval.ID)
+		}
 		ok, reason, err := e.apply(ctx, req, f, plan)
 		if err != nil {
 			return false, fmt.Errorf("healing %s: %w", s.Name(), err)
@@ -233,6 +240,22 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		return false, err
 	}
 	return false, nil
+}
+
+// approval finds a person's approval of the same strategy for the same
+// rule of the pipeline: it lets the strategy act on that rule from then on.
+func (e *Engine) approval(ctx context.Context, pipelineName, strategy, issue string) (*metadata.HealingAction, error) {
+	rule, _, _ := strings.Cut(issue, " failed")
+	approved, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: pipelineName, Status: "approved", Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	for i, a := range approved {
+		if a.Strategy == strategy && strings.HasPrefix(a.Issue, rule+" failed") {
+			return &approved[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // apply changes the staged rows, validates the expectation again, and

@@ -751,6 +751,41 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 	return out, rows.Err()
 }
 
+// GetAction implements Store.
+func (s *sqlStore) GetAction(ctx context.Context, id int64) (HealingAction, error) {
+	var a HealingAction
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy,
+	params, rows_affected, before, after, status, approved_by, reason, created_at FROM healing_actions WHERE id = ?`), id).
+		Scan(&a.ID, &a.RunID, &a.Pipeline, &a.ObjectKey, &a.Issue, &a.Category, &a.Confidence, &a.DecidedBy, &a.Strategy,
+			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return HealingAction{}, fmt.Errorf("healing action %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return HealingAction{}, fmt.Errorf("get healing action %d: %w", id, err)
+	}
+	return a, nil
+}
+
+// DecideAction implements Store.
+func (s *sqlStore) DecideAction(ctx context.Context, id int64, status, by, reason string) error {
+	if status != "approved" && status != "rejected" {
+		return fmt.Errorf("decide action %d: %w: status must be approved or rejected", id, ErrInvalid)
+	}
+	res, err := s.exec(ctx, `UPDATE healing_actions SET status = ?, approved_by = ?, reason = reason || ? WHERE id = ? AND status = 'proposed'`,
+		status, by, "; "+status+" by "+by+": "+reason, id)
+	if err != nil {
+		return fmt.Errorf("decide action %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		if _, gerr := s.GetAction(ctx, id); gerr != nil {
+			return gerr
+		}
+		return fmt.Errorf("decide action %d: %w: only a proposed action can be approved or rejected", id, ErrInvalid)
+	}
+	return nil
+}
+
 // RecordLineage implements Store.
 func (s *sqlStore) RecordLineage(ctx context.Context, e LineageEvent) error {
 	if e.RunID == "" || e.Job == "" || e.EventType == "" {

@@ -119,6 +119,12 @@ type Store interface {
 	// ListActions returns healing actions, newest first, of one run or
 	// pipeline and with one status when those are not empty.
 	ListActions(ctx context.Context, f ActionFilter) ([]HealingAction, error)
+	// GetAction returns one healing action, or an error wrapping ErrNotFound.
+	GetAction(ctx context.Context, id int64) (HealingAction, error)
+	// DecideAction records a person's decision on a proposed action:
+	// status approved or rejected, by whom and why. Only a proposed
+	// action can be decided (ErrInvalid otherwise).
+	DecideAction(ctx context.Context, id int64, status, by, reason string) error
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job

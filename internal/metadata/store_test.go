@@ -796,3 +796,26 @@ func TestHealingActions(t *testing.T) {
 		}
 	})
 }
+
+func TestDecideAction(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		id, err := s.RecordAction(ctx, HealingAction{RunID: "r", Pipeline: "p", Strategy: "x", Status: "proposed", Reason: "plan"})
+		mustNil(t, err)
+		mustNil(t, s.DecideAction(ctx, id, "approved", "ann", "looks right"))
+		a, err := s.GetAction(ctx, id)
+		mustNil(t, err)
+		if a.Status != "approved" || a.ApprovedBy != "ann" || a.Reason != "plan; approved by ann: looks right" {
+			t.Fatalf("action %+v", a)
+		}
+		if err := s.DecideAction(ctx, id, "rejected", "bob", "no"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("deciding twice: %v", err)
+		}
+		if err := s.DecideAction(ctx, 999, "approved", "ann", ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+		if err := s.DecideAction(ctx, id, "maybe", "ann", ""); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("bad status: %v", err)
+		}
+	})
+}
