@@ -12,8 +12,9 @@ build: ## build bin/shp
 test: ## run the whole test suite
 	$(GO) test ./...
 
-demo: build ## run the quick start pipeline and print its summary
+demo: build ## run the quick start pipeline, print its summary and what self-healing did
 	$(BIN) run --config examples/quickstart --full-refresh
+	$(BIN) healing actions --config examples/quickstart --limit 5
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/

@@ -266,9 +266,20 @@ func healerFor(ctx context.Context, e *env, p *config.Project, store metadata.St
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	m, _, err := healing.ActiveModel(ctx, store)
+	m, found, err := healing.ActiveModel(ctx, store)
 	if err != nil {
 		return nil, failedErr(err)
+	}
+	if !found {
+		// No model trained in this project yet: the built-in corpus gives
+		// one in a few milliseconds (version 0, not stored).
+		corpus, err := healing.Corpus(ctx, nil)
+		if err != nil {
+			return nil, failedErr(err)
+		}
+		if m, err = healing.Train(corpus); err != nil {
+			return nil, failedErr(err)
+		}
 	}
 	return &healing.Engine{Store: store, Policy: policy, Model: m, Logger: e.logger()}, nil
 }

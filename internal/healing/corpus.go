@@ -161,6 +161,11 @@ var injected = map[Category][]string{
 		"INVALID ENCODING: Invalid unicode (byte sequence mismatch) detected in CSV file {t}.csv",
 		"ERROR: invalid byte sequence for encoding \"UTF8\": 0xe9 0x{n} (SQLSTATE 22021)",
 	},
+	ValueDrift: {
+		"rule expect_column_values_to_be_in_set({c}) failed: {n} unexpected values, e.g. [ emea Apac]",
+		"rule expect_column_values_to_be_in_set({c}) failed: {n} unexpected values, e.g. [active  Pending]",
+		"rule expect_column_values_to_not_be_in_set({c}) failed: {n} unexpected values, e.g. [n/a]",
+	},
 	VolumeAnomaly: {
 		"row count {n} is 9{n}% below the median {n}000 of the last 28 days",
 		"volume spike: {n}00000 rows, {n} MADs above the usual {n}000",
@@ -174,7 +179,7 @@ var injected = map[Category][]string{
 }
 
 var (
-	kinds   = map[Category]string{DriftAdded: "drift", DriftRemoved: "drift", DriftRenamed: "drift", DriftType: "drift", DriftRequired: "drift", LateData: "anomaly", NullSpike: "anomaly", VolumeAnomaly: "anomaly", Duplicates: "quality"}
+	kinds   = map[Category]string{ValueDrift: "quality", DriftAdded: "drift", DriftRemoved: "drift", DriftRenamed: "drift", DriftType: "drift", DriftRequired: "drift", LateData: "anomaly", NullSpike: "anomaly", VolumeAnomaly: "anomaly", Duplicates: "quality"}
 	sources = []string{"postgres", "mysql", "api", "file", "gcs"}
 	names   = []string{"orders", "customers", "sales", "events", "payments", "shipments", "invoices", "line_items", "users", "products"}
 	cols    = []string{"order_id", "email", "amount", "created_at", "region", "quantity", "unit_price", "status", "sku", "customer_id"}

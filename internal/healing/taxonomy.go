@@ -34,6 +34,7 @@ const (
 	DateFormat         Category = "format_drift_date"
 	NumberFormat       Category = "format_drift_number"
 	Encoding           Category = "encoding"
+	ValueDrift         Category = "value_set_drift" // values outside the expected set: case, spacing, new codes
 	VolumeAnomaly      Category = "volume_anomaly"
 	ConfigError        Category = "config_error" // configuration or code error
 )
@@ -42,7 +43,7 @@ const (
 var Categories = []Category{
 	Transient, SourceUnavailable, Auth, RateLimited, Quota, ResourceExhaustion, Timeout, Deadlock,
 	DriftAdded, DriftRemoved, DriftRenamed, DriftType, DriftRequired, LateData, PartialFile, Duplicates,
-	NullSpike, DateFormat, NumberFormat, Encoding, VolumeAnomaly, ConfigError,
+	NullSpike, DateFormat, NumberFormat, Encoding, ValueDrift, VolumeAnomaly, ConfigError,
 }
 
 // Valid reports whether c is in the taxonomy.

@@ -1,7 +1,8 @@
 // Package sample writes shp's sample project: a config folder and four days
 // of sales CSV files with the defects real feeds have (a malformed row, a
 // value that does not parse, a non-UTF-8 byte, an extra column, a corrected
-// order sent twice). `shp init` writes it, and examples/quickstart is a copy.
+// order sent twice, regions written by hand), with a quality rule and a
+// self-healing policy that repairs what can be repaired. `shp init` writes it, and examples/quickstart is a copy.
 package sample
 
 import (
@@ -23,8 +24,8 @@ func Files() map[string][]byte {
 	files := map[string][]byte{
 		"config.yaml":               []byte(configYAML),
 		"sources.yaml":              []byte(sourcesYAML),
-		"quality_rules.yaml":        []byte("# Data quality rules attach Great Expectations suites to pipelines (see README).\n"),
-		"self_healing.yaml":         []byte("# Self-healing policies (see README).\n"),
+		"quality_rules.yaml":        []byte(qualityRulesYAML),
+		"self_healing.yaml":         []byte(selfHealingYAML),
 		"schemas/sales_schema.json": []byte(schemaJSON),
 		".gitignore":                []byte(".shp/\n"),
 	}
@@ -63,6 +64,12 @@ func Files() map[string][]byte {
 				id--
 			}
 			if day == 4 {
+				if i%150 == 7 {
+					// A feed that started writing regions by hand: " emea", "Apac".
+					parts := strings.Split(row, ",")
+					parts[6] = sloppy[(i/150)%len(sloppy)]
+					row = strings.Join(parts, ",")
+				}
 				row += fmt.Sprintf(",%.2f", rng.Float64()*0.2)
 			}
 			b.WriteString(row + "\n")
@@ -92,7 +99,22 @@ func Write(dir string) error {
 var (
 	products = []string{"espresso-beans", "green-tea", "oolong", "moka-pot", "grinder", "filter-papers", "mug"}
 	regions  = []string{"EMEA", "APAC", "AMER"}
+	sloppy   = []string{" emea", "Apac", "amer ", "EMEA "}
 )
+
+const qualityRulesYAML = `# Data quality rules attach Great Expectations suites to pipelines (see README).
+pipelines:
+  sales:
+    rules:
+      - expectation: expect_column_values_to_be_in_set
+        kwargs: {column: region, value_set: [EMEA, APAC, AMER]}
+        action: fail                 # a region outside the set stops the load...
+`
+
+const selfHealingYAML = `# Self-healing policies (see README): ...unless the engine can repair it.
+confidence_threshold: 0.9            # actions below it wait for shp healing approve
+auto_approve: [normalize_to_value_set, quarantine_duplicates]
+`
 
 const configYAML = `# shp project configuration. Paths are relative to this folder.
 project: quickstart
