@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -19,12 +20,30 @@ import (
 
 // conformanceDir finds Great Expectations' own test definitions: in
 // $SHP_CONFORMANCE_DIR, else in a shared/ folder beside the checkout or
-// above it (CI lays shared/ beside the clone).
+// above it, else beside the local repository this checkout was cloned
+// from (a fresh `git clone` of a working copy into /tmp).
 func conformanceDir() string {
 	if d := os.Getenv("SHP_CONFORMANCE_DIR"); d != "" {
 		return d
 	}
-	dir, _ := filepath.Abs(".")
+	here, _ := filepath.Abs(".")
+	starts := []string{here}
+	if out, err := exec.Command("git", "config", "--get", "remote.origin.url").Output(); err == nil {
+		if origin := strings.TrimPrefix(strings.TrimSpace(string(out)), "file://"); filepath.IsAbs(origin) {
+			starts = append(starts, origin)
+		}
+	}
+	for _, dir := range starts {
+		if c := findSharedAbove(dir); c != "" {
+			return c
+		}
+	}
+	return filepath.Join("..", "..", "..", "shared", "conformance", "great_expectations")
+}
+
+// findSharedAbove walks up from dir looking for
+// shared/conformance/great_expectations; "" when there is none.
+func findSharedAbove(dir string) string {
 	for {
 		c := filepath.Join(dir, "shared", "conformance", "great_expectations")
 		if st, err := os.Stat(c); err == nil && st.IsDir() {
@@ -32,7 +51,7 @@ func conformanceDir() string {
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return filepath.Join("..", "..", "..", "shared", "conformance", "great_expectations")
+			return ""
 		}
 		dir = parent
 	}
