@@ -232,8 +232,8 @@ interval is claimed first, so an interval that is already running elsewhere is r
 			if err != nil {
 				return err
 			}
-			if _, ok := p.Pipeline(name); !ok {
-				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", name, strings.Join(p.PipelineNames(), ", ")))
+			if _, err := pipelineNamed(p, name); err != nil {
+				return err
 			}
 			if task != "run" {
 				return usageErr(fmt.Errorf("task %q is unknown (a pipeline has one task: run)", task))

@@ -26,7 +26,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "Train the diagnosis model on the labeled corpus and the recorded feedback; promote it if it beats the active one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -53,7 +53,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "Report the active model's per-category precision, recall and calibration on the held-out set",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -96,7 +96,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "Diagnose an error message: category, confidence, and how it was decided",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -126,7 +126,7 @@ func newHealingCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -144,7 +144,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "List the diagnosis model versions, their evaluation and which is active",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -173,7 +173,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "Score a run (or a pipeline's latest) against its history: volume, quarantined share, duration; diagnose what is out of line",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -244,20 +244,8 @@ func newHealingCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func healingServices(cmd *cobra.Command, dir string) (*services, error) {
-	p, err := loadProject(dir)
-	if err != nil {
-		return nil, err
-	}
-	return openServices(cmd.Context(), p, what{store: true})
-}
-
-// healer builds the self-healing engine a project's self_healing.yaml
+// healerFor builds the self-healing engine a project's self_healing.yaml
 // asks for; nil when the project has none.
-func healer(cmd *cobra.Command, e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
-	return healerFor(cmd.Context(), e, p, store)
-}
-
 func healerFor(ctx context.Context, e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
 	if p.SelfHealing == nil {
 		return nil, nil
@@ -292,7 +280,7 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 		Short: "What the self-healing engine did or proposed, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -382,7 +370,7 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 					return usageErr(err)
 				}
 			}
-			svc, err := healingServices(cmd, dir)
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -36,8 +35,8 @@ func newLineageCmd(e *env) *cobra.Command {
 		Short: "Show what feeds each table: its pipeline, the datasets it reads and its last OpenLineage event",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if outFormat != "table" && outFormat != "json" {
-				return usageErr(fmt.Errorf("--format must be table or json, not %q", outFormat))
+			if err := checkFormat(outFormat, "table", "json"); err != nil {
+				return err
 			}
 			p, err := loadProject(dir)
 			if err != nil {

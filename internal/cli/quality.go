@@ -20,8 +20,8 @@ func newQualityCmd(e *env) *cobra.Command {
 		Short: "Per-column statistics: type, null %, distinct count, min/max, top values",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if outFormat != "table" && outFormat != "json" {
-				return usageErr(fmt.Errorf("--format must be table or json, not %q", outFormat))
+			if err := checkFormat(outFormat, "table", "json"); err != nil {
+				return err
 			}
 			p, err := profileFile(cmd.Context(), data, schemaPath)
 			if err != nil {

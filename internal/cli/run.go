@@ -29,8 +29,8 @@ pipeline's target table. Rows that cannot be loaded go to <target>__quarantine
 with the reason. Without --pipeline every pipeline runs, in name order.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if outFormat != "text" && outFormat != "json" {
-				return usageErr(fmt.Errorf("--format must be text or json, not %q", outFormat))
+			if err := checkFormat(outFormat, "text", "json"); err != nil {
+				return err
 			}
 			p, err := loadProject(dir)
 			if err != nil {
@@ -38,8 +38,8 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 			}
 			names := p.PipelineNames()
 			if name != "" {
-				if _, ok := p.Pipeline(name); !ok {
-					return usageErr(fmt.Errorf("pipeline %q is not defined in %s (have %s)", name, dir, strings.Join(names, ", ")))
+				if _, err := pipelineNamed(p, name); err != nil {
+					return err
 				}
 				names = []string{name}
 			}
@@ -55,7 +55,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 			}
-			if runner.Healer, err = healer(cmd, e, p, svc.store); err != nil {
+			if runner.Healer, err = healerFor(cmd.Context(), e, p, svc.store); err != nil {
 				return err
 			}
 			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {

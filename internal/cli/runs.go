@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,14 +16,10 @@ func newRunsCmd(e *env) *cobra.Command {
 		Short: "List recent runs with their row accounting",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if outFormat != "table" && outFormat != "json" {
-				return usageErr(fmt.Errorf("--format must be table or json, not %q", outFormat))
-			}
-			p, err := loadProject(dir)
-			if err != nil {
+			if err := checkFormat(outFormat, "table", "json"); err != nil {
 				return err
 			}
-			svc, err := openServices(cmd.Context(), p, what{store: true})
+			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
@@ -58,14 +53,10 @@ func newRunsCmd(e *env) *cobra.Command {
 		Short: "One run: its logical date, trigger, rows and its tasks with attempts, durations and errors",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if showFormat != "table" && showFormat != "json" {
-				return usageErr(fmt.Errorf("--format must be table or json, not %q", showFormat))
-			}
-			p, err := loadProject(showDir)
-			if err != nil {
+			if err := checkFormat(showFormat, "table", "json"); err != nil {
 				return err
 			}
-			svc, err := openServices(cmd.Context(), p, what{store: true})
+			svc, err := openStore(cmd.Context(), showDir)
 			if err != nil {
 				return err
 			}

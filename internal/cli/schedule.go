@@ -153,9 +153,9 @@ unless --rerun.`,
 			if err != nil {
 				return err
 			}
-			pl, ok := p.Pipeline(name)
-			if !ok {
-				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", name, strings.Join(p.PipelineNames(), ", ")))
+			pl, err := pipelineNamed(p, name)
+			if err != nil {
+				return err
 			}
 			start, err := parseDate(from)
 			if err != nil {
@@ -263,8 +263,8 @@ func newTriggerCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := p.Pipeline(args[0]); !ok {
-				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", args[0], strings.Join(p.PipelineNames(), ", ")))
+			if _, err := pipelineNamed(p, args[0]); err != nil {
+				return err
 			}
 			logical := time.Now().UTC().Truncate(time.Second)
 			if date != "" {
@@ -310,8 +310,8 @@ func newPauseCmd(e *env, pause bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := p.Pipeline(args[0]); !ok {
-				return usageErr(fmt.Errorf("pipeline %q is not defined (have %s)", args[0], strings.Join(p.PipelineNames(), ", ")))
+			if _, err := pipelineNamed(p, args[0]); err != nil {
+				return err
 			}
 			svc, err := openServices(cmd.Context(), p, what{store: true})
 			if err != nil {

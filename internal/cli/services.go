@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
@@ -30,6 +32,33 @@ func loadProject(dir string) (*config.Project, error) {
 		return nil, usageErr(err)
 	}
 	return p, nil
+}
+
+// openStore reads the project in dir and opens its metadata store, for
+// the commands that only read or write the record.
+func openStore(ctx context.Context, dir string) (*services, error) {
+	p, err := loadProject(dir)
+	if err != nil {
+		return nil, err
+	}
+	return openServices(ctx, p, what{store: true})
+}
+
+// pipelineNamed returns the pipeline called name, or a usage error that
+// lists the pipelines the project defines.
+func pipelineNamed(p *config.Project, name string) (*config.Pipeline, error) {
+	if pl, ok := p.Pipeline(name); ok {
+		return pl, nil
+	}
+	return nil, usageErr(fmt.Errorf("pipeline %q is not defined in %s (have %s)", name, p.Dir, strings.Join(p.PipelineNames(), ", ")))
+}
+
+// checkFormat refuses an --format value that is not one of allowed.
+func checkFormat(got string, allowed ...string) error {
+	if slices.Contains(allowed, got) {
+		return nil
+	}
+	return usageErr(fmt.Errorf("--format must be %s, not %q", strings.Join(allowed, " or "), got))
 }
 
 // what selects the components a command needs.

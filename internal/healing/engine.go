@@ -206,6 +206,7 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 	if err != nil {
 		return false, err
 	}
+	healed := false
 	switch {
 	case e.Policy.DryRun:
 		a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
@@ -226,20 +227,15 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		if !ok {
 			a.Status = "rolled_back"
 		}
-		defer func() {
-			if ok {
-				log.Info("healed", "strategy", s.Name(), "rows", plan.Rows, "object", req.Staged.ObjectKey)
-			}
-		}()
-		if _, err := e.Store.RecordAction(ctx, a); err != nil {
-			return false, err
-		}
-		return ok, nil
+		healed = ok
 	}
 	if _, err := e.Store.RecordAction(ctx, a); err != nil {
 		return false, err
 	}
-	return false, nil
+	if healed {
+		log.Info("healed", "strategy", s.Name(), "rows", plan.Rows, "object", req.Staged.ObjectKey)
+	}
+	return healed, nil
 }
 
 // approval finds a person's approval of the same strategy for the same
@@ -284,12 +280,12 @@ func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure,
 	if err != nil {
 		return false, "", err
 	}
-	before := toInt64(f.Result.Result["unexpected_count"])
+	before := f.Result.UnexpectedCount()
 	again, err := req.Validate(ctx, &quality.Suite{Name: "verify", Expectations: []quality.Config{{Type: f.Config.Type, Kwargs: f.Config.Kwargs}}})
 	if err != nil {
 		return false, "", err
 	}
-	afterCount := toInt64(again.Results[0].Result["unexpected_count"])
+	afterCount := again.Results[0].UnexpectedCount()
 	if afterCount < before {
 		_ = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 			_, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+orig)

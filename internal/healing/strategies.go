@@ -168,7 +168,7 @@ func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure
 	// set: the change is right whatever share of the failures it covers
 	// (the share is recorded; verification decides whether it helped).
 	r.Confidence = 0.95
-	if unexpected := toInt64(f.Result.Result["unexpected_count"]); unexpected > 0 {
+	if unexpected := f.Result.UnexpectedCount(); unexpected > 0 {
 		r.Params["explains"] = float64(r.Rows) / float64(unexpected)
 	}
 	return r, nil
@@ -243,16 +243,4 @@ func (q quarantineDuplicates) Plan(ctx context.Context, env *RepairEnv, f Failur
 		r.Before = append(r.Before, v)
 	}
 	return r, rows.Err()
-}
-
-func toInt64(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case int:
-		return int64(x)
-	case float64:
-		return int64(x)
-	}
-	return 0
 }

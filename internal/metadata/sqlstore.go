@@ -358,24 +358,11 @@ ON CONFLICT (pipeline, wm_key) DO UPDATE SET value = excluded.value, updated_at 
 
 // ClaimInterval implements Store.
 func (s *sqlStore) ClaimInterval(ctx context.Context, c Claim) (bool, error) {
-	if c.Pipeline == "" || c.LogicalDate.IsZero() || c.Owner == "" {
-		return false, fmt.Errorf("claim interval: %w: a claim needs a pipeline, a logical date and an owner", ErrInvalid)
-	}
-	now := time.Now()
-	if c.Status == "" {
-		c.Status = "queued"
-	}
-	res, err := s.exec(ctx, `INSERT INTO schedule_claims (pipeline, logical_date, owner, run_id, status, trigger, claimed_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, logical_date) DO NOTHING`,
-		c.Pipeline, s.d.timeArg(c.LogicalDate), c.Owner, c.RunID, c.Status, c.Trigger, s.d.timeArg(now), s.d.timeArg(now))
+	won, err := s.ClaimIntervals(ctx, []Claim{c})
 	if err != nil {
-		return false, fmt.Errorf("claim %s at %s: %w", c.Pipeline, c.LogicalDate.Format(time.RFC3339), err)
+		return false, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("claim %s at %s: %w", c.Pipeline, c.LogicalDate.Format(time.RFC3339), err)
-	}
-	return n == 1, nil
+	return won[0], nil
 }
 
 // ClaimIntervals implements Store.

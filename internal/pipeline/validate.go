@@ -53,11 +53,11 @@ func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite
 	if !ok {
 		return nil, fmt.Errorf("no quality dialect for warehouse %q", r.Warehouse.Dialect())
 	}
+	table := quality.Table{Name: st.Table, Index: st.Index}
+	for _, c := range st.Columns {
+		table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
+	}
 	validateWith := func(ctx context.Context, s *quality.Suite) (*quality.Result, error) {
-		table := quality.Table{Name: st.Table, Index: st.Index}
-		for _, c := range st.Columns {
-			table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
-		}
 		var res *quality.Result
 		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 			var err error
@@ -66,8 +66,7 @@ func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite
 		})
 		return res, err
 	}
-	run := func() (*quality.Result, error) { return validateWith(ctx, suite) }
-	res, err := run()
+	res, err := validateWith(ctx, suite)
 	if err != nil {
 		return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, err)
 	}
@@ -78,24 +77,21 @@ func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite
 			return nil, fmt.Errorf("heal %s: %w", st.ObjectKey, err)
 		}
 		if changed {
-			if res, err = run(); err != nil {
+			if res, err = validateWith(ctx, suite); err != nil {
 				return nil, fmt.Errorf("validate %s after healing: %w", st.ObjectKey, err)
 			}
 		}
 	}
 	out := &QualityOutcome{Score: quality.Score(suite, res), Evaluated: len(res.Results), Result: res}
 	st.Checks = st.Checks[:0]
-	for i, er := range res.Results {
-		cfg := suite.Expectations[i]
-		detail, _ := json.Marshal(er)
-		st.Checks = append(st.Checks, warehouse.Check{Rule: cfg.RuleName(), Expectation: cfg.Type, Severity: cfg.Severity,
-			Action: cfg.Action, Success: er.Success, Score: out.Score, Result: string(detail)})
-	}
 	var blocking []string
 	for i, er := range res.Results {
 		cfg := suite.Expectations[i]
 		name := cfg.RuleName()
-		unexpected := toCount(er.Result["unexpected_count"])
+		detail, _ := json.Marshal(er)
+		st.Checks = append(st.Checks, warehouse.Check{Rule: name, Expectation: cfg.Type, Severity: cfg.Severity,
+			Action: cfg.Action, Success: er.Success, Score: out.Score, Result: string(detail)})
+		unexpected := er.UnexpectedCount()
 		pred, args, rowLevel := er.RowFilter()
 		// A quarantine rule moves its failing rows whether or not "mostly"
 		// let the expectation pass: the rule says which rows are bad.
@@ -146,16 +142,4 @@ func describeFailure(er quality.ExpectationResult) string {
 		}
 	}
 	return strings.Join(parts, " ")
-}
-
-func toCount(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case int:
-		return int64(x)
-	case float64:
-		return int64(x)
-	}
-	return 0
 }

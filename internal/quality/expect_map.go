@@ -59,14 +59,14 @@ func init() {
 			return env.D.Length(env.D.Text(col)) + " <> " + env.Bind(int64(*v)), nil
 		}, false)
 	})
-	Register("expect_column_values_to_match_regex", regexExpectation("regex", false))
-	Register("expect_column_values_to_not_match_regex", regexExpectation("regex", true))
-	Register("expect_column_values_to_match_regex_list", regexListExpectation(false))
-	Register("expect_column_values_to_not_match_regex_list", regexListExpectation(true))
-	Register("expect_column_values_to_match_like_pattern", likeExpectation(false))
-	Register("expect_column_values_to_not_match_like_pattern", likeExpectation(true))
-	Register("expect_column_values_to_match_like_pattern_list", likeListExpectation(false))
-	Register("expect_column_values_to_not_match_like_pattern_list", likeListExpectation(true))
+	Register("expect_column_values_to_match_regex", patternExpectation("regex", false, false, regexMatch))
+	Register("expect_column_values_to_not_match_regex", patternExpectation("regex", false, true, regexMatch))
+	Register("expect_column_values_to_match_regex_list", patternExpectation("regex_list", true, false, regexMatch))
+	Register("expect_column_values_to_not_match_regex_list", patternExpectation("regex_list", true, true, regexMatch))
+	Register("expect_column_values_to_match_like_pattern", patternExpectation("like_pattern", false, false, likeMatch))
+	Register("expect_column_values_to_not_match_like_pattern", patternExpectation("like_pattern", false, true, likeMatch))
+	Register("expect_column_values_to_match_like_pattern_list", patternExpectation("like_pattern_list", true, false, likeMatch))
+	Register("expect_column_values_to_not_match_like_pattern_list", patternExpectation("like_pattern_list", true, true, likeMatch))
 	Register("expect_column_values_to_be_json_parseable", func(env *Env, kw Kwargs) (*Plan, error) {
 		if env.D.TryJSON("x") == "" {
 			return goCheckedMap(env, kw, func(s string) bool { return json.Valid([]byte(s)) })
@@ -177,90 +177,48 @@ func betweenViolation(env *Env, kw Kwargs, expr string) (string, error) {
 	return strings.Join(parts, " OR "), nil
 }
 
-func regexExpectation(key string, negate bool) Factory {
-	return func(env *Env, kw Kwargs) (*Plan, error) {
-		re, err := kw.requiredString(key)
-		if err != nil {
-			return nil, err
-		}
-		return columnMap(env, kw, func(col string) (string, error) {
-			m := env.D.RegexMatch(env.D.Text(col), env.Bind(re))
-			if negate {
-				return m, nil
-			}
-			return "NOT " + m, nil
-		}, false)
-	}
+// regexMatch and likeMatch are the SQL tests of a value against a pattern.
+func regexMatch(env *Env, col, pattern string) string {
+	return env.D.RegexMatch(env.D.Text(col), env.Bind(pattern))
 }
 
-// regexListExpectation: match_on "any" (default) or "all" of the list;
-// the negated form fails a value that matches any regex.
-func regexListExpectation(negate bool) Factory {
+func likeMatch(env *Env, col, pattern string) string {
+	return env.D.Text(col) + " LIKE " + env.Bind(pattern)
+}
+
+// patternExpectation compiles the regex and LIKE expectations: one
+// pattern under key or, with list, a non-empty list of them matched on
+// "any" (the default) or "all"; the negated form fails a value that
+// matches any pattern.
+func patternExpectation(key string, list, negate bool, match func(env *Env, col, pattern string) string) Factory {
 	return func(env *Env, kw Kwargs) (*Plan, error) {
-		list, err := kw.Strings("regex_list")
-		if err != nil {
-			return nil, err
-		}
-		if len(list) == 0 {
-			return nil, fmt.Errorf("%w: regex_list must not be empty", ErrInvalidKwargs)
-		}
 		matchOn := "any"
-		if m, ok := kw["match_on"].(string); ok {
-			matchOn = m
-		}
-		if matchOn != "any" && matchOn != "all" {
-			return nil, fmt.Errorf("%w: match_on must be any or all", ErrInvalidKwargs)
+		var patterns []string
+		if list {
+			var err error
+			if patterns, err = kw.Strings(key); err != nil {
+				return nil, err
+			}
+			if len(patterns) == 0 {
+				return nil, fmt.Errorf("%w: %s must not be empty", ErrInvalidKwargs, key)
+			}
+			if m, ok := kw["match_on"].(string); ok {
+				matchOn = m
+			}
+			if matchOn != "any" && matchOn != "all" {
+				return nil, fmt.Errorf("%w: match_on must be any or all", ErrInvalidKwargs)
+			}
+		} else {
+			p, err := kw.requiredString(key)
+			if err != nil {
+				return nil, err
+			}
+			patterns = []string{p}
 		}
 		return columnMap(env, kw, func(col string) (string, error) {
-			ms := make([]string, len(list))
-			for i, re := range list {
-				ms[i] = env.D.RegexMatch(env.D.Text(col), env.Bind(re))
-			}
-			if negate {
-				return strings.Join(ms, " OR "), nil
-			}
-			joiner := " OR "
-			if matchOn == "all" {
-				joiner = " AND "
-			}
-			return "NOT (" + strings.Join(ms, joiner) + ")", nil
-		}, false)
-	}
-}
-
-func likeExpectation(negate bool) Factory {
-	return func(env *Env, kw Kwargs) (*Plan, error) {
-		p, err := kw.requiredString("like_pattern")
-		if err != nil {
-			return nil, err
-		}
-		return columnMap(env, kw, func(col string) (string, error) {
-			m := env.D.Text(col) + " LIKE " + env.Bind(p)
-			if negate {
-				return m, nil
-			}
-			return "NOT (" + m + ")", nil
-		}, false)
-	}
-}
-
-func likeListExpectation(negate bool) Factory {
-	return func(env *Env, kw Kwargs) (*Plan, error) {
-		list, err := kw.Strings("like_pattern_list")
-		if err != nil {
-			return nil, err
-		}
-		if len(list) == 0 {
-			return nil, fmt.Errorf("%w: like_pattern_list must not be empty", ErrInvalidKwargs)
-		}
-		matchOn := "any"
-		if m, ok := kw["match_on"].(string); ok {
-			matchOn = m
-		}
-		return columnMap(env, kw, func(col string) (string, error) {
-			ms := make([]string, len(list))
-			for i, p := range list {
-				ms[i] = env.D.Text(col) + " LIKE " + env.Bind(p)
+			ms := make([]string, len(patterns))
+			for i, p := range patterns {
+				ms[i] = match(env, col, p)
 			}
 			if negate {
 				return strings.Join(ms, " OR "), nil

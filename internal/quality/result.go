@@ -35,6 +35,12 @@ func (er ExpectationResult) RowFilter() (pred string, args []any, ok bool) {
 	return er.rowFilter, er.rowArgs, er.rowFilter != ""
 }
 
+// UnexpectedCount returns the result's unexpected_count, 0 when the
+// expectation does not count failing rows.
+func (er ExpectationResult) UnexpectedCount() int64 {
+	return toInt(er.Result["unexpected_count"])
+}
+
 // ConfigJSON is an expectation's configuration as GE 1.x prints it.
 type ConfigJSON struct {
 	Type   string         `json:"type"`

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shp-dev/shp/internal/format"
@@ -87,52 +85,23 @@ type Chunk interface {
 // ExtractorFactory opens an Extractor for a Spec of its type.
 type ExtractorFactory func(ctx context.Context, s Spec) (Extractor, error)
 
-var extractors = struct {
-	sync.RWMutex
-	m map[string]ExtractorFactory
-}{m: map[string]ExtractorFactory{}}
+var extractors = newTypeRegistry[Extractor]("RegisterExtractor")
 
 // RegisterExtractor makes an extracting source type available to
 // NewExtractor. It panics if f is nil or typ is already registered.
-func RegisterExtractor(typ string, f ExtractorFactory) {
-	extractors.Lock()
-	defer extractors.Unlock()
-	if f == nil {
-		panic("source: RegisterExtractor of a nil factory for type " + typ)
-	}
-	if _, dup := extractors.m[typ]; dup {
-		panic("source: RegisterExtractor called twice for type " + typ)
-	}
-	extractors.m[typ] = f
-}
+func RegisterExtractor(typ string, f ExtractorFactory) { extractors.register(typ, f) }
 
 // ExtractorTypes returns the registered extracting source types, sorted.
-func ExtractorTypes() []string {
-	extractors.RLock()
-	defer extractors.RUnlock()
-	types := make([]string, 0, len(extractors.m))
-	for t := range extractors.m {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	return types
-}
+func ExtractorTypes() []string { return extractors.types() }
 
 // IsExtractor reports whether typ is a registered extracting source type.
-func IsExtractor(typ string) bool {
-	extractors.RLock()
-	defer extractors.RUnlock()
-	_, ok := extractors.m[typ]
-	return ok
-}
+func IsExtractor(typ string) bool { return extractors.lookup(typ) != nil }
 
 // NewExtractor opens the extracting source s.
 func NewExtractor(ctx context.Context, s Spec) (Extractor, error) {
-	extractors.RLock()
-	f := extractors.m[s.Type]
-	extractors.RUnlock()
+	f := extractors.lookup(s.Type)
 	if f == nil {
-		return nil, fmt.Errorf("source %q: type %q does not extract (extracting types: %s)", s.Name, s.Type, strings.Join(ExtractorTypes(), ", "))
+		return nil, fmt.Errorf("source %q: type %q does not extract (extracting types: %s)", s.Name, s.Type, extractors.joinedTypes())
 	}
 	ex, err := f(ctx, s)
 	if err != nil {

@@ -16,9 +16,7 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -60,44 +58,20 @@ type ObjectSource interface {
 // Factory opens an ObjectSource for a Spec of its type.
 type Factory func(ctx context.Context, s Spec) (ObjectSource, error)
 
-var (
-	registryMu sync.RWMutex
-	registry   = map[string]Factory{}
-)
+var objectSources = newTypeRegistry[ObjectSource]("Register")
 
 // Register makes a source type available to New. It panics if f is nil or
 // typ is already registered.
-func Register(typ string, f Factory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if f == nil {
-		panic("source: Register of a nil factory for type " + typ)
-	}
-	if _, dup := registry[typ]; dup {
-		panic("source: Register called twice for type " + typ)
-	}
-	registry[typ] = f
-}
+func Register(typ string, f Factory) { objectSources.register(typ, f) }
 
 // Types returns the registered source types, sorted.
-func Types() []string {
-	registryMu.RLock()
-	defer registryMu.RUnlock()
-	types := make([]string, 0, len(registry))
-	for t := range registry {
-		types = append(types, t)
-	}
-	slices.Sort(types)
-	return types
-}
+func Types() []string { return objectSources.types() }
 
 // New opens the source s with the factory registered for s.Type.
 func New(ctx context.Context, s Spec) (ObjectSource, error) {
-	registryMu.RLock()
-	f := registry[s.Type]
-	registryMu.RUnlock()
+	f := objectSources.lookup(s.Type)
 	if f == nil {
-		return nil, fmt.Errorf("source %q: unknown type %q (known types: %s)", s.Name, s.Type, strings.Join(Types(), ", "))
+		return nil, fmt.Errorf("source %q: unknown type %q (known types: %s)", s.Name, s.Type, objectSources.joinedTypes())
 	}
 	src, err := f(ctx, s)
 	if err != nil {
