@@ -146,13 +146,15 @@ func (o *orchestrator) control(ctx context.Context, e *env, req controlRequest) 
 }
 
 // waitJobs runs jobs through the scheduler and waits until each has a
-// final status on record.
+// final status on record; under serve, the other runs in flight do not
+// hold it up.
 func (o *orchestrator) waitJobs(ctx context.Context, jobs []scheduler.Job) error {
 	if err := o.sched.Enqueue(ctx, jobs...); err != nil {
 		return failedErr(err)
 	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for {
-		o.sched.Wait()
 		done := true
 		for _, j := range jobs {
 			c, found, err := o.svc.store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
@@ -169,7 +171,7 @@ func (o *orchestrator) waitJobs(ctx context.Context, jobs []scheduler.Job) error
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-tick.C:
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,7 +100,7 @@ func newHealingCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer svc.close()
-			m, _, err := healing.ActiveModel(cmd.Context(), svc.store)
+			m, err := healing.LoadModel(cmd.Context(), svc.store)
 			if err != nil {
 				return failedErr(err)
 			}
@@ -198,7 +197,7 @@ func newHealingCmd(e *env) *cobra.Command {
 			if err != nil {
 				return failedErr(err)
 			}
-			m, _, err := healing.ActiveModel(cmd.Context(), svc.store)
+			m, err := healing.LoadModel(cmd.Context(), svc.store)
 			if err != nil {
 				return failedErr(err)
 			}
@@ -246,7 +245,7 @@ func newHealingCmd(e *env) *cobra.Command {
 
 // healerFor builds the self-healing engine a project's self_healing.yaml
 // asks for; nil when the project has none.
-func healerFor(ctx context.Context, e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
+func healerFor(e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
 	if p.SelfHealing == nil {
 		return nil, nil
 	}
@@ -254,22 +253,7 @@ func healerFor(ctx context.Context, e *env, p *config.Project, store metadata.St
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	m, found, err := healing.ActiveModel(ctx, store)
-	if err != nil {
-		return nil, failedErr(err)
-	}
-	if !found {
-		// No model trained in this project yet: the built-in corpus gives
-		// one in a few milliseconds (version 0, not stored).
-		corpus, err := healing.Corpus(ctx, nil)
-		if err != nil {
-			return nil, failedErr(err)
-		}
-		if m, err = healing.Train(corpus); err != nil {
-			return nil, failedErr(err)
-		}
-	}
-	return &healing.Engine{Store: store, Policy: policy, Model: m, Logger: e.logger()}, nil
+	return &healing.Engine{Store: store, Policy: policy, Logger: e.logger()}, nil
 }
 
 func newHealingActionsCmd(e *env) *cobra.Command {

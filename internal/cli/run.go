@@ -55,7 +55,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 			}
-			if runner.Healer, err = healerFor(cmd.Context(), e, p, svc.store); err != nil {
+			if runner.Healer, err = healerFor(e, p, svc.store); err != nil {
 				return err
 			}
 			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {

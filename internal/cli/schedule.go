@@ -46,7 +46,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 		Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 	}
-	if runner.Healer, err = healerFor(ctx, e, p, svc.store); err != nil {
+	if runner.Healer, err = healerFor(e, p, svc.store); err != nil {
 		svc.close()
 		return nil, err
 	}
@@ -212,12 +212,13 @@ unless --rerun.`,
 	return cmd
 }
 
-// runAll runs jobs through the scheduler, waits, and prints one line per
-// interval.
+// runAll runs jobs through the scheduler, waits for them and for the
+// runs they start (their dependents), and prints one line per interval.
 func (o *orchestrator) runAll(ctx context.Context, e *env, jobs []scheduler.Job, skipped int) error {
 	if err := o.waitJobs(ctx, jobs); err != nil {
 		return err
 	}
+	o.sched.Wait()
 	failed := 0
 	t := newTable(e.stdout, "PIPELINE", "LOGICAL DATE", "STATUS", "RUN", "IN", "LOADED", "ERROR")
 	for _, j := range jobs {

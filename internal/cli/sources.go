@@ -165,11 +165,7 @@ func testSource(ctx context.Context, w io.Writer, p *config.Project, src *config
 func printSchema(w io.Writer, sch schema.Schema) {
 	t := newTable(w, "COLUMN", "TYPE", "MODE")
 	for _, f := range sch {
-		typ := f.Type
-		if f.Precision > 0 {
-			typ = fmt.Sprintf("%s(%d,%d)", f.Type, f.Precision, f.Scale)
-		}
-		t.row(f.Name, typ, f.Mode)
+		t.row(f.Name, f.TypeName(), f.Mode)
 	}
 	t.flush()
 }

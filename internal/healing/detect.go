@@ -116,9 +116,11 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 		}
 	}
 	var out []Anomaly
-	check := func(metric string, history []point, value, minScale float64, describe func(median, mads float64, n int, seasonal bool) string) {
+	// upOnly metrics count only a rise: a quarantine rise is a quality
+	// anomaly whatever its cause, and a faster run is not a problem.
+	check := func(metric string, upOnly bool, history []point, value, minScale float64, describe func(median, mads float64, n int, seasonal bool) string) {
 		median, mads, seasonal, n, ok := score(history, run.StartedAt, value, minScale)
-		if !ok || math.Abs(mads) < Threshold {
+		if !ok || math.Abs(mads) < Threshold || upOnly && mads < 0 {
 			return
 		}
 		text := describe(median, mads, n, seasonal)
@@ -131,7 +133,7 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 		}
 		return fmt.Sprintf("the last %d runs", n)
 	}
-	check("rows_in", volume, float64(run.RowsIn), 1, func(median, mads float64, n int, seasonal bool) string {
+	check("rows_in", false, volume, float64(run.RowsIn), 1, func(median, mads float64, n int, seasonal bool) string {
 		dir := "below"
 		if mads > 0 {
 			dir = "above"
@@ -140,29 +142,17 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 			100*math.Abs(float64(run.RowsIn)-median)/math.Max(median, 1), dir, median, when(n, seasonal, run.StartedAt), math.Abs(mads))
 	})
 	// A share moves by at least half a percentage point before it counts.
-	check("quarantined_share", quarantine, ratio(run.RowsQuarantined, run.RowsIn), 0.005, func(median, mads float64, n int, seasonal bool) string {
+	check("quarantined_share", true, quarantine, ratio(run.RowsQuarantined, run.RowsIn), 0.005, func(median, mads float64, n int, seasonal bool) string {
 		return fmt.Sprintf("quarantined share rose to %.1f%% (median %.1f%% of %s, %.1f MADs above)",
 			100*ratio(run.RowsQuarantined, run.RowsIn), 100*median, when(n, seasonal, run.StartedAt), mads)
 	})
 	if !run.EndedAt.IsZero() {
 		d := run.EndedAt.Sub(run.StartedAt).Seconds()
-		check("duration_s", duration, d, 1, func(median, mads float64, n int, seasonal bool) string {
+		check("duration_s", true, duration, d, 1, func(median, mads float64, n int, seasonal bool) string {
 			return fmt.Sprintf("the run took %.1fs, median %.1fs of %s (%.1f MADs)", d, median, when(n, seasonal, run.StartedAt), mads)
 		})
 	}
-	// A quarantine rise is a quality anomaly, whatever its cause; only a
-	// positive jump counts.
-	kept := out[:0]
-	for _, a := range out {
-		if a.Metric == "quarantined_share" && a.MADs < 0 {
-			continue
-		}
-		if a.Metric == "duration_s" && a.MADs < 0 {
-			continue // faster is not a problem
-		}
-		kept = append(kept, a)
-	}
-	return kept, nil
+	return out, nil
 }
 
 func ratio(a, b int64) float64 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
@@ -138,8 +139,23 @@ func (p Policy) threshold(strategy string, c Category) float64 {
 type Engine struct {
 	Store  metadata.Store
 	Policy Policy
+	// Model diagnoses failures; when nil, LoadModel's at the first failure.
 	Model  *Model
 	Logger *slog.Logger
+
+	modelOnce sync.Once
+	modelErr  error
+}
+
+// model returns the engine's model, loading it on first use, so that a
+// run in which nothing fails never reads or trains one.
+func (e *Engine) model(ctx context.Context) (*Model, error) {
+	e.modelOnce.Do(func() {
+		if e.Model == nil {
+			e.Model, e.modelErr = LoadModel(ctx, e.Store)
+		}
+	})
+	return e.Model, e.modelErr
 }
 
 var _ pipeline.Healer = (*Engine)(nil)
@@ -153,6 +169,19 @@ func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The approved actions of the pipeline, read once per Heal and only
+	// when a strategy has a plan that may need one.
+	var approved []metadata.HealingAction
+	loaded := false
+	approvals := func() ([]metadata.HealingAction, error) {
+		if loaded {
+			return approved, nil
+		}
+		var err error
+		approved, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "approved", Limit: 200})
+		loaded = err == nil
+		return approved, err
+	}
 	changed := false
 	for _, er := range req.Result.Results {
 		if er.Success || er.Exception.Raised {
@@ -160,12 +189,16 @@ func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, erro
 		}
 		f := Failure{Config: er.Config, Result: er}
 		f.Issue = Issue{Kind: "quality", Text: describeFailure(er)}
-		f.Diagnosis = Diagnose(f.Issue, e.Model)
+		m, err := e.model(ctx)
+		if err != nil {
+			return changed, fmt.Errorf("diagnosis model: %w", err)
+		}
+		f.Diagnosis = Diagnose(f.Issue, m)
 		for _, s := range Strategies() {
 			if !s.Applies(f) {
 				continue
 			}
-			did, err := e.act(ctx, req, s, f, log)
+			did, err := e.act(ctx, req, s, f, approvals, log)
 			if err != nil {
 				return changed, err
 			}
@@ -182,8 +215,9 @@ func describeFailure(er quality.ExpectationResult) string {
 }
 
 // act plans, decides, applies, verifies and records one strategy.
-func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure, log *slog.Logger) (bool, error) {
-	table := ident(req.Staged.Table)
+func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure,
+	approvals func() ([]metadata.HealingAction, error), log *slog.Logger) (bool, error) {
+	table := quality.DuckDB.Ident(req.Staged.Table)
 	var plan *Repair
 	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 		var err error
@@ -202,9 +236,13 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 	}
 	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
-	approval, err := e.approval(ctx, req.Pipeline, s.Name(), f.Issue.Text)
-	if err != nil {
-		return false, err
+	var approval *metadata.HealingAction
+	if !e.Policy.DryRun {
+		approved, err := approvals()
+		if err != nil {
+			return false, err
+		}
+		approval = findApproval(approved, s.Name(), f.Issue.Text)
 	}
 	healed := false
 	switch {
@@ -238,26 +276,22 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 	return healed, nil
 }
 
-// approval finds a person's approval of the same strategy for the same
-// rule of the pipeline: it lets the strategy act on that rule from then on.
-func (e *Engine) approval(ctx context.Context, pipelineName, strategy, issue string) (*metadata.HealingAction, error) {
+// findApproval finds a person's approval of the same strategy for the
+// same rule: it lets the strategy act on that rule from then on.
+func findApproval(approved []metadata.HealingAction, strategy, issue string) *metadata.HealingAction {
 	rule, _, _ := strings.Cut(issue, " failed")
-	approved, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: pipelineName, Status: "approved", Limit: 200})
-	if err != nil {
-		return nil, err
-	}
 	for i, a := range approved {
 		if a.Strategy == strategy && strings.HasPrefix(a.Issue, rule+" failed") {
-			return &approved[i], nil
+			return &approved[i]
 		}
 	}
-	return nil, nil
+	return nil
 }
 
 // apply changes the staged rows, validates the expectation again, and
 // undoes a rewrite that did not reduce its unexpected values.
 func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure, plan *Repair) (bool, string, error) {
-	table := ident(req.Staged.Table)
+	table := quality.DuckDB.Ident(req.Staged.Table)
 	if plan.Quarantine {
 		n, err := req.Warehouse.QuarantineWhere(ctx, req.Staged, plan.Where, plan.WhereArgs, plan.Reason)
 		if err != nil {
@@ -265,8 +299,8 @@ func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure,
 		}
 		return true, fmt.Sprintf("%d rows set aside in quarantine with the reason", n), nil
 	}
-	orig := ident("__shp_heal_orig_" + req.Staged.Table)
-	col := ident(plan.Column)
+	orig := quality.DuckDB.Ident("__shp_heal_orig_" + req.Staged.Table)
+	col := quality.DuckDB.Ident(plan.Column)
 	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+orig+" AS SELECT rowid AS shp_rid, "+col+" AS shp_old FROM "+table+" WHERE "+plan.Where, plan.WhereArgs...); err != nil {
 			return fmt.Errorf("keep the original values: %w", err)

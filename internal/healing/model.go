@@ -133,11 +133,15 @@ func (m *Model) Predict(is Issue) Diagnosis {
 // Calibrate picks the temperature that minimises the log loss on the
 // held-out examples.
 func (m *Model) Calibrate(heldOut []Example) {
+	scores := make([]map[Category]float64, len(heldOut))
+	for i, ex := range heldOut {
+		scores[i] = m.scores(ex.Issue)
+	}
 	best, bestLoss := 1.0, math.Inf(1)
 	for t := 0.25; t <= 64; t *= 1.25 {
 		var loss float64
-		for _, ex := range heldOut {
-			p := probabilities(m.scores(ex.Issue), t)[ex.Category]
+		for i, ex := range heldOut {
+			p := probabilities(scores[i], t)[ex.Category]
 			loss -= math.Log(math.Max(p, 1e-12))
 		}
 		if loss < bestLoss {

@@ -81,8 +81,6 @@ func init() {
 	RegisterStrategy(quarantineDuplicates{})
 }
 
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
 // normalizeToValueSet trims whitespace and folds case so that values match
 // an expected value set: " emea" and "Emea" become "EMEA". A value maps
 // only when exactly one member of the set matches it.
@@ -132,7 +130,7 @@ func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	c := ident(col)
+	c := quality.DuckDB.Ident(col)
 	norm := "lower(trim(CAST(" + c + " AS VARCHAR)))"
 	in := func(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 	where := c + " IS NOT NULL AND " + c + " NOT IN (" + in(len(set)) + ") AND " + norm + " IN (" + in(len(keys)) + ")"
@@ -157,6 +155,9 @@ func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure
 			return nil, err
 		}
 		r.Before, r.After = append(r.Before, before), append(r.After, after)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: sample: %w", s.Name(), err)
 	}
 	if err := env.Conn.QueryRowContext(ctx, "SELECT count(*) FROM "+env.Table+" WHERE "+where, whereArgs...).Scan(&r.Rows); err != nil {
 		return nil, fmt.Errorf("%s: count: %w", s.Name(), err)
@@ -209,7 +210,7 @@ func (q quarantineDuplicates) Plan(ctx context.Context, env *RepairEnv, f Failur
 	quoted := make([]string, len(keys))
 	var notNull []string
 	for i, k := range keys {
-		quoted[i] = ident(k)
+		quoted[i] = quality.DuckDB.Ident(k)
 		notNull = append(notNull, quoted[i]+" IS NOT NULL")
 	}
 	where := "rowid IN (SELECT shp_rid FROM (SELECT rowid AS shp_rid, row_number() OVER (PARTITION BY " + strings.Join(quoted, ", ") +

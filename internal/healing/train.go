@@ -30,8 +30,11 @@ func Corpus(ctx context.Context, store metadata.Store) ([]Example, error) {
 	}
 	for i, f := range feedback {
 		var ex Example
-		if err := json.Unmarshal([]byte(f), &ex); err != nil || !ex.Category.Valid() {
-			return nil, fmt.Errorf("feedback example %d is not a labeled example: %v", i+1, err)
+		if err := json.Unmarshal([]byte(f), &ex); err != nil {
+			return nil, fmt.Errorf("feedback example %d is not a labeled example: %w", i+1, err)
+		}
+		if !ex.Category.Valid() {
+			return nil, fmt.Errorf("feedback example %d has an unknown category %q", i+1, ex.Category)
 		}
 		ex.Origin = "feedback"
 		out = append(out, ex)
@@ -105,6 +108,21 @@ func ActiveModel(ctx context.Context, store metadata.Store) (*Model, bool, error
 	}
 	m.Version = stored.Version
 	return m, true, nil
+}
+
+// LoadModel returns the store's active model or, while the project has
+// not trained one, a model trained on the built-in corpus (version 0,
+// not stored; a few milliseconds).
+func LoadModel(ctx context.Context, store metadata.Store) (*Model, error) {
+	m, found, err := ActiveModel(ctx, store)
+	if err != nil || found {
+		return m, err
+	}
+	corpus, err := Corpus(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return Train(corpus)
 }
 
 // HeldOut is the corpus's held-out set, and its hand-labeled part.

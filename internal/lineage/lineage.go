@@ -197,11 +197,7 @@ func datasets(ds []Dataset, output bool) []EventDataset {
 		if len(d.Fields) > 0 {
 			fields := make([]map[string]any, len(d.Fields))
 			for i, f := range d.Fields {
-				typ := f.Type
-				if f.Precision > 0 {
-					typ = fmt.Sprintf("%s(%d,%d)", f.Type, f.Precision, f.Scale)
-				}
-				fields[i] = map[string]any{"name": f.Name, "type": typ}
+				fields[i] = map[string]any{"name": f.Name, "type": f.TypeName()}
 			}
 			ed.Facets = map[string]any{"schema": map[string]any{"_producer": producer, "_schemaURL": schemaFacetURL, "fields": fields}}
 		}

@@ -27,7 +27,6 @@ type workItem struct {
 
 // extractState carries an extraction from its start to its commit.
 type extractState struct {
-	source     string
 	key        string // the watermark's key in the metadata store
 	since      string
 	full       bool // a full refresh
@@ -47,7 +46,7 @@ func extractPrefix(src string) string { return "extract/" + src + "/" }
 // the new watermark, so that a run interrupted between the warehouse's
 // commit and the metadata store's update resumes from it.
 func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.Source, sch *schema.Schema, opts Options,
-	res *Result, log *slog.Logger) (iter.Seq2[workItem, error], *extractState, error) {
+	res *Result, log *slog.Logger) (_ iter.Seq2[workItem, error], _ *extractState, err error) {
 	open := r.OpenExtractor
 	if open == nil {
 		open = source.NewExtractor
@@ -56,34 +55,32 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &extractState{source: src.Name, key: watermarkKey(src.Name), full: opts.FullRefresh, close: func() { _ = ex.Close() }}
+	st := &extractState{key: watermarkKey(src.Name), full: opts.FullRefresh, close: func() { _ = ex.Close() }}
+	defer func() {
+		if err != nil {
+			st.close()
+		}
+	}()
 	if opts.FullRefresh {
 		if err := r.Store.ForgetObjects(ctx, p.Name); err != nil {
-			st.close()
 			return nil, nil, err
 		}
 	} else if st.since, err = r.recoverWatermark(ctx, p.Name, src.Name, res.RunID, log); err != nil {
-		st.close()
 		return nil, nil, err
 	}
 	if len(*sch) == 0 {
 		if *sch, err = ex.Discover(ctx); err != nil {
-			st.close()
 			return nil, nil, err
 		}
 	}
 	if !opts.FullRefresh {
 		items, ok, err := r.resumeExtraction(ctx, p, src, *sch, opts, st, res, log)
 		if err != nil || ok {
-			if err != nil {
-				st.close()
-			}
 			return items, st, err
 		}
 	}
 	task := metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
 	if err := r.Store.RecordTask(ctx, task); err != nil {
-		st.close()
 		return nil, nil, err
 	}
 	// The extraction runs beside the loading: each chunk is staged in the
@@ -161,16 +158,13 @@ func (r *Runner) recoverWatermark(ctx context.Context, pipeline, src, runID stri
 	if err != nil {
 		return "", err
 	}
+	processed, err := r.processedObjects(ctx, pipeline)
+	if err != nil {
+		return "", err
+	}
 	var lost []warehouse.LoadedObject
 	for _, l := range ledger {
-		if !strings.HasPrefix(l.Key, extractPrefix(src)) {
-			continue
-		}
-		done, err := r.Store.ObjectProcessed(ctx, pipeline, metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint})
-		if err != nil {
-			return "", err
-		}
-		if !done {
+		if strings.HasPrefix(l.Key, extractPrefix(src)) && !processed[metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint}] {
 			lost = append(lost, l)
 		}
 	}
@@ -253,7 +247,7 @@ type chunkSink struct {
 	ext                     format.Format
 	onCommit                func(stagedChunk) error
 	mu                      sync.Mutex
-	n, committed            int
+	n                       int
 	records                 []chunkFileRecord
 }
 
@@ -267,7 +261,7 @@ func (s *chunkSink) files() []chunkFileRecord {
 func (s *chunkSink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.committed
+	return len(s.records)
 }
 
 func (s *chunkSink) Chunk(ctx context.Context) (source.Chunk, error) {
@@ -303,7 +297,6 @@ func (c *chunkFile) Commit(rows int64) error {
 		return err
 	}
 	c.sink.mu.Lock()
-	c.sink.committed++
 	c.sink.records = append(c.sink.records, chunkFileRecord{Key: c.key, Rows: rows, Bytes: c.w.Written()})
 	c.sink.mu.Unlock()
 	return c.sink.onCommit(stagedChunk{key: c.key, rows: rows, bytes: c.w.Written()})

@@ -504,14 +504,15 @@ func (r *Runner) pending(ctx context.Context, name string, objects []source.Obje
 	for _, l := range ledger {
 		committed[metadata.ObjectRef{Key: l.Key, Fingerprint: l.Fingerprint}] = l.RunID
 	}
+	processed, err := r.processedObjects(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
 	var todo []source.Object
 	var recovered []metadata.ObjectFile
 	for _, o := range objects {
 		ref := metadata.ObjectRef{Key: o.Key, Fingerprint: o.Fingerprint}
-		done, err := r.Store.ObjectProcessed(ctx, name, ref)
-		if err != nil {
-			return nil, nil, err
-		}
+		done := processed[ref]
 		runID, inLedger := committed[ref]
 		switch {
 		case inLedger && !done:
@@ -523,6 +524,20 @@ func (r *Runner) pending(ctx context.Context, name string, objects []source.Obje
 		// hand; the user asks for --full-refresh to load it again.
 	}
 	return todo, recovered, nil
+}
+
+// processedObjects returns, in one query, the objects the metadata store
+// records as processed by the pipeline.
+func (r *Runner) processedObjects(ctx context.Context, name string) (map[metadata.ObjectRef]bool, error) {
+	files, err := r.Store.ListObjects(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	done := make(map[metadata.ObjectRef]bool, len(files))
+	for _, f := range files {
+		done[f.ObjectRef] = true
+	}
+	return done, nil
 }
 
 // loadObject stages one object: copy the raw file into the blob store while

@@ -91,6 +91,15 @@ type Field struct {
 // Required reports whether the column must not be NULL.
 func (f Field) Required() bool { return f.Mode == ModeRequired }
 
+// TypeName returns the column's type as written in SQL: NUMERIC(10,2)
+// when it has a precision, else the bare type.
+func (f Field) TypeName() string {
+	if f.Precision > 0 {
+		return fmt.Sprintf("%s(%d,%d)", f.Type, f.Precision, f.Scale)
+	}
+	return f.Type
+}
+
 // Repeated reports whether the column is an array.
 func (f Field) Repeated() bool { return f.Mode == ModeRepeated }
 

@@ -264,3 +264,18 @@ func TestMarshalRoundTrip(t *testing.T) {
 		t.Errorf("round trip = %#v, want %#v", back, s)
 	}
 }
+
+func TestFieldTypeName(t *testing.T) {
+	for _, tc := range []struct {
+		f    Field
+		want string
+	}{
+		{Field{Name: "a", Type: "NUMERIC", Precision: 10, Scale: 2}, "NUMERIC(10,2)"},
+		{Field{Name: "b", Type: "NUMERIC"}, "NUMERIC"},
+		{Field{Name: "c", Type: "STRING"}, "STRING"},
+	} {
+		if got := tc.f.TypeName(); got != tc.want {
+			t.Errorf("%s: TypeName() = %q, want %q", tc.f.Name, got, tc.want)
+		}
+	}
+}
