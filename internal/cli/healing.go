@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +50,7 @@ func newHealingCmd(e *env) *cobra.Command {
 	}
 	eval := &cobra.Command{
 		Use:   "eval",
-		Short: "Report the active model's per-category precision, recall and calibration on the held-out set",
+		Short: "Report the active model's per-category precision, recall, calibration and suggested thresholds, against the version before it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			svc, err := openStore(cmd.Context(), dir)
@@ -69,8 +70,20 @@ func newHealingCmd(e *env) *cobra.Command {
 				return failedErr(err)
 			}
 			evAll, evHand := healing.Evaluate(m, all), healing.Evaluate(m, hand)
+			prev, err := previousModel(cmd.Context(), svc.store, m.Version)
+			if err != nil {
+				return failedErr(err)
+			}
+			var evPrev healing.Evaluation
+			if prev != nil {
+				evPrev = healing.Evaluate(prev, all)
+			}
 			if outFormat == "json" {
-				return writeJSON(e.stdout, map[string]any{"model_version": m.Version, "held_out": evAll, "hand_labeled_held_out": evHand})
+				doc := map[string]any{"model_version": m.Version, "held_out": evAll, "hand_labeled_held_out": evHand}
+				if prev != nil {
+					doc["previous"] = map[string]any{"model_version": prev.Version, "held_out": evPrev}
+				}
+				return writeJSON(e.stdout, doc)
 			}
 			w := e.stdout
 			if out != "" {
@@ -84,6 +97,9 @@ func newHealingCmd(e *env) *cobra.Command {
 			evAll.WriteReport(w, fmt.Sprintf("Diagnosis model v%d: evaluation on the held-out set", m.Version))
 			fmt.Fprintf(w, "\nThe held-out set mixes hand-labeled real messages with fault-injection examples, which resemble their training siblings. On the hand-labeled held-out examples alone (%d), accuracy is %.1f%% and macro F1 %.3f.\n",
 				evHand.Examples, 100*evHand.Accuracy, evHand.MacroF1)
+			if prev != nil {
+				evAll.WriteComparison(w, m.Version, evPrev, prev.Version)
+			}
 			if out != "" {
 				fmt.Fprintf(e.stdout, "wrote %s\n", out)
 			}
@@ -241,6 +257,21 @@ func newHealingCmd(e *env) *cobra.Command {
 	label.Flags().StringVar(&category, "category", "", "the right category")
 	_ = label.MarkFlagRequired("category")
 	return cmd
+}
+
+// previousModel loads the newest model version older than version; nil
+// when there is none.
+func previousModel(ctx context.Context, store metadata.Store, version int) (*healing.Model, error) {
+	models, err := store.ListModels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, mv := range models { // newest first
+		if mv.Version < version {
+			return healing.ModelVersion(ctx, store, mv.Version)
+		}
+	}
+	return nil, nil
 }
 
 // healerFor builds the self-healing engine a project's self_healing.yaml

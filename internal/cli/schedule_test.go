@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/shp-dev/shp/internal/healing"
 )
 
 // dailyProject has a pipeline reading data/{{ds}}/*.csv every day, and
@@ -281,6 +283,60 @@ func TestHealingCommands(t *testing.T) {
 	}
 	if code, out, _ = shp(t, "healing", "eval", "--config", dir, "--format", "json"); code != 0 || !strings.Contains(out, `"hand_labeled_held_out"`) {
 		t.Fatalf("eval json: %d %s", code, out)
+	}
+	// The report suggests a threshold per category and, once a model
+	// replaced another, shows how precision moved on the same examples.
+	var evalDoc struct {
+		Version  int                                      `json:"model_version"`
+		HeldOut  struct{ Classes []healing.ClassMetrics } `json:"held_out"`
+		Previous *struct {
+			Version int `json:"model_version"`
+		} `json:"previous"`
+	}
+	if err := json.Unmarshal([]byte(out), &evalDoc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "suggested threshold |") {
+		t.Fatalf("report without thresholds:\n%s", b)
+	}
+	suggested := 0
+	for _, c := range evalDoc.HeldOut.Classes {
+		if c.SuggestedThreshold > 0 {
+			suggested++
+		}
+	}
+	if suggested == 0 {
+		t.Errorf("no category got a suggested threshold: %+v", evalDoc.HeldOut.Classes)
+	}
+	switch evalDoc.Version {
+	case 2:
+		if evalDoc.Previous == nil || evalDoc.Previous.Version != 1 || !strings.Contains(string(b), "## Against v1 on the same held-out set") {
+			t.Errorf("v2 active, no comparison with v1: %+v\n%s", evalDoc.Previous, b)
+		}
+	case 1:
+		if evalDoc.Previous != nil || strings.Contains(string(b), "## Against") {
+			t.Errorf("v1 active, compared with %+v", evalDoc.Previous)
+		}
+	default:
+		t.Errorf("active model v%d", evalDoc.Version)
+	}
+	// A third version made active: the report compares it with v2.
+	svc, err := openStore(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := svc.store.GetModel(context.Background(), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2.Active = true
+	_, err = svc.store.SaveModel(context.Background(), v2)
+	svc.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, _ = shp(t, "healing", "eval", "--config", dir); code != 0 || !strings.Contains(out, "## Against v2 on the same held-out set") || !strings.Contains(out, "| precision v2 | precision v3 | change |") {
+		t.Fatalf("eval after v3: %d %s", code, out)
 	}
 	fresh := initProject(t)
 	if code, _, errOut = shp(t, "healing", "eval", "--config", fresh); code != 1 || !strings.Contains(errOut, "run shp healing train first") {

@@ -15,6 +15,45 @@ type ClassMetrics struct {
 	Precision float64  `json:"precision"`
 	Recall    float64  `json:"recall"`
 	F1        float64  `json:"f1"`
+	// SuggestedThreshold is the lowest confidence at which this
+	// category's diagnoses on the held-out set were right at least
+	// ThresholdPrecision of the time (over ThresholdMinSupport of them or
+	// more); 0 when no confidence gets there, and actions should wait
+	// for approval.
+	SuggestedThreshold float64 `json:"suggested_threshold,omitempty"`
+}
+
+// The bar for a suggested confidence threshold.
+const (
+	ThresholdPrecision  = 0.95
+	ThresholdMinSupport = 5
+)
+
+// prediction is one held-out diagnosis: its confidence and whether it
+// was right.
+type prediction struct {
+	confidence float64
+	right      bool
+}
+
+// suggestThreshold finds the lowest confidence above which the
+// predictions reach ThresholdPrecision, counting tied confidences together.
+func suggestThreshold(preds []prediction) float64 {
+	sort.Slice(preds, func(i, j int) bool { return preds[i].confidence > preds[j].confidence })
+	best, right := 0.0, 0
+	for i, p := range preds {
+		if p.right {
+			right++
+		}
+		n := i + 1
+		if n < len(preds) && preds[i+1].confidence == p.confidence {
+			continue
+		}
+		if n >= ThresholdMinSupport && float64(right)/float64(n) >= ThresholdPrecision {
+			best = math.Floor(p.confidence*100) / 100
+		}
+	}
+	return best
 }
 
 // Bin is one confidence bin of the calibration table.
@@ -50,10 +89,12 @@ func Evaluate(m *Model, heldOut []Example) Evaluation {
 	}
 	ev := Evaluation{Examples: len(heldOut)}
 	correct, bySig := 0, 0
+	predicted := map[Category][]prediction{}
 	for _, ex := range heldOut {
 		d := Diagnose(ex.Issue, m)
 		per[ex.Category].support++
 		ok := d.Category == ex.Category
+		predicted[d.Category] = append(predicted[d.Category], prediction{d.Confidence, ok})
 		if ok {
 			correct++
 			per[ex.Category].tp++
@@ -85,7 +126,7 @@ func Evaluate(m *Model, heldOut []Example) Evaluation {
 		if k.support == 0 && k.fp == 0 {
 			continue
 		}
-		m := ClassMetrics{Category: c, Support: k.support}
+		m := ClassMetrics{Category: c, Support: k.support, SuggestedThreshold: suggestThreshold(predicted[c])}
 		if k.tp+k.fp > 0 {
 			m.Precision = float64(k.tp) / float64(k.tp+k.fp)
 		}
@@ -126,15 +167,41 @@ func (e Evaluation) Better(other Evaluation) bool {
 	return e.ECE < other.ECE-eps
 }
 
+func thresholdText(t float64) string {
+	if t == 0 {
+		return "approval"
+	}
+	return fmt.Sprintf("%.2f", t)
+}
+
+// WriteComparison writes how precision and recall per category moved from
+// the previous model to this one, both scored on the same held-out set.
+func (e Evaluation) WriteComparison(w io.Writer, version int, prev Evaluation, prevVersion int) {
+	fmt.Fprintf(w, "\n## Against v%d on the same held-out set\n\nmacro F1 %.3f -> %.3f, accuracy %.1f%% -> %.1f%%.\n\n",
+		prevVersion, prev.MacroF1, e.MacroF1, 100*prev.Accuracy, 100*e.Accuracy)
+	before := map[Category]ClassMetrics{}
+	for _, c := range prev.Classes {
+		before[c.Category] = c
+	}
+	fmt.Fprintf(w, "| category | precision v%d | precision v%d | change | recall v%d | recall v%d |\n|---|---:|---:|---:|---:|---:|\n",
+		prevVersion, version, prevVersion, version)
+	for _, c := range e.Classes {
+		b := before[c.Category]
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %+.2f | %.2f | %.2f |\n", c.Category, b.Precision, c.Precision, c.Precision-b.Precision, b.Recall, c.Recall)
+	}
+}
+
 // WriteReport writes the evaluation as a Markdown report.
 func (e Evaluation) WriteReport(w io.Writer, title string) {
 	fmt.Fprintf(w, "# %s\n\n", title)
 	fmt.Fprintf(w, "%d held-out examples: accuracy %.1f%%, macro F1 %.3f, expected calibration error %.3f; %.0f%% decided by signatures.\n\n",
 		e.Examples, 100*e.Accuracy, e.MacroF1, e.ECE, 100*e.BySignature)
-	fmt.Fprintf(w, "| category | support | precision | recall | F1 |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(w, "| category | support | precision | recall | F1 | suggested threshold |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, c := range e.Classes {
-		fmt.Fprintf(w, "| %s | %d | %.2f | %.2f | %.2f |\n", c.Category, c.Support, c.Precision, c.Recall, c.F1)
+		fmt.Fprintf(w, "| %s | %d | %.2f | %.2f | %.2f | %s |\n", c.Category, c.Support, c.Precision, c.Recall, c.F1, thresholdText(c.SuggestedThreshold))
 	}
+	fmt.Fprintf(w, "\nA suggested threshold is the lowest confidence at which a category's diagnoses were right %.0f%% of the time (over %d or more); \"approval\" means none was, so its actions should wait for a person.\n",
+		100*ThresholdPrecision, ThresholdMinSupport)
 	fmt.Fprintf(w, "\nCalibration (confidence bins):\n\n| confidence | examples | mean confidence | accuracy |\n|---|---:|---:|---:|\n")
 	for _, b := range e.Bins {
 		fmt.Fprintf(w, "| %.1f–%.1f | %d | %.2f | %.2f |\n", b.From, b.To, b.Count, b.MeanConfidence, b.Accuracy)

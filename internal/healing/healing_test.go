@@ -253,3 +253,24 @@ func TestParsePolicy(t *testing.T) {
 		t.Fatal("strategies not registered")
 	}
 }
+
+func TestSuggestThreshold(t *testing.T) {
+	right := func(c float64) prediction { return prediction{c, true} }
+	wrong := func(c float64) prediction { return prediction{c, false} }
+	for _, tc := range []struct {
+		name  string
+		preds []prediction
+		want  float64
+	}{
+		{"all right", []prediction{right(0.99), right(0.9), right(0.8), right(0.7), right(0.6)}, 0.6},
+		{"too few", []prediction{right(0.99), right(0.9), right(0.8)}, 0},
+		{"errors below 0.8", []prediction{right(0.99), right(0.95), right(0.9), right(0.85), right(0.8), wrong(0.7), wrong(0.6)}, 0.8},
+		{"ties count together", []prediction{right(0.9), right(0.9), right(0.9), right(0.9), wrong(0.9), right(0.5)}, 0},
+		{"never precise", []prediction{wrong(0.99), right(0.9), wrong(0.8), right(0.7), wrong(0.6)}, 0},
+		{"none", nil, 0},
+	} {
+		if got := suggestThreshold(tc.preds); got != tc.want {
+			t.Errorf("%s: suggestThreshold = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -102,12 +102,26 @@ func ActiveModel(ctx context.Context, store metadata.Store) (*Model, bool, error
 	if err != nil || !found {
 		return nil, false, err
 	}
+	m, err := decodeStored(stored)
+	return m, err == nil, err
+}
+
+// ModelVersion loads one stored model version.
+func ModelVersion(ctx context.Context, store metadata.Store, version int) (*Model, error) {
+	stored, err := store.GetModel(ctx, version)
+	if err != nil {
+		return nil, err
+	}
+	return decodeStored(stored)
+}
+
+func decodeStored(stored metadata.HealingModel) (*Model, error) {
 	m, err := UnmarshalModel([]byte(stored.Model))
 	if err != nil {
-		return nil, false, fmt.Errorf("model v%d: %w", stored.Version, err)
+		return nil, fmt.Errorf("model v%d: %w", stored.Version, err)
 	}
 	m.Version = stored.Version
-	return m, true, nil
+	return m, nil
 }
 
 // LoadModel returns the store's active model or, while the project has

@@ -641,6 +641,20 @@ func (s *sqlStore) ActiveModel(ctx context.Context) (HealingModel, bool, error) 
 	return m, true, nil
 }
 
+// GetModel implements Store.
+func (s *sqlStore) GetModel(ctx context.Context, version int) (HealingModel, error) {
+	var m HealingModel
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version, created_at, metrics, model, active FROM healing_models WHERE version = ?`), version).
+		Scan(&m.Version, scanTime(&m.CreatedAt), &m.Metrics, &m.Model, &m.Active)
+	if errors.Is(err, sql.ErrNoRows) {
+		return HealingModel{}, fmt.Errorf("model v%d: %w", version, ErrNotFound)
+	}
+	if err != nil {
+		return HealingModel{}, fmt.Errorf("model v%d: %w", version, err)
+	}
+	return m, nil
+}
+
 // ListModels implements Store.
 func (s *sqlStore) ListModels(ctx context.Context) ([]HealingModel, error) {
 	rows, err := s.query(ctx, `SELECT version, created_at, metrics, active FROM healing_models ORDER BY version DESC`)

@@ -108,6 +108,9 @@ type Store interface {
 	SaveModel(ctx context.Context, m HealingModel) (int, error)
 	// ActiveModel returns the active diagnosis model, if any.
 	ActiveModel(ctx context.Context) (HealingModel, bool, error)
+	// GetModel returns one model version with its body; ErrNotFound
+	// when there is none.
+	GetModel(ctx context.Context, version int) (HealingModel, error)
 	// ListModels returns every model, newest first, without its body.
 	ListModels(ctx context.Context) ([]HealingModel, error)
 	// AddExample stores a labeled example (JSON) from feedback.

@@ -767,6 +767,14 @@ func TestHealingModelsAndExamples(t *testing.T) {
 		if v1 != 1 || v2 != 2 || v3 != 3 || !found || active.Version != 3 || active.Model != `{"a":3}` || len(models) != 3 || models[2].Active || models[0].Model != "" {
 			t.Fatalf("models %+v active %+v", models, active)
 		}
+		v2m, err := s.GetModel(ctx, 2)
+		mustNil(t, err)
+		if v2m.Version != 2 || v2m.Model != `{"a":2}` || v2m.Metrics != `{"f1":0.4}` || v2m.Active {
+			t.Fatalf("model v2 %+v", v2m)
+		}
+		if _, err := s.GetModel(ctx, 9); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("model v9: %v", err)
+		}
 		mustNil(t, s.AddExample(ctx, `{"x":1}`))
 		mustNil(t, s.AddExample(ctx, `{"x":2}`))
 		exs, err := s.ListExamples(ctx)
