@@ -104,6 +104,11 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 	if err != nil {
 		return nil, err
 	}
+	return detect(run, runs), nil
+}
+
+// detect scores run against the earlier runs among runs.
+func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 	var volume, quarantine, duration []point
 	for _, r := range runs {
 		if r.ID == run.ID || !r.StartedAt.Before(run.StartedAt) {
@@ -152,7 +157,7 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 			return fmt.Sprintf("the run took %.1fs, median %.1fs of %s (%.1f MADs)", d, median, when(n, seasonal, run.StartedAt), mads)
 		})
 	}
-	return out, nil
+	return out
 }
 
 func ratio(a, b int64) float64 {

@@ -2,10 +2,13 @@ package healing
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 
@@ -20,6 +23,10 @@ type Policy struct {
 	Threshold float64
 	// DryRun only proposes: nothing changes.
 	DryRun bool
+	// HoldVolume stops the commit of a run whose row count is a volume
+	// anomaly until a person approves the batch (hold_volume_anomalies,
+	// true by default).
+	HoldVolume bool
 	// AutoApprove lists the strategies that may act without approval.
 	AutoApprove map[string]bool
 	// StrategyThreshold and CategoryThreshold override Threshold.
@@ -30,7 +37,7 @@ type Policy struct {
 // ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
 // act on nothing by themselves).
 func ParsePolicy(m map[string]any) (Policy, error) {
-	p := Policy{Threshold: 0.9, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
+	p := Policy{Threshold: 0.9, HoldVolume: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
 	known := map[string]bool{}
 	for _, s := range Strategies() {
 		known[s.Name()] = true
@@ -59,12 +66,16 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				return p, fmt.Errorf("self_healing.yaml: confidence_threshold must be between 0 and 1, got %v", f)
 			}
 			p.Threshold = f
-		case "dry_run":
+		case "dry_run", "hold_volume_anomalies":
 			b, ok := v.(bool)
 			if !ok {
-				return p, fmt.Errorf("self_healing.yaml: dry_run must be true or false")
+				return p, fmt.Errorf("self_healing.yaml: %s must be true or false", k)
 			}
-			p.DryRun = b
+			if k == "dry_run" {
+				p.DryRun = b
+			} else {
+				p.HoldVolume = b
+			}
 		case "auto_approve":
 			l, ok := v.([]any)
 			if !ok {
@@ -158,7 +169,103 @@ func (e *Engine) model(ctx context.Context) (*Model, error) {
 	return e.Model, e.modelErr
 }
 
-var _ pipeline.Healer = (*Engine)(nil)
+var (
+	_ pipeline.Healer = (*Engine)(nil)
+	_ pipeline.Holder = (*Engine)(nil)
+)
+
+// HoldCommit implements pipeline.Holder. A run whose row count is a
+// volume anomaly against the pipeline's earlier runs is held: the action
+// is proposed, and once a person approves it the next run commits that
+// same batch (the approval covers exactly its objects, so new data is
+// looked at again).
+func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (string, error) {
+	if !e.Policy.HoldVolume {
+		return "", nil
+	}
+	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: "succeeded", Limit: 400})
+	if err != nil {
+		return "", err
+	}
+	var volume *Anomaly
+	for _, a := range detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn}, runs) {
+		if a.Metric == "rows_in" {
+			volume = &a
+		}
+	}
+	if volume == nil {
+		return "", nil
+	}
+	m, err := e.model(ctx)
+	if err != nil {
+		return "", fmt.Errorf("diagnosis model: %w", err)
+	}
+	d := Diagnose(volume.Issue, m)
+	batch := batchID(req.Objects, req.RowsIn)
+	params, _ := json.Marshal(map[string]any{"batch": batch, "rows_in": req.RowsIn, "median": volume.Median, "mads": volume.MADs})
+	a := metadata.HealingAction{
+		RunID: req.RunID, Pipeline: req.Pipeline, Issue: volume.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
+		DecidedBy: d.By, Strategy: holdStrategy, Params: string(params), RowsAffected: req.RowsIn,
+	}
+	earlier, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Limit: 200})
+	if err != nil {
+		return "", err
+	}
+	if held := heldBatch(earlier, batch, "proposed"); held != nil && !e.Policy.DryRun {
+		// Held before and not decided yet: the same action still waits.
+		return holdReason(volume.Issue.Text, held.ID), nil
+	}
+	switch ap := heldBatch(earlier, batch, "approved"); {
+	case ap != nil:
+		a.Status, a.ApprovedBy = "applied", fmt.Sprintf("%s (approval of action #%d)", ap.ApprovedBy, ap.ID)
+		a.Reason = "commit released: a person approved this batch"
+	case e.Policy.DryRun:
+		a.Status, a.Reason = "dry_run", "would hold the commit for approval (dry run: committed)"
+	default:
+		a.Status, a.Reason = "proposed", "commit held until a person approves this batch"
+	}
+	id, err := e.Store.RecordAction(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	if a.Status != "proposed" {
+		return "", nil
+	}
+	return holdReason(volume.Issue.Text, id), nil
+}
+
+func holdReason(issue string, id int64) string {
+	return fmt.Sprintf("%s (action #%d: `shp healing approve %d` lets the next run commit this batch)", issue, id, id)
+}
+
+// holdStrategy names the circuit breaker's actions.
+const holdStrategy = "hold"
+
+// batchID identifies a batch by its objects and row count.
+func batchID(objs []metadata.ObjectRef, rows int64) string {
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.Key + "\x00" + o.Fingerprint
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	fmt.Fprintf(h, "%d", rows)
+	for _, k := range keys {
+		h.Write([]byte("\x01" + k))
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// heldBatch finds the hold of batch with the given status.
+func heldBatch(actions []metadata.HealingAction, batch, status string) *metadata.HealingAction {
+	for i, a := range actions {
+		var p struct{ Batch string }
+		if a.Strategy == holdStrategy && a.Status == status && json.Unmarshal([]byte(a.Params), &p) == nil && p.Batch == batch {
+			return &actions[i]
+		}
+	}
+	return nil
+}
 
 // Heal implements pipeline.Healer.
 func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, error) {

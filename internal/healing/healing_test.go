@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/resilience"
 )
 
@@ -117,11 +118,7 @@ func TestModelLearnsTheTaxonomy(t *testing.T) {
 // not; feedback enters the corpus.
 func TestTrainAndPromote(t *testing.T) {
 	ctx := context.Background()
-	store, err := metadata.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	first, err := TrainAndPromote(ctx, store)
 	if err != nil || !first.Promoted || first.Version != 1 {
 		t.Fatalf("first: %+v %v", first, err)
@@ -160,11 +157,7 @@ func TestTrainAndPromote(t *testing.T) {
 // run passes.
 func TestDetectRun(t *testing.T) {
 	ctx := context.Background()
-	store, err := metadata.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := openTestStore(t)
 	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC) // a Monday
 	add := func(i int, rows, quarantined int64, dur time.Duration) string {
 		id := fmt.Sprintf("run-%03d", i)
@@ -273,4 +266,87 @@ func TestSuggestThreshold(t *testing.T) {
 			t.Errorf("%s: suggestThreshold = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// TestHoldCommit: a volume anomaly holds the commit until a person
+// approves that batch; a normal batch, a dry run and a policy that turns
+// holds off pass.
+func TestHoldCommit(t *testing.T) {
+	ctx := context.Background()
+	store := openTestStore(t)
+	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		id, at := fmt.Sprintf("run-%02d", i), start.Add(time.Duration(i)*24*time.Hour)
+		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(time.Minute), RowsIn: int64(20000 + 100*(i%3))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	policy, _ := ParsePolicy(nil)
+	e := &Engine{Store: store, Policy: policy}
+	now := start.Add(10 * 24 * time.Hour)
+	req := func(rows int64, keys ...string) pipeline.HoldRequest {
+		r := pipeline.HoldRequest{RunID: "run-new", Pipeline: "p", Started: now, RowsIn: rows}
+		for _, k := range keys {
+			r.Objects = append(r.Objects, metadata.ObjectRef{Key: k, Fingerprint: "fp-" + k})
+		}
+		return r
+	}
+	if reason, err := e.HoldCommit(ctx, req(20050, "a.csv")); err != nil || reason != "" {
+		t.Fatalf("a normal batch was held: %q %v", reason, err)
+	}
+	reason, err := e.HoldCommit(ctx, req(900, "b.csv"))
+	if err != nil || !strings.Contains(reason, "below the median") || !strings.Contains(reason, "shp healing approve") {
+		t.Fatalf("a volume drop was not held: %q %v", reason, err)
+	}
+	proposed, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "proposed"})
+	if len(proposed) != 1 || proposed[0].Strategy != "hold" || proposed[0].Category != string(VolumeAnomaly) || proposed[0].RowsAffected != 900 {
+		t.Fatalf("proposed %+v", proposed)
+	}
+	if again, _ := e.HoldCommit(ctx, req(900, "b.csv")); again != reason {
+		t.Errorf("held again as %q, want the same action %q", again, reason)
+	}
+	if n, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "proposed"}); len(n) != 1 {
+		t.Errorf("a second run of the held batch proposed again: %+v", n)
+	}
+	if err := store.DecideAction(ctx, proposed[0].ID, "approved", "ana", "month-end cut-over"); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := e.HoldCommit(ctx, req(900, "b.csv")); err != nil || r != "" {
+		t.Fatalf("the approved batch is still held: %q %v", r, err)
+	}
+	applied, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "applied"})
+	if len(applied) != 1 || !strings.Contains(applied[0].ApprovedBy, fmt.Sprintf("ana (approval of action #%d)", proposed[0].ID)) {
+		t.Fatalf("release not recorded: %+v", applied)
+	}
+	if r, _ := e.HoldCommit(ctx, req(900, "b.csv", "c.csv")); r == "" {
+		t.Error("the approval let a different batch through")
+	}
+	dry := &Engine{Store: store, Policy: Policy{HoldVolume: true, DryRun: true}}
+	if r, err := dry.HoldCommit(ctx, req(800, "d.csv")); err != nil || r != "" {
+		t.Fatalf("dry run held: %q %v", r, err)
+	}
+	if d, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "dry_run"}); len(d) != 1 {
+		t.Errorf("dry run not recorded: %+v", d)
+	}
+	off, _ := ParsePolicy(map[string]any{"hold_volume_anomalies": false})
+	if r, err := (&Engine{Store: store, Policy: off}).HoldCommit(ctx, req(800, "e.csv")); err != nil || r != "" {
+		t.Fatalf("holds turned off, still held: %q %v", r, err)
+	}
+	if _, err := ParsePolicy(map[string]any{"hold_volume_anomalies": "yes"}); err == nil {
+		t.Error("hold_volume_anomalies: yes accepted")
+	}
+}
+
+// openTestStore opens a SQLite metadata store in a temporary folder.
+func openTestStore(t *testing.T) metadata.Store {
+	t.Helper()
+	store, err := metadata.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }

@@ -130,6 +130,8 @@ type Result struct {
 	InvariantOK  bool
 	Duration     time.Duration
 	Err          error
+	// StartedAt is when the run began.
+	StartedAt time.Time
 	// Schema is the schema the run loaded with (declared or discovered).
 	Schema schema.Schema
 	// LogicalDate is the start of the data interval the run covered.
@@ -162,7 +164,7 @@ func NewRunID(t time.Time) string {
 // returned) says why a failed run failed.
 func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, error) {
 	start := r.now()
-	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: StatusFailed}
+	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: StatusFailed, StartedAt: start}
 	if opts.RunID != "" {
 		res.RunID = opts.RunID
 	}
@@ -400,6 +402,25 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
 		return fmt.Errorf("%w: %d of %d rows (%.1f%%) could not be loaded, the limit is %.1f%%; nothing was committed%s",
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
+	}
+
+	if h, ok := r.Healer.(Holder); ok {
+		refs := make([]metadata.ObjectRef, len(todo))
+		for i, obj := range todo {
+			// A chunk's key names its run; the batch is the same data
+			// whichever run extracts it.
+			refs[i] = metadata.ObjectRef{Key: strings.Replace(obj.Key, "/"+res.RunID+"/", "/", 1), Fingerprint: obj.Fingerprint}
+		}
+		reason, err := h.HoldCommit(ctx, HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs})
+		if err != nil {
+			return fmt.Errorf("hold check: %w", err)
+		}
+		if reason != "" {
+			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+			res.Quarantined = quarantined
+			res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
+			return fmt.Errorf("%w: %s; nothing was committed", ErrHeld, reason)
+		}
 	}
 
 	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}

@@ -4,10 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
@@ -34,6 +37,27 @@ type HealRequest struct {
 	Suite           *quality.Suite
 	Result          *quality.Result
 	Validate        func(ctx context.Context, s *quality.Suite) (*quality.Result, error)
+}
+
+// ErrHeld marks a run whose commit a Holder stopped for a person's approval.
+var ErrHeld = errors.New("commit held for approval")
+
+// Holder is a Healer that may also stop a run's commit (a circuit
+// breaker): a change of meaning, such as a volume anomaly, waits for a
+// person. The staged data is dropped and nothing is marked processed, so
+// the next run reads the same objects again.
+type Holder interface {
+	HoldCommit(ctx context.Context, req HoldRequest) (reason string, err error)
+}
+
+// HoldRequest describes the batch a run is about to commit.
+type HoldRequest struct {
+	RunID, Pipeline string
+	Started         time.Time
+	RowsIn          int64
+	// Objects identify the batch's data, whichever run reads it: an
+	// approval covers exactly it.
+	Objects []metadata.ObjectRef
 }
 
 // QualityOutcome is what validation did to one object.

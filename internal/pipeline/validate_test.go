@@ -138,3 +138,53 @@ func TestHealerHookRuns(t *testing.T) {
 		t.Fatalf("healer called %d times, want once per object", h.calls)
 	}
 }
+
+// holdingHealer holds every commit until released, and records the
+// batch it was shown.
+type holdingHealer struct {
+	countingHealer
+	release bool
+	seen    []HoldRequest
+}
+
+func (h *holdingHealer) HoldCommit(_ context.Context, req HoldRequest) (string, error) {
+	h.seen = append(h.seen, req)
+	if h.release {
+		return "", nil
+	}
+	return "row count 3 is far below the median", nil
+}
+
+// TestHolderStopsTheCommit: a held run commits nothing and marks nothing
+// processed; the next run, released, loads the same objects.
+func TestHolderStopsTheCommit(t *testing.T) {
+	e := newEnv(t, "    mode: append\n")
+	h := &holdingHealer{}
+	e.runner.Healer = h
+	ctx := context.Background()
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if !errors.Is(err, ErrHeld) || !strings.Contains(err.Error(), "far below the median; nothing was committed") {
+		t.Fatalf("held run: %v", err)
+	}
+	if len(h.seen) != 1 || h.seen[0].RowsIn != res.RowsIn || len(h.seen[0].Objects) != 5 || h.seen[0].Started.IsZero() {
+		t.Fatalf("hold request %+v (run %+v)", h.seen, res)
+	}
+	if objs, _ := e.store.ListObjects(ctx, "p"); len(objs) != 0 {
+		t.Fatalf("a held run marked %d objects processed", len(objs))
+	}
+	var target int64
+	if err := e.wh.DB().QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_name = 'p'`).Scan(&target); err != nil || target != 0 {
+		t.Fatalf("a held run created the target: %d %v", target, err)
+	}
+	h.release = true
+	res2, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.RowsIn != res.RowsIn || !res2.InvariantOK || len(h.seen[1].Objects) != 5 {
+		t.Fatalf("released run %+v", res2)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 8 {
+		t.Fatalf("target has %d rows after the release, want 8", n)
+	}
+}
