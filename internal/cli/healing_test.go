@@ -46,15 +46,11 @@ type actionOut struct {
 
 func actions(t *testing.T, dir string) []actionOut {
 	t.Helper()
-	code, out, errOut := shp(t, "healing", "actions", "--config", dir, "--format", "json")
-	if code != 0 {
-		t.Fatalf("actions: %d %s %s", code, out, errOut)
+	var out []actionOut
+	for _, a := range actionsWithID(t, dir) {
+		out = append(out, a.actionOut)
 	}
-	var as []actionOut
-	if err := json.Unmarshal([]byte(out), &as); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	return as
+	return out
 }
 
 // TestHealingFixesStagedRows: with both strategies approved by policy, the

@@ -9,6 +9,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 )
@@ -102,4 +103,32 @@ func Decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
 		return Decompress(br, sniffed)
 	}
 	return nil, fmt.Errorf("unknown compression %q (want none, gzip or auto)", c)
+}
+
+// OpenFile opens a local file and decompresses it; closing the result
+// closes the file.
+func OpenFile(path string, c Compression) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Decompress(bufio.NewReader(f), c)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return fileReader{r, f}, nil
+}
+
+type fileReader struct {
+	io.ReadCloser
+	f *os.File
+}
+
+func (r fileReader) Close() error {
+	err := r.ReadCloser.Close()
+	if ferr := r.f.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }

@@ -29,6 +29,9 @@ type Policy struct {
 	HoldVolume bool
 	// AutoApprove lists the strategies that may act without approval.
 	AutoApprove map[string]bool
+	// MaxAttempts bounds the repairs tried on one object (max_attempts,
+	// 5 by default).
+	MaxAttempts int
 	// StrategyThreshold and CategoryThreshold override Threshold.
 	StrategyThreshold map[string]float64
 	CategoryThreshold map[Category]float64
@@ -40,6 +43,9 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 	p := Policy{Threshold: 0.9, HoldVolume: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
 	known := map[string]bool{}
 	for _, s := range Strategies() {
+		known[s.Name()] = true
+	}
+	for _, s := range StageStrategies() {
 		known[s.Name()] = true
 	}
 	num := func(v any, what string) (float64, error) {
@@ -66,6 +72,15 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				return p, fmt.Errorf("self_healing.yaml: confidence_threshold must be between 0 and 1, got %v", f)
 			}
 			p.Threshold = f
+		case "max_attempts":
+			f, err := num(v, k)
+			if err != nil {
+				return p, err
+			}
+			if f < 1 || f > 20 || f != float64(int(f)) {
+				return p, fmt.Errorf("self_healing.yaml: max_attempts must be a whole number from 1 to 20, got %v", v)
+			}
+			p.MaxAttempts = int(f)
 		case "dry_run", "hold_volume_anomalies":
 			b, ok := v.(bool)
 			if !ok {
@@ -119,7 +134,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				}
 			}
 		default:
-			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, auto_approve, strategies, categories)", k)
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, auto_approve, strategies, categories)", k)
 		}
 	}
 	return p, nil
@@ -127,10 +142,20 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 
 func strategyNames() string {
 	var names []string
+	for _, s := range StageStrategies() {
+		names = append(names, s.Name())
+	}
 	for _, s := range Strategies() {
 		names = append(names, s.Name())
 	}
 	return strings.Join(names, ", ")
+}
+
+func (p Policy) maxAttempts() int {
+	if p.MaxAttempts > 0 {
+		return p.MaxAttempts
+	}
+	return 5
 }
 
 func (p Policy) threshold(strategy string, c Category) float64 {
@@ -349,7 +374,7 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		if err != nil {
 			return false, err
 		}
-		approval = findApproval(approved, s.Name(), f.Issue.Text)
+		approval = findApproval(approved, s.Name(), f.Issue.Text, "")
 	}
 	healed := false
 	switch {
@@ -384,11 +409,19 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 }
 
 // findApproval finds a person's approval of the same strategy for the
-// same rule: it lets the strategy act on that rule from then on.
-func findApproval(approved []metadata.HealingAction, strategy, issue string) *metadata.HealingAction {
+// same rule or subject (a column): it lets the strategy act on it from
+// then on.
+func findApproval(approved []metadata.HealingAction, strategy, issue, subject string) *metadata.HealingAction {
 	rule, _, _ := strings.Cut(issue, " failed")
 	for i, a := range approved {
-		if a.Strategy == strategy && strings.HasPrefix(a.Issue, rule+" failed") {
+		if a.Strategy != strategy {
+			continue
+		}
+		var p struct {
+			Subject string `json:"subject"`
+		}
+		_ = json.Unmarshal([]byte(a.Params), &p)
+		if subject != "" && p.Subject == subject || subject == "" && strings.HasPrefix(a.Issue, rule+" failed") {
 			return &approved[i]
 		}
 	}

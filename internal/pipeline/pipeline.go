@@ -600,12 +600,20 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 		}
 	}
 	or.RowsIn = counted
-	st, err := r.Warehouse.Stage(ctx, warehouse.LoadSpec{
+	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
-	})
+	}
+	st, err := r.Warehouse.Stage(ctx, spec)
 	if err != nil {
 		return or, nil, err
+	}
+	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
+		healed, err := sh.HealStage(ctx, StageRequest{RunID: runID, Pipeline: p.Name, Spec: spec, Staged: st, Warehouse: r.Warehouse})
+		if err != nil {
+			return or, nil, fmt.Errorf("heal staging of %s: %w", obj.Key, err)
+		}
+		st = healed
 	}
 	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
 	if st.Loaded+st.Quarantined != counted {

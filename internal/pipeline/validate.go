@@ -39,6 +39,23 @@ type HealRequest struct {
 	Validate        func(ctx context.Context, s *quality.Suite) (*quality.Result, error)
 }
 
+// StageHealer is a Healer that also looks at each object as it is staged,
+// before validation: it may stage the object again with a repaired spec
+// (a column read with the batch's date layout, a new nullable column, the
+// file transcoded to UTF-8) and returns the staging to keep. The rows of
+// the staging it returns must add up to the same total.
+type StageHealer interface {
+	HealStage(ctx context.Context, req StageRequest) (*warehouse.Staged, error)
+}
+
+// StageRequest is one staged object and how it was read.
+type StageRequest struct {
+	RunID, Pipeline string
+	Spec            warehouse.LoadSpec
+	Staged          *warehouse.Staged
+	Warehouse       warehouse.Warehouse
+}
+
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.
 var ErrHeld = errors.New("commit held for approval")
 

@@ -56,6 +56,64 @@ type LoadSpec struct {
 	Schema      schema.Schema // declared schema; nil means the target's, else inferred
 	Key         []string      // merge key columns: rows with a NULL key are quarantined
 	CSV         CSVOptions
+
+	// The self-healing engine's changes to how the object is read; each
+	// is empty unless a repair asked for it.
+
+	// Parse reads a column's text its own way when the default cast
+	// fails: alternate date layouts, epoch numbers, a decimal comma.
+	Parse map[string]ColumnParse
+	// Encoding transcodes the file to UTF-8 before it is read:
+	// "latin-1" (ISO 8859-1) or "windows-1252".
+	Encoding string
+	// Extend adds columns the file has and the schema lacks; the target
+	// gains them as NULLABLE columns at commit.
+	Extend []schema.Field
+	// Widen gives columns a wider type (column -> BigQuery type name:
+	// INT64, NUMERIC, FLOAT64, DATETIME or TIMESTAMP); the target's
+	// column is widened at commit.
+	Widen map[string]string
+	// Relax lets REQUIRED columns hold NULL instead of quarantining the
+	// row.
+	Relax []string
+	// Rename reads a file column under a schema column's name (file
+	// name -> schema name).
+	Rename map[string]string
+}
+
+// ColumnParse says how to read one column's text.
+type ColumnParse struct {
+	// Layouts are strptime layouts tried after the ISO 8601 cast, e.g.
+	// "%d/%m/%Y".
+	Layouts []string `json:"layouts,omitempty"`
+	// EpochUnit reads numbers as a Unix time in "s", "ms" or "us".
+	EpochUnit string `json:"epoch_unit,omitempty"`
+	// DecimalComma reads "1.234,5" as 1234.5: '.' groups thousands and
+	// ',' is the decimal mark.
+	DecimalComma bool `json:"decimal_comma,omitempty"`
+	// Thousands removes this separator before the cast ("1,234.5").
+	Thousands string `json:"thousands,omitempty"`
+}
+
+// Clone copies the spec so that a change to its maps and slices leaves
+// the original alone.
+func (s LoadSpec) Clone() LoadSpec {
+	c := s
+	c.Parse = make(map[string]ColumnParse, len(s.Parse))
+	for k, v := range s.Parse {
+		c.Parse[k] = v
+	}
+	c.Widen = make(map[string]string, len(s.Widen))
+	for k, v := range s.Widen {
+		c.Widen[k] = v
+	}
+	c.Rename = make(map[string]string, len(s.Rename))
+	for k, v := range s.Rename {
+		c.Rename[k] = v
+	}
+	c.Extend = append([]schema.Field(nil), s.Extend...)
+	c.Relax = append([]string(nil), s.Relax...)
+	return c
 }
 
 // Staged is one object loaded into a staging table, with its bad rows set
@@ -67,6 +125,8 @@ type Staged struct {
 	Loaded      int64              // good rows in Table
 	Quarantined int64              // rows set aside, each with a reason
 	Drift       []string           // schema differences noticed while reading, e.g. an extra column
+	Extra       []schema.Field     // columns the file has and the schema lacks (not loaded)
+	Missing     []string           // schema columns the file lacks (loaded as NULL)
 	Columns     []Column           // the staging table's columns, in order
 	Samples     []QuarantineSample // the first few quarantined rows, for the run summary
 	Index       string             // SQL for a row's 0-based position in Table
@@ -110,6 +170,34 @@ type CommitSpec struct {
 	Key      []string
 	Rebuild  bool // delete what earlier runs of this pipeline loaded first (full refresh)
 	Objects  []*Staged
+}
+
+// Reject counts an object's rows set aside for one kind of problem.
+type Reject struct {
+	Kind   string // RejectCast, RejectNull, RejectEncoding or RejectOther
+	Column string // the column, when the problem has one
+	Rows   int64
+}
+
+// Kinds of Reject.
+const (
+	RejectCast     = "cast"     // a value does not convert to the column's type
+	RejectNull     = "null"     // a REQUIRED or key column is NULL
+	RejectEncoding = "encoding" // the line is not valid UTF-8
+	RejectOther    = "other"    // wrong field count, malformed record, ...
+)
+
+// Inspector is what a warehouse offers the self-healing engine to look at
+// a staged object's rejected rows and to discard a staging it replaced.
+type Inspector interface {
+	// Rejects groups the object's set-aside rows by kind and column (a
+	// row with two problems counts in both groups).
+	Rejects(ctx context.Context, st *Staged) ([]Reject, error)
+	// RejectedValues returns up to limit distinct text values of column
+	// among the rows set aside because that column did not convert.
+	RejectedValues(ctx context.Context, st *Staged, column string, limit int) ([]string, error)
+	// Discard drops a staged object's tables without committing them.
+	Discard(ctx context.Context, st *Staged) error
 }
 
 // CommitResult counts what a commit changed.

@@ -157,6 +157,16 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 	}
 	for _, o := range spec.Objects {
 		for _, c := range o.Columns {
+			for i, t := range cols {
+				// A repair widened the column (INT to DOUBLE, DATE to
+				// TIMESTAMP): the target follows.
+				if strings.EqualFold(t.Name, c.Name) && Widens(t.Type, c.Type) {
+					if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ALTER "+ident(t.Name)+" SET DATA TYPE "+c.Type); err != nil {
+						return nil, fmt.Errorf("widen column %s from %s to %s: %w", t.Name, t.Type, c.Type, err)
+					}
+					cols[i].Type = c.Type
+				}
+			}
 			if hasColumn(cols, c.Name) {
 				continue
 			}

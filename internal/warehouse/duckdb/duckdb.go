@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -313,4 +314,82 @@ func (w *Warehouse) QuarantineWhere(ctx context.Context, st *warehouse.Staged, p
 	st.Loaded -= n
 	st.Quarantined += n
 	return n, nil
+}
+
+var _ warehouse.Inspector = (*Warehouse)(nil)
+
+// castPattern finds the columns named in a quarantine reason's CAST parts.
+const castPattern = `CAST \(column ([^)]*)\)`
+
+// Rejects groups a staged object's set-aside rows by problem and column.
+func (w *Warehouse) Rejects(ctx context.Context, st *warehouse.Staged) ([]warehouse.Reject, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := stagingRef(st.Table + "_q")
+	var out []warehouse.Reject
+	for _, g := range []struct{ kind, query string }{
+		{warehouse.RejectCast, `SELECT c, count(*) FROM (SELECT unnest(regexp_extract_all(reason, '` + castPattern + `', 1)) AS c FROM ` + q + `) GROUP BY c ORDER BY c`},
+		{warehouse.RejectNull, `SELECT c, count(*) FROM (SELECT unnest(regexp_extract_all(reason, 'NULL: (?:required|merge key) column "([^"]*)"', 1)) AS c FROM ` + q + `) GROUP BY c ORDER BY c`},
+		{warehouse.RejectEncoding, `SELECT '', count(*) FROM ` + q + ` WHERE reason LIKE '%INVALID ENCODING%' HAVING count(*) > 0`},
+		{warehouse.RejectOther, `SELECT '', count(*) FROM ` + q + ` WHERE NOT regexp_matches(reason, '` + castPattern + `|NULL: (required|merge key) column|INVALID ENCODING') HAVING count(*) > 0`},
+	} {
+		rows, err := w.conn.QueryContext(ctx, g.query)
+		if err != nil {
+			return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
+		}
+		for rows.Next() {
+			r := warehouse.Reject{Kind: g.kind}
+			if err := rows.Scan(&r.Column, &r.Rows); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
+			}
+			out = append(out, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
+		}
+	}
+	return out, nil
+}
+
+// RejectedValues returns distinct values of column among the rows set
+// aside because it did not convert: from the row's JSON when the reader
+// kept one, else from the CSV reader's message, which quotes the value.
+func (w *Warehouse) RejectedValues(ctx context.Context, st *warehouse.Staged, column string, limit int) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	path := `$."` + strings.ReplaceAll(column, `"`, `\"`) + `"`
+	quoted := regexp.QuoteMeta(column)
+	csvMsg := `CAST \(column ` + quoted + `\): Error when converting column "` + quoted + `"\. Could not convert string "(.*?)" to '`
+	rows, err := w.conn.QueryContext(ctx, `SELECT v FROM (
+			SELECT DISTINCT CASE WHEN starts_with(raw, '{') AND json_valid(raw) THEN json_extract_string(raw, ?)
+			                     ELSE regexp_extract(reason, ?, 1) END AS v
+			FROM `+stagingRef(st.Table+"_q")+` WHERE contains(reason, ?))
+		WHERE v IS NOT NULL AND v <> '' ORDER BY v LIMIT ?`, path, csvMsg, "CAST (column "+column+")", limit)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: rejected values of %s in %s: %w", column, st.ObjectKey, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("duckdb: rejected values of %s in %s: %w", column, st.ObjectKey, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// Discard drops a staged object's tables.
+func (w *Warehouse) Discard(ctx context.Context, st *warehouse.Staged) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range []string{st.Table, st.Table + "_q"} {
+		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(t)); err != nil {
+			return fmt.Errorf("duckdb: discard staging of %s: %w", st.ObjectKey, err)
+		}
+	}
+	return nil
 }

@@ -5,9 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/transform"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
@@ -32,6 +37,7 @@ func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareho
 	conn := w.conn
 	id := fmt.Sprintf("%s%s_%d", stagePrefix, sanitize(spec.RunID), w.seq.Add(1))
 	st := &stager{w: w, conn: conn, spec: spec, id: id, table: id, qtable: id + "_q"}
+	defer st.removeTemp()
 	staged, err := st.run(ctx)
 	if err != nil {
 		st.drop(context.WithoutCancel(ctx))
@@ -47,6 +53,39 @@ type stager struct {
 	id            string
 	table, qtable string
 	drift         []string
+	extra         []schema.Field
+	missing       []string
+	temp          []string // files made while staging, removed after
+}
+
+func (s *stager) removeTemp() {
+	for _, f := range s.temp {
+		_ = os.Remove(f)
+	}
+}
+
+// fileName is the schema column a file column is read as.
+func (s *stager) fileName(name string) string {
+	if to, ok := s.spec.Rename[name]; ok {
+		return to
+	}
+	return name
+}
+
+// noteMissing records a schema column the file lacks.
+func (s *stager) noteMissing(name string) {
+	s.drift = append(s.drift, fmt.Sprintf("column %q is missing from the file; loaded as NULL", name))
+	s.missing = append(s.missing, name)
+}
+
+// noteExtra records a file column the schema lacks, with the type its
+// values suggest.
+func (s *stager) noteExtra(name, engineType string) {
+	s.drift = append(s.drift, fmt.Sprintf("extra column %q is not in the schema; ignored", name))
+	if engineType == "" {
+		engineType = "VARCHAR"
+	}
+	s.extra = append(s.extra, schema.Field{Name: name, Type: SchemaType(engineType), Mode: schema.ModeNullable})
 }
 
 func (s *stager) drop(ctx context.Context) {
@@ -63,6 +102,11 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.qtable)+" "+quarantineStageColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine staging table: %w", err)
 	}
+	if s.spec.Encoding != "" && s.spec.Format != format.Parquet {
+		if err := s.transcode(); err != nil {
+			return nil, err
+		}
+	}
 	switch s.spec.Format {
 	case format.CSV:
 		err = s.stageCSV(ctx, declared)
@@ -74,6 +118,9 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 		err = fmt.Errorf("unsupported format %q", s.spec.Format)
 	}
 	if err != nil {
+		return nil, err
+	}
+	if err := s.convertParsed(ctx, declared); err != nil {
 		return nil, err
 	}
 	if err := s.rejectNulls(ctx); err != nil {
@@ -88,6 +135,8 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 		ObjectKey:   s.spec.ObjectKey,
 		Fingerprint: s.spec.Fingerprint,
 		Drift:       s.drift,
+		Extra:       s.extra,
+		Missing:     s.missing,
 		Index:       "rowid",
 	}
 	for _, c := range cols {
@@ -118,29 +167,132 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 
 // declaredColumns is the schema rows must fit: the declared one, else the
 // existing target's, else nil (infer from the data).
+//
+// A target that earlier repairs evolved (a column added, a type widened)
+// keeps what they did: its extra columns and wider types join the
+// declared schema. A repair's Extend and Widen apply last.
 func (s *stager) declaredColumns(ctx context.Context) ([]declaredColumn, error) {
-	if len(s.spec.Schema) > 0 {
-		out := make([]declaredColumn, len(s.spec.Schema))
-		for i, f := range s.spec.Schema {
-			out[i] = declaredColumn{Name: f.Name, Type: TypeOf(f), Required: f.Required()}
-		}
-		return out, nil
-	}
-	cols, err := columns(ctx, s.conn, s.spec.Target, false)
+	target, err := columns(ctx, s.conn, s.spec.Target, false)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]declaredColumn, len(cols))
-	for i, c := range cols {
-		out[i] = declaredColumn{Name: c.Name, Type: c.Type}
+	var out []declaredColumn
+	if len(s.spec.Schema) > 0 {
+		out = make([]declaredColumn, len(s.spec.Schema))
+		for i, f := range s.spec.Schema {
+			out[i] = declaredColumn{Name: f.Name, Type: TypeOf(f), Required: f.Required()}
+			for _, t := range target {
+				if strings.EqualFold(t.Name, f.Name) && Widens(out[i].Type, t.Type) {
+					out[i].Type = t.Type
+				}
+			}
+		}
+		for _, t := range target {
+			if _, ok := lookup(out, t.Name); !ok {
+				out = append(out, declaredColumn{Name: t.Name, Type: t.Type})
+			}
+		}
+	} else {
+		for _, c := range target {
+			out = append(out, declaredColumn{Name: c.Name, Type: c.Type})
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil // inferred from the data
+	}
+	for _, f := range s.spec.Extend {
+		if _, ok := lookup(out, f.Name); !ok {
+			out = append(out, declaredColumn{Name: f.Name, Type: TypeOf(f)})
+		}
+	}
+	for i := range out {
+		for name, typ := range s.spec.Widen {
+			if strings.EqualFold(name, out[i].Name) {
+				out[i].Type = TypeOf(schema.Field{Name: name, Type: typ})
+			}
+		}
 	}
 	return out, nil
+}
+
+// Widens reports whether a column of type from can become type to without
+// losing a value: integers to wider integers, decimals or floats; DATE to
+// a timestamp.
+func Widens(from, to string) bool {
+	from, to = strings.ToUpper(from), strings.ToUpper(to)
+	if from == to {
+		return false
+	}
+	isInt := func(t string) bool {
+		switch t {
+		case "TINYINT", "SMALLINT", "INTEGER", "BIGINT":
+			return true
+		}
+		return false
+	}
+	rank := map[string]int{"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "BIGINT": 4}
+	switch {
+	case isInt(from) && isInt(to):
+		return rank[to] > rank[from]
+	case isInt(from):
+		return to == "HUGEINT" || to == "DOUBLE" || strings.HasPrefix(to, "DECIMAL")
+	case from == "FLOAT":
+		return to == "DOUBLE"
+	case strings.HasPrefix(from, "DECIMAL"):
+		return to == "DOUBLE"
+	case from == "DATE":
+		return to == "TIMESTAMP" || to == "TIMESTAMP WITH TIME ZONE" || to == "TIMESTAMPTZ"
+	}
+	return false
+}
+
+// SchemaType names the BigQuery type that holds a DuckDB type.
+func SchemaType(engineType string) string {
+	t := strings.ToUpper(engineType)
+	switch {
+	case t == "TINYINT" || t == "SMALLINT" || t == "INTEGER" || t == "BIGINT" || t == "HUGEINT" || strings.HasPrefix(t, "U"):
+		return "INT64"
+	case t == "DOUBLE" || t == "FLOAT":
+		return "FLOAT64"
+	case strings.HasPrefix(t, "DECIMAL"):
+		return "NUMERIC"
+	case t == "BOOLEAN":
+		return "BOOL"
+	case t == "DATE":
+		return "DATE"
+	case t == "TIMESTAMP":
+		return "DATETIME"
+	case strings.HasPrefix(t, "TIMESTAMP"):
+		return "TIMESTAMP"
+	case t == "TIME":
+		return "TIME"
+	case t == "BLOB":
+		return "BYTES"
+	case t == "VARCHAR":
+		return "STRING"
+	}
+	return "JSON"
 }
 
 type declaredColumn struct {
 	Name     string
 	Type     string
 	Required bool
+	As       string // the schema column a file column is read as, when present
+}
+
+// presentAs finds the file column read as the schema column name.
+func presentAs(present []declaredColumn, name string) (declaredColumn, bool) {
+	for _, p := range present {
+		as := p.As
+		if as == "" {
+			as = p.Name
+		}
+		if strings.EqualFold(as, name) {
+			return p, true
+		}
+	}
+	return declaredColumn{}, false
 }
 
 func lookup(decl []declaredColumn, name string) (declaredColumn, bool) {
@@ -233,6 +385,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		fileTypes = s.sniffCSVTypes(ctx, path, base, len(header))
 	}
 	var colSpec, selects []string
+	var extras []int
 	inFile := map[string]bool{}
 	for i, h := range header {
 		typ := fileTypes[i]
@@ -240,12 +393,15 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 			typ = "VARCHAR"
 		}
 		if len(declared) > 0 {
-			if d, ok := lookup(declared, h); ok {
+			if d, ok := lookup(declared, s.fileName(h)); ok {
 				typ = d.Type
+				if _, parsed := s.parse(d.Name); parsed {
+					typ = "VARCHAR" // converted after the read, see convertParsed
+				}
 				inFile[strings.ToLower(d.Name)] = true
 				selects = append(selects, ident(h)+" AS "+ident(d.Name))
 			} else {
-				s.drift = append(s.drift, fmt.Sprintf("extra column %q is not in the schema; ignored", h))
+				extras = append(extras, i)
 			}
 		} else {
 			selects = append(selects, ident(h))
@@ -255,9 +411,15 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	if len(declared) > 0 && len(inFile) == 0 {
 		return fmt.Errorf("none of the file's columns %v is in the schema (is the delimiter right?)", header)
 	}
+	if len(extras) > 0 {
+		sniffed := s.sniffCSVTypes(ctx, path, base, len(header))
+		for _, i := range extras {
+			s.noteExtra(header[i], sniffed[i])
+		}
+	}
 	for _, d := range declared {
 		if !inFile[strings.ToLower(d.Name)] {
-			s.drift = append(s.drift, fmt.Sprintf("column %q is missing from the file; loaded as NULL", d.Name))
+			s.noteMissing(d.Name)
 			selects = append(selects, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 		}
 	}
@@ -296,12 +458,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 
 // csvHeader reads the column names (or invents column1..N without a header).
 func (s *stager) csvHeader() ([]string, error) {
-	f, err := os.Open(s.spec.Path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := format.Decompress(bufio.NewReader(f), s.spec.Compression)
+	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +498,7 @@ func (s *stager) csvHeader() ([]string, error) {
 // declared. A file the sniffer cannot read is loaded as text.
 func (s *stager) sniffCSVTypes(ctx context.Context, path, base string, n int) []string {
 	types := make([]string, n)
-	rows, err := s.conn.QueryContext(ctx, fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, %s, auto_detect=true)", path, base))
+	rows, err := s.conn.QueryContext(ctx, fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, %s, auto_detect=true, ignore_errors=true)", path, base))
 	if err != nil {
 		return types
 	}
@@ -369,12 +526,7 @@ func (s *stager) sniffCSVTypes(ctx context.Context, path, base string, n int) []
 // stageJSON splices a line number into each record, sets records that are
 // not JSON objects aside, and reads the rest with DuckDB's JSON reader.
 func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error {
-	in, err := os.Open(s.spec.Path)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	r, err := format.Decompress(bufio.NewReader(in), s.spec.Compression)
+	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
 	if err != nil {
 		return err
 	}
@@ -418,12 +570,33 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 		src += ", sample_size=-1)"
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
+	// Keys the schema lacks are drift: the reader below only reads the
+	// declared ones, so look at what the records hold first.
+	fileCols, err := s.describe(ctx, "SELECT * FROM "+src+")")
+	if err != nil {
+		return err
+	}
+	for _, fc := range fileCols {
+		if _, ok := lookup(declared, s.fileName(fc.Name)); !ok && fc.Name != lineCol {
+			s.noteExtra(fc.Name, fc.Type)
+		}
+	}
+	// Every declared key is read (a record without it gives NULL), under
+	// its file name when a repair renamed it.
 	spec := []string{literal(lineCol) + ": 'BIGINT'"}
+	var present []declaredColumn
 	for _, d := range declared {
-		spec = append(spec, literal(d.Name)+": 'VARCHAR'")
+		name := d.Name
+		for from, to := range s.spec.Rename {
+			if strings.EqualFold(to, d.Name) {
+				name = from
+			}
+		}
+		spec = append(spec, literal(name)+": 'VARCHAR'")
+		present = append(present, declaredColumn{Name: name, Type: d.Type, Required: d.Required, As: d.Name})
 	}
 	src += ", columns={" + strings.Join(spec, ", ") + "})"
-	return s.castInto(ctx, src, declared, declared)
+	return s.castInto(ctx, src, declared, present)
 }
 
 // stageParquet reads a Parquet file; with a declared schema every column is
@@ -439,15 +612,16 @@ func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) er
 		return err
 	}
 	var present []declaredColumn
-	for _, d := range declared {
-		if fc, ok := lookup(fileCols, d.Name); ok {
-			present = append(present, declaredColumn{Name: fc.Name, Type: d.Type, Required: d.Required})
-		}
-	}
 	for _, fc := range fileCols {
-		if _, ok := lookup(declared, fc.Name); !ok && fc.Name != lineCol {
-			s.drift = append(s.drift, fmt.Sprintf("extra column %q is not in the schema; ignored", fc.Name))
+		if fc.Name == lineCol {
+			continue
 		}
+		d, ok := lookup(declared, s.fileName(fc.Name))
+		if !ok {
+			s.noteExtra(fc.Name, fc.Type)
+			continue
+		}
+		present = append(present, declaredColumn{Name: fc.Name, Type: d.Type, Required: d.Required, As: d.Name})
 	}
 	return s.castInto(ctx, src, declared, present)
 }
@@ -483,14 +657,17 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 	raw := stagingRef(s.table + "_raw")
 	var casts, errs, rawParts []string
 	for _, d := range declared {
-		p, ok := lookup(present, d.Name)
+		p, ok := presentAs(present, d.Name)
 		if !ok {
-			s.drift = append(s.drift, fmt.Sprintf("column %q is missing from the file; loaded as NULL", d.Name))
+			s.noteMissing(d.Name)
 			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 			continue
 		}
 		col := ident(p.Name)
 		cast := castExpr(col, d.Type)
+		if cp, parsed := s.parse(d.Name); parsed {
+			cast = parseExpr(col, d.Type, cp)
+		}
 		casts = append(casts, fmt.Sprintf("%s AS %s", cast, ident(d.Name)))
 		errs = append(errs, fmt.Sprintf(
 			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): could not convert ' || left(CAST(%[1]s AS VARCHAR), 200) || ' to %[2]s' END",
@@ -525,8 +702,12 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 // dateFormats are the textual date and time layouts accepted for DATE and
 // TIMESTAMP columns beyond ISO 8601, in PostgreSQL's default MDY order (as
 // its DateStyle reads "1/2/2016" as January 2nd).
+//
+// Layouts whose day and month can be swapped ("03/04/2026") are not among
+// them: such a value is set aside, and the self-healing engine reads the
+// column with one layout only when the whole batch tells which it is.
 const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d %Y', '%B %d, %Y', '%b %d, %Y', " +
-	"'%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y', '%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
+	"'%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
 
 // castExpr converts a raw input column to its declared type, NULL when it
 // does not convert. Dates and timestamps also accept the layouts of
@@ -562,8 +743,12 @@ func (s *stager) createEmpty(ctx context.Context, declared []declaredColumn) err
 func (s *stager) rejectNulls(ctx context.Context) error {
 	checks := map[string]string{}
 	var order []string
+	relaxed := map[string]bool{}
+	for _, r := range s.spec.Relax {
+		relaxed[strings.ToLower(r)] = true
+	}
 	for _, f := range s.spec.Schema {
-		if f.Required() {
+		if f.Required() && !relaxed[strings.ToLower(f.Name)] {
 			checks[f.Name] = "required column"
 			order = append(order, f.Name)
 		}
@@ -642,4 +827,116 @@ func sanitize(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// parse returns the repair's way of reading column name, if any.
+func (s *stager) parse(name string) (warehouse.ColumnParse, bool) {
+	for col, p := range s.spec.Parse {
+		if strings.EqualFold(col, name) {
+			return p, true
+		}
+	}
+	return warehouse.ColumnParse{}, false
+}
+
+// parseExpr converts col to typ the way p says: NULL when it does not.
+// Dates try ISO 8601 first (it is never ambiguous), then p's layouts; a
+// decimal comma applies to every value, since the batch decided it.
+func parseExpr(col, typ string, p warehouse.ColumnParse) string {
+	text := "trim(CAST(" + col + " AS VARCHAR))"
+	var alts []string
+	if !p.DecimalComma && p.Thousands == "" {
+		alts = append(alts, castExpr(col, typ))
+	}
+	if p.EpochUnit != "" {
+		seconds := map[string]string{"s": "1", "ms": "1000", "us": "1000000"}[p.EpochUnit]
+		ts := fmt.Sprintf("make_timestamp(CAST(TRY_CAST(%s AS DOUBLE) * 1000000 / %s AS BIGINT))", text, seconds)
+		if strings.Contains(strings.ToUpper(typ), "TIME ZONE") || strings.EqualFold(typ, "TIMESTAMPTZ") {
+			ts = fmt.Sprintf("to_timestamp(TRY_CAST(%s AS DOUBLE) / %s)", text, seconds)
+		}
+		alts = append(alts, fmt.Sprintf("CASE WHEN regexp_full_match(%s, '-?[0-9]+(\\.[0-9]+)?') THEN TRY_CAST(%s AS %s) END", text, ts, typ))
+	}
+	if len(p.Layouts) > 0 {
+		alts = append(alts, fmt.Sprintf("TRY_CAST(try_strptime(%s, %s) AS %s)", text, listLiteral(p.Layouts), typ))
+	}
+	if p.DecimalComma {
+		alts = append(alts, fmt.Sprintf("TRY_CAST(replace(replace(%s, '.', ''), ',', '.') AS %s)", text, typ))
+	} else if p.Thousands != "" {
+		alts = append(alts, fmt.Sprintf("TRY_CAST(replace(%s, %s, '') AS %s)", text, literal(p.Thousands), typ))
+	}
+	if len(alts) == 1 {
+		return alts[0]
+	}
+	return "coalesce(" + strings.Join(alts, ", ") + ")"
+}
+
+// convertParsed types the CSV columns a repair reads its own way (they
+// were read as text): a value that still does not convert sets its row
+// aside with the reason, as the reader does.
+func (s *stager) convertParsed(ctx context.Context, declared []declaredColumn) error {
+	if s.spec.Format != format.CSV || len(s.spec.Parse) == 0 {
+		return nil
+	}
+	cols, err := columns(ctx, s.conn, s.table, true)
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, c := range cols {
+		parts = append(parts, literal(c.Name)+", "+ident(c.Name))
+	}
+	table := stagingRef(s.table)
+	for _, d := range declared {
+		p, ok := s.parse(d.Name)
+		if !ok || !hasColumn(cols, d.Name) {
+			continue
+		}
+		c := ident(d.Name)
+		expr := parseExpr(c, d.Type, p)
+		bad := fmt.Sprintf("%s IS NOT NULL AND %s IS NULL", c, expr)
+		stmts := []string{
+			fmt.Sprintf("INSERT INTO %s SELECT NULL, 'CAST (column ' || %s || '): could not convert ' || left(%s, 200) || ' to %s', CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
+				stagingRef(s.qtable), literal(d.Name), c, d.Type, strings.Join(parts, ", "), table, bad),
+			"DELETE FROM " + table + " WHERE " + bad,
+			fmt.Sprintf("ALTER TABLE %s ALTER %s SET DATA TYPE %s USING %s", table, c, d.Type, expr),
+		}
+		for _, stmt := range stmts {
+			if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("read column %s the repair's way: %w", d.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// transcode rewrites the file as UTF-8 from the spec's encoding.
+func (s *stager) transcode() error {
+	var dec *encoding.Decoder
+	switch strings.ToLower(s.spec.Encoding) {
+	case "latin-1", "latin1", "iso-8859-1":
+		dec = charmap.ISO8859_1.NewDecoder()
+	case "windows-1252", "cp1252":
+		dec = charmap.Windows1252.NewDecoder()
+	default:
+		return fmt.Errorf("unsupported encoding %q (latin-1, windows-1252)", s.spec.Encoding)
+	}
+	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	out, err := os.CreateTemp(s.w.tempDir, s.id+"_utf8_*")
+	if err != nil {
+		return fmt.Errorf("transcode: %w", err)
+	}
+	s.temp = append(s.temp, out.Name())
+	if _, err := io.Copy(out, transform.NewReader(r, dec)); err != nil {
+		out.Close()
+		return fmt.Errorf("transcode from %s: %w", s.spec.Encoding, err)
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("transcode: %w", err)
+	}
+	s.spec.Path, s.spec.Compression = out.Name(), format.None
+	return nil
 }

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// eventsProject declares a schema with a DATE, a TIMESTAMP and a NUMERIC
+// column; each file written to data/ is one day of the feed.
+func eventsProject(t *testing.T, policy string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "schemas"), 0o755)
+	os.WriteFile(filepath.Join(dir, "schemas", "events.json"), []byte(`[
+  {"name": "id", "type": "INTEGER", "mode": "REQUIRED"},
+  {"name": "day", "type": "DATE"},
+  {"name": "seen_at", "type": "DATETIME"},
+  {"name": "amount", "type": "NUMERIC", "precision": 12, "scale": 2},
+  {"name": "city", "type": "STRING"}
+]`), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: ev\ndefaults:\n  max_quarantine_ratio: 0.5\npipelines:\n  events:\n    source: files\n    mode: merge\n    key: [id]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  files:\n    type: file\n    path: data/*.csv\n    schema: schemas/events.json\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "self_healing.yaml"), []byte(policy), 0o644)
+	return dir
+}
+
+func writeDay(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "data", name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const allStage = "auto_approve: [transcode_encoding, add_nullable_column, widen_type, parse_date_format, parse_epoch, parse_number_format]\n"
+
+// TestStageHealingAcrossDays: each day of the feed drifts in one way the
+// engine repairs by reading the file differently; every value lands as
+// the ground truth says and nothing is left in quarantine.
+func TestStageHealingAcrossDays(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	days := []struct {
+		file, data string
+		strategy   string
+	}{
+		{"d1.csv", "id,day,seen_at,amount,city\n1,2026-11-01,2026-11-01 08:00:00,10.50,Bern\n", ""},
+		// a new column
+		{"d2.csv", "id,day,seen_at,amount,city,channel\n2,2026-11-02,2026-11-02 09:00:00,11.00,Basel,web\n", "add_nullable_column"},
+		// day-first dates: 27/11 can only be day/month
+		{"d3.csv", "id,day,seen_at,amount,city,channel\n3,27/11/2026,2026-11-03 10:00:00,12.00,Genf,app\n4,03/04/2026,2026-11-03 11:00:00,13.00,Chur,app\n", "parse_date_format"},
+		// epoch milliseconds
+		{"d4.csv", "id,day,seen_at,amount,city,channel\n5,2026-11-04,1793750400000,14.00,Zug,web\n", "parse_epoch"},
+		// decimal commas
+		{"d5.csv", "id,day,seen_at,amount,city,channel\n6,2026-11-05,2026-11-05 12:00:00,\"1.234,50\",Thun,web\n", "parse_number_format"},
+		// Latin-1
+		{"d6.csv", "id,day,seen_at,amount,city,channel\n7,2026-11-06,2026-11-06 13:00:00,16.00,Z\xfcrich,web\n", "transcode_encoding"},
+	}
+	for i, d := range days {
+		writeDay(t, dir, d.file, d.data)
+		code, out, errOut := shp(t, "run", "--config", dir)
+		if code != 0 || !strings.Contains(out, "quarantined 0") {
+			t.Fatalf("day %d: %d\n%s\n%s", i+1, code, out, errOut)
+		}
+	}
+	got := queryJSON(t, dir, `SELECT string_agg(id || '|' || day || '|' || seen_at || '|' || amount || '|' || city || '|' || coalesce(channel, '-'), '; ' ORDER BY id) AS r FROM events`)
+	want := "1|2026-11-01|2026-11-01 08:00:00|10.50|Bern|-; 2|2026-11-02|2026-11-02 09:00:00|11.00|Basel|web; " +
+		"3|2026-11-27|2026-11-03 10:00:00|12.00|Genf|app; 4|2026-04-03|2026-11-03 11:00:00|13.00|Chur|app; " +
+		"5|2026-11-04|2026-11-04 00:00:00|14.00|Zug|web; 6|2026-11-05|2026-11-05 12:00:00|1234.50|Thun|web; 7|2026-11-06|2026-11-06 13:00:00|16.00|Zürich|web"
+	if fmt.Sprint(got[0]["r"]) != want {
+		t.Fatalf("target:\n%v\nwant\n%s", got[0]["r"], want)
+	}
+	applied := map[string]int{}
+	for _, a := range actions(t, dir) {
+		if a.Status != "applied" || a.ApprovedBy != "policy" {
+			t.Errorf("action %+v", a)
+		}
+		applied[a.Strategy]++
+	}
+	for _, d := range days {
+		if d.strategy != "" && applied[d.strategy] != 1 {
+			t.Errorf("%s applied %d times, want once (%v)", d.strategy, applied[d.strategy], applied)
+		}
+	}
+}
+
+// TestAmbiguousDatesAreEscalated: when every date of a batch reads as
+// day/month and as month/day, nothing is guessed: the rows stay in
+// quarantine and the action says why.
+func TestAmbiguousDatesAreEscalated(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,city\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n2,03/04/2026,2026-11-01 08:00:00,2,Bern\n")
+	code, out, _ := shp(t, "run", "--config", dir)
+	if code != 0 || !strings.Contains(out, "quarantined 1") {
+		t.Fatalf("run: %d %s", code, out)
+	}
+	as := actions(t, dir)
+	if len(as) != 1 || as[0].Status != "escalated" || as[0].Strategy != "parse_date_format" ||
+		!strings.Contains(as[0].Reason, "03/04/2026 reads as 2026-04-03 (day/month/year) or 2026-03-04 (month/day/year)") {
+		t.Fatalf("actions: %+v", as)
+	}
+	if q := queryJSON(t, dir, "SELECT count(*) AS n FROM events__quarantine"); fmt.Sprint(q[0]["n"]) != "1" {
+		t.Fatalf("quarantine: %v", q)
+	}
+}
+
+// TestRenameWaitsForApproval: a column that disappears while a new one
+// appears is a suspected rename: proposed, never applied by itself; once
+// approved, the next run reads the file's column under the old name.
+func TestRenameWaitsForApproval(t *testing.T) {
+	dir := eventsProject(t, allStage+"confidence_threshold: 0.5\n")
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	var id string
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "rename_column" {
+			if a.Status != "proposed" {
+				t.Fatalf("rename: %+v", a)
+			}
+			id = fmt.Sprint(a.ID)
+		}
+		if a.Strategy == "add_nullable_column" {
+			t.Fatalf("the suspected rename was added as a new column: %+v", a)
+		}
+	}
+	if id == "" {
+		t.Fatal("no rename proposed")
+	}
+	if code, out, errOut := shp(t, "healing", "approve", id, "--config", dir); code != 0 {
+		t.Fatalf("approve: %d %s %s", code, out, errOut)
+	}
+	writeDay(t, dir, "d2.csv", "id,day,seen_at,amount,town\n2,2026-11-02,2026-11-02 08:00:00,2,Basel\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run 2: %d %s %s", code, out, errOut)
+	}
+	got := queryJSON(t, dir, "SELECT string_agg(id || ':' || coalesce(city, 'NULL'), ',' ORDER BY id) AS r FROM events")
+	if fmt.Sprint(got[0]["r"]) != "1:NULL,2:Basel" {
+		t.Fatalf("target: %v", got)
+	}
+}
+
+type actionWithID struct {
+	actionOut
+	ID int64 `json:"id"`
+}
+
+func actionsWithID(t *testing.T, dir string) []actionWithID {
+	t.Helper()
+	code, out, errOut := shp(t, "healing", "actions", "--config", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("actions: %d %s %s", code, out, errOut)
+	}
+	var as []actionWithID
+	if err := json.Unmarshal([]byte(out), &as); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	return as
+}

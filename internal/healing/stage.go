@@ -1,0 +1,244 @@
+package healing
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// StageStrategy repairs how an object is read: it looks at what staging
+// set aside or left out (rows whose values did not convert, columns the
+// schema lacks) and plans a changed load spec. Applying is staging again
+// with that spec; verifying is comparing the two stagings (the same rows
+// in total, fewer set aside or fewer columns left out); rolling back is
+// keeping the first. Adding one is a file with a type and a
+// RegisterStageStrategy call in init.
+type StageStrategy interface {
+	// Name names the strategy in the policy and the audit.
+	Name() string
+	// Plan works out a repair, or nil when the strategy has nothing to do.
+	Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
+}
+
+// StageEnv is a staged object as a stage strategy sees it.
+type StageEnv struct {
+	Spec    warehouse.LoadSpec
+	Staged  *warehouse.Staged
+	Rejects []warehouse.Reject
+	Inspect warehouse.Inspector
+	// Accepted counts the loaded rows with a non-NULL value in column.
+	Accepted func(ctx context.Context, column string) (int64, error)
+}
+
+// columnType is the staged type of a column ("" when absent).
+func (e *StageEnv) columnType(name string) string {
+	for _, c := range e.Staged.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return strings.ToUpper(c.Type)
+		}
+	}
+	return ""
+}
+
+// StagePlan is a planned change to how an object is read.
+type StagePlan struct {
+	// Subject is what the plan is about (a column, or the file); an
+	// approval of the strategy for a subject lets it act from then on.
+	Subject     string
+	Issue       Issue
+	Description string
+	Confidence  float64
+	// Approval makes the plan wait for a person whatever the policy
+	// says (a suspected rename changes meaning).
+	Approval bool
+	// Escalate, when set, says why nothing can be done automatically:
+	// the rows stay set aside and the action asks a person.
+	Escalate string
+	Spec     warehouse.LoadSpec
+	Params   map[string]any
+	Rows     int64
+	Before   []string
+	After    []string
+}
+
+var stageStrategies = struct {
+	sync.RWMutex
+	list []StageStrategy
+	rank map[string]int
+}{rank: map[string]int{}}
+
+// RegisterStageStrategy adds a stage strategy; the engine tries them by
+// rank (lower first), then name: a file is transcoded before its columns
+// are looked at, and a suspected rename before a new column is added.
+func RegisterStageStrategy(s StageStrategy, rank int) {
+	stageStrategies.Lock()
+	defer stageStrategies.Unlock()
+	stageStrategies.list = append(stageStrategies.list, s)
+	stageStrategies.rank[s.Name()] = rank
+	sort.SliceStable(stageStrategies.list, func(i, j int) bool {
+		a, b := stageStrategies.list[i].Name(), stageStrategies.list[j].Name()
+		if ra, rb := stageStrategies.rank[a], stageStrategies.rank[b]; ra != rb {
+			return ra < rb
+		}
+		return a < b
+	})
+}
+
+// StageStrategies lists the registered stage strategies in the order the
+// engine tries them.
+func StageStrategies() []StageStrategy {
+	stageStrategies.RLock()
+	defer stageStrategies.RUnlock()
+	return append([]StageStrategy(nil), stageStrategies.list...)
+}
+
+var _ pipeline.StageHealer = (*Engine)(nil)
+
+// HealStage implements pipeline.StageHealer. It asks the stage strategies
+// in turn for a plan, decides each by the policy, stages the object again
+// with the planned spec, keeps the new staging only when it verifies, and
+// records every action. It stops when no strategy has a new plan or after
+// the policy's maximum attempts.
+func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*warehouse.Staged, error) {
+	insp, ok := req.Warehouse.(warehouse.Inspector)
+	if !ok {
+		return req.Staged, nil
+	}
+	log := e.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, spec := req.Staged, req.Spec
+	tried := map[string]bool{}
+	var approved []metadata.HealingAction
+	loaded := false
+	for attempt := 0; attempt < e.Policy.maxAttempts(); attempt++ {
+		rejects, err := insp.Rejects(ctx, st)
+		if err != nil {
+			return st, err
+		}
+		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st)}
+		var plan *StagePlan
+		var strat StageStrategy
+		for _, s := range StageStrategies() {
+			p, err := s.Plan(ctx, env)
+			if err != nil {
+				return st, fmt.Errorf("%s: %w", s.Name(), err)
+			}
+			if p != nil && !tried[s.Name()+"\x00"+p.Subject] {
+				plan, strat = p, s
+				break
+			}
+		}
+		if plan == nil {
+			break
+		}
+		tried[strat.Name()+"\x00"+plan.Subject] = true
+		m, err := e.model(ctx)
+		if err != nil {
+			return st, fmt.Errorf("diagnosis model: %w", err)
+		}
+		d := Diagnose(plan.Issue, m)
+		if plan.Params == nil {
+			plan.Params = map[string]any{}
+		}
+		plan.Params["subject"] = plan.Subject
+		params, _ := json.Marshal(plan.Params)
+		before, _ := json.Marshal(plan.Before)
+		after, _ := json.Marshal(plan.After)
+		a := metadata.HealingAction{
+			RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: st.ObjectKey, Issue: plan.Issue.Text,
+			Category: string(d.Category), Confidence: plan.Confidence, DecidedBy: d.By, Strategy: strat.Name(),
+			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
+		}
+		var approval *metadata.HealingAction
+		if !e.Policy.DryRun && plan.Escalate == "" {
+			if !loaded {
+				approved, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "approved", Limit: 200})
+				if err != nil {
+					return st, err
+				}
+				loaded = true
+			}
+			approval = findApproval(approved, strat.Name(), plan.Issue.Text, plan.Subject)
+		}
+		threshold := e.Policy.threshold(strat.Name(), d.Category)
+		switch {
+		case plan.Escalate != "":
+			a.Status, a.Reason = "escalated", plan.Escalate+"; the rows stay in quarantine"
+		case e.Policy.DryRun:
+			a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
+		case approval == nil && plan.Approval:
+			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: it changes what the data means)"
+		case approval == nil && !e.Policy.AutoApprove[strat.Name()]:
+			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
+		case approval == nil && plan.Confidence < threshold:
+			a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: confidence %.2f is below %.2f)", plan.Description, plan.Confidence, threshold)
+		default:
+			a.ApprovedBy = "policy"
+			if approval != nil {
+				a.ApprovedBy = fmt.Sprintf("%s (approval of action #%d)", approval.ApprovedBy, approval.ID)
+			}
+			next, err := req.Warehouse.Stage(ctx, plan.Spec)
+			if err != nil {
+				a.Status, a.Reason = "rolled_back", plan.Description+"; rolled back: staging again failed: "+err.Error()
+				break
+			}
+			if verifyStage(st, next) {
+				a.Status = "applied"
+				a.Reason = fmt.Sprintf("%s; verified: set aside %d -> %d, columns left out %d -> %d",
+					plan.Description, st.Quarantined, next.Quarantined, len(st.Extra), len(next.Extra))
+				a.RowsAffected = st.Quarantined - next.Quarantined
+				if err := insp.Discard(ctx, st); err != nil {
+					return next, err
+				}
+				st, spec = next, plan.Spec
+				log.Info("healed", "strategy", strat.Name(), "object", st.ObjectKey, "subject", plan.Subject)
+			} else {
+				a.Status = "rolled_back"
+				a.Reason = fmt.Sprintf("%s; rolled back: set aside %d -> %d, loaded %d -> %d did not improve",
+					plan.Description, st.Quarantined, next.Quarantined, st.Loaded, next.Loaded)
+				if err := insp.Discard(ctx, next); err != nil {
+					return st, err
+				}
+			}
+		}
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// verifyStage accepts a new staging that accounts for the same rows and
+// sets fewer aside or leaves fewer columns out, and no worse in either.
+func verifyStage(before, after *warehouse.Staged) bool {
+	if before.Loaded+before.Quarantined != after.Loaded+after.Quarantined {
+		return false
+	}
+	if after.Quarantined > before.Quarantined || len(after.Extra) > len(before.Extra) {
+		return false
+	}
+	return after.Quarantined < before.Quarantined || len(after.Extra) < len(before.Extra)
+}
+
+// accepted counts the staged rows with a value in a column.
+func accepted(w warehouse.Warehouse, st *warehouse.Staged) func(ctx context.Context, column string) (int64, error) {
+	return func(ctx context.Context, column string) (int64, error) {
+		var n int64
+		err := w.WithStaged(ctx, func(conn *sql.Conn) error {
+			return conn.QueryRowContext(ctx, "SELECT count("+quality.DuckDB.Ident(column)+") FROM "+quality.DuckDB.Ident(st.Table)).Scan(&n)
+		})
+		return n, err
+	}
+}

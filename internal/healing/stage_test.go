@@ -1,0 +1,180 @@
+package healing
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// fakeInspector serves rejected values from a map.
+type fakeInspector map[string][]string
+
+func (f fakeInspector) Rejects(context.Context, *warehouse.Staged) ([]warehouse.Reject, error) {
+	return nil, nil
+}
+
+func (f fakeInspector) RejectedValues(_ context.Context, _ *warehouse.Staged, col string, limit int) ([]string, error) {
+	return f[col], nil
+}
+
+func (f fakeInspector) Discard(context.Context, *warehouse.Staged) error { return nil }
+
+func castEnv(typ string, vals []string, acceptedRows int64) *StageEnv {
+	return &StageEnv{
+		Spec:    warehouse.LoadSpec{ObjectKey: "f.csv"},
+		Staged:  &warehouse.Staged{Columns: []warehouse.Column{{Name: "c", Type: typ}}},
+		Rejects: []warehouse.Reject{{Kind: warehouse.RejectCast, Column: "c", Rows: int64(len(vals))}},
+		Inspect: fakeInspector{"c": vals},
+		Accepted: func(context.Context, string) (int64, error) {
+			return acceptedRows, nil
+		},
+	}
+}
+
+// TestStageStrategiesDecideFromTheBatch: each strategy acts only when the
+// batch's values leave one reading, and says why when they do not.
+func TestStageStrategiesDecideFromTheBatch(t *testing.T) {
+	cases := []struct {
+		name     string
+		strategy StageStrategy
+		typ      string
+		vals     []string
+		accepted int64
+		// want: "" no plan, "escalate: <text>" escalated, else the
+		// parse or widening the plan's spec holds.
+		want       string
+		confidence float64
+	}{
+		{"day first", parseDateFormat{}, "DATE", []string{"27/11/2026", "03/04/2026"}, 0, "layouts=%d/%m/%Y", 0.95},
+		{"month first", parseDateFormat{}, "DATE", []string{"11/27/2026", "03/04/2026"}, 0, "layouts=%m/%d/%Y", 0.95},
+		{"same either way", parseDateFormat{}, "DATE", []string{"01/01/2026"}, 0, "layouts=%d/%m/%Y", 0.95},
+		{"ambiguous", parseDateFormat{}, "DATE", []string{"03/04/2026"}, 0, "escalate: 03/04/2026 reads as 2026-04-03", 0},
+		{"dotted with time", parseDateFormat{}, "TIMESTAMP", []string{"27.11.2026 10:30"}, 0, "layouts=%d.%m.%Y %H:%M:%S,%d.%m.%Y %H:%M,%d.%m.%Y", 0.95},
+		{"a DATE keeps no time", parseDateFormat{}, "DATE", []string{"27.11.2026 10:30"}, 0, "", 0},
+		{"not dates", parseDateFormat{}, "DATE", []string{"soon"}, 0, "", 0},
+		{"not a date column", parseDateFormat{}, "VARCHAR", []string{"27/11/2026"}, 0, "", 0},
+		{"epoch seconds", parseEpoch{}, "TIMESTAMP", []string{"1793750400"}, 0, "epoch=s", 0.95},
+		{"epoch micros", parseEpoch{}, "TIMESTAMP", []string{"1793750400000000"}, 0, "epoch=us", 0.95},
+		{"mixed units", parseEpoch{}, "TIMESTAMP", []string{"1793750400", "1793750400000"}, 0, "escalate: 1 in s, 1 in ms", 0},
+		{"thousands", parseNumberFormat{}, "DOUBLE", []string{"1,234.5", "12,000"}, 3, "thousands=,", 0.95},
+		{"decimal comma alone", parseNumberFormat{}, "DOUBLE", []string{"1.234,5", "7,25"}, 0, "decimal_comma", 0.95},
+		{"decimal comma among accepted values", parseNumberFormat{}, "DOUBLE", []string{"7,25"}, 4, "decimal_comma", 0.7},
+		{"comma either way", parseNumberFormat{}, "DOUBLE", []string{"1,234"}, 0, "escalate: decimal comma or as thousands", 0},
+		{"not numbers", parseNumberFormat{}, "DOUBLE", []string{"n/a"}, 0, "", 0},
+		{"integer gets decimals", widenType{}, "BIGINT", []string{"12.5", "3"}, 0, "widen=NUMERIC", 0.9},
+		{"integer gets exponents", widenType{}, "INTEGER", []string{"1.5e300"}, 0, "widen=FLOAT64", 0.9},
+		{"date gets times", widenType{}, "DATE", []string{"2026-11-27 10:00:00"}, 0, "widen=DATETIME", 0.9},
+		{"text is no number", widenType{}, "BIGINT", []string{"twelve"}, 0, "", 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			plan, err := tc.strategy.Plan(context.Background(), castEnv(tc.typ, tc.vals, tc.accepted))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := describePlan(plan)
+			ok := strings.HasPrefix(got, tc.want)
+			if esc, isEsc := strings.CutPrefix(tc.want, "escalate: "); isEsc {
+				ok = strings.HasPrefix(got, "escalate: ") && strings.Contains(got, esc)
+			}
+			if !ok || (tc.want == "") != (got == "") {
+				t.Fatalf("plan %q, want %q", got, tc.want)
+			}
+			if plan != nil && plan.Escalate == "" && plan.Confidence != tc.confidence {
+				t.Errorf("confidence %.2f, want %.2f", plan.Confidence, tc.confidence)
+			}
+		})
+	}
+}
+
+func describePlan(p *StagePlan) string {
+	if p == nil {
+		return ""
+	}
+	if p.Escalate != "" {
+		return "escalate: " + p.Escalate
+	}
+	for _, cp := range p.Spec.Parse {
+		switch {
+		case len(cp.Layouts) > 0:
+			return "layouts=" + strings.Join(cp.Layouts, ",")
+		case cp.EpochUnit != "":
+			return "epoch=" + cp.EpochUnit
+		case cp.DecimalComma:
+			return "decimal_comma"
+		case cp.Thousands != "":
+			return "thousands=" + cp.Thousands
+		}
+	}
+	for _, to := range p.Spec.Widen {
+		return "widen=" + to
+	}
+	return "?"
+}
+
+func TestTranscodeChoosesTheEncoding(t *testing.T) {
+	for _, tc := range []struct {
+		data, want string
+	}{
+		{"id,city\n1,K\xf6ln\n", "latin-1"},
+		{"id,quote\n1,\x93hi\x94 \x80\n", "windows-1252"},
+		{"id,city\n1,Köln\n", ""},
+	} {
+		p := filepath.Join(t.TempDir(), "f.csv")
+		os.WriteFile(p, []byte(tc.data), 0o644)
+		env := &StageEnv{
+			Spec:    warehouse.LoadSpec{ObjectKey: "f.csv", Path: p, Format: format.CSV},
+			Staged:  &warehouse.Staged{},
+			Rejects: []warehouse.Reject{{Kind: warehouse.RejectEncoding, Rows: 1}},
+		}
+		plan, err := transcodeEncoding{}.Plan(context.Background(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if plan != nil {
+			got = plan.Spec.Encoding
+		}
+		if got != tc.want {
+			t.Errorf("%q: encoding %q, want %q", tc.data, got, tc.want)
+		}
+	}
+}
+
+func TestRelaxAndVerify(t *testing.T) {
+	env := &StageEnv{
+		Spec:    warehouse.LoadSpec{ObjectKey: "f.csv", Schema: schema.Schema{{Name: "id", Type: "INT64", Mode: "REQUIRED"}, {Name: "k", Type: "INT64"}}},
+		Staged:  &warehouse.Staged{},
+		Rejects: []warehouse.Reject{{Kind: warehouse.RejectNull, Column: "k", Rows: 1}, {Kind: warehouse.RejectNull, Column: "id", Rows: 2}},
+	}
+	plan, err := relaxRequired{}.Plan(context.Background(), env)
+	if err != nil || plan == nil || len(plan.Spec.Relax) != 1 || plan.Spec.Relax[0] != "id" || plan.Confidence >= 0.9 {
+		t.Fatalf("relax: %+v %v", plan, err)
+	}
+	env.Spec.Relax = []string{"id"}
+	if plan, _ := (relaxRequired{}).Plan(context.Background(), env); plan != nil {
+		t.Fatalf("relaxed twice: %+v", plan)
+	}
+
+	before := &warehouse.Staged{Loaded: 8, Quarantined: 2, Extra: []schema.Field{{Name: "x"}}}
+	for _, tc := range []struct {
+		after *warehouse.Staged
+		ok    bool
+	}{
+		{&warehouse.Staged{Loaded: 10, Extra: []schema.Field{{Name: "x"}}}, true},
+		{&warehouse.Staged{Loaded: 8, Quarantined: 2}, true},
+		{&warehouse.Staged{Loaded: 8, Quarantined: 2, Extra: []schema.Field{{Name: "x"}}}, false},
+		{&warehouse.Staged{Loaded: 9}, false}, // a row went missing
+		{&warehouse.Staged{Loaded: 7, Quarantined: 3}, false},
+	} {
+		if got := verifyStage(before, tc.after); got != tc.ok {
+			t.Errorf("verify %+v = %v, want %v", tc.after, got, tc.ok)
+		}
+	}
+}
