@@ -327,7 +327,7 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 				out := []actionJSON{}
 				for _, a := range acts {
 					out = append(out, actionJSON{a.ID, a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy,
-						a.Strategy, json.RawMessage(a.Params), a.RowsAffected, json.RawMessage(a.Before), json.RawMessage(a.After),
+						a.Strategy, rawJSON(a.Params), a.RowsAffected, rawJSON(a.Before), rawJSON(a.After),
 						a.Status, a.ApprovedBy, a.Reason, a.CreatedAt.UTC()})
 				}
 				return writeJSON(e.stdout, out)
@@ -335,10 +335,10 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 			for _, a := range acts {
 				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.ObjectKey, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
 				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", a.Issue, a.Category, a.DecidedBy, a.Reason)
-				if a.Before != "[]" && a.Before != "null" {
+				if a.Before != "[]" && a.Before != "null" && a.Before != "" {
 					fmt.Fprintf(e.stdout, "   before: %s\n", a.Before)
 				}
-				if a.After != "[]" && a.After != "null" {
+				if a.After != "[]" && a.After != "null" && a.After != "" {
 					fmt.Fprintf(e.stdout, "   after:  %s\n", a.After)
 				}
 			}
@@ -439,4 +439,12 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 		cmd.Flags().StringVar(&category, "category", "", "what the issue really was, to teach the diagnosis")
 	}
 	return cmd
+}
+
+// rawJSON passes a stored JSON value through; an empty one is null.
+func rawJSON(s string) json.RawMessage {
+	if s == "" {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
 }

@@ -3,9 +3,12 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -160,4 +163,71 @@ func actionsWithID(t *testing.T, dir string) []actionWithID {
 		t.Fatalf("%v: %s", err, out)
 	}
 	return as
+}
+
+// flakyAPI fails the first `fail` requests with status, then serves two
+// items; a 429 says Retry-After: 0.
+func flakyAPI(t *testing.T, fail int, status int) *httptest.Server {
+	t.Helper()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if int(calls.Add(1)) <= fail {
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "0")
+			}
+			http.Error(w, "try later", status)
+			return
+		}
+		fmt.Fprint(w, `[{"id": 1, "name": "a"}, {"id": 2, "name": "b"}]`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func apiProject(t *testing.T, url string) string {
+	t.Helper()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: api\npipelines:\n  items: {source: api, mode: merge, key: [id]}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  api:\n    type: api\n    url: "+url+
+		"\n    retry: {attempts: 4, initial_interval: 5ms, max_interval: 20ms}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "self_healing.yaml"), []byte("confidence_threshold: 0.9\n"), 0o644)
+	return dir
+}
+
+// TestRetriedFailuresAreRecorded: a source that fails and recovers is
+// healed by retrying; the actions say what failed, why, and what was done.
+// A failure retrying cannot fix is escalated with its cause.
+func TestRetriedFailuresAreRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		name                       string
+		fail, httpStatus           int
+		code                       int
+		strategy, category, status string
+		reason                     string
+	}{
+		{"flaky", 2, http.StatusServiceUnavailable, 0, "retry_with_backoff", "source_unavailable", "applied", "retried 2 time(s)"},
+		{"rate limited", 1, http.StatusTooManyRequests, 0, "slow_down", "rate_limited", "applied", "Retry-After honoured"},
+		{"down", 9, http.StatusBadGateway, 1, "retry_with_backoff", "transient", "failed", "gave up"},
+		{"forbidden", 9, http.StatusForbidden, 1, "escalate", "auth", "escalated", "check the credentials"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := apiProject(t, flakyAPI(t, tc.fail, tc.httpStatus).URL)
+			if code, out, errOut := shp(t, "run", "--config", dir); code != tc.code {
+				t.Fatalf("run: %d, want %d\n%s\n%s", code, tc.code, out, errOut)
+			}
+			as := actions(t, dir)
+			if len(as) != 1 {
+				t.Fatalf("actions: %+v", as)
+			}
+			a := as[0]
+			if a.Strategy != tc.strategy || a.Category != tc.category || a.Status != tc.status || !strings.Contains(a.Reason, tc.reason) {
+				t.Fatalf("action %+v", a)
+			}
+			if tc.code == 0 {
+				if got := queryJSON(t, dir, "SELECT count(*) AS n FROM items"); fmt.Sprint(got[0]["n"]) != "2" {
+					t.Fatalf("target: %v", got)
+				}
+			}
+		})
+	}
 }

@@ -70,6 +70,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 	if len(*sch) == 0 {
 		if *sch, err = ex.Discover(ctx); err != nil {
+			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, log)
 			return nil, nil, err
 		}
 	}
@@ -115,6 +116,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			}
 		}
 		r.finishTask(ctx, task, err)
+		r.reportTask(ctx, res.RunID, p.Name, src, ex, err, log)
 		if err != nil {
 			exErr = err
 			return
@@ -392,4 +394,23 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 		}
 	}
 	return items, true, nil
+}
+
+// reportTask tells the healer what the source's retries healed and, when
+// err is set, what failed.
+func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *config.Source, ex source.Extractor, err error, log *slog.Logger) {
+	tr, ok := r.Healer.(TaskRecorder)
+	if !ok {
+		return
+	}
+	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err}
+	if rl, ok := ex.(source.RetryLog); ok {
+		rep.Retries = rl.TakeRetries()
+	}
+	if err == nil && len(rep.Retries) == 0 {
+		return
+	}
+	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {
+		log.Warn("record healing of the extraction", "err", rerr)
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -54,6 +55,21 @@ type StageRequest struct {
 	Spec            warehouse.LoadSpec
 	Staged          *warehouse.Staged
 	Warehouse       warehouse.Warehouse
+}
+
+// TaskRecorder is a Healer that also hears how an extraction went: the
+// failures its connector retried (and so healed) and, when it failed, the
+// error, to diagnose and record as actions.
+type TaskRecorder interface {
+	RecordTask(ctx context.Context, rep TaskReport) error
+}
+
+// TaskReport is one extraction's retried failures and outcome.
+type TaskReport struct {
+	RunID, Pipeline    string
+	Source, SourceType string
+	Retries            []resilience.Retry
+	Err                error // nil when the extraction succeeded
 }
 
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -72,6 +73,27 @@ type Caller struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 	// Notify, when set, hears about each failed attempt that will be retried.
 	Notify func(attempt int, err error, wait time.Duration)
+
+	mu      sync.Mutex
+	retries []Retry
+}
+
+// Retry is a failed attempt that was retried: the evidence the
+// self-healing engine records and diagnoses.
+type Retry struct {
+	Attempt int
+	Err     error
+	Wait    time.Duration // how long the caller waited before the next attempt
+}
+
+// TakeRetries returns the retried failures since the last call and
+// forgets them.
+func (c *Caller) TakeRetries() []Retry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.retries
+	c.retries = nil
+	return out
 }
 
 // New returns a Caller for the named source.
@@ -119,6 +141,15 @@ func (c *Caller) Do(ctx context.Context, op func(ctx context.Context) error) err
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxTries(uint(c.policy.MaxAttempts)), backoff.WithMaxElapsedTime(0),
 		backoff.WithNotify(func(err error, wait time.Duration) {
+			var ra *retryAfter
+			if errors.As(err, &ra) {
+				err = ra.err
+			}
+			c.mu.Lock()
+			if len(c.retries) < 100 {
+				c.retries = append(c.retries, Retry{Attempt: attempts, Err: err, Wait: wait})
+			}
+			c.mu.Unlock()
 			if c.Notify != nil {
 				c.Notify(attempts, err, wait)
 			}

@@ -67,6 +67,13 @@ type Extraction struct {
 	Attempts    int
 }
 
+// RetryLog is a source that keeps its retried failures (with their
+// errors) for the self-healing engine's record.
+type RetryLog interface {
+	// TakeRetries returns the failures retried since the last call.
+	TakeRetries() []resilience.Retry
+}
+
 // Sink hands out chunk files. A chunk is staged and loaded as one object.
 type Sink interface {
 	// Chunk opens a new chunk; its rows are counted by the extractor.

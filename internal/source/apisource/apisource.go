@@ -617,6 +617,9 @@ func later(a, b string) bool {
 	return a > b
 }
 
+// TakeRetries implements source.RetryLog.
+func (x *extractor) TakeRetries() []resilience.Retry { return x.caller.TakeRetries() }
+
 func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
 	since := req.Since
 	if inc := x.cfg.Incremental; inc != nil && since == "" {

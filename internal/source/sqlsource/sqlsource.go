@@ -248,6 +248,9 @@ func (x *extractor) scalar(ctx context.Context, query string) (string, bool, err
 	return v, ok, err
 }
 
+// TakeRetries implements source.RetryLog.
+func (x *extractor) TakeRetries() []resilience.Retry { return x.caller.TakeRetries() }
+
 func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
 	cols, err := x.columns(ctx)
 	if err != nil {

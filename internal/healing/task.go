@@ -1,0 +1,136 @@
+package healing
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
+)
+
+var _ pipeline.TaskRecorder = (*Engine)(nil)
+
+// The strategies of task failures. The retrying itself is done by the
+// connector's resilience layer (exponential backoff with jitter, the
+// server's Retry-After honoured, a circuit breaker per source); the
+// engine diagnoses each retried failure and records what was done.
+const (
+	retryStrategy    = "retry_with_backoff"
+	slowDownStrategy = "slow_down"
+	escalateStrategy = "escalate"
+)
+
+// retryable are the categories a retry can heal.
+var retryable = map[Category]bool{
+	Transient: true, SourceUnavailable: true, Timeout: true, Deadlock: true, RateLimited: true, ResourceExhaustion: true,
+}
+
+// RecordTask implements pipeline.TaskRecorder: one action per cause of
+// the extraction's retried failures (applied when the extraction then
+// succeeded, failed when it gave up), and for a failure that no retry
+// can fix, an escalation that names the cause.
+func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error {
+	m, err := e.model(ctx)
+	if err != nil {
+		return fmt.Errorf("diagnosis model: %w", err)
+	}
+	type group struct {
+		d       Diagnosis
+		issue   Issue
+		retries int
+		waited  time.Duration
+	}
+	groups := map[Category]*group{}
+	var order []Category
+	for _, r := range rep.Retries {
+		is := FromError(r.Err, rep.SourceType)
+		d := Diagnose(is, m)
+		g := groups[d.Category]
+		if g == nil {
+			g = &group{d: d, issue: is}
+			groups[d.Category] = g
+			order = append(order, d.Category)
+		}
+		g.retries++
+		g.waited += r.Wait
+	}
+	sort.Slice(order, func(i, j int) bool { return order[i] < order[j] })
+	var finalCat Category
+	var final Diagnosis
+	var finalIssue Issue
+	if rep.Err != nil {
+		finalIssue = FromError(rep.Err, rep.SourceType)
+		final = Diagnose(finalIssue, m)
+		finalCat = final.Category
+	}
+	for _, c := range order {
+		g := groups[c]
+		strategy := retryStrategy
+		if c == RateLimited {
+			strategy = slowDownStrategy
+		}
+		params, _ := json.Marshal(map[string]any{"source": rep.Source, "retries": g.retries, "waited_ms": g.waited.Milliseconds()})
+		a := metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(g.issue.Text),
+			Category: string(c), Confidence: g.d.Confidence, DecidedBy: g.d.By, Strategy: strategy,
+			Params: string(params), ApprovedBy: "policy",
+		}
+		how := fmt.Sprintf("retried %d time(s), waiting %s in all (exponential backoff with jitter", g.retries, g.waited.Round(time.Millisecond))
+		if strategy == slowDownStrategy {
+			how += ", the server's Retry-After honoured"
+		}
+		how += ")"
+		switch {
+		case rep.Err == nil:
+			a.Status, a.Reason = "applied", how+"; the source recovered and the extraction completed"
+		case finalCat == c:
+			a.Status, a.Reason = "failed", how+"; gave up: "+firstLine(rep.Err.Error())
+		default:
+			a.Status, a.Reason = "applied", how+"; that failure passed, a later one ended the extraction"
+		}
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
+			return err
+		}
+	}
+	if rep.Err == nil || groups[finalCat] != nil {
+		return nil
+	}
+	// A failure that was not retried: retrying cannot fix it.
+	a := metadata.HealingAction{
+		RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(finalIssue.Text),
+		Category: string(finalCat), Confidence: final.Confidence, DecidedBy: final.By, Strategy: escalateStrategy,
+		Status: "escalated", Reason: fmt.Sprintf("%s: %s", advice(finalCat), firstLine(rep.Err.Error())),
+	}
+	_, err = e.Store.RecordAction(ctx, a)
+	return err
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	if len(line) > 500 {
+		line = line[:500] + "..."
+	}
+	return line
+}
+
+// advice says what a person should do about a failure no action can fix.
+func advice(c Category) string {
+	switch c {
+	case Auth:
+		return "authentication or permission failed; retrying cannot fix it, check the credentials and grants"
+	case ConfigError:
+		return "the configuration or the query is wrong; retrying cannot fix it"
+	case Quota:
+		return "a quota is exhausted; it resets or needs raising"
+	case PartialFile:
+		return "the input is truncated; the source must deliver it again"
+	}
+	if retryable[c] {
+		return string(c) + ": the retries ran out; the next scheduled run tries again"
+	}
+	return string(c) + ": needs a person"
+}
