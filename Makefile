@@ -4,7 +4,7 @@ BIN     ?= bin/shp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
 
-.PHONY: build test demo bench lint cover clean
+.PHONY: build test demo bench chaos lint cover clean
 
 build: ## build bin/shp
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
@@ -18,6 +18,9 @@ demo: build ## run the quick start pipeline, print its summary and what self-hea
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
+
+chaos: ## fault-injection suite: inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per class
+	SHP_CHAOS_REPORT=- $(GO) test -count=1 -v -run '^TestFaultInjection$$' ./chaos/ | sed -n '/^| fault class/,/healed without a person/p'
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/shp-dev/shp/internal/testutil"
 )
@@ -46,21 +43,6 @@ pipelines:
 	return dir
 }
 
-func pgRun(t *testing.T, dsn string, stmts ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 func queryJSON(t *testing.T, dir, sql string) []map[string]any {
 	t.Helper()
 	code, out, errOut := shp(t, "query", "--config", dir, "--format", "json", sql)
@@ -80,7 +62,7 @@ func queryJSON(t *testing.T, dir, sql string) []map[string]any {
 // the third finds nothing new.
 func TestPostgresSourcePipeline(t *testing.T) {
 	dsn := testutil.PostgresDSN(t)
-	pgRun(t, dsn,
+	testutil.PostgresExec(t, dsn,
 		`CREATE TABLE orders (id integer PRIMARY KEY, customer text, amount numeric(10,2), paid boolean, raw bytea,
 			tags text[], meta jsonb, placed date, updated_at timestamptz NOT NULL)`,
 		`INSERT INTO orders VALUES
@@ -113,7 +95,7 @@ func TestPostgresSourcePipeline(t *testing.T) {
 		t.Errorf("row 3 (empty values, not NULLs): %v", r2)
 	}
 
-	pgRun(t, dsn, `UPDATE orders SET amount = 99.99, updated_at = '2026-01-02 09:00:00+00' WHERE id = 1`,
+	testutil.PostgresExec(t, dsn, `UPDATE orders SET amount = 99.99, updated_at = '2026-01-02 09:00:00+00' WHERE id = 1`,
 		`INSERT INTO orders (id, customer, updated_at) VALUES (4, 'new', '2026-01-02 10:00:00+00')`)
 	code, out, errOut = shp(t, "run", "--config", dir, "--format", "json")
 	if code != 0 {
@@ -221,7 +203,7 @@ pipelines:
 
 func TestSourcesCommands(t *testing.T) {
 	dsn := testutil.PostgresDSN(t)
-	pgRun(t, dsn, `CREATE TABLE orders (id integer, amount numeric(8,2), updated_at timestamptz)`)
+	testutil.PostgresExec(t, dsn, `CREATE TABLE orders (id integer, amount numeric(8,2), updated_at timestamptz)`)
 	dir := extractProject(t, dsn, "")
 	code, out, errOut := shp(t, "sources", "list", "--config", dir)
 	if code != 0 || !strings.Contains(out, "shop") || !strings.Contains(out, "postgres") || !strings.Contains(out, "[orders]") || strings.Contains(out, "postgres://") {
@@ -235,7 +217,7 @@ func TestSourcesCommands(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, `source "nope" is not defined`) {
 		t.Fatalf("unknown source: %d %s", code, errOut)
 	}
-	pgRun(t, dsn, `DROP TABLE orders`)
+	testutil.PostgresExec(t, dsn, `DROP TABLE orders`)
 	code, out, _ = shp(t, "sources", "test", "--config", dir)
 	if code != 1 || !strings.Contains(out, `shop: FAILED`) || !strings.Contains(out, `relation "orders" does not exist`) {
 		t.Fatalf("failing source: %d %s", code, out)

@@ -113,11 +113,19 @@ func TestAmbiguousDatesAreEscalated(t *testing.T) {
 // TestRenameWaitsForApproval: a column that disappears while a new one
 // appears is a suspected rename: proposed, never applied by itself; once
 // approved, the next run reads the file's column under the old name.
+// Until then nothing is committed.
 func TestRenameWaitsForApproval(t *testing.T) {
 	dir := eventsProject(t, allStage+"confidence_threshold: 0.5\n")
 	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
-	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
-		t.Fatalf("run: %d %s %s", code, out, errOut)
+	// Loading it as it is would leave city NULL: the commit is held, on
+	// this run and the next, with one proposal to answer.
+	for range 2 {
+		if code, out, errOut := shp(t, "run", "--config", dir); code != 1 || !strings.Contains(errOut, "commit held for approval") {
+			t.Fatalf("run: %d %s %s", code, out, errOut)
+		}
+	}
+	if as := actions(t, dir); len(as) != 1 {
+		t.Fatalf("one proposal, got %+v", as)
 	}
 	var id string
 	for _, a := range actionsWithID(t, dir) {
@@ -142,7 +150,7 @@ func TestRenameWaitsForApproval(t *testing.T) {
 		t.Fatalf("run 2: %d %s %s", code, out, errOut)
 	}
 	got := queryJSON(t, dir, "SELECT string_agg(id || ':' || coalesce(city, 'NULL'), ',' ORDER BY id) AS r FROM events")
-	if fmt.Sprint(got[0]["r"]) != "1:NULL,2:Basel" {
+	if fmt.Sprint(got[0]["r"]) != "1:Bern,2:Basel" {
 		t.Fatalf("target: %v", got)
 	}
 }

@@ -120,8 +120,8 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 	}
 	st, spec := req.Staged, req.Spec
 	tried := map[string]bool{}
-	var approved []metadata.HealingAction
-	loaded := false
+	var approved, pending []metadata.HealingAction
+	loaded, loadedPending := false, false
 	for attempt := 0; attempt < e.Policy.maxAttempts(); attempt++ {
 		rejects, err := insp.Rejects(ctx, st)
 		if err != nil {
@@ -144,6 +144,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			break
 		}
 		tried[strat.Name()+"\x00"+plan.Subject] = true
+		hold := false
 		m, err := e.model(ctx)
 		if err != nil {
 			return st, fmt.Errorf("diagnosis model: %w", err)
@@ -179,7 +180,8 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		case e.Policy.DryRun:
 			a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
 		case approval == nil && plan.Approval:
-			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: it changes what the data means)"
+			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: it changes what the data means; the commit is held)"
+			hold = true
 		case approval == nil && !e.Policy.AutoApprove[strat.Name()]:
 			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
 		case approval == nil && plan.Confidence < threshold:
@@ -213,8 +215,30 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 				}
 			}
 		}
-		if _, err := e.Store.RecordAction(ctx, a); err != nil {
-			return st, err
+		var id int64
+		if a.Status == "proposed" {
+			// The same proposal, still undecided from an earlier run, is
+			// the one a person answers: it is not proposed again.
+			if !loadedPending {
+				if pending, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "proposed", Limit: 200}); err != nil {
+					return st, err
+				}
+				loadedPending = true
+			}
+			if p := findApproval(pending, strat.Name(), plan.Issue.Text, plan.Subject); p != nil {
+				id = p.ID
+			}
+		}
+		if id == 0 {
+			if id, err = e.Store.RecordAction(ctx, a); err != nil {
+				return st, err
+			}
+		}
+		if hold {
+			// Loading without the change would load wrong values (a
+			// renamed column as NULL): nothing is committed until a
+			// person decides.
+			return st, fmt.Errorf("%w: %s", pipeline.ErrHeld, holdReason(plan.Issue.Text, id))
 		}
 	}
 	return st, nil

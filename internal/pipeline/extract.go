@@ -213,7 +213,7 @@ func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.
 		return nil, nil, err
 	}
 	defer release()
-	st, err := r.Warehouse.Stage(ctx, warehouse.LoadSpec{
+	st, err := r.stage(ctx, p.Name, warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
 		Path: localPath, Format: f, Compression: format.None, Schema: sch, Key: p.Key,
 		CSV: warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true},

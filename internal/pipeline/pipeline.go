@@ -604,16 +604,9 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
 	}
-	st, err := r.Warehouse.Stage(ctx, spec)
+	st, err := r.stage(ctx, p.Name, spec)
 	if err != nil {
 		return or, nil, err
-	}
-	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
-		healed, err := sh.HealStage(ctx, StageRequest{RunID: runID, Pipeline: p.Name, Spec: spec, Staged: st, Warehouse: r.Warehouse})
-		if err != nil {
-			return or, nil, fmt.Errorf("heal staging of %s: %w", obj.Key, err)
-		}
-		st = healed
 	}
 	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
 	if st.Loaded+st.Quarantined != counted {
@@ -629,6 +622,23 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 			Rows: counted, Elapsed: r.now().Sub(started), Done: true})
 	}
 	return or, st, nil
+}
+
+// stage loads an object into the warehouse and lets a StageHealer repair
+// how it was read.
+func (r *Runner) stage(ctx context.Context, pipeline string, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
+	st, err := r.Warehouse.Stage(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
+		healed, err := sh.HealStage(ctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
+		if err != nil {
+			return nil, fmt.Errorf("heal staging of %s: %w", spec.ObjectKey, err)
+		}
+		st = healed
+	}
+	return st, nil
 }
 
 func objectFormat(src *config.Source, key string) (format.Format, format.Compression, error) {

@@ -238,3 +238,36 @@ func redact(dsn string) string {
 
 // kvPassword finds a password in a key=value or MySQL driver DSN.
 var kvPassword = regexp.MustCompile(`(?i)((?:^|\s)password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|\S*)|^([^:@/=\s]*:)[^@]*`)
+
+// PostgresExec runs statements on a PostgreSQL DSN, failing the test at
+// the first error.
+func PostgresExec(t testing.TB, dsn string, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, s := range stmts {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// MySQLExec runs statements on a MySQL or MariaDB DSN, failing the test
+// at the first error.
+func MySQLExec(t testing.TB, dsn string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}

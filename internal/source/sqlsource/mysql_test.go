@@ -11,24 +11,10 @@ import (
 	"github.com/shp-dev/shp/internal/testutil"
 )
 
-func myExec(t *testing.T, dsn string, stmts ...string) {
-	t.Helper()
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 // TestMySQLExtract extracts from MariaDB: every type, then what changed.
 func TestMySQLExtract(t *testing.T) {
 	dsn := testutil.MySQLDSN(t)
-	myExec(t, dsn,
+	testutil.MySQLExec(t, dsn,
 		"CREATE TABLE orders (id BIGINT PRIMARY KEY, ti TINYINT, si SMALLINT, mi MEDIUMINT, i INT, ub BIGINT UNSIGNED, amount DECIMAL(12,2), "+
 			"f FLOAT, d DOUBLE, vc VARCHAR(20), tx TEXT, ch CHAR(3), bl BLOB, vb VARBINARY(8), day DATE, at DATETIME(6), ts TIMESTAMP NULL, "+
 			"tm TIME, en ENUM('a','b'), yr YEAR, updated_at DATETIME NOT NULL) CHARACTER SET utf8mb4",
@@ -74,7 +60,7 @@ func TestMySQLExtract(t *testing.T) {
 			t.Errorf("extracted CSV lacks %q:\n%s", w, text)
 		}
 	}
-	myExec(t, dsn, "UPDATE orders SET vc = 'late', updated_at = '2026-01-05 00:00:00' WHERE id = 2",
+	testutil.MySQLExec(t, dsn, "UPDATE orders SET vc = 'late', updated_at = '2026-01-05 00:00:00' WHERE id = 2",
 		"INSERT INTO orders (id, updated_at) VALUES (4, '2026-01-06 00:00:00')")
 	sink = &memSink{}
 	exn, err = ex.Extract(ctx, source.ExtractRequest{Since: exn.Watermark}, sink)
@@ -87,7 +73,7 @@ func TestMySQLExtract(t *testing.T) {
 // extraction; the retry starts the chunk afresh on a new connection.
 func TestMySQLKilledConnection(t *testing.T) {
 	dsn := testutil.MySQLDSN(t)
-	myExec(t, dsn, "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(200))",
+	testutil.MySQLExec(t, dsn, "CREATE TABLE big (id INT PRIMARY KEY, pad VARCHAR(200))",
 		"INSERT INTO big SELECT seq, REPEAT('x', 200) FROM seq_1_to_100000")
 	ex := mustOpen(t, "mysql", map[string]any{"dsn": dsn, "table": "big", "retry": map[string]any{"initial_interval": "10ms"}})
 	killer, err := sql.Open("mysql", dsn)

@@ -12,26 +12,11 @@ import (
 	"github.com/shp-dev/shp/internal/testutil"
 )
 
-func pgExec(t *testing.T, dsn string, stmts ...string) {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	for _, s := range stmts {
-		if _, err := conn.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 // TestPostgresExtract extracts a table holding every type the connector
 // maps, then only what changed, then in chunks.
 func TestPostgresExtract(t *testing.T) {
 	dsn := testutil.PostgresDSN(t)
-	pgExec(t, dsn,
+	testutil.PostgresExec(t, dsn,
 		`CREATE TABLE orders (id bigint PRIMARY KEY, i2 smallint, i4 integer, amount numeric(12,2), free numeric,
 			f4 real, f8 double precision, ok boolean, note text, code varchar(10), c3 char(3), raw bytea, day date,
 			at timestamp, updated_at timestamptz NOT NULL, tm time, j json, jb jsonb, u uuid, ints integer[], tags text[])`,
@@ -80,7 +65,7 @@ func TestPostgresExtract(t *testing.T) {
 	}
 
 	// Only what changed after the watermark: an update and an insert.
-	pgExec(t, dsn, `UPDATE orders SET note = 'late', updated_at = '2026-01-06 00:00:00+00' WHERE id = 2`,
+	testutil.PostgresExec(t, dsn, `UPDATE orders SET note = 'late', updated_at = '2026-01-06 00:00:00+00' WHERE id = 2`,
 		`INSERT INTO orders (id, updated_at) VALUES (5, '2026-01-07 00:00:00+00')`)
 	sink = &memSink{}
 	exn, err = ex.Extract(ctx, source.ExtractRequest{Since: exn.Watermark}, sink)
@@ -122,7 +107,7 @@ func TestPostgresExtract(t *testing.T) {
 // extracted twice.
 func TestPostgresKilledConnection(t *testing.T) {
 	dsn := testutil.PostgresDSN(t)
-	pgExec(t, dsn, `CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 200000) g`)
+	testutil.PostgresExec(t, dsn, `CREATE TABLE big AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 200000) g`)
 	ex := mustOpen(t, "postgres", map[string]any{"dsn": dsn, "table": "big", "retry": map[string]any{"initial_interval": "10ms"}})
 	killer, err := pgx.Connect(context.Background(), dsn)
 	if err != nil {

@@ -149,7 +149,7 @@ func TestStageJSON(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := queryStrings(t, w, `SELECT line || ': ' || reason FROM j__quarantine ORDER BY line`)
-		if len(got) != 3 || !strings.HasPrefix(got[0], `3: CAST (column amount): could not convert oops to DOUBLE`) ||
+		if len(got) != 3 || !strings.HasPrefix(got[0], `3: CAST (column amount): Could not convert string "oops" to 'DOUBLE'`) ||
 			!strings.HasPrefix(got[1], "4: ") || !strings.HasPrefix(got[2], "5: ") {
 			t.Fatalf("quarantine %q", got)
 		}

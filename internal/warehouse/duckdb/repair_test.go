@@ -231,3 +231,34 @@ func TestRejectsGroupsEncodingAndStructuralErrors(t *testing.T) {
 		t.Fatalf("rejects %+v, want %+v", rejects, want)
 	}
 }
+
+// TestIntegersAreNotRounded: DuckDB's cast rounds "2.5" to 3; shp sets
+// the row aside instead, with its line, in every format.
+func TestIntegersAreNotRounded(t *testing.T) {
+	sch := schema.Schema{{Name: "id", Type: "INT64"}, {Name: "qty", Type: "INTEGER"}}
+	for _, tc := range []struct {
+		name string
+		f    format.Format
+		data string
+		line string
+	}{
+		{"q.csv", format.CSV, "id,qty\n1,2\nx,3\n3,2.5\n4,7\n", "4"}, // the header is line 1
+		{"q.jsonl", format.JSONL, `{"id":1,"qty":2}` + "\n" + `{"id":"x","qty":3}` + "\n" + `{"id":3,"qty":2.5}` + "\n" + `{"id":4,"qty":7}` + "\n", "3"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := open(t)
+			st, err := w.Stage(context.Background(), repairSpec(t, tc.name, tc.data, tc.f, sch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			commit(t, w, st)
+			got := queryStrings(t, w, "SELECT line || ': ' || reason FROM t__quarantine ORDER BY line")
+			if len(got) != 2 || got[1] != tc.line+`: CAST (column qty): Could not convert string "2.5" to 'BIGINT'` {
+				t.Fatalf("quarantine %q", got)
+			}
+			if ids := queryStrings(t, w, "SELECT string_agg(id || '=' || qty, ',' ORDER BY id) FROM t"); ids[0] != "1=2,4=7" {
+				t.Fatalf("target %v", ids)
+			}
+		})
+	}
+}

@@ -24,6 +24,7 @@ const (
 	lineCol = "__shp_line"
 	errCol  = "__shp_error"
 	rawCol  = "__shp_raw"
+	ordCol  = "__shp_unconverted" // JSON of a CSV row whose value shp could not convert
 )
 
 // quarantineStageDDL is the shape of a per-object quarantine staging table.
@@ -55,7 +56,14 @@ type stager struct {
 	drift         []string
 	extra         []schema.Field
 	missing       []string
-	temp          []string // files made while staging, removed after
+	temp          []string    // files made while staging, removed after
+	converted     []converted // CSV columns read as text and converted by shp
+	lineExpr      string      // SQL for a staged row's line, when known
+}
+
+// converted is a CSV column shp converts itself.
+type converted struct {
+	name, typ string
 }
 
 func (s *stager) removeTemp() {
@@ -384,7 +392,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	if len(declared) == 0 {
 		fileTypes = s.sniffCSVTypes(ctx, path, base, len(header))
 	}
-	var colSpec, selects []string
+	var colSpec, selects, badConds, badVals []string
 	var extras []int
 	inFile := map[string]bool{}
 	for i, h := range header {
@@ -395,11 +403,23 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		if len(declared) > 0 {
 			if d, ok := lookup(declared, s.fileName(h)); ok {
 				typ = d.Type
-				if _, parsed := s.parse(d.Name); parsed {
-					typ = "VARCHAR" // converted after the read, see convertParsed
-				}
 				inFile[strings.ToLower(d.Name)] = true
-				selects = append(selects, ident(h)+" AS "+ident(d.Name))
+				if cp, parsed := s.parse(d.Name); parsed || isInteger(d.Type) {
+					// Read as text and converted in the same statement; a
+					// value that does not convert keeps its text in a
+					// column of its own, see convertParsed.
+					typ = "VARCHAR"
+					expr := castExpr(ident(h), d.Type)
+					if parsed {
+						expr = parseExpr(ident(h), d.Type, cp)
+					}
+					s.converted = append(s.converted, converted{name: d.Name, typ: d.Type})
+					selects = append(selects, expr+" AS "+ident(d.Name))
+					badConds = append(badConds, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", ident(h), expr))
+					badVals = append(badVals, literal(d.Name)+", "+ident(h))
+				} else {
+					selects = append(selects, ident(h)+" AS "+ident(d.Name))
+				}
 			} else {
 				extras = append(extras, i)
 			}
@@ -425,10 +445,18 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	}
 
 	rejects, scans := s.id+"_rej", s.id+"_scan"
+	ordinality := ""
+	if len(s.converted) > 0 {
+		// The ordinal of a row whose value did not convert, from which
+		// convertParsed finds its line; NULL (and free) for the others.
+		selects = append(selects, fmt.Sprintf("CASE WHEN %s THEN CAST(json_object('ord', ordinality, 'text', json_object(%s)) AS VARCHAR) END AS %s",
+			strings.Join(badConds, " OR "), strings.Join(badVals, ", "), ident(ordCol)))
+		ordinality = " WITH ORDINALITY"
+	}
 	stmt := fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
-		store_rejects=true, rejects_table=%s, rejects_scan=%s)`,
+		store_rejects=true, rejects_table=%s, rejects_scan=%s)%s`,
 		stagingRef(s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
-		literal(rejects), literal(scans))
+		literal(rejects), literal(scans), ordinality)
 	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("read csv: %w", err)
 	}
@@ -452,6 +480,24 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		GROUP BY line ORDER BY line`, stagingRef(s.qtable), ident(rejects)))
 	if err != nil {
 		return fmt.Errorf("collect rejected lines: %w", err)
+	}
+	if len(s.converted) > 0 {
+		// For the j-th rejected line (in order), g is the number of good
+		// rows before it: a good row of ordinal k follows the rejected
+		// lines whose g is below k.
+		header := 1
+		if s.spec.CSV.NoHeader {
+			header = 0
+		}
+		_, err = s.conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE %s AS
+			SELECT line - %d - row_number() OVER (ORDER BY line) AS g, row_number() OVER (ORDER BY line) AS j
+			FROM (SELECT DISTINCT line FROM %s)`, stagingRef(s.table+"_rejg"), header, ident(rejects)))
+		if err != nil {
+			return fmt.Errorf("number rejected lines: %w", err)
+		}
+		ord := "CAST(json_extract_string(" + ident(ordCol) + ", '$.ord') AS BIGINT)"
+		s.lineExpr = fmt.Sprintf("%s + %d + coalesce((SELECT max(j) FROM %s WHERE g < %s), 0)",
+			ord, header, stagingRef(s.table+"_rejg"), ord)
 	}
 	return nil
 }
@@ -670,7 +716,7 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 		}
 		casts = append(casts, fmt.Sprintf("%s AS %s", cast, ident(d.Name)))
 		errs = append(errs, fmt.Sprintf(
-			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): could not convert ' || left(CAST(%[1]s AS VARCHAR), 200) || ' to %[2]s' END",
+			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
 			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
 		rawParts = append(rawParts, literal(p.Name)+", "+col)
 	}
@@ -714,6 +760,13 @@ const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d 
 // dateFormats.
 func castExpr(col, typ string) string {
 	base := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
+	if isInteger(typ) {
+		// DuckDB rounds "2.5" to 3 on a cast to an integer: a value with
+		// a fraction does not convert (BigQuery agrees), it is set aside.
+		// Only text with a '.' pays for the check.
+		return fmt.Sprintf("CASE WHEN NOT contains(CAST(%[1]s AS VARCHAR), '.') THEN %[2]s "+
+			"WHEN TRY_CAST(%[1]s AS HUGEINT) = TRY_CAST(%[1]s AS DOUBLE) THEN %[2]s END", col, base)
+	}
 	switch strings.ToUpper(typ) {
 	case "DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE":
 		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, dateFormats, typ)
@@ -870,40 +923,72 @@ func parseExpr(col, typ string, p warehouse.ColumnParse) string {
 	return "coalesce(" + strings.Join(alts, ", ") + ")"
 }
 
-// convertParsed types the CSV columns a repair reads its own way (they
-// were read as text): a value that still does not convert sets its row
-// aside with the reason, as the reader does.
+// isText reports whether the staged column name holds text.
+func isText(cols []warehouse.Column, name string) bool {
+	for _, c := range cols {
+		if strings.EqualFold(c.Name, name) {
+			return strings.EqualFold(c.Type, "VARCHAR")
+		}
+	}
+	return false
+}
+
+// isInteger reports whether a DuckDB type is an integer type.
+func isInteger(typ string) bool {
+	switch strings.ToUpper(typ) {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT":
+		return true
+	}
+	return false
+}
+
+// convertParsed sets aside the CSV rows with a value that shp's own
+// conversion (a repair's way of reading a column, or a strict integer:
+// DuckDB's reader rounds "2.5" to 3) could not convert, with the line,
+// the reason and the row as read, then drops the helper columns.
 func (s *stager) convertParsed(ctx context.Context, declared []declaredColumn) error {
-	if s.spec.Format != format.CSV || len(s.spec.Parse) == 0 {
+	if len(s.converted) == 0 {
 		return nil
 	}
+	defer func() {
+		_, _ = s.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRef(s.table+"_rejg"))
+	}()
 	cols, err := columns(ctx, s.conn, s.table, true)
 	if err != nil {
 		return err
 	}
+	textOf := func(name string) string {
+		return fmt.Sprintf("json_extract_string(%s, %s)", ident(ordCol), literal(`$.text."`+strings.ReplaceAll(name, `"`, `\"`)+`"`))
+	}
+	isConverted := map[string]bool{}
+	var reasons []string
+	for _, c := range s.converted {
+		isConverted[c.name] = true
+		reasons = append(reasons, fmt.Sprintf(`CASE WHEN %[1]s IS NULL AND %[2]s IS NOT NULL THEN 'CAST (column ' || %[3]s || '): Could not convert string "' || left(%[2]s, 200) || '" to ''%[4]s''' END`,
+			ident(c.name), textOf(c.name), literal(c.name), c.typ))
+	}
 	var parts []string
 	for _, c := range cols {
-		parts = append(parts, literal(c.Name)+", "+ident(c.Name))
-	}
-	table := stagingRef(s.table)
-	for _, d := range declared {
-		p, ok := s.parse(d.Name)
-		if !ok || !hasColumn(cols, d.Name) {
+		if c.Name == ordCol {
 			continue
 		}
-		c := ident(d.Name)
-		expr := parseExpr(c, d.Type, p)
-		bad := fmt.Sprintf("%s IS NOT NULL AND %s IS NULL", c, expr)
-		stmts := []string{
-			fmt.Sprintf("INSERT INTO %s SELECT NULL, 'CAST (column ' || %s || '): could not convert ' || left(%s, 200) || ' to %s', CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
-				stagingRef(s.qtable), literal(d.Name), c, d.Type, strings.Join(parts, ", "), table, bad),
-			"DELETE FROM " + table + " WHERE " + bad,
-			fmt.Sprintf("ALTER TABLE %s ALTER %s SET DATA TYPE %s USING %s", table, c, d.Type, expr),
+		v := ident(c.Name)
+		if isConverted[c.Name] {
+			v = fmt.Sprintf("coalesce(CAST(%s AS VARCHAR), %s)", v, textOf(c.Name))
 		}
-		for _, stmt := range stmts {
-			if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("read column %s the repair's way: %w", d.Name, err)
-			}
+		parts = append(parts, literal(c.Name)+", "+v)
+	}
+	table := stagingRef(s.table)
+	where := ident(ordCol) + " IS NOT NULL"
+	stmts := []string{
+		fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s ORDER BY 1",
+			stagingRef(s.qtable), s.lineExpr, strings.Join(reasons, ", "), strings.Join(parts, ", "), table, where),
+		"DELETE FROM " + table + " WHERE " + where,
+		"ALTER TABLE " + table + " DROP COLUMN " + ident(ordCol),
+	}
+	for _, stmt := range stmts {
+		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("set aside values that do not convert: %w", err)
 		}
 	}
 	return nil
