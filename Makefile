@@ -12,9 +12,14 @@ build: ## build bin/shp
 test: ## run the whole test suite
 	$(GO) test ./...
 
-demo: build ## run the quick start pipeline, print its summary and what self-healing did
+demo: build ## run the quick start pipeline, print its summary and what self-healing did; then a flaky API source
 	$(BIN) run --config examples/quickstart --full-refresh
-	$(BIN) healing actions --config examples/quickstart --limit 5
+	$(BIN) healing actions --config examples/quickstart --limit 6
+	$(GO) build -o bin/flaky-api ./examples/flaky/server
+	@rm -f examples/flaky/.api-url; bin/flaky-api -url-file examples/flaky/.api-url -for 60s & \
+	for i in 1 2 3 4 5 6 7 8 9 10; do test -s examples/flaky/.api-url && break; sleep 0.2; done; \
+	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
+	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
@@ -30,4 +35,4 @@ cover: ## per-package statement coverage
 	$(GO) test -cover ./...
 
 clean:
-	rm -rf bin examples/quickstart/.shp
+	rm -rf bin examples/quickstart/.shp examples/flaky/.shp examples/flaky/.api-url

@@ -38,17 +38,18 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s\n%s", code, out, errOut)
 	}
-	// Four days of 750 rows: one malformed row, one non-UTF-8 row, two bad
-	// values are quarantined; one corrected order replaces its earlier copy.
+	// Five days of 750 rows: one malformed row and two bad values are
+	// quarantined; one corrected order replaces its earlier copy. The
+	// engine reads day 2 as Latin-1, adds day 4's discount column and
+	// reads day 5's day-first dates (see TestQuickstartHeals).
 	for _, want := range []string{
 		"sales_2026-01-01.csv  750      750     0",
-		"sales_2026-01-02.csv  750      748     2",
+		"sales_2026-01-02.csv  750      749     1",
 		"sales_2026-01-03.csv  750      748     2",
 		"sales_2026-01-04.csv  750      750     0",
-		`schema drift in sales_2026-01-04.csv: extra column "discount" is not in the schema; ignored`,
-		"rows in 3000 = loaded 2995 + quarantined 4 + de-duplicated 1  [ok]",
+		"sales_2026-01-05.csv  750      750     0",
+		"rows in 3750 = loaded 3746 + quarantined 3 + de-duplicated 1  [ok]",
 		"sales_2026-01-02.csv:102: MISSING COLUMNS (column quantity, unit_price, region): Expected Number of Columns: 7 Found: 4\n",
-		"sales_2026-01-02.csv:202: INVALID ENCODING (column customer_id, product): Invalid unicode",
 		`Could not convert string "two" to 'BIGINT'`,
 		"query it:",
 	} {
@@ -58,7 +59,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	}
 
 	code, out, _ = shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) AS n, count(DISTINCT order_id) AS d FROM sales")
-	if code != 0 || out != "n,d\n2995,2995\n" {
+	if code != 0 || out != "n,d\n3746,3746\n" {
 		t.Fatalf("count: %d %q", code, out)
 	}
 	code, out, _ = shp(t, "query", "--config", dir, "--format", "json", "SELECT quantity FROM sales WHERE order_id = 100011")
@@ -66,13 +67,13 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Fatalf("the corrected order should win: %d %q", code, out)
 	}
 	code, out, _ = shp(t, "query", "--config", dir, "SELECT source_object, line FROM sales__quarantine ORDER BY source_object, line")
-	if code != 0 || !strings.Contains(out, "sales_2026-01-02.csv  102") || !strings.Contains(out, "(4 rows)") {
+	if code != 0 || !strings.Contains(out, "sales_2026-01-02.csv  102") || !strings.Contains(out, "(3 rows)") {
 		t.Fatalf("quarantine: %d\n%s", code, out)
 	}
 
 	// A second run finds nothing new; a full refresh rebuilds, not doubles.
 	code, out, _ = shp(t, "run", "--config", dir)
-	if code != 0 || !strings.Contains(out, "4 file(s) already loaded") || !strings.Contains(out, "no new files") {
+	if code != 0 || !strings.Contains(out, "5 file(s) already loaded") || !strings.Contains(out, "no new files") {
 		t.Fatalf("second run: %d\n%s", code, out)
 	}
 	code, out, _ = shp(t, "run", "--config", dir, "--full-refresh", "--format", "json")
@@ -80,11 +81,11 @@ func TestQuickstartEndToEnd(t *testing.T) {
 		t.Fatalf("full refresh: %d %s", code, out)
 	}
 	var results []resultJSON
-	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != 1 || results[0].Loaded != 2995 || !results[0].InvariantOK {
+	if err := json.Unmarshal([]byte(out), &results); err != nil || len(results) != 1 || results[0].Loaded != 3746 || !results[0].InvariantOK {
 		t.Fatalf("full refresh json: %v %s", err, out)
 	}
 	_, out, _ = shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) FROM sales UNION ALL SELECT count(*) FROM sales__quarantine")
-	if out != "count_star()\n2995\n4\n" {
+	if out != "count_star()\n3746\n3\n" {
 		t.Fatalf("after full refresh: %q", out)
 	}
 
@@ -93,7 +94,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &runs); err != nil || code != 0 || len(runs) != 3 {
 		t.Fatalf("runs: %d %v %s", code, err, out)
 	}
-	if runs[0].Status != "succeeded" || !runs[0].FullRefresh || runs[2].RowsIn != 3000 || runs[2].Deduplicated != 1 {
+	if runs[0].Status != "succeeded" || !runs[0].FullRefresh || runs[2].RowsIn != 3750 || runs[2].Deduplicated != 1 {
 		t.Fatalf("runs: %+v", runs)
 	}
 	code, out, _ = shp(t, "runs", "--config", dir)
@@ -130,7 +131,7 @@ func TestExitCodes(t *testing.T) {
 		{"unknown pipeline", []string{"run", "--config", dir, "--pipeline", "nope"}, 2, `pipeline "nope" is not defined`},
 		{"bad format flag", []string{"query", "--config", dir, "--format", "xml", "SELECT 1"}, 2, "--format"},
 		{"bad SQL", []string{"query", "--config", dir, "SELEKT"}, 1, "syntax error"},
-		{"quarantine above threshold", []string{"run", "--config", strict}, 1, "quarantined share above threshold: 4 of 3000 rows"},
+		{"quarantine above threshold", []string{"run", "--config", strict}, 1, "quarantined share above threshold: 3 of 3750 rows"},
 		{"version", []string{"version"}, 0, "shp "},
 	}
 	for _, tc := range tests {
@@ -212,7 +213,7 @@ func TestPostgresMetadataStore(t *testing.T) {
 		t.Fatal("an SQLite store was created although the config names PostgreSQL")
 	}
 	code, out, _ := shp(t, "runs", "--config", dir, "--format", "json")
-	if code != 0 || !strings.Contains(out, `"rows_in": 3000`) || !strings.Contains(out, `"invariant_ok": true`) {
+	if code != 0 || !strings.Contains(out, `"rows_in": 3750`) || !strings.Contains(out, `"invariant_ok": true`) {
 		t.Fatalf("runs from postgres: %d %s", code, out)
 	}
 }

@@ -183,7 +183,7 @@ func TestCommandsWhileServing(t *testing.T) {
 		time.Sleep(25 * time.Millisecond)
 	}
 	code, out, stderr := shp(t, "run", "--config", dir)
-	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "rows in 3000") {
+	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "rows in 3750") {
 		t.Fatalf("run through the server: %d %s %s", code, out, stderr)
 	}
 	code, out, stderr = shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) AS n FROM sales")
@@ -202,7 +202,7 @@ func TestCommandsWhileServing(t *testing.T) {
 		t.Fatal("the socket outlived the server")
 	}
 	// With the server gone the commands open the warehouse themselves.
-	if code, out, _ := shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) FROM sales"); code != 0 || !strings.Contains(out, "2995") {
+	if code, out, _ := shp(t, "query", "--config", dir, "--format", "csv", "SELECT count(*) FROM sales"); code != 0 || !strings.Contains(out, "3746") {
 		t.Fatalf("query without a server: %d %s", code, out)
 	}
 }

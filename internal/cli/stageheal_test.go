@@ -239,3 +239,42 @@ func TestRetriedFailuresAreRecorded(t *testing.T) {
 		})
 	}
 }
+
+// TestQuickstartHeals: the sample project's days 2, 4 and 5 drift in ways
+// the engine repairs by itself, and `shp healing actions` says so.
+func TestQuickstartHeals(t *testing.T) {
+	dir := initProject(t)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
+	}
+	want := map[string]string{
+		"transcode_encoding":     "sales_2026-01-02.csv",
+		"add_nullable_column":    "sales_2026-01-04.csv",
+		"normalize_to_value_set": "sales_2026-01-04.csv",
+		"parse_date_format":      "sales_2026-01-05.csv",
+	}
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == (makeWorse{}).Name() {
+			continue // this package's test strategy, not in the policy
+		}
+		if a.Status != "applied" {
+			t.Errorf("action %+v", a)
+		}
+		delete(want, a.Strategy)
+	}
+	if len(want) != 0 {
+		t.Fatalf("not healed: %v", want)
+	}
+	got := queryJSON(t, dir, `SELECT
+		(SELECT count(*) FROM sales WHERE product = 'Café blend') AS cafe,
+		(SELECT count(discount) FROM sales WHERE order_date >= DATE '2026-01-04') AS discounts,
+		(SELECT count(discount) FROM sales WHERE order_date < DATE '2026-01-04' AND order_id < 102250) AS early_discounts,
+		(SELECT count(*) FROM sales WHERE order_date = DATE '2025-12-28') AS late`)
+	r := got[0]
+	if fmt.Sprint(r["cafe"]) != "1" || fmt.Sprint(r["early_discounts"]) != "0" || fmt.Sprint(r["late"]) == "0" {
+		t.Fatalf("target: %v", r)
+	}
+	if code, out, errOut := shp(t, "config", "validate", filepath.Join("..", "..", "examples", "flaky")); code != 0 {
+		t.Fatalf("examples/flaky: %d %s %s", code, out, errOut)
+	}
+}

@@ -54,7 +54,11 @@ func (e *StageEnv) columnType(name string) string {
 type StagePlan struct {
 	// Subject is what the plan is about (a column, or the file); an
 	// approval of the strategy for a subject lets it act from then on.
-	Subject     string
+	Subject string
+	// Category is the root cause when staging's evidence decides it (a
+	// value that did not convert, a column the schema lacks); the model
+	// diagnoses the issue otherwise.
+	Category    Category
 	Issue       Issue
 	Description string
 	Confidence  float64
@@ -150,6 +154,9 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			return st, fmt.Errorf("diagnosis model: %w", err)
 		}
 		d := Diagnose(plan.Issue, m)
+		if plan.Category != "" {
+			d = Diagnosis{Category: plan.Category, Confidence: 0.99, By: "signature staging"}
+		}
 		if plan.Params == nil {
 			plan.Params = map[string]any{}
 		}

@@ -106,7 +106,7 @@ func (t transcodeEncoding) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 	spec := env.Spec.Clone()
 	spec.Encoding = enc
 	return &StagePlan{
-		Subject:     "file encoding",
+		Category: Encoding, Subject: "file encoding",
 		Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("file encoding of %s failed: %d rows are not valid UTF-8 (%d invalid bytes)", env.Spec.ObjectKey, rows, invalid)},
 		Description: fmt.Sprintf("read %s as %s and transcode it to UTF-8", env.Spec.ObjectKey, enc),
 		Confidence:  0.9, Spec: spec, Rows: rows, Before: samples,
@@ -174,7 +174,7 @@ func (renameColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 	spec := env.Spec.Clone()
 	spec.Rename[from] = to
 	return &StagePlan{
-		Subject:     "column " + to,
+		Category: DriftRenamed, Subject: "column " + to,
 		Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed to appear in %s, which has a new column %q instead", to, env.Spec.ObjectKey, from)},
 		Description: fmt.Sprintf("read the file's column %q as %q (a suspected rename)", from, to),
 		Confidence:  0.6, Approval: true, Spec: spec, Rows: env.Staged.Loaded + env.Staged.Quarantined,
@@ -208,7 +208,7 @@ func (addNullableColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 	spec := env.Spec.Clone()
 	spec.Extend = append(spec.Extend, add...)
 	return &StagePlan{
-		Subject:     "columns " + strings.Join(names, ", "),
+		Category: DriftAdded, Subject: "columns " + strings.Join(names, ", "),
 		Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("schema of %s failed to include new columns: %s", env.Spec.ObjectKey, strings.Join(names, ", "))},
 		Description: fmt.Sprintf("add %s to the target as NULLABLE (earlier rows read NULL)", strings.Join(names, ", ")),
 		Confidence:  0.95, Spec: spec, Rows: env.Staged.Loaded + env.Staged.Quarantined,
@@ -269,7 +269,7 @@ func (w widenType) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) 
 		spec := env.Spec.Clone()
 		spec.Widen[r.Column] = to
 		return &StagePlan{
-			Subject:     "column " + r.Column,
+			Category: DriftType, Subject: "column " + r.Column,
 			Issue:       castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals),
 			Description: fmt.Sprintf("widen column %s from %s to %s in the target; no value changes", r.Column, typ, to),
 			Confidence:  0.9, Spec: spec, Rows: r.Rows, Before: firstN(vals, 5),
@@ -366,9 +366,9 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 			}
 		}
 		plan := &StagePlan{
-			Subject: "column " + r.Column,
-			Issue:   castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals),
-			Rows:    r.Rows, Before: firstN(vals, 5),
+			Category: DateFormat, Subject: "column " + r.Column,
+			Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals),
+			Rows:  r.Rows, Before: firstN(vals, 5),
 			Params: map[string]any{"column": r.Column, "layout": chosen.strptime[len(chosen.strptime)-1]},
 		}
 		if conflict != "" {
@@ -439,7 +439,7 @@ func (p parseEpoch) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 		if !ok {
 			continue
 		}
-		plan := &StagePlan{Subject: "column " + r.Column, Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals), Rows: r.Rows, Before: firstN(vals, 5)}
+		plan := &StagePlan{Category: DateFormat, Subject: "column " + r.Column, Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals), Rows: r.Rows, Before: firstN(vals, 5)}
 		if len(units) != 1 || units[""] > 0 {
 			var parts []string
 			for _, u := range []string{"s", "ms", "us", ""} {
@@ -507,7 +507,7 @@ func (p parseNumberFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 			dc = dc && decimalCommaRe.MatchString(v)
 			th = th && thousandsRe.MatchString(v)
 		}
-		plan := &StagePlan{Subject: "column " + r.Column, Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals), Rows: r.Rows, Before: firstN(vals, 5)}
+		plan := &StagePlan{Category: NumberFormat, Subject: "column " + r.Column, Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals), Rows: r.Rows, Before: firstN(vals, 5)}
 		spec := env.Spec.Clone()
 		switch {
 		case !dc && !th:
@@ -574,7 +574,7 @@ func (relaxRequired) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error
 		spec := env.Spec.Clone()
 		spec.Relax = append(spec.Relax, r.Column)
 		return &StagePlan{
-			Subject:     "column " + r.Column,
+			Category: DriftRequired, Subject: "column " + r.Column,
 			Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed its REQUIRED mode: NULL in %d rows of %s", r.Column, r.Rows, env.Spec.ObjectKey)},
 			Description: fmt.Sprintf("relax column %s from REQUIRED to NULLABLE and load its NULLs", r.Column),
 			Confidence:  0.6, Spec: spec, Rows: r.Rows, Params: map[string]any{"column": r.Column},

@@ -1,8 +1,9 @@
-// Package sample writes shp's sample project: a config folder and four days
+// Package sample writes shp's sample project: a config folder and five days
 // of sales CSV files with the defects real feeds have (a malformed row, a
-// value that does not parse, a non-UTF-8 byte, an extra column, a corrected
-// order sent twice, regions written by hand), with a quality rule and a
-// self-healing policy that repairs what can be repaired. `shp init` writes it, and examples/quickstart is a copy.
+// value that does not parse, a non-UTF-8 byte, a new column, a corrected
+// order sent twice, regions written by hand, dates written day first),
+// with a quality rule and a self-healing policy that repairs what can be
+// repaired. `shp init` writes it, and examples/quickstart is a copy.
 package sample
 
 import (
@@ -11,11 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // Days is how many daily files the sample has; RowsPerDay how many orders each.
 const (
-	Days       = 4
+	Days       = 5
 	RowsPerDay = 750
 )
 
@@ -35,14 +37,21 @@ func Files() map[string][]byte {
 	for day := 1; day <= Days; day++ {
 		var b strings.Builder
 		header := "order_id,order_date,customer_id,product,quantity,unit_price,region"
-		if day == 4 {
+		if day >= 4 {
 			header += ",discount" // schema drift: a column the schema does not know
 		}
 		b.WriteString(header + "\n")
 		for i := 0; i < RowsPerDay; i++ {
 			id++
-			row := fmt.Sprintf("%d,2026-01-%02d,C%05d,%s,%d,%.2f,%s",
-				id, day, rng.IntN(5000), products[rng.IntN(len(products))], 1+rng.IntN(9),
+			date := fmt.Sprintf("2026-01-%02d", day)
+			if day == 5 {
+				// A feed that switched to day-first dates, with late orders
+				// from earlier days: 28/12/2025 shows which is the day.
+				back := []int{0, 0, 0, 0, 1, 2, 8}[rng.IntN(7)]
+				date = time.Date(2026, 1, 5-back, 0, 0, 0, 0, time.UTC).Format("02/01/2006")
+			}
+			row := fmt.Sprintf("%d,%s,C%05d,%s,%d,%.2f,%s",
+				id, date, rng.IntN(5000), products[rng.IntN(len(products))], 1+rng.IntN(9),
 				2+rng.Float64()*200, regions[rng.IntN(len(regions))])
 			if day == 1 && i == 10 {
 				firstDayOrder = row
@@ -63,8 +72,8 @@ func Files() map[string][]byte {
 				row = strings.Join(parts, ",")
 				id--
 			}
-			if day == 4 {
-				if i%150 == 7 {
+			if day >= 4 {
+				if day == 4 && i%150 == 7 {
 					// A feed that started writing regions by hand: " emea", "Apac".
 					parts := strings.Split(row, ",")
 					parts[6] = sloppy[(i/150)%len(sloppy)]
@@ -111,9 +120,18 @@ pipelines:
         action: fail                 # a region outside the set stops the load...
 `
 
-const selfHealingYAML = `# Self-healing policies (see README): ...unless the engine can repair it.
+const selfHealingYAML = `# Self-healing policies (see README). A failed rule stops the load unless the
+# engine can repair it; what it may do without a person is listed here.
 confidence_threshold: 0.9            # actions below it wait for shp healing approve
-auto_approve: [normalize_to_value_set, quarantine_duplicates]
+auto_approve:
+  - normalize_to_value_set           # " emea" -> EMEA (day 4)
+  - quarantine_duplicates
+  - add_nullable_column              # the discount column that appears on day 4
+  - parse_date_format                # day 5 writes dates as 28/12/2025
+  - transcode_encoding               # the Latin-1 line of day 2
+  - parse_epoch
+  - parse_number_format
+  - widen_type
 `
 
 const configYAML = `# shp project configuration. Paths are relative to this folder.

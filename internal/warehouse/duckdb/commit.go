@@ -153,7 +153,8 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+target+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return nil, fmt.Errorf("create target table: %w", err)
 		}
-		return cols, nil
+		// Later objects of the batch may have more columns (a repair
+		// added one): they are added below.
 	}
 	for _, o := range spec.Objects {
 		for _, c := range o.Columns {
