@@ -242,7 +242,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		},
 	}
 	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
-	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false))
+	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false), newRevertCmd(e))
 	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {
@@ -372,41 +372,24 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
+			id, corrected, err := decisionArgs(args[0], reason, category, !approve)
 			if err != nil {
-				return usageErr(fmt.Errorf("action id %q is not a number", args[0]))
-			}
-			if !approve && reason == "" {
-				return usageErr(fmt.Errorf("say why with --reason"))
-			}
-			var corrected healing.Category
-			if category != "" {
-				if corrected, err = healing.ParseCategory(category); err != nil {
-					return usageErr(err)
-				}
+				return err
 			}
 			svc, err := openStore(cmd.Context(), dir)
 			if err != nil {
 				return err
 			}
 			defer svc.close()
-			a, err := svc.store.GetAction(cmd.Context(), id)
+			a, err := getAction(cmd.Context(), svc.store, id)
 			if err != nil {
-				if errors.Is(err, metadata.ErrNotFound) {
-					return usageErr(err)
-				}
-				return failedErr(err)
+				return err
 			}
 			status := "approved"
 			if !approve {
 				status = "rejected"
 			}
-			if by == "" {
-				by = os.Getenv("USER")
-				if by == "" {
-					by = "someone"
-				}
-			}
+			by = whoDecides(by)
 			if err := svc.store.DecideAction(cmd.Context(), id, status, by, reason); err != nil {
 				if errors.Is(err, metadata.ErrInvalid) {
 					return usageErr(err)
@@ -439,6 +422,108 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 		cmd.Flags().StringVar(&category, "category", "", "what the issue really was, to teach the diagnosis")
 	}
 	return cmd
+}
+
+// newRevertCmd is shp healing revert ID: undo an applied repair in the
+// target. The strategy then waits for a person on that rule or column, and
+// with --category the revert teaches the diagnosis.
+func newRevertCmd(e *env) *cobra.Command {
+	var dir, by, reason, category string
+	cmd := &cobra.Command{
+		Use:   "revert ID --reason R",
+		Short: "Restore the values an applied repair changed in the target, saying why",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, corrected, err := decisionArgs(args[0], reason, category, true)
+			if err != nil {
+				return err
+			}
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			a, err := getAction(cmd.Context(), svc.store, id)
+			if err != nil {
+				return err
+			}
+			if a.Status != "applied" {
+				return usageErr(fmt.Errorf("action #%d is %s: only an applied action can be reverted", id, a.Status))
+			}
+			pl, err := pipelineNamed(p, a.Pipeline)
+			if err != nil {
+				return err
+			}
+			n, err := healing.Revert(cmd.Context(), svc.warehouse, pl.Target, a)
+			if err != nil {
+				return failedErr(err)
+			}
+			by = whoDecides(by)
+			if err := svc.store.RevertAction(cmd.Context(), id, by, fmt.Sprintf("%s (%d rows restored)", reason, n)); err != nil {
+				return failedErr(err)
+			}
+			if corrected != "" {
+				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: "quality", Text: a.Issue}, Category: corrected, Origin: "feedback"})
+				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
+					return failedErr(err)
+				}
+			}
+			fmt.Fprintf(e.stdout, "action #%d reverted by %s: %d rows of %s restored\n", id, by, n, pl.Target)
+			fmt.Fprintf(e.stdout, "%s now waits for approval on this rule of pipeline %s\n", a.Strategy, a.Pipeline)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&by, "by", "", "who reverts (default: $USER)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	cmd.Flags().StringVar(&category, "category", "", "what the issue really was, to teach the diagnosis")
+	return cmd
+}
+
+// decisionArgs checks a decision's action id, reason (when needed) and
+// corrected category.
+func decisionArgs(arg, reason, category string, needReason bool) (int64, healing.Category, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil {
+		return 0, "", usageErr(fmt.Errorf("action id %q is not a number", arg))
+	}
+	if needReason && reason == "" {
+		return 0, "", usageErr(fmt.Errorf("say why with --reason"))
+	}
+	var corrected healing.Category
+	if category != "" {
+		if corrected, err = healing.ParseCategory(category); err != nil {
+			return 0, "", usageErr(err)
+		}
+	}
+	return id, corrected, nil
+}
+
+// getAction reads an action; an unknown id is a usage error.
+func getAction(ctx context.Context, store metadata.Store, id int64) (metadata.HealingAction, error) {
+	a, err := store.GetAction(ctx, id)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return a, usageErr(err)
+	}
+	if err != nil {
+		return a, failedErr(err)
+	}
+	return a, nil
+}
+
+// whoDecides is --by, else $USER.
+func whoDecides(by string) string {
+	if by == "" {
+		by = os.Getenv("USER")
+	}
+	if by == "" {
+		by = "someone"
+	}
+	return by
 }
 
 // rawJSON passes a stored JSON value through; an empty one is null.

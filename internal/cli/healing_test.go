@@ -209,3 +209,45 @@ func TestApproveThenRerun(t *testing.T) {
 		t.Fatalf("train: %d %s", code, out)
 	}
 }
+
+// TestRevertRestoresTheOriginals: reverting an applied rewrite puts the
+// original values back in the target, marks the action reverted, and the
+// strategy then waits for a person on that rule.
+func TestRevertRestoresTheOriginals(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	var id int64
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "normalize_to_value_set" && a.Status == "applied" {
+			id = a.ID
+		}
+	}
+	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir); code != 2 || !strings.Contains(errOut, "--reason") {
+		t.Fatalf("revert without a reason: %d %s", code, errOut)
+	}
+	code, out, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "Apac is a different code", "--by", "ana")
+	if code != 0 || !strings.Contains(out, "2 rows of orders restored") {
+		t.Fatalf("revert: %d %s %s", code, out, errOut)
+	}
+	rows := queryJSON(t, dir, "SELECT string_agg(region, ',' ORDER BY id) AS regions FROM orders")
+	if rows[0]["regions"] != "EMEA, emea ,Apac,AMER,atlantis" {
+		t.Fatalf("after revert: %v", rows)
+	}
+	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "again"); code != 2 || !strings.Contains(errOut, "is reverted") {
+		t.Fatalf("second revert: %d %s", code, errOut)
+	}
+	dup := "id,region,amount\n9,Apac,1\n"
+	os.WriteFile(filepath.Join(dir, "data", "more.csv"), []byte(dup), 0o644)
+	shp(t, "run", "--config", dir)
+	var last actionWithID
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "normalize_to_value_set" && a.ID > last.ID {
+			last = a
+		}
+	}
+	if last.Status != "proposed" || !strings.Contains(last.Reason, fmt.Sprintf("action #%d of this strategy on this rule was reverted", id)) {
+		t.Fatalf("after a revert the strategy should wait: %+v", last)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
@@ -301,19 +302,9 @@ func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The approved actions of the pipeline, read once per Heal and only
-	// when a strategy has a plan that may need one.
-	var approved []metadata.HealingAction
-	loaded := false
-	approvals := func() ([]metadata.HealingAction, error) {
-		if loaded {
-			return approved, nil
-		}
-		var err error
-		approved, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "approved", Limit: 200})
-		loaded = err == nil
-		return approved, err
-	}
+	// The people's decisions on the pipeline's actions, read once per
+	// Heal and only when a strategy has a plan that may need them.
+	approvals := e.decisionsOf(ctx, req.Pipeline)
 	changed := false
 	for _, er := range req.Result.Results {
 		if er.Success || er.Exception.Raised {
@@ -348,7 +339,7 @@ func describeFailure(er quality.ExpectationResult) string {
 
 // act plans, decides, applies, verifies and records one strategy.
 func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure,
-	approvals func() ([]metadata.HealingAction, error), log *slog.Logger) (bool, error) {
+	approvals func() (*decisions, error), log *slog.Logger) (bool, error) {
 	table := quality.DuckDB.Ident(req.Staged.Table)
 	var plan *Repair
 	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
@@ -368,18 +359,34 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 	}
 	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
-	var approval *metadata.HealingAction
+	var approval, reverted *metadata.HealingAction
 	if !e.Policy.DryRun {
-		approved, err := approvals()
+		ds, err := approvals()
 		if err != nil {
 			return false, err
 		}
-		approval = findApproval(approved, s.Name(), f.Issue.Text, "")
+		approval = findApproval(ds.approved, s.Name(), f.Issue.Text, "")
+		reverted = findApproval(ds.reverted, s.Name(), f.Issue.Text, "")
+	}
+	if plan.Column != "" {
+		// The original values are kept in the warehouse under this token,
+		// for shp healing revert.
+		plan.Params["originals"] = fmt.Sprintf("%s/%s/%s/%d", req.RunID, req.Staged.ObjectKey, s.Name(), time.Now().UnixNano())
+		plan.Params["column"] = plan.Column
+		var names []string
+		for _, c := range req.Staged.Columns {
+			names = append(names, c.Name)
+		}
+		plan.Params["row_columns"] = names
+		params, _ := json.Marshal(plan.Params)
+		a.Params = string(params)
 	}
 	healed := false
 	switch {
 	case e.Policy.DryRun:
 		a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
+	case approval == nil && reverted != nil:
+		a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: action #%d of this strategy on this rule was reverted)", plan.Description, reverted.ID)
 	case approval == nil && !e.Policy.AutoApprove[s.Name()]:
 		a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
 	case approval == nil && plan.Confidence < threshold:
@@ -461,10 +468,13 @@ func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure,
 	}
 	afterCount := again.Results[0].UnexpectedCount()
 	if afterCount < before {
-		_ = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-			_, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+orig)
-			return err
+		err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+			defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+orig)
+			return keepOriginals(ctx, conn, table, orig, req.Staged.Columns, plan)
 		})
+		if err != nil {
+			return false, "", err
+		}
 		return true, fmt.Sprintf("verified: unexpected values %d -> %d", before, afterCount), nil
 	}
 	err = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {

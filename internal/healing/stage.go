@@ -124,8 +124,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 	}
 	st, spec := req.Staged, req.Spec
 	tried := map[string]bool{}
-	var approved, pending []metadata.HealingAction
-	loaded, loadedPending := false, false
+	decided := e.decisionsOf(ctx, req.Pipeline)
 	for attempt := 0; attempt < e.Policy.maxAttempts(); attempt++ {
 		rejects, err := insp.Rejects(ctx, st)
 		if err != nil {
@@ -169,16 +168,14 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			Category: string(d.Category), Confidence: plan.Confidence, DecidedBy: d.By, Strategy: strat.Name(),
 			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 		}
-		var approval *metadata.HealingAction
+		var approval, reverted *metadata.HealingAction
+		ds, err := decided()
+		if err != nil {
+			return st, err
+		}
 		if !e.Policy.DryRun && plan.Escalate == "" {
-			if !loaded {
-				approved, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "approved", Limit: 200})
-				if err != nil {
-					return st, err
-				}
-				loaded = true
-			}
-			approval = findApproval(approved, strat.Name(), plan.Issue.Text, plan.Subject)
+			approval = findApproval(ds.approved, strat.Name(), plan.Issue.Text, plan.Subject)
+			reverted = findApproval(ds.reverted, strat.Name(), plan.Issue.Text, plan.Subject)
 		}
 		threshold := e.Policy.threshold(strat.Name(), d.Category)
 		switch {
@@ -186,6 +183,8 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			a.Status, a.Reason = "escalated", plan.Escalate+"; the rows stay in quarantine"
 		case e.Policy.DryRun:
 			a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
+		case approval == nil && reverted != nil:
+			a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: action #%d of this strategy on this column was reverted)", plan.Description, reverted.ID)
 		case approval == nil && plan.Approval:
 			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: it changes what the data means; the commit is held)"
 			hold = true
@@ -226,13 +225,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		if a.Status == "proposed" {
 			// The same proposal, still undecided from an earlier run, is
 			// the one a person answers: it is not proposed again.
-			if !loadedPending {
-				if pending, err = e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Status: "proposed", Limit: 200}); err != nil {
-					return st, err
-				}
-				loadedPending = true
-			}
-			if p := findApproval(pending, strat.Name(), plan.Issue.Text, plan.Subject); p != nil {
+			if p := findApproval(ds.proposed, strat.Name(), plan.Issue.Text, plan.Subject); p != nil {
 				id = p.ID
 			}
 		}

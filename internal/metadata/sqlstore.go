@@ -787,6 +787,22 @@ func (s *sqlStore) DecideAction(ctx context.Context, id int64, status, by, reaso
 	return nil
 }
 
+// RevertAction implements Store.
+func (s *sqlStore) RevertAction(ctx context.Context, id int64, by, reason string) error {
+	res, err := s.exec(ctx, `UPDATE healing_actions SET status = 'reverted', reason = reason || ? WHERE id = ? AND status = 'applied'`,
+		"; reverted by "+by+": "+reason, id)
+	if err != nil {
+		return fmt.Errorf("revert action %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		if _, gerr := s.GetAction(ctx, id); gerr != nil {
+			return gerr
+		}
+		return fmt.Errorf("revert action %d: %w: only an applied action can be reverted", id, ErrInvalid)
+	}
+	return nil
+}
+
 // RecordLineage implements Store.
 func (s *sqlStore) RecordLineage(ctx context.Context, e LineageEvent) error {
 	if e.RunID == "" || e.Job == "" || e.EventType == "" {

@@ -128,6 +128,8 @@ type Store interface {
 	// status approved or rejected, by whom and why. Only a proposed
 	// action can be decided (ErrInvalid otherwise).
 	DecideAction(ctx context.Context, id int64, status, by, reason string) error
+	// RevertAction marks an applied action reverted, by whom and why.
+	RevertAction(ctx context.Context, id int64, by, reason string) error
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job
@@ -247,7 +249,7 @@ type HealingAction struct {
 	RowsAffected int64
 	Before       string // JSON samples
 	After        string // JSON samples
-	Status       string // applied, rolled_back, proposed, dry_run
+	Status       string // applied, rolled_back, proposed, escalated, failed, dry_run, approved, rejected, reverted
 	ApprovedBy   string // policy, or a person
 	Reason       string
 	CreatedAt    time.Time

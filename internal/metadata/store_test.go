@@ -827,3 +827,23 @@ func TestDecideAction(t *testing.T) {
 		}
 	})
 }
+
+func TestRevertAction(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		id, err := s.RecordAction(ctx, HealingAction{RunID: "r", Pipeline: "p", Strategy: "x", Status: "applied", ApprovedBy: "policy", Reason: "fixed"})
+		mustNil(t, err)
+		mustNil(t, s.RevertAction(ctx, id, "ann", "wrong code"))
+		a, err := s.GetAction(ctx, id)
+		mustNil(t, err)
+		if a.Status != "reverted" || a.ApprovedBy != "policy" || a.Reason != "fixed; reverted by ann: wrong code" {
+			t.Fatalf("action %+v", a)
+		}
+		if err := s.RevertAction(ctx, id, "ann", "again"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("reverting twice: %v", err)
+		}
+		if err := s.RevertAction(ctx, 999, "ann", ""); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing: %v", err)
+		}
+	})
+}
