@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/lineage"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 )
 
@@ -71,6 +74,9 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				}
 				if outFormat == "text" {
 					printSummary(e.stdout, res, dir)
+					if runner.Healer != nil && res != nil {
+						printHealing(cmd.Context(), e.stdout, svc.store, res.RunID, dir)
+					}
 				}
 			}
 			if outFormat == "json" {
@@ -179,6 +185,28 @@ func printSummary(w io.Writer, r *pipeline.Result, dir string) {
 			fmt.Fprintf(w, "  bad rows:  shp query --config %s \"SELECT source_object, line, reason FROM %s__quarantine\"\n", dir, r.Target)
 		}
 	}
+}
+
+// printHealing sums up what the self-healing engine did in a run.
+func printHealing(ctx context.Context, w io.Writer, store metadata.Store, runID, dir string) {
+	acts, err := store.ListActions(ctx, metadata.ActionFilter{RunID: runID, Limit: 1000})
+	if err != nil || len(acts) == 0 {
+		return
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, a := range acts {
+		if counts[a.Status] == 0 {
+			order = append(order, a.Status)
+		}
+		counts[a.Status]++
+	}
+	sort.Strings(order)
+	parts := make([]string, len(order))
+	for i, st := range order {
+		parts[i] = fmt.Sprintf("%d %s", counts[st], st)
+	}
+	fmt.Fprintf(w, "  self-healing: %s  (shp healing actions --config %s --run %s)\n", strings.Join(parts, ", "), dir, runID)
 }
 
 type objectJSON struct {

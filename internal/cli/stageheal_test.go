@@ -244,7 +244,7 @@ func TestRetriedFailuresAreRecorded(t *testing.T) {
 // the engine repairs by itself, and `shp healing actions` says so.
 func TestQuickstartHeals(t *testing.T) {
 	dir := initProject(t)
-	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 || !strings.Contains(out, "self-healing: 5 applied") {
 		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
 	}
 	want := map[string]string{
