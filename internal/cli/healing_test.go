@@ -251,3 +251,21 @@ func TestRevertRestoresTheOriginals(t *testing.T) {
 		t.Fatalf("after a revert the strategy should wait: %+v", last)
 	}
 }
+
+// TestProposalsAreNotRepeated: running a failing batch again does not
+// propose the same undecided action twice.
+func TestProposalsAreNotRepeated(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.8\n")
+	for range 3 {
+		if code, out, _ := shp(t, "run", "--config", dir); code != 1 {
+			t.Fatalf("the run should fail on its rules: %d %s", code, out)
+		}
+	}
+	n := map[string]int{}
+	for _, a := range actions(t, dir) {
+		n[a.Strategy]++
+	}
+	if n["normalize_to_value_set"] != 1 || n["quarantine_duplicates"] != 1 {
+		t.Fatalf("proposals per strategy: %v", n)
+	}
+}

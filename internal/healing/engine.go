@@ -406,6 +406,17 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		healed = ok
 	}
+	if a.Status == "proposed" {
+		// The same proposal, still undecided from an earlier run, is the
+		// one a person answers: it is not proposed again.
+		ds, err := approvals()
+		if err != nil {
+			return false, err
+		}
+		if findApproval(ds.proposed, s.Name(), f.Issue.Text, "") != nil {
+			return false, nil
+		}
+	}
 	if _, err := e.Store.RecordAction(ctx, a); err != nil {
 		return false, err
 	}

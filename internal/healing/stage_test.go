@@ -178,3 +178,14 @@ func TestRelaxAndVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestAdviceNamesWhatToDo(t *testing.T) {
+	for c, want := range map[Category]string{
+		Auth: "check the credentials", ConfigError: "configuration or the query", Quota: "quota",
+		PartialFile: "truncated", Transient: "retries ran out", DriftAdded: "needs a person",
+	} {
+		if got := advice(c); !strings.Contains(got, want) {
+			t.Errorf("advice(%s) = %q, want it to say %q", c, got, want)
+		}
+	}
+}
