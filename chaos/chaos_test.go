@@ -391,6 +391,22 @@ func classes() []faultClass {
 			// Held: the target keeps the history, the small batch waits.
 			return dir, append(all, small...), false, code, errOut
 		}},
+		{name: "late file (arrives while the run waits)", source: "files", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+			dir := project(t, fileSource)
+			cfg := filepath.Join(dir, "config.yaml")
+			b, _ := os.ReadFile(cfg)
+			os.WriteFile(cfg, append(b, []byte("    wait_for_data: {timeout: 5s, poll: 50ms}\n")...), 0o644)
+			rows := truth(seed, 40, utf8Cities)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				time.Sleep(200 * time.Millisecond)
+				os.WriteFile(filepath.Join(dir, "data", "day.csv"), writeCSV(rows, csvOpts{}), 0o644)
+			}()
+			code, _, errOut := shp("run", "--config", dir)
+			<-done
+			return dir, rows, false, code, errOut
+		}},
 		{name: "HTTP 503 then recovers", source: "http", kind: "auto", run: httpFault(2, http.StatusServiceUnavailable, "")},
 		{name: "HTTP 429 with Retry-After", source: "http", kind: "auto", run: httpFault(2, http.StatusTooManyRequests, "")},
 		{name: "HTTP 401", source: "http", kind: "fail", cause: "401", run: httpFault(99, http.StatusUnauthorized, "")},

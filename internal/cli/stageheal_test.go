@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // eventsProject declares a schema with a DATE, a TIMESTAMP and a NUMERIC
@@ -277,4 +278,45 @@ func TestQuickstartHeals(t *testing.T) {
 	if code, out, errOut := shp(t, "config", "validate", filepath.Join("..", "..", "examples", "flaky")); code != 0 {
 		t.Fatalf("examples/flaky: %d %s %s", code, out, errOut)
 	}
+}
+
+// TestWaitForLateData: a run that finds nothing new waits for late data;
+// a file that arrives in time is loaded, and a wait that runs out fails
+// the run as late data (worth a later attempt), both recorded.
+func TestWaitForLateData(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: ev\npipelines:\n  events:\n    source: files\n"+
+		"    wait_for_data: {timeout: 3s, poll: 50ms}\n"), 0o644)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		os.WriteFile(filepath.Join(dir, "data", "late.csv"), []byte("id,day,seen_at,amount,city\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n"), 0o644)
+	}()
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 || !strings.Contains(out, "rows in 1 = loaded 1") {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: ev\npipelines:\n  events:\n    source: files\n"+
+		"    wait_for_data: {timeout: 200ms, poll: 50ms}\n"), 0o644)
+	code, _, errOut := shp(t, "run", "--config", dir)
+	if code != 1 || !strings.Contains(errOut, "late data (retry later): no new objects at data/*.csv within 200ms") {
+		t.Fatalf("second run: %d %s", code, errOut)
+	}
+	var got []string
+	for _, a := range actions(t, dir) {
+		if a.Strategy == "wait_for_late_data" {
+			got = append(got, a.Status+" "+a.Category)
+		}
+	}
+	if strings.Join(got, ",") != "failed late_data,applied late_data" {
+		t.Fatalf("wait actions (newest first): %v", got)
+	}
+	if code, _, errOut := shp(t, "config", "validate", writeConfig(t, "    wait_for_data: {poll: 1m}\n")); code != 2 || !strings.Contains(errOut, "wait_for_data needs a timeout") {
+		t.Fatalf("no timeout: %d %s", code, errOut)
+	}
+}
+
+func writeConfig(t *testing.T, pipelineExtra string) string {
+	t.Helper()
+	dir := eventsProject(t, "")
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: ev\npipelines:\n  events:\n    source: files\n"+pipelineExtra), 0o644)
+	return dir
 }

@@ -225,6 +225,9 @@ type Pipeline struct {
 	Timeout time.Duration
 	// MaxActiveRuns is how many runs of the pipeline may run at once.
 	MaxActiveRuns int
+	// WaitForData is how long a run that finds no new objects waits for
+	// late data, listing again every WaitPoll; 0 does not wait.
+	WaitForData, WaitPoll time.Duration
 
 	at         pos   // the pipeline's key in config.yaml
 	sourcePos  pos   // the source value

@@ -272,7 +272,7 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 	ctx := fmt.Sprintf("pipeline %q", name)
 	o := f.object(e.node, e.pos, ctx, "", ctx,
 		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule",
-		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs")
+		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data")
 	pl := &Pipeline{
 		Name:               name,
 		Mode:               ModeAppend,
@@ -350,6 +350,19 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 	o.duration("timeout", &pl.Timeout)
 	if o.integer("max_active_runs", &pl.MaxActiveRuns) && pl.MaxActiveRuns < 1 {
 		o.errorf(o.valuePos("max_active_runs"), "max_active_runs must be 1 or more, got %d", pl.MaxActiveRuns)
+	}
+	if o.has("wait_for_data") {
+		w := f.object(o.node("wait_for_data"), o.keyPos("wait_for_data"), ctx, "wait_for_data.", "wait_for_data of "+ctx, "timeout", "poll")
+		pl.WaitPoll = time.Minute
+		if !w.has("timeout") && !w.bad {
+			w.errorf(o.keyPos("wait_for_data"), "wait_for_data needs a timeout, e.g. {timeout: 2h, poll: 5m}")
+		}
+		if w.duration("timeout", &pl.WaitForData) && pl.WaitForData <= 0 {
+			w.errorf(w.valuePos("timeout"), "wait_for_data.timeout must be positive, got %s", pl.WaitForData)
+		}
+		if w.duration("poll", &pl.WaitPoll) && pl.WaitPoll <= 0 {
+			w.errorf(w.valuePos("poll"), "wait_for_data.poll must be positive, got %s", pl.WaitPoll)
+		}
 	}
 	return pl
 }

@@ -22,6 +22,7 @@ const (
 	retryStrategy    = "retry_with_backoff"
 	slowDownStrategy = "slow_down"
 	escalateStrategy = "escalate"
+	waitStrategy     = "wait_for_late_data"
 )
 
 // retryable are the categories a retry can heal.
@@ -34,6 +35,9 @@ var retryable = map[Category]bool{
 // succeeded, failed when it gave up), and for a failure that no retry
 // can fix, an escalation that names the cause.
 func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error {
+	if rep.Waited > 0 {
+		return e.recordWait(ctx, rep)
+	}
 	m, err := e.model(ctx)
 	if err != nil {
 		return fmt.Errorf("diagnosis model: %w", err)
@@ -133,4 +137,22 @@ func advice(c Category) string {
 		return string(c) + ": the retries ran out; the next scheduled run tries again"
 	}
 	return string(c) + ": needs a person"
+}
+
+// recordWait records a wait for late data: applied when the data came,
+// failed (and retried later by the scheduler) when it did not.
+func (e *Engine) recordWait(ctx context.Context, rep pipeline.TaskReport) error {
+	params, _ := json.Marshal(map[string]any{"source": rep.Source, "waited_ms": rep.Waited.Milliseconds()})
+	a := metadata.HealingAction{
+		RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Category: string(LateData), Confidence: 0.99,
+		DecidedBy: "signature wait_for_data", Strategy: waitStrategy, Params: string(params), ApprovedBy: "policy",
+		Issue: fmt.Sprintf("source %s failed to deliver new data when the run started", rep.Source),
+	}
+	if rep.Err == nil {
+		a.Status, a.Reason = "applied", fmt.Sprintf("waited %s for late data; it arrived and was loaded", rep.Waited.Round(time.Millisecond))
+	} else {
+		a.Status, a.Reason = "failed", fmt.Sprintf("waited %s for late data; none came: %s", rep.Waited.Round(time.Millisecond), firstLine(rep.Err.Error()))
+	}
+	_, err := e.Store.RecordAction(ctx, a)
+	return err
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/staging"
@@ -309,11 +310,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			return err
 		}
 		defer objSrc.Close()
-		objects, err := objSrc.List(ctx)
-		if err != nil {
-			return err
-		}
-		todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
+		objects, todo, recovered, err := r.waitForData(ctx, objSrc, p, src, opts, res.RunID, log)
 		if err != nil {
 			return err
 		}
@@ -506,6 +503,61 @@ func sampleText(objs []ObjectResult) string {
 		}
 	}
 	return b.String()
+}
+
+// ErrLateData marks a run that found no new data within the pipeline's
+// wait_for_data timeout; it is worth a later attempt.
+var ErrLateData = fmt.Errorf("late data (%w)", resilience.ErrRetryLater)
+
+// waitForData lists the source's objects and those still to load. When
+// nothing is new and the pipeline waits for late data, it lists again
+// every poll interval until something arrives or the timeout passes, and
+// tells the healer what the wait did.
+func (r *Runner) waitForData(ctx context.Context, objSrc source.ObjectSource, p *config.Pipeline, src *config.Source, opts Options,
+	runID string, log *slog.Logger) ([]source.Object, []source.Object, []metadata.ObjectFile, error) {
+	started := r.now()
+	for {
+		objects, err := objSrc.List(ctx)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		waited := r.now().Sub(started)
+		if len(todo) > 0 || p.WaitForData <= 0 || opts.FullRefresh {
+			if waited > 0 && len(todo) > 0 && p.WaitForData > 0 {
+				r.reportWait(ctx, runID, p.Name, src, waited, nil, log)
+			}
+			return objects, todo, recovered, nil
+		}
+		if waited >= p.WaitForData {
+			err := fmt.Errorf("%w: no new objects at %s within %s; the next attempt looks again", ErrLateData, src.Path, p.WaitForData)
+			r.reportWait(ctx, runID, p.Name, src, waited, err, log)
+			return nil, nil, nil, err
+		}
+		log.Info("waiting for late data", "source", src.Name, "waited", waited.Round(time.Millisecond), "timeout", p.WaitForData)
+		t := time.NewTimer(min(p.WaitPoll, p.WaitForData-waited))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// reportWait tells the healer how a wait for late data ended.
+func (r *Runner) reportWait(ctx context.Context, runID, pipeline string, src *config.Source, waited time.Duration, err error, log *slog.Logger) {
+	tr, ok := r.Healer.(TaskRecorder)
+	if !ok {
+		return
+	}
+	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err, Waited: waited}
+	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {
+		log.Warn("record the wait for late data", "err", rerr)
+	}
 }
 
 // pending returns the objects to load, and the objects the warehouse

@@ -57,9 +57,9 @@ type StageRequest struct {
 	Warehouse       warehouse.Warehouse
 }
 
-// TaskRecorder is a Healer that also hears how an extraction went: the
-// failures its connector retried (and so healed) and, when it failed, the
-// error, to diagnose and record as actions.
+// TaskRecorder is a Healer that also hears how reading the source went:
+// the failures its connector retried (and so healed), a wait for late
+// data, and, when it failed, the error, to diagnose and record as actions.
 type TaskRecorder interface {
 	RecordTask(ctx context.Context, rep TaskReport) error
 }
@@ -70,6 +70,9 @@ type TaskReport struct {
 	Source, SourceType string
 	Retries            []resilience.Retry
 	Err                error // nil when the extraction succeeded
+	// Waited is how long the run waited for late data (wait_for_data);
+	// with Err nil the data arrived.
+	Waited time.Duration
 }
 
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.

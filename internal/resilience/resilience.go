@@ -271,6 +271,10 @@ func ParseRetryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
+// ErrRetryLater marks a failure that a later attempt may not have, such
+// as data that has not arrived yet: Transient reports it.
+var ErrRetryLater = errors.New("retry later")
+
 // Transient reports whether retrying might fix err: network failures and
 // resets, timeouts of one attempt, HTTP 429 and 5xx, and SQL serialization
 // failures, deadlocks and lost connections. Everything else (bad
@@ -281,6 +285,9 @@ func Transient(err error) bool {
 	}
 	if errors.Is(err, context.Canceled) {
 		return false
+	}
+	if errors.Is(err, ErrRetryLater) {
+		return true
 	}
 	var te *timeoutError
 	if errors.As(err, &te) {
