@@ -409,6 +409,22 @@ func classes() []faultClass {
 		}},
 		{name: "HTTP 503 then recovers", source: "http", kind: "auto", run: httpFault(2, http.StatusServiceUnavailable, "")},
 		{name: "HTTP 429 with Retry-After", source: "http", kind: "auto", run: httpFault(2, http.StatusTooManyRequests, "")},
+		{name: "HTTP source down, replica up", source: "http", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+			down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "down", http.StatusServiceUnavailable)
+			}))
+			t.Cleanup(down.Close)
+			dir, rows, ch, _, _ := httpFault(0, 0, "")(t, seed)
+			b, _ := os.ReadFile(filepath.Join(dir, "sources.yaml"))
+			replica := strings.Replace(strings.Replace(string(b), "  src:", "  replica:", 1), "sources:\n", "", 1)
+			os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  src:\n    type: api\n    url: "+down.URL+
+				"\n    schema: schemas/events.json\n    failover: replica\n    retry: {attempts: 2, initial_interval: 5ms}\n"+replica), 0o644)
+			// A fresh project state: the first run above loaded from the
+			// replica's URL directly.
+			os.RemoveAll(filepath.Join(dir, ".shp"))
+			code, _, errOut := shp("run", "--config", dir)
+			return dir, rows, ch, code, errOut
+		}},
 		{name: "HTTP 401", source: "http", kind: "fail", cause: "401", run: httpFault(99, http.StatusUnauthorized, "")},
 		{name: "HTTP malformed JSON", source: "http", kind: "fail", cause: "page 1", run: httpFault(0, 0, `[{"id": 1, "day": "2026-01-01"`)},
 		{name: "PostgreSQL dates as day/month text", source: "postgres", kind: "auto", run: pgDates},

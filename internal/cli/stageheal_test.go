@@ -320,3 +320,35 @@ func writeConfig(t *testing.T, pipelineExtra string) string {
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: ev\npipelines:\n  events:\n    source: files\n"+pipelineExtra), 0o644)
 	return dir
 }
+
+// TestFailoverToReplica: a source that stays unavailable is read from its
+// replica; the actions say that the retries gave up and the failover
+// healed the run.
+func TestFailoverToReplica(t *testing.T) {
+	primary := flakyAPI(t, 99, http.StatusServiceUnavailable)
+	replica := flakyAPI(t, 0, 0)
+	dir := apiProject(t, primary.URL)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  api:\n    type: api\n    url: "+primary.URL+
+		"\n    failover: api_replica\n    retry: {attempts: 2, initial_interval: 5ms}\n  api_replica:\n    type: api\n    url: "+replica.URL+"\n"), 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 || !strings.Contains(out, "rows in 2 = loaded 2") {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	got := map[string]string{}
+	for _, a := range actions(t, dir) {
+		got[a.Strategy] = a.Status + " " + a.Category
+	}
+	if got["failover"] != "applied source_unavailable" || got["retry_with_backoff"] != "failed source_unavailable" {
+		t.Fatalf("actions: %v", got)
+	}
+	for yaml, want := range map[string]string{
+		"    failover: nope\n":       `failover source "nope" is not defined`,
+		"    failover: api\n":        "cannot fail over to itself",
+		"    failover: files_src\n": "is a file source, not api",
+	} {
+		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  api:\n    type: api\n    url: "+primary.URL+"\n"+yaml+
+			"  files_src:\n    type: file\n    path: data/*.csv\n"), 0o644)
+		if code, _, errOut := shp(t, "config", "validate", dir); code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("%q: %d %s", yaml, code, errOut)
+		}
+	}
+}

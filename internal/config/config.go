@@ -273,6 +273,10 @@ type Source struct {
 	Endpoint string
 	// CSV are the options for reading CSV data.
 	CSV CSVOptions
+	// Failover names another source of the same type that holds the same
+	// data (a replica): when this one stays unavailable after its retries,
+	// before it delivered anything, the extraction continues from it.
+	Failover string
 	// Settings are an extracting source's own keys (connection, query,
 	// pagination, auth ...), for its connector to check and use.
 	Settings map[string]any
@@ -280,6 +284,7 @@ type Source struct {
 	dir       string // project directory
 	at        pos    // the source's key in sources.yaml
 	schemaPos pos    // the schema value
+	failPos   pos    // the failover value
 }
 
 // CSVOptions configure how CSV data is read.

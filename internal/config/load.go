@@ -68,6 +68,21 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 			pl.Schedule = s.Schedule
 		}
 	}
+	for _, name := range sortedKeys(p.Sources) {
+		s := p.Sources[name]
+		if s.Failover == "" || src == nil {
+			continue
+		}
+		r, ok := p.Sources[s.Failover]
+		switch {
+		case !ok:
+			src.errorf(s.failPos, "source %q: failover source %q is not defined", name, s.Failover)
+		case s.Failover == name:
+			src.errorf(s.failPos, "source %q: a source cannot fail over to itself", name)
+		case r.Type != s.Type:
+			src.errorf(s.failPos, "source %q: failover source %q is a %s source, not %s", name, s.Failover, r.Type, s.Type)
+		}
+	}
 	checkDependencies(cfg, p)
 	if err := l.errs.orNil(); err != nil {
 		return nil, err
@@ -393,7 +408,7 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	ctx := fmt.Sprintf("source %q", name)
 	allowed := []string{"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint"}
 	if typ := sourceType(f, e.node); IsExtracting(typ) {
-		allowed = append([]string{"type", "schedule", "schema"}, extractKeys[typ]...)
+		allowed = append([]string{"type", "schedule", "schema", "failover"}, extractKeys[typ]...)
 	}
 	o := f.object(e.node, e.pos, ctx, "", ctx, allowed...)
 	s := &Source{
@@ -526,9 +541,12 @@ func (l *loader) extractingSource(o *object, s *Source) *Source {
 	if o.str("schema", &s.Schema) {
 		s.schemaPos = o.valuePos("schema")
 	}
+	if o.str("failover", &s.Failover) {
+		s.failPos = o.valuePos("failover")
+	}
 	s.Settings = map[string]any{}
 	for _, key := range o.order {
-		if key == "type" || key == "schedule" || key == "schema" {
+		if key == "type" || key == "schedule" || key == "schema" || key == "failover" {
 			continue
 		}
 		var v any

@@ -23,6 +23,7 @@ const (
 	slowDownStrategy = "slow_down"
 	escalateStrategy = "escalate"
 	waitStrategy     = "wait_for_late_data"
+	failoverStrategy = "failover"
 )
 
 // retryable are the categories a retry can heal.
@@ -89,6 +90,8 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 		}
 		how += ")"
 		switch {
+		case rep.Failover != "":
+			a.Status, a.Reason = "failed", how+"; the source stayed unavailable: "+firstLine(fmt.Sprint(rep.FailoverErr))
 		case rep.Err == nil:
 			a.Status, a.Reason = "applied", how+"; the source recovered and the extraction completed"
 		case finalCat == c:
@@ -99,6 +102,25 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 		if _, err := e.Store.RecordAction(ctx, a); err != nil {
 			return err
 		}
+	}
+	if rep.Failover != "" {
+		is := FromError(rep.FailoverErr, rep.SourceType)
+		d := Diagnose(is, m)
+		params, _ := json.Marshal(map[string]any{"source": rep.Source, "replica": rep.Failover})
+		a := metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(is.Text),
+			Category: string(d.Category), Confidence: d.Confidence, DecidedBy: d.By, Strategy: failoverStrategy,
+			Params: string(params), ApprovedBy: "policy (failover in sources.yaml)",
+		}
+		if rep.Err == nil {
+			a.Status, a.Reason = "applied", fmt.Sprintf("read from the replica %s instead; the extraction completed from the same watermark", rep.Failover)
+		} else {
+			a.Status, a.Reason = "failed", fmt.Sprintf("read from the replica %s instead, which failed too: %s", rep.Failover, firstLine(rep.Err.Error()))
+		}
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
+			return err
+		}
+		return nil
 	}
 	if rep.Err == nil || groups[finalCat] != nil {
 		return nil

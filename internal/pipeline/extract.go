@@ -55,6 +55,11 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if err != nil {
 		return nil, nil, err
 	}
+	if rs, ok := r.Project.Sources[src.Failover]; ok && src.Failover != "" {
+		ex = &failoverExtractor{primary: ex, replicaName: rs.Name, open: func(ctx context.Context) (source.Extractor, error) {
+			return open(ctx, source.Spec{Name: rs.Name, Type: rs.Type, BaseDir: r.Project.Dir, Settings: rs.Settings})
+		}}
+	}
 	st := &extractState{key: watermarkKey(src.Name), full: opts.FullRefresh, close: func() { _ = ex.Close() }}
 	defer func() {
 		if err != nil {
@@ -407,7 +412,10 @@ func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *co
 	if rl, ok := ex.(source.RetryLog); ok {
 		rep.Retries = rl.TakeRetries()
 	}
-	if err == nil && len(rep.Retries) == 0 {
+	if fo, ok := ex.(*failoverExtractor); ok && fo.replica != nil {
+		rep.Failover, rep.FailoverErr = fo.replicaName, fo.primaryErr
+	}
+	if err == nil && len(rep.Retries) == 0 && rep.Failover == "" {
 		return
 	}
 	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {

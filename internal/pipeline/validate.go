@@ -73,6 +73,10 @@ type TaskReport struct {
 	// Waited is how long the run waited for late data (wait_for_data);
 	// with Err nil the data arrived.
 	Waited time.Duration
+	// Failover names the replica the extraction switched to, and
+	// FailoverErr why the source itself could not be read.
+	Failover    string
+	FailoverErr error
 }
 
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.
