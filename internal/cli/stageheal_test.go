@@ -341,8 +341,8 @@ func TestFailoverToReplica(t *testing.T) {
 		t.Fatalf("actions: %v", got)
 	}
 	for yaml, want := range map[string]string{
-		"    failover: nope\n":       `failover source "nope" is not defined`,
-		"    failover: api\n":        "cannot fail over to itself",
+		"    failover: nope\n":      `failover source "nope" is not defined`,
+		"    failover: api\n":       "cannot fail over to itself",
 		"    failover: files_src\n": "is a file source, not api",
 	} {
 		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  api:\n    type: api\n    url: "+primary.URL+"\n"+yaml+
