@@ -352,3 +352,18 @@ func TestFailoverToReplica(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedColumnIsReported: a column the file no longer has loads as
+// NULL, and the drift is escalated with its evidence.
+func TestRemovedColumnIsReported(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount\n1,2026-11-01,2026-11-01 08:00:00,1\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	as := actions(t, dir)
+	if len(as) != 1 || as[0].Strategy != "report_removed_column" || as[0].Status != "escalated" || as[0].Category != "schema_drift_removed" ||
+		!strings.Contains(as[0].Reason, "the file has no column city") {
+		t.Fatalf("actions: %+v", as)
+	}
+}

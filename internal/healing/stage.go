@@ -180,7 +180,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		threshold := e.Policy.threshold(strat.Name(), d.Category)
 		switch {
 		case plan.Escalate != "":
-			a.Status, a.Reason = "escalated", plan.Escalate+"; the rows stay in quarantine"
+			a.Status, a.Reason = "escalated", plan.Escalate
 		case e.Policy.DryRun:
 			a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
 		case approval == nil && reverted != nil:

@@ -25,6 +25,7 @@ func init() {
 	RegisterStageStrategy(parseEpoch{}, 55)
 	RegisterStageStrategy(parseNumberFormat{}, 60)
 	RegisterStageStrategy(relaxRequired{}, 70)
+	RegisterStageStrategy(reportRemovedColumn{}, 80)
 }
 
 // sampleValues is how many distinct rejected values a strategy reads to
@@ -372,7 +373,7 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 			Params: map[string]any{"column": r.Column, "layout": chosen.strptime[len(chosen.strptime)-1]},
 		}
 		if conflict != "" {
-			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart", r.Column, conflict)
+			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart; the rows stay in quarantine", r.Column, conflict)
 			plan.Params["layout"] = nil
 			return plan, nil
 		}
@@ -450,7 +451,7 @@ func (p parseEpoch) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 					parts = append(parts, fmt.Sprintf("%d in %s", n, u))
 				}
 			}
-			plan.Escalate = fmt.Sprintf("column %s holds Unix times whose unit is not one for the batch: %s", r.Column, strings.Join(parts, ", "))
+			plan.Escalate = fmt.Sprintf("column %s holds Unix times whose unit is not one for the batch: %s; the rows stay in quarantine", r.Column, strings.Join(parts, ", "))
 			return plan, nil
 		}
 		var unit string
@@ -513,7 +514,7 @@ func (p parseNumberFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 		case !dc && !th:
 			continue
 		case dc && th:
-			plan.Escalate = fmt.Sprintf("column %s: values such as %s read as a decimal comma or as thousands separators, and none tells which", r.Column, vals[0])
+			plan.Escalate = fmt.Sprintf("column %s: values such as %s read as a decimal comma or as thousands separators, and none tells which; the rows stay in quarantine", r.Column, vals[0])
 			return plan, nil
 		case th:
 			spec.Parse[r.Column] = warehouse.ColumnParse{Thousands: ","}
@@ -581,4 +582,24 @@ func (relaxRequired) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error
 		}, nil
 	}
 	return nil, nil
+}
+
+// reportRemovedColumn records schema columns a file no longer has (and
+// that are no suspected rename): they load as NULL, which only a person
+// can say is right, so the drift is escalated with its evidence.
+type reportRemovedColumn struct{}
+
+func (reportRemovedColumn) Name() string { return "report_removed_column" }
+
+func (reportRemovedColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
+	if _, _, isRename := renameSuspect(env); isRename || len(env.Staged.Missing) == 0 {
+		return nil, nil
+	}
+	cols := strings.Join(env.Staged.Missing, ", ")
+	return &StagePlan{
+		Category: DriftRemoved, Subject: "columns " + cols,
+		Issue:    Issue{Kind: "drift", Text: fmt.Sprintf("columns %s failed to appear in %s", cols, env.Spec.ObjectKey)},
+		Escalate: fmt.Sprintf("the file has no column %s: its rows load with NULL there; restore the column at the source or drop it from the schema", cols),
+		Rows:     env.Staged.Loaded + env.Staged.Quarantined, Params: map[string]any{"columns": env.Staged.Missing},
+	}, nil
 }
