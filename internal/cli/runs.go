@@ -102,6 +102,8 @@ type runJSON struct {
 	LogicalDate  *time.Time `json:"logical_date,omitempty"`
 	Trigger      string     `json:"trigger"`
 	Attempt      int        `json:"attempt"`
+	// Metrics are the batch's measures for anomaly detection.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 }
 
 func runsJSON(runs []metadata.Run) []runJSON {
@@ -115,7 +117,7 @@ func runsJSON(runs []metadata.Run) []runJSON {
 		j := runJSON{LogicalDate: logical, ID: r.ID, Pipeline: r.Pipeline, Status: r.Status, StartedAt: r.StartedAt.UTC(), RowsIn: r.RowsIn,
 			Trigger: r.Trigger, Attempt: r.Attempt,
 			Loaded: r.RowsLoaded, Quarantined: r.RowsQuarantined, Deduplicated: r.RowsDeduplicated, Objects: r.Objects,
-			Bytes: r.Bytes, InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error}
+			Bytes: r.Bytes, InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error, Metrics: r.Metrics}
 		if !r.EndedAt.IsZero() {
 			t := r.EndedAt.UTC()
 			j.EndedAt = &t

@@ -367,3 +367,22 @@ func TestRemovedColumnIsReported(t *testing.T) {
 		t.Fatalf("actions: %+v", as)
 	}
 }
+
+// TestRunsRecordNullRates: each run stores the batch's null rate per
+// column and its quality score, the history anomaly detection scores.
+func TestRunsRecordNullRates(t *testing.T) {
+	dir := healingProject(t, "auto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	os.WriteFile(filepath.Join(dir, "data", "orders.csv"), []byte("id,region,amount\n1,EMEA,\n2,APAC,20\n3,AMER,\n4,EMEA,40\n"), 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	_, out, _ := shp(t, "runs", "--config", dir, "--format", "json")
+	var runs []runJSON
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	m := runs[0].Metrics
+	if m["null_rate:amount"] != 0.5 || m["null_rate:region"] != 0 || m["quality_score"] != 100 {
+		t.Fatalf("metrics: %v", m)
+	}
+}

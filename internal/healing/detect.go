@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/metadata"
@@ -93,8 +94,8 @@ func score(history []point, at time.Time, value, minScale float64) (median, mads
 }
 
 // DetectRun scores a finished run of a pipeline against the pipeline's
-// earlier successful runs: rows in (volume), the quarantined share, and
-// the duration.
+// earlier successful runs: rows in (volume), the quarantined share, the
+// duration, the null rate of each column and the quality score.
 func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anomaly, error) {
 	run, err := store.GetRun(ctx, runID)
 	if err != nil {
@@ -151,6 +152,42 @@ func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 		return fmt.Sprintf("quarantined share rose to %.1f%% (median %.1f%% of %s, %.1f MADs above)",
 			100*ratio(run.RowsQuarantined, run.RowsIn), 100*median, when(n, seasonal, run.StartedAt), mads)
 	})
+	// Per-column null rates and the quality score, from the runs'
+	// metrics: a null rate counts only when it rises by at least two
+	// percentage points, a score only when it falls by at least one.
+	metric := func(name string) []point {
+		var h []point
+		for _, r := range runs {
+			if v, ok := r.Metrics[name]; ok && r.ID != run.ID && r.StartedAt.Before(run.StartedAt) {
+				h = append(h, point{r.StartedAt, v})
+			}
+		}
+		return h
+	}
+	var names []string
+	for name := range run.Metrics {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := run.Metrics[name]
+		if col, ok := strings.CutPrefix(name, "null_rate:"); ok {
+			check(name, true, metric(name), v, 0.02, func(median, mads float64, n int, seasonal bool) string {
+				return fmt.Sprintf("null rate of column %s rose to %.1f%% (median %.1f%% of %s, %.1f MADs above)",
+					col, 100*v, 100*median, when(n, seasonal, run.StartedAt), mads)
+			})
+		}
+	}
+	if v, ok := run.Metrics["quality_score"]; ok {
+		// Scored as a loss, so that only a fall counts.
+		var loss []point
+		for _, p := range metric("quality_score") {
+			loss = append(loss, point{p.at, 100 - p.value})
+		}
+		check("quality_score", true, loss, 100-v, 1, func(median, mads float64, n int, seasonal bool) string {
+			return fmt.Sprintf("quality score fell to %.1f (median %.1f of %s, %.1f MADs)", v, 100-median, when(n, seasonal, run.StartedAt), mads)
+		})
+	}
 	if !run.EndedAt.IsZero() {
 		d := run.EndedAt.Sub(run.StartedAt).Seconds()
 		check("duration_s", true, duration, d, 1, func(median, mads float64, n int, seasonal bool) string {

@@ -350,3 +350,28 @@ func openTestStore(t *testing.T) metadata.Store {
 	t.Cleanup(func() { store.Close() })
 	return store
 }
+
+// TestDetectNullSpikeAndQualityDrop: a column's null rate that jumps, and
+// a quality score that falls, are anomalies; steady ones are not.
+func TestDetectNullSpikeAndQualityDrop(t *testing.T) {
+	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
+	var runs []metadata.Run
+	for i := 0; i < 10; i++ {
+		runs = append(runs, metadata.Run{ID: fmt.Sprintf("r%d", i), StartedAt: start.Add(time.Duration(i) * time.Hour), RowsIn: 1000,
+			Metrics: map[string]float64{"null_rate:email": 0.01 + 0.001*float64(i%3), "null_rate:phone": 0.5, "quality_score": 99 + 0.1*float64(i%2)}})
+	}
+	at := start.Add(20 * time.Hour)
+	steady := metadata.Run{ID: "now", StartedAt: at, RowsIn: 1000, Metrics: map[string]float64{"null_rate:email": 0.012, "null_rate:phone": 0.51, "quality_score": 99}}
+	if as := detect(steady, runs); len(as) != 0 {
+		t.Fatalf("steady: %+v", as)
+	}
+	spike := metadata.Run{ID: "now", StartedAt: at, RowsIn: 1000, Metrics: map[string]float64{"null_rate:email": 0.45, "null_rate:phone": 0.49, "quality_score": 80}}
+	got := map[string]string{}
+	for _, a := range detect(spike, runs) {
+		got[a.Metric] = a.Issue.Text
+	}
+	if len(got) != 2 || !strings.Contains(got["null_rate:email"], "null rate of column email rose to 45.0%") ||
+		!strings.Contains(got["quality_score"], "quality score fell to 80.0") {
+		t.Fatalf("anomalies: %v", got)
+	}
+}

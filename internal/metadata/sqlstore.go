@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,11 +115,19 @@ ON CONFLICT (id) DO NOTHING`,
 
 // FinishRun implements Store.
 func (s *sqlStore) FinishRun(ctx context.Context, r Run) error {
+	metrics := "{}"
+	if len(r.Metrics) > 0 {
+		b, err := json.Marshal(r.Metrics)
+		if err != nil {
+			return fmt.Errorf("finish run %s: metrics: %w", r.ID, err)
+		}
+		metrics = string(b)
+	}
 	res, err := s.exec(ctx, `UPDATE runs SET status = ?, ended_at = ?, rows_in = ?, rows_loaded = ?, rows_quarantined = ?,
-	rows_deduplicated = ?, objects = ?, bytes = ?, invariant_ok = ?, error = ?
+	rows_deduplicated = ?, objects = ?, bytes = ?, invariant_ok = ?, error = ?, metrics = ?
 WHERE id = ?`,
 		r.Status, s.d.timeArg(r.EndedAt), r.RowsIn, r.RowsLoaded, r.RowsQuarantined,
-		r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.ID)
+		r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, metrics, r.ID)
 	if err != nil {
 		return fmt.Errorf("finish run %s: %w", r.ID, err)
 	}
@@ -132,14 +141,20 @@ WHERE id = ?`,
 
 // runColumns are the columns scanRun reads, in order.
 const runColumns = `id, pipeline, status, started_at, ended_at, rows_in, rows_loaded, rows_quarantined,
-	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh, logical_date, trigger, attempt`
+	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh, logical_date, trigger, attempt, metrics`
 
 // scanRun reads a row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var r Run
+	var metrics string
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, scanTime(&r.StartedAt), scanTime(&r.EndedAt),
 		&r.RowsIn, &r.RowsLoaded, &r.RowsQuarantined, &r.RowsDeduplicated, &r.Objects, &r.Bytes,
-		&r.InvariantOK, &r.Error, &r.FullRefresh, scanTime(&r.LogicalDate), &r.Trigger, &r.Attempt)
+		&r.InvariantOK, &r.Error, &r.FullRefresh, scanTime(&r.LogicalDate), &r.Trigger, &r.Attempt, &metrics)
+	if err == nil && metrics != "" && metrics != "{}" {
+		if jerr := json.Unmarshal([]byte(metrics), &r.Metrics); jerr != nil {
+			return r, fmt.Errorf("run %s: metrics: %w", r.ID, jerr)
+		}
+	}
 	return r, err
 }
 

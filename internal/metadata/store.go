@@ -165,6 +165,9 @@ type Run struct {
 	Trigger string
 	// Attempt counts the tries of one logical date, from 1.
 	Attempt int
+	// Metrics are the run's measures for anomaly detection, such as
+	// "null_rate:COLUMN" and "quality_score"; written by FinishRun.
+	Metrics map[string]float64
 }
 
 // TaskAttempt is one attempt at one task of a run.

@@ -116,6 +116,7 @@ func TestRunLifecycle(t *testing.T) {
 		done.Objects, done.Bytes = 4, 1<<40
 		done.InvariantOK = true
 		done.Error = "boom: it's \"quoted\" ünïcode"
+		done.Metrics = map[string]float64{"null_rate:email": 0.25, "quality_score": 98.5}
 		mustNil(t, s.FinishRun(ctx, done))
 		got, err = s.GetRun(ctx, "r1")
 		mustNil(t, err)
@@ -220,7 +221,7 @@ func TestListRuns(t *testing.T) {
 		}
 		runs, err := s.ListRuns(ctx, RunFilter{Pipeline: "a", Limit: 1})
 		mustNil(t, err)
-		if want := (Run{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30), Trigger: "manual", Attempt: 1}); len(runs) != 1 || runs[0] != want {
+		if want := (Run{ID: "a3", Pipeline: "a", Status: StatusRunning, StartedAt: ts(30), Trigger: "manual", Attempt: 1}); len(runs) != 1 || !reflect.DeepEqual(runs[0], want) {
 			t.Errorf("ListRuns returned %+v, want %+v", runs, want)
 		}
 	})

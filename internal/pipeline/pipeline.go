@@ -7,6 +7,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -137,6 +138,9 @@ type Result struct {
 	Schema schema.Schema
 	// LogicalDate is the start of the data interval the run covered.
 	LogicalDate time.Time
+	// Metrics of the committed batch for anomaly detection: the share of
+	// NULLs per column ("null_rate:COLUMN") and the mean quality score.
+	Metrics map[string]float64
 }
 
 func (r *Runner) now() time.Time {
@@ -215,6 +219,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		run.Bytes += o.Bytes
 	}
 	run.InvariantOK = res.InvariantOK
+	run.Metrics = res.Metrics
 	if err != nil {
 		run.Error = err.Error()
 	}
@@ -420,6 +425,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 	}
 
+	res.Metrics = r.batchMetrics(ctx, staged, res.Objects, log)
 	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		return err
@@ -674,6 +680,61 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 			Rows: counted, Elapsed: r.now().Sub(started), Done: true})
 	}
 	return or, st, nil
+}
+
+// batchMetrics measures the staged batch about to be committed: the
+// share of NULLs in each column (one scan per object) and the mean
+// quality score. A failed measurement is logged, not fatal.
+func (r *Runner) batchMetrics(ctx context.Context, staged []*warehouse.Staged, objs []ObjectResult, log *slog.Logger) map[string]float64 {
+	d, ok := dialects[r.Warehouse.Dialect()]
+	if !ok {
+		return nil
+	}
+	var rows int64
+	nonNull := map[string]int64{}
+	for _, st := range staged {
+		if len(st.Columns) == 0 {
+			continue
+		}
+		sel := []string{"count(*)"}
+		for _, c := range st.Columns {
+			sel = append(sel, "count("+d.Ident(c.Name)+")")
+		}
+		counts := make([]int64, len(sel))
+		ptrs := make([]any, len(sel))
+		for i := range counts {
+			ptrs[i] = &counts[i]
+		}
+		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
+			return conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+d.Ident(st.Table)).Scan(ptrs...)
+		})
+		if err != nil {
+			log.Warn("measure null rates", "object", st.ObjectKey, "err", err)
+			return nil
+		}
+		rows += counts[0]
+		for i, c := range st.Columns {
+			nonNull[c.Name] += counts[i+1]
+		}
+	}
+	m := map[string]float64{}
+	if rows > 0 {
+		for c, n := range nonNull {
+			m["null_rate:"+c] = float64(rows-n) / float64(rows)
+		}
+	}
+	var score float64
+	var scored int
+	for _, o := range objs {
+		if o.Quality != nil {
+			score += o.Quality.Score
+			scored++
+		}
+	}
+	if scored > 0 {
+		m["quality_score"] = score / float64(scored)
+	}
+	return m
 }
 
 // stage loads an object into the warehouse and lets a StageHealer repair
