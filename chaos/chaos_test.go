@@ -368,29 +368,15 @@ func classes() []faultClass {
 			code, _, errOut := shp("run", "--config", dir)
 			return dir, rows, false, code, errOut
 		}},
-		{name: "volume drop", source: "files", kind: "escalate", cause: "commit held for approval", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
-			dir := project(t, fileSource)
-			var all []row
-			for d := 0; d < 8; d++ {
-				rows := truth(seed+uint64(d), 40, utf8Cities)
-				for i := range rows {
-					rows[i].ID = d*1000 + i + 1
+		{name: "volume drop", source: "files", kind: "escalate", cause: "commit held for approval",
+			run: afterHistory(3, func(r row) string { return r.City })},
+		{name: "null spike in a column", source: "files", kind: "escalate", cause: "null rate of column city",
+			run: afterHistory(40, func(r row) string {
+				if r.ID%3 != 0 {
+					return "" // two thirds of the cities go missing
 				}
-				os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("d%d.csv", d)), writeCSV(rows, csvOpts{}), 0o644)
-				if code, out, errOut := shp("run", "--config", dir); code != 0 {
-					t.Fatalf("history day %d: %d %s %s", d, code, out, errOut)
-				}
-				all = append(all, rows...)
-			}
-			small := truth(seed+99, 3, utf8Cities)
-			for i := range small {
-				small[i].ID = 9000 + i
-			}
-			os.WriteFile(filepath.Join(dir, "data", "d9.csv"), writeCSV(small, csvOpts{}), 0o644)
-			code, _, errOut := shp("run", "--config", dir)
-			// Held: the target keeps the history, the small batch waits.
-			return dir, append(all, small...), false, code, errOut
-		}},
+				return r.City
+			})},
 		{name: "late file (arrives while the run waits)", source: "files", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
 			dir := project(t, fileSource)
 			cfg := filepath.Join(dir, "config.yaml")
@@ -432,6 +418,34 @@ func classes() []faultClass {
 		{name: "PostgreSQL permission denied", source: "postgres", kind: "fail", cause: "permission denied", run: pgDenied},
 		{name: "MariaDB decimal commas as text", source: "mariadb", kind: "auto", run: mysqlCommas},
 		{name: "MariaDB missing table", source: "mariadb", kind: "fail", cause: "doesn't exist", run: missingTable("mysql", testutil.MySQLDSN)},
+	}
+}
+
+// afterHistory loads eight normal days, then a batch of n records whose
+// city is written by city: the engine should hold it (the target keeps
+// the history, the batch waits for a person).
+func afterHistory(n int, city func(r row) string) func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	return func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+		dir := project(t, fileSource)
+		var all []row
+		for d := 0; d < 8; d++ {
+			rows := truth(seed+uint64(d), 40, utf8Cities)
+			for i := range rows {
+				rows[i].ID = d*1000 + i + 1
+			}
+			os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("d%d.csv", d)), writeCSV(rows, csvOpts{}), 0o644)
+			if code, out, errOut := shp("run", "--config", dir); code != 0 {
+				t.Fatalf("history day %d: %d %s %s", d, code, out, errOut)
+			}
+			all = append(all, rows...)
+		}
+		last := truth(seed+99, n, utf8Cities)
+		for i := range last {
+			last[i].ID = 9000 + i
+		}
+		os.WriteFile(filepath.Join(dir, "data", "d9.csv"), writeCSV(last, csvOpts{city: city}), 0o644)
+		code, _, errOut := shp("run", "--config", dir)
+		return dir, append(all, last...), false, code, errOut
 	}
 }
 

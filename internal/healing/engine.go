@@ -28,6 +28,9 @@ type Policy struct {
 	// anomaly until a person approves the batch (hold_volume_anomalies,
 	// true by default).
 	HoldVolume bool
+	// HoldNulls holds the commit of a batch in which a column's null
+	// rate spiked (hold_null_spikes, true by default).
+	HoldNulls bool
 	// AutoApprove lists the strategies that may act without approval.
 	AutoApprove map[string]bool
 	// MaxAttempts bounds the repairs tried on one object (max_attempts,
@@ -41,7 +44,7 @@ type Policy struct {
 // ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
 // act on nothing by themselves).
 func ParsePolicy(m map[string]any) (Policy, error) {
-	p := Policy{Threshold: 0.9, HoldVolume: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
+	p := Policy{Threshold: 0.9, HoldVolume: true, HoldNulls: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
 	known := map[string]bool{}
 	for _, s := range Strategies() {
 		known[s.Name()] = true
@@ -82,15 +85,18 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				return p, fmt.Errorf("self_healing.yaml: max_attempts must be a whole number from 1 to 20, got %v", v)
 			}
 			p.MaxAttempts = int(f)
-		case "dry_run", "hold_volume_anomalies":
+		case "dry_run", "hold_volume_anomalies", "hold_null_spikes":
 			b, ok := v.(bool)
 			if !ok {
 				return p, fmt.Errorf("self_healing.yaml: %s must be true or false", k)
 			}
-			if k == "dry_run" {
+			switch k {
+			case "dry_run":
 				p.DryRun = b
-			} else {
+			case "hold_volume_anomalies":
 				p.HoldVolume = b
+			default:
+				p.HoldNulls = b
 			}
 		case "auto_approve":
 			l, ok := v.([]any)
@@ -135,7 +141,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				}
 			}
 		default:
-			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, auto_approve, strategies, categories)", k)
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, auto_approve, strategies, categories)", k)
 		}
 	}
 	return p, nil
@@ -201,21 +207,25 @@ var (
 )
 
 // HoldCommit implements pipeline.Holder. A run whose row count is a
-// volume anomaly against the pipeline's earlier runs is held: the action
-// is proposed, and once a person approves it the next run commits that
-// same batch (the approval covers exactly its objects, so new data is
-// looked at again).
+// volume anomaly, or whose batch has a column's null rate spiking, against
+// the pipeline's earlier runs is held: the action is proposed, and once a
+// person approves it the next run commits that same batch (the approval
+// covers exactly its objects, so new data is looked at again).
 func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (string, error) {
-	if !e.Policy.HoldVolume {
+	if !e.Policy.HoldVolume && !e.Policy.HoldNulls {
 		return "", nil
 	}
 	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: "succeeded", Limit: 400})
 	if err != nil {
 		return "", err
 	}
+	// The volume first; else the first column whose nulls spiked.
 	var volume *Anomaly
-	for _, a := range detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn}, runs) {
-		if a.Metric == "rows_in" {
+	for _, a := range detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs) {
+		switch {
+		case a.Metric == "rows_in" && e.Policy.HoldVolume:
+			volume = &a
+		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls && volume == nil:
 			volume = &a
 		}
 	}

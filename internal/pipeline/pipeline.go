@@ -406,6 +406,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
 	}
 
+	res.Metrics = r.batchMetrics(ctx, staged, res.Objects, log)
 	if h, ok := r.Healer.(Holder); ok {
 		refs := make([]metadata.ObjectRef, len(todo))
 		for i, obj := range todo {
@@ -413,7 +414,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			// whichever run extracts it.
 			refs[i] = metadata.ObjectRef{Key: strings.Replace(obj.Key, "/"+res.RunID+"/", "/", 1), Fingerprint: obj.Fingerprint}
 		}
-		reason, err := h.HoldCommit(ctx, HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs})
+		reason, err := h.HoldCommit(ctx, HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs, Metrics: res.Metrics})
 		if err != nil {
 			return fmt.Errorf("hold check: %w", err)
 		}
@@ -425,7 +426,6 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 	}
 
-	res.Metrics = r.batchMetrics(ctx, staged, res.Objects, log)
 	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		return err

@@ -98,6 +98,8 @@ type HoldRequest struct {
 	// Objects identify the batch's data, whichever run reads it: an
 	// approval covers exactly it.
 	Objects []metadata.ObjectRef
+	// Metrics of the batch (null rate per column, quality score).
+	Metrics map[string]float64
 }
 
 // QualityOutcome is what validation did to one object.
