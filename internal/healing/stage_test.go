@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
@@ -187,5 +189,23 @@ func TestAdviceNamesWhatToDo(t *testing.T) {
 		if got := advice(c); !strings.Contains(got, want) {
 			t.Errorf("advice(%s) = %q, want it to say %q", c, got, want)
 		}
+	}
+}
+
+func TestRecordTaskAdjustments(t *testing.T) {
+	store := openTestStore(t)
+	e := &Engine{Store: store}
+	ctx := context.Background()
+	err := e.RecordTask(ctx, pipeline.TaskReport{RunID: "r1", Pipeline: "p", Source: "db", SourceType: "postgres",
+		Adjusted: []string{"chunk_size 400 -> 200 after: ERROR: canceling statement due to statement timeout (SQLSTATE 57014)"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := store.ListActions(ctx, metadata.ActionFilter{RunID: "r1"})
+	if err != nil || len(as) != 1 {
+		t.Fatalf("%v %+v", err, as)
+	}
+	if a := as[0]; a.Strategy != "reduce_chunk_size" || a.Status != "applied" || a.Category != string(Timeout) {
+		t.Fatalf("action %+v", a)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	escalateStrategy = "escalate"
 	waitStrategy     = "wait_for_late_data"
 	failoverStrategy = "failover"
+	shrinkStrategy   = "reduce_chunk_size"
 )
 
 // retryable are the categories a retry can heal.
@@ -98,6 +99,23 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 			a.Status, a.Reason = "failed", how+"; gave up: "+firstLine(rep.Err.Error())
 		default:
 			a.Status, a.Reason = "applied", how+"; that failure passed, a later one ended the extraction"
+		}
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
+			return err
+		}
+	}
+	for _, adj := range rep.Adjusted {
+		is := Issue{Kind: "task", Text: adj, Source: rep.SourceType}
+		d := Diagnose(is, m)
+		params, _ := json.Marshal(map[string]any{"source": rep.Source, "adjustment": adj})
+		a := metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(adj),
+			Category: string(d.Category), Confidence: d.Confidence, DecidedBy: d.By, Strategy: shrinkStrategy,
+			Params: string(params), ApprovedBy: "policy", Status: "applied",
+			Reason: "halved the chunk and read the same key range again; the extraction went on with the smaller chunks",
+		}
+		if rep.Err != nil {
+			a.Status, a.Reason = "failed", "halved the chunk, but the extraction failed: "+firstLine(rep.Err.Error())
 		}
 		if _, err := e.Store.RecordAction(ctx, a); err != nil {
 			return err

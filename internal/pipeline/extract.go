@@ -75,7 +75,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 	if len(*sch) == 0 {
 		if *sch, err = ex.Discover(ctx); err != nil {
-			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, log)
+			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, nil, log)
 			return nil, nil, err
 		}
 	}
@@ -121,7 +121,11 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			}
 		}
 		r.finishTask(ctx, task, err)
-		r.reportTask(ctx, res.RunID, p.Name, src, ex, err, log)
+		var adjusted []string
+		if exn != nil {
+			adjusted = exn.Adjustments
+		}
+		r.reportTask(ctx, res.RunID, p.Name, src, ex, err, adjusted, log)
 		if err != nil {
 			exErr = err
 			return
@@ -403,19 +407,20 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 
 // reportTask tells the healer what the source's retries healed and, when
 // err is set, what failed.
-func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *config.Source, ex source.Extractor, err error, log *slog.Logger) {
+func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *config.Source, ex source.Extractor, err error,
+	adjusted []string, log *slog.Logger) {
 	tr, ok := r.Healer.(TaskRecorder)
 	if !ok {
 		return
 	}
-	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err}
+	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err, Adjusted: adjusted}
 	if rl, ok := ex.(source.RetryLog); ok {
 		rep.Retries = rl.TakeRetries()
 	}
 	if fo, ok := ex.(*failoverExtractor); ok && fo.replica != nil {
 		rep.Failover, rep.FailoverErr = fo.replicaName, fo.primaryErr
 	}
-	if err == nil && len(rep.Retries) == 0 && rep.Failover == "" {
+	if err == nil && len(rep.Retries) == 0 && rep.Failover == "" && len(adjusted) == 0 {
 		return
 	}
 	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {

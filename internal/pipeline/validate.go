@@ -77,6 +77,9 @@ type TaskReport struct {
 	// FailoverErr why the source itself could not be read.
 	Failover    string
 	FailoverErr error
+	// Adjusted say how the extraction changed itself to get through
+	// (a smaller chunk after a statement timeout or out of memory).
+	Adjusted []string
 }
 
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.

@@ -65,6 +65,9 @@ type Extraction struct {
 	// Rows and Bytes extracted; Attempts made (retries included).
 	Rows, Bytes int64
 	Attempts    int
+	// Adjustments say how the extraction changed itself to get through,
+	// e.g. a smaller chunk after a statement timeout.
+	Adjustments []string
 }
 
 // RetryLog is a source that keeps its retried failures (with their

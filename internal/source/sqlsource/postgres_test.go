@@ -151,3 +151,36 @@ func TestPostgresErrors(t *testing.T) {
 		t.Fatalf("bad credentials: %v", err)
 	}
 }
+
+// TestSmallerChunksAfterAStatementTimeout: a chunk too slow for the
+// server's statement_timeout is read again as two halves; every row is
+// extracted once, and the extraction says what it changed.
+func TestSmallerChunksAfterAStatementTimeout(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	testutil.PostgresExec(t, dsn, "CREATE TABLE t (id int PRIMARY KEY, v text)",
+		"INSERT INTO t SELECT g, 'x' || g FROM generate_series(1, 400) g",
+		`CREATE FUNCTION slowv(text) RETURNS text LANGUAGE plpgsql STABLE AS $$ BEGIN PERFORM pg_sleep(0.002); RETURN $1; END $$`,
+		"CREATE VIEW slow_t AS SELECT id, slowv(v) AS v FROM t")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	// 400 rows take about 0.8 s, 100 rows about 0.2 s. The function is
+	// declared STABLE so that the key-range query, which reads only id,
+	// does not call it.
+	ex := mustOpen(t, "postgres", map[string]any{"dsn": dsn + sep + "statement_timeout=400", "table": "slow_t", "key": "id", "chunk_size": 400,
+		"retry": map[string]any{"attempts": 1}})
+	sink := &memSink{}
+	exn, err := ex.Extract(context.Background(), source.ExtractRequest{}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for _, c := range sink.committed {
+		rows += c.rows
+	}
+	if exn.Rows != 400 || rows != 400 || len(exn.Adjustments) == 0 || !strings.Contains(exn.Adjustments[0], "chunk_size 400 -> 200") ||
+		!strings.Contains(exn.Adjustments[0], "57014") {
+		t.Fatalf("rows %d/%d, adjustments %q", exn.Rows, rows, exn.Adjustments)
+	}
+}

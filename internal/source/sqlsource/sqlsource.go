@@ -13,6 +13,7 @@ package sqlsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/resilience"
@@ -325,22 +327,38 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 	// found first (keyset paging, by the key's index), so chunks follow
 	// the data whatever gaps the keys have. Rows without a key come last.
 	k := x.eng.quote(x.cfg.Key)
-	last, chunks := "", 0
+	last, chunks, size := "", 0, x.cfg.ChunkSize
+	// shrink halves the chunk after an error a smaller query may avoid
+	// (out of memory, a statement timeout), down to minChunk rows.
+	shrink := func(err error) bool {
+		if !tooBig(err) || size/2 < minChunk {
+			return false
+		}
+		out.Adjustments = append(out.Adjustments, fmt.Sprintf("chunk_size %d -> %d after: %v", size, size/2, err))
+		size /= 2
+		return true
+	}
 	for {
 		conds := append([]string(nil), where...)
 		if last != "" {
 			conds = append(conds, k+" > "+x.eng.literal(last))
 		}
 		bound := "SELECT CAST(max(shp_k) AS " + x.textType() + ") FROM (SELECT " + k + " AS shp_k FROM " + rel +
-			whereClause(append(conds, k+" IS NOT NULL")) + " ORDER BY " + k + " LIMIT " + strconv.FormatInt(x.cfg.ChunkSize, 10) + ") shp_b"
+			whereClause(append(conds, k+" IS NOT NULL")) + " ORDER BY " + k + " LIMIT " + strconv.FormatInt(size, 10) + ") shp_b"
 		upto, ok, err := x.scalar(ctx, bound)
 		if err != nil {
+			if shrink(err) {
+				continue
+			}
 			return out, fmt.Errorf("read the next chunk's key range of %s: %w", x.what(), err)
 		}
 		if !ok {
 			break
 		}
 		if err := extractOne(append(conds, k+" <= "+x.eng.literal(upto))); err != nil {
+			if shrink(err) {
+				continue
+			}
 			return out, err
 		}
 		last = upto
@@ -349,8 +367,31 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 	if err := extractOne(append(append([]string(nil), where...), k+" IS NULL")); err != nil {
 		return out, err
 	}
-	out.Query = base + " WHERE ... (" + strconv.Itoa(chunks) + " chunks of " + strconv.FormatInt(x.cfg.ChunkSize, 10) + " rows by " + x.cfg.Key + ")"
+	out.Query = base + " WHERE ... (" + strconv.Itoa(chunks) + " chunks of " + strconv.FormatInt(size, 10) + " rows by " + x.cfg.Key + ")"
 	return out, nil
+}
+
+// minChunk is the smallest chunk shrinking goes to.
+const minChunk = 100
+
+// tooBig reports errors that a query over fewer rows may not have: out of
+// memory or disk, a program limit, a statement timeout.
+func tooBig(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		switch pg.Code {
+		case "53100", "53200", "54000", "57014": // disk full, out of memory, program limit, statement timeout
+			return true
+		}
+	}
+	var my *mysql.MySQLError
+	if errors.As(err, &my) {
+		switch my.Number {
+		case 1038, 1041, 1114, 3024: // out of sort memory, out of memory, table full, max_execution_time
+			return true
+		}
+	}
+	return false
 }
 
 func whereClause(conds []string) string {
