@@ -220,27 +220,27 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 		return "", err
 	}
 	// The volume first; else the first column whose nulls spiked.
-	var volume *Anomaly
+	var anomaly *Anomaly
 	for _, a := range detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs) {
 		switch {
 		case a.Metric == "rows_in" && e.Policy.HoldVolume:
-			volume = &a
-		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls && volume == nil:
-			volume = &a
+			anomaly = &a
+		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls && anomaly == nil:
+			anomaly = &a
 		}
 	}
-	if volume == nil {
+	if anomaly == nil {
 		return "", nil
 	}
 	m, err := e.model(ctx)
 	if err != nil {
 		return "", fmt.Errorf("diagnosis model: %w", err)
 	}
-	d := Diagnose(volume.Issue, m)
+	d := Diagnose(anomaly.Issue, m)
 	batch := batchID(req.Objects, req.RowsIn)
-	params, _ := json.Marshal(map[string]any{"batch": batch, "rows_in": req.RowsIn, "median": volume.Median, "mads": volume.MADs})
+	params, _ := json.Marshal(map[string]any{"batch": batch, "rows_in": req.RowsIn, "median": anomaly.Median, "mads": anomaly.MADs})
 	a := metadata.HealingAction{
-		RunID: req.RunID, Pipeline: req.Pipeline, Issue: volume.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
+		RunID: req.RunID, Pipeline: req.Pipeline, Issue: anomaly.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
 		DecidedBy: d.By, Strategy: holdStrategy, Params: string(params), RowsAffected: req.RowsIn,
 	}
 	earlier, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Limit: 200})
@@ -249,7 +249,7 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 	}
 	if held := heldBatch(earlier, batch, "proposed"); held != nil && !e.Policy.DryRun {
 		// Held before and not decided yet: the same action still waits.
-		return holdReason(volume.Issue.Text, held.ID), nil
+		return holdReason(anomaly.Issue.Text, held.ID), nil
 	}
 	switch ap := heldBatch(earlier, batch, "approved"); {
 	case ap != nil:
@@ -267,7 +267,7 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 	if a.Status != "proposed" {
 		return "", nil
 	}
-	return holdReason(volume.Issue.Text, id), nil
+	return holdReason(anomaly.Issue.Text, id), nil
 }
 
 func holdReason(issue string, id int64) string {
@@ -360,6 +360,17 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 	if err != nil || plan == nil {
 		return false, err
 	}
+	if plan.Column != "" {
+		// The original values are kept in the warehouse under this token,
+		// for shp healing revert.
+		plan.Params["originals"] = fmt.Sprintf("%s/%s/%s/%d", req.RunID, req.Staged.ObjectKey, s.Name(), time.Now().UnixNano())
+		plan.Params["column"] = plan.Column
+		var names []string
+		for _, c := range req.Staged.Columns {
+			names = append(names, c.Name)
+		}
+		plan.Params["row_columns"] = names
+	}
 	params, _ := json.Marshal(plan.Params)
 	before, _ := json.Marshal(plan.Before)
 	after, _ := json.Marshal(plan.After)
@@ -377,19 +388,6 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		approval = findApproval(ds.approved, s.Name(), f.Issue.Text, "")
 		reverted = findApproval(ds.reverted, s.Name(), f.Issue.Text, "")
-	}
-	if plan.Column != "" {
-		// The original values are kept in the warehouse under this token,
-		// for shp healing revert.
-		plan.Params["originals"] = fmt.Sprintf("%s/%s/%s/%d", req.RunID, req.Staged.ObjectKey, s.Name(), time.Now().UnixNano())
-		plan.Params["column"] = plan.Column
-		var names []string
-		for _, c := range req.Staged.Columns {
-			names = append(names, c.Name)
-		}
-		plan.Params["row_columns"] = names
-		params, _ := json.Marshal(plan.Params)
-		a.Params = string(params)
 	}
 	healed := false
 	switch {

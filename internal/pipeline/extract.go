@@ -409,8 +409,7 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 // err is set, what failed.
 func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *config.Source, ex source.Extractor, err error,
 	adjusted []string, log *slog.Logger) {
-	tr, ok := r.Healer.(TaskRecorder)
-	if !ok {
+	if _, ok := r.Healer.(TaskRecorder); !ok {
 		return
 	}
 	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err, Adjusted: adjusted}
@@ -423,7 +422,5 @@ func (r *Runner) reportTask(ctx context.Context, runID, pipeline string, src *co
 	if err == nil && len(rep.Retries) == 0 && rep.Failover == "" && len(adjusted) == 0 {
 		return
 	}
-	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {
-		log.Warn("record healing of the extraction", "err", rerr)
-	}
+	r.recordTask(ctx, rep, log)
 }

@@ -556,13 +556,18 @@ func (r *Runner) waitForData(ctx context.Context, objSrc source.ObjectSource, p 
 
 // reportWait tells the healer how a wait for late data ended.
 func (r *Runner) reportWait(ctx context.Context, runID, pipeline string, src *config.Source, waited time.Duration, err error, log *slog.Logger) {
+	r.recordTask(ctx, TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err, Waited: waited}, log)
+}
+
+// recordTask hands a report to the healer, when it hears them; a failure
+// to record is logged, not fatal.
+func (r *Runner) recordTask(ctx context.Context, rep TaskReport, log *slog.Logger) {
 	tr, ok := r.Healer.(TaskRecorder)
 	if !ok {
 		return
 	}
-	rep := TaskReport{RunID: runID, Pipeline: pipeline, Source: src.Name, SourceType: src.Type, Err: err, Waited: waited}
-	if rerr := tr.RecordTask(context.WithoutCancel(ctx), rep); rerr != nil {
-		log.Warn("record the wait for late data", "err", rerr)
+	if err := tr.RecordTask(context.WithoutCancel(ctx), rep); err != nil {
+		log.Warn("record what healed the source", "source", rep.Source, "err", err)
 	}
 }
 

@@ -128,7 +128,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.convertParsed(ctx, declared); err != nil {
+	if err := s.convertParsed(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.rejectNulls(ctx); err != nil {
@@ -923,16 +923,6 @@ func parseExpr(col, typ string, p warehouse.ColumnParse) string {
 	return "coalesce(" + strings.Join(alts, ", ") + ")"
 }
 
-// isText reports whether the staged column name holds text.
-func isText(cols []warehouse.Column, name string) bool {
-	for _, c := range cols {
-		if strings.EqualFold(c.Name, name) {
-			return strings.EqualFold(c.Type, "VARCHAR")
-		}
-	}
-	return false
-}
-
 // isInteger reports whether a DuckDB type is an integer type.
 func isInteger(typ string) bool {
 	switch strings.ToUpper(typ) {
@@ -946,7 +936,7 @@ func isInteger(typ string) bool {
 // conversion (a repair's way of reading a column, or a strict integer:
 // DuckDB's reader rounds "2.5" to 3) could not convert, with the line,
 // the reason and the row as read, then drops the helper columns.
-func (s *stager) convertParsed(ctx context.Context, declared []declaredColumn) error {
+func (s *stager) convertParsed(ctx context.Context) error {
 	if len(s.converted) == 0 {
 		return nil
 	}
