@@ -522,7 +522,7 @@ var ErrLateData = fmt.Errorf("late data (%w)", resilience.ErrRetryLater)
 func (r *Runner) waitForData(ctx context.Context, objSrc source.ObjectSource, p *config.Pipeline, src *config.Source, opts Options,
 	runID string, log *slog.Logger) ([]source.Object, []source.Object, []metadata.ObjectFile, error) {
 	started := r.now()
-	for {
+	for polls := 0; ; polls++ {
 		objects, err := objSrc.List(ctx)
 		if err != nil {
 			return nil, nil, nil, err
@@ -533,7 +533,7 @@ func (r *Runner) waitForData(ctx context.Context, objSrc source.ObjectSource, p 
 		}
 		waited := r.now().Sub(started)
 		if len(todo) > 0 || p.WaitForData <= 0 || opts.FullRefresh {
-			if waited > 0 && len(todo) > 0 && p.WaitForData > 0 {
+			if polls > 0 && len(todo) > 0 {
 				r.reportWait(ctx, runID, p.Name, src, waited, nil, log)
 			}
 			return objects, todo, recovered, nil
