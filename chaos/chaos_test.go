@@ -396,20 +396,11 @@ func classes() []faultClass {
 		{name: "HTTP 503 then recovers", source: "http", kind: "auto", run: httpFault(2, http.StatusServiceUnavailable, "")},
 		{name: "HTTP 429 with Retry-After", source: "http", kind: "auto", run: httpFault(2, http.StatusTooManyRequests, "")},
 		{name: "HTTP source down, replica up", source: "http", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
-			down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				http.Error(w, "down", http.StatusServiceUnavailable)
-			}))
-			t.Cleanup(down.Close)
-			dir, rows, ch, _, _ := httpFault(0, 0, "")(t, seed)
-			b, _ := os.ReadFile(filepath.Join(dir, "sources.yaml"))
-			replica := strings.Replace(strings.Replace(string(b), "  src:", "  replica:", 1), "sources:\n", "", 1)
-			os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  src:\n    type: api\n    url: "+down.URL+
-				"\n    schema: schemas/events.json\n    failover: replica\n    retry: {attempts: 2, initial_interval: 5ms}\n"+replica), 0o644)
-			// A fresh project state: the first run above loaded from the
-			// replica's URL directly.
-			os.RemoveAll(filepath.Join(dir, ".shp"))
+			rows := truth(seed, 30, utf8Cities)
+			down, replica := apiServer(t, nil, 1<<30, http.StatusServiceUnavailable, ""), apiServer(t, rows, 0, 0, "")
+			dir := project(t, apiSource(down.URL)+"    failover: replica\n  replica:\n"+apiSource(replica.URL))
 			code, _, errOut := shp("run", "--config", dir)
-			return dir, rows, ch, code, errOut
+			return dir, rows, false, code, errOut
 		}},
 		{name: "HTTP 401", source: "http", kind: "fail", cause: "401", run: httpFault(99, http.StatusUnauthorized, "")},
 		{name: "HTTP malformed JSON", source: "http", kind: "fail", cause: "page 1", run: httpFault(0, 0, `[{"id": 1, "day": "2026-01-01"`)},
@@ -449,33 +440,43 @@ func afterHistory(n int, city func(r row) string) func(t *testing.T, seed uint64
 	}
 }
 
+// apiServer serves rows as JSON after `fail` failed requests (or body
+// instead, when set).
+func apiServer(t *testing.T, rows []row, fail, status int, body string) *httptest.Server {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if int(calls.Add(1)) <= fail {
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "0")
+			}
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if body != "" {
+			fmt.Fprint(w, body)
+			return
+		}
+		var recs []map[string]any
+		for _, r := range rows {
+			recs = append(recs, map[string]any{"id": r.ID, "day": r.Day.Format("2006-01-02"), "seen_at": r.SeenAt.Format("2006-01-02 15:04:05"),
+				"amount": r.Amount, "qty": r.Qty, "city": r.City, "region": r.Region})
+		}
+		json.NewEncoder(w).Encode(recs)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// apiSource is the sources.yaml entry of an API source at url.
+func apiSource(url string) string {
+	return "    type: api\n    url: " + url + "\n    schema: schemas/events.json\n    retry: {attempts: 4, initial_interval: 5ms, max_interval: 20ms}\n"
+}
+
 // httpFault serves the truth as JSON after `fail` failed requests.
 func httpFault(fail, status int, body string) func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
 	return func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
 		rows := truth(seed, 30, utf8Cities)
-		var calls atomic.Int32
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if int(calls.Add(1)) <= fail {
-				if status == http.StatusTooManyRequests {
-					w.Header().Set("Retry-After", "0")
-				}
-				http.Error(w, http.StatusText(status), status)
-				return
-			}
-			if body != "" {
-				fmt.Fprint(w, body)
-				return
-			}
-			var recs []map[string]any
-			for _, r := range rows {
-				recs = append(recs, map[string]any{"id": r.ID, "day": r.Day.Format("2006-01-02"), "seen_at": r.SeenAt.Format("2006-01-02 15:04:05"),
-					"amount": r.Amount, "qty": r.Qty, "city": r.City, "region": r.Region})
-			}
-			json.NewEncoder(w).Encode(recs)
-		}))
-		t.Cleanup(srv.Close)
-		dir := project(t, "    type: api\n    url: "+srv.URL+"\n    schema: schemas/events.json\n"+
-			"    retry: {attempts: 4, initial_interval: 5ms, max_interval: 20ms}\n")
+		dir := project(t, apiSource(apiServer(t, rows, fail, status, body).URL))
 		code, _, errOut := shp("run", "--config", dir)
 		return dir, rows, false, code, errOut
 	}
