@@ -141,7 +141,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			n++
 			obj := source.Object{Key: fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, n), Size: c.bytes}
 			if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-				return r.loadStaged(ctx, p, *sch, obj, c, ex.Format(), res.RunID, log)
+				return r.loadStaged(ctx, p, *sch, src.Schema == "", obj, c, ex.Format(), res.RunID, log)
 			}}, nil) {
 				cancel()
 				for range chunks { // let the extraction end
@@ -212,8 +212,10 @@ func (r *Runner) finishExtract(ctx context.Context, p *config.Pipeline, st *extr
 	return r.Store.SetWatermark(ctx, p.Name, st.key, st.extraction.Watermark)
 }
 
-// loadStaged loads one extracted chunk from the staging bucket.
-func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.Schema, obj source.Object, c stagedChunk,
+// loadStaged loads one extracted chunk from the staging bucket. typed
+// says sch is the schema the source reported (not one the user declared),
+// so the chunk's values already have its types.
+func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.Schema, typed bool, obj source.Object, c stagedChunk,
 	f format.Format, runID string, log *slog.Logger) (*ObjectResult, *warehouse.Staged, error) {
 	started := r.now()
 	or := &ObjectResult{Key: obj.Key, Format: f, Bytes: c.bytes, RowsIn: c.rows}
@@ -224,7 +226,7 @@ func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.
 	defer release()
 	st, err := r.stage(ctx, p.Name, warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
-		Path: localPath, Format: f, Compression: format.None, Schema: sch, Key: p.Key,
+		Path: localPath, Format: f, Compression: format.None, Schema: sch, Key: p.Key, Typed: typed,
 		CSV: warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true},
 	})
 	if err != nil {
@@ -396,7 +398,7 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 			obj := source.Object{Key: fmt.Sprintf("%s%s/%05d", extractPrefix(src.Name), res.RunID, i+1), Size: c.Bytes}
 			chunk := stagedChunk{key: c.Key, rows: c.Rows, bytes: c.Bytes}
 			if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-				return r.loadStaged(ctx, p, sch, obj, chunk, f, res.RunID, log)
+				return r.loadStaged(ctx, p, sch, src.Schema == "", obj, chunk, f, res.RunID, log)
 			}}, nil) {
 				return
 			}

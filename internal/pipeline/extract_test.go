@@ -186,3 +186,62 @@ func TestRetryResumesAfterExtraction(t *testing.T) {
 		t.Fatalf("next run: %+v %v asked %v", res, err, fake.asked)
 	}
 }
+
+// textExtractor writes its rows as they are, under the schema it reports.
+type textExtractor struct {
+	fakeExtractor
+	csv string
+	sch schema.Schema
+}
+
+func (x *textExtractor) Discover(context.Context) (schema.Schema, error) { return x.sch, nil }
+
+func (x *textExtractor) Extract(ctx context.Context, _ source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
+	c, err := sink.Chunk(ctx)
+	if err != nil {
+		return nil, err
+	}
+	io.WriteString(c, x.csv)
+	rows := int64(strings.Count(x.csv, "\n") - 1)
+	return &source.Extraction{Query: "text", Rows: rows, Attempts: 1}, c.Commit(rows)
+}
+
+// TestExtractedIntegersKeepTheirValues: integers from a source that
+// reports them as integers load exactly, the largest BIGINT too; when the
+// user declares a schema over an extraction, the declared INTEGER column
+// is checked strictly and a fraction is quarantined, not rounded.
+func TestExtractedIntegersKeepTheirValues(t *testing.T) {
+	ctx := context.Background()
+	rows := "id,qty\n1,-9223372036854775808\n2,9223372036854775807\n3,\\N\n"
+	x := &textExtractor{csv: rows, sch: schema.Schema{
+		{Name: "id", Type: schema.TypeInt64, Mode: schema.ModeNullable}, {Name: "qty", Type: schema.TypeInt64, Mode: schema.ModeNullable}}}
+	e := extractEnv(t, &x.fakeExtractor)
+	e.runner.OpenExtractor = func(context.Context, source.Spec) (source.Extractor, error) { return x, nil }
+	if _, err := e.runner.Run(ctx, "p", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.strings(t, "SELECT id || '=' || coalesce(CAST(qty AS VARCHAR), 'NULL') FROM p ORDER BY id"); strings.Join(got, ",") != "1=-9223372036854775808,2=9223372036854775807,3=NULL" {
+		t.Fatalf("target %v", got)
+	}
+
+	e = extractEnv(t, &x.fakeExtractor)
+	os.WriteFile(filepath.Join(e.dir, "declared.json"), []byte(`[{"name":"id","type":"INTEGER"},{"name":"qty","type":"INTEGER"}]`), 0o644)
+	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n    schema: declared.json\n"), 0o644)
+	proj, err := config.LoadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Project = proj
+	x.csv = "id,qty\n1,2\n2,2.5\n"
+	e.runner.OpenExtractor = func(context.Context, source.Spec) (source.Extractor, error) { return x, nil }
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Loaded != 1 || res.Quarantined != 1 {
+		t.Fatalf("loaded %d, quarantined %d; want 1 and 1", res.Loaded, res.Quarantined)
+	}
+	if got := e.strings(t, "SELECT reason FROM p__quarantine"); len(got) != 1 || !strings.Contains(got[0], `Could not convert string "2.5"`) {
+		t.Fatalf("quarantine %v", got)
+	}
+}

@@ -406,7 +406,9 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
 	}
 
+	measured := r.now()
 	res.Metrics = r.batchMetrics(ctx, staged, res.Objects, log)
+	log.Debug("batch measured", "took", r.now().Sub(measured))
 	if h, ok := r.Healer.(Holder); ok {
 		refs := make([]metadata.ObjectRef, len(todo))
 		for i, obj := range todo {
@@ -441,6 +443,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if err != nil {
 		return err
 	}
+	log.Debug("committed", "target", p.Target, "took", r.now().Sub(task.StartedAt))
 	res.Inserted, res.Updated = cr.Inserted, cr.Updated
 	res.Loaded = cr.Inserted + cr.Updated
 	res.Quarantined = cr.Quarantined

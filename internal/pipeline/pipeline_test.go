@@ -81,6 +81,28 @@ func (e *env) count(t *testing.T, q string) int64 {
 	return n
 }
 
+// strings returns the first column of every row of a query.
+func (e *env) strings(t *testing.T, q string) []string {
+	t.Helper()
+	rows, err := e.wh.DB().Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestRunLoadsEveryFormatAndAccountsForEveryRow(t *testing.T) {
 	e := newEnv(t, "    mode: append\n")
 	var mu sync.Mutex

@@ -56,6 +56,12 @@ type LoadSpec struct {
 	Schema      schema.Schema // declared schema; nil means the target's, else inferred
 	Key         []string      // merge key columns: rows with a NULL key are quarantined
 	CSV         CSVOptions
+	// Typed says the file was written by shp's extractor from a source
+	// whose column types Schema gives: its values already have their
+	// column's type, so the engine reads them natively instead of
+	// checking each one (an integer column of a CSV file is otherwise
+	// read as text and converted strictly, so that "1.5" is not rounded).
+	Typed bool
 
 	// The self-healing engine's changes to how the object is read; each
 	// is empty unless a repair asked for it.

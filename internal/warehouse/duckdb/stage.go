@@ -404,7 +404,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 			if d, ok := lookup(declared, s.fileName(h)); ok {
 				typ = d.Type
 				inFile[strings.ToLower(d.Name)] = true
-				if cp, parsed := s.parse(d.Name); parsed || isInteger(d.Type) {
+				if cp, parsed := s.parse(d.Name); parsed || (isInteger(d.Type) && !s.typedInteger(d.Name)) {
 					// Read as text and converted in the same statement; a
 					// value that does not convert keeps its text in a
 					// column of its own, see convertParsed.
@@ -930,6 +930,17 @@ func isInteger(typ string) bool {
 		return true
 	}
 	return false
+}
+
+// typedInteger reports whether a column comes from a typed source as an
+// integer: its text is an integer literal, which any integer, decimal or
+// float column the schema widened it to reads exactly.
+func (s *stager) typedInteger(name string) bool {
+	if !s.spec.Typed {
+		return false
+	}
+	f, ok := s.spec.Schema.Lookup(name)
+	return ok && isInteger(TypeOf(f))
 }
 
 // convertParsed sets aside the CSV rows with a value that shp's own
