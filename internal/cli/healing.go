@@ -458,12 +458,12 @@ func newRevertCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := healing.Revert(cmd.Context(), svc.warehouse, pl.Target, a)
+			rv, err := healing.Revert(cmd.Context(), svc.warehouse, pl.Target, pl.Mode, a)
 			if err != nil {
 				return failedErr(err)
 			}
 			by = whoDecides(by)
-			if err := svc.store.RevertAction(cmd.Context(), id, by, fmt.Sprintf("%s (%d rows restored)", reason, n)); err != nil {
+			if err := svc.store.RevertAction(cmd.Context(), id, by, fmt.Sprintf("%s (%s)", reason, rv.Summary)); err != nil {
 				return failedErr(err)
 			}
 			if corrected != "" {
@@ -472,8 +472,8 @@ func newRevertCmd(e *env) *cobra.Command {
 					return failedErr(err)
 				}
 			}
-			fmt.Fprintf(e.stdout, "action #%d reverted by %s: %d rows of %s restored\n", id, by, n, pl.Target)
-			fmt.Fprintf(e.stdout, "%s now waits for approval on this rule of pipeline %s\n", a.Strategy, a.Pipeline)
+			fmt.Fprintf(e.stdout, "action #%d reverted by %s: %s\n", id, by, rv.Summary)
+			fmt.Fprintf(e.stdout, "%s now waits for approval on this %s of pipeline %s\n", a.Strategy, subjectKind(a), a.Pipeline)
 			return nil
 		},
 	}
@@ -532,4 +532,16 @@ func rawJSON(s string) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return json.RawMessage(s)
+}
+
+// subjectKind names what a reverted action's strategy now waits on: the
+// subject a stage repair recorded ("column day"), or the rule.
+func subjectKind(a metadata.HealingAction) string {
+	var p struct {
+		Subject string `json:"subject"`
+	}
+	if json.Unmarshal([]byte(a.Params), &p) == nil && p.Subject != "" {
+		return p.Subject
+	}
+	return "rule"
 }

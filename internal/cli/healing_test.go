@@ -252,6 +252,49 @@ func TestRevertRestoresTheOriginals(t *testing.T) {
 	}
 }
 
+// TestRevertSetAsideRows: reverting a de-duplication of an append target
+// moves the earlier duplicate from quarantine back into the target, typed
+// as it was; in a merge target there is nothing to restore.
+func TestRevertSetAsideRows(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	var id int64
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "quarantine_duplicates" && a.Status == "applied" {
+			id = a.ID
+		}
+	}
+	if q := queryJSON(t, dir, "SELECT count(*) AS n FROM orders__quarantine"); fmt.Sprint(q[0]["n"]) != "1" {
+		t.Fatalf("quarantine before: %v", q)
+	}
+	code, out, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "both orders are real", "--by", "ana")
+	if code != 0 || !strings.Contains(out, "1 rows moved from orders__quarantine back to orders") {
+		t.Fatalf("revert: %d %s %s", code, out, errOut)
+	}
+	rows := queryJSON(t, dir, "SELECT string_agg(id || ':' || amount, ',' ORDER BY id, amount) AS r, (SELECT count(*) FROM orders__quarantine) AS q FROM orders")
+	if rows[0]["r"] != "1:10,2:20,3:30,4:40,4:41,5:50" || fmt.Sprint(rows[0]["q"]) != "0" {
+		t.Fatalf("after revert: %v", rows)
+	}
+
+	dir = healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	cfg := filepath.Join(dir, "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, "    mode: merge\n    key: [id]\n"...), 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "quarantine_duplicates" && a.Status == "applied" {
+			id = a.ID
+		}
+	}
+	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "x"); code != 1 || !strings.Contains(errOut, "merges on its key") {
+		t.Fatalf("revert in a merge target: %d %s", code, errOut)
+	}
+}
+
 // TestProposalsAreNotRepeated: running a failing batch again does not
 // propose the same undecided action twice.
 func TestProposalsAreNotRepeated(t *testing.T) {

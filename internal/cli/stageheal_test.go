@@ -91,6 +91,75 @@ func TestStageHealingAcrossDays(t *testing.T) {
 	}
 }
 
+// TestRevertStageRepair: reverting a date-format repair after the commit
+// moves the rows it rescued out of the target and back into quarantine,
+// with their raw lines and the reason they were first set aside; a
+// schema change (a new column) says it cannot be reverted.
+func TestRevertStageRepair(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,city\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
+	writeDay(t, dir, "d2.csv", "id,day,seen_at,amount,city,channel\n2,2026-11-02,2026-11-02 08:00:00,2,Chur,web\n"+
+		"3,27/11/2026,2026-11-02 09:00:00,3,Genf,app\n4,03/04/2026,2026-11-02 10:00:00,4,Thun,app\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 || !strings.Contains(out, "quarantined 0") {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	ids := map[string]int64{}
+	for _, a := range actionsWithID(t, dir) {
+		if a.Status == "applied" {
+			ids[a.Strategy] = a.ID
+		}
+	}
+	if ids["parse_date_format"] == 0 || ids["add_nullable_column"] == 0 {
+		t.Fatalf("applied: %v", ids)
+	}
+	code, out, errOut := shp(t, "healing", "revert", fmt.Sprint(ids["parse_date_format"]), "--config", dir, "--reason", "the feed is month first", "--by", "ana")
+	if code != 0 || !strings.Contains(out, "2 rows of events moved back to events__quarantine") || !strings.Contains(out, "on this column day") {
+		t.Fatalf("revert: %d %s %s", code, out, errOut)
+	}
+	got := queryJSON(t, dir, "SELECT string_agg(CAST(id AS VARCHAR), ',' ORDER BY id) AS ids FROM events")
+	if got[0]["ids"] != "1,2" {
+		t.Fatalf("target after the revert: %v", got)
+	}
+	q := queryJSON(t, dir, "SELECT line, reason, raw FROM events__quarantine ORDER BY line")
+	if len(q) != 2 || fmt.Sprint(q[0]["line"]) != "3" || q[0]["raw"] != "3,27/11/2026,2026-11-02 09:00:00,3,Genf,app" ||
+		!strings.Contains(fmt.Sprint(q[0]["reason"]), `Could not convert string "27/11/2026"`) ||
+		!strings.Contains(fmt.Sprint(q[1]["reason"]), fmt.Sprintf("set aside again: repair #%d was reverted", ids["parse_date_format"])) {
+		t.Fatalf("quarantine after the revert: %v", q)
+	}
+	code, _, errOut = shp(t, "healing", "revert", fmt.Sprint(ids["add_nullable_column"]), "--config", dir, "--reason", "no")
+	if code != 1 || !strings.Contains(errOut, "schema changes cannot") {
+		t.Fatalf("revert of a new column: %d %s", code, errOut)
+	}
+}
+
+// TestRevertOfChangedRowsMovesNothing: when a later merge replaced a row
+// that a repair rescued, the revert moves nothing and says why.
+func TestRevertOfChangedRowsMovesNothing(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,city\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n"+
+		"3,27/11/2026,2026-11-02 09:00:00,3,Genf\n4,03/04/2026,2026-11-02 10:00:00,4,Thun\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	writeDay(t, dir, "d2.csv", "id,day,seen_at,amount,city\n3,2026-11-27,2026-11-02 09:00:00,3,Lausanne\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	var id int64
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == "parse_date_format" && a.Status == "applied" {
+			id = a.ID
+		}
+	}
+	code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "month first")
+	if code != 1 || !strings.Contains(errOut, "1 of the 2 rows action") || !strings.Contains(errOut, "nothing was reverted") {
+		t.Fatalf("revert: %d %s", code, errOut)
+	}
+	if got := queryJSON(t, dir, "SELECT count(*) AS n FROM events"); fmt.Sprint(got[0]["n"]) != "3" {
+		t.Fatalf("target after a refused revert: %v", got)
+	}
+}
+
 // TestAmbiguousDatesAreEscalated: when every date of a batch reads as
 // day/month and as month/day, nothing is guessed: the rows stay in
 // quarantine and the action says why.

@@ -371,6 +371,11 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		plan.Params["row_columns"] = names
 	}
+	if plan.Quarantine {
+		// The rows set aside are found in the target's quarantine by
+		// their reason, for shp healing revert.
+		plan.Params["set_aside"] = plan.Reason
+	}
 	params, _ := json.Marshal(plan.Params)
 	before, _ := json.Marshal(plan.Before)
 	after, _ := json.Marshal(plan.After)

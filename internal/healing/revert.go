@@ -81,40 +81,46 @@ func rowJSON(alias string, cols []warehouse.Column) string {
 	return "CAST(json_object(" + strings.Join(parts, ", ") + ") AS VARCHAR)"
 }
 
-// Revert restores in the target the values an applied rewrite repair
-// replaced, finding each row by its repaired content, and returns how
-// many rows it restored. Rows changed since (a later merge) are left alone.
-func Revert(ctx context.Context, w warehouse.Warehouse, target string, a metadata.HealingAction) (int64, error) {
+// Reverted says what a revert did.
+type Reverted struct {
+	Rows int64
+	// Summary says it in words: "2 rows of orders restored".
+	Summary string
+}
+
+// Revert undoes an applied repair in the target (written in mode: append,
+// replace or merge) and says how many rows it changed. A value rewrite
+// gets its original values back, each row found by its repaired content
+// (rows changed since, by a later merge, are left alone). A stage
+// repair's rescued rows leave the target for its quarantine, with the
+// reason they were first set aside. Rows a repair set aside return from
+// the quarantine to the target, unless the target merges on a key (the
+// latest row of a key replaces the others there anyway).
+func Revert(ctx context.Context, w warehouse.Warehouse, target, mode string, a metadata.HealingAction) (Reverted, error) {
 	var p struct {
 		Originals string   `json:"originals"`
+		Rescued   string   `json:"rescued"`
+		SetAside  string   `json:"set_aside"`
 		Column    string   `json:"column"`
 		Columns   []string `json:"row_columns"`
 	}
-	if err := json.Unmarshal([]byte(a.Params), &p); err != nil || p.Originals == "" {
-		return 0, fmt.Errorf("action #%d (%s) kept no original values to restore: only value rewrites can be reverted", a.ID, a.Strategy)
+	err := json.Unmarshal([]byte(a.Params), &p)
+	if err == nil && p.SetAside != "" {
+		if mode == warehouse.ModeMerge {
+			return Reverted{}, fmt.Errorf("action #%d (%s) set aside earlier rows of a key, and %s merges on its key: "+
+				"the latest row of each key replaces the others anyway, so there is nothing to restore", a.ID, a.Strategy, target)
+		}
+		return restoreSetAside(ctx, w, target, p.SetAside, a)
+	}
+	if err != nil || (p.Originals == "" && p.Rescued == "") {
+		return Reverted{}, fmt.Errorf("action #%d (%s) kept nothing to restore: value rewrites, rows set aside and repairs that rescued rows from quarantine can be reverted, "+
+			"schema changes cannot", a.ID, a.Strategy)
 	}
 	var n int64
-	err := w.WithStaged(ctx, func(conn *sql.Conn) error {
-		var cols []warehouse.Column
-		rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
-			WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, target)
+	err = w.WithStaged(ctx, func(conn *sql.Conn) error {
+		cols, err := targetColumns(ctx, conn, target)
 		if err != nil {
 			return err
-		}
-		for rows.Next() {
-			var c warehouse.Column
-			if err := rows.Scan(&c.Name, &c.Type); err != nil {
-				rows.Close()
-				return err
-			}
-			cols = append(cols, c)
-		}
-		rows.Close()
-		var typ string
-		for _, c := range cols {
-			if strings.EqualFold(c.Name, p.Column) {
-				typ = c.Type
-			}
 		}
 		// The repaired row's columns, in the order they were rendered.
 		var keep []warehouse.Column
@@ -123,6 +129,16 @@ func Revert(ctx context.Context, w warehouse.Warehouse, target string, a metadat
 				if strings.EqualFold(rc, c.Name) {
 					keep = append(keep, c)
 				}
+			}
+		}
+		if p.Rescued != "" {
+			n, err = revertRescue(ctx, conn, target, keep, p.Rescued, a)
+			return err
+		}
+		var typ string
+		for _, c := range cols {
+			if strings.EqualFold(c.Name, p.Column) {
+				typ = c.Type
 			}
 		}
 		if typ == "" {
@@ -137,5 +153,181 @@ func Revert(ctx context.Context, w warehouse.Warehouse, target string, a metadat
 		n, err = res.RowsAffected()
 		return err
 	})
-	return n, err
+	if err != nil {
+		return Reverted{}, err
+	}
+	if p.Rescued != "" {
+		return Reverted{Rows: n, Summary: fmt.Sprintf("%d rows of %s moved back to %s%s", n, target, target, warehouse.QuarantineSuffix)}, nil
+	}
+	return Reverted{Rows: n, Summary: fmt.Sprintf("%d rows of %s restored", n, target)}, nil
+}
+
+// restoreSetAside moves the rows an action set aside from the target's
+// quarantine back into the target, reading each from the JSON it was
+// quarantined as.
+func restoreSetAside(ctx context.Context, w warehouse.Warehouse, target, reason string, a metadata.HealingAction) (Reverted, error) {
+	var n int64
+	q := quality.DuckDB.Ident(target + warehouse.QuarantineSuffix)
+	err := w.WithStaged(ctx, func(conn *sql.Conn) error {
+		cols, err := targetColumns(ctx, conn, target)
+		if err != nil {
+			return err
+		}
+		sel := make([]string, len(cols))
+		for i, c := range cols {
+			path := `$."` + strings.ReplaceAll(c.Name, `"`, `\"`) + `"`
+			sel[i] = fmt.Sprintf("CAST(json_extract_string(raw, %s) AS %s) AS %s", sqlString(path), c.Type, quality.DuckDB.Ident(c.Name))
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		where := " WHERE run_id = ? AND pipeline = ? AND source_object = ? AND reason = ?"
+		args := []any{a.RunID, a.Pipeline, a.ObjectKey, reason}
+		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s%s",
+			quality.DuckDB.Ident(target), strings.Join(sel, ", "), q, where), args...)
+		if err != nil {
+			return fmt.Errorf("restore the rows set aside into %s: %w", target, err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+q+where, args...); err != nil {
+			return fmt.Errorf("remove the restored rows from %s: %w", target+warehouse.QuarantineSuffix, err)
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return Reverted{}, err
+	}
+	return Reverted{Rows: n, Summary: fmt.Sprintf("%d rows moved from %s%s back to %s", n, target, warehouse.QuarantineSuffix, target)}, nil
+}
+
+// targetColumns lists a target table's columns and types.
+func targetColumns(ctx context.Context, conn *sql.Conn, target string) ([]warehouse.Column, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position`, target)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []warehouse.Column
+	for rows.Next() {
+		var c warehouse.Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, rows.Err()
+}
+
+// sqlString quotes s as an SQL string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// rescuedTable keeps what a stage repair rescued from quarantine: each
+// rescued line as it was set aside (line, reason, raw text) and each row
+// it became in the target, as JSON. Reverting the repair moves those rows
+// back to quarantine.
+const rescuedTable = `"_shp"."healing_rescued"`
+
+// keepRescued records, under a token it adds to params, the rows a stage
+// repair rescued: the lines staged before set aside and staged after did
+// not, and the rows staged after that staged before lacked. It keeps
+// nothing when the two do not pair up one for one (the new reading also
+// changed rows that loaded before), and the repair is then not revertible.
+func keepRescued(ctx context.Context, w warehouse.Warehouse, before, after *warehouse.Staged, params map[string]any) error {
+	rescued := before.Quarantined - after.Quarantined
+	if rescued <= 0 {
+		return nil
+	}
+	names := make([]string, 0, len(after.Columns))
+	for _, c := range after.Columns {
+		found := false
+		for _, b := range before.Columns {
+			found = found || strings.EqualFold(b.Name, c.Name)
+		}
+		if !found {
+			return nil // a column was added or renamed: no row-for-row difference
+		}
+		names = append(names, quality.DuckDB.Ident(c.Name))
+	}
+	token := after.Table
+	list := strings.Join(names, ", ")
+	return w.WithStaged(ctx, func(conn *sql.Conn) error {
+		for _, stmt := range []string{`CREATE SCHEMA IF NOT EXISTS "_shp"`, "CREATE TABLE IF NOT EXISTS " + rescuedTable +
+			" (token VARCHAR NOT NULL, object_key VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, repaired_row VARCHAR)"} {
+			if _, err := conn.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("keep the rescued rows: %w", err)
+			}
+		}
+		lines, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (token, object_key, line, reason, raw)
+			SELECT ?, ?, b.line, b.reason, b.raw FROM %s b
+			WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE a.line = b.line)`,
+			rescuedTable, quality.DuckDB.Ident(before.Table+"_q"), quality.DuckDB.Ident(after.Table+"_q")), token, after.ObjectKey)
+		if err != nil {
+			return fmt.Errorf("keep the rescued lines: %w", err)
+		}
+		rows, err := conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (token, object_key, repaired_row)
+			SELECT ?, ?, %s FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r`,
+			rescuedTable, rowJSON("r", after.Columns), list, quality.DuckDB.Ident(after.Table), list, quality.DuckDB.Ident(before.Table)),
+			token, after.ObjectKey)
+		if err != nil {
+			return fmt.Errorf("keep the rescued rows: %w", err)
+		}
+		nl, _ := lines.RowsAffected()
+		nr, _ := rows.RowsAffected()
+		if nl != rescued || nr != rescued {
+			_, err := conn.ExecContext(ctx, "DELETE FROM "+rescuedTable+" WHERE token = ?", token)
+			return err
+		}
+		cols := make([]string, len(after.Columns))
+		for i, c := range after.Columns {
+			cols[i] = c.Name
+		}
+		params["rescued"], params["row_columns"] = token, cols
+		return nil
+	})
+}
+
+// revertRescue moves the rows a stage repair rescued from the target back
+// to its quarantine, with the reason they were first set aside. It is all
+// or nothing: when a rescued row is no longer in the target as the repair
+// loaded it (a later merge changed it), nothing moves.
+func revertRescue(ctx context.Context, conn *sql.Conn, target string, keep []warehouse.Column, token string, a metadata.HealingAction) (int64, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var want int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+rescuedTable+" WHERE token = ? AND repaired_row IS NOT NULL", token).Scan(&want); err != nil {
+		return 0, fmt.Errorf("read the rescued rows: %w", err)
+	}
+	t := quality.DuckDB.Ident(target)
+	row := rowJSON(t, keep)
+	// Each kept row removes one target row with the same content.
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`DELETE FROM %s WHERE rowid IN (
+		SELECT rid FROM (SELECT rowid AS rid, %s AS j, row_number() OVER (PARTITION BY %s) AS rn FROM %s) x
+		JOIN (SELECT repaired_row, count(*) AS c FROM %s WHERE token = ? AND repaired_row IS NOT NULL GROUP BY repaired_row) o
+		ON x.j = o.repaired_row WHERE x.rn <= o.c)`, t, row, row, t, rescuedTable), token)
+	if err != nil {
+		return 0, fmt.Errorf("remove the rescued rows from %s: %w", target, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n != want {
+		return 0, fmt.Errorf("%d of the %d rows action #%d rescued are no longer in %s as it loaded them (changed since); nothing was reverted",
+			want-n, want, a.ID, target)
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
+		SELECT ?, ?, object_key, line, reason || ?, raw FROM %s WHERE token = ? AND repaired_row IS NULL ORDER BY line`,
+		quality.DuckDB.Ident(target+warehouse.QuarantineSuffix), rescuedTable),
+		a.RunID, a.Pipeline, fmt.Sprintf(" (set aside again: repair #%d was reverted)", a.ID), token); err != nil {
+		return 0, fmt.Errorf("put the rescued lines back in quarantine: %w", err)
+	}
+	return n, tx.Commit()
 }

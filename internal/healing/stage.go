@@ -207,6 +207,11 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 				a.Reason = fmt.Sprintf("%s; verified: set aside %d -> %d, columns left out %d -> %d",
 					plan.Description, st.Quarantined, next.Quarantined, len(st.Extra), len(next.Extra))
 				a.RowsAffected = st.Quarantined - next.Quarantined
+				if err := keepRescued(ctx, req.Warehouse, st, next, plan.Params); err != nil {
+					return next, err
+				}
+				params, _ = json.Marshal(plan.Params)
+				a.Params = string(params)
 				if err := insp.Discard(ctx, st); err != nil {
 					return next, err
 				}
