@@ -218,12 +218,7 @@ func TestRevertRestoresTheOriginals(t *testing.T) {
 	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}
-	var id int64
-	for _, a := range actionsWithID(t, dir) {
-		if a.Strategy == "normalize_to_value_set" && a.Status == "applied" {
-			id = a.ID
-		}
-	}
+	id := appliedID(t, dir, "normalize_to_value_set")
 	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir); code != 2 || !strings.Contains(errOut, "--reason") {
 		t.Fatalf("revert without a reason: %d %s", code, errOut)
 	}
@@ -260,12 +255,7 @@ func TestRevertSetAsideRows(t *testing.T) {
 	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}
-	var id int64
-	for _, a := range actionsWithID(t, dir) {
-		if a.Strategy == "quarantine_duplicates" && a.Status == "applied" {
-			id = a.ID
-		}
-	}
+	id := appliedID(t, dir, "quarantine_duplicates")
 	if q := queryJSON(t, dir, "SELECT count(*) AS n FROM orders__quarantine"); fmt.Sprint(q[0]["n"]) != "1" {
 		t.Fatalf("quarantine before: %v", q)
 	}
@@ -285,11 +275,7 @@ func TestRevertSetAsideRows(t *testing.T) {
 	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}
-	for _, a := range actionsWithID(t, dir) {
-		if a.Strategy == "quarantine_duplicates" && a.Status == "applied" {
-			id = a.ID
-		}
-	}
+	id = appliedID(t, dir, "quarantine_duplicates")
 	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "x"); code != 1 || !strings.Contains(errOut, "merges on its key") {
 		t.Fatalf("revert in a merge target: %d %s", code, errOut)
 	}

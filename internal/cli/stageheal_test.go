@@ -145,12 +145,7 @@ func TestRevertOfChangedRowsMovesNothing(t *testing.T) {
 	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}
-	var id int64
-	for _, a := range actionsWithID(t, dir) {
-		if a.Strategy == "parse_date_format" && a.Status == "applied" {
-			id = a.ID
-		}
-	}
+	id := appliedID(t, dir, "parse_date_format")
 	code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "month first")
 	if code != 1 || !strings.Contains(errOut, "1 of the 2 rows action") || !strings.Contains(errOut, "nothing was reverted") {
 		t.Fatalf("revert: %d %s", code, errOut)
@@ -241,6 +236,19 @@ func actionsWithID(t *testing.T, dir string) []actionWithID {
 		t.Fatalf("%v: %s", err, out)
 	}
 	return as
+}
+
+// appliedID is the id of the latest applied action of a strategy (0 if
+// none).
+func appliedID(t *testing.T, dir, strategy string) int64 {
+	t.Helper()
+	var id int64
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == strategy && a.Status == "applied" && a.ID > id {
+			id = a.ID
+		}
+	}
+	return id
 }
 
 // flakyAPI fails the first `fail` requests with status, then serves two
