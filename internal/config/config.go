@@ -228,6 +228,10 @@ type Pipeline struct {
 	// WaitForData is how long a run that finds no new objects waits for
 	// late data, listing again every WaitPoll; 0 does not wait.
 	WaitForData, WaitPoll time.Duration
+	// EventTime is the column that says when a row's event happened (a
+	// DATE or timestamp); each run records how old the newest one is,
+	// and detection flags data later than usual. Empty for none.
+	EventTime string
 
 	at         pos   // the pipeline's key in config.yaml
 	sourcePos  pos   // the source value

@@ -524,6 +524,7 @@ func TestOrchestrationSettings(t *testing.T) {
     retries: {attempts: 3, initial_interval: 10s, max_interval: 1m}
     timeout: 30m
     max_active_runs: 2
+    event_time: ordered_at
   b:
     source: s
     depends_on: [a]
@@ -533,7 +534,7 @@ func TestOrchestrationSettings(t *testing.T) {
 	}
 	a, b := p.Config.Pipelines["a"], p.Config.Pipelines["b"]
 	if a.Timezone != "Europe/Paris" || !a.Catchup || a.Retries.Attempts != 3 || a.Retries.InitialInterval != 10*time.Second ||
-		a.Retries.MaxInterval != time.Minute || a.Timeout != 30*time.Minute || a.MaxActiveRuns != 2 {
+		a.Retries.MaxInterval != time.Minute || a.Timeout != 30*time.Minute || a.MaxActiveRuns != 2 || a.EventTime != "ordered_at" {
 		t.Errorf("a: %+v", a)
 	}
 	if b.Retries.Attempts != 1 || b.MaxActiveRuns != 1 || b.Catchup || len(b.DependsOn) != 1 {
@@ -548,6 +549,7 @@ func TestOrchestrationSettings(t *testing.T) {
 		{"  a: {source: s, timeout: soon}\n", `timeout "soon" is not a duration`},
 		{"  a: {source: s, retries: {attempts: 0}}\n", "retries.attempts must be 1 or more"},
 		{"  a: {source: s, max_active_runs: 0}\n", "max_active_runs must be 1 or more"},
+		{"  a: {source: s, event_time: \"order date\"}\n", `event_time "order date" is not a valid column name`},
 	} {
 		if _, err := write(c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want %q", c.cfg, err, c.want)

@@ -287,7 +287,7 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 	ctx := fmt.Sprintf("pipeline %q", name)
 	o := f.object(e.node, e.pos, ctx, "", ctx,
 		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule",
-		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data")
+		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data", "event_time")
 	pl := &Pipeline{
 		Name:               name,
 		Mode:               ModeAppend,
@@ -311,6 +311,10 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 		}
 	} else if validName(name) && !schema.ValidName(name) {
 		o.errorf(e.pos, "the target table defaults to the pipeline name, which is not a valid table name (%s); set target", identRule)
+	}
+
+	if o.str("event_time", &pl.EventTime) && !schema.ValidName(pl.EventTime) {
+		o.errorf(o.valuePos("event_time"), "event_time %q is not a valid column name: %s", pl.EventTime, identRule)
 	}
 
 	if o.str("mode", &pl.Mode) {

@@ -95,7 +95,8 @@ func score(history []point, at time.Time, value, minScale float64) (median, mads
 
 // DetectRun scores a finished run of a pipeline against the pipeline's
 // earlier successful runs: rows in (volume), the quarantined share, the
-// duration, the null rate of each column and the quality score.
+// duration, the null rate of each column, the quality score and the
+// freshness (how old the newest event was).
 func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anomaly, error) {
 	run, err := store.GetRun(ctx, runID)
 	if err != nil {
@@ -188,6 +189,14 @@ func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 			return fmt.Sprintf("quality score fell to %.1f (median %.1f of %s, %.1f MADs)", v, 100-median, when(n, seasonal, run.StartedAt), mads)
 		})
 	}
+	if v, ok := run.Metrics["freshness_s"]; ok {
+		// Data counts as late once its newest event is a minute older
+		// than usual at least.
+		check("freshness_s", true, metric("freshness_s"), v, 60, func(median, mads float64, n int, seasonal bool) string {
+			return fmt.Sprintf("data is later than usual: the newest event was %s old when the run started (median %s of %s, %.1f MADs)",
+				age(v), age(median), when(n, seasonal, run.StartedAt), mads)
+		})
+	}
 	if !run.EndedAt.IsZero() {
 		d := run.EndedAt.Sub(run.StartedAt).Seconds()
 		check("duration_s", true, duration, d, 1, func(median, mads float64, n int, seasonal bool) string {
@@ -195,6 +204,11 @@ func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 		})
 	}
 	return out
+}
+
+// age renders seconds as a rounded duration: "26h0m0s", "45m0s".
+func age(seconds float64) string {
+	return time.Duration(seconds * float64(time.Second)).Round(time.Minute).String()
 }
 
 func ratio(a, b int64) float64 {

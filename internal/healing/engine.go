@@ -31,6 +31,9 @@ type Policy struct {
 	// HoldNulls holds the commit of a batch in which a column's null
 	// rate spiked (hold_null_spikes, true by default).
 	HoldNulls bool
+	// HoldQuality holds the commit of a batch whose quality score fell
+	// out of line (hold_quality_drops, true by default).
+	HoldQuality bool
 	// AutoApprove lists the strategies that may act without approval.
 	AutoApprove map[string]bool
 	// MaxAttempts bounds the repairs tried on one object (max_attempts,
@@ -44,7 +47,7 @@ type Policy struct {
 // ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
 // act on nothing by themselves).
 func ParsePolicy(m map[string]any) (Policy, error) {
-	p := Policy{Threshold: 0.9, HoldVolume: true, HoldNulls: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
+	p := Policy{Threshold: 0.9, HoldVolume: true, HoldNulls: true, HoldQuality: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
 	known := map[string]bool{}
 	for _, s := range Strategies() {
 		known[s.Name()] = true
@@ -85,7 +88,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				return p, fmt.Errorf("self_healing.yaml: max_attempts must be a whole number from 1 to 20, got %v", v)
 			}
 			p.MaxAttempts = int(f)
-		case "dry_run", "hold_volume_anomalies", "hold_null_spikes":
+		case "dry_run", "hold_volume_anomalies", "hold_null_spikes", "hold_quality_drops":
 			b, ok := v.(bool)
 			if !ok {
 				return p, fmt.Errorf("self_healing.yaml: %s must be true or false", k)
@@ -95,8 +98,10 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				p.DryRun = b
 			case "hold_volume_anomalies":
 				p.HoldVolume = b
-			default:
+			case "hold_null_spikes":
 				p.HoldNulls = b
+			default:
+				p.HoldQuality = b
 			}
 		case "auto_approve":
 			l, ok := v.([]any)
@@ -141,7 +146,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				}
 			}
 		default:
-			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, auto_approve, strategies, categories)", k)
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, hold_quality_drops, auto_approve, strategies, categories)", k)
 		}
 	}
 	return p, nil
@@ -207,45 +212,68 @@ var (
 )
 
 // HoldCommit implements pipeline.Holder. A run whose row count is a
-// volume anomaly, or whose batch has a column's null rate spiking, against
-// the pipeline's earlier runs is held: the action is proposed, and once a
-// person approves it the next run commits that same batch (the approval
-// covers exactly its objects, so new data is looked at again).
+// volume anomaly, whose batch has a column's null rate spiking or whose
+// quality score fell, against the pipeline's earlier runs, is held: the
+// action is proposed, and once a person approves it the next run commits
+// that same batch (the approval covers exactly its objects, so new data
+// is looked at again). Other anomalies (data later than usual, a
+// quarantine rise, and those the policy does not hold) are recorded as
+// escalated report_anomaly actions, once per batch, and the commit goes
+// ahead.
 func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (string, error) {
-	if !e.Policy.HoldVolume && !e.Policy.HoldNulls {
-		return "", nil
-	}
 	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: "succeeded", Limit: 400})
 	if err != nil {
 		return "", err
 	}
-	// The volume first; else the first column whose nulls spiked.
-	var anomaly *Anomaly
-	for _, a := range detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs) {
+	anomalies := detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs)
+	if len(anomalies) == 0 {
+		return "", nil
+	}
+	// The volume first; else the first column whose nulls spiked; else
+	// the quality score. The others are reported, not held.
+	held := -1
+	rank := func(a Anomaly) int {
 		switch {
 		case a.Metric == "rows_in" && e.Policy.HoldVolume:
-			anomaly = &a
-		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls && anomaly == nil:
-			anomaly = &a
+			return 3
+		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls:
+			return 2
+		case a.Metric == "quality_score" && e.Policy.HoldQuality:
+			return 1
 		}
+		return 0
 	}
-	if anomaly == nil {
-		return "", nil
+	for i, a := range anomalies {
+		if r := rank(a); r > 0 && (held < 0 || r > rank(anomalies[held])) {
+			held = i
+		}
 	}
 	m, err := e.model(ctx)
 	if err != nil {
 		return "", fmt.Errorf("diagnosis model: %w", err)
 	}
-	d := Diagnose(anomaly.Issue, m)
-	batch := batchID(req.Objects, req.RowsIn)
-	params, _ := json.Marshal(map[string]any{"batch": batch, "rows_in": req.RowsIn, "median": anomaly.Median, "mads": anomaly.MADs})
-	a := metadata.HealingAction{
-		RunID: req.RunID, Pipeline: req.Pipeline, Issue: anomaly.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
-		DecidedBy: d.By, Strategy: holdStrategy, Params: string(params), RowsAffected: req.RowsIn,
-	}
 	earlier, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Limit: 200})
 	if err != nil {
 		return "", err
+	}
+	batch := batchID(req.Objects, req.RowsIn)
+	for i, anomaly := range anomalies {
+		if i != held {
+			if err := e.reportAnomaly(ctx, req, anomaly, batch, earlier, m); err != nil {
+				return "", err
+			}
+		}
+	}
+	if held < 0 {
+		return "", nil
+	}
+	anomaly := anomalies[held]
+	d := Diagnose(anomaly.Issue, m)
+	params, _ := json.Marshal(map[string]any{"batch": batch, "metric": anomaly.Metric, "rows_in": req.RowsIn, "value": anomaly.Value,
+		"median": anomaly.Median, "mads": anomaly.MADs})
+	a := metadata.HealingAction{
+		RunID: req.RunID, Pipeline: req.Pipeline, Issue: anomaly.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
+		DecidedBy: d.By, Strategy: holdStrategy, Params: string(params), RowsAffected: req.RowsIn,
 	}
 	if held := heldBatch(earlier, batch, "proposed"); held != nil && !e.Policy.DryRun {
 		// Held before and not decided yet: the same action still waits.
@@ -268,6 +296,30 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 		return "", nil
 	}
 	return holdReason(anomaly.Issue.Text, id), nil
+}
+
+// reportStrategy names the actions that report an anomaly the policy does
+// not hold the commit for: it is recorded, diagnosed and escalated.
+const reportStrategy = "report_anomaly"
+
+// reportAnomaly records an anomaly that does not hold the commit, once
+// per batch and metric.
+func (e *Engine) reportAnomaly(ctx context.Context, req pipeline.HoldRequest, an Anomaly, batch string, earlier []metadata.HealingAction, m *Model) error {
+	for _, a := range earlier {
+		var p struct{ Batch, Metric string }
+		if a.Strategy == reportStrategy && json.Unmarshal([]byte(a.Params), &p) == nil && p.Batch == batch && p.Metric == an.Metric {
+			return nil
+		}
+	}
+	d := Diagnose(an.Issue, m)
+	params, _ := json.Marshal(map[string]any{"batch": batch, "metric": an.Metric, "value": an.Value, "median": an.Median, "mads": an.MADs})
+	_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
+		RunID: req.RunID, Pipeline: req.Pipeline, Issue: an.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
+		DecidedBy: d.By, Strategy: reportStrategy, Params: string(params), Status: "escalated",
+		Reason: "detected and reported, the commit went ahead (the policy holds commits for volume anomalies, null spikes " +
+			"and quality drops only, when hold_* allows); " + advice(d.Category),
+	})
+	return err
 }
 
 func holdReason(issue string, id int64) string {

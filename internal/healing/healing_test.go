@@ -335,8 +335,62 @@ func TestHoldCommit(t *testing.T) {
 	if r, err := (&Engine{Store: store, Policy: off}).HoldCommit(ctx, req(800, "e.csv")); err != nil || r != "" {
 		t.Fatalf("holds turned off, still held: %q %v", r, err)
 	}
+	reported, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"})
+	if len(reported) != 1 || reported[0].Strategy != "report_anomaly" || !strings.Contains(reported[0].Issue, "below the median") {
+		t.Fatalf("an anomaly not held should be reported: %+v", reported)
+	}
 	if _, err := ParsePolicy(map[string]any{"hold_volume_anomalies": "yes"}); err == nil {
 		t.Error("hold_volume_anomalies: yes accepted")
+	}
+}
+
+// TestHoldQualityDropReportLateData: a batch whose quality score fell is
+// held; data later than usual is reported (diagnosed as late data) and
+// does not hold the commit; with hold_quality_drops off both are reported
+// and the batch commits.
+func TestHoldQualityDropReportLateData(t *testing.T) {
+	ctx := context.Background()
+	store := openTestStore(t)
+	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		id, at := fmt.Sprintf("run-%02d", i), start.Add(time.Duration(i)*24*time.Hour)
+		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]float64{"quality_score": 99 + 0.1*float64(i%2), "freshness_s": 3600 + 60*float64(i%3)}
+		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(time.Minute), RowsIn: 1000, Metrics: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := func(key string, quality, fresh float64) pipeline.HoldRequest {
+		return pipeline.HoldRequest{RunID: "run-" + key, Pipeline: "p", Started: start.Add(10 * 24 * time.Hour), RowsIn: 1000,
+			Objects: []metadata.ObjectRef{{Key: key, Fingerprint: "fp"}}, Metrics: map[string]float64{"quality_score": quality, "freshness_s": fresh}}
+	}
+	policy, _ := ParsePolicy(nil)
+	e := &Engine{Store: store, Policy: policy}
+	if r, err := e.HoldCommit(ctx, req("late.csv", 99, 26*3600)); err != nil || r != "" {
+		t.Fatalf("late data held the commit: %q %v", r, err)
+	}
+	as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"})
+	if len(as) != 1 || as[0].Strategy != "report_anomaly" || as[0].Category != string(LateData) ||
+		!strings.Contains(as[0].Issue, "data is later than usual: the newest event was 26h0m0s old when the run started (median 1h1m0s") {
+		t.Fatalf("late data report: %+v", as)
+	}
+	// The same batch again is not reported twice.
+	e.HoldCommit(ctx, req("late.csv", 99, 26*3600))
+	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 1 {
+		t.Fatalf("reported twice: %+v", as)
+	}
+	r, err := e.HoldCommit(ctx, req("bad.csv", 70, 3600))
+	if err != nil || !strings.Contains(r, "quality score fell to 70.0") || !strings.Contains(r, "shp healing approve") {
+		t.Fatalf("a quality drop was not held: %q %v", r, err)
+	}
+	off, _ := ParsePolicy(map[string]any{"hold_quality_drops": false})
+	if r, err := (&Engine{Store: store, Policy: off}).HoldCommit(ctx, req("worse.csv", 60, 26*3600)); err != nil || r != "" {
+		t.Fatalf("hold_quality_drops: false, still held: %q %v", r, err)
+	}
+	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 3 {
+		t.Fatalf("want the late data and the quality drop of worse.csv reported: %+v", as)
 	}
 }
 

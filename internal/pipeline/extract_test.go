@@ -245,3 +245,35 @@ func TestExtractedIntegersKeepTheirValues(t *testing.T) {
 		t.Fatalf("quarantine %v", got)
 	}
 }
+
+// TestFreshnessFromEventTime: with event_time set, a run records how old
+// the batch's newest event was when the run started; a column that is
+// not in the batch records nothing.
+func TestFreshnessFromEventTime(t *testing.T) {
+	ctx := context.Background()
+	x := &textExtractor{csv: "id,at\n1,2026-01-01 00:00:00\n2,2026-01-02 06:00:00\n3,\\N\n", sch: schema.Schema{
+		{Name: "id", Type: schema.TypeInt64, Mode: schema.ModeNullable}, {Name: "at", Type: schema.TypeDatetime, Mode: schema.ModeNullable}}}
+	for _, tc := range []struct {
+		column string
+		want   float64
+		has    bool
+	}{{"at", 30 * 3600, true}, {"nope", 0, false}} {
+		e := newEnv(t, "    mode: append\n    event_time: "+tc.column+"\n")
+		os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n"), 0o644)
+		proj, err := config.LoadDir(e.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.runner.Project = proj
+		e.runner.OpenExtractor = func(context.Context, source.Spec) (source.Extractor, error) { return x, nil }
+		e.runner.Now = func() time.Time { return time.Date(2026, 1, 3, 12, 0, 0, 0, time.UTC) }
+		res, err := e.runner.Run(ctx, "p", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := res.Metrics["freshness_s"]
+		if ok != tc.has || got != tc.want {
+			t.Errorf("event_time %s: freshness_s %v (%v), want %v (%v)", tc.column, got, ok, tc.want, tc.has)
+		}
+	}
+}

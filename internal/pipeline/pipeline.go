@@ -407,7 +407,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 
 	measured := r.now()
-	res.Metrics = r.batchMetrics(ctx, staged, res.Objects, log)
+	res.Metrics = r.batchMetrics(ctx, p, res.StartedAt, staged, res.Objects, log)
 	log.Debug("batch measured", "took", r.now().Sub(measured))
 	if h, ok := r.Healer.(Holder); ok {
 		refs := make([]metadata.ObjectRef, len(todo))
@@ -691,15 +691,20 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 }
 
 // batchMetrics measures the staged batch about to be committed: the
-// share of NULLs in each column (one scan per object) and the mean
-// quality score. A failed measurement is logged, not fatal.
-func (r *Runner) batchMetrics(ctx context.Context, staged []*warehouse.Staged, objs []ObjectResult, log *slog.Logger) map[string]float64 {
+// share of NULLs in each column and the newest event time (one scan per
+// object), and the mean quality score. freshness_s is how old the newest
+// event of the batch was when the run started (never below 0). A failed
+// measurement is logged, not fatal.
+func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started time.Time, staged []*warehouse.Staged,
+	objs []ObjectResult, log *slog.Logger) map[string]float64 {
 	d, ok := dialects[r.Warehouse.Dialect()]
 	if !ok {
 		return nil
 	}
 	var rows int64
 	nonNull := map[string]int64{}
+	var newest time.Time
+	eventSeen := false
 	for _, st := range staged {
 		if len(st.Columns) == 0 {
 			continue
@@ -708,10 +713,21 @@ func (r *Runner) batchMetrics(ctx context.Context, staged []*warehouse.Staged, o
 		for _, c := range st.Columns {
 			sel = append(sel, "count("+d.Ident(c.Name)+")")
 		}
-		counts := make([]int64, len(sel))
+		event := -1
+		for _, c := range st.Columns {
+			if p.EventTime != "" && strings.EqualFold(c.Name, p.EventTime) {
+				event, eventSeen = len(sel), true
+				sel = append(sel, "max("+d.Ident(c.Name)+")")
+			}
+		}
+		counts := make([]int64, len(st.Columns)+1)
+		var latest any
 		ptrs := make([]any, len(sel))
 		for i := range counts {
 			ptrs[i] = &counts[i]
+		}
+		if event >= 0 {
+			ptrs[event] = &latest
 		}
 		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
 			return conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+d.Ident(st.Table)).Scan(ptrs...)
@@ -724,12 +740,27 @@ func (r *Runner) batchMetrics(ctx context.Context, staged []*warehouse.Staged, o
 		for i, c := range st.Columns {
 			nonNull[c.Name] += counts[i+1]
 		}
+		switch t := latest.(type) {
+		case time.Time:
+			if t.After(newest) {
+				newest = t
+			}
+		case nil:
+		default:
+			log.Warn("event_time is not a date or timestamp; freshness is not measured", "column", p.EventTime, "type", fmt.Sprintf("%T", t))
+		}
+	}
+	if p.EventTime != "" && !eventSeen && rows > 0 {
+		log.Warn("event_time names no column of the batch; freshness is not measured", "column", p.EventTime)
 	}
 	m := map[string]float64{}
 	if rows > 0 {
 		for c, n := range nonNull {
 			m["null_rate:"+c] = float64(rows-n) / float64(rows)
 		}
+	}
+	if !newest.IsZero() {
+		m["freshness_s"] = max(0, started.Sub(newest).Seconds())
 	}
 	var score float64
 	var scored int
