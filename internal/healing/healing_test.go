@@ -274,16 +274,7 @@ func TestSuggestThreshold(t *testing.T) {
 func TestHoldCommit(t *testing.T) {
 	ctx := context.Background()
 	store := openTestStore(t)
-	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
-	for i := 0; i < 10; i++ {
-		id, at := fmt.Sprintf("run-%02d", i), start.Add(time.Duration(i)*24*time.Hour)
-		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
-			t.Fatal(err)
-		}
-		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(time.Minute), RowsIn: int64(20000 + 100*(i%3))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	start := seedRuns(t, store, func(i int) metadata.Run { return metadata.Run{RowsIn: int64(20000 + 100*(i%3))} })
 	policy, _ := ParsePolicy(nil)
 	e := &Engine{Store: store, Policy: policy}
 	now := start.Add(10 * 24 * time.Hour)
@@ -351,17 +342,9 @@ func TestHoldCommit(t *testing.T) {
 func TestHoldQualityDropReportLateData(t *testing.T) {
 	ctx := context.Background()
 	store := openTestStore(t)
-	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
-	for i := 0; i < 10; i++ {
-		id, at := fmt.Sprintf("run-%02d", i), start.Add(time.Duration(i)*24*time.Hour)
-		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]float64{"quality_score": 99 + 0.1*float64(i%2), "freshness_s": 3600 + 60*float64(i%3)}
-		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(time.Minute), RowsIn: 1000, Metrics: m}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	start := seedRuns(t, store, func(i int) metadata.Run {
+		return metadata.Run{RowsIn: 1000, Metrics: map[string]float64{"quality_score": 99 + 0.1*float64(i%2), "freshness_s": 3600 + 60*float64(i%3)}}
+	})
 	req := func(key string, quality, fresh float64) pipeline.HoldRequest {
 		return pipeline.HoldRequest{RunID: "run-" + key, Pipeline: "p", Started: start.Add(10 * 24 * time.Hour), RowsIn: 1000,
 			Objects: []metadata.ObjectRef{{Key: key, Fingerprint: "fp"}}, Metrics: map[string]float64{"quality_score": quality, "freshness_s": fresh}}
@@ -392,6 +375,27 @@ func TestHoldQualityDropReportLateData(t *testing.T) {
 	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 3 {
 		t.Fatalf("want the late data and the quality drop of worse.csv reported: %+v", as)
 	}
+}
+
+// seedRuns records ten daily successful runs of pipeline p from
+// 2026-01-05 02:00 UTC, the i-th with run(i)'s rows in and metrics, and
+// returns the first one's start.
+func seedRuns(t *testing.T, store metadata.Store, run func(i int) metadata.Run) time.Time {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Date(2026, 1, 5, 2, 0, 0, 0, time.UTC)
+	for i := 0; i < 10; i++ {
+		id, at := fmt.Sprintf("run-%02d", i), start.Add(time.Duration(i)*24*time.Hour)
+		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: "p", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+		r := run(i)
+		r.ID, r.Status, r.EndedAt = id, "succeeded", at.Add(time.Minute)
+		if err := store.FinishRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return start
 }
 
 // openTestStore opens a SQLite metadata store in a temporary folder.
