@@ -284,7 +284,14 @@ func healerFor(e *env, p *config.Project, store metadata.Store) (pipeline.Healer
 	if err != nil {
 		return nil, usageErr(err)
 	}
-	return &healing.Engine{Store: store, Policy: policy, Logger: e.logger()}, nil
+	eng := &healing.Engine{Store: store, Policy: policy, Logger: e.logger()}
+	if !e.quiet {
+		eng.OnWait = func(id int64, until time.Time) {
+			fmt.Fprintf(e.stderr, "waiting until %s for a decision on action #%d: shp healing approve %d (or reject %d --reason R)\n",
+				until.Format(time.TimeOnly), id, id, id)
+		}
+	}
+	return eng, nil
 }
 
 func newHealingActionsCmd(e *env) *cobra.Command {

@@ -91,6 +91,44 @@ func TestStageHealingAcrossDays(t *testing.T) {
 	}
 }
 
+// TestRunWaitsForApproval: with approval_timeout, a run held by a
+// suspected rename waits; approving the proposal from another shell lets
+// the same run read the column under its old name and commit.
+func TestRunWaitsForApproval(t *testing.T) {
+	dir := eventsProject(t, allStage+"confidence_threshold: 0.5\napproval_timeout: 1m\n")
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
+	type result struct {
+		code     int
+		out, err string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := shp(t, "run", "--config", dir)
+		done <- result{code, out, errOut}
+	}()
+	var id int64
+	for deadline := time.Now().Add(30 * time.Second); id == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, a := range actionsWithID(t, dir) {
+			if a.Strategy == "rename_column" && a.Status == "proposed" {
+				id = a.ID
+			}
+		}
+	}
+	if id == 0 {
+		t.Fatal("no rename proposed while the run waits")
+	}
+	if code, out, errOut := shp(t, "healing", "approve", fmt.Sprint(id), "--config", dir, "--by", "ana", "--reason", "town is the city"); code != 0 {
+		t.Fatalf("approve: %d %s %s", code, out, errOut)
+	}
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.err, fmt.Sprintf("for a decision on action #%d", id)) {
+		t.Fatalf("run: %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	if got := queryJSON(t, dir, "SELECT string_agg(id || ':' || coalesce(city, 'NULL'), ',') AS r FROM events"); got[0]["r"] != "1:Bern" {
+		t.Fatalf("target: %v", got)
+	}
+}
+
 // TestRevertStageRepair: reverting a date-format repair after the commit
 // moves the rows it rescued out of the target and back into quarantine,
 // with their raw lines and the reason they were first set aside; a

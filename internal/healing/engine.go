@@ -42,6 +42,10 @@ type Policy struct {
 	// StrategyThreshold and CategoryThreshold override Threshold.
 	StrategyThreshold map[string]float64
 	CategoryThreshold map[Category]float64
+	// ApprovalTimeout is how long a run whose commit is held waits for a
+	// person's decision before it ends held (approval_timeout; 0, the
+	// default, ends it at once and the next run picks the decision up).
+	ApprovalTimeout time.Duration
 }
 
 // ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
@@ -103,6 +107,13 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 			default:
 				p.HoldQuality = b
 			}
+		case "approval_timeout":
+			str, _ := v.(string)
+			d, err := time.ParseDuration(str)
+			if err != nil || d < 0 || d > 24*time.Hour {
+				return p, fmt.Errorf("self_healing.yaml: approval_timeout must be a duration from 0s to 24h, such as 30m, got %v", v)
+			}
+			p.ApprovalTimeout = d
 		case "auto_approve":
 			l, ok := v.([]any)
 			if !ok {
@@ -146,7 +157,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				}
 			}
 		default:
-			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, hold_quality_drops, auto_approve, strategies, categories)", k)
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, hold_quality_drops, approval_timeout, auto_approve, strategies, categories)", k)
 		}
 	}
 	return p, nil
@@ -190,6 +201,12 @@ type Engine struct {
 	// Model diagnoses failures; when nil, LoadModel's at the first failure.
 	Model  *Model
 	Logger *slog.Logger
+	// OnWait, when set, hears that a held run starts waiting for a
+	// decision on an action, until a deadline.
+	OnWait func(actionID int64, until time.Time)
+	// PollEvery is how often a waiting run looks for the decision; 2s
+	// when zero.
+	PollEvery time.Duration
 
 	modelOnce sync.Once
 	modelErr  error
@@ -207,9 +224,46 @@ func (e *Engine) model(ctx context.Context) (*Model, error) {
 }
 
 var (
-	_ pipeline.Healer = (*Engine)(nil)
-	_ pipeline.Holder = (*Engine)(nil)
+	_ pipeline.Healer  = (*Engine)(nil)
+	_ pipeline.Holder  = (*Engine)(nil)
+	_ pipeline.Awaiter = (*Engine)(nil)
 )
+
+// AwaitDecision implements pipeline.Awaiter: it looks for a decision on
+// the action every PollEvery until the policy's approval_timeout passes.
+func (e *Engine) AwaitDecision(ctx context.Context, id int64) (bool, error) {
+	if e.Policy.ApprovalTimeout <= 0 || e.Policy.DryRun {
+		return false, nil
+	}
+	until := time.Now().Add(e.Policy.ApprovalTimeout)
+	if e.OnWait != nil {
+		e.OnWait(id, until)
+	}
+	poll := e.PollEvery
+	if poll <= 0 {
+		poll = 2 * time.Second
+	}
+	for {
+		a, err := e.Store.GetAction(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		switch a.Status {
+		case "approved":
+			return true, nil
+		case "rejected":
+			return false, fmt.Errorf("%w: action #%d: %s", pipeline.ErrRejected, id, a.Reason)
+		}
+		if !time.Now().Before(until) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(min(poll, time.Until(until))):
+		}
+	}
+}
 
 // HoldCommit implements pipeline.Holder. A run whose row count is a
 // volume anomaly, whose batch has a column's null rate spiking or whose
@@ -220,14 +274,14 @@ var (
 // quarantine rise, and those the policy does not hold) are recorded as
 // escalated report_anomaly actions, once per batch, and the commit goes
 // ahead.
-func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (string, error) {
+func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pipeline.HeldError, error) {
 	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: "succeeded", Limit: 400})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	anomalies := detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs)
 	if len(anomalies) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	// The volume first; else the first column whose nulls spiked; else
 	// the quality score. The others are reported, not held.
@@ -250,22 +304,22 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 	}
 	m, err := e.model(ctx)
 	if err != nil {
-		return "", fmt.Errorf("diagnosis model: %w", err)
+		return nil, fmt.Errorf("diagnosis model: %w", err)
 	}
 	earlier, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Limit: 200})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	batch := batchID(req.Objects, req.RowsIn)
 	for i, anomaly := range anomalies {
 		if i != held {
 			if err := e.reportAnomaly(ctx, req, anomaly, batch, earlier, m); err != nil {
-				return "", err
+				return nil, err
 			}
 		}
 	}
 	if held < 0 {
-		return "", nil
+		return nil, nil
 	}
 	anomaly := anomalies[held]
 	d := Diagnose(anomaly.Issue, m)
@@ -277,7 +331,7 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 	}
 	if held := heldBatch(earlier, batch, "proposed"); held != nil && !e.Policy.DryRun {
 		// Held before and not decided yet: the same action still waits.
-		return holdReason(anomaly.Issue.Text, held.ID), nil
+		return &pipeline.HeldError{ActionID: held.ID, Reason: holdReason(anomaly.Issue.Text, held.ID)}, nil
 	}
 	switch ap := heldBatch(earlier, batch, "approved"); {
 	case ap != nil:
@@ -290,12 +344,12 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (stri
 	}
 	id, err := e.Store.RecordAction(ctx, a)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if a.Status != "proposed" {
-		return "", nil
+		return nil, nil
 	}
-	return holdReason(anomaly.Issue.Text, id), nil
+	return &pipeline.HeldError{ActionID: id, Reason: holdReason(anomaly.Issue.Text, id)}, nil
 }
 
 // reportStrategy names the actions that report an anomaly the policy does

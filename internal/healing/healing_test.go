@@ -2,6 +2,7 @@ package healing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -219,13 +220,14 @@ func TestDetectRun(t *testing.T) {
 func TestParsePolicy(t *testing.T) {
 	p, err := ParsePolicy(map[string]any{
 		"confidence_threshold": 0.7, "dry_run": false, "auto_approve": []any{"quarantine_duplicates"},
-		"strategies": map[string]any{"normalize_to_value_set": map[string]any{"threshold": 0.5}},
-		"categories": map[string]any{"duplicates": map[string]any{"threshold": uint64(1)}},
+		"strategies":       map[string]any{"normalize_to_value_set": map[string]any{"threshold": 0.5}},
+		"categories":       map[string]any{"duplicates": map[string]any{"threshold": uint64(1)}},
+		"approval_timeout": "30m",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Threshold != 0.7 || !p.AutoApprove["quarantine_duplicates"] || p.threshold("normalize_to_value_set", Transient) != 0.5 ||
+	if p.Threshold != 0.7 || p.ApprovalTimeout != 30*time.Minute || !p.AutoApprove["quarantine_duplicates"] || p.threshold("normalize_to_value_set", Transient) != 0.5 ||
 		p.threshold("quarantine_duplicates", Duplicates) != 1 || p.threshold("x", Transient) != 0.7 {
 		t.Fatalf("policy %+v", p)
 	}
@@ -237,6 +239,7 @@ func TestParsePolicy(t *testing.T) {
 		{"auto_approve": []any{"teleport"}}, {"strategies": []any{}}, {"strategies": map[string]any{"x": 1}},
 		{"strategies": map[string]any{"teleport": map[string]any{"threshold": 0.5}}},
 		{"categories": map[string]any{"gremlins": map[string]any{"threshold": 0.5}}}, {"colour": "blue"},
+		{"approval_timeout": "soon"}, {"approval_timeout": "-1m"}, {"approval_timeout": "48h"}, {"approval_timeout": 30},
 	} {
 		if _, err := ParsePolicy(bad); err == nil {
 			t.Errorf("%v accepted", bad)
@@ -285,10 +288,10 @@ func TestHoldCommit(t *testing.T) {
 		}
 		return r
 	}
-	if reason, err := e.HoldCommit(ctx, req(20050, "a.csv")); err != nil || reason != "" {
+	if reason, err := holdText(ctx, e, req(20050, "a.csv")); err != nil || reason != "" {
 		t.Fatalf("a normal batch was held: %q %v", reason, err)
 	}
-	reason, err := e.HoldCommit(ctx, req(900, "b.csv"))
+	reason, err := holdText(ctx, e, req(900, "b.csv"))
 	if err != nil || !strings.Contains(reason, "below the median") || !strings.Contains(reason, "shp healing approve") {
 		t.Fatalf("a volume drop was not held: %q %v", reason, err)
 	}
@@ -296,7 +299,7 @@ func TestHoldCommit(t *testing.T) {
 	if len(proposed) != 1 || proposed[0].Strategy != "hold" || proposed[0].Category != string(VolumeAnomaly) || proposed[0].RowsAffected != 900 {
 		t.Fatalf("proposed %+v", proposed)
 	}
-	if again, _ := e.HoldCommit(ctx, req(900, "b.csv")); again != reason {
+	if again, _ := holdText(ctx, e, req(900, "b.csv")); again != reason {
 		t.Errorf("held again as %q, want the same action %q", again, reason)
 	}
 	if n, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "proposed"}); len(n) != 1 {
@@ -305,25 +308,25 @@ func TestHoldCommit(t *testing.T) {
 	if err := store.DecideAction(ctx, proposed[0].ID, "approved", "ana", "month-end cut-over"); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := e.HoldCommit(ctx, req(900, "b.csv")); err != nil || r != "" {
+	if r, err := holdText(ctx, e, req(900, "b.csv")); err != nil || r != "" {
 		t.Fatalf("the approved batch is still held: %q %v", r, err)
 	}
 	applied, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "applied"})
 	if len(applied) != 1 || !strings.Contains(applied[0].ApprovedBy, fmt.Sprintf("ana (approval of action #%d)", proposed[0].ID)) {
 		t.Fatalf("release not recorded: %+v", applied)
 	}
-	if r, _ := e.HoldCommit(ctx, req(900, "b.csv", "c.csv")); r == "" {
+	if r, _ := holdText(ctx, e, req(900, "b.csv", "c.csv")); r == "" {
 		t.Error("the approval let a different batch through")
 	}
 	dry := &Engine{Store: store, Policy: Policy{HoldVolume: true, DryRun: true}}
-	if r, err := dry.HoldCommit(ctx, req(800, "d.csv")); err != nil || r != "" {
+	if r, err := holdText(ctx, dry, req(800, "d.csv")); err != nil || r != "" {
 		t.Fatalf("dry run held: %q %v", r, err)
 	}
 	if d, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "dry_run"}); len(d) != 1 {
 		t.Errorf("dry run not recorded: %+v", d)
 	}
 	off, _ := ParsePolicy(map[string]any{"hold_volume_anomalies": false})
-	if r, err := (&Engine{Store: store, Policy: off}).HoldCommit(ctx, req(800, "e.csv")); err != nil || r != "" {
+	if r, err := holdText(ctx, (&Engine{Store: store, Policy: off}), req(800, "e.csv")); err != nil || r != "" {
 		t.Fatalf("holds turned off, still held: %q %v", r, err)
 	}
 	reported, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"})
@@ -351,7 +354,7 @@ func TestHoldQualityDropReportLateData(t *testing.T) {
 	}
 	policy, _ := ParsePolicy(nil)
 	e := &Engine{Store: store, Policy: policy}
-	if r, err := e.HoldCommit(ctx, req("late.csv", 99, 26*3600)); err != nil || r != "" {
+	if r, err := holdText(ctx, e, req("late.csv", 99, 26*3600)); err != nil || r != "" {
 		t.Fatalf("late data held the commit: %q %v", r, err)
 	}
 	as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"})
@@ -360,21 +363,31 @@ func TestHoldQualityDropReportLateData(t *testing.T) {
 		t.Fatalf("late data report: %+v", as)
 	}
 	// The same batch again is not reported twice.
-	e.HoldCommit(ctx, req("late.csv", 99, 26*3600))
+	holdText(ctx, e, req("late.csv", 99, 26*3600))
 	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 1 {
 		t.Fatalf("reported twice: %+v", as)
 	}
-	r, err := e.HoldCommit(ctx, req("bad.csv", 70, 3600))
+	r, err := holdText(ctx, e, req("bad.csv", 70, 3600))
 	if err != nil || !strings.Contains(r, "quality score fell to 70.0") || !strings.Contains(r, "shp healing approve") {
 		t.Fatalf("a quality drop was not held: %q %v", r, err)
 	}
 	off, _ := ParsePolicy(map[string]any{"hold_quality_drops": false})
-	if r, err := (&Engine{Store: store, Policy: off}).HoldCommit(ctx, req("worse.csv", 60, 26*3600)); err != nil || r != "" {
+	if r, err := holdText(ctx, (&Engine{Store: store, Policy: off}), req("worse.csv", 60, 26*3600)); err != nil || r != "" {
 		t.Fatalf("hold_quality_drops: false, still held: %q %v", r, err)
 	}
 	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 3 {
 		t.Fatalf("want the late data and the quality drop of worse.csv reported: %+v", as)
 	}
+}
+
+// holdText is the reason a hold check gives, "" when it lets the batch
+// through.
+func holdText(ctx context.Context, e *Engine, req pipeline.HoldRequest) (string, error) {
+	h, err := e.HoldCommit(ctx, req)
+	if h == nil {
+		return "", err
+	}
+	return h.Reason, err
 }
 
 // seedRuns records ten daily successful runs of pipeline p from
@@ -431,5 +444,42 @@ func TestDetectNullSpikeAndQualityDrop(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(got["null_rate:email"], "null rate of column email rose to 45.0%") ||
 		!strings.Contains(got["quality_score"], "quality score fell to 80.0") {
 		t.Fatalf("anomalies: %v", got)
+	}
+}
+
+// TestAwaitDecision: a waiting run sees an approval or a rejection, and
+// gives up at approval_timeout; without a timeout it does not wait.
+func TestAwaitDecision(t *testing.T) {
+	ctx := context.Background()
+	store := openTestStore(t)
+	propose := func() int64 {
+		id, err := store.RecordAction(ctx, metadata.HealingAction{RunID: "r", Pipeline: "p", Strategy: "hold", Status: "proposed", Issue: "row count fell"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	e := &Engine{Store: store, Policy: Policy{ApprovalTimeout: 80 * time.Millisecond}, PollEvery: 10 * time.Millisecond}
+	var waited []int64
+	e.OnWait = func(id int64, until time.Time) { waited = append(waited, id) }
+	id := propose()
+	start := time.Now()
+	if ok, err := e.AwaitDecision(ctx, id); ok || err != nil || time.Since(start) < 80*time.Millisecond {
+		t.Fatalf("no decision: %v %v after %s", ok, err, time.Since(start))
+	}
+	store.DecideAction(ctx, id, "approved", "ana", "fine")
+	if ok, err := e.AwaitDecision(ctx, id); !ok || err != nil {
+		t.Fatalf("approved: %v %v", ok, err)
+	}
+	id2 := propose()
+	store.DecideAction(ctx, id2, "rejected", "ana", "a real outage")
+	if _, err := e.AwaitDecision(ctx, id2); !errors.Is(err, pipeline.ErrRejected) || !strings.Contains(err.Error(), "rejected by ana: a real outage") {
+		t.Fatalf("rejected: %v", err)
+	}
+	if len(waited) != 3 || waited[0] != id || waited[2] != id2 {
+		t.Fatalf("OnWait heard %v", waited)
+	}
+	if ok, err := (&Engine{Store: store}).AwaitDecision(ctx, propose()); ok || err != nil {
+		t.Fatalf("without approval_timeout: %v %v", ok, err)
 	}
 }

@@ -243,7 +243,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			// Loading without the change would load wrong values (a
 			// renamed column as NULL): nothing is committed until a
 			// person decides.
-			return st, fmt.Errorf("%w: %s", pipeline.ErrHeld, holdReason(plan.Issue.Text, id))
+			return st, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
 		}
 	}
 	return st, nil

@@ -416,15 +416,26 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			// whichever run extracts it.
 			refs[i] = metadata.ObjectRef{Key: strings.Replace(obj.Key, "/"+res.RunID+"/", "/", 1), Fingerprint: obj.Fingerprint}
 		}
-		reason, err := h.HoldCommit(ctx, HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs, Metrics: res.Metrics})
+		req := HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs, Metrics: res.Metrics}
+		held, err := h.HoldCommit(ctx, req)
+		for err == nil && held != nil {
+			// A person may decide while the run waits: an approval
+			// releases the batch (the check finds it), a rejection ends
+			// the run.
+			approved, werr := r.await(ctx, held, log)
+			if werr != nil || !approved {
+				_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+				res.Quarantined = quarantined
+				res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
+				if werr != nil {
+					return werr
+				}
+				return fmt.Errorf("%w; nothing was committed", held)
+			}
+			held, err = h.HoldCommit(ctx, req)
+		}
 		if err != nil {
 			return fmt.Errorf("hold check: %w", err)
-		}
-		if reason != "" {
-			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
-			res.Quarantined = quarantined
-			res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
-			return fmt.Errorf("%w: %s; nothing was committed", ErrHeld, reason)
 		}
 	}
 
@@ -785,12 +796,45 @@ func (r *Runner) stage(ctx context.Context, pipeline string, spec warehouse.Load
 	}
 	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
 		healed, err := sh.HealStage(ctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
+		var held *HeldError
+		if errors.As(err, &held) {
+			approved, werr := r.await(ctx, held, r.logger().With("pipeline", pipeline, "run_id", spec.RunID))
+			if werr == nil && approved {
+				// Staged again from the start: the repairs now include
+				// the approved one.
+				if insp, ok := r.Warehouse.(warehouse.Inspector); ok && healed != nil {
+					_ = insp.Discard(ctx, healed)
+				}
+				return r.stage(ctx, pipeline, spec)
+			}
+			if werr != nil {
+				err = werr
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("heal staging of %s: %w", spec.ObjectKey, err)
 		}
 		st = healed
 	}
 	return st, nil
+}
+
+// await lets the healer wait for a person's decision on a held action,
+// when it can.
+func (r *Runner) await(ctx context.Context, held *HeldError, log *slog.Logger) (bool, error) {
+	aw, ok := r.Healer.(Awaiter)
+	if !ok {
+		return false, nil
+	}
+	log.Info("waiting for a decision", "action", held.ActionID, "reason", held.Reason)
+	approved, err := aw.AwaitDecision(ctx, held.ActionID)
+	if err != nil {
+		return false, err
+	}
+	if approved {
+		log.Info("approved while the run waited", "action", held.ActionID)
+	}
+	return approved, nil
 }
 
 func objectFormat(src *config.Source, key string) (format.Format, format.Compression, error) {

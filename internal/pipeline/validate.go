@@ -85,12 +85,39 @@ type TaskReport struct {
 // ErrHeld marks a run whose commit a Holder stopped for a person's approval.
 var ErrHeld = errors.New("commit held for approval")
 
+// ErrRejected marks a run that waited for a decision on a held action and
+// got a rejection.
+var ErrRejected = errors.New("held action rejected")
+
+// HeldError is ErrHeld with the action a person decides.
+type HeldError struct {
+	// ActionID is the proposed action whose approval releases the commit.
+	ActionID int64
+	// Reason says what was found and how to release it.
+	Reason string
+}
+
+func (e *HeldError) Error() string { return ErrHeld.Error() + ": " + e.Reason }
+
+// Unwrap makes errors.Is(err, ErrHeld) hold.
+func (e *HeldError) Unwrap() error { return ErrHeld }
+
 // Holder is a Healer that may also stop a run's commit (a circuit
 // breaker): a change of meaning, such as a volume anomaly, waits for a
 // person. The staged data is dropped and nothing is marked processed, so
-// the next run reads the same objects again.
+// the next run reads the same objects again. A nil hold lets the commit
+// go ahead.
 type Holder interface {
-	HoldCommit(ctx context.Context, req HoldRequest) (reason string, err error)
+	HoldCommit(ctx context.Context, req HoldRequest) (*HeldError, error)
+}
+
+// Awaiter is a Healer with which a held run waits for a person's
+// decision instead of ending: approved says to go on (the held step is
+// done again and finds the approval); an error wrapping ErrRejected says
+// a person rejected it; (false, nil) says no decision came in time, and
+// the run ends held.
+type Awaiter interface {
+	AwaitDecision(ctx context.Context, actionID int64) (approved bool, err error)
 }
 
 // HoldRequest describes the batch a run is about to commit.

@@ -147,12 +147,53 @@ type holdingHealer struct {
 	seen    []HoldRequest
 }
 
-func (h *holdingHealer) HoldCommit(_ context.Context, req HoldRequest) (string, error) {
+func (h *holdingHealer) HoldCommit(_ context.Context, req HoldRequest) (*HeldError, error) {
 	h.seen = append(h.seen, req)
 	if h.release {
-		return "", nil
+		return nil, nil
 	}
-	return "row count 3 is far below the median", nil
+	return &HeldError{ActionID: 7, Reason: "row count 3 is far below the median"}, nil
+}
+
+// awaitingHealer holds the commit and, while the run waits, decides:
+// approve releases the batch, else it is rejected.
+type awaitingHealer struct {
+	holdingHealer
+	approve bool
+	asked   []int64
+}
+
+func (h *awaitingHealer) AwaitDecision(_ context.Context, id int64) (bool, error) {
+	h.asked = append(h.asked, id)
+	if !h.approve {
+		return false, fmt.Errorf("%w: action #%d: rejected by ana: not a real drop", ErrRejected, id)
+	}
+	h.release = true
+	return true, nil
+}
+
+// TestHeldRunWaitsForTheDecision: a run whose commit is held waits for a
+// person; an approval commits the batch in the same run, a rejection
+// fails it with the person's reason and commits nothing.
+func TestHeldRunWaitsForTheDecision(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "    mode: append\n")
+	h := &awaitingHealer{}
+	e.runner.Healer = h
+	if _, err := e.runner.Run(ctx, "p", Options{}); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "not a real drop") {
+		t.Fatalf("rejected run: %v", err)
+	}
+	if objs, _ := e.store.ListObjects(ctx, "p"); len(objs) != 0 {
+		t.Fatalf("a rejected run marked %d objects processed", len(objs))
+	}
+	h.approve = true
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil || !res.InvariantOK {
+		t.Fatalf("approved while waiting: %+v %v", res, err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 8 || len(h.asked) != 2 || h.asked[1] != 7 || len(h.seen) != 3 {
+		t.Fatalf("target has %d rows (want 8); asked %v; %d hold checks (want 3)", n, h.asked, len(h.seen))
+	}
 }
 
 // TestHolderStopsTheCommit: a held run commits nothing and marks nothing
