@@ -3,11 +3,13 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
@@ -106,7 +108,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	go func() {
 		defer close(chunks)
 		started := r.now()
-		exn, err := ex.Extract(ectx, source.ExtractRequest{Since: st.since, Full: opts.FullRefresh}, sink)
+		exn, err := r.extractWaiting(ectx, ex, p, src, st.since, opts, sink, res.RunID, log)
 		if exn != nil {
 			detail, _ := json.Marshal(extractDetail{
 				Source: src.Name, Type: src.Type, Query: exn.Query, WatermarkBefore: st.since,
@@ -125,7 +127,9 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 		if exn != nil {
 			adjusted = exn.Adjustments
 		}
-		r.reportTask(ctx, res.RunID, p.Name, src, ex, err, adjusted, log)
+		if !errors.Is(err, ErrLateData) { // a wait reports itself
+			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, adjusted, log)
+		}
 		if err != nil {
 			exErr = err
 			return
@@ -155,6 +159,44 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 	}
 	return items, st, nil
+}
+
+// extractWaiting extracts what is new since the watermark. When nothing
+// is and the pipeline has wait_for_data, it asks the source again every
+// poll until rows arrive or the timeout passes (ErrLateData, which the
+// scheduler retries).
+func (r *Runner) extractWaiting(ctx context.Context, ex source.Extractor, p *config.Pipeline, src *config.Source, since string,
+	opts Options, sink source.Sink, runID string, log *slog.Logger) (*source.Extraction, error) {
+	started := r.now()
+	attempts := 0
+	for polls := 0; ; polls++ {
+		exn, err := ex.Extract(ctx, source.ExtractRequest{Since: since, Full: opts.FullRefresh}, sink)
+		if exn != nil {
+			attempts += exn.Attempts
+			exn.Attempts = attempts
+		}
+		if err != nil || exn == nil || exn.Rows > 0 || p.WaitForData <= 0 || opts.FullRefresh {
+			if polls > 0 && err == nil {
+				r.reportWait(ctx, runID, p.Name, src, r.now().Sub(started), nil, log)
+			}
+			return exn, err
+		}
+		waited := r.now().Sub(started)
+		if waited >= p.WaitForData {
+			err := fmt.Errorf("%w: no new rows from %s after watermark %q within %s; the next attempt looks again",
+				ErrLateData, src.Name, since, p.WaitForData)
+			r.reportWait(ctx, runID, p.Name, src, waited, err, log)
+			return exn, err
+		}
+		log.Info("waiting for late data", "source", src.Name, "watermark", since, "waited", waited.Round(time.Millisecond), "timeout", p.WaitForData)
+		t := time.NewTimer(min(p.WaitPoll, p.WaitForData-waited))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return exn, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // recoverWatermark returns the watermark to extract after: the metadata

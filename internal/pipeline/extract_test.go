@@ -15,6 +15,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/warehouse"
@@ -275,5 +276,53 @@ func TestFreshnessFromEventTime(t *testing.T) {
 		if ok != tc.has || got != tc.want {
 			t.Errorf("event_time %s: freshness_s %v (%v), want %v (%v)", tc.column, got, ok, tc.want, tc.has)
 		}
+	}
+}
+
+// lateExtractor has no new rows until its third extraction.
+type lateExtractor struct {
+	fakeExtractor
+	calls int
+}
+
+func (l *lateExtractor) Extract(ctx context.Context, req source.ExtractRequest, sink source.Sink) (*source.Extraction, error) {
+	l.calls++
+	if l.calls == 3 {
+		l.rows = append(l.rows, [2]int{1, 10}, [2]int{2, 20})
+	}
+	return l.fakeExtractor.Extract(ctx, req, sink)
+}
+
+// TestExtractionWaitsForLateRows: with wait_for_data, an extraction that
+// finds nothing new asks the source again until rows arrive, and loads
+// them in the same run; when none come in time the run fails as late
+// data (which the scheduler retries), naming the source and watermark.
+func TestExtractionWaitsForLateRows(t *testing.T) {
+	ctx := context.Background()
+	late := &lateExtractor{}
+	e := extractEnv(t, &late.fakeExtractor)
+	cfg := filepath.Join(e.dir, "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, "    wait_for_data: {timeout: 5s, poll: 10ms}\n"...), 0o644)
+	proj, err := config.LoadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Project = proj
+	e.runner.OpenExtractor = func(context.Context, source.Spec) (source.Extractor, error) { return late, nil }
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil || res.RowsIn != 2 || late.calls != 3 {
+		t.Fatalf("run: %+v %v after %d extractions", res, err, late.calls)
+	}
+	os.WriteFile(cfg, append(b, "    wait_for_data: {timeout: 50ms, poll: 10ms}\n"...), 0o644)
+	if e.runner.Project, err = config.LoadDir(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.runner.Run(ctx, "p", Options{})
+	if !errors.Is(err, ErrLateData) || !errors.Is(err, resilience.ErrRetryLater) || !strings.Contains(err.Error(), `no new rows from s after watermark "20" within 50ms`) {
+		t.Fatalf("late run: %v", err)
+	}
+	if n := e.count(t, "SELECT count(*) FROM p"); n != 2 {
+		t.Fatalf("target has %d rows, want 2", n)
 	}
 }
