@@ -203,6 +203,16 @@ func TestApproveThenRerun(t *testing.T) {
 	if !strings.Contains(applied.ApprovedBy, "ann (approval of action #") {
 		t.Fatalf("applied action: %+v", applied)
 	}
+	// The rejection stands: the rejected strategy is not proposed again.
+	worse := 0
+	for _, a := range actions(t, dir) {
+		if a.Strategy == "make_worse" {
+			worse++
+		}
+	}
+	if worse != 1 {
+		t.Fatalf("the rejected strategy has %d actions, want its one rejected proposal", worse)
+	}
 	// Both decisions are training examples now.
 	code, out, _ = shp(t, "healing", "train", "--config", dir, "--format", "json")
 	if code != 0 || !strings.Contains(out, `"version": 1`) {

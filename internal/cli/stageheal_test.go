@@ -91,41 +91,73 @@ func TestStageHealingAcrossDays(t *testing.T) {
 	}
 }
 
-// TestRunWaitsForApproval: with approval_timeout, a run held by a
-// suspected rename waits; approving the proposal from another shell lets
-// the same run read the column under its old name and commit.
-func TestRunWaitsForApproval(t *testing.T) {
-	dir := eventsProject(t, allStage+"confidence_threshold: 0.5\napproval_timeout: 1m\n")
-	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
-	type result struct {
-		code     int
-		out, err string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, out, errOut := shp(t, "run", "--config", dir)
-		done <- result{code, out, errOut}
-	}()
-	var id int64
-	for deadline := time.Now().Add(30 * time.Second); id == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		for _, a := range actionsWithID(t, dir) {
-			if a.Strategy == "rename_column" && a.Status == "proposed" {
-				id = a.ID
+// TestRunWaitsForTheDecision: with approval_timeout, a run held by a
+// suspected rename waits for a person. Approved from another shell, the
+// same run reads the column under its old name and commits; rejected, it
+// loads the file's column as a new one, and the rename is not proposed
+// again.
+func TestRunWaitsForTheDecision(t *testing.T) {
+	for _, approve := range []bool{true, false} {
+		dir := eventsProject(t, allStage+"confidence_threshold: 0.5\napproval_timeout: 1m\n")
+		writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
+		type result struct {
+			code     int
+			out, err string
+		}
+		done := make(chan result, 1)
+		go func() {
+			code, out, errOut := shp(t, "run", "--config", dir)
+			done <- result{code, out, errOut}
+		}()
+		var id int64
+		for deadline := time.Now().Add(30 * time.Second); id == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			for _, a := range actionsWithID(t, dir) {
+				if a.Strategy == "rename_column" && a.Status == "proposed" {
+					id = a.ID
+				}
 			}
 		}
-	}
-	if id == 0 {
-		t.Fatal("no rename proposed while the run waits")
-	}
-	if code, out, errOut := shp(t, "healing", "approve", fmt.Sprint(id), "--config", dir, "--by", "ana", "--reason", "town is the city"); code != 0 {
-		t.Fatalf("approve: %d %s %s", code, out, errOut)
-	}
-	r := <-done
-	if r.code != 0 || !strings.Contains(r.err, fmt.Sprintf("for a decision on action #%d", id)) {
-		t.Fatalf("run: %d\n%s\n%s", r.code, r.out, r.err)
-	}
-	if got := queryJSON(t, dir, "SELECT string_agg(id || ':' || coalesce(city, 'NULL'), ',') AS r FROM events"); got[0]["r"] != "1:Bern" {
-		t.Fatalf("target: %v", got)
+		if id == 0 {
+			t.Fatal("no rename proposed while the run waits")
+		}
+		decide := []string{"healing", "approve", fmt.Sprint(id), "--config", dir, "--by", "ana", "--reason", "town is the city"}
+		want := "1:Bern:-"
+		if !approve {
+			decide = []string{"healing", "reject", fmt.Sprint(id), "--config", dir, "--by", "ana", "--reason", "town is another field"}
+			want = "1:NULL:Bern"
+		}
+		if code, out, errOut := shp(t, decide...); code != 0 {
+			t.Fatalf("%v: %d %s %s", decide, code, out, errOut)
+		}
+		r := <-done
+		if r.code != 0 || !strings.Contains(r.err, fmt.Sprintf("for a decision on action #%d", id)) {
+			t.Fatalf("approve=%v run: %d\n%s\n%s", approve, r.code, r.out, r.err)
+		}
+		town := "'-'"
+		if !approve {
+			town = "town"
+		}
+		got := queryJSON(t, dir, "SELECT string_agg(id || ':' || coalesce(city, 'NULL') || ':' || "+town+", ',') AS r FROM events")
+		if got[0]["r"] != want {
+			t.Fatalf("approve=%v target: %v, want %s", approve, got, want)
+		}
+		if approve {
+			continue
+		}
+		// The rejection stands: the next day's file is not held again.
+		writeDay(t, dir, "d2.csv", "id,day,seen_at,amount,town\n2,2026-11-02,2026-11-02 08:00:00,2,Chur\n")
+		if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+			t.Fatalf("run after the rejection: %d %s %s", code, out, errOut)
+		}
+		renames := 0
+		for _, a := range actionsWithID(t, dir) {
+			if a.Strategy == "rename_column" {
+				renames++
+			}
+		}
+		if renames != 1 {
+			t.Fatalf("the rejected rename was proposed again: %d rename actions", renames)
+		}
 	}
 }
 

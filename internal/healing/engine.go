@@ -499,6 +499,9 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		approval = findApproval(ds.approved, s.Name(), f.Issue.Text, "")
 		reverted = findApproval(ds.reverted, s.Name(), f.Issue.Text, "")
+		if ds.declined(s.Name(), f.Issue.Text, "") {
+			return false, nil // a person rejected it for this rule: not proposed again
+		}
 	}
 	healed := false
 	switch {

@@ -13,10 +13,22 @@ import (
 )
 
 // decisions are people's decisions on a pipeline's actions: approvals
-// let a strategy act, reverts stop it from acting alone, and a proposal
-// still undecided is not proposed again.
+// let a strategy act, reverts stop it from acting alone, rejections stop
+// it from proposing the same again, and a proposal still undecided is not
+// proposed again.
 type decisions struct {
-	approved, reverted, proposed []metadata.HealingAction
+	approved, reverted, proposed, rejected []metadata.HealingAction
+}
+
+// declined reports whether a person rejected the strategy for this issue
+// or subject and did not approve it since: it is not proposed again.
+func (d *decisions) declined(strategy, issue, subject string) bool {
+	r := findApproval(d.rejected, strategy, issue, subject)
+	if r == nil {
+		return false
+	}
+	a := findApproval(d.approved, strategy, issue, subject)
+	return a == nil || a.ID < r.ID
 }
 
 // decisionsOf returns a loader of the pipeline's decisions that reads the
@@ -40,6 +52,8 @@ func (e *Engine) decisionsOf(ctx context.Context, pipeline string) func() (*deci
 				ds.reverted = append(ds.reverted, a)
 			case "proposed":
 				ds.proposed = append(ds.proposed, a)
+			case "rejected":
+				ds.rejected = append(ds.rejected, a)
 			}
 		}
 		return ds, nil

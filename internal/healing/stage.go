@@ -38,6 +38,15 @@ type StageEnv struct {
 	Inspect warehouse.Inspector
 	// Accepted counts the loaded rows with a non-NULL value in column.
 	Accepted func(ctx context.Context, column string) (int64, error)
+	// Declined reports whether a person rejected a strategy's plan for a
+	// subject; nil declines nothing.
+	Declined func(strategy, subject string) bool
+}
+
+// declined reports whether a person rejected the strategy's plan for the
+// subject.
+func (e *StageEnv) declined(strategy, subject string) bool {
+	return e.Declined != nil && e.Declined(strategy, subject)
 }
 
 // columnType is the staged type of a column ("" when absent).
@@ -130,7 +139,12 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		if err != nil {
 			return st, err
 		}
-		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st)}
+		ds, err := decided()
+		if err != nil {
+			return st, err
+		}
+		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st),
+			Declined: func(strategy, subject string) bool { return ds.declined(strategy, "", subject) }}
 		var plan *StagePlan
 		var strat StageStrategy
 		for _, s := range StageStrategies() {
@@ -138,7 +152,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			if err != nil {
 				return st, fmt.Errorf("%s: %w", s.Name(), err)
 			}
-			if p != nil && !tried[s.Name()+"\x00"+p.Subject] {
+			if p != nil && !tried[s.Name()+"\x00"+p.Subject] && !env.declined(s.Name(), p.Subject) {
 				plan, strat = p, s
 				break
 			}
@@ -169,10 +183,6 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 		}
 		var approval, reverted *metadata.HealingAction
-		ds, err := decided()
-		if err != nil {
-			return st, err
-		}
 		if !e.Policy.DryRun && plan.Escalate == "" {
 			approval = findApproval(ds.approved, strat.Name(), plan.Issue.Text, plan.Subject)
 			reverted = findApproval(ds.reverted, strat.Name(), plan.Issue.Text, plan.Subject)

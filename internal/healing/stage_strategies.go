@@ -161,8 +161,8 @@ func renameSuspect(env *StageEnv) (from, to string, ok bool) {
 		return "", "", false
 	}
 	from, to = env.Staged.Extra[0].Name, env.Staged.Missing[0]
-	if _, done := env.Spec.Rename[from]; done {
-		return "", "", false
+	if _, done := env.Spec.Rename[from]; done || env.declined("rename_column", "column "+to) {
+		return "", "", false // renamed already, or a person said it is no rename
 	}
 	return from, to, true
 }
