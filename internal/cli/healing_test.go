@@ -204,13 +204,7 @@ func TestApproveThenRerun(t *testing.T) {
 		t.Fatalf("applied action: %+v", applied)
 	}
 	// The rejection stands: the rejected strategy is not proposed again.
-	worse := 0
-	for _, a := range actions(t, dir) {
-		if a.Strategy == "make_worse" {
-			worse++
-		}
-	}
-	if worse != 1 {
+	if worse := countActions(t, dir, "make_worse"); worse != 1 {
 		t.Fatalf("the rejected strategy has %d actions, want its one rejected proposal", worse)
 	}
 	// Both decisions are training examples now.

@@ -149,13 +149,7 @@ func TestRunWaitsForTheDecision(t *testing.T) {
 		if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 			t.Fatalf("run after the rejection: %d %s %s", code, out, errOut)
 		}
-		renames := 0
-		for _, a := range actionsWithID(t, dir) {
-			if a.Strategy == "rename_column" {
-				renames++
-			}
-		}
-		if renames != 1 {
+		if renames := countActions(t, dir, "rename_column"); renames != 1 {
 			t.Fatalf("the rejected rename was proposed again: %d rename actions", renames)
 		}
 	}
@@ -319,6 +313,18 @@ func appliedID(t *testing.T, dir, strategy string) int64 {
 		}
 	}
 	return id
+}
+
+// countActions counts the actions of a strategy, whatever their status.
+func countActions(t *testing.T, dir, strategy string) int {
+	t.Helper()
+	n := 0
+	for _, a := range actionsWithID(t, dir) {
+		if a.Strategy == strategy {
+			n++
+		}
+	}
+	return n
 }
 
 // flakyAPI fails the first `fail` requests with status, then serves two
