@@ -214,6 +214,36 @@ func TestApproveThenRerun(t *testing.T) {
 	}
 }
 
+// TestRunWaitsForARuleRepair: with approval_timeout, rule repairs that
+// need approval wait for a person in the same run: a rejected one is left
+// out, an approved one is applied, and the run commits.
+func TestRunWaitsForARuleRepair(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.99\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\napproval_timeout: 1m\n"+
+		"strategies: {quarantine_duplicates: {threshold: 0.5}}\n")
+	done := runInBackground(t, dir)
+	// This package's test strategy is proposed first: rejected, the run
+	// goes on to the next proposal.
+	worse := awaitProposal(t, dir, "make_worse")
+	if code, out, errOut := shp(t, "healing", "reject", fmt.Sprint(worse), "--config", dir, "--reason", "breaks data"); code != 0 {
+		t.Fatalf("reject: %d %s %s", code, out, errOut)
+	}
+	id := awaitProposal(t, dir, "normalize_to_value_set")
+	if code, out, errOut := shp(t, "healing", "approve", fmt.Sprint(id), "--config", dir, "--by", "ann"); code != 0 {
+		t.Fatalf("approve: %d %s %s", code, out, errOut)
+	}
+	r := <-done
+	if r.code != 0 || !strings.Contains(r.out, "succeeded") {
+		t.Fatalf("run: %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	rows := queryJSON(t, dir, "SELECT string_agg(region, ',' ORDER BY id) AS regions FROM orders")
+	if rows[0]["regions"] != "EMEA,EMEA,APAC,AMER,atlantis" {
+		t.Fatalf("target: %v", rows)
+	}
+	if applied := appliedID(t, dir, "normalize_to_value_set"); applied == 0 {
+		t.Fatal("no applied normalize_to_value_set action")
+	}
+}
+
 // TestRevertRestoresTheOriginals: reverting an applied rewrite puts the
 // original values back in the target, marks the action reverted, and the
 // strategy then waits for a person on that rule.

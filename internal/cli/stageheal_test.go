@@ -91,6 +91,38 @@ func TestStageHealingAcrossDays(t *testing.T) {
 	}
 }
 
+// runResult is how a shp command ended.
+type runResult struct {
+	code     int
+	out, err string
+}
+
+// runInBackground starts `shp run` on the project; the channel gets its
+// result.
+func runInBackground(t *testing.T, dir string) <-chan runResult {
+	done := make(chan runResult, 1)
+	go func() {
+		code, out, errOut := shp(t, "run", "--config", dir)
+		done <- runResult{code, out, errOut}
+	}()
+	return done
+}
+
+// awaitProposal waits for a proposed action of the strategy and returns
+// its id.
+func awaitProposal(t *testing.T, dir, strategy string) int64 {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		for _, a := range actionsWithID(t, dir) {
+			if a.Strategy == strategy && a.Status == "proposed" {
+				return a.ID
+			}
+		}
+	}
+	t.Fatalf("no %s proposed while the run waits: %+v", strategy, actionsWithID(t, dir))
+	return 0
+}
+
 // TestRunWaitsForTheDecision: with approval_timeout, a run held by a
 // suspected rename waits for a person. Approved from another shell, the
 // same run reads the column under its old name and commits; rejected, it
@@ -100,26 +132,8 @@ func TestRunWaitsForTheDecision(t *testing.T) {
 	for _, approve := range []bool{true, false} {
 		dir := eventsProject(t, allStage+"confidence_threshold: 0.5\napproval_timeout: 1m\n")
 		writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,town\n1,2026-11-01,2026-11-01 08:00:00,1,Bern\n")
-		type result struct {
-			code     int
-			out, err string
-		}
-		done := make(chan result, 1)
-		go func() {
-			code, out, errOut := shp(t, "run", "--config", dir)
-			done <- result{code, out, errOut}
-		}()
-		var id int64
-		for deadline := time.Now().Add(30 * time.Second); id == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			for _, a := range actionsWithID(t, dir) {
-				if a.Strategy == "rename_column" && a.Status == "proposed" {
-					id = a.ID
-				}
-			}
-		}
-		if id == 0 {
-			t.Fatal("no rename proposed while the run waits")
-		}
+		done := runInBackground(t, dir)
+		id := awaitProposal(t, dir, "rename_column")
 		decide := []string{"healing", "approve", fmt.Sprint(id), "--config", dir, "--by", "ana", "--reason", "town is the city"}
 		want := "1:Bern:-"
 		if !approve {
@@ -152,6 +166,25 @@ func TestRunWaitsForTheDecision(t *testing.T) {
 		if renames := countActions(t, dir, "rename_column"); renames != 1 {
 			t.Fatalf("the rejected rename was proposed again: %d rename actions", renames)
 		}
+	}
+}
+
+// TestRunWaitsForAStageRepair: a stage repair that needs approval waits
+// in the same run; approved, the object is read again with it and
+// nothing is left in quarantine.
+func TestRunWaitsForAStageRepair(t *testing.T) {
+	dir := eventsProject(t, "approval_timeout: 1m\n")
+	writeDay(t, dir, "d1.csv", "id,day,seen_at,amount,city\n1,27/11/2026,2026-11-01 08:00:00,1,Bern\n")
+	done := runInBackground(t, dir)
+	id := awaitProposal(t, dir, "parse_date_format")
+	if code, out, errOut := shp(t, "healing", "approve", fmt.Sprint(id), "--config", dir); code != 0 {
+		t.Fatalf("approve: %d %s %s", code, out, errOut)
+	}
+	if r := <-done; r.code != 0 || !strings.Contains(r.out, "quarantined 0") {
+		t.Fatalf("run: %d\n%s\n%s", r.code, r.out, r.err)
+	}
+	if got := queryJSON(t, dir, "SELECT CAST(day AS VARCHAR) AS d FROM events"); got[0]["d"] != "2026-11-27" {
+		t.Fatalf("target: %v", got)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -528,6 +529,7 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		healed = ok
 	}
+	var id int64
 	if a.Status == "proposed" {
 		// The same proposal, still undecided from an earlier run, is the
 		// one a person answers: it is not proposed again.
@@ -535,12 +537,28 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		if err != nil {
 			return false, err
 		}
-		if findApproval(ds.proposed, s.Name(), f.Issue.Text, "") != nil {
-			return false, nil
+		if p := findApproval(ds.proposed, s.Name(), f.Issue.Text, ""); p != nil {
+			id = p.ID
 		}
 	}
-	if _, err := e.Store.RecordAction(ctx, a); err != nil {
-		return false, err
+	if id == 0 {
+		var err error
+		if id, err = e.Store.RecordAction(ctx, a); err != nil {
+			return false, err
+		}
+	}
+	if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
+		// The run waits for the decision: approved, the repair is
+		// planned again and applies (the approval is found now);
+		// rejected or undecided, the rule stays as it failed.
+		approved, err := e.AwaitDecision(ctx, id)
+		if err != nil && !errors.Is(err, pipeline.ErrRejected) {
+			return false, err
+		}
+		if approved {
+			return e.act(ctx, req, s, f, e.decisionsOf(ctx, req.Pipeline), log)
+		}
+		return false, nil
 	}
 	if healed {
 		log.Info("healed", "strategy", s.Name(), "rows", plan.Rows, "object", req.Staged.ObjectKey)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -254,6 +255,19 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			// renamed column as NULL): nothing is committed until a
 			// person decides.
 			return st, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
+		}
+		if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
+			// The run waits for the decision: approved, the plan is
+			// made again and now applies; rejected, it is declined; with
+			// no decision the rows stay set aside.
+			decision, err := e.AwaitDecision(ctx, id)
+			if err != nil && !errors.Is(err, pipeline.ErrRejected) {
+				return st, err
+			}
+			decided = e.decisionsOf(ctx, req.Pipeline)
+			if decision {
+				delete(tried, strat.Name()+"\x00"+plan.Subject)
+			}
 		}
 	}
 	return st, nil
