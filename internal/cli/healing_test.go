@@ -150,8 +150,8 @@ func TestHealingRollsBackWhatDoesNotHelp(t *testing.T) {
 // it; the rerun applies it and commits. A rejection teaches the diagnosis.
 func TestApproveThenRerun(t *testing.T) {
 	dir := healingProject(t, "confidence_threshold: 0.9\nauto_approve: [quarantine_duplicates]\n")
-	if code, _, _ := shp(t, "run", "--config", dir); code != 1 {
-		t.Fatalf("the first run should fail on the region rule")
+	if code, out, _ := shp(t, "run", "--config", dir); code != 1 || !strings.Contains(out, "rows in 6: nothing was committed") {
+		t.Fatalf("the first run should fail on the region rule and commit nothing: %d\n%s", code, out)
 	}
 	code, out, _ := shp(t, "healing", "actions", "--config", dir, "--status", "proposed", "--format", "json")
 	var proposed []struct {

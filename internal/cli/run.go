@@ -173,6 +173,12 @@ func printSummary(w io.Writer, r *pipeline.Result, dir string) {
 		fmt.Fprintln(w, "  no new files")
 		return
 	}
+	if r.Err != nil && !errors.Is(r.Err, pipeline.ErrInvariant) && r.Loaded == 0 {
+		// Nothing reached the target or its quarantine: the accounting
+		// of a commit that did not happen would only confuse.
+		fmt.Fprintf(w, "  rows in %d: nothing was committed\n", r.RowsIn)
+		return
+	}
 	check := "ok"
 	if !r.InvariantOK {
 		check = "MISMATCH"
