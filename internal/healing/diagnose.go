@@ -93,6 +93,9 @@ func Signature(is Issue) (Diagnosis, bool) {
 	if c, ok := httpCategory(is.HTTPStatus); ok {
 		return Diagnosis{Category: c, Confidence: signatureConfidence, By: "signature http " + strconv.Itoa(is.HTTPStatus)}, true
 	}
+	if c, name, ok := expectationCategory(is); ok {
+		return Diagnosis{Category: c, Confidence: 0.95, By: "signature " + name}, true
+	}
 	switch is.GoError {
 	case "timeout":
 		return Diagnosis{Category: Timeout, Confidence: signatureConfidence, By: "signature deadline exceeded"}, true
@@ -102,6 +105,33 @@ func Signature(is Issue) (Diagnosis, bool) {
 		return Diagnosis{Category: Transient, Confidence: 0.9, By: "signature connection reset"}, true
 	}
 	return Diagnosis{}, false
+}
+
+// expectationCategories are the root causes that a failed rule's kind
+// decides by itself; the others (a range, a regex, a row count) have
+// several, and the model decides.
+var expectationCategories = map[string]Category{
+	"expect_column_values_to_be_unique":                      Duplicates,
+	"expect_compound_columns_to_be_unique":                   Duplicates,
+	"expect_select_column_values_to_be_unique_within_record": Duplicates,
+	"expect_column_values_to_not_be_null":                    NullSpike,
+	"expect_column_values_to_be_in_set":                      ValueDrift,
+	"expect_column_values_to_match_strftime_format":          DateFormat,
+	"expect_column_values_to_be_dateutil_parseable":          DateFormat,
+}
+
+// expectationCategory reads the failed rule's expectation from a quality
+// issue ("rule expect_...(col) failed: ...").
+func expectationCategory(is Issue) (Category, string, bool) {
+	if is.Kind != "quality" {
+		return "", "", false
+	}
+	name, _, ok := strings.Cut(strings.TrimPrefix(is.Text, "rule "), "(")
+	if !ok {
+		return "", "", false
+	}
+	c, ok := expectationCategories[name]
+	return c, name, ok
 }
 
 func sqlStateCategory(code string) (Category, bool) {

@@ -52,6 +52,19 @@ func TestSignatures(t *testing.T) {
 			t.Errorf("%q: %+v, want %s", text, d, want)
 		}
 	}
+	// A failed rule whose kind has one root cause.
+	for text, want := range map[string]Category{
+		"rule expect_column_values_to_be_unique(id) failed: 2 unexpected values, e.g. [4 4]":   Duplicates,
+		"rule expect_column_values_to_not_be_null(email) failed: 40 unexpected values":         NullSpike,
+		"rule expect_column_values_to_be_in_set(region) failed: 3 unexpected values, e.g. [x]": ValueDrift,
+	} {
+		if d := Diagnose(Issue{Kind: "quality", Text: text}, nil); d.Category != want || d.By != "signature "+strings.Split(strings.TrimPrefix(text, "rule "), "(")[0] {
+			t.Errorf("%q: %+v, want %s", text, d, want)
+		}
+	}
+	if _, ok := Signature(Issue{Kind: "quality", Text: "rule expect_column_values_to_be_between(amount) failed"}); ok {
+		t.Error("a range rule has several causes; the model decides it")
+	}
 	if d := Diagnose(Issue{Text: "something odd"}, nil); d.Category != ConfigError || d.Confidence > 0.5 || d.By != "no model" {
 		t.Errorf("no model: %+v", d)
 	}
