@@ -162,13 +162,16 @@ const rulesYAML = `pipelines:
         kwargs: {column: region, value_set: [EMEA, APAC, AMER]}
       - expectation: expect_column_values_to_be_unique
         kwargs: {column: id}
+      - expectation: expect_column_values_to_not_be_null
+        kwargs: {column: region}
+        default: EMEA
 `
 
 // policy lets every strategy that keeps meaning act by itself; renames
 // and relaxed modes wait for a person.
 const policy = `confidence_threshold: 0.9
 auto_approve: [transcode_encoding, add_nullable_column, widen_type, parse_date_format, parse_epoch,
-  parse_number_format, normalize_to_value_set, quarantine_duplicates]
+  parse_number_format, normalize_to_value_set, quarantine_duplicates, fill_declared_default]
 `
 
 // project writes a project whose events pipeline reads the source given
@@ -336,6 +339,20 @@ func classes() []faultClass {
 			return csvOpts{region: func(r row) string {
 				if r.ID%3 == 0 {
 					return " " + strings.ToLower(r.Region) + " "
+				}
+				return r.Region
+			}}
+		}, false)},
+		{name: "empty region where the rule declares a default", source: "files", kind: "auto", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			// The data owner's rule says an empty region means EMEA.
+			for i := range rows {
+				if rows[i].ID%4 == 0 {
+					rows[i].Region = "EMEA"
+				}
+			}
+			return csvOpts{region: func(r row) string {
+				if r.ID%4 == 0 {
+					return ""
 				}
 				return r.Region
 			}}

@@ -332,3 +332,30 @@ func TestProposalsAreNotRepeated(t *testing.T) {
 		t.Fatalf("proposals per strategy: %v", n)
 	}
 }
+
+// TestFillDeclaredDefault: a not-null rule that declares a default lets
+// the engine fill the NULLs with it (and only with it); the fill can be
+// reverted. A default on another kind of rule is refused.
+func TestFillDeclaredDefault(t *testing.T) {
+	dir := healingProject(t, "auto_approve: [fill_declared_default]\n")
+	os.WriteFile(filepath.Join(dir, "data", "orders.csv"), []byte("id,region,amount\n1,EMEA,10\n2,,20\n3,AMER,30\n"), 0o644)
+	rules := "pipelines:\n  orders:\n    rules:\n      - expectation: expect_column_values_to_not_be_null\n        kwargs: {column: region}\n        default: UNKNOWN\n"
+	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte(rules), 0o644)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	if rows := queryJSON(t, dir, "SELECT string_agg(region, ',' ORDER BY id) AS r FROM orders"); rows[0]["r"] != "EMEA,UNKNOWN,AMER" {
+		t.Fatalf("target: %v", rows)
+	}
+	id := appliedID(t, dir, "fill_declared_default")
+	if code, out, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "unknown is not a region"); code != 0 || !strings.Contains(out, "1 rows of orders restored") {
+		t.Fatalf("revert: %d %s %s", code, out, errOut)
+	}
+	if rows := queryJSON(t, dir, "SELECT count(*) AS n FROM orders WHERE region IS NULL"); fmt.Sprint(rows[0]["n"]) != "1" {
+		t.Fatalf("after revert: %v", rows)
+	}
+	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte(strings.Replace(rules, "expect_column_values_to_not_be_null", "expect_column_values_to_be_unique", 1)), 0o644)
+	if code, _, errOut := shp(t, "run", "--config", dir); code == 0 || !strings.Contains(errOut, "default applies to expect_column_values_to_not_be_null only") {
+		t.Fatalf("a default on a uniqueness rule: %d %s", code, errOut)
+	}
+}

@@ -105,7 +105,7 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 		}
 		for k := range rm {
 			switch k {
-			case "expectation", "type", "kwargs", "severity", "action", "name", "meta":
+			case "expectation", "type", "kwargs", "severity", "action", "name", "meta", "default":
 			default:
 				return nil, fmt.Errorf("rules[%d]: unknown key %q", i, k)
 			}
@@ -129,11 +129,31 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 			return nil, fmt.Errorf("rules[%d]: %w", i, err)
 		}
 		meta, _ := rm["meta"].(map[string]any)
+		if def, ok := rm["default"]; ok {
+			if typ != "expect_column_values_to_not_be_null" {
+				return nil, fmt.Errorf("rules[%d]: default applies to expect_column_values_to_not_be_null only, not %s", i, typ)
+			}
+			switch def.(type) {
+			case string, bool, int, int64, uint64, float64:
+			default:
+				return nil, fmt.Errorf("rules[%d]: default must be a single value (text, number or boolean), got %v", i, def)
+			}
+			m := map[string]any{MetaDefault: def}
+			for k, v := range meta {
+				m[k] = v
+			}
+			meta = m
+		}
 		rname, _ := rm["name"].(string)
 		suite.Expectations = append(suite.Expectations, Config{Type: typ, Kwargs: kw, Meta: meta, Severity: sev, Action: act, Name: rname})
 	}
 	return suite, nil
 }
+
+// MetaDefault is the meta key of the value a not-null rule declares for
+// its NULLs (`default:` in quality_rules.yaml); the self-healing engine's
+// fill_declared_default strategy may fill them with it.
+const MetaDefault = "default"
 
 func severityAction(m map[string]any, sev, act string) (string, string, error) {
 	if s, ok := m["severity"].(string); ok {

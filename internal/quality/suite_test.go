@@ -49,16 +49,22 @@ func TestParseRules(t *testing.T) {
 	raw := map[string]any{"pipelines": map[string]any{"sales": map[string]any{
 		"suites": []any{map[string]any{"path": "s.json", "severity": "warning", "action": "warn"}},
 		"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_in_set", "kwargs": map[string]any{"column": "c", "value_set": []any{"x"}},
-			"action": "quarantine", "name": "c_known"}},
+			"action": "quarantine", "name": "c_known"},
+			map[string]any{"expectation": "expect_column_values_to_not_be_null", "kwargs": map[string]any{"column": "d"}, "default": "web",
+				"meta": map[string]any{"owner": "ana"}}},
 	}}}
 	rules, err := ParseRules(raw, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := rules["sales"]
-	if len(s.Expectations) != 3 {
+	if len(s.Expectations) != 4 {
 		t.Fatalf("%+v", s)
 	}
+	if m := s.Expectations[3].Meta; m[MetaDefault] != "web" || m["owner"] != "ana" {
+		t.Errorf("declared default: meta %v", m)
+	}
+	s.Expectations = s.Expectations[:3]
 	if e := s.Expectations[0]; e.Severity != SeverityWarning || e.Action != ActionWarn {
 		t.Errorf("suite defaults not applied: %+v", e)
 	}
@@ -92,6 +98,8 @@ func TestParseRules(t *testing.T) {
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "severity": "huge"}}}}}, `severity "huge"`},
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "action": "explode"}}}}}, `action "explode"`},
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "colour": 1}}}}}, `unknown key "colour"`},
+		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "default": 1}}}}}, "default applies to expect_column_values_to_not_be_null only"},
+		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_not_be_null", "default": []any{1}}}}}}, "default must be a single value"},
 	}
 	for _, tc := range bad {
 		if _, err := ParseRules(tc.raw, dir); err == nil || !strings.Contains(err.Error(), tc.want) {
