@@ -410,14 +410,15 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 				label = corrected
 			}
 			if label.Valid() && (approve || corrected != "") {
-				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: "quality", Text: a.Issue}, Category: label, Origin: "feedback"})
+				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: healing.IssueKind(a.Strategy), Text: a.Issue}, Category: label, Origin: "feedback"})
 				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
 					return failedErr(err)
 				}
 			}
 			fmt.Fprintf(e.stdout, "action #%d %s by %s\n", id, status, by)
 			if approve {
-				fmt.Fprintf(e.stdout, "%s may now act on this rule of pipeline %s; run it again (shp backfill --rerun or shp trigger) to apply\n", a.Strategy, a.Pipeline)
+				fmt.Fprintf(e.stdout, "%s may now act on this %s of pipeline %s; a run waiting for the decision goes on, "+
+					"else run it again (shp backfill --rerun or shp trigger) to apply\n", a.Strategy, subjectKind(a), a.Pipeline)
 			}
 			return nil
 		},
@@ -474,7 +475,7 @@ func newRevertCmd(e *env) *cobra.Command {
 				return failedErr(err)
 			}
 			if corrected != "" {
-				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: "quality", Text: a.Issue}, Category: corrected, Origin: "feedback"})
+				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: healing.IssueKind(a.Strategy), Text: a.Issue}, Category: corrected, Origin: "feedback"})
 				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
 					return failedErr(err)
 				}

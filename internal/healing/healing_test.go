@@ -496,3 +496,14 @@ func TestAwaitDecision(t *testing.T) {
 		t.Fatalf("without approval_timeout: %v %v", ok, err)
 	}
 }
+
+func TestIssueKind(t *testing.T) {
+	for strategy, want := range map[string]string{
+		"normalize_to_value_set": "quality", "parse_date_format": "drift", "rename_column": "drift",
+		"hold": "anomaly", "report_anomaly": "anomaly", "retry_with_backoff": "task",
+	} {
+		if got := IssueKind(strategy); got != want {
+			t.Errorf("IssueKind(%s) = %s, want %s", strategy, got, want)
+		}
+	}
+}

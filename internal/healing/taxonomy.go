@@ -55,3 +55,25 @@ func (c Category) Valid() bool {
 	}
 	return false
 }
+
+// IssueKind says where the issues a strategy acts on are detected:
+// "quality" for rule repairs, "drift" for stage repairs, "anomaly" for
+// holds and reports, "task" for the rest (retries, waits, failovers). A
+// decision on an action becomes a labeled example of that kind.
+func IssueKind(strategy string) string {
+	for _, s := range Strategies() {
+		if s.Name() == strategy {
+			return "quality"
+		}
+	}
+	for _, s := range StageStrategies() {
+		if s.Name() == strategy {
+			return "drift"
+		}
+	}
+	switch strategy {
+	case holdStrategy, reportStrategy:
+		return "anomaly"
+	}
+	return "task"
+}
