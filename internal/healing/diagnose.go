@@ -96,6 +96,14 @@ func Signature(is Issue) (Diagnosis, bool) {
 	if c, name, ok := expectationCategory(is); ok {
 		return Diagnosis{Category: c, Confidence: 0.95, By: "signature " + name}, true
 	}
+	if is.Kind == "anomaly" {
+		// The detector's own wording names the metric it measured.
+		for prefix, c := range anomalyCategories {
+			if strings.HasPrefix(is.Text, prefix) {
+				return Diagnosis{Category: c, Confidence: 0.95, By: "signature anomaly " + string(c)}, true
+			}
+		}
+	}
 	switch is.GoError {
 	case "timeout":
 		return Diagnosis{Category: Timeout, Confidence: signatureConfidence, By: "signature deadline exceeded"}, true
@@ -118,6 +126,15 @@ var expectationCategories = map[string]Category{
 	"expect_column_values_to_be_in_set":                      ValueDrift,
 	"expect_column_values_to_match_strftime_format":          DateFormat,
 	"expect_column_values_to_be_dateutil_parseable":          DateFormat,
+}
+
+// anomalyCategories map the start of detect's descriptions to the
+// category their metric means.
+var anomalyCategories = map[string]Category{
+	"row count ":               VolumeAnomaly,
+	"null rate of column ":     NullSpike,
+	"data is later than usual": LateData,
+	"the run took ":            SlowRun,
 }
 
 // expectationCategory reads the failed rule's expectation from a quality

@@ -353,6 +353,33 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pip
 	return &pipeline.HeldError{ActionID: id, Reason: holdReason(anomaly.Issue.Text, id)}, nil
 }
 
+var _ pipeline.RunObserver = (*Engine)(nil)
+
+// RunFinished implements pipeline.RunObserver: a finished run whose
+// duration is out of line with the pipeline's history is reported (the
+// batch's other metrics were scored before the commit).
+func (e *Engine) RunFinished(ctx context.Context, runID string) error {
+	anomalies, err := DetectRun(ctx, e.Store, runID)
+	if err != nil {
+		return err
+	}
+	for _, an := range anomalies {
+		if an.Metric != "duration_s" {
+			continue
+		}
+		run, err := e.Store.GetRun(ctx, runID)
+		if err != nil {
+			return err
+		}
+		m, err := e.model(ctx)
+		if err != nil {
+			return fmt.Errorf("diagnosis model: %w", err)
+		}
+		return e.reportAnomaly(ctx, pipeline.HoldRequest{RunID: runID, Pipeline: run.Pipeline}, an, runID, nil, m)
+	}
+	return nil
+}
+
 // reportStrategy names the actions that report an anomaly the policy does
 // not hold the commit for: it is recorded, diagnosed and escalated.
 const reportStrategy = "report_anomaly"

@@ -507,3 +507,31 @@ func TestIssueKind(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFinishedReportsSlowRuns: a run that took far longer than usual
+// is reported once it has finished; a usual one is not.
+func TestRunFinishedReportsSlowRuns(t *testing.T) {
+	ctx := context.Background()
+	store := openTestStore(t)
+	start := seedRuns(t, store, func(i int) metadata.Run { return metadata.Run{RowsIn: 1000} })
+	e := &Engine{Store: store}
+	for _, tc := range []struct {
+		id   string
+		took time.Duration
+	}{{"usual", time.Minute}, {"slow", 30 * time.Minute}} {
+		at := start.Add(12 * 24 * time.Hour)
+		store.CreateRun(ctx, metadata.Run{ID: tc.id, Pipeline: "p", StartedAt: at})
+		store.FinishRun(ctx, metadata.Run{ID: tc.id, Status: "succeeded", EndedAt: at.Add(tc.took), RowsIn: 1000})
+		if err := e.RunFinished(ctx, tc.id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	as, _ := store.ListActions(ctx, metadata.ActionFilter{Pipeline: "p"})
+	if len(as) != 1 || as[0].RunID != "slow" || as[0].Strategy != "report_anomaly" || as[0].Status != "escalated" ||
+		!strings.Contains(as[0].Issue, "the run took 1800.0s, median 60.0s") {
+		t.Fatalf("actions %+v", as)
+	}
+	if as[0].Category != string(SlowRun) {
+		t.Errorf("a slow run diagnosed as %s (%.2f, %s)", as[0].Category, as[0].Confidence, as[0].DecidedBy)
+	}
+}

@@ -36,6 +36,7 @@ const (
 	Encoding           Category = "encoding"
 	ValueDrift         Category = "value_set_drift" // values outside the expected set: case, spacing, new codes
 	VolumeAnomaly      Category = "volume_anomaly"
+	SlowRun            Category = "slow_run"     // a run far slower than usual, the data as usual
 	ConfigError        Category = "config_error" // configuration or code error
 )
 
@@ -43,7 +44,7 @@ const (
 var Categories = []Category{
 	Transient, SourceUnavailable, Auth, RateLimited, Quota, ResourceExhaustion, Timeout, Deadlock,
 	DriftAdded, DriftRemoved, DriftRenamed, DriftType, DriftRequired, LateData, PartialFile, Duplicates,
-	NullSpike, DateFormat, NumberFormat, Encoding, ValueDrift, VolumeAnomaly, ConfigError,
+	NullSpike, DateFormat, NumberFormat, Encoding, ValueDrift, VolumeAnomaly, SlowRun, ConfigError,
 }
 
 // Valid reports whether c is in the taxonomy.

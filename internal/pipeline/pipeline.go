@@ -237,6 +237,13 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		r.emit(ctx, lineage.Complete, res, src, log)
 		log.Info("run succeeded", "rows_in", res.RowsIn, "loaded", res.Loaded, "quarantined", res.Quarantined,
 			"deduplicated", res.Deduplicated, "objects", len(res.Objects), "skipped", res.Skipped)
+		if o, ok := r.Healer.(RunObserver); ok {
+			// What only the finished run shows (its duration) is scored
+			// now; a failure to do so is logged, the run stands.
+			if oerr := o.RunFinished(ctx, res.RunID); oerr != nil {
+				log.Warn("score the finished run", "err", oerr)
+			}
+		}
 	}
 	return res, err
 }

@@ -111,6 +111,13 @@ type Holder interface {
 	HoldCommit(ctx context.Context, req HoldRequest) (*HeldError, error)
 }
 
+// RunObserver is a Healer that hears of each run that succeeded, once its
+// record is final, to score what only the finished run shows (its
+// duration).
+type RunObserver interface {
+	RunFinished(ctx context.Context, runID string) error
+}
+
 // Awaiter is a Healer with which a held run waits for a person's
 // decision instead of ending: approved says to go on (the held step is
 // done again and finds the approval); an error wrapping ErrRejected says
