@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -186,10 +187,22 @@ func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		q += ` AND status = ?`
 		args = append(args, f.Status)
 	}
+	if !f.Since.IsZero() {
+		q += ` AND started_at >= ?`
+		args = append(args, s.d.timeArg(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND started_at < ?`
+		args = append(args, s.d.timeArg(f.Until))
+	}
 	q += ` ORDER BY started_at DESC NULLS LAST, id DESC`
-	if f.Limit > 0 {
-		q += ` LIMIT ?`
-		args = append(args, f.Limit)
+	if f.Limit > 0 || f.Offset > 0 {
+		limit := f.Limit
+		if limit <= 0 {
+			limit = math.MaxInt32 // an offset needs a limit
+		}
+		q += ` LIMIT ? OFFSET ?`
+		args = append(args, limit, f.Offset)
 	}
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
@@ -739,11 +752,15 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 	q := `SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy, params, rows_affected,
 	before, after, status, approved_by, reason, created_at FROM healing_actions WHERE 1 = 1`
 	var args []any
-	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}} {
+	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}, {"category", f.Category}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
 		}
+	}
+	if f.BeforeID > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.BeforeID)
 	}
 	q += ` ORDER BY id DESC`
 	if f.Limit > 0 {

@@ -135,8 +135,59 @@ type Store interface {
 	// ListLineage returns stored lineage events, newest first: of one job
 	// when job is not empty, at most limit (0 for all).
 	ListLineage(ctx context.Context, job string, limit int) ([]LineageEvent, error)
+	// CreateAPIKey stores an API key (its secret's hash, never the
+	// secret).
+	CreateAPIKey(ctx context.Context, k APIKey) error
+	// GetAPIKey returns one key; ErrNotFound when there is none.
+	GetAPIKey(ctx context.Context, id string) (APIKey, error)
+	// ListAPIKeys returns every key, newest first.
+	ListAPIKeys(ctx context.Context) ([]APIKey, error)
+	// RevokeAPIKey revokes a key from now on; ErrNotFound when there is
+	// none.
+	RevokeAPIKey(ctx context.Context, id string, at time.Time) error
+	// TouchAPIKey records a key's use.
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
+	// RecordAudit stores one audited API request.
+	RecordAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit returns audited requests, newest first, at most limit
+	// (0 for all).
+	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+	// AddQualityRule stores a rule (the JSON of a quality_rules.yaml rule)
+	// for a pipeline and returns its id.
+	AddQualityRule(ctx context.Context, r StoredRule) (int64, error)
+	// ListQualityRules returns the stored rules of a pipeline (all when
+	// empty), oldest first.
+	ListQualityRules(ctx context.Context, pipeline string) ([]StoredRule, error)
 	// Close releases the store's connections.
 	Close() error
+}
+
+// APIKey is an API key as stored: the secret itself is never kept.
+type APIKey struct {
+	ID, Name, Role string
+	// Hash is the hex SHA-256 of the key's secret part.
+	Hash                                    string
+	CreatedBy                               string
+	CreatedAt, ExpiresAt, LastUsed, Revoked time.Time
+}
+
+// AuditEntry is one request that changed something through the API.
+type AuditEntry struct {
+	ID                   int64
+	At                   time.Time
+	Principal, Role      string
+	Method, Path, Remote string
+	Status               int
+	Detail               string
+}
+
+// StoredRule is a quality rule added through the API or the CLI.
+type StoredRule struct {
+	ID        int64
+	Pipeline  string
+	Rule      string // JSON of one rule mapping of quality_rules.yaml
+	CreatedBy string
+	CreatedAt time.Time
 }
 
 // Pipeline is a pipeline as it was last run.
@@ -203,7 +254,11 @@ type ObjectFile struct {
 // Limit of zero means no limit.
 type RunFilter struct {
 	Pipeline, Status string
-	Limit            int
+	// Since and Until bound the start time (zero for no bound).
+	Since, Until time.Time
+	// Offset skips that many runs of the order (newest first).
+	Offset int
+	Limit  int
 }
 
 // LineageEvent is one OpenLineage run event (START, COMPLETE, FAIL) as
@@ -260,6 +315,8 @@ type HealingAction struct {
 
 // ActionFilter selects healing actions.
 type ActionFilter struct {
-	RunID, Pipeline, Status string
-	Limit                   int
+	RunID, Pipeline, Status, Category string
+	// BeforeID pages: only actions with a smaller id (0 for none).
+	BeforeID int64
+	Limit    int
 }

@@ -206,6 +206,9 @@ func TestListRuns(t *testing.T) {
 			{"pipeline and status", RunFilter{Pipeline: "a", Status: StatusSucceeded}, []string{"a1"}},
 			{"pipeline, status and limit", RunFilter{Pipeline: "b", Status: StatusSucceeded, Limit: 1}, []string{"b2"}},
 			{"no match", RunFilter{Pipeline: "zzz"}, nil},
+			{"offset pages", RunFilter{Offset: 2, Limit: 2}, []string{"b2", "b1"}},
+			{"offset without limit", RunFilter{Offset: 5}, []string{"c1", "b3"}},
+			{"since and until", RunFilter{Since: ts(10), Until: ts(30)}, []string{"a2", "b2", "b1", "a1"}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				runs, err := s.ListRuns(ctx, tc.f)
@@ -802,6 +805,69 @@ func TestHealingActions(t *testing.T) {
 		}
 		if _, err := s.RecordAction(ctx, HealingAction{}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("invalid action: %v", err)
+		}
+		id3, err := s.RecordAction(ctx, HealingAction{RunID: "r3", Pipeline: "p", Strategy: "dedupe", Status: "proposed", Category: "duplicates"})
+		mustNil(t, err)
+		page, err := s.ListActions(ctx, ActionFilter{BeforeID: id3, Limit: 1})
+		mustNil(t, err)
+		dups, err := s.ListActions(ctx, ActionFilter{Category: "duplicates"})
+		mustNil(t, err)
+		if len(page) != 1 || page[0].ID != id2 || len(dups) != 1 || dups[0].ID != id3 {
+			t.Fatalf("page before #%d: %+v; duplicates: %+v", id3, page, dups)
+		}
+	})
+}
+
+func TestAPIKeysAuditAndRules(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		k := APIKey{ID: "k1", Name: "ci", Role: "operator", Hash: "abc", CreatedBy: "ana", CreatedAt: ts(0), ExpiresAt: ts(3600)}
+		mustNil(t, s.CreateAPIKey(ctx, k))
+		mustNil(t, s.CreateAPIKey(ctx, APIKey{ID: "k2", Name: "bi", Role: "viewer", Hash: "def", CreatedAt: ts(10)}))
+		if err := s.CreateAPIKey(ctx, APIKey{ID: "k3"}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a key without hash: %v", err)
+		}
+		got, err := s.GetAPIKey(ctx, "k1")
+		mustNil(t, err)
+		if !reflect.DeepEqual(got, k) {
+			t.Fatalf("got %+v, want %+v", got, k)
+		}
+		mustNil(t, s.TouchAPIKey(ctx, "k1", ts(60)))
+		mustNil(t, s.RevokeAPIKey(ctx, "k2", ts(70)))
+		mustNil(t, s.RevokeAPIKey(ctx, "k2", ts(80))) // revoked once
+		if err := s.RevokeAPIKey(ctx, "nope", ts(80)); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("revoke an unknown key: %v", err)
+		}
+		if _, err := s.GetAPIKey(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("get an unknown key: %v", err)
+		}
+		keys, err := s.ListAPIKeys(ctx)
+		mustNil(t, err)
+		if len(keys) != 2 || keys[0].ID != "k2" || !keys[0].Revoked.Equal(ts(70)) || !keys[1].LastUsed.Equal(ts(60)) {
+			t.Fatalf("keys %+v", keys)
+		}
+
+		mustNil(t, s.RecordAudit(ctx, AuditEntry{At: ts(1), Principal: "key:k1", Role: "operator", Method: "POST", Path: "/api/v1/pipelines/p/run", Status: 202, Remote: "127.0.0.1"}))
+		mustNil(t, s.RecordAudit(ctx, AuditEntry{At: ts(2), Principal: "ana", Role: "admin", Method: "POST", Path: "/api/v1/quality/rules", Status: 201}))
+		audit, err := s.ListAudit(ctx, 1)
+		mustNil(t, err)
+		if len(audit) != 1 || audit[0].Principal != "ana" || audit[0].Status != 201 || !audit[0].At.Equal(ts(2)) {
+			t.Fatalf("audit %+v", audit)
+		}
+
+		id, err := s.AddQualityRule(ctx, StoredRule{Pipeline: "p", Rule: `{"expectation":"expect_column_values_to_not_be_null"}`, CreatedBy: "ana", CreatedAt: ts(5)})
+		mustNil(t, err)
+		_, err = s.AddQualityRule(ctx, StoredRule{Pipeline: "q", Rule: `{}`})
+		mustNil(t, err)
+		if _, err := s.AddQualityRule(ctx, StoredRule{Pipeline: "p"}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a rule without a body: %v", err)
+		}
+		rules, err := s.ListQualityRules(ctx, "p")
+		mustNil(t, err)
+		all, err := s.ListQualityRules(ctx, "")
+		mustNil(t, err)
+		if len(rules) != 1 || rules[0].ID != id || rules[0].CreatedBy != "ana" || len(all) != 2 {
+			t.Fatalf("rules %+v all %+v", rules, all)
 		}
 	})
 }

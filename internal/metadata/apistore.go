@@ -1,0 +1,164 @@
+package metadata
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// CreateAPIKey implements Store.
+func (s *sqlStore) CreateAPIKey(ctx context.Context, k APIKey) error {
+	if k.ID == "" || k.Hash == "" || k.Role == "" {
+		return fmt.Errorf("create api key: %w: a key needs an id, a hash and a role", ErrInvalid)
+	}
+	if k.CreatedAt.IsZero() {
+		k.CreatedAt = time.Now()
+	}
+	_, err := s.exec(ctx, `INSERT INTO api_keys (id, name, role, hash, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Name, k.Role, k.Hash, k.CreatedBy, s.d.timeArg(k.CreatedAt), s.d.timeArg(k.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create api key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+const apiKeyColumns = `id, name, role, hash, created_by, created_at, expires_at, last_used_at, revoked_at`
+
+func scanAPIKey(sc interface{ Scan(...any) error }) (APIKey, error) {
+	var k APIKey
+	err := sc.Scan(&k.ID, &k.Name, &k.Role, &k.Hash, &k.CreatedBy, scanTime(&k.CreatedAt), scanTime(&k.ExpiresAt),
+		scanTime(&k.LastUsed), scanTime(&k.Revoked))
+	return k, err
+}
+
+// GetAPIKey implements Store.
+func (s *sqlStore) GetAPIKey(ctx context.Context, id string) (APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return APIKey{}, fmt.Errorf("api key %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return APIKey{}, fmt.Errorf("get api key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys implements Store.
+func (s *sqlStore) ListAPIKeys(ctx context.Context) ([]APIKey, error) {
+	rows, err := s.query(ctx, `SELECT `+apiKeyColumns+` FROM api_keys ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list api keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey implements Store.
+func (s *sqlStore) RevokeAPIKey(ctx context.Context, id string, at time.Time) error {
+	res, err := s.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, s.d.timeArg(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke api key %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		if _, gerr := s.GetAPIKey(ctx, id); gerr != nil {
+			return gerr
+		}
+	}
+	return nil
+}
+
+// TouchAPIKey implements Store.
+func (s *sqlStore) TouchAPIKey(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, s.d.timeArg(at), id); err != nil {
+		return fmt.Errorf("record use of api key %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecordAudit implements Store.
+func (s *sqlStore) RecordAudit(ctx context.Context, e AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	_, err := s.exec(ctx, `INSERT INTO api_audit (at, principal, role, method, path, status, remote, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.d.timeArg(e.At), e.Principal, e.Role, e.Method, e.Path, e.Status, e.Remote, e.Detail)
+	if err != nil {
+		return fmt.Errorf("record audit entry: %w", err)
+	}
+	return nil
+}
+
+// ListAudit implements Store.
+func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, error) {
+	q := `SELECT id, at, principal, role, method, path, status, remote, detail FROM api_audit ORDER BY id DESC`
+	var args []any
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list audit: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.ID, scanTime(&e.At), &e.Principal, &e.Role, &e.Method, &e.Path, &e.Status, &e.Remote, &e.Detail); err != nil {
+			return nil, fmt.Errorf("list audit: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// AddQualityRule implements Store.
+func (s *sqlStore) AddQualityRule(ctx context.Context, r StoredRule) (int64, error) {
+	if r.Pipeline == "" || r.Rule == "" {
+		return 0, fmt.Errorf("add quality rule: %w: a rule needs a pipeline and a body", ErrInvalid)
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now()
+	}
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO quality_rules (pipeline, rule, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
+		r.Pipeline, r.Rule, r.CreatedBy, s.d.timeArg(r.CreatedAt)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("add quality rule for %s: %w", r.Pipeline, err)
+	}
+	return id, nil
+}
+
+// ListQualityRules implements Store.
+func (s *sqlStore) ListQualityRules(ctx context.Context, pipeline string) ([]StoredRule, error) {
+	q := `SELECT id, pipeline, rule, created_by, created_at FROM quality_rules`
+	var args []any
+	if pipeline != "" {
+		q += ` WHERE pipeline = ?`
+		args = append(args, pipeline)
+	}
+	rows, err := s.query(ctx, q+` ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list quality rules: %w", err)
+	}
+	defer rows.Close()
+	var out []StoredRule
+	for rows.Next() {
+		var r StoredRule
+		if err := rows.Scan(&r.ID, &r.Pipeline, &r.Rule, &r.CreatedBy, scanTime(&r.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("list quality rules: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
