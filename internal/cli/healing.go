@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/healing"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/service"
 	"github.com/shp-dev/shp/internal/pipeline"
 )
 
@@ -388,37 +388,16 @@ func newDecideCmd(e *env, approve bool) *cobra.Command {
 				return err
 			}
 			defer svc.close()
-			a, err := getAction(cmd.Context(), svc.store, id)
-			if err != nil {
-				return err
-			}
-			status := "approved"
-			if !approve {
-				status = "rejected"
-			}
 			by = whoDecides(by)
-			if err := svc.store.DecideAction(cmd.Context(), id, status, by, reason); err != nil {
-				if errors.Is(err, metadata.ErrInvalid) {
-					return usageErr(err)
-				}
-				return failedErr(err)
+			a, err := svc.service().Decide(cmd.Context(), service.Decision{ActionID: id, Approve: approve, By: by, Reason: reason, Category: string(corrected)})
+			if err != nil {
+				return serviceErr(err)
 			}
-			// The decision teaches the diagnosis: an approval confirms the
-			// category; a rejection teaches the corrected one, if given.
-			label := healing.Category(a.Category)
-			if corrected != "" {
-				label = corrected
-			}
-			if label.Valid() && (approve || corrected != "") {
-				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: healing.IssueKind(a.Strategy), Text: a.Issue}, Category: label, Origin: "feedback"})
-				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
-					return failedErr(err)
-				}
-			}
+			status := a.Status
 			fmt.Fprintf(e.stdout, "action #%d %s by %s\n", id, status, by)
 			if approve {
 				fmt.Fprintf(e.stdout, "%s may now act on this %s of pipeline %s; a run waiting for the decision goes on, "+
-					"else run it again (shp backfill --rerun or shp trigger) to apply\n", a.Strategy, subjectKind(a), a.Pipeline)
+					"else run it again (shp backfill --rerun or shp trigger) to apply\n", a.Strategy, subjectKind(string(a.Params)), a.Pipeline)
 			}
 			return nil
 		},
@@ -455,33 +434,14 @@ func newRevertCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer svc.close()
-			a, err := getAction(cmd.Context(), svc.store, id)
-			if err != nil {
-				return err
-			}
-			if a.Status != "applied" {
-				return usageErr(fmt.Errorf("action #%d is %s: only an applied action can be reverted", id, a.Status))
-			}
-			pl, err := pipelineNamed(p, a.Pipeline)
-			if err != nil {
-				return err
-			}
-			rv, err := healing.Revert(cmd.Context(), svc.warehouse, pl.Target, pl.Mode, a)
-			if err != nil {
-				return failedErr(err)
-			}
 			by = whoDecides(by)
-			if err := svc.store.RevertAction(cmd.Context(), id, by, fmt.Sprintf("%s (%s)", reason, rv.Summary)); err != nil {
-				return failedErr(err)
+			rv, err := svc.service().Revert(cmd.Context(), id, by, reason, string(corrected))
+			if err != nil {
+				return serviceErr(err)
 			}
-			if corrected != "" {
-				b, _ := json.Marshal(healing.Example{Issue: healing.Issue{Kind: healing.IssueKind(a.Strategy), Text: a.Issue}, Category: corrected, Origin: "feedback"})
-				if err := svc.store.AddExample(cmd.Context(), string(b)); err != nil {
-					return failedErr(err)
-				}
-			}
+			a := rv.Action
 			fmt.Fprintf(e.stdout, "action #%d reverted by %s: %s\n", id, by, rv.Summary)
-			fmt.Fprintf(e.stdout, "%s now waits for approval on this %s of pipeline %s\n", a.Strategy, subjectKind(a), a.Pipeline)
+			fmt.Fprintf(e.stdout, "%s now waits for approval on this %s of pipeline %s\n", a.Strategy, subjectKind(string(a.Params)), a.Pipeline)
 			return nil
 		},
 	}
@@ -511,17 +471,6 @@ func decisionArgs(arg, reason, category string, needReason bool) (int64, healing
 	return id, corrected, nil
 }
 
-// getAction reads an action; an unknown id is a usage error.
-func getAction(ctx context.Context, store metadata.Store, id int64) (metadata.HealingAction, error) {
-	a, err := store.GetAction(ctx, id)
-	if errors.Is(err, metadata.ErrNotFound) {
-		return a, usageErr(err)
-	}
-	if err != nil {
-		return a, failedErr(err)
-	}
-	return a, nil
-}
 
 // whoDecides is --by, else $USER.
 func whoDecides(by string) string {
@@ -544,11 +493,11 @@ func rawJSON(s string) json.RawMessage {
 
 // subjectKind names what a reverted action's strategy now waits on: the
 // subject a stage repair recorded ("column day"), or the rule.
-func subjectKind(a metadata.HealingAction) string {
+func subjectKind(params string) string {
 	var p struct {
 		Subject string `json:"subject"`
 	}
-	if json.Unmarshal([]byte(a.Params), &p) == nil && p.Subject != "" {
+	if json.Unmarshal([]byte(params), &p) == nil && p.Subject != "" {
 		return p.Subject
 	}
 	return "rule"

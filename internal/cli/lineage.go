@@ -1,32 +1,10 @@
 package cli
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/shp-dev/shp/internal/lineage"
 )
-
-// lineageEntry is what feeds one table.
-type lineageEntry struct {
-	Table     lineageDataset   `json:"table"`
-	Inputs    []lineageDataset `json:"inputs"`
-	Pipeline  string           `json:"pipeline"`
-	LastEvent *lineageLast     `json:"last_event,omitempty"`
-}
-
-type lineageDataset struct {
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-type lineageLast struct {
-	Type  string    `json:"type"`
-	Time  time.Time `json:"time"`
-	RunID string    `json:"run_id"`
-}
 
 func newLineageCmd(e *env) *cobra.Command {
 	var dir, outFormat string
@@ -47,28 +25,9 @@ func newLineageCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer svc.close()
-			var entries []lineageEntry
-			for _, name := range p.PipelineNames() {
-				pl, _ := p.Pipeline(name)
-				in := lineage.SourceDataset(p, p.Sources[pl.Source])
-				out := lineage.TargetDataset(p, pl.Target)
-				entry := lineageEntry{Table: lineageDataset{out.Namespace, out.Name}, Inputs: []lineageDataset{{in.Namespace, in.Name}}, Pipeline: name}
-				events, err := svc.store.ListLineage(cmd.Context(), name, 1)
-				if err != nil {
-					return failedErr(err)
-				}
-				if len(events) == 1 {
-					entry.LastEvent = &lineageLast{Type: events[0].EventType, Time: events[0].EventTime, RunID: events[0].RunID}
-					// The datasets the last event names win over the configuration.
-					var ev lineage.RunEvent
-					if json.Unmarshal([]byte(events[0].Payload), &ev) == nil && len(ev.Inputs) > 0 {
-						entry.Inputs = nil
-						for _, d := range ev.Inputs {
-							entry.Inputs = append(entry.Inputs, lineageDataset{d.Namespace, d.Name})
-						}
-					}
-				}
-				entries = append(entries, entry)
+			entries, err := svc.service().Lineage(cmd.Context())
+			if err != nil {
+				return serviceErr(err)
 			}
 			if outFormat == "json" {
 				return writeJSON(e.stdout, entries)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/service"
 	"github.com/shp-dev/shp/internal/staging"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
@@ -20,6 +21,22 @@ type services struct {
 	store     metadata.Store
 	warehouse warehouse.Warehouse
 	staging   *staging.Bucket
+}
+
+// service is the service layer over the open components, which the CLI
+// shares with the REST API.
+func (s *services) service() *service.Service {
+	return &service.Service{Project: s.project, Store: s.store, Warehouse: s.warehouse}
+}
+
+// serviceErr maps a service error to the CLI's exit codes: bad input and
+// unknown things are usage errors, the rest failures.
+func serviceErr(err error) error {
+	var fe *service.FieldError
+	if errors.As(err, &fe) || errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrConflict) {
+		return usageErr(err)
+	}
+	return failedErr(err)
 }
 
 // loadProject reads and checks a config folder; a bad config is a usage error.

@@ -182,6 +182,16 @@ func (p Policy) maxAttempts() int {
 	return 5
 }
 
+// StrategyThresholdOf is the confidence a strategy needs to act alone:
+// its own threshold, else the global one (a category's threshold may
+// still override the global one for an issue of that category).
+func (p Policy) StrategyThresholdOf(strategy string) float64 {
+	if t, ok := p.StrategyThreshold[strategy]; ok {
+		return t
+	}
+	return p.Threshold
+}
+
 func (p Policy) threshold(strategy string, c Category) float64 {
 	if t, ok := p.StrategyThreshold[strategy]; ok {
 		return t

@@ -78,3 +78,10 @@ func IssueKind(strategy string) string {
 	}
 	return "task"
 }
+
+// OtherStrategies names the strategies that are neither rule nor stage
+// repairs: the circuit breaker, anomaly reports, and what happens around
+// a source (retries, waits, failover, smaller chunks, escalation).
+func OtherStrategies() []string {
+	return []string{holdStrategy, reportStrategy, retryStrategy, slowDownStrategy, waitStrategy, failoverStrategy, shrinkStrategy, escalateStrategy}
+}

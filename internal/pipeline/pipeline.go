@@ -297,7 +297,10 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if err != nil {
 		return err
 	}
-	suite := rules[p.Name]
+	suite, err := r.withStoredRules(ctx, p.Name, rules[p.Name])
+	if err != nil {
+		return err
+	}
 	if err := r.Warehouse.DropStaging(ctx); err != nil {
 		return err
 	}
@@ -706,6 +709,33 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 			Rows: counted, Elapsed: r.now().Sub(started), Done: true})
 	}
 	return or, st, nil
+}
+
+// withStoredRules adds the rules stored for the pipeline (through the API
+// or the CLI) to its rules from quality_rules.yaml.
+func (r *Runner) withStoredRules(ctx context.Context, pipeline string, suite *quality.Suite) (*quality.Suite, error) {
+	stored, err := r.Store.ListQualityRules(ctx, pipeline)
+	if err != nil || len(stored) == 0 {
+		return suite, err
+	}
+	out := &quality.Suite{Name: pipeline}
+	if suite != nil {
+		c := *suite
+		c.Expectations = append([]quality.Config(nil), suite.Expectations...)
+		out = &c
+	}
+	for _, sr := range stored {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(sr.Rule), &m); err != nil {
+			return nil, fmt.Errorf("stored quality rule #%d of %s: %w", sr.ID, pipeline, err)
+		}
+		cfg, err := quality.ParseRule(m)
+		if err != nil {
+			return nil, fmt.Errorf("stored quality rule #%d of %s: %w", sr.ID, pipeline, err)
+		}
+		out.Expectations = append(out.Expectations, cfg)
+	}
+	return out, nil
 }
 
 // batchMetrics measures the staged batch about to be committed: the

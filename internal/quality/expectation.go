@@ -30,6 +30,9 @@ type Table struct {
 	// Index is an SQL expression giving each row's 0-based position, used
 	// for unexpected_index_list and to order samples; "" when unknown.
 	Index string
+	// anyColumn accepts every column name: a rule is being checked before
+	// the table's columns are known.
+	anyColumn bool
 }
 
 // Column is a table column and its engine type.
@@ -37,6 +40,9 @@ type Column struct{ Name, Type string }
 
 // Has reports whether the table has the column.
 func (t Table) Has(name string) bool {
+	if t.anyColumn {
+		return true
+	}
 	for _, c := range t.Columns {
 		if c.Name == name {
 			return true

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Rules attaches suites and inline rules to pipelines. It is read from
@@ -103,51 +104,86 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 		if !ok {
 			return nil, fmt.Errorf("rules[%d] must be a mapping", i)
 		}
-		for k := range rm {
-			switch k {
-			case "expectation", "type", "kwargs", "severity", "action", "name", "meta", "default":
-			default:
-				return nil, fmt.Errorf("rules[%d]: unknown key %q", i, k)
-			}
-		}
-		typ, _ := rm["expectation"].(string)
-		if typ == "" {
-			typ, _ = rm["type"].(string)
-		}
-		if typ == "" {
-			return nil, fmt.Errorf("rules[%d]: expectation is required", i)
-		}
-		if _, ok := lookupFactory(typ); !ok {
-			return nil, fmt.Errorf("rules[%d]: unknown expectation %q", i, typ)
-		}
-		kw, _ := rm["kwargs"].(map[string]any)
-		if kw == nil {
-			kw = map[string]any{}
-		}
-		sev, act, err := severityAction(rm, SeverityCritical, ActionFail)
+		cfg, err := ParseRule(rm)
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d]: %w", i, err)
 		}
-		meta, _ := rm["meta"].(map[string]any)
-		if def, ok := rm["default"]; ok {
-			if typ != "expect_column_values_to_not_be_null" {
-				return nil, fmt.Errorf("rules[%d]: default applies to expect_column_values_to_not_be_null only, not %s", i, typ)
-			}
-			switch def.(type) {
-			case string, bool, int, int64, uint64, float64:
-			default:
-				return nil, fmt.Errorf("rules[%d]: default must be a single value (text, number or boolean), got %v", i, def)
-			}
-			m := map[string]any{MetaDefault: def}
-			for k, v := range meta {
-				m[k] = v
-			}
-			meta = m
-		}
-		rname, _ := rm["name"].(string)
-		suite.Expectations = append(suite.Expectations, Config{Type: typ, Kwargs: kw, Meta: meta, Severity: sev, Action: act, Name: rname})
+		suite.Expectations = append(suite.Expectations, cfg)
 	}
 	return suite, nil
+}
+
+// ParseRule reads one rule mapping of quality_rules.yaml (expectation,
+// kwargs, severity, action, name, meta, default) into a Config. It checks
+// the keys and the expectation's name, not its kwargs (see CheckRule).
+func ParseRule(rm map[string]any) (Config, error) {
+	for k := range rm {
+		switch k {
+		case "expectation", "type", "kwargs", "severity", "action", "name", "meta", "default":
+		default:
+			return Config{}, fmt.Errorf("unknown key %q", k)
+		}
+	}
+	typ, _ := rm["expectation"].(string)
+	if typ == "" {
+		typ, _ = rm["type"].(string)
+	}
+	if typ == "" {
+		return Config{}, fmt.Errorf("expectation is required")
+	}
+	if _, ok := lookupFactory(typ); !ok {
+		return Config{}, fmt.Errorf("unknown expectation %q", typ)
+	}
+	kw, _ := rm["kwargs"].(map[string]any)
+	if v, ok := rm["kwargs"]; ok && kw == nil && v != nil {
+		return Config{}, fmt.Errorf("kwargs must be a mapping")
+	}
+	if kw == nil {
+		kw = map[string]any{}
+	}
+	sev, act, err := severityAction(rm, SeverityCritical, ActionFail)
+	if err != nil {
+		return Config{}, err
+	}
+	meta, _ := rm["meta"].(map[string]any)
+	if def, ok := rm["default"]; ok {
+		if typ != "expect_column_values_to_not_be_null" {
+			return Config{}, fmt.Errorf("default applies to expect_column_values_to_not_be_null only, not %s", typ)
+		}
+		switch def.(type) {
+		case string, bool, int, int64, uint64, float64:
+		default:
+			return Config{}, fmt.Errorf("default must be a single value (text, number or boolean), got %v", def)
+		}
+		m := map[string]any{MetaDefault: def}
+		for k, v := range meta {
+			m[k] = v
+		}
+		meta = m
+	}
+	rname, _ := rm["name"].(string)
+	return Config{Type: typ, Kwargs: kw, Meta: meta, Severity: sev, Action: act, Name: rname}, nil
+}
+
+// CheckRule compiles a rule without running it, so that a rule is
+// checked before it is stored: its kwargs, its row_condition and the
+// columns it names, against cols (any column name passes when cols is
+// nil, the table's columns being unknown yet).
+func CheckRule(cfg Config, cols []Column) error {
+	f, ok := lookupFactory(cfg.Type)
+	if !ok {
+		return fmt.Errorf("unknown expectation %q", cfg.Type)
+	}
+	kw, err := resolveParams(Kwargs(cfg.Kwargs), time.Now(), nil)
+	if err != nil {
+		return err
+	}
+	env := &Env{D: DuckDB, T: Table{Name: "batch", Columns: cols, anyColumn: cols == nil}, Format: Basic}
+	if err := env.parseCondition(kw); err != nil {
+		return err
+	}
+	_, err = f(env, kw)
+	return err
 }
 
 // MetaDefault is the meta key of the value a not-null rule declares for

@@ -190,3 +190,24 @@ func TestRowConditionParsing(t *testing.T) {
 		t.Error("non-string condition accepted")
 	}
 }
+
+func TestCheckRule(t *testing.T) {
+	cols := []Column{{Name: "id", Type: "BIGINT"}, {Name: "region", Type: "VARCHAR"}}
+	for _, tc := range []struct {
+		cfg  Config
+		cols []Column
+		want string // "" for no error
+	}{
+		{Config{Type: "expect_column_values_to_not_be_null", Kwargs: map[string]any{"column": "id"}}, cols, ""},
+		{Config{Type: "expect_column_values_to_not_be_null", Kwargs: map[string]any{"column": "nope"}}, cols, `column "nope" does not exist`},
+		{Config{Type: "expect_column_values_to_not_be_null", Kwargs: map[string]any{"column": "nope"}}, nil, ""},
+		{Config{Type: "expect_column_values_to_not_be_null", Kwargs: map[string]any{}}, nil, "column"},
+		{Config{Type: "expect_column_values_to_be_in_set", Kwargs: map[string]any{"column": "region", "value_set": "EMEA"}}, cols, "value_set"},
+		{Config{Type: "expect_nothing"}, cols, "unknown expectation"},
+	} {
+		err := CheckRule(tc.cfg, tc.cols)
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+)
+
+// Role is what a caller may do: a viewer reads, an operator also triggers
+// runs and decides healing actions, an admin also manages rules, keys and
+// configuration.
+type Role string
+
+// Roles, weakest first.
+const (
+	Viewer   Role = "viewer"
+	Operator Role = "operator"
+	Admin    Role = "admin"
+)
+
+var roleRank = map[Role]int{Viewer: 1, Operator: 2, Admin: 3}
+
+// ParseRole checks a role's name.
+func ParseRole(s string) (Role, error) {
+	r := Role(strings.ToLower(s))
+	if roleRank[r] == 0 {
+		return "", invalid("role", "%q is not a role (viewer, operator, admin)", s)
+	}
+	return r, nil
+}
+
+// Allows reports whether the role includes what the required role may do.
+func (r Role) Allows(required Role) bool { return roleRank[r] >= roleRank[required] && roleRank[r] > 0 }
+
+// Principal is an authenticated caller.
+type Principal struct {
+	// Name identifies the caller in the audit log: "key:ID (name)" or the
+	// token's subject.
+	Name string
+	Role Role
+	// KeyID is the API key's id ("" for a token), for rate limits.
+	KeyID string
+}
+
+// Errors of API key authentication; none says which part of the key was
+// wrong.
+var (
+	ErrBadKey     = errors.New("invalid API key")
+	ErrKeyRevoked = errors.New("API key revoked")
+	ErrKeyExpired = errors.New("API key expired")
+)
+
+// KeyPrefix starts every shp API key.
+const KeyPrefix = "shp_"
+
+// APIKeyView is an API key without its secret.
+type APIKeyView struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      Role       `json:"role"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at"`
+	LastUsed  *time.Time `json:"last_used_at"`
+	Revoked   *time.Time `json:"revoked_at"`
+}
+
+func keyView(k metadata.APIKey) APIKeyView {
+	return APIKeyView{ID: k.ID, Name: k.Name, Role: Role(k.Role), CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt.UTC(),
+		ExpiresAt: timePtr(k.ExpiresAt), LastUsed: timePtr(k.LastUsed), Revoked: timePtr(k.Revoked)}
+}
+
+func hashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// CreateKey makes an API key for a role, valid for ttl (0 for no expiry).
+// The key is returned once; the store keeps only its hash.
+func (s *Service) CreateKey(ctx context.Context, name string, role Role, ttl time.Duration, by string) (string, APIKeyView, error) {
+	if name == "" || len(name) > 100 {
+		return "", APIKeyView{}, invalid("name", "must have 1 to 100 characters")
+	}
+	if roleRank[role] == 0 {
+		return "", APIKeyView{}, invalid("role", "%q is not a role (viewer, operator, admin)", role)
+	}
+	if ttl < 0 {
+		return "", APIKeyView{}, invalid("expires_in", "must not be negative")
+	}
+	var idb [8]byte
+	var secret [32]byte
+	if _, err := rand.Read(idb[:]); err != nil {
+		return "", APIKeyView{}, err
+	}
+	if _, err := rand.Read(secret[:]); err != nil {
+		return "", APIKeyView{}, err
+	}
+	id := hex.EncodeToString(idb[:])
+	sec := base64.RawURLEncoding.EncodeToString(secret[:])
+	k := metadata.APIKey{ID: id, Name: name, Role: string(role), Hash: hashSecret(sec), CreatedBy: by, CreatedAt: s.now()}
+	if ttl > 0 {
+		k.ExpiresAt = k.CreatedAt.Add(ttl)
+	}
+	if err := s.Store.CreateAPIKey(ctx, k); err != nil {
+		return "", APIKeyView{}, err
+	}
+	return KeyPrefix + id + "_" + sec, keyView(k), nil
+}
+
+// Keys lists the API keys, newest first.
+func (s *Service) Keys(ctx context.Context) ([]APIKeyView, error) {
+	ks, err := s.Store.ListAPIKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []APIKeyView{}
+	for _, k := range ks {
+		out = append(out, keyView(k))
+	}
+	return out, nil
+}
+
+// RevokeKey revokes an API key from now on.
+func (s *Service) RevokeKey(ctx context.Context, id string) error {
+	return notFound(s.Store.RevokeAPIKey(ctx, id, s.now()))
+}
+
+// touchEvery bounds how often a key's last use is written: at most once
+// a minute per key, so that reads do not become writes.
+const touchEvery = time.Minute
+
+// Authenticate checks an API key and returns its principal. The secret is
+// compared by its hash in constant time.
+func (s *Service) Authenticate(ctx context.Context, key string) (Principal, error) {
+	rest, ok := strings.CutPrefix(key, KeyPrefix)
+	if !ok {
+		return Principal{}, ErrBadKey
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || id == "" || secret == "" {
+		return Principal{}, ErrBadKey
+	}
+	k, err := s.Store.GetAPIKey(ctx, id)
+	if errors.Is(err, metadata.ErrNotFound) {
+		return Principal{}, ErrBadKey
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(hashSecret(secret)), []byte(k.Hash)) != 1 {
+		return Principal{}, ErrBadKey
+	}
+	now := s.now()
+	switch {
+	case !k.Revoked.IsZero():
+		return Principal{}, ErrKeyRevoked
+	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+		return Principal{}, ErrKeyExpired
+	}
+	if now.Sub(k.LastUsed) >= touchEvery {
+		if err := s.Store.TouchAPIKey(ctx, id, now); err != nil {
+			return Principal{}, err
+		}
+	}
+	return Principal{Name: "key:" + k.ID + " (" + k.Name + ")", Role: Role(k.Role), KeyID: k.ID}, nil
+}

@@ -1,0 +1,362 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/schema"
+)
+
+// RuleView is one quality rule of a pipeline.
+type RuleView struct {
+	// ID is the stored rule's id; 0 for a rule of quality_rules.yaml.
+	ID int64 `json:"id"`
+	// Origin is "config" (quality_rules.yaml or a suite it names) or
+	// "stored" (added through the API or the CLI).
+	Origin      string         `json:"origin"`
+	Name        string         `json:"name"`
+	Expectation string         `json:"expectation"`
+	Kwargs      map[string]any `json:"kwargs"`
+	Severity    string         `json:"severity"`
+	Action      string         `json:"action"`
+	Meta        map[string]any `json:"meta,omitempty"`
+	CreatedBy   string         `json:"created_by,omitempty"`
+	CreatedAt   *time.Time     `json:"created_at,omitempty"`
+}
+
+func ruleView(c quality.Config, origin string) RuleView {
+	kw := c.Kwargs
+	if kw == nil {
+		kw = map[string]any{}
+	}
+	return RuleView{Origin: origin, Name: c.RuleName(), Expectation: c.Type, Kwargs: kw, Severity: c.Severity, Action: c.Action, Meta: c.Meta}
+}
+
+// Rules lists a pipeline's rules: those of quality_rules.yaml, then the
+// stored ones.
+func (s *Service) Rules(ctx context.Context, pipeline string) ([]RuleView, error) {
+	if _, err := s.pipeline(pipeline); err != nil {
+		return nil, err
+	}
+	rules, err := quality.ParseRules(s.Project.QualityRules, s.Project.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("quality_rules.yaml: %w", err)
+	}
+	out := []RuleView{}
+	if suite := rules[pipeline]; suite != nil {
+		for _, c := range suite.Expectations {
+			out = append(out, ruleView(c, "config"))
+		}
+	}
+	stored, err := s.Store.ListQualityRules(ctx, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	for _, sr := range stored {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(sr.Rule), &m); err != nil {
+			return nil, fmt.Errorf("stored rule #%d: %w", sr.ID, err)
+		}
+		c, err := quality.ParseRule(m)
+		if err != nil {
+			return nil, fmt.Errorf("stored rule #%d: %w", sr.ID, err)
+		}
+		v := ruleView(c, "stored")
+		v.ID, v.CreatedBy, v.CreatedAt = sr.ID, sr.CreatedBy, timePtr(sr.CreatedAt)
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// NewRule is a rule to add: the keys of a quality_rules.yaml rule.
+type NewRule struct {
+	Expectation string         `json:"expectation"`
+	Kwargs      map[string]any `json:"kwargs"`
+	Severity    string         `json:"severity,omitempty"`
+	Action      string         `json:"action,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Meta        map[string]any `json:"meta,omitempty"`
+	Default     any            `json:"default,omitempty"`
+}
+
+// AddRules checks rules for a pipeline (their kwargs, and the columns
+// they name against the pipeline's declared schema when it has one) and
+// stores them all, or none. by is who adds them.
+func (s *Service) AddRules(ctx context.Context, pipeline string, rules []NewRule, by string) ([]RuleView, error) {
+	p, err := s.pipeline(pipeline)
+	if err != nil {
+		return nil, err
+	}
+	if len(rules) == 0 {
+		return nil, invalid("rules", "at least one rule is needed")
+	}
+	cols, err := s.declaredColumns(p.Source)
+	if err != nil {
+		return nil, err
+	}
+	bodies := make([]string, len(rules))
+	for i, r := range rules {
+		field := "rules[" + fmt.Sprint(i) + "]"
+		if len(rules) == 1 {
+			field = "rule"
+		}
+		m := map[string]any{"expectation": r.Expectation, "kwargs": r.Kwargs}
+		for k, v := range map[string]string{"severity": r.Severity, "action": r.Action, "name": r.Name} {
+			if v != "" {
+				m[k] = v
+			}
+		}
+		if r.Meta != nil {
+			m["meta"] = r.Meta
+		}
+		if r.Default != nil {
+			m["default"] = r.Default
+		}
+		c, err := quality.ParseRule(m)
+		if err != nil {
+			return nil, invalid(field, "%v", err)
+		}
+		if err := quality.CheckRule(c, cols); err != nil {
+			return nil, invalid(field+".kwargs", "%v", err)
+		}
+		b, _ := json.Marshal(m)
+		bodies[i] = string(b)
+	}
+	var out []RuleView
+	for _, b := range bodies {
+		id, err := s.Store.AddQualityRule(ctx, metadata.StoredRule{Pipeline: pipeline, Rule: b, CreatedBy: by, CreatedAt: s.now()})
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		_ = json.Unmarshal([]byte(b), &m)
+		c, _ := quality.ParseRule(m)
+		v := ruleView(c, "stored")
+		v.ID, v.CreatedBy, v.CreatedAt = id, by, timePtr(s.now())
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// declaredColumns are the columns of a source's declared schema; nil
+// when it declares none (rules are then checked without columns).
+func (s *Service) declaredColumns(source string) ([]quality.Column, error) {
+	src, ok := s.Project.Source(source)
+	if !ok || src.Schema == "" {
+		return nil, nil
+	}
+	sch, err := schema.Load(src.SchemaPath())
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]quality.Column, len(sch))
+	for i, f := range sch {
+		cols[i] = quality.Column{Name: f.Name, Type: f.Type}
+	}
+	return cols, nil
+}
+
+// Validation is one object's validation result, in Great Expectations'
+// layout (success, statistics, results).
+type Validation struct {
+	RunID        string          `json:"run_id"`
+	Pipeline     string          `json:"pipeline"`
+	Object       string          `json:"object"`
+	ValidatedAt  *time.Time      `json:"validated_at"`
+	QualityScore float64         `json:"quality_score"`
+	Result       json.RawMessage `json:"result"`
+}
+
+// ValidationQuery selects validation results.
+type ValidationQuery struct {
+	Pipeline, RunID string
+	Since, Until    time.Time
+	PageRequest
+}
+
+// Validations lists stored validation results, newest run first.
+func (s *Service) Validations(ctx context.Context, q ValidationQuery) (Page[Validation], error) {
+	size, err := q.size()
+	if err != nil {
+		return Page[Validation]{}, err
+	}
+	skip, err := q.position("validations")
+	if err != nil {
+		return Page[Validation]{}, err
+	}
+	var runs []metadata.Run
+	if q.RunID != "" {
+		r, err := s.Store.GetRun(ctx, q.RunID)
+		if err != nil {
+			return Page[Validation]{}, notFound(err)
+		}
+		runs = []metadata.Run{r}
+	} else {
+		if q.Pipeline != "" {
+			if _, err := s.pipeline(q.Pipeline); err != nil {
+				return Page[Validation]{}, err
+			}
+		}
+		if runs, err = s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: q.Pipeline, Since: q.Since, Until: q.Until}); err != nil {
+			return Page[Validation]{}, err
+		}
+	}
+	page := Page[Validation]{Items: []Validation{}}
+	var n int64
+	for _, r := range runs {
+		vs, err := s.validationsOf(ctx, r)
+		if err != nil {
+			return page, err
+		}
+		for _, v := range vs {
+			n++
+			switch {
+			case n <= skip:
+			case len(page.Items) < size:
+				page.Items = append(page.Items, v)
+			default:
+				page.NextPageToken = token("validations", skip+int64(size))
+				return page, nil
+			}
+		}
+	}
+	return page, nil
+}
+
+// validationsOf reads a run's validation results from its load tasks.
+func (s *Service) validationsOf(ctx context.Context, r metadata.Run) ([]Validation, error) {
+	tasks, err := s.Store.ListTasks(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []Validation
+	for _, t := range tasks {
+		obj, ok := strings.CutPrefix(t.Task, "load ")
+		if !ok || t.Detail == "" {
+			continue
+		}
+		var d struct {
+			Score      float64         `json:"quality_score"`
+			Validation json.RawMessage `json:"validation"`
+		}
+		if json.Unmarshal([]byte(t.Detail), &d) != nil || len(d.Validation) == 0 {
+			continue
+		}
+		out = append(out, Validation{RunID: r.ID, Pipeline: r.Pipeline, Object: obj, ValidatedAt: timePtr(t.EndedAt),
+			QualityScore: d.Score, Result: d.Validation})
+	}
+	return out, nil
+}
+
+// QualityMetrics are a pipeline's quality over time: the score of each
+// run and the pass rate of each rule.
+type QualityMetrics struct {
+	Pipeline string        `json:"pipeline,omitempty"`
+	Since    *time.Time    `json:"since"`
+	Until    *time.Time    `json:"until"`
+	Scores   []ScorePoint  `json:"scores"`
+	Rules    []RulePasses  `json:"rules"`
+	Summary  MetricSummary `json:"summary"`
+}
+
+// ScorePoint is one run's quality score.
+type ScorePoint struct {
+	RunID    string     `json:"run_id"`
+	Pipeline string     `json:"pipeline"`
+	At       *time.Time `json:"at"`
+	Score    float64    `json:"score"`
+}
+
+// RulePasses is how often one rule held.
+type RulePasses struct {
+	Pipeline    string  `json:"pipeline"`
+	Rule        string  `json:"rule"`
+	Expectation string  `json:"expectation"`
+	Evaluated   int     `json:"evaluated"`
+	Passed      int     `json:"passed"`
+	PassRate    float64 `json:"pass_rate"`
+}
+
+// MetricSummary sums the scores up.
+type MetricSummary struct {
+	Runs      int      `json:"runs"`
+	MeanScore *float64 `json:"mean_score"`
+	LastScore *float64 `json:"last_score"`
+}
+
+// QualityMetrics reports scores and rule pass rates of the runs that
+// started in [since, until) (either may be zero), of one pipeline or all.
+func (s *Service) QualityMetrics(ctx context.Context, pipeline string, since, until time.Time) (QualityMetrics, error) {
+	if pipeline != "" {
+		if _, err := s.pipeline(pipeline); err != nil {
+			return QualityMetrics{}, err
+		}
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return QualityMetrics{}, invalid("since", "must be before until")
+	}
+	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipeline, Since: since, Until: until})
+	if err != nil {
+		return QualityMetrics{}, err
+	}
+	m := QualityMetrics{Pipeline: pipeline, Since: timePtr(since), Until: timePtr(until), Scores: []ScorePoint{}, Rules: []RulePasses{}}
+	type key struct{ pipeline, rule string }
+	passes := map[key]*RulePasses{}
+	var sum float64
+	// Oldest first, for a time series.
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		if score, ok := r.Metrics["quality_score"]; ok {
+			m.Scores = append(m.Scores, ScorePoint{RunID: r.ID, Pipeline: r.Pipeline, At: timePtr(r.StartedAt), Score: score})
+			sum += score
+			last := score
+			m.Summary.LastScore = &last
+		}
+		vs, err := s.validationsOf(ctx, r)
+		if err != nil {
+			return m, err
+		}
+		for _, v := range vs {
+			var res quality.Result
+			if json.Unmarshal(v.Result, &res) != nil {
+				continue
+			}
+			for _, er := range res.Results {
+				name := er.Config.Type
+				if c, ok := er.Config.Kwargs["column"].(string); ok {
+					name += "(" + c + ")"
+				}
+				k := key{r.Pipeline, name}
+				if passes[k] == nil {
+					passes[k] = &RulePasses{Pipeline: r.Pipeline, Rule: name, Expectation: er.Config.Type}
+				}
+				passes[k].Evaluated++
+				if er.Success {
+					passes[k].Passed++
+				}
+			}
+		}
+	}
+	m.Summary.Runs = len(m.Scores)
+	if len(m.Scores) > 0 {
+		mean := sum / float64(len(m.Scores))
+		m.Summary.MeanScore = &mean
+	}
+	for _, p := range passes {
+		p.PassRate = float64(p.Passed) / float64(p.Evaluated)
+		m.Rules = append(m.Rules, *p)
+	}
+	sort.Slice(m.Rules, func(i, j int) bool {
+		if m.Rules[i].Pipeline != m.Rules[j].Pipeline {
+			return m.Rules[i].Pipeline < m.Rules[j].Pipeline
+		}
+		return m.Rules[i].Rule < m.Rules[j].Rule
+	})
+	return m, nil
+}

@@ -1,0 +1,149 @@
+// Package service is what shp does to pipelines, runs, quality rules and
+// self-healing actions, for the command line and the REST API alike: both
+// call it, so that they cannot disagree. It reads and writes the metadata
+// store and the project's configuration; the warehouse only for reverts.
+package service
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// Errors the service returns, wrapped with what failed; the API maps each
+// to its status and problem type.
+var (
+	// ErrNotFound: no such pipeline, run, action, model or key.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the thing is not in a state that allows the change
+	// (approving an action that is not proposed).
+	ErrConflict = errors.New("conflict")
+	// ErrUnavailable: the operation needs a part this process lacks (a
+	// scheduler to trigger runs, a warehouse to revert).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// FieldError is invalid input: which field, and why.
+type FieldError struct {
+	Field, Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// invalid returns a FieldError.
+func invalid(field, format string, args ...any) error {
+	return &FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Service carries what the operations need.
+type Service struct {
+	Project *config.Project
+	Store   metadata.Store
+	// Warehouse is needed by reverts only; nil elsewhere.
+	Warehouse warehouse.Warehouse
+	// Trigger starts a run of a pipeline with parameters and returns its
+	// run id at once; nil when no scheduler runs in this process.
+	Trigger func(ctx context.Context, pipeline string, params map[string]string) (string, error)
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// pipeline returns a configured pipeline or ErrNotFound.
+func (s *Service) pipeline(name string) (*config.Pipeline, error) {
+	p, ok := s.Project.Pipeline(name)
+	if !ok {
+		return nil, fmt.Errorf("pipeline %q: %w", name, ErrNotFound)
+	}
+	return p, nil
+}
+
+// notFound maps the store's ErrNotFound to the service's.
+func notFound(err error) error {
+	if errors.Is(err, metadata.ErrNotFound) {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	return err
+}
+
+// Page is one page of a listing; NextPageToken is empty on the last.
+type Page[T any] struct {
+	Items         []T    `json:"items"`
+	NextPageToken string `json:"next_page_token,omitempty"`
+}
+
+// PageRequest asks for one page: PageSize items (DefaultPageSize when 0,
+// at most MaxPageSize) after PageToken (a token from the previous page).
+type PageRequest struct {
+	PageSize  int
+	PageToken string
+}
+
+// Page sizes.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+// size checks the page size.
+func (p PageRequest) size() (int, error) {
+	switch {
+	case p.PageSize == 0:
+		return DefaultPageSize, nil
+	case p.PageSize < 0 || p.PageSize > MaxPageSize:
+		return 0, invalid("page_size", "must be from 1 to %d, got %d", MaxPageSize, p.PageSize)
+	}
+	return p.PageSize, nil
+}
+
+// token encodes a position in a listing; tokens are opaque to clients.
+func token(kind string, pos int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(pos, 10)))
+}
+
+// position decodes a token of the listing kind; 0 for none.
+func (p PageRequest) position(kind string) (int64, error) {
+	if p.PageToken == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.PageToken)
+	if err == nil {
+		if k, v, ok := cutPrefix(string(b), kind+":"); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+				_ = k
+				return n, nil
+			}
+		}
+	}
+	return 0, invalid("page_token", "is not a token of this listing")
+}
+
+func cutPrefix(s, prefix string) (string, string, bool) {
+	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
+		return "", "", false
+	}
+	return prefix, s[len(prefix):], true
+}
+
+// rawJSON returns stored JSON text as a raw message, null when empty or
+// not JSON.
+func rawJSON(s string) json.RawMessage {
+	if s == "" || !json.Valid([]byte(s)) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
+}
