@@ -13,8 +13,8 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/healing"
 	"github.com/shp-dev/shp/internal/metadata"
-	"github.com/shp-dev/shp/internal/service"
 	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/service"
 )
 
 func newHealingCmd(e *env) *cobra.Command {
@@ -470,7 +470,6 @@ func decisionArgs(arg, reason, category string, needReason bool) (int64, healing
 	}
 	return id, corrected, nil
 }
-
 
 // whoDecides is --by, else $USER.
 func whoDecides(by string) string {
