@@ -137,7 +137,55 @@ type Config struct {
 	// Lineage configures where OpenLineage events go besides the
 	// metadata store.
 	Lineage Lineage
+	// API configures the REST API that shp serve serves.
+	API API
 }
+
+// API configures the REST API.
+type API struct {
+	// Listen is the address shp serve serves the API on ("" for no API),
+	// e.g. "127.0.0.1:8080".
+	Listen string
+	// TLSCert and TLSKey are PEM files; with both the API serves HTTPS.
+	TLSCert, TLSKey string
+	// CORSOrigins may call the API from a browser ("*" for any).
+	CORSOrigins []string
+	// RateLimit is each caller's steady requests per second (0 for no
+	// limit), RateBurst how many it may send at once.
+	RateLimit float64
+	RateBurst int
+	// MaxBodyBytes bounds a request body.
+	MaxBodyBytes int64
+	// OIDC verifies OAuth 2.0 bearer tokens (JWTs); empty Issuer for API
+	// keys only.
+	OIDC OIDC
+}
+
+// OIDC configures the OpenID Connect issuer whose tokens the API takes.
+type OIDC struct {
+	// Issuer is the issuer URL (its discovery document is read at start).
+	Issuer string
+	// Audience is the client id tokens must be issued for.
+	Audience string
+	// RolesClaim names the claim (a string or a list of strings) that
+	// carries the caller's groups or roles; "roles" by default.
+	RolesClaim string
+	// RoleMap maps a claim value to a role (viewer, operator, admin);
+	// the strongest match wins. A value that is a role's name maps to it.
+	RoleMap map[string]string
+	// ClockSkew is the leeway for exp and nbf; at most 5 minutes.
+	ClockSkew time.Duration
+}
+
+// API defaults.
+const (
+	DefaultAPIMaxBody = 1 << 20
+	DefaultAPIRate    = 20
+	DefaultAPIBurst   = 40
+	DefaultRolesClaim = "roles"
+	DefaultOIDCSkew   = time.Minute
+	MaxOIDCSkew       = 5 * time.Minute
+)
 
 // Lineage configures OpenLineage event delivery.
 type Lineage struct {

@@ -556,3 +556,49 @@ func TestOrchestrationSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  s:\n    type: file\n    path: data/\n"), 0o644)
+	write := func(api string) (*Project, error) {
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: p\npipelines:\n  a: {source: s}\n"+api), 0o644)
+		return LoadDir(dir, noEnv)
+	}
+	p, err := write(`api:
+  listen: 127.0.0.1:8080
+  cors_origins: [https://ui.example.com]
+  rate_limit: {requests_per_second: 5, burst: 10}
+  max_body_bytes: 4096
+  oidc:
+    issuer: https://id.example.com/
+    audience: shp
+    roles_claim: groups
+    role_map: {data-eng: operator, platform: admin}
+    clock_skew: 30s
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Config.API
+	if a.Listen != "127.0.0.1:8080" || a.RateLimit != 5 || a.RateBurst != 10 || a.MaxBodyBytes != 4096 || len(a.CORSOrigins) != 1 ||
+		a.OIDC.Issuer != "https://id.example.com/" || a.OIDC.RolesClaim != "groups" || a.OIDC.RoleMap["platform"] != "admin" || a.OIDC.ClockSkew != 30*time.Second {
+		t.Fatalf("api %+v", a)
+	}
+	if p, err = write(""); err != nil || p.Config.API.RateLimit != DefaultAPIRate || p.Config.API.OIDC.RolesClaim != "roles" || p.Config.API.Listen != "" {
+		t.Fatalf("defaults: %+v %v", p.Config.API, err)
+	}
+	for _, c := range []struct{ api, want string }{
+		{"api: {listen: 8080}\n", "must be host:port"},
+		{"api: {tls_cert: c.pem}\n", "go together"},
+		{"api: {rate_limit: {burst: 0}}\n", "burst must be 1 or more"},
+		{"api: {oidc: {audience: shp}}\n", `missing required key "api.oidc.issuer"`},
+		{"api: {oidc: {issuer: id.example.com, audience: shp}}\n", "must be an http:// or https:// URL"},
+		{"api: {oidc: {issuer: https://x, audience: shp, role_map: {g: root}}}\n", `"root" is not a role`},
+		{"api: {oidc: {issuer: https://x, audience: shp, clock_skew: 1h}}\n", "clock_skew must be from 0s to 5m"},
+		{"api: {port: 1}\n", `unknown key "port"`},
+	} {
+		if _, err := write(c.api); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.api, err, c.want)
+		}
+	}
+}

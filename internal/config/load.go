@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -196,7 +197,7 @@ func (l *loader) raw(name string) map[string]any {
 // config extracts and validates config.yaml.
 func (l *loader) config(f *yamlFile) Config {
 	top := f.object(f.body, pos{1, 1}, "", "", "",
-		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage")
+		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage", "api")
 	var c Config
 
 	if top.required("project", &c.Project) && !validName(c.Project) {
@@ -259,6 +260,8 @@ func (l *loader) config(f *yamlFile) Config {
 	lin.str("api_key_env", &c.Lineage.APIKeyEnv)
 	lin.str("namespace", &c.Lineage.Namespace)
 
+	c.API = l.api(f, top)
+
 	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio")
 	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio
 	df.ratio("max_quarantine_ratio", &c.Defaults.MaxQuarantineRatio)
@@ -280,6 +283,70 @@ func (l *loader) config(f *yamlFile) Config {
 		c.Pipelines[name] = l.pipeline(f, name, e, c.Defaults)
 	}
 	return c
+}
+
+// api extracts and validates the api section of config.yaml.
+func (l *loader) api(f *yamlFile, top *object) API {
+	a := API{RateLimit: DefaultAPIRate, RateBurst: DefaultAPIBurst, MaxBodyBytes: DefaultAPIMaxBody,
+		OIDC: OIDC{RolesClaim: DefaultRolesClaim, ClockSkew: DefaultOIDCSkew}}
+	o := f.object(top.node("api"), top.keyPos("api"), "", "api.", "api",
+		"listen", "tls_cert", "tls_key", "cors_origins", "rate_limit", "max_body_bytes", "oidc")
+	if o.str("listen", &a.Listen) {
+		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
+			o.errorf(o.valuePos("listen"), "api.listen %q must be host:port, e.g. 127.0.0.1:8080", a.Listen)
+		}
+	}
+	o.str("tls_cert", &a.TLSCert)
+	o.str("tls_key", &a.TLSKey)
+	if (a.TLSCert == "") != (a.TLSKey == "") {
+		o.errorf(o.keyPos("tls_cert"), "api.tls_cert and api.tls_key go together")
+	}
+	o.list("cors_origins", &a.CORSOrigins)
+	if o.has("rate_limit") {
+		r := f.object(o.node("rate_limit"), o.keyPos("rate_limit"), "", "api.rate_limit.", "api.rate_limit", "requests_per_second", "burst")
+		if r.number("requests_per_second", &a.RateLimit) && a.RateLimit < 0 {
+			r.errorf(r.valuePos("requests_per_second"), "api.rate_limit.requests_per_second must be 0 (no limit) or more")
+		}
+		if r.integer("burst", &a.RateBurst) && a.RateBurst < 1 {
+			r.errorf(r.valuePos("burst"), "api.rate_limit.burst must be 1 or more")
+		}
+	}
+	var body int
+	if o.integer("max_body_bytes", &body) {
+		if body < 1 {
+			o.errorf(o.valuePos("max_body_bytes"), "api.max_body_bytes must be 1 or more")
+		}
+		a.MaxBodyBytes = int64(body)
+	}
+	if o.has("oidc") {
+		oc := f.object(o.node("oidc"), o.keyPos("oidc"), "", "api.oidc.", "api.oidc", "issuer", "audience", "roles_claim", "role_map", "clock_skew")
+		if oc.required("issuer", &a.OIDC.Issuer) {
+			if u, err := url.Parse(a.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				oc.errorf(oc.valuePos("issuer"), "api.oidc.issuer %q must be an http:// or https:// URL", a.OIDC.Issuer)
+			}
+		}
+		oc.required("audience", &a.OIDC.Audience)
+		oc.str("roles_claim", &a.OIDC.RolesClaim)
+		if oc.duration("clock_skew", &a.OIDC.ClockSkew) && (a.OIDC.ClockSkew < 0 || a.OIDC.ClockSkew > MaxOIDCSkew) {
+			oc.errorf(oc.valuePos("clock_skew"), "api.oidc.clock_skew must be from 0s to 5m, got %s", a.OIDC.ClockSkew)
+		}
+		if oc.has("role_map") {
+			rm := f.object(oc.node("role_map"), oc.keyPos("role_map"), "", "api.oidc.role_map.", "api.oidc.role_map")
+			a.OIDC.RoleMap = map[string]string{}
+			for _, k := range rm.order {
+				var role string
+				if rm.str(k, &role) {
+					switch role {
+					case "viewer", "operator", "admin":
+						a.OIDC.RoleMap[k] = role
+					default:
+						rm.errorf(rm.valuePos(k), "api.oidc.role_map.%s: %q is not a role (viewer, operator, admin)", k, role)
+					}
+				}
+			}
+		}
+	}
+	return a
 }
 
 // pipeline extracts and validates one pipeline of config.yaml.
