@@ -78,6 +78,7 @@ func TestLoadDirValid(t *testing.T) {
 		Warehouse: Warehouse{Type: WarehouseDuckDB, Path: ".shp/warehouse.duckdb", MemoryLimit: "1GB", Threads: 4},
 		Metadata:  Metadata{Type: MetadataSQLite, Path: ".shp/metadata.db"},
 		Defaults:  Defaults{MaxQuarantineRatio: 0.1},
+		API:       defaultAPI(),
 	}
 	got := p.Config
 	got.Pipelines = nil
@@ -406,6 +407,7 @@ func TestLoadDirAccepted(t *testing.T) {
 				Warehouse: Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath},
 				Metadata:  Metadata{Type: MetadataSQLite, Path: DefaultMetadataPath},
 				Defaults:  Defaults{MaxQuarantineRatio: DefaultMaxQuarantineRatio},
+				API:       defaultAPI(),
 			}
 			got := p.Config
 			got.Pipelines = nil

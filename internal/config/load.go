@@ -285,10 +285,15 @@ func (l *loader) config(f *yamlFile) Config {
 	return c
 }
 
+// defaultAPI is the api section's defaults.
+func defaultAPI() API {
+	return API{RateLimit: DefaultAPIRate, RateBurst: DefaultAPIBurst, MaxBodyBytes: DefaultAPIMaxBody,
+		OIDC: OIDC{RolesClaim: DefaultRolesClaim, ClockSkew: DefaultOIDCSkew}}
+}
+
 // api extracts and validates the api section of config.yaml.
 func (l *loader) api(f *yamlFile, top *object) API {
-	a := API{RateLimit: DefaultAPIRate, RateBurst: DefaultAPIBurst, MaxBodyBytes: DefaultAPIMaxBody,
-		OIDC: OIDC{RolesClaim: DefaultRolesClaim, ClockSkew: DefaultOIDCSkew}}
+	a := defaultAPI()
 	o := f.object(top.node("api"), top.keyPos("api"), "", "api.", "api",
 		"listen", "tls_cert", "tls_key", "cors_origins", "rate_limit", "max_body_bytes", "oidc")
 	if o.str("listen", &a.Listen) {
