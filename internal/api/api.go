@@ -1,0 +1,276 @@
+// Package api is shp's REST API: pipelines, runs, quality and self-healing
+// under /api/v1, JSON in and out, errors as RFC 9457 problems, callers
+// authenticated by API key or OAuth 2.0 bearer token and authorised by
+// role. It calls the same service layer as the CLI.
+package api
+
+import (
+	"context"
+	_ "embed"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/service"
+)
+
+// OpenAPI is the API's contract, served at /api/v1/openapi.json.
+//
+//go:embed openapi.json
+var OpenAPI []byte
+
+// TokenVerifier checks an OAuth 2.0 bearer token and returns its caller.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (service.Principal, error)
+}
+
+// Server serves the API.
+type Server struct {
+	Service *service.Service
+	Config  config.API
+	// Tokens verifies bearer tokens that are not API keys; nil takes API
+	// keys only.
+	Tokens TokenVerifier
+	// Ready reports whether the server can do its work (the metadata
+	// store answers); /readyz says so.
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+	// Timeout bounds a request's work; 30s when zero.
+	Timeout time.Duration
+
+	limitersMu sync.Mutex
+	limiters   map[string]*rate.Limiter
+
+	metrics *metrics
+}
+
+// route is one endpoint: its pattern and the role it needs ("" for none).
+type route struct {
+	method, path string
+	role         service.Role
+	handle       func(s *Server, w http.ResponseWriter, r *http.Request, p service.Principal)
+}
+
+// routes lists every endpoint; the OpenAPI document must list the same.
+func routes() []route {
+	return []route{
+		{"GET", "/healthz", "", (*Server).healthz},
+		{"GET", "/readyz", "", (*Server).readyz},
+		{"GET", "/api/v1/openapi.json", "", (*Server).openapi},
+		{"GET", "/api/v1/pipelines", service.Viewer, (*Server).listPipelines},
+		{"GET", "/api/v1/pipelines/{id}", service.Viewer, (*Server).getPipeline},
+		{"GET", "/api/v1/pipelines/{id}/runs", service.Viewer, (*Server).pipelineRuns},
+		{"POST", "/api/v1/pipelines/{id}/run", service.Operator, (*Server).triggerRun},
+		{"GET", "/api/v1/runs", service.Viewer, (*Server).listRuns},
+		{"GET", "/api/v1/runs/{id}", service.Viewer, (*Server).getRun},
+		{"GET", "/api/v1/quality/metrics", service.Viewer, (*Server).qualityMetrics},
+		{"GET", "/api/v1/quality/validations", service.Viewer, (*Server).validations},
+		{"GET", "/api/v1/quality/rules", service.Viewer, (*Server).listRules},
+		{"POST", "/api/v1/quality/rules", service.Admin, (*Server).addRules},
+		{"GET", "/api/v1/healing/actions", service.Viewer, (*Server).listActions},
+		{"GET", "/api/v1/healing/actions/{id}", service.Viewer, (*Server).getAction},
+		{"POST", "/api/v1/healing/actions/{id}/revert", service.Operator, (*Server).revertAction},
+		{"POST", "/api/v1/healing/approve", service.Operator, (*Server).decide},
+		{"GET", "/api/v1/healing/models", service.Viewer, (*Server).models},
+		{"GET", "/api/v1/healing/strategies", service.Viewer, (*Server).strategies},
+		{"GET", "/api/v1/lineage", service.Viewer, (*Server).lineage},
+		{"GET", "/api/v1/apikeys", service.Admin, (*Server).listKeys},
+		{"POST", "/api/v1/apikeys", service.Admin, (*Server).createKey},
+		{"DELETE", "/api/v1/apikeys/{id}", service.Admin, (*Server).revokeKey},
+	}
+}
+
+// Handler returns the API's handler, with its middleware: CORS, metrics,
+// authentication, role checks, rate limits, timeouts and the audit log.
+func (s *Server) Handler() http.Handler {
+	if s.metrics == nil {
+		s.metrics = newMetrics()
+	}
+	mux := http.NewServeMux()
+	for _, rt := range routes() {
+		mux.Handle(rt.method+" "+rt.path, s.endpoint(rt))
+	}
+	mux.Handle("GET /metrics", s.metrics.handler())
+	// Everything else: a problem, not net/http's text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return s.cors(mux)
+}
+
+// endpoint wraps a route's handler with authentication, authorisation,
+// rate limiting, a timeout, metrics and, for writes, the audit log.
+func (s *Server) endpoint(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.metrics.observe(rt.method, rt.path, rec.status, time.Since(started)) }()
+		timeout := s.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		if rt.role == "" {
+			rt.handle(s, rec, r, service.Principal{})
+			return
+		}
+		p, ok := s.authenticate(rec, r)
+		if !ok {
+			return
+		}
+		if rt.method != http.MethodGet {
+			defer func() { s.audit(r, p, rec.status) }()
+		}
+		if !p.Role.Allows(rt.role) {
+			writeProblem(rec, r, http.StatusForbidden, ProblemForbidden, "this needs the "+string(rt.role)+" role; the caller has "+string(p.Role))
+			return
+		}
+		if !s.allow(rec, r, p) {
+			return
+		}
+		rt.handle(s, rec, r, p)
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// authenticate finds the caller: an API key (Authorization: Bearer
+// shp_..., or X-API-Key) or an OAuth 2.0 bearer token. It answers 401
+// with WWW-Authenticate itself when there is none or it is not valid.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.Principal, bool) {
+	challenge := `Bearer realm="shp"`
+	token := r.Header.Get("X-API-Key")
+	if token == "" {
+		auth := r.Header.Get("Authorization")
+		scheme, rest, ok := strings.Cut(auth, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			token = strings.TrimSpace(rest)
+		}
+	}
+	if token == "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, "send an API key (Authorization: Bearer shp_... or X-API-Key) or an OAuth 2.0 bearer token")
+		return service.Principal{}, false
+	}
+	var p service.Principal
+	var err error
+	switch {
+	case strings.HasPrefix(token, service.KeyPrefix):
+		p, err = s.Service.Authenticate(r.Context(), token)
+	case s.Tokens != nil:
+		p, err = s.Tokens.Verify(r.Context(), token)
+	default:
+		err = service.ErrBadKey
+	}
+	if err != nil {
+		// What was wrong, without the token: expired, revoked, wrong
+		// audience, bad signature.
+		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
+		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, err.Error())
+		return service.Principal{}, false
+	}
+	return p, true
+}
+
+// allow applies the caller's rate limit; over it, it answers 429 with
+// Retry-After.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, p service.Principal) bool {
+	if s.Config.RateLimit <= 0 {
+		return true
+	}
+	key := p.KeyID
+	if key == "" {
+		key = "token:" + p.Name
+	}
+	s.limitersMu.Lock()
+	if s.limiters == nil {
+		s.limiters = map[string]*rate.Limiter{}
+	}
+	l := s.limiters[key]
+	if l == nil {
+		burst := max(s.Config.RateBurst, 1)
+		l = rate.NewLimiter(rate.Limit(s.Config.RateLimit), burst)
+		s.limiters[key] = l
+	}
+	s.limitersMu.Unlock()
+	res := l.Reserve()
+	if d := res.Delay(); d > 0 {
+		res.Cancel()
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+		writeProblem(w, r, http.StatusTooManyRequests, ProblemRateLimited,
+			"this caller may send "+strconv.FormatFloat(s.Config.RateLimit, 'f', -1, 64)+" requests per second")
+		return false
+	}
+	return true
+}
+
+// audit records a write: who, what, when, from where, and how it ended.
+func (s *Server) audit(r *http.Request, p service.Principal, status int) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	e := metadata.AuditEntry{At: time.Now(), Principal: p.Name, Role: string(p.Role), Method: r.Method, Path: r.URL.Path, Status: status, Remote: host}
+	if err := s.Service.Store.RecordAudit(context.WithoutCancel(r.Context()), e); err != nil {
+		s.logger().Error("audit log", "err", err, "method", r.Method, "path", r.URL.Path)
+	}
+}
+
+// cors answers preflights and marks responses for the allowed origins.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		allowed := origin != "" && (slices.Contains(s.Config.CORSOrigins, "*") || slices.Contains(s.Config.CORSOrigins, origin))
+		if allowed {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Vary", "Origin")
+			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, Location")
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if !allowed {
+				writeProblem(w, r, http.StatusForbidden, ProblemForbidden, "origin not allowed")
+				return
+			}
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+			w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key")
+			w.Header().Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) maxBody() int64 {
+	if s.Config.MaxBodyBytes > 0 {
+		return s.Config.MaxBodyBytes
+	}
+	return config.DefaultAPIMaxBody
+}
+
+// NewHTTPServer wraps the handler in an http.Server with timeouts.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
