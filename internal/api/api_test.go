@@ -310,6 +310,15 @@ func TestWrites(t *testing.T) {
 		if code, _, body := e.do("POST", "/api/v1/pipelines/orders/run", op, nil); code != 202 {
 			t.Fatalf("trigger without a body: %d %s", code, body)
 		}
+		// Until the run starts, it reads as queued.
+		e.api.Service.Queued = func(id string) (service.RunView, bool) {
+			return service.RunView{ID: id, Pipeline: "orders", Status: "queued"}, id == tr.RunID
+		}
+		var queued service.RunDetail
+		e.get("/api/v1/runs/"+tr.RunID, service.Viewer, &queued)
+		if queued.Status != "queued" || queued.Tasks == nil {
+			t.Fatalf("queued run %+v", queued)
+		}
 		code, h, body = e.do("POST", "/api/v1/pipelines/nope/run", op, nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
 

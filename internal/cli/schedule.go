@@ -37,6 +37,15 @@ func resultKey(name string, logical time.Time) string {
 
 // newOrchestrator opens the services and builds the scheduler. The
 // embedded DuckDB warehouse takes one writer, so runs go one at a time.
+// attemptRunID is the run id a job asked for; a retry of it gets one of
+// its own, named after the first.
+func attemptRunID(j scheduler.Job) string {
+	if j.RunID == "" || j.Attempt <= 1 {
+		return j.RunID
+	}
+	return fmt.Sprintf("%s-a%d", j.RunID, j.Attempt)
+}
+
 func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestrator, error) {
 	svc, err := openServices(ctx, p, what{store: true, warehouse: true, staging: true})
 	if err != nil {
@@ -61,6 +70,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 			o.runMu.Lock()
 			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
 				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: j.Params, FullRefresh: j.FullRefresh,
+				RunID: attemptRunID(j),
 			})
 			o.runMu.Unlock()
 			if res != nil {
@@ -82,6 +92,7 @@ func newServeCmd(e *env) *cobra.Command {
 	var dir string
 	var grace, lease time.Duration
 	var resume bool
+	var apiListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the scheduler: every pipeline on its schedule, until SIGTERM",
@@ -114,6 +125,25 @@ several serve processes can run side by side without running an interval twice.`
 				return failedErr(err)
 			}
 			defer stopControl()
+			if apiListen == "" {
+				apiListen = p.Config.API.Listen
+			}
+			if apiListen != "" {
+				srv, err := o.apiServer(cmd.Context(), e)
+				if err != nil {
+					return failedErr(err)
+				}
+				stopAPI, bound, err := serveAPI(cmd.Context(), e, srv, apiListen)
+				if err != nil {
+					return failedErr(err)
+				}
+				defer stopAPI()
+				scheme := "http"
+				if p.Config.API.TLSCert != "" {
+					scheme = "https"
+				}
+				fmt.Fprintf(e.stderr, "shp serve: REST API on %s://%s/api/v1 (contract: /api/v1/openapi.json)\n", scheme, bound)
+			}
 			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; shp run and shp query are handed to this server; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
 			err = o.sched.Serve(cmd.Context(), grace)
 			fmt.Fprintln(e.stderr, "shp serve: stopped")
@@ -124,6 +154,7 @@ several serve processes can run side by side without running an interval twice.`
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long running runs may take to finish after SIGTERM")
 	cmd.Flags().DurationVar(&lease, "lease", 2*time.Minute, "how long a running interval may go without its scheduler's heartbeat before it counts as abandoned")
 	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
+	cmd.Flags().StringVar(&apiListen, "api-listen", "", "serve the REST API on this host:port (default: api.listen in config.yaml; none when both are empty)")
 	return cmd
 }
 

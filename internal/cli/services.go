@@ -29,9 +29,24 @@ func (s *services) service() *service.Service {
 	return &service.Service{Project: s.project, Store: s.store, Warehouse: s.warehouse}
 }
 
+// withService opens the project in dir and its metadata store for one
+// command and hands fn the service layer over them.
+func withService(ctx context.Context, dir string, fn func(*service.Service) error) error {
+	svc, err := openStore(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	return fn(svc.service())
+}
+
 // serviceErr maps a service error to the CLI's exit codes: bad input and
 // unknown things are usage errors, the rest failures.
 func serviceErr(err error) error {
+	var coded *exitError
+	if errors.As(err, &coded) {
+		return err // opening the project or the store said already
+	}
 	var fe *service.FieldError
 	if errors.As(err, &fe) || errors.Is(err, service.ErrNotFound) || errors.Is(err, service.ErrConflict) {
 		return usageErr(err)

@@ -40,6 +40,9 @@ type Job struct {
 	// FullRefresh and Params are a manual run's options, for the Executor.
 	FullRefresh bool
 	Params      map[string]string
+	// RunID names the run when the caller chose it (the API answers with
+	// it before the run starts); the Executor makes one when empty.
+	RunID string
 
 	claimed bool // the scheduler holds the interval already (a takeover)
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -210,6 +211,11 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 // Run returns a run with its tasks.
 func (s *Service) Run(ctx context.Context, id string) (RunDetail, error) {
 	r, err := s.Store.GetRun(ctx, id)
+	if errors.Is(err, metadata.ErrNotFound) && s.Queued != nil {
+		if v, ok := s.Queued(id); ok {
+			return RunDetail{RunView: v, Tasks: []TaskView{}}, nil
+		}
+	}
 	if err != nil {
 		return RunDetail{}, notFound(err)
 	}

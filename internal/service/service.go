@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
@@ -52,6 +53,9 @@ type Service struct {
 	// Trigger starts a run of a pipeline with parameters and returns its
 	// run id at once; nil when no scheduler runs in this process.
 	Trigger func(ctx context.Context, pipeline string, params map[string]string) (string, error)
+	// Queued reports a run that Trigger started and that has no record
+	// yet (it waits for its turn); nil when nothing is queued here.
+	Queued func(runID string) (RunView, bool)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -75,7 +79,7 @@ func (s *Service) pipeline(name string) (*config.Pipeline, error) {
 // notFound maps the store's ErrNotFound to the service's.
 func notFound(err error) error {
 	if errors.Is(err, metadata.ErrNotFound) {
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+		return fmt.Errorf("%s: %w", strings.TrimSuffix(err.Error(), ": "+metadata.ErrNotFound.Error()), ErrNotFound)
 	}
 	return err
 }

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/shp-dev/shp/internal/api"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/scheduler"
+	"github.com/shp-dev/shp/internal/service"
+)
+
+// apiServer builds the REST API over the orchestrator's open components:
+// a trigger enqueues a manual job on its scheduler under a run id chosen
+// now, which the API answers with.
+func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, error) {
+	p := o.svc.project
+	svc := o.svc.service()
+	var mu sync.Mutex
+	queued := map[string]service.RunView{}
+	svc.Queued = func(runID string) (service.RunView, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		v, ok := queued[runID]
+		return v, ok
+	}
+	svc.Trigger = func(ctx context.Context, name string, params map[string]string) (string, error) {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		runID := pipeline.NewRunID(now)
+		mu.Lock()
+		// Shown until the run has its own record; a few hundred at most
+		// are kept.
+		if len(queued) > 1000 {
+			clear(queued)
+		}
+		queued[runID] = service.RunView{ID: runID, Pipeline: name, Status: "queued", Trigger: scheduler.TriggerManual, Attempt: 1, Metrics: map[string]float64{}}
+		mu.Unlock()
+		job := scheduler.Job{Pipeline: name, Interval: scheduler.Interval{Start: now, End: now}, Trigger: scheduler.TriggerManual,
+			Params: params, RunID: runID}
+		// The run goes on after the request: it must not end with it.
+		if err := o.sched.Enqueue(context.WithoutCancel(ctx), job); err != nil {
+			return "", err
+		}
+		return runID, nil
+	}
+	srv := &api.Server{Service: svc, Config: p.Config.API, Logger: e.logger(), Ready: func(ctx context.Context) error {
+		_, err := o.svc.store.ListPipelines(ctx)
+		return err
+	}}
+	if p.Config.API.OIDC.Issuer != "" {
+		v, err := api.NewOIDCVerifier(ctx, p.Config.API.OIDC)
+		if err != nil {
+			return nil, err
+		}
+		srv.Tokens = v
+	}
+	return srv, nil
+}
+
+// serveAPI listens on addr and serves the API until ctx is done; it
+// returns once the listener is open, and a function that stops it.
+func serveAPI(ctx context.Context, e *env, srv *api.Server, addr string) (stop func(), bound string, err error) {
+	cfg := srv.Config
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("api: listen on %s: %w", addr, err)
+	}
+	hs := api.NewHTTPServer(addr, srv.Handler())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var err error
+		if cfg.TLSCert != "" {
+			err = hs.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			err = hs.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(e.stderr, "shp serve: api: %v\n", err)
+		}
+	}()
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		<-done
+	}, ln.Addr().String(), nil
+}
