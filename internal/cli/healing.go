@@ -242,7 +242,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		},
 	}
 	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
-	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false), newRevertCmd(e))
+	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false), newRevertCmd(e), newStrategiesCmd(e))
 	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {

@@ -13,7 +13,7 @@ import (
 )
 
 func newQualityCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "quality", Short: "Profile data and suggest expectation suites"}
+	cmd := &cobra.Command{Use: "quality", Short: "Profile data, suggest suites, and manage a pipeline's rules, scores and validation results"}
 	var data, schemaPath, outFormat, output string
 	profile := &cobra.Command{
 		Use:   "profile --data FILE",
@@ -77,6 +77,7 @@ func newQualityCmd(e *env) *cobra.Command {
 	profile.Flags().StringVar(&outFormat, "format", "table", "output format: table or json")
 	suggest.Flags().StringVarP(&output, "output", "o", "", "write the suite to this file instead of stdout")
 	cmd.AddCommand(profile, suggest)
+	cmd.AddCommand(newQualityStoreCmds(e)...)
 	return cmd
 }
 
