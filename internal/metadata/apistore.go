@@ -35,7 +35,7 @@ func scanAPIKey(sc interface{ Scan(...any) error }) (APIKey, error) {
 
 // GetAPIKey implements Store.
 func (s *sqlStore) GetAPIKey(ctx context.Context, id string) (APIKey, error) {
-	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`), id))
+	k, err := scanAPIKey(s.queryRow(ctx, (`SELECT ` + apiKeyColumns + ` FROM api_keys WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return APIKey{}, fmt.Errorf("api key %s: %w", id, ErrNotFound)
 	}
@@ -131,7 +131,7 @@ func (s *sqlStore) AddQualityRule(ctx context.Context, r StoredRule) (int64, err
 		r.CreatedAt = time.Now()
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO quality_rules (pipeline, rule, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
+	err := s.queryRow(ctx, (`INSERT INTO quality_rules (pipeline, rule, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
 		r.Pipeline, r.Rule, r.CreatedBy, s.d.timeArg(r.CreatedAt)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("add quality rule for %s: %w", r.Pipeline, err)

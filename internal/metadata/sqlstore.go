@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -16,12 +17,22 @@ import (
 type sqlStore struct {
 	db *sql.DB
 	d  dialect
+	// stmts keeps prepared queries by their text: parsing a statement
+	// costs SQLite more than running a small one.
+	stmts sync.Map
 }
+
+// maxIdleConns is how many idle connections a store keeps.
+const maxIdleConns = 16
 
 // newSQLStore checks that db answers and migrates it. It closes db when it
 // fails.
 func newSQLStore(ctx context.Context, db *sql.DB, d dialect) (*sqlStore, error) {
 	s := &sqlStore{db: db, d: d}
+	// Keep connections for concurrent readers (the API's requests) warm:
+	// database/sql keeps two by default, and opening one costs far more
+	// than a query.
+	db.SetMaxIdleConns(maxIdleConns)
 	if err := db.PingContext(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("connect: %w", err), db.Close())
 	}
@@ -36,9 +47,43 @@ func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Res
 	return s.db.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
-// query runs a query written with ? placeholders.
+// query runs a query written with ? placeholders, prepared once.
 func (s *sqlStore) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.d.rebind(query), args...)
+	q := s.d.rebind(query)
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// queryRow runs a query of one row written with ? placeholders, prepared
+// once.
+func (s *sqlStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	q := s.d.rebind(query)
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		// The row reports the error when scanned.
+		return s.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// prepared returns the statement of a query text, preparing it on first
+// use.
+func (s *sqlStore) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // UpsertPipeline implements Store.
@@ -161,7 +206,7 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 
 // GetRun implements Store.
 func (s *sqlStore) GetRun(ctx context.Context, id string) (Run, error) {
-	r, err := scanRun(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
+	r, err := scanRun(s.queryRow(ctx, (`SELECT ` + runColumns + ` FROM runs WHERE id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("run %s: %w", id, ErrNotFound)
 	}
@@ -273,7 +318,7 @@ FROM task_attempts WHERE run_id = ? ORDER BY started_at NULLS LAST, task, attemp
 // ObjectProcessed implements Store.
 func (s *sqlStore) ObjectProcessed(ctx context.Context, pipeline string, obj ObjectRef) (bool, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT COUNT(*) FROM objects WHERE pipeline = ? AND object_key = ? AND fingerprint = ?`),
+	err := s.queryRow(ctx, (`SELECT COUNT(*) FROM objects WHERE pipeline = ? AND object_key = ? AND fingerprint = ?`),
 		pipeline, obj.Key, obj.Fingerprint).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("look up object %q of pipeline %q: %w", obj.Key, pipeline, err)
@@ -360,7 +405,7 @@ func (s *sqlStore) ForgetObjects(ctx context.Context, pipeline string) error {
 // GetWatermark implements Store.
 func (s *sqlStore) GetWatermark(ctx context.Context, pipeline, key string) (string, bool, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT value FROM watermarks WHERE pipeline = ? AND wm_key = ?`), pipeline, key).Scan(&v)
+	err := s.queryRow(ctx, (`SELECT value FROM watermarks WHERE pipeline = ? AND wm_key = ?`), pipeline, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -444,7 +489,7 @@ func scanClaim(row interface{ Scan(...any) error }) (Claim, error) {
 
 // GetClaim implements Store.
 func (s *sqlStore) GetClaim(ctx context.Context, pipeline string, logicalDate time.Time) (Claim, bool, error) {
-	c, err := scanClaim(s.db.QueryRowContext(ctx, s.d.rebind(`SELECT `+claimColumns+` FROM schedule_claims WHERE pipeline = ? AND logical_date = ?`),
+	c, err := scanClaim(s.queryRow(ctx, (`SELECT ` + claimColumns + ` FROM schedule_claims WHERE pipeline = ? AND logical_date = ?`),
 		pipeline, s.d.timeArg(logicalDate)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Claim{}, false, nil
@@ -619,7 +664,7 @@ ON CONFLICT (pipeline) DO UPDATE SET paused = excluded.paused, updated_at = excl
 // Paused implements Store.
 func (s *sqlStore) Paused(ctx context.Context, pipeline string) (bool, error) {
 	var p bool
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT paused FROM pipeline_state WHERE pipeline = ?`), pipeline).Scan(&p)
+	err := s.queryRow(ctx, (`SELECT paused FROM pipeline_state WHERE pipeline = ?`), pipeline).Scan(&p)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -658,7 +703,7 @@ func (s *sqlStore) SaveModel(ctx context.Context, m HealingModel) (int, error) {
 // ActiveModel implements Store.
 func (s *sqlStore) ActiveModel(ctx context.Context) (HealingModel, bool, error) {
 	var m HealingModel
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version, created_at, metrics, model, active FROM healing_models WHERE active = ?`), true).
+	err := s.queryRow(ctx, (`SELECT version, created_at, metrics, model, active FROM healing_models WHERE active = ?`), true).
 		Scan(&m.Version, scanTime(&m.CreatedAt), &m.Metrics, &m.Model, &m.Active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return HealingModel{}, false, nil
@@ -672,7 +717,7 @@ func (s *sqlStore) ActiveModel(ctx context.Context) (HealingModel, bool, error) 
 // GetModel implements Store.
 func (s *sqlStore) GetModel(ctx context.Context, version int) (HealingModel, error) {
 	var m HealingModel
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version, created_at, metrics, model, active FROM healing_models WHERE version = ?`), version).
+	err := s.queryRow(ctx, (`SELECT version, created_at, metrics, model, active FROM healing_models WHERE version = ?`), version).
 		Scan(&m.Version, scanTime(&m.CreatedAt), &m.Metrics, &m.Model, &m.Active)
 	if errors.Is(err, sql.ErrNoRows) {
 		return HealingModel{}, fmt.Errorf("model v%d: %w", version, ErrNotFound)
@@ -736,7 +781,7 @@ func (s *sqlStore) RecordAction(ctx context.Context, a HealingAction) (int64, er
 		a.CreatedAt = time.Now()
 	}
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO healing_actions (run_id, pipeline, object_key, issue, category, confidence,
+	err := s.queryRow(ctx, (`INSERT INTO healing_actions (run_id, pipeline, object_key, issue, category, confidence,
 	decided_by, strategy, params, rows_affected, before, after, status, approved_by, reason, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy, a.Strategy, a.Params, a.RowsAffected,
@@ -787,7 +832,7 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 // GetAction implements Store.
 func (s *sqlStore) GetAction(ctx context.Context, id int64) (HealingAction, error) {
 	var a HealingAction
-	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy,
+	err := s.queryRow(ctx, (`SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy,
 	params, rows_affected, before, after, status, approved_by, reason, created_at FROM healing_actions WHERE id = ?`), id).
 		Scan(&a.ID, &a.RunID, &a.Pipeline, &a.ObjectKey, &a.Issue, &a.Category, &a.Confidence, &a.DecidedBy, &a.Strategy,
 			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt))
@@ -882,6 +927,10 @@ func (s *sqlStore) ListLineage(ctx context.Context, job string, limit int) ([]Li
 
 // Close implements Store.
 func (s *sqlStore) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s metadata store: %w", s.d.name, err)
 	}

@@ -131,8 +131,35 @@ func (s *Service) Keys(ctx context.Context) ([]APIKeyView, error) {
 
 // RevokeKey revokes an API key from now on.
 func (s *Service) RevokeKey(ctx context.Context, id string) error {
+	defer s.forgetKey(id)
 	return notFound(s.Store.RevokeAPIKey(ctx, id, s.now()))
 }
+
+// keyCacheTTL is how long a key read from the store is used without
+// reading it again: a key revoked by another process (shp apikey revoke)
+// stops working within it; one revoked through this service at once.
+const keyCacheTTL = time.Second
+
+type cachedKey struct {
+	key  metadata.APIKey
+	read time.Time
+}
+
+// apiKey reads a key, from the cache when it was read within keyCacheTTL.
+func (s *Service) apiKey(ctx context.Context, id string) (metadata.APIKey, error) {
+	if v, ok := s.keys.Load(id); ok {
+		if c := v.(cachedKey); time.Since(c.read) < keyCacheTTL {
+			return c.key, nil
+		}
+	}
+	k, err := s.Store.GetAPIKey(ctx, id)
+	if err == nil {
+		s.keys.Store(id, cachedKey{key: k, read: time.Now()})
+	}
+	return k, err
+}
+
+func (s *Service) forgetKey(id string) { s.keys.Delete(id) }
 
 // touchEvery bounds how often a key's last use is written: at most once
 // a minute per key, so that reads do not become writes.
@@ -149,7 +176,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if !ok || id == "" || secret == "" {
 		return Principal{}, ErrBadKey
 	}
-	k, err := s.Store.GetAPIKey(ctx, id)
+	k, err := s.apiKey(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return Principal{}, ErrBadKey
 	}
@@ -170,6 +197,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 		if err := s.Store.TouchAPIKey(ctx, id, now); err != nil {
 			return Principal{}, err
 		}
+		s.forgetKey(id)
 	}
 	return Principal{Name: "key:" + k.ID + " (" + k.Name + ")", Role: Role(k.Role), KeyID: k.ID}, nil
 }

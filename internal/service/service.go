@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
@@ -58,6 +59,8 @@ type Service struct {
 	Queued func(runID string) (RunView, bool)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	keys sync.Map // API keys recently read, by id
 }
 
 func (s *Service) now() time.Time {
