@@ -66,6 +66,7 @@ func routes() []route {
 	return []route{
 		{"GET", "/healthz", "", (*Server).healthz},
 		{"GET", "/readyz", "", (*Server).readyz},
+		{"GET", "/metrics", "", (*Server).prometheus},
 		{"GET", "/api/v1/openapi.json", "", (*Server).openapi},
 		{"GET", "/api/v1/pipelines", service.Viewer, (*Server).listPipelines},
 		{"GET", "/api/v1/pipelines/{id}", service.Viewer, (*Server).getPipeline},
@@ -100,7 +101,6 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range routes() {
 		mux.Handle(rt.method+" "+rt.path, s.endpoint(rt))
 	}
-	mux.Handle("GET /metrics", s.metrics.handler())
 	// Everything else: a problem, not net/http's text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)

@@ -32,6 +32,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ service.Princi
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
+func (s *Server) prometheus(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	s.metrics.handler().ServeHTTP(w, r)
+}
+
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(OpenAPI)
