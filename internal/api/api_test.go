@@ -41,7 +41,7 @@ pipelines:
     key: [id]
     schedule: "0 2 * * *"
   events:
-    source: files
+    source: db
 `
 
 const projectRules = `pipelines:
@@ -58,8 +58,9 @@ func newEnv(t *testing.T, kind string, cfg func(*config.API)) *env {
 	ctx := context.Background()
 	dir := t.TempDir()
 	files := map[string]string{
-		"config.yaml":        projectConfig,
-		"sources.yaml":       "sources:\n  files:\n    type: file\n    path: data/*.csv\n    schema: schema.json\n",
+		"config.yaml": projectConfig,
+		"sources.yaml": "sources:\n  files:\n    type: file\n    path: data/*.csv\n    schema: schema.json\n" +
+			"  db:\n    type: postgres\n    dsn: postgres://shp:hunter2@db.example.com/app\n    table: events\n",
 		"schema.json":        `[{"name":"id","type":"INTEGER"},{"name":"region","type":"STRING"}]`,
 		"quality_rules.yaml": projectRules,
 		"self_healing.yaml":  "auto_approve: [quarantine_duplicates]\n",
@@ -214,15 +215,22 @@ func TestReadEndpoints(t *testing.T) {
 			t.Fatalf("health %v ready %v", health, ready)
 		}
 
+		if code, _, body := e.do("GET", "/api/v1/pipelines", e.keys[service.Viewer], nil); code != 200 || strings.Contains(string(body), "hunter2") {
+			t.Fatalf("pipelines show the password in a source's DSN: %d %s", code, body)
+		}
 		var pipelines service.Page[service.PipelineView]
 		e.get("/api/v1/pipelines", service.Viewer, &pipelines)
+		if ev := pipelines.Items[0]; ev.Source.Type != "postgres" || ev.Source.Config["table"] != "events" {
+			t.Fatalf("a database source: %+v", ev.Source)
+		}
 		if len(pipelines.Items) != 2 || pipelines.Items[0].ID != "events" || pipelines.Items[1].ID != "orders" {
 			t.Fatalf("pipelines %+v", pipelines)
 		}
 		var p service.PipelineView
 		e.get("/api/v1/pipelines/orders", service.Viewer, &p)
-		if p.Status != "active" || p.Source.Type != "file" || p.Destination.Table != "orders" || p.Schedule != "0 2 * * *" ||
-			len(p.QualityRules) != 1 || p.QualityScore == nil || *p.QualityScore != 92 || p.LastRun == nil || p.LastRun.ID != "run-2" {
+		if p.Status != "active" || p.Source.Type != "file" || p.Source.Config["path"] != "data/*.csv" || p.Destination.Config["table"] != "orders" ||
+			p.Destination.Type != "duckdb" || p.Schedule != "0 2 * * *" || len(p.Quality.Rules) != 1 || p.Quality.Rules[0] != "expect_column_values_to_not_be_null(id)" ||
+			p.Quality.Score == nil || *p.Quality.Score != 92 || p.LastRun == nil || p.LastRun.ID != "run-2" || p.LastRun.RecordsProcessed != 10 {
 			t.Fatalf("pipeline %+v", p)
 		}
 

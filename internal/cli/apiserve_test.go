@@ -99,11 +99,14 @@ func TestServeAPITriggersARealRun(t *testing.T) {
 	}
 	var p struct {
 		LastRun struct {
-			ID string `json:"id"`
+			ID               string `json:"id"`
+			RecordsProcessed int64  `json:"records_processed"`
 		} `json:"last_run"`
-		QualityScore *float64 `json:"quality_score"`
+		Quality struct {
+			Score *float64 `json:"score"`
+		} `json:"quality"`
 	}
-	if code := call("GET", "/api/v1/pipelines/sales", &p); code != 200 || p.LastRun.ID != trig.RunID || p.QualityScore == nil {
+	if code := call("GET", "/api/v1/pipelines/sales", &p); code != 200 || p.LastRun.ID != trig.RunID || p.Quality.Score == nil || p.LastRun.RecordsProcessed == 0 {
 		t.Fatalf("pipeline after the run: %d %+v", code, p)
 	}
 	if code, out, _ := shp(t, "apikey", "list", "--config", dir); code != 0 || !strings.Contains(out, "operator") || strings.Contains(out, created.Key) {

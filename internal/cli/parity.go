@@ -39,13 +39,13 @@ func newPipelinesCmd(e *env) *cobra.Command {
 			t := newTable(e.stdout, "PIPELINE", "STATUS", "SOURCE", "TARGET", "SCHEDULE", "RULES", "SCORE", "LAST RUN")
 			for _, p := range ps {
 				score, last := "-", "-"
-				if p.QualityScore != nil {
-					score = fmt.Sprintf("%.1f", *p.QualityScore)
+				if p.Quality.Score != nil {
+					score = fmt.Sprintf("%.1f", *p.Quality.Score)
 				}
 				if p.LastRun != nil {
 					last = p.LastRun.ID + " " + p.LastRun.Status
 				}
-				t.row(p.Name, p.Status, p.Source.Name+" ("+p.Source.Type+")", p.Destination.Table, orDash(p.Schedule), len(p.QualityRules), score, last)
+				t.row(p.Name, p.Status, p.Source.Name+" ("+p.Source.Type+")", p.Destination.Config["table"], orDash(p.Schedule), len(p.Quality.Rules), score, last)
 			}
 			t.flush()
 			return nil

@@ -24,9 +24,11 @@ func TestAPIParityCommands(t *testing.T) {
 		LastRun struct {
 			Status string `json:"status"`
 		} `json:"last_run"`
-		QualityRules []json.RawMessage `json:"quality_rules"`
+		Quality struct {
+			Rules []string `json:"rules"`
+		} `json:"quality"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.LastRun.Status != "succeeded" || len(p.QualityRules) == 0 {
+	if code != 0 || json.Unmarshal([]byte(out), &p) != nil || p.LastRun.Status != "succeeded" || len(p.Quality.Rules) == 0 {
 		t.Fatalf("pipelines show: %d %s", code, out)
 	}
 	if code, _, errOut := shp(t, "pipelines", "show", "nope", "--config", dir); code != 2 || !strings.Contains(errOut, "not found") {

@@ -10,36 +10,56 @@ import (
 	"github.com/shp-dev/shp/internal/metadata"
 )
 
-// PipelineView is a pipeline as the API shows it: its configuration, its
-// quality rules and score, and its last run.
+// PipelineView is a pipeline as the API shows it, in the seed's shape:
+// its source and destination, schedule, quality rules and score, and its
+// last run.
 type PipelineView struct {
-	ID           string      `json:"id"`
-	Name         string      `json:"name"`
-	Description  string      `json:"description,omitempty"`
-	Status       string      `json:"status"` // active or paused
-	Source       SourceView  `json:"source"`
-	Destination  Destination `json:"destination"`
-	Mode         string      `json:"mode"`
-	Key          []string    `json:"key,omitempty"`
-	Schedule     string      `json:"schedule,omitempty"`
-	QualityRules []RuleView  `json:"quality_rules"`
-	// QualityScore is the last run's mean quality score (0 to 100); null
-	// before any run was validated.
-	QualityScore *float64 `json:"quality_score"`
-	LastRun      *RunView `json:"last_run"`
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Description string      `json:"description,omitempty"`
+	Status      string      `json:"status"` // active or paused
+	Source      SourceView  `json:"source"`
+	Destination Destination `json:"destination"`
+	Schedule    string      `json:"schedule,omitempty"`
+	Quality     Quality     `json:"quality"`
+	LastRun     *LastRun    `json:"last_run"`
 }
 
-// SourceView names a pipeline's source.
+// SourceView is a pipeline's source: its name, type and the settings that
+// say where it reads (never a credential).
 type SourceView struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name   string         `json:"name"`
+	Type   string         `json:"type"`
+	Config map[string]any `json:"config"`
 }
 
-// Destination names a pipeline's target table.
+// Destination is a pipeline's target table and how it is written.
 type Destination struct {
-	Warehouse string `json:"warehouse"`
-	Table     string `json:"table"`
+	Type   string         `json:"type"` // the warehouse: duckdb
+	Config map[string]any `json:"config"`
 }
+
+// Quality sums a pipeline's rules up: their names and the last run's
+// mean quality score (0 to 100; null before any validated run).
+type Quality struct {
+	Rules []string `json:"rules"`
+	Score *float64 `json:"score"`
+}
+
+// LastRun is a pipeline's latest run.
+type LastRun struct {
+	ID               string     `json:"id"`
+	Status           string     `json:"status"`
+	StartTime        *time.Time `json:"start_time"`
+	EndTime          *time.Time `json:"end_time"`
+	RecordsProcessed int64      `json:"records_processed"` // rows loaded
+	RowsIn           int64      `json:"rows_in"`
+	RowsQuarantined  int64      `json:"rows_quarantined"`
+}
+
+// sourceKeys are the settings of a source that say where it reads; the
+// others (passwords, tokens, DSNs) stay out of the API.
+var sourceKeys = []string{"host", "port", "database", "engine", "table", "schema_name", "url", "endpoint", "method", "watermark", "mode"}
 
 // RunView is one run.
 type RunView struct {
@@ -143,27 +163,49 @@ func (s *Service) pipelineView(ctx context.Context, name string, paused bool) (P
 	if err != nil {
 		return PipelineView{}, err
 	}
-	v := PipelineView{ID: p.Name, Name: p.Name, Description: p.Description, Status: "active", Mode: p.Mode, Key: p.Key,
-		Schedule: p.Schedule, Destination: Destination{Warehouse: s.Project.Config.Warehouse.Type, Table: p.Target}}
+	v := PipelineView{ID: p.Name, Name: p.Name, Description: p.Description, Status: "active", Schedule: p.Schedule,
+		Source: SourceView{Name: p.Source, Config: map[string]any{}},
+		Destination: Destination{Type: s.Project.Config.Warehouse.Type, Config: map[string]any{"table": p.Target, "mode": p.Mode}},
+		Quality:     Quality{Rules: []string{}}}
+	if len(p.Key) > 0 {
+		v.Destination.Config["key"] = p.Key
+	}
 	if paused {
 		v.Status = "paused"
 	}
-	v.Source.Name = p.Source
 	if src, ok := s.Project.Source(p.Source); ok {
 		v.Source.Type = src.Type
+		for k, val := range map[string]string{"bucket": src.Bucket, "path": src.Path, "format": src.Format, "endpoint": src.Endpoint} {
+			if val != "" {
+				v.Source.Config[k] = val
+			}
+		}
+		for _, k := range sourceKeys {
+			if val, ok := src.Settings[k]; ok {
+				v.Source.Config[k] = val
+			}
+		}
+		if v.Schedule == "" {
+			v.Schedule = src.Schedule
+		}
 	}
-	if v.QualityRules, err = s.Rules(ctx, name); err != nil {
+	rules, err := s.Rules(ctx, name)
+	if err != nil {
 		return PipelineView{}, err
+	}
+	for _, r := range rules {
+		v.Quality.Rules = append(v.Quality.Rules, r.Name)
 	}
 	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: name, Limit: 1})
 	if err != nil {
 		return PipelineView{}, err
 	}
 	if len(runs) == 1 {
-		rv := runView(runs[0])
-		v.LastRun = &rv
-		if q, ok := runs[0].Metrics["quality_score"]; ok {
-			v.QualityScore = &q
+		r := runs[0]
+		v.LastRun = &LastRun{ID: r.ID, Status: r.Status, StartTime: timePtr(r.StartedAt), EndTime: timePtr(r.EndedAt),
+			RecordsProcessed: r.RowsLoaded, RowsIn: r.RowsIn, RowsQuarantined: r.RowsQuarantined}
+		if q, ok := r.Metrics["quality_score"]; ok {
+			v.Quality.Score = &q
 		}
 	}
 	return v, nil
