@@ -164,7 +164,7 @@ func (s *Service) pipelineView(ctx context.Context, name string, paused bool) (P
 		return PipelineView{}, err
 	}
 	v := PipelineView{ID: p.Name, Name: p.Name, Description: p.Description, Status: "active", Schedule: p.Schedule,
-		Source: SourceView{Name: p.Source, Config: map[string]any{}},
+		Source:      SourceView{Name: p.Source, Config: map[string]any{}},
 		Destination: Destination{Type: s.Project.Config.Warehouse.Type, Config: map[string]any{"table": p.Target, "mode": p.Mode}},
 		Quality:     Quality{Rules: []string{}}}
 	if len(p.Key) > 0 {
