@@ -2,13 +2,28 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shp-dev/shp/internal/api"
+	"github.com/shp-dev/shp/internal/service"
 )
 
 // TestServeAPITriggersARealRun: shp serve with --api-listen serves the
@@ -124,4 +139,121 @@ func TestServeAPITriggersARealRun(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestAPIRevertsThroughTheWarehouse: a revert through the API undoes the
+// repair in the real target, as shp healing revert does; a second revert
+// is a conflict.
+func TestAPIRevertsThroughTheWarehouse(t *testing.T) {
+	dir := healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	id := appliedID(t, dir, "normalize_to_value_set")
+	p, err := loadProject(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := openServices(context.Background(), p, what{store: true, warehouse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.close()
+	s := svc.service()
+	key, _, err := s.CreateKey(context.Background(), "ops", service.Operator, 0, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&api.Server{Service: s, Config: p.Config.API}).Handler())
+	defer srv.Close()
+	revert := func() (int, string) {
+		req, _ := http.NewRequest("POST", fmt.Sprintf("%s/api/v1/healing/actions/%d/revert", srv.URL, id), strings.NewReader(`{"reason": "Apac is a different code"}`))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := revert(); code != 200 || !strings.Contains(body, `"rows":2`) || !strings.Contains(body, `"status":"reverted"`) {
+		t.Fatalf("revert: %d %s", code, body)
+	}
+	var region string
+	rows, err := svc.warehouse.Query(context.Background(), "SELECT string_agg(region, ',' ORDER BY id) FROM orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		rows.Scan(&region)
+	}
+	rows.Close()
+	if region != "EMEA, emea ,Apac,AMER,atlantis" {
+		t.Fatalf("target after the revert: %s", region)
+	}
+	if code, body := revert(); code != 409 || !strings.Contains(body, "only an applied action can be reverted") {
+		t.Fatalf("second revert: %d %s", code, body)
+	}
+}
+
+// TestServeAPIOverTLS: with a certificate the API serves HTTPS only.
+func TestServeAPIOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	e := &env{stdout: io.Discard, stderr: io.Discard}
+	p, err := loadProject(initProject(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := p.Config.API
+	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+	stop, bound, err := serveAPI(context.Background(), e, &api.Server{Service: &service.Service{Project: p}, Config: cfg}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get("https://" + bound + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("https: %d %v", resp.StatusCode, resp.TLS)
+	}
+	if resp, err := http.Get("http://" + bound + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plain HTTP answered on the TLS port")
+		}
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns
+// a pool that trusts it.
+func selfSigned(t *testing.T, dir string) (string, string, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "shp test"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }
