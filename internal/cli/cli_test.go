@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shp-dev/shp/internal/sample"
 	"github.com/shp-dev/shp/internal/testutil"
@@ -216,4 +217,27 @@ func TestPostgresMetadataStore(t *testing.T) {
 	if code != 0 || !strings.Contains(out, `"rows_in": 3750`) || !strings.Contains(out, `"invariant_ok": true`) {
 		t.Fatalf("runs from postgres: %d %s", code, out)
 	}
+}
+
+// runJSON is a run as shp runs --format json prints it.
+type runJSON struct {
+	ID           string     `json:"id"`
+	Pipeline     string     `json:"pipeline"`
+	Status       string     `json:"status"`
+	StartedAt    time.Time  `json:"started_at"`
+	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	RowsIn       int64      `json:"rows_in"`
+	Loaded       int64      `json:"rows_loaded"`
+	Quarantined  int64      `json:"rows_quarantined"`
+	Deduplicated int64      `json:"rows_deduplicated"`
+	Objects      int64      `json:"objects"`
+	Bytes        int64      `json:"bytes"`
+	InvariantOK  bool       `json:"invariant_ok"`
+	FullRefresh  bool       `json:"full_refresh"`
+	Error        string     `json:"error,omitempty"`
+	LogicalDate  *time.Time `json:"logical_date,omitempty"`
+	Trigger      string     `json:"trigger"`
+	Attempt      int        `json:"attempt"`
+	// Metrics are the batch's measures for anomaly detection.
+	Metrics map[string]float64 `json:"metrics,omitempty"`
 }

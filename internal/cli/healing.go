@@ -159,24 +159,22 @@ func newHealingCmd(e *env) *cobra.Command {
 		Short: "List the diagnosis model versions, their evaluation and which is active",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := openStore(cmd.Context(), dir)
-			if err != nil {
+			var ms []service.ModelView
+			if err := withService(cmd.Context(), dir, func(s *service.Service) (err error) {
+				ms, err = s.Models(cmd.Context())
 				return err
-			}
-			defer svc.close()
-			ms, err := svc.store.ListModels(cmd.Context())
-			if err != nil {
-				return failedErr(err)
+			}); err != nil {
+				return serviceErr(err)
 			}
 			t := newTable(e.stdout, "VERSION", "TRAINED", "ACCURACY", "MACRO F1", "ECE", "ACTIVE")
 			for _, m := range ms {
 				var ev healing.Evaluation
-				_ = json.Unmarshal([]byte(m.Metrics), &ev)
+				_ = json.Unmarshal(m.Evaluation, &ev)
 				active := ""
 				if m.Active {
 					active = "yes"
 				}
-				t.row(m.Version, m.CreatedAt.UTC().Format(time.RFC3339), fmt.Sprintf("%.1f%%", 100*ev.Accuracy), fmt.Sprintf("%.3f", ev.MacroF1), fmt.Sprintf("%.3f", ev.ECE), active)
+				t.row(m.Version, m.TrainedAt.Format(time.RFC3339), fmt.Sprintf("%.1f%%", 100*ev.Accuracy), fmt.Sprintf("%.3f", ev.MacroF1), fmt.Sprintf("%.3f", ev.ECE), active)
 			}
 			t.flush()
 			return nil
@@ -302,50 +300,27 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 		Short: "What the self-healing engine did or proposed, and why",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			svc, err := openStore(cmd.Context(), dir)
-			if err != nil {
-				return err
+			if limit < 1 || limit > service.MaxPageSize {
+				return usageErr(fmt.Errorf("--limit must be from 1 to %d, got %d", service.MaxPageSize, limit))
 			}
-			defer svc.close()
-			acts, err := svc.store.ListActions(cmd.Context(), metadata.ActionFilter{RunID: runID, Pipeline: name, Status: status, Limit: limit})
-			if err != nil {
-				return failedErr(err)
+			var acts []service.ActionView
+			if err := withService(cmd.Context(), dir, func(s *service.Service) error {
+				page, err := s.Actions(cmd.Context(), service.ActionQuery{RunID: runID, Pipeline: name, Status: status, PageRequest: service.PageRequest{PageSize: limit}})
+				acts = page.Items
+				return err
+			}); err != nil {
+				return serviceErr(err)
 			}
 			if outFormat == "json" {
-				type actionJSON struct {
-					ID           int64           `json:"id"`
-					RunID        string          `json:"run_id"`
-					Pipeline     string          `json:"pipeline"`
-					Object       string          `json:"object"`
-					Issue        string          `json:"issue"`
-					Category     string          `json:"category"`
-					Confidence   float64         `json:"confidence"`
-					DecidedBy    string          `json:"decided_by"`
-					Strategy     string          `json:"strategy"`
-					Params       json.RawMessage `json:"params"`
-					RowsAffected int64           `json:"rows_affected"`
-					Before       json.RawMessage `json:"before"`
-					After        json.RawMessage `json:"after"`
-					Status       string          `json:"status"`
-					ApprovedBy   string          `json:"approved_by"`
-					Reason       string          `json:"reason"`
-					CreatedAt    time.Time       `json:"created_at"`
-				}
-				out := []actionJSON{}
-				for _, a := range acts {
-					out = append(out, actionJSON{a.ID, a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy,
-						a.Strategy, rawJSON(a.Params), a.RowsAffected, rawJSON(a.Before), rawJSON(a.After),
-						a.Status, a.ApprovedBy, a.Reason, a.CreatedAt.UTC()})
-				}
-				return writeJSON(e.stdout, out)
+				return writeJSON(e.stdout, acts)
 			}
 			for _, a := range acts {
-				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.ObjectKey, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
+				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.Object, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
 				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", a.Issue, a.Category, a.DecidedBy, a.Reason)
-				if a.Before != "[]" && a.Before != "null" && a.Before != "" {
+				if b := string(a.Before); b != "[]" && b != "null" && b != "" {
 					fmt.Fprintf(e.stdout, "   before: %s\n", a.Before)
 				}
-				if a.After != "[]" && a.After != "null" && a.After != "" {
+				if b := string(a.After); b != "[]" && b != "null" && b != "" {
 					fmt.Fprintf(e.stdout, "   after:  %s\n", a.After)
 				}
 			}
@@ -480,14 +455,6 @@ func whoDecides(by string) string {
 		by = "someone"
 	}
 	return by
-}
-
-// rawJSON passes a stored JSON value through; an empty one is null.
-func rawJSON(s string) json.RawMessage {
-	if s == "" {
-		return json.RawMessage("null")
-	}
-	return json.RawMessage(s)
 }
 
 // subjectKind names what a reverted action's strategy now waits on: the

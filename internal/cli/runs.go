@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/service"
 )
 
 func newRunsCmd(e *env) *cobra.Command {
@@ -19,29 +21,46 @@ func newRunsCmd(e *env) *cobra.Command {
 			if err := checkFormat(outFormat, "table", "json"); err != nil {
 				return err
 			}
-			svc, err := openStore(cmd.Context(), dir)
-			if err != nil {
-				return err
+			if limit < 0 {
+				return usageErr(fmt.Errorf("--limit must be 0 (all) or more, got %d", limit))
 			}
-			defer svc.close()
-			runs, err := svc.store.ListRuns(cmd.Context(), metadata.RunFilter{Pipeline: name, Status: status, Limit: limit})
-			if err != nil {
-				return failedErr(err)
+			runs := []service.RunView{}
+			if err := withService(cmd.Context(), dir, func(s *service.Service) error {
+				q := service.RunQuery{Pipeline: name, Status: status, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}}
+				for {
+					if limit > 0 {
+						q.PageSize = min(service.MaxPageSize, limit-len(runs))
+					}
+					page, err := s.Runs(cmd.Context(), q)
+					if err != nil {
+						return err
+					}
+					runs = append(runs, page.Items...)
+					if page.NextPageToken == "" || limit > 0 && len(runs) >= limit {
+						return nil
+					}
+					q.PageToken = page.NextPageToken
+				}
+			}); err != nil {
+				return serviceErr(err)
 			}
 			if outFormat == "json" {
-				return writeJSON(e.stdout, runsJSON(runs))
+				return writeJSON(e.stdout, runs)
 			}
 			t := newTable(e.stdout, "RUN", "PIPELINE", "STATUS", "STARTED", "DURATION", "IN", "LOADED", "QUARANTINED", "DEDUPLICATED", "CHECK", "ERROR")
 			for _, r := range runs {
-				dur := ""
-				if !r.EndedAt.IsZero() {
-					dur = r.EndedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+				dur, started := "", ""
+				if r.DurationSeconds != nil {
+					dur = time.Duration(*r.DurationSeconds * float64(time.Second)).Round(time.Millisecond).String()
+				}
+				if r.StartedAt != nil {
+					started = r.StartedAt.Format("2006-01-02 15:04:05")
 				}
 				check := "ok"
 				if !r.InvariantOK {
 					check = "-"
 				}
-				t.row(r.ID, r.Pipeline, r.Status, r.StartedAt, dur, r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, check, firstLine(r.Error))
+				t.row(r.ID, r.Pipeline, r.Status, started, dur, r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, check, firstLine(r.Error))
 			}
 			t.flush()
 			return nil
@@ -56,12 +75,17 @@ func newRunsCmd(e *env) *cobra.Command {
 			if err := checkFormat(showFormat, "table", "json"); err != nil {
 				return err
 			}
-			svc, err := openStore(cmd.Context(), showDir)
-			if err != nil {
+			var d service.RunDetail
+			if err := withService(cmd.Context(), showDir, func(s *service.Service) (err error) {
+				d, err = s.Run(cmd.Context(), args[0])
 				return err
+			}); err != nil {
+				if errors.Is(err, service.ErrNotFound) {
+					return usageErr(fmt.Errorf("run %s is not on record", args[0]))
+				}
+				return serviceErr(err)
 			}
-			defer svc.close()
-			return runsShow(cmd.Context(), e, svc.store, args[0], showFormat)
+			return runsShow(e, d, showFormat)
 		},
 	}
 	show.Flags().StringVarP(&showDir, "config", "c", ".", "project config folder")
@@ -82,47 +106,4 @@ func firstLine(s string) string {
 		}
 	}
 	return s
-}
-
-type runJSON struct {
-	ID           string     `json:"id"`
-	Pipeline     string     `json:"pipeline"`
-	Status       string     `json:"status"`
-	StartedAt    time.Time  `json:"started_at"`
-	EndedAt      *time.Time `json:"ended_at,omitempty"`
-	RowsIn       int64      `json:"rows_in"`
-	Loaded       int64      `json:"rows_loaded"`
-	Quarantined  int64      `json:"rows_quarantined"`
-	Deduplicated int64      `json:"rows_deduplicated"`
-	Objects      int64      `json:"objects"`
-	Bytes        int64      `json:"bytes"`
-	InvariantOK  bool       `json:"invariant_ok"`
-	FullRefresh  bool       `json:"full_refresh"`
-	Error        string     `json:"error,omitempty"`
-	LogicalDate  *time.Time `json:"logical_date,omitempty"`
-	Trigger      string     `json:"trigger"`
-	Attempt      int        `json:"attempt"`
-	// Metrics are the batch's measures for anomaly detection.
-	Metrics map[string]float64 `json:"metrics,omitempty"`
-}
-
-func runsJSON(runs []metadata.Run) []runJSON {
-	out := make([]runJSON, 0, len(runs))
-	for _, r := range runs {
-		var logical *time.Time
-		if !r.LogicalDate.IsZero() {
-			l := r.LogicalDate.UTC()
-			logical = &l
-		}
-		j := runJSON{LogicalDate: logical, ID: r.ID, Pipeline: r.Pipeline, Status: r.Status, StartedAt: r.StartedAt.UTC(), RowsIn: r.RowsIn,
-			Trigger: r.Trigger, Attempt: r.Attempt,
-			Loaded: r.RowsLoaded, Quarantined: r.RowsQuarantined, Deduplicated: r.RowsDeduplicated, Objects: r.Objects,
-			Bytes: r.Bytes, InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error, Metrics: r.Metrics}
-		if !r.EndedAt.IsZero() {
-			t := r.EndedAt.UTC()
-			j.EndedAt = &t
-		}
-		out = append(out, j)
-	}
-	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -15,9 +14,9 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/lineage"
-	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
+	"github.com/shp-dev/shp/internal/service"
 )
 
 // orchestrator is a scheduler wired to the pipeline runner.
@@ -365,61 +364,24 @@ func newPauseCmd(e *env, pause bool) *cobra.Command {
 	return cmd
 }
 
-// runsShow prints one run with its tasks.
-func runsShow(ctx context.Context, e *env, store metadata.Store, id, outFormat string) error {
-	r, err := store.GetRun(ctx, id)
-	if err != nil {
-		if errors.Is(err, metadata.ErrNotFound) {
-			return usageErr(fmt.Errorf("run %s is not on record", id))
-		}
-		return failedErr(err)
-	}
-	tasks, err := store.ListTasks(ctx, id)
-	if err != nil {
-		return failedErr(err)
-	}
+// runsShow prints one run with its tasks and attempts.
+func runsShow(e *env, d service.RunDetail, outFormat string) error {
 	if outFormat == "json" {
-		type taskJSON struct {
-			Task        string     `json:"task"`
-			Attempt     int        `json:"attempt"`
-			Status      string     `json:"status"`
-			StartedAt   time.Time  `json:"started_at"`
-			EndedAt     *time.Time `json:"ended_at,omitempty"`
-			DurationMS  int64      `json:"duration_ms"`
-			RowsIn      int64      `json:"rows_in"`
-			RowsLoaded  int64      `json:"rows_loaded"`
-			Quarantined int64      `json:"rows_quarantined"`
-			Error       string     `json:"error,omitempty"`
-		}
-		out := struct {
-			Run   runJSON    `json:"run"`
-			Tasks []taskJSON `json:"tasks"`
-		}{Run: runsJSON([]metadata.Run{r})[0], Tasks: []taskJSON{}}
-		for _, t := range tasks {
-			tj := taskJSON{Task: t.Task, Attempt: t.Attempt, Status: t.Status, StartedAt: t.StartedAt, RowsIn: t.RowsIn,
-				RowsLoaded: t.RowsLoaded, Quarantined: t.RowsQuarantined, Error: t.Error}
-			if !t.EndedAt.IsZero() {
-				end := t.EndedAt
-				tj.EndedAt = &end
-				tj.DurationMS = t.EndedAt.Sub(t.StartedAt).Milliseconds()
-			}
-			out.Tasks = append(out.Tasks, tj)
-		}
-		return writeJSON(e.stdout, out)
+		return writeJSON(e.stdout, d)
 	}
-	fmt.Fprintf(e.stdout, "run %s  pipeline %s  %s  trigger %s  attempt %d\n", r.ID, r.Pipeline, r.Status, r.Trigger, r.Attempt)
-	if !r.LogicalDate.IsZero() {
-		fmt.Fprintf(e.stdout, "  logical date %s\n", r.LogicalDate.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "run %s  pipeline %s  %s  trigger %s  attempt %d\n", d.ID, d.Pipeline, d.Status, d.Trigger, d.Attempt)
+	if d.LogicalDate != nil {
+		fmt.Fprintf(e.stdout, "  logical date %s\n", d.LogicalDate.Format(time.RFC3339))
 	}
-	fmt.Fprintf(e.stdout, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d\n", r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated)
-	if r.Error != "" {
-		fmt.Fprintf(e.stdout, "  error: %s\n", r.Error)
+	fmt.Fprintf(e.stdout, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d\n", d.RowsIn, d.RowsLoaded, d.RowsQuarantined, d.RowsDeduplicated)
+	if d.Error != "" {
+		fmt.Fprintf(e.stdout, "  error: %s\n", d.Error)
 	}
 	t := newTable(e.stdout, "TASK", "ATTEMPT", "STATUS", "DURATION", "IN", "LOADED", "QUARANTINED", "ERROR")
-	for _, task := range tasks {
+	for _, task := range d.Tasks {
 		dur := ""
-		if !task.EndedAt.IsZero() {
-			dur = task.EndedAt.Sub(task.StartedAt).Round(time.Millisecond).String()
+		if task.StartedAt != nil && task.EndedAt != nil {
+			dur = task.EndedAt.Sub(*task.StartedAt).Round(time.Millisecond).String()
 		}
 		t.row(task.Task, task.Attempt, task.Status, dur, task.RowsIn, task.RowsLoaded, task.RowsQuarantined, firstLine(task.Error))
 	}

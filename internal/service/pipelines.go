@@ -76,6 +76,8 @@ type RunView struct {
 	RowsLoaded       int64              `json:"rows_loaded"`
 	RowsQuarantined  int64              `json:"rows_quarantined"`
 	RowsDeduplicated int64              `json:"rows_deduplicated"`
+	Objects          int64              `json:"objects"`
+	Bytes            int64              `json:"bytes"`
 	InvariantOK      bool               `json:"invariant_ok"`
 	FullRefresh      bool               `json:"full_refresh"`
 	Error            string             `json:"error,omitempty"`
@@ -114,7 +116,7 @@ func runView(r metadata.Run) RunView {
 	v := RunView{ID: r.ID, Pipeline: r.Pipeline, Status: r.Status, Trigger: r.Trigger, Attempt: r.Attempt,
 		LogicalDate: timePtr(r.LogicalDate), StartedAt: timePtr(r.StartedAt), EndedAt: timePtr(r.EndedAt),
 		RowsIn: r.RowsIn, RowsLoaded: r.RowsLoaded, RowsQuarantined: r.RowsQuarantined, RowsDeduplicated: r.RowsDeduplicated,
-		InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error, Metrics: r.Metrics}
+		Objects: r.Objects, Bytes: r.Bytes, InvariantOK: r.InvariantOK, FullRefresh: r.FullRefresh, Error: r.Error, Metrics: r.Metrics}
 	if v.Metrics == nil {
 		v.Metrics = map[string]float64{}
 	}
