@@ -88,6 +88,7 @@ func routes() []route {
 		{"GET", "/api/v1/apikeys", service.Admin, (*Server).listKeys},
 		{"POST", "/api/v1/apikeys", service.Admin, (*Server).createKey},
 		{"DELETE", "/api/v1/apikeys/{id}", service.Admin, (*Server).revokeKey},
+		{"GET", "/api/v1/audit", service.Admin, (*Server).audits},
 	}
 }
 

@@ -415,6 +415,14 @@ func TestWrites(t *testing.T) {
 		code, h, body = e.do("DELETE", "/api/v1/apikeys/nope", admin, nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
 
+		var page service.Page[service.AuditView]
+		e.get("/api/v1/audit?limit=2", service.Admin, &page)
+		if len(page.Items) != 2 || page.Items[0].Method != "DELETE" {
+			t.Fatalf("audit through the API: %+v", page)
+		}
+		if code, _, _ := e.do("GET", "/api/v1/audit", e.keys[service.Operator], nil); code != 403 {
+			t.Fatalf("an operator reads the audit log: %d", code)
+		}
 		audit, err := e.store.ListAudit(context.Background(), 0)
 		must(t, err)
 		if len(audit) < 10 || audit[len(audit)-1].Path != "/api/v1/pipelines/orders/run" || audit[len(audit)-1].Status != 202 ||

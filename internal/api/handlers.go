@@ -378,3 +378,17 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ service.Pri
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (s *Server) audits(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			s.fail(w, r, &service.FieldError{Field: "limit", Reason: "must be a whole number"})
+			return
+		}
+		limit = n
+	}
+	es, err := s.Service.Audit(r.Context(), limit)
+	s.respond(w, r, service.Page[service.AuditView]{Items: es}, err)
+}

@@ -111,3 +111,39 @@ func newAPIKeyCmd(e *env) *cobra.Command {
 	cmd.AddCommand(create, list, revoke)
 	return cmd
 }
+
+// newAuditCmd is shp audit: the latest writes through the REST API.
+func newAuditCmd(e *env) *cobra.Command {
+	var dir, outFormat string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "The latest writes through the REST API: who, their role, what, when, from where",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(outFormat, "table", "json"); err != nil {
+				return err
+			}
+			var es []service.AuditView
+			if err := withService(cmd.Context(), dir, func(s *service.Service) (err error) {
+				es, err = s.Audit(cmd.Context(), limit)
+				return err
+			}); err != nil {
+				return serviceErr(err)
+			}
+			if outFormat == "json" {
+				return writeJSON(e.stdout, es)
+			}
+			t := newTable(e.stdout, "AT", "WHO", "ROLE", "REQUEST", "STATUS", "FROM")
+			for _, a := range es {
+				t.row(a.At.Format(time.RFC3339), a.Principal, a.Role, a.Method+" "+a.Path, a.Status, a.Remote)
+			}
+			t.flush()
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many, newest first")
+	cmd.Flags().StringVar(&outFormat, "format", "table", "output format: table or json")
+	return cmd
+}

@@ -124,6 +124,9 @@ func TestServeAPITriggersARealRun(t *testing.T) {
 	if code := call("GET", "/api/v1/pipelines/sales", &p); code != 200 || p.LastRun.ID != trig.RunID || p.Quality.Score == nil || p.LastRun.RecordsProcessed == 0 {
 		t.Fatalf("pipeline after the run: %d %+v", code, p)
 	}
+	if code, out, _ := shp(t, "audit", "--config", dir); code != 0 || !strings.Contains(out, "POST /api/v1/pipelines/sales/run") || !strings.Contains(out, "key:") {
+		t.Fatalf("audit: %d %s", code, out)
+	}
 	if code, out, _ := shp(t, "apikey", "list", "--config", dir); code != 0 || !strings.Contains(out, "operator") || strings.Contains(out, created.Key) {
 		t.Fatalf("apikey list: %d %s", code, out)
 	}

@@ -92,7 +92,7 @@ func newRoot(e *env) *cobra.Command {
 	}
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print no progress")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "write structured logs to stderr")
-	root.AddCommand(newInitCmd(e), newAPIKeyCmd(e), newPipelinesCmd(e), newRunCmd(e), newRunsCmd(e), newQueryCmd(e), newConfigCmd(e), newValidateCmd(e), newQualityCmd(e),
+	root.AddCommand(newInitCmd(e), newAPIKeyCmd(e), newAuditCmd(e), newPipelinesCmd(e), newRunCmd(e), newRunsCmd(e), newQueryCmd(e), newConfigCmd(e), newValidateCmd(e), newQualityCmd(e),
 		newSourcesCmd(e), newLineageCmd(e), newServeCmd(e), newBackfillCmd(e), newTriggerCmd(e), newPauseCmd(e, true), newPauseCmd(e, false),
 		newExportCmd(e), newTaskCmd(e), newHealingCmd(e), newVersionCmd(e))
 	return root

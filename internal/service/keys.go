@@ -201,3 +201,32 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	}
 	return Principal{Name: "key:" + k.ID + " (" + k.Name + ")", Role: Role(k.Role), KeyID: k.ID}, nil
 }
+
+// AuditView is one audited API write.
+type AuditView struct {
+	ID        int64     `json:"id"`
+	At        time.Time `json:"at"`
+	Principal string    `json:"principal"`
+	Role      string    `json:"role"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Status    int       `json:"status"`
+	Remote    string    `json:"remote"`
+}
+
+// Audit lists the latest audited writes, newest first (at most limit,
+// 1 to MaxPageSize).
+func (s *Service) Audit(ctx context.Context, limit int) ([]AuditView, error) {
+	if limit < 1 || limit > MaxPageSize {
+		return nil, invalid("limit", "must be from 1 to %d, got %d", MaxPageSize, limit)
+	}
+	es, err := s.Store.ListAudit(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := []AuditView{}
+	for _, e := range es {
+		out = append(out, AuditView{ID: e.ID, At: e.At.UTC(), Principal: e.Principal, Role: e.Role, Method: e.Method, Path: e.Path, Status: e.Status, Remote: e.Remote})
+	}
+	return out, nil
+}
