@@ -7,6 +7,7 @@ package api
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"log/slog"
 	"math"
 	"net"
@@ -102,8 +103,22 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range routes() {
 		mux.Handle(rt.method+" "+rt.path, s.endpoint(rt))
 	}
-	// Everything else: a problem, not net/http's text.
+	// Everything else is a problem, not net/http's text: 405 with Allow
+	// for a known path, 404 otherwise.
+	paths := http.NewServeMux()
+	allowed := map[string][]string{}
+	for _, rt := range routes() {
+		if allowed[rt.path] == nil {
+			paths.Handle(rt.path, http.NotFoundHandler())
+		}
+		allowed[rt.path] = append(allowed[rt.path], rt.method)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" && r.Method != http.MethodOptions {
+			w.Header().Set("Allow", strings.Join(allowed[pattern], ", "))
+			writeProblem(w, r, http.StatusMethodNotAllowed, ProblemMethod, r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
 		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return s.cors(mux)
@@ -127,12 +142,14 @@ func (s *Server) endpoint(rt route) http.Handler {
 			rt.handle(s, rec, r, service.Principal{})
 			return
 		}
+		var p service.Principal
+		if rt.method != http.MethodGet {
+			// Every write is audited, refused ones too.
+			defer func() { s.audit(r, p, rec.status) }()
+		}
 		p, ok := s.authenticate(rec, r)
 		if !ok {
 			return
-		}
-		if rt.method != http.MethodGet {
-			defer func() { s.audit(r, p, rec.status) }()
 		}
 		if !p.Role.Allows(rt.role) {
 			writeProblem(rec, r, http.StatusForbidden, ProblemForbidden, "this needs the "+string(rt.role)+" role; the caller has "+string(p.Role))
@@ -184,14 +201,20 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 	default:
 		err = service.ErrBadKey
 	}
-	if err != nil {
-		// What was wrong, without the token: expired, revoked, wrong
-		// audience, bad signature.
+	switch {
+	case err == nil:
+		return p, true
+	case errors.Is(err, service.ErrBadKey), errors.Is(err, service.ErrKeyRevoked), errors.Is(err, service.ErrKeyExpired),
+		errors.Is(err, ErrInvalidToken):
+		// What was wrong, without the credential: expired, revoked,
+		// wrong audience, bad signature.
 		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, err.Error())
-		return service.Principal{}, false
+	default:
+		// The store failed, not the caller: logged, answered without its text.
+		s.fail(w, r, err)
 	}
-	return p, true
+	return service.Principal{}, false
 }
 
 // allow applies the caller's rate limit; over it, it answers 429 with
@@ -232,7 +255,11 @@ func (s *Server) audit(r *http.Request, p service.Principal, status int) {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	e := metadata.AuditEntry{At: time.Now(), Principal: p.Name, Role: string(p.Role), Method: r.Method, Path: r.URL.Path, Status: status, Remote: host}
+	who := p.Name
+	if who == "" {
+		who = "anonymous"
+	}
+	e := metadata.AuditEntry{At: time.Now(), Principal: who, Role: string(p.Role), Method: r.Method, Path: r.URL.Path, Status: status, Remote: host}
 	if err := s.Service.Store.RecordAudit(context.WithoutCancel(r.Context()), e); err != nil {
 		s.logger().Error("audit log", "err", err, "method", r.Method, "path", r.URL.Path)
 	}

@@ -42,6 +42,8 @@ pipelines:
     schedule: "0 2 * * *"
   events:
     source: db
+  items:
+    source: feed
 `
 
 const projectRules = `pipelines:
@@ -60,7 +62,8 @@ func newEnv(t *testing.T, kind string, cfg func(*config.API)) *env {
 	files := map[string]string{
 		"config.yaml": projectConfig,
 		"sources.yaml": "sources:\n  files:\n    type: file\n    path: data/*.csv\n    schema: schema.json\n" +
-			"  db:\n    type: postgres\n    dsn: postgres://shp:hunter2@db.example.com/app\n    table: events\n",
+			"  db:\n    type: postgres\n    dsn: postgres://shp:hunter2@db.example.com/app\n    table: events\n" +
+			"  feed:\n    type: api\n    url: https://ana:hunter3@api.example.com/v1/items?api_key=hunter4\n",
 		"schema.json":        `[{"name":"id","type":"INTEGER"},{"name":"region","type":"STRING"}]`,
 		"quality_rules.yaml": projectRules,
 		"self_healing.yaml":  "auto_approve: [quarantine_duplicates]\n",
@@ -215,7 +218,8 @@ func TestReadEndpoints(t *testing.T) {
 			t.Fatalf("health %v ready %v", health, ready)
 		}
 
-		if code, _, body := e.do("GET", "/api/v1/pipelines", e.keys[service.Viewer], nil); code != 200 || strings.Contains(string(body), "hunter2") {
+		if code, _, body := e.do("GET", "/api/v1/pipelines", e.keys[service.Viewer], nil); code != 200 || strings.Contains(string(body), "hunter") ||
+			!strings.Contains(string(body), `"url":"https://api.example.com/v1/items"`) {
 			t.Fatalf("pipelines show the password in a source's DSN: %d %s", code, body)
 		}
 		var pipelines service.Page[service.PipelineView]
@@ -223,7 +227,7 @@ func TestReadEndpoints(t *testing.T) {
 		if ev := pipelines.Items[0]; ev.Source.Type != "postgres" || ev.Source.Config["table"] != "events" {
 			t.Fatalf("a database source: %+v", ev.Source)
 		}
-		if len(pipelines.Items) != 2 || pipelines.Items[0].ID != "events" || pipelines.Items[1].ID != "orders" {
+		if len(pipelines.Items) != 3 || pipelines.Items[0].ID != "events" || pipelines.Items[2].ID != "orders" {
 			t.Fatalf("pipelines %+v", pipelines)
 		}
 		var p service.PipelineView
@@ -262,7 +266,7 @@ func TestReadEndpoints(t *testing.T) {
 		}
 		var rules RulesResponse
 		e.get("/api/v1/quality/rules", service.Viewer, &rules)
-		if len(rules.Items) != 2 || rules.Items[1].Pipeline != "orders" || rules.Items[1].Rules[0].Origin != "config" {
+		if len(rules.Items) != 3 || rules.Items[2].Pipeline != "orders" || rules.Items[2].Rules[0].Origin != "config" {
 			t.Fatalf("rules %+v", rules)
 		}
 
@@ -290,9 +294,12 @@ func TestReadEndpoints(t *testing.T) {
 		if models.Items == nil {
 			t.Fatal("models: want an empty list, got null")
 		}
+		if code, _, body := e.do("GET", "/api/v1/lineage", e.keys[service.Viewer], nil); code != 200 || strings.Contains(string(body), "hunter") {
+			t.Fatalf("lineage shows a credential: %d %s", code, body)
+		}
 		var lineage service.Page[service.LineageEntry]
 		e.get("/api/v1/lineage", service.Viewer, &lineage)
-		if len(lineage.Items) != 2 || lineage.Items[1].Table.Name != "main.orders" || lineage.Items[1].Pipeline != "orders" {
+		if len(lineage.Items) != 3 || lineage.Items[2].Table.Name != "main.orders" || lineage.Items[2].Pipeline != "orders" {
 			t.Fatalf("lineage %+v", lineage)
 		}
 		code, h, body := e.do("GET", "/api/v1/pipelines/nope", e.keys[service.Viewer], nil)
@@ -301,6 +308,11 @@ func TestReadEndpoints(t *testing.T) {
 		e.problem(code, h, body, 404, ProblemNotFound)
 		code, h, body = e.do("GET", "/api/v1/nowhere", e.keys[service.Viewer], nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
+		code, h, body = e.do("DELETE", "/api/v1/pipelines/orders", e.keys[service.Viewer], nil)
+		e.problem(code, h, body, 405, ProblemMethod)
+		if h.Get("Allow") != "GET" {
+			t.Errorf("Allow %q, want GET", h.Get("Allow"))
+		}
 	})
 }
 
@@ -329,6 +341,12 @@ func TestWrites(t *testing.T) {
 		}
 		code, h, body = e.do("POST", "/api/v1/pipelines/nope/run", op, nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
+		for _, v := range []string{"x'; DROP TABLE t; --", "evil.example.com/x?y=1", "a b"} {
+			code, h, body = e.do("POST", "/api/v1/pipelines/orders/run", op, map[string]any{"parameters": map[string]string{"day": v}})
+			if p := e.problem(code, h, body, 400, ProblemInvalid); p.Field != "parameters.day" {
+				t.Errorf("parameter %q: %+v", v, p)
+			}
+		}
 
 		var proposed service.Page[service.ActionView]
 		e.get("/api/v1/healing/actions?status=proposed", service.Viewer, &proposed)
@@ -375,6 +393,7 @@ func TestWrites(t *testing.T) {
 			body  any
 			field string
 		}{
+			{map[string]any{"pipeline": "orders", "rule": map[string]any{"expectation": "expect_rows_to_satisfy_sql", "kwargs": map[string]any{"predicate": "1=1"}}}, "rule.expectation"},
 			{map[string]any{"rule": map[string]any{"expectation": "expect_column_values_to_not_be_null"}}, "pipeline"},
 			{map[string]any{"pipeline": "orders"}, "rule"},
 			{map[string]any{"pipeline": "orders", "rule": map[string]any{"expectation": "expect_miracles"}}, "rule"},
@@ -415,9 +434,12 @@ func TestWrites(t *testing.T) {
 		code, h, body = e.do("DELETE", "/api/v1/apikeys/nope", admin, nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
 
+		if code, _, _ := e.do("POST", "/api/v1/healing/approve", "", nil); code != 401 {
+			t.Fatalf("an anonymous write: %d", code)
+		}
 		var page service.Page[service.AuditView]
 		e.get("/api/v1/audit?limit=2", service.Admin, &page)
-		if len(page.Items) != 2 || page.Items[0].Method != "DELETE" {
+		if len(page.Items) != 2 || page.Items[0].Principal != "anonymous" || page.Items[0].Status != 401 || page.Items[1].Method != "DELETE" {
 			t.Fatalf("audit through the API: %+v", page)
 		}
 		if code, _, _ := e.do("GET", "/api/v1/audit", e.keys[service.Operator], nil); code != 403 {

@@ -39,21 +39,22 @@ func NewOIDCVerifier(ctx context.Context, cfg config.OIDC) (*OIDCVerifier, error
 	return v, nil
 }
 
-// Errors of token verification beyond go-oidc's own.
+// Errors of token verification; each wraps ErrInvalidToken.
 var (
-	ErrTokenNotYetValid = errors.New("token not valid yet (nbf)")
-	ErrNoRole           = errors.New("token carries no role this API knows")
+	ErrInvalidToken     = errors.New("invalid token")
+	ErrTokenNotYetValid = fmt.Errorf("%w: not valid yet (nbf)", ErrInvalidToken)
+	ErrNoRole           = fmt.Errorf("%w: it carries no role this API knows", ErrInvalidToken)
 )
 
 // Verify implements TokenVerifier.
 func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (service.Principal, error) {
 	tok, err := v.verifier.Verify(ctx, raw)
 	if err != nil {
-		return service.Principal{}, fmt.Errorf("invalid token: %w", err)
+		return service.Principal{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return service.Principal{}, fmt.Errorf("invalid token claims: %w", err)
+		return service.Principal{}, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
 	}
 	if nbf, ok := claims["nbf"].(float64); ok {
 		if v.now().Add(v.cfg.ClockSkew).Before(time.Unix(int64(nbf), 0)) {
@@ -65,14 +66,15 @@ func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (service.Principa
 		return service.Principal{}, fmt.Errorf("%w (claim %q)", ErrNoRole, v.cfg.RolesClaim)
 	}
 	name := tok.Subject
-	if email, ok := claims["email"].(string); ok && email != "" {
+	if email, ok := claims["email"].(string); ok && email != "" && claims["email_verified"] == true {
 		name = email
 	}
 	return service.Principal{Name: "oidc:" + name, Role: role}, nil
 }
 
 // role maps a roles claim (a string or a list of strings) to the strongest
-// role it grants.
+// role it grants: through the role map, or, when there is none, by the
+// values that are roles' names.
 func (v *OIDCVerifier) role(claim any) service.Role {
 	var values []string
 	switch c := claim.(type) {
@@ -88,8 +90,8 @@ func (v *OIDCVerifier) role(claim any) service.Role {
 	var best service.Role
 	for _, val := range values {
 		r, ok := v.cfg.RoleMap[val]
-		if !ok {
-			r = val // a value that is a role's name grants it
+		if !ok && len(v.cfg.RoleMap) == 0 {
+			r = val // without a role map, a value that is a role's name grants it
 		}
 		role, err := service.ParseRole(r)
 		if err == nil && (best == "" || role.Allows(best)) {

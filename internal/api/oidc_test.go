@@ -36,7 +36,7 @@ func TestOIDCTokens(t *testing.T) {
 	// The server's handler was built already; the verifier is read per request.
 	now := time.Now()
 	token := func(kp *mockoidc.Keypair, mut func(jwt.MapClaims)) string {
-		c := jwt.MapClaims{"iss": cfg.Issuer, "aud": cfg.ClientID, "sub": "u-1", "email": "ana@example.com",
+		c := jwt.MapClaims{"iss": cfg.Issuer, "aud": cfg.ClientID, "sub": "u-1", "email": "ana@example.com", "email_verified": true,
 			"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Hour).Unix(), "groups": []string{"analysts", "data-eng"}}
 		if mut != nil {
 			mut(c)
@@ -74,7 +74,7 @@ func TestOIDCTokens(t *testing.T) {
 		{"foreign signature", token(other, nil), 401, "invalid token"},
 		{"no known role", token(m.Keypair, func(c jwt.MapClaims) { c["groups"] = []string{"marketing"} }), 401, "no role"},
 		{"viewer writes", token(m.Keypair, func(c jwt.MapClaims) { c["groups"] = "analysts" }), 403, "needs the operator role"},
-		{"a group named like a role", token(m.Keypair, func(c jwt.MapClaims) { c["groups"] = []string{"admin"} }), 0, ""},
+		{"a group named like a role, with a role map", token(m.Keypair, func(c jwt.MapClaims) { c["groups"] = []string{"admin"} }), 401, "no role"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, h, body := e.do("POST", "/api/v1/pipelines/orders/run", tc.token, nil)
@@ -92,6 +92,23 @@ func TestOIDCTokens(t *testing.T) {
 				t.Errorf("detail %q, want %q", p.Detail, tc.detail)
 			}
 		})
+	}
+
+	// An unverified email does not name the caller.
+	unverified := token(m.Keypair, func(c jwt.MapClaims) { c["email_verified"] = false; c["email"] = "boss@example.com" })
+	if code, _, body := e.do("POST", "/api/v1/pipelines/orders/run", unverified, nil); code != 202 {
+		t.Fatalf("unverified email: %d %s", code, body)
+	}
+	if audit, _ := e.store.ListAudit(context.Background(), 1); len(audit) != 1 || audit[0].Principal != "oidc:u-1" {
+		t.Fatalf("an unverified email named the caller: %+v", audit)
+	}
+	// Without a role map, a value named like a role grants it.
+	bare, err := NewOIDCVerifier(context.Background(), config.OIDC{Issuer: cfg.Issuer, Audience: cfg.ClientID, RolesClaim: "groups"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := bare.Verify(context.Background(), token(m.Keypair, func(c jwt.MapClaims) { c["groups"] = []string{"viewer", "admin"} })); err != nil || p.Role != "admin" {
+		t.Fatalf("role names without a map: %+v %v", p, err)
 	}
 
 	// Key rotation: the provider signs with a new key and serves it in its

@@ -22,28 +22,38 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 	p := o.svc.project
 	svc := o.svc.service()
 	var mu sync.Mutex
-	queued := map[string]service.RunView{}
+	type queuedRun struct {
+		view service.RunView
+		at   time.Time
+	}
+	queued := map[string]queuedRun{}
 	svc.Queued = func(runID string) (service.RunView, bool) {
 		mu.Lock()
 		defer mu.Unlock()
-		v, ok := queued[runID]
-		return v, ok
+		q, ok := queued[runID]
+		return q.view, ok
 	}
 	svc.Trigger = func(ctx context.Context, name string, params map[string]string) (string, error) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		runID := pipeline.NewRunID(now)
 		mu.Lock()
-		// Shown until the run has its own record; a few hundred at most
-		// are kept.
-		if len(queued) > 1000 {
-			clear(queued)
+		// Shown until the run has its own record (read first); entries
+		// older than a day are dropped.
+		for id, q := range queued {
+			if now.Sub(q.at) > 24*time.Hour {
+				delete(queued, id)
+			}
 		}
-		queued[runID] = service.RunView{ID: runID, Pipeline: name, Status: "queued", Trigger: scheduler.TriggerManual, Attempt: 1, Metrics: map[string]float64{}}
+		queued[runID] = queuedRun{view: service.RunView{ID: runID, Pipeline: name, Status: "queued", Trigger: scheduler.TriggerManual,
+			Attempt: 1, Metrics: map[string]float64{}}, at: now}
 		mu.Unlock()
 		job := scheduler.Job{Pipeline: name, Interval: scheduler.Interval{Start: now, End: now}, Trigger: scheduler.TriggerManual,
 			Params: params, RunID: runID}
 		// The run goes on after the request: it must not end with it.
 		if err := o.sched.Enqueue(context.WithoutCancel(ctx), job); err != nil {
+			mu.Lock()
+			delete(queued, runID)
+			mu.Unlock()
 			return "", err
 		}
 		return runID, nil

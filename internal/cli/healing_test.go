@@ -310,7 +310,7 @@ func TestRevertSetAsideRows(t *testing.T) {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}
 	id = appliedID(t, dir, "quarantine_duplicates")
-	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "x"); code != 1 || !strings.Contains(errOut, "merges on its key") {
+	if code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "x"); code != 2 || !strings.Contains(errOut, "merges on its key") {
 		t.Fatalf("revert in a merge target: %d %s", code, errOut)
 	}
 }

@@ -224,7 +224,7 @@ func TestRevertStageRepair(t *testing.T) {
 		t.Fatalf("quarantine after the revert: %v", q)
 	}
 	code, _, errOut = shp(t, "healing", "revert", fmt.Sprint(ids["add_nullable_column"]), "--config", dir, "--reason", "no")
-	if code != 1 || !strings.Contains(errOut, "schema changes cannot") {
+	if code != 2 || !strings.Contains(errOut, "schema changes cannot") {
 		t.Fatalf("revert of a new column: %d %s", code, errOut)
 	}
 }
@@ -244,7 +244,7 @@ func TestRevertOfChangedRowsMovesNothing(t *testing.T) {
 	}
 	id := appliedID(t, dir, "parse_date_format")
 	code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "month first")
-	if code != 1 || !strings.Contains(errOut, "1 of the 2 rows action") || !strings.Contains(errOut, "nothing was reverted") {
+	if code != 2 || !strings.Contains(errOut, "1 of the 2 rows action") || !strings.Contains(errOut, "nothing was reverted") {
 		t.Fatalf("revert: %d %s", code, errOut)
 	}
 	if got := queryJSON(t, dir, "SELECT count(*) AS n FROM events"); fmt.Sprint(got[0]["n"]) != "3" {

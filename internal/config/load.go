@@ -285,6 +285,15 @@ func (l *loader) config(f *yamlFile) Config {
 	return c
 }
 
+// isLoopback reports whether host names this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // defaultAPI is the api section's defaults.
 func defaultAPI() API {
 	return API{RateLimit: DefaultAPIRate, RateBurst: DefaultAPIBurst, MaxBodyBytes: DefaultAPIMaxBody,
@@ -326,8 +335,13 @@ func (l *loader) api(f *yamlFile, top *object) API {
 	if o.has("oidc") {
 		oc := f.object(o.node("oidc"), o.keyPos("oidc"), "", "api.oidc.", "api.oidc", "issuer", "audience", "roles_claim", "role_map", "clock_skew")
 		if oc.required("issuer", &a.OIDC.Issuer) {
-			if u, err := url.Parse(a.OIDC.Issuer); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				oc.errorf(oc.valuePos("issuer"), "api.oidc.issuer %q must be an http:// or https:// URL", a.OIDC.Issuer)
+			u, err := url.Parse(a.OIDC.Issuer)
+			switch {
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				oc.errorf(oc.valuePos("issuer"), "api.oidc.issuer %q must be an https:// URL", a.OIDC.Issuer)
+			case u.Scheme == "http" && !isLoopback(u.Hostname()):
+				// Its signing keys would travel in the clear.
+				oc.errorf(oc.valuePos("issuer"), "api.oidc.issuer %q must be https:// (http:// only on this machine)", a.OIDC.Issuer)
 			}
 		}
 		oc.required("audience", &a.OIDC.Audience)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -95,6 +96,10 @@ func rowJSON(alias string, cols []warehouse.Column) string {
 	return "CAST(json_object(" + strings.Join(parts, ", ") + ") AS VARCHAR)"
 }
 
+// ErrNotRevertible marks a revert refused for what the action is or what
+// became of its rows, not for a failure.
+var ErrNotRevertible = errors.New("cannot be reverted")
+
 // Reverted says what a revert did.
 type Reverted struct {
 	Rows int64
@@ -121,14 +126,14 @@ func Revert(ctx context.Context, w warehouse.Warehouse, target, mode string, a m
 	err := json.Unmarshal([]byte(a.Params), &p)
 	if err == nil && p.SetAside != "" {
 		if mode == warehouse.ModeMerge {
-			return Reverted{}, fmt.Errorf("action #%d (%s) set aside earlier rows of a key, and %s merges on its key: "+
-				"the latest row of each key replaces the others anyway, so there is nothing to restore", a.ID, a.Strategy, target)
+			return Reverted{}, fmt.Errorf("%w: action #%d (%s) set aside earlier rows of a key, and %s merges on its key: "+
+				"the latest row of each key replaces the others anyway, so there is nothing to restore", ErrNotRevertible, a.ID, a.Strategy, target)
 		}
 		return restoreSetAside(ctx, w, target, p.SetAside, a)
 	}
 	if err != nil || (p.Originals == "" && p.Rescued == "") {
-		return Reverted{}, fmt.Errorf("action #%d (%s) kept nothing to restore: value rewrites, rows set aside and repairs that rescued rows from quarantine can be reverted, "+
-			"schema changes cannot", a.ID, a.Strategy)
+		return Reverted{}, fmt.Errorf("%w: action #%d (%s) kept nothing to restore: value rewrites, rows set aside and repairs that rescued rows from quarantine can be reverted, "+
+			"schema changes cannot", ErrNotRevertible, a.ID, a.Strategy)
 	}
 	var n int64
 	err = w.WithStaged(ctx, func(conn *sql.Conn) error {
@@ -334,8 +339,8 @@ func revertRescue(ctx context.Context, conn *sql.Conn, target string, keep []war
 		return 0, err
 	}
 	if n != want {
-		return 0, fmt.Errorf("%d of the %d rows action #%d rescued are no longer in %s as it loaded them (changed since); nothing was reverted",
-			want-n, want, a.ID, target)
+		return 0, fmt.Errorf("%w: %d of the %d rows action #%d rescued are no longer in %s as it loaded them (changed since); nothing was reverted",
+			ErrNotRevertible, want-n, want, a.ID, target)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
 		SELECT ?, ?, object_key, line, reason || ?, raw FROM %s WHERE token = ? AND repaired_row IS NULL ORDER BY line`,

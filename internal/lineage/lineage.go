@@ -180,6 +180,10 @@ func (e *Emitter) post(ctx context.Context, payload []byte) error {
 	})
 }
 
+// RedactURL drops a URL's user information and query string, where
+// credentials travel.
+func RedactURL(raw string) string { return redactURL(raw) }
+
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {

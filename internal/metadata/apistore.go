@@ -122,21 +122,31 @@ func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, erro
 	return out, rows.Err()
 }
 
-// AddQualityRule implements Store.
-func (s *sqlStore) AddQualityRule(ctx context.Context, r StoredRule) (int64, error) {
-	if r.Pipeline == "" || r.Rule == "" {
-		return 0, fmt.Errorf("add quality rule: %w: a rule needs a pipeline and a body", ErrInvalid)
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now()
-	}
-	var id int64
-	err := s.queryRow(ctx, (`INSERT INTO quality_rules (pipeline, rule, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
-		r.Pipeline, r.Rule, r.CreatedBy, s.d.timeArg(r.CreatedAt)).Scan(&id)
+// AddQualityRules implements Store.
+func (s *sqlStore) AddQualityRules(ctx context.Context, rs []StoredRule) ([]int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("add quality rule for %s: %w", r.Pipeline, err)
+		return nil, fmt.Errorf("add quality rules: %w", err)
 	}
-	return id, nil
+	defer tx.Rollback()
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		if r.Pipeline == "" || r.Rule == "" {
+			return nil, fmt.Errorf("add quality rule: %w: a rule needs a pipeline and a body", ErrInvalid)
+		}
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = time.Now()
+		}
+		err := tx.QueryRowContext(ctx, s.d.rebind(`INSERT INTO quality_rules (pipeline, rule, created_by, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
+			r.Pipeline, r.Rule, r.CreatedBy, s.d.timeArg(r.CreatedAt)).Scan(&ids[i])
+		if err != nil {
+			return nil, fmt.Errorf("add quality rule for %s: %w", r.Pipeline, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("add quality rules: %w", err)
+	}
+	return ids, nil
 }
 
 // ListQualityRules implements Store.

@@ -152,9 +152,9 @@ type Store interface {
 	// ListAudit returns audited requests, newest first, at most limit
 	// (0 for all).
 	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
-	// AddQualityRule stores a rule (the JSON of a quality_rules.yaml rule)
-	// for a pipeline and returns its id.
-	AddQualityRule(ctx context.Context, r StoredRule) (int64, error)
+	// AddQualityRules stores rules (each the JSON of a quality_rules.yaml
+	// rule) in one transaction, all or none, and returns their ids.
+	AddQualityRules(ctx context.Context, rs []StoredRule) ([]int64, error)
 	// ListQualityRules returns the stored rules of a pipeline (all when
 	// empty), oldest first.
 	ListQualityRules(ctx context.Context, pipeline string) ([]StoredRule, error)

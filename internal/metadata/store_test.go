@@ -855,11 +855,12 @@ func TestAPIKeysAuditAndRules(t *testing.T) {
 			t.Fatalf("audit %+v", audit)
 		}
 
-		id, err := s.AddQualityRule(ctx, StoredRule{Pipeline: "p", Rule: `{"expectation":"expect_column_values_to_not_be_null"}`, CreatedBy: "ana", CreatedAt: ts(5)})
+		ids, err := s.AddQualityRules(ctx, []StoredRule{{Pipeline: "p", Rule: `{"expectation":"expect_column_values_to_not_be_null"}`, CreatedBy: "ana", CreatedAt: ts(5)},
+			{Pipeline: "q", Rule: `{}`}})
 		mustNil(t, err)
-		_, err = s.AddQualityRule(ctx, StoredRule{Pipeline: "q", Rule: `{}`})
-		mustNil(t, err)
-		if _, err := s.AddQualityRule(ctx, StoredRule{Pipeline: "p"}); !errors.Is(err, ErrInvalid) {
+		id := ids[0]
+		// All or none: the first rule of a refused batch is not kept.
+		if _, err := s.AddQualityRules(ctx, []StoredRule{{Pipeline: "p", Rule: `{}`}, {Pipeline: "p"}}); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("a rule without a body: %v", err)
 		}
 		rules, err := s.ListQualityRules(ctx, "p")

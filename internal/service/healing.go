@@ -164,6 +164,8 @@ func (s *Service) Revert(ctx context.Context, id int64, by, reason, category str
 	if category != "" && !healing.Category(category).Valid() {
 		return Reverted{}, invalid("category", "%q is not in the taxonomy", category)
 	}
+	s.revertMu.Lock()
+	defer s.revertMu.Unlock()
 	a, err := s.Store.GetAction(ctx, id)
 	if err != nil {
 		return Reverted{}, notFound(err)
@@ -179,10 +181,16 @@ func (s *Service) Revert(ctx context.Context, id int64, by, reason, category str
 		return Reverted{}, fmt.Errorf("revert action #%d: %w: no warehouse is open in this process", id, ErrUnavailable)
 	}
 	rv, err := healing.Revert(ctx, s.Warehouse, p.Target, p.Mode, a)
+	if errors.Is(err, healing.ErrNotRevertible) {
+		return Reverted{}, fmt.Errorf("%w: %w", ErrConflict, err)
+	}
 	if err != nil {
 		return Reverted{}, err
 	}
 	if err := s.Store.RevertAction(ctx, id, by, fmt.Sprintf("%s (%s)", reason, rv.Summary)); err != nil {
+		if errors.Is(err, metadata.ErrInvalid) {
+			return Reverted{}, fmt.Errorf("%w: action #%d was decided meanwhile: %w", ErrConflict, id, err)
+		}
 		return Reverted{}, err
 	}
 	if category != "" {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
+	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 )
 
@@ -187,6 +189,12 @@ func (s *Service) pipelineView(ctx context.Context, name string, paused bool) (P
 				v.Source.Config[k] = val
 			}
 		}
+		// A URL may carry a user, a password or a key in its query.
+		for _, k := range []string{"url", "endpoint"} {
+			if u, ok := v.Source.Config[k].(string); ok {
+				v.Source.Config[k] = lineage.RedactURL(u)
+			}
+		}
 		if v.Schedule == "" {
 			v.Schedule = src.Schedule
 		}
@@ -276,15 +284,26 @@ func (s *Service) Run(ctx context.Context, id string) (RunDetail, error) {
 	return d, nil
 }
 
+var (
+	paramName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+	paramValue = regexp.MustCompile(`^[A-Za-z0-9._:-]{0,128}$`)
+)
+
 // TriggerRun starts a run of a pipeline with parameters and returns its
 // id; the run goes on after the call returns.
 func (s *Service) TriggerRun(ctx context.Context, pipeline string, params map[string]string) (string, error) {
 	if _, err := s.pipeline(pipeline); err != nil {
 		return "", err
 	}
-	for k := range params {
-		if k == "" || len(k) > 64 {
-			return "", invalid("parameters", "a parameter name must have 1 to 64 characters, got %q", k)
+	for k, v := range params {
+		if !paramName.MatchString(k) {
+			return "", invalid("parameters", "%q is not a parameter name (letters, digits and _, at most 64)", k)
+		}
+		// Values are pasted into the source's settings ({{params.NAME}}
+		// in a query, a path or a URL): nothing that could end a string,
+		// a statement or a URL part gets through.
+		if !paramValue.MatchString(v) {
+			return "", invalid("parameters."+k, "may hold letters, digits and . _ : - only (at most 128), got %q", v)
 		}
 	}
 	if s.Trigger == nil {

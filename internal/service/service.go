@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
@@ -59,8 +61,24 @@ type Service struct {
 	Queued func(runID string) (RunView, bool)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Logger hears what the service lets pass (a failed bookkeeping
+	// write); nil discards.
+	Logger *slog.Logger
 
-	keys sync.Map // API keys recently read, by id
+	keys   sync.Map     // API keys recently read, by id
+	keyMu  sync.Mutex   // orders cache writes against forgetKey
+	keyGen atomic.Int64 // bumped by every forgetKey
+	// revertMu makes a revert's check of the action's status and its
+	// change of the target one step within this process (the warehouse
+	// takes one writing process).
+	revertMu sync.Mutex
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (s *Service) now() time.Time {
