@@ -240,6 +240,17 @@ func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		q += ` AND started_at < ?`
 		args = append(args, s.d.timeArg(f.Until))
 	}
+	if c := f.After; c != nil {
+		// The order is started_at DESC NULLS LAST, id DESC.
+		if c.StartedAt.IsZero() {
+			q += ` AND started_at IS NULL AND id < ?`
+			args = append(args, c.ID)
+		} else {
+			q += ` AND (started_at < ? OR (started_at = ? AND id < ?) OR started_at IS NULL)`
+			t := s.d.timeArg(c.StartedAt)
+			args = append(args, t, t, c.ID)
+		}
+	}
 	q += ` ORDER BY started_at DESC NULLS LAST, id DESC`
 	if f.Limit > 0 || f.Offset > 0 {
 		limit := f.Limit

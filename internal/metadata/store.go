@@ -258,7 +258,16 @@ type RunFilter struct {
 	Since, Until time.Time
 	// Offset skips that many runs of the order (newest first).
 	Offset int
-	Limit  int
+	// After pages by key: only runs after this one in the order (newest
+	// first), so that runs starting meanwhile shift nothing.
+	After *RunCursor
+	Limit int
+}
+
+// RunCursor is a run's place in the order of ListRuns.
+type RunCursor struct {
+	StartedAt time.Time // zero for a run without a start
+	ID        string
 }
 
 // LineageEvent is one OpenLineage run event (START, COMPLETE, FAIL) as

@@ -209,6 +209,9 @@ func TestListRuns(t *testing.T) {
 			{"offset pages", RunFilter{Offset: 2, Limit: 2}, []string{"b2", "b1"}},
 			{"offset without limit", RunFilter{Offset: 5}, []string{"c1", "b3"}},
 			{"since and until", RunFilter{Since: ts(10), Until: ts(30)}, []string{"a2", "b2", "b1", "a1"}},
+			{"after a run", RunFilter{After: &RunCursor{StartedAt: ts(15), ID: "b2"}, Limit: 3}, []string{"b1", "a1", "c1"}},
+			{"after the last started run", RunFilter{After: &RunCursor{StartedAt: ts(-5), ID: "c1"}}, []string{"b3"}},
+			{"after a run without a start", RunFilter{After: &RunCursor{ID: "b3"}}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				runs, err := s.ListRuns(ctx, tc.f)

@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/lineage"
@@ -228,13 +231,15 @@ type RunQuery struct {
 	PageRequest
 }
 
-// Runs lists runs, newest first, one page at a time.
+// Runs lists runs, newest first, one page at a time. A page token is the
+// last run's place in the order, so runs that start between two pages
+// shift nothing.
 func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 	size, err := q.size()
 	if err != nil {
 		return Page[RunView]{}, err
 	}
-	offset, err := q.position("runs")
+	after, err := q.runCursor()
 	if err != nil {
 		return Page[RunView]{}, err
 	}
@@ -245,19 +250,51 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 	}
 	// One more than the page tells whether another page follows.
 	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: q.Pipeline, Status: q.Status, Since: q.Since, Until: q.Until,
-		Offset: int(offset), Limit: size + 1})
+		After: after, Limit: size + 1})
 	if err != nil {
 		return Page[RunView]{}, err
 	}
 	page := Page[RunView]{Items: []RunView{}}
 	for i, r := range runs {
 		if i == size {
-			page.NextPageToken = token("runs", offset+int64(size))
+			last := runs[i-1]
+			page.NextPageToken = runToken(metadata.RunCursor{StartedAt: last.StartedAt, ID: last.ID})
 			break
 		}
 		page.Items = append(page.Items, runView(r))
 	}
 	return page, nil
+}
+
+// runToken encodes a run's place in the order.
+func runToken(c metadata.RunCursor) string {
+	micros := int64(0)
+	if !c.StartedAt.IsZero() {
+		micros = c.StartedAt.UnixMicro()
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte("runs:" + strconv.FormatInt(micros, 10) + ":" + c.ID))
+}
+
+// runCursor decodes a runs token; nil for none.
+func (p PageRequest) runCursor() (*metadata.RunCursor, error) {
+	if p.PageToken == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(p.PageToken)
+	if err == nil {
+		if rest, ok := strings.CutPrefix(string(b), "runs:"); ok {
+			if ms, id, ok := strings.Cut(rest, ":"); ok && id != "" {
+				if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
+					c := &metadata.RunCursor{ID: id}
+					if n != 0 {
+						c.StartedAt = time.UnixMicro(n).UTC()
+					}
+					return c, nil
+				}
+			}
+		}
+	}
+	return nil, invalid("page_token", "is not a token of this listing")
 }
 
 // Run returns a run with its tasks.
