@@ -51,6 +51,9 @@ type Server struct {
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
+	// failures limits failed authentications per client address, so that
+	// guessing keys is slow and cheap to refuse.
+	failures map[string]*rate.Limiter
 
 	metrics *metrics
 }
@@ -186,6 +189,12 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 			token = strings.TrimSpace(rest)
 		}
 	}
+	host := remoteHost(r)
+	if d := s.failureDelay(host); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+		writeProblem(w, r, http.StatusTooManyRequests, ProblemRateLimited, "too many failed authentications from this address")
+		return service.Principal{}, false
+	}
 	if token == "" {
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, "send an API key (Authorization: Bearer shp_... or X-API-Key) or an OAuth 2.0 bearer token")
@@ -208,6 +217,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 		errors.Is(err, ErrInvalidToken):
 		// What was wrong, without the credential: expired, revoked,
 		// wrong audience, bad signature.
+		s.failed(host)
 		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, err.Error())
 	default:
@@ -215,6 +225,60 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 		s.fail(w, r, err)
 	}
 	return service.Principal{}, false
+}
+
+// Failed authentications a client address may make: a burst of 20, then
+// one a second.
+const (
+	failureBurst = 20
+	failureRate  = 1
+)
+
+// failureDelay is how long a client address must wait before it may try
+// to authenticate again (0 when it may).
+func (s *Server) failureDelay(host string) time.Duration {
+	s.limitersMu.Lock()
+	defer s.limitersMu.Unlock()
+	l := s.failures[host]
+	if l == nil {
+		return 0
+	}
+	if tokens := l.Tokens(); tokens < 1 {
+		return time.Duration((1 - tokens) / failureRate * float64(time.Second))
+	}
+	return 0
+}
+
+// failed counts a failed authentication of a client address.
+func (s *Server) failed(host string) {
+	s.limitersMu.Lock()
+	defer s.limitersMu.Unlock()
+	if s.failures == nil {
+		s.failures = map[string]*rate.Limiter{}
+	}
+	if len(s.failures) > 10_000 {
+		// Addresses that failed long ago are forgotten.
+		for h, l := range s.failures {
+			if l.Tokens() >= failureBurst {
+				delete(s.failures, h)
+			}
+		}
+	}
+	l := s.failures[host]
+	if l == nil {
+		l = rate.NewLimiter(failureRate, failureBurst)
+		s.failures[host] = l
+	}
+	l.Allow()
+}
+
+// remoteHost is the client's address without its port.
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // allow applies the caller's rate limit; over it, it answers 429 with
@@ -251,10 +315,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, p service.Princip
 
 // audit records a write: who, what, when, from where, and how it ended.
 func (s *Server) audit(r *http.Request, p service.Principal, status int) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := remoteHost(r)
 	who := p.Name
 	if who == "" {
 		who = "anonymous"

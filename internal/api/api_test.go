@@ -634,3 +634,20 @@ func TestReadyzWhenTheStoreIsGone(t *testing.T) {
 	code, h, body := e.do("GET", "/readyz", "", nil)
 	e.problem(code, h, body, 503, ProblemUnavailable)
 }
+
+// TestFailedAuthenticationsAreLimited: after a burst of bad keys from one
+// address, that address waits before the store is asked again.
+func TestFailedAuthenticationsAreLimited(t *testing.T) {
+	e := newEnv(t, metadata.KindSQLite, nil)
+	var codes []int
+	for i := 0; i < failureBurst+2; i++ {
+		code, h, _ := e.do("GET", "/api/v1/pipelines", fmt.Sprintf("shp_%016d_guess", i), nil)
+		codes = append(codes, code)
+		if code == 429 && h.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if codes[0] != 401 || codes[failureBurst-1] != 401 || codes[failureBurst+1] != 429 {
+		t.Fatalf("codes %v: want %d times 401, then 429", codes, failureBurst)
+	}
+}
