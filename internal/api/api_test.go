@@ -578,6 +578,30 @@ func TestPagination(t *testing.T) {
 		if len(first.Items) != 2 || first.Items[0].ID != "run-2" || len(runs.Items) != 1 || runs.NextPageToken != "" || runs.Items[0].ID != "run-0" {
 			t.Fatalf("run pages %+v then %+v", first, runs)
 		}
+		// Validations page by run and by result within a run.
+		ctx := context.Background()
+		at := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+		must(t, e.store.CreateRun(ctx, metadata.Run{ID: "run-3", Pipeline: "orders", StartedAt: at}))
+		for _, obj := range []string{"a.csv", "b.csv"} {
+			must(t, e.store.RecordTask(ctx, metadata.TaskAttempt{RunID: "run-3", Task: "load " + obj, Attempt: 1, Status: "succeeded", StartedAt: at,
+				EndedAt: at, Detail: `{"quality_score": 100, "validation": {"success": true, "results": []}}`}))
+		}
+		var got []string
+		path = "/api/v1/quality/validations?pipeline=orders&page_size=1"
+		for i := 0; i < 10; i++ {
+			var vp service.Page[service.Validation]
+			e.get(path, service.Viewer, &vp)
+			for _, v := range vp.Items {
+				got = append(got, v.RunID+"/"+v.Object)
+			}
+			if vp.NextPageToken == "" {
+				break
+			}
+			path = "/api/v1/quality/validations?pipeline=orders&page_size=1&page_token=" + vp.NextPageToken
+		}
+		if strings.Join(got, ",") != "run-3/a.csv,run-3/b.csv,run-2/day.csv,run-1/day.csv,run-0/day.csv" {
+			t.Fatalf("validation pages: %v", got)
+		}
 		// A token of one listing is no token of another.
 		code, h, body := e.do("GET", "/api/v1/healing/actions?page_token="+first.NextPageToken, e.keys[service.Viewer], nil)
 		e.problem(code, h, body, 400, ProblemInvalid)

@@ -268,11 +268,30 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 
 // runToken encodes a run's place in the order.
 func runToken(c metadata.RunCursor) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("runs:" + cursorText(c)))
+}
+
+// cursorText writes a run's place as "micros:id" (micros 0 without a start).
+func cursorText(c metadata.RunCursor) string {
 	micros := int64(0)
 	if !c.StartedAt.IsZero() {
 		micros = c.StartedAt.UnixMicro()
 	}
-	return base64.RawURLEncoding.EncodeToString([]byte("runs:" + strconv.FormatInt(micros, 10) + ":" + c.ID))
+	return strconv.FormatInt(micros, 10) + ":" + c.ID
+}
+
+// parseCursor reads what cursorText wrote.
+func parseCursor(text string) (*metadata.RunCursor, bool) {
+	ms, id, ok := strings.Cut(text, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || id == "" || err != nil {
+		return nil, false
+	}
+	c := &metadata.RunCursor{ID: id}
+	if n != 0 {
+		c.StartedAt = time.UnixMicro(n).UTC()
+	}
+	return c, true
 }
 
 // runCursor decodes a runs token; nil for none.
@@ -280,17 +299,10 @@ func (p PageRequest) runCursor() (*metadata.RunCursor, error) {
 	if p.PageToken == "" {
 		return nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(p.PageToken)
-	if err == nil {
+	if b, err := base64.RawURLEncoding.DecodeString(p.PageToken); err == nil {
 		if rest, ok := strings.CutPrefix(string(b), "runs:"); ok {
-			if ms, id, ok := strings.Cut(rest, ":"); ok && id != "" {
-				if n, err := strconv.ParseInt(ms, 10, 64); err == nil {
-					c := &metadata.RunCursor{ID: id}
-					if n != 0 {
-						c.StartedAt = time.UnixMicro(n).UTC()
-					}
-					return c, nil
-				}
+			if c, ok := parseCursor(rest); ok {
+				return c, nil
 			}
 		}
 	}

@@ -2,9 +2,11 @@ package service
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -191,53 +193,99 @@ type ValidationQuery struct {
 	PageRequest
 }
 
-// Validations lists stored validation results, newest run first.
+// Validations lists stored validation results, newest run first, one
+// page at a time. A page token names the run the next page starts in and
+// how many of its results were shown, so runs that start between two
+// pages shift nothing; runs are read a page's worth at a time.
 func (s *Service) Validations(ctx context.Context, q ValidationQuery) (Page[Validation], error) {
 	size, err := q.size()
 	if err != nil {
 		return Page[Validation]{}, err
 	}
-	skip, err := q.position("validations")
+	cur, shown, err := q.validationCursor()
 	if err != nil {
 		return Page[Validation]{}, err
 	}
-	var runs []metadata.Run
+	page := Page[Validation]{Items: []Validation{}}
+	// add appends a run's results after the first skip; it reports
+	// whether the page is full, and then sets the token.
+	add := func(r metadata.Run, skip int) (bool, error) {
+		vs, err := s.validationsOf(ctx, r)
+		if err != nil {
+			return false, err
+		}
+		for i := skip; i < len(vs); i++ {
+			if len(page.Items) == size {
+				page.NextPageToken = validationToken(metadata.RunCursor{StartedAt: r.StartedAt, ID: r.ID}, i)
+				return true, nil
+			}
+			page.Items = append(page.Items, vs[i])
+		}
+		return false, nil
+	}
 	if q.RunID != "" {
 		r, err := s.Store.GetRun(ctx, q.RunID)
 		if err != nil {
 			return Page[Validation]{}, notFound(err)
 		}
-		runs = []metadata.Run{r}
-	} else {
-		if q.Pipeline != "" {
-			if _, err := s.pipeline(q.Pipeline); err != nil {
-				return Page[Validation]{}, err
-			}
-		}
-		if runs, err = s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: q.Pipeline, Since: q.Since, Until: q.Until}); err != nil {
+		_, err = add(r, shown)
+		return page, err
+	}
+	if q.Pipeline != "" {
+		if _, err := s.pipeline(q.Pipeline); err != nil {
 			return Page[Validation]{}, err
 		}
 	}
-	page := Page[Validation]{Items: []Validation{}}
-	var n int64
-	for _, r := range runs {
-		vs, err := s.validationsOf(ctx, r)
+	if cur != nil {
+		// The rest of the run the last page ended in.
+		r, err := s.Store.GetRun(ctx, cur.ID)
+		if err != nil {
+			return Page[Validation]{}, notFound(err)
+		}
+		if full, err := add(r, shown); full || err != nil {
+			return page, err
+		}
+	}
+	for {
+		runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: q.Pipeline, Since: q.Since, Until: q.Until, After: cur, Limit: size})
 		if err != nil {
 			return page, err
 		}
-		for _, v := range vs {
-			n++
-			switch {
-			case n <= skip:
-			case len(page.Items) < size:
-				page.Items = append(page.Items, v)
-			default:
-				page.NextPageToken = token("validations", skip+int64(size))
-				return page, nil
+		for _, r := range runs {
+			if full, err := add(r, 0); full || err != nil {
+				return page, err
+			}
+		}
+		if len(runs) < size {
+			return page, nil
+		}
+		last := runs[len(runs)-1]
+		cur = &metadata.RunCursor{StartedAt: last.StartedAt, ID: last.ID}
+	}
+}
+
+// validationToken encodes where a validations page starts: in the run at
+// c, after shown of its results.
+func validationToken(c metadata.RunCursor, shown int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("validations:" + strconv.Itoa(shown) + ":" + cursorText(c)))
+}
+
+// validationCursor decodes a validations token: the run the page starts
+// in and how many of its results were shown; nil for the first page.
+func (p PageRequest) validationCursor() (*metadata.RunCursor, int, error) {
+	if p.PageToken == "" {
+		return nil, 0, nil
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(p.PageToken); err == nil {
+		if rest, ok := strings.CutPrefix(string(b), "validations:"); ok {
+			n, run, _ := strings.Cut(rest, ":")
+			shown, err := strconv.Atoi(n)
+			if c, ok := parseCursor(run); ok && err == nil && shown >= 0 {
+				return c, shown, nil
 			}
 		}
 	}
-	return page, nil
+	return nil, 0, invalid("page_token", "is not a token of this listing")
 }
 
 // validationsOf reads a run's validation results from its load tasks.
