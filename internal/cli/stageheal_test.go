@@ -229,6 +229,27 @@ func TestRevertStageRepair(t *testing.T) {
 	}
 }
 
+// TestRescueOverAnExistingKeyIsNotRevertible: in a merge target, a
+// rescued row that replaced a row with its key cannot be reverted (the
+// replaced row is gone); the revert says so and changes nothing.
+func TestRescueOverAnExistingKeyIsNotRevertible(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	for _, day := range []string{"3,2026-11-01,2026-11-01 08:00:00,3,Genf", "3,27/11/2026,2026-11-02 09:00:00,4,Genf"} {
+		writeDay(t, dir, "d"+day[5:6]+".csv", "id,day,seen_at,amount,city\n"+day+"\n")
+		if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+			t.Fatalf("run: %d %s %s", code, out, errOut)
+		}
+	}
+	id := appliedID(t, dir, "parse_date_format")
+	code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(id), "--config", dir, "--reason", "month first")
+	if code != 2 || !strings.Contains(errOut, "replaced rows of events with the same key") {
+		t.Fatalf("revert: %d %s", code, errOut)
+	}
+	if got := queryJSON(t, dir, "SELECT CAST(day AS VARCHAR) AS d FROM events"); len(got) != 1 || got[0]["d"] != "2026-11-27" {
+		t.Fatalf("target: %v", got)
+	}
+}
+
 // TestRevertOfChangedRowsMovesNothing: when a later merge replaced a row
 // that a repair rescued, the revert moves nothing and says why.
 func TestRevertOfChangedRowsMovesNothing(t *testing.T) {

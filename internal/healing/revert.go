@@ -117,13 +117,17 @@ type Reverted struct {
 // latest row of a key replaces the others there anyway).
 func Revert(ctx context.Context, w warehouse.Warehouse, target, mode string, a metadata.HealingAction) (Reverted, error) {
 	var p struct {
-		Originals string   `json:"originals"`
-		Rescued   string   `json:"rescued"`
-		SetAside  string   `json:"set_aside"`
-		Column    string   `json:"column"`
-		Columns   []string `json:"row_columns"`
+		Originals     string   `json:"originals"`
+		Rescued       string   `json:"rescued"`
+		SetAside      string   `json:"set_aside"`
+		NotRevertible string   `json:"not_revertible"`
+		Column        string   `json:"column"`
+		Columns       []string `json:"row_columns"`
 	}
 	err := json.Unmarshal([]byte(a.Params), &p)
+	if err == nil && p.NotRevertible != "" {
+		return Reverted{}, fmt.Errorf("%w: action #%d (%s): %s", ErrNotRevertible, a.ID, a.Strategy, p.NotRevertible)
+	}
 	if err == nil && p.SetAside != "" {
 		if mode == warehouse.ModeMerge {
 			return Reverted{}, fmt.Errorf("%w: action #%d (%s) set aside earlier rows of a key, and %s merges on its key: "+
@@ -163,13 +167,7 @@ func Revert(ctx context.Context, w warehouse.Warehouse, target, mode string, a m
 		if typ == "" {
 			return fmt.Errorf("target %s has no column %q", target, p.Column)
 		}
-		t := quality.DuckDB.Ident(target)
-		res, err := conn.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = CAST(o.old_value AS %s) FROM %s o
-			WHERE o.token = ? AND %s = o.repaired_row`, t, quality.DuckDB.Ident(p.Column), typ, originalsTable, rowJSON(t, keep)), p.Originals)
-		if err != nil {
-			return fmt.Errorf("restore %s.%s: %w", target, p.Column, err)
-		}
-		n, err = res.RowsAffected()
+		n, err = restoreOriginals(ctx, conn, target, p.Column, typ, keep, p.Originals, a)
 		return err
 	})
 	if err != nil {
@@ -179,6 +177,43 @@ func Revert(ctx context.Context, w warehouse.Warehouse, target, mode string, a m
 		return Reverted{Rows: n, Summary: fmt.Sprintf("%d rows of %s moved back to %s%s", n, target, target, warehouse.QuarantineSuffix)}, nil
 	}
 	return Reverted{Rows: n, Summary: fmt.Sprintf("%d rows of %s restored", n, target)}, nil
+}
+
+// restoreOriginals puts back the values a rewrite replaced: each kept row
+// restores one target row with its repaired content (identical rows pair
+// up one for one). All or nothing: when a kept row is no longer in the
+// target as the repair left it, nothing changes.
+func restoreOriginals(ctx context.Context, conn *sql.Conn, target, column, typ string, keep []warehouse.Column, token string, a metadata.HealingAction) (int64, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var want int64
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+originalsTable+" WHERE token = ?", token).Scan(&want); err != nil {
+		return 0, fmt.Errorf("read the original values: %w", err)
+	}
+	t := quality.DuckDB.Ident(target)
+	row := rowJSON(t, keep)
+	res, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = CAST(m.old_value AS %s) FROM (
+		SELECT c.rid, k.old_value FROM
+			(SELECT rowid AS rid, %s AS j, row_number() OVER (PARTITION BY %s ORDER BY rowid) AS n FROM %s) c
+			JOIN (SELECT repaired_row, old_value, row_number() OVER (PARTITION BY repaired_row ORDER BY old_value) AS n
+			      FROM %s WHERE token = ?) k
+			ON c.j = k.repaired_row AND c.n = k.n) m
+		WHERE %s.rowid = m.rid`, t, quality.DuckDB.Ident(column), typ, row, row, t, originalsTable, t), token)
+	if err != nil {
+		return 0, fmt.Errorf("restore %s.%s: %w", target, column, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	if n != want {
+		return 0, fmt.Errorf("%w: %d of the %d rows action #%d rewrote are no longer in %s as it left them (changed since); nothing was reverted",
+			ErrNotRevertible, want-n, want, a.ID, target)
+	}
+	return n, tx.Commit()
 }
 
 // restoreSetAside moves the rows an action set aside from the target's
@@ -256,7 +291,7 @@ const rescuedTable = `"_shp"."healing_rescued"`
 // not, and the rows staged after that staged before lacked. It keeps
 // nothing when the two do not pair up one for one (the new reading also
 // changed rows that loaded before), and the repair is then not revertible.
-func keepRescued(ctx context.Context, w warehouse.Warehouse, before, after *warehouse.Staged, params map[string]any) error {
+func keepRescued(ctx context.Context, w warehouse.Warehouse, spec warehouse.LoadSpec, before, after *warehouse.Staged, params map[string]any) error {
 	rescued := before.Quarantined - after.Quarantined
 	if rescued <= 0 {
 		return nil
@@ -275,6 +310,14 @@ func keepRescued(ctx context.Context, w warehouse.Warehouse, before, after *ware
 	token := after.Table
 	list := strings.Join(names, ", ")
 	return w.WithStaged(ctx, func(conn *sql.Conn) error {
+		if replaces, err := rescueReplaces(ctx, conn, spec, before, after, list); err != nil || replaces {
+			// A rescued row will replace a row of the target with its key;
+			// deleting it later could not bring that row back.
+			if replaces {
+				params["not_revertible"] = "its rescued rows replaced rows of " + spec.Target + " with the same key, which a revert could not bring back"
+			}
+			return err
+		}
 		for _, stmt := range []string{`CREATE SCHEMA IF NOT EXISTS "_shp"`, "CREATE TABLE IF NOT EXISTS " + rescuedTable +
 			" (token VARCHAR NOT NULL, object_key VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, repaired_row VARCHAR)"} {
 			if _, err := conn.ExecContext(ctx, stmt); err != nil {
@@ -308,6 +351,31 @@ func keepRescued(ctx context.Context, w warehouse.Warehouse, before, after *ware
 		params["rescued"], params["row_columns"] = token, cols
 		return nil
 	})
+}
+
+// rescueReplaces reports whether a rescued row has a key the target
+// holds already: merged, it replaces that row.
+func rescueReplaces(ctx context.Context, conn *sql.Conn, spec warehouse.LoadSpec, before, after *warehouse.Staged, list string) (bool, error) {
+	if len(spec.Key) == 0 || spec.Target == "" {
+		return false, nil
+	}
+	var exists int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?`,
+		spec.Target).Scan(&exists); err != nil || exists == 0 {
+		return false, err
+	}
+	match := make([]string, len(spec.Key))
+	for i, k := range spec.Key {
+		match[i] = "t." + quality.DuckDB.Ident(k) + " = r." + quality.DuckDB.Ident(k)
+	}
+	var n int64
+	err := conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r JOIN %s t ON %s`,
+		list, quality.DuckDB.Ident(after.Table), list, quality.DuckDB.Ident(before.Table), quality.DuckDB.Ident(spec.Target),
+		strings.Join(match, " AND "))).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("keep the rescued rows: look for their keys in %s: %w", spec.Target, err)
+	}
+	return n > 0, nil
 }
 
 // revertRescue moves the rows a stage repair rescued from the target back

@@ -218,8 +218,9 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 				a.Reason = fmt.Sprintf("%s; verified: set aside %d -> %d, columns left out %d -> %d",
 					plan.Description, st.Quarantined, next.Quarantined, len(st.Extra), len(next.Extra))
 				a.RowsAffected = st.Quarantined - next.Quarantined
-				if err := keepRescued(ctx, req.Warehouse, st, next, plan.Params); err != nil {
-					return next, err
+				if err := keepRescued(ctx, req.Warehouse, spec, st, next, plan.Params); err != nil {
+					// The repair stands; only its revert is lost.
+					log.Warn("keep the rows a repair rescued, for its revert", "strategy", strat.Name(), "object", st.ObjectKey, "err", err)
 				}
 				params, _ = json.Marshal(plan.Params)
 				a.Params = string(params)

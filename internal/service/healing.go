@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/healing"
@@ -176,6 +177,32 @@ func (s *Service) Revert(ctx context.Context, id int64, by, reason, category str
 	p, err := s.pipeline(a.Pipeline)
 	if err != nil {
 		return Reverted{}, err
+	}
+	// An action is recorded when it is applied to the staged batch: only
+	// a batch its run committed is in the target to undo.
+	run, err := s.Store.GetRun(ctx, a.RunID)
+	if err != nil {
+		return Reverted{}, notFound(err)
+	}
+	if run.Status != "succeeded" {
+		return Reverted{}, fmt.Errorf("%w: action #%d belongs to run %s, which is %s: its batch never reached the target, so there is nothing to undo",
+			ErrConflict, id, run.ID, run.Status)
+	}
+	if p.Mode == "merge" && run.RowsDeduplicated > 0 && strings.Contains(a.Params, `"rescued"`) {
+		// The batch held keys more than once: a rescued row may have won
+		// over another version of its key, which deleting it would lose.
+		return Reverted{}, fmt.Errorf("%w: run %s de-duplicated %d rows by key in %s; a rescued row may have replaced another version of its key, which a revert would lose",
+			ErrConflict, run.ID, run.RowsDeduplicated, p.Target)
+	}
+	if p.Mode == "replace" {
+		// A later run replaced the whole table, this action's rows with it.
+		latest, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: a.Pipeline, Status: "succeeded", Limit: 1})
+		if err != nil {
+			return Reverted{}, err
+		}
+		if len(latest) == 1 && latest[0].ID != run.ID {
+			return Reverted{}, fmt.Errorf("%w: %s is replaced by every run, and run %s replaced run %s's rows", ErrConflict, p.Target, latest[0].ID, run.ID)
+		}
 	}
 	if s.Warehouse == nil {
 		return Reverted{}, fmt.Errorf("revert action #%d: %w: no warehouse is open in this process", id, ErrUnavailable)
