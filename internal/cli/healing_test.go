@@ -354,6 +354,15 @@ func TestFillDeclaredDefault(t *testing.T) {
 	if rows := queryJSON(t, dir, "SELECT count(*) AS n FROM orders WHERE region IS NULL"); fmt.Sprint(rows[0]["n"]) != "1" {
 		t.Fatalf("after revert: %v", rows)
 	}
+	// A default the column cannot hold fills nothing: the rule fails as it would.
+	os.WriteFile(filepath.Join(dir, "data", "more.csv"), []byte("id,region,amount\n7,EMEA,\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte(strings.Replace(strings.Replace(rules, "region}", "amount}", 1), "UNKNOWN", "n/a", 1)), 0o644)
+	if code, _, _ := shp(t, "run", "--config", dir); code != 1 {
+		t.Fatalf("a default the column cannot hold: exit %d, want the rule to fail the run", code)
+	}
+	if n := countActions(t, dir, "fill_declared_default"); n != 1 {
+		t.Fatalf("fill_declared_default acted on a default the column cannot hold: %d actions", n)
+	}
 	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte(strings.Replace(rules, "expect_column_values_to_not_be_null", "expect_column_values_to_be_unique", 1)), 0o644)
 	if code, _, errOut := shp(t, "run", "--config", dir); code == 0 || !strings.Contains(errOut, "default applies to expect_column_values_to_not_be_null only") {
 		t.Fatalf("a default on a uniqueness rule: %d %s", code, errOut)

@@ -317,9 +317,15 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pip
 	if err != nil {
 		return nil, fmt.Errorf("diagnosis model: %w", err)
 	}
-	earlier, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Limit: 200})
-	if err != nil {
-		return nil, err
+	// The pipeline's holds and reports only: other actions cannot push
+	// them out of the window.
+	var earlier []metadata.HealingAction
+	for _, strategy := range []string{holdStrategy, reportStrategy} {
+		acts, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: req.Pipeline, Strategy: strategy, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		earlier = append(earlier, acts...)
 	}
 	batch := batchID(req.Objects, req.RowsIn)
 	for i, anomaly := range anomalies {

@@ -2,6 +2,8 @@ package healing
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/shp-dev/shp/internal/quality"
@@ -23,7 +25,10 @@ func (fillDeclaredDefault) Applies(f Failure) bool {
 	}
 	_, col := f.Config.Kwargs["column"].(string)
 	_, def := f.Config.Meta[quality.MetaDefault]
-	return col && def
+	// A rule with a row_condition allows NULLs outside it: which NULLs to
+	// fill would be a guess.
+	_, cond := f.Config.Kwargs["row_condition"]
+	return col && def && !cond
 }
 
 func (s fillDeclaredDefault) Plan(ctx context.Context, env *RepairEnv, f Failure) (*Repair, error) {
@@ -36,6 +41,19 @@ func (s fillDeclaredDefault) Plan(ctx context.Context, env *RepairEnv, f Failure
 		// The rule's author chose the value: there is nothing to guess.
 		Confidence: 0.99,
 		Params:     map[string]any{"column": col, "default": def},
+	}
+	// A default the column cannot hold is no repair (the rule's author
+	// wrote "n/a" for a number): nothing is planned.
+	var typ string
+	if err := env.Conn.QueryRowContext(ctx, "SELECT typeof("+c+") FROM "+env.Table+" LIMIT 1").Scan(&typ); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s: column type: %w", s.Name(), err)
+	}
+	var fits bool
+	if err := env.Conn.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+typ+") IS NOT NULL", def).Scan(&fits); err != nil || !fits {
+		return nil, nil
 	}
 	if err := env.Conn.QueryRowContext(ctx, "SELECT count(*) FROM "+env.Table+" WHERE "+r.Where).Scan(&r.Rows); err != nil {
 		return nil, fmt.Errorf("%s: count: %w", s.Name(), err)

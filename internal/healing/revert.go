@@ -40,23 +40,20 @@ func (e *Engine) decisionsOf(ctx context.Context, pipeline string) func() (*deci
 		if ds != nil {
 			return ds, nil
 		}
-		acts, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: pipeline, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		ds = &decisions{}
-		for _, a := range acts {
-			switch a.Status {
-			case "approved":
-				ds.approved = append(ds.approved, a)
-			case "reverted":
-				ds.reverted = append(ds.reverted, a)
-			case "proposed":
-				ds.proposed = append(ds.proposed, a)
-			case "rejected":
-				ds.rejected = append(ds.rejected, a)
+		d := &decisions{}
+		// By status, so that a flood of applied actions cannot push an old
+		// decision out of the window.
+		for _, st := range []struct {
+			status string
+			into   *[]metadata.HealingAction
+		}{{"approved", &d.approved}, {"reverted", &d.reverted}, {"proposed", &d.proposed}, {"rejected", &d.rejected}} {
+			acts, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: pipeline, Status: st.status, Limit: 1000})
+			if err != nil {
+				return nil, err
 			}
+			*st.into = acts
 		}
+		ds = d
 		return ds, nil
 	}
 }

@@ -268,6 +268,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			decided = e.decisionsOf(ctx, req.Pipeline)
 			if decision {
 				delete(tried, strat.Name()+"\x00"+plan.Subject)
+				attempt-- // the wait was no repair: the approved plan gets its turn
 			}
 		}
 	}

@@ -161,11 +161,15 @@ func renameSuspect(env *StageEnv) (from, to string, ok bool) {
 		return "", "", false
 	}
 	from, to = env.Staged.Extra[0].Name, env.Staged.Missing[0]
-	if _, done := env.Spec.Rename[from]; done || env.declined("rename_column", "column "+to) {
+	if _, done := env.Spec.Rename[from]; done || env.declined("rename_column", renameSubject(from, to)) {
 		return "", "", false // renamed already, or a person said it is no rename
 	}
 	return from, to, true
 }
+
+// renameSubject is what a decision on a suspected rename is about: the
+// schema column and the file column read as it.
+func renameSubject(from, to string) string { return "column " + to + " from " + from }
 
 func (renameColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
 	from, to, ok := renameSuspect(env)
@@ -175,7 +179,7 @@ func (renameColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 	spec := env.Spec.Clone()
 	spec.Rename[from] = to
 	return &StagePlan{
-		Category: DriftRenamed, Subject: "column " + to,
+		Category: DriftRenamed, Subject: renameSubject(from, to),
 		Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed to appear in %s, which has a new column %q instead", to, env.Spec.ObjectKey, from)},
 		Description: fmt.Sprintf("read the file's column %q as %q (a suspected rename)", from, to),
 		Confidence:  0.6, Approval: true, Spec: spec, Rows: env.Staged.Loaded + env.Staged.Quarantined,

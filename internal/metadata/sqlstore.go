@@ -808,7 +808,7 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 	q := `SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy, params, rows_affected,
 	before, after, status, approved_by, reason, created_at FROM healing_actions WHERE 1 = 1`
 	var args []any
-	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}, {"category", f.Category}} {
+	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}, {"category", f.Category}, {"strategy", f.Strategy}} {
 		if c.v != "" {
 			q += ` AND ` + c.col + ` = ?`
 			args = append(args, c.v)
@@ -861,8 +861,10 @@ func (s *sqlStore) DecideAction(ctx context.Context, id int64, status, by, reaso
 	if status != "approved" && status != "rejected" {
 		return fmt.Errorf("decide action %d: %w: status must be approved or rejected", id, ErrInvalid)
 	}
-	res, err := s.exec(ctx, `UPDATE healing_actions SET status = ?, approved_by = ?, reason = reason || ? WHERE id = ? AND status = 'proposed'`,
-		status, by, "; "+status+" by "+by+": "+reason, id)
+	// A proposal can be approved or rejected; a rejection can still be
+	// approved (a person changed their mind).
+	res, err := s.exec(ctx, `UPDATE healing_actions SET status = ?, approved_by = ?, reason = reason || ? WHERE id = ? AND (status = 'proposed' OR (status = 'rejected' AND ? = 'approved'))`,
+		status, by, "; "+status+" by "+by+": "+reason, id, status)
 	if err != nil {
 		return fmt.Errorf("decide action %d: %w", id, err)
 	}
@@ -870,7 +872,7 @@ func (s *sqlStore) DecideAction(ctx context.Context, id int64, status, by, reaso
 		if _, gerr := s.GetAction(ctx, id); gerr != nil {
 			return gerr
 		}
-		return fmt.Errorf("decide action %d: %w: only a proposed action can be approved or rejected", id, ErrInvalid)
+		return fmt.Errorf("decide action %d: %w: only a proposed action can be approved or rejected (or a rejected one approved)", id, ErrInvalid)
 	}
 	return nil
 }

@@ -126,7 +126,8 @@ type Store interface {
 	GetAction(ctx context.Context, id int64) (HealingAction, error)
 	// DecideAction records a person's decision on a proposed action:
 	// status approved or rejected, by whom and why. Only a proposed
-	// action can be decided (ErrInvalid otherwise).
+	// action can be decided, and a rejected one approved (ErrInvalid
+	// otherwise).
 	DecideAction(ctx context.Context, id int64, status, by, reason string) error
 	// RevertAction marks an applied action reverted, by whom and why.
 	RevertAction(ctx context.Context, id int64, by, reason string) error
@@ -324,7 +325,7 @@ type HealingAction struct {
 
 // ActionFilter selects healing actions.
 type ActionFilter struct {
-	RunID, Pipeline, Status, Category string
+	RunID, Pipeline, Status, Category, Strategy string
 	// BeforeID pages: only actions with a smaller id (0 for none).
 	BeforeID int64
 	Limit    int

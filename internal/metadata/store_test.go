@@ -815,6 +815,9 @@ func TestHealingActions(t *testing.T) {
 		mustNil(t, err)
 		dups, err := s.ListActions(ctx, ActionFilter{Category: "duplicates"})
 		mustNil(t, err)
+		if normalize, err := s.ListActions(ctx, ActionFilter{Strategy: "normalize"}); err != nil || len(normalize) != 1 || normalize[0].ID != id1 {
+			t.Fatalf("by strategy: %+v %v", normalize, err)
+		}
 		if len(page) != 1 || page[0].ID != id2 || len(dups) != 1 || dups[0].ID != id3 {
 			t.Fatalf("page before #%d: %+v; duplicates: %+v", id3, page, dups)
 		}
@@ -895,6 +898,17 @@ func TestDecideAction(t *testing.T) {
 		}
 		if err := s.DecideAction(ctx, id, "maybe", "ann", ""); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("bad status: %v", err)
+		}
+		// A rejection can be approved later, not rejected again.
+		id2, err := s.RecordAction(ctx, HealingAction{RunID: "r", Pipeline: "p", Strategy: "x", Status: "proposed", Reason: "plan"})
+		mustNil(t, err)
+		mustNil(t, s.DecideAction(ctx, id2, "rejected", "bob", "no"))
+		if err := s.DecideAction(ctx, id2, "rejected", "bob", "no"); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("rejecting twice: %v", err)
+		}
+		mustNil(t, s.DecideAction(ctx, id2, "approved", "bob", "it was right after all"))
+		if a, _ := s.GetAction(ctx, id2); a.Status != "approved" {
+			t.Fatalf("approved after a rejection: %+v", a)
 		}
 	})
 }

@@ -155,11 +155,20 @@ func ParseRule(rm map[string]any) (Config, error) {
 		default:
 			return Config{}, fmt.Errorf("default must be a single value (text, number or boolean), got %v", def)
 		}
-		m := map[string]any{MetaDefault: def}
+		m := map[string]any{}
 		for k, v := range meta {
 			m[k] = v
 		}
+		m[MetaDefault] = def // the top-level key wins over meta's
 		meta = m
+	}
+	if def, ok := meta[MetaDefault]; ok {
+		// Also when it came in meta (a GE suite's layout).
+		switch def.(type) {
+		case string, bool, int, int64, uint64, float64:
+		default:
+			return Config{}, fmt.Errorf("meta.default must be a single value (text, number or boolean), got %v", def)
+		}
 	}
 	rname, _ := rm["name"].(string)
 	return Config{Type: typ, Kwargs: kw, Meta: meta, Severity: sev, Action: act, Name: rname}, nil

@@ -100,6 +100,7 @@ func TestParseRules(t *testing.T) {
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "colour": 1}}}}}, `unknown key "colour"`},
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_be_null", "default": 1}}}}}, "default applies to expect_column_values_to_not_be_null only"},
 		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_not_be_null", "default": []any{1}}}}}}, "default must be a single value"},
+		{map[string]any{"pipelines": map[string]any{"p": map[string]any{"rules": []any{map[string]any{"expectation": "expect_column_values_to_not_be_null", "meta": map[string]any{"default": map[string]any{"x": 1}}}}}}}, "meta.default must be a single value"},
 	}
 	for _, tc := range bad {
 		if _, err := ParseRules(tc.raw, dir); err == nil || !strings.Contains(err.Error(), tc.want) {

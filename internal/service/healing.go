@@ -126,7 +126,7 @@ func (s *Service) Decide(ctx context.Context, d Decision) (ActionView, error) {
 	}
 	if err := s.Store.DecideAction(ctx, d.ActionID, status, d.By, d.Reason); err != nil {
 		if errors.Is(err, metadata.ErrInvalid) {
-			return ActionView{}, fmt.Errorf("%w: action #%d is %s: only a proposed action can be approved or rejected", ErrConflict, a.ID, a.Status)
+			return ActionView{}, fmt.Errorf("%w: action #%d is %s: only a proposed action can be approved or rejected (or a rejected one approved)", ErrConflict, a.ID, a.Status)
 		}
 		return ActionView{}, err
 	}
