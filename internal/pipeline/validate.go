@@ -97,6 +97,7 @@ type HeldError struct {
 	Reason string
 }
 
+// Error says the commit is held and why.
 func (e *HeldError) Error() string { return ErrHeld.Error() + ": " + e.Reason }
 
 // Unwrap makes errors.Is(err, ErrHeld) hold.
