@@ -295,6 +295,15 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, p service.Princip
 	if s.limiters == nil {
 		s.limiters = map[string]*rate.Limiter{}
 	}
+	if len(s.limiters) > 10_000 {
+		// Callers idle long enough to have their whole burst back are
+		// forgotten; they start afresh.
+		for k, l := range s.limiters {
+			if l.Tokens() >= float64(l.Burst()) {
+				delete(s.limiters, k)
+			}
+		}
+	}
 	l := s.limiters[key]
 	if l == nil {
 		burst := max(s.Config.RateBurst, 1)
