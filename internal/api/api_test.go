@@ -389,6 +389,18 @@ func TestWrites(t *testing.T) {
 		if len(rules.Items[0].Rules) != 2 || rules.Items[0].Rules[1].Name != "expect_column_values_to_be_in_set(region)" {
 			t.Fatalf("rules after adding: %+v", rules)
 		}
+		suite := `{"pipeline": "orders", "suite": {"name": "orders.basic", "expectations": [
+			{"type": "expect_column_values_to_be_between", "kwargs": {"column": "id", "min_value": 1}, "meta": {"severity": "warning"}},
+			{"expectation_type": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "region", "max_value": 8}}]}}`
+		code, _, body = e.do("POST", "/api/v1/quality/rules", admin, suite)
+		if code != 201 || json.Unmarshal(body, &added) != nil || len(added.Rules) != 2 || added.Rules[0].Severity != "warning" {
+			t.Fatalf("add a suite: %d %s", code, body)
+		}
+		code, h, body = e.do("POST", "/api/v1/quality/rules", admin, `{"pipeline": "orders", "suite": {"expectations": [{"kwargs": {}}]}}`)
+		if p := e.problem(code, h, body, 400, ProblemInvalid); p.Field != "suite" {
+			t.Fatalf("a suite without types: %+v", p)
+		}
+		e.get("/api/v1/quality/rules?pipeline=orders", service.Viewer, &rules)
 		for _, tc := range []struct {
 			body  any
 			field string
@@ -407,7 +419,7 @@ func TestWrites(t *testing.T) {
 			}
 		}
 		e.get("/api/v1/quality/rules?pipeline=orders", service.Viewer, &rules)
-		if len(rules.Items[0].Rules) != 2 {
+		if len(rules.Items[0].Rules) != 4 {
 			t.Fatalf("a refused suite stored some of its rules: %+v", rules)
 		}
 

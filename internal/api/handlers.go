@@ -1,10 +1,12 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -200,11 +202,13 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request, _ service.Pri
 	writeJSON(w, http.StatusOK, out)
 }
 
-// AddRulesRequest adds one rule, or a suite of several, to a pipeline.
+// AddRulesRequest adds one rule, several, or a Great Expectations suite
+// (JSON, 0.x or 1.x layout) to a pipeline: exactly one of the three.
 type AddRulesRequest struct {
 	Pipeline string            `json:"pipeline"`
 	Rule     *service.NewRule  `json:"rule,omitempty"`
 	Rules    []service.NewRule `json:"rules,omitempty"`
+	Suite    json.RawMessage   `json:"suite,omitempty"`
 }
 
 func (s *Server) addRules(w http.ResponseWriter, r *http.Request, p service.Principal) {
@@ -216,13 +220,27 @@ func (s *Server) addRules(w http.ResponseWriter, r *http.Request, p service.Prin
 	case req.Pipeline == "":
 		s.fail(w, r, &service.FieldError{Field: "pipeline", Reason: "is required"})
 		return
-	case (req.Rule == nil) == (len(req.Rules) == 0):
-		s.fail(w, r, &service.FieldError{Field: "rule", Reason: "give either rule or rules"})
+	case btoi(req.Rule != nil)+btoi(len(req.Rules) > 0)+btoi(len(req.Suite) > 0) != 1:
+		s.fail(w, r, &service.FieldError{Field: "rule", Reason: "give one of rule, rules or suite"})
 		return
 	}
 	rules := req.Rules
 	if req.Rule != nil {
 		rules = []service.NewRule{*req.Rule}
+	}
+	if len(req.Suite) > 0 {
+		suite, err := quality.ParseSuite(req.Suite, "suite")
+		if err != nil {
+			s.fail(w, r, &service.FieldError{Field: "suite", Reason: err.Error()})
+			return
+		}
+		for _, c := range suite.Expectations {
+			rules = append(rules, service.NewRule{Expectation: c.Type, Kwargs: c.Kwargs, Severity: c.Severity, Action: c.Action, Meta: c.Meta})
+		}
+		if len(rules) == 0 {
+			s.fail(w, r, &service.FieldError{Field: "suite", Reason: "has no expectations"})
+			return
+		}
 	}
 	added, err := s.Service.AddRules(r.Context(), req.Pipeline, rules, p.Name)
 	if err != nil {
@@ -230,6 +248,13 @@ func (s *Server) addRules(w http.ResponseWriter, r *http.Request, p service.Prin
 		return
 	}
 	writeJSON(w, http.StatusCreated, PipelineRules{Pipeline: req.Pipeline, Rules: added})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request, _ service.Principal) {
