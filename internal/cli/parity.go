@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -115,7 +117,7 @@ func newQualityStoreCmds(e *env) []*cobra.Command {
 	}
 	rulesAdd := &cobra.Command{
 		Use:   "add --pipeline P --file RULES.yaml",
-		Short: "Check and store rules for a pipeline (a YAML or JSON rule, or a list of them, as in quality_rules.yaml)",
+		Short: "Check and store rules for a pipeline (a YAML or JSON rule or list of them, as in quality_rules.yaml, or a GE suite JSON)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			b, err := os.ReadFile(file)
@@ -123,7 +125,17 @@ func newQualityStoreCmds(e *env) []*cobra.Command {
 				return usageErr(err)
 			}
 			var many []service.NewRule
-			if err := yaml.UnmarshalWithOptions(b, &many, yaml.Strict(), yaml.UseJSONUnmarshaler()); err != nil {
+			var probe map[string]any
+			if json.Unmarshal(b, &probe) == nil && probe["expectations"] != nil {
+				// A Great Expectations suite (JSON).
+				suite, err := quality.ParseSuite(b, file)
+				if err != nil {
+					return usageErr(err)
+				}
+				for _, c := range suite.Expectations {
+					many = append(many, service.NewRule{Expectation: c.Type, Kwargs: c.Kwargs, Severity: c.Severity, Action: c.Action, Meta: c.Meta})
+				}
+			} else if err := yaml.UnmarshalWithOptions(b, &many, yaml.Strict(), yaml.UseJSONUnmarshaler()); err != nil {
 				var one service.NewRule
 				if err1 := yaml.UnmarshalWithOptions(b, &one, yaml.Strict(), yaml.UseJSONUnmarshaler()); err1 != nil {
 					return usageErr(fmt.Errorf("%s: not a rule or a list of rules: %w", file, err1))

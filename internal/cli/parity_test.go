@@ -44,8 +44,13 @@ func TestAPIParityCommands(t *testing.T) {
 	if code, _, errOut := shp(t, "quality", "rules", "add", "--config", dir, "--pipeline", "sales", "--file", rule); code != 2 || !strings.Contains(errOut, "no_such_column") {
 		t.Fatalf("a rule on a column the schema lacks: %d %s", code, errOut)
 	}
+	suite := filepath.Join(dir, "suite.json")
+	os.WriteFile(suite, []byte(`{"name": "s", "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "quantity"}}]}`), 0o644)
+	if code, out, errOut := shp(t, "quality", "rules", "add", "--config", dir, "--pipeline", "sales", "--file", suite); code != 0 || !strings.Contains(out, "added to sales") {
+		t.Fatalf("rules add of a GE suite: %d %s %s", code, out, errOut)
+	}
 	code, out, _ = shp(t, "quality", "rules", "list", "--config", dir, "--pipeline", "sales")
-	if code != 0 || strings.Count(out, `"origin": "stored"`) != 1 {
+	if code != 0 || strings.Count(out, `"origin": "stored"`) != 2 {
 		t.Fatalf("rules list: %d %s", code, out)
 	}
 	// The stored rule applies from the next run on.
