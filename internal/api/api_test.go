@@ -256,7 +256,8 @@ func TestReadEndpoints(t *testing.T) {
 		var metrics service.QualityMetrics
 		e.get("/api/v1/quality/metrics?pipeline=orders", service.Viewer, &metrics)
 		if len(metrics.Scores) != 3 || metrics.Scores[0].RunID != "run-0" || len(metrics.Rules) != 1 || metrics.Rules[0].Evaluated != 3 ||
-			metrics.Rules[0].Passed != 2 || *metrics.Summary.LastScore != 92 {
+			metrics.Rules[0].Passed != 2 || *metrics.Summary.LastScore != 92 || len(metrics.Rules[0].Runs) != 3 ||
+			metrics.Rules[0].Runs[1].RunID != "run-1" || metrics.Rules[0].Runs[1].Passed != 0 || metrics.Rules[0].Runs[2].Passed != 1 {
 			t.Fatalf("metrics %+v", metrics)
 		}
 		var vals service.Page[service.Validation]

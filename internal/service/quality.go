@@ -332,14 +332,23 @@ type ScorePoint struct {
 	Score    float64    `json:"score"`
 }
 
-// RulePasses is how often one rule held.
+// RulePasses is how often one rule held: in all, and run by run.
 type RulePasses struct {
-	Pipeline    string  `json:"pipeline"`
-	Rule        string  `json:"rule"`
-	Expectation string  `json:"expectation"`
-	Evaluated   int     `json:"evaluated"`
-	Passed      int     `json:"passed"`
-	PassRate    float64 `json:"pass_rate"`
+	Pipeline    string      `json:"pipeline"`
+	Rule        string      `json:"rule"`
+	Expectation string      `json:"expectation"`
+	Evaluated   int         `json:"evaluated"`
+	Passed      int         `json:"passed"`
+	PassRate    float64     `json:"pass_rate"`
+	Runs        []RulePoint `json:"runs"`
+}
+
+// RulePoint is one run's results of a rule (one per object it loaded).
+type RulePoint struct {
+	RunID     string     `json:"run_id"`
+	At        *time.Time `json:"at"`
+	Evaluated int        `json:"evaluated"`
+	Passed    int        `json:"passed"`
 }
 
 // MetricSummary sums the scores up.
@@ -392,12 +401,20 @@ func (s *Service) QualityMetrics(ctx context.Context, pipeline string, since, un
 					name += "(" + c + ")"
 				}
 				k := key{r.Pipeline, name}
-				if passes[k] == nil {
-					passes[k] = &RulePasses{Pipeline: r.Pipeline, Rule: name, Expectation: er.Config.Type}
+				rp := passes[k]
+				if rp == nil {
+					rp = &RulePasses{Pipeline: r.Pipeline, Rule: name, Expectation: er.Config.Type}
+					passes[k] = rp
 				}
-				passes[k].Evaluated++
+				if n := len(rp.Runs); n == 0 || rp.Runs[n-1].RunID != r.ID {
+					rp.Runs = append(rp.Runs, RulePoint{RunID: r.ID, At: timePtr(r.StartedAt)})
+				}
+				point := &rp.Runs[len(rp.Runs)-1]
+				rp.Evaluated++
+				point.Evaluated++
 				if er.Success {
-					passes[k].Passed++
+					rp.Passed++
+					point.Passed++
 				}
 			}
 		}
