@@ -21,7 +21,7 @@ demo: build ## run the quick start pipeline, print its summary and what self-hea
 	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
 	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
 
-bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s)
+bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
 
 chaos: ## fault-injection suite: inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per class
