@@ -230,6 +230,18 @@ func TestReadEndpoints(t *testing.T) {
 		if len(pipelines.Items) != 3 || pipelines.Items[0].ID != "events" || pipelines.Items[2].ID != "orders" {
 			t.Fatalf("pipelines %+v", pipelines)
 		}
+		var pp1, pp2, byType service.Page[service.PipelineView]
+		e.get("/api/v1/pipelines?page_size=2", service.Viewer, &pp1)
+		e.get("/api/v1/pipelines?page_size=2&page_token="+pp1.NextPageToken, service.Viewer, &pp2)
+		if len(pp1.Items) != 2 || pp1.NextPageToken == "" || len(pp2.Items) != 1 || pp2.Items[0].ID != "orders" || pp2.NextPageToken != "" {
+			t.Fatalf("pipeline pages %+v then %+v", pp1, pp2)
+		}
+		e.get("/api/v1/pipelines?source_type=postgres&status=active", service.Viewer, &byType)
+		if len(byType.Items) != 1 || byType.Items[0].ID != "events" {
+			t.Fatalf("pipelines by source type: %+v", byType)
+		}
+		code, h, body := e.do("GET", "/api/v1/pipelines?status=sleeping", e.keys[service.Viewer], nil)
+		e.problem(code, h, body, 400, ProblemInvalid)
 		var p service.PipelineView
 		e.get("/api/v1/pipelines/orders", service.Viewer, &p)
 		if p.Status != "active" || p.Source.Type != "file" || p.Source.Config["path"] != "data/*.csv" || p.Destination.Config["table"] != "orders" ||
@@ -303,7 +315,7 @@ func TestReadEndpoints(t *testing.T) {
 		if len(lineage.Items) != 3 || lineage.Items[2].Table.Name != "main.orders" || lineage.Items[2].Pipeline != "orders" {
 			t.Fatalf("lineage %+v", lineage)
 		}
-		code, h, body := e.do("GET", "/api/v1/pipelines/nope", e.keys[service.Viewer], nil)
+		code, h, body = e.do("GET", "/api/v1/pipelines/nope", e.keys[service.Viewer], nil)
 		e.problem(code, h, body, 404, ProblemNotFound)
 		code, h, body = e.do("GET", "/api/v1/runs/nope", e.keys[service.Viewer], nil)
 		e.problem(code, h, body, 404, ProblemNotFound)

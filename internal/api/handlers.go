@@ -90,8 +90,13 @@ func (q *query) page() service.PageRequest {
 }
 
 func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, _ service.Principal) {
-	ps, err := s.Service.Pipelines(r.Context())
-	s.respond(w, r, service.Page[service.PipelineView]{Items: ps}, err)
+	q := s.query(w, r)
+	pq := service.PipelineQuery{Status: q.str("status"), SourceType: q.str("source_type"), PageRequest: q.page()}
+	if q.bad {
+		return
+	}
+	page, err := s.Service.PipelinesPage(r.Context(), pq)
+	s.respond(w, r, page, err)
 }
 
 func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, _ service.Principal) {

@@ -153,6 +153,50 @@ func (s *Service) Pipelines(ctx context.Context) ([]PipelineView, error) {
 	return out, nil
 }
 
+// PipelineQuery selects pipelines: by status (active or paused) and
+// source type, one page at a time in name order.
+type PipelineQuery struct {
+	Status, SourceType string
+	PageRequest
+}
+
+// PipelinesPage lists the pipelines that match, a page at a time; a page
+// token is the last name shown.
+func (s *Service) PipelinesPage(ctx context.Context, q PipelineQuery) (Page[PipelineView], error) {
+	size, err := q.size()
+	if err != nil {
+		return Page[PipelineView]{}, err
+	}
+	if q.Status != "" && q.Status != "active" && q.Status != "paused" {
+		return Page[PipelineView]{}, invalid("status", "must be active or paused, got %q", q.Status)
+	}
+	after := ""
+	if q.PageToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
+		name, ok := strings.CutPrefix(string(b), "pipelines:")
+		if err != nil || !ok || name == "" {
+			return Page[PipelineView]{}, invalid("page_token", "is not a token of this listing")
+		}
+		after = name
+	}
+	all, err := s.Pipelines(ctx)
+	if err != nil {
+		return Page[PipelineView]{}, err
+	}
+	page := Page[PipelineView]{Items: []PipelineView{}}
+	for _, p := range all {
+		if p.Name <= after || q.Status != "" && p.Status != q.Status || q.SourceType != "" && p.Source.Type != q.SourceType {
+			continue
+		}
+		if len(page.Items) == size {
+			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("pipelines:" + page.Items[size-1].Name))
+			break
+		}
+		page.Items = append(page.Items, p)
+	}
+	return page, nil
+}
+
 // Pipeline returns one pipeline.
 func (s *Service) Pipeline(ctx context.Context, name string) (PipelineView, error) {
 	if _, err := s.pipeline(name); err != nil {
