@@ -225,9 +225,10 @@ func restoreSetAside(ctx context.Context, w warehouse.Warehouse, target, reason 
 			return err
 		}
 		sel := make([]string, len(cols))
+		var selArgs []any
 		for i, c := range cols {
-			path := `$."` + strings.ReplaceAll(c.Name, `"`, `\"`) + `"`
-			sel[i] = fmt.Sprintf("CAST(json_extract_string(raw, %s) AS %s) AS %s", sqlString(path), c.Type, quality.DuckDB.Ident(c.Name))
+			sel[i] = fmt.Sprintf("CAST(json_extract_string(raw, ?) AS %s) AS %s", c.Type, quality.DuckDB.Ident(c.Name))
+			selArgs = append(selArgs, `$."`+strings.ReplaceAll(c.Name, `"`, `\"`)+`"`)
 		}
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
@@ -237,7 +238,7 @@ func restoreSetAside(ctx context.Context, w warehouse.Warehouse, target, reason 
 		where := " WHERE run_id = ? AND pipeline = ? AND source_object = ? AND reason = ?"
 		args := []any{a.RunID, a.Pipeline, a.ObjectKey, reason}
 		res, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s%s",
-			quality.DuckDB.Ident(target), strings.Join(sel, ", "), q, where), args...)
+			quality.DuckDB.Ident(target), strings.Join(sel, ", "), q, where), append(selArgs, args...)...)
 		if err != nil {
 			return fmt.Errorf("restore the rows set aside into %s: %w", target, err)
 		}
@@ -273,9 +274,6 @@ func targetColumns(ctx context.Context, conn *sql.Conn, target string) ([]wareho
 	}
 	return cols, rows.Err()
 }
-
-// sqlString quotes s as an SQL string literal.
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // rescuedTable keeps what a stage repair rescued from quarantine: each
 // rescued line as it was set aside (line, reason, raw text) and each row
