@@ -90,8 +90,8 @@ func (s *sqlStore) RecordAudit(ctx context.Context, e AuditEntry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := s.exec(ctx, `INSERT INTO api_audit (at, principal, role, method, path, status, remote, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.d.timeArg(e.At), e.Principal, e.Role, e.Method, e.Path, e.Status, e.Remote, e.Detail)
+	_, err := s.exec(ctx, `INSERT INTO api_audit (at, principal, role, method, path, status, remote) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		s.d.timeArg(e.At), e.Principal, e.Role, e.Method, e.Path, e.Status, e.Remote)
 	if err != nil {
 		return fmt.Errorf("record audit entry: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *sqlStore) RecordAudit(ctx context.Context, e AuditEntry) error {
 
 // ListAudit implements Store.
 func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	q := `SELECT id, at, principal, role, method, path, status, remote, detail FROM api_audit ORDER BY id DESC`
+	q := `SELECT id, at, principal, role, method, path, status, remote FROM api_audit ORDER BY id DESC`
 	var args []any
 	if limit > 0 {
 		q += ` LIMIT ?`
@@ -114,7 +114,7 @@ func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, erro
 	var out []AuditEntry
 	for rows.Next() {
 		var e AuditEntry
-		if err := rows.Scan(&e.ID, scanTime(&e.At), &e.Principal, &e.Role, &e.Method, &e.Path, &e.Status, &e.Remote, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, scanTime(&e.At), &e.Principal, &e.Role, &e.Method, &e.Path, &e.Status, &e.Remote); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
 		out = append(out, e)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
 	"sync"
 	"time"
@@ -252,13 +251,9 @@ func (s *sqlStore) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 		}
 	}
 	q += ` ORDER BY started_at DESC NULLS LAST, id DESC`
-	if f.Limit > 0 || f.Offset > 0 {
-		limit := f.Limit
-		if limit <= 0 {
-			limit = math.MaxInt32 // an offset needs a limit
-		}
-		q += ` LIMIT ? OFFSET ?`
-		args = append(args, limit, f.Offset)
+	if f.Limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, f.Limit)
 	}
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {

@@ -179,7 +179,6 @@ type AuditEntry struct {
 	Principal, Role      string
 	Method, Path, Remote string
 	Status               int
-	Detail               string
 }
 
 // StoredRule is a quality rule added through the API or the CLI.
@@ -257,8 +256,6 @@ type RunFilter struct {
 	Pipeline, Status string
 	// Since and Until bound the start time (zero for no bound).
 	Since, Until time.Time
-	// Offset skips that many runs of the order (newest first).
-	Offset int
 	// After pages by key: only runs after this one in the order (newest
 	// first), so that runs starting meanwhile shift nothing.
 	After *RunCursor

@@ -206,8 +206,6 @@ func TestListRuns(t *testing.T) {
 			{"pipeline and status", RunFilter{Pipeline: "a", Status: StatusSucceeded}, []string{"a1"}},
 			{"pipeline, status and limit", RunFilter{Pipeline: "b", Status: StatusSucceeded, Limit: 1}, []string{"b2"}},
 			{"no match", RunFilter{Pipeline: "zzz"}, nil},
-			{"offset pages", RunFilter{Offset: 2, Limit: 2}, []string{"b2", "b1"}},
-			{"offset without limit", RunFilter{Offset: 5}, []string{"c1", "b3"}},
 			{"since and until", RunFilter{Since: ts(10), Until: ts(30)}, []string{"a2", "b2", "b1", "a1"}},
 			{"after a run", RunFilter{After: &RunCursor{StartedAt: ts(15), ID: "b2"}, Limit: 3}, []string{"b1", "a1", "c1"}},
 			{"after the last started run", RunFilter{After: &RunCursor{StartedAt: ts(-5), ID: "c1"}}, []string{"b3"}},
