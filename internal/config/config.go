@@ -177,6 +177,11 @@ type OIDC struct {
 	ClockSkew time.Duration
 }
 
+// Roles are the REST API's roles, weakest first: a viewer reads, an
+// operator also triggers runs and decides healing actions, an admin also
+// manages rules and keys.
+var Roles = []string{"viewer", "operator", "admin"}
+
 // API defaults.
 const (
 	DefaultAPIMaxBody = 1 << 20

@@ -355,11 +355,10 @@ func (l *loader) api(f *yamlFile, top *object) API {
 			for _, k := range rm.order {
 				var role string
 				if rm.str(k, &role) {
-					switch role {
-					case "viewer", "operator", "admin":
+					if slices.Contains(Roles, role) {
 						a.OIDC.RoleMap[k] = role
-					default:
-						rm.errorf(rm.valuePos(k), "api.oidc.role_map.%s: %q is not a role (viewer, operator, admin)", k, role)
+					} else {
+						rm.errorf(rm.valuePos(k), "api.oidc.role_map.%s: %q is not a role (%s)", k, role, strings.Join(Roles, ", "))
 					}
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 )
 
@@ -27,7 +28,14 @@ const (
 	Admin    Role = "admin"
 )
 
-var roleRank = map[Role]int{Viewer: 1, Operator: 2, Admin: 3}
+// roleRank orders the roles as config.Roles lists them, from 1.
+var roleRank = func() map[Role]int {
+	m := map[Role]int{}
+	for i, r := range config.Roles {
+		m[Role(r)] = i + 1
+	}
+	return m
+}()
 
 // ParseRole checks a role's name.
 func ParseRole(s string) (Role, error) {
@@ -157,13 +165,19 @@ func (s *Service) apiKey(ctx context.Context, id string) (metadata.APIKey, error
 	gen := s.keyGen.Load()
 	k, err := s.Store.GetAPIKey(ctx, id)
 	if err == nil {
-		s.keyMu.Lock()
-		if s.keyGen.Load() == gen {
-			s.keys.Store(id, cachedKey{key: k, read: time.Now()})
-		}
-		s.keyMu.Unlock()
+		s.cacheKey(k, gen)
 	}
 	return k, err
+}
+
+// cacheKey keeps a key read when the cache was at generation gen, unless
+// a forgetKey came between.
+func (s *Service) cacheKey(k metadata.APIKey, gen int64) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if s.keyGen.Load() == gen {
+		s.keys.Store(k.ID, cachedKey{key: k, read: time.Now()})
+	}
 }
 
 // forgetKey drops a key from the cache, and keeps reads that started
@@ -190,6 +204,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	if !ok || id == "" || secret == "" {
 		return Principal{}, ErrBadKey
 	}
+	gen := s.keyGen.Load()
 	k, err := s.apiKey(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) {
 		return Principal{}, ErrBadKey
@@ -212,8 +227,10 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 		// caller is let in.
 		if err := s.Store.TouchAPIKey(ctx, id, now); err != nil {
 			s.logger().Warn("record the use of an API key", "key", id, "err", err)
+		} else {
+			k.LastUsed = now
+			s.cacheKey(k, gen)
 		}
-		s.forgetKey(id)
 	}
 	return Principal{Name: "key:" + k.ID + " (" + k.Name + ")", Role: Role(k.Role), KeyID: k.ID}, nil
 }
