@@ -239,9 +239,7 @@ func (s *Server) addRules(w http.ResponseWriter, r *http.Request, p service.Prin
 			s.fail(w, r, &service.FieldError{Field: "suite", Reason: err.Error()})
 			return
 		}
-		for _, c := range suite.Expectations {
-			rules = append(rules, service.NewRule{Expectation: c.Type, Kwargs: c.Kwargs, Severity: c.Severity, Action: c.Action, Meta: c.Meta})
-		}
+		rules = append(rules, service.RulesFromSuite(suite)...)
 		if len(rules) == 0 {
 			s.fail(w, r, &service.FieldError{Field: "suite", Reason: "has no expectations"})
 			return

@@ -132,9 +132,7 @@ func newQualityStoreCmds(e *env) []*cobra.Command {
 				if err != nil {
 					return usageErr(err)
 				}
-				for _, c := range suite.Expectations {
-					many = append(many, service.NewRule{Expectation: c.Type, Kwargs: c.Kwargs, Severity: c.Severity, Action: c.Action, Meta: c.Meta})
-				}
+				many = service.RulesFromSuite(suite)
 			} else if err := yaml.UnmarshalWithOptions(b, &many, yaml.Strict(), yaml.UseJSONUnmarshaler()); err != nil {
 				var one service.NewRule
 				if err1 := yaml.UnmarshalWithOptions(b, &one, yaml.Strict(), yaml.UseJSONUnmarshaler()); err1 != nil {

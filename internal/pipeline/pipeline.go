@@ -541,38 +541,56 @@ var ErrLateData = fmt.Errorf("late data (%w)", resilience.ErrRetryLater)
 
 // waitForData lists the source's objects and those still to load. When
 // nothing is new and the pipeline waits for late data, it lists again
-// every poll interval until something arrives or the timeout passes, and
-// tells the healer what the wait did.
+// every poll interval until something arrives or the timeout passes (see
+// pollForData).
 func (r *Runner) waitForData(ctx context.Context, objSrc source.ObjectSource, p *config.Pipeline, src *config.Source, opts Options,
 	runID string, log *slog.Logger) ([]source.Object, []source.Object, []metadata.ObjectFile, error) {
+	var objects, todo []source.Object
+	var recovered []metadata.ObjectFile
+	err := r.pollForData(ctx, p, src, runID, "no new objects at "+src.Path, log, func() (bool, error) {
+		var err error
+		if objects, err = objSrc.List(ctx); err != nil {
+			return false, err
+		}
+		todo, recovered, err = r.pending(ctx, p.Name, objects, opts)
+		return len(todo) > 0 || opts.FullRefresh, err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return objects, todo, recovered, nil
+}
+
+// pollForData calls probe until it finds data; when it finds none and
+// the pipeline has wait_for_data, it asks again every poll until data
+// arrives or the timeout passes (ErrLateData naming what was missing,
+// which the scheduler retries). It tells the healer what a wait did.
+func (r *Runner) pollForData(ctx context.Context, p *config.Pipeline, src *config.Source, runID, missing string, log *slog.Logger,
+	probe func() (found bool, err error)) error {
 	started := r.now()
 	for polls := 0; ; polls++ {
-		objects, err := objSrc.List(ctx)
+		found, err := probe()
 		if err != nil {
-			return nil, nil, nil, err
-		}
-		todo, recovered, err := r.pending(ctx, p.Name, objects, opts)
-		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 		waited := r.now().Sub(started)
-		if len(todo) > 0 || p.WaitForData <= 0 || opts.FullRefresh {
-			if polls > 0 && len(todo) > 0 {
+		if found || p.WaitForData <= 0 {
+			if polls > 0 && found {
 				r.reportWait(ctx, runID, p.Name, src, waited, nil, log)
 			}
-			return objects, todo, recovered, nil
+			return nil
 		}
 		if waited >= p.WaitForData {
-			err := fmt.Errorf("%w: no new objects at %s within %s; the next attempt looks again", ErrLateData, src.Path, p.WaitForData)
+			err := fmt.Errorf("%w: %s within %s; the next attempt looks again", ErrLateData, missing, p.WaitForData)
 			r.reportWait(ctx, runID, p.Name, src, waited, err, log)
-			return nil, nil, nil, err
+			return err
 		}
 		log.Info("waiting for late data", "source", src.Name, "waited", waited.Round(time.Millisecond), "timeout", p.WaitForData)
 		t := time.NewTimer(min(p.WaitPoll, p.WaitForData-waited))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, nil, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}
@@ -725,11 +743,7 @@ func (r *Runner) withStoredRules(ctx context.Context, pipeline string, suite *qu
 		out = &c
 	}
 	for _, sr := range stored {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(sr.Rule), &m); err != nil {
-			return nil, fmt.Errorf("stored quality rule #%d of %s: %w", sr.ID, pipeline, err)
-		}
-		cfg, err := quality.ParseRule(m)
+		cfg, err := quality.ParseStoredRule(sr.Rule)
 		if err != nil {
 			return nil, fmt.Errorf("stored quality rule #%d of %s: %w", sr.ID, pipeline, err)
 		}

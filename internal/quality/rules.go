@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -172,6 +173,16 @@ func ParseRule(rm map[string]any) (Config, error) {
 	}
 	rname, _ := rm["name"].(string)
 	return Config{Type: typ, Kwargs: kw, Meta: meta, Severity: sev, Action: act, Name: rname}, nil
+}
+
+// ParseStoredRule reads a rule stored as the JSON of one
+// quality_rules.yaml rule mapping.
+func ParseStoredRule(body string) (Config, error) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		return Config{}, err
+	}
+	return ParseRule(m)
 }
 
 // CheckRule compiles a rule without running it, so that a rule is

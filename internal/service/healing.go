@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,9 +58,13 @@ func (s *Service) Actions(ctx context.Context, q ActionQuery) (Page[ActionView],
 	if err != nil {
 		return Page[ActionView]{}, err
 	}
-	before, err := q.position("actions")
-	if err != nil {
+	var before int64
+	if body, err := q.decodeToken("actions"); err != nil {
 		return Page[ActionView]{}, err
+	} else if body != "" {
+		if before, err = strconv.ParseInt(body, 10, 64); err != nil || before <= 0 {
+			return Page[ActionView]{}, invalid("page_token", "is not a token of this listing")
+		}
 	}
 	if q.Status != "" && !actionStatuses[q.Status] {
 		return Page[ActionView]{}, invalid("status", "%q is not an action status", q.Status)
@@ -75,7 +80,7 @@ func (s *Service) Actions(ctx context.Context, q ActionQuery) (Page[ActionView],
 	page := Page[ActionView]{Items: []ActionView{}}
 	for i, a := range acts {
 		if i == size {
-			page.NextPageToken = token("actions", acts[i-1].ID)
+			page.NextPageToken = encodeToken("actions", strconv.FormatInt(acts[i-1].ID, 10))
 			break
 		}
 		page.Items = append(page.Items, ActionOf(a))

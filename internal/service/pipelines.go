@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 )
@@ -134,23 +134,33 @@ func runView(r metadata.Run) RunView {
 
 // Pipelines lists the project's pipelines in name order.
 func (s *Service) Pipelines(ctx context.Context) ([]PipelineView, error) {
-	paused, err := s.Store.PausedPipelines(ctx)
+	paused, err := s.pausedSet(ctx)
 	if err != nil {
 		return nil, err
 	}
-	isPaused := map[string]bool{}
-	for _, p := range paused {
-		isPaused[p] = true
-	}
 	out := []PipelineView{}
 	for _, name := range s.Project.PipelineNames() {
-		v, err := s.pipelineView(ctx, name, isPaused[name])
+		p, _ := s.Project.Pipeline(name)
+		v, err := s.pipelineView(ctx, p, paused[name])
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// pausedSet are the paused pipelines.
+func (s *Service) pausedSet(ctx context.Context) (map[string]bool, error) {
+	paused, err := s.Store.PausedPipelines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := map[string]bool{}
+	for _, p := range paused {
+		set[p] = true
+	}
+	return set, nil
 }
 
 // PipelineQuery selects pipelines: by status (active or paused) and
@@ -161,7 +171,8 @@ type PipelineQuery struct {
 }
 
 // PipelinesPage lists the pipelines that match, a page at a time; a page
-// token is the last name shown.
+// token is the last name shown. Only the page's pipelines are read in
+// full.
 func (s *Service) PipelinesPage(ctx context.Context, q PipelineQuery) (Page[PipelineView], error) {
 	size, err := q.size()
 	if err != nil {
@@ -170,50 +181,56 @@ func (s *Service) PipelinesPage(ctx context.Context, q PipelineQuery) (Page[Pipe
 	if q.Status != "" && q.Status != "active" && q.Status != "paused" {
 		return Page[PipelineView]{}, invalid("status", "must be active or paused, got %q", q.Status)
 	}
-	after := ""
-	if q.PageToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-		name, ok := strings.CutPrefix(string(b), "pipelines:")
-		if err != nil || !ok || name == "" {
-			return Page[PipelineView]{}, invalid("page_token", "is not a token of this listing")
-		}
-		after = name
+	after, err := q.decodeToken("pipelines")
+	if err != nil {
+		return Page[PipelineView]{}, err
 	}
-	all, err := s.Pipelines(ctx)
+	paused, err := s.pausedSet(ctx)
 	if err != nil {
 		return Page[PipelineView]{}, err
 	}
 	page := Page[PipelineView]{Items: []PipelineView{}}
-	for _, p := range all {
-		if p.Name <= after || q.Status != "" && p.Status != q.Status || q.SourceType != "" && p.Source.Type != q.SourceType {
+	for _, name := range s.Project.PipelineNames() {
+		p, _ := s.Project.Pipeline(name)
+		status := "active"
+		if paused[name] {
+			status = "paused"
+		}
+		srcType := ""
+		if src, ok := s.Project.Source(p.Source); ok {
+			srcType = src.Type
+		}
+		if name <= after || q.Status != "" && status != q.Status || q.SourceType != "" && srcType != q.SourceType {
 			continue
 		}
 		if len(page.Items) == size {
-			page.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte("pipelines:" + page.Items[size-1].Name))
+			page.NextPageToken = encodeToken("pipelines", page.Items[size-1].Name)
 			break
 		}
-		page.Items = append(page.Items, p)
+		v, err := s.pipelineView(ctx, p, paused[name])
+		if err != nil {
+			return Page[PipelineView]{}, err
+		}
+		page.Items = append(page.Items, v)
 	}
 	return page, nil
 }
 
 // Pipeline returns one pipeline.
 func (s *Service) Pipeline(ctx context.Context, name string) (PipelineView, error) {
-	if _, err := s.pipeline(name); err != nil {
+	p, err := s.pipeline(name)
+	if err != nil {
 		return PipelineView{}, err
 	}
 	paused, err := s.Store.Paused(ctx, name)
 	if err != nil {
 		return PipelineView{}, err
 	}
-	return s.pipelineView(ctx, name, paused)
+	return s.pipelineView(ctx, p, paused)
 }
 
-func (s *Service) pipelineView(ctx context.Context, name string, paused bool) (PipelineView, error) {
-	p, err := s.pipeline(name)
-	if err != nil {
-		return PipelineView{}, err
-	}
+func (s *Service) pipelineView(ctx context.Context, p *config.Pipeline, paused bool) (PipelineView, error) {
+	name := p.Name
 	v := PipelineView{ID: p.Name, Name: p.Name, Description: p.Description, Status: "active", Schedule: p.Schedule,
 		Source:      SourceView{Name: p.Source, Config: map[string]any{}},
 		Destination: Destination{Type: s.Project.Config.Warehouse.Type, Config: map[string]any{"table": p.Target, "mode": p.Mode}},
@@ -246,7 +263,7 @@ func (s *Service) pipelineView(ctx context.Context, name string, paused bool) (P
 			v.Schedule = src.Schedule
 		}
 	}
-	rules, err := s.Rules(ctx, name)
+	rules, err := s.rulesOf(ctx, name)
 	if err != nil {
 		return PipelineView{}, err
 	}
@@ -311,9 +328,7 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 }
 
 // runToken encodes a run's place in the order.
-func runToken(c metadata.RunCursor) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("runs:" + cursorText(c)))
-}
+func runToken(c metadata.RunCursor) string { return encodeToken("runs", cursorText(c)) }
 
 // cursorText writes a run's place as "micros:id" (micros 0 without a start).
 func cursorText(c metadata.RunCursor) string {
@@ -340,15 +355,12 @@ func parseCursor(text string) (*metadata.RunCursor, bool) {
 
 // runCursor decodes a runs token; nil for none.
 func (p PageRequest) runCursor() (*metadata.RunCursor, error) {
-	if p.PageToken == "" {
-		return nil, nil
+	body, err := p.decodeToken("runs")
+	if err != nil || body == "" {
+		return nil, err
 	}
-	if b, err := base64.RawURLEncoding.DecodeString(p.PageToken); err == nil {
-		if rest, ok := strings.CutPrefix(string(b), "runs:"); ok {
-			if c, ok := parseCursor(rest); ok {
-				return c, nil
-			}
-		}
+	if c, ok := parseCursor(body); ok {
+		return c, nil
 	}
 	return nil, invalid("page_token", "is not a token of this listing")
 }

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -46,9 +45,25 @@ func (s *Service) Rules(ctx context.Context, pipeline string) ([]RuleView, error
 	if _, err := s.pipeline(pipeline); err != nil {
 		return nil, err
 	}
-	rules, err := quality.ParseRules(s.Project.QualityRules, s.Project.Dir)
+	return s.rulesOf(ctx, pipeline)
+}
+
+// configRules are quality_rules.yaml's rules (and the suites it names),
+// read once: the configuration is fixed for the process's life.
+func (s *Service) configRules() (quality.Rules, error) {
+	s.rulesOnce.Do(func() {
+		if s.rules, s.rulesErr = quality.ParseRules(s.Project.QualityRules, s.Project.Dir); s.rulesErr != nil {
+			s.rulesErr = fmt.Errorf("quality_rules.yaml: %w", s.rulesErr)
+		}
+	})
+	return s.rules, s.rulesErr
+}
+
+// rulesOf lists a configured pipeline's rules.
+func (s *Service) rulesOf(ctx context.Context, pipeline string) ([]RuleView, error) {
+	rules, err := s.configRules()
 	if err != nil {
-		return nil, fmt.Errorf("quality_rules.yaml: %w", err)
+		return nil, err
 	}
 	out := []RuleView{}
 	if suite := rules[pipeline]; suite != nil {
@@ -61,11 +76,7 @@ func (s *Service) Rules(ctx context.Context, pipeline string) ([]RuleView, error
 		return nil, err
 	}
 	for _, sr := range stored {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(sr.Rule), &m); err != nil {
-			return nil, fmt.Errorf("stored rule #%d: %w", sr.ID, err)
-		}
-		c, err := quality.ParseRule(m)
+		c, err := quality.ParseStoredRule(sr.Rule)
 		if err != nil {
 			return nil, fmt.Errorf("stored rule #%d: %w", sr.ID, err)
 		}
@@ -74,6 +85,15 @@ func (s *Service) Rules(ctx context.Context, pipeline string) ([]RuleView, error
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// RulesFromSuite turns a Great Expectations suite into rules to add.
+func RulesFromSuite(suite *quality.Suite) []NewRule {
+	var out []NewRule
+	for _, c := range suite.Expectations {
+		out = append(out, NewRule{Expectation: c.Type, Kwargs: c.Kwargs, Severity: c.Severity, Action: c.Action, Meta: c.Meta})
+	}
+	return out
 }
 
 // NewRule is a rule to add: the keys of a quality_rules.yaml rule.
@@ -103,6 +123,7 @@ func (s *Service) AddRules(ctx context.Context, pipeline string, rules []NewRule
 		return nil, err
 	}
 	bodies := make([]string, len(rules))
+	configs := make([]quality.Config, len(rules))
 	for i, r := range rules {
 		field := "rules[" + fmt.Sprint(i) + "]"
 		if len(rules) == 1 {
@@ -131,25 +152,21 @@ func (s *Service) AddRules(ctx context.Context, pipeline string, rules []NewRule
 			return nil, invalid(field+".kwargs", "%v", err)
 		}
 		b, _ := json.Marshal(m)
-		bodies[i] = string(b)
+		bodies[i], configs[i] = string(b), c
 	}
+	now := s.now()
 	stored := make([]metadata.StoredRule, len(bodies))
 	for i, b := range bodies {
-		stored[i] = metadata.StoredRule{Pipeline: pipeline, Rule: b, CreatedBy: by, CreatedAt: s.now()}
+		stored[i] = metadata.StoredRule{Pipeline: pipeline, Rule: b, CreatedBy: by, CreatedAt: now}
 	}
 	ids, err := s.Store.AddQualityRules(ctx, stored)
 	if err != nil {
 		return nil, err
 	}
-	var out []RuleView
-	for i, b := range bodies {
-		id := ids[i]
-		var m map[string]any
-		_ = json.Unmarshal([]byte(b), &m)
-		c, _ := quality.ParseRule(m)
-		v := ruleView(c, "stored")
-		v.ID, v.CreatedBy, v.CreatedAt = id, by, timePtr(s.now())
-		out = append(out, v)
+	out := make([]RuleView, len(configs))
+	for i, c := range configs {
+		out[i] = ruleView(c, "stored")
+		out[i].ID, out[i].CreatedBy, out[i].CreatedAt = ids[i], by, timePtr(now)
 	}
 	return out, nil
 }
@@ -267,23 +284,20 @@ func (s *Service) Validations(ctx context.Context, q ValidationQuery) (Page[Vali
 // validationToken encodes where a validations page starts: in the run at
 // c, after shown of its results.
 func validationToken(c metadata.RunCursor, shown int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("validations:" + strconv.Itoa(shown) + ":" + cursorText(c)))
+	return encodeToken("validations", strconv.Itoa(shown)+":"+cursorText(c))
 }
 
 // validationCursor decodes a validations token: the run the page starts
 // in and how many of its results were shown; nil for the first page.
 func (p PageRequest) validationCursor() (*metadata.RunCursor, int, error) {
-	if p.PageToken == "" {
-		return nil, 0, nil
+	body, err := p.decodeToken("validations")
+	if err != nil || body == "" {
+		return nil, 0, err
 	}
-	if b, err := base64.RawURLEncoding.DecodeString(p.PageToken); err == nil {
-		if rest, ok := strings.CutPrefix(string(b), "validations:"); ok {
-			n, run, _ := strings.Cut(rest, ":")
-			shown, err := strconv.Atoi(n)
-			if c, ok := parseCursor(run); ok && err == nil && shown >= 0 {
-				return c, shown, nil
-			}
-		}
+	n, run, _ := strings.Cut(body, ":")
+	shown, err := strconv.Atoi(n)
+	if c, ok := parseCursor(run); ok && err == nil && shown >= 0 {
+		return c, shown, nil
 	}
 	return nil, 0, invalid("page_token", "is not a token of this listing")
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -68,6 +68,9 @@ type Service struct {
 	keys   sync.Map     // API keys recently read, by id
 	keyMu  sync.Mutex   // orders cache writes against forgetKey
 	keyGen atomic.Int64 // bumped by every forgetKey
+	rulesOnce sync.Once
+	rules     quality.Rules
+	rulesErr  error
 	// revertMu makes a revert's check of the action's status and its
 	// change of the target one step within this process (the warehouse
 	// takes one writing process).
@@ -135,33 +138,24 @@ func (p PageRequest) size() (int, error) {
 	return p.PageSize, nil
 }
 
-// token encodes a position in a listing; tokens are opaque to clients.
-func token(kind string, pos int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(pos, 10)))
+// encodeToken makes a page token of a listing kind: tokens are opaque to
+// clients.
+func encodeToken(kind, body string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + body))
 }
 
-// position decodes a token of the listing kind; 0 for none.
-func (p PageRequest) position(kind string) (int64, error) {
+// decodeToken reads the body of a page token of the listing kind; "" for
+// the first page.
+func (p PageRequest) decodeToken(kind string) (string, error) {
 	if p.PageToken == "" {
-		return 0, nil
+		return "", nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(p.PageToken)
-	if err == nil {
-		if k, v, ok := cutPrefix(string(b), kind+":"); ok {
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-				_ = k
-				return n, nil
-			}
+	if b, err := base64.RawURLEncoding.DecodeString(p.PageToken); err == nil {
+		if body, ok := strings.CutPrefix(string(b), kind+":"); ok && body != "" {
+			return body, nil
 		}
 	}
-	return 0, invalid("page_token", "is not a token of this listing")
-}
-
-func cutPrefix(s, prefix string) (string, string, bool) {
-	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
-		return "", "", false
-	}
-	return prefix, s[len(prefix):], true
+	return "", invalid("page_token", "is not a token of this listing")
 }
 
 // rawJSON returns stored JSON text as a raw message, null when empty or
