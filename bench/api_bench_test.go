@@ -22,14 +22,7 @@ import (
 
 // apiSeconds is how long each endpoint is loaded: 10 seconds unless
 // SHP_BENCH_API_SECONDS says otherwise.
-func apiSeconds() time.Duration {
-	if s := os.Getenv("SHP_BENCH_API_SECONDS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return time.Duration(n) * time.Second
-		}
-	}
-	return 10 * time.Second
-}
+func apiSeconds() time.Duration { return envSeconds("SHP_BENCH_API_SECONDS", 10*time.Second) }
 
 // loadResult is what a load of one endpoint measured.
 type loadResult struct {

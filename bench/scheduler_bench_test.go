@@ -20,13 +20,17 @@ import (
 
 // schedSeconds is how long the scheduler benchmark runs: 60 seconds
 // unless SHP_BENCH_SCHED_SECONDS says otherwise.
-func schedSeconds() time.Duration {
-	if s := os.Getenv("SHP_BENCH_SCHED_SECONDS"); s != "" {
+func schedSeconds() time.Duration { return envSeconds("SHP_BENCH_SCHED_SECONDS", time.Minute) }
+
+// envSeconds is the whole number of seconds an environment variable says,
+// else def.
+func envSeconds(name string, def time.Duration) time.Duration {
+	if s := os.Getenv(name); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			return time.Duration(n) * time.Second
 		}
 	}
-	return time.Minute
+	return def
 }
 
 func cpuTime() time.Duration {

@@ -49,11 +49,11 @@ type Server struct {
 	// Timeout bounds a request's work; 30s when zero.
 	Timeout time.Duration
 
-	limitersMu sync.Mutex
-	limiters   map[string]*rate.Limiter
+	// callers limits each caller's requests.
+	callers limiterSet
 	// failures limits failed authentications per client address, so that
 	// guessing keys is slow and cheap to refuse.
-	failures map[string]*rate.Limiter
+	failures limiterSet
 
 	metrics *metrics
 }
@@ -237,9 +237,7 @@ const (
 // failureDelay is how long a client address must wait before it may try
 // to authenticate again (0 when it may).
 func (s *Server) failureDelay(host string) time.Duration {
-	s.limitersMu.Lock()
-	defer s.limitersMu.Unlock()
-	l := s.failures[host]
+	l := s.failures.lookup(host)
 	if l == nil {
 		return 0
 	}
@@ -251,25 +249,44 @@ func (s *Server) failureDelay(host string) time.Duration {
 
 // failed counts a failed authentication of a client address.
 func (s *Server) failed(host string) {
-	s.limitersMu.Lock()
-	defer s.limitersMu.Unlock()
-	if s.failures == nil {
-		s.failures = map[string]*rate.Limiter{}
+	s.failures.get(host, func() *rate.Limiter { return rate.NewLimiter(failureRate, failureBurst) }).Allow()
+}
+
+// limiterSet keeps a rate limiter per key. Keys idle long enough to have
+// their whole burst back are forgotten once it holds 10,000; they start
+// afresh.
+type limiterSet struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+// lookup returns the key's limiter, nil when it has none.
+func (ls *limiterSet) lookup(key string) *rate.Limiter {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.m[key]
+}
+
+// get returns the key's limiter, made by mk when it has none.
+func (ls *limiterSet) get(key string, mk func() *rate.Limiter) *rate.Limiter {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.m == nil {
+		ls.m = map[string]*rate.Limiter{}
 	}
-	if len(s.failures) > 10_000 {
-		// Addresses that failed long ago are forgotten.
-		for h, l := range s.failures {
-			if l.Tokens() >= failureBurst {
-				delete(s.failures, h)
+	if len(ls.m) > 10_000 {
+		for k, l := range ls.m {
+			if l.Tokens() >= float64(l.Burst()) {
+				delete(ls.m, k)
 			}
 		}
 	}
-	l := s.failures[host]
+	l := ls.m[key]
 	if l == nil {
-		l = rate.NewLimiter(failureRate, failureBurst)
-		s.failures[host] = l
+		l = mk()
+		ls.m[key] = l
 	}
-	l.Allow()
+	return l
 }
 
 // remoteHost is the client's address without its port.
@@ -291,26 +308,9 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, p service.Princip
 	if key == "" {
 		key = "token:" + p.Name
 	}
-	s.limitersMu.Lock()
-	if s.limiters == nil {
-		s.limiters = map[string]*rate.Limiter{}
-	}
-	if len(s.limiters) > 10_000 {
-		// Callers idle long enough to have their whole burst back are
-		// forgotten; they start afresh.
-		for k, l := range s.limiters {
-			if l.Tokens() >= float64(l.Burst()) {
-				delete(s.limiters, k)
-			}
-		}
-	}
-	l := s.limiters[key]
-	if l == nil {
-		burst := max(s.Config.RateBurst, 1)
-		l = rate.NewLimiter(rate.Limit(s.Config.RateLimit), burst)
-		s.limiters[key] = l
-	}
-	s.limitersMu.Unlock()
+	l := s.callers.get(key, func() *rate.Limiter {
+		return rate.NewLimiter(rate.Limit(s.Config.RateLimit), max(s.Config.RateBurst, 1))
+	})
 	res := l.Reserve()
 	if d := res.Delay(); d > 0 {
 		res.Cancel()

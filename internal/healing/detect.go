@@ -102,6 +102,12 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 	if err != nil {
 		return nil, err
 	}
+	return detectAgainstHistory(ctx, store, run)
+}
+
+// detectAgainstHistory scores a run against its pipeline's earlier
+// successful runs.
+func detectAgainstHistory(ctx context.Context, store metadata.Store, run metadata.Run) ([]Anomaly, error) {
 	runs, err := store.ListRuns(ctx, metadata.RunFilter{Pipeline: run.Pipeline, Status: "succeeded", Limit: 400})
 	if err != nil {
 		return nil, err

@@ -193,13 +193,12 @@ func (p Policy) StrategyThresholdOf(strategy string) float64 {
 }
 
 func (p Policy) threshold(strategy string, c Category) float64 {
-	if t, ok := p.StrategyThreshold[strategy]; ok {
-		return t
+	if _, own := p.StrategyThreshold[strategy]; !own {
+		if t, ok := p.CategoryThreshold[c]; ok {
+			return t
+		}
 	}
-	if t, ok := p.CategoryThreshold[c]; ok {
-		return t
-	}
-	return p.Threshold
+	return p.StrategyThresholdOf(strategy)
 }
 
 // Engine acts on failed expectations between validation and commit: it
@@ -375,17 +374,17 @@ var _ pipeline.RunObserver = (*Engine)(nil)
 // duration is out of line with the pipeline's history is reported (the
 // batch's other metrics were scored before the commit).
 func (e *Engine) RunFinished(ctx context.Context, runID string) error {
-	anomalies, err := DetectRun(ctx, e.Store, runID)
+	run, err := e.Store.GetRun(ctx, runID)
+	if err != nil {
+		return err
+	}
+	anomalies, err := detectAgainstHistory(ctx, e.Store, run)
 	if err != nil {
 		return err
 	}
 	for _, an := range anomalies {
 		if an.Metric != "duration_s" {
 			continue
-		}
-		run, err := e.Store.GetRun(ctx, runID)
-		if err != nil {
-			return err
 		}
 		m, err := e.model(ctx)
 		if err != nil {
@@ -618,11 +617,16 @@ func findApproval(approved []metadata.HealingAction, strategy, issue, subject st
 		if a.Strategy != strategy {
 			continue
 		}
+		if subject == "" {
+			if strings.HasPrefix(a.Issue, rule+" failed") {
+				return &approved[i]
+			}
+			continue
+		}
 		var p struct {
 			Subject string `json:"subject"`
 		}
-		_ = json.Unmarshal([]byte(a.Params), &p)
-		if subject != "" && p.Subject == subject || subject == "" && strings.HasPrefix(a.Issue, rule+" failed") {
+		if json.Unmarshal([]byte(a.Params), &p) == nil && p.Subject == subject {
 			return &approved[i]
 		}
 	}

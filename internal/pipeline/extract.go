@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
@@ -167,36 +166,18 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 // scheduler retries).
 func (r *Runner) extractWaiting(ctx context.Context, ex source.Extractor, p *config.Pipeline, src *config.Source, since string,
 	opts Options, sink source.Sink, runID string, log *slog.Logger) (*source.Extraction, error) {
-	started := r.now()
+	var exn *source.Extraction
 	attempts := 0
-	for polls := 0; ; polls++ {
-		exn, err := ex.Extract(ctx, source.ExtractRequest{Since: since, Full: opts.FullRefresh}, sink)
+	err := r.pollForData(ctx, p, src, runID, fmt.Sprintf("no new rows from %s after watermark %q", src.Name, since), log, func() (bool, error) {
+		var err error
+		exn, err = ex.Extract(ctx, source.ExtractRequest{Since: since, Full: opts.FullRefresh}, sink)
 		if exn != nil {
 			attempts += exn.Attempts
 			exn.Attempts = attempts
 		}
-		if err != nil || exn == nil || exn.Rows > 0 || p.WaitForData <= 0 || opts.FullRefresh {
-			if polls > 0 && err == nil {
-				r.reportWait(ctx, runID, p.Name, src, r.now().Sub(started), nil, log)
-			}
-			return exn, err
-		}
-		waited := r.now().Sub(started)
-		if waited >= p.WaitForData {
-			err := fmt.Errorf("%w: no new rows from %s after watermark %q within %s; the next attempt looks again",
-				ErrLateData, src.Name, since, p.WaitForData)
-			r.reportWait(ctx, runID, p.Name, src, waited, err, log)
-			return exn, err
-		}
-		log.Info("waiting for late data", "source", src.Name, "watermark", since, "waited", waited.Round(time.Millisecond), "timeout", p.WaitForData)
-		t := time.NewTimer(min(p.WaitPoll, p.WaitForData-waited))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return exn, ctx.Err()
-		case <-t.C:
-		}
-	}
+		return exn == nil || exn.Rows > 0 || opts.FullRefresh, err
+	})
+	return exn, err
 }
 
 // recoverWatermark returns the watermark to extract after: the metadata

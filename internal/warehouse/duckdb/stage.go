@@ -231,14 +231,8 @@ func Widens(from, to string) bool {
 	if from == to {
 		return false
 	}
-	isInt := func(t string) bool {
-		switch t {
-		case "TINYINT", "SMALLINT", "INTEGER", "BIGINT":
-			return true
-		}
-		return false
-	}
 	rank := map[string]int{"TINYINT": 1, "SMALLINT": 2, "INTEGER": 3, "BIGINT": 4}
+	isInt := func(t string) bool { return rank[t] > 0 }
 	switch {
 	case isInt(from) && isInt(to):
 		return rank[to] > rank[from]
