@@ -65,9 +65,9 @@ type Service struct {
 	// write); nil discards.
 	Logger *slog.Logger
 
-	keys   sync.Map     // API keys recently read, by id
-	keyMu  sync.Mutex   // orders cache writes against forgetKey
-	keyGen atomic.Int64 // bumped by every forgetKey
+	keys      sync.Map     // API keys recently read, by id
+	keyMu     sync.Mutex   // orders cache writes against forgetKey
+	keyGen    atomic.Int64 // bumped by every forgetKey
 	rulesOnce sync.Once
 	rules     quality.Rules
 	rulesErr  error
