@@ -251,25 +251,28 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 				return st, err
 			}
 		}
+		if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
+			// The run waits for the decision: approved, the plan is
+			// made again and now applies; rejected, it is declined (a
+			// rejected rename leaves the file's column to be added).
+			approved, err := e.AwaitDecision(ctx, id)
+			if err != nil && !errors.Is(err, pipeline.ErrRejected) {
+				return st, err
+			}
+			if approved || err != nil {
+				decided = e.decisionsOf(ctx, req.Pipeline)
+				if approved {
+					delete(tried, strat.Name()+"\x00"+plan.Subject)
+				}
+				attempt-- // the wait was no repair: what follows the decision gets its turn
+				continue
+			}
+		}
 		if hold {
 			// Loading without the change would load wrong values (a
 			// renamed column as NULL): nothing is committed until a
 			// person decides.
 			return st, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
-		}
-		if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
-			// The run waits for the decision: approved, the plan is
-			// made again and now applies; rejected, it is declined; with
-			// no decision the rows stay set aside.
-			decision, err := e.AwaitDecision(ctx, id)
-			if err != nil && !errors.Is(err, pipeline.ErrRejected) {
-				return st, err
-			}
-			decided = e.decisionsOf(ctx, req.Pipeline)
-			if decision {
-				delete(tried, strat.Name()+"\x00"+plan.Subject)
-				attempt-- // the wait was no repair: the approved plan gets its turn
-			}
 		}
 	}
 	return st, nil

@@ -841,35 +841,12 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 // stage loads an object into the warehouse and lets a StageHealer repair
 // how it was read.
 func (r *Runner) stage(ctx context.Context, pipeline string, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
-	return r.stageDeciding(ctx, pipeline, spec, map[int64]bool{})
-}
-
-// stageDeciding stages and heals an object; when the healer holds it for
-// a person's decision and the decision comes while the run waits (see
-// Awaiter), the object is staged again: the healer then applies an
-// approved change, or leaves a rejected one out. decided are the actions
-// decided so far, each waited for once.
-func (r *Runner) stageDeciding(ctx context.Context, pipeline string, spec warehouse.LoadSpec, decided map[int64]bool) (*warehouse.Staged, error) {
 	st, err := r.Warehouse.Stage(ctx, spec)
 	if err != nil {
 		return nil, err
 	}
 	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
 		healed, err := sh.HealStage(ctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
-		var held *HeldError
-		if errors.As(err, &held) && !decided[held.ActionID] {
-			approved, werr := r.await(ctx, held, r.logger().With("pipeline", pipeline, "run_id", spec.RunID))
-			if werr == nil && approved || errors.Is(werr, ErrRejected) {
-				decided[held.ActionID] = true
-				if insp, ok := r.Warehouse.(warehouse.Inspector); ok && healed != nil {
-					_ = insp.Discard(ctx, healed)
-				}
-				return r.stageDeciding(ctx, pipeline, spec, decided)
-			}
-			if werr != nil {
-				err = werr
-			}
-		}
 		if err != nil {
 			return nil, fmt.Errorf("heal staging of %s: %w", spec.ObjectKey, err)
 		}
