@@ -77,7 +77,7 @@ func TestStageCSVQuarantinesBadLines(t *testing.T) {
 	got := queryStrings(t, w, `SELECT source_object || ':' || line || ': ' || reason || ' | ' || raw FROM t__quarantine ORDER BY line`)
 	want := []string{
 		"defects.csv:3: MISSING COLUMNS (column amount): Expected Number of Columns: 3 Found: 2 | 2,b",
-		`defects.csv:4: CAST (column amount): Error when converting column "amount". Could not convert string "xx" to 'DOUBLE' | 3,c,xx`,
+		`defects.csv:4: CAST (column amount): Could not convert string "xx" to 'DOUBLE' | {"id":"3","name":"c","amount":"xx"}`,
 		"defects.csv:6: TOO MANY COLUMNS: Expected Number of Columns: 3 Found: 4 | 5,e,3,extra",
 		"defects.csv:7: INVALID ENCODING (column name): Invalid unicode (byte sequence mismatch) detected. This file is not utf-8 encoded. | 6,??,4",
 	}

@@ -398,7 +398,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 			if d, ok := lookup(declared, s.fileName(h)); ok {
 				typ = d.Type
 				inFile[strings.ToLower(d.Name)] = true
-				if cp, parsed := s.parse(d.Name); parsed || (isInteger(d.Type) && !s.typedInteger(d.Name)) {
+				if cp, parsed := s.parse(d.Name); parsed || s.ownConversion(d) {
 					// Read as text and converted in the same statement; a
 					// value that does not convert keeps its text in a
 					// column of its own, see convertParsed.
@@ -764,6 +764,10 @@ func castExpr(col, typ string) string {
 	switch strings.ToUpper(typ) {
 	case "DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE":
 		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, dateFormats, typ)
+	case "DOUBLE", "FLOAT", "REAL":
+		// A number too large for the type ("1e400") would read as
+		// infinity: it does not convert. "inf" and "Infinity" do.
+		return fmt.Sprintf("CASE WHEN NOT isinf(%[2]s) OR regexp_full_match(lower(trim(CAST(%[1]s AS VARCHAR))), '[+-]?inf(inity)?') THEN %[2]s END", col, base)
 	}
 	return base
 }
@@ -915,6 +919,29 @@ func parseExpr(col, typ string, p warehouse.ColumnParse) string {
 		return alts[0]
 	}
 	return "coalesce(" + strings.Join(alts, ", ") + ")"
+}
+
+// ownConversion reports whether a CSV column is read as text and
+// converted by castExpr rather than by DuckDB's CSV reader, whose own
+// conversions differ from every other format's: it rounds "2.5" into an
+// integer column, reads "1e400" as infinity, knows no date layout but
+// ISO 8601, and turns a TIMESTAMPTZ value it cannot read into NULL
+// without a word. Columns of a typed extraction hold values their
+// database wrote in the engine's own notation, so only TIMESTAMPTZ (whose
+// failures would be silent) is converted for them.
+func (s *stager) ownConversion(d declaredColumn) bool {
+	t := strings.ToUpper(d.Type)
+	if t == "TIMESTAMPTZ" || t == "TIMESTAMP WITH TIME ZONE" {
+		return true
+	}
+	if s.spec.Typed {
+		return isInteger(t) && !s.typedInteger(d.Name)
+	}
+	switch t {
+	case "DOUBLE", "FLOAT", "REAL", "DATE", "TIMESTAMP":
+		return true
+	}
+	return isInteger(t)
 }
 
 // isInteger reports whether a DuckDB type is an integer type.
