@@ -435,6 +435,41 @@ func TestWrites(t *testing.T) {
 		if len(rules.Items[0].Rules) != 4 {
 			t.Fatalf("a refused suite stored some of its rules: %+v", rules)
 		}
+		// Python's json module writes NaN and the infinities as bare tokens;
+		// they are read as numbers, outside strings only, and stored.
+		for _, tc := range []struct {
+			name, body string
+			want       []string // in the answer, and in the listing after
+		}{
+			{"suite", `{"pipeline": "orders", "suite": {"name": "py", "expectations": [
+				{"type": "expect_column_values_to_be_between", "kwargs": {"column": "id", "min_value": -Infinity, "max_value": Infinity}},
+				{"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "region", "value_set": ["NaN", NaN, "x -Infinity"]}}]}}`,
+				[]string{`"max_value":{"$numberDouble":"Infinity"},"min_value":{"$numberDouble":"-Infinity"}`, `"value_set":["NaN",{"$numberDouble":"NaN"},"x -Infinity"]`}},
+			{"rule", `{"pipeline":"orders","rule":{"expectation":"expect_column_values_to_be_between","kwargs":{"column":"id","min_value":-Infinity,"max_value":10}}}`,
+				[]string{`"max_value":10,"min_value":{"$numberDouble":"-Infinity"}`}},
+		} {
+			code, _, body = e.do("POST", "/api/v1/quality/rules", admin, tc.body)
+			if code != 201 {
+				t.Fatalf("%s with NaN and infinities: %d %s", tc.name, code, body)
+			}
+			_, _, listing := e.do("GET", "/api/v1/quality/rules?pipeline=orders", e.keys[service.Viewer], nil)
+			for _, w := range tc.want {
+				if !strings.Contains(string(body), w) || !strings.Contains(string(listing), w) {
+					t.Errorf("%s: answer or listing lacks %s:\n%s\n%s", tc.name, w, body, listing)
+				}
+			}
+		}
+		for _, bad := range []struct{ body, at string }{
+			{`{"pipeline": "orders", "suite": {"expectations": [{"type": "t", "kwargs": {"a": NaN, "b": NaNx}}]}}`, "NaNx"},
+			{`{"pipeline": "orders", "suite": {"expectations": [{"type": "t", "kwargs": {"a": -Infinity, "b": Infinityy}}]}}`, "Infinityy"},
+		} {
+			code, h, body = e.do("POST", "/api/v1/quality/rules", admin, bad.body)
+			// The offset counts the bytes read, the bad token's first one included.
+			want := fmt.Sprintf("not JSON at byte %d:", strings.Index(bad.body, bad.at)+1)
+			if p := e.problem(code, h, body, 400, ProblemMalformed); !strings.Contains(p.Detail, want) {
+				t.Errorf("%s: %s, want %q", bad.body, p.Detail, want)
+			}
+		}
 
 		// Keys: created once, listed without secrets, revoked.
 		code, _, body = e.do("POST", "/api/v1/apikeys", admin, CreateKeyRequest{Name: "ci", Role: "viewer", ExpiresIn: "24h"})

@@ -208,7 +208,8 @@ func (s *Server) listRules(w http.ResponseWriter, r *http.Request, _ service.Pri
 }
 
 // AddRulesRequest adds one rule, several, or a Great Expectations suite
-// (JSON, 0.x or 1.x layout) to a pipeline: exactly one of the three.
+// (JSON, 0.x or 1.x layout) to a pipeline: exactly one of the three. The
+// body may hold Python's bare NaN, Infinity and -Infinity.
 type AddRulesRequest struct {
 	Pipeline string            `json:"pipeline"`
 	Rule     *service.NewRule  `json:"rule,omitempty"`
@@ -218,7 +219,7 @@ type AddRulesRequest struct {
 
 func (s *Server) addRules(w http.ResponseWriter, r *http.Request, p service.Principal) {
 	var req AddRulesRequest
-	if s.decode(w, r, &req) {
+	if s.decodePython(w, r, &req) {
 		return
 	}
 	switch {

@@ -1,13 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -107,7 +110,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // refused with 413. It reports whether it answered already.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
-	dec := json.NewDecoder(r.Body)
+	return s.decoded(w, r, json.NewDecoder(r.Body), v, nil)
+}
+
+// decodePython is decode for a body that Python's json module may have
+// written, a Great Expectations suite: its bare NaN, Infinity and
+// -Infinity are read as {"$numberDouble": "..."} objects, which the
+// quality package reads as numbers (quality.RewriteNonFinite).
+func (s *Server) decodePython(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err != nil {
+		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
+	}
+	text, rw := quality.RewriteNonFinite(body)
+	return s.decoded(w, r, json.NewDecoder(bytes.NewReader(text)), v, rw)
+}
+
+// decoded decodes one JSON value strictly with dec, mapping error
+// offsets back through rw, and answers when it fails.
+func (s *Server) decoded(w http.ResponseWriter, r *http.Request, dec *json.Decoder, v any, rw *quality.Rewrite) bool {
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil && dec.More() {
@@ -116,6 +137,12 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err == nil {
 		return false
 	}
+	return s.answerDecodeErr(w, r, rw.Err(err))
+}
+
+// answerDecodeErr answers a body that could not be read or decoded; it
+// returns true, for decode's callers.
+func (s *Server) answerDecodeErr(w http.ResponseWriter, r *http.Request, err error) bool {
 	var tooBig *http.MaxBytesError
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError

@@ -124,6 +124,12 @@ func newQualityStoreCmds(e *env) []*cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
+			// Python's json module writes NaN and the infinities as bare
+			// tokens; read them in JSON, not in YAML, whose strings need
+			// no quotes.
+			if j, _ := quality.RewriteNonFinite(b); json.Valid(j) {
+				b = j
+			}
 			var many []service.NewRule
 			var probe map[string]any
 			if json.Unmarshal(b, &probe) == nil && probe["expectations"] != nil {

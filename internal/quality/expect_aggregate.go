@@ -36,11 +36,13 @@ type numBounds struct {
 	strictMin, strictMax bool
 }
 
+// holds reports whether f is within the bounds; as in Python, nothing
+// is within a NaN bound.
 func (b *numBounds) holds(f float64) bool {
-	if b.lo != nil && (f < *b.lo || (b.strictMin && f == *b.lo)) {
+	if b.lo != nil && !(f > *b.lo || (!b.strictMin && f == *b.lo)) {
 		return false
 	}
-	if b.hi != nil && (f > *b.hi || (b.strictMax && f == *b.hi)) {
+	if b.hi != nil && !(f < *b.hi || (!b.strictMax && f == *b.hi)) {
 		return false
 	}
 	return true
@@ -86,11 +88,24 @@ func columnBounds(kw Kwargs) (*valueBounds, error) {
 	}
 	b := &valueBounds{}
 	var err error
+	if b.strictMin, err = kw.Bool("strict_min", false); err != nil {
+		return nil, err
+	}
+	if b.strictMax, err = kw.Bool("strict_max", false); err != nil {
+		return nil, err
+	}
 	if b.lo, err = boundValue(kw, "min_value"); err != nil {
 		return nil, err
 	}
 	if b.hi, err = boundValue(kw, "max_value"); err != nil {
 		return nil, err
+	}
+	// An inclusive infinite bound holds for every statistic, a date's too.
+	if f, ok := b.lo.(float64); ok && math.IsInf(f, -1) && !b.strictMin {
+		b.lo = nil
+	}
+	if f, ok := b.hi.(float64); ok && math.IsInf(f, 1) && !b.strictMax {
+		b.hi = nil
 	}
 	if b.lo != nil && b.hi != nil {
 		c, ok := compareValues(b.lo, b.hi)
@@ -100,12 +115,6 @@ func columnBounds(kw Kwargs) (*valueBounds, error) {
 		if c > 0 {
 			return nil, fmt.Errorf("%w: min_value cannot be greater than max_value", ErrInvalidKwargs)
 		}
-	}
-	if b.strictMin, err = kw.Bool("strict_min", false); err != nil {
-		return nil, err
-	}
-	if b.strictMax, err = kw.Bool("strict_max", false); err != nil {
-		return nil, err
 	}
 	return b, nil
 }
@@ -130,11 +139,17 @@ func boundValue(kw Kwargs, name string) (any, error) {
 	return nil, fmt.Errorf("%w: %s must be a number or a date, got %v", ErrInvalidKwargs, name, v)
 }
 
-// check compares an observed statistic with the bounds.
+// check compares an observed statistic with the bounds; as in Python,
+// nothing is within a NaN bound.
 func (b *valueBounds) check(v any) (bool, error) {
 	obs, ok := orderable(v)
 	if !ok {
 		return false, fmt.Errorf("%w: the observed value %v cannot be compared with numbers or dates", ErrInvalidKwargs, v)
+	}
+	for _, bound := range []any{b.lo, b.hi} {
+		if f, isFloat := bound.(float64); isFloat && math.IsNaN(f) {
+			return false, nil
+		}
 	}
 	if b.lo != nil {
 		c, ok := compareValues(obs, b.lo)

@@ -3,6 +3,7 @@ package quality
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -140,7 +141,9 @@ func setExpectation(negate bool) Factory {
 
 // betweenViolation is true when expr is outside [min_value, max_value],
 // with strict_min/strict_max making a bound exclusive. A missing bound is
-// open; both missing is a configuration error.
+// open; both missing is a configuration error. An infinite or NaN bound
+// is compared as a double, as GE's SQL does, except that an inclusive
+// -Infinity is left out.
 func betweenViolation(env *Env, kw Kwargs, expr string) (string, error) {
 	lo, hi := kw["min_value"], kw["max_value"]
 	if lo == nil && hi == nil {
@@ -160,6 +163,11 @@ func betweenViolation(env *Env, kw Kwargs, expr string) (string, error) {
 		}
 	}
 	var parts []string
+	if f, ok := isNonFinite(lo); ok && math.IsInf(f, -1) && !strictMin {
+		// Nothing is below -Infinity: no lower bound, for any column
+		// type (a date cannot be compared with a double).
+		lo = nil
+	}
 	if lo != nil {
 		op := " < "
 		if strictMin {
@@ -173,6 +181,9 @@ func betweenViolation(env *Env, kw Kwargs, expr string) (string, error) {
 			op = " >= "
 		}
 		parts = append(parts, expr+op+env.Bind(hi))
+	}
+	if len(parts) == 0 {
+		return "FALSE", nil
 	}
 	return strings.Join(parts, " OR "), nil
 }

@@ -71,8 +71,14 @@ type Env struct {
 }
 
 // Bind returns a placeholder for v. Values are always bound, never
-// spliced into SQL.
+// spliced into SQL, except NaN and the infinities: they become a double
+// literal, CAST('NaN' AS DOUBLE), since a driver binds a value to the
+// type the engine infers from the other operand, and an integer, say, has
+// no NaN (pgx refuses to send one).
 func (e *Env) Bind(v any) string {
+	if f, ok := isNonFinite(v); ok {
+		return e.D.Float("'" + NonFinite(f).String() + "'")
+	}
 	e.args = append(e.args, sqlValue(v))
 	return bindToken + strconv.Itoa(len(e.args)-1) + bindToken
 }
@@ -255,7 +261,7 @@ func (k Kwargs) Mostly() (float64, error) {
 	if m == nil {
 		return 1, nil
 	}
-	if *m < 0 || *m > 1 {
+	if !(*m >= 0 && *m <= 1) { // NaN too
 		return 0, fmt.Errorf("%w: mostly must be between 0 and 1, got %v", ErrInvalidKwargs, *m)
 	}
 	return *m, nil
@@ -268,6 +274,8 @@ func toFloat(v any) (float64, bool) {
 		return f, err == nil
 	case float64:
 		return x, true
+	case NonFinite:
+		return float64(x), true
 	case float32:
 		return float64(x), true
 	case int:
@@ -290,6 +298,9 @@ func sqlValue(v any) any {
 		}
 		f, _ := n.Float64()
 		return f
+	}
+	if n, ok := v.(NonFinite); ok {
+		return float64(n)
 	}
 	return v
 }

@@ -117,6 +117,7 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 // ParseRule reads one rule mapping of quality_rules.yaml (expectation,
 // kwargs, severity, action, name, meta, default) into a Config. It checks
 // the keys and the expectation's name, not its kwargs (see CheckRule).
+// Non-finite numbers in kwargs and meta become NonFinite values.
 func ParseRule(rm map[string]any) (Config, error) {
 	for k := range rm {
 		switch k {
@@ -139,6 +140,9 @@ func ParseRule(rm map[string]any) (Config, error) {
 	if v, ok := rm["kwargs"]; ok && kw == nil && v != nil {
 		return Config{}, fmt.Errorf("kwargs must be a mapping")
 	}
+	// NaN and the infinities, as YAML's .nan and .inf or JSON's
+	// {"$numberDouble": "NaN"}, become NonFinite numbers.
+	kw, _ = nonFiniteMap(kw)
 	if kw == nil {
 		kw = map[string]any{}
 	}
@@ -147,6 +151,7 @@ func ParseRule(rm map[string]any) (Config, error) {
 		return Config{}, err
 	}
 	meta, _ := rm["meta"].(map[string]any)
+	meta, _ = nonFiniteMap(meta)
 	if def, ok := rm["default"]; ok {
 		if typ != "expect_column_values_to_not_be_null" {
 			return Config{}, fmt.Errorf("default applies to expect_column_values_to_not_be_null only, not %s", typ)

@@ -8,6 +8,7 @@ package quality
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -77,15 +78,25 @@ type suiteJSON struct {
 }
 
 // ParseSuite reads a GE expectation suite in JSON, 0.x or 1.x layout.
-// Numbers keep their text (json.Number) so integers stay integers.
+// Numbers keep their text (json.Number) so integers stay integers; the
+// bare NaN, Infinity and -Infinity of Python's json module are read as
+// NonFinite numbers (see RewriteNonFinite). A syntax error names its line
+// and column in data.
 func ParseSuite(data []byte, file string) (*Suite, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+	text, rw := RewriteNonFinite(data)
+	dec := json.NewDecoder(bytes.NewReader(text))
 	dec.UseNumber()
 	var raw suiteJSON
 	if err := dec.Decode(&raw); err != nil {
+		if off, ok := jsonErrOffset(rw.Err(err)); ok {
+			line, col := lineCol(data, off)
+			return nil, fmt.Errorf("%s:%d:%d: not a GE expectation suite: %w", file, line, col, err)
+		}
 		return nil, fmt.Errorf("%s: not a GE expectation suite: %w", file, err)
 	}
-	s := &Suite{Name: raw.Name, Meta: raw.Meta, Params: raw.Params}
+	s := &Suite{Name: raw.Name}
+	s.Meta, _ = nonFiniteMap(raw.Meta)
+	s.Params, _ = nonFiniteMap(raw.Params)
 	if s.Name == "" {
 		s.Name = raw.LegacyName
 	}
@@ -97,15 +108,16 @@ func ParseSuite(data []byte, file string) (*Suite, error) {
 		if typ == "" {
 			return nil, fmt.Errorf("%s: expectation %d has no type (or expectation_type)", file, i+1)
 		}
-		kw := e.Kwargs
+		kw, _ := nonFiniteMap(e.Kwargs)
 		if kw == nil {
 			kw = map[string]any{}
 		}
-		c := Config{Type: typ, Kwargs: kw, Meta: e.Meta, Severity: SeverityCritical, Action: ActionFail}
-		if sev, ok := e.Meta["severity"].(string); ok {
+		meta, _ := nonFiniteMap(e.Meta)
+		c := Config{Type: typ, Kwargs: kw, Meta: meta, Severity: SeverityCritical, Action: ActionFail}
+		if sev, ok := meta["severity"].(string); ok {
 			c.Severity = strings.ToLower(sev)
 		}
-		if act, ok := e.Meta["action"].(string); ok {
+		if act, ok := meta["action"].(string); ok {
 			c.Action = strings.ToLower(act)
 		}
 		s.Expectations = append(s.Expectations, c)
@@ -120,4 +132,22 @@ func LoadSuite(path string) (*Suite, error) {
 		return nil, fmt.Errorf("read suite: %w", err)
 	}
 	return ParseSuite(data, path)
+}
+
+// jsonErrOffset is the offset of the byte a JSON syntax error is at.
+func jsonErrOffset(err error) (int64, bool) {
+	var syn *json.SyntaxError
+	if !errors.As(err, &syn) {
+		return 0, false
+	}
+	// Offset counts the bytes read, the offending one included.
+	return max(syn.Offset-1, 0), true
+}
+
+// lineCol is the 1-based line and column (in bytes) of offset off in data.
+func lineCol(data []byte, off int64) (line, col int) {
+	off = min(off, int64(len(data)))
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	return line, int(off) - bytes.LastIndexByte(before, '\n')
 }

@@ -151,7 +151,12 @@ func (s *Service) AddRules(ctx context.Context, pipeline string, rules []NewRule
 		if err := quality.CheckRule(c, cols); err != nil {
 			return nil, invalid(field+".kwargs", "%v", err)
 		}
-		b, _ := json.Marshal(m)
+		// The parsed kwargs: their NaN and infinities marshal.
+		m["kwargs"] = c.Kwargs
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, invalid(field, "cannot be stored as JSON: %v", err)
+		}
 		bodies[i], configs[i] = string(b), c
 	}
 	now := s.now()
