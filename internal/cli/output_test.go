@@ -49,16 +49,51 @@ func TestCellAndNormalize(t *testing.T) {
 			t.Errorf("cell(%v) = %q, want %q", tc.v, got, tc.want)
 		}
 	}
-	if got := normalize([]byte("ab")); got != "ab" {
+	if got := normalize([]byte("ab"), "BLOB"); got != "ab" {
 		t.Errorf("normalize bytes = %v", got)
 	}
-	if got := normalize(ts); got != "2026-01-02T03:04:05Z" {
+	if got := normalize(ts, "TIMESTAMPTZ"); got != "2026-01-02T03:04:05Z" {
 		t.Errorf("normalize time = %v", got)
 	}
-	if got := normalize(big.NewInt(9)); got != "9" {
+	if got := normalize(big.NewInt(9), "HUGEINT"); got != "9" {
 		t.Errorf("normalize big = %v", got)
 	}
 	if firstLine("a\nb") != "a ..." || firstLine("a") != "a" {
 		t.Error("firstLine")
+	}
+}
+
+// TestQueryDatesAndTimes prints each date and time type of DuckDB as its
+// type reads, alike in every output format.
+func TestQueryDatesAndTimes(t *testing.T) {
+	dir := initProject(t)
+	cases := []struct {
+		name, expr, want string
+	}{
+		{"date", `DATE '2025-09-01'`, "2025-09-01"},
+		{"time", `TIME '12:34:56'`, "12:34:56"},
+		{"time with fraction", `TIME '12:34:56.5'`, "12:34:56.5"},
+		{"timestamp", `TIMESTAMP '2025-09-01 00:00:00'`, "2025-09-01 00:00:00"},
+		{"timestamp with fraction", `TIMESTAMP '2025-09-01 01:02:03.123456'`, "2025-09-01 01:02:03.123456"},
+		{"timestamp_ns", `TIMESTAMP_NS '2025-09-01 01:02:03.000000789'`, "2025-09-01 01:02:03.000000789"},
+		{"timestamp_s", `TIMESTAMP_S '2025-09-01 01:02:03'`, "2025-09-01 01:02:03"},
+		{"timestamptz", `TIMESTAMPTZ '2025-09-01 01:02:03+02'`, "2025-08-31T23:02:03Z"},
+		{"timestamptz with fraction", `TIMESTAMPTZ '2025-09-01 01:02:03.25+00'`, "2025-09-01T01:02:03.25Z"},
+		{"timetz", `TIMETZ '12:34:56+02'`, "12:34:56+02:00"},
+		{"date of a table", `(SELECT d FROM (VALUES (DATE '2025-09-01')) AS x(d))`, "2025-09-01"},
+	}
+	for _, c := range cases {
+		for _, f := range []struct{ format, want string }{
+			{"json", "[\n  {\"v\":\"" + c.want + "\"}\n]\n"},
+			{"csv", "v\n" + c.want + "\n"},
+			{"table", "  v\n  " + c.want + "\n  (1 rows)\n"},
+		} {
+			t.Run(c.name+"/"+f.format, func(t *testing.T) {
+				code, out, errOut := shp(t, "query", "--config", dir, "--format", f.format, "SELECT "+c.expr+" AS v")
+				if code != 0 || out != f.want {
+					t.Errorf("exit %d %s\n got %q\nwant %q", code, errOut, out, f.want)
+				}
+			})
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,6 +66,14 @@ func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
 	if err != nil {
 		return err
 	}
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		return fmt.Errorf("column types: %w", err)
+	}
+	dbTypes := make([]string, len(types))
+	for i, ct := range types {
+		dbTypes[i] = ct.DatabaseTypeName()
+	}
 	scan := func() ([]any, error) {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -75,7 +84,7 @@ func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
 			return nil, err
 		}
 		for i, v := range vals {
-			vals[i] = normalize(v)
+			vals[i] = normalize(v, dbTypes[i])
 		}
 		return vals, nil
 	}
@@ -150,17 +159,36 @@ func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
 	return rows.Err()
 }
 
-// normalize turns driver values into what JSON and tables show well.
-func normalize(v any) any {
+// normalize turns driver values into what JSON and tables show well; a
+// date or time prints as its column's database type reads (formatTime).
+func normalize(v any, dbType string) any {
 	switch x := v.(type) {
 	case []byte:
 		return string(x)
 	case *big.Int:
 		return x.String()
 	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
+		return formatTime(x, dbType)
 	case fmt.Stringer:
 		return x.String()
 	}
 	return v
+}
+
+// formatTime prints a value of a DATE, TIME or TIMESTAMP column as the
+// type reads: DATE 2006-01-02, TIME 15:04:05, TIMESTAMP 2006-01-02
+// 15:04:05, TIMETZ 15:04:05+02:00, fractional seconds only when not zero.
+// TIMESTAMPTZ, and an instant of any other type, is RFC 3339 in UTC.
+func formatTime(t time.Time, dbType string) string {
+	switch strings.ToUpper(dbType) {
+	case "DATE":
+		return t.Format(time.DateOnly)
+	case "TIME", "TIME WITHOUT TIME ZONE":
+		return t.Format("15:04:05.999999999")
+	case "TIMETZ", "TIME WITH TIME ZONE":
+		return t.Format("15:04:05.999999999Z07:00")
+	case "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME", "TIMESTAMP WITHOUT TIME ZONE":
+		return t.Format("2006-01-02 15:04:05.999999999")
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
