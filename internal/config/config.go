@@ -243,6 +243,12 @@ type Defaults struct {
 	MaxQuarantineRatio float64
 }
 
+// What a pipeline does with a re-delivered object (duplicate_deliveries).
+const (
+	DuplicatesSkip = "skip"
+	DuplicatesLoad = "load"
+)
+
 // Pipeline loads one source into one warehouse table.
 type Pipeline struct {
 	// Name is the pipeline's key in config.yaml.
@@ -285,6 +291,11 @@ type Pipeline struct {
 	// DATE or timestamp); each run records how old the newest one is,
 	// and detection flags data later than usual. Empty for none.
 	EventTime string
+	// DuplicateDeliveries says what happens to an object whose content is
+	// byte for byte one the pipeline loaded already under another name:
+	// DuplicatesSkip (the default) records it as de-duplicated without
+	// loading it, DuplicatesLoad loads it again.
+	DuplicateDeliveries string
 
 	at         pos   // the pipeline's key in config.yaml
 	sourcePos  pos   // the source value

@@ -90,12 +90,12 @@ func TestLoadDirValid(t *testing.T) {
 		"sales": {
 			Name: "sales", Description: "Daily sales", Source: "sales_data", Target: "sales",
 			Mode: ModeMerge, Key: []string{"order_id"}, MaxQuarantineRatio: 0.05, Schedule: "0 3 * * *",
-			Retries: defaultRetries, MaxActiveRuns: 1,
+			Retries: defaultRetries, MaxActiveRuns: 1, DuplicateDeliveries: DuplicatesSkip,
 		},
 		"events": {
 			Name: "events", Source: "local_events", Target: "events",
 			Mode: ModeReplace, MaxQuarantineRatio: 0.1, Schedule: "@hourly",
-			Retries: defaultRetries, MaxActiveRuns: 1,
+			Retries: defaultRetries, MaxActiveRuns: 1, DuplicateDeliveries: DuplicatesSkip,
 		},
 	}
 	if !reflect.DeepEqual(pls, wantPls) {
@@ -326,6 +326,7 @@ func TestLoadDirErrors(t *testing.T) {
 		{"key mapping", okConfig + "    mode: merge\n    key: {a: 1}\n", okSource, nil, `config.yaml:6:10: pipeline "p1": key must be a list of strings, got a mapping`},
 		{"key element list", okConfig + "    key: [[a]]\n", okSource, nil, `config.yaml:5:11: pipeline "p1": key[0] must be a string, got a list`},
 		{"merge with empty key", okConfig + "    mode: MERGE\n    key: []\n", okSource, nil, `config.yaml:5:11: pipeline "p1": mode merge requires key (the columns that identify a row)`},
+		{"duplicate deliveries", okConfig + "    duplicate_deliveries: twice\n", okSource, nil, `config.yaml:5:27: pipeline "p1": duplicate_deliveries "twice" is unknown (skip, the default, or load)`},
 		{"pipeline ratio", okConfig + "    max_quarantine_ratio: 2\n", okSource, nil, `config.yaml:5:27: pipeline "p1": max_quarantine_ratio must be between 0 and 1, got 2`},
 		{"pipeline schedule", okConfig + "    schedule: every day\n", okSource, nil, `config.yaml:5:15: pipeline "p1": schedule "every day" is invalid: expected exactly 5 fields, found 2: [every day]`},
 		// sources.yaml structure

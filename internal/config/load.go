@@ -372,7 +372,7 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 	ctx := fmt.Sprintf("pipeline %q", name)
 	o := f.object(e.node, e.pos, ctx, "", ctx,
 		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule",
-		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data", "event_time")
+		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data", "event_time", "duplicate_deliveries")
 	pl := &Pipeline{
 		Name:               name,
 		Mode:               ModeAppend,
@@ -402,6 +402,14 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 		o.errorf(o.valuePos("event_time"), "event_time %q is not a valid column name: %s", pl.EventTime, identRule)
 	}
 
+	pl.DuplicateDeliveries = DuplicatesSkip
+	if o.str("duplicate_deliveries", &pl.DuplicateDeliveries) {
+		switch pl.DuplicateDeliveries = strings.ToLower(pl.DuplicateDeliveries); pl.DuplicateDeliveries {
+		case DuplicatesSkip, DuplicatesLoad:
+		default:
+			o.errorf(o.valuePos("duplicate_deliveries"), "duplicate_deliveries %q is unknown (skip, the default, or load)", pl.DuplicateDeliveries)
+		}
+	}
 	if o.str("mode", &pl.Mode) {
 		pl.Mode = strings.ToLower(pl.Mode)
 		switch pl.Mode {

@@ -196,3 +196,54 @@ func (e *Engine) recordWait(ctx context.Context, rep pipeline.TaskReport) error 
 	_, err := e.Store.RecordAction(ctx, a)
 	return err
 }
+
+// keepStrategy names the actions that record target values a merge kept.
+const keepStrategy = "keep_target_values"
+
+var _ pipeline.CommitRecorder = (*Engine)(nil)
+
+// duplicateStrategy names the actions that record a re-delivered object
+// that was not loaded.
+const duplicateStrategy = "duplicate_delivery"
+
+// RecordCommit implements pipeline.CommitRecorder: one applied action per
+// column whose target values a merge kept because the batch's objects
+// lacked the column (nothing is to undo: the target's values stayed), and
+// one per re-delivered object that was not loaded.
+func (e *Engine) RecordCommit(ctx context.Context, rep pipeline.CommitReport) error {
+	for _, d := range rep.Duplicates {
+		params, _ := json.Marshal(map[string]any{"object": d.Object, "original": d.Of, "subject": "object " + d.Object})
+		_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: d.Object, Category: string(Duplicates),
+			Confidence: 1, DecidedBy: "signature content hash", Strategy: duplicateStrategy, Params: string(params), ApprovedBy: "policy",
+			RowsAffected: d.Rows, Status: "applied",
+			Issue: fmt.Sprintf("object %s failed to be new: its content is byte for byte that of %s, loaded before", d.Object, d.Of),
+			Reason: fmt.Sprintf("not loaded: its %d rows count as de-duplicated (set duplicate_deliveries: load on the pipeline to load re-deliveries)",
+				d.Rows),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	cols := make([]string, 0, len(rep.Kept))
+	for c := range rep.Kept {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	for _, c := range cols {
+		objs := rep.Lacking[c]
+		params, _ := json.Marshal(map[string]any{"column": c, "objects": objs, "subject": "column " + c})
+		_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: strings.Join(objs, ", "), Category: string(DriftRemoved),
+			Confidence: 1, DecidedBy: "signature merge", Strategy: keepStrategy, Params: string(params), ApprovedBy: "policy",
+			RowsAffected: rep.Kept[c], Status: "applied",
+			Issue: fmt.Sprintf("column %q failed to appear in %s", c, strings.Join(objs, ", ")),
+			Reason: fmt.Sprintf("the merge into %s kept the target's values of column %s in the %d rows it replaced, instead of overwriting them with NULL",
+				rep.Target, c, rep.Kept[c]),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

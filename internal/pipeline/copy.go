@@ -16,8 +16,10 @@ import (
 // way, counts its records with a scanner independent of the warehouse's
 // reader. That count is the "rows in" side of the run's accounting.
 // Parquet is counted from its footer after the copy, so it returns 0.
+// hash gets the object's bytes as they are copied.
 func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f format.Format, c format.Compression,
-	src *config.Source, bytes, rows *atomic.Int64) (int64, error) {
+	src *config.Source, bytes, rows *atomic.Int64, hash io.Writer) (int64, error) {
+	in = io.TeeReader(in, hash)
 	if f == format.Parquet {
 		_, err := r.Staging.Put(ctx, key, &countingReader{r: in, n: bytes})
 		return 0, err

@@ -8,6 +8,7 @@ package pipeline
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -113,6 +114,11 @@ type ObjectResult struct {
 	Drift       []string
 	Samples     []warehouse.QuarantineSample
 	Quality     *QualityOutcome // nil when the pipeline has no rules
+	// ContentHash is the SHA-256 of the object's bytes.
+	ContentHash string
+	// DuplicateOf names the object loaded before whose content this one
+	// repeats; its rows were not loaded but count as de-duplicated.
+	DuplicateOf string
 }
 
 // Result is the outcome of one run.
@@ -338,10 +344,14 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 				return err
 			}
 		}
+		seen, err := r.newDeliveries(ctx, p.Name, opts.FullRefresh)
+		if err != nil {
+			return err
+		}
 		items = func(yield func(workItem, error) bool) {
 			for i, obj := range todo {
 				if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-					return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, log)
+					return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, seen, log)
 				}}, nil) {
 					return
 				}
@@ -352,6 +362,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	res.Schema = sch
 	var staged []*warehouse.Staged
 	var todo []source.Object
+	var dups []Duplicate
 	for item, err := range items {
 		if err == nil {
 			err = ctx.Err()
@@ -367,6 +378,14 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			return err
 		}
 		or, st, err := item.load()
+		if err == nil && or.DuplicateOf != "" {
+			res.Objects = append(res.Objects, *or)
+			res.RowsIn += or.RowsIn
+			dups = append(dups, Duplicate{Object: obj.Key, Of: or.DuplicateOf, Rows: or.RowsIn})
+			task.RowsIn, task.RowsDeduplicated = or.RowsIn, or.RowsIn
+			r.finishTask(ctx, task, nil)
+			continue
+		}
 		if err == nil && suite != nil && len(suite.Expectations) > 0 {
 			or.Quality, err = r.validate(ctx, res.RunID, p.Name, suite, st, log)
 			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
@@ -395,10 +414,22 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			todo[i].Fingerprint = staged[i].Fingerprint
 		}
 	}
+	var dupRows int64
+	for _, d := range dups {
+		dupRows += d.Rows
+	}
 	if len(staged) == 0 && !opts.FullRefresh {
 		res.InvariantOK = true
 		if ext != nil {
 			return r.finishExtract(ctx, p, ext)
+		}
+		if len(dups) > 0 {
+			// Only re-deliveries: nothing to commit, and each is marked
+			// processed so that it is not looked at again.
+			res.Deduplicated = dupRows
+			res.InvariantOK = res.RowsIn == res.Deduplicated
+			r.recordCommit(ctx, CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Duplicates: dups}, log)
+			return r.Store.MarkObjects(ctx, p.Name, res.RunID, r.objectFiles(res, todo))
 		}
 		return nil
 	}
@@ -411,7 +442,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if res.RowsIn > 0 && float64(quarantined)/float64(res.RowsIn) > limit {
 		_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
 		res.Quarantined = quarantined
-		res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
+		res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)+dupRows
 		return fmt.Errorf("%w: %d of %d rows (%.1f%%) could not be loaded, the limit is %.1f%%; nothing was committed%s",
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
 	}
@@ -436,7 +467,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			if werr != nil || !approved {
 				_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
 				res.Quarantined = quarantined
-				res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)
+				res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)+dupRows
 				if werr != nil {
 					return werr
 				}
@@ -465,21 +496,25 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		return err
 	}
 	log.Debug("committed", "target", p.Target, "took", r.now().Sub(task.StartedAt))
+	if len(cr.Kept) > 0 || len(dups) > 0 {
+		rep := CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Kept: cr.Kept, Lacking: map[string][]string{}, Duplicates: dups}
+		for _, st := range staged {
+			for _, m := range st.Missing {
+				rep.Lacking[m] = append(rep.Lacking[m], st.ObjectKey)
+			}
+		}
+		for col, n := range cr.Kept {
+			log.Warn("merge kept the target's values of a column the batch lacks", "column", col, "rows", n)
+		}
+		r.recordCommit(ctx, rep, log)
+	}
 	res.Inserted, res.Updated = cr.Inserted, cr.Updated
 	res.Loaded = cr.Inserted + cr.Updated
 	res.Quarantined = cr.Quarantined
-	res.Deduplicated = cr.Deduplicated
+	res.Deduplicated = cr.Deduplicated + dupRows
 	res.InvariantOK = res.RowsIn == res.Loaded+res.Quarantined+res.Deduplicated
 
-	files := make([]metadata.ObjectFile, len(todo))
-	for i, obj := range todo {
-		o := res.Objects[i]
-		files[i] = metadata.ObjectFile{
-			ObjectRef: metadata.ObjectRef{Key: obj.Key, Fingerprint: obj.Fingerprint},
-			Size:      obj.Size, RunID: res.RunID, ProcessedAt: r.now(),
-			RowsIn: o.RowsIn, RowsLoaded: o.Loaded, RowsQuarantined: o.Quarantined,
-		}
-	}
+	files := r.objectFiles(res, todo)
 	// The watermark first: if the process dies before the objects are
 	// marked, the next run recovers them from the ledger, whose
 	// watermark is the same.
@@ -498,6 +533,30 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	return nil
 }
 
+// objectFiles are the run's objects as the metadata store records them.
+func (r *Runner) objectFiles(res *Result, todo []source.Object) []metadata.ObjectFile {
+	files := make([]metadata.ObjectFile, len(todo))
+	for i, obj := range todo {
+		o := res.Objects[i]
+		files[i] = metadata.ObjectFile{
+			ObjectRef: metadata.ObjectRef{Key: obj.Key, Fingerprint: obj.Fingerprint},
+			Size:      obj.Size, RunID: res.RunID, ProcessedAt: r.now(),
+			RowsIn: o.RowsIn, RowsLoaded: o.Loaded, RowsQuarantined: o.Quarantined,
+		}
+	}
+	return files
+}
+
+// recordCommit hands what a commit did beyond its rows to the healer,
+// when it hears it; a failure to record is logged, not fatal.
+func (r *Runner) recordCommit(ctx context.Context, rep CommitReport, log *slog.Logger) {
+	if rec, ok := r.Healer.(CommitRecorder); ok {
+		if err := rec.RecordCommit(context.WithoutCancel(ctx), rep); err != nil {
+			log.Warn("record what the commit did", "err", err)
+		}
+	}
+}
+
 // finishTask records how a task ended. A store error here is logged, not
 // returned: the run's own outcome matters more than its bookkeeping.
 func (r *Runner) finishTask(ctx context.Context, t metadata.TaskAttempt, err error) {
@@ -510,6 +569,15 @@ func (r *Runner) finishTask(ctx context.Context, t metadata.TaskAttempt, err err
 	if serr := r.Store.RecordTask(context.WithoutCancel(ctx), t); serr != nil {
 		r.logger().Warn("record task", "task", t.Task, "err", serr)
 	}
+}
+
+func containsFold(list []string, s string) bool {
+	for _, l := range list {
+		if strings.EqualFold(l, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func sumLoaded(objs []ObjectResult) int64 {
@@ -668,8 +736,13 @@ func (r *Runner) processedObjects(ctx context.Context, name string) (map[metadat
 
 // loadObject stages one object: copy the raw file into the blob store while
 // counting its records, then load it into a staging table.
+//
+// An object whose bytes are those of one the pipeline loaded already (or
+// of an earlier object of the batch) is a re-delivery: unless the
+// pipeline loads duplicate deliveries, it is not staged, and its rows
+// count as de-duplicated (ObjectResult.DuplicateOf names the original).
 func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *config.Pipeline, src *config.Source, sch schema.Schema,
-	obj source.Object, index, total int, runID string, log *slog.Logger) (*ObjectResult, *warehouse.Staged, error) {
+	obj source.Object, index, total int, runID string, seen *deliveries, log *slog.Logger) (*ObjectResult, *warehouse.Staged, error) {
 	started := r.now()
 	fmtName, comp, err := objectFormat(src, obj.Key)
 	if err != nil {
@@ -686,7 +759,8 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	}
 	var bytes, rows atomic.Int64
 	stopProgress := r.progressTicker(p.Name, obj.Key, index, total, started, &bytes, &rows)
-	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, src, &bytes, &rows)
+	hash := sha256.New()
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, src, &bytes, &rows, hash)
 	in.Close()
 	stopProgress()
 	if copyErr != nil {
@@ -705,8 +779,14 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 		}
 	}
 	or.RowsIn = counted
+	or.ContentHash = hex.EncodeToString(hash.Sum(nil))
+	if prev, dup := seen.check(or.ContentHash, obj.Key); dup && p.DuplicateDeliveries != config.DuplicatesLoad {
+		or.DuplicateOf = prev
+		log.Warn("re-delivered object not loaded: its content is that of an object loaded before", "object", obj.Key, "original", prev, "rows", counted)
+		return or, nil, nil
+	}
 	spec := warehouse.LoadSpec{
-		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
+		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
 	}
 	st, err := r.stage(ctx, p.Name, spec)
@@ -727,6 +807,47 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 			Rows: counted, Elapsed: r.now().Sub(started), Done: true})
 	}
 	return or, st, nil
+}
+
+// deliveries finds re-delivered objects by the SHA-256 of their bytes:
+// those of the objects the pipeline committed (from the load ledger) and
+// those of the batch's earlier objects.
+type deliveries struct {
+	byHash map[string]string // content hash -> object key
+}
+
+// newDeliveries reads the ledger's hashes; a full refresh reloads every
+// object, so only the batch's own are compared.
+func (r *Runner) newDeliveries(ctx context.Context, pipeline string, fullRefresh bool) (*deliveries, error) {
+	d := &deliveries{byHash: map[string]string{}}
+	if fullRefresh {
+		return d, nil
+	}
+	ledger, err := r.Warehouse.LoadedObjects(ctx, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ledger {
+		if l.ContentHash != "" {
+			if _, ok := d.byHash[l.ContentHash]; !ok {
+				d.byHash[l.ContentHash] = l.Key
+			}
+		}
+	}
+	return d, nil
+}
+
+// check reports the object loaded before with the same content, and
+// otherwise remembers this one.
+func (d *deliveries) check(hash, key string) (string, bool) {
+	if d == nil {
+		return "", false
+	}
+	if prev, ok := d.byHash[hash]; ok {
+		return prev, true
+	}
+	d.byHash[hash] = key
+	return "", false
 }
 
 // withStoredRules adds the rules stored for the pipeline (through the API
@@ -763,8 +884,7 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 	if !ok {
 		return nil
 	}
-	var rows int64
-	nonNull := map[string]int64{}
+	nonNull, carried := map[string]int64{}, map[string]int64{}
 	var newest time.Time
 	eventSeen := false
 	for _, st := range staged {
@@ -798,9 +918,12 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 			log.Warn("measure null rates", "object", st.ObjectKey, "err", err)
 			return nil
 		}
-		rows += counts[0]
 		for i, c := range st.Columns {
+			if containsFold(st.Missing, c.Name) {
+				continue // a column the object lacks is a removal, not NULLs
+			}
 			nonNull[c.Name] += counts[i+1]
+			carried[c.Name] += counts[0]
 		}
 		switch t := latest.(type) {
 		case time.Time:
@@ -812,12 +935,12 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 			log.Warn("event_time is not a date or timestamp; freshness is not measured", "column", p.EventTime, "type", fmt.Sprintf("%T", t))
 		}
 	}
-	if p.EventTime != "" && !eventSeen && rows > 0 {
+	if p.EventTime != "" && !eventSeen && len(carried) > 0 {
 		log.Warn("event_time names no column of the batch; freshness is not measured", "column", p.EventTime)
 	}
 	m := map[string]float64{}
-	if rows > 0 {
-		for c, n := range nonNull {
+	for c, n := range nonNull {
+		if rows := carried[c]; rows > 0 {
 			m["null_rate:"+c] = float64(rows-n) / float64(rows)
 		}
 	}

@@ -112,6 +112,31 @@ type Holder interface {
 	HoldCommit(ctx context.Context, req HoldRequest) (*HeldError, error)
 }
 
+// CommitRecorder is a Healer that hears what a commit did by itself to
+// keep the target right, to record it as an action.
+type CommitRecorder interface {
+	RecordCommit(ctx context.Context, rep CommitReport) error
+}
+
+// CommitReport is what a committed batch changed beyond its rows.
+type CommitReport struct {
+	RunID, Pipeline, Target string
+	// Kept counts, per column, the replaced target rows whose value the
+	// merge kept because their object lacked the column; Lacking names
+	// those objects per column.
+	Kept    map[string]int64
+	Lacking map[string][]string
+	// Duplicates are the objects not loaded because their content is
+	// that of an object loaded before.
+	Duplicates []Duplicate
+}
+
+// Duplicate is a re-delivered object: Object's bytes are those of Of.
+type Duplicate struct {
+	Object, Of string
+	Rows       int64
+}
+
 // RunObserver is a Healer that hears of each run that succeeded, once its
 // record is final, to score what only the finished run shows (its
 // duration).

@@ -50,6 +50,9 @@ type LoadSpec struct {
 	Target      string // target table; its existing columns are the schema when Schema is nil
 	ObjectKey   string // the source object, recorded with every quarantined row
 	Fingerprint string
+	// ContentHash is the SHA-256 of the object's bytes (hex), kept in the
+	// ledger to find a re-delivery under another name; "" when unknown.
+	ContentHash string
 	Path        string // a local path the engine can read
 	Format      format.Format
 	Compression format.Compression
@@ -62,6 +65,12 @@ type LoadSpec struct {
 	// checking each one (an integer column of a CSV file is otherwise
 	// read as text and converted strictly, so that "1.5" is not rounded).
 	Typed bool
+	// MonthFirst reads slash dates ("1/2/2026") month first, as
+	// PostgreSQL's default DateStyle and Great Expectations on it do:
+	// `shp validate` sets it. A pipeline leaves such dates to the
+	// self-healing engine, which reads them only when the batch tells
+	// day from month.
+	MonthFirst bool
 
 	// The self-healing engine's changes to how the object is read; each
 	// is empty unless a repair asked for it.
@@ -128,6 +137,7 @@ type Staged struct {
 	Table       string // staging table holding the good rows
 	ObjectKey   string
 	Fingerprint string
+	ContentHash string             // the object's SHA-256, from LoadSpec
 	Loaded      int64              // good rows in Table
 	Quarantined int64              // rows set aside, each with a reason
 	Drift       []string           // schema differences noticed while reading, e.g. an extra column
@@ -204,6 +214,12 @@ type Inspector interface {
 	RejectedValues(ctx context.Context, st *Staged, column string, limit int) ([]string, error)
 	// Discard drops a staged object's tables without committing them.
 	Discard(ctx context.Context, st *Staged) error
+	// Overlap is the share (0 to 1) of the distinct values of fileColumn,
+	// a column of the object's file that the schema lacks, that the
+	// target's column targetColumn holds among its most recent rows; 0
+	// when the file's column has no values, -1 when the target (or its
+	// column) does not exist or holds no value to compare with.
+	Overlap(ctx context.Context, spec LoadSpec, fileColumn, targetColumn string) (float64, error)
 }
 
 // CommitResult counts what a commit changed.
@@ -212,11 +228,19 @@ type CommitResult struct {
 	Updated      int64 // rows replaced by key (merge)
 	Deduplicated int64 // rows dropped because a later row in the batch had the same key
 	Quarantined  int64 // rows written to the quarantine table
+	// Kept counts, per column, the target rows a merge replaced whose
+	// value of that column it kept because the batch's object did not
+	// carry the column (Staged.Missing): a column missing from a feed
+	// never overwrites the target's values with NULL.
+	Kept map[string]int64
 }
 
 // LoadedObject is a ledger entry: an object committed into a target.
 type LoadedObject struct {
 	Key, Fingerprint, RunID string
+	// ContentHash is the SHA-256 of the object's bytes; "" for objects
+	// committed before shp recorded it, and for extracted chunks.
+	ContentHash string
 }
 
 // Warehouse is the data plane. Every method that touches data runs inside

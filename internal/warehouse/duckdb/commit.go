@@ -116,8 +116,8 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+
-			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined); err != nil {
+			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`,
+			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined, o.ContentHash); err != nil {
 			return nil, fmt.Errorf("record %s in the load ledger: %w", o.ObjectKey, err)
 		}
 	}
@@ -209,11 +209,27 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			return fmt.Errorf("merge key %q is not a column of %s", k, spec.Target)
 		}
 	}
+	// Columns some object lacks (loaded as NULL): for the rows they
+	// replace, the target's values stay. A flag per column says, row by
+	// row, whether the row's object carried it.
+	var keep []string
+	for _, o := range spec.Objects {
+		for _, m := range o.Missing {
+			if hasColumn(targetCols, m) && !containsFold(keep, m) && !containsFold(spec.Key, m) {
+				keep = append(keep, m)
+			}
+		}
+	}
+	flag := func(j int) string { return ident(fmt.Sprintf("__shp_has_%d", j)) }
 	var parts []string
 	var total int64
 	for i, o := range spec.Objects {
-		parts = append(parts, fmt.Sprintf("SELECT %s, %d AS __shp_obj, rowid AS __shp_row FROM %s",
-			selectList(o.Columns), i, stagingRef(o.Table)))
+		flags := ""
+		for j, k := range keep {
+			flags += fmt.Sprintf(", %t AS %s", !containsFold(o.Missing, k), flag(j))
+		}
+		parts = append(parts, fmt.Sprintf("SELECT %s%s, %d AS __shp_obj, rowid AS __shp_row FROM %s",
+			selectList(o.Columns), flags, i, stagingRef(o.Table)))
 		total += o.Loaded
 	}
 	keys := make([]string, len(spec.Key))
@@ -235,8 +251,10 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	}
 	// Leftovers of an earlier merge on this connection; which kind, if any,
 	// is unknown, so a failing drop is fine.
-	_, _ = tx.ExecContext(ctx, "DROP VIEW IF EXISTS __shp_batch")
-	_, _ = tx.ExecContext(ctx, "DROP TABLE IF EXISTS __shp_batch")
+	for _, t := range []string{"__shp_batch", "__shp_old"} {
+		_, _ = tx.ExecContext(ctx, "DROP VIEW IF EXISTS "+t)
+		_, _ = tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+t)
+	}
 	var stmts []string
 	if distinct == total {
 		stmts = append(stmts, fmt.Sprintf("CREATE TEMP VIEW __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row) FROM (%s)", union))
@@ -245,26 +263,75 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			SELECT *, row_number() OVER (PARTITION BY %s ORDER BY __shp_obj DESC, __shp_row DESC) AS __shp_rn
 			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(keys, ", "), union))
 	}
+	if len(keep) > 0 {
+		// The rows about to be replaced, for the values the batch lacks.
+		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE __shp_old AS SELECT %s FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
+			selectList(columnsNamed(append(append([]string{}, spec.Key...), keep...))), target, strings.Join(match, " AND ")))
+	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("merge: build batch: %w", err)
 		}
 	}
 	defer func() {
-		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS __shp_batch")
-		_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS __shp_batch")
+		for _, t := range []string{"__shp_batch", "__shp_old"} {
+			_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+t)
+			_, _ = tx.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+t)
+		}
 	}()
 	batch := distinct
 	res.Deduplicated = total - batch
+	if len(keep) > 0 {
+		res.Kept = map[string]int64{}
+		for j, k := range keep {
+			var n int64
+			if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM __shp_batch b JOIN __shp_old t ON %s WHERE NOT b.%s",
+				strings.Join(match, " AND "), flag(j))).Scan(&n); err != nil {
+				return fmt.Errorf("merge: count kept values of %s: %w", k, err)
+			}
+			if n > 0 {
+				res.Kept[k] = n
+			}
+		}
+	}
 	updated, err := exec(ctx, tx, fmt.Sprintf("DELETE FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
 		target, strings.Join(match, " AND ")))
 	if err != nil {
 		return fmt.Errorf("merge: remove replaced rows: %w", err)
 	}
-	if _, err := exec(ctx, tx, "INSERT INTO "+target+" BY NAME SELECT * FROM __shp_batch"); err != nil {
+	insert := "INSERT INTO " + target + " BY NAME SELECT * FROM __shp_batch"
+	if len(keep) > 0 {
+		flags := make([]string, len(keep))
+		repl := make([]string, len(keep))
+		for j, k := range keep {
+			flags[j] = flag(j)
+			repl[j] = fmt.Sprintf("CASE WHEN b.%[1]s THEN b.%[2]s ELSE t.%[2]s END AS %[2]s", flag(j), ident(k))
+		}
+		insert = fmt.Sprintf("INSERT INTO %s BY NAME SELECT b.* EXCLUDE (%s) REPLACE (%s) FROM __shp_batch b LEFT JOIN __shp_old t ON %s",
+			target, strings.Join(flags, ", "), strings.Join(repl, ", "), strings.Join(match, " AND "))
+	}
+	if _, err := exec(ctx, tx, insert); err != nil {
 		return fmt.Errorf("merge: insert rows: %w", err)
 	}
 	res.Updated = updated
 	res.Inserted = batch - updated
 	return nil
+}
+
+func containsFold(list []string, name string) bool {
+	for _, l := range list {
+		if strings.EqualFold(l, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// columnsNamed makes a column list for selectList.
+func columnsNamed(names []string) []warehouse.Column {
+	out := make([]warehouse.Column, len(names))
+	for i, n := range names {
+		out[i] = warehouse.Column{Name: n}
+	}
+	return out
 }

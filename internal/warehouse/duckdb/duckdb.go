@@ -19,6 +19,7 @@ import (
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -120,6 +121,9 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			quality_score DOUBLE NOT NULL,
 			result JSON,
 			validated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
+		// Since issue 13: the SHA-256 of each object's bytes, which finds
+		// a re-delivery under another name.
+		`ALTER TABLE ` + ledgerTable + ` ADD COLUMN IF NOT EXISTS content_hash VARCHAR`,
 	} {
 		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
 			w.Close()
@@ -158,7 +162,7 @@ func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (*sql.
 // LoadedObjects reads the load ledger of a pipeline.
 func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]warehouse.LoadedObject, error) {
 	rows, err := w.db.QueryContext(ctx,
-		`SELECT object_key, fingerprint, run_id FROM `+ledgerTable+` WHERE pipeline = ? ORDER BY committed_at, object_key`, pipeline)
+		`SELECT object_key, fingerprint, run_id, coalesce(content_hash, '') FROM `+ledgerTable+` WHERE pipeline = ? ORDER BY committed_at, object_key`, pipeline)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: read load ledger of %s: %w", pipeline, err)
 	}
@@ -166,7 +170,7 @@ func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]wareh
 	var out []warehouse.LoadedObject
 	for rows.Next() {
 		var o warehouse.LoadedObject
-		if err := rows.Scan(&o.Key, &o.Fingerprint, &o.RunID); err != nil {
+		if err := rows.Scan(&o.Key, &o.Fingerprint, &o.RunID, &o.ContentHash); err != nil {
 			return nil, fmt.Errorf("duckdb: read load ledger of %s: %w", pipeline, err)
 		}
 		out = append(out, o)
@@ -380,6 +384,54 @@ func (w *Warehouse) RejectedValues(ctx context.Context, st *warehouse.Staged, co
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// overlapSample bounds the values Overlap compares: distinct values of
+// the file's column, and the target's most recent rows.
+const (
+	overlapFileValues = 1000
+	overlapTargetRows = 100000
+)
+
+// Overlap implements warehouse.Inspector.
+func (w *Warehouse) Overlap(ctx context.Context, spec warehouse.LoadSpec, fileColumn, targetColumn string) (float64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	tcols, err := columns(ctx, w.conn, spec.Target, false)
+	if err != nil || !hasColumn(tcols, targetColumn) {
+		return -1, err
+	}
+	var filled bool
+	if err := w.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s IS NOT NULL)",
+		qualified("main", spec.Target), ident(targetColumn))).Scan(&filled); err != nil || !filled {
+		return -1, err
+	}
+	var src string
+	col := ident(fileColumn)
+	switch spec.Format {
+	case format.CSV:
+		st := &stager{spec: spec}
+		delim, quote, nulls := st.csvOptions()
+		src = fmt.Sprintf("read_csv(%s, header=%t, delim=%s, quote=%s, escape=%s, compression=%s, nullstr=%s, all_varchar=true, ignore_errors=true, null_padding=true)",
+			literal(spec.Path), !spec.CSV.NoHeader, literal(delim), literal(quote), literal(quote), literal(st.compression()), listLiteral(nulls))
+	case format.JSON, format.JSONL:
+		src = fmt.Sprintf("read_json(%s, columns={%s: 'VARCHAR'}, ignore_errors=true)", literal(spec.Path), literal(fileColumn))
+	case format.Parquet:
+		src = fmt.Sprintf("read_parquet(%s)", literal(spec.Path))
+	default:
+		return 0, nil
+	}
+	var share sql.NullFloat64
+	err = w.conn.QueryRowContext(ctx, fmt.Sprintf(`WITH f AS (SELECT DISTINCT trim(CAST(%s AS VARCHAR)) AS v FROM %s WHERE %s IS NOT NULL LIMIT %d),
+		t AS (SELECT DISTINCT trim(CAST(%s AS VARCHAR)) AS v FROM (SELECT %s FROM %s ORDER BY rowid DESC LIMIT %d) WHERE %s IS NOT NULL)
+		SELECT CAST(count(*) FILTER (WHERE v IN (SELECT v FROM t)) AS DOUBLE) / nullif(count(*), 0) FROM f WHERE v <> ''`,
+		col, src, col, overlapFileValues, ident(targetColumn), ident(targetColumn), qualified("main", spec.Target), overlapTargetRows, ident(targetColumn))).Scan(&share)
+	if err != nil {
+		// A file the reader cannot take this way has no measurable
+		// overlap; the rename is then judged by its name alone.
+		return 0, nil
+	}
+	return share.Float64, nil
 }
 
 // Discard drops a staged object's tables.

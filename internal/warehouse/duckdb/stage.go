@@ -142,6 +142,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 		Table:       s.table,
 		ObjectKey:   s.spec.ObjectKey,
 		Fingerprint: s.spec.Fingerprint,
+		ContentHash: s.spec.ContentHash,
 		Drift:       s.drift,
 		Extra:       s.extra,
 		Missing:     s.missing,
@@ -403,7 +404,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 					// value that does not convert keeps its text in a
 					// column of its own, see convertParsed.
 					typ = "VARCHAR"
-					expr := castExpr(ident(h), d.Type)
+					expr := s.castExpr(ident(h), d.Type)
 					if parsed {
 						expr = parseExpr(ident(h), d.Type, cp)
 					}
@@ -621,8 +622,13 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 			s.noteExtra(fc.Name, fc.Type)
 		}
 	}
-	// Every declared key is read (a record without it gives NULL), under
-	// its file name when a repair renamed it.
+	// Every declared key that some record has is read (a record without
+	// it gives NULL), under its file name when a repair renamed it; a key
+	// no record has is a column missing from the file.
+	keys, err := s.jsonKeys(ctx, tmp.Name())
+	if err != nil {
+		return err
+	}
 	spec := []string{literal(lineCol) + ": 'BIGINT'"}
 	var present []declaredColumn
 	for _, d := range declared {
@@ -632,11 +638,41 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 				name = from
 			}
 		}
-		spec = append(spec, literal(name)+": 'VARCHAR'")
-		present = append(present, declaredColumn{Name: name, Type: d.Type, Required: d.Required, As: d.Name})
+		key, ok := keys[name]
+		if !ok {
+			key, ok = keys[strings.ToLower(name)]
+		}
+		if !ok {
+			continue
+		}
+		spec = append(spec, literal(key)+": 'VARCHAR'")
+		present = append(present, declaredColumn{Name: key, Type: d.Type, Required: d.Required, As: d.Name})
 	}
 	src += ", columns={" + strings.Join(spec, ", ") + "})"
 	return s.castInto(ctx, src, declared, present)
+}
+
+// jsonKeys lists the top-level keys of every record of a normalised JSON
+// Lines file, each under its own name and its lower-case name.
+func (s *stager) jsonKeys(ctx context.Context, path string) (map[string]string, error) {
+	rows, err := s.conn.QueryContext(ctx, fmt.Sprintf(
+		"SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(%s, format='newline_delimited')", literal(filepath.ToSlash(path))))
+	if err != nil {
+		return nil, fmt.Errorf("list the records' keys: %w", err)
+	}
+	defer rows.Close()
+	keys := map[string]string{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("list the records' keys: %w", err)
+		}
+		keys[k] = k
+		if _, ok := keys[strings.ToLower(k)]; !ok {
+			keys[strings.ToLower(k)] = k
+		}
+	}
+	return keys, rows.Err()
 }
 
 // stageParquet reads a Parquet file; with a declared schema every column is
@@ -704,7 +740,7 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			continue
 		}
 		col := ident(p.Name)
-		cast := castExpr(col, d.Type)
+		cast := s.castExpr(col, d.Type)
 		if cp, parsed := s.parse(d.Name); parsed {
 			cast = parseExpr(col, d.Type, cp)
 		}
@@ -749,10 +785,17 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d %Y', '%B %d, %Y', '%b %d, %Y', " +
 	"'%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
 
+// monthFirstFormats read slash dates month first, as PostgreSQL's default
+// DateStyle (MDY) does, for LoadSpec.MonthFirst.
+const monthFirstFormats = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y']"
+
+// castExpr is castExpr with the spec's reading of slash dates.
+func (s *stager) castExpr(col, typ string) string { return castExpr(col, typ, s.spec.MonthFirst) }
+
 // castExpr converts a raw input column to its declared type, NULL when it
 // does not convert. Dates and timestamps also accept the layouts of
-// dateFormats.
-func castExpr(col, typ string) string {
+// dateFormats, and with monthFirst those of monthFirstFormats.
+func castExpr(col, typ string, monthFirst bool) string {
 	base := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
 	if isInteger(typ) {
 		// DuckDB rounds "2.5" to 3 on a cast to an integer: a value with
@@ -763,7 +806,11 @@ func castExpr(col, typ string) string {
 	}
 	switch strings.ToUpper(typ) {
 	case "DATE", "TIMESTAMP", "DATETIME", "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE":
-		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, dateFormats, typ)
+		formats := dateFormats
+		if monthFirst {
+			formats = strings.TrimSuffix(dateFormats, "]") + ", " + strings.TrimPrefix(monthFirstFormats, "[")
+		}
+		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, formats, typ)
 	case "DOUBLE", "FLOAT", "REAL":
 		// A number too large for the type ("1e400") would read as
 		// infinity: it does not convert. "inf" and "Infinity" do.
@@ -897,7 +944,7 @@ func parseExpr(col, typ string, p warehouse.ColumnParse) string {
 	text := "trim(CAST(" + col + " AS VARCHAR))"
 	var alts []string
 	if !p.DecimalComma && p.Thousands == "" {
-		alts = append(alts, castExpr(col, typ))
+		alts = append(alts, castExpr(col, typ, false))
 	}
 	if p.EpochUnit != "" {
 		seconds := map[string]string{"s": "1", "ms": "1000", "us": "1000000"}[p.EpochUnit]

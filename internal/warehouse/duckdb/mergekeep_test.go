@@ -1,0 +1,105 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// TestMergeKeepsValuesTheBatchLacks: a column an object no longer carries
+// (dropped at the source, or missing from the file) never overwrites the
+// target's values with NULL in a merge; new keys read NULL, and the
+// commit counts the kept values per column.
+func TestMergeKeepsValuesTheBatchLacks(t *testing.T) {
+	ctx := context.Background()
+	sch := schema.Schema{{Name: "id", Type: "INT64", Mode: "REQUIRED"}, {Name: "region", Type: "STRING"},
+		{Name: "name", Type: "STRING"}, {Name: "amount", Type: "NUMERIC", Precision: 10, Scale: 2}}
+	full := map[format.Format]string{
+		format.CSV:   "id,region,name,amount\n1,eu,a,1.50\n2,eu,b,2.50\n3,us,c,3.50\n",
+		format.JSONL: `{"id":1,"region":"eu","name":"a","amount":1.5}` + "\n" + `{"id":2,"region":"eu","name":"b","amount":2.5}` + "\n" + `{"id":3,"region":"us","name":"c","amount":3.5}` + "\n",
+	}
+	// The second delivery re-reads ids 2 and 3 (a lookback) and adds 4;
+	// it has lost columns.
+	cases := []struct {
+		name     string
+		f        format.Format
+		second   string
+		key      []string
+		lost     []string
+		wantRows string
+		kept     map[string]int64
+	}{
+		{"csv without amount", format.CSV, "id,region,name\n2,eu,B\n3,us,C\n4,us,d\n", []string{"id"}, []string{"amount"},
+			"1|eu|a|1.50,2|eu|B|2.50,3|us|C|3.50,4|us|d|NULL", map[string]int64{"amount": 2}},
+		{"csv without two columns", format.CSV, "id,region\n2,eu\n4,us\n", []string{"id"}, []string{"name", "amount"},
+			"1|eu|a|1.50,2|eu|b|2.50,3|us|c|3.50,4|us|NULL|NULL", map[string]int64{"name": 1, "amount": 1}},
+		{"jsonl without name", format.JSONL, `{"id":3,"region":"us","amount":30}` + "\n", []string{"id"}, []string{"name"},
+			"1|eu|a|1.50,2|eu|b|2.50,3|us|c|30.00", map[string]int64{"name": 1}},
+		{"composite key", format.CSV, "id,region,name\n2,eu,B\n3,eu,x\n", []string{"id", "region"}, []string{"amount"},
+			"1|eu|a|1.50,2|eu|B|2.50,3|eu|x|NULL,3|us|c|3.50", map[string]int64{"amount": 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := open(t)
+			dir := t.TempDir()
+			for i, body := range []string{full[c.f], c.second} {
+				p := filepath.Join(dir, fmt.Sprintf("d%d.%s", i, c.f))
+				os.WriteFile(p, []byte(body), 0o644)
+				st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: fmt.Sprint("r", i), Pipeline: "p", Target: "t", ObjectKey: filepath.Base(p),
+					Path: p, Format: c.f, Schema: sch, Key: c.key})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 && strings.Join(st.Missing, ",") != strings.Join(c.lost, ",") {
+					t.Fatalf("missing %v, want %v", st.Missing, c.lost)
+				}
+				res, err := w.Commit(ctx, warehouse.CommitSpec{RunID: fmt.Sprint("r", i), Pipeline: "p", Target: "t", Mode: "merge", Key: c.key,
+					Objects: []*warehouse.Staged{st}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 && fmt.Sprint(res.Kept) != fmt.Sprint(c.kept) {
+					t.Errorf("kept %v, want %v", res.Kept, c.kept)
+				}
+			}
+			got := queryStrings(t, w, `SELECT concat_ws('|', id, region, coalesce(name, 'NULL'), coalesce(CAST(amount AS VARCHAR), 'NULL')) FROM t ORDER BY id, region`)
+			if strings.Join(got, ",") != c.wantRows {
+				t.Fatalf("target %v\nwant   %s", got, c.wantRows)
+			}
+		})
+	}
+	t.Run("two objects, one carries the column", func(t *testing.T) {
+		w := open(t)
+		dir := t.TempDir()
+		write := func(name, body string) *warehouse.Staged {
+			p := filepath.Join(dir, name)
+			os.WriteFile(p, []byte(body), 0o644)
+			st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "r", Pipeline: "p", Target: "t", ObjectKey: name, Path: p, Format: format.CSV, Schema: sch, Key: []string{"id"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		first := write("a.csv", full[format.CSV])
+		if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r1", Pipeline: "p", Target: "t", Mode: "merge", Key: []string{"id"}, Objects: []*warehouse.Staged{first}}); err != nil {
+			t.Fatal(err)
+		}
+		withAmount := write("b.csv", "id,region,name,amount\n1,eu,a,9.00\n")
+		without := write("c.csv", "id,region,name\n2,eu,b2\n")
+		res, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r2", Pipeline: "p", Target: "t", Mode: "merge", Key: []string{"id"}, Objects: []*warehouse.Staged{withAmount, without}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := queryStrings(t, w, `SELECT concat_ws('|', id, name, coalesce(CAST(amount AS VARCHAR), 'NULL')) FROM t ORDER BY id`)
+		if strings.Join(got, ",") != "1|a|9.00,2|b2|2.50,3|c|3.50" || res.Kept["amount"] != 1 {
+			t.Fatalf("target %v kept %v", got, res.Kept)
+		}
+	})
+}
