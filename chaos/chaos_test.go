@@ -410,6 +410,37 @@ func classes() []faultClass {
 			<-done
 			return dir, rows, false, code, errOut
 		}},
+		{name: "TIMESTAMP column in epoch seconds", source: "files", kind: "auto", run: timestampFault(func(r row) string { return strconv.FormatInt(r.SeenAt.Unix(), 10) })},
+		{name: "TIMESTAMP column in epoch milliseconds", source: "files", kind: "auto", run: timestampFault(func(r row) string { return strconv.FormatInt(r.SeenAt.UnixMilli(), 10) })},
+		{name: "TIMESTAMP column with free text", source: "files", kind: "escalate", cause: "yesterday noon", run: timestampFault(func(r row) string {
+			if r.ID%5 == 0 {
+				return "yesterday noon"
+			}
+			return r.SeenAt.Format(time.RFC3339)
+		})},
+		{name: "renamed column and a new one", source: "files", kind: "escalate", cause: "commit held for approval", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			return csvOpts{header: "id,day,seen_at,amount,qty,town,region", extra: func(r row) string { return []string{"web", "app"}[r.ID%2] }}
+		}, false)},
+		{name: "two renamed columns and a new one", source: "files", kind: "escalate", cause: "commit held for approval", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			return csvOpts{header: "id,day,seenAt,amount,qty,town,region", extra: func(r row) string { return "x" }}
+		}, false)},
+		{name: "column removed after history", source: "files", kind: "escalate", cause: "commit held for approval", run: removedAfterHistory},
+		{name: "file re-delivered under another name (append)", source: "files", kind: "auto", run: redelivery(func(t *testing.T, dir string, data []byte) {
+			os.WriteFile(filepath.Join(dir, "data", "day_resent.csv"), data, 0o644)
+		})},
+		{name: "file touched, same content (append)", source: "files", kind: "auto", run: redelivery(func(t *testing.T, dir string, data []byte) {
+			later := time.Now().Add(time.Hour)
+			os.Chtimes(filepath.Join(dir, "data", "day.csv"), later, later)
+		})},
+		{name: "same file twice in one batch (append)", source: "files", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+			dir := appendProject(t)
+			rows := truth(seed, 40, utf8Cities)
+			data := writeCSV(rows, csvOpts{})
+			os.WriteFile(filepath.Join(dir, "data", "a.csv"), data, 0o644)
+			os.WriteFile(filepath.Join(dir, "data", "b.csv"), data, 0o644)
+			code, _, errOut := shp("run", "--config", dir)
+			return dir, rows, false, code, errOut
+		}},
 		{name: "HTTP 503 then recovers", source: "http", kind: "auto", run: httpFault(2, http.StatusServiceUnavailable, "")},
 		{name: "HTTP 429 with Retry-After", source: "http", kind: "auto", run: httpFault(2, http.StatusTooManyRequests, "")},
 		{name: "HTTP source down, replica up", source: "http", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
@@ -422,6 +453,7 @@ func classes() []faultClass {
 		{name: "HTTP 401", source: "http", kind: "fail", cause: "401", run: httpFault(99, http.StatusUnauthorized, "")},
 		{name: "HTTP malformed JSON", source: "http", kind: "fail", cause: "page 1", run: httpFault(0, 0, `[{"id": 1, "day": "2026-01-01"`)},
 		{name: "PostgreSQL dates as day/month text", source: "postgres", kind: "auto", run: pgDates},
+		{name: "PostgreSQL column dropped, merge re-reads rows", source: "postgres", kind: "auto", run: pgDroppedColumn},
 		{name: "PostgreSQL missing table", source: "postgres", kind: "fail", cause: "does not exist", run: missingTable("postgres", testutil.PostgresDSN)},
 		{name: "PostgreSQL permission denied", source: "postgres", kind: "fail", cause: "permission denied", run: pgDenied},
 		{name: "MariaDB decimal commas as text", source: "mariadb", kind: "auto", run: mysqlCommas},
@@ -455,6 +487,78 @@ func afterHistory(n int, city func(r row) string) func(t *testing.T, seed uint64
 		code, _, errOut := shp("run", "--config", dir)
 		return dir, append(all, last...), false, code, errOut
 	}
+}
+
+// appendProject is the file project with an append target.
+func appendProject(t *testing.T) string {
+	dir := project(t, fileSource)
+	cfg := filepath.Join(dir, "config.yaml")
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, bytes.Replace(b, []byte("mode: merge\n    key: [id]\n"), []byte("mode: append\n"), 1), 0o644)
+	return dir
+}
+
+// redelivery loads a day into an append target, then lets again deliver
+// it and runs once more: nothing may be loaded twice.
+func redelivery(again func(t *testing.T, dir string, data []byte)) func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	return func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+		dir := appendProject(t)
+		rows := truth(seed, 40, utf8Cities)
+		data := writeCSV(rows, csvOpts{})
+		os.WriteFile(filepath.Join(dir, "data", "day.csv"), data, 0o644)
+		if code, out, errOut := shp("run", "--config", dir); code != 0 {
+			t.Fatalf("first delivery: %d %s %s", code, out, errOut)
+		}
+		again(t, dir, data)
+		code, _, errOut := shp("run", "--config", dir)
+		return dir, rows, false, code, errOut
+	}
+}
+
+// timestampFault declares seen_at a TIMESTAMP (with time zone) and writes
+// it the given way.
+func timestampFault(seen func(r row) string) func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	return func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+		dir := project(t, fileSource)
+		sch := filepath.Join(dir, "schemas", "events.json")
+		b, _ := os.ReadFile(sch)
+		os.WriteFile(sch, bytes.Replace(b, []byte(`"seen_at", "type": "DATETIME"`), []byte(`"seen_at", "type": "TIMESTAMP"`), 1), 0o644)
+		rows := truth(seed, 40, utf8Cities)
+		os.WriteFile(filepath.Join(dir, "data", "day.csv"), writeCSV(rows, csvOpts{seenAt: seen}), 0o644)
+		code, _, errOut := shp("run", "--config", dir)
+		return dir, rows, false, code, errOut
+	}
+}
+
+// removedAfterHistory loads three normal days, then a day whose file has
+// lost its city column: loading it would read NULL where every earlier
+// batch had a value.
+func removedAfterHistory(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	dir := project(t, fileSource)
+	var all []row
+	for d := 0; d < 3; d++ {
+		rows := truth(seed+uint64(d), 40, utf8Cities)
+		for i := range rows {
+			rows[i].ID = d*1000 + i + 1
+		}
+		os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("d%d.csv", d)), writeCSV(rows, csvOpts{}), 0o644)
+		if code, out, errOut := shp("run", "--config", dir); code != 0 {
+			t.Fatalf("history day %d: %d %s %s", d, code, out, errOut)
+		}
+		all = append(all, rows...)
+	}
+	last := truth(seed+99, 40, utf8Cities)
+	for i := range last {
+		last[i].ID = 9000 + i
+	}
+	var b strings.Builder
+	b.WriteString("id,day,seen_at,amount,qty,region\n")
+	for _, r := range last {
+		fmt.Fprintf(&b, "%d,%s,%s,%.2f,%g,%s\n", r.ID, r.Day.Format("2006-01-02"), r.SeenAt.Format("2006-01-02 15:04:05"), r.Amount, r.Qty, r.Region)
+	}
+	os.WriteFile(filepath.Join(dir, "data", "d9.csv"), []byte(b.String()), 0o644)
+	code, _, errOut := shp("run", "--config", dir)
+	return dir, append(all, last...), false, code, errOut
 }
 
 // apiServer serves rows as JSON after `fail` failed requests (or body
@@ -506,6 +610,7 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 	if channel {
 		cols += ", channel"
 	}
+	var tr trial
 	got := map[int]string{}
 	for _, r := range query(t, dir, "SELECT concat_ws('|', "+cols+") AS r FROM events") {
 		s := fmt.Sprint(r["r"])
@@ -516,6 +621,13 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 		got[id] = strings.Join(parts, "|")
 	}
+	// A row loaded twice is wrong even when both copies are right.
+	if n := query(t, dir, "SELECT count(*) AS n FROM events"); len(n) == 1 {
+		if total, _ := n[0]["n"].(float64); int(total) > len(got) {
+			tr.wrong += int(total) - len(got)
+			tr.detail = fmt.Sprintf("%d rows loaded more than once", int(total)-len(got))
+		}
+	}
 	quarantined := map[int]bool{}
 	idRe := regexp.MustCompile(`^"?(\d+)"?,|"id":\s*"?(\d+)`)
 	for _, r := range query(t, dir, "SELECT coalesce(raw, '') AS raw FROM events__quarantine") {
@@ -525,7 +637,6 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 	}
 	held := code != 0 && strings.Contains(stderr, "commit held for approval")
-	var tr trial
 	inTarget := 0
 	for _, w := range want {
 		g, ok := got[w.ID]

@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,4 +84,22 @@ func missingTable(typ string, dsn func(testing.TB) string) func(t *testing.T, se
 		code, _, errOut := shp("run", "--config", dir)
 		return dir, nil, false, code, errOut
 	}
+}
+
+// pgDroppedColumn loads a table, then drops its amount column at the
+// source and re-reads every row with a merge (the policy allows the
+// removal): the target keeps the amounts it had, never NULL.
+func pgDroppedColumn(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	dsn := testutil.PostgresDSN(t)
+	rows := truth(seed, 40, utf8Cities)
+	testutil.PostgresExec(t, dsn, sqlTable, inserts(rows, func(r row) string { return r.Day.Format("2006-01-02") },
+		func(r row) string { return fmt.Sprintf("%.2f", r.Amount) }))
+	dir := sqlProject(t, "postgres", dsn, "events")
+	os.WriteFile(filepath.Join(dir, "self_healing.yaml"), []byte(policy+"hold_removed_columns: false\n"), 0o644)
+	if code, out, errOut := shp("run", "--config", dir); code != 0 {
+		t.Fatalf("first run: %d %s %s", code, out, errOut)
+	}
+	testutil.PostgresExec(t, dsn, "ALTER TABLE events DROP COLUMN amount")
+	code, _, errOut := shp("run", "--config", dir)
+	return dir, rows, false, code, errOut
 }

@@ -101,7 +101,7 @@ func TestServeAPITriggersARealRun(t *testing.T) {
 	}
 	for i := 0; ; i++ {
 		code := call("GET", "/api/v1/runs/"+trig.RunID, &run)
-		if code == 200 && run.Status != "running" {
+		if code == 200 && run.Status != "running" && run.Status != "queued" {
 			break
 		}
 		if i > 400 {

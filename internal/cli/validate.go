@@ -99,7 +99,7 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 	defer wh.Close()
 	st, err := wh.Stage(ctx, warehouse.LoadSpec{
 		RunID: "validate", Pipeline: "validate", Target: "validate", ObjectKey: dataPath,
-		Path: dataPath, Format: f, Compression: c, Schema: sch,
+		Path: dataPath, Format: f, Compression: c, Schema: sch, MonthFirst: true,
 	})
 	if err != nil {
 		return err
@@ -119,7 +119,7 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 		}
 		ost, err := wh.Stage(ctx, warehouse.LoadSpec{
 			RunID: "validate", Pipeline: "validate", Target: fmt.Sprintf("validate_other_%d", i), ObjectKey: o.Path,
-			Path: o.Path, Format: of, Compression: oc,
+			Path: o.Path, Format: of, Compression: oc, MonthFirst: true,
 		})
 		if err != nil {
 			return fmt.Errorf("table %s: %w", o.Name, err)

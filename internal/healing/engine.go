@@ -35,6 +35,10 @@ type Policy struct {
 	// HoldQuality holds the commit of a batch whose quality score fell
 	// out of line (hold_quality_drops, true by default).
 	HoldQuality bool
+	// HoldRemoved holds the commit of an object that lacks a column which
+	// had values in recent batches, until a person approves the removal
+	// (hold_removed_columns, true by default).
+	HoldRemoved bool
 	// AutoApprove lists the strategies that may act without approval.
 	AutoApprove map[string]bool
 	// MaxAttempts bounds the repairs tried on one object (max_attempts,
@@ -52,7 +56,7 @@ type Policy struct {
 // ParsePolicy reads self_healing.yaml's content (nil: the defaults, which
 // act on nothing by themselves).
 func ParsePolicy(m map[string]any) (Policy, error) {
-	p := Policy{Threshold: 0.9, HoldVolume: true, HoldNulls: true, HoldQuality: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
+	p := Policy{Threshold: 0.9, HoldVolume: true, HoldNulls: true, HoldQuality: true, HoldRemoved: true, AutoApprove: map[string]bool{}, StrategyThreshold: map[string]float64{}, CategoryThreshold: map[Category]float64{}}
 	known := map[string]bool{}
 	for _, s := range Strategies() {
 		known[s.Name()] = true
@@ -93,7 +97,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				return p, fmt.Errorf("self_healing.yaml: max_attempts must be a whole number from 1 to 20, got %v", v)
 			}
 			p.MaxAttempts = int(f)
-		case "dry_run", "hold_volume_anomalies", "hold_null_spikes", "hold_quality_drops":
+		case "dry_run", "hold_volume_anomalies", "hold_null_spikes", "hold_quality_drops", "hold_removed_columns":
 			b, ok := v.(bool)
 			if !ok {
 				return p, fmt.Errorf("self_healing.yaml: %s must be true or false", k)
@@ -105,6 +109,8 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				p.HoldVolume = b
 			case "hold_null_spikes":
 				p.HoldNulls = b
+			case "hold_removed_columns":
+				p.HoldRemoved = b
 			default:
 				p.HoldQuality = b
 			}
@@ -158,7 +164,7 @@ func ParsePolicy(m map[string]any) (Policy, error) {
 				}
 			}
 		default:
-			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, hold_quality_drops, approval_timeout, auto_approve, strategies, categories)", k)
+			return p, fmt.Errorf("self_healing.yaml: unknown key %q (confidence_threshold, dry_run, max_attempts, hold_volume_anomalies, hold_null_spikes, hold_quality_drops, hold_removed_columns, approval_timeout, auto_approve, strategies, categories)", k)
 		}
 	}
 	return p, nil

@@ -42,6 +42,16 @@ type StageEnv struct {
 	// Declined reports whether a person rejected a strategy's plan for a
 	// subject; nil declines nothing.
 	Declined func(strategy, subject string) bool
+	// RecentlyFilled counts the pipeline's recent succeeded runs whose
+	// batch had values in column; nil knows no history.
+	RecentlyFilled func(ctx context.Context, column string) (int, error)
+	// HoldRemoved is the policy's hold_removed_columns.
+	HoldRemoved bool
+	// Replay says the run reloads objects loaded before (a full
+	// refresh): an older object lacks the columns added since.
+	Replay bool
+
+	renames *[]renamePair // worked out once, see renamePairs
 }
 
 // declined reports whether a person rejected the strategy's plan for the
@@ -75,6 +85,9 @@ type StagePlan struct {
 	// Approval makes the plan wait for a person whatever the policy
 	// says (a suspected rename changes meaning).
 	Approval bool
+	// Accept says the plan changes nothing in how the object is read:
+	// once approved, the batch goes on as staged (a column's removal).
+	Accept bool
 	// Escalate, when set, says why nothing can be done automatically:
 	// the rows stay set aside and the action asks a person.
 	Escalate string
@@ -135,6 +148,10 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 	st, spec := req.Staged, req.Spec
 	tried := map[string]bool{}
 	decided := e.decisionsOf(ctx, req.Pipeline)
+	replay := false
+	if run, err := e.Store.GetRun(ctx, req.RunID); err == nil {
+		replay = run.FullRefresh
+	}
 	for attempt := 0; attempt < e.Policy.maxAttempts(); attempt++ {
 		rejects, err := insp.Rejects(ctx, st)
 		if err != nil {
@@ -145,7 +162,8 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			return st, err
 		}
 		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st),
-			Declined: func(strategy, subject string) bool { return ds.declined(strategy, "", subject) }}
+			Declined:       func(strategy, subject string) bool { return ds.declined(strategy, "", subject) },
+			RecentlyFilled: e.recentlyFilled(req.Pipeline), HoldRemoved: e.Policy.HoldRemoved, Replay: replay}
 		var plan *StagePlan
 		var strat StageStrategy
 		for _, s := range StageStrategies() {
@@ -207,6 +225,10 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			a.ApprovedBy = "policy"
 			if approval != nil {
 				a.ApprovedBy = fmt.Sprintf("%s (approval of action #%d)", approval.ApprovedBy, approval.ID)
+			}
+			if plan.Accept {
+				a.Status, a.Reason = "applied", plan.Description+"; approved: the batch goes on as staged"
+				break
 			}
 			next, err := req.Warehouse.Stage(ctx, plan.Spec)
 			if err != nil {
@@ -288,6 +310,36 @@ func verifyStage(before, after *warehouse.Staged) bool {
 		return false
 	}
 	return after.Quarantined < before.Quarantined || len(after.Extra) < len(before.Extra)
+}
+
+// recentRuns is how many of a pipeline's latest succeeded runs tell
+// whether a column had values.
+const recentRuns = 10
+
+// recentlyFilled counts the pipeline's latest succeeded runs whose batch
+// had a value in a column (its null rate, measured at each commit, below
+// 1). The runs are read once per call of the returned function's owner.
+func (e *Engine) recentlyFilled(pipeline string) func(ctx context.Context, column string) (int, error) {
+	var runs []metadata.Run
+	read := false
+	return func(ctx context.Context, column string) (int, error) {
+		if !read {
+			var err error
+			if runs, err = e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipeline, Status: "succeeded", Limit: recentRuns}); err != nil {
+				return 0, err
+			}
+			read = true
+		}
+		n := 0
+		for _, r := range runs {
+			for k, v := range r.Metrics {
+				if strings.EqualFold(k, "null_rate:"+column) && v < 1 {
+					n++
+				}
+			}
+		}
+		return n, nil
+	}
 }
 
 // accepted counts the staged rows with a value in a column.

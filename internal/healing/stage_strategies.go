@@ -149,44 +149,6 @@ func scanEncoding(spec warehouse.LoadSpec) (invalid, c1 int64, samples []string,
 	return invalid, c1, samples, sc.Err()
 }
 
-// renameColumn proposes reading a new file column as a schema column the
-// file no longer has, when exactly one of each appeared and their types
-// fit. A rename changes meaning: it always waits for a person.
-type renameColumn struct{}
-
-func (renameColumn) Name() string { return "rename_column" }
-
-func renameSuspect(env *StageEnv) (from, to string, ok bool) {
-	if len(env.Staged.Missing) != 1 || len(env.Staged.Extra) != 1 {
-		return "", "", false
-	}
-	from, to = env.Staged.Extra[0].Name, env.Staged.Missing[0]
-	if _, done := env.Spec.Rename[from]; done || env.declined("rename_column", renameSubject(from, to)) {
-		return "", "", false // renamed already, or a person said it is no rename
-	}
-	return from, to, true
-}
-
-// renameSubject is what a decision on a suspected rename is about: the
-// schema column and the file column read as it.
-func renameSubject(from, to string) string { return "column " + to + " from " + from }
-
-func (renameColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
-	from, to, ok := renameSuspect(env)
-	if !ok {
-		return nil, nil
-	}
-	spec := env.Spec.Clone()
-	spec.Rename[from] = to
-	return &StagePlan{
-		Category: DriftRenamed, Subject: renameSubject(from, to),
-		Issue:       Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed to appear in %s, which has a new column %q instead", to, env.Spec.ObjectKey, from)},
-		Description: fmt.Sprintf("read the file's column %q as %q (a suspected rename)", from, to),
-		Confidence:  0.6, Approval: true, Spec: spec, Rows: env.Staged.Loaded + env.Staged.Quarantined,
-		Params: map[string]any{"from": from, "to": to},
-	}, nil
-}
-
 // addNullableColumn loads columns the file has and the schema lacks: the
 // target gains them as NULLABLE columns, earlier rows read NULL.
 type addNullableColumn struct{}
@@ -194,11 +156,14 @@ type addNullableColumn struct{}
 func (addNullableColumn) Name() string { return "add_nullable_column" }
 
 func (addNullableColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
-	suspect, _, isRename := renameSuspect(env)
+	pairs, err := env.renamePairs(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var add []schema.Field
 	var names []string
 	for _, f := range env.Staged.Extra {
-		if isRename && f.Name == suspect {
+		if renamedFrom(pairs, f.Name) {
 			continue // a suspected rename is a person's call
 		}
 		if !schema.ValidName(f.Name) {
@@ -586,24 +551,4 @@ func (relaxRequired) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error
 		}, nil
 	}
 	return nil, nil
-}
-
-// reportRemovedColumn records schema columns a file no longer has (and
-// that are no suspected rename): they load as NULL, which only a person
-// can say is right, so the drift is escalated with its evidence.
-type reportRemovedColumn struct{}
-
-func (reportRemovedColumn) Name() string { return "report_removed_column" }
-
-func (reportRemovedColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
-	if _, _, isRename := renameSuspect(env); isRename || len(env.Staged.Missing) == 0 {
-		return nil, nil
-	}
-	cols := strings.Join(env.Staged.Missing, ", ")
-	return &StagePlan{
-		Category: DriftRemoved, Subject: "columns " + cols,
-		Issue:    Issue{Kind: "drift", Text: fmt.Sprintf("columns %s failed to appear in %s", cols, env.Spec.ObjectKey)},
-		Escalate: fmt.Sprintf("the file has no column %s: its rows load with NULL there; restore the column at the source or drop it from the schema", cols),
-		Rows:     env.Staged.Loaded + env.Staged.Quarantined, Params: map[string]any{"columns": env.Staged.Missing},
-	}, nil
 }

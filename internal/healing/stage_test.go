@@ -2,6 +2,7 @@ package healing
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,16 @@ func (f fakeInspector) RejectedValues(_ context.Context, _ *warehouse.Staged, co
 }
 
 func (f fakeInspector) Discard(context.Context, *warehouse.Staged) error { return nil }
+
+// Overlap serves "overlap:FILE>TARGET" from the map, -1 (nothing to
+// compare with) when absent.
+func (f fakeInspector) Overlap(_ context.Context, _ warehouse.LoadSpec, file, target string) (float64, error) {
+	v := -1.0
+	if s := f["overlap:"+file+">"+target]; len(s) > 0 {
+		fmt.Sscan(s[0], &v)
+	}
+	return v, nil
+}
 
 func castEnv(typ string, vals []string, acceptedRows int64) *StageEnv {
 	return &StageEnv{
