@@ -175,6 +175,11 @@ var injected = map[Category][]string{
 		"Error 1146 (42S02): Table '{d}.{t}' doesn't exist",
 		"page 1 (GET https://{host}/v1/{t}): the response has no \"{c}\" (records_path)",
 		"source \"{t}\": format \"{c}\" is unknown (supported: csv, jsonl, json, parquet)",
+		// A changed response shape fails on the first attempt: "failed
+		// after 1 attempt(s)" is no sign of a transient failure.
+		"extract GET https://{host}/v1/{t}: source {s}: failed after 1 attempt(s): page 1 (GET /v1/{t}): the response shape changed: it has no \"data.{t}\" (records_path); its top-level keys are [\"{c}\", \"meta\"]",
+		"extract GET https://{host}/v1/{t}: source {s}: failed after 1 attempt(s): page {n} (GET /v1/{t}): the response shape changed: records_path \"{t}\" has nothing to read: the response is an HTML page (Content-Type text/html), not JSON",
+		"extract POST https://{host}/graphql (GraphQL): source {s}: failed after 1 attempt(s): page 1 (POST /graphql): the response shape changed: records_path \"data.{t}\" holds a list whose record 1 is a number, not an object",
 	},
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shp-dev/shp/internal/resilience"
+	"github.com/shp-dev/shp/internal/source"
 )
 
 // Issue is what went wrong, as the diagnosis sees it.
@@ -27,15 +28,16 @@ type Issue struct {
 	MySQLError int    `json:"mysql_error,omitempty"`
 	HTTPStatus int    `json:"http_status,omitempty"`
 	// GoError names a Go error class found in the chain: timeout,
-	// canceled, eof, reset, refused, dns.
+	// canceled, eof, reset, refused, dns, response_shape (a response of
+	// another shape than the source's settings read).
 	GoError string `json:"go_error,omitempty"`
 	// Source is the source type (postgres, api, file ...).
 	Source string `json:"source,omitempty"`
 }
 
 // FromError reads an issue from a task's error chain.
-func FromError(err error, source string) Issue {
-	is := Issue{Kind: "task", Text: err.Error(), Source: source}
+func FromError(err error, sourceType string) Issue {
+	is := Issue{Kind: "task", Text: err.Error(), Source: sourceType}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		is.SQLState = pg.Code
@@ -50,6 +52,8 @@ func FromError(err error, source string) Issue {
 	}
 	var dns *net.DNSError
 	switch {
+	case errors.Is(err, source.ErrResponseShape):
+		is.GoError = responseShape
 	case errors.Is(err, context.DeadlineExceeded):
 		is.GoError = "timeout"
 	case errors.Is(err, context.Canceled):
@@ -82,6 +86,13 @@ type Diagnosis struct {
 // signatureConfidence is how sure a signature is.
 const signatureConfidence = 0.99
 
+// responseShape is the GoError of a response whose shape is not the one
+// the source's settings read, and shapeSignature the diagnosis' By.
+const (
+	responseShape  = "response_shape"
+	shapeSignature = "signature response shape"
+)
+
 // Signature decides from structured evidence alone, when it can.
 func Signature(is Issue) (Diagnosis, bool) {
 	if c, ok := sqlStateCategory(is.SQLState); ok {
@@ -105,6 +116,11 @@ func Signature(is Issue) (Diagnosis, bool) {
 		}
 	}
 	switch is.GoError {
+	case responseShape:
+		// The API changed its envelope, or records_path is wrong: a
+		// configuration change, never transient. Not 0.99: a proxy's
+		// maintenance page can also answer 200 with HTML.
+		return Diagnosis{Category: ConfigError, Confidence: 0.9, By: shapeSignature}, true
 	case "timeout":
 		return Diagnosis{Category: Timeout, Confidence: signatureConfidence, By: "signature deadline exceeded"}, true
 	case "refused", "dns":
@@ -239,10 +255,14 @@ var (
 	sqlStateText = regexp.MustCompile(`SQLSTATE ([0-9A-Z]{5})`)
 	mysqlText    = regexp.MustCompile(`\bError (\d{4})\b`)
 	httpText     = regexp.MustCompile(`\b(?:GET|POST|PUT|DELETE|PATCH) \S+: ([1-5]\d\d) [A-Z]`)
+	// recordsPathText is the API connector's missing records_path, as
+	// its stored errors read.
+	recordsPathText = regexp.MustCompile(`the response has no "[^"]*" \(records_path\)`)
 )
 
 // WithEvidence fills the structured evidence a stored error text still
-// shows: a SQLSTATE, a MySQL error number, an HTTP status.
+// shows: a SQLSTATE, a MySQL error number, an HTTP status, a deadline, a
+// changed response shape.
 func WithEvidence(is Issue) Issue {
 	if is.SQLState == "" {
 		if m := sqlStateText.FindStringSubmatch(is.Text); m != nil {
@@ -261,6 +281,9 @@ func WithEvidence(is Issue) Issue {
 	}
 	if is.GoError == "" && strings.Contains(is.Text, "context deadline exceeded") {
 		is.GoError = "timeout"
+	}
+	if is.GoError == "" && (strings.Contains(is.Text, source.ErrResponseShape.Error()+": ") || recordsPathText.MatchString(is.Text)) {
+		is.GoError = responseShape
 	}
 	return is
 }

@@ -18,7 +18,8 @@ type Example struct {
 }
 
 // Model is a multinomial naive Bayes classifier over issue tokens, with
-// Laplace smoothing and a temperature that calibrates its confidences.
+// Laplace smoothing and a temperature and a ceiling that calibrate its
+// confidences.
 type Model struct {
 	Version     int                             `json:"version"`
 	Priors      map[Category]float64            `json:"priors"` // log P(c)
@@ -28,6 +29,27 @@ type Model struct {
 	// Bayes is overconfident, and a temperature fitted on held-out data
 	// makes its confidence match its accuracy.
 	Temperature float64 `json:"temperature"`
+	// Ceiling is the highest confidence the model reports: the accuracy
+	// that its held-out diagnoses of 0.9 or more support (see Calibrate),
+	// never above MaxModelConfidence. A stored model without one reads
+	// MaxModelConfidence.
+	Ceiling float64 `json:"ceiling,omitempty"`
+}
+
+// MaxModelConfidence bounds every confidence the model reports: a model
+// reading words is never surer than a signature reading an error code.
+const MaxModelConfidence = signatureConfidence
+
+// uncalibrated is the ceiling of a model whose confidences are measured
+// as they come (before calibration).
+const uncalibrated = 1.0
+
+// ceiling is the confidence the model's answers stop at.
+func (m *Model) ceiling() float64 {
+	if m.Ceiling <= 0 || m.Ceiling > MaxModelConfidence && m.Ceiling != uncalibrated {
+		return MaxModelConfidence
+	}
+	return m.Ceiling
 }
 
 // Train fits a model.
@@ -53,7 +75,8 @@ func Train(examples []Example) (*Model, error) {
 			vocab[t] = true
 		}
 	}
-	m := &Model{Priors: map[Category]float64{}, Likelihoods: map[Category]map[string]float64{}, Unseen: map[Category]float64{}, Temperature: 1}
+	m := &Model{Priors: map[Category]float64{}, Likelihoods: map[Category]map[string]float64{}, Unseen: map[Category]float64{},
+		Temperature: 1, Ceiling: MaxModelConfidence}
 	v := float64(len(vocab))
 	n := float64(len(examples))
 	const alpha = 0.5
@@ -95,7 +118,11 @@ func probabilities(scores map[Category]float64, temperature float64) map[Categor
 	}
 	var z float64
 	out := make(map[Category]float64, len(scores))
-	for c, s := range scores {
+	for _, c := range Categories { // in a fixed order: the same sum every time
+		s, ok := scores[c]
+		if !ok {
+			continue
+		}
 		p := math.Exp((s - maxS) / temperature)
 		out[c] = p
 		z += p
@@ -123,32 +150,88 @@ func (m *Model) Predict(is Issue) Diagnosis {
 		}
 		return ranked[i].c < ranked[j].c
 	})
-	d := Diagnosis{Category: ranked[0].c, Confidence: ranked[0].p, By: fmt.Sprintf("model v%d", m.Version)}
+	d := Diagnosis{Category: ranked[0].c, Confidence: math.Min(ranked[0].p, m.ceiling()), By: fmt.Sprintf("model v%d", m.Version)}
 	if len(ranked) > 1 {
 		d.RunnerUp, d.RunnerUpConfidence = ranked[1].c, ranked[1].p
 	}
 	return d
 }
 
-// Calibrate picks the temperature that minimises the log loss on the
-// held-out examples.
+// minCalibration is the fewest held-out examples the model decides that
+// calibration fits on; with fewer, it fits on every held-out example.
+const minCalibration = 20
+
+// modelDecided are the examples no signature decides: those whose
+// confidence the model reports.
+func modelDecided(examples []Example) []Example {
+	var out []Example
+	for _, ex := range examples {
+		if _, ok := Signature(WithEvidence(ex.Issue)); !ok {
+			out = append(out, ex)
+		}
+	}
+	return out
+}
+
+// Calibrate fits the model's confidence to its accuracy on held-out
+// examples (temperature scaling): the temperature is the one, between
+// 1/8 and 64 in steps of 2^(1/32), that minimises the log loss of the
+// held-out examples the model decides (all of them when fewer than 20 are
+// left to it). The ceiling is then the Laplace-smoothed accuracy of the
+// held-out diagnoses at 0.9 or more, (right+1)/(n+2), between 0.9 and
+// MaxModelConfidence: what the evidence supports, so that no confidence
+// reads 0.99999999. The same examples give the same calibration.
 func (m *Model) Calibrate(heldOut []Example) {
-	scores := make([]map[Category]float64, len(heldOut))
-	for i, ex := range heldOut {
-		scores[i] = m.scores(ex.Issue)
+	fit := modelDecided(heldOut)
+	if len(fit) < minCalibration {
+		fit = heldOut
+	}
+	if len(fit) == 0 {
+		m.Temperature, m.Ceiling = 1, MaxModelConfidence
+		return
+	}
+	scores := make([]map[Category]float64, len(fit))
+	for i, ex := range fit {
+		scores[i] = m.scores(WithEvidence(ex.Issue))
 	}
 	best, bestLoss := 1.0, math.Inf(1)
-	for t := 0.25; t <= 64; t *= 1.25 {
+	for step := -3 * 32; step <= 6*32; step++ {
+		t := math.Exp2(float64(step) / 32)
 		var loss float64
-		for i, ex := range heldOut {
+		for i, ex := range fit {
 			p := probabilities(scores[i], t)[ex.Category]
 			loss -= math.Log(math.Max(p, 1e-12))
 		}
-		if loss < bestLoss {
+		if loss < bestLoss-1e-12 {
 			best, bestLoss = t, loss
 		}
 	}
 	m.Temperature = best
+	var n, right int
+	for i, ex := range fit {
+		c, p := top(probabilities(scores[i], best))
+		if p >= 0.9 {
+			n++
+			if c == ex.Category {
+				right++
+			}
+		}
+	}
+	// Not below 0.9: a ceiling under the bin it is measured on would rank
+	// the surest answers below less sure ones.
+	m.Ceiling = math.Min(MaxModelConfidence, math.Max(0.9, float64(right+1)/float64(n+2)))
+}
+
+// top is the most probable category (the first by name among equals).
+func top(probs map[Category]float64) (Category, float64) {
+	var best Category
+	bp := -1.0
+	for c, p := range probs {
+		if p > bp || p == bp && c < best {
+			best, bp = c, p
+		}
+	}
+	return best, bp
 }
 
 // Split puts about one example in five into the held-out set, by a hash of
@@ -177,6 +260,9 @@ func UnmarshalModel(b []byte) (*Model, error) {
 	}
 	if m.Temperature <= 0 {
 		m.Temperature = 1
+	}
+	if m.Ceiling <= 0 || m.Ceiling > MaxModelConfidence {
+		m.Ceiling = MaxModelConfidence // stored before models had a ceiling
 	}
 	return &m, nil
 }

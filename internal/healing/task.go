@@ -3,6 +3,7 @@ package healing
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/resilience"
 )
 
 var _ pipeline.TaskRecorder = (*Engine)(nil)
@@ -96,7 +98,7 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 		case rep.Err == nil:
 			a.Status, a.Reason = "applied", how+"; the source recovered and the extraction completed"
 		case finalCat == c:
-			a.Status, a.Reason = "failed", how+"; gave up: "+firstLine(rep.Err.Error())
+			a.Status, a.Reason = "failed", how+"; "+gaveUp(rep.Err)+": "+firstLine(rep.Err.Error())
 		default:
 			a.Status, a.Reason = "applied", how+"; that failure passed, a later one ended the extraction"
 		}
@@ -143,14 +145,98 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 	if rep.Err == nil || groups[finalCat] != nil {
 		return nil
 	}
-	// A failure that was not retried: retrying cannot fix it.
+	// A failure of another cause than the retried ones, most often one
+	// that was not retried at all: retrying cannot fix it.
 	a := metadata.HealingAction{
 		RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(finalIssue.Text),
 		Category: string(finalCat), Confidence: final.Confidence, DecidedBy: final.By, Strategy: escalateStrategy,
-		Status: "escalated", Reason: fmt.Sprintf("%s: %s", advice(finalCat), firstLine(rep.Err.Error())),
+		Status: "escalated", Reason: escalation(final, rep.Err),
 	}
 	_, err = e.Store.RecordAction(ctx, a)
 	return err
+}
+
+// attempts is how a failed call's retrying ended.
+type attempts int
+
+const (
+	attemptsUnknown   attempts = iota // the error does not say
+	attemptsExhausted                 // every attempt the policy allows was made
+	attemptsStopped                   // the last failure was not retryable: retrying stopped early
+	attemptsBreaker                   // the source's circuit breaker stopped the retries
+	attemptsOnly                      // the policy allows a single attempt
+)
+
+// tried says how many attempts the failed call made, of how many its
+// retry policy allowed, as the resilience layer reports them (a call
+// inside a retried call, such as a request inside an API chunk, counts
+// too): "the retries ran out" only when every allowed attempt was made.
+func tried(err error) (string, attempts) {
+	var chain []*resilience.AttemptsError
+	for e := err; ; {
+		var ae *resilience.AttemptsError
+		if !errors.As(e, &ae) {
+			break
+		}
+		chain = append(chain, ae)
+		e = ae.Err
+	}
+	if len(chain) == 0 {
+		return "", attemptsUnknown
+	}
+	most := chain[0]
+	for _, ae := range chain {
+		if ae.Exhausted() && ae.MaxAttempts > 1 {
+			return fmt.Sprintf("the retries ran out (%d of %d attempts)", ae.Attempts, ae.MaxAttempts), attemptsExhausted
+		}
+		if ae.Attempts > most.Attempts {
+			most = ae
+		}
+	}
+	inner := chain[len(chain)-1]
+	switch {
+	case errors.Is(inner.Err, resilience.ErrCircuitOpen) && most.Attempts <= 1:
+		return "the source's circuit breaker was open (it failed repeatedly); not called", attemptsBreaker
+	case errors.Is(inner.Err, resilience.ErrCircuitOpen):
+		return fmt.Sprintf("the source's circuit breaker opened after repeated failures, at attempt %d of %d", most.Attempts, most.MaxAttempts), attemptsBreaker
+	case most.MaxAttempts <= 1:
+		return "failed on its only attempt (the retry policy allows one)", attemptsOnly
+	case most.Attempts <= 1:
+		return "failed on the first attempt; not retried", attemptsStopped
+	}
+	return fmt.Sprintf("failed after %d of %d attempts; the last failure was not retried", most.Attempts, most.MaxAttempts), attemptsStopped
+}
+
+// gaveUp says how a retried failure ended the extraction: "the retries
+// ran out" only when they did.
+func gaveUp(err error) string {
+	if text, how := tried(err); how != attemptsUnknown {
+		return text + "; gave up"
+	}
+	return "gave up"
+}
+
+// escalation is the reason of an escalated failure: how many attempts
+// were made and what a person should do.
+func escalation(d Diagnosis, err error) string {
+	text, how := tried(err)
+	var what string
+	switch {
+	case d.By == shapeSignature:
+		what = "a changed response shape is not transient; check what the API now returns against the source's records_path (or pin the API's version)"
+	case retryable[d.Category] && how == attemptsStopped:
+		what = string(d.Category) + ", but the connector judged the failure permanent and did not retry it to the end; the next scheduled run tries again"
+	case retryable[d.Category] && how != attemptsUnknown:
+		return string(d.Category) + ": " + text + "; the next scheduled run tries again: " + firstLine(err.Error())
+	case retryable[d.Category]:
+		what = string(d.Category) + ": the next scheduled run tries again"
+	default:
+		what = advice(d.Category)
+	}
+	if how != attemptsUnknown {
+		what = text + ": " + what
+	}
+	return what + ": " + firstLine(err.Error())
 }
 
 func firstLine(s string) string {
@@ -161,7 +247,9 @@ func firstLine(s string) string {
 	return line
 }
 
-// advice says what a person should do about a failure no action can fix.
+// advice says what a person should do about a failure no action can fix;
+// for a category that retries heal, it says the retries ran out, and is
+// for failures whose every allowed attempt was made.
 func advice(c Category) string {
 	switch c {
 	case Auth:

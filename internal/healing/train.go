@@ -125,8 +125,9 @@ func decodeStored(stored metadata.HealingModel) (*Model, error) {
 }
 
 // LoadModel returns the store's active model or, while the project has
-// not trained one, a model trained on the built-in corpus (version 0,
-// not stored; a few milliseconds).
+// not trained one, a model trained on the built-in corpus's training
+// split and calibrated on its held-out split, as shp healing train does
+// (version 0, not stored; a few milliseconds).
 func LoadModel(ctx context.Context, store metadata.Store) (*Model, error) {
 	m, found, err := ActiveModel(ctx, store)
 	if err != nil || found {
@@ -136,7 +137,12 @@ func LoadModel(ctx context.Context, store metadata.Store) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Train(corpus)
+	train, held := Split(corpus)
+	if m, err = Train(train); err != nil {
+		return nil, fmt.Errorf("train the built-in model: %w", err)
+	}
+	m.Calibrate(held)
+	return m, nil
 }
 
 // HeldOut is the corpus's held-out set, and its hand-labeled part.

@@ -118,7 +118,9 @@ func New(name string, p Policy) *Caller {
 }
 
 // Do runs op until it succeeds, fails permanently, or the attempts run
-// out. The returned error names the source and the number of attempts.
+// out; a failure whose retries already ran out in a Do inside op is not
+// retried again. The returned error is an AttemptsError: it names the
+// source and the number of attempts.
 func (c *Caller) Do(ctx context.Context, op func(ctx context.Context) error) error {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = c.policy.BaseDelay
@@ -131,7 +133,7 @@ func (c *Caller) Do(ctx context.Context, op func(ctx context.Context) error) err
 		switch {
 		case err == nil:
 			return struct{}{}, nil
-		case errors.Is(err, ErrCircuitOpen), !Transient(err):
+		case errors.Is(err, ErrCircuitOpen), !Transient(err), retriedEnough(err):
 			return struct{}{}, backoff.Permanent(err)
 		}
 		var ra *RetryAfterError
@@ -164,7 +166,36 @@ func (c *Caller) Do(ctx context.Context, op func(ctx context.Context) error) err
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", c.name, err)
 	}
-	return fmt.Errorf("%s: failed after %d attempt(s): %w", c.name, attempts, err)
+	return &AttemptsError{Name: c.name, Attempts: attempts, MaxAttempts: c.policy.MaxAttempts, Err: err}
+}
+
+// AttemptsError is a call that failed: after how many attempts, of how
+// many the policy allowed. Exhausted tells "the retries ran out" from a
+// failure that was not retried (a permanent one) or retried only in part.
+type AttemptsError struct {
+	Name        string // the source
+	Attempts    int    // attempts made
+	MaxAttempts int    // attempts the policy allowed
+	Err         error  // the last attempt's error
+}
+
+// Error names the source and the attempts made.
+func (e *AttemptsError) Error() string {
+	return fmt.Sprintf("%s: failed after %d attempt(s): %v", e.Name, e.Attempts, e.Err)
+}
+
+// Unwrap returns the last attempt's error.
+func (e *AttemptsError) Unwrap() error { return e.Err }
+
+// Exhausted reports whether every attempt the policy allowed was made.
+func (e *AttemptsError) Exhausted() bool { return e.Attempts >= e.MaxAttempts }
+
+// retriedEnough reports whether err comes from a nested call whose own
+// retries ran out (a request inside a chunk that is retried as a whole):
+// retrying the enclosing call would retry them all over again.
+func retriedEnough(err error) bool {
+	var ae *AttemptsError
+	return errors.As(err, &ae) && ae.Exhausted() && ae.MaxAttempts > 1
 }
 
 // retryAfter carries a server's Retry-After to backoff, which waits
@@ -271,6 +302,11 @@ func ParseRetryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
+// ErrPermanent marks a failure that retrying cannot fix, whatever else its
+// chain holds (a response of another shape than the source's settings
+// read): Transient reports false for it, so it fails on the first attempt.
+var ErrPermanent = errors.New("not retryable")
+
 // ErrRetryLater marks a failure that a later attempt may not have, such
 // as data that has not arrived yet: Transient reports it.
 var ErrRetryLater = errors.New("retry later")
@@ -278,12 +314,13 @@ var ErrRetryLater = errors.New("retry later")
 // Transient reports whether retrying might fix err: network failures and
 // resets, timeouts of one attempt, HTTP 429 and 5xx, and SQL serialization
 // failures, deadlocks and lost connections. Everything else (bad
-// credentials, a missing table, other 4xx) is permanent.
+// credentials, a missing table, other 4xx, anything marked ErrPermanent)
+// is permanent.
 func Transient(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrPermanent) {
 		return false
 	}
 	if errors.Is(err, ErrRetryLater) {

@@ -111,6 +111,43 @@ func TestAttemptsRunOut(t *testing.T) {
 	if calls.Load() != 4 || err == nil || !strings.Contains(err.Error(), "db: failed after 4 attempt(s)") {
 		t.Fatalf("calls %d err %v", calls.Load(), err)
 	}
+	var ae *AttemptsError
+	if !errors.As(err, &ae) || !ae.Exhausted() || ae.Attempts != 4 || ae.MaxAttempts != 4 {
+		t.Fatalf("attempts: %+v", ae)
+	}
+}
+
+// TestPermanentMarkFailsFast: an error marked ErrPermanent is not retried,
+// even when its chain also holds a transient-looking cause, and the
+// attempts say the retries did not run out.
+func TestPermanentMarkFailsFast(t *testing.T) {
+	var calls atomic.Int32
+	err := New("api", fast()).Do(context.Background(), func(context.Context) error {
+		calls.Add(1)
+		return fmt.Errorf("page 1: %w", errors.Join(ErrPermanent, io.ErrUnexpectedEOF))
+	})
+	var ae *AttemptsError
+	if calls.Load() != 1 || !errors.As(err, &ae) || ae.Exhausted() || ae.Attempts != 1 || ae.MaxAttempts != 4 || Transient(err) {
+		t.Fatalf("calls %d, err %v, attempts %+v", calls.Load(), err, ae)
+	}
+}
+
+// TestNestedRetriesAreNotMultiplied: a call inside a retried call whose
+// own retries ran out is not retried again by the enclosing one, and the
+// failure stays transient (a run may be retried later, a replica tried).
+func TestNestedRetriesAreNotMultiplied(t *testing.T) {
+	var calls atomic.Int32
+	inner := New("api", fast())
+	err := New("api", fast()).Do(context.Background(), func(ctx context.Context) error {
+		return fmt.Errorf("page 1: %w", inner.Do(ctx, func(context.Context) error {
+			calls.Add(1)
+			return &HTTPError{Status: 502}
+		}))
+	})
+	var outer *AttemptsError
+	if calls.Load() != 4 || !errors.As(err, &outer) || outer.Attempts != 1 || !retriedEnough(outer.Err) || !Transient(err) {
+		t.Fatalf("calls %d, err %v", calls.Load(), err)
+	}
 }
 
 func TestPerAttemptTimeoutIsRetried(t *testing.T) {

@@ -77,6 +77,14 @@ type RetryLog interface {
 	TakeRetries() []resilience.Retry
 }
 
+// ErrResponseShape marks a response whose shape is not the one the
+// source's settings read: an API whose envelope changed (no value at
+// records_path), an HTML page where JSON was expected, records that are
+// not objects. Retrying cannot fix it: the connectors wrap it together
+// with resilience.ErrPermanent, so it fails on the first attempt, and the
+// self-healing engine diagnoses it as a configuration change.
+var ErrResponseShape = errors.New("the response shape changed")
+
 // Sink hands out chunk files. A chunk is staged and loaded as one object.
 type Sink interface {
 	// Chunk opens a new chunk; its rows are counted by the extractor.

@@ -11,6 +11,7 @@
 package apisource
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -416,7 +417,14 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 		return fmt.Errorf("page %d: %w", st.n+1, err)
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	shapeErr := func(found string) error {
+		return &ShapeError{Page: st.n + 1, Method: resp.Request.Method, Path: resp.Request.URL.Path, RecordsPath: x.cfg.RecordsPath, Found: found}
+	}
+	br := bufio.NewReader(resp.Body)
+	if what := sniffJSON(br, resp.Header.Get("Content-Type")); what != "" {
+		return shapeErr(fmt.Sprintf("%s has nothing to read: the response is %s", recordsName(x.cfg.RecordsPath), what))
+	}
+	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	var records int
 	var cursor any
@@ -427,7 +435,7 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 		x.cfg.RecordsPath: func(dec *json.Decoder) error {
 			found = true
 			return streamArray(dec, func(raw json.RawMessage) error {
-				rec, err := decodeRecord(raw)
+				rec, err := decodeRecord(raw, records+1)
 				if err != nil {
 					return err
 				}
@@ -446,6 +454,10 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 		}
 	}
 	if err := w.walk(""); err != nil {
+		var sp *shapeProblem
+		if errors.As(err, &sp) {
+			return shapeErr(fmt.Sprintf("%s holds %s", recordsName(x.cfg.RecordsPath), sp.holds))
+		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
 			return fmt.Errorf("page %d (%s): malformed JSON at byte %d: %w", st.n+1, where, se.Offset, err)
@@ -460,7 +472,7 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 		return &graphQLError{where: where, page: st.n + 1, messages: msgs}
 	}
 	if !found {
-		return fmt.Errorf("page %d (%s): the response has no %q (records_path)", st.n+1, where, x.cfg.RecordsPath)
+		return shapeErr(fmt.Sprintf("it has no %q (records_path); %s", x.cfg.RecordsPath, missingFound(x.cfg.RecordsPath, w.seen)))
 	}
 	st.n++
 	defer func() {
@@ -550,9 +562,10 @@ func nextLink(headers []string) string {
 	return ""
 }
 
-// decodeRecord reads one record; a GraphQL edge {"node": {...}} is
-// unwrapped.
-func decodeRecord(raw json.RawMessage) (map[string]any, error) {
+// decodeRecord reads the n-th record; a GraphQL edge {"node": {...}} is
+// unwrapped. A record that is not an object (a number, a string, a list)
+// is a shapeProblem: the list at records_path is not of records.
+func decodeRecord(raw json.RawMessage, n int) (map[string]any, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var v any
@@ -561,7 +574,7 @@ func decodeRecord(raw json.RawMessage) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return map[string]any{"value": v}, nil
+		return nil, &shapeProblem{holds: fmt.Sprintf("a list whose record %d is %s, not an object", n, kindOf(v))}
 	}
 	if node, ok := m["node"].(map[string]any); ok && len(m) <= 2 {
 		if _, hasCursor := m["cursor"]; len(m) == 1 || hasCursor {
@@ -664,7 +677,7 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 		})
 		out.Attempts += attempts
 		if err != nil {
-			return out, fmt.Errorf("extract %s: %w", x.describe(), err)
+			return out, fmt.Errorf("extract %s: %w", x.target(), err)
 		}
 		out.Rows += rows
 		out.Bytes += bytes
@@ -681,6 +694,20 @@ func (x *extractor) describe() string {
 		return "POST " + x.redact(x.cfg.URL) + " (GraphQL)"
 	}
 	return x.cfg.Method + " " + x.redact(x.cfg.URL)
+}
+
+// target names the request for errors: the method and the URL without
+// its query, which may hold credentials.
+func (x *extractor) target() string {
+	u, err := url.Parse(x.cfg.URL)
+	if err != nil {
+		return x.cfg.Method + " (the configured url)"
+	}
+	t := x.cfg.Method + " " + (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+	if x.graphql {
+		t += " (GraphQL)"
+	}
+	return t
 }
 
 type countWriter struct {

@@ -14,6 +14,17 @@ type walker struct {
 	dec *json.Decoder
 	// handlers by dotted path ("" is the document itself).
 	handlers map[string]func(dec *json.Decoder) error
+	// seen says what was found at each path the walker went through
+	// without a handler (an object by its keys, a list, a scalar's kind),
+	// to say what a response holds when a path is missing.
+	seen map[string]string
+}
+
+func (w *walker) note(path, what string) {
+	if w.seen == nil {
+		w.seen = map[string]string{}
+	}
+	w.seen[path] = what
 }
 
 func (w *walker) interested(path string) bool {
@@ -41,6 +52,7 @@ func (w *walker) walk(path string) error {
 	d, ok := tok.(json.Delim)
 	if !ok || d != '{' {
 		if ok && d == '[' { // an array where an object was expected: skip it
+			w.note(path, "a list")
 			for w.dec.More() {
 				var skip json.RawMessage
 				if err := w.dec.Decode(&skip); err != nil {
@@ -50,14 +62,17 @@ func (w *walker) walk(path string) error {
 			_, err = w.dec.Token()
 			return err
 		}
+		w.note(path, describeToken(tok))
 		return nil
 	}
+	var keys []string
 	for w.dec.More() {
 		kt, err := w.dec.Token()
 		if err != nil {
 			return err
 		}
 		key, _ := kt.(string)
+		keys = append(keys, key)
 		child := key
 		if path != "" {
 			child = path + "." + key
@@ -67,11 +82,13 @@ func (w *walker) walk(path string) error {
 		}
 	}
 	_, err = w.dec.Token() // '}'
+	w.note(path, objectWithKeys(keys))
 	return err
 }
 
 // streamArray calls fn for each element of the array at the decoder's
-// position; null is an empty array.
+// position; null is an empty array. Anything else is a shapeProblem that
+// says what it is.
 func streamArray(dec *json.Decoder, fn func(json.RawMessage) error) error {
 	tok, err := dec.Token()
 	if err != nil {
@@ -81,7 +98,11 @@ func streamArray(dec *json.Decoder, fn func(json.RawMessage) error) error {
 		return nil
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("want a list of records, got %v", describeToken(tok))
+		what, err := describeValue(dec, tok)
+		if err != nil {
+			return err
+		}
+		return &shapeProblem{holds: what + ", not a list of records"}
 	}
 	for dec.More() {
 		var rec json.RawMessage
@@ -98,9 +119,14 @@ func streamArray(dec *json.Decoder, fn func(json.RawMessage) error) error {
 
 func describeToken(tok json.Token) string {
 	switch t := tok.(type) {
+	case nil:
+		return "null"
 	case json.Delim:
 		if t == '{' {
 			return "an object"
+		}
+		if t == '[' {
+			return "a list"
 		}
 		return string(t)
 	case string:
