@@ -79,6 +79,9 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, nil, log)
 			return nil, nil, err
 		}
+		if err := r.keepTargetDecimals(ctx, p.Target, *sch, log); err != nil {
+			return nil, nil, err
+		}
 	}
 	if !opts.FullRefresh {
 		items, ok, err := r.resumeExtraction(ctx, p, src, *sch, opts, st, res, log)
@@ -107,7 +110,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	go func() {
 		defer close(chunks)
 		started := r.now()
-		exn, err := r.extractWaiting(ectx, ex, p, src, st.since, opts, sink, res.RunID, log)
+		exn, err := r.extractWaiting(ectx, ex, p, src, st.since, *sch, opts, sink, res.RunID, log)
 		if exn != nil {
 			detail, _ := json.Marshal(extractDetail{
 				Source: src.Name, Type: src.Type, Query: exn.Query, WatermarkBefore: st.since,
@@ -163,14 +166,14 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 // extractWaiting extracts what is new since the watermark. When nothing
 // is and the pipeline has wait_for_data, it asks the source again every
 // poll until rows arrive or the timeout passes (ErrLateData, which the
-// scheduler retries).
+// scheduler retries). sch is the schema the rows will be loaded as.
 func (r *Runner) extractWaiting(ctx context.Context, ex source.Extractor, p *config.Pipeline, src *config.Source, since string,
-	opts Options, sink source.Sink, runID string, log *slog.Logger) (*source.Extraction, error) {
+	sch schema.Schema, opts Options, sink source.Sink, runID string, log *slog.Logger) (*source.Extraction, error) {
 	var exn *source.Extraction
 	attempts := 0
 	err := r.pollForData(ctx, p, src, runID, fmt.Sprintf("no new rows from %s after watermark %q", src.Name, since), log, func() (bool, error) {
 		var err error
-		exn, err = ex.Extract(ctx, source.ExtractRequest{Since: since, Full: opts.FullRefresh}, sink)
+		exn, err = ex.Extract(ctx, source.ExtractRequest{Since: since, Full: opts.FullRefresh, Schema: sch}, sink)
 		if exn != nil {
 			attempts += exn.Attempts
 			exn.Attempts = attempts

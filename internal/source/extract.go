@@ -53,6 +53,13 @@ type ExtractRequest struct {
 	Since string
 	// Full re-extracts everything whatever Since says.
 	Full bool
+	// Schema is the types the rows will be loaded as (what Discover
+	// reported, or the schema the user declared); nil when unknown. An
+	// extractor writes each value in the notation of its column's type
+	// here, and a value that type cannot hold exactly (a decimal with
+	// more decimals than its NUMERIC) so that the load rejects it rather
+	// than rounding it.
+	Schema schema.Schema
 }
 
 // Extraction is what an extraction did, for the metadata store and lineage.

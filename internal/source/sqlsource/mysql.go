@@ -66,6 +66,7 @@ func newMySQL(c Config, password string) (*mysqlEngine, error) {
 		cfg.Params = map[string]string{}
 	}
 	cfg.Params["time_zone"] = "'+00:00'"
+	cfg.Params["sql_mode"] = pinnedSQLMode(cfg.Params["sql_mode"])
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return nil, err
@@ -73,6 +74,30 @@ func newMySQL(c Config, password string) (*mysqlEngine, error) {
 	db := sql.OpenDB(connector)
 	db.SetMaxOpenConns(2)
 	return &mysqlEngine{db: db}, nil
+}
+
+// textModes are the sql_mode flags that change what a query returns or
+// how shp's literals read: PAD_CHAR_TO_FULL_LENGTH pads CHAR values with
+// spaces, NO_BACKSLASH_ESCAPES reads a backslash in a literal as itself.
+var textModes = []string{"PAD_CHAR_TO_FULL_LENGTH", "NO_BACKSLASH_ESCAPES"}
+
+// pinnedSQLMode returns the sql_mode expression a session is SET to: the
+// DSN's own sql_mode (an SQL expression, as the driver sends it), or the
+// server's default, without textModes. Every other flag stays, so that a
+// query written for the server's mode (ANSI_QUOTES, PIPES_AS_CONCAT)
+// reads as it does there; sql_mode changes no value that a SELECT reads,
+// zero dates included: those arrive as written ("0000-00-00") and the
+// load sets their rows aside.
+func pinnedSQLMode(dsnMode string) string {
+	mode := "@@SESSION.sql_mode"
+	if dsnMode != "" {
+		mode = "(" + dsnMode + ")"
+	}
+	expr := "CONCAT(',', " + mode + ", ',')"
+	for _, m := range textModes {
+		expr = "REPLACE(" + expr + ", '," + m + ",', ',')"
+	}
+	return "TRIM(BOTH ',' FROM " + expr + ")"
 }
 
 func (e *mysqlEngine) quote(ident string) string {
@@ -123,9 +148,15 @@ func (e *mysqlEngine) describe(ctx context.Context, relation string) ([]column, 
 		case "DECIMAL":
 			p, s, ok := t.DecimalSize()
 			c.field.Type = schema.TypeNumeric
-			if ok && p <= 38 {
+			c.decimal, c.scale = true, -1
+			if ok {
+				c.scale = int(s)
+			}
+			if ok && p <= schema.MaxDecimalPrecision {
 				c.field.Precision, c.field.Scale = int(p), int(s)
-			} else if ok {
+			} else {
+				// Discover measures the values to choose a NUMERIC.
+				c.unbounded = true
 				c.field.Type = schema.TypeString
 			}
 		case "FLOAT", "DOUBLE":
@@ -149,6 +180,55 @@ func (e *mysqlEngine) describe(ctx context.Context, relation string) ([]column, 
 		cols[i] = c
 	}
 	return cols, rows.Err()
+}
+
+// measure reads the largest integer part and the most decimals (trailing
+// zeros left out: MySQL writes every decimal of the column's scale) of
+// each column in one scan.
+func (e *mysqlEngine) measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error) {
+	var sel []string
+	for _, c := range cols {
+		q := e.quote(c.name)
+		decimals := "0"
+		if c.scale != 0 {
+			text := "CAST(" + q + " AS CHAR)"
+			decimals = "MAX(IF(LOCATE('.', " + text + ") > 0, CHAR_LENGTH(TRIM(TRAILING '0' FROM SUBSTRING_INDEX(" + text + ", '.', -1))), 0))"
+		}
+		sel = append(sel, decimals, "CAST(MAX(ABS("+q+")) AS CHAR)")
+	}
+	vals := make([]sql.NullString, len(sel))
+	ptrs := make([]any, len(sel))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := e.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation).Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := make([]decimalStats, len(cols))
+	for i := range cols {
+		if v := vals[2*i]; v.Valid {
+			n, err := strconv.Atoi(v.String)
+			if err != nil {
+				return nil, fmt.Errorf("decimals of column %s: %q is not a number", cols[i].name, v.String)
+			}
+			out[i].scale = n
+		}
+		if v := vals[2*i+1]; v.Valid {
+			out[i].intDigits = intDigits(v.String)
+		}
+	}
+	return out, nil
+}
+
+// selectExpr writes a decimal with more decimals than the NUMERIC it is
+// loaded as with a reason that the load cannot read.
+func (e *mysqlEngine) selectExpr(c column, load schema.Field) string {
+	if s, ok := guardScale(c, load); ok {
+		q := e.quote(c.name)
+		return fmt.Sprintf("CASE WHEN %[1]s = ROUND(%[1]s, %[2]d) THEN %[1]s ELSE CONCAT(%[1]s, %[3]s) END AS %[1]s",
+			q, s, e.literal(tooManyDecimals(s)))
+	}
+	return c.expr
 }
 
 func (e *mysqlEngine) copyCSV(ctx context.Context, query string, ncols int, w io.Writer) (int64, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -55,11 +56,25 @@ func newPostgres(c Config, password string) (*pgEngine, error) {
 		cfg.TLSConfig = tc
 		cfg.Fallbacks = nil
 	}
-	// Times come out in UTC and ISO form, whatever the server's defaults.
-	cfg.RuntimeParams["timezone"] = "UTC"
-	cfg.RuntimeParams["datestyle"] = "ISO, MDY"
 	cfg.RuntimeParams["application_name"] = "shp"
 	return &pgEngine{cfg: cfg}, nil
+}
+
+// pgSession pins, on every connection, the settings that change the text
+// of a value, whatever the server, database or role set by default (or
+// the DSN's options): times in UTC and ISO form, floats with every digit
+// (with extra_float_digits below 1 the largest float8 reads as "inf"),
+// intervals in PostgreSQL's own notation, bytes in hex. They are SET
+// after connecting, as pg_dump does, rather than sent at start-up, which
+// connection poolers such as PgBouncer refuse for parameters they do not
+// know.
+var pgSession = []string{
+	"SET TimeZone = 'UTC'",
+	"SET DateStyle = 'ISO, MDY'",
+	"SET IntervalStyle = 'postgres'",
+	"SET extra_float_digits = 3",
+	"SET bytea_output = 'hex'",
+	"SET client_encoding = 'UTF8'",
 }
 
 // tlsConfig builds the client TLS settings of a mode.
@@ -135,6 +150,10 @@ func (e *pgEngine) connect(ctx context.Context) (*pgx.Conn, error) {
 	conn, err := pgx.ConnectConfig(ctx, e.cfg)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := conn.PgConn().Exec(ctx, strings.Join(pgSession, "; ")).ReadAll(); err != nil {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("pin the session's settings: %w", err)
 	}
 	e.conn = conn
 	return conn, nil
@@ -224,6 +243,16 @@ func (e *pgEngine) describe(ctx context.Context, relation string) ([]column, err
 		default:
 			c.field.Type, c.field.Precision, c.field.Scale = pgType(f.DataTypeOID, f.TypeModifier)
 		}
+		if f.DataTypeOID == pgtype.NumericOID {
+			c.decimal, c.scale = true, -1
+			if f.TypeModifier >= 4 {
+				p, s := int((f.TypeModifier-4)>>16)&0xffff, int(f.TypeModifier-4)&0xffff
+				c.scale = s
+				c.unbounded = p > schema.MaxDecimalPrecision
+			} else {
+				c.unbounded = true
+			}
+		}
 		if f.DataTypeOID == pgtype.ByteaOID {
 			c.expr = `CASE WHEN ` + q + ` IS NULL THEN NULL ELSE regexp_replace(encode(` + q + `, 'hex'), '(..)', '\\x\1', 'g') END`
 		}
@@ -233,6 +262,83 @@ func (e *pgEngine) describe(ctx context.Context, relation string) ([]column, err
 		cols[i] = c
 	}
 	return cols, nil
+}
+
+// measure reads the largest integer part and the most decimals of each
+// column in one scan. NaN and infinities (which no NUMERIC holds; their
+// rows are set aside when loaded) are left out.
+func (e *pgEngine) measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error) {
+	conn, err := e.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// min_scale (PostgreSQL 13) leaves trailing zeros out; scale counts
+	// them, which only makes the choice wider.
+	scaleFn := "min_scale"
+	if v, _ := strconv.Atoi(strings.SplitN(conn.PgConn().ParameterStatus("server_version"), ".", 2)[0]); v > 0 && v < 13 {
+		scaleFn = "scale"
+	}
+	var sel []string
+	for _, c := range cols {
+		q := e.quote(c.name)
+		sel = append(sel, "max("+scaleFn+"("+q+"))", "(max(abs("+q+")) FILTER (WHERE scale("+q+") IS NOT NULL))::text")
+	}
+	vals := make([]*string, len(sel))
+	ptrs := make([]any, len(sel))
+	scales := make([]*int32, len(cols))
+	for i := range sel {
+		if i%2 == 0 {
+			ptrs[i] = &scales[i/2]
+		} else {
+			ptrs[i] = &vals[i]
+		}
+	}
+	if err := conn.QueryRow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation).Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := make([]decimalStats, len(cols))
+	for i := range cols {
+		if scales[i] != nil {
+			out[i].scale = int(*scales[i])
+		}
+		if v := vals[2*i+1]; v != nil {
+			out[i].intDigits = intDigits(*v)
+		}
+	}
+	return out, nil
+}
+
+// selectExpr writes dates and times before the common era in DuckDB's
+// notation ("0044-03-15 (BC) 10:00:00" where PostgreSQL writes
+// "0044-03-15 10:00:00 BC", which would read as a date of the common
+// era), and a numeric with more decimals than the NUMERIC it is loaded as
+// with a reason that the load cannot read.
+func (e *pgEngine) selectExpr(c column, load schema.Field) string {
+	q := e.quote(c.name)
+	if s, ok := guardScale(c, load); ok {
+		return fmt.Sprintf("CASE WHEN %[1]s = round(%[1]s, %[2]d) THEN %[1]s::text ELSE %[1]s::text || %[3]s END AS %[1]s",
+			q, s, e.literal(tooManyDecimals(s)))
+	}
+	if load.Repeated() {
+		return c.expr
+	}
+	switch strings.ToUpper(load.Type) {
+	case schema.TypeDate, schema.TypeDatetime, schema.TypeTimestamp:
+		var first string
+		switch c.dbType {
+		case "date":
+			first = "DATE '0001-01-01'"
+		case "timestamp":
+			first = "TIMESTAMP '0001-01-01 00:00:00'"
+		case "timestamptz":
+			first = "TIMESTAMPTZ '0001-01-01 00:00:00+00'"
+		default:
+			return c.expr
+		}
+		return fmt.Sprintf(`CASE WHEN %[1]s < %[2]s THEN regexp_replace(%[1]s::text, '^([0-9]+-[0-9]+-[0-9]+)(.*) BC$', '\1 (BC)\2') ELSE %[1]s::text END AS %[1]s`,
+			q, first)
+	}
+	return c.expr
 }
 
 // pgType maps a PostgreSQL type to the warehouse's.

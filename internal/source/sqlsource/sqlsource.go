@@ -98,6 +98,22 @@ type column struct {
 	field  schema.Field
 	expr   string // the select expression, already quoted
 	dbType string
+	// decimal marks an exact decimal column (PostgreSQL numeric, MySQL
+	// DECIMAL), whose declared scale is scale, or -1 when the type does
+	// not bound it (PostgreSQL numeric without a precision).
+	decimal bool
+	scale   int
+	// unbounded marks a decimal column whose type does not bound its
+	// values within the warehouse's 38 digits: Discover measures the
+	// values to choose the NUMERIC that holds them.
+	unbounded bool
+}
+
+// decimalStats is what the values of an unbounded decimal column need:
+// the digits of the largest integer part, and the most decimals of a
+// value (trailing zeros left out).
+type decimalStats struct {
+	intDigits, scale int
 }
 
 // engine is what differs between PostgreSQL and MySQL.
@@ -106,6 +122,14 @@ type engine interface {
 	literal(v string) string
 	// describe returns the columns of the relation.
 	describe(ctx context.Context, relation string) ([]column, error)
+	// measure reads, in one query over the relation, what the values of
+	// each of cols (unbounded decimal columns) need.
+	measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error)
+	// selectExpr is the select expression (with its alias) that writes
+	// the values of c in the notation of the type load they are loaded
+	// as, or so that the load rejects them when that type cannot hold
+	// them exactly.
+	selectExpr(c column, load schema.Field) string
 	// scalar runs a query returning one text value (NULL as ok=false).
 	scalar(ctx context.Context, query string) (string, bool, error)
 	// copyCSV writes the rows of query as CSV into w; the header is
@@ -117,11 +141,12 @@ type engine interface {
 }
 
 type extractor struct {
-	name   string
-	cfg    Config
-	eng    engine
-	caller *resilience.Caller
-	cols   []column
+	name     string
+	cfg      Config
+	eng      engine
+	caller   *resilience.Caller
+	cols     []column
+	measured bool // the unbounded decimal columns' types are chosen
 }
 
 func open(s source.Spec, engineName string) (*extractor, error) {
@@ -189,9 +214,21 @@ func (x *extractor) relation() string {
 	return strings.Join(parts, ".")
 }
 
+// Discover reports the columns' types. A decimal column whose type does
+// not bound its values within 38 digits (PostgreSQL numeric without a
+// precision or with more than 38 digits, MySQL DECIMAL of more than 38)
+// gets the NUMERIC(38, s) that holds every value it has now: s is the
+// most decimals a value has, or more (9 by default, the declared scale
+// when there is one) when the integer parts leave room. When no NUMERIC
+// of 38 digits holds them all, the column is STRING, the values' exact
+// text. This reads the column's values once, in one query for all such
+// columns; a schema in sources.yaml skips it.
 func (x *extractor) Discover(ctx context.Context) (schema.Schema, error) {
 	cols, err := x.columns(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := x.measure(ctx); err != nil {
 		return nil, err
 	}
 	out := make(schema.Schema, len(cols))
@@ -222,6 +259,130 @@ func (x *extractor) columns(ctx context.Context) ([]column, error) {
 	}
 	x.cols = cols
 	return cols, nil
+}
+
+// measure chooses the types of the unbounded decimal columns from their
+// values, once.
+func (x *extractor) measure(ctx context.Context) error {
+	if x.measured {
+		return nil
+	}
+	var idx []int
+	var cols []column
+	for i, c := range x.cols {
+		if c.unbounded {
+			idx = append(idx, i)
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) > 0 {
+		var stats []decimalStats
+		err := x.caller.Do(ctx, func(ctx context.Context) error {
+			var err error
+			stats, err = x.eng.measure(ctx, x.relation(), cols)
+			if err != nil {
+				x.eng.reset()
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("measure the decimal columns of %s: %w", x.what(), err)
+		}
+		for j, i := range idx {
+			c := &x.cols[i]
+			def := c.scale
+			if def < 0 {
+				def = defaultScale
+			}
+			if s, ok := fitNumeric(stats[j], def); ok {
+				c.field.Type, c.field.Precision, c.field.Scale = schema.TypeNumeric, schema.MaxDecimalPrecision, s
+			} else {
+				c.field.Type, c.field.Precision, c.field.Scale = schema.TypeString, 0, 0
+			}
+		}
+	}
+	x.measured = true
+	return nil
+}
+
+// defaultScale is the scale an unconstrained NUMERIC has (BigQuery's),
+// and the one an unbounded decimal column gets when its values leave
+// room for it.
+const defaultScale = 9
+
+// fitNumeric returns the scale s of the NUMERIC(38, s) that holds values
+// needing st: at least st.scale decimals, def when the integer parts
+// leave room for them (so that later values with more decimals fit too).
+// ok is false when 38 digits cannot hold both the integer parts and the
+// decimals.
+func fitNumeric(st decimalStats, def int) (s int, ok bool) {
+	if st.intDigits+st.scale > schema.MaxDecimalPrecision {
+		return 0, false
+	}
+	return max(st.scale, min(def, schema.MaxDecimalPrecision-st.intDigits)), true
+}
+
+// intDigits counts the digits of the integer part of a decimal's text;
+// "0.5" has none.
+func intDigits(text string) int {
+	text = strings.TrimLeft(text, "+-")
+	if i := strings.IndexByte(text, '.'); i >= 0 {
+		text = text[:i]
+	}
+	text = strings.TrimLeft(text, "0")
+	return len(text)
+}
+
+// loadScale returns the scale of the NUMERIC a field is loaded as, and
+// false when the field is not a NUMERIC. Without a precision a NUMERIC
+// has 9 decimals and a BIGNUMERIC 18, as the warehouse keeps them.
+func loadScale(f schema.Field) (int, bool) {
+	if f.Repeated() {
+		return 0, false
+	}
+	switch strings.ToUpper(f.Type) {
+	case schema.TypeNumeric:
+		if f.Precision > 0 {
+			return f.Scale, true
+		}
+		return defaultScale, true
+	case schema.TypeBigNumeric:
+		if f.Precision > 0 {
+			return f.Scale, true
+		}
+		return 18, true
+	}
+	return 0, false
+}
+
+// guardScale returns the scale a decimal column's values must not
+// exceed when they are loaded as field load, and false when every value
+// fits (the column's own scale is no larger) or load is not a NUMERIC.
+func guardScale(c column, load schema.Field) (int, bool) {
+	if !c.decimal {
+		return 0, false
+	}
+	s, ok := loadScale(load)
+	if !ok || (c.scale >= 0 && c.scale <= s) {
+		return 0, false
+	}
+	return s, true
+}
+
+// tooManyDecimals is what follows a value that has more decimals than
+// the NUMERIC it is loaded as: the load cannot read it and sets its row
+// aside with the value and this reason, instead of rounding it.
+func tooManyDecimals(scale int) string {
+	return fmt.Sprintf(" (more than %d decimals: not rounded)", scale)
+}
+
+// loadField is the field a column is loaded as: the request's schema
+// says, or else the column's own type.
+func loadField(sch schema.Schema, c column) schema.Field {
+	if f, ok := sch.Lookup(c.name); ok {
+		return f
+	}
+	return c.field
 }
 
 // what names the table or query in messages.
@@ -301,7 +462,7 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 	sel := make([]string, len(cols))
 	header := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = c.expr
+		sel[i] = x.eng.selectExpr(c, loadField(req.Schema, c))
 		header[i] = csvField(c.name)
 	}
 	base := "SELECT " + strings.Join(sel, ", ") + " FROM " + rel
