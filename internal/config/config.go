@@ -208,6 +208,10 @@ type Staging struct {
 	// URL is a file://, mem:// or gs://bucket/prefix URL. A relative
 	// file:// path is relative to the project directory.
 	URL string
+	// Retention is how long staged objects (copied files, extracted
+	// chunks) are kept: a successful run deletes its pipeline's objects
+	// older than this. 0, the default, keeps them for ever.
+	Retention time.Duration
 }
 
 // Warehouse configures the warehouse database.

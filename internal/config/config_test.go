@@ -302,6 +302,8 @@ func TestLoadDirErrors(t *testing.T) {
 		{"staging no scheme", okConfig + "staging:\n  url: /tmp/x\n", okSource, nil, `config.yaml:6:8: staging.url "/tmp/x" must be a file://, mem:// or gs:// URL`},
 		{"staging file without path", okConfig + "staging:\n  url: file://\n", okSource, nil, `config.yaml:6:8: staging.url "file://" has no path`},
 		{"staging gs without bucket", okConfig + "staging:\n  url: gs:///x\n", okSource, nil, `config.yaml:6:8: staging.url "gs:///x" has no bucket`},
+		{"staging retention not a duration", okConfig + "staging:\n  retention: 7d\n", okSource, nil, `config.yaml:6:14: staging.retention "7d" is not a duration (use a number and a unit, such as 30s, 5m or 1h)`},
+		{"staging retention negative", okConfig + "staging:\n  url: mem://\n  retention: -1h\n", okSource, nil, `config.yaml:7:14: staging.retention "-1h" is not a duration (use a number and a unit, such as 30s, 5m or 1h)`},
 		// warehouse and metadata
 		{"warehouse unknown type", okConfig + "warehouse:\n  type: sqlite\n", okSource, nil, `config.yaml:6:9: warehouse.type "sqlite" is unknown (supported: duckdb)`},
 		{"warehouse bigquery", okConfig + "warehouse:\n  type: BigQuery\n", okSource, nil, `config.yaml:6:9: warehouse.type "bigquery" is not yet supported (supported: duckdb)`},
@@ -423,6 +425,11 @@ func TestLoadDirAccepted(t *testing.T) {
 		{"postgres metadata and memory stores", okConfig + "staging:\n  url: mem://\nwarehouse:\n  path: \":memory:\"\nmetadata:\n  type: postgres\n  dsn: postgres://u@h/db\n", okSource, nil, func(t *testing.T, p *Project) {
 			if p.StagingURL() != "mem://" || p.WarehousePath() != ":memory:" || p.MetadataPath() != "" || p.Config.Metadata.DSN != "postgres://u@h/db" {
 				t.Errorf("got staging %q, warehouse %q, metadata %q, dsn %q", p.StagingURL(), p.WarehousePath(), p.MetadataPath(), p.Config.Metadata.DSN)
+			}
+		}},
+		{"staging retention", okConfig + "staging:\n  retention: 168h\n", okSource, nil, func(t *testing.T, p *Project) {
+			if p.Config.Staging.Retention != 168*time.Hour || p.Config.Staging.URL != DefaultStagingURL {
+				t.Errorf("staging = %+v", p.Config.Staging)
 			}
 		}},
 		{"gs staging and absolute paths", okConfig + "staging:\n  url: gs://bkt/prefix\nwarehouse:\n  path: /var/lib/shp/w.duckdb\n", okSource, nil, func(t *testing.T, p *Project) {

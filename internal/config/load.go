@@ -204,13 +204,14 @@ func (l *loader) config(f *yamlFile) Config {
 		f.errorf(top.valuePos("project"), "project %q is not a valid name: %s", c.Project, nameRule)
 	}
 
-	st := f.object(top.node("staging"), top.keyPos("staging"), "", "staging.", "staging", "url")
+	st := f.object(top.node("staging"), top.keyPos("staging"), "", "staging.", "staging", "url", "retention")
 	c.Staging.URL = DefaultStagingURL
 	if st.str("url", &c.Staging.URL) {
 		if msg := checkStagingURL(c.Staging.URL); msg != "" {
 			f.errorf(st.valuePos("url"), "staging.url %q %s", c.Staging.URL, msg)
 		}
 	}
+	st.duration("retention", &c.Staging.Retention) // 0 keeps staged objects for ever
 
 	wh := f.object(top.node("warehouse"), top.keyPos("warehouse"), "", "warehouse.", "warehouse",
 		"type", "path", "memory_limit", "threads")

@@ -243,6 +243,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		r.emit(ctx, lineage.Complete, res, src, log)
 		log.Info("run succeeded", "rows_in", res.RowsIn, "loaded", res.Loaded, "quarantined", res.Quarantined,
 			"deduplicated", res.Deduplicated, "objects", len(res.Objects), "skipped", res.Skipped)
+		r.sweepStaging(ctx, name, res.RunID, log)
 		if o, ok := r.Healer.(RunObserver); ok {
 			// What only the finished run shows (its duration) is scored
 			// now; a failure to do so is logged, the run stands.

@@ -16,6 +16,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"cloud.google.com/go/storage"
@@ -358,6 +359,55 @@ func (bk *Bucket) Delete(ctx context.Context, key string) error {
 		return bk.errorf("delete", key, err)
 	}
 	return nil
+}
+
+// Sweep deletes the objects under prefix ("pipeline/", say) last
+// modified before cutoff,
+// except those keep reports (keep may be nil), and returns how many it
+// deleted. In a file:// bucket the directories it leaves empty go too.
+// It stops at the first error, which names the object.
+func (bk *Bucket) Sweep(ctx context.Context, prefix string, cutoff time.Time, keep func(key string) bool) (int, error) {
+	if err := checkKey(strings.TrimSuffix(prefix, "/")); err != nil {
+		return 0, bk.errorf("sweep", prefix, err)
+	}
+	var old []string
+	it := bk.b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("staging %s: list %q: %w", bk.url, prefix, err)
+		}
+		if !obj.IsDir && obj.ModTime.Before(cutoff) && (keep == nil || !keep(obj.Key)) {
+			old = append(old, obj.Key)
+		}
+	}
+	for i, key := range old {
+		var dir string
+		if bk.local {
+			// The object's file, to find the directories above it.
+			p, _, err := bk.LocalPath(ctx, key)
+			if err != nil {
+				return i, err
+			}
+			dir = strings.TrimSuffix(p, filepath.FromSlash(key))
+		}
+		if err := bk.Delete(ctx, key); err != nil {
+			return i, err
+		}
+		if dir != "" {
+			// Up to the bucket's own directory; os.Remove refuses a
+			// directory that is not empty.
+			for d := path.Dir(key); d != "." && d != "/"; d = path.Dir(d) {
+				if os.Remove(filepath.Join(dir, filepath.FromSlash(d))) != nil {
+					break
+				}
+			}
+		}
+	}
+	return len(old), nil
 }
 
 // Close releases the bucket and its client.
