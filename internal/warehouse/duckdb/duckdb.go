@@ -25,7 +25,11 @@ import (
 
 func init() {
 	warehouse.Register("duckdb", func(ctx context.Context, opts warehouse.Options) (warehouse.Warehouse, error) {
-		return Open(ctx, opts)
+		w, err := Open(ctx, opts)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return w, nil
 	})
 }
 
@@ -34,6 +38,7 @@ func init() {
 const (
 	internalSchema = "_shp"
 	ledgerTable    = internalSchema + ".loads"
+	setAsideTable  = warehouse.SetAsideTable
 	qualityTable   = internalSchema + ".quality_results"
 	stagePrefix    = "stage_"
 )
@@ -107,7 +112,8 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			target VARCHAR NOT NULL,
 			rows_loaded BIGINT NOT NULL,
 			rows_quarantined BIGINT NOT NULL,
-			committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
+			committed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp,
+			content_hash VARCHAR)`,
 		`CREATE TABLE IF NOT EXISTS ` + qualityTable + ` (
 			run_id VARCHAR NOT NULL,
 			pipeline VARCHAR NOT NULL,
@@ -121,14 +127,36 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			quality_score DOUBLE NOT NULL,
 			result JSON,
 			validated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
-		// Since issue 13: the SHA-256 of each object's bytes, which finds
-		// a re-delivery under another name.
-		`ALTER TABLE ` + ledgerTable + ` ADD COLUMN IF NOT EXISTS content_hash VARCHAR`,
+		`CREATE TABLE IF NOT EXISTS ` + setAsideTable + ` (
+			run_id VARCHAR NOT NULL,
+			pipeline VARCHAR NOT NULL,
+			source_object VARCHAR NOT NULL,
+			line BIGINT,
+			reason VARCHAR NOT NULL,
+			raw VARCHAR,
+			set_aside_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
 	} {
 		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("duckdb: initialise %s: %w", describePath(opts.Path), err)
 		}
+	}
+	// Since issue 13 the ledger keeps the SHA-256 of each object's bytes,
+	// which finds a re-delivery under another name. A ledger made before
+	// gains the column, checkpointed at once: DuckDB 1.5 fails to replay
+	// an ALTER of a table outside the main schema from its write-ahead
+	// log after a crash.
+	var has bool
+	err = w.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM information_schema.columns
+		WHERE table_schema = ? AND table_name = 'loads' AND column_name = 'content_hash'`, internalSchema).Scan(&has)
+	if err == nil && !has {
+		if _, err = w.db.ExecContext(ctx, `ALTER TABLE `+ledgerTable+` ADD COLUMN content_hash VARCHAR`); err == nil {
+			_, err = w.db.ExecContext(ctx, `CHECKPOINT`)
+		}
+	}
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("duckdb: initialise %s: add the ledger's content_hash: %w", describePath(opts.Path), err)
 	}
 	return w, nil
 }
@@ -384,6 +412,35 @@ func (w *Warehouse) RejectedValues(ctx context.Context, st *warehouse.Staged, co
 		out = append(out, v)
 	}
 	return out, rows.Err()
+}
+
+// SetAside implements warehouse.Warehouse.
+func (w *Warehouse) SetAside(ctx context.Context, runID, pipeline string, objects []*warehouse.Staged) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	for _, o := range objects {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) > 0 FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name = ?`,
+			o.Table+"_q").Scan(&exists); err != nil || !exists {
+			continue // dropped already: nothing to keep
+		}
+		n, err := exec(ctx, tx, `INSERT INTO `+setAsideTable+` (run_id, pipeline, source_object, line, reason, raw)
+			SELECT ?, ?, ?, line, reason, raw FROM `+stagingRef(o.Table+"_q")+` ORDER BY line`, runID, pipeline, o.ObjectKey)
+		if err != nil {
+			return 0, fmt.Errorf("duckdb: keep the rows set aside from %s: %w", o.ObjectKey, err)
+		}
+		total += n
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("duckdb: keep the rows set aside by run %s: %w", runID, err)
+	}
+	return total, nil
 }
 
 // overlapSample bounds the values Overlap compares: distinct values of

@@ -103,3 +103,40 @@ func TestMergeKeepsValuesTheBatchLacks(t *testing.T) {
 		}
 	})
 }
+
+// TestOpenUpgradesAnOldLedger: a warehouse whose ledger predates content
+// hashes gains the column, and a re-delivery is found after the upgrade.
+func TestOpenUpgradesAnOldLedger(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "w.duckdb")
+	w, err := Open(ctx, warehouse.Options{Path: path, TempDir: filepath.Join(dir, "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DB().ExecContext(ctx, `ALTER TABLE _shp.loads DROP COLUMN content_hash`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DB().ExecContext(ctx, `INSERT INTO _shp.loads (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined) VALUES ('p', 'old.csv', 'f', 'r0', 't', 1, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w, err = Open(ctx, warehouse.Options{Path: path, TempDir: filepath.Join(dir, "tmp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	p := filepath.Join(dir, "a.csv")
+	os.WriteFile(p, []byte("id\n1\n"), 0o644)
+	st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "r1", Pipeline: "p", Target: "t", ObjectKey: "a.csv", Path: p, Format: format.CSV, ContentHash: "abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r1", Pipeline: "p", Target: "t", Mode: "append", Objects: []*warehouse.Staged{st}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := w.LoadedObjects(ctx, "p")
+	if err != nil || len(got) != 2 || got[0].ContentHash != "" || got[1].ContentHash != "abc" {
+		t.Fatalf("ledger %+v %v", got, err)
+	}
+}
