@@ -23,6 +23,7 @@ const (
 	ExitOK     = 0 // success
 	ExitFailed = 1 // a run or check failed
 	ExitUsage  = 2 // bad usage or configuration
+	ExitHeld   = 3 // a run is held for a person's decision; nothing failed
 )
 
 // Version is set at build time with -ldflags "-X github.com/shp-dev/shp/internal/cli.Version=v1.2.3".

@@ -85,7 +85,7 @@ func TestLineageFailEvent(t *testing.T) {
 		t.Fatalf("a run with the lineage endpoint down: %d %s %s", code, out, errOut)
 	}
 	// Break the data: every row fails its schema.
-	os.WriteFile(filepath.Join(dir, "data", "sales_2026-02-01.csv"), []byte("order_id,order_date,customer_id,product,quantity,unit_price,region\nx,y,c,p,q,u,r\nz,w,c,p,q,u,r\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "data", "sales_2026-02-01.csv"), []byte("order_id,order_date,customer_id,product,quantity,unit_price,region,discount\nx,y,c,p,q,u,r,d\nz,w,c,p,q,u,r,d\n"), 0o644)
 	if code, _, _ := shp(t, "run", "--config", dir); code != 1 {
 		t.Fatalf("the bad file should fail the run, exit %d", code)
 	}

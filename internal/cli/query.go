@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"database/sql"
 	"encoding/csv"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/config"
 )
 
 func newQueryCmd(e *env) *cobra.Command {
@@ -30,26 +33,32 @@ func newQueryCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if done, err := forward(cmd.Context(), e, p, controlRequest{Op: "query", SQL: args[0], Format: outFormat, Limit: limit}); done {
-				return err
-			}
-			svc, err := openServices(cmd.Context(), p, what{warehouse: true})
-			if err != nil {
-				return err
-			}
-			defer svc.close()
-			rows, err := svc.warehouse.Query(cmd.Context(), args[0])
-			if err != nil {
-				return failedErr(err)
-			}
-			defer rows.Close()
-			return failedIf(writeRows(e, rows, outFormat, limit))
+			return runQuery(cmd.Context(), e, p, args[0], outFormat, limit)
 		},
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVar(&outFormat, "format", "table", "output format: table, json or csv")
 	cmd.Flags().IntVar(&limit, "max-rows", 1000, "print at most this many rows in table format (0: all)")
 	return cmd
+}
+
+// runQuery runs SQL on the project's warehouse, through the serving
+// process when one holds it, and writes the rows.
+func runQuery(ctx context.Context, e *env, p *config.Project, query, outFormat string, limit int) error {
+	if done, err := forward(ctx, e, p, controlRequest{Op: "query", SQL: query, Format: outFormat, Limit: limit}); done {
+		return err
+	}
+	svc, err := openServices(ctx, p, what{warehouse: true})
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	rows, err := svc.warehouse.Query(ctx, query)
+	if err != nil {
+		return failedErr(err)
+	}
+	defer rows.Close()
+	return failedIf(writeRows(e, rows, outFormat, limit))
 }
 
 func failedIf(err error) error {

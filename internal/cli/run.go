@@ -85,7 +85,12 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				}
 			}
 			if len(failed) > 0 {
-				return failedErr(errors.Join(failed...))
+				for _, f := range failed {
+					if !errors.Is(f, pipeline.ErrHeld) {
+						return failedErr(errors.Join(failed...))
+					}
+				}
+				return &exitError{code: ExitHeld, err: errors.Join(failed...)}
 			}
 			return nil
 		},
@@ -173,10 +178,14 @@ func printSummary(w io.Writer, r *pipeline.Result, dir string) {
 		fmt.Fprintln(w, "  no new files")
 		return
 	}
-	if r.Err != nil && !errors.Is(r.Err, pipeline.ErrInvariant) && r.Loaded == 0 {
+	if !r.Committed {
 		// Nothing reached the target or its quarantine: the accounting
 		// of a commit that did not happen would only confuse.
-		fmt.Fprintf(w, "  rows in %d: nothing was committed\n", r.RowsIn)
+		fmt.Fprintf(w, "  rows in %d: nothing was committed", r.RowsIn)
+		if r.SetAside > 0 {
+			fmt.Fprintf(w, "; %d row(s) set aside are kept with the run:  shp runs show %s --quarantine --config %s", r.SetAside, r.RunID, dir)
+		}
+		fmt.Fprintln(w)
 		return
 	}
 	check := "ok"
@@ -221,7 +230,9 @@ type objectJSON struct {
 	Bytes       int64    `json:"bytes"`
 	RowsIn      int64    `json:"rows_in"`
 	Loaded      int64    `json:"rows_loaded"`
+	Staged      int64    `json:"rows_staged,omitempty"` // of a run that committed nothing
 	Quarantined int64    `json:"rows_quarantined"`
+	DuplicateOf string   `json:"duplicate_of,omitempty"`
 	Drift       []string `json:"schema_drift,omitempty"`
 	Quality     *float64 `json:"quality_score,omitempty"`
 	FailedRules []string `json:"failed_rules,omitempty"`
@@ -239,6 +250,8 @@ type resultJSON struct {
 	Quarantined  int64        `json:"rows_quarantined"`
 	Deduplicated int64        `json:"rows_deduplicated"`
 	InvariantOK  bool         `json:"invariant_ok"`
+	Committed    bool         `json:"committed"`
+	SetAside     int64        `json:"rows_set_aside,omitempty"`
 	DurationMS   int64        `json:"duration_ms"`
 	Error        string       `json:"error,omitempty"`
 }
@@ -248,10 +261,10 @@ func resultsJSON(rs []*pipeline.Result) []resultJSON {
 	for _, r := range rs {
 		j := resultJSON{RunID: r.RunID, Pipeline: r.Pipeline, Target: r.Target, Status: r.Status, Skipped: r.Skipped,
 			RowsIn: r.RowsIn, Loaded: r.Loaded, Quarantined: r.Quarantined, Deduplicated: r.Deduplicated,
-			InvariantOK: r.InvariantOK, DurationMS: r.Duration.Milliseconds(), Objects: []objectJSON{}}
+			InvariantOK: r.InvariantOK, Committed: r.Committed, SetAside: r.SetAside, DurationMS: r.Duration.Milliseconds(), Objects: []objectJSON{}}
 		for _, o := range r.Objects {
 			oj := objectJSON{Key: o.Key, Format: string(o.Format), Bytes: o.Bytes,
-				RowsIn: o.RowsIn, Loaded: o.Loaded, Quarantined: o.Quarantined, Drift: o.Drift}
+				RowsIn: o.RowsIn, Loaded: o.Loaded, Staged: o.Staged, Quarantined: o.Quarantined, Drift: o.Drift, DuplicateOf: o.DuplicateOf}
 			if o.Quality != nil {
 				score := o.Quality.Score
 				oj.Quality, oj.FailedRules = &score, o.Quality.Failed

@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 func newRunsCmd(e *env) *cobra.Command {
@@ -67,13 +72,20 @@ func newRunsCmd(e *env) *cobra.Command {
 		},
 	}
 	var showDir, showFormat string
+	var showQuarantine bool
 	show := &cobra.Command{
 		Use:   "show RUN_ID",
 		Short: "One run: its logical date, trigger, rows and its tasks with attempts, durations and errors",
-		Args:  cobra.ExactArgs(1),
+		Long: "One run: its logical date, trigger, rows and its tasks with attempts, durations and errors.\n" +
+			"With --quarantine, the rows the run set aside instead: those its commit wrote to the target's quarantine\n" +
+			"(state committed) and those of a batch it did not commit, failed or held (state not committed).",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(showFormat, "table", "json"); err != nil {
+			if err := checkFormat(showFormat, "table", "json", "csv"); err != nil {
 				return err
+			}
+			if showFormat == "csv" && !showQuarantine {
+				return usageErr(fmt.Errorf("--format csv needs --quarantine"))
 			}
 			var d service.RunDetail
 			if err := withService(cmd.Context(), showDir, func(s *service.Service) (err error) {
@@ -85,18 +97,39 @@ func newRunsCmd(e *env) *cobra.Command {
 				}
 				return serviceErr(err)
 			}
+			if showQuarantine {
+				return runQuarantine(cmd.Context(), e, showDir, d, showFormat)
+			}
 			return runsShow(e, d, showFormat)
 		},
 	}
+	show.Flags().BoolVar(&showQuarantine, "quarantine", false, "print the rows the run set aside, committed or not")
 	show.Flags().StringVarP(&showDir, "config", "c", ".", "project config folder")
-	show.Flags().StringVar(&showFormat, "format", "table", "output format: table or json")
+	show.Flags().StringVar(&showFormat, "format", "table", "output format: table or json (or csv with --quarantine)")
 	cmd.AddCommand(show)
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "only this pipeline's runs")
-	cmd.Flags().StringVar(&status, "status", "", "only runs with this status (running, succeeded, failed)")
+	cmd.Flags().StringVar(&status, "status", "", "only runs with this status (running, succeeded, failed, held)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "at most this many runs, newest first")
 	cmd.Flags().StringVar(&outFormat, "format", "table", "output format: table or json")
 	return cmd
+}
+
+// runQuarantine prints the rows a run set aside: from the target's
+// quarantine when its batch was committed, from the warehouse's
+// set-aside table when it was not.
+func runQuarantine(ctx context.Context, e *env, dir string, d service.RunDetail, outFormat string) error {
+	p, err := loadProject(dir)
+	if err != nil {
+		return err
+	}
+	id := "'" + strings.ReplaceAll(d.ID, "'", "''") + "'"
+	q := "SELECT source_object, line, reason, raw, 'not committed' AS state FROM " + warehouse.SetAsideTable + " WHERE run_id = " + id
+	if pl, ok := p.Pipeline(d.Pipeline); ok && d.Status == pipeline.StatusSucceeded && d.RowsQuarantined > 0 {
+		q = "SELECT source_object, line, reason, raw, 'committed' AS state FROM " +
+			quality.DuckDB.Ident(pl.Target+warehouse.QuarantineSuffix) + " WHERE run_id = " + id
+	}
+	return runQuery(ctx, e, p, q+" ORDER BY source_object, line", outFormat, 0)
 }
 
 func firstLine(s string) string {

@@ -303,7 +303,7 @@ func TestRenameWaitsForApproval(t *testing.T) {
 	// Loading it as it is would leave city NULL: the commit is held, on
 	// this run and the next, with one proposal to answer.
 	for range 2 {
-		if code, out, errOut := shp(t, "run", "--config", dir); code != 1 || !strings.Contains(errOut, "commit held for approval") {
+		if code, out, errOut := shp(t, "run", "--config", dir); code != ExitHeld || !strings.Contains(errOut, "commit held for approval") {
 			t.Fatalf("run: %d %s %s", code, out, errOut)
 		}
 	}

@@ -23,6 +23,9 @@ const (
 	StatusSucceeded = "succeeded"
 	// StatusFailed is the status of a run or task that failed.
 	StatusFailed = "failed"
+	// StatusHeld is the status of a run that stopped before its commit
+	// to wait for a person's decision.
+	StatusHeld = "held"
 )
 
 // Store keeps shp's metadata. Implementations are safe for concurrent use.

@@ -256,7 +256,10 @@ func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.
 		CSV: warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true},
 	})
 	if err != nil {
-		return or, nil, err
+		if st != nil {
+			or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
+		}
+		return or, st, err
 	}
 	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
 	if st.Loaded+st.Quarantined != c.rows {

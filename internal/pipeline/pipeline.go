@@ -38,6 +38,9 @@ const (
 	StatusRunning   = "running"
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
+	// StatusHeld is a run that stopped before its commit to wait for a
+	// person's decision (ErrHeld): nothing failed, nothing was committed.
+	StatusHeld = "held"
 )
 
 // ErrQuarantineThreshold marks a run that set aside a larger share of its
@@ -113,7 +116,10 @@ type ObjectResult struct {
 	Quarantined int64
 	Drift       []string
 	Samples     []warehouse.QuarantineSample
-	Quality     *QualityOutcome // nil when the pipeline has no rules
+	// Staged counts the rows staging accepted in a run that did not
+	// commit them; Loaded is then 0.
+	Staged  int64
+	Quality *QualityOutcome // nil when the pipeline has no rules
 	// ContentHash is the SHA-256 of the object's bytes.
 	ContentHash string
 	// DuplicateOf names the object loaded before whose content this one
@@ -147,6 +153,13 @@ type Result struct {
 	// Metrics of the committed batch for anomaly detection: the share of
 	// NULLs per column ("null_rate:COLUMN") and the mean quality score.
 	Metrics map[string]float64
+	// Committed says the batch reached the target (or there was nothing
+	// to commit). An uncommitted run loaded nothing: its objects' Loaded
+	// are 0 and Staged says what would have loaded.
+	Committed bool
+	// SetAside counts the rows an uncommitted run set aside and kept in
+	// warehouse.SetAsideTable (`shp runs show RUN --quarantine`).
+	SetAside int64
 }
 
 func (r *Runner) now() time.Time {
@@ -212,9 +225,15 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	r.emit(ctx, lineage.Start, res, src, log)
 
 	err := r.execute(ctx, p, src, opts, res, log)
+	if !res.Committed {
+		uncommitted(res, err)
+	}
 	res.Duration = r.now().Sub(start)
-	if err == nil {
+	switch {
+	case err == nil:
 		res.Status = StatusSucceeded
+	case errors.Is(err, ErrHeld):
+		res.Status = StatusHeld
 	}
 	res.Err = err
 	run.Status = res.Status
@@ -236,10 +255,14 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		res.Err = err
 		res.Status = StatusFailed
 	}
-	if err != nil {
+	switch {
+	case res.Status == StatusHeld:
+		r.emit(context.WithoutCancel(ctx), lineage.Fail, res, src, log)
+		log.Warn("run held for a decision", "err", err)
+	case err != nil:
 		r.emit(context.WithoutCancel(ctx), lineage.Fail, res, src, log)
 		log.Error("run failed", "err", err)
-	} else {
+	default:
 		r.emit(ctx, lineage.Complete, res, src, log)
 		log.Info("run succeeded", "rows_in", res.RowsIn, "loaded", res.Loaded, "quarantined", res.Quarantined,
 			"deduplicated", res.Deduplicated, "objects", len(res.Objects), "skipped", res.Skipped)
@@ -369,7 +392,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			err = ctx.Err()
 		}
 		if err != nil {
-			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+			r.abandon(ctx, res, staged, log)
 			return err
 		}
 		obj := item.obj
@@ -402,7 +425,10 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		}
 		r.finishTask(ctx, task, err)
 		if err != nil {
-			_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
+			if st != nil {
+				staged = append(staged, st)
+			}
+			r.abandon(ctx, res, staged, log)
 			return err
 		}
 		staged = append(staged, st)
@@ -420,7 +446,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		dupRows += d.Rows
 	}
 	if len(staged) == 0 && !opts.FullRefresh {
-		res.InvariantOK = true
+		res.InvariantOK, res.Committed = true, true
 		if ext != nil {
 			return r.finishExtract(ctx, p, ext)
 		}
@@ -441,9 +467,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	}
 	limit := p.MaxQuarantineRatio
 	if res.RowsIn > 0 && float64(quarantined)/float64(res.RowsIn) > limit {
-		_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
-		res.Quarantined = quarantined
-		res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)+dupRows
+		r.abandon(ctx, res, staged, log)
 		return fmt.Errorf("%w: %d of %d rows (%.1f%%) could not be loaded, the limit is %.1f%%; nothing was committed%s",
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
 	}
@@ -466,9 +490,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			// the run.
 			approved, werr := r.await(ctx, held, log)
 			if werr != nil || !approved {
-				_ = r.Warehouse.DropStaging(context.WithoutCancel(ctx))
-				res.Quarantined = quarantined
-				res.InvariantOK = res.RowsIn == quarantined+sumLoaded(res.Objects)+dupRows
+				r.abandon(ctx, res, staged, log)
 				if werr != nil {
 					return werr
 				}
@@ -514,6 +536,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	res.Quarantined = cr.Quarantined
 	res.Deduplicated = cr.Deduplicated + dupRows
 	res.InvariantOK = res.RowsIn == res.Loaded+res.Quarantined+res.Deduplicated
+	res.Committed = true
 
 	files := r.objectFiles(res, todo)
 	// The watermark first: if the process dies before the objects are
@@ -532,6 +555,44 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			res.RowsIn, res.Loaded, res.Quarantined, res.Deduplicated)
 	}
 	return nil
+}
+
+// uncommitted sets the accounting of a run that committed nothing: no
+// row was loaded, the objects' staged rows are what would have loaded,
+// and rows in = staged + set aside + de-duplicated for every object that
+// was staged whole. Nothing of the input is lost: it stays in the source.
+func uncommitted(res *Result, err error) {
+	ok := !errors.Is(err, ErrInvariant)
+	res.Loaded, res.Inserted, res.Updated, res.Quarantined, res.Deduplicated = 0, 0, 0, 0, 0
+	for i := range res.Objects {
+		o := &res.Objects[i]
+		if o.DuplicateOf != "" {
+			res.Deduplicated += o.RowsIn
+			continue
+		}
+		o.Staged, o.Loaded = o.Loaded, 0
+		if o.Staged+o.Quarantined > 0 {
+			ok = ok && o.RowsIn == o.Staged+o.Quarantined
+		}
+		res.Quarantined += o.Quarantined
+	}
+	res.InvariantOK = ok
+}
+
+// abandon ends a run that will not commit what it staged: the rows
+// staging set aside are kept with the run (Warehouse.SetAside) where a
+// person can read them, then the staging is dropped. A failure to keep
+// them is logged: the input stays in the source for a re-run.
+func (r *Runner) abandon(ctx context.Context, res *Result, staged []*warehouse.Staged, log *slog.Logger) {
+	ctx = context.WithoutCancel(ctx)
+	if len(staged) > 0 {
+		n, err := r.Warehouse.SetAside(ctx, res.RunID, res.Pipeline, staged)
+		if err != nil {
+			log.Warn("keep the rows set aside by an uncommitted run", "err", err)
+		}
+		res.SetAside = n
+	}
+	_ = r.Warehouse.DropStaging(ctx)
 }
 
 // objectFiles are the run's objects as the metadata store records them.
@@ -792,7 +853,10 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	}
 	st, err := r.stage(ctx, p.Name, spec)
 	if err != nil {
-		return or, nil, err
+		if st != nil {
+			or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
+		}
+		return or, st, err
 	}
 	or.Loaded, or.Quarantined, or.Drift, or.Samples = st.Loaded, st.Quarantined, st.Drift, st.Samples
 	if st.Loaded+st.Quarantined != counted {
@@ -972,6 +1036,11 @@ func (r *Runner) stage(ctx context.Context, pipeline string, spec warehouse.Load
 	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
 		healed, err := sh.HealStage(ctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
 		if err != nil {
+			if errors.Is(err, ErrHeld) && healed != nil {
+				// Held, not failed: the staging stands for the run's
+				// accounting and its set-aside rows.
+				return healed, fmt.Errorf("heal staging of %s: %w", spec.ObjectKey, err)
+			}
 			return nil, fmt.Errorf("heal staging of %s: %w", spec.ObjectKey, err)
 		}
 		st = healed

@@ -103,6 +103,11 @@ func (e *HeldError) Error() string { return ErrHeld.Error() + ": " + e.Reason }
 // Unwrap makes errors.Is(err, ErrHeld) hold.
 func (e *HeldError) Unwrap() error { return ErrHeld }
 
+// Held tells a scheduler, which does not import this package, that the
+// run waits for a decision: it is not retried, and what depends on it
+// waits.
+func (e *HeldError) Held() bool { return true }
+
 // Holder is a Healer that may also stop a run's commit (a circuit
 // breaker): a change of meaning, such as a volume anomaly, waits for a
 // person. The staged data is dropped and nothing is marked processed, so

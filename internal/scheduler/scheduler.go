@@ -22,7 +22,18 @@ const (
 	Succeeded = "succeeded"
 	Failed    = "failed"
 	Skipped   = "skipped" // an upstream pipeline failed for the same interval
+	// Held is an interval whose run waits for a person's decision before
+	// its commit; pipelines that depend on it wait too.
+	Held = "held"
 )
+
+// held reports whether err says a run waits for a person's decision
+// (an error with a Held method that returns true, such as the
+// pipeline's HeldError).
+func held(err error) bool {
+	var h interface{ Held() bool }
+	return errors.As(err, &h) && h.Held()
+}
 
 // Triggers.
 const (
@@ -479,6 +490,11 @@ func (s *Scheduler) run(j Job) {
 		if err == nil {
 			status = Succeeded
 			log.Info("run succeeded", "attempt", attempt, "duration", s.Clock.Now().Sub(start))
+			break
+		}
+		if held(err) {
+			status = Held
+			log.Warn("run held for a decision", "attempt", attempt, "err", err)
 			break
 		}
 		if attempt >= pl.Retries.Attempts || !s.Retryable(err) || s.runCtx.Err() != nil {

@@ -398,3 +398,39 @@ func TestEnqueueTakesOver(t *testing.T) {
 		t.Fatal("clock or schedule text")
 	}
 }
+
+// heldErr is what a pipeline returns when its commit waits for a person.
+type heldErr struct{}
+
+func (heldErr) Error() string { return "commit held for approval" }
+func (heldErr) Held() bool    { return true }
+
+// TestHeldRunIsNotRetriedNorFailed: a held run is not retried, its
+// interval reads held (not failed), and a pipeline that depends on it
+// waits instead of being skipped.
+func TestHeldRunIsNotRetriedNorFailed(t *testing.T) {
+	p := project(t, `  h: {source: s, schedule: '@hourly', retries: {attempts: 3, initial_interval: 1s}}
+  down: {source: s, schedule: '@hourly', depends_on: [h]}
+`)
+	clock := &fakeClock{now: day(1, 0)}
+	rec := &recorder{fail: func(j Job) error {
+		if j.Pipeline == "h" {
+			return fmt.Errorf("pipeline h: %w", heldErr{})
+		}
+		return nil
+	}}
+	store := sqliteStore(t)
+	s := &Scheduler{Project: p, Store: store, Execute: rec.exec, Clock: clock, Owner: "t", MaxConcurrent: 2}
+	tick(t, s)
+	clock.set(day(1, 1).Add(time.Minute))
+	tick(t, s) // runs h; down waits for it
+	tick(t, s) // down still waits: h is held, not failed
+	if got := strings.Join(rec.names(), ","); got != "h@01-01T00#1" {
+		t.Fatalf("runs %s: want h once, down waiting", got)
+	}
+	h, _, _ := store.GetClaim(context.Background(), "h", day(1, 0))
+	down, found, _ := store.GetClaim(context.Background(), "down", day(1, 0))
+	if h.Status != Held || (found && down.Status == Skipped) {
+		t.Fatalf("claims: h %s, down %s (found %v)", h.Status, down.Status, found)
+	}
+}

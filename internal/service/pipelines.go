@@ -304,6 +304,11 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 	if err != nil {
 		return Page[RunView]{}, err
 	}
+	switch q.Status {
+	case "", metadata.StatusRunning, metadata.StatusSucceeded, metadata.StatusFailed, metadata.StatusHeld:
+	default:
+		return Page[RunView]{}, invalid("status", "must be running, succeeded, failed or held, got %q", q.Status)
+	}
 	if q.Pipeline != "" {
 		if _, err := s.pipeline(q.Pipeline); err != nil {
 			return Page[RunView]{}, err

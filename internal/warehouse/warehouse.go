@@ -28,6 +28,11 @@ const (
 // that holds the rows which could not be loaded.
 const QuarantineSuffix = "__quarantine"
 
+// SetAsideTable holds the rows set aside from batches that were not
+// committed (see Warehouse.SetAside): the quarantine table's columns, with
+// the run id, in shp's own schema.
+const SetAsideTable = "_shp.set_aside"
+
 // ErrUnknownKind is returned by Open for a warehouse type nobody registered.
 var ErrUnknownKind = errors.New("unknown warehouse type")
 
@@ -108,6 +113,9 @@ type ColumnParse struct {
 	DecimalComma bool `json:"decimal_comma,omitempty"`
 	// Thousands removes this separator before the cast ("1,234.5").
 	Thousands string `json:"thousands,omitempty"`
+	// NullTokens are texts that mean "no value" in this column ("NA",
+	// "N/A", "-"): they read as NULL, compared trimmed and ignoring case.
+	NullTokens []string `json:"null_tokens,omitempty"`
 }
 
 // Clone copies the spec so that a change to its maps and slices leaves
@@ -267,6 +275,11 @@ type Warehouse interface {
 	QuarantineWhere(ctx context.Context, st *Staged, pred string, args []any, reason string) (int64, error)
 	// DropStaging removes staging tables left behind by an interrupted run.
 	DropStaging(ctx context.Context) error
+	// SetAside keeps the rows staging set aside from objects that a run
+	// will not commit (it failed or is held), with the run id, where a
+	// person can read them (SetAsideTable); a later commit of the same
+	// objects removes them. It returns how many rows it kept.
+	SetAside(ctx context.Context, runID, pipeline string, objects []*Staged) (int64, error)
 	// Query runs read-only SQL for the user.
 	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	// Close releases the engine.

@@ -115,6 +115,11 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 				return nil, fmt.Errorf("record quality results of %s: %w", o.ObjectKey, err)
 			}
 		}
+		// Rows an earlier, uncommitted run of this object set aside are
+		// superseded by this commit's quarantine.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+setAsideTable+` WHERE pipeline = ? AND source_object = ?`, spec.Pipeline, o.ObjectKey); err != nil {
+			return nil, fmt.Errorf("clear the rows set aside from %s: %w", o.ObjectKey, err)
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+
 			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`,
 			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined, o.ContentHash); err != nil {

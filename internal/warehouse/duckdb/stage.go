@@ -404,13 +404,14 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 					// value that does not convert keeps its text in a
 					// column of its own, see convertParsed.
 					typ = "VARCHAR"
-					expr := s.castExpr(ident(h), d.Type)
+					src := nullTokens(ident(h), cp)
+					expr := s.castExpr(src, d.Type)
 					if parsed {
-						expr = parseExpr(ident(h), d.Type, cp)
+						expr = parseExpr(src, d.Type, cp)
 					}
 					s.converted = append(s.converted, converted{name: d.Name, typ: d.Type})
 					selects = append(selects, expr+" AS "+ident(d.Name))
-					badConds = append(badConds, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", ident(h), expr))
+					badConds = append(badConds, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", src, expr))
 					badVals = append(badVals, literal(d.Name)+", "+ident(h))
 				} else {
 					selects = append(selects, ident(h)+" AS "+ident(d.Name))
@@ -739,16 +740,17 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 			continue
 		}
-		col := ident(p.Name)
+		cp, parsed := s.parse(d.Name)
+		col := nullTokens(ident(p.Name), cp)
 		cast := s.castExpr(col, d.Type)
-		if cp, parsed := s.parse(d.Name); parsed {
+		if parsed {
 			cast = parseExpr(col, d.Type, cp)
 		}
 		casts = append(casts, fmt.Sprintf("%s AS %s", cast, ident(d.Name)))
 		errs = append(errs, fmt.Sprintf(
 			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
 			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
-		rawParts = append(rawParts, literal(p.Name)+", "+col)
+		rawParts = append(rawParts, literal(p.Name)+", "+ident(p.Name))
 	}
 	errExpr := "''"
 	if len(errs) > 0 {
@@ -935,6 +937,20 @@ func (s *stager) parse(name string) (warehouse.ColumnParse, bool) {
 		}
 	}
 	return warehouse.ColumnParse{}, false
+}
+
+// nullTokens reads the column's null tokens (p.NullTokens, compared
+// trimmed and case-insensitively) as NULL.
+func nullTokens(col string, p warehouse.ColumnParse) string {
+	if len(p.NullTokens) == 0 {
+		return col
+	}
+	lower := make([]string, len(p.NullTokens))
+	for i, t := range p.NullTokens {
+		lower[i] = strings.ToLower(strings.TrimSpace(t))
+	}
+	return fmt.Sprintf("CASE WHEN lower(trim(CAST(%s AS VARCHAR))) IN (%s) THEN NULL ELSE %s END",
+		col, strings.TrimSuffix(strings.TrimPrefix(listLiteral(lower), "["), "]"), col)
 }
 
 // parseExpr converts col to typ the way p says: NULL when it does not.
