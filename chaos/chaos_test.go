@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,14 @@ func truth(seed uint64, n int, cities []string) []row {
 
 // canon is how a record is compared: the values a user would check.
 func (r row) canon(channel bool) string {
-	s := fmt.Sprintf("%d|%s|%s|%.2f|%g|%s|%s", r.ID, r.Day.Format("2006-01-02"), r.SeenAt.Format("2006-01-02 15:04:05"), r.Amount, r.Qty, r.City, r.Region)
+	seen, qty := r.SeenAt.Format("2006-01-02 15:04:05"), fmt.Sprintf("%g", r.Qty)
+	if r.SeenAt.IsZero() {
+		seen = "NULL"
+	}
+	if math.IsNaN(r.Qty) {
+		qty = "NULL"
+	}
+	s := fmt.Sprintf("%d|%s|%s|%.2f|%s|%s|%s", r.ID, r.Day.Format("2006-01-02"), seen, r.Amount, qty, r.City, r.Region)
 	if channel {
 		s += "|" + r.Channel
 	}
@@ -171,7 +179,7 @@ const rulesYAML = `pipelines:
 // and relaxed modes wait for a person.
 const policy = `confidence_threshold: 0.9
 auto_approve: [transcode_encoding, add_nullable_column, widen_type, parse_date_format, parse_epoch,
-  parse_number_format, normalize_to_value_set, quarantine_duplicates, fill_declared_default]
+  parse_number_format, normalize_to_value_set, quarantine_duplicates, fill_declared_default, read_null_tokens]
 `
 
 // project writes a project whose events pipeline reads the source given
@@ -441,6 +449,41 @@ func classes() []faultClass {
 			code, _, errOut := shp("run", "--config", dir)
 			return dir, rows, false, code, errOut
 		}},
+		{name: "integer column with thousands separators", source: "files", kind: "auto", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			rows[0].Qty, rows[1].Qty, rows[2].Qty = 1234, 12000, 1234567
+			return csvOpts{qty: func(r row) string {
+				s := strconv.Itoa(int(r.Qty))
+				for i := len(s) - 3; i > 0; i -= 3 {
+					s = s[:i] + "," + s[i:]
+				}
+				return s
+			}}
+		}, false)},
+		{name: "NA tokens in an integer column", source: "files", kind: "auto", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			tokens := []string{"NA", "N/A", "-", "null"}
+			for i := 0; i < len(rows); i += 7 {
+				rows[i].Qty = math.NaN()
+			}
+			k := 0
+			return csvOpts{qty: func(r row) string {
+				if math.IsNaN(r.Qty) {
+					k++
+					return tokens[k%len(tokens)]
+				}
+				return fmt.Sprintf("%g", r.Qty)
+			}}
+		}, false)},
+		{name: "#N/A and None in a DATETIME column", source: "files", kind: "auto", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
+			for i := 2; i < len(rows); i += 5 {
+				rows[i].SeenAt = time.Time{}
+			}
+			return csvOpts{seenAt: func(r row) string {
+				if r.SeenAt.IsZero() {
+					return []string{"#N/A", "None"}[r.ID%2]
+				}
+				return r.SeenAt.Format("2006-01-02 15:04:05")
+			}}
+		}, false)},
 		{name: "HTTP 503 then recovers", source: "http", kind: "auto", run: httpFault(2, http.StatusServiceUnavailable, "")},
 		{name: "HTTP 429 with Retry-After", source: "http", kind: "auto", run: httpFault(2, http.StatusTooManyRequests, "")},
 		{name: "HTTP source down, replica up", source: "http", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
@@ -606,7 +649,8 @@ func httpFault(fail, status int, body string) func(t *testing.T, seed uint64) (s
 // measure compares the target with the truth after a trial.
 func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, code int, stderr string) trial {
 	t.Helper()
-	cols := "id, strftime(day, '%Y-%m-%d'), strftime(seen_at, '%Y-%m-%d %H:%M:%S'), printf('%.2f', amount), CAST(CAST(qty AS DOUBLE) AS VARCHAR), city, region"
+	cols := "id, strftime(day, '%Y-%m-%d'), coalesce(strftime(seen_at, '%Y-%m-%d %H:%M:%S'), 'NULL'), printf('%.2f', amount), " +
+		"coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
 	if channel {
 		cols += ", channel"
 	}

@@ -332,3 +332,76 @@ func (reportRemovedColumn) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 		"restore the column at the source or drop it from the schema", cols)
 	return plan, nil
 }
+
+// readNullTokens reads the texts that spreadsheets and data frames write
+// for "no value" (NA, N/A, NULL, None, #N/A, -, ...) as NULL in a typed
+// column that may hold NULL, when its rejected values include them. The
+// other rejected values stay for the other strategies.
+type readNullTokens struct{}
+
+func (readNullTokens) Name() string { return "read_null_tokens" }
+
+// nullTokenSet are the texts read as "no value", lower case.
+var nullTokenSet = map[string]bool{
+	"na": true, "n/a": true, "n.a.": true, "null": true, "(null)": true, "none": true, "nil": true, "nan": true,
+	"#n/a": true, "#null!": true, "-": true, "--": true,
+}
+
+func (readNullTokens) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
+	cols, err := castColumns(ctx, env, func(typ string) bool { return typ != "VARCHAR" && typ != "" })
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cols {
+		if p := env.Spec.Parse[c.Column]; len(p.NullTokens) > 0 {
+			continue // read once already
+		}
+		if f, ok := env.Spec.Schema.Lookup(c.Column); ok && f.Required() || containsFold(env.Spec.Key, c.Column) || containsFold(env.Spec.Relax, c.Column) {
+			continue // NULL is no value such a column may hold
+		}
+		var tokens, others []string
+		for _, v := range c.Values {
+			if nullTokenSet[strings.ToLower(strings.TrimSpace(v))] {
+				tokens = append(tokens, v)
+			} else {
+				others = append(others, v)
+			}
+		}
+		if len(tokens) == 0 {
+			continue
+		}
+		spec := env.Spec.Clone()
+		p := spec.Parse[c.Column]
+		p.NullTokens = tokens
+		spec.Parse[c.Column] = p
+		plan := &StagePlan{
+			Category: ValueDrift, Subject: "column " + c.Column, Issue: castIssue(c.Column, c.Type, env.Spec.ObjectKey, c.Rows, c.Values),
+			Description: fmt.Sprintf("read %s in column %s as NULL (no value)", quoteList(tokens), c.Column),
+			Confidence:  0.95, Spec: spec, Rows: c.Rows, Before: firstN(tokens, 5),
+			Params: map[string]any{"column": c.Column, "parse": p},
+		}
+		if len(others) > 0 {
+			plan.Confidence = 0.9
+			plan.Description += fmt.Sprintf("; %d other value(s) such as %q stay set aside", len(others), others[0])
+		}
+		return plan, nil
+	}
+	return nil, nil
+}
+
+func quoteList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return strings.Join(q, ", ")
+}
+
+func containsFold(list []string, s string) bool {
+	for _, l := range list {
+		if strings.EqualFold(l, s) {
+			return true
+		}
+	}
+	return false
+}

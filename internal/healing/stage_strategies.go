@@ -21,6 +21,7 @@ func init() {
 	RegisterStageStrategy(renameColumn{}, 20)
 	RegisterStageStrategy(addNullableColumn{}, 30)
 	RegisterStageStrategy(widenType{}, 40)
+	RegisterStageStrategy(readNullTokens{}, 45)
 	RegisterStageStrategy(parseDateFormat{}, 50)
 	RegisterStageStrategy(parseEpoch{}, 55)
 	RegisterStageStrategy(parseNumberFormat{}, 60)
@@ -50,7 +51,7 @@ func castColumns(ctx context.Context, env *StageEnv, keep func(typ string) bool)
 			continue
 		}
 		typ := env.columnType(r.Column)
-		if _, done := env.Spec.Parse[r.Column]; done || !keep(typ) {
+		if p, done := env.Spec.Parse[r.Column]; done && !onlyNullTokens(p) || !keep(typ) {
 			continue
 		}
 		vals, err := env.Inspect.RejectedValues(ctx, env.Staged, r.Column, sampleValues)
@@ -62,6 +63,19 @@ func castColumns(ctx context.Context, env *StageEnv, keep func(typ string) bool)
 		}
 	}
 	return out, nil
+}
+
+// setParse sets how a column is read, keeping the null tokens an earlier
+// repair gave it.
+func setParse(spec warehouse.LoadSpec, column string, p warehouse.ColumnParse) {
+	p.NullTokens = spec.Parse[column].NullTokens
+	spec.Parse[column] = p
+}
+
+// onlyNullTokens reports whether a column's reading changes nothing but
+// its null tokens, so that other repairs may still act on it.
+func onlyNullTokens(p warehouse.ColumnParse) bool {
+	return len(p.Layouts) == 0 && p.EpochUnit == "" && !p.DecimalComma && p.Thousands == ""
 }
 
 func firstN(vals []string, n int) []string {
@@ -342,7 +356,7 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 			Params: map[string]any{"column": r.Column, "layout": chosen.strptime[len(chosen.strptime)-1]},
 		}
 		if conflict != "" {
-			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart; the rows stay in quarantine", r.Column, conflict)
+			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart; the rows stay set aside", r.Column, conflict)
 			plan.Params["layout"] = nil
 			return plan, nil
 		}
@@ -355,7 +369,7 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 		if typ == "DATE" {
 			layouts = layouts[2:]
 		}
-		spec.Parse[r.Column] = warehouse.ColumnParse{Layouts: layouts}
+		setParse(spec, r.Column, warehouse.ColumnParse{Layouts: layouts})
 		plan.Spec, plan.Confidence = spec, 0.95
 		plan.Description = fmt.Sprintf("read column %s as %s (%s): every rejected value fits it and no other layout reads them differently",
 			r.Column, chosen.name, chosen.strptime[len(chosen.strptime)-1])
@@ -420,7 +434,7 @@ func (p parseEpoch) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 					parts = append(parts, fmt.Sprintf("%d in %s", n, u))
 				}
 			}
-			plan.Escalate = fmt.Sprintf("column %s holds Unix times whose unit is not one for the batch: %s; the rows stay in quarantine", r.Column, strings.Join(parts, ", "))
+			plan.Escalate = fmt.Sprintf("column %s holds Unix times whose unit is not one for the batch: %s; the rows stay set aside", r.Column, strings.Join(parts, ", "))
 			return plan, nil
 		}
 		var unit string
@@ -434,7 +448,7 @@ func (p parseEpoch) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error)
 			plan.After = append(plan.After, time.Unix(int64(sec), int64(frac*1e9)).UTC().Format("2006-01-02 15:04:05.999"))
 		}
 		spec := env.Spec.Clone()
-		spec.Parse[r.Column] = warehouse.ColumnParse{EpochUnit: unit}
+		setParse(spec, r.Column, warehouse.ColumnParse{EpochUnit: unit})
 		plan.Spec, plan.Confidence = spec, 0.95
 		plan.Params = map[string]any{"column": r.Column, "unit": unit}
 		plan.Description = fmt.Sprintf("read column %s as Unix time in %s: every value falls between 1973 and 2286 in that unit only", r.Column, unit)
@@ -454,6 +468,14 @@ var (
 	decimalCommaRe = regexp.MustCompile(`^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$`)
 	thousandsRe    = regexp.MustCompile(`^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$`)
 )
+
+func isIntegerType(typ string) bool {
+	switch typ {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT":
+		return true
+	}
+	return false
+}
 
 func isNumericType(typ string) bool {
 	switch {
@@ -482,18 +504,27 @@ func (p parseNumberFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 		switch {
 		case !dc && !th:
 			continue
+		case dc && th && isIntegerType(typ):
+			// An integer has no decimal mark: "1,234" can only group
+			// thousands.
+			setParse(spec, r.Column, warehouse.ColumnParse{Thousands: ","})
+			plan.Description = fmt.Sprintf("read column %s without its thousands separators (an integer has no decimal comma: 1,234 is 1234)", r.Column)
+			plan.Confidence = 0.95
+			for _, v := range plan.Before {
+				plan.After = append(plan.After, strings.ReplaceAll(strings.TrimSpace(v), ",", ""))
+			}
 		case dc && th:
-			plan.Escalate = fmt.Sprintf("column %s: values such as %s read as a decimal comma or as thousands separators, and none tells which; the rows stay in quarantine", r.Column, vals[0])
+			plan.Escalate = fmt.Sprintf("column %s: values such as %s read as a decimal comma or as thousands separators, and none tells which; the rows stay set aside", r.Column, vals[0])
 			return plan, nil
 		case th:
-			spec.Parse[r.Column] = warehouse.ColumnParse{Thousands: ","}
+			setParse(spec, r.Column, warehouse.ColumnParse{Thousands: ","})
 			plan.Description = fmt.Sprintf("read column %s without its thousands separators (1,234.5 is 1234.5)", r.Column)
 			plan.Confidence = 0.95
 			for _, v := range plan.Before {
 				plan.After = append(plan.After, strings.ReplaceAll(strings.TrimSpace(v), ",", ""))
 			}
 		default:
-			spec.Parse[r.Column] = warehouse.ColumnParse{DecimalComma: true}
+			setParse(spec, r.Column, warehouse.ColumnParse{DecimalComma: true})
 			plan.Description = fmt.Sprintf("read column %s with a decimal comma (1.234,5 is 1234.5)", r.Column)
 			// The rule is applied to every value of the column; values
 			// the default reader accepted ("1.5") would be read again

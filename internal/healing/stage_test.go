@@ -80,6 +80,15 @@ func TestStageStrategiesDecideFromTheBatch(t *testing.T) {
 		{"decimal comma among accepted values", parseNumberFormat{}, "DOUBLE", []string{"7,25"}, 4, "decimal_comma", 0.7},
 		{"comma either way", parseNumberFormat{}, "DOUBLE", []string{"1,234"}, 0, "escalate: decimal comma or as thousands", 0},
 		{"not numbers", parseNumberFormat{}, "DOUBLE", []string{"n/a"}, 0, "", 0},
+		{"null tokens in a number column", readNullTokens{}, "BIGINT", []string{"NA", "N/A", "-"}, 5, "null_tokens=NA,N/A,-", 0.95},
+		{"null tokens in a date column", readNullTokens{}, "DATE", []string{" null ", "#N/A", "None"}, 0, "null_tokens= null ,#N/A,None", 0.95},
+		{"null tokens among other bad values", readNullTokens{}, "TIMESTAMP", []string{"NaN", "soon"}, 0, "null_tokens=NaN", 0.9},
+		{"no null token", readNullTokens{}, "DOUBLE", []string{"n/a/b", "none yet"}, 0, "", 0},
+		{"a text column has no bad values to read", readNullTokens{}, "VARCHAR", []string{"NA"}, 0, "", 0},
+		{"an integer's comma groups thousands", parseNumberFormat{}, "BIGINT", []string{"1,234"}, 0, "thousands=,", 0.95},
+		{"an integer's commas, several groups", parseNumberFormat{}, "INTEGER", []string{"1,234,567", "-12,000"}, 2, "thousands=,", 0.95},
+		{"a decimal-comma form in a DECIMAL stays ambiguous", parseNumberFormat{}, "DECIMAL(12,2)", []string{"1,234"}, 0, "escalate: decimal comma or as thousands", 0},
+		{"an integer with a comma and 2 digits is no thousands", parseNumberFormat{}, "BIGINT", []string{"1,23"}, 0, "decimal_comma", 0.95},
 		{"integer gets decimals", widenType{}, "BIGINT", []string{"12.5", "3"}, 0, "widen=NUMERIC", 0.9},
 		{"integer gets exponents", widenType{}, "INTEGER", []string{"1.5e300"}, 0, "widen=FLOAT64", 0.9},
 		{"date gets times", widenType{}, "DATE", []string{"2026-11-27 10:00:00"}, 0, "widen=DATETIME", 0.9},
@@ -123,6 +132,8 @@ func describePlan(p *StagePlan) string {
 			return "decimal_comma"
 		case cp.Thousands != "":
 			return "thousands=" + cp.Thousands
+		case len(cp.NullTokens) > 0:
+			return "null_tokens=" + strings.Join(cp.NullTokens, ",")
 		}
 	}
 	for _, to := range p.Spec.Widen {

@@ -132,6 +132,7 @@ auto_approve:
   - parse_epoch
   - parse_number_format
   - widen_type
+  - read_null_tokens                 # NA, N/A, NULL, #N/A, - in a typed column that may hold NULL
 `
 
 const configYAML = `# shp project configuration. Paths are relative to this folder.
