@@ -229,3 +229,39 @@ func TestSourcesCommands(t *testing.T) {
 		t.Fatalf("file source: %d %s", code, out)
 	}
 }
+
+// TestSourceSchemaChangesAreActions: a database column that widens or
+// appears changes the target's schema, and each change is a recorded,
+// audited action that says it cannot be reverted and why.
+func TestSourceSchemaChangesAreActions(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	testutil.PostgresExec(t, dsn, `CREATE TABLE orders (id integer PRIMARY KEY, qty integer, updated_at timestamptz NOT NULL)`,
+		`INSERT INTO orders VALUES (1, 2, '2026-01-01 10:00:00+00')`)
+	dir := extractProject(t, dsn, "")
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("first run: %d %s %s", code, out, errOut)
+	}
+	testutil.PostgresExec(t, dsn, `ALTER TABLE orders ALTER qty TYPE numeric(10,3)`, `ALTER TABLE orders ADD COLUMN note text`,
+		`INSERT INTO orders VALUES (2, 2.5, '2026-01-02 10:00:00+00', 'gift')`)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("second run: %d %s %s", code, out, errOut)
+	}
+	got := queryJSON(t, dir, "SELECT string_agg(id || ':' || qty || ':' || coalesce(note, '-'), ',' ORDER BY id) AS r FROM orders")
+	if fmt.Sprint(got[0]["r"]) != "1:2.000:-,2:2.500:gift" {
+		t.Fatalf("target: %v", got)
+	}
+	acts := actionsWithID(t, dir)
+	kinds := map[string]int64{}
+	for _, a := range acts {
+		if a.Strategy == "evolve_schema" && a.Status == "applied" {
+			kinds[a.Reason[:strings.Index(a.Reason, " column")]] = a.ID
+		}
+	}
+	if kinds["the commit widened"] == 0 || kinds["the commit added"] == 0 {
+		t.Fatalf("schema actions: %+v", acts)
+	}
+	code, _, errOut := shp(t, "healing", "revert", fmt.Sprint(kinds["the commit widened"]), "--config", dir, "--reason", "no")
+	if code != 2 || !strings.Contains(errOut, "narrowing a column back") {
+		t.Fatalf("revert of a widening: %d %s", code, errOut)
+	}
+}

@@ -276,7 +276,10 @@ func previousModel(ctx context.Context, store metadata.Store, version int) (*hea
 // asks for; nil when the project has none.
 func healerFor(e *env, p *config.Project, store metadata.Store) (pipeline.Healer, error) {
 	if p.SelfHealing == nil {
-		return nil, nil
+		// No self-healing: nothing is repaired or held, yet what a
+		// commit did by itself (schema changes, re-deliveries, kept
+		// values) is still recorded as actions.
+		return auditOnly{eng: &healing.Engine{Store: store, Logger: e.logger()}}, nil
 	}
 	policy, err := healing.ParsePolicy(p.SelfHealing)
 	if err != nil {
@@ -290,6 +293,16 @@ func healerFor(e *env, p *config.Project, store metadata.Store) (pipeline.Healer
 		}
 	}
 	return eng, nil
+}
+
+// auditOnly is the healer of a project without self_healing.yaml: it
+// repairs nothing and records what commits did.
+type auditOnly struct{ eng *healing.Engine }
+
+func (auditOnly) Heal(context.Context, pipeline.HealRequest) (bool, error) { return false, nil }
+
+func (a auditOnly) RecordCommit(ctx context.Context, rep pipeline.CommitReport) error {
+	return a.eng.RecordCommit(ctx, rep)
 }
 
 func newHealingActionsCmd(e *env) *cobra.Command {

@@ -300,7 +300,8 @@ const duplicateStrategy = "duplicate_delivery"
 // one per re-delivered object that was not loaded.
 func (e *Engine) RecordCommit(ctx context.Context, rep pipeline.CommitReport) error {
 	for _, d := range rep.Duplicates {
-		params, _ := json.Marshal(map[string]any{"object": d.Object, "original": d.Of, "subject": "object " + d.Object})
+		params, _ := json.Marshal(map[string]any{"object": d.Object, "original": d.Of, "subject": "object " + d.Object,
+			"not_revertible": "the object was not loaded, so nothing changed in the target; to load re-deliveries, set duplicate_deliveries: load on the pipeline and run with --full-refresh"})
 		_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
 			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: d.Object, Category: string(Duplicates),
 			Confidence: 1, DecidedBy: "signature content hash", Strategy: duplicateStrategy, Params: string(params), ApprovedBy: "policy",
@@ -320,7 +321,8 @@ func (e *Engine) RecordCommit(ctx context.Context, rep pipeline.CommitReport) er
 	sort.Strings(cols)
 	for _, c := range cols {
 		objs := rep.Lacking[c]
-		params, _ := json.Marshal(map[string]any{"column": c, "objects": objs, "subject": "column " + c})
+		params, _ := json.Marshal(map[string]any{"column": c, "objects": objs, "subject": "column " + c,
+			"not_revertible": "the merge kept the target's values, so nothing changed to undo"})
 		_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
 			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: strings.Join(objs, ", "), Category: string(DriftRemoved),
 			Confidence: 1, DecidedBy: "signature merge", Strategy: keepStrategy, Params: string(params), ApprovedBy: "policy",
@@ -330,6 +332,64 @@ func (e *Engine) RecordCommit(ctx context.Context, rep pipeline.CommitReport) er
 				rep.Target, c, rep.Kept[c]),
 		})
 		if err != nil {
+			return err
+		}
+	}
+	return e.recordSchemaChanges(ctx, rep)
+}
+
+// schemaStrategy names the actions that record a change to a target's
+// schema that no repair of the run asked for (a database source whose
+// column appeared or widened).
+const schemaStrategy = "evolve_schema"
+
+// recordSchemaChanges records each change the commit made to the
+// target's schema, unless an applied repair of the run (add_nullable_column,
+// widen_type) already says so.
+func (e *Engine) recordSchemaChanges(ctx context.Context, rep pipeline.CommitReport) error {
+	if len(rep.SchemaChanges) == 0 {
+		return nil
+	}
+	acts, err := e.Store.ListActions(ctx, metadata.ActionFilter{RunID: rep.RunID, Status: "applied", Limit: 1000})
+	if err != nil {
+		return err
+	}
+	covered := func(strategy, column string) bool {
+		for _, a := range acts {
+			if a.Strategy == strategy && strings.Contains(strings.ToLower(a.Params), strings.ToLower(`"`+column+`"`)) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range rep.SchemaChanges {
+		a := metadata.HealingAction{
+			RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Target, Confidence: 1, DecidedBy: "signature commit",
+			Strategy: schemaStrategy, ApprovedBy: "policy", Status: "applied",
+		}
+		var why string
+		switch c.Kind {
+		case "added":
+			if covered("add_nullable_column", c.Column) {
+				continue
+			}
+			a.Category = string(DriftAdded)
+			a.Issue = fmt.Sprintf("schema of %s failed to include column %q that the batch carries", rep.Target, c.Column)
+			a.Reason = fmt.Sprintf("the commit added column %s (%s) to %s as NULLABLE: earlier rows read NULL", c.Column, c.To, rep.Target)
+			why = "a column added to the target is kept; drop it with ALTER TABLE if it must go"
+		default:
+			if covered("widen_type", c.Column) {
+				continue
+			}
+			a.Category = string(DriftType)
+			a.Issue = fmt.Sprintf("type of column %q of %s failed to hold the batch's %s values", c.Column, rep.Target, c.To)
+			a.Reason = fmt.Sprintf("the commit widened column %s of %s from %s to %s; every value kept its meaning", c.Column, rep.Target, c.From, c.To)
+			why = "narrowing a column back could change or lose values written since"
+		}
+		params, _ := json.Marshal(map[string]any{"column": c.Column, "change": c.Kind, "from": c.From, "to": c.To,
+			"subject": "column " + c.Column, "not_revertible": why})
+		a.Params = string(params)
+		if _, err := e.Store.RecordAction(ctx, a); err != nil {
 			return err
 		}
 	}

@@ -411,7 +411,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			continue
 		}
 		if err == nil && suite != nil && len(suite.Expectations) > 0 {
-			or.Quality, err = r.validate(ctx, res.RunID, p.Name, suite, st, log)
+			or.Quality, err = r.validate(ctx, res.RunID, p, suite, st, log)
 			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
 			if or.Quality != nil {
 				detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
@@ -519,8 +519,9 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		return err
 	}
 	log.Debug("committed", "target", p.Target, "took", r.now().Sub(task.StartedAt))
-	if len(cr.Kept) > 0 || len(dups) > 0 {
-		rep := CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Kept: cr.Kept, Lacking: map[string][]string{}, Duplicates: dups}
+	if len(cr.Kept) > 0 || len(dups) > 0 || len(cr.SchemaChanges) > 0 {
+		rep := CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Kept: cr.Kept, Lacking: map[string][]string{}, Duplicates: dups,
+			SchemaChanges: cr.SchemaChanges}
 		for _, st := range staged {
 			for _, m := range st.Missing {
 				rep.Lacking[m] = append(rep.Lacking[m], st.ObjectKey)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/resilience"
@@ -134,6 +135,9 @@ type CommitReport struct {
 	// Duplicates are the objects not loaded because their content is
 	// that of an object loaded before.
 	Duplicates []Duplicate
+	// SchemaChanges are the changes the commit made to the target's
+	// schema.
+	SchemaChanges []warehouse.SchemaChange
 }
 
 // Duplicate is a re-delivered object: Object's bytes are those of Of.
@@ -182,7 +186,8 @@ type QualityOutcome struct {
 // validate runs the pipeline's suite on a staged object, applies each
 // failing rule's action and returns the outcome; an error wrapping
 // ErrQualityFailed when a rule with action fail did not hold.
-func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
+func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
+	pipelineName := p.Name
 	d, ok := dialects[r.Warehouse.Dialect()]
 	if !ok {
 		return nil, fmt.Errorf("no quality dialect for warehouse %q", r.Warehouse.Dialect())
@@ -198,6 +203,9 @@ func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite
 			res, err = quality.Validate(ctx, conn, d, table, s, quality.Summary)
 			return err
 		})
+		if err == nil {
+			mergeResolvesDuplicates(p, s, res)
+		}
 		return res, err
 	}
 	res, err := validateWith(ctx, suite)
@@ -258,6 +266,51 @@ func (r *Runner) validate(ctx context.Context, runID, pipelineName string, suite
 		return out, fmt.Errorf("%w on %s:\n  %s", ErrQualityFailed, st.ObjectKey, strings.Join(blocking, "\n  "))
 	}
 	return out, nil
+}
+
+// mergeResolvesDuplicates waives, in a merge pipeline, the uniqueness
+// rules on exactly the merge key: a later row for a key is a correction
+// that the merge keeps (counted as de-duplicated), not a bad row to
+// quarantine.
+func mergeResolvesDuplicates(p *config.Pipeline, s *quality.Suite, res *quality.Result) {
+	if p.Mode != config.ModeMerge || len(p.Key) == 0 || res == nil {
+		return
+	}
+	for i := range res.Results {
+		er := &res.Results[i]
+		if er.Success || er.Exception.Raised || i >= len(s.Expectations) || !uniqueOnKey(s.Expectations[i], p.Key) {
+			continue
+		}
+		er.Waive(fmt.Sprintf("duplicate keys are de-duplicated by the merge on %s: the last row per key wins", strings.Join(p.Key, ", ")))
+	}
+}
+
+// uniqueOnKey reports whether an expectation asks exactly the key's
+// columns to be unique.
+func uniqueOnKey(c quality.Config, key []string) bool {
+	var cols []string
+	switch c.Type {
+	case "expect_column_values_to_be_unique":
+		if col, ok := c.Kwargs["column"].(string); ok {
+			cols = []string{col}
+		}
+	case "expect_compound_columns_to_be_unique":
+		list, _ := c.Kwargs["column_list"].([]any)
+		for _, v := range list {
+			if col, ok := v.(string); ok {
+				cols = append(cols, col)
+			}
+		}
+	}
+	if len(cols) != len(key) || len(cols) == 0 {
+		return false
+	}
+	for _, k := range key {
+		if !containsFold(cols, k) {
+			return false
+		}
+	}
+	return true
 }
 
 func describeFailure(er quality.ExpectationResult) string {

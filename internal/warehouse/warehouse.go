@@ -241,6 +241,17 @@ type CommitResult struct {
 	// carry the column (Staged.Missing): a column missing from a feed
 	// never overwrites the target's values with NULL.
 	Kept map[string]int64
+	// SchemaChanges are the changes the commit made to the target's
+	// schema (its creation aside): columns added, types widened.
+	SchemaChanges []SchemaChange
+}
+
+// SchemaChange is one change a commit made to a target's schema.
+type SchemaChange struct {
+	Column string
+	Kind   string // "added" or "widened"
+	From   string // the engine type before a widening
+	To     string // the engine type after
 }
 
 // LoadedObject is a ledger entry: an object committed into a target.

@@ -390,15 +390,19 @@ func TestStageJSONWithNoGoodRecords(t *testing.T) {
 func TestCommitEvolvesTheTargetSchema(t *testing.T) {
 	w := open(t)
 	ctx := context.Background()
-	if _, err := w.DB().ExecContext(ctx, `CREATE TABLE t (id BIGINT)`); err != nil {
+	if _, err := w.DB().ExecContext(ctx, `CREATE TABLE t (id INTEGER)`); err != nil {
 		t.Fatal(err)
 	}
 	st, err := w.Stage(ctx, spec("good.csv", format.CSV, testSchema))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r", Pipeline: "p", Target: "t", Mode: "append", Objects: []*warehouse.Staged{st}}); err != nil {
+	res, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r", Pipeline: "p", Target: "t", Mode: "append", Objects: []*warehouse.Staged{st}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got := fmt.Sprint(res.SchemaChanges); got != "[{id widened INTEGER BIGINT} {name added  VARCHAR} {amount added  DOUBLE}]" {
+		t.Fatalf("schema changes %s", got)
 	}
 	if got := queryStrings(t, w, `SELECT name FROM t ORDER BY id`); strings.Join(got, ",") != "a,b" {
 		t.Fatalf("new column not added: %v", got)
