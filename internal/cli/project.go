@@ -53,6 +53,13 @@ func newConfigCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintf(e.stdout, "%s is valid: project %s, pipelines %s, sources %d\n",
 				args[0], p.Config.Project, strings.Join(p.PipelineNames(), ", "), len(p.Sources))
+			for _, name := range p.PipelineNames() {
+				pl := p.Config.Pipelines[name]
+				if s, ok := p.Source(pl.Source); ok && pl.ModeImplied() && s.RereadsAll() {
+					fmt.Fprintf(e.stdout, "pipeline %s: mode %s (not set): source %s reads every row on every run (no incremental), "+
+						"so each run replaces the target; set incremental on the source to append only new rows\n", name, pl.Mode, pl.Source)
+				}
+			}
 			return nil
 		},
 	})

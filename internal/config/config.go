@@ -263,7 +263,9 @@ type Pipeline struct {
 	Source string
 	// Target is the warehouse table name; it defaults to Name.
 	Target string
-	// Mode is ModeAppend, ModeReplace or ModeMerge.
+	// Mode is ModeAppend, ModeReplace or ModeMerge. Unset, it is
+	// ModeReplace for a source that reads everything on every run (see
+	// Source.RereadsAll) and ModeAppend otherwise.
 	Mode string
 	// Key are the columns that identify a row; required for ModeMerge.
 	Key []string
@@ -303,9 +305,14 @@ type Pipeline struct {
 
 	at         pos   // the pipeline's key in config.yaml
 	sourcePos  pos   // the source value
+	modePos    pos   // the mode value; zero when mode is not set
 	keyPos     []pos // the elements of key
 	dependsPos []pos // the elements of depends_on
 }
+
+// ModeImplied reports whether the pipeline's mode is a default rather
+// than written in config.yaml.
+func (p *Pipeline) ModeImplied() bool { return p.modePos == pos{} }
 
 // Retries configure the retries of a failed run: Attempts in all (1 for
 // no retry), waiting InitialInterval, doubling with jitter up to
@@ -438,6 +445,17 @@ func (p *Project) WarehousePath() string {
 // (":memory:" is returned unchanged); "" for other metadata types.
 func (p *Project) MetadataPath() string {
 	return resolveDB(p.Dir, p.Config.Metadata.Path)
+}
+
+// RereadsAll reports whether every run of the source reads all its rows
+// again: a database table or query, or an API, without incremental.
+// Appending such a source would add every row once more each run.
+func (s *Source) RereadsAll() bool {
+	if !IsExtracting(s.Type) {
+		return false
+	}
+	inc, ok := s.Settings["incremental"]
+	return !ok || inc == nil
 }
 
 // SchemaPath returns the absolute path of the source's schema file, or ""

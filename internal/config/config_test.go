@@ -54,7 +54,7 @@ func stripped(p *Project) (map[string]Source, map[string]Pipeline) {
 	pls := map[string]Pipeline{}
 	for k, pl := range p.Config.Pipelines {
 		c := *pl
-		c.at, c.sourcePos, c.keyPos = pos{}, pos{}, nil
+		c.at, c.sourcePos, c.keyPos, c.modePos = pos{}, pos{}, nil, pos{}
 		pls[k] = c
 	}
 	return srcs, pls

@@ -68,6 +68,7 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 		if pl.Schedule == "" {
 			pl.Schedule = s.Schedule
 		}
+		checkMode(cfg, pl, s)
 	}
 	for _, name := range sortedKeys(p.Sources) {
 		s := p.Sources[name]
@@ -89,6 +90,39 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkMode fits a pipeline's mode to how its source reads. A source that
+// reads every row on every run (a table, query or API without
+// incremental) replaces the target by default, and appending it is an
+// error: each run would add every row again. An incremental source reads
+// only what changed, so replacing the target with it is an error too: the
+// target would keep only the latest run's rows.
+func checkMode(f *yamlFile, pl *Pipeline, s *Source) {
+	if !IsExtracting(s.Type) {
+		return
+	}
+	what := "an API"
+	switch t, _ := s.Settings["table"].(string); {
+	case s.Type == SourceGraphQL:
+		what = "a GraphQL API"
+	case t != "":
+		what = fmt.Sprintf("the %s table %s", s.Type, t)
+	case s.Type != SourceAPI:
+		what = "a " + s.Type + " query"
+	}
+	switch {
+	case s.RereadsAll() && pl.ModeImplied():
+		pl.Mode = ModeReplace
+	case s.RereadsAll() && pl.Mode == ModeAppend:
+		f.errorf(pl.modePos, "pipeline %q: mode append would load all of source %q again on every run, doubling the target: "+
+			"%s without incremental reads every row each time; set incremental on the source to read only new or changed rows, "+
+			"or use mode replace (the default for such a source) or mode merge with key", pl.Name, pl.Source, what)
+	case !s.RereadsAll() && pl.Mode == ModeReplace:
+		f.errorf(pl.modePos, "pipeline %q: mode replace would keep only each run's new rows of source %q, whose incremental reads "+
+			"only what changed since the last run; use mode append or mode merge with key, or remove incremental to read every row each run",
+			pl.Name, pl.Source)
+	}
 }
 
 // defaultRetries is no retry; a pipeline that sets attempts waits 30s,
@@ -412,6 +446,7 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 		}
 	}
 	if o.str("mode", &pl.Mode) {
+		pl.modePos = o.valuePos("mode")
 		pl.Mode = strings.ToLower(pl.Mode)
 		switch pl.Mode {
 		case ModeAppend, ModeReplace, ModeMerge:

@@ -69,7 +69,7 @@ func (lossyStore) MarkObjects(context.Context, string, string, []metadata.Object
 func extractEnv(t *testing.T, fake *fakeExtractor) *env {
 	t.Helper()
 	e := newEnv(t, "    mode: append\n")
-	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n"), 0o644)
+	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n    incremental: {column: id}\n"), 0o644)
 	proj, err := config.LoadDir(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +227,7 @@ func TestExtractedIntegersKeepTheirValues(t *testing.T) {
 
 	e = extractEnv(t, &x.fakeExtractor)
 	os.WriteFile(filepath.Join(e.dir, "declared.json"), []byte(`[{"name":"id","type":"INTEGER"},{"name":"qty","type":"INTEGER"}]`), 0o644)
-	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n    schema: declared.json\n"), 0o644)
+	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n    incremental: {column: id}\n    schema: declared.json\n"), 0o644)
 	proj, err := config.LoadDir(e.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestFreshnessFromEventTime(t *testing.T) {
 		has    bool
 	}{{"at", 30 * 3600, true}, {"nope", 0, false}} {
 		e := newEnv(t, "    mode: append\n    event_time: "+tc.column+"\n")
-		os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n"), 0o644)
+		os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    host: db\n    table: t\n    incremental: {column: id}\n"), 0o644)
 		proj, err := config.LoadDir(e.dir)
 		if err != nil {
 			t.Fatal(err)
