@@ -85,6 +85,7 @@ func routes() []route {
 		{"GET", "/api/v1/healing/actions", service.Viewer, (*Server).listActions},
 		{"GET", "/api/v1/healing/actions/{id}", service.Viewer, (*Server).getAction},
 		{"POST", "/api/v1/healing/actions/{id}/revert", service.Operator, (*Server).revertAction},
+		{"POST", "/api/v1/healing/actions/{id}/resolve", service.Operator, (*Server).resolveAction},
 		{"POST", "/api/v1/healing/approve", service.Operator, (*Server).decide},
 		{"GET", "/api/v1/healing/models", service.Viewer, (*Server).models},
 		{"GET", "/api/v1/healing/strategies", service.Viewer, (*Server).strategies},

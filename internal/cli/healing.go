@@ -240,7 +240,7 @@ func newHealingCmd(e *env) *cobra.Command {
 		},
 	}
 	detect.Flags().StringVarP(&pipelineName, "pipeline", "p", "", "the pipeline whose latest run to score")
-	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false), newRevertCmd(e), newStrategiesCmd(e))
+	cmd.AddCommand(newHealingActionsCmd(e), newDecideCmd(e, true), newDecideCmd(e, false), newRevertCmd(e), newResolveCmd(e), newStrategiesCmd(e))
 	for _, c := range []*cobra.Command{train, eval, diagnose, label, models, detect} {
 		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 		if c != models && c != label {
@@ -336,6 +336,12 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 				if b := string(a.After); b != "[]" && b != "null" && b != "" {
 					fmt.Fprintf(e.stdout, "   after:  %s\n", a.After)
 				}
+				if opts := healing.OptionsOf(metadata.HealingAction{Params: string(a.Params)}); len(opts) > 0 && a.Status == "escalated" {
+					fmt.Fprintf(e.stdout, "   options (shp healing resolve %d --choose OPTION --reason R):\n", a.ID)
+					for _, o := range opts {
+						fmt.Fprintf(e.stdout, "     %s  %s  %s\n", o.Choice, o.Name, o.Reads)
+					}
+				}
 			}
 			if len(acts) == 0 {
 				fmt.Fprintln(e.stdout, "no healing actions")
@@ -346,7 +352,7 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVar(&runID, "run", "", "only this run's actions")
 	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "only this pipeline's actions")
-	cmd.Flags().StringVar(&status, "status", "", "only actions with this status (applied, rolled_back, proposed, dry_run)")
+	cmd.Flags().StringVar(&status, "status", "", "only actions with this status (applied, rolled_back, proposed, escalated, resolved, dry_run, ...)")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many, newest first")
 	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
 	return cmd

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
@@ -99,7 +100,7 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 	defer wh.Close()
 	st, err := wh.Stage(ctx, warehouse.LoadSpec{
 		RunID: "validate", Pipeline: "validate", Target: "validate", ObjectKey: dataPath,
-		Path: dataPath, Format: f, Compression: c, Schema: sch, MonthFirst: true,
+		Path: dataPath, Format: f, Compression: c, Schema: sch, MonthFirst: true, Parse: pipeline.DeclaredParse(sch),
 	})
 	if err != nil {
 		return err

@@ -15,10 +15,11 @@ import (
 
 // decisions are people's decisions on a pipeline's actions: approvals
 // let a strategy act, reverts stop it from acting alone, rejections stop
-// it from proposing the same again, and a proposal still undecided is not
-// proposed again.
+// it from proposing the same again, a proposal still undecided is not
+// proposed again, and a resolved escalation names the option its
+// strategy follows on that subject.
 type decisions struct {
-	approved, reverted, proposed, rejected []metadata.HealingAction
+	approved, reverted, proposed, rejected, resolved []metadata.HealingAction
 }
 
 // declined reports whether a person rejected the strategy for this issue
@@ -46,7 +47,8 @@ func (e *Engine) decisionsOf(ctx context.Context, pipeline string) func() (*deci
 		for _, st := range []struct {
 			status string
 			into   *[]metadata.HealingAction
-		}{{"approved", &d.approved}, {"reverted", &d.reverted}, {"proposed", &d.proposed}, {"rejected", &d.rejected}} {
+		}{{"approved", &d.approved}, {"reverted", &d.reverted}, {"proposed", &d.proposed}, {"rejected", &d.rejected},
+			{"resolved", &d.resolved}} {
 			acts, err := e.Store.ListActions(ctx, metadata.ActionFilter{Pipeline: pipeline, Status: st.status, Limit: 1000})
 			if err != nil {
 				return nil, err

@@ -42,6 +42,10 @@ type StageEnv struct {
 	// Declined reports whether a person rejected a strategy's plan for a
 	// subject; nil declines nothing.
 	Declined func(strategy, subject string) bool
+	// Chosen returns the option a person chose for a strategy's plans on
+	// a subject when resolving its escalation (a date column's layout),
+	// or ""; nil knows no choice.
+	Chosen func(strategy, subject string) string
 	// RecentlyFilled counts the pipeline's recent succeeded runs whose
 	// batch had values in column; nil knows no history.
 	RecentlyFilled func(ctx context.Context, column string) (int, error)
@@ -162,7 +166,11 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			return st, err
 		}
 		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st),
-			Declined:       func(strategy, subject string) bool { return ds.declined(strategy, "", subject) },
+			Declined: func(strategy, subject string) bool { return ds.declined(strategy, "", subject) },
+			Chosen: func(strategy, subject string) string {
+				_, choice := resolution(ds.resolved, strategy, subject)
+				return choice
+			},
 			RecentlyFilled: e.recentlyFilled(req.Pipeline), HoldRemoved: e.Policy.HoldRemoved, Replay: replay}
 		var plan *StagePlan
 		var strat StageStrategy
@@ -202,9 +210,16 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 		}
 		var approval, reverted *metadata.HealingAction
+		approvedAs := "approval of"
 		if !e.Policy.DryRun && plan.Escalate == "" {
 			approval = findApproval(ds.approved, strat.Name(), plan.Issue.Text, plan.Subject)
 			reverted = findApproval(ds.reverted, strat.Name(), plan.Issue.Text, plan.Subject)
+			// A plan that follows a person's choice is approved by it,
+			// unless a repair it made was reverted since.
+			r, choice := resolution(ds.resolved, strat.Name(), plan.Subject)
+			if r != nil && approval == nil && choice == plan.Params["choice"] && (reverted == nil || reverted.ID < r.ID) {
+				approval, approvedAs = r, "choice in"
+			}
 		}
 		threshold := e.Policy.threshold(strat.Name(), d.Category)
 		switch {
@@ -224,7 +239,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		default:
 			a.ApprovedBy = "policy"
 			if approval != nil {
-				a.ApprovedBy = fmt.Sprintf("%s (approval of action #%d)", approval.ApprovedBy, approval.ID)
+				a.ApprovedBy = fmt.Sprintf("%s (%s action #%d)", approval.ApprovedBy, approvedAs, approval.ID)
 			}
 			if plan.Accept {
 				a.Status, a.Reason = "applied", plan.Description+"; approved: the batch goes on as staged"

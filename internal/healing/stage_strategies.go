@@ -289,6 +289,86 @@ var dateFamilies = []dateFamily{
 	family("yearmonthday", "%Y%m%d", "20060102"),
 }
 
+// layout is the family's date-only strptime layout, which names it.
+func (f dateFamily) layout() string { return f.strptime[len(f.strptime)-1] }
+
+// familyOf finds the family whose layout is choice.
+func familyOf(fams []dateFamily, choice string) (dateFamily, bool) {
+	for _, f := range fams {
+		if f.layout() == choice {
+			return f, true
+		}
+	}
+	return dateFamily{}, false
+}
+
+// dateOptions are the layouts an ambiguous column may be read with, each
+// with what it reads the first value they read differently as.
+func dateOptions(fits []dateFamily, vals []string, typ string) []Option {
+	sample := ""
+	if len(vals) > 0 {
+		sample = strings.TrimSpace(vals[0])
+	}
+	for _, v := range vals {
+		if differs(fits, strings.TrimSpace(v), typ) {
+			sample = strings.TrimSpace(v)
+			break
+		}
+	}
+	opts := make([]Option, 0, len(fits))
+	for _, f := range fits {
+		o := Option{Choice: f.layout(), Name: f.name}
+		if t, ok := f.parse(sample, typ == "DATE"); ok {
+			o.Reads = fmt.Sprintf("%s reads as %s", sample, t.Format("2006-01-02"))
+		}
+		opts = append(opts, o)
+	}
+	return opts
+}
+
+// differs reports whether the families read v as different times.
+func differs(fits []dateFamily, v, typ string) bool {
+	if len(fits) == 0 {
+		return false
+	}
+	first, _ := fits[0].parse(v, typ == "DATE")
+	for _, f := range fits[1:] {
+		if t, _ := f.parse(v, typ == "DATE"); !t.Equal(first) {
+			return true
+		}
+	}
+	return false
+}
+
+// firstUnfit is the first value the chosen layout does not read.
+func firstUnfit(vals []string, choice, typ string) string {
+	for _, f := range dateFamilies {
+		if f.layout() != choice {
+			continue
+		}
+		for _, v := range vals {
+			if _, ok := f.parse(strings.TrimSpace(v), typ == "DATE"); !ok {
+				return v
+			}
+		}
+	}
+	return vals[0]
+}
+
+// chooseHint says how a person settles an ambiguous column.
+func chooseHint(fits []dateFamily) string {
+	hint := "; declare the column's format in the schema"
+	if len(fits) > 0 {
+		layouts := make([]string, len(fits))
+		for i, f := range fits {
+			layouts[i] = f.layout()
+		}
+		hint = fmt.Sprintf("; choose the layout with shp healing resolve ID --choose LAYOUT (%s), or declare the column's format in the schema",
+			strings.Join(layouts, " or "))
+	}
+	return hint
+}
+
 func (f dateFamily) parse(v string, dateOnly bool) (time.Time, bool) {
 	for i, l := range f.goLayout {
 		if dateOnly && i < 2 {
@@ -304,7 +384,9 @@ func (f dateFamily) parse(v string, dateOnly bool) (time.Time, bool) {
 // parseDateFormat reads a date or timestamp column with the one layout
 // that every rejected value of the batch fits. When two layouts fit and
 // read a value differently (03/04/2026: 3 April or March 4?) nothing is
-// guessed: the rows stay in quarantine and a person is asked.
+// guessed: the rows stay in quarantine and a person is asked, offered the
+// layouts as options. The layout a person chooses (shp healing resolve)
+// reads the column from then on.
 type parseDateFormat struct{}
 
 func (parseDateFormat) Name() string { return "parse_date_format" }
@@ -331,6 +413,26 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 				fits = append(fits, f)
 			}
 		}
+		subject := "column " + r.Column
+		choice := env.chosen(p.Name(), subject)
+		if choice != "" {
+			// A person chose the column's layout: it reads the batch when
+			// every value fits it; values another layout reads instead are
+			// not guessed, but asked about again.
+			if f, ok := familyOf(fits, choice); ok {
+				fits = []dateFamily{f}
+			} else if len(fits) > 0 {
+				plan := &StagePlan{
+					Category: DateFormat, Subject: subject,
+					Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals),
+					Rows:  r.Rows, Before: firstN(vals, 5),
+					Params: map[string]any{"column": r.Column, "layout": nil, "options": dateOptions(fits, vals, typ)},
+					Escalate: fmt.Sprintf("column %s: values such as %s do not read as %s, the layout a person chose for it; the rows stay set aside%s",
+						r.Column, firstUnfit(vals, choice, typ), choice, chooseHint(fits)),
+				}
+				return plan, nil
+			}
+		}
 		if len(fits) == 0 {
 			continue
 		}
@@ -350,14 +452,16 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 			}
 		}
 		plan := &StagePlan{
-			Category: DateFormat, Subject: "column " + r.Column,
+			Category: DateFormat, Subject: subject,
 			Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals),
 			Rows:  r.Rows, Before: firstN(vals, 5),
-			Params: map[string]any{"column": r.Column, "layout": chosen.strptime[len(chosen.strptime)-1]},
+			Params: map[string]any{"column": r.Column, "layout": chosen.layout()},
 		}
 		if conflict != "" {
-			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart; the rows stay set aside", r.Column, conflict)
+			plan.Escalate = fmt.Sprintf("ambiguous date layout in column %s: %s, and no value in the batch tells them apart; the rows stay set aside%s",
+				r.Column, conflict, chooseHint(fits))
 			plan.Params["layout"] = nil
+			plan.Params["options"] = dateOptions(fits, vals, typ)
 			return plan, nil
 		}
 		for _, v := range plan.Before {
@@ -372,7 +476,12 @@ func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, e
 		setParse(spec, r.Column, warehouse.ColumnParse{Layouts: layouts})
 		plan.Spec, plan.Confidence = spec, 0.95
 		plan.Description = fmt.Sprintf("read column %s as %s (%s): every rejected value fits it and no other layout reads them differently",
-			r.Column, chosen.name, chosen.strptime[len(chosen.strptime)-1])
+			r.Column, chosen.name, chosen.layout())
+		if choice != "" {
+			plan.Params["choice"] = choice
+			plan.Description = fmt.Sprintf("read column %s as %s (%s), the layout a person chose for it: every rejected value fits it",
+				r.Column, chosen.name, chosen.layout())
+		}
 		return plan, nil
 	}
 	return nil, nil

@@ -134,6 +134,10 @@ type Store interface {
 	DecideAction(ctx context.Context, id int64, status, by, reason string) error
 	// RevertAction marks an applied action reverted, by whom and why.
 	RevertAction(ctx context.Context, id int64, by, reason string) error
+	// ResolveAction marks an escalated action resolved: by whom, why,
+	// and its params with the option chosen. Only an escalated action
+	// can be resolved (ErrInvalid otherwise).
+	ResolveAction(ctx context.Context, id int64, by, params, reason string) error
 	// RecordLineage stores an OpenLineage run event.
 	RecordLineage(ctx context.Context, e LineageEvent) error
 	// ListLineage returns stored lineage events, newest first: of one job
@@ -317,7 +321,7 @@ type HealingAction struct {
 	RowsAffected int64
 	Before       string // JSON samples
 	After        string // JSON samples
-	Status       string // applied, rolled_back, proposed, escalated, failed, dry_run, approved, rejected, reverted
+	Status       string // applied, rolled_back, proposed, escalated, failed, dry_run, approved, rejected, reverted, resolved
 	ApprovedBy   string // policy, or a person
 	Reason       string
 	CreatedAt    time.Time

@@ -851,6 +851,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
+		Parse: DeclaredParse(sch),
 	}
 	st, err := r.stage(ctx, p.Name, spec)
 	if err != nil {

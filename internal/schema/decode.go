@@ -14,6 +14,7 @@ import (
 // rawField is a field as written in the file, before normalisation.
 type rawField struct {
 	Name, Type, Mode, Description string
+	Format                        string // a date or time column's strptime layout
 	Precision, Scale              string // decimal parameters, as written (BigQuery writes them as strings)
 	Fields                        []rawField
 }
@@ -159,6 +160,8 @@ func (d *decoder) field(num string) (rawField, error) {
 			dst = &f.Mode
 		case "description":
 			dst = &f.Description
+		case "format":
+			dst = &f.Format
 		case "precision", "scale":
 			dst = &f.Precision
 			if key == "scale" {

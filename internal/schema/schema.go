@@ -84,6 +84,11 @@ type Field struct {
 	// (BigQuery's NUMERIC(P, S)); Precision 0 means the type's default.
 	Precision int `json:"precision,omitempty"`
 	Scale     int `json:"scale,omitempty"`
+	// Format is the strptime layout the text of a DATE, DATETIME,
+	// TIMESTAMP or TIME column is written in, e.g. "%d/%m/%Y" (an shp
+	// extension of BigQuery's schema); empty for ISO 8601. See
+	// CheckFormat.
+	Format string `json:"format,omitempty"`
 	// Fields are the nested columns of a RECORD; empty for other types.
 	Fields []Field `json:"fields,omitempty"`
 }
@@ -255,6 +260,15 @@ func normalise(raw []rawField, file, num, path string) ([]Field, error) {
 		}
 		if err := decimalParams(&f, r); err != nil {
 			return nil, fail("%v", err)
+		}
+		if r.Format != "" {
+			if path != "" {
+				return nil, fail("format %q: a format applies to top-level columns only", r.Format)
+			}
+			if err := CheckFormat(f.Type, r.Format); err != nil {
+				return nil, fail("%v", err)
+			}
+			f.Format = r.Format
 		}
 		switch {
 		case f.Type == TypeRecord && len(r.Fields) == 0:

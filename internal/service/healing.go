@@ -50,7 +50,7 @@ type ActionQuery struct {
 
 // actionStatuses are the statuses an action can have.
 var actionStatuses = map[string]bool{"applied": true, "rolled_back": true, "proposed": true, "approved": true, "rejected": true,
-	"reverted": true, "escalated": true, "failed": true, "dry_run": true}
+	"reverted": true, "escalated": true, "failed": true, "dry_run": true, "resolved": true}
 
 // Actions lists healing actions, newest first, one page at a time.
 func (s *Service) Actions(ctx context.Context, q ActionQuery) (Page[ActionView], error) {
@@ -131,7 +131,11 @@ func (s *Service) Decide(ctx context.Context, d Decision) (ActionView, error) {
 	}
 	if err := s.Store.DecideAction(ctx, d.ActionID, status, d.By, d.Reason); err != nil {
 		if errors.Is(err, metadata.ErrInvalid) {
-			return ActionView{}, fmt.Errorf("%w: action #%d is %s: only a proposed action can be approved or rejected (or a rejected one approved)", ErrConflict, a.ID, a.Status)
+			hint := ""
+			if a.Status == "escalated" {
+				hint = "; an escalated action that offers options is resolved with one of them (shp healing resolve ID --choose OPTION)"
+			}
+			return ActionView{}, fmt.Errorf("%w: action #%d is %s: only a proposed action can be approved or rejected (or a rejected one approved)%s", ErrConflict, a.ID, a.Status, hint)
 		}
 		return ActionView{}, err
 	}
