@@ -368,12 +368,16 @@ type Source struct {
 
 // CSVOptions configure how CSV data is read.
 type CSVOptions struct {
-	// Delimiter separates fields; one character, default ",".
+	// Delimiter separates fields; one character. Empty (not declared),
+	// it is detected from the first bytes of each file: ',', ';', tab or
+	// '|', whichever splits its lines into a consistent number of fields.
 	Delimiter string
 	// Header reports whether the first line holds column names; default
 	// true.
 	Header bool
-	// Quote encloses fields; one character, default `"`.
+	// Quote encloses fields; one character. Empty (not declared), it is
+	// detected with the delimiter: `"`, or `'` when that reads the file's
+	// fields more consistently.
 	Quote string
 	// NullValues are the field texts read as NULL; default [""].
 	NullValues []string

@@ -111,7 +111,7 @@ func TestLoadDirValid(t *testing.T) {
 		"local_events": {
 			Name: "local_events", Type: SourceFile, Path: "data/*.jsonl.gz", Compression: CompressionAuto,
 			Schedule: "@hourly",
-			CSV:      CSVOptions{Delimiter: ",", Header: true, Quote: `"`, NullValues: []string{""}},
+			CSV:      CSVOptions{Header: true, NullValues: []string{""}},
 		},
 	}
 	if !reflect.DeepEqual(srcs, wantSrcs) {
@@ -199,7 +199,7 @@ func TestLoadDirSeed(t *testing.T) {
 		Name: "sales_data", Type: SourceGCS, Bucket: "example-data-bucket", Path: "sales/daily/",
 		Format: FormatCSV, Compression: CompressionAuto, Schedule: "0 2 * * *",
 		Schema: "schemas/sales_schema.json",
-		CSV:    CSVOptions{Delimiter: ",", Header: true, Quote: `"`, NullValues: []string{""}},
+		CSV:    CSVOptions{Header: true, NullValues: []string{""}},
 	}
 	if srcs, _ := stripped(p); !reflect.DeepEqual(srcs["sales_data"], want) {
 		t.Errorf("source =\n%+v\nwant\n%+v", *s, want)
@@ -460,7 +460,7 @@ func TestLoadDirAccepted(t *testing.T) {
 				if pl.Target != "p1" || pl.Schedule != "" || p.Config.Warehouse.Path != DefaultWarehousePath {
 					t.Errorf("pipeline = %+v, warehouse = %+v", *pl, p.Config.Warehouse)
 				}
-				if s.Format != "" || s.Compression != CompressionAuto || s.Schema != "" || s.CSV.Delimiter != "," {
+				if s.Format != "" || s.Compression != CompressionAuto || s.Schema != "" || s.CSV.Delimiter != "" {
 					t.Errorf("source = %+v", *s)
 				}
 			}},

@@ -547,7 +547,7 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	s := &Source{
 		Name:        name,
 		Compression: CompressionAuto,
-		CSV:         CSVOptions{Delimiter: ",", Header: true, Quote: `"`, NullValues: []string{""}},
+		CSV:         CSVOptions{Header: true, NullValues: []string{""}},
 		dir:         l.dir,
 		at:          e.pos,
 	}

@@ -8,8 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // stageCopy streams a source object into the staging bucket and, on the
@@ -17,8 +18,13 @@ import (
 // reader. That count is the "rows in" side of the run's accounting.
 // Parquet is counted from its footer after the copy, so it returns 0.
 // hash gets the object's bytes as they are copied.
+//
+// A CSV object's dialect is settled here, once, from the first bytes of
+// the stream (see resolveCSV): csv gets what the counter used, for the
+// warehouse's reader to use too. sch, when declared, checks a declared
+// delimiter.
 func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f format.Format, c format.Compression,
-	src *config.Source, bytes, rows *atomic.Int64, hash io.Writer) (int64, error) {
+	csv *warehouse.CSVOptions, sch schema.Schema, bytes, rows *atomic.Int64, hash io.Writer) (int64, error) {
 	in = io.TeeReader(in, hash)
 	if f == format.Parquet {
 		_, err := r.Staging.Put(ctx, key, &countingReader{r: in, n: bytes})
@@ -31,7 +37,7 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	}
 	done := make(chan counted, 1)
 	go func() {
-		n, err := countRecords(pr, f, c, src, rows)
+		n, err := countRecords(pr, f, c, csv, sch, rows)
 		// Keep draining so the copy never blocks on a counter that stopped.
 		_, _ = io.Copy(io.Discard, pr)
 		done <- counted{n, err}
@@ -48,7 +54,7 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	return res.n, nil
 }
 
-func countRecords(r io.Reader, f format.Format, c format.Compression, src *config.Source, rows *atomic.Int64) (int64, error) {
+func countRecords(r io.Reader, f format.Format, c format.Compression, csv *warehouse.CSVOptions, sch schema.Schema, rows *atomic.Int64) (int64, error) {
 	dr, err := format.Decompress(r, c)
 	if err != nil {
 		return 0, err
@@ -56,15 +62,8 @@ func countRecords(r io.Reader, f format.Format, c format.Compression, src *confi
 	defer dr.Close()
 	switch f {
 	case format.CSV:
-		opts := csvOptions(src)
-		d := format.CSVDialect{Header: !opts.NoHeader, Delimiter: ',', Quote: '"'}
-		if opts.Delimiter != "" {
-			d.Delimiter = opts.Delimiter[0]
-		}
-		if opts.Quote != "" {
-			d.Quote = opts.Quote[0]
-		}
-		n, err := format.CountCSV(dr, d)
+		d, rest := resolveCSV(dr, csv, sch)
+		n, err := format.CountCSV(rest, d)
 		rows.Store(n)
 		return n, err
 	case format.JSON, format.JSONL:
@@ -73,6 +72,41 @@ func countRecords(r io.Reader, f format.Format, c format.Compression, src *confi
 		return good + bad, err
 	}
 	return 0, fmt.Errorf("cannot count records of format %q", f)
+}
+
+// resolveCSV settles a CSV object's dialect from a sample of its
+// decompressed bytes (format.ResolveCSVDialect): a delimiter or quote
+// that opts leaves empty is detected, and a declared delimiter that reads
+// none of sch's columns gives way to the one alternative that does. opts
+// gets the result and its notes; rest reads the stream from its start.
+func resolveCSV(r io.Reader, opts *warehouse.CSVOptions, sch schema.Schema) (format.CSVDialect, io.Reader) {
+	d := format.CSVDialect{Header: !opts.NoHeader, Delimiter: ',', Quote: '"'}
+	if len(opts.Delimiter) > 1 || len(opts.Quote) > 1 {
+		// A multi-byte character: counted by its first byte, as declared.
+		if opts.Delimiter != "" {
+			d.Delimiter = opts.Delimiter[0]
+		}
+		if opts.Quote != "" {
+			d.Quote = opts.Quote[0]
+		}
+		return d, r
+	}
+	sample, truncated, rest := format.PeekSample(r)
+	var known func(string) bool
+	if len(sch) > 0 {
+		known = func(name string) bool { _, ok := sch.Lookup(name); return ok }
+	}
+	byteOf := func(v string) byte {
+		if v == "" {
+			return 0
+		}
+		return v[0]
+	}
+	c := format.ResolveCSVDialect(sample, truncated, byteOf(opts.Delimiter), byteOf(opts.Quote), !opts.NoHeader, known)
+	opts.Delimiter, opts.Quote = string(c.Delimiter), string(c.Quote)
+	opts.Notes = append(opts.Notes, c.Notes...)
+	d.Delimiter, d.Quote = c.Delimiter, c.Quote
+	return d, rest
 }
 
 func parquetRows(path string) (int64, error) {

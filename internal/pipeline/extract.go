@@ -253,7 +253,7 @@ func (r *Runner) loadStaged(ctx context.Context, p *config.Pipeline, sch schema.
 	st, err := r.stage(ctx, p.Name, warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint,
 		Path: localPath, Format: f, Compression: format.None, Schema: sch, Key: p.Key, Typed: typed,
-		CSV:   warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true},
+		CSV:   warehouse.CSVOptions{Delimiter: ",", Quote: `"`, NullValues: []string{`\N`}, QuotedNullsAreText: true},
 		Parse: DeclaredParse(sch),
 	})
 	if err != nil {

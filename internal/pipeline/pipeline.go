@@ -823,7 +823,8 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	var bytes, rows atomic.Int64
 	stopProgress := r.progressTicker(p.Name, obj.Key, index, total, started, &bytes, &rows)
 	hash := sha256.New()
-	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, src, &bytes, &rows, hash)
+	csvOpts := csvOptions(src)
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, hash)
 	in.Close()
 	stopProgress()
 	if copyErr != nil {
@@ -850,7 +851,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	}
 	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
-		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOptions(src),
+		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOpts,
 		Parse: DeclaredParse(sch),
 	}
 	st, err := r.stage(ctx, p.Name, spec)

@@ -37,15 +37,22 @@ const SetAsideTable = "_shp.set_aside"
 var ErrUnknownKind = errors.New("unknown warehouse type")
 
 // CSVOptions describes the dialect of a CSV object.
+//
+// An empty Delimiter or Quote is detected from a sample of the file (see
+// format.ResolveCSVDialect); a pipeline detects them once per object, as
+// it counts the object's records, and passes what it found with Notes.
 type CSVOptions struct {
-	Delimiter  string   // one character; "," when empty
-	Quote      string   // one character; `"` when empty
+	Delimiter  string   // one character; detected when empty
+	Quote      string   // one character; detected when empty
 	NoHeader   bool     // true when the first record is data, not column names
 	NullValues []string // strings read as NULL; [""] when empty
 	// QuotedNullsAreText reads a quoted field that equals a null value as
 	// that text, not NULL (the files shp extracts write NULL as an
 	// unquoted \N and quote a text \N).
 	QuotedNullsAreText bool
+	// Notes say what was detected about the dialect ("detected delimiter
+	// \";\""); the engine reports them with the object's drift.
+	Notes []string
 }
 
 // LoadSpec names one staged object and how to read it.

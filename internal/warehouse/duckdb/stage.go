@@ -373,19 +373,27 @@ func (s *stager) compression() string {
 // it cannot read (wrong field count, bad value, bad encoding) with the line
 // number, the raw text and the error.
 func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error {
-	header, err := s.csvHeader()
+	cols, cells, err := s.csvColumns(declared)
 	if err != nil {
 		return err
 	}
+	header := cols.Names
 	delim, quote, nulls := s.csvOptions()
-	base := fmt.Sprintf("header=%t, delim=%s, quote=%s, escape=%s, compression=%s, nullstr=%s, allow_quoted_nulls=%t",
-		!s.spec.CSV.NoHeader, literal(delim), literal(quote), literal(quote), literal(s.compression()), listLiteral(nulls),
+	opts := fmt.Sprintf("delim=%s, quote=%s, escape=%s, compression=%s, nullstr=%s, allow_quoted_nulls=%t",
+		literal(delim), literal(quote), literal(quote), literal(s.compression()), listLiteral(nulls),
 		!s.spec.CSV.QuotedNullsAreText)
+	base := fmt.Sprintf("header=%t, %s", !s.spec.CSV.NoHeader, opts)
+	sniffBase := base
+	if !s.spec.CSV.NoHeader && cells > len(header) {
+		// The header has more cells than the records have fields: the
+		// sniffer types the records alone.
+		sniffBase = "header=false, skip=1, " + opts
+	}
 	path := literal(s.spec.Path)
 
 	fileTypes := make([]string, len(header))
 	if len(declared) == 0 {
-		fileTypes = s.sniffCSVTypes(ctx, path, base, len(header))
+		fileTypes = s.sniffCSVTypes(ctx, path, sniffBase, len(header))
 	}
 	var colSpec, selects, badConds, badVals []string
 	var extras []int
@@ -394,6 +402,12 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		typ := fileTypes[i]
 		if typ == "" {
 			typ = "VARCHAR"
+		}
+		if cols.Skip[i] {
+			// Declared, so that the records have as many fields as the
+			// reader expects, but not read.
+			colSpec = append(colSpec, literal(h)+": 'VARCHAR'")
+			continue
 		}
 		if len(declared) > 0 {
 			if d, ok := lookup(declared, s.fileName(h)); ok {
@@ -428,7 +442,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		return fmt.Errorf("none of the file's columns %v is in the schema (is the delimiter right?)", header)
 	}
 	if len(extras) > 0 {
-		sniffed := s.sniffCSVTypes(ctx, path, base, len(header))
+		sniffed := s.sniffCSVTypes(ctx, path, sniffBase, len(header))
 		for _, i := range extras {
 			s.noteExtra(header[i], sniffed[i])
 		}
@@ -498,17 +512,29 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	return nil
 }
 
-// csvHeader reads the column names (or invents column1..N without a header).
-func (s *stager) csvHeader() ([]string, error) {
+// csvColumns settles the file's dialect (see resolveDialect) and reads its
+// header: the reader's columns, with names for the cells that have none
+// and trailing empty columns skipped (see format.NameCSVColumns), or
+// column1..N invented without a header. cells is the number of the
+// header's cells.
+func (s *stager) csvColumns(declared []declaredColumn) (cols format.CSVColumns, cells int, err error) {
+	if err := s.resolveDialect(declared); err != nil {
+		return cols, 0, err
+	}
 	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
 	if err != nil {
-		return nil, err
+		return cols, 0, err
 	}
 	defer r.Close()
-	delim, _, _ := s.csvOptions()
-	header, err := format.ReadCSVHeader(r, []rune(delim)[0])
+	var header []string
+	if d, ok := s.dialect(); ok {
+		header, err = format.CSVHeader(r, d)
+	} else {
+		delim, _, _ := s.csvOptions()
+		header, err = format.ReadCSVHeader(r, []rune(delim)[0])
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
+		return cols, 0, fmt.Errorf("read header: %w", err)
 	}
 	if s.spec.CSV.NoHeader {
 		names := make([]string, len(header))
@@ -519,21 +545,72 @@ func (s *stager) csvHeader() ([]string, error) {
 				names[i] = fmt.Sprintf("column%d", i+1)
 			}
 		}
-		return names, nil
+		return format.CSVColumns{Names: names, Skip: make([]bool, len(names))}, len(header), nil
 	}
-	seen := map[string]bool{}
-	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if h == "" {
-			return nil, fmt.Errorf("header column %d has no name", i+1)
-		}
-		if seen[strings.ToLower(h)] {
-			return nil, fmt.Errorf("header names column %q twice", h)
-		}
-		seen[strings.ToLower(h)] = true
-		header[i] = h
+	cols, err = format.NameCSVColumns(header, s.csvShape)
+	if err != nil {
+		return cols, 0, err
 	}
-	return header, nil
+	s.drift = append(s.drift, cols.Notes...)
+	return cols, len(header), nil
+}
+
+// dialect is the file's CSV dialect for shp's own scanners; false when
+// the delimiter or quote is more than one byte.
+func (s *stager) dialect() (format.CSVDialect, bool) {
+	delim, quote, _ := s.csvOptions()
+	if len(delim) != 1 || len(quote) != 1 {
+		return format.CSVDialect{}, false
+	}
+	return format.CSVDialect{Header: !s.spec.CSV.NoHeader, Delimiter: delim[0], Quote: quote[0]}, true
+}
+
+// csvShape scans the whole file for its records' field layout.
+func (s *stager) csvShape() (*format.CSVShape, error) {
+	d, _ := s.dialect()
+	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return format.ScanCSVShape(r, d)
+}
+
+// resolveDialect detects the delimiter and quote the spec leaves empty
+// from a sample of the file, and checks a declared delimiter against the
+// declared columns: when it reads none of them and exactly one other
+// delimiter does, that one is used (see format.ResolveCSVDialect). What it
+// found, and what the caller detected before (CSVOptions.Notes), is noted
+// in the drift.
+func (s *stager) resolveDialect(declared []declaredColumn) error {
+	s.drift = append(s.drift, s.spec.CSV.Notes...)
+	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
+	if len(delim) > 1 || len(quote) > 1 {
+		return nil
+	}
+	var known func(string) bool
+	if len(declared) > 0 {
+		known = func(name string) bool { _, ok := lookup(declared, s.fileName(name)); return ok }
+	}
+	if delim != "" && quote != "" && (known == nil || s.spec.CSV.NoHeader) {
+		return nil
+	}
+	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	sample, truncated, _ := format.PeekSample(r)
+	byteOf := func(v string) byte {
+		if v == "" {
+			return 0
+		}
+		return v[0]
+	}
+	c := format.ResolveCSVDialect(sample, truncated, byteOf(delim), byteOf(quote), !s.spec.CSV.NoHeader, known)
+	s.spec.CSV.Delimiter, s.spec.CSV.Quote = string(c.Delimiter), string(c.Quote)
+	s.drift = append(s.drift, c.Notes...)
+	return nil
 }
 
 // sniffCSVTypes asks DuckDB's sniffer for column types when no schema is
@@ -607,7 +684,11 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 	if good == 0 {
 		return s.createEmpty(ctx, declared)
 	}
-	src := fmt.Sprintf("read_json(%s, format='newline_delimited'", literal(filepath.ToSlash(tmp.Name())))
+	// Every key is a column of its own, however many keys the records
+	// have: DuckDB otherwise reads records with more than 200 distinct
+	// keys as one MAP column. A key that is null in every record is a
+	// JSON column of NULLs (as Great Expectations keeps it).
+	src := fmt.Sprintf("read_json(%s, format='newline_delimited', map_inference_threshold=-1", literal(filepath.ToSlash(tmp.Name())))
 	if len(declared) == 0 {
 		src += ", sample_size=-1)"
 		return s.createFrom(ctx, "SELECT * FROM "+src)
