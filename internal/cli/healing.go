@@ -330,6 +330,9 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 			for _, a := range acts {
 				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.Object, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
 				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", a.Issue, a.Category, a.DecidedBy, a.Reason)
+				if a.Occurrences > 1 && a.LastSeenAt != nil {
+					fmt.Fprintf(e.stdout, "   seen: %d times, last %s\n", a.Occurrences, a.LastSeenAt.Format(time.RFC3339))
+				}
 				if b := string(a.Before); b != "[]" && b != "null" && b != "" {
 					fmt.Fprintf(e.stdout, "   before: %s\n", a.Before)
 				}

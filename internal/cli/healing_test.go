@@ -305,7 +305,9 @@ func TestRevertSetAsideRows(t *testing.T) {
 	dir = healingProject(t, "confidence_threshold: 0.8\nauto_approve: [normalize_to_value_set, quarantine_duplicates]\n")
 	cfg := filepath.Join(dir, "config.yaml")
 	b, _ := os.ReadFile(cfg)
-	os.WriteFile(cfg, append(b, "    mode: merge\n    key: [id]\n"...), 0o644)
+	// A uniqueness rule on id with a merge on (id, amount): the merge
+	// does not resolve id's duplicates, the rule sets them aside.
+	os.WriteFile(cfg, append(b, "    mode: merge\n    key: [id, amount]\n"...), 0o644)
 	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
 		t.Fatalf("run: %d %s %s", code, out, errOut)
 	}

@@ -63,3 +63,48 @@ func TestMergeCorrectionsAreNotQuarantined(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedRulesAreIssues: a rule that fails with no repair (a column
+// entirely NULL) and rows set aside with no repair are recorded as
+// escalated issues with a diagnosis; the same issue on the next run
+// counts on the open action instead of adding another.
+func TestFailedRulesAreIssues(t *testing.T) {
+	dir := eventsProject(t, allStage)
+	os.WriteFile(filepath.Join(dir, "quality_rules.yaml"), []byte("pipelines:\n  events:\n    rules:\n"+
+		"      - {expectation: expect_column_values_to_not_be_null, kwargs: {column: city}, action: warn}\n"), 0o644)
+	for i, day := range []string{"d1.csv", "d2.csv"} {
+		writeDay(t, dir, day, fmt.Sprintf("id,day,seen_at,amount,city\n%d,2026-11-01,2026-11-01 08:00:00,2,\n%d,2026-11-02,someday,3,\n", 2*i+1, 2*i+2))
+		if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+			t.Fatalf("run %d: %d %s %s", i, code, out, errOut)
+		}
+	}
+	var rule, rows []actionWithID
+	for _, a := range actionsWithID(t, dir) {
+		switch a.Strategy {
+		case "report_rule_failure":
+			rule = append(rule, a)
+		case "report_quarantine":
+			rows = append(rows, a)
+		}
+	}
+	if len(rule) != 1 || rule[0].Status != "escalated" || rule[0].Category == "" || rule[0].Confidence <= 0 {
+		t.Fatalf("rule failures: %+v", rule)
+	}
+	if len(rows) != 1 || rows[0].Status != "escalated" || rows[0].Category == "" {
+		t.Fatalf("rows set aside: %+v", rows)
+	}
+	code, out, _ := shp(t, "healing", "actions", "--config", dir, "--format", "json")
+	var views []struct {
+		Strategy    string `json:"strategy"`
+		Occurrences int    `json:"occurrences"`
+		LastSeenAt  string `json:"last_seen_at"`
+	}
+	if err := json.Unmarshal([]byte(out), &views); code != 0 || err != nil {
+		t.Fatalf("actions: %d %s", code, out)
+	}
+	for _, v := range views {
+		if (v.Strategy == "report_rule_failure" || v.Strategy == "report_quarantine") && (v.Occurrences != 2 || v.LastSeenAt == "") {
+			t.Fatalf("%s seen %d times (last %q), want 2", v.Strategy, v.Occurrences, v.LastSeenAt)
+		}
+	}
+}

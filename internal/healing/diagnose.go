@@ -151,6 +151,7 @@ var anomalyCategories = map[string]Category{
 	"null rate of column ":     NullSpike,
 	"data is later than usual": LateData,
 	"the run took ":            SlowRun,
+	"repeated rows: ":          Duplicates,
 }
 
 // expectationCategory reads the failed rule's expectation from a quality

@@ -296,6 +296,12 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pip
 		return nil, err
 	}
 	anomalies := detect(metadata.Run{ID: req.RunID, Pipeline: req.Pipeline, StartedAt: req.Started, RowsIn: req.RowsIn, Metrics: req.Metrics}, runs)
+	if v, ok := req.Metrics["repeated_share"]; ok && v >= RepeatedShare {
+		// Most of an append batch is in the target already: a file
+		// delivered again with a few changes would load its rows twice.
+		anomalies = append(anomalies, Anomaly{Metric: "repeated_share", Value: v, Issue: Issue{Kind: "anomaly", Text: fmt.Sprintf(
+			"repeated rows: %.0f%% of the batch's rows are in the target already; a re-delivery (with some changes?) would load them twice", 100*v)}})
+	}
 	if len(anomalies) == 0 {
 		return nil, nil
 	}
@@ -304,6 +310,8 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pip
 	held := -1
 	rank := func(a Anomaly) int {
 		switch {
+		case a.Metric == "repeated_share":
+			return 4
 		case a.Metric == "rows_in" && e.Policy.HoldVolume:
 			return 3
 		case strings.HasPrefix(a.Metric, "null_rate:") && e.Policy.HoldNulls:
@@ -374,6 +382,10 @@ func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pip
 	return &pipeline.HeldError{ActionID: id, Reason: holdReason(anomaly.Issue.Text, id)}, nil
 }
 
+// RepeatedShare is the share of an append batch's rows already in the
+// target from which the commit is held as a suspected re-delivery.
+const RepeatedShare = 0.9
+
 var _ pipeline.RunObserver = (*Engine)(nil)
 
 // RunFinished implements pipeline.RunObserver: a finished run whose
@@ -418,7 +430,7 @@ func (e *Engine) reportAnomaly(ctx context.Context, req pipeline.HoldRequest, an
 	params, _ := json.Marshal(map[string]any{"batch": batch, "metric": an.Metric, "value": an.Value, "median": an.Median, "mads": an.MADs})
 	_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
 		RunID: req.RunID, Pipeline: req.Pipeline, Issue: an.Issue.Text, Category: string(d.Category), Confidence: d.Confidence,
-		DecidedBy: d.By, Strategy: reportStrategy, Params: string(params), Status: "escalated",
+		DecidedBy: d.By, Strategy: reportStrategy, Params: string(params), Status: "escalated", Signature: reportStrategy + "|" + an.Metric,
 		Reason: "detected and reported, the commit went ahead (the policy holds commits for volume anomalies, null spikes " +
 			"and quality drops only, when hold_* allows); " + advice(d.Category),
 	})
@@ -482,18 +494,51 @@ func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, erro
 			return changed, fmt.Errorf("diagnosis model: %w", err)
 		}
 		f.Diagnosis = Diagnose(f.Issue, m)
+		planned := false
 		for _, s := range Strategies() {
 			if !s.Applies(f) {
 				continue
 			}
 			did, err := e.act(ctx, req, s, f, approvals, log)
+			if errors.Is(err, errNoPlan) {
+				continue
+			}
 			if err != nil {
 				return changed, err
 			}
+			planned = true
 			changed = changed || did
+		}
+		if !planned {
+			if err := e.reportFailure(ctx, req, f); err != nil {
+				return changed, err
+			}
 		}
 	}
 	return changed, nil
+}
+
+// errNoPlan says a strategy had nothing to do for a failure.
+var errNoPlan = errors.New("no plan")
+
+// failureStrategy names the actions that record a failed rule no
+// strategy could repair: the failure is an issue with its diagnosis.
+const failureStrategy = "report_rule_failure"
+
+// reportFailure records a failed rule that no strategy planned to
+// repair, with its diagnosis; one open action per rule, counted on
+// repeats.
+func (e *Engine) reportFailure(ctx context.Context, req pipeline.HealRequest, f Failure) error {
+	rule := quality.Config{Type: f.Config.Type, Kwargs: f.Config.Kwargs}.RuleName()
+	params, _ := json.Marshal(map[string]any{"rule": rule, "subject": "rule " + rule,
+		"not_revertible": "nothing was changed: the failure is reported for a person"})
+	_, err := e.Store.RecordAction(ctx, metadata.HealingAction{
+		RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: req.Staged.ObjectKey, Issue: f.Issue.Text,
+		Category: string(f.Diagnosis.Category), Confidence: f.Diagnosis.Confidence, DecidedBy: f.Diagnosis.By,
+		Strategy: failureStrategy, Params: string(params), Status: "escalated", Signature: failureStrategy + "|" + rule,
+		Reason: "no strategy can repair it; the rule's action applies (" + advice(f.Diagnosis.Category) + ")",
+	})
+	return err
 }
 
 func describeFailure(er quality.ExpectationResult) string {
@@ -512,8 +557,11 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		plan, err = s.Plan(ctx, &RepairEnv{Conn: conn, Table: table}, f)
 		return err
 	})
-	if err != nil || plan == nil {
+	if err != nil {
 		return false, err
+	}
+	if plan == nil {
+		return false, errNoPlan
 	}
 	if plan.Column != "" {
 		// The original values are kept in the warehouse under this token,
@@ -538,6 +586,7 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: req.Staged.ObjectKey, Issue: f.Issue.Text,
 		Category: string(f.Diagnosis.Category), Confidence: plan.Confidence, DecidedBy: f.Diagnosis.By, Strategy: s.Name(),
 		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
+		Signature: s.Name() + "|" + quality.Config{Type: f.Config.Type, Kwargs: f.Config.Kwargs}.RuleName(),
 	}
 	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
 	var approval, reverted *metadata.HealingAction

@@ -388,8 +388,12 @@ func TestHoldQualityDropReportLateData(t *testing.T) {
 	if r, err := holdText(ctx, (&Engine{Store: store, Policy: off}), req("worse.csv", 60, 26*3600)); err != nil || r != "" {
 		t.Fatalf("hold_quality_drops: false, still held: %q %v", r, err)
 	}
-	if as, _ := store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"}); len(as) != 3 {
-		t.Fatalf("want the late data and the quality drop of worse.csv reported: %+v", as)
+	// Late data again is the same open issue, seen twice; the quality
+	// drop is a new one.
+	as, _ = store.ListActions(ctx, metadata.ActionFilter{Status: "escalated"})
+	if len(as) != 2 || as[0].Strategy != "report_anomaly" || !strings.Contains(as[0].Issue, "quality score fell to 60.0") ||
+		as[1].Occurrences != 2 || as[1].RunID != "run-late.csv" || as[1].LastSeenAt.IsZero() {
+		t.Fatalf("want the late data (twice) and the quality drop of worse.csv reported: %+v", as)
 	}
 }
 

@@ -150,7 +150,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 		log = slog.New(slog.DiscardHandler)
 	}
 	st, spec := req.Staged, req.Spec
-	tried := map[string]bool{}
+	tried, addressed := map[string]bool{}, map[string]bool{}
 	decided := e.decisionsOf(ctx, req.Pipeline)
 	replay := false
 	if run, err := e.Store.GetRun(ctx, req.RunID); err == nil {
@@ -188,6 +188,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			break
 		}
 		tried[strat.Name()+"\x00"+plan.Subject] = true
+		addressed[strings.ToLower(plan.Subject)] = true
 		hold := false
 		m, err := e.model(ctx)
 		if err != nil {
@@ -208,6 +209,7 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: st.ObjectKey, Issue: plan.Issue.Text,
 			Category: string(d.Category), Confidence: plan.Confidence, DecidedBy: d.By, Strategy: strat.Name(),
 			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
+			Signature: strat.Name() + "|" + plan.Subject,
 		}
 		var approval, reverted *metadata.HealingAction
 		approvedAs := "approval of"
@@ -312,7 +314,78 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 			return st, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
 		}
 	}
-	return st, nil
+	return st, e.reportRejects(ctx, req, insp, st, addressed)
+}
+
+// quarantineStrategy names the actions that record a class of rows
+// staging set aside that no repair addressed.
+const quarantineStrategy = "report_quarantine"
+
+// reportRejects records each class of rows still set aside (a kind of
+// problem in a column) that no plan of this healing was about, as an
+// escalated issue with its diagnosis: one open action per class, counted
+// on repeats.
+func (e *Engine) reportRejects(ctx context.Context, req pipeline.StageRequest, insp warehouse.Inspector, st *warehouse.Staged, addressed map[string]bool) error {
+	if st.Quarantined == 0 {
+		return nil
+	}
+	rejects, err := insp.Rejects(ctx, st)
+	if err != nil {
+		return err
+	}
+	m, err := e.model(ctx)
+	if err != nil {
+		return fmt.Errorf("diagnosis model: %w", err)
+	}
+	for _, r := range rejects {
+		col := strings.ToLower(r.Column)
+		if r.Column != "" && addressed["column "+col] || r.Kind == warehouse.RejectEncoding && addressed["file encoding"] {
+			continue
+		}
+		var is Issue
+		var before []string
+		switch r.Kind {
+		case warehouse.RejectCast:
+			vals, err := insp.RejectedValues(ctx, st, r.Column, 5)
+			if err != nil {
+				return err
+			}
+			typ := ""
+			for _, c := range st.Columns {
+				if strings.EqualFold(c.Name, r.Column) {
+					typ = c.Type
+				}
+			}
+			is, before = castIssue(r.Column, typ, st.ObjectKey, r.Rows, vals), vals
+		case warehouse.RejectNull:
+			is = Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed its REQUIRED mode: NULL in %d rows of %s", r.Column, r.Rows, st.ObjectKey)}
+		case warehouse.RejectEncoding:
+			is = Issue{Kind: "drift", Text: fmt.Sprintf("file encoding of %s failed: %d rows are not valid UTF-8", st.ObjectKey, r.Rows)}
+		default:
+			text := fmt.Sprintf("%d rows of %s failed to parse", r.Rows, st.ObjectKey)
+			for _, s := range st.Samples {
+				if !strings.HasPrefix(s.Reason, "CAST") && !strings.HasPrefix(s.Reason, "NULL") {
+					text += ": " + s.Reason
+					break
+				}
+			}
+			is = Issue{Kind: "drift", Text: text}
+		}
+		d := Diagnose(is, m)
+		subject := r.Kind + " " + r.Column
+		params, _ := json.Marshal(map[string]any{"kind": r.Kind, "column": r.Column, "subject": subject,
+			"not_revertible": "nothing was changed: the rows stay set aside for a person"})
+		b, _ := json.Marshal(before)
+		if _, err := e.Store.RecordAction(ctx, metadata.HealingAction{
+			RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: st.ObjectKey, Issue: is.Text, Category: string(d.Category),
+			Confidence: d.Confidence, DecidedBy: d.By, Strategy: quarantineStrategy, Params: string(params), RowsAffected: r.Rows,
+			Before: string(b), Status: "escalated", Signature: quarantineStrategy + "|" + subject,
+			Reason: fmt.Sprintf("%d rows set aside; no repair applies (%s)", r.Rows, advice(d.Category)),
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // verifyStage accepts a new staging that accounts for the same rows and

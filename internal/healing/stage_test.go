@@ -28,6 +28,11 @@ func (f fakeInspector) RejectedValues(_ context.Context, _ *warehouse.Staged, co
 
 func (f fakeInspector) Discard(context.Context, *warehouse.Staged) error { return nil }
 
+// RepeatedRows finds nothing repeated.
+func (f fakeInspector) RepeatedRows(context.Context, *warehouse.Staged, string) (int64, error) {
+	return 0, nil
+}
+
 // Overlap serves "overlap:FILE>TARGET" from the map, -1 (nothing to
 // compare with) when absent.
 func (f fakeInspector) Overlap(_ context.Context, _ warehouse.LoadSpec, file, target string) (float64, error) {

@@ -150,7 +150,7 @@ func (e *Engine) RecordTask(ctx context.Context, rep pipeline.TaskReport) error 
 	a := metadata.HealingAction{
 		RunID: rep.RunID, Pipeline: rep.Pipeline, ObjectKey: rep.Source, Issue: firstLine(finalIssue.Text),
 		Category: string(finalCat), Confidence: final.Confidence, DecidedBy: final.By, Strategy: escalateStrategy,
-		Status: "escalated", Reason: escalation(final, rep.Err),
+		Status: "escalated", Reason: escalation(final, rep.Err), Signature: escalateStrategy + "|" + rep.Source + "|" + string(finalCat),
 	}
 	_, err = e.Store.RecordAction(ctx, a)
 	return err

@@ -787,11 +787,26 @@ func (s *sqlStore) RecordAction(ctx context.Context, a HealingAction) (int64, er
 		a.CreatedAt = time.Now()
 	}
 	var id int64
+	if a.Signature != "" && a.Status == "escalated" {
+		// The same issue, still escalated: it counts there. The latest
+		// run's wording and evidence replace the earlier.
+		err := s.queryRow(ctx, `UPDATE healing_actions SET occurrences = occurrences + 1, last_seen_at = ?, issue = ?, reason = ?,
+	rows_affected = ?, before = ?, confidence = ?, category = ?, decided_by = ?
+WHERE id = (SELECT max(id) FROM healing_actions WHERE pipeline = ? AND signature = ? AND status = 'escalated') RETURNING id`,
+			s.d.timeArg(a.CreatedAt), a.Issue, a.Reason, a.RowsAffected, a.Before, a.Confidence, a.Category, a.DecidedBy,
+			a.Pipeline, a.Signature).Scan(&id)
+		switch {
+		case err == nil:
+			return id, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, fmt.Errorf("record action %s of run %s: %w", a.Strategy, a.RunID, err)
+		}
+	}
 	err := s.queryRow(ctx, (`INSERT INTO healing_actions (run_id, pipeline, object_key, issue, category, confidence,
-	decided_by, strategy, params, rows_affected, before, after, status, approved_by, reason, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+	decided_by, strategy, params, rows_affected, before, after, status, approved_by, reason, created_at, signature)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 		a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy, a.Strategy, a.Params, a.RowsAffected,
-		a.Before, a.After, a.Status, a.ApprovedBy, a.Reason, s.d.timeArg(a.CreatedAt)).Scan(&id)
+		a.Before, a.After, a.Status, a.ApprovedBy, a.Reason, s.d.timeArg(a.CreatedAt), a.Signature).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record action %s of run %s: %w", a.Strategy, a.RunID, err)
 	}
@@ -801,7 +816,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 // ListActions implements Store.
 func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAction, error) {
 	q := `SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy, params, rows_affected,
-	before, after, status, approved_by, reason, created_at FROM healing_actions WHERE 1 = 1`
+	before, after, status, approved_by, reason, created_at, signature, occurrences, last_seen_at FROM healing_actions WHERE 1 = 1`
 	var args []any
 	for _, c := range []struct{ col, v string }{{"run_id", f.RunID}, {"pipeline", f.Pipeline}, {"status", f.Status}, {"category", f.Category}, {"strategy", f.Strategy}} {
 		if c.v != "" {
@@ -827,7 +842,8 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 	for rows.Next() {
 		var a HealingAction
 		if err := rows.Scan(&a.ID, &a.RunID, &a.Pipeline, &a.ObjectKey, &a.Issue, &a.Category, &a.Confidence, &a.DecidedBy, &a.Strategy,
-			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt)); err != nil {
+			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt),
+			&a.Signature, &a.Occurrences, scanTime(&a.LastSeenAt)); err != nil {
 			return nil, fmt.Errorf("list actions: %w", err)
 		}
 		out = append(out, a)
@@ -839,9 +855,11 @@ func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAc
 func (s *sqlStore) GetAction(ctx context.Context, id int64) (HealingAction, error) {
 	var a HealingAction
 	err := s.queryRow(ctx, (`SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy,
-	params, rows_affected, before, after, status, approved_by, reason, created_at FROM healing_actions WHERE id = ?`), id).
+	params, rows_affected, before, after, status, approved_by, reason, created_at, signature, occurrences, last_seen_at
+	FROM healing_actions WHERE id = ?`), id).
 		Scan(&a.ID, &a.RunID, &a.Pipeline, &a.ObjectKey, &a.Issue, &a.Category, &a.Confidence, &a.DecidedBy, &a.Strategy,
-			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt))
+			&a.Params, &a.RowsAffected, &a.Before, &a.After, &a.Status, &a.ApprovedBy, &a.Reason, scanTime(&a.CreatedAt),
+			&a.Signature, &a.Occurrences, scanTime(&a.LastSeenAt))
 	if errors.Is(err, sql.ErrNoRows) {
 		return HealingAction{}, fmt.Errorf("healing action %d: %w", id, ErrNotFound)
 	}

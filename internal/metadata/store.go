@@ -325,6 +325,13 @@ type HealingAction struct {
 	ApprovedBy   string // policy, or a person
 	Reason       string
 	CreatedAt    time.Time
+	// Signature names the issue an escalation is about (its strategy and
+	// subject). RecordAction keeps one open escalation per pipeline and
+	// signature: a repeat counts on it (Occurrences, LastSeenAt) instead
+	// of adding another action. Empty for actions that are not merged.
+	Signature   string
+	Occurrences int64     // how often the issue was seen; 1 for a new action
+	LastSeenAt  time.Time // when it was last seen; zero for a new action
 }
 
 // ActionFilter selects healing actions.

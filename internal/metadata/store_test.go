@@ -930,3 +930,50 @@ func TestRevertAction(t *testing.T) {
 		}
 	})
 }
+
+// TestOneOpenEscalationPerIssue: a repeat of an escalated issue counts
+// on its open action; another issue, another pipeline, a non-escalated
+// status or an action without a signature each get their own.
+func TestOneOpenEscalationPerIssue(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		esc := func(run, pipeline, sig string, at int) int64 {
+			id, err := s.RecordAction(ctx, HealingAction{RunID: run, Pipeline: pipeline, Strategy: "report_quarantine", Status: "escalated",
+				Signature: sig, Issue: "issue of " + run, RowsAffected: int64(at), CreatedAt: ts(at)})
+			mustNil(t, err)
+			return id
+		}
+		first := esc("r1", "p", "report_quarantine|cast|day", 10)
+		if again := esc("r2", "p", "report_quarantine|cast|day", 20); again != first {
+			t.Fatalf("a repeat got a new action %d, want %d", again, first)
+		}
+		esc("r3", "p", "report_quarantine|cast|day", 30)
+		other := esc("r3", "p", "report_quarantine|cast|amount", 30)
+		elsewhere := esc("r3", "q", "report_quarantine|cast|day", 30)
+		if other == first || elsewhere == first || other == elsewhere {
+			t.Fatalf("different issues merged: %d %d %d", first, other, elsewhere)
+		}
+		a, err := s.GetAction(ctx, first)
+		mustNil(t, err)
+		if a.Occurrences != 3 || !a.LastSeenAt.Equal(ts(30)) || !a.CreatedAt.Equal(ts(10)) || a.Issue != "issue of r3" || a.RunID != "r1" || a.RowsAffected != 30 {
+			t.Fatalf("merged action: %+v", a)
+		}
+		// Proposals and unsigned actions are never merged.
+		p1, err := s.RecordAction(ctx, HealingAction{RunID: "r4", Pipeline: "p", Strategy: "x", Status: "proposed", Signature: "x|s"})
+		mustNil(t, err)
+		p2, err := s.RecordAction(ctx, HealingAction{RunID: "r5", Pipeline: "p", Strategy: "x", Status: "proposed", Signature: "x|s"})
+		mustNil(t, err)
+		u1, err := s.RecordAction(ctx, HealingAction{RunID: "r4", Pipeline: "p", Strategy: "y", Status: "escalated"})
+		mustNil(t, err)
+		u2, err := s.RecordAction(ctx, HealingAction{RunID: "r5", Pipeline: "p", Strategy: "y", Status: "escalated"})
+		mustNil(t, err)
+		if p1 == p2 || u1 == u2 {
+			t.Fatalf("merged what should not be: %d %d %d %d", p1, p2, u1, u2)
+		}
+		list, err := s.ListActions(ctx, ActionFilter{Pipeline: "p", Strategy: "report_quarantine"})
+		mustNil(t, err)
+		if len(list) != 2 || list[1].Occurrences != 3 || list[0].Occurrences != 1 || !list[0].LastSeenAt.IsZero() {
+			t.Fatalf("listed: %+v", list)
+		}
+	})
+}

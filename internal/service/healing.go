@@ -33,13 +33,21 @@ type ActionView struct {
 	ApprovedBy   string          `json:"approved_by"`
 	Reason       string          `json:"reason"`
 	CreatedAt    time.Time       `json:"created_at"`
+	// Occurrences counts the runs that found the same escalated issue
+	// (1 for most actions); LastSeenAt is when it was last found.
+	Occurrences int64      `json:"occurrences"`
+	LastSeenAt  *time.Time `json:"last_seen_at,omitempty"`
 }
 
 // ActionOf renders a stored action.
 func ActionOf(a metadata.HealingAction) ActionView {
+	n := a.Occurrences
+	if n == 0 {
+		n = 1
+	}
 	return ActionView{a.ID, a.RunID, a.Pipeline, a.ObjectKey, a.Issue, a.Category, a.Confidence, a.DecidedBy,
 		a.Strategy, rawJSON(a.Params), a.RowsAffected, rawJSON(a.Before), rawJSON(a.After),
-		a.Status, a.ApprovedBy, a.Reason, a.CreatedAt.UTC()}
+		a.Status, a.ApprovedBy, a.Reason, a.CreatedAt.UTC(), n, timePtr(a.LastSeenAt)}
 }
 
 // ActionQuery selects actions.
