@@ -440,6 +440,12 @@ func classes() []faultClass {
 			later := time.Now().Add(time.Hour)
 			os.Chtimes(filepath.Join(dir, "data", "day.csv"), later, later)
 		})},
+		{name: "file re-delivered with a few changes (append)", source: "files", kind: "escalate", cause: "commit held for approval", run: redelivery(func(t *testing.T, dir string, data []byte) {
+			lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+			lines[3] = strings.Replace(lines[3], ",EMEA", ",APAC", 1) + ""
+			lines = append(lines, strings.Replace(lines[1], lines[1][:strings.IndexByte(lines[1], ',')], "999", 1))
+			os.WriteFile(filepath.Join(dir, "data", "day_v2.csv"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		})},
 		{name: "same file twice in one batch (append)", source: "files", kind: "auto", run: func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
 			dir := appendProject(t)
 			rows := truth(seed, 40, utf8Cities)

@@ -1015,6 +1015,9 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 	if !newest.IsZero() {
 		m["freshness_s"] = max(0, started.Sub(newest).Seconds())
 	}
+	if p.Mode == config.ModeAppend && p.DuplicateDeliveries != config.DuplicatesLoad {
+		m = r.repeatedShare(ctx, p, staged, m, log)
+	}
 	var score float64
 	var scored int
 	for _, o := range objs {
@@ -1025,6 +1028,34 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 	}
 	if scored > 0 {
 		m["quality_score"] = score / float64(scored)
+	}
+	return m
+}
+
+// minRepeatedRows is the smallest batch whose repeated rows are measured:
+// a handful of identical rows may well happen twice.
+const minRepeatedRows = 10
+
+// repeatedShare adds to m the share of the batch's rows that the append
+// target holds already ("repeated_share"), which a healer may take for a
+// re-delivery with changes (an identical one is not staged at all).
+func (r *Runner) repeatedShare(ctx context.Context, p *config.Pipeline, staged []*warehouse.Staged, m map[string]float64, log *slog.Logger) map[string]float64 {
+	insp, ok := r.Warehouse.(warehouse.Inspector)
+	if !ok {
+		return m
+	}
+	var repeated, rows int64
+	for _, st := range staged {
+		n, err := insp.RepeatedRows(ctx, st, p.Target)
+		if err != nil {
+			log.Warn("measure repeated rows", "object", st.ObjectKey, "err", err)
+			return m
+		}
+		repeated += n
+		rows += st.Loaded
+	}
+	if rows >= minRepeatedRows && repeated > 0 {
+		m["repeated_share"] = float64(repeated) / float64(rows)
 	}
 	return m
 }

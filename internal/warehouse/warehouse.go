@@ -229,6 +229,10 @@ type Inspector interface {
 	RejectedValues(ctx context.Context, st *Staged, column string, limit int) ([]string, error)
 	// Discard drops a staged object's tables without committing them.
 	Discard(ctx context.Context, st *Staged) error
+	// RepeatedRows counts the staged rows that the target already holds,
+	// each as often as it holds it (every column both have compared);
+	// 0 when the target does not exist.
+	RepeatedRows(ctx context.Context, st *Staged, target string) (int64, error)
 	// Overlap is the share (0 to 1) of the distinct values of fileColumn,
 	// a column of the object's file that the schema lacks, that the
 	// target's column targetColumn holds among its most recent rows; 0

@@ -414,6 +414,32 @@ func (w *Warehouse) RejectedValues(ctx context.Context, st *warehouse.Staged, co
 	return out, rows.Err()
 }
 
+// RepeatedRows implements warehouse.Inspector.
+func (w *Warehouse) RepeatedRows(ctx context.Context, st *warehouse.Staged, target string) (int64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	tcols, err := columns(ctx, w.conn, target, false)
+	if err != nil || len(tcols) == 0 {
+		return 0, err
+	}
+	var common []warehouse.Column
+	for _, c := range st.Columns {
+		if hasColumn(tcols, c.Name) {
+			common = append(common, c)
+		}
+	}
+	if len(common) == 0 {
+		return 0, nil
+	}
+	list := selectList(common)
+	var n int64
+	if err := w.conn.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT %s FROM %s INTERSECT ALL SELECT %s FROM %s)",
+		list, stagingRef(st.Table), list, qualified("main", target))).Scan(&n); err != nil {
+		return 0, fmt.Errorf("duckdb: rows of %s already in %s: %w", st.ObjectKey, target, err)
+	}
+	return n, nil
+}
+
 // SetAside implements warehouse.Warehouse.
 func (w *Warehouse) SetAside(ctx context.Context, runID, pipeline string, objects []*warehouse.Staged) (int64, error) {
 	w.mu.Lock()
