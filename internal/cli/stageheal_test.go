@@ -218,7 +218,7 @@ func TestRevertStageRepair(t *testing.T) {
 		t.Fatalf("target after the revert: %v", got)
 	}
 	q := queryJSON(t, dir, "SELECT line, reason, raw FROM events__quarantine ORDER BY line")
-	if len(q) != 2 || fmt.Sprint(q[0]["line"]) != "3" || q[0]["raw"] != `{"id":"3","day":"27/11/2026","seen_at":"2026-11-02 09:00:00","amount":3.0,"city":"Genf","channel":"app"}` ||
+	if len(q) != 2 || fmt.Sprint(q[0]["line"]) != "3" || q[0]["raw"] != `{"id":"3","day":"27/11/2026","seen_at":"2026-11-02 09:00:00","amount":"3.00","city":"Genf","channel":"app"}` ||
 		!strings.Contains(fmt.Sprint(q[0]["reason"]), `Could not convert string "27/11/2026"`) ||
 		!strings.Contains(fmt.Sprint(q[1]["reason"]), fmt.Sprintf("set aside again: repair #%d was reverted", ids["parse_date_format"])) {
 		t.Fatalf("quarantine after the revert: %v", q)

@@ -23,7 +23,8 @@ var conversionCases = []struct {
 	good, bad []string
 }{
 	{"INTEGER", []string{"42", "-7", "0"}, []string{"1.5", "abc", "9223372036854775808", "12:30", "yesterday", "0x1G"}},
-	{"NUMERIC", []string{"1.25", "-3", "0.000000001"}, []string{"abc", "1.2.3", "NaN?", "12:30", "1e400"}},
+	{"NUMERIC", []string{"1.25", "-3", "0.000000001", "1.2500000000000", "1e2"}, []string{"abc", "1.2.3", "NaN?", "12:30", "1e400", "1.0000000001", "1e-20"}},
+	{"NUMERIC(12,2)", []string{"1.25", "-3", "1.230", "12e1", "0.5"}, []string{"1.234", "1e-20", "0.001", "12345678901.5", "abc"}},
 	{"BIGNUMERIC", []string{"1.25", "123456789012345678.5"}, []string{"abc", "--1", "two"}},
 	{"FLOAT", []string{"1.5", "-2e10", "inf", "-Infinity", "NaN"}, []string{"abc", "1e400", "-1e999", "1,5,6", "12:30"}},
 	{"BOOL", []string{"true", "false"}, []string{"maybe", "2", "yesno", "truthy"}},
@@ -91,9 +92,12 @@ func TestNoFailedConversionBecomesNull(t *testing.T) {
 		for _, f := range []format.Format{format.CSV, format.JSONL, format.JSON, format.Parquet} {
 			t.Run(c.typ+"/"+string(f), func(t *testing.T) {
 				vals := append(append([]string{}, c.good...), c.bad...)
-				target := strings.ToLower("t_" + c.typ + "_" + string(f))
+				target := strings.ToLower("t_" + strings.NewReplacer("(", "", ")", "", ",", "_").Replace(c.typ) + "_" + string(f))
 				p := writeConversionFile(t, w, dir, target, f, vals)
 				sch := schema.Schema{{Name: "id", Type: "INT64", Mode: "REQUIRED"}, {Name: "v", Type: c.typ}}
+				if c.typ == "NUMERIC(12,2)" {
+					sch[1] = schema.Field{Name: "v", Type: "NUMERIC", Precision: 12, Scale: 2}
+				}
 				st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "run-1", Pipeline: target, Target: target, ObjectKey: filepath.Base(p),
 					Fingerprint: "fp", Path: p, Format: f, Schema: sch})
 				if err != nil {

@@ -868,6 +868,15 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d %Y', '%B %d, %Y', '%b %d, %Y', " +
 	"'%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
 
+// decimalScale is the scale of a DECIMAL(P,S) type, and whether it is one.
+func decimalScale(typ string) (int, bool) {
+	var p, sc int
+	if _, err := fmt.Sscanf(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(%d,%d)", &p, &sc); err != nil {
+		return 0, false
+	}
+	return sc, true
+}
+
 // monthFirstFormats read slash dates month first, as PostgreSQL's default
 // DateStyle (MDY) does, for LoadSpec.MonthFirst.
 const monthFirstFormats = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y']"
@@ -880,6 +889,16 @@ func (s *stager) castExpr(col, typ string) string { return castExpr(col, typ, s.
 // dateFormats, and with monthFirst those of monthFirstFormats.
 func castExpr(col, typ string, monthFirst bool) string {
 	base := fmt.Sprintf("TRY_CAST(%s AS %s)", col, typ)
+	if scale, ok := decimalScale(typ); ok {
+		// A value with more decimals than the scale does not fit: the
+		// cast would round it ("1.234" into DECIMAL(12,2) reads 1.23,
+		// "1e-20" reads 0). Trailing zeros fit; a number in exponent
+		// notation fits when its double reads the same.
+		text := "trim(CAST(" + col + " AS VARCHAR))"
+		return fmt.Sprintf("CASE WHEN NOT (contains(%[1]s, 'e') OR contains(%[1]s, 'E')) "+
+			"THEN CASE WHEN strpos(%[1]s, '.') = 0 OR length(rtrim(%[1]s, '0')) - strpos(%[1]s, '.') <= %[3]d THEN %[2]s END "+
+			"WHEN %[2]s = TRY_CAST(%[1]s AS DOUBLE) THEN %[2]s END", text, base, scale)
+	}
 	if isInteger(typ) {
 		// DuckDB rounds "2.5" to 3 on a cast to an integer: a value with
 		// a fraction does not convert (BigQuery agrees), it is set aside.
@@ -894,6 +913,7 @@ func castExpr(col, typ string, monthFirst bool) string {
 			formats = strings.TrimSuffix(dateFormats, "]") + ", " + strings.TrimPrefix(monthFirstFormats, "[")
 		}
 		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, formats, typ)
+	case "DECIMAL", "NUMERIC":
 	case "DOUBLE", "FLOAT", "REAL":
 		// A number too large for the type ("1e400") would read as
 		// infinity: it does not convert. "inf" and "Infinity" do.
@@ -1085,7 +1105,7 @@ func (s *stager) ownConversion(d declaredColumn) bool {
 	case "DOUBLE", "FLOAT", "REAL", "DATE", "TIMESTAMP":
 		return true
 	}
-	return isInteger(t)
+	return isInteger(t) || strings.HasPrefix(t, "DECIMAL")
 }
 
 // isInteger reports whether a DuckDB type is an integer type.
