@@ -117,15 +117,35 @@ func (s *Server) Handler() http.Handler {
 		}
 		allowed[rt.path] = append(allowed[rt.path], rt.method)
 	}
+	known := func(r *http.Request) string {
+		_, pattern := paths.Handler(r)
+		return pattern
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := paths.Handler(r); pattern != "" && r.Method != http.MethodOptions {
+		// OPTIONS too: a preflight where CORS is configured is answered
+		// before this; any other OPTIONS is a method the path lacks.
+		if pattern := known(r); pattern != "" {
 			w.Header().Set("Allow", strings.Join(allowed[pattern], ", "))
 			writeProblem(w, r, http.StatusMethodNotAllowed, ProblemMethod, r.Method+" is not allowed on "+r.URL.Path)
 			return
 		}
 		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return s.cors(mux)
+	return closeChunked(s.cors(mux, known))
+}
+
+// closeChunked closes the connection after answering a request whose
+// body came in chunks. net/http reads such a body by its chunks and drops
+// any Content-Length sent with them (RFC 9112, section 6.3); a request
+// with both may be an attempt to smuggle a second request past a proxy
+// that went by the length, so nothing more is read from its connection.
+func closeChunked(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && slices.Contains(r.TransferEncoding, "chunked") {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // endpoint wraps a route's handler with authentication, authorisation,
@@ -336,8 +356,11 @@ func (s *Server) audit(r *http.Request, p service.Principal, status int) {
 	}
 }
 
-// cors answers preflights and marks responses for the allowed origins.
-func (s *Server) cors(next http.Handler) http.Handler {
+// cors answers preflights to the paths known names (it returns "" for
+// an unknown path) and marks responses for the allowed origins. Without
+// configured origins there are no preflights: OPTIONS is then a method
+// no path has.
+func (s *Server) cors(next http.Handler, known func(*http.Request) string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && (slices.Contains(s.Config.CORSOrigins, "*") || slices.Contains(s.Config.CORSOrigins, origin))
@@ -346,7 +369,7 @@ func (s *Server) cors(next http.Handler) http.Handler {
 			w.Header().Add("Vary", "Origin")
 			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, Location")
 		}
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" && len(s.Config.CORSOrigins) > 0 && known(r) != "" {
 			if !allowed {
 				writeProblem(w, r, http.StatusForbidden, ProblemForbidden, "origin not allowed")
 				return

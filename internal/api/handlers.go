@@ -2,8 +2,11 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/quality"
@@ -65,6 +68,29 @@ func (q *query) invalid(field, reason string) {
 	}
 }
 
+// sourceTypes are the source types a project may use (config's
+// supportedSources).
+var sourceTypes = []string{"gcs", "file", "postgres", "mysql", "cloudsql", "api", "graphql"}
+
+// oneOf reads a filter whose values are known: one of values, or none.
+func (q *query) oneOf(name string, values []string) string {
+	v := q.str(name)
+	if v != "" && !slices.Contains(values, v) {
+		q.invalid(name, fmt.Sprintf("must be one of %s, got %q", strings.Join(values, ", "), v))
+	}
+	return v
+}
+
+// pipeline reads the pipeline filter: one of the project's pipelines, or
+// none.
+func (q *query) pipeline() string {
+	v := q.str("pipeline")
+	if _, ok := q.s.Service.Project.Pipeline(v); v != "" && !ok {
+		q.invalid("pipeline", fmt.Sprintf("%q is not a pipeline of this project", v))
+	}
+	return v
+}
+
 func (q *query) time(name string) time.Time {
 	v := q.str(name)
 	if v == "" {
@@ -91,7 +117,7 @@ func (q *query) page() service.PageRequest {
 
 func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	pq := service.PipelineQuery{Status: q.str("status"), SourceType: q.str("source_type"), PageRequest: q.page()}
+	pq := service.PipelineQuery{Status: q.str("status"), SourceType: q.oneOf("source_type", sourceTypes), PageRequest: q.page()}
 	if q.bad {
 		return
 	}
@@ -108,7 +134,7 @@ func (s *Server) runs(w http.ResponseWriter, r *http.Request, pipeline string) {
 	q := s.query(w, r)
 	rq := service.RunQuery{Pipeline: pipeline, Status: q.str("status"), Since: q.time("since"), Until: q.time("until"), PageRequest: q.page()}
 	if pipeline == "" {
-		rq.Pipeline = q.str("pipeline")
+		rq.Pipeline = q.pipeline()
 	}
 	if q.bad {
 		return
@@ -130,7 +156,8 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, _ service.Princi
 	s.respond(w, r, d, err)
 }
 
-// TriggerRequest is POST /pipelines/{id}/run's body (it may be empty).
+// TriggerRequest is POST /pipelines/{id}/run's body. It may be empty,
+// with Content-Length: 0 or as an empty chunked body alike.
 type TriggerRequest struct {
 	Parameters map[string]string `json:"parameters"`
 }
@@ -145,7 +172,7 @@ type TriggerResponse struct {
 
 func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	var req TriggerRequest
-	if r.ContentLength != 0 && s.decode(w, r, &req) {
+	if s.decodeOptional(w, r, &req) {
 		return
 	}
 	id := r.PathValue("id")
@@ -161,7 +188,7 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request, _ service.Pr
 
 func (s *Server) qualityMetrics(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	pipeline, since, until := q.str("pipeline"), q.time("since"), q.time("until")
+	pipeline, since, until := q.pipeline(), q.time("since"), q.time("until")
 	if q.bad {
 		return
 	}
@@ -171,7 +198,7 @@ func (s *Server) qualityMetrics(w http.ResponseWriter, r *http.Request, _ servic
 
 func (s *Server) validations(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	vq := service.ValidationQuery{Pipeline: q.str("pipeline"), RunID: q.str("run_id"), Since: q.time("since"), Until: q.time("until"), PageRequest: q.page()}
+	vq := service.ValidationQuery{Pipeline: q.pipeline(), RunID: q.str("run_id"), Since: q.time("since"), Until: q.time("until"), PageRequest: q.page()}
 	if q.bad {
 		return
 	}
@@ -191,8 +218,13 @@ type PipelineRules struct {
 }
 
 func (s *Server) listRules(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	q := s.query(w, r)
+	p := q.pipeline()
+	if q.bad {
+		return
+	}
 	names := s.Service.Project.PipelineNames()
-	if p := r.URL.Query().Get("pipeline"); p != "" {
+	if p != "" {
 		names = []string{p}
 	}
 	out := RulesResponse{Items: []PipelineRules{}}
@@ -263,7 +295,7 @@ func btoi(b bool) int {
 
 func (s *Server) listActions(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	aq := service.ActionQuery{RunID: q.str("run_id"), Pipeline: q.str("pipeline"), Status: q.str("status"), Category: q.str("category"), PageRequest: q.page()}
+	aq := service.ActionQuery{RunID: q.str("run_id"), Pipeline: q.pipeline(), Status: q.str("status"), Category: q.str("category"), PageRequest: q.page()}
 	if q.bad {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
+	"unicode"
 
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
@@ -105,12 +107,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decode reads a JSON body strictly: unknown fields, trailing data and
-// wrong types are refused, naming the field; a body over the limit is
-// refused with 413. It reports whether it answered already.
+// decode reads a JSON body strictly: unknown fields, keys given twice
+// (in any case, at any depth), trailing data and wrong types are
+// refused, naming the field; a body over the limit is refused with 413.
+// It reports whether it answered already.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, s.maxBody())
-	return s.decoded(w, r, json.NewDecoder(r.Body), v, nil)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err != nil {
+		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
+	}
+	return s.decoded(w, r, body, v, nil)
+}
+
+// decodeOptional is decode for a body that may be empty: an empty body
+// (no bytes, or only white space), whether sent with Content-Length: 0,
+// without a length or as chunks, leaves v as it is.
+func (s *Server) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
+	if err != nil {
+		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return false
+	}
+	return s.decoded(w, r, body, v, nil)
 }
 
 // decodePython is decode for a body that Python's json module may have
@@ -123,21 +143,143 @@ func (s *Server) decodePython(w http.ResponseWriter, r *http.Request, v any) boo
 		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
 	}
 	text, rw := quality.RewriteNonFinite(body)
-	return s.decoded(w, r, json.NewDecoder(bytes.NewReader(text)), v, rw)
+	return s.decoded(w, r, text, v, rw)
 }
 
-// decoded decodes one JSON value strictly with dec, mapping error
+// errTrailing is a body with more after its JSON value.
+var errTrailing = errors.New("the body has data after its JSON value")
+
+// decoded decodes one JSON value strictly from body, mapping error
 // offsets back through rw, and answers when it fails.
-func (s *Server) decoded(w http.ResponseWriter, r *http.Request, dec *json.Decoder, v any, rw *quality.Rewrite) bool {
+func (s *Server) decoded(w http.ResponseWriter, r *http.Request, body []byte, v any, rw *quality.Rewrite) bool {
+	if dup := duplicateKey(body); dup != nil {
+		writeProblemValue(w, Problem{Type: ProblemBase + ProblemMalformed, Title: problemTitles[ProblemMalformed], Status: http.StatusBadRequest,
+			Detail: dup.Error(), Field: dup.path, Reason: "is given more than once", Instance: r.URL.Path})
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
+	if err == nil {
+		// Only white space may follow: not a second value, not a stray
+		// closing brace (which dec.More does not see).
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailing
+		}
 	}
 	if err == nil {
 		return false
 	}
 	return s.answerDecodeErr(w, r, rw.Err(err))
+}
+
+// dupKeyError names a key an object gives twice.
+type dupKeyError struct {
+	// path is where the key is, such as rule.kwargs.column; key and
+	// first are its two spellings.
+	path, key, first string
+}
+
+func (e *dupKeyError) Error() string {
+	if e.key == e.first {
+		return fmt.Sprintf("key %q is given twice in the same object (at %s)", e.key, e.path)
+	}
+	return fmt.Sprintf("key %q repeats key %q: keys are matched regardless of case (at %s)", e.key, e.first, e.path)
+}
+
+// duplicateKey walks the body's tokens and returns the first key that an
+// object gives twice, compared as encoding/json compares them (without
+// regard to case), at any depth; nil when there is none. A body that is
+// not JSON has none: decoding it reports why.
+func duplicateKey(body []byte) *dupKeyError {
+	type frame struct {
+		object bool
+		keys   map[string]string // folded key: as written
+		key    string            // the member being read
+		hasKey bool              // its key is read, its value not yet
+		index  int               // the element being read
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*frame
+	path := func(last string) string {
+		var b strings.Builder
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.index)
+			}
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(last)
+		return b.String()
+	}
+	// value ends a value inside the innermost container.
+	value := func() {
+		if n := len(stack); n > 0 {
+			if f := stack[n-1]; f.object {
+				f.hasKey = false
+			} else {
+				f.index++
+			}
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		top := (*frame)(nil)
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				stack = append(stack, &frame{object: t == '{', keys: map[string]string{}})
+				continue
+			default:
+				stack = stack[:len(stack)-1]
+				value()
+			}
+		case string:
+			if top != nil && top.object && !top.hasKey {
+				folded := foldKey(t)
+				if first, ok := top.keys[folded]; ok {
+					return &dupKeyError{path: path(t), key: t, first: first}
+				}
+				top.keys[folded] = t
+				top.key, top.hasKey = t, true
+				continue
+			}
+			value()
+		default:
+			value()
+		}
+		if len(stack) == 0 {
+			return nil
+		}
+	}
+}
+
+// foldKey folds a key so that two keys fold alike exactly when
+// strings.EqualFold says they are equal, as encoding/json matches them:
+// each rune becomes the smallest of its case-folding orbit.
+func foldKey(k string) string {
+	return strings.Map(func(r rune) rune {
+		least := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			least = min(least, f)
+		}
+		return least
+	}, k)
 }
 
 // answerDecodeErr answers a body that could not be read or decoded; it
