@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -38,6 +39,10 @@ type row struct {
 	City    string
 	Region  string
 	Channel string
+	// DayText, SeenText and AmountText, when set, are the exact text the
+	// target holds for day, seen_at and amount (classes measured with
+	// exact: BC dates, infinities, amounts with many decimals).
+	DayText, SeenText, AmountText string
 }
 
 var (
@@ -75,7 +80,17 @@ func (r row) canon(channel bool) string {
 	if math.IsNaN(r.Qty) {
 		qty = "NULL"
 	}
-	s := fmt.Sprintf("%d|%s|%s|%.2f|%s|%s|%s", r.ID, r.Day.Format("2006-01-02"), seen, r.Amount, qty, r.City, r.Region)
+	day, amount := r.Day.Format("2006-01-02"), fmt.Sprintf("%.2f", r.Amount)
+	if r.DayText != "" {
+		day = r.DayText
+	}
+	if r.SeenText != "" {
+		seen = r.SeenText
+	}
+	if r.AmountText != "" {
+		amount = r.AmountText
+	}
+	s := fmt.Sprintf("%d|%s|%s|%s|%s|%s|%s", r.ID, day, seen, amount, qty, r.City, r.Region)
 	if channel {
 		s += "|" + r.Channel
 	}
@@ -88,10 +103,24 @@ type csvOpts struct {
 	header                                 string
 	extra                                  func(r row) string // an extra trailing field
 	encode                                 func(string) []byte
+	// delim separates the fields (default ","); quoteAll quotes every
+	// field, as R's write.csv does.
+	delim    string
+	quoteAll bool
+	// rowNames writes a first column with an empty header cell holding
+	// row numbers: "R" from 1 (as write.csv does), "pandas" from 0.
+	rowNames string
+	// trailing appends that many columns without a name and without a
+	// value to the header and every record, as Excel exports do.
+	trailing int
+	// unnamedExtra leaves the extra field's header cell empty.
+	unnamedExtra bool
 }
 
-func quoteCSV(s string) string {
-	if strings.ContainsAny(s, ",\"\n") {
+// quoteCSV quotes a field that holds the delimiter, a quote or a line
+// break.
+func quoteCSV(s, delim string) string {
+	if strings.ContainsAny(s, delim+"\"\n") {
 		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 	}
 	return s
@@ -110,25 +139,50 @@ func writeCSV(rows []row, o csvOpts) []byte {
 	qty := def(o.qty, func(r row) string { return fmt.Sprintf("%g", r.Qty) })
 	city := def(o.city, func(r row) string { return r.City })
 	region := def(o.region, func(r row) string { return r.Region })
+	delim := o.delim
+	if delim == "" {
+		delim = ","
+	}
 	var b strings.Builder
+	// line writes one record: the row name first, the empty trailing
+	// columns last.
+	line := func(name string, fields []string) {
+		for i := range fields {
+			if o.quoteAll {
+				fields[i] = `"` + strings.ReplaceAll(fields[i], `"`, `""`) + `"`
+			} else {
+				fields[i] = quoteCSV(fields[i], delim)
+			}
+		}
+		if o.rowNames != "" {
+			if o.quoteAll {
+				name = `"` + name + `"`
+			}
+			fields = append([]string{name}, fields...)
+		}
+		b.WriteString(strings.Join(fields, delim) + strings.Repeat(delim, o.trailing) + "\n")
+	}
 	header := o.header
 	if header == "" {
 		header = "id,day,seen_at,amount,qty,city,region"
 	}
-	b.WriteString(header)
-	if o.extra != nil {
-		b.WriteString(",channel")
+	names := strings.Split(header, ",")
+	if o.extra != nil && o.unnamedExtra {
+		names = append(names, "")
+	} else if o.extra != nil {
+		names = append(names, "channel")
 	}
-	b.WriteString("\n")
-	for _, r := range rows {
+	line("", names)
+	for i, r := range rows {
 		fields := []string{strconv.Itoa(r.ID), day(r), seen(r), amount(r), qty(r), city(r), region(r)}
 		if o.extra != nil {
 			fields = append(fields, o.extra(r))
 		}
-		for i := range fields {
-			fields[i] = quoteCSV(fields[i])
+		name := i // pandas counts from 0
+		if o.rowNames == "R" {
+			name = i + 1
 		}
-		b.WriteString(strings.Join(fields, ",") + "\n")
+		line(strconv.Itoa(name), fields)
 	}
 	if o.encode != nil {
 		return o.encode(b.String())
@@ -258,7 +312,14 @@ type faultClass struct {
 	kind   string // auto, escalate or fail: what the engine should do
 	// cause is what a failure or an escalation must name.
 	cause string
-	run   func(t *testing.T, seed uint64) (dir string, want []row, channel bool, code int, stderr string)
+	// exact measures day, seen_at and amount by their text in the target
+	// (amounts compared as exact decimals), not as formatted dates and
+	// cents: for values a format would hide a change in.
+	exact bool
+	// extraCol is the SQL the channel field is measured by (default
+	// channel).
+	extraCol string
+	run      func(t *testing.T, seed uint64) (dir string, want []row, channel bool, code int, stderr string)
 }
 
 // fileFault writes the truth with a fault as one day's CSV and runs.
@@ -280,7 +341,7 @@ func forceDay(rows []row) {
 }
 
 func classes() []faultClass {
-	return []faultClass{
+	return append([]faultClass{
 		{name: "date day/month/year", source: "files", kind: "auto", run: fileFault(40, utf8Cities, func(rows []row) csvOpts {
 			forceDay(rows)
 			return csvOpts{day: func(r row) string { return r.Day.Format("02/01/2006") }}
@@ -507,7 +568,7 @@ func classes() []faultClass {
 		{name: "PostgreSQL permission denied", source: "postgres", kind: "fail", cause: "permission denied", run: pgDenied},
 		{name: "MariaDB decimal commas as text", source: "mariadb", kind: "auto", run: mysqlCommas},
 		{name: "MariaDB missing table", source: "mariadb", kind: "fail", cause: "doesn't exist", run: missingTable("mysql", testutil.MySQLDSN)},
-	}
+	}, append(fileFeedClasses(), sqlValueClasses()...)...)
 }
 
 // afterHistory loads eight normal days, then a batch of n records whose
@@ -657,8 +718,26 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 	t.Helper()
 	cols := "id, strftime(day, '%Y-%m-%d'), coalesce(strftime(seen_at, '%Y-%m-%d %H:%M:%S'), 'NULL'), printf('%.2f', amount), " +
 		"coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
+	if fc.exact {
+		cols = "id, coalesce(CAST(day AS VARCHAR), 'NULL'), coalesce(CAST(seen_at AS VARCHAR), 'NULL'), coalesce(CAST(amount AS VARCHAR), 'NULL'), " +
+			"coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
+	}
 	if channel {
-		cols += ", channel"
+		if fc.extraCol != "" {
+			cols += ", coalesce(CAST(" + fc.extraCol + " AS VARCHAR), 'NULL')"
+		} else {
+			cols += ", channel"
+		}
+	}
+	// canon is a record as the target should show it; exact amounts are
+	// compared as numbers written in full.
+	canon := func(s string) string {
+		if !fc.exact {
+			return s
+		}
+		parts := strings.Split(s, "|")
+		parts[3] = exactDecimal(parts[3])
+		return strings.Join(parts, "|")
 	}
 	var tr trial
 	got := map[int]string{}
@@ -669,7 +748,7 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		if f, err := strconv.ParseFloat(parts[4], 64); err == nil {
 			parts[4] = strconv.FormatFloat(f, 'g', -1, 64)
 		}
-		got[id] = strings.Join(parts, "|")
+		got[id] = canon(strings.Join(parts, "|"))
 	}
 	// A row loaded twice is wrong even when both copies are right.
 	if n := query(t, dir, "SELECT count(*) AS n FROM events"); len(n) == 1 {
@@ -679,7 +758,7 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 	}
 	quarantined := map[int]bool{}
-	idRe := regexp.MustCompile(`^"?(\d+)"?,|"id":\s*"?(\d+)`)
+	idRe := regexp.MustCompile(`^"?(\d+)"?[,;|\t]|"id":\s*"?(\d+)`)
 	for _, r := range query(t, dir, "SELECT coalesce(raw, '') AS raw FROM events__quarantine") {
 		if m := idRe.FindStringSubmatch(fmt.Sprint(r["raw"])); m != nil {
 			id, _ := strconv.Atoi(m[1] + m[2])
@@ -691,12 +770,12 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 	for _, w := range want {
 		g, ok := got[w.ID]
 		switch {
-		case ok && g == w.canon(channel):
+		case ok && g == canon(w.canon(channel)):
 			inTarget++
 		case ok:
 			tr.wrong++
 			if tr.detail == "" {
-				tr.detail = fmt.Sprintf("id %d: got %s, want %s", w.ID, g, w.canon(channel))
+				tr.detail = fmt.Sprintf("id %d: got %s, want %s", w.ID, g, canon(w.canon(channel)))
 			}
 		case quarantined[w.ID]:
 		case held || code != 0:
@@ -742,6 +821,35 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 	}
 	return tr
+}
+
+// exactDecimal writes a number in full, without exponent and without
+// trailing zeros (1e-20, 0.000000000000000000010 and 1E-20 are one
+// value); text that is not a number stays as it is.
+func exactDecimal(s string) string {
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return s
+	}
+	// The decimals it needs are the larger count of 2s or 5s in its
+	// denominator; a denominator with another factor is not a decimal
+	// text's, and is written as the fraction it is.
+	d, digits := new(big.Int).Set(r.Denom()), 0
+	for _, p := range []*big.Int{big.NewInt(2), big.NewInt(5)} {
+		n := 0
+		for m := new(big.Int); m.Mod(d, p).Sign() == 0; n++ {
+			d.Div(d, p)
+		}
+		digits = max(digits, n)
+	}
+	if d.Cmp(big.NewInt(1)) != 0 {
+		return r.RatString()
+	}
+	out := r.FloatString(digits)
+	if strings.Contains(out, ".") {
+		out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
+	}
+	return out
 }
 
 func firstLine(s string) string {
