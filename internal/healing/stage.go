@@ -317,6 +317,16 @@ func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*war
 	return st, e.reportRejects(ctx, req, insp, st, addressed)
 }
 
+// columnTypeOf is the staged engine type of a column ("" when absent).
+func columnTypeOf(st *warehouse.Staged, name string) string {
+	for _, c := range st.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return c.Type
+		}
+	}
+	return ""
+}
+
 // quarantineStrategy names the actions that record a class of rows
 // staging set aside that no repair addressed.
 const quarantineStrategy = "report_quarantine"
@@ -350,13 +360,7 @@ func (e *Engine) reportRejects(ctx context.Context, req pipeline.StageRequest, i
 			if err != nil {
 				return err
 			}
-			typ := ""
-			for _, c := range st.Columns {
-				if strings.EqualFold(c.Name, r.Column) {
-					typ = c.Type
-				}
-			}
-			is, before = castIssue(r.Column, typ, st.ObjectKey, r.Rows, vals), vals
+			is, before = castIssue(r.Column, columnTypeOf(st, r.Column), st.ObjectKey, r.Rows, vals), vals
 		case warehouse.RejectNull:
 			is = Issue{Kind: "drift", Text: fmt.Sprintf("column %q failed its REQUIRED mode: NULL in %d rows of %s", r.Column, r.Rows, st.ObjectKey)}
 		case warehouse.RejectEncoding:
@@ -371,7 +375,22 @@ func (e *Engine) reportRejects(ctx context.Context, req pipeline.StageRequest, i
 			}
 			is = Issue{Kind: "drift", Text: text}
 		}
-		d := Diagnose(is, m)
+		// Staging's evidence decides the kind of problem; the model reads
+		// only what it does not (a malformed line).
+		d := Diagnosis{Confidence: 0.9, By: "signature staging"}
+		switch r.Kind {
+		case warehouse.RejectCast:
+			d.Category = DriftType
+			if isTimeType(strings.ToUpper(columnTypeOf(st, r.Column))) {
+				d.Category = DateFormat
+			}
+		case warehouse.RejectNull:
+			d.Category = DriftRequired
+		case warehouse.RejectEncoding:
+			d.Category = Encoding
+		default:
+			d = Diagnose(is, m)
+		}
 		subject := r.Kind + " " + r.Column
 		params, _ := json.Marshal(map[string]any{"kind": r.Kind, "column": r.Column, "subject": subject,
 			"not_revertible": "nothing was changed: the rows stay set aside for a person"})

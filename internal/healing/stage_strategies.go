@@ -576,6 +576,9 @@ func (parseNumberFormat) Name() string { return "parse_number_format" }
 var (
 	decimalCommaRe = regexp.MustCompile(`^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$`)
 	thousandsRe    = regexp.MustCompile(`^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$`)
+	// leadingZeroGroupRe matches a number whose first dot group is 0:
+	// its dot is a decimal point.
+	leadingZeroGroupRe = regexp.MustCompile(`^[+-]?0\.`)
 )
 
 func isIntegerType(typ string) bool {
@@ -603,11 +606,17 @@ func (p parseNumberFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 	for _, c := range cols {
 		r, typ, vals := c.Reject, c.Type, c.Values
 		dc, th := true, true
+		// A decimal comma needs evidence: a comma, or several dot groups
+		// ("1.234.567"). "81.206" alone reads as 81206 or as 81.206, and
+		// "0.436" has a decimal point: no leading group is 0.
+		dcEvidence := false
 		for _, v := range vals {
 			v = strings.TrimSpace(v)
-			dc = dc && decimalCommaRe.MatchString(v)
+			dc = dc && decimalCommaRe.MatchString(v) && !leadingZeroGroupRe.MatchString(v)
 			th = th && thousandsRe.MatchString(v)
+			dcEvidence = dcEvidence || strings.Contains(v, ",") || strings.Count(v, ".") > 1
 		}
+		dc = dc && dcEvidence
 		plan := &StagePlan{Category: NumberFormat, Subject: "column " + r.Column, Issue: castIssue(r.Column, typ, env.Spec.ObjectKey, r.Rows, vals), Rows: r.Rows, Before: firstN(vals, 5)}
 		spec := env.Spec.Clone()
 		switch {
