@@ -576,23 +576,8 @@ func classes() []faultClass {
 // the history, the batch waits for a person).
 func afterHistory(n int, city func(r row) string) func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
 	return func(t *testing.T, seed uint64) (string, []row, bool, int, string) {
-		dir := project(t, fileSource)
-		var all []row
-		for d := 0; d < 8; d++ {
-			rows := truth(seed+uint64(d), 40, utf8Cities)
-			for i := range rows {
-				rows[i].ID = d*1000 + i + 1
-			}
-			os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("d%d.csv", d)), writeCSV(rows, csvOpts{}), 0o644)
-			if code, out, errOut := shp("run", "--config", dir); code != 0 {
-				t.Fatalf("history day %d: %d %s %s", d, code, out, errOut)
-			}
-			all = append(all, rows...)
-		}
-		last := truth(seed+99, n, utf8Cities)
-		for i := range last {
-			last[i].ID = 9000 + i
-		}
+		dir, all := history(t, seed, 8)
+		last := lastDay(seed, n)
 		os.WriteFile(filepath.Join(dir, "data", "d9.csv"), writeCSV(last, csvOpts{city: city}), 0o644)
 		code, _, errOut := shp("run", "--config", dir)
 		return dir, append(all, last...), false, code, errOut
@@ -640,13 +625,12 @@ func timestampFault(seen func(r row) string) func(t *testing.T, seed uint64) (st
 	}
 }
 
-// removedAfterHistory loads three normal days, then a day whose file has
-// lost its city column: loading it would read NULL where every earlier
-// batch had a value.
-func removedAfterHistory(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+// history loads days normal days of 40 records into a new file project.
+func history(t *testing.T, seed uint64, days int) (string, []row) {
+	t.Helper()
 	dir := project(t, fileSource)
 	var all []row
-	for d := 0; d < 3; d++ {
+	for d := 0; d < days; d++ {
 		rows := truth(seed+uint64(d), 40, utf8Cities)
 		for i := range rows {
 			rows[i].ID = d*1000 + i + 1
@@ -657,10 +641,24 @@ func removedAfterHistory(t *testing.T, seed uint64) (string, []row, bool, int, s
 		}
 		all = append(all, rows...)
 	}
-	last := truth(seed+99, 40, utf8Cities)
+	return dir, all
+}
+
+// lastDay is the day after a history: n records with ids of their own.
+func lastDay(seed uint64, n int) []row {
+	last := truth(seed+99, n, utf8Cities)
 	for i := range last {
 		last[i].ID = 9000 + i
 	}
+	return last
+}
+
+// removedAfterHistory loads three normal days, then a day whose file has
+// lost its city column: loading it would read NULL where every earlier
+// batch had a value.
+func removedAfterHistory(t *testing.T, seed uint64) (string, []row, bool, int, string) {
+	dir, all := history(t, seed, 3)
+	last := lastDay(seed, 40)
 	var b strings.Builder
 	b.WriteString("id,day,seen_at,amount,qty,region\n")
 	for _, r := range last {
