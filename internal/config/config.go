@@ -15,6 +15,7 @@ package config
 
 import (
 	"os"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -434,7 +435,7 @@ func (p *Project) ResolvePath(rel string) string {
 func (p *Project) StagingURL() string {
 	u := p.Config.Staging.URL
 	if rest, ok := strings.CutPrefix(u, "file://"); ok {
-		return fileURL(p.ResolvePath(rest))
+		return bucketURL(p.ResolvePath(rest))
 	}
 	return u
 }
@@ -512,6 +513,14 @@ func fileURL(path string) string {
 		path = "/" + path // Windows drive letters
 	}
 	return "file://" + path
+}
+
+// bucketURL is fileURL escaped, so that a folder named with '%', '?' or
+// '#' is the folder a gocloud bucket opens.
+func bucketURL(path string) string {
+	u, _ := url.Parse(fileURL(""))
+	u.Path = strings.TrimPrefix(fileURL(path), "file://")
+	return u.String()
 }
 
 // sortedKeys returns the keys of m in order.

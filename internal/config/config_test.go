@@ -613,3 +613,19 @@ func TestAPIConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestStagingURLEscapesTheFolder: a project folder named with URL syntax
+// gives a staging URL that opens that folder.
+func TestStagingURLEscapesTheFolder(t *testing.T) {
+	for _, c := range []struct{ dir, want string }{
+		{"/tmp/a%d", "file:///tmp/a%25d/.shp/staging"},
+		{"/tmp/a b", "file:///tmp/a%20b/.shp/staging"},
+		{"/tmp/a?b#c", "file:///tmp/a%3Fb%23c/.shp/staging"},
+		{"/tmp/plain", "file:///tmp/plain/.shp/staging"},
+	} {
+		p := &Project{Dir: c.dir, Config: Config{Staging: Staging{URL: "file://.shp/staging"}}}
+		if got := p.StagingURL(); got != c.want {
+			t.Errorf("%s: %s, want %s", c.dir, got, c.want)
+		}
+	}
+}

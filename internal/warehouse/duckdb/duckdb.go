@@ -62,6 +62,12 @@ var _ warehouse.Warehouse = (*Warehouse)(nil)
 
 // Open opens or creates the database and its internal schema.
 func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
+	if strings.ContainsAny(opts.Path, "%?") {
+		// The driver parses its DSN as a URL: '?' starts options and '%'
+		// an escape, so such a path would open another file or none.
+		return nil, fmt.Errorf("duckdb: the warehouse path %s holds '%%' or '?', which the DuckDB driver reads as URL syntax: "+
+			"move the project, or set warehouse.path in config.yaml to a path without them", opts.Path)
+	}
 	if opts.Path != "" {
 		if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
 			return nil, fmt.Errorf("duckdb: create directory for %s: %w", opts.Path, err)

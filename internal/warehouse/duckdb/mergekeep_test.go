@@ -140,3 +140,14 @@ func TestOpenUpgradesAnOldLedger(t *testing.T) {
 		t.Fatalf("ledger %+v %v", got, err)
 	}
 }
+
+// TestOpenRefusesAPathTheDriverMisreads: '%' and '?' in the warehouse's
+// path are URL syntax to the DuckDB driver; the error says what to do.
+func TestOpenRefusesAPathTheDriverMisreads(t *testing.T) {
+	for _, dir := range []string{"a%d", "a%25b", "a?b"} {
+		_, err := Open(context.Background(), warehouse.Options{Path: filepath.Join(t.TempDir(), dir, "w.duckdb")})
+		if err == nil || !strings.Contains(err.Error(), "set warehouse.path") {
+			t.Errorf("%s: %v", dir, err)
+		}
+	}
+}
