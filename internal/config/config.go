@@ -14,8 +14,8 @@
 package config
 
 import (
-	"os"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
