@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
@@ -343,6 +344,23 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, p service.Princip
 	return true
 }
 
+// maxAuditPath bounds the request path an audit entry stores: the path is
+// caller-supplied, anonymous callers included.
+const maxAuditPath = 512
+
+// capAuditPath cuts a path longer than maxAuditPath at a rune boundary and
+// says so.
+func capAuditPath(p string) string {
+	if len(p) <= maxAuditPath {
+		return p
+	}
+	n := maxAuditPath
+	for n > 0 && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	return p[:n] + "...(truncated)"
+}
+
 // audit records a write: who, what, when, from where, and how it ended.
 func (s *Server) audit(r *http.Request, p service.Principal, status int) {
 	host := remoteHost(r)
@@ -350,7 +368,7 @@ func (s *Server) audit(r *http.Request, p service.Principal, status int) {
 	if who == "" {
 		who = "anonymous"
 	}
-	e := metadata.AuditEntry{At: time.Now(), Principal: who, Role: string(p.Role), Method: r.Method, Path: r.URL.Path, Status: status, Remote: host}
+	e := metadata.AuditEntry{At: time.Now(), Principal: who, Role: string(p.Role), Method: r.Method, Path: capAuditPath(r.URL.Path), Status: status, Remote: host}
 	if err := s.Service.Store.RecordAudit(context.WithoutCancel(r.Context()), e); err != nil {
 		s.logger().Error("audit log", "err", err, "method", r.Method, "path", r.URL.Path)
 	}

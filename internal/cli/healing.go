@@ -234,7 +234,7 @@ func newHealingCmd(e *env) *cobra.Command {
 				return nil
 			}
 			for _, f := range out {
-				fmt.Fprintf(e.stdout, "run %s: %s -> %s (confidence %.2f, by %s)\n", runID, f.Issue.Text, f.Diagnosis.Category, f.Diagnosis.Confidence, f.Diagnosis.By)
+				fmt.Fprintf(e.stdout, "run %s: %s -> %s (confidence %.2f, by %s)\n", termSafe(runID), termSafe(f.Issue.Text), f.Diagnosis.Category, f.Diagnosis.Confidence, f.Diagnosis.By)
 			}
 			return nil
 		},
@@ -328,21 +328,21 @@ func newHealingActionsCmd(e *env) *cobra.Command {
 				return writeJSON(e.stdout, acts)
 			}
 			for _, a := range acts {
-				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, a.Object, a.RunID, a.RowsAffected, a.Confidence, a.ApprovedBy)
-				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", a.Issue, a.Category, a.DecidedBy, a.Reason)
+				fmt.Fprintf(e.stdout, "#%d %s  %s on %s (%s)  rows %d  confidence %.2f  %s\n", a.ID, a.Status, a.Strategy, termSafe(a.Object), a.RunID, a.RowsAffected, a.Confidence, termSafe(a.ApprovedBy))
+				fmt.Fprintf(e.stdout, "   issue: %s\n   diagnosis: %s (%s)\n   what: %s\n", termSafe(a.Issue), a.Category, a.DecidedBy, termSafe(a.Reason))
 				if a.Occurrences > 1 && a.LastSeenAt != nil {
 					fmt.Fprintf(e.stdout, "   seen: %d times, last %s\n", a.Occurrences, a.LastSeenAt.Format(time.RFC3339))
 				}
 				if b := string(a.Before); b != "[]" && b != "null" && b != "" {
-					fmt.Fprintf(e.stdout, "   before: %s\n", a.Before)
+					fmt.Fprintf(e.stdout, "   before: %s\n", termSafe(string(a.Before)))
 				}
 				if b := string(a.After); b != "[]" && b != "null" && b != "" {
-					fmt.Fprintf(e.stdout, "   after:  %s\n", a.After)
+					fmt.Fprintf(e.stdout, "   after:  %s\n", termSafe(string(a.After)))
 				}
 				if opts := healing.OptionsOf(metadata.HealingAction{Params: string(a.Params)}); len(opts) > 0 && a.Status == "escalated" {
 					fmt.Fprintf(e.stdout, "   options (shp healing resolve %d --choose OPTION --reason R):\n", a.ID)
 					for _, o := range opts {
-						fmt.Fprintf(e.stdout, "     %s  %s  %s\n", o.Choice, o.Name, o.Reads)
+						fmt.Fprintf(e.stdout, "     %s  %s  %s\n", termSafe(o.Choice), termSafe(o.Name), termSafe(o.Reads))
 					}
 				}
 			}

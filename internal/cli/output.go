@@ -3,9 +3,13 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"github.com/shp-dev/shp/internal/service"
 )
 
 // table writes aligned columns for people.
@@ -20,7 +24,7 @@ func newTable(w io.Writer, headers ...string) *table {
 func (t *table) row(vals ...any) {
 	s := make([]string, len(vals))
 	for i, v := range vals {
-		s[i] = cell(v)
+		s[i] = termSafe(cell(v))
 	}
 	t.line(s)
 }
@@ -48,4 +52,29 @@ func cell(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// termSafe makes caller- or data-supplied text safe to print on a terminal:
+// control characters (tab and newline included), C1 controls and bidi
+// overrides become visible escapes such as \x1b, \n or \u202e, and each
+// byte of invalid UTF-8 becomes \xNN. Other text is left as it is.
+func termSafe(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsFunc(s, service.UnsafeTextRune) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case service.UnsafeTextRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

@@ -154,7 +154,7 @@ func newQualityStoreCmds(e *env) []*cobra.Command {
 				return serviceErr(err)
 			}
 			for _, r := range added {
-				fmt.Fprintf(e.stdout, "rule #%d %s added to %s\n", r.ID, r.Name, pipeline)
+				fmt.Fprintf(e.stdout, "rule #%d %s added to %s\n", r.ID, termSafe(r.Name), pipeline)
 			}
 			return nil
 		},

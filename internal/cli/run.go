@@ -158,16 +158,16 @@ func printSummary(w io.Writer, r *pipeline.Result, dir string) {
 				if q.Quarantined > 0 {
 					line += fmt.Sprintf(", %d row(s) quarantined by rules", q.Quarantined)
 				}
-				fmt.Fprintln(w, line)
+				fmt.Fprintln(w, termSafe(line))
 			}
 			for _, d := range o.Drift {
-				fmt.Fprintf(w, "  schema drift in %s: %s\n", o.Key, d)
+				fmt.Fprintf(w, "  schema drift in %s: %s\n", termSafe(o.Key), termSafe(fmt.Sprint(d)))
 			}
 			for _, s := range o.Samples {
-				fmt.Fprintf(w, "  quarantined %s\n", s.Describe(o.Key))
+				fmt.Fprintf(w, "  quarantined %s\n", termSafe(s.Describe(o.Key)))
 			}
 			if n := o.Quarantined - int64(len(o.Samples)); n > 0 {
-				fmt.Fprintf(w, "  ... and %d more quarantined rows in %s\n", n, o.Key)
+				fmt.Fprintf(w, "  ... and %d more quarantined rows in %s\n", n, termSafe(o.Key))
 			}
 		}
 	}

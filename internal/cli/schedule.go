@@ -375,7 +375,7 @@ func runsShow(e *env, d service.RunDetail, outFormat string) error {
 	}
 	fmt.Fprintf(e.stdout, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d\n", d.RowsIn, d.RowsLoaded, d.RowsQuarantined, d.RowsDeduplicated)
 	if d.Error != "" {
-		fmt.Fprintf(e.stdout, "  error: %s\n", d.Error)
+		fmt.Fprintf(e.stdout, "  error: %s\n", termSafe(d.Error))
 	}
 	t := newTable(e.stdout, "TASK", "ATTEMPT", "STATUS", "DURATION", "IN", "LOADED", "QUARANTINED", "ERROR")
 	for _, task := range d.Tasks {

@@ -157,7 +157,7 @@ func testSource(ctx context.Context, w io.Writer, p *config.Project, src *config
 			fmt.Fprintf(w, "  ... and %d more\n", len(objs)-10)
 			break
 		}
-		fmt.Fprintf(w, "  %s  %s\n", o.Key, humanBytes(o.Size))
+		fmt.Fprintf(w, "  %s  %s\n", termSafe(o.Key), humanBytes(o.Size))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
@@ -92,11 +93,22 @@ func hashSecret(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// UnsafeTextRune reports whether r must not reach a terminal as it is:
+// ASCII and C1 control characters (tab and newline included) and the
+// Unicode bidirectional embeddings, overrides and isolates.
+func UnsafeTextRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+}
+
 // CreateKey makes an API key for a role, valid for ttl (0 for no expiry).
 // The key is returned once; the store keeps only its hash.
 func (s *Service) CreateKey(ctx context.Context, name string, role Role, ttl time.Duration, by string) (string, APIKeyView, error) {
 	if name == "" || len(name) > 100 {
 		return "", APIKeyView{}, invalid("name", "must have 1 to 100 characters")
+	}
+	if strings.ContainsFunc(name, UnsafeTextRune) || !utf8.ValidString(name) {
+		return "", APIKeyView{}, invalid("name", "must be valid UTF-8 with no control characters or bidirectional overrides")
 	}
 	if roleRank[role] == 0 {
 		return "", APIKeyView{}, invalid("role", "%q is not a role (viewer, operator, admin)", role)
