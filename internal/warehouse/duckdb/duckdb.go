@@ -133,14 +133,8 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 			quality_score DOUBLE NOT NULL,
 			result JSON,
 			validated_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
-		`CREATE TABLE IF NOT EXISTS ` + setAsideTable + ` (
-			run_id VARCHAR NOT NULL,
-			pipeline VARCHAR NOT NULL,
-			source_object VARCHAR NOT NULL,
-			line BIGINT,
-			reason VARCHAR NOT NULL,
-			raw VARCHAR,
-			set_aside_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp)`,
+		// The rows of uncommitted runs: a quarantine table of its own.
+		`CREATE TABLE IF NOT EXISTS ` + setAsideTable + ` ` + quarantineColumns,
 	} {
 		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
 			w.Close()
