@@ -643,14 +643,6 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func sumLoaded(objs []ObjectResult) int64 {
-	var n int64
-	for _, o := range objs {
-		n += o.Loaded
-	}
-	return n
-}
-
 func sampleText(objs []ObjectResult) string {
 	var b strings.Builder
 	n := 0

@@ -268,14 +268,33 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	if distinct == total {
 		stmts = append(stmts, fmt.Sprintf("CREATE TEMP VIEW __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row) FROM (%s)", union))
 	} else {
-		stmts = append(stmts, fmt.Sprintf(`CREATE TEMP TABLE __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row, __shp_rn) FROM (
-			SELECT *, row_number() OVER (PARTITION BY %s ORDER BY __shp_obj DESC, __shp_row DESC) AS __shp_rn
-			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(keys, ", "), union))
+		// The last row of a key wins; a column its object lacks takes the
+		// value of the key's latest row whose object carried it, if any
+		// (a struct, so that a NULL it carried counts as carried).
+		part := "PARTITION BY " + strings.Join(keys, ", ")
+		var carried, excl, repl []string
+		for j, k := range keep {
+			v, carriedBy := ident(fmt.Sprintf("__shp_v_%d", j)), ident(fmt.Sprintf("__shp_any_%d", j))
+			carried = append(carried, fmt.Sprintf(", last_value(CASE WHEN %[1]s THEN struct_pack(v := %[2]s) END IGNORE NULLS) OVER "+
+				"(%[3]s ORDER BY __shp_obj, __shp_row ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS %[4]s, bool_or(%[1]s) OVER (%[3]s) AS %[5]s",
+				flag(j), ident(k), part, v, carriedBy))
+			excl = append(excl, ", "+v+", "+carriedBy)
+			repl = append(repl, fmt.Sprintf("CASE WHEN %[1]s THEN %[2]s ELSE %[3]s.v END AS %[2]s, %[4]s AS %[1]s", flag(j), ident(k), v, carriedBy))
+		}
+		replace := ""
+		if len(repl) > 0 {
+			replace = " REPLACE (" + strings.Join(repl, ", ") + ")"
+		}
+		stmts = append(stmts, fmt.Sprintf(`CREATE TEMP TABLE __shp_batch AS SELECT * EXCLUDE (__shp_obj, __shp_row, __shp_rn%s)%s FROM (
+			SELECT *, row_number() OVER (%s ORDER BY __shp_obj DESC, __shp_row DESC) AS __shp_rn%s
+			FROM (%s)) WHERE __shp_rn = 1`, strings.Join(excl, ""), replace, part, strings.Join(carried, ""), union))
 	}
 	if len(keep) > 0 {
-		// The rows about to be replaced, for the values the batch lacks.
-		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE __shp_old AS SELECT %s FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
-			selectList(columnsNamed(append(append([]string{}, spec.Key...), keep...))), target, strings.Join(match, " AND ")))
+		// The rows about to be replaced, for the values the batch lacks:
+		// one per key, so that a target holding a key twice cannot
+		// multiply the rows inserted.
+		stmts = append(stmts, fmt.Sprintf("CREATE TEMP TABLE __shp_old AS SELECT %s FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s) QUALIFY row_number() OVER (PARTITION BY %s) = 1",
+			selectList(columnsNamed(append(append([]string{}, spec.Key...), keep...))), target, strings.Join(match, " AND "), strings.Join(keys, ", ")))
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {

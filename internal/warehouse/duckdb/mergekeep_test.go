@@ -75,6 +75,36 @@ func TestMergeKeepsValuesTheBatchLacks(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a later object of the batch lacks the column an earlier one carried", func(t *testing.T) {
+		w := open(t)
+		dir := t.TempDir()
+		write := func(name, body string) *warehouse.Staged {
+			p := filepath.Join(dir, name)
+			os.WriteFile(p, []byte(body), 0o644)
+			st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "r", Pipeline: "p", Target: "t", ObjectKey: name, Path: p, Format: format.CSV, Schema: sch, Key: []string{"id"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		first := write("a.csv", full[format.CSV])
+		if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r1", Pipeline: "p", Target: "t", Mode: "merge", Key: []string{"id"}, Objects: []*warehouse.Staged{first}}); err != nil {
+			t.Fatal(err)
+		}
+		// The target holds id 2 twice (an earlier append): one row comes back.
+		if _, err := w.DB().ExecContext(ctx, `INSERT INTO t VALUES (2, 'eu', 'b', 2.50)`); err != nil {
+			t.Fatal(err)
+		}
+		withAmount := write("b.csv", "id,region,name,amount\n1,eu,a,9.00\n4,us,d,7.00\n2,eu,b,\n")
+		without := write("c.csv", "id,region,name\n1,eu,a1\n4,us,d1\n2,eu,b2\n5,us,e\n")
+		if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "r2", Pipeline: "p", Target: "t", Mode: "merge", Key: []string{"id"}, Objects: []*warehouse.Staged{withAmount, without}}); err != nil {
+			t.Fatal(err)
+		}
+		got := queryStrings(t, w, `SELECT concat_ws('|', id, name, coalesce(CAST(amount AS VARCHAR), 'NULL')) FROM t ORDER BY id`)
+		if strings.Join(got, ",") != "1|a1|9.00,2|b2|NULL,3|c|3.50,4|d1|7.00,5|e|NULL" {
+			t.Fatalf("target %v", got)
+		}
+	})
 	t.Run("two objects, one carries the column", func(t *testing.T) {
 		w := open(t)
 		dir := t.TempDir()
