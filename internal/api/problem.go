@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/shp-dev/shp/internal/jsonerr"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
@@ -292,9 +293,14 @@ func (s *Server) answerDecodeErr(w http.ResponseWriter, r *http.Request, err err
 	case errors.As(err, &tooBig):
 		writeProblem(w, r, http.StatusRequestEntityTooLarge, ProblemTooLarge, fmt.Sprintf("the body may have at most %d bytes", tooBig.Limit))
 	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "the body"
+		}
+		want := jsonerr.Kind(typeErr.Type)
 		writeProblemValue(w, Problem{Type: ProblemBase + ProblemInvalid, Title: problemTitles[ProblemInvalid], Status: http.StatusBadRequest,
-			Detail: fmt.Sprintf("%s must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value), Field: typeErr.Field,
-			Reason: "must be " + typeErr.Type.String(), Instance: r.URL.Path})
+			Detail: fmt.Sprintf("%s must be %s, not %s", field, want, typeErr.Value), Field: typeErr.Field,
+			Reason: "must be " + want, Instance: r.URL.Path})
 	case errors.As(err, &syntaxErr):
 		writeProblem(w, r, http.StatusBadRequest, ProblemMalformed, fmt.Sprintf("not JSON at byte %d: %v", syntaxErr.Offset, err))
 	default:

@@ -47,13 +47,19 @@ type env struct {
 	stdout, stderr io.Writer
 	quiet          bool
 	verbose        bool
+	debug          bool
 }
 
 func (e *env) logger() *slog.Logger {
-	if !e.verbose {
+	if !e.verbose && !e.debug {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	level := slog.LevelInfo
+	if e.debug {
+		// Debug lines may carry data values (a failed rule's examples).
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 }
 
 // Main runs the command line and returns the process exit code.
@@ -93,6 +99,7 @@ func newRoot(e *env) *cobra.Command {
 	}
 	root.PersistentFlags().BoolVarP(&e.quiet, "quiet", "q", false, "print no progress")
 	root.PersistentFlags().BoolVarP(&e.verbose, "verbose", "v", false, "write structured logs to stderr")
+	root.PersistentFlags().BoolVar(&e.debug, "debug", false, "write debug logs to stderr, with data values (a failed rule's examples) that other logs leave out")
 	root.AddCommand(newInitCmd(e), newAPIKeyCmd(e), newAuditCmd(e), newPipelinesCmd(e), newRunCmd(e), newRunsCmd(e), newQueryCmd(e), newConfigCmd(e), newValidateCmd(e), newQualityCmd(e),
 		newSourcesCmd(e), newLineageCmd(e), newServeCmd(e), newBackfillCmd(e), newTriggerCmd(e), newPauseCmd(e, true), newPauseCmd(e, false),
 		newExportCmd(e), newTaskCmd(e), newHealingCmd(e), newVersionCmd(e))

@@ -252,7 +252,10 @@ func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline,
 			continue
 		}
 		out.Failed = append(out.Failed, name)
-		why := describeFailure(er)
+		// Data values (observed values, examples) stay out of logs and
+		// run errors unless debug logging is on: the quality results
+		// recorded with the run keep them for those who may read data.
+		why := describeFailure(er, log.Enabled(ctx, slog.LevelDebug))
 		switch {
 		case cfg.Action == quality.ActionWarn:
 			log.Warn("rule failed", "object", st.ObjectKey, "rule", name, "severity", cfg.Severity, "detail", why)
@@ -313,12 +316,15 @@ func uniqueOnKey(c quality.Config, key []string) bool {
 	return true
 }
 
-func describeFailure(er quality.ExpectationResult) string {
+func describeFailure(er quality.ExpectationResult, values bool) string {
 	if er.Exception.Raised {
 		return "error: " + er.Exception.Message
 	}
 	var parts []string
 	for _, k := range []string{"observed_value", "unexpected_count", "unexpected_percent", "partial_unexpected_list"} {
+		if !values && (k == "partial_unexpected_list" || k == "observed_value" && !measuresCount(er.Config.Type)) {
+			continue
+		}
 		if v, ok := er.Result[k]; ok {
 			b, _ := json.Marshal(v)
 			s := string(b)
@@ -328,5 +334,15 @@ func describeFailure(er quality.ExpectationResult) string {
 			parts = append(parts, k+"="+s)
 		}
 	}
+	if len(parts) == 0 {
+		return "failed (run with --debug to see the values)"
+	}
 	return strings.Join(parts, " ")
+}
+
+// measuresCount reports whether an expectation's observed value is a
+// count or a share it measured (a row count, a null proportion), not a
+// value of the data (a maximum, a distinct set).
+func measuresCount(expectation string) bool {
+	return strings.Contains(expectation, "_count") || strings.Contains(expectation, "proportion")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -227,5 +228,57 @@ func TestHolderStopsTheCommit(t *testing.T) {
 	}
 	if n := e.count(t, "SELECT count(*) FROM p"); n != 8 {
 		t.Fatalf("target has %d rows after the release, want 8", n)
+	}
+}
+
+// A failed rule's log line and the run's error name the rule and count
+// the rows, but carry data values (examples, a maximum) only when debug
+// logging is on.
+func TestRuleFailureLogsNoDataValuesUnlessDebug(t *testing.T) {
+	rules := `pipelines:
+  p:
+    rules:
+      - expectation: expect_column_values_to_match_regex
+        kwargs: {column: name, regex: "^[a-e]$"}
+        action: warn
+        name: name_letters
+      - expectation: expect_column_max_to_be_between
+        kwargs: {column: amount, max_value: 2}
+        action: warn
+        name: amount_max
+      - expectation: expect_table_row_count_to_be_between
+        kwargs: {max_value: 0}
+        action: warn
+        name: no_rows
+      - expectation: expect_column_values_to_be_in_set
+        kwargs: {column: name, value_set: [a, b, c, d, e, f]}
+        name: known_names
+`
+	for _, tc := range []struct {
+		level      slog.Level
+		wantValues bool
+	}{{slog.LevelInfo, false}, {slog.LevelDebug, true}} {
+		t.Run(tc.level.String(), func(t *testing.T) {
+			e := newEnv(t, "")
+			withRules(t, e, rules)
+			var logs strings.Builder
+			e.runner.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: tc.level}))
+			_, err := e.runner.Run(context.Background(), "p", Options{})
+			if !errors.Is(err, ErrQualityFailed) {
+				t.Fatalf("err = %v", err)
+			}
+			out := logs.String() + err.Error()
+			for _, want := range []string{"rule=name_letters", "rule=amount_max", "unexpected_count=", "rule=no_rows", "detail=\"observed_value=", "known_names: unexpected_count=1"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%q missing from the logs and error:\n%s", want, out)
+				}
+			}
+			// g is a name outside a-f; the largest amount is a value too.
+			for _, value := range []string{`\"g\"`, `observed_value=3`, `observed_value=5`, `observed_value=7`} {
+				if got := strings.Contains(out, value); got != tc.wantValues {
+					t.Errorf("data value %s shown = %v, want %v:\n%s", value, got, tc.wantValues, out)
+				}
+			}
+		})
 	}
 }

@@ -188,7 +188,7 @@ func (k Kwargs) requiredString(name string) (string, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return "", fmt.Errorf("%w: %s must be a string, got %T", ErrInvalidKwargs, name, v)
+		return "", fmt.Errorf("%w: %s must be a string, got %s", ErrInvalidKwargs, name, kindOf(v))
 	}
 	return s, nil
 }
@@ -227,7 +227,7 @@ func (k Kwargs) List(name string) ([]any, bool, error) {
 	}
 	l, ok := v.([]any)
 	if !ok {
-		return nil, false, fmt.Errorf("%w: %s must be a list, got %T", ErrInvalidKwargs, name, v)
+		return nil, false, fmt.Errorf("%w: %s must be a list, got %s", ErrInvalidKwargs, name, kindOf(v))
 	}
 	return l, true, nil
 }
@@ -337,4 +337,28 @@ func parseNumber(s string) (float64, bool) {
 		return 0, false
 	}
 	return f, true
+}
+
+// kindOf names the kind of a decoded YAML or JSON value in the words of
+// those formats ("a number", "a mapping"), never as a Go type.
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "true or false"
+	case string:
+		return "a string"
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, json.Number:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	case time.Time:
+		return "a timestamp"
+	case time.Duration:
+		return "a duration"
+	}
+	return "a value of another kind"
 }

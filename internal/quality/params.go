@@ -313,5 +313,5 @@ func arith(op string, a, b any) (any, error) {
 			}
 		}
 	}
-	return nil, fmt.Errorf("cannot apply %s to %T and %T", op, a, b)
+	return nil, fmt.Errorf("cannot apply %s to %s and %s", op, kindOf(a), kindOf(b))
 }

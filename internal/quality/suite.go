@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/shp-dev/shp/internal/jsonerr"
 )
 
 // Severities of a rule.
@@ -90,9 +92,9 @@ func ParseSuite(data []byte, file string) (*Suite, error) {
 	if err := dec.Decode(&raw); err != nil {
 		if off, ok := jsonErrOffset(rw.Err(err)); ok {
 			line, col := lineCol(data, off)
-			return nil, fmt.Errorf("%s:%d:%d: not a GE expectation suite: %w", file, line, col, err)
+			return nil, fmt.Errorf("%s:%d:%d: not a GE expectation suite: %w", file, line, col, jsonerr.Reword(err))
 		}
-		return nil, fmt.Errorf("%s: not a GE expectation suite: %w", file, err)
+		return nil, fmt.Errorf("%s: not a GE expectation suite: %w", file, jsonerr.Reword(err))
 	}
 	s := &Suite{Name: raw.Name}
 	s.Meta, _ = nonFiniteMap(raw.Meta)

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/lineage"
@@ -28,6 +30,55 @@ type LineageEvent struct {
 	Type  string    `json:"type"`
 	Time  time.Time `json:"time"`
 	RunID string    `json:"run_id"`
+}
+
+// LineageFor is Lineage as a caller may see it: a viewer sees no path of
+// the server's file system, only paths relative to the project's folder
+// (or a file's name when it lies outside).
+func (s *Service) LineageFor(ctx context.Context, p Principal) ([]LineageEntry, error) {
+	entries, err := s.Lineage(ctx)
+	if err != nil || p.Role.Allows(Operator) {
+		return entries, err
+	}
+	for i := range entries {
+		e := &entries[i]
+		e.Table = s.hidePaths(e.Table)
+		for j := range e.Inputs {
+			e.Inputs[j] = s.hidePaths(e.Inputs[j])
+		}
+	}
+	return entries, nil
+}
+
+// hidePaths makes the local paths of a dataset (a file source's folder,
+// a DuckDB file in the namespace) relative to the project's folder.
+func (s *Service) hidePaths(d LineageDataset) LineageDataset {
+	if d.Namespace == "file" {
+		d.Name = s.relPath(d.Name)
+	}
+	for _, scheme := range []string{"duckdb://", "file://", "sqlite://"} {
+		if rest, ok := strings.CutPrefix(d.Namespace, scheme); ok {
+			d.Namespace = scheme + s.relPath(rest)
+		}
+	}
+	return d
+}
+
+// relPath is an absolute path relative to the project's folder, or its
+// last element when it lies outside; other paths are kept.
+func (s *Service) relPath(p string) string {
+	native := filepath.FromSlash(p)
+	if !filepath.IsAbs(native) && !strings.HasPrefix(p, "/") {
+		return p
+	}
+	if s.Project != nil && s.Project.Dir != "" {
+		if dir, err := filepath.Abs(s.Project.Dir); err == nil {
+			if rel, err := filepath.Rel(dir, native); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return filepath.ToSlash(rel)
+			}
+		}
+	}
+	return filepath.Base(native)
 }
 
 // Lineage lists, for each pipeline in name order, what feeds its table.

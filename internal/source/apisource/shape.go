@@ -135,7 +135,7 @@ func kindOf(v any) string {
 	case map[string]any:
 		return "an object"
 	}
-	return fmt.Sprintf("%T", v)
+	return "a value of another kind"
 }
 
 // missingFound says what a response without records_path holds instead:
