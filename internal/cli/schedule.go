@@ -311,6 +311,15 @@ func newTriggerCmd(e *env) *cobra.Command {
 				}
 				kv[k] = v
 			}
+			// The parameters are checked as the run will read them, so
+			// that a bad one stops here, before anything runs.
+			if pl, ok := p.Pipeline(args[0]); ok {
+				if src, ok := p.Source(pl.Source); ok {
+					if _, err := src.Templated(logical, kv, true); err != nil {
+						return usageErr(err)
+					}
+				}
+			}
 			o, err := newOrchestrator(cmd.Context(), e, p)
 			if err != nil {
 				return err
@@ -322,7 +331,7 @@ func newTriggerCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVar(&date, "logical-date", "", "the logical date ({{ds}}); now when empty")
-	cmd.Flags().StringArrayVar(&params, "param", nil, "KEY=VALUE, as {{params.KEY}} in the source's settings (repeatable)")
+	cmd.Flags().StringArrayVar(&params, "param", nil, "KEY=VALUE, as {{params.KEY}} in the source's settings, of the type the source declares (repeatable)")
 	return cmd
 }
 

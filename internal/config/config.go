@@ -20,6 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shp-dev/shp/internal/params"
 )
 
 // File names of a project's configuration folder.
@@ -360,6 +362,14 @@ type Source struct {
 	// Settings are an extracting source's own keys (connection, query,
 	// pagination, auth ...), for its connector to check and use.
 	Settings map[string]any
+	// Parameters are the run parameters the source declares
+	// (parameters: in sources.yaml), by name; nil when it declares none,
+	// and then a parameter is an undeclared string (see Templated).
+	Parameters map[string]params.Decl
+	// Bound are the parameters' values of a source that Templated
+	// returned, which a SQL query binds where it refers to them; nil in
+	// a loaded source.
+	Bound map[string]params.Value
 
 	dir       string // project directory
 	at        pos    // the source's key in sources.yaml

@@ -539,9 +539,9 @@ func (l *loader) sources(f *yamlFile) map[string]*Source {
 // source extracts and validates one source of sources.yaml.
 func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	ctx := fmt.Sprintf("source %q", name)
-	allowed := []string{"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint"}
+	allowed := []string{"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint", "parameters"}
 	if typ := sourceType(f, e.node); IsExtracting(typ) {
-		allowed = append([]string{"type", "schedule", "schema", "failover"}, extractKeys[typ]...)
+		allowed = append([]string{"type", "schedule", "schema", "failover", "parameters"}, extractKeys[typ]...)
 	}
 	o := f.object(e.node, e.pos, ctx, "", ctx, allowed...)
 	s := &Source{
@@ -643,6 +643,7 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 		}
 		csv.list("null_values", &s.CSV.NullValues)
 	}
+	l.sourceParameters(o, s)
 	return s
 }
 
@@ -679,7 +680,7 @@ func (l *loader) extractingSource(o *object, s *Source) *Source {
 	}
 	s.Settings = map[string]any{}
 	for _, key := range o.order {
-		if key == "type" || key == "schedule" || key == "schema" || key == "failover" {
+		if key == "type" || key == "schedule" || key == "schema" || key == "failover" || key == "parameters" {
 			continue
 		}
 		var v any
@@ -719,6 +720,7 @@ func (l *loader) extractingSource(o *object, s *Source) *Source {
 			o.required("query", &q)
 		}
 	}
+	l.sourceParameters(o, s)
 	return s
 }
 

@@ -52,13 +52,18 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if open == nil {
 		open = source.NewExtractor
 	}
-	ex, err := open(ctx, source.Spec{Name: src.Name, Type: src.Type, BaseDir: r.Project.Dir, Settings: src.Settings})
+	ex, err := open(ctx, source.Spec{Name: src.Name, Type: src.Type, BaseDir: r.Project.Dir, Settings: src.Settings, Params: src.Bound})
 	if err != nil {
 		return nil, nil, err
 	}
 	if rs, ok := r.Project.Sources[src.Failover]; ok && src.Failover != "" {
 		ex = &failoverExtractor{primary: ex, replicaName: rs.Name, open: func(ctx context.Context) (source.Extractor, error) {
-			return open(ctx, source.Spec{Name: rs.Name, Type: rs.Type, BaseDir: r.Project.Dir, Settings: rs.Settings})
+			// The replica reads the same logical date and parameters.
+			rs, err := rs.Templated(opts.LogicalDate, opts.Params, false)
+			if err != nil {
+				return nil, err
+			}
+			return open(ctx, source.Spec{Name: rs.Name, Type: rs.Type, BaseDir: r.Project.Dir, Settings: rs.Settings, Params: rs.Bound})
 		}}
 	}
 	st := &extractState{key: watermarkKey(src.Name), full: opts.FullRefresh, close: func() { _ = ex.Close() }}

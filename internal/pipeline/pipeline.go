@@ -88,7 +88,9 @@ type Options struct {
 	Trigger string
 	Attempt int
 	// Params are a manual trigger's parameters, {{params.NAME}} in the
-	// source's settings and path.
+	// source's settings and path, checked against the source's
+	// declarations (config.Source.Templated): bound as query parameters
+	// in a SQL query, single segments in a path.
 	Params map[string]string
 	// RunID names the run (an orchestrator's id); a new one when empty.
 	RunID string
@@ -198,7 +200,11 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		return res, res.Err
 	}
 	res.Target = p.Target
-	src := templated(r.Project.Sources[p.Source], opts.LogicalDate, start, opts.Params)
+	src, terr := templated(r.Project.Sources[p.Source], opts.LogicalDate, start, opts.Params)
+	if terr != nil {
+		// The run is recorded, and fails at once.
+		src = r.Project.Sources[p.Source]
+	}
 	log := r.logger().With("pipeline", name, "run_id", res.RunID)
 
 	if err := r.Store.UpsertPipeline(ctx, metadata.Pipeline{
@@ -224,7 +230,10 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	log.Info("run started", "full_refresh", opts.FullRefresh)
 	r.emit(ctx, lineage.Start, res, src, log)
 
-	err := r.execute(ctx, p, src, opts, res, log)
+	err := terr
+	if err == nil {
+		err = r.execute(ctx, p, src, opts, res, log)
+	}
 	if !res.Committed {
 		uncommitted(res, err)
 	}

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
+	runparams "github.com/shp-dev/shp/internal/params"
 )
 
 // PipelineView is a pipeline as the API shows it, in the seed's shape:
@@ -394,26 +396,30 @@ func (s *Service) Run(ctx context.Context, id string) (RunDetail, error) {
 	return d, nil
 }
 
-var (
-	paramName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
-	paramValue = regexp.MustCompile(`^[A-Za-z0-9._:-]{0,128}$`)
-)
-
 // TriggerRun starts a run of a pipeline with parameters and returns its
-// id; the run goes on after the call returns.
+// id; the run goes on after the call returns. The parameters are checked
+// as the run will read them (config.Source.Templated): each must be
+// declared by the pipeline's source when it declares any, and of its
+// type, or else a string of letters, digits and . _ : -; and each must
+// fit where the source places it (one segment in a path). A problem is an
+// invalid parameters.NAME.
 func (s *Service) TriggerRun(ctx context.Context, pipeline string, params map[string]string) (string, error) {
-	if _, err := s.pipeline(pipeline); err != nil {
+	p, err := s.pipeline(pipeline)
+	if err != nil {
 		return "", err
 	}
-	for k, v := range params {
-		if !paramName.MatchString(k) {
-			return "", invalid("parameters", "%q is not a parameter name (letters, digits and _, at most 64)", k)
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		if !runparams.ValidName(k) {
+			return "", invalid("parameters", "%q is not a parameter name (%s)", k, runparams.NameRule)
 		}
-		// Values are pasted into the source's settings ({{params.NAME}}
-		// in a query, a path or a URL): nothing that could end a string,
-		// a statement or a URL part gets through.
-		if !paramValue.MatchString(v) {
-			return "", invalid("parameters."+k, "may hold letters, digits and . _ : - only (at most 128), got %q", v)
+	}
+	if src, ok := s.Project.Source(p.Source); ok {
+		if _, err := src.Templated(s.now(), params, true); err != nil {
+			var pe *runparams.Error
+			if errors.As(err, &pe) {
+				return "", invalid("parameters."+pe.Name, "%s", pe.Msg)
+			}
+			return "", invalid("parameters", "%v", err)
 		}
 	}
 	if s.Trigger == nil {

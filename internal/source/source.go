@@ -18,6 +18,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/shp-dev/shp/internal/params"
 )
 
 // Object is one input file.
@@ -43,6 +45,9 @@ type Spec struct {
 	// Settings are an extracting source's own keys from sources.yaml; its
 	// connector reads them with Decode.
 	Settings map[string]any
+	// Params are the values of the run's parameters, by name, which a SQL
+	// source binds where its query refers to them as {{params.NAME}}.
+	Params map[string]params.Value
 }
 
 // ObjectSource lists and opens the objects of one source.

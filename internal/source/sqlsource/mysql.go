@@ -113,16 +113,16 @@ func (e *mysqlEngine) reset() {}
 
 func (e *mysqlEngine) close() error { return e.db.Close() }
 
-func (e *mysqlEngine) scalar(ctx context.Context, query string) (string, bool, error) {
+func (e *mysqlEngine) scalar(ctx context.Context, query string, args []any) (string, bool, error) {
 	var v sql.NullString
-	if err := e.db.QueryRowContext(ctx, query).Scan(&v); err != nil {
+	if err := e.db.QueryRowContext(ctx, query, args...).Scan(&v); err != nil {
 		return "", false, err
 	}
 	return v.String, v.Valid, nil
 }
 
-func (e *mysqlEngine) describe(ctx context.Context, relation string) ([]column, error) {
-	rows, err := e.db.QueryContext(ctx, "SELECT * FROM "+relation+" LIMIT 0")
+func (e *mysqlEngine) describe(ctx context.Context, relation string, args []any) ([]column, error) {
+	rows, err := e.db.QueryContext(ctx, "SELECT * FROM "+relation+" LIMIT 0", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (e *mysqlEngine) describe(ctx context.Context, relation string) ([]column, 
 // measure reads the largest integer part and the most decimals (trailing
 // zeros left out: MySQL writes every decimal of the column's scale) of
 // each column in one scan.
-func (e *mysqlEngine) measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error) {
+func (e *mysqlEngine) measure(ctx context.Context, relation string, cols []column, args []any) ([]decimalStats, error) {
 	var sel []string
 	for _, c := range cols {
 		q := e.quote(c.name)
@@ -201,7 +201,7 @@ func (e *mysqlEngine) measure(ctx context.Context, relation string, cols []colum
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	if err := e.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation).Scan(ptrs...); err != nil {
+	if err := e.db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation, args...).Scan(ptrs...); err != nil {
 		return nil, err
 	}
 	out := make([]decimalStats, len(cols))
@@ -231,8 +231,8 @@ func (e *mysqlEngine) selectExpr(c column, load schema.Field) string {
 	return c.expr
 }
 
-func (e *mysqlEngine) copyCSV(ctx context.Context, query string, ncols int, w io.Writer) (int64, error) {
-	rows, err := e.db.QueryContext(ctx, query)
+func (e *mysqlEngine) copyCSV(ctx context.Context, query string, ncols int, w io.Writer, args []any) (int64, error) {
+	rows, err := e.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -175,13 +175,13 @@ func (e *pgEngine) quote(ident string) string { return pgx.Identifier{ident}.San
 
 func (e *pgEngine) literal(v string) string { return "'" + strings.ReplaceAll(v, "'", "''") + "'" }
 
-func (e *pgEngine) scalar(ctx context.Context, query string) (string, bool, error) {
+func (e *pgEngine) scalar(ctx context.Context, query string, args []any) (string, bool, error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return "", false, err
 	}
 	var v *string
-	if err := conn.QueryRow(ctx, query).Scan(&v); err != nil {
+	if err := conn.QueryRow(ctx, query, args...).Scan(&v); err != nil {
 		return "", false, err
 	}
 	if v == nil {
@@ -190,12 +190,12 @@ func (e *pgEngine) scalar(ctx context.Context, query string) (string, bool, erro
 	return *v, true, nil
 }
 
-func (e *pgEngine) describe(ctx context.Context, relation string) ([]column, error) {
+func (e *pgEngine) describe(ctx context.Context, relation string, args []any) ([]column, error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := conn.Query(ctx, "SELECT * FROM "+relation+" LIMIT 0")
+	rows, err := conn.Query(ctx, "SELECT * FROM "+relation+" LIMIT 0", args...)
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (e *pgEngine) describe(ctx context.Context, relation string) ([]column, err
 // measure reads the largest integer part and the most decimals of each
 // column in one scan. NaN and infinities (which no NUMERIC holds; their
 // rows are set aside when loaded) are left out.
-func (e *pgEngine) measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error) {
+func (e *pgEngine) measure(ctx context.Context, relation string, cols []column, args []any) ([]decimalStats, error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return nil, err
@@ -293,7 +293,7 @@ func (e *pgEngine) measure(ctx context.Context, relation string, cols []column) 
 			ptrs[i] = &vals[i]
 		}
 	}
-	if err := conn.QueryRow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation).Scan(ptrs...); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+relation, args...).Scan(ptrs...); err != nil {
 		return nil, err
 	}
 	out := make([]decimalStats, len(cols))
@@ -376,10 +376,16 @@ func pgType(oid uint32, typmod int32) (typ string, precision, scale int) {
 	return schema.TypeString, 0, 0
 }
 
-func (e *pgEngine) copyCSV(ctx context.Context, query string, _ int, w io.Writer) (int64, error) {
+// copyCSV writes the rows with COPY; a query with parameters, which COPY
+// cannot bind, is read with them in text form and written as the MySQL
+// engine does (csvField, \N for NULL).
+func (e *pgEngine) copyCSV(ctx context.Context, query string, _ int, w io.Writer, args []any) (int64, error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return 0, err
+	}
+	if len(args) > 0 {
+		return copyBound(ctx, conn.PgConn(), query, args, w)
 	}
 	tag, err := conn.PgConn().CopyTo(ctx, w, "COPY ("+query+`) TO STDOUT WITH (FORMAT csv, NULL '\N')`)
 	if err != nil {

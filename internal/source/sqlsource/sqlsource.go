@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/params"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
@@ -120,21 +121,26 @@ type decimalStats struct {
 type engine interface {
 	quote(ident string) string
 	literal(v string) string
-	// describe returns the columns of the relation.
-	describe(ctx context.Context, relation string) ([]column, error)
+	// describe returns the columns of the relation. args are the values
+	// of the relation's placeholders (a query's parameters), in every
+	// method that takes them.
+	describe(ctx context.Context, relation string, args []any) ([]column, error)
 	// measure reads, in one query over the relation, what the values of
 	// each of cols (unbounded decimal columns) need.
-	measure(ctx context.Context, relation string, cols []column) ([]decimalStats, error)
+	measure(ctx context.Context, relation string, cols []column, args []any) ([]decimalStats, error)
 	// selectExpr is the select expression (with its alias) that writes
 	// the values of c in the notation of the type load they are loaded
 	// as, or so that the load rejects them when that type cannot hold
 	// them exactly.
 	selectExpr(c column, load schema.Field) string
 	// scalar runs a query returning one text value (NULL as ok=false).
-	scalar(ctx context.Context, query string) (string, bool, error)
+	scalar(ctx context.Context, query string, args []any) (string, bool, error)
 	// copyCSV writes the rows of query as CSV into w; the header is
 	// written by the caller.
-	copyCSV(ctx context.Context, query string, ncols int, w io.Writer) (int64, error)
+	copyCSV(ctx context.Context, query string, ncols int, w io.Writer, args []any) (int64, error)
+	// placeholder returns the placeholder of the query's n-th (from 1)
+	// parameter, v, and the value the driver binds to it.
+	placeholder(n int, v params.Value) (string, any)
 	close() error
 	// reset drops the connection so that the next attempt reconnects.
 	reset()
@@ -147,6 +153,12 @@ type extractor struct {
 	caller   *resilience.Caller
 	cols     []column
 	measured bool // the unbounded decimal columns' types are chosen
+	// query is the configured query with its {{params.NAME}} turned into
+	// placeholders, and args the values bound to them; unbound, when
+	// set, says which parameter has no value (the source cannot be read).
+	query   string
+	args    []any
+	unbound error
 }
 
 func open(s source.Spec, engineName string) (*extractor, error) {
@@ -195,6 +207,10 @@ func open(s source.Spec, engineName string) (*extractor, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := x.bind(engineName, s.Params); err != nil {
+		_ = x.eng.close()
+		return nil, err
+	}
 	return x, nil
 }
 
@@ -205,7 +221,7 @@ func (x *extractor) Close() error { return x.eng.close() }
 // relation is the table, quoted, or the query as a subquery.
 func (x *extractor) relation() string {
 	if x.cfg.Query != "" {
-		return "(" + strings.TrimRight(strings.TrimSpace(x.cfg.Query), ";") + ") AS shp_q"
+		return "(" + strings.TrimRight(strings.TrimSpace(x.query), ";") + ") AS shp_q"
 	}
 	parts := strings.Split(x.cfg.Table, ".")
 	for i, p := range parts {
@@ -242,10 +258,13 @@ func (x *extractor) columns(ctx context.Context) ([]column, error) {
 	if x.cols != nil {
 		return x.cols, nil
 	}
+	if x.unbound != nil {
+		return nil, x.unbound
+	}
 	var cols []column
 	err := x.caller.Do(ctx, func(ctx context.Context) error {
 		var err error
-		cols, err = x.eng.describe(ctx, x.relation())
+		cols, err = x.eng.describe(ctx, x.relation(), x.args)
 		if err != nil {
 			x.eng.reset()
 		}
@@ -279,7 +298,7 @@ func (x *extractor) measure(ctx context.Context) error {
 		var stats []decimalStats
 		err := x.caller.Do(ctx, func(ctx context.Context) error {
 			var err error
-			stats, err = x.eng.measure(ctx, x.relation(), cols)
+			stats, err = x.eng.measure(ctx, x.relation(), cols, x.args)
 			if err != nil {
 				x.eng.reset()
 			}
@@ -402,7 +421,7 @@ func (x *extractor) scalar(ctx context.Context, query string) (string, bool, err
 	var ok bool
 	err := x.caller.Do(ctx, func(ctx context.Context) error {
 		var err error
-		v, ok, err = x.eng.scalar(ctx, query)
+		v, ok, err = x.eng.scalar(ctx, query, x.args)
 		if err != nil {
 			x.eng.reset()
 		}
@@ -576,7 +595,7 @@ func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, n
 			c.Discard()
 			return err
 		}
-		n, err := x.eng.copyCSV(ctx, query, ncols, cw)
+		n, err := x.eng.copyCSV(ctx, query, ncols, cw, x.args)
 		if err != nil {
 			c.Discard()
 			x.eng.reset()
