@@ -23,6 +23,7 @@ func newRunCmd(e *env) *cobra.Command {
 	var (
 		dir, name, outFormat string
 		fullRefresh          bool
+		lease                time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -57,6 +58,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 			runner := &pipeline.Runner{
 				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
 				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
+				Lease:   lease,
 			}
 			if runner.Healer, err = healerFor(e, p, svc.store); err != nil {
 				return err
@@ -99,6 +101,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 	cmd.Flags().StringVarP(&name, "pipeline", "p", "", "run only this pipeline")
 	cmd.Flags().BoolVar(&fullRefresh, "full-refresh", false, "re-read every object and rebuild the target")
 	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
+	cmd.Flags().DurationVar(&lease, "lease", metadata.DefaultLease, "how long a run may go without this process's heartbeat before other shp processes mark it abandoned (failed)")
 	return cmd
 }
 

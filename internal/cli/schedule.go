@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/lineage"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -59,12 +58,15 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		return nil, err
 	}
 	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}}
-	host, _ := os.Hostname()
-	var b [4]byte
-	_, _ = rand.Read(b[:])
+	// The scheduler's claims and the runs it starts go by one name, this
+	// process's.
+	runner.Owner = metadata.ProcessOwner()
 	o.sched = &scheduler.Scheduler{
-		Project: p, Store: svc.store, Owner: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])),
+		Project: p, Store: svc.store, Owner: runner.Owner,
 		MaxConcurrent: 1, Logger: e.logger(),
+		// A run a dead process left running ends, for lineage, with a
+		// FAIL event; sent aside, so that a slow endpoint holds no tick.
+		OnAbandoned: func(r metadata.Run) { go runner.RunAbandoned(context.Background(), r) },
 		Execute: func(ctx context.Context, j scheduler.Job) error {
 			o.runMu.Lock()
 			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
@@ -113,6 +115,7 @@ several serve processes can run side by side without running an interval twice.`
 			defer o.svc.close()
 			o.sched.ResumeAbandoned = resume
 			o.sched.LeaseTTL = lease
+			o.runner.Lease = lease
 			var scheduled []string
 			for _, name := range p.PipelineNames() {
 				if pl, _ := p.Pipeline(name); pl.Schedule != "" {
@@ -151,7 +154,7 @@ several serve processes can run side by side without running an interval twice.`
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long running runs may take to finish after SIGTERM")
-	cmd.Flags().DurationVar(&lease, "lease", 2*time.Minute, "how long a running interval may go without its scheduler's heartbeat before it counts as abandoned")
+	cmd.Flags().DurationVar(&lease, "lease", metadata.DefaultLease, "how long a running interval, or run, may go without its process's heartbeat before it counts as abandoned (marked failed)")
 	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
 	cmd.Flags().StringVar(&apiListen, "api-listen", "", "serve the REST API on this host:port (default: api.listen in config.yaml; none when both are empty)")
 	return cmd

@@ -108,6 +108,10 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 		if s.store, err = metadata.Open(ctx, md.Type, target); err != nil {
 			return nil, errors.Join(fmt.Errorf("open metadata store: %w", err), s.close())
 		}
+		// Runs a dead process left running are marked failed now, by
+		// whichever command opens the store first (best effort: the reads
+		// and runs that follow do it again).
+		_, _ = metadata.AbandonRuns(ctx, s.store)
 	}
 	// Spill files of the engine and downloads of staged objects share one
 	// scratch folder next to the warehouse.

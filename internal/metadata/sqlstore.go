@@ -139,14 +139,22 @@ func (s *sqlStore) CreateRun(ctx context.Context, r Run) error {
 	if r.Attempt < 1 {
 		r.Attempt = 1
 	}
+	if r.Owner != "" {
+		if r.HeartbeatAt.IsZero() {
+			r.HeartbeatAt = time.Now()
+		}
+		if r.Lease <= 0 {
+			r.Lease = DefaultLease
+		}
+	}
 	res, err := s.exec(ctx, `INSERT INTO runs (id, pipeline, status, started_at, ended_at,
 	rows_in, rows_loaded, rows_quarantined, rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh,
-	logical_date, trigger, attempt)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	logical_date, trigger, attempt, owner, heartbeat_at, lease_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.Pipeline, r.Status, s.d.timeArg(r.StartedAt), s.d.timeArg(r.EndedAt),
 		r.RowsIn, r.RowsLoaded, r.RowsQuarantined, r.RowsDeduplicated, r.Objects, r.Bytes, r.InvariantOK, r.Error, r.FullRefresh,
-		s.d.timeArg(r.LogicalDate), r.Trigger, r.Attempt)
+		s.d.timeArg(r.LogicalDate), r.Trigger, r.Attempt, r.Owner, s.d.timeArg(r.HeartbeatAt), leaseMillis(r.Lease))
 	if err != nil {
 		return fmt.Errorf("create run %s: %w", r.ID, err)
 	}
@@ -186,15 +194,19 @@ WHERE id = ?`,
 
 // runColumns are the columns scanRun reads, in order.
 const runColumns = `id, pipeline, status, started_at, ended_at, rows_in, rows_loaded, rows_quarantined,
-	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh, logical_date, trigger, attempt, metrics`
+	rows_deduplicated, objects, bytes, invariant_ok, error, full_refresh, logical_date, trigger, attempt, metrics,
+	owner, heartbeat_at, lease_ms`
 
 // scanRun reads a row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var metrics string
+	var leaseMS int64
 	err := row.Scan(&r.ID, &r.Pipeline, &r.Status, scanTime(&r.StartedAt), scanTime(&r.EndedAt),
 		&r.RowsIn, &r.RowsLoaded, &r.RowsQuarantined, &r.RowsDeduplicated, &r.Objects, &r.Bytes,
-		&r.InvariantOK, &r.Error, &r.FullRefresh, scanTime(&r.LogicalDate), &r.Trigger, &r.Attempt, &metrics)
+		&r.InvariantOK, &r.Error, &r.FullRefresh, scanTime(&r.LogicalDate), &r.Trigger, &r.Attempt, &metrics,
+		&r.Owner, scanTime(&r.HeartbeatAt), &leaseMS)
+	r.Lease = time.Duration(leaseMS) * time.Millisecond
 	if err == nil && metrics != "" && metrics != "{}" {
 		if jerr := json.Unmarshal([]byte(metrics), &r.Metrics); jerr != nil {
 			return r, fmt.Errorf("run %s: metrics: %w", r.ID, jerr)

@@ -46,6 +46,20 @@ type Store interface {
 	GetRun(ctx context.Context, id string) (Run, error)
 	// ListRuns returns the runs that match f, newest first.
 	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	// HeartbeatRuns sets the heartbeat of the runs ids that owner holds
+	// and that are still running to the current time, and reports how
+	// many it set: a run another process marked abandoned meanwhile is
+	// not among them.
+	HeartbeatRuns(ctx context.Context, owner string, ids []string) (int64, error)
+	// AbandonRun ends a run whose process is gone: status failed, error
+	// reason, ended at end; its task attempts still running fail with it.
+	// It changes the run only while it is as seen (running, held by
+	// seen.Owner, last heartbeat seen.HeartbeatAt, none when zero) and
+	// that heartbeat is before staleBefore, all in one conditional
+	// update, so that of several processes one marks it, and a run that
+	// heartbeat meanwhile or ended is left alone. It reports whether it
+	// changed the run. See AbandonRuns.
+	AbandonRun(ctx context.Context, seen Run, staleBefore, end time.Time, reason string) (bool, error)
 	// RecordTask inserts the task attempt (a.RunID, a.Task, a.Attempt) or
 	// replaces it when it exists. The run must exist (ErrNotFound).
 	RecordTask(ctx context.Context, a TaskAttempt) error
@@ -205,7 +219,7 @@ type Pipeline struct {
 
 // Run is one run of a pipeline.
 type Run struct {
-	ID, Pipeline, Status string    // Status: running, succeeded, failed
+	ID, Pipeline, Status string    // Status: running, succeeded, failed, held
 	StartedAt, EndedAt   time.Time // EndedAt is zero while running
 
 	RowsIn, RowsLoaded, RowsQuarantined, RowsDeduplicated int64
@@ -226,6 +240,18 @@ type Run struct {
 	// Metrics are the run's measures for anomaly detection, such as
 	// "null_rate:COLUMN" and "quality_score"; written by FinishRun.
 	Metrics map[string]float64
+
+	// Owner names the process running the run (host/pid/random, see
+	// NewOwner); empty for a run that nobody heartbeats.
+	Owner string
+	// HeartbeatAt is when the owner last said the run goes on; CreateRun
+	// sets it to the current time for a run with an owner. Zero for a run
+	// without one.
+	HeartbeatAt time.Time
+	// Lease is how long the run may go without a heartbeat before it
+	// counts as abandoned; CreateRun sets DefaultLease for a run with an
+	// owner and no lease.
+	Lease time.Duration
 }
 
 // TaskAttempt is one attempt at one task of a run.

@@ -72,6 +72,17 @@ type Runner struct {
 	Healer Healer
 	// Lineage, when set, records and sends OpenLineage events of each run.
 	Lineage *lineage.Emitter
+	// Owner names this process in the runs it records
+	// (metadata.ProcessOwner when empty); while a run goes on, it
+	// heartbeats under this name.
+	Owner string
+	// Lease is how long a run of this runner may go without a heartbeat
+	// before any shp process marks it abandoned (metadata.DefaultLease
+	// when 0). Running runs heartbeat every Lease/3, all of them in one
+	// update.
+	Lease time.Duration
+
+	beats heartbeats
 }
 
 // Options changes how a run treats its source.
@@ -222,11 +233,15 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	}
 	res.LogicalDate = opts.LogicalDate
 	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh,
-		LogicalDate: opts.LogicalDate, Trigger: opts.Trigger, Attempt: opts.Attempt}
+		LogicalDate: opts.LogicalDate, Trigger: opts.Trigger, Attempt: opts.Attempt, Owner: r.owner(), Lease: r.lease()}
 	if err := r.Store.CreateRun(ctx, run); err != nil {
 		res.Err = err
 		return res, err
 	}
+	// The run heartbeats until its record is final; a process that dies
+	// stops, and its run is marked abandoned by whoever sees it next.
+	r.beats.add(r, res.RunID)
+	defer r.beats.remove(res.RunID)
 	log.Info("run started", "full_refresh", opts.FullRefresh)
 	r.emit(ctx, lineage.Start, res, src, log)
 
@@ -302,25 +317,6 @@ func (r *Runner) emit(ctx context.Context, eventType string, res *Result, src *c
 	if err := r.Lineage.Emit(ctx, eventType, res.RunID, res.Pipeline, []lineage.Dataset{in}, []lineage.Dataset{out}, res.Err); err != nil {
 		log.Warn("lineage event not recorded", "event", eventType, "err", err)
 	}
-}
-
-// abandonStaleRuns marks runs left "running" by a process that died.
-// Only one process can hold the embedded warehouse, so a running run that
-// is not ours is dead.
-func (r *Runner) abandonStaleRuns(ctx context.Context, name string) error {
-	stale, err := r.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: name, Status: StatusRunning})
-	if err != nil {
-		return err
-	}
-	for _, s := range stale {
-		s.Status = StatusFailed
-		s.EndedAt = r.now()
-		s.Error = "abandoned: the process running it stopped before it finished"
-		if err := r.Store.FinishRun(ctx, s); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.Source, opts Options, res *Result, log *slog.Logger) error {

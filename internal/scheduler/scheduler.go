@@ -109,7 +109,11 @@ type Scheduler struct {
 	// ResumeAbandoned runs abandoned intervals again; otherwise they are
 	// marked failed.
 	ResumeAbandoned bool
-	Logger          *slog.Logger
+	// OnAbandoned, when set, hears of each run that a tick marked failed
+	// because the process running it stopped heartbeating (see
+	// metadata.AbandonRuns), with the reason in its Error.
+	OnAbandoned func(metadata.Run)
+	Logger      *slog.Logger
 
 	mu       sync.Mutex
 	queue    []Job
@@ -237,6 +241,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if err := s.recoverAbandoned(ctx, now); err != nil {
 		return err
 	}
+	s.abandonRuns(ctx)
 	pausedList, err := s.Store.PausedPipelines(ctx)
 	if err != nil {
 		return err

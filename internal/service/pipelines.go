@@ -136,6 +136,7 @@ func runView(r metadata.Run) RunView {
 
 // Pipelines lists the project's pipelines in name order.
 func (s *Service) Pipelines(ctx context.Context) ([]PipelineView, error) {
+	s.abandonDeadRuns(ctx)
 	paused, err := s.pausedSet(ctx)
 	if err != nil {
 		return nil, err
@@ -187,6 +188,7 @@ func (s *Service) PipelinesPage(ctx context.Context, q PipelineQuery) (Page[Pipe
 	if err != nil {
 		return Page[PipelineView]{}, err
 	}
+	s.abandonDeadRuns(ctx)
 	paused, err := s.pausedSet(ctx)
 	if err != nil {
 		return Page[PipelineView]{}, err
@@ -224,6 +226,7 @@ func (s *Service) Pipeline(ctx context.Context, name string) (PipelineView, erro
 	if err != nil {
 		return PipelineView{}, err
 	}
+	s.abandonDeadRuns(ctx)
 	paused, err := s.Store.Paused(ctx, name)
 	if err != nil {
 		return PipelineView{}, err
@@ -316,6 +319,7 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 			return Page[RunView]{}, err
 		}
 	}
+	s.abandonDeadRuns(ctx)
 	// One more than the page tells whether another page follows.
 	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: q.Pipeline, Status: q.Status, Since: q.Since, Until: q.Until,
 		After: after, Limit: size + 1})
@@ -374,6 +378,7 @@ func (p PageRequest) runCursor() (*metadata.RunCursor, error) {
 
 // Run returns a run with its tasks.
 func (s *Service) Run(ctx context.Context, id string) (RunDetail, error) {
+	s.abandonDeadRuns(ctx)
 	r, err := s.Store.GetRun(ctx, id)
 	if errors.Is(err, metadata.ErrNotFound) && s.Queued != nil {
 		if v, ok := s.Queued(id); ok {
