@@ -12,17 +12,18 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 
 	"github.com/shp-dev/shp/internal/config"
-	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -49,12 +50,22 @@ type Server struct {
 	Logger *slog.Logger
 	// Timeout bounds a request's work; 30s when zero.
 	Timeout time.Duration
+	// AccessLog, when not nil, gets one Info line per request: method,
+	// path, status, duration, bytes, caller and client address.
+	AccessLog *slog.Logger
 
 	// callers limits each caller's requests.
 	callers limiterSet
-	// failures limits failed authentications per client address, so that
-	// guessing keys is slow and cheap to refuse.
+	// failures limits failed authentications per client address: beyond
+	// the limit an invalid credential is answered 429, a valid one still
+	// passes.
 	failures limiterSet
+	// anonymous aggregates refused anonymous writes for the audit log.
+	anonymous anonymousAudit
+	// pruned is when the audit log was last pruned (Unix nanoseconds).
+	pruned atomic.Int64
+	// clock is the audit log's time; time.Now when nil.
+	clock func() time.Time
 
 	metrics *metrics
 }
@@ -132,7 +143,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return closeChunked(s.cors(mux, known))
+	return closeChunked(s.accessLog(s.cors(mux, known)))
 }
 
 // closeChunked closes the connection after answering a request whose
@@ -168,19 +179,22 @@ func (s *Server) endpoint(rt route) http.Handler {
 			return
 		}
 		var p service.Principal
+		var refused string
 		if rt.method != http.MethodGet {
 			// Every write is audited, refused ones too.
-			defer func() { s.audit(r, p, rec.status) }()
+			defer func() { s.audit(r, p, rec.status, refused) }()
 		}
-		p, ok := s.authenticate(rec, r)
-		if !ok {
+		if p, refused = s.authenticate(rec, r); refused != "" {
+			return
+		}
+		noteCaller(r, p)
+		// The caller's rate limit comes before its role, so that refused
+		// requests count against it too.
+		if !s.allow(rec, r, p) {
 			return
 		}
 		if !p.Role.Allows(rt.role) {
 			writeProblem(rec, r, http.StatusForbidden, ProblemForbidden, "this needs the "+string(rt.role)+" role; the caller has "+string(p.Role))
-			return
-		}
-		if !s.allow(rec, r, p) {
 			return
 		}
 		rt.handle(s, rec, r, p)
@@ -198,10 +212,24 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Why authentication refused a request, as the audit log says.
+const (
+	refusedNoCredentials = "no credentials"
+	refusedInvalid       = "invalid credentials"
+	refusedTooMany       = "too many failed authentications"
+	refusedUnavailable   = "authentication unavailable"
+)
+
 // authenticate finds the caller: an API key (Authorization: Bearer
-// shp_..., or X-API-Key) or an OAuth 2.0 bearer token. It answers 401
-// with WWW-Authenticate itself when there is none or it is not valid.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.Principal, bool) {
+// shp_..., or X-API-Key) or an OAuth 2.0 bearer token. When there is
+// none or it is not valid it answers itself, 401 with WWW-Authenticate
+// (429 when the client address has failed too often), and returns why.
+//
+// The credential is checked first: a valid one passes whatever its
+// address's failures, so that one caller sending bad keys cannot lock out
+// the others behind the same address (a NAT, a proxy). Only invalid
+// credentials count against the address.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.Principal, string) {
 	challenge := `Bearer realm="shp"`
 	token := r.Header.Get("X-API-Key")
 	if token == "" {
@@ -211,16 +239,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 			token = strings.TrimSpace(rest)
 		}
 	}
-	host := remoteHost(r)
-	if d := s.failureDelay(host); d > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
-		writeProblem(w, r, http.StatusTooManyRequests, ProblemRateLimited, "too many failed authentications from this address")
-		return service.Principal{}, false
-	}
 	if token == "" {
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, "send an API key (Authorization: Bearer shp_... or X-API-Key) or an OAuth 2.0 bearer token")
-		return service.Principal{}, false
+		return service.Principal{}, refusedNoCredentials
 	}
 	var p service.Principal
 	var err error
@@ -234,19 +256,24 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.P
 	}
 	switch {
 	case err == nil:
-		return p, true
+		return p, ""
 	case errors.Is(err, service.ErrBadKey), errors.Is(err, service.ErrKeyRevoked), errors.Is(err, service.ErrKeyExpired),
 		errors.Is(err, ErrInvalidToken):
+		if d := s.failed(s.clientAddr(r)); d > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+			writeProblem(w, r, http.StatusTooManyRequests, ProblemRateLimited, "too many failed authentications from this address")
+			return service.Principal{}, refusedTooMany
+		}
 		// What was wrong, without the credential: expired, revoked,
 		// wrong audience, bad signature.
-		s.failed(host)
 		w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
 		writeProblem(w, r, http.StatusUnauthorized, ProblemUnauthorized, err.Error())
+		return service.Principal{}, refusedInvalid
 	default:
 		// The store failed, not the caller: logged, answered without its text.
 		s.fail(w, r, err)
+		return service.Principal{}, refusedUnavailable
 	}
-	return service.Principal{}, false
 }
 
 // Failed authentications a client address may make: a burst of 20, then
@@ -256,22 +283,15 @@ const (
 	failureRate  = 1
 )
 
-// failureDelay is how long a client address must wait before it may try
-// to authenticate again (0 when it may).
-func (s *Server) failureDelay(host string) time.Duration {
-	l := s.failures.lookup(host)
-	if l == nil {
+// failed counts a failed authentication of a client address and returns
+// how long the address must wait before a failure is answered 401 again:
+// 0 while it is within its allowance.
+func (s *Server) failed(host string) time.Duration {
+	l := s.failures.get(host, func() *rate.Limiter { return rate.NewLimiter(failureRate, failureBurst) })
+	if l.Allow() {
 		return 0
 	}
-	if tokens := l.Tokens(); tokens < 1 {
-		return time.Duration((1 - tokens) / failureRate * float64(time.Second))
-	}
-	return 0
-}
-
-// failed counts a failed authentication of a client address.
-func (s *Server) failed(host string) {
-	s.failures.get(host, func() *rate.Limiter { return rate.NewLimiter(failureRate, failureBurst) }).Allow()
+	return max(time.Duration((1-l.Tokens())/failureRate*float64(time.Second)), time.Millisecond)
 }
 
 // limiterSet keeps a rate limiter per key. Keys idle long enough to have
@@ -280,13 +300,6 @@ func (s *Server) failed(host string) {
 type limiterSet struct {
 	mu sync.Mutex
 	m  map[string]*rate.Limiter
-}
-
-// lookup returns the key's limiter, nil when it has none.
-func (ls *limiterSet) lookup(key string) *rate.Limiter {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	return ls.m[key]
 }
 
 // get returns the key's limiter, made by mk when it has none.
@@ -311,13 +324,84 @@ func (ls *limiterSet) get(key string, mk func() *rate.Limiter) *rate.Limiter {
 	return l
 }
 
-// remoteHost is the client's address without its port.
+// remoteHost is the direct peer's address without its port.
 func remoteHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientAddr is the client's address. It is the direct peer's, unless
+// that is a trusted proxy (Config.TrustedProxies): then it is the
+// rightmost address of X-Forwarded-For that is not a trusted proxy's
+// (each trusted proxy appends its own peer; what lies left of that was
+// written by the client and proves nothing). When every hop is trusted it
+// is the leftmost; a hop that is not an address ends the walk at the last
+// address read.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := remoteHost(r)
+	if len(s.Config.TrustedProxies) == 0 {
+		return peer
+	}
+	client, ok := parseHop(peer)
+	if !ok || !s.trustedProxy(client) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		list := hops[i]
+		for list != "" {
+			var hop string
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				list, hop = list[:j], list[j+1:]
+			} else {
+				list, hop = "", list
+			}
+			if strings.TrimSpace(hop) == "" {
+				continue
+			}
+			a, ok := parseHop(hop)
+			if !ok {
+				return client.String()
+			}
+			client = a
+			if !s.trustedProxy(a) {
+				return a.String()
+			}
+		}
+	}
+	return client.String()
+}
+
+// trustedProxy reports whether a is one of Config.TrustedProxies.
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.Config.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop reads one address of X-Forwarded-For: an IP address, perhaps
+// with a port or in brackets. IPv4 in IPv6 form is read as IPv4.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			a, err = netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+			if err != nil {
+				return netip.Addr{}, false
+			}
+		} else {
+			a = ap.Addr()
+		}
+	}
+	return a.Unmap().WithZone(""), true
 }
 
 // allow applies the caller's rate limit; over it, it answers 429 with
@@ -350,28 +434,17 @@ const maxAuditPath = 512
 
 // capAuditPath cuts a path longer than maxAuditPath at a rune boundary and
 // says so.
-func capAuditPath(p string) string {
-	if len(p) <= maxAuditPath {
-		return p
+func capAuditPath(p string) string { return capText(p, maxAuditPath) }
+
+// capText cuts s longer than n bytes at a rune boundary and says so.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	n := maxAuditPath
-	for n > 0 && !utf8.RuneStart(p[n]) {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return p[:n] + "...(truncated)"
-}
-
-// audit records a write: who, what, when, from where, and how it ended.
-func (s *Server) audit(r *http.Request, p service.Principal, status int) {
-	host := remoteHost(r)
-	who := p.Name
-	if who == "" {
-		who = "anonymous"
-	}
-	e := metadata.AuditEntry{At: time.Now(), Principal: who, Role: string(p.Role), Method: r.Method, Path: capAuditPath(r.URL.Path), Status: status, Remote: host}
-	if err := s.Service.Store.RecordAudit(context.WithoutCancel(r.Context()), e); err != nil {
-		s.logger().Error("audit log", "err", err, "method", r.Method, "path", r.URL.Path)
-	}
+	return s[:n] + "...(truncated)"
 }
 
 // cors answers preflights to the paths known names (it returns "" for

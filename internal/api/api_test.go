@@ -23,6 +23,7 @@ import (
 // env is an API over a real metadata store, with a key per role.
 type env struct {
 	t       *testing.T
+	dir     string // the project's folder, which holds a SQLite store
 	srv     *httptest.Server
 	api     *Server
 	store   metadata.Store
@@ -86,7 +87,7 @@ func newEnv(t *testing.T, kind string, cfg func(*config.API)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	e := &env{t: t, store: store, keys: map[service.Role]string{}}
+	e := &env{t: t, dir: dir, store: store, keys: map[service.Role]string{}}
 	svc := &service.Service{Project: p, Store: store, Trigger: func(_ context.Context, pipeline string, params map[string]string) (string, error) {
 		e.trigger = append(e.trigger, pipeline+fmt.Sprint(params))
 		return "run-triggered-" + pipeline, nil
@@ -498,9 +499,15 @@ func TestWrites(t *testing.T) {
 			t.Fatalf("an anonymous write: %d", code)
 		}
 		var page service.Page[service.AuditView]
-		e.get("/api/v1/audit?limit=2", service.Admin, &page)
-		if len(page.Items) != 2 || page.Items[0].Principal != "anonymous" || page.Items[0].Status != 401 || page.Items[1].Method != "DELETE" {
+		e.get("/api/v1/audit?limit=2&anonymous=include", service.Admin, &page)
+		if len(page.Items) != 2 || page.Items[0].Principal != "anonymous" || page.Items[0].Status != 401 || page.Items[0].Reason != "no credentials" ||
+			page.Items[0].Count != 1 || page.Items[1].Method != "DELETE" {
 			t.Fatalf("audit through the API: %+v", page)
+		}
+		// By default the listing is of authenticated callers.
+		e.get("/api/v1/audit?limit=1", service.Admin, &page)
+		if len(page.Items) != 1 || page.Items[0].Method != "DELETE" {
+			t.Fatalf("audit through the API, authenticated callers: %+v", page)
 		}
 		if code, _, _ := e.do("GET", "/api/v1/audit", e.keys[service.Operator], nil); code != 403 {
 			t.Fatalf("an operator reads the audit log: %d", code)

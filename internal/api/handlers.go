@@ -441,6 +441,11 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ service.Pri
 }
 
 func (s *Server) audits(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	q := s.query(w, r)
+	anonymous := q.oneOf("anonymous", service.AnonymousValues)
+	if q.bad {
+		return
+	}
 	limit := 100
 	if v := r.URL.Query().Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -450,6 +455,6 @@ func (s *Server) audits(w http.ResponseWriter, r *http.Request, _ service.Princi
 		}
 		limit = n
 	}
-	es, err := s.Service.Audit(r.Context(), limit)
+	es, err := s.Service.Audit(r.Context(), service.AuditQuery{Anonymous: anonymous, Limit: limit})
 	s.respond(w, r, service.Page[service.AuditView]{Items: es}, err)
 }

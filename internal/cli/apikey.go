@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -114,7 +115,7 @@ func newAPIKeyCmd(e *env) *cobra.Command {
 
 // newAuditCmd is shp audit: the latest writes through the REST API.
 func newAuditCmd(e *env) *cobra.Command {
-	var dir, outFormat string
+	var dir, outFormat, anonymous string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "audit",
@@ -126,7 +127,7 @@ func newAuditCmd(e *env) *cobra.Command {
 			}
 			var es []service.AuditView
 			if err := withService(cmd.Context(), dir, func(s *service.Service) (err error) {
-				es, err = s.Audit(cmd.Context(), limit)
+				es, err = s.Audit(cmd.Context(), service.AuditQuery{Anonymous: anonymous, Limit: limit})
 				return err
 			}); err != nil {
 				return serviceErr(err)
@@ -134,9 +135,17 @@ func newAuditCmd(e *env) *cobra.Command {
 			if outFormat == "json" {
 				return writeJSON(e.stdout, es)
 			}
-			t := newTable(e.stdout, "AT", "WHO", "ROLE", "REQUEST", "STATUS", "FROM")
+			t := newTable(e.stdout, "AT", "WHO", "ROLE", "REQUEST", "STATUS", "FROM", "COUNT")
 			for _, a := range es {
-				t.row(a.At.Format(time.RFC3339), a.Principal, a.Role, a.Method+" "+a.Path, a.Status, a.Remote)
+				status := strconv.Itoa(a.Status)
+				if a.Reason != "" {
+					status += " (" + a.Reason + ")"
+				}
+				count := strconv.Itoa(a.Count)
+				if a.LastAt != nil {
+					count += " until " + a.LastAt.Format(time.RFC3339)
+				}
+				t.row(a.At.Format(time.RFC3339), a.Principal, a.Role, a.Method+" "+a.Path, status, a.Remote, count)
 			}
 			t.flush()
 			return nil
@@ -144,6 +153,8 @@ func newAuditCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "at most this many, newest first")
+	cmd.Flags().StringVar(&anonymous, "anonymous", service.AnonymousExclude,
+		"refused anonymous requests (aggregated by address and reason): exclude, include or only")
 	cmd.Flags().StringVar(&outFormat, "format", "table", "output format: table or json")
 	return cmd
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/shp-dev/shp/internal/api"
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -58,7 +60,7 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 		}
 		return runID, nil
 	}
-	srv := &api.Server{Service: svc, Config: p.Config.API, Logger: e.logger(), Ready: func(ctx context.Context) error {
+	srv := &api.Server{Service: svc, Config: p.Config.API, Logger: e.logger(), AccessLog: accessLogger(e, p.Config.API), Ready: func(ctx context.Context) error {
 		_, err := o.svc.store.ListPipelines(ctx)
 		return err
 	}}
@@ -70,6 +72,19 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 		srv.Tokens = v
 	}
 	return srv, nil
+}
+
+// accessLogger is where the API's access log goes: the structured log of
+// --verbose, or under api.access_log alone stderr in the same format at
+// Info; nil (no access log) otherwise.
+func accessLogger(e *env, cfg config.API) *slog.Logger {
+	switch {
+	case e.verbose:
+		return e.logger()
+	case cfg.AccessLog:
+		return slog.New(slog.NewTextHandler(e.stderr, nil))
+	}
+	return nil
 }
 
 // serveAPI listens on addr and serves the API until ctx is done; it
@@ -99,5 +114,6 @@ func serveAPI(ctx context.Context, e *env, srv *api.Server, addr string) (stop f
 		defer cancel()
 		_ = hs.Shutdown(sctx)
 		<-done
+		srv.Flush(sctx)
 	}, ln.Addr().String(), nil
 }

@@ -14,6 +14,7 @@
 package config
 
 import (
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -162,6 +163,16 @@ type API struct {
 	// OIDC verifies OAuth 2.0 bearer tokens (JWTs); empty Issuer for API
 	// keys only.
 	OIDC OIDC
+	// TrustedProxies are the addresses (single ones, or CIDR ranges) of
+	// reverse proxies in front of the API: only when the direct peer is
+	// one of them is the client's address read from X-Forwarded-For (its
+	// rightmost hop that is not a trusted proxy).
+	TrustedProxies []netip.Prefix
+	// AuditRetention is how long audit entries are kept (0 for ever).
+	AuditRetention time.Duration
+	// AccessLog writes a structured log line per request to stderr, as
+	// shp serve --verbose does.
+	AccessLog bool
 }
 
 // OIDC configures the OpenID Connect issuer whose tokens the API takes.
@@ -193,6 +204,8 @@ const (
 	DefaultRolesClaim = "roles"
 	DefaultOIDCSkew   = time.Minute
 	MaxOIDCSkew       = 5 * time.Minute
+	// DefaultAuditRetention keeps audit entries 90 days.
+	DefaultAuditRetention = 90 * 24 * time.Hour
 )
 
 // Lineage configures OpenLineage event delivery.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -332,14 +333,15 @@ func isLoopback(host string) bool {
 // defaultAPI is the api section's defaults.
 func defaultAPI() API {
 	return API{RateLimit: DefaultAPIRate, RateBurst: DefaultAPIBurst, MaxBodyBytes: DefaultAPIMaxBody,
-		OIDC: OIDC{RolesClaim: DefaultRolesClaim, ClockSkew: DefaultOIDCSkew}}
+		OIDC: OIDC{RolesClaim: DefaultRolesClaim, ClockSkew: DefaultOIDCSkew}, AuditRetention: DefaultAuditRetention}
 }
 
 // api extracts and validates the api section of config.yaml.
 func (l *loader) api(f *yamlFile, top *object) API {
 	a := defaultAPI()
 	o := f.object(top.node("api"), top.keyPos("api"), "", "api.", "api",
-		"listen", "tls_cert", "tls_key", "cors_origins", "rate_limit", "max_body_bytes", "oidc")
+		"listen", "tls_cert", "tls_key", "cors_origins", "rate_limit", "max_body_bytes", "oidc",
+		"trusted_proxies", "audit_retention", "access_log")
 	if o.str("listen", &a.Listen) {
 		if _, _, err := net.SplitHostPort(a.Listen); err != nil {
 			o.errorf(o.valuePos("listen"), "api.listen %q must be host:port, e.g. 127.0.0.1:8080", a.Listen)
@@ -367,6 +369,19 @@ func (l *loader) api(f *yamlFile, top *object) API {
 		}
 		a.MaxBodyBytes = int64(body)
 	}
+	var proxies []string
+	if ps, ok := o.list("trusted_proxies", &proxies); ok {
+		for i, v := range proxies {
+			p, err := parseProxy(v)
+			if err != nil {
+				o.errorf(ps[i], "api.trusted_proxies[%d] %q is not an IP address or a CIDR range such as 10.0.0.0/8", i, v)
+				continue
+			}
+			a.TrustedProxies = append(a.TrustedProxies, p)
+		}
+	}
+	o.duration("audit_retention", &a.AuditRetention)
+	o.boolean("access_log", &a.AccessLog)
 	if o.has("oidc") {
 		oc := f.object(o.node("oidc"), o.keyPos("oidc"), "", "api.oidc.", "api.oidc", "issuer", "audience", "roles_claim", "role_map", "clock_skew")
 		if oc.required("issuer", &a.OIDC.Issuer) {
@@ -400,6 +415,27 @@ func (l *loader) api(f *yamlFile, top *object) API {
 		}
 	}
 	return a
+}
+
+// parseProxy reads a trusted proxy: an IP address (a range of one) or a
+// CIDR range. IPv4 addresses written in IPv6 form are read as IPv4.
+func parseProxy(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	ip = ip.Unmap().WithZone("")
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
 // pipeline extracts and validates one pipeline of config.yaml.

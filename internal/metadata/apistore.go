@@ -87,24 +87,62 @@ func (s *sqlStore) TouchAPIKey(ctx context.Context, id string, at time.Time) err
 
 // RecordAudit implements Store.
 func (s *sqlStore) RecordAudit(ctx context.Context, e AuditEntry) error {
+	_, err := s.AddAudit(ctx, e)
+	return err
+}
+
+// AddAudit implements Store.
+func (s *sqlStore) AddAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := s.exec(ctx, `INSERT INTO api_audit (at, principal, role, method, path, status, remote) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		s.d.timeArg(e.At), e.Principal, e.Role, e.Method, e.Path, e.Status, e.Remote)
+	e.Count = max(e.Count, 1)
+	var id int64
+	err := s.queryRow(ctx, `INSERT INTO api_audit (at, principal, role, method, path, status, remote, detail, occurrences, last_seen_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		s.d.timeArg(e.At), e.Principal, e.Role, e.Method, e.Path, e.Status, e.Remote, e.Detail, e.Count, s.d.timeArg(e.LastAt)).Scan(&id)
 	if err != nil {
-		return fmt.Errorf("record audit entry: %w", err)
+		return 0, fmt.Errorf("record audit entry: %w", err)
+	}
+	return id, nil
+}
+
+// CountAudit implements Store.
+func (s *sqlStore) CountAudit(ctx context.Context, id int64, count int, last time.Time) error {
+	res, err := s.exec(ctx, `UPDATE api_audit SET occurrences = ?, last_seen_at = ? WHERE id = ?`, max(count, 1), s.d.timeArg(last), id)
+	if err != nil {
+		return fmt.Errorf("count audit entry %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("audit entry %d: %w", id, ErrNotFound)
 	}
 	return nil
 }
 
 // ListAudit implements Store.
 func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	q := `SELECT id, at, principal, role, method, path, status, remote FROM api_audit ORDER BY id DESC`
+	return s.QueryAudit(ctx, AuditQuery{Limit: limit})
+}
+
+// QueryAudit implements Store.
+func (s *sqlStore) QueryAudit(ctx context.Context, aq AuditQuery) ([]AuditEntry, error) {
+	q := `SELECT id, at, principal, role, method, path, status, remote, detail, occurrences, last_seen_at FROM api_audit`
 	var args []any
-	if limit > 0 {
+	switch aq.Callers {
+	case AuditAllCallers:
+	case AuditAuthenticated:
+		q += ` WHERE principal <> ?`
+		args = append(args, AnonymousPrincipal)
+	case AuditAnonymous:
+		q += ` WHERE principal = ?`
+		args = append(args, AnonymousPrincipal)
+	default:
+		return nil, fmt.Errorf("list audit: %w: callers %q", ErrInvalid, aq.Callers)
+	}
+	q += ` ORDER BY id DESC`
+	if aq.Limit > 0 {
 		q += ` LIMIT ?`
-		args = append(args, limit)
+		args = append(args, aq.Limit)
 	}
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
@@ -114,12 +152,39 @@ func (s *sqlStore) ListAudit(ctx context.Context, limit int) ([]AuditEntry, erro
 	var out []AuditEntry
 	for rows.Next() {
 		var e AuditEntry
-		if err := rows.Scan(&e.ID, scanTime(&e.At), &e.Principal, &e.Role, &e.Method, &e.Path, &e.Status, &e.Remote); err != nil {
+		if err := rows.Scan(&e.ID, scanTime(&e.At), &e.Principal, &e.Role, &e.Method, &e.Path, &e.Status, &e.Remote,
+			&e.Detail, &e.Count, scanTime(&e.LastAt)); err != nil {
 			return nil, fmt.Errorf("list audit: %w", err)
 		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// PruneAudit implements Store.
+func (s *sqlStore) PruneAudit(ctx context.Context, before time.Time, keepAnonymous int) (int64, error) {
+	var deleted int64
+	if !before.IsZero() {
+		res, err := s.exec(ctx, `DELETE FROM api_audit WHERE at < ?`, s.d.timeArg(before))
+		if err != nil {
+			return 0, fmt.Errorf("prune audit: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
+	}
+	if keepAnonymous > 0 {
+		// The newest keepAnonymous stay: the id of the next one down
+		// bounds the rest (NULL, so none, when there are not that many).
+		res, err := s.exec(ctx, `DELETE FROM api_audit WHERE principal = ? AND id <= (
+			SELECT id FROM api_audit WHERE principal = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+			AnonymousPrincipal, AnonymousPrincipal, keepAnonymous)
+		if err != nil {
+			return deleted, fmt.Errorf("prune audit: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
+	}
+	return deleted, nil
 }
 
 // AddQualityRules implements Store.

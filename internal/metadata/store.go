@@ -174,6 +174,19 @@ type Store interface {
 	// ListAudit returns audited requests, newest first, at most limit
 	// (0 for all).
 	ListAudit(ctx context.Context, limit int) ([]AuditEntry, error)
+	// AddAudit stores one audit entry, as RecordAudit, and returns its
+	// id.
+	AddAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// CountAudit sets how many requests an aggregated audit entry stands
+	// for and when the last of them came; ErrNotFound when there is no
+	// such entry.
+	CountAudit(ctx context.Context, id int64, count int, last time.Time) error
+	// QueryAudit returns the audit entries of q's callers, newest first.
+	QueryAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
+	// PruneAudit deletes the audit entries made before before (none when
+	// it is zero) and the anonymous ones beyond the newest keepAnonymous
+	// (none when it is 0 or less); it returns how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time, keepAnonymous int) (int64, error)
 	// AddQualityRules stores rules (each the JSON of a quality_rules.yaml
 	// rule) in one transaction, all or none, and returns their ids.
 	AddQualityRules(ctx context.Context, rs []StoredRule) ([]int64, error)
@@ -193,13 +206,43 @@ type APIKey struct {
 	CreatedAt, ExpiresAt, LastUsed, Revoked time.Time
 }
 
-// AuditEntry is one request that changed something through the API.
+// AuditEntry is one request that changed something through the API, or
+// an aggregate of refused anonymous ones.
 type AuditEntry struct {
-	ID                   int64
+	ID int64
+	// At is when the request came (the first, for an aggregate).
 	At                   time.Time
 	Principal, Role      string
 	Method, Path, Remote string
 	Status               int
+	// Detail says why a request was refused ("" when it was not, or is
+	// not said).
+	Detail string
+	// Count is how many requests the entry stands for: 1 (also when
+	// stored as 0), more for an aggregate.
+	Count int
+	// LastAt is when the last request of an aggregate came (zero for a
+	// single request).
+	LastAt time.Time
+}
+
+// AnonymousPrincipal names the caller of an audited request that carried
+// no valid credential.
+const AnonymousPrincipal = "anonymous"
+
+// Callers an audit listing covers (AuditQuery.Callers).
+const (
+	AuditAllCallers    = ""              // every entry
+	AuditAuthenticated = "authenticated" // entries of authenticated callers
+	AuditAnonymous     = "anonymous"     // entries of anonymous callers
+)
+
+// AuditQuery selects audit entries.
+type AuditQuery struct {
+	// Callers is AuditAllCallers, AuditAuthenticated or AuditAnonymous.
+	Callers string
+	// Limit bounds how many are returned (0 for all).
+	Limit int
 }
 
 // StoredRule is a quality rule added through the API or the CLI.

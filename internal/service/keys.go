@@ -247,7 +247,9 @@ func (s *Service) Authenticate(ctx context.Context, key string) (Principal, erro
 	return Principal{Name: "key:" + k.ID + " (" + k.Name + ")", Role: Role(k.Role), KeyID: k.ID}, nil
 }
 
-// AuditView is one audited API write.
+// AuditView is one audited API write, or an aggregate of refused
+// anonymous ones: Count of them from At to LastAt, from one address (or
+// "*" for the addresses beyond the per-window cap) for one Reason.
 type AuditView struct {
 	ID        int64     `json:"id"`
 	At        time.Time `json:"at"`
@@ -257,21 +259,59 @@ type AuditView struct {
 	Path      string    `json:"path"`
 	Status    int       `json:"status"`
 	Remote    string    `json:"remote"`
+	// Reason says why a refused request was refused ("" when not said).
+	Reason string `json:"reason"`
+	// Count is how many requests the entry stands for.
+	Count int `json:"count"`
+	// LastAt is when the last of them came (null for one request).
+	LastAt *time.Time `json:"last_at"`
 }
 
-// Audit lists the latest audited writes, newest first (at most limit,
-// 1 to MaxPageSize).
-func (s *Service) Audit(ctx context.Context, limit int) ([]AuditView, error) {
-	if limit < 1 || limit > MaxPageSize {
-		return nil, invalid("limit", "must be from 1 to %d, got %d", MaxPageSize, limit)
+// Which callers' entries an audit listing shows (AuditQuery.Anonymous).
+const (
+	// AnonymousExclude shows authenticated callers' entries only, so
+	// that refused anonymous requests cannot push them out of a page.
+	AnonymousExclude = "exclude"
+	// AnonymousInclude shows every entry.
+	AnonymousInclude = "include"
+	// AnonymousOnly shows the aggregated anonymous entries only.
+	AnonymousOnly = "only"
+)
+
+// AnonymousValues are AuditQuery.Anonymous's values.
+var AnonymousValues = []string{AnonymousExclude, AnonymousInclude, AnonymousOnly}
+
+// AuditQuery selects audit entries.
+type AuditQuery struct {
+	// Anonymous is one of AnonymousValues; "" is AnonymousExclude.
+	Anonymous string
+	// Limit is how many at most, 1 to MaxPageSize.
+	Limit int
+}
+
+// Audit lists the latest audit entries, newest first.
+func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]AuditView, error) {
+	if q.Limit < 1 || q.Limit > MaxPageSize {
+		return nil, invalid("limit", "must be from 1 to %d, got %d", MaxPageSize, q.Limit)
 	}
-	es, err := s.Store.ListAudit(ctx, limit)
+	callers := metadata.AuditAuthenticated
+	switch q.Anonymous {
+	case "", AnonymousExclude:
+	case AnonymousInclude:
+		callers = metadata.AuditAllCallers
+	case AnonymousOnly:
+		callers = metadata.AuditAnonymous
+	default:
+		return nil, invalid("anonymous", "must be one of %s, got %q", strings.Join(AnonymousValues, ", "), q.Anonymous)
+	}
+	es, err := s.Store.QueryAudit(ctx, metadata.AuditQuery{Callers: callers, Limit: q.Limit})
 	if err != nil {
 		return nil, err
 	}
 	out := []AuditView{}
 	for _, e := range es {
-		out = append(out, AuditView{ID: e.ID, At: e.At.UTC(), Principal: e.Principal, Role: e.Role, Method: e.Method, Path: e.Path, Status: e.Status, Remote: e.Remote})
+		out = append(out, AuditView{ID: e.ID, At: e.At.UTC(), Principal: e.Principal, Role: e.Role, Method: e.Method, Path: e.Path,
+			Status: e.Status, Remote: e.Remote, Reason: e.Detail, Count: max(e.Count, 1), LastAt: timePtr(e.LastAt)})
 	}
 	return out, nil
 }
