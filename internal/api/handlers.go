@@ -382,8 +382,8 @@ func (s *Server) strategies(w http.ResponseWriter, r *http.Request, _ service.Pr
 	s.respond(w, r, service.Page[service.StrategyView]{Items: st}, err)
 }
 
-func (s *Server) lineage(w http.ResponseWriter, r *http.Request, _ service.Principal) {
-	l, err := s.Service.Lineage(r.Context())
+func (s *Server) lineage(w http.ResponseWriter, r *http.Request, p service.Principal) {
+	l, err := s.Service.LineageFor(r.Context(), p)
 	s.respond(w, r, service.Page[service.LineageEntry]{Items: l}, err)
 }
 
