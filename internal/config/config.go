@@ -375,6 +375,10 @@ type Source struct {
 	// Settings are an extracting source's own keys (connection, query,
 	// pagination, auth ...), for its connector to check and use.
 	Settings map[string]any
+	// Secrets are the values ${VAR} references put where credentials
+	// travel in this source (see sourceSecrets): messages about the
+	// source mask them wherever they appear.
+	Secrets []string
 	// Parameters are the run parameters the source declares
 	// (parameters: in sources.yaml), by name; nil when it declares none,
 	// and then a parameter is an undeclared string (see Templated).

@@ -567,7 +567,9 @@ func (l *loader) sources(f *yamlFile) map[string]*Source {
 		f.errorf(top.valuePos("sources"), "sources must define at least one source")
 	}
 	for _, name := range srcs.order {
-		out[name] = l.source(f, name, srcs.entries[name])
+		s := l.source(f, name, srcs.entries[name])
+		s.Secrets = sourceSecrets(s, f.env)
+		out[name] = s
 	}
 	return out
 }

@@ -25,14 +25,27 @@ type yamlFile struct {
 	cols    colMap
 	anchors map[string]ast.Node
 	errs    *Errors
+	// env are the values environment references took from the
+	// environment (not their defaults), for the sources' Secrets.
+	env []envValue
 }
+
+// envValue is what an environment reference ${NAME} was replaced with.
+type envValue struct{ name, value string }
 
 // parseYAML expands environment references in data and parses the result.
 // It returns nil after recording errors if the file cannot be parsed; the
 // body of the returned file is nil when the document is empty.
 func parseYAML(name string, data []byte, lookup LookupEnvFunc, errs *Errors) *yamlFile {
 	f := &yamlFile{name: name, errs: errs, anchors: map[string]ast.Node{}}
-	expanded, cols, envErrs := expandEnv(data, lookup)
+	recording := func(name string) (string, bool) {
+		v, ok := lookup(name)
+		if ok && v != "" {
+			f.env = append(f.env, envValue{name: name, value: v})
+		}
+		return v, ok
+	}
+	expanded, cols, envErrs := expandEnv(data, recording)
 	f.cols = cols
 	for _, e := range envErrs {
 		f.errorf(pos{e.line, e.col}, "%s", e.msg)

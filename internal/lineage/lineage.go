@@ -21,6 +21,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 )
@@ -159,6 +160,7 @@ func (e *Emitter) post(ctx context.Context, payload []byte) error {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
 	caller := resilience.New("lineage endpoint", resilience.Policy{MaxAttempts: 3, BaseDelay: 100 * time.Millisecond, MaxDelay: 2 * time.Second})
+	red := redact.New(e.Token) // the endpoint's URL and answer may show it
 	return caller.Do(ctx, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(payload))
 		if err != nil {
@@ -170,11 +172,13 @@ func (e *Emitter) post(ctx context.Context, payload []byte) error {
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			return red.Error(err)
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode/100 != 2 {
-			return resilience.NewHTTPError(resp, redactURL(e.URL))
+			he := resilience.NewHTTPError(resp, redactURL(e.URL))
+			he.Message = red.Text(he.Message)
+			return he
 		}
 		return nil
 	})
@@ -216,8 +220,18 @@ func datasets(ds []Dataset, output bool) []EventDataset {
 // SourceDataset names what a source reads, after OpenLineage's naming
 // conventions: postgres://host:port with database.schema.table,
 // mysql://host:port with database.table, gs://bucket with the path, the
-// API's scheme and host with its path.
+// API's scheme and host with its path; the source's secrets in them are
+// masked.
 func SourceDataset(p *config.Project, src *config.Source) Dataset {
+	// A path may carry a signed URL's signature, a URL a secret from the
+	// environment.
+	d := sourceDataset(p, src)
+	red := redact.New(src.Secrets...)
+	d.Namespace, d.Name = red.Text(d.Namespace), red.Text(d.Name)
+	return d
+}
+
+func sourceDataset(p *config.Project, src *config.Source) Dataset {
 	switch src.Type {
 	case config.SourceGCS:
 		return Dataset{Namespace: "gs://" + src.Bucket, Name: src.Path}

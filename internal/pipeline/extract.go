@@ -13,6 +13,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/staging"
@@ -52,6 +53,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if open == nil {
 		open = source.NewExtractor
 	}
+	open = withSecrets(r.Project, open)
 	ex, err := open(ctx, source.Spec{Name: src.Name, Type: src.Type, BaseDir: r.Project.Dir, Settings: src.Settings, Params: src.Bound})
 	if err != nil {
 		return nil, nil, err
@@ -118,7 +120,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 		exn, err := r.extractWaiting(ectx, ex, p, src, st.since, *sch, opts, sink, res.RunID, log)
 		if exn != nil {
 			detail, _ := json.Marshal(extractDetail{
-				Source: src.Name, Type: src.Type, Query: exn.Query, WatermarkBefore: st.since,
+				Source: src.Name, Type: src.Type, Query: redact.FromContext(ctx).Text(exn.Query), WatermarkBefore: st.since,
 				WatermarkAfter: exn.Watermark, Rows: exn.Rows, Bytes: exn.Bytes, Attempts: exn.Attempts,
 				Chunks: sink.count(), ChunkFiles: sink.files(), DurationMS: r.now().Sub(started).Milliseconds(),
 				Format: string(ex.Format()),

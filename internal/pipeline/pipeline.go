@@ -26,6 +26,7 @@ import (
 	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
@@ -216,7 +217,11 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		// The run is recorded, and fails at once.
 		src = r.Project.Sources[p.Source]
 	}
-	log := r.logger().With("pipeline", name, "run_id", res.RunID)
+	// The sources mask their secrets in their errors already; what the
+	// run records and logs is masked again, whatever produced it.
+	red := sourceRedactor(r.Project, src)
+	ctx = redact.NewContext(ctx, red)
+	log := slog.New(redact.NewHandler(r.logger().Handler(), red)).With("pipeline", name, "run_id", res.RunID)
 
 	if err := r.Store.UpsertPipeline(ctx, metadata.Pipeline{
 		Name: name, Source: p.Source, Target: p.Target, Mode: p.Mode, Schedule: p.Schedule, UpdatedAt: start,
@@ -259,6 +264,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	case errors.Is(err, ErrHeld):
 		res.Status = StatusHeld
 	}
+	err = red.Error(err)
 	res.Err = err
 	run.Status = res.Status
 	run.EndedAt = r.now()
@@ -353,6 +359,7 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 		if open == nil {
 			open = source.New
 		}
+		open = withSecrets(r.Project, open)
 		objSrc, err := open(ctx, source.Spec{
 			Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
 		})
@@ -632,7 +639,7 @@ func (r *Runner) finishTask(ctx context.Context, t metadata.TaskAttempt, err err
 	t.Status = StatusSucceeded
 	if err != nil {
 		t.Status = StatusFailed
-		t.Error = err.Error()
+		t.Error = redact.FromContext(ctx).Text(err.Error())
 	}
 	if serr := r.Store.RecordTask(context.WithoutCancel(ctx), t); serr != nil {
 		r.logger().Warn("record task", "task", t.Task, "err", serr)
@@ -736,6 +743,14 @@ func (r *Runner) recordTask(ctx context.Context, rep TaskReport, log *slog.Logge
 	if !ok {
 		return
 	}
+	red := redact.FromContext(ctx)
+	rep.Err, rep.FailoverErr = red.Error(rep.Err), red.Error(rep.FailoverErr)
+	retries := make([]resilience.Retry, len(rep.Retries))
+	for i, rt := range rep.Retries {
+		rt.Err = red.Error(rt.Err)
+		retries[i] = rt
+	}
+	rep.Retries = retries
 	if err := tr.RecordTask(context.WithoutCancel(ctx), rep); err != nil {
 		log.Warn("record what healed the source", "source", rep.Source, "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 	runparams "github.com/shp-dev/shp/internal/params"
+	"github.com/shp-dev/shp/internal/redact"
 )
 
 // PipelineView is a pipeline as the API shows it, in the seed's shape:
@@ -262,6 +263,14 @@ func (s *Service) pipelineView(ctx context.Context, p *config.Pipeline, paused b
 		for _, k := range []string{"url", "endpoint"} {
 			if u, ok := v.Source.Config[k].(string); ok {
 				v.Source.Config[k] = lineage.RedactURL(u)
+			}
+		}
+		// A path may be a signed URL's; any value may hold a secret from
+		// the environment.
+		red := redact.New(src.Secrets...)
+		for k, val := range v.Source.Config {
+			if text, ok := val.(string); ok {
+				v.Source.Config[k] = red.Text(text)
 			}
 		}
 		if v.Schedule == "" {

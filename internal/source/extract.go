@@ -122,17 +122,20 @@ func ExtractorTypes() []string { return extractors.types() }
 // IsExtractor reports whether typ is a registered extracting source type.
 func IsExtractor(typ string) bool { return extractors.lookup(typ) != nil }
 
-// NewExtractor opens the extracting source s.
+// NewExtractor opens the extracting source s. Its errors, and the errors,
+// queries and retries of the extractor it returns, have s's secrets masked
+// (Redactor).
 func NewExtractor(ctx context.Context, s Spec) (Extractor, error) {
 	f := extractors.lookup(s.Type)
 	if f == nil {
 		return nil, fmt.Errorf("source %q: type %q does not extract (extracting types: %s)", s.Name, s.Type, extractors.joinedTypes())
 	}
+	red := Redactor(s)
 	ex, err := f(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", s.Name, err)
+		return nil, fmt.Errorf("source %q: %w", s.Name, red.Error(err))
 	}
-	return ex, nil
+	return &redactedExtractor{Extractor: ex, red: red}, nil
 }
 
 // Decode reads a source's Settings into dst, a pointer to a struct with

@@ -45,6 +45,9 @@ type Spec struct {
 	// Settings are an extracting source's own keys from sources.yaml; its
 	// connector reads them with Decode.
 	Settings map[string]any
+	// Secrets are values from the environment that the source's settings
+	// carry (config.Source.Secrets); its messages mask them (Redactor).
+	Secrets []string
 	// Params are the values of the run's parameters, by name, which a SQL
 	// source binds where its query refers to them as {{params.NAME}}.
 	Params map[string]params.Value
@@ -72,17 +75,20 @@ func Register(typ string, f Factory) { objectSources.register(typ, f) }
 // Types returns the registered source types, sorted.
 func Types() []string { return objectSources.types() }
 
-// New opens the source s with the factory registered for s.Type.
+// New opens the source s with the factory registered for s.Type. Its
+// errors, and those of the source it returns, have s's secrets masked
+// (Redactor).
 func New(ctx context.Context, s Spec) (ObjectSource, error) {
 	f := objectSources.lookup(s.Type)
 	if f == nil {
 		return nil, fmt.Errorf("source %q: unknown type %q (known types: %s)", s.Name, s.Type, objectSources.joinedTypes())
 	}
+	red := Redactor(s)
 	src, err := f(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", s.Name, err)
+		return nil, fmt.Errorf("source %q: %w", s.Name, red.Error(err))
 	}
-	return src, nil
+	return &redactedObjects{ObjectSource: src, red: red}, nil
 }
 
 func init() {

@@ -49,8 +49,10 @@ func TestRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(src.(*stubSource).spec, tt.spec) {
-				t.Fatalf("factory got %+v", src.(*stubSource).spec)
+			// New hands out the source behind the mask of its secrets.
+			stub := src.(*redactedObjects).ObjectSource.(*stubSource)
+			if !reflect.DeepEqual(stub.spec, tt.spec) {
+				t.Fatalf("factory got %+v", stub.spec)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/source"
@@ -117,8 +119,10 @@ type extractor struct {
 	graphql bool
 	client  *http.Client
 	auth    func(*http.Request) // adds credentials
-	secret  string              // a query-parameter secret to redact
-	caller  *resilience.Caller
+	// red masks the source's secrets (its URL's, its params', its
+	// headers', its credentials) in every error and description.
+	red    *redact.Redactor
+	caller *resilience.Caller
 }
 
 func open(ctx context.Context, s source.Spec, graphql bool) (*extractor, error) {
@@ -130,7 +134,7 @@ func open(ctx context.Context, s source.Spec, graphql bool) (*extractor, error) 
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("url %q must be an http:// or https:// URL", cfg.URL)
 	}
-	x := &extractor{name: s.Name, cfg: cfg, graphql: graphql, client: &http.Client{}}
+	x := &extractor{name: s.Name, cfg: cfg, graphql: graphql, client: &http.Client{}, red: source.Redactor(s)}
 	if graphql {
 		if cfg.Query == "" {
 			return nil, fmt.Errorf("query is required")
@@ -217,6 +221,7 @@ func (x *extractor) setupAuth(ctx context.Context) error {
 		if tok == "" {
 			return fmt.Errorf("auth.token_env or auth.token_file is required for bearer auth")
 		}
+		x.red = x.red.WithSecrets(tok)
 		x.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	case "api_key":
 		key, err := source.Secret("api key", a.KeyEnv, a.KeyFile)
@@ -226,8 +231,9 @@ func (x *extractor) setupAuth(ctx context.Context) error {
 		if key == "" {
 			return fmt.Errorf("auth.key_env or auth.key_file is required for api_key auth")
 		}
+		x.red = x.red.WithSecrets(key)
 		if a.QueryParam != "" {
-			x.secret = key
+			x.red = x.red.WithParams(a.QueryParam)
 			x.auth = func(r *http.Request) {
 				q := r.URL.Query()
 				q.Set(a.QueryParam, key)
@@ -248,6 +254,7 @@ func (x *extractor) setupAuth(ctx context.Context) error {
 		if a.Username == "" {
 			return fmt.Errorf("auth.username is required for basic auth")
 		}
+		x.red = x.red.WithSecrets(pw, base64.StdEncoding.EncodeToString([]byte(a.Username+":"+pw)))
 		x.auth = func(r *http.Request) { r.SetBasicAuth(a.Username, pw) }
 	case "oauth2":
 		secret, err := source.Secret("auth client secret", a.ClientSecretEnv, a.ClientSecretFile)
@@ -257,6 +264,7 @@ func (x *extractor) setupAuth(ctx context.Context) error {
 		if a.TokenURL == "" || a.ClientID == "" {
 			return fmt.Errorf("auth.token_url and auth.client_id are required for oauth2")
 		}
+		x.red = x.red.WithSecrets(secret)
 		cc := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: secret, TokenURL: a.TokenURL, Scopes: a.Scopes}
 		x.client = cc.Client(context.WithoutCancel(ctx))
 	default:
@@ -372,15 +380,6 @@ func (x *extractor) request(ctx context.Context, st pageState, since string) (*h
 	return req, nil
 }
 
-// redact hides a query-parameter secret in a URL for messages.
-func (x *extractor) redact(u string) string {
-	if x.secret != "" {
-		u = strings.ReplaceAll(u, url.QueryEscape(x.secret), "REDACTED")
-		u = strings.ReplaceAll(u, x.secret, "REDACTED")
-	}
-	return u
-}
-
 // send performs one request, retrying failures that happen before the
 // body is read (connection errors, 429 with Retry-After, 5xx).
 func (x *extractor) send(ctx context.Context, st pageState, since string) (*http.Response, string, error) {
@@ -391,18 +390,17 @@ func (x *extractor) send(ctx context.Context, st pageState, since string) (*http
 		if err != nil {
 			return err
 		}
-		where = req.Method + " " + x.redact(req.URL.String())
+		where = req.Method + " " + x.red.URL(req.URL.String())
 		r, err := x.client.Do(req)
 		if err != nil {
-			var ue *url.Error
-			if errors.As(err, &ue) {
-				ue.URL = x.redact(ue.URL)
-			}
-			return err
+			// The *url.Error's URL is masked in place as well.
+			return x.red.Error(err)
 		}
 		if r.StatusCode < 200 || r.StatusCode > 299 {
 			defer r.Body.Close()
-			return resilience.NewHTTPError(r, x.redact(req.URL.String()))
+			he := resilience.NewHTTPError(r, x.red.URL(req.URL.String()))
+			he.Message = x.red.Text(he.Message) // a server may echo the request
+			return he
 		}
 		resp = r
 		return nil
@@ -467,7 +465,7 @@ func (x *extractor) page(ctx context.Context, st *pageState, since string, emit 
 	if len(gqlErrors) > 0 {
 		var msgs []string
 		for _, e := range gqlErrors {
-			msgs = append(msgs, fmt.Sprint(e["message"]))
+			msgs = append(msgs, x.red.Text(fmt.Sprint(e["message"])))
 		}
 		return &graphQLError{where: where, page: st.n + 1, messages: msgs}
 	}
@@ -670,14 +668,14 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 				})
 				if err != nil {
 					c.Discard()
-					return err
+					return x.red.Error(err)
 				}
 			}
 			return c.Commit(rows)
 		})
 		out.Attempts += attempts
 		if err != nil {
-			return out, fmt.Errorf("extract %s: %w", x.target(), err)
+			return out, x.red.Error(fmt.Errorf("extract %s: %w", x.target(), err))
 		}
 		out.Rows += rows
 		out.Bytes += bytes
@@ -691,9 +689,9 @@ func (x *extractor) Extract(ctx context.Context, req source.ExtractRequest, sink
 // describe names the request for messages and lineage, without secrets.
 func (x *extractor) describe() string {
 	if x.graphql {
-		return "POST " + x.redact(x.cfg.URL) + " (GraphQL)"
+		return "POST " + x.red.URL(x.cfg.URL) + " (GraphQL)"
 	}
-	return x.cfg.Method + " " + x.redact(x.cfg.URL)
+	return x.cfg.Method + " " + x.red.URL(x.cfg.URL)
 }
 
 // target names the request for errors: the method and the URL without
@@ -755,7 +753,7 @@ func (x *extractor) Discover(ctx context.Context) (schema.Schema, error) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errEnough) {
-		return nil, err
+		return nil, x.red.Error(err)
 	}
 	out := make(schema.Schema, len(order))
 	for i, k := range order {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/schema"
 )
 
@@ -131,17 +132,7 @@ func tlsConfig(t TLS, host string) (*tls.Config, error) {
 }
 
 // redactErr keeps a DSN's password out of a parse error.
-func redactErr(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "password="); i >= 0 {
-		j := strings.IndexAny(msg[i:], " &")
-		if j < 0 {
-			j = len(msg) - i
-		}
-		msg = msg[:i] + "password=REDACTED" + msg[i+j:]
-	}
-	return msg
-}
+func redactErr(err error) string { return redact.Text(err.Error()) }
 
 func (e *pgEngine) connect(ctx context.Context) (*pgx.Conn, error) {
 	if e.conn != nil && !e.conn.IsClosed() {
