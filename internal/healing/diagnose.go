@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -255,7 +256,10 @@ func httpCategory(status int) (Category, bool) {
 var (
 	sqlStateText = regexp.MustCompile(`SQLSTATE ([0-9A-Z]{5})`)
 	mysqlText    = regexp.MustCompile(`\bError (\d{4})\b`)
-	httpText     = regexp.MustCompile(`\b(?:GET|POST|PUT|DELETE|PATCH) \S+: ([1-5]\d\d) [A-Z]`)
+	// httpText is an HTTP request's status in an API connector's error
+	// ("GET /v1/orders: 503 Service Unavailable").
+	httpText = regexp.MustCompile(`\b(?:` + strings.Join([]string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch}, "|") +
+		`) \S+: ([1-5]\d\d) [A-Z]`)
 	// recordsPathText is the API connector's missing records_path, as
 	// its stored errors read.
 	recordsPathText = regexp.MustCompile(`the response has no "[^"]*" \(records_path\)`)

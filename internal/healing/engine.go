@@ -3,7 +3,6 @@ package healing
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // Policy is self_healing.yaml: when an action may run without a person.
@@ -550,34 +550,35 @@ func describeFailure(er quality.ExpectationResult) string {
 // act plans, decides, applies, verifies and records one strategy.
 func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure,
 	approvals func() (*decisions, error), log *slog.Logger) (bool, error) {
-	table := quality.DuckDB.Ident(req.Staged.Table)
-	var plan *Repair
-	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-		var err error
-		plan, err = s.Plan(ctx, &RepairEnv{Conn: conn, Table: table}, f)
-		return err
-	})
+	plan, err := s.Plan(ctx, &RepairEnv{Staged: req.Staged, Probe: req.Warehouse}, f)
 	if err != nil {
 		return false, err
 	}
 	if plan == nil {
 		return false, errNoPlan
 	}
-	if plan.Column != "" {
+	op := plan.op()
+	if op == nil {
+		return false, fmt.Errorf("healing %s: the plan has no operation", s.Name())
+	}
+	if plan.Params == nil {
+		plan.Params = map[string]any{}
+	}
+	if column := op.Rewritten(); column != "" {
 		// The original values are kept in the warehouse under this token,
 		// for shp healing revert.
 		plan.Params["originals"] = fmt.Sprintf("%s/%s/%s/%d", req.RunID, req.Staged.ObjectKey, s.Name(), time.Now().UnixNano())
-		plan.Params["column"] = plan.Column
+		plan.Params["column"] = column
 		var names []string
 		for _, c := range req.Staged.Columns {
 			names = append(names, c.Name)
 		}
 		plan.Params["row_columns"] = names
 	}
-	if plan.Quarantine {
+	if reason := op.SetAsideReason(); reason != "" {
 		// The rows set aside are found in the target's quarantine by
 		// their reason, for shp healing revert.
-		plan.Params["set_aside"] = plan.Reason
+		plan.Params["set_aside"] = reason
 	}
 	params, _ := json.Marshal(plan.Params)
 	before, _ := json.Marshal(plan.Before)
@@ -691,53 +692,33 @@ func findApproval(approved []metadata.HealingAction, strategy, issue, subject st
 // apply changes the staged rows, validates the expectation again, and
 // undoes a rewrite that did not reduce its unexpected values.
 func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure, plan *Repair) (bool, string, error) {
-	table := quality.DuckDB.Ident(req.Staged.Table)
-	if plan.Quarantine {
-		n, err := req.Warehouse.QuarantineWhere(ctx, req.Staged, plan.Where, plan.WhereArgs, plan.Reason)
+	op := plan.op()
+	if op.SetAsideReason() != "" {
+		res, err := req.Warehouse.ApplyRepair(ctx, req.Staged, warehouse.RepairPlan{Op: op})
 		if err != nil {
 			return false, "", err
 		}
-		return true, fmt.Sprintf("%d rows set aside in quarantine with the reason", n), nil
+		return true, fmt.Sprintf("%d rows set aside in quarantine with the reason", res.Rows), nil
 	}
-	orig := quality.DuckDB.Ident("__shp_heal_orig_" + req.Staged.Table)
-	col := quality.DuckDB.Ident(plan.Column)
-	err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-		if _, err := conn.ExecContext(ctx, "CREATE OR REPLACE TEMP TABLE "+orig+" AS SELECT rowid AS shp_rid, "+col+" AS shp_old FROM "+table+" WHERE "+plan.Where, plan.WhereArgs...); err != nil {
-			return fmt.Errorf("keep the original values: %w", err)
-		}
-		args := append(append([]any{}, plan.SetArgs...), plan.WhereArgs...)
-		if _, err := conn.ExecContext(ctx, "UPDATE "+table+" SET "+col+" = "+plan.SetExpr+" WHERE "+plan.Where, args...); err != nil {
-			return fmt.Errorf("rewrite %s: %w", plan.Column, err)
-		}
-		return nil
-	})
-	if err != nil {
+	token, _ := plan.Params["originals"].(string)
+	if _, err := req.Warehouse.ApplyRepair(ctx, req.Staged, warehouse.RepairPlan{Token: token, Op: op}); err != nil {
 		return false, "", err
 	}
 	before := f.Result.UnexpectedCount()
 	again, err := req.Validate(ctx, &quality.Suite{Name: "verify", Expectations: []quality.Config{{Type: f.Config.Type, Kwargs: f.Config.Kwargs}}})
 	if err != nil {
+		// The rows go back as they were; the error is what matters.
+		_ = req.Warehouse.UndoRepair(context.WithoutCancel(ctx), req.Staged, token)
 		return false, "", err
 	}
 	afterCount := again.Results[0].UnexpectedCount()
 	if afterCount < before {
-		err := req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-			defer conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+orig)
-			return keepOriginals(ctx, conn, table, orig, req.Staged.Columns, plan)
-		})
-		if err != nil {
+		if err := req.Warehouse.KeepRepair(ctx, req.Staged, token); err != nil {
 			return false, "", err
 		}
 		return true, fmt.Sprintf("verified: unexpected values %d -> %d", before, afterCount), nil
 	}
-	err = req.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-		if _, err := conn.ExecContext(ctx, "UPDATE "+table+" SET "+col+" = o.shp_old FROM "+orig+" o WHERE "+table+".rowid = o.shp_rid"); err != nil {
-			return fmt.Errorf("roll back %s: %w", plan.Column, err)
-		}
-		_, err := conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+orig)
-		return err
-	})
-	if err != nil {
+	if err := req.Warehouse.UndoRepair(ctx, req.Staged, token); err != nil {
 		return false, "", err
 	}
 	return false, fmt.Sprintf("rolled back: unexpected values %d -> %d did not improve", before, afterCount), nil

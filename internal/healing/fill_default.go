@@ -2,11 +2,11 @@ package healing
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 func init() { RegisterStrategy(fillDeclaredDefault{}) }
@@ -31,36 +31,30 @@ func (fillDeclaredDefault) Applies(f Failure) bool {
 	return col && def && !cond
 }
 
+// Plan fills the column's NULLs with the declared default, when the
+// column can hold it.
 func (s fillDeclaredDefault) Plan(ctx context.Context, env *RepairEnv, f Failure) (*Repair, error) {
 	col := f.Config.Kwargs["column"].(string)
 	def := f.Config.Meta[quality.MetaDefault]
-	c := quality.DuckDB.Ident(col)
-	r := &Repair{
+	op := warehouse.FillDefault{Column: col, Value: def}
+	preview, err := env.Probe.PreviewRepair(ctx, env.Staged, op, 0)
+	if errors.Is(err, warehouse.ErrValueDoesNotFit) {
+		// A default the column cannot hold is no repair (the rule's
+		// author wrote "n/a" for a number): nothing is planned.
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	if preview.Rows == 0 {
+		return nil, nil
+	}
+	return &Repair{
 		Description: fmt.Sprintf("fill NULL %s with the default its rule declares (%v)", col, def),
-		Column:      col, SetExpr: "?", SetArgs: []any{def}, Where: c + " IS NULL",
+		Plan:        op,
 		// The rule's author chose the value: there is nothing to guess.
 		Confidence: 0.99,
 		Params:     map[string]any{"column": col, "default": def},
-	}
-	// A default the column cannot hold is no repair (the rule's author
-	// wrote "n/a" for a number): nothing is planned.
-	var typ string
-	if err := env.Conn.QueryRowContext(ctx, "SELECT typeof("+c+") FROM "+env.Table+" LIMIT 1").Scan(&typ); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("%s: column type: %w", s.Name(), err)
-	}
-	var fits bool
-	if err := env.Conn.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+typ+") IS NOT NULL", def).Scan(&fits); err != nil || !fits {
-		return nil, nil
-	}
-	if err := env.Conn.QueryRowContext(ctx, "SELECT count(*) FROM "+env.Table+" WHERE "+r.Where).Scan(&r.Rows); err != nil {
-		return nil, fmt.Errorf("%s: count: %w", s.Name(), err)
-	}
-	if r.Rows == 0 {
-		return nil, nil
-	}
-	r.Before, r.After = []any{nil}, []any{def}
-	return r, nil
+		Rows:       preview.Rows, Before: []any{nil}, After: []any{def},
+	}, nil
 }

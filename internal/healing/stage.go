@@ -2,7 +2,6 @@ package healing
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
-	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -450,12 +448,8 @@ func (e *Engine) recentlyFilled(pipeline string) func(ctx context.Context, colum
 }
 
 // accepted counts the staged rows with a value in a column.
-func accepted(w warehouse.Warehouse, st *warehouse.Staged) func(ctx context.Context, column string) (int64, error) {
+func accepted(w warehouse.Prober, st *warehouse.Staged) func(ctx context.Context, column string) (int64, error) {
 	return func(ctx context.Context, column string) (int64, error) {
-		var n int64
-		err := w.WithStaged(ctx, func(conn *sql.Conn) error {
-			return conn.QueryRowContext(ctx, "SELECT count("+quality.DuckDB.Ident(column)+") FROM "+quality.DuckDB.Ident(st.Table)).Scan(&n)
-		})
-		return n, err
+		return w.CountRows(ctx, st, warehouse.Not{Of: warehouse.IsNull{Column: column}})
 	}
 }

@@ -2,13 +2,14 @@ package healing
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // Strategy addresses one kind of failed expectation on the staged rows.
@@ -31,29 +32,46 @@ type Failure struct {
 	Diagnosis Diagnosis
 }
 
-// RepairEnv gives a strategy read access to the staged rows.
+// RepairEnv gives a strategy read access to the staged rows: it probes
+// them through the warehouse and returns its repair as data.
 type RepairEnv struct {
-	Conn  *sql.Conn
-	Table string // the staged table, quoted
+	Staged *warehouse.Staged
+	Probe  warehouse.Prober
 }
 
-// Repair is a planned change to the staged rows: rewrite a column of the
-// rows matching Where, or set those rows aside in quarantine.
+// Repair is a planned change to the staged rows: a typed operation the
+// warehouse compiles and runs (rewrite a column's values, or set rows
+// aside in quarantine), with what the strategy found out.
 type Repair struct {
 	Description string
 	// Confidence is how sure the strategy is that the change is right.
 	Confidence float64
 	Params     map[string]any
-	Column     string // rewrite: the column, unquoted
-	SetExpr    string // rewrite: the new value, SQL with ? placeholders
-	SetArgs    []any
-	Where      string // the rows it changes, SQL with ? placeholders
-	WhereArgs  []any
-	Quarantine bool   // set the rows aside instead of rewriting
-	Reason     string // quarantine reason
-	Rows       int64
-	Before     []any // sample values before
-	After      []any // the same values after
+	// Plan is the change.
+	Plan   warehouse.RepairOp
+	Rows   int64
+	Before []any // sample values before
+	After  []any // the same values after
+
+	// Column, SetExpr, SetArgs, Where and WhereArgs describe a rewrite
+	// as SQL text, when Plan is nil.
+	//
+	// Deprecated: kept only so that the makeWorse test strategy in
+	// internal/cli compiles until it sets Plan; they become a
+	// warehouse.SQLRewrite.
+	Column    string
+	SetExpr   string
+	SetArgs   []any
+	Where     string
+	WhereArgs []any
+}
+
+// op is the repair's operation (nil when it has none).
+func (r *Repair) op() warehouse.RepairOp {
+	if r.Plan == nil && r.Column != "" && r.SetExpr != "" {
+		return warehouse.SQLRewrite{Column: r.Column, Set: r.SetExpr, SetArgs: r.SetArgs, Where: r.Where, WhereArgs: r.WhereArgs}
+	}
+	return r.Plan
 }
 
 var strategies = struct {
@@ -105,70 +123,46 @@ func (normalizeToValueSet) Applies(f Failure) bool {
 	return true
 }
 
+// Plan maps each value whose trimmed, case-folded text is one member of
+// the set to that member; the warehouse counts and samples the rows.
 func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure) (*Repair, error) {
 	col := f.Config.Kwargs["column"].(string)
+	members := f.Config.Kwargs["value_set"].([]any)
 	byKey := map[string][]string{}
-	for _, v := range f.Config.Kwargs["value_set"].([]any) {
+	for _, v := range members {
 		k := strings.ToLower(strings.TrimSpace(v.(string)))
 		byKey[k] = append(byKey[k], v.(string))
 	}
-	var keys []string
-	var set []any
-	var cases []string
-	var setArgs []any
+	mapping := map[string]string{}
 	for k, vs := range byKey {
-		for _, v := range vs {
-			set = append(set, v)
+		if len(vs) == 1 { // else ambiguous: two members fold to one key
+			mapping[k] = vs[0]
 		}
-		if len(vs) != 1 {
-			continue // ambiguous: two members fold to one key
-		}
-		keys = append(keys, k)
-		cases = append(cases, "WHEN ? THEN ?")
-		setArgs = append(setArgs, k, vs[0])
 	}
-	if len(keys) == 0 {
+	if len(mapping) == 0 {
 		return nil, nil
 	}
-	c := quality.DuckDB.Ident(col)
-	norm := "lower(trim(CAST(" + c + " AS VARCHAR)))"
-	in := func(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
-	where := c + " IS NOT NULL AND " + c + " NOT IN (" + in(len(set)) + ") AND " + norm + " IN (" + in(len(keys)) + ")"
-	var whereArgs []any
-	whereArgs = append(whereArgs, set...)
-	for _, k := range keys {
-		whereArgs = append(whereArgs, k)
+	op := warehouse.MapValues{Column: col, Trim: true, FoldCase: true, Mapping: mapping}
+	preview, err := env.Probe.PreviewRepair(ctx, env.Staged, op, 10)
+	if errors.Is(err, warehouse.ErrValueDoesNotFit) {
+		return nil, nil // a member the column cannot hold
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name(), err)
+	}
+	if preview.Rows == 0 {
+		return nil, nil
 	}
 	r := &Repair{
 		Description: fmt.Sprintf("trim whitespace and fold case in %s to match the value set", col),
-		Column:      col, SetExpr: "CASE " + norm + " " + strings.Join(cases, " ") + " ELSE " + c + " END", SetArgs: setArgs,
-		Where: where, WhereArgs: whereArgs, Params: map[string]any{"column": col, "value_set": set},
+		Plan:        op, Params: map[string]any{"column": col, "value_set": members},
+		Rows: preview.Rows, Before: preview.Before, After: preview.After,
+		// Each value it changes folds to exactly one member of the
+		// declared set: the change is right whatever share of the
+		// failures it covers (the share is recorded; verification
+		// decides whether it helped).
+		Confidence: 0.95,
 	}
-	rows, err := env.Conn.QueryContext(ctx, "SELECT "+c+", "+r.SetExpr+" FROM "+env.Table+" WHERE "+where+" LIMIT 10", append(append([]any{}, setArgs...), whereArgs...)...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: sample: %w", s.Name(), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var before, after any
-		if err := rows.Scan(&before, &after); err != nil {
-			return nil, err
-		}
-		r.Before, r.After = append(r.Before, before), append(r.After, after)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: sample: %w", s.Name(), err)
-	}
-	if err := env.Conn.QueryRowContext(ctx, "SELECT count(*) FROM "+env.Table+" WHERE "+where, whereArgs...).Scan(&r.Rows); err != nil {
-		return nil, fmt.Errorf("%s: count: %w", s.Name(), err)
-	}
-	if r.Rows == 0 {
-		return nil, nil
-	}
-	// Each value it changes folds to exactly one member of the declared
-	// set: the change is right whatever share of the failures it covers
-	// (the share is recorded; verification decides whether it helped).
-	r.Confidence = 0.95
 	if unexpected := f.Result.UnexpectedCount(); unexpected > 0 {
 		r.Params["explains"] = float64(r.Rows) / float64(unexpected)
 	}
@@ -205,43 +199,21 @@ func keyColumns(f Failure) []string {
 
 func (q quarantineDuplicates) Applies(f Failure) bool { return len(keyColumns(f)) > 0 }
 
+// Plan sets aside all but the latest row of each duplicated key.
 func (q quarantineDuplicates) Plan(ctx context.Context, env *RepairEnv, f Failure) (*Repair, error) {
 	keys := keyColumns(f)
-	quoted := make([]string, len(keys))
-	var notNull []string
-	for i, k := range keys {
-		quoted[i] = quality.DuckDB.Ident(k)
-		notNull = append(notNull, quoted[i]+" IS NOT NULL")
+	op := warehouse.QuarantineDuplicates{Keys: keys,
+		Reason: "healing: an earlier duplicate of (" + strings.Join(keys, ", ") + "); the latest row is kept"}
+	preview, err := env.Probe.PreviewRepair(ctx, env.Staged, op, 10)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q.Name(), err)
 	}
-	where := "rowid IN (SELECT shp_rid FROM (SELECT rowid AS shp_rid, row_number() OVER (PARTITION BY " + strings.Join(quoted, ", ") +
-		" ORDER BY rowid DESC) AS shp_rn FROM " + env.Table + " WHERE " + strings.Join(notNull, " AND ") + ") WHERE shp_rn > 1)"
-	r := &Repair{
-		Description: fmt.Sprintf("keep the latest row of each duplicated %s; set the earlier ones aside", strings.Join(keys, ", ")),
-		Where:       where, Quarantine: true, Confidence: 0.95,
-		Reason: "healing: an earlier duplicate of (" + strings.Join(keys, ", ") + "); the latest row is kept",
-		Params: map[string]any{"keys": keys},
-	}
-	if err := env.Conn.QueryRowContext(ctx, "SELECT count(*) FROM "+env.Table+" WHERE "+where).Scan(&r.Rows); err != nil {
-		return nil, fmt.Errorf("%s: count: %w", q.Name(), err)
-	}
-	if r.Rows == 0 {
+	if preview.Rows == 0 {
 		return nil, nil
 	}
-	casts := make([]string, len(quoted))
-	for i, k := range quoted {
-		casts[i] = "CAST(" + k + " AS VARCHAR)"
-	}
-	rows, err := env.Conn.QueryContext(ctx, "SELECT "+strings.Join(casts, " || '|' || ")+" FROM "+env.Table+" WHERE "+where+" LIMIT 10")
-	if err != nil {
-		return nil, fmt.Errorf("%s: sample: %w", q.Name(), err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var v any
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		r.Before = append(r.Before, v)
-	}
-	return r, rows.Err()
+	return &Repair{
+		Description: fmt.Sprintf("keep the latest row of each duplicated %s; set the earlier ones aside", strings.Join(keys, ", ")),
+		Plan:        op, Confidence: 0.95, Params: map[string]any{"keys": keys},
+		Rows: preview.Rows, Before: preview.Before,
+	}, nil
 }

@@ -288,9 +288,14 @@ type Warehouse interface {
 	LoadedObjects(ctx context.Context, pipeline string) ([]LoadedObject, error)
 	// Dialect names the engine's SQL dialect, e.g. "duckdb".
 	Dialect() string
-	// WithStaged runs fn on a connection that sees the staging tables,
-	// for validation between staging and commit.
-	WithStaged(ctx context.Context, fn func(q *sql.Conn) error) error
+	// RunQuery runs read-only SQL in the engine's dialect where the
+	// staging tables are visible (validation between staging and commit
+	// compiles its rules to such queries). The rows hold the data plane
+	// until they are closed or read to the end: close them before the
+	// next call.
+	RunQuery(ctx context.Context, query string, args ...any) (Rows, error)
+	// Repairer runs the healing engine's repair plans.
+	Repairer
 	// QuarantineWhere moves the staged rows for which pred holds (SQL
 	// with the dialect's placeholders for args) to the object's
 	// quarantine with the reason, and updates the object's counts.
@@ -302,10 +307,26 @@ type Warehouse interface {
 	// person can read them (SetAsideTable); a later commit of the same
 	// objects removes them. It returns how many rows it kept.
 	SetAside(ctx context.Context, runID, pipeline string, objects []*Staged) (int64, error)
-	// Query runs read-only SQL for the user.
-	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	// Close releases the engine.
 	Close() error
+
+	// SQLAccess is the database/sql door the pipeline and the CLI still
+	// use; it goes once they use RunQuery.
+	SQLAccess
+}
+
+// SQLAccess hands out database/sql values, which only a warehouse that
+// is a database/sql driver has.
+//
+// Deprecated: use Warehouse.RunQuery (and Rows) instead; a BigQuery
+// warehouse will not implement this. It stays until internal/pipeline
+// and internal/cli stop calling it.
+type SQLAccess interface {
+	// WithStaged runs fn on a connection that sees the staging tables,
+	// for validation between staging and commit.
+	WithStaged(ctx context.Context, fn func(q *sql.Conn) error) error
+	// Query runs read-only SQL for the user.
+	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
 // Options configures an engine. Fields an engine does not use are ignored.

@@ -29,6 +29,7 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	// Staging tables are dropped whatever happened: a failed commit is
 	// retried from the staged files, not from these tables.
 	for _, o := range spec.Objects {
+		w.dropPending(ctx, o.Table)
 		for _, t := range []string{o.Table, o.Table + "_q"} {
 			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRef(t))
 		}

@@ -56,6 +56,9 @@ type Warehouse struct {
 	conn    *sql.Conn
 	tempDir string
 	seq     atomic.Int64
+	// pending are the rewrites applied whose original values wait for
+	// KeepRepair or UndoRepair, by token (guarded by mu).
+	pending map[string]pendingRewrite
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
@@ -179,6 +182,9 @@ func (w *Warehouse) Close() error {
 func (w *Warehouse) DB() *sql.DB { return w.db }
 
 // Query runs SQL for the user and returns its rows.
+//
+// Deprecated: a temporary adapter (warehouse.SQLAccess) for internal/cli
+// and internal/pipeline; use RunQuery.
 func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	rows, err := w.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -234,6 +240,7 @@ func (w *Warehouse) DropStaging(ctx context.Context) error {
 			return fmt.Errorf("duckdb: drop staging table %s: %w", n, err)
 		}
 	}
+	w.pending = nil // their originals were staging tables too
 	return nil
 }
 
@@ -302,6 +309,9 @@ func (w *Warehouse) Dialect() string { return "duckdb" }
 // WithStaged runs fn on the data-plane connection, the one that sees
 // staging tables, while no other data-plane operation runs. Validation
 // uses it to query a staged batch before it is committed.
+//
+// Deprecated: a temporary adapter (warehouse.SQLAccess) for internal/cli
+// and internal/pipeline; use RunQuery.
 func (w *Warehouse) WithStaged(ctx context.Context, fn func(*sql.Conn) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -313,6 +323,11 @@ func (w *Warehouse) WithStaged(ctx context.Context, fn func(*sql.Conn) error) er
 func (w *Warehouse) QuarantineWhere(ctx context.Context, st *warehouse.Staged, pred string, args []any, reason string) (int64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.quarantineWhere(ctx, st, pred, args, reason)
+}
+
+// quarantineWhere is QuarantineWhere on the data plane the caller holds.
+func (w *Warehouse) quarantineWhere(ctx context.Context, st *warehouse.Staged, pred string, args []any, reason string) (int64, error) {
 	cols, err := columns(ctx, w.conn, st.Table, true)
 	if err != nil {
 		return 0, err
@@ -521,6 +536,7 @@ func (w *Warehouse) Overlap(ctx context.Context, spec warehouse.LoadSpec, fileCo
 func (w *Warehouse) Discard(ctx context.Context, st *warehouse.Staged) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.dropPending(ctx, st.Table)
 	for _, t := range []string{st.Table, st.Table + "_q"} {
 		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(t)); err != nil {
 			return fmt.Errorf("duckdb: discard staging of %s: %w", st.ObjectKey, err)
