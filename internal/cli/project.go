@@ -11,6 +11,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/sample"
+	"github.com/shp-dev/shp/internal/service"
 	"github.com/shp-dev/shp/internal/source"
 )
 
@@ -34,7 +35,7 @@ func newConfigCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with a project's configuration"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "validate DIR",
-		Short: "Check a config folder: syntax, keys, types, references and schema files",
+		Short: "Check a config folder: syntax, keys, types, references, schema files and quality rules",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := config.LoadDir(args[0])
@@ -43,6 +44,11 @@ func newConfigCmd(e *env) *cobra.Command {
 			}
 			if err == nil {
 				err = checkSourceSettings(cmd.Context(), p)
+			}
+			if err == nil {
+				// Rules that would fail every run: unknown kwargs, regular
+				// expressions DuckDB cannot compile, bounds of the wrong type.
+				err = (&service.Service{Project: p}).CheckConfigRules()
 			}
 			if err != nil {
 				var list config.Errors

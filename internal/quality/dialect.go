@@ -31,6 +31,18 @@ type Dialect interface {
 	// TryJSON is a boolean expression: expr is parseable JSON text; ""
 	// when the engine cannot tell, and the check runs in Go instead.
 	TryJSON(expr string) string
+	// InValues is a boolean expression: expr, of engine type typ (""
+	// when unknown), equals one of values (strings, int64s, finite
+	// float64s and bools, never nil), compared exactly as an IN list of
+	// them bound one by one would compare, but with the values bound as
+	// few list parameters through bind and checked as a semi-join, in
+	// time linear in their number. "" when the dialect cannot (the values
+	// are then listed).
+	InValues(expr, typ string, values []any, bind func(any) string) string
+	// CheckRegex reports why the engine's regular expressions would
+	// refuse pattern, or nil, so that a rule is refused when it is stored
+	// rather than failing every run.
+	CheckRegex(pattern string) error
 }
 
 // DuckDB is the dialect of the embedded warehouse.
@@ -56,6 +68,13 @@ func (duckDialect) RegexMatch(e, p string) string {
 func (duckDialect) Quantile(e, q string) string {
 	return "quantile_disc(" + e + ", " + q + ")"
 }
+func (duckDialect) InValues(e, typ string, values []any, bind func(any) string) string {
+	return duckInValues(e, typ, values, bind)
+}
+
+// CheckRegex: DuckDB's regular expressions are RE2's, whose syntax Go's
+// regexp package implements.
+func (duckDialect) CheckRegex(p string) error { return checkRE2(p) }
 
 type pgDialect struct{}
 
@@ -76,5 +95,14 @@ func (pgDialect) Quantile(e, q string) string {
 
 // TryJSON: PostgreSQL before 16 has no IS JSON and no non-failing cast.
 func (pgDialect) TryJSON(string) string { return "" }
+
+func (pgDialect) InValues(e, typ string, values []any, bind func(any) string) string {
+	return pgInValues(e, typ, values, bind)
+}
+
+// CheckRegex: PostgreSQL's regular expressions (Spencer's ARE) are
+// checked as RE2 is, except that backreferences and lookarounds, which
+// they support, pass, and named groups, which they lack, do not.
+func (pgDialect) CheckRegex(p string) error { return checkARE(p) }
 
 func quoteIdent(n string) string { return `"` + strings.ReplaceAll(n, `"`, `""`) + `"` }

@@ -209,7 +209,7 @@ func scanBatch(ctx context.Context, q Queryer, batch []*compiled) error {
 				a += " FILTER (WHERE " + c.env.cond + ")"
 			}
 			text, as := c.env.render(a)
-			key := text + "\x00" + fmt.Sprintf("%#v", as)
+			key := text + "\x00" + argsKey(as)
 			if i, ok := seen[key]; ok {
 				slots[bi] = append(slots[bi], i)
 				continue
@@ -247,6 +247,22 @@ func scanBatch(ctx context.Context, q Queryer, batch []*compiled) error {
 		}
 	}
 	return rows.Err()
+}
+
+// argsKey identifies bound values, for telling identical aggregates
+// apart: a text (a large value set's list is one) is written as it is,
+// which costs far less than formatting it.
+func argsKey(args []any) string {
+	var b strings.Builder
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			fmt.Fprintf(&b, "s%d:", len(s))
+			b.WriteString(s)
+			continue
+		}
+		fmt.Fprintf(&b, "%#v;", a)
+	}
+	return b.String()
 }
 
 // renumber shifts numbered placeholders ($1, $2, ...) of one expression by

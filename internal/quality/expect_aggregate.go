@@ -242,12 +242,25 @@ var instantLayouts = []string{
 // parser accepts; an instant without a zone is taken as UTC.
 func parseInstant(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
+	if !mayBeInstant(s) {
+		return time.Time{}, false
+	}
 	for _, layout := range instantLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, true
 		}
 	}
 	return time.Time{}, false
+}
+
+// mayBeInstant rules out, cheaply, a text no layout of instantLayouts
+// reads: each starts with a digit or a month's name and holds a year.
+func mayBeInstant(s string) bool {
+	if s == "" || !strings.ContainsAny(s, "0123456789") {
+		return false
+	}
+	c := s[0] | 0x20 // ASCII lower case; digits keep their value
+	return s[0] >= '0' && s[0] <= '9' || strings.IndexByte("jfmasond", c) >= 0
 }
 
 // The kinds of statistic, for how the observed value prints.
@@ -474,17 +487,12 @@ func distinctValues(ok func(observed, set []any) bool, nullSetOK bool) Factory {
 	}
 }
 
-// subset reports whether every element of a equals some element of b.
+// subset reports whether every element of a equals (sameElement) some
+// element of b, in time linear in both.
 func subset(a, b []any) bool {
+	ix := indexElements(b)
 	for _, x := range a {
-		found := false
-		for _, y := range b {
-			if sameElement(x, y) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !ix.contains(x) {
 			return false
 		}
 	}
@@ -551,8 +559,9 @@ func mostCommonValue(env *Env, kw Kwargs) (*Plan, error) {
 			modes = append(modes, r[0])
 		}
 		inSet := 0
+		ix := indexElements(set)
 		for _, m := range modes {
-			if subset([]any{m}, set) {
+			if ix.contains(m) {
 				inSet++
 			}
 		}

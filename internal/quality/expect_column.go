@@ -333,17 +333,14 @@ func goCheckedMap(env *Env, kw Kwargs, ok func(string) bool) (*Plan, error) {
 		if err != nil {
 			return Outcome{}, err
 		}
-		var bad []string
+		var bad []any
 		for _, r := range rows {
 			s, _ := r[0].(string)
 			if !ok(s) {
-				bad = append(bad, env.Bind(s))
+				bad = append(bad, s)
 			}
 		}
-		pred := "FALSE"
-		if len(bad) > 0 {
-			pred = env.D.Text(col) + " IN (" + strings.Join(bad, ", ") + ")"
-		}
+		pred := env.inSet(env.D.Text(col), textType(env.D), bad)
 		unexpected := col + " IS NOT NULL AND " + pred
 		mp := mapPlan(env, name, []string{col}, unexpected, mostly, false,
 			"sum(CASE WHEN "+col+" IS NULL THEN 1 ELSE 0 END)")

@@ -126,11 +126,9 @@ func setExpectation(negate bool) Factory {
 				}
 				return "TRUE", nil
 			}
-			ph := make([]string, len(set))
-			for i, v := range set {
-				ph[i] = env.Bind(v)
-			}
-			in := col + " IN (" + strings.Join(ph, ", ") + ")"
+			// A large set is a semi-join against it (see inSet).
+			name, _ := kw.Column()
+			in := env.inSet(col, env.T.TypeOf(name), set)
 			if negate {
 				return in, nil
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -27,8 +28,18 @@ import (
 type Rules map[string]*Suite
 
 // ParseRules reads the content of quality_rules.yaml (as parsed YAML);
-// suite paths are relative to dir.
+// suite paths are relative to dir. Each rule, and each expectation of the
+// suites it names, is checked as CheckRule checks a rule before storing
+// it, without the tables' columns.
 func ParseRules(raw map[string]any, dir string) (Rules, error) {
+	return ParseRulesFor(raw, dir, nil)
+}
+
+// ParseRulesFor is ParseRules with the columns each pipeline's table is
+// declared to have (nil when it declares none), whose types min_value
+// and max_value are checked against; a column a rule names need not be
+// declared. columns may be nil.
+func ParseRulesFor(raw map[string]any, dir string, columns func(pipeline string) ([]Column, error)) (Rules, error) {
 	out := Rules{}
 	if raw == nil {
 		return out, nil
@@ -48,7 +59,15 @@ func ParseRules(raw map[string]any, dir string) (Rules, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		s, err := parsePipelineRules(name, pipes[name], dir)
+		t := Table{Name: "batch", anyColumn: true}
+		if columns != nil {
+			cols, err := columns(name)
+			if err != nil {
+				return nil, fmt.Errorf("quality_rules.yaml: pipeline %s: %w", name, err)
+			}
+			t.Columns = cols
+		}
+		s, err := parsePipelineRules(name, pipes[name], dir, t)
 		if err != nil {
 			return nil, fmt.Errorf("quality_rules.yaml: pipeline %s: %w", name, err)
 		}
@@ -57,7 +76,7 @@ func ParseRules(raw map[string]any, dir string) (Rules, error) {
 	return out, nil
 }
 
-func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
+func parsePipelineRules(name string, v any, dir string, t Table) (*Suite, error) {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("must be a mapping with suites and rules")
@@ -89,7 +108,20 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 		if err != nil {
 			return nil, fmt.Errorf("suites[%d]: %w", i, err)
 		}
-		for _, e := range s.Expectations {
+		// The suite's evaluation parameters go with its expectations.
+		for k, v := range s.Params {
+			if prev, ok := suite.Params[k]; ok && !reflect.DeepEqual(prev, v) {
+				return nil, fmt.Errorf("suites[%d] (%s): evaluation parameter %q differs from an earlier suite's", i, path, k)
+			}
+			if suite.Params == nil {
+				suite.Params = map[string]any{}
+			}
+			suite.Params[k] = v
+		}
+		for j, e := range s.Expectations {
+			if err := checkRule(e, t, s.Params); err != nil {
+				return nil, fmt.Errorf("suites[%d] (%s): expectation %d (%s): %w", i, path, j+1, e.RuleName(), err)
+			}
 			if _, set := e.Meta["severity"]; !set {
 				e.Severity = sev
 			}
@@ -108,6 +140,9 @@ func parsePipelineRules(name string, v any, dir string) (*Suite, error) {
 		cfg, err := ParseRule(rm)
 		if err != nil {
 			return nil, fmt.Errorf("rules[%d]: %w", i, err)
+		}
+		if err := checkRule(cfg, t, suite.Params); err != nil {
+			return nil, fmt.Errorf("rules[%d] (%s): %w", i, cfg.RuleName(), err)
 		}
 		suite.Expectations = append(suite.Expectations, cfg)
 	}
@@ -190,20 +225,52 @@ func ParseStoredRule(body string) (Config, error) {
 	return ParseRule(m)
 }
 
-// CheckRule compiles a rule without running it, so that a rule is
-// checked before it is stored: its kwargs, its row_condition and the
-// columns it names, against cols (any column name passes when cols is
-// nil, the table's columns being unknown yet).
+// CheckRule checks a rule before it is stored, without running it, so
+// that what would fail every run is refused now:
+//   - every kwarg is one its expectation takes (see RegisterKwargs);
+//   - its list kwargs hold at most MaxListEntries entries, and its kwargs
+//     take at most MaxRuleBytes as JSON;
+//   - its evaluation parameters ({"$PARAMETER": ...}) evaluate;
+//   - its regular expressions compile in DuckDB's dialect (RE2: no
+//     backreferences, no lookarounds);
+//   - min_value and max_value, evaluated, are numbers where a number is
+//     compared, and fit the column's type where that is known;
+//   - it compiles: its kwargs, its row_condition and the columns it
+//     names, against cols (any column name passes when cols is nil, the
+//     table's columns being unknown yet).
+//
+// An error about one kwarg is a *KwargError.
 func CheckRule(cfg Config, cols []Column) error {
+	return checkRule(cfg, Table{Name: "batch", Columns: cols, anyColumn: cols == nil}, nil)
+}
+
+// checkRule checks a rule on table t (see CheckRule), with the named
+// evaluation parameters of its suite.
+func checkRule(cfg Config, t Table, params map[string]any) error {
 	f, ok := lookupFactory(cfg.Type)
 	if !ok {
 		return fmt.Errorf("unknown expectation %q", cfg.Type)
 	}
-	kw, err := resolveParams(Kwargs(cfg.Kwargs), time.Now(), nil)
+	if err := checkKwargNames(cfg.Type, cfg.Kwargs); err != nil {
+		return err
+	}
+	if err := checkSize(cfg.Kwargs); err != nil {
+		return err
+	}
+	kw, err := resolveParams(Kwargs(cfg.Kwargs), time.Now(), params)
 	if err != nil {
 		return err
 	}
-	env := &Env{D: DuckDB, T: Table{Name: "batch", Columns: cols, anyColumn: cols == nil}, Format: Basic}
+	if err := checkRegexes(DuckDB, cfg.Type, kw); err != nil {
+		return err
+	}
+	if err := checkBounds(t, cfg.Type, kw); err != nil {
+		return err
+	}
+	if t.Index == "" {
+		t.Index = "shp_row" // row order exists once the table does
+	}
+	env := &Env{D: DuckDB, T: t, Format: Basic}
 	if err := env.parseCondition(kw); err != nil {
 		return err
 	}

@@ -3,10 +3,13 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shp-dev/shp/internal/metadata"
@@ -49,17 +52,34 @@ func (s *Service) Rules(ctx context.Context, pipeline string) ([]RuleView, error
 }
 
 // configRules are quality_rules.yaml's rules (and the suites it names),
-// read once: the configuration is fixed for the process's life.
+// read and checked once (their min_value and max_value against the
+// declared schemas' types): the configuration is fixed for the process's
+// life.
 func (s *Service) configRules() (quality.Rules, error) {
 	s.rulesOnce.Do(func() {
-		if s.rules, s.rulesErr = quality.ParseRules(s.Project.QualityRules, s.Project.Dir); s.rulesErr != nil {
-			s.rulesErr = fmt.Errorf("quality_rules.yaml: %w", s.rulesErr)
+		columns := func(pipeline string) ([]quality.Column, error) {
+			p, ok := s.Project.Pipeline(pipeline)
+			if !ok {
+				return nil, nil
+			}
+			return s.declaredColumns(p.Source)
 		}
+		// The errors name quality_rules.yaml.
+		s.rules, s.rulesErr = quality.ParseRulesFor(s.Project.QualityRules, s.Project.Dir, columns)
 	})
 	return s.rules, s.rulesErr
 }
 
-// rulesOf lists a configured pipeline's rules.
+// CheckConfigRules reads quality_rules.yaml and checks its rules and the
+// suites it names as a stored rule is checked (quality.ParseRulesFor),
+// min_value and max_value against the declared schemas' types.
+func (s *Service) CheckConfigRules() error {
+	_, err := s.configRules()
+	return err
+}
+
+// rulesOf lists a configured pipeline's rules: quality_rules.yaml's, then
+// the stored ones.
 func (s *Service) rulesOf(ctx context.Context, pipeline string) ([]RuleView, error) {
 	rules, err := s.configRules()
 	if err != nil {
@@ -71,20 +91,83 @@ func (s *Service) rulesOf(ctx context.Context, pipeline string) ([]RuleView, err
 			out = append(out, ruleView(c, "config"))
 		}
 	}
+	stored, err := s.storedRules(ctx, pipeline)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, stored...), nil
+}
+
+// ruleCache keeps each pipeline's stored rules as parsed, with the
+// version of the rules they were parsed from: a stored rule may hold a
+// value set of a million values, which a request must not parse again.
+type ruleCache struct {
+	mu     sync.Mutex
+	byPipe map[string]cachedRules
+	parses atomic.Int64 // stored rules parsed, all pipelines
+}
+
+type cachedRules struct {
+	version metadata.RulesVersion
+	views   []RuleView
+}
+
+func (c *ruleCache) get(pipeline string, v metadata.RulesVersion) ([]RuleView, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byPipe[pipeline]
+	return e.views, ok && e.version == v
+}
+
+func (c *ruleCache) put(pipeline string, v metadata.RulesVersion, views []RuleView) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byPipe == nil {
+		c.byPipe = map[string]cachedRules{}
+	}
+	c.byPipe[pipeline] = cachedRules{version: v, views: views}
+}
+
+// StoredRuleParses counts the stored rules this service has parsed: each
+// pipeline's are parsed when they are first read and again only after
+// they change (a rule is added), never per request.
+func (s *Service) StoredRuleParses() int64 { return s.ruleCache.parses.Load() }
+
+// storedRules are a pipeline's stored rules, parsed once per change of
+// them. A store that tells their version (metadata.RulesVersioner) is
+// asked for it first, and the rules are read only when it changed. The
+// views are shared between callers, who must not change them.
+func (s *Service) storedRules(ctx context.Context, pipeline string) ([]RuleView, error) {
+	if vs, ok := s.Store.(metadata.RulesVersioner); ok {
+		v, err := vs.QualityRulesVersion(ctx, pipeline)
+		if err != nil {
+			return nil, err
+		}
+		if views, ok := s.ruleCache.get(pipeline, v); ok {
+			return views, nil
+		}
+	}
 	stored, err := s.Store.ListQualityRules(ctx, pipeline)
 	if err != nil {
 		return nil, err
 	}
+	v := metadata.VersionOf(stored)
+	if views, ok := s.ruleCache.get(pipeline, v); ok {
+		return views, nil
+	}
+	views := make([]RuleView, 0, len(stored))
 	for _, sr := range stored {
 		c, err := quality.ParseStoredRule(sr.Rule)
+		s.ruleCache.parses.Add(1)
 		if err != nil {
 			return nil, fmt.Errorf("stored rule #%d: %w", sr.ID, err)
 		}
-		v := ruleView(c, "stored")
-		v.ID, v.CreatedBy, v.CreatedAt = sr.ID, sr.CreatedBy, timePtr(sr.CreatedAt)
-		out = append(out, v)
+		rv := ruleView(c, "stored")
+		rv.ID, rv.CreatedBy, rv.CreatedAt = sr.ID, sr.CreatedBy, timePtr(sr.CreatedAt)
+		views = append(views, rv)
 	}
-	return out, nil
+	s.ruleCache.put(pipeline, v, views)
+	return views, nil
 }
 
 // RulesFromSuite turns a Great Expectations suite into rules to add.
@@ -149,7 +232,12 @@ func (s *Service) AddRules(ctx context.Context, pipeline string, rules []NewRule
 			return nil, invalid(field+".expectation", "%s runs the SQL it is given: it belongs in quality_rules.yaml, which only the project's owners edit", c.Type)
 		}
 		if err := quality.CheckRule(c, cols); err != nil {
-			return nil, invalid(field+".kwargs", "%v", err)
+			at := field + ".kwargs"
+			var ke *quality.KwargError
+			if errors.As(err, &ke) {
+				at += "." + ke.Kwarg
+			}
+			return nil, invalid(at, "%v", err)
 		}
 		// The parsed kwargs: their NaN and infinities marshal.
 		m["kwargs"] = c.Kwargs

@@ -71,6 +71,7 @@ type Service struct {
 	rulesOnce sync.Once
 	rules     quality.Rules
 	rulesErr  error
+	ruleCache ruleCache // stored rules as parsed, by pipeline
 	// revertMu makes a revert's check of the action's status and its
 	// change of the target one step within this process (the warehouse
 	// takes one writing process).
