@@ -52,26 +52,6 @@ type Repair struct {
 	Rows   int64
 	Before []any // sample values before
 	After  []any // the same values after
-
-	// Column, SetExpr, SetArgs, Where and WhereArgs describe a rewrite
-	// as SQL text, when Plan is nil.
-	//
-	// Deprecated: kept only so that the makeWorse test strategy in
-	// internal/cli compiles until it sets Plan; they become a
-	// warehouse.SQLRewrite.
-	Column    string
-	SetExpr   string
-	SetArgs   []any
-	Where     string
-	WhereArgs []any
-}
-
-// op is the repair's operation (nil when it has none).
-func (r *Repair) op() warehouse.RepairOp {
-	if r.Plan == nil && r.Column != "" && r.SetExpr != "" {
-		return warehouse.SQLRewrite{Column: r.Column, Set: r.SetExpr, SetArgs: r.SetArgs, Where: r.Where, WhereArgs: r.WhereArgs}
-	}
-	return r.Plan
 }
 
 var strategies = struct {
@@ -139,6 +119,16 @@ func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure
 			mapping[k] = vs[0]
 		}
 	}
+	if len(mapping) > narrowMappingAbove {
+		// A large value set: map only the values the batch holds, so the
+		// warehouse compiles a mapping the size of the data, not of the
+		// set (a 200,000-member set over a 750-row batch).
+		narrowed, err := narrowMapping(ctx, env, col, mapping)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.Name(), err)
+		}
+		mapping = narrowed
+	}
 	if len(mapping) == 0 {
 		return nil, nil
 	}
@@ -167,6 +157,34 @@ func (s normalizeToValueSet) Plan(ctx context.Context, env *RepairEnv, f Failure
 		r.Params["explains"] = float64(r.Rows) / float64(unexpected)
 	}
 	return r, nil
+}
+
+// narrowMappingAbove is the mapping size beyond which normalize_to_value_set
+// maps only the values a batch holds.
+const narrowMappingAbove = 256
+
+// narrowDistinctLimit bounds the distinct values read to narrow a mapping;
+// a column with more keeps the whole mapping.
+const narrowDistinctLimit = 100_000
+
+// narrowMapping keeps the entries of mapping (by trimmed, case-folded key)
+// that some value of the staged column folds to.
+func narrowMapping(ctx context.Context, env *RepairEnv, col string, mapping map[string]string) (map[string]string, error) {
+	values, err := env.Probe.DistinctValues(ctx, env.Staged, col, narrowDistinctLimit+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(values) > narrowDistinctLimit {
+		return mapping, nil
+	}
+	out := map[string]string{}
+	for _, v := range values {
+		k := strings.ToLower(strings.TrimSpace(v.Value))
+		if canonical, ok := mapping[k]; ok {
+			out[k] = canonical
+		}
+	}
+	return out, nil
 }
 
 // quarantineDuplicates keeps the latest row of each duplicated key (the

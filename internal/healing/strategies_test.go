@@ -3,6 +3,7 @@ package healing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -16,14 +17,15 @@ type fakeProber struct {
 	preview *warehouse.RepairPreview
 	err     error
 	seen    []warehouse.RepairOp
+	values  []warehouse.ValueCount
 }
 
 func (f *fakeProber) CountRows(context.Context, *warehouse.Staged, warehouse.Predicate) (int64, error) {
 	return 0, nil
 }
 
-func (f *fakeProber) DistinctValues(context.Context, *warehouse.Staged, string, int) ([]warehouse.ValueCount, error) {
-	return nil, nil
+func (f *fakeProber) DistinctValues(_ context.Context, _ *warehouse.Staged, _ string, limit int) ([]warehouse.ValueCount, error) {
+	return f.values[:min(limit, len(f.values))], nil
 }
 
 func (f *fakeProber) PreviewRepair(_ context.Context, _ *warehouse.Staged, op warehouse.RepairOp, _ int) (*warehouse.RepairPreview, error) {
@@ -79,7 +81,7 @@ func TestRuleStrategiesPlanAsData(t *testing.T) {
 			if (r != nil) != c.planned {
 				t.Fatalf("plan %+v, want one: %v", r, c.planned)
 			}
-			if r != nil && (!reflect.DeepEqual(r.op(), c.want) || r.Rows != c.wantRows) {
+			if r != nil && (!reflect.DeepEqual(r.Plan, c.want) || r.Rows != c.wantRows) {
 				t.Fatalf("plan %+v", r)
 			}
 		})
@@ -88,9 +90,59 @@ func TestRuleStrategiesPlanAsData(t *testing.T) {
 	if _, err := (quarantineDuplicates{}).Plan(ctx, &RepairEnv{Staged: &warehouse.Staged{}, Probe: p}, unique); err == nil {
 		t.Fatal("an engine error was swallowed")
 	}
-	// The deprecated SQL fields still make an operation.
-	legacy := &Repair{Column: "region", SetExpr: "'x'", Where: "true"}
-	if op, ok := legacy.op().(warehouse.SQLRewrite); !ok || op.Rewritten() != "region" {
-		t.Fatalf("legacy op %#v", legacy.op())
+}
+
+// A value set far larger than the batch maps only the values the batch
+// holds: the plan is the size of the data, not of the set.
+func TestValueSetMappingNarrowsToTheBatch(t *testing.T) {
+	members := make([]any, 0, 200_000)
+	for i := range 200_000 {
+		members = append(members, fmt.Sprintf("Code-%06d", i))
+	}
+	f := Failure{Config: quality.ConfigJSON{Type: "expect_column_values_to_be_in_set",
+		Kwargs: quality.Kwargs{"column": "code", "value_set": members}}}
+	for _, c := range []struct {
+		name   string
+		values []string
+		want   map[string]string
+	}{
+		{"two fixable values among others", []string{" code-000007", "CODE-199999", "Code-000001", "nothing"},
+			map[string]string{"code-000007": "Code-000007", "code-199999": "Code-199999", "code-000001": "Code-000001"}},
+		{"nothing fixable", []string{"x", "y"}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := &fakeProber{preview: &warehouse.RepairPreview{Rows: 2}}
+			for _, v := range c.values {
+				p.values = append(p.values, warehouse.ValueCount{Value: v, Rows: 1})
+			}
+			r, err := normalizeToValueSet{}.Plan(context.Background(), &RepairEnv{Staged: &warehouse.Staged{Table: "t"}, Probe: p}, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.want == nil {
+				if r != nil || len(p.seen) != 0 {
+					t.Fatalf("planned %+v for values outside the set", r)
+				}
+				return
+			}
+			got := p.seen[0].(warehouse.MapValues).Mapping
+			if !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("mapping %v, want %v", got, c.want)
+			}
+			if len(r.Params["value_set"].([]any)) != len(members) {
+				t.Fatal("the recorded value set must stay whole")
+			}
+		})
+	}
+	// More distinct values than the probe reads: the whole mapping.
+	p := &fakeProber{preview: &warehouse.RepairPreview{Rows: 1}}
+	for i := range narrowDistinctLimit + 1 {
+		p.values = append(p.values, warehouse.ValueCount{Value: fmt.Sprint(i), Rows: 1})
+	}
+	if _, err := (normalizeToValueSet{}).Plan(context.Background(), &RepairEnv{Staged: &warehouse.Staged{Table: "t"}, Probe: p}, f); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.seen[0].(warehouse.MapValues).Mapping); n != len(members) {
+		t.Fatalf("mapping of %d entries, want the whole set", n)
 	}
 }
