@@ -184,7 +184,7 @@ func TestAPIRevertsThroughTheWarehouse(t *testing.T) {
 		t.Fatalf("revert: %d %s", code, body)
 	}
 	var region string
-	rows, err := svc.warehouse.Query(context.Background(), "SELECT string_agg(region, ',' ORDER BY id) FROM orders")
+	rows, err := svc.warehouse.RunQuery(context.Background(), "SELECT string_agg(region, ',' ORDER BY id) FROM orders")
 	if err != nil {
 		t.Fatal(err)
 	}

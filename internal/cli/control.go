@@ -25,8 +25,10 @@ import (
 // the exit code.
 
 type controlRequest struct {
-	Op          string   `json:"op"` // query or run
+	Op          string   `json:"op"` // query, quarantine or run
 	SQL         string   `json:"sql,omitempty"`
+	RunID       string   `json:"run_id,omitempty"` // quarantine: the run
+	Target      string   `json:"target,omitempty"` // quarantine: its committed target, or ""`
 	Format      string   `json:"format,omitempty"`
 	Limit       int      `json:"limit,omitempty"`
 	Pipelines   []string `json:"pipelines,omitempty"`
@@ -101,15 +103,10 @@ func (o *orchestrator) handleControl(ctx context.Context, e *env, conn net.Conn)
 
 func (o *orchestrator) control(ctx context.Context, e *env, req controlRequest) error {
 	switch req.Op {
-	case "query":
+	case "query", "quarantine":
 		o.runMu.Lock()
 		defer o.runMu.Unlock()
-		rows, err := o.svc.warehouse.Query(ctx, req.SQL)
-		if err != nil {
-			return failedErr(err)
-		}
-		defer rows.Close()
-		return failedIf(writeRows(e, rows, req.Format, req.Limit))
+		return writeRequestRows(ctx, e, o.svc.warehouse, req)
 	case "run":
 		var jobs []scheduler.Job
 		now := time.Now().UTC().Truncate(time.Second)

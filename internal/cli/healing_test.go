@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/shp-dev/shp/internal/healing"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // healingProject has orders whose regions are written sloppily and whose
@@ -122,8 +123,8 @@ func (makeWorse) Applies(f healing.Failure) bool {
 }
 
 func (makeWorse) Plan(ctx context.Context, env *healing.RepairEnv, f healing.Failure) (*healing.Repair, error) {
-	return &healing.Repair{Description: "rewrite valid regions", Confidence: 1, Column: "region", SetExpr: "'nowhere'",
-		Where: `"region" = 'EMEA'`, Rows: 1, Params: map[string]any{}}, nil
+	return &healing.Repair{Description: "rewrite valid regions", Confidence: 1,
+		Plan: warehouse.MapValues{Column: "region", Mapping: map[string]string{"EMEA": "nowhere"}}, Rows: 1, Params: map[string]any{}}, nil
 }
 
 func init() { healing.RegisterStrategy(makeWorse{}) }

@@ -83,9 +83,9 @@ func newQualityCmd(e *env) *cobra.Command {
 
 func profileFile(ctx context.Context, data, schemaPath string) (*quality.Profile, error) {
 	var p *quality.Profile
-	err := withDataFile(ctx, data, schemaPath, nil, func(q quality.Queryer, t quality.Table) error {
+	err := withDataFile(ctx, data, schemaPath, nil, func(q quality.Queryer, d quality.Dialect, t quality.Table) error {
 		var err error
-		p, err = quality.ProfileTable(ctx, q, quality.DuckDB, t)
+		p, err = quality.ProfileTable(ctx, q, d, t)
 		return err
 	})
 	return p, err

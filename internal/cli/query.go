@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"fmt"
 	"math/big"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 func newQueryCmd(e *env) *cobra.Command {
@@ -45,7 +45,14 @@ func newQueryCmd(e *env) *cobra.Command {
 // runQuery runs SQL on the project's warehouse, through the serving
 // process when one holds it, and writes the rows.
 func runQuery(ctx context.Context, e *env, p *config.Project, query, outFormat string, limit int) error {
-	if done, err := forward(ctx, e, p, controlRequest{Op: "query", SQL: query, Format: outFormat, Limit: limit}); done {
+	return readRows(ctx, e, p, controlRequest{Op: "query", SQL: query, Format: outFormat, Limit: limit})
+}
+
+// readRows answers a request that reads rows from the project's
+// warehouse (a query, a run's set-aside rows), through the serving
+// process when one holds it, and writes them.
+func readRows(ctx context.Context, e *env, p *config.Project, req controlRequest) error {
+	if done, err := forward(ctx, e, p, req); done {
 		return err
 	}
 	svc, err := openServices(ctx, p, what{warehouse: true})
@@ -53,12 +60,27 @@ func runQuery(ctx context.Context, e *env, p *config.Project, query, outFormat s
 		return err
 	}
 	defer svc.close()
-	rows, err := svc.warehouse.Query(ctx, query)
+	return writeRequestRows(ctx, e, svc.warehouse, req)
+}
+
+// writeRequestRows reads the rows a query or quarantine request asks for
+// and writes them.
+func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req controlRequest) error {
+	var rows warehouse.Rows
+	var err error
+	switch req.Op {
+	case "query":
+		rows, err = wh.RunQuery(ctx, req.SQL)
+	case "quarantine":
+		rows, err = wh.QuarantinedRows(ctx, req.RunID, req.Target)
+	default:
+		return usageErr(fmt.Errorf("unknown request %q", req.Op))
+	}
 	if err != nil {
 		return failedErr(err)
 	}
 	defer rows.Close()
-	return failedIf(writeRows(e, rows, outFormat, limit))
+	return failedIf(writeRows(e, rows, req.Format, req.Limit))
 }
 
 func failedIf(err error) error {
@@ -70,7 +92,7 @@ func failedIf(err error) error {
 
 // writeRows streams query results; only the table format buffers rows, and
 // only up to the limit, to align columns.
-func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
+func writeRows(e *env, rows warehouse.Rows, outFormat string, limit int) error {
 	cols, err := rows.Columns()
 	if err != nil {
 		return err
@@ -81,7 +103,7 @@ func writeRows(e *env, rows *sql.Rows, outFormat string, limit int) error {
 	}
 	dbTypes := make([]string, len(types))
 	for i, ct := range types {
-		dbTypes[i] = ct.DatabaseTypeName()
+		dbTypes[i] = ct.Type
 	}
 	scan := func() ([]any, error) {
 		vals := make([]any, len(cols))

@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/pipeline"
-	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
-	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 func newRunsCmd(e *env) *cobra.Command {
@@ -123,13 +120,11 @@ func runQuarantine(ctx context.Context, e *env, dir string, d service.RunDetail,
 	if err != nil {
 		return err
 	}
-	id := "'" + strings.ReplaceAll(d.ID, "'", "''") + "'"
-	q := "SELECT source_object, line, reason, raw, 'not committed' AS state FROM " + warehouse.SetAsideTable + " WHERE run_id = " + id
+	req := controlRequest{Op: "quarantine", RunID: d.ID, Format: outFormat}
 	if pl, ok := p.Pipeline(d.Pipeline); ok && d.Status == pipeline.StatusSucceeded && d.RowsQuarantined > 0 {
-		q = "SELECT source_object, line, reason, raw, 'committed' AS state FROM " +
-			quality.DuckDB.Ident(pl.Target+warehouse.QuarantineSuffix) + " WHERE run_id = " + id
+		req.Target = pl.Target
 	}
-	return runQuery(ctx, e, p, q+" ORDER BY source_object, line", outFormat, 0)
+	return readRows(ctx, e, p, req)
 }
 
 func firstLine(s string) string {

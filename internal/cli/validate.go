@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/quality"
@@ -70,18 +70,21 @@ func validateFile(ctx context.Context, dataPath, schemaPath, suitePath string, r
 		return nil, err
 	}
 	var res *quality.Result
-	err = withDataFile(ctx, dataPath, schemaPath, others, func(q quality.Queryer, t quality.Table) error {
+	err = withDataFile(ctx, dataPath, schemaPath, others, func(q quality.Queryer, d quality.Dialect, t quality.Table) error {
 		var err error
-		res, err = quality.Validate(ctx, q, quality.DuckDB, t, suite, rf)
+		res, err = quality.Validate(ctx, q, d, t, suite, rf)
 		return err
 	})
 	return res, err
 }
 
-// withDataFile stages a data file in an in-memory DuckDB and runs fn on
-// its table. Input that does not read cleanly is an error: validation and
-// profiling are about the data, not the parser.
-func withDataFile(ctx context.Context, dataPath, schemaPath string, others []namedFile, fn func(q quality.Queryer, t quality.Table) error) error {
+// withDataFile stages a data file in an in-memory warehouse of the
+// default type (DuckDB: validate and profile read no project) and runs
+// fn on its table, in the warehouse's dialect; each of others is loaded
+// into a table of its name. Input that does not read cleanly is an
+// error: validation and profiling are about the data, not the parser.
+func withDataFile(ctx context.Context, dataPath, schemaPath string, others []namedFile,
+	fn func(q quality.Queryer, d quality.Dialect, t quality.Table) error) error {
 	var sch schema.Schema
 	var err error
 	if schemaPath != "" {
@@ -93,7 +96,7 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 	if err != nil {
 		return err
 	}
-	wh, err := warehouse.Open(ctx, "duckdb", warehouse.Options{})
+	wh, err := warehouse.Open(ctx, config.WarehouseDuckDB, warehouse.Options{})
 	if err != nil {
 		return err
 	}
@@ -112,14 +115,14 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 		}
 		return fmt.Errorf("%d row(s) of %s cannot be read:\n  %s", st.Quarantined, dataPath, strings.Join(msgs, "\n  "))
 	}
-	var views []string
 	for i, o := range others {
 		of, oc, err := format.Detect(o.Path)
 		if err != nil {
 			return err
 		}
+		name := fmt.Sprintf("validate_other_%d", i)
 		ost, err := wh.Stage(ctx, warehouse.LoadSpec{
-			RunID: "validate", Pipeline: "validate", Target: fmt.Sprintf("validate_other_%d", i), ObjectKey: o.Path,
+			RunID: "validate", Pipeline: name, Target: o.Name, ObjectKey: o.Path,
 			Path: o.Path, Format: of, Compression: oc, MonthFirst: true,
 		})
 		if err != nil {
@@ -128,20 +131,16 @@ func withDataFile(ctx context.Context, dataPath, schemaPath string, others []nam
 		if ost.Quarantined > 0 {
 			return fmt.Errorf("table %s: %d row(s) of %s cannot be read", o.Name, ost.Quarantined, o.Path)
 		}
-		views = append(views, "CREATE TEMP VIEW "+quality.DuckDB.Ident(o.Name)+" AS SELECT * FROM "+quality.DuckDB.Ident(ost.Table))
+		if _, err := wh.Commit(ctx, warehouse.CommitSpec{RunID: "validate", Pipeline: name, Target: o.Name,
+			Mode: warehouse.ModeReplace, Objects: []*warehouse.Staged{ost}}); err != nil {
+			return fmt.Errorf("table %s: %w", o.Name, err)
+		}
 	}
 	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, col := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: col.Name, Type: col.Type})
 	}
-	return wh.WithStaged(ctx, func(conn *sql.Conn) error {
-		for _, v := range views {
-			if _, err := conn.ExecContext(ctx, v); err != nil {
-				return fmt.Errorf("name other table: %w", err)
-			}
-		}
-		return fn(conn, table)
-	})
+	return fn(pipeline.Queryer(wh), wh.Dialect(), table)
 }
 
 // namedFile is a data file loaded as a table of the given name.

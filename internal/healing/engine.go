@@ -557,7 +557,7 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 	if plan == nil {
 		return false, errNoPlan
 	}
-	op := plan.op()
+	op := plan.Plan
 	if op == nil {
 		return false, fmt.Errorf("healing %s: the plan has no operation", s.Name())
 	}
@@ -692,7 +692,7 @@ func findApproval(approved []metadata.HealingAction, strategy, issue, subject st
 // apply changes the staged rows, validates the expectation again, and
 // undoes a rewrite that did not reduce its unexpected values.
 func (e *Engine) apply(ctx context.Context, req pipeline.HealRequest, f Failure, plan *Repair) (bool, string, error) {
-	op := plan.op()
+	op := plan.Plan
 	if op.SetAsideReason() != "" {
 		res, err := req.Warehouse.ApplyRepair(ctx, req.Staged, warehouse.RepairPlan{Op: op})
 		if err != nil {

@@ -18,31 +18,20 @@ import (
 // the extraction (source.ExtractRequest.Schema) with the reason, where
 // the commit would have rounded it into the target.
 func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch schema.Schema, log *slog.Logger) error {
-	if r.Warehouse.Dialect() != "duckdb" {
-		return nil
-	}
-	rows, err := r.Warehouse.Query(ctx, `SELECT column_name, data_type FROM information_schema.columns
-		WHERE table_schema = 'main' AND lower(table_name) = lower(?)`, target)
+	cols, err := r.Warehouse.TargetSchema(ctx, target)
 	if err != nil {
 		return fmt.Errorf("read the column types of %s: %w", target, err)
 	}
-	defer rows.Close()
-	have := map[string]string{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return fmt.Errorf("read the column types of %s: %w", target, err)
-		}
-		have[strings.ToLower(name)] = typ
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the column types of %s: %w", target, err)
+	have := map[string]schema.Field{}
+	for _, c := range cols {
+		have[strings.ToLower(c.Name)] = c
 	}
 	for i, f := range sch {
-		tp, ts, ok := decimalParams(have[strings.ToLower(f.Name)])
-		if !ok || f.Repeated() {
+		tf, ok := have[strings.ToLower(f.Name)]
+		if !ok || tf.Type != schema.TypeNumeric || tf.Precision == 0 || f.Repeated() {
 			continue
 		}
+		tp, ts := tf.Precision, tf.Scale
 		switch f.Type {
 		case schema.TypeNumeric:
 			fp, fs := f.Precision, f.Scale
@@ -57,14 +46,8 @@ func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch sche
 			continue
 		}
 		log.Warn("a column is loaded as the target's DECIMAL, which does not hold every value of its discovered type: values it cannot hold exactly are set aside",
-			"column", f.Name, "discovered", f.TypeName(), "target", have[strings.ToLower(f.Name)])
+			"column", f.Name, "discovered", f.TypeName(), "target", tf.TypeName())
 		sch[i].Type, sch[i].Precision, sch[i].Scale = schema.TypeNumeric, tp, ts
 	}
 	return nil
-}
-
-// decimalParams reads DuckDB's "DECIMAL(p,s)".
-func decimalParams(typ string) (p, s int, ok bool) {
-	n, err := fmt.Sscanf(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(%d,%d)", &p, &s)
-	return p, s, err == nil && n == 2
 }

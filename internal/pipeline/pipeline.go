@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -960,10 +959,6 @@ func (r *Runner) withStoredRules(ctx context.Context, pipeline string, suite *qu
 // measurement is logged, not fatal.
 func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started time.Time, staged []*warehouse.Staged,
 	objs []ObjectResult, log *slog.Logger) map[string]float64 {
-	d, ok := dialects[r.Warehouse.Dialect()]
-	if !ok {
-		return nil
-	}
 	nonNull, carried := map[string]int64{}, map[string]int64{}
 	var newest time.Time
 	eventSeen := false
@@ -971,48 +966,32 @@ func (r *Runner) batchMetrics(ctx context.Context, p *config.Pipeline, started t
 		if len(st.Columns) == 0 {
 			continue
 		}
-		sel := []string{"count(*)"}
-		for _, c := range st.Columns {
-			sel = append(sel, "count("+d.Ident(c.Name)+")")
-		}
-		event := -1
-		for _, c := range st.Columns {
-			if p.EventTime != "" && strings.EqualFold(c.Name, p.EventTime) {
-				event, eventSeen = len(sel), true
-				sel = append(sel, "max("+d.Ident(c.Name)+")")
-			}
-		}
-		counts := make([]int64, len(st.Columns)+1)
-		var latest any
-		ptrs := make([]any, len(sel))
-		for i := range counts {
-			ptrs[i] = &counts[i]
-		}
-		if event >= 0 {
-			ptrs[event] = &latest
-		}
-		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-			return conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+d.Ident(st.Table)).Scan(ptrs...)
-		})
+		bm, err := r.Warehouse.BatchMetrics(ctx, st, p.EventTime)
 		if err != nil {
 			log.Warn("measure null rates", "object", st.ObjectKey, "err", err)
 			return nil
 		}
-		for i, c := range st.Columns {
+		for _, c := range st.Columns {
 			if containsFold(st.Missing, c.Name) {
 				continue // a column the object lacks is a removal, not NULLs
 			}
-			nonNull[c.Name] += counts[i+1]
-			carried[c.Name] += counts[0]
+			nonNull[c.Name] += bm.NonNull[c.Name]
+			carried[c.Name] += bm.Rows
 		}
-		switch t := latest.(type) {
-		case time.Time:
-			if t.After(newest) {
-				newest = t
+		if bm.EventColumn != "" {
+			eventSeen = true
+		}
+		switch {
+		case bm.EventNotTime:
+			typ := ""
+			for _, c := range st.Columns {
+				if c.Name == bm.EventColumn {
+					typ = c.Type
+				}
 			}
-		case nil:
-		default:
-			log.Warn("event_time is not a date or timestamp; freshness is not measured", "column", p.EventTime, "type", fmt.Sprintf("%T", t))
+			log.Warn("event_time is not a date or timestamp; freshness is not measured", "column", p.EventTime, "type", typ)
+		case bm.Newest.After(newest):
+			newest = bm.Newest
 		}
 	}
 	if p.EventTime != "" && !eventSeen && len(carried) > 0 {

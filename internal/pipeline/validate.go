@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,9 +18,6 @@ import (
 
 // ErrQualityFailed marks a run stopped by a failing rule whose action is fail.
 var ErrQualityFailed = fmt.Errorf("data quality rules failed")
-
-// dialects maps a warehouse's dialect name to the quality compiler's.
-var dialects = map[string]quality.Dialect{"duckdb": quality.DuckDB, "postgres": quality.Postgres}
 
 // Healer is the hook between validation and commit: given a staged object
 // and its validation, it may change the staged rows (and return true to
@@ -188,21 +184,13 @@ type QualityOutcome struct {
 // ErrQualityFailed when a rule with action fail did not hold.
 func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
 	pipelineName := p.Name
-	d, ok := dialects[r.Warehouse.Dialect()]
-	if !ok {
-		return nil, fmt.Errorf("no quality dialect for warehouse %q", r.Warehouse.Dialect())
-	}
+	d := r.Warehouse.Dialect()
 	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, c := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
 	}
 	validateWith := func(ctx context.Context, s *quality.Suite) (*quality.Result, error) {
-		var res *quality.Result
-		err := r.Warehouse.WithStaged(ctx, func(conn *sql.Conn) error {
-			var err error
-			res, err = quality.Validate(ctx, conn, d, table, s, quality.Summary)
-			return err
-		})
+		res, err := quality.Validate(ctx, Queryer(r.Warehouse), d, table, s, quality.Summary)
 		if err == nil {
 			mergeResolvesDuplicates(p, s, res)
 		}
@@ -269,6 +257,18 @@ func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline,
 		return out, fmt.Errorf("%w on %s:\n  %s", ErrQualityFailed, st.ObjectKey, strings.Join(blocking, "\n  "))
 	}
 	return out, nil
+}
+
+// Queryer runs the quality engine's queries on a warehouse, where its
+// staging tables are visible (Warehouse.RunQuery).
+func Queryer(w warehouse.Warehouse) quality.Queryer {
+	return quality.QueryFunc(func(ctx context.Context, query string, args ...any) (quality.Rows, error) {
+		rows, err := w.RunQuery(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		return rows, nil
+	})
 }
 
 // mergeResolvesDuplicates waives, in a merge pipeline, the uniqueness

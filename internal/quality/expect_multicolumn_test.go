@@ -93,7 +93,7 @@ func TestPostgresAggregateAndMulticolumn(t *testing.T) {
 	for _, c := range cases {
 		suite.Expectations = append(suite.Expectations, Config{Type: c.typ, Kwargs: c.kw})
 	}
-	res, err := Validate(ctx, db, Postgres, table, suite, Complete)
+	res, err := Validate(ctx, sqlQueryer(db), Postgres, table, suite, Complete)
 	if err != nil {
 		t.Fatal(err)
 	}

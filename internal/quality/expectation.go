@@ -2,7 +2,6 @@ package quality
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,9 +17,34 @@ import (
 // carries exception_info instead of failing the whole validation.
 var ErrInvalidKwargs = errors.New("invalid expectation configuration")
 
-// Queryer runs SQL; *sql.DB, *sql.Conn and *sql.Tx are Queryers.
+// Queryer runs the SQL a suite compiles to, in its Dialect, where the
+// validated table is visible; a warehouse's RunQuery is one, through
+// QueryFunc.
 type Queryer interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryContext(ctx context.Context, query string, args ...any) (Rows, error)
+}
+
+// QueryFunc is a function that is a Queryer.
+type QueryFunc func(ctx context.Context, query string, args ...any) (Rows, error)
+
+// QueryContext calls f.
+func (f QueryFunc) QueryContext(ctx context.Context, query string, args ...any) (Rows, error) {
+	return f(ctx, query, args...)
+}
+
+// Rows is a result set being read, as database/sql reads one: *sql.Rows
+// and a warehouse's rows are Rows.
+type Rows interface {
+	// Next moves to the next row; false at the end or on an error.
+	Next() bool
+	// Scan copies the current row's values into dest.
+	Scan(dest ...any) error
+	// Columns names the columns.
+	Columns() ([]string, error)
+	// Err is the error that ended the rows, if any.
+	Err() error
+	// Close releases the rows.
+	Close() error
 }
 
 // Table describes the table a suite runs on.

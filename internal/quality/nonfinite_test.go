@@ -347,7 +347,7 @@ func TestPostgresNonFinite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Validate(ctx, db, Postgres, table, suite, Complete)
+	res, err := Validate(ctx, sqlQueryer(db), Postgres, table, suite, Complete)
 	if err != nil {
 		t.Fatal(err)
 	}

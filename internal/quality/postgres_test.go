@@ -44,7 +44,7 @@ func TestPostgresDialect(t *testing.T) {
 		{Type: "expect_column_value_lengths_to_be_between", Kwargs: kw("column", "name", "min_value", 3, "max_value", 3)},
 		{Type: "expect_column_values_to_match_like_pattern", Kwargs: kw("column", "name", "like_pattern", "%a%")},
 	}}
-	res, err := Validate(ctx, db, Postgres, table, suite, Complete)
+	res, err := Validate(ctx, sqlQueryer(db), Postgres, table, suite, Complete)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestPostgresProfileSuggestAndFormats(t *testing.T) {
 		}
 	}
 	table := Table{Name: "sales", Index: `"pos"`, Columns: []Column{{"id", "BIGINT"}, {"region", "TEXT"}, {"qty", "INTEGER"}, {"day", "DATE"}}}
-	p, err := ProfileTable(ctx, db, Postgres, table)
+	p, err := ProfileTable(ctx, sqlQueryer(db), Postgres, table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestPostgresProfileSuggestAndFormats(t *testing.T) {
 	}
 	suite := Suggest("sales", p)
 	for _, f := range []ResultFormat{BooleanOnly, Basic, Summary, Complete} {
-		res, err := Validate(ctx, db, Postgres, table, suite, f)
+		res, err := Validate(ctx, sqlQueryer(db), Postgres, table, suite, f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func TestPostgresProfileSuggestAndFormats(t *testing.T) {
 		{Type: "expect_rows_to_satisfy_sql", Kwargs: map[string]any{"predicate": "qty < 5"}},
 		{Type: "unexpected_rows_expectation", Kwargs: map[string]any{"unexpected_rows_query": "SELECT * FROM {batch} WHERE qty > 4"}},
 	}}
-	res, err := Validate(ctx, db, Postgres, table, more, Summary)
+	res, err := Validate(ctx, sqlQueryer(db), Postgres, table, more, Summary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestPostgresColumnAndDistributionalExpectations(t *testing.T) {
 	for _, c := range cases {
 		suite.Expectations = append(suite.Expectations, Config{Type: c.typ, Kwargs: c.kw})
 	}
-	res, err := Validate(ctx, db, Postgres, table, suite, Summary)
+	res, err := Validate(ctx, sqlQueryer(db), Postgres, table, suite, Summary)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func listedAndJoined(t *testing.T, ctx context.Context, db *sql.DB, d Dialect, t
 		defer func(old int) { largeSetAt = old }(largeSetAt)
 		largeSetAt = at
 		suite := &Suite{Name: "s", Expectations: []Config{{Type: typ, Kwargs: map[string]any{"column": col, "value_set": set}}}}
-		res, err := Validate(ctx, db, d, table, suite, Complete)
+		res, err := Validate(ctx, sqlQueryer(db), d, table, suite, Complete)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,7 @@ import (
 // plane: a strategy decides in Go and returns a repair as data (a
 // RepairOp, with Predicates as small trees); the warehouse compiles it
 // into its own dialect, runs it on the staged rows, keeps what it
-// replaced, and reverts it after the commit. Nothing here is SQL text,
-// except the deprecated SQLRewrite.
+// replaced, and reverts it after the commit. Nothing here is SQL text.
 
 // Predicate is a condition on a row, as data: a tree of IsNull, Eq, In,
 // Not, And and Or that each warehouse compiles into its dialect. Values
@@ -55,8 +54,7 @@ func (And) isPredicate()    {}
 func (Or) isPredicate()     {}
 
 // RepairOp is one typed change to a staged object's rows, as data:
-// MapValues, FillDefault, QuarantineDuplicates or Quarantine (and the
-// deprecated SQLRewrite). A rewrite changes one column's values and its
+// MapValues, FillDefault, QuarantineDuplicates or Quarantine. A rewrite changes one column's values and its
 // originals are kept; a set-aside moves rows to the object's quarantine
 // with a reason.
 //
@@ -110,20 +108,6 @@ type Quarantine struct {
 	Reason string
 }
 
-// SQLRewrite sets Column to Set in the rows for which Where holds, both
-// SQL text in the warehouse's dialect with ? placeholders.
-//
-// Deprecated: it exists only so that a test strategy in internal/cli
-// (makeWorse) keeps compiling until it moves to MapValues; no strategy of
-// shp uses it, and a warehouse that is not SQL may refuse it.
-type SQLRewrite struct {
-	Column    string
-	Set       string
-	SetArgs   []any
-	Where     string
-	WhereArgs []any
-}
-
 // Rewritten implements RepairOp.
 func (o MapValues) Rewritten() string { return o.Column }
 
@@ -151,13 +135,6 @@ func (Quarantine) Rewritten() string { return "" }
 // SetAsideReason implements RepairOp.
 func (o Quarantine) SetAsideReason() string { return o.Reason }
 func (Quarantine) isRepairOp()              {}
-
-// Rewritten implements RepairOp.
-func (o SQLRewrite) Rewritten() string { return o.Column }
-
-// SetAsideReason implements RepairOp.
-func (SQLRewrite) SetAsideReason() string { return "" }
-func (SQLRewrite) isRepairOp()            {}
 
 // RepairPlan is an operation to run on a staged object. A rewrite needs
 // a Token: its original values are kept under it until KeepRepair or
@@ -252,13 +229,24 @@ func (e *ChangedSinceError) Error() string {
 	return fmt.Sprintf("%d of the %d rows are no longer as the repair left them; nothing was reverted", e.Changed, e.Kept)
 }
 
-// Rows is a result set being read; *sql.Rows is one. Close releases what
-// it holds (the data plane, for RunQuery).
+// Rows is a result set being read, row by row, as database/sql reads
+// one (a warehouse's Rows are quality.Rows too). Close releases what it
+// holds (the data plane, for RunQuery).
 type Rows interface {
+	// Next moves to the next row; false when there is none (or an error,
+	// which Err returns).
 	Next() bool
+	// Scan copies the current row's values into dest, one pointer per
+	// column.
 	Scan(dest ...any) error
+	// Columns names the columns.
 	Columns() ([]string, error)
+	// ColumnTypes describes the columns with their engine types (e.g.
+	// DATE, TIMESTAMPTZ), in order.
+	ColumnTypes() ([]Column, error)
+	// Err is the error that ended the rows, if any.
 	Err() error
+	// Close releases the rows; it may be called more than once.
 	Close() error
 }
 

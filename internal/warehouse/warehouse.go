@@ -7,13 +7,14 @@ package warehouse
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/schema"
 )
 
@@ -286,14 +287,31 @@ type Warehouse interface {
 	// are committed. It is written in the same transaction as the rows, so
 	// it is the truth after a crash.
 	LoadedObjects(ctx context.Context, pipeline string) ([]LoadedObject, error)
-	// Dialect names the engine's SQL dialect, e.g. "duckdb".
-	Dialect() string
-	// RunQuery runs read-only SQL in the engine's dialect where the
-	// staging tables are visible (validation between staging and commit
-	// compiles its rules to such queries). The rows hold the data plane
-	// until they are closed or read to the end: close them before the
-	// next call.
+	// Dialect is the engine's SQL dialect, which internal/quality
+	// compiles rules to.
+	Dialect() quality.Dialect
+	// RunQuery runs SQL in the engine's dialect where the staging tables
+	// are visible: validation between staging and commit compiles its
+	// rules to such queries, and `shp query` runs the user's. The rows
+	// hold the data plane until they are closed or read to the end:
+	// close them before the next call.
 	RunQuery(ctx context.Context, query string, args ...any) (Rows, error)
+	// BatchMetrics measures a staged object's rows for anomaly
+	// detection: how many, each column's non-NULL values, and the newest
+	// value of the column eventTime names (matched ignoring case; ""
+	// for none).
+	BatchMetrics(ctx context.Context, st *Staged, eventTime string) (*Metrics, error)
+	// TargetSchema describes a target table's columns in shp's schema
+	// types (a DECIMAL is NUMERIC with its precision and scale); the
+	// table's name is matched ignoring case. It is nil when there is no
+	// such table.
+	TargetSchema(ctx context.Context, table string) (schema.Schema, error)
+	// QuarantinedRows reads the rows a run set aside, ordered by object
+	// and line: those it committed, from target's quarantine table, or,
+	// when target is "", those SetAside kept. The columns are
+	// source_object, line, reason, raw and state ("committed" or "not
+	// committed").
+	QuarantinedRows(ctx context.Context, runID, target string) (Rows, error)
 	// Repairer runs the healing engine's repair plans.
 	Repairer
 	// QuarantineWhere moves the staged rows for which pred holds (SQL
@@ -309,24 +327,22 @@ type Warehouse interface {
 	SetAside(ctx context.Context, runID, pipeline string, objects []*Staged) (int64, error)
 	// Close releases the engine.
 	Close() error
-
-	// SQLAccess is the database/sql door the pipeline and the CLI still
-	// use; it goes once they use RunQuery.
-	SQLAccess
 }
 
-// SQLAccess hands out database/sql values, which only a warehouse that
-// is a database/sql driver has.
-//
-// Deprecated: use Warehouse.RunQuery (and Rows) instead; a BigQuery
-// warehouse will not implement this. It stays until internal/pipeline
-// and internal/cli stop calling it.
-type SQLAccess interface {
-	// WithStaged runs fn on a connection that sees the staging tables,
-	// for validation between staging and commit.
-	WithStaged(ctx context.Context, fn func(q *sql.Conn) error) error
-	// Query runs read-only SQL for the user.
-	Query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+// Metrics are what BatchMetrics measured of a staged object.
+type Metrics struct {
+	// Rows counts the staged rows.
+	Rows int64
+	// NonNull counts each staged column's non-NULL values, by name.
+	NonNull map[string]int64
+	// EventColumn is the staged column eventTime named; "" when none.
+	EventColumn string
+	// Newest is EventColumn's latest value; zero when the column holds
+	// no value or is not a date or timestamp.
+	Newest time.Time
+	// EventNotTime says EventColumn holds values that are not dates or
+	// timestamps, so Newest is not measured.
+	EventNotTime bool
 }
 
 // Options configures an engine. Fields an engine does not use are ignored.

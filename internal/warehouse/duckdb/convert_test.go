@@ -2,7 +2,6 @@ package duckdb
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -65,10 +64,7 @@ func writeConversionFile(t *testing.T, w *Warehouse, dir, name string, f format.
 		for i, v := range vals {
 			sel = append(sel, fmt.Sprintf("SELECT %d AS id, %s AS v", i+1, literal(v)))
 		}
-		err := w.WithStaged(context.Background(), func(c *sql.Conn) error {
-			_, err := c.ExecContext(context.Background(), fmt.Sprintf("COPY (%s ORDER BY id) TO %s (FORMAT parquet)", strings.Join(sel, " UNION ALL "), literal(p)))
-			return err
-		})
+		_, err := w.DB().ExecContext(context.Background(), fmt.Sprintf("COPY (%s ORDER BY id) TO %s (FORMAT parquet)", strings.Join(sel, " UNION ALL "), literal(p)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -181,18 +181,6 @@ func (w *Warehouse) Close() error {
 // DB exposes the database for tests and benchmarks in this module.
 func (w *Warehouse) DB() *sql.DB { return w.db }
 
-// Query runs SQL for the user and returns its rows.
-//
-// Deprecated: a temporary adapter (warehouse.SQLAccess) for internal/cli
-// and internal/pipeline; use RunQuery.
-func (w *Warehouse) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := w.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("duckdb: query: %w", err)
-	}
-	return rows, nil
-}
-
 // LoadedObjects reads the load ledger of a pipeline.
 func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]warehouse.LoadedObject, error) {
 	rows, err := w.db.QueryContext(ctx,
@@ -301,21 +289,6 @@ func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error
 		return 0, err
 	}
 	return n, nil
-}
-
-// Dialect is "duckdb".
-func (w *Warehouse) Dialect() string { return "duckdb" }
-
-// WithStaged runs fn on the data-plane connection, the one that sees
-// staging tables, while no other data-plane operation runs. Validation
-// uses it to query a staged batch before it is committed.
-//
-// Deprecated: a temporary adapter (warehouse.SQLAccess) for internal/cli
-// and internal/pipeline; use RunQuery.
-func (w *Warehouse) WithStaged(ctx context.Context, fn func(*sql.Conn) error) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return fn(w.conn)
 }
 
 // QuarantineWhere moves the staged rows matching pred to the object's

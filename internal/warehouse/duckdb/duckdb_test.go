@@ -43,7 +43,7 @@ func spec(file string, f format.Format, sch schema.Schema) warehouse.LoadSpec {
 
 func queryStrings(t *testing.T, w *Warehouse, q string) []string {
 	t.Helper()
-	rows, err := w.Query(context.Background(), q)
+	rows, err := w.DB().QueryContext(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestOpenOptionsAndQueryErrors(t *testing.T) {
 	if err := w.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&limit); err != nil || !strings.Contains(limit, "MiB") {
 		t.Fatalf("memory_limit = %q %v", limit, err)
 	}
-	if _, err := w.Query(ctx, "SELEKT 1"); err == nil || !strings.Contains(err.Error(), "duckdb: query") {
+	if _, err := w.RunQuery(ctx, "SELEKT 1"); err == nil || !strings.Contains(err.Error(), "duckdb: query") {
 		t.Fatalf("bad query: %v", err)
 	}
 	if _, err := Open(ctx, warehouse.Options{MemoryLimit: "lots"}); err == nil {

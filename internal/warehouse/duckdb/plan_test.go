@@ -574,32 +574,16 @@ func TestKeepAndRevertARescue(t *testing.T) {
 	}
 }
 
-// TestSQLRewriteStillRuns covers the deprecated SQL-text rewrite kept for
-// a test strategy outside this package.
-func TestSQLRewriteStillRuns(t *testing.T) {
-	ctx := context.Background()
-	w, st, _ := stagePlanRows(t)
-	op := warehouse.SQLRewrite{Column: "s", Set: "?", SetArgs: []any{"nowhere"}, Where: `"s" = ?`, WhereArgs: []any{"ÉMEA"}}
-	res, err := w.ApplyRepair(ctx, st, warehouse.RepairPlan{Token: "t", Op: op})
-	if err != nil || res.Rows != 1 {
-		t.Fatalf("apply: %+v %v", res, err)
-	}
-	if got := dump(t, w, stagingRef(st.Table))[4][colIndex("s")]; got != "nowhere" {
-		t.Fatal(got)
-	}
-	if err := w.UndoRepair(ctx, st, "t"); err != nil {
-		t.Fatal(err)
-	}
-	if got := dump(t, w, stagingRef(st.Table))[4][colIndex("s")]; got != "ÉMEA" {
-		t.Fatal(got)
-	}
+// TestRepairOpKinds: each operation says whether it rewrites a column or
+// sets rows aside.
+func TestRepairOpKinds(t *testing.T) {
 	var kinds []string
-	for _, op := range []warehouse.RepairOp{warehouse.MapValues{Column: "a"}, warehouse.FillDefault{Column: "a"}, op,
+	for _, op := range []warehouse.RepairOp{warehouse.MapValues{Column: "a"}, warehouse.FillDefault{Column: "a"},
 		warehouse.QuarantineDuplicates{Reason: "r"}, warehouse.Quarantine{Reason: "r"}} {
 		kinds = append(kinds, op.Rewritten()+"/"+op.SetAsideReason())
 	}
 	sort.Strings(kinds)
-	if fmt.Sprint(kinds) != "[/r /r a/ a/ s/]" {
+	if fmt.Sprint(kinds) != "[/r /r a/ a/]" {
 		t.Fatal(kinds)
 	}
 }

@@ -31,7 +31,7 @@ const (
 
 var (
 	_ warehouse.Repairer = (*Warehouse)(nil)
-	_ warehouse.Rows     = (*sql.Rows)(nil)
+	_ warehouse.Rows     = (*lockedRows)(nil)
 )
 
 // pendingRewrite is a rewrite applied to a staging table whose original
@@ -193,15 +193,6 @@ func compileOp(op warehouse.RepairOp, table string, cols []warehouse.Column) (*c
 			set:   frag{sql: "CAST(? AS " + c.Type + ")", args: []any{o.Value}},
 			where: frag{sql: ident(c.Name) + " IS NULL"},
 		}, nil
-	case warehouse.SQLRewrite:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		if o.Where == "" || o.Set == "" {
-			return nil, fmt.Errorf("rewrite of %s: no value or no condition", o.Column)
-		}
-		return &compiledOp{column: ident(c.Name), typ: c.Type, set: frag{sql: o.Set, args: o.SetArgs}, where: frag{sql: o.Where, args: o.WhereArgs}}, nil
 	case warehouse.QuarantineDuplicates:
 		if len(o.Keys) == 0 {
 			return nil, errors.New("de-duplicate: no key columns")
@@ -743,6 +734,19 @@ func (r *lockedRows) Next() bool {
 	}
 	r.release()
 	return false
+}
+
+// ColumnTypes implements warehouse.Rows with the driver's type names.
+func (r *lockedRows) ColumnTypes() ([]warehouse.Column, error) {
+	types, err := r.Rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	cols := make([]warehouse.Column, len(types))
+	for i, t := range types {
+		cols[i] = warehouse.Column{Name: t.Name(), Type: t.DatabaseTypeName()}
+	}
+	return cols, nil
 }
 
 // Close implements warehouse.Rows.

@@ -1,0 +1,101 @@
+package duckdb
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// Dialect is DuckDB's, for the rules internal/quality compiles.
+func (w *Warehouse) Dialect() quality.Dialect { return quality.DuckDB }
+
+// BatchMetrics counts a staged object's rows and each column's non-NULL
+// values, and reads the event-time column's maximum, in one scan.
+func (w *Warehouse) BatchMetrics(ctx context.Context, st *warehouse.Staged, eventTime string) (*warehouse.Metrics, error) {
+	m := &warehouse.Metrics{NonNull: make(map[string]int64, len(st.Columns))}
+	if len(st.Columns) == 0 {
+		return m, nil
+	}
+	sel := []string{"count(*)"}
+	for _, c := range st.Columns {
+		sel = append(sel, "count("+ident(c.Name)+")")
+	}
+	counts := make([]int64, len(st.Columns)+1)
+	ptrs := make([]any, len(counts), len(counts)+1)
+	for i := range counts {
+		ptrs[i] = &counts[i]
+	}
+	var latest any
+	for _, c := range st.Columns {
+		if eventTime != "" && strings.EqualFold(c.Name, eventTime) {
+			m.EventColumn = c.Name
+			sel = append(sel, "max("+ident(c.Name)+")")
+			ptrs = append(ptrs, &latest)
+			break
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+stagingRef(st.Table)).Scan(ptrs...); err != nil {
+		return nil, fmt.Errorf("duckdb: measure the rows of %s: %w", st.ObjectKey, err)
+	}
+	m.Rows = counts[0]
+	for i, c := range st.Columns {
+		m.NonNull[c.Name] = counts[i+1]
+	}
+	switch t := latest.(type) {
+	case time.Time:
+		m.Newest = t
+	case nil:
+	default:
+		m.EventNotTime = true
+	}
+	return m, nil
+}
+
+// TargetSchema reads a target table's columns from the catalog; a
+// DECIMAL(p,s) is NUMERIC with precision p and scale s.
+func (w *Warehouse) TargetSchema(ctx context.Context, table string) (schema.Schema, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+		WHERE table_schema = 'main' AND lower(table_name) = lower(?) ORDER BY ordinal_position`, table)
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: describe %s: %w", table, err)
+	}
+	defer rows.Close()
+	var out schema.Schema
+	for rows.Next() {
+		var name, typ, nullable string
+		if err := rows.Scan(&name, &typ, &nullable); err != nil {
+			return nil, fmt.Errorf("duckdb: describe %s: %w", table, err)
+		}
+		f := schema.Field{Name: name, Type: SchemaType(typ), Mode: schema.ModeNullable}
+		if strings.EqualFold(nullable, "NO") {
+			f.Mode = schema.ModeRequired
+		}
+		var p, s int
+		if n, err := fmt.Sscanf(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(%d,%d)", &p, &s); err == nil && n == 2 {
+			f.Precision, f.Scale = p, s
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("duckdb: describe %s: %w", table, err)
+	}
+	return out, nil
+}
+
+// QuarantinedRows reads a run's set-aside rows from the target's
+// quarantine table or from the set-aside table.
+func (w *Warehouse) QuarantinedRows(ctx context.Context, runID, target string) (warehouse.Rows, error) {
+	q := "SELECT source_object, line, reason, raw, 'not committed' AS state FROM " + setAsideTable + " WHERE run_id = ?"
+	if target != "" {
+		q = "SELECT source_object, line, reason, raw, 'committed' AS state FROM " +
+			qualified("main", target+warehouse.QuarantineSuffix) + " WHERE run_id = ?"
+	}
+	return w.RunQuery(ctx, q+" ORDER BY source_object, line", runID)
+}
