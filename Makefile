@@ -4,7 +4,7 @@ BIN     ?= bin/shp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
 
-.PHONY: build test demo bench chaos lint cover clean
+.PHONY: build test demo bench chaos lint cover docs clean
 
 build: ## build bin/shp
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
@@ -30,6 +30,9 @@ chaos: ## fault-injection suite: inject each fault class into real pipelines, pr
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
+
+docs: ## rewrite README.md's reference of warehouses and sources from their registered specs (shp config spec)
+	$(GO) run ./cmd/shp config spec --readme README.md
 
 cover: ## per-package statement coverage
 	$(GO) test -cover ./...

@@ -33,11 +33,23 @@ func newInitCmd(e *env) *cobra.Command {
 
 func newConfigCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Work with a project's configuration"}
-	cmd.AddCommand(&cobra.Command{
-		Use:   "validate DIR",
+	var dir string
+	validate := &cobra.Command{
+		Use:   "validate [DIR]",
 		Short: "Check a config folder: syntax, keys, types, references, schema files and quality rules",
-		Args:  cobra.ExactArgs(1),
+		Long: "Check a config folder (DIR, or --config): YAML syntax; the keys, types and values of config.yaml, " +
+			"sources.yaml and self_healing.yaml, a warehouse's and each source's against the spec its type registers " +
+			"(shp config spec); references between them; schema files; each database or API source's settings, " +
+			"without connecting; and the quality rules.",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if cmd.Flags().Changed("config") && dir != args[0] {
+					return usageErr(fmt.Errorf("give the config folder once: %s or --config %s", args[0], dir))
+				}
+				dir = args[0]
+			}
+			args = []string{dir}
 			p, err := config.LoadDir(args[0])
 			if err == nil {
 				err = p.Check()
@@ -68,7 +80,9 @@ func newConfigCmd(e *env) *cobra.Command {
 			}
 			return nil
 		},
-	})
+	}
+	validate.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.AddCommand(validate, newSpecCmd(e))
 	return cmd
 }
 

@@ -33,7 +33,8 @@ const (
 	selfHealingFile  = "self_healing.yaml"
 )
 
-// Warehouse and metadata store types.
+// Warehouse and metadata store types. The warehouse types are those
+// registered (see package spec); WarehouseDuckDB is the default.
 const (
 	WarehouseDuckDB  = "duckdb"   // Local DuckDB database file.
 	MetadataSQLite   = "sqlite"   // Local SQLite database file.
@@ -47,7 +48,9 @@ const (
 	ModeMerge   = "merge"   // Upsert rows by the pipeline's key columns.
 )
 
-// Source types.
+// Source types shp comes with. The types sources.yaml accepts, and their
+// keys, are those registered (see package spec), by the packages that
+// implement them.
 const (
 	SourceGCS  = "gcs"  // Google Cloud Storage objects.
 	SourceFile = "file" // Local files.
@@ -59,28 +62,6 @@ const (
 	SourceAPI      = "api"      // A REST API.
 	SourceGraphQL  = "graphql"  // A GraphQL API.
 )
-
-// extractKeys are the keys each extracting source type accepts besides
-// type, schedule and schema.
-var extractKeys = map[string][]string{
-	SourcePostgres: sqlKeys,
-	SourceMySQL:    sqlKeys,
-	SourceCloudSQL: append([]string{"engine"}, sqlKeys...),
-	SourceAPI: {"url", "method", "headers", "params", "body", "records_path", "pagination", "auth",
-		"incremental", "flatten", "retry", "rate_limit", "timeout", "max_pages"},
-	SourceGraphQL: {"url", "query", "variables", "headers", "auth", "records_path", "page_info_path",
-		"cursor_variable", "incremental", "flatten", "retry", "rate_limit", "timeout", "max_pages"},
-}
-
-var sqlKeys = []string{"dsn", "host", "port", "database", "user", "password_env", "password_file", "tls",
-	"table", "query", "incremental", "key", "chunk_size", "retry", "rate_limit", "timeout"}
-
-// IsExtracting reports whether a source type extracts rows (a database or
-// an API) rather than listing files.
-func IsExtracting(typ string) bool {
-	_, ok := extractKeys[typ]
-	return ok
-}
 
 // Source data formats. An empty Format means the format is inferred from
 // each object's file extension at run time.
@@ -100,10 +81,12 @@ const (
 
 // Default values of optional settings.
 const (
-	DefaultStagingURL         = "file://.shp/staging"   // Staging.URL
-	DefaultWarehousePath      = ".shp/warehouse.duckdb" // Warehouse.Path
-	DefaultMetadataPath       = ".shp/metadata.db"      // Metadata.Path for sqlite
-	DefaultMaxQuarantineRatio = 0.1                     // Defaults.MaxQuarantineRatio
+	DefaultStagingURL = "file://.shp/staging" // Staging.URL
+	// DefaultWarehousePath is the DuckDB warehouse's Warehouse.Path, the
+	// default its spec declares.
+	DefaultWarehousePath      = ".shp/warehouse.duckdb"
+	DefaultMetadataPath       = ".shp/metadata.db" // Metadata.Path for sqlite
+	DefaultMaxQuarantineRatio = 0.1                // Defaults.MaxQuarantineRatio
 )
 
 // Project is a loaded configuration folder.
@@ -230,9 +213,12 @@ type Staging struct {
 	Retention time.Duration
 }
 
-// Warehouse configures the warehouse database.
+// Warehouse configures the warehouse database. Its keys are those the
+// spec registered for its type declares, with their defaults applied: the
+// ones named path, memory_limit and threads fill the fields of those
+// names, the others Settings.
 type Warehouse struct {
-	// Type is WarehouseDuckDB.
+	// Type is a registered warehouse type; WarehouseDuckDB by default.
 	Type string
 	// Path is the database file, relative to the project directory
 	// unless absolute.
@@ -243,6 +229,10 @@ type Warehouse struct {
 	// Threads is the number of threads the database may use; 0 for the
 	// database's default.
 	Threads int
+	// Settings are the warehouse's other keys, by name: a string, int,
+	// float64, bool, []string or map[string]any as its spec types them;
+	// nil when it has none.
+	Settings map[string]any
 }
 
 // Metadata configures the metadata store.
@@ -344,8 +334,8 @@ type Retries struct {
 type Source struct {
 	// Name is the source's key in sources.yaml.
 	Name string
-	// Type is SourceGCS, SourceFile or an extracting type (see
-	// IsExtracting).
+	// Type is a registered source type: SourceGCS, SourceFile or an
+	// extracting type (see IsExtracting).
 	Type string
 	// Bucket is the GCS bucket name (gcs only).
 	Bucket string
@@ -373,7 +363,9 @@ type Source struct {
 	// before it delivered anything, the extraction continues from it.
 	Failover string
 	// Settings are an extracting source's own keys (connection, query,
-	// pagination, auth ...), for its connector to check and use.
+	// pagination, auth ...), checked against its spec, with its defaults
+	// applied, for its connector to use; for an object source, its own
+	// keys besides bucket, path and endpoint (nil when it has none).
 	Settings map[string]any
 	// Secrets are the values ${VAR} references put where credentials
 	// travel in this source (see sourceSecrets): messages about the

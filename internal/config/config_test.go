@@ -124,7 +124,7 @@ func TestLoadDirValid(t *testing.T) {
 	if !reflect.DeepEqual(p.QualityRules, wantRules) {
 		t.Errorf("QualityRules = %#v, want %#v", p.QualityRules, wantRules)
 	}
-	if want := map[string]any{"retries": uint64(3)}; !reflect.DeepEqual(p.SelfHealing, want) {
+	if want := map[string]any{"confidence_threshold": 0.8, "max_attempts": uint64(3)}; !reflect.DeepEqual(p.SelfHealing, want) {
 		t.Errorf("SelfHealing = %#v, want %#v", p.SelfHealing, want)
 	}
 	if err := p.Check(); err != nil {
@@ -232,7 +232,7 @@ func TestLoadDirErrorFixtures(t *testing.T) {
 		dir  string
 		want string
 	}{
-		{"unknown_key", `sources.yaml:7:5: unknown key "buckt" in source "sales_data"`},
+		{"unknown_key", `sources.yaml:7:5: unknown key "buckt" in source "sales_data" (allowed: bucket, compression, csv, endpoint, format, parameters, path, schedule, schema, type)`},
 		{"wrong_type", `config.yaml:3:12: warehouse.threads must be an integer, got "many"`},
 		{"missing_required", `sources.yaml:2:3: source "sales_data": missing required key "path"`},
 		{"dangling_reference", `config.yaml:5:13: pipeline "sales": source "sales_dat" is not defined in sources.yaml`},
@@ -243,9 +243,7 @@ func TestLoadDirErrorFixtures(t *testing.T) {
 		{"invalid_yaml", `sources.yaml:6:13: invalid YAML: sequence end token ']' not found`},
 		{"many", strings.Join([]string{
 			`config.yaml:1:10: project "quick start" is not a valid name: use letters, digits, "_" and "-", starting with a letter`,
-			`config.yaml:3:9: warehouse.type "postgres" is not yet supported (supported: duckdb)`,
-			`config.yaml:4:12: warehouse.threads must be 0 or more, got -1`,
-			`config.yaml:5:3: unknown key "memry_limit" in warehouse`,
+			`config.yaml:3:9: warehouse.type "postgres" is unknown (supported: duckdb)`,
 			`config.yaml:7:25: defaults.max_quarantine_ratio must be between 0 and 1, got 1.5`,
 			`config.yaml:10:13: pipeline "sales": source "sales_dat" is not defined in sources.yaml`,
 			`config.yaml:12:21: pipeline "sales": key column "1st" is not a valid column name: use letters, digits and "_", not starting with a digit`,
@@ -306,7 +304,7 @@ func TestLoadDirErrors(t *testing.T) {
 		{"staging retention negative", okConfig + "staging:\n  url: mem://\n  retention: -1h\n", okSource, nil, `config.yaml:7:14: staging.retention "-1h" is not a duration (use a number and a unit, such as 30s, 5m or 1h)`},
 		// warehouse and metadata
 		{"warehouse unknown type", okConfig + "warehouse:\n  type: sqlite\n", okSource, nil, `config.yaml:6:9: warehouse.type "sqlite" is unknown (supported: duckdb)`},
-		{"warehouse bigquery", okConfig + "warehouse:\n  type: BigQuery\n", okSource, nil, `config.yaml:6:9: warehouse.type "bigquery" is not yet supported (supported: duckdb)`},
+		{"warehouse bigquery", okConfig + "warehouse:\n  type: BigQuery\n", okSource, nil, `config.yaml:6:9: warehouse.type "bigquery" is unknown (supported: duckdb)`},
 		{"threads boolean", okConfig + "warehouse:\n  threads: true\n", okSource, nil, `config.yaml:6:12: warehouse.threads must be an integer, got true`},
 		{"threads float", okConfig + "warehouse:\n  threads: 1.5\n", okSource, nil, `config.yaml:6:12: warehouse.threads must be an integer, got 1.5`},
 		{"memory limit mapping", okConfig + "warehouse:\n  memory_limit: {gb: 1}\n", okSource, nil, `config.yaml:6:17: warehouse.memory_limit must be a string, got a mapping`},
@@ -341,15 +339,15 @@ func TestLoadDirErrors(t *testing.T) {
 		{"source not a mapping", okConfig, "sources:\n  s: file\n", nil, `sources.yaml:2:6: source "s" must be a mapping, got "file"`},
 		{"invalid source name", "project: p\npipelines:\n  p1:\n    source: s 1\n", "sources:\n  s 1:\n    type: file\n    path: x\n", nil, `sources.yaml:2:3: source name "s 1" is not valid: use letters, digits, "_" and "-", starting with a letter`},
 		{"source without type", okConfig, "sources:\n  s:\n    path: x\n", nil, `sources.yaml:2:3: source "s": missing required key "type"`},
-		{"unknown source type", okConfig, "sources:\n  s:\n    type: ftp\n    path: x\n", nil, `sources.yaml:3:11: source "s": source type "ftp" is unknown (supported: gcs, file, postgres, mysql, cloudsql, api, graphql)`},
-		{"graphql source with a file key", okConfig, "sources:\n  s:\n    type: graphql\n    url: https://api.example.com/graphql\n    query: '{ a }'\n    path: x\n", nil, `sources.yaml:6:5: unknown key "path" in source "s"`},
+		{"unknown source type", okConfig, "sources:\n  s:\n    type: ftp\n    path: x\n", nil, `sources.yaml:3:11: source "s": source type "ftp" is unknown (supported: api, cloudsql, file, gcs, graphql, mysql, postgres)`},
+		{"graphql source with a file key", okConfig, "sources:\n  s:\n    type: graphql\n    url: https://api.example.com/graphql\n    query: '{ a }'\n    path: x\n", nil, `sources.yaml:6:5: unknown key "path" in source "s" (allowed: auth, cursor_variable, failover, flatten, headers, incremental, max_pages, page_info_path, parameters, query, rate_limit, records_path, retry, schedule, schema, timeout, type, url, variables)`},
 		{"sql source without table", okConfig, "sources:\n  s:\n    type: mysql\n    host: db\n", nil, `sources.yaml:2:3: source "s": missing required key "table" (or "query")`},
 		{"cloudsql engine", okConfig, "sources:\n  s:\n    type: cloudsql\n    engine: oracle\n    dsn: x\n    table: t\n", nil, `sources.yaml:4:13: source "s": engine "oracle" is unknown (supported: postgres, mysql)`},
 		{"gcs without bucket", okConfig, "sources:\n  s:\n    type: gcs\n    path: x/\n", nil, `sources.yaml:2:3: source "s": missing required key "bucket"`},
 		{"bucket uppercase", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: My_Bucket\n    path: x/\n", nil, `sources.yaml:4:13: source "s": bucket "My_Bucket" must use lowercase letters, digits, '-', '_' and '.', and start and end with a letter or digit`},
 		{"bucket too short", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: ab\n    path: x/\n", nil, `sources.yaml:4:13: source "s": bucket "ab" must be 3 to 222 characters long`},
-		{"file with bucket", okConfig, okSource + "    bucket: b\n", nil, `sources.yaml:5:5: source "s": bucket is not allowed for type file`},
-		{"file with endpoint", okConfig, okSource + "    endpoint: http://x\n", nil, `sources.yaml:5:5: source "s": endpoint is not allowed for type file`},
+		{"file with bucket", okConfig, okSource + "    bucket: b\n", nil, `sources.yaml:5:5: unknown key "bucket" in source "s" (allowed: compression, csv, format, parameters, path, schedule, schema, type)`},
+		{"file with endpoint", okConfig, okSource + "    endpoint: http://x\n", nil, `sources.yaml:5:5: unknown key "endpoint" in source "s" (allowed: compression, csv, format, parameters, path, schedule, schema, type)`},
 		{"gcs path is URL", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: bkt\n    path: gs://bkt/x\n", nil, `sources.yaml:5:11: source "s": path "gs://bkt/x" must be an object prefix or glob inside the bucket, not a URL`},
 		{"bad glob", okConfig, "sources:\n  s:\n    type: file\n    path: data/[a\n", nil, `sources.yaml:4:11: source "s": path "data/[a" is not a valid glob: syntax error in pattern`},
 		{"empty path", okConfig, "sources:\n  s:\n    type: file\n    path: ''\n", nil, `sources.yaml:4:11: source "s": path must not be empty`},
@@ -357,7 +355,7 @@ func TestLoadDirErrors(t *testing.T) {
 		{"bad endpoint", okConfig, "sources:\n  s:\n    type: gcs\n    bucket: bkt\n    path: x/\n    endpoint: localhost:4443\n", nil, `sources.yaml:6:15: source "s": endpoint "localhost:4443" must be an http:// or https:// URL`},
 		{"csv for parquet", okConfig, okSource + "    format: parquet\n    csv:\n      header: false\n", nil, `sources.yaml:6:5: source "s": csv options are only allowed for format csv, not parquet`},
 		{"csv not a mapping", okConfig, okSource + "    csv: true\n", nil, `sources.yaml:5:10: source "s": csv must be a mapping, got true`},
-		{"csv unknown key", okConfig, okSource + "    csv:\n      sep: ;\n", nil, `sources.yaml:6:7: unknown key "sep" in csv options of source "s"`},
+		{"csv unknown key", okConfig, okSource + "    csv:\n      sep: ;\n", nil, `sources.yaml:6:7: unknown key "sep" in csv of source "s" (allowed: delimiter, header, null_values, quote)`},
 		{"csv long delimiter", okConfig, okSource + "    csv: {delimiter: ab}\n", nil, `sources.yaml:5:22: source "s": csv.delimiter must be a single character, got "ab"`},
 		{"csv newline quote", okConfig, okSource + "    csv: {quote: \"\\n\"}\n", nil, `sources.yaml:5:18: source "s": csv.quote must be a single character, got "\n"`},
 		{"csv quote equals delimiter", okConfig, okSource + "    csv: {delimiter: \"|\", quote: \"|\"}\n", nil, `sources.yaml:5:34: source "s": csv.quote and csv.delimiter must differ, both are "|"`},
@@ -366,7 +364,7 @@ func TestLoadDirErrors(t *testing.T) {
 		// YAML features
 		{"undefined alias", okConfig, okSource + "    format: *nope\n", nil, `sources.yaml:5:13: source "s": format must be a string, got undefined alias *nope`},
 		{"merge a scalar", okConfig, okSource + "    <<: 5\n", nil, `sources.yaml:5:9: << must merge a mapping, got 5`},
-		{"unknown key in a merged anchor", okConfig + "  p2:\n    source: t\n", "sources:\n  s: &d\n    type: file\n    path: x\n    buckt: b\n  t:\n    <<: *d\n", nil, `sources.yaml:5:5: unknown key "buckt" in source "s"` + "\n" + `sources.yaml:5:5: unknown key "buckt" in source "t"`},
+		{"unknown key in a merged anchor", okConfig + "  p2:\n    source: t\n", "sources:\n  s: &d\n    type: file\n    path: x\n    buckt: b\n  t:\n    <<: *d\n", nil, `sources.yaml:5:5: unknown key "buckt" in source "s" (allowed: compression, csv, format, parameters, path, schedule, schema, type)` + "\n" + `sources.yaml:5:5: unknown key "buckt" in source "t" (allowed: compression, csv, format, parameters, path, schedule, schema, type)`},
 		{"merge a list with a scalar", okConfig, "base: &b {type: file}\n" + okSource + "    <<: [*b, 5]\n", nil, "sources.yaml:1:1: unknown top-level key \"base\"\nsources.yaml:6:14: << must merge mappings, got 5"},
 		// environment references
 		{"unterminated reference", okConfig, "sources:\n  s:\n    type: ${TYPE\n    path: x\n", nil, `sources.yaml:3:11: unterminated ${ (missing })`},
@@ -374,7 +372,7 @@ func TestLoadDirErrors(t *testing.T) {
 		{"quality rules list", okConfig, okSource, map[string]string{"quality_rules.yaml": "- a\n"}, `quality_rules.yaml:1:1: quality_rules.yaml must contain a mapping, got a list`},
 		{"quality rules bad yaml", okConfig, okSource, map[string]string{"quality_rules.yaml": "a: [b\n"}, `quality_rules.yaml:1:4: invalid YAML: sequence end token ']' not found`},
 		{"self healing unset env", okConfig, okSource, map[string]string{"self_healing.yaml": "# retries\nretries: ${RETRIES}\n"}, `self_healing.yaml:2:10: environment variable RETRIES is not set (use ${RETRIES:-default} to give a default)`},
-		{"self healing undefined alias", okConfig, okSource, map[string]string{"self_healing.yaml": "a: *nope\n"}, `self_healing.yaml:1:5: invalid YAML: could not find alias "nope"`},
+		{"self healing undefined alias", okConfig, okSource, map[string]string{"self_healing.yaml": "dry_run: *nope\n"}, `self_healing.yaml:1:10: dry_run must be true or false, got undefined alias *nope`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

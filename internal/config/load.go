@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/robfig/cron/v3"
 
+	"github.com/shp-dev/shp/internal/config/spec"
 	"github.com/shp-dev/shp/internal/schema"
 )
 
@@ -54,7 +54,7 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 		p.Sources = l.sources(src)
 	}
 	p.QualityRules = l.raw(qualityRulesFile)
-	p.SelfHealing = l.raw(selfHealingFile)
+	p.SelfHealing = l.selfHealing()
 
 	for _, name := range p.PipelineNames() {
 		pl := p.Config.Pipelines[name]
@@ -248,24 +248,7 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 	st.duration("retention", &c.Staging.Retention) // 0 keeps staged objects for ever
 
-	wh := f.object(top.node("warehouse"), top.keyPos("warehouse"), "", "warehouse.", "warehouse",
-		"type", "path", "memory_limit", "threads")
-	c.Warehouse = Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath}
-	if wh.str("type", &c.Warehouse.Type) {
-		c.Warehouse.Type = strings.ToLower(c.Warehouse.Type)
-		switch c.Warehouse.Type {
-		case WarehouseDuckDB:
-		case "postgres", "bigquery":
-			f.errorf(wh.valuePos("type"), "warehouse.type %q is not yet supported (supported: duckdb)", c.Warehouse.Type)
-		default:
-			f.errorf(wh.valuePos("type"), "warehouse.type %q is unknown (supported: duckdb)", c.Warehouse.Type)
-		}
-	}
-	wh.str("path", &c.Warehouse.Path)
-	wh.str("memory_limit", &c.Warehouse.MemoryLimit)
-	if wh.integer("threads", &c.Warehouse.Threads) && c.Warehouse.Threads < 0 {
-		f.errorf(wh.valuePos("threads"), "warehouse.threads must be 0 or more, got %d", c.Warehouse.Threads)
-	}
+	c.Warehouse = l.warehouse(f, top)
 
 	md := f.object(top.node("metadata"), top.keyPos("metadata"), "", "metadata.", "metadata", "type", "path", "dsn")
 	c.Metadata.Type = MetadataSQLite
@@ -319,6 +302,88 @@ func (l *loader) config(f *yamlFile) Config {
 		c.Pipelines[name] = l.pipeline(f, name, e, c.Defaults)
 	}
 	return c
+}
+
+// warehouse extracts and validates the warehouse section of config.yaml
+// against the spec of its type (duckdb when not set).
+func (l *loader) warehouse(f *yamlFile, top *object) Warehouse {
+	n := top.node("warehouse")
+	typ := strings.ToLower(keyValue(f, n, "type"))
+	if typ == "" {
+		typ = WarehouseDuckDB
+	}
+	sp, known := spec.Lookup(spec.KindWarehouse, typ)
+	var allowed []string // any key while the type is unknown: only it is reported
+	if known {
+		allowed = append(fieldNames(warehouseFields), fieldNames(sp.Fields)...)
+	}
+	wh := f.specObject(n, top.keyPos("warehouse"), "", "warehouse.", "warehouse", allowed)
+	w := Warehouse{Type: typ}
+	if !known {
+		if wh.has("type") {
+			f.errorf(wh.valuePos("type"), "warehouse.type %q is unknown (supported: %s)", typ, registered(spec.KindWarehouse))
+		} else if !wh.bad {
+			f.errorf(wh.at, "the default warehouse %q is not in this build (supported: %s)", typ, registered(spec.KindWarehouse))
+		}
+		return w
+	}
+	vals := checkFields(wh, sp.Fields, false)
+	checkConstraints(wh, sp)
+	// The keys Warehouse has a field for go there; the others, which only
+	// the warehouse knows, in Settings.
+	for key, dst := range map[string]*string{"path": &w.Path, "memory_limit": &w.MemoryLimit} {
+		if v, ok := vals[key].(string); ok {
+			*dst = v
+			delete(vals, key)
+		}
+	}
+	if v, ok := vals["threads"].(int); ok {
+		w.Threads = v
+		delete(vals, "threads")
+	}
+	if len(vals) > 0 {
+		w.Settings = vals
+	}
+	return w
+}
+
+// keyValue returns the scalar value of key in the mapping n as written,
+// before the mapping's keys are checked, so that they are checked against
+// the spec the value names; "" when there is none.
+func keyValue(f *yamlFile, n ast.Node, key string) string {
+	return keyValueDepth(f, n, key, 0)
+}
+
+// keyValueDepth is keyValue at a depth of "<<" merges: as object reads
+// them, the mappings a mapping merges count, not those they merge.
+func keyValueDepth(f *yamlFile, n ast.Node, key string, depth int) string {
+	m, ok := f.resolve(n).(*ast.MappingNode)
+	if !ok || depth > 1 {
+		return ""
+	}
+	var merged []ast.Node
+	for _, mv := range m.Values {
+		if _, isMerge := mv.Key.(*ast.MergeKeyNode); isMerge {
+			if seq, ok := f.resolve(mv.Value).(*ast.SequenceNode); ok {
+				merged = append(merged, seq.Values...)
+			} else {
+				merged = append(merged, mv.Value)
+			}
+			continue
+		}
+		if k, _ := scalarString(f.resolve(mv.Key)); k == key {
+			v, _ := scalarString(f.resolve(mv.Value))
+			return v
+		}
+	}
+	// A key of the mapping itself wins over a merged one; among merged
+	// mappings, the first wins (as object reads them).
+	for _, mm := range merged {
+		if v := keyValueDepth(f, mm, key, depth+1); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // isLoopback reports whether host names this machine.
@@ -574,14 +639,16 @@ func (l *loader) sources(f *yamlFile) map[string]*Source {
 	return out
 }
 
-// source extracts and validates one source of sources.yaml.
+// source extracts and validates one source of sources.yaml against the
+// spec of its type.
 func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	ctx := fmt.Sprintf("source %q", name)
-	allowed := []string{"type", "bucket", "path", "format", "compression", "schedule", "schema", "csv", "endpoint", "parameters"}
-	if typ := sourceType(f, e.node); IsExtracting(typ) {
-		allowed = append([]string{"type", "schedule", "schema", "failover", "parameters"}, extractKeys[typ]...)
+	sp, known := spec.Lookup(spec.KindSource, strings.ToLower(keyValue(f, e.node, "type")))
+	var allowed []string // any key while the type is unknown: only it is reported
+	if known {
+		allowed = fieldNames(sourceFieldsOf(sp))
 	}
-	o := f.object(e.node, e.pos, ctx, "", ctx, allowed...)
+	o := f.specObject(e.node, e.pos, ctx, "", ctx, allowed)
 	s := &Source{
 		Name:        name,
 		Compression: CompressionAuto,
@@ -592,174 +659,82 @@ func (l *loader) source(f *yamlFile, name string, e *entry) *Source {
 	if !validName(name) {
 		f.errorf(e.pos, "source name %q is not valid: %s", name, nameRule)
 	}
-
 	if o.required("type", &s.Type) {
 		s.Type = strings.ToLower(s.Type)
-		switch {
-		case s.Type == SourceGCS, s.Type == SourceFile:
-		case IsExtracting(s.Type):
-			return l.extractingSource(o, s)
-		default:
-			o.errorf(o.valuePos("type"), "source type %q is unknown (supported: %s)", s.Type, supportedSources)
+		if !known {
+			o.errorf(o.valuePos("type"), "source type %q is unknown (supported: %s)", s.Type, registered(spec.KindSource))
 		}
 	}
-
-	switch s.Type {
-	case SourceGCS:
-		if o.required("bucket", &s.Bucket) {
-			if msg := checkBucket(s.Bucket); msg != "" {
-				o.errorf(o.valuePos("bucket"), "bucket %q %s", s.Bucket, msg)
-			}
-		}
-	case SourceFile:
-		if o.has("bucket") {
-			o.errorf(o.keyPos("bucket"), "bucket is not allowed for type file")
-		}
-	default:
-		o.str("bucket", &s.Bucket)
+	if !known {
+		return s
 	}
-
-	if o.required("path", &s.Path) {
-		switch {
-		case s.Type == SourceGCS && strings.Contains(s.Path, "://"):
-			o.errorf(o.valuePos("path"), "path %q must be an object prefix or glob inside the bucket, not a URL", s.Path)
-		default:
-			if _, err := path.Match(filepath.ToSlash(s.Path), ""); err != nil {
-				o.errorf(o.valuePos("path"), "path %q is not a valid glob: %v", s.Path, err)
-			}
-		}
-	}
-
-	if o.str("format", &s.Format) {
-		s.Format = strings.ToLower(s.Format)
-		switch s.Format {
-		case FormatCSV, FormatJSONL, FormatJSON, FormatParquet:
-		default:
-			o.errorf(o.valuePos("format"), "format %q is unknown (supported: csv, jsonl, json, parquet)", s.Format)
-		}
-	}
-
-	if o.str("compression", &s.Compression) {
-		s.Compression = strings.ToLower(s.Compression)
-		switch s.Compression {
-		case CompressionAuto, CompressionNone, CompressionGzip:
-		default:
-			o.errorf(o.valuePos("compression"), "compression %q is unknown (supported: auto, none, gzip)", s.Compression)
-		}
-	}
-
 	if o.str("schedule", &s.Schedule) {
 		checkSchedule(o, s.Schedule)
 	}
 	if o.str("schema", &s.Schema) {
 		s.schemaPos = o.valuePos("schema")
 	}
-
-	if s.Type == SourceFile && o.has("endpoint") {
-		o.errorf(o.keyPos("endpoint"), "endpoint is not allowed for type file")
-	} else if o.str("endpoint", &s.Endpoint) {
-		if u, err := url.Parse(s.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			o.errorf(o.valuePos("endpoint"), "endpoint %q must be an http:// or https:// URL", s.Endpoint)
+	if sp.Extracting {
+		if o.str("failover", &s.Failover) {
+			s.failPos = o.valuePos("failover")
 		}
+		// The connector reads its keys from Settings.
+		s.Settings = map[string]any{}
+		for k, v := range checkFields(o, sp.Fields, true) {
+			s.Settings[k] = settingsValue(v)
+		}
+		checkConstraints(o, sp)
+		l.sourceParameters(o, s)
+		return s
 	}
+	l.objectSource(o, s, sp)
+	l.sourceParameters(o, s)
+	return s
+}
 
-	if o.has("csv") {
+// objectSource reads the keys of a source that lists objects: how its
+// objects are read (format, compression, csv), and its own keys, of which
+// bucket, path and endpoint have a field of Source and the others go to
+// Settings.
+func (l *loader) objectSource(o *object, s *Source, sp spec.Spec) {
+	common := checkFields(o, objectFields, false)
+	if v, ok := common["format"].(string); ok {
+		s.Format = v
+	}
+	if v, ok := common["compression"].(string); ok {
+		s.Compression = v
+	}
+	if csv, ok := common["csv"].(map[string]any); ok && o.has("csv") {
 		if s.Format != "" && s.Format != FormatCSV {
 			o.errorf(o.keyPos("csv"), "csv options are only allowed for format csv, not %s", s.Format)
 		}
-		csv := f.object(o.node("csv"), o.keyPos("csv"), ctx, "csv.", "csv options of "+ctx,
-			"delimiter", "header", "quote", "null_values")
-		if csv.str("delimiter", &s.CSV.Delimiter) && !oneChar(s.CSV.Delimiter) {
-			csv.errorf(csv.valuePos("delimiter"), "csv.delimiter must be a single character, got %q", s.CSV.Delimiter)
+		s.CSV.Delimiter, _ = csv["delimiter"].(string)
+		s.CSV.Quote, _ = csv["quote"].(string)
+		if h, ok := csv["header"].(bool); ok {
+			s.CSV.Header = h
 		}
-		csv.boolean("header", &s.CSV.Header)
-		if csv.str("quote", &s.CSV.Quote) && !oneChar(s.CSV.Quote) {
-			csv.errorf(csv.valuePos("quote"), "csv.quote must be a single character, got %q", s.CSV.Quote)
+		if nv, ok := csv["null_values"].([]string); ok {
+			s.CSV.NullValues = nv
 		}
 		if s.CSV.Quote == s.CSV.Delimiter && oneChar(s.CSV.Quote) {
-			csv.errorf(csv.valuePos("quote"), "csv.quote and csv.delimiter must differ, both are %q", s.CSV.Quote)
-		}
-		csv.list("null_values", &s.CSV.NullValues)
-	}
-	l.sourceParameters(o, s)
-	return s
-}
-
-// supportedSources lists the source types for messages.
-const supportedSources = "gcs, file, postgres, mysql, cloudsql, api, graphql"
-
-// sourceType peeks at a source's type before its keys are checked, so that
-// each type is checked against its own keys.
-func sourceType(f *yamlFile, n ast.Node) string {
-	m, ok := f.resolve(n).(*ast.MappingNode)
-	if !ok {
-		return ""
-	}
-	for _, mv := range m.Values {
-		if k, _ := scalarString(f.resolve(mv.Key)); k == "type" {
-			v, _ := scalarString(f.resolve(mv.Value))
-			return strings.ToLower(v)
+			q := o.f.object(o.node("csv"), o.keyPos("csv"), o.ctx, "csv.", "")
+			o.errorf(q.valuePos("quote"), "csv.quote and csv.delimiter must differ, both are %q", s.CSV.Quote)
 		}
 	}
-	return ""
-}
-
-// extractingSource keeps a database or API source's own keys as Settings
-// for its connector; the checks here are those every connector shares.
-func (l *loader) extractingSource(o *object, s *Source) *Source {
-	if o.str("schedule", &s.Schedule) {
-		checkSchedule(o, s.Schedule)
-	}
-	if o.str("schema", &s.Schema) {
-		s.schemaPos = o.valuePos("schema")
-	}
-	if o.str("failover", &s.Failover) {
-		s.failPos = o.valuePos("failover")
-	}
-	s.Settings = map[string]any{}
-	for _, key := range o.order {
-		if key == "type" || key == "schedule" || key == "schema" || key == "failover" || key == "parameters" {
-			continue
-		}
-		var v any
-		if err := yaml.NodeToValue(o.node(key), &v); err != nil {
-			o.errorf(o.valuePos(key), "%s: %v", key, err)
-			continue
-		}
-		s.Settings[key] = v
-	}
-	switch s.Type {
-	case SourceCloudSQL:
-		var engine string
-		if o.required("engine", &engine) && engine != "postgres" && engine != "mysql" {
-			o.errorf(o.valuePos("engine"), "engine %q is unknown (supported: postgres, mysql)", engine)
-		}
-		fallthrough
-	case SourcePostgres, SourceMySQL:
-		hasTable, hasQuery := o.has("table"), o.has("query")
-		switch {
-		case hasTable && hasQuery:
-			o.errorf(o.keyPos("query"), "give table or query, not both")
-		case !hasTable && !hasQuery:
-			o.errorf(o.at, "missing required key %q (or %q)", "table", "query")
-		}
-		if !o.has("dsn") && !o.has("host") {
-			o.errorf(o.at, "missing required key %q (or %q)", "host", "dsn")
-		}
-	case SourceAPI, SourceGraphQL:
-		var u string
-		if o.required("url", &u) {
-			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				o.errorf(o.valuePos("url"), "url %q must be an http:// or https:// URL", u)
-			}
-		}
-		if s.Type == SourceGraphQL {
-			var q string
-			o.required("query", &q)
+	own := checkFields(o, sp.Fields, false)
+	checkConstraints(o, sp)
+	for key, dst := range map[string]*string{"bucket": &s.Bucket, "path": &s.Path, "endpoint": &s.Endpoint} {
+		if v, ok := own[key].(string); ok {
+			*dst = v
+			delete(own, key)
 		}
 	}
-	l.sourceParameters(o, s)
-	return s
+	if len(own) > 0 {
+		s.Settings = map[string]any{}
+		for k, v := range own {
+			s.Settings[k] = settingsValue(v)
+		}
+	}
 }
 
 // nameRule describes valid project, pipeline and source names.
@@ -811,25 +786,4 @@ func checkStagingURL(u string) string {
 		return ""
 	}
 	return fmt.Sprintf("has unsupported scheme %q (supported: file, mem, gs)", scheme)
-}
-
-// checkBucket returns what is wrong with a GCS bucket name, or "".
-func checkBucket(b string) string {
-	if strings.Contains(b, "/") || strings.Contains(b, ":") {
-		return "must be a bucket name, not a URL or path"
-	}
-	if len(b) < 3 || len(b) > 222 {
-		return "must be 3 to 222 characters long"
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		edge := i == 0 || i == len(b)-1
-		switch {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-		case !edge && (c == '-' || c == '_' || c == '.'):
-		default:
-			return "must use lowercase letters, digits, '-', '_' and '.', and start and end with a letter or digit"
-		}
-	}
-	return ""
 }

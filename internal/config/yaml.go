@@ -205,6 +205,8 @@ type object struct {
 	entries map[string]*entry
 	order   []string
 	bad     bool // not a mapping (already reported); getters do nothing
+	// listAllowed makes unknown-key messages list the allowed keys.
+	listAllowed bool
 }
 
 // object interprets n as a mapping. where names the mapping in unknown-key
@@ -212,7 +214,20 @@ type object struct {
 // the valid keys, or is nil to allow any key. An absent or null n is an
 // empty mapping.
 func (f *yamlFile) object(n ast.Node, at pos, ctx, path, where string, allowed ...string) *object {
-	o := &object{f: f, ctx: ctx, path: path, at: at, entries: map[string]*entry{}}
+	return f.newObject(n, at, ctx, path, where, allowed, false)
+}
+
+// specObject is object for a mapping whose keys a spec declares: its
+// unknown-key messages list the allowed keys, sorted. A nil allowed
+// allows any key.
+func (f *yamlFile) specObject(n ast.Node, at pos, ctx, path, where string, allowed []string) *object {
+	return f.newObject(n, at, ctx, path, where, allowed, true)
+}
+
+// newObject is object and specObject: listAllowed names the allowed keys
+// in unknown-key messages.
+func (f *yamlFile) newObject(n ast.Node, at pos, ctx, path, where string, allowed []string, listAllowed bool) *object {
+	o := &object{f: f, ctx: ctx, path: path, at: at, entries: map[string]*entry{}, listAllowed: listAllowed}
 	r := f.resolve(n)
 	if isNull(r) {
 		return o
@@ -284,10 +299,14 @@ func (o *object) add(mv *ast.MappingValueNode, where string, allowed []string) {
 		return
 	}
 	if allowed != nil && !slices.Contains(allowed, key) {
+		hint := ""
+		if o.listAllowed {
+			hint = " (allowed: " + strings.Join(slices.Sorted(slices.Values(allowed)), ", ") + ")"
+		}
 		if where == "" {
-			o.f.errorf(kp, "unknown top-level key %q", key)
+			o.f.errorf(kp, "unknown top-level key %q%s", key, hint)
 		} else {
-			o.f.errorf(kp, "unknown key %q in %s", key, where)
+			o.f.errorf(kp, "unknown key %q in %s%s", key, where, hint)
 		}
 		return
 	}

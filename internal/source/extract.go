@@ -33,6 +33,14 @@ import (
 //		return &mySource{cfg: cfg}, nil
 //	}
 //
+// and declaring the keys it decodes, so that sources.yaml is checked
+// against them and the reference lists them (see package spec):
+//
+//	func init() {
+//		spec.Register(spec.Spec{Kind: spec.KindSource, Name: "mytype", Extracting: true,
+//			Fields: []spec.Field{{Name: "url", Type: spec.String, Required: true, Doc: "..."}}})
+//	}
+//
 // Extract streams: it writes each row to the chunk as it reads it, and
 // never holds a whole response or table in memory.
 type Extractor interface {

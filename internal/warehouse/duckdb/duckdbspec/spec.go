@@ -1,0 +1,42 @@
+// Package duckdbspec declares the configuration of the DuckDB warehouse:
+// its keys under warehouse: in config.yaml. It is apart from package
+// duckdb, which links DuckDB (cgo), so that the configuration can be
+// checked, and its reference written, without DuckDB: package duckdb
+// imports it, so linking the warehouse registers its spec.
+package duckdbspec
+
+import (
+	"fmt"
+
+	"github.com/shp-dev/shp/internal/config/spec"
+)
+
+// Name is the warehouse's type in config.yaml.
+const Name = "duckdb"
+
+// DefaultPath is the database file when warehouse.path is not set.
+const DefaultPath = ".shp/warehouse.duckdb"
+
+func init() {
+	spec.Register(spec.Spec{
+		Kind:    spec.KindWarehouse,
+		Name:    Name,
+		Summary: "The embedded DuckDB database: one file, one writer, no server.",
+		Fields: []spec.Field{
+			{Name: "path", Type: spec.String, Default: DefaultPath,
+				Doc: "The database file, relative to the config folder unless absolute; `:memory:` for a database that lasts one command."},
+			{Name: "memory_limit", Type: spec.String, Example: "2GB",
+				Doc: "DuckDB's memory limit; empty for DuckDB's default (80% of the memory)."},
+			{Name: "threads", Type: spec.Int, Default: 0, Check: checkThreads,
+				Doc: "Threads DuckDB may use; 0 for one per core."},
+		},
+	})
+}
+
+// checkThreads refuses a negative thread count.
+func checkThreads(v any) string {
+	if n, _ := v.(int); n < 0 {
+		return fmt.Sprintf("must be 0 or more, got %d", n)
+	}
+	return ""
+}
