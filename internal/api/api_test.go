@@ -599,6 +599,13 @@ func TestBadInput(t *testing.T) {
 		{"status", "GET", "/api/v1/healing/actions?status=happy", nil, 400, ProblemInvalid, "status"},
 		{"category", "GET", "/api/v1/healing/actions?category=gremlins", nil, 400, ProblemInvalid, "category"},
 		{"range", "GET", "/api/v1/quality/metrics?since=2026-11-27T00:00:00Z&until=2026-11-01T00:00:00Z", nil, 400, ProblemInvalid, "since"},
+		{"runs range", "GET", "/api/v1/runs?since=2026-11-27T00:00:00Z&until=2026-11-01T00:00:00Z", nil, 400, ProblemInvalid, "since"},
+		{"validations range", "GET", "/api/v1/quality/validations?since=2026-11-27T00:00:00Z&until=2026-11-01T00:00:00Z", nil, 400, ProblemInvalid, "since"},
+		{"page size zero", "GET", "/api/v1/runs?page_size=0", nil, 400, ProblemInvalid, "page_size"},
+		{"page size zero, pipelines", "GET", "/api/v1/pipelines?page_size=0", nil, 400, ProblemInvalid, "page_size"},
+		{"repeated filter", "GET", "/api/v1/runs?status=running&status=failed", nil, 400, ProblemInvalid, "status"},
+		{"repeated pipeline", "GET", "/api/v1/healing/actions?pipeline=orders&pipeline=events", nil, 400, ProblemInvalid, "pipeline"},
+		{"repeated page size", "GET", "/api/v1/pipelines?page_size=1&page_size=500", nil, 400, ProblemInvalid, "page_size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, h, body := e.do(tc.method, tc.path, op, tc.body)

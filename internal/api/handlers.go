@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shp-dev/shp/internal/config/spec"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
@@ -59,7 +60,18 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request) *query {
 	return &query{w: w, r: r, s: s}
 }
 
-func (q *query) str(name string) string { return q.r.URL.Query().Get(name) }
+// str reads a query parameter; one given more than once is refused, so
+// that a filter cannot mean one thing to a proxy and another to shp.
+func (q *query) str(name string) string {
+	vs := q.r.URL.Query()[name]
+	if len(vs) > 1 {
+		q.invalid(name, "is given more than once")
+	}
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[0]
+}
 
 func (q *query) invalid(field, reason string) {
 	if !q.bad {
@@ -67,10 +79,6 @@ func (q *query) invalid(field, reason string) {
 		q.s.fail(q.w, q.r, &service.FieldError{Field: field, Reason: reason})
 	}
 }
-
-// sourceTypes are the source types a project may use (config's
-// supportedSources).
-var sourceTypes = []string{"gcs", "file", "postgres", "mysql", "cloudsql", "api", "graphql"}
 
 // oneOf reads a filter whose values are known: one of values, or none.
 func (q *query) oneOf(name string, values []string) string {
@@ -103,12 +111,24 @@ func (q *query) time(name string) time.Time {
 	return t
 }
 
+// span reads since and until; until must not be before since.
+func (q *query) span() (since, until time.Time) {
+	since, until = q.time("since"), q.time("until")
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		q.invalid("since", fmt.Sprintf("must not be after until (%s)", until.Format(time.RFC3339)))
+	}
+	return since, until
+}
+
 func (q *query) page() service.PageRequest {
 	p := service.PageRequest{PageToken: q.str("page_token")}
 	if v := q.str("page_size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil {
+		switch {
+		case err != nil:
 			q.invalid("page_size", "must be a whole number")
+		case n < 1 || n > service.MaxPageSize:
+			q.invalid("page_size", fmt.Sprintf("must be from 1 to %d, got %d", service.MaxPageSize, n))
 		}
 		p.PageSize = n
 	}
@@ -117,7 +137,7 @@ func (q *query) page() service.PageRequest {
 
 func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	pq := service.PipelineQuery{Status: q.str("status"), SourceType: q.oneOf("source_type", sourceTypes), PageRequest: q.page()}
+	pq := service.PipelineQuery{Status: q.str("status"), SourceType: q.oneOf("source_type", spec.Names(spec.KindSource)), PageRequest: q.page()}
 	if q.bad {
 		return
 	}
@@ -132,7 +152,8 @@ func (s *Server) getPipeline(w http.ResponseWriter, r *http.Request, _ service.P
 
 func (s *Server) runs(w http.ResponseWriter, r *http.Request, pipeline string) {
 	q := s.query(w, r)
-	rq := service.RunQuery{Pipeline: pipeline, Status: q.str("status"), Since: q.time("since"), Until: q.time("until"), PageRequest: q.page()}
+	since, until := q.span()
+	rq := service.RunQuery{Pipeline: pipeline, Status: q.str("status"), Since: since, Until: until, PageRequest: q.page()}
 	if pipeline == "" {
 		rq.Pipeline = q.pipeline()
 	}
@@ -188,7 +209,8 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request, _ service.Pr
 
 func (s *Server) qualityMetrics(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	pipeline, since, until := q.pipeline(), q.time("since"), q.time("until")
+	pipeline := q.pipeline()
+	since, until := q.span()
 	if q.bad {
 		return
 	}
@@ -198,7 +220,8 @@ func (s *Server) qualityMetrics(w http.ResponseWriter, r *http.Request, _ servic
 
 func (s *Server) validations(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	vq := service.ValidationQuery{Pipeline: q.pipeline(), RunID: q.str("run_id"), Since: q.time("since"), Until: q.time("until"), PageRequest: q.page()}
+	since, until := q.span()
+	vq := service.ValidationQuery{Pipeline: q.pipeline(), RunID: q.str("run_id"), Since: since, Until: until, PageRequest: q.page()}
 	if q.bad {
 		return
 	}
@@ -443,17 +466,16 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, _ service.Pri
 func (s *Server) audits(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
 	anonymous := q.oneOf("anonymous", service.AnonymousValues)
-	if q.bad {
-		return
-	}
 	limit := 100
-	if v := r.URL.Query().Get("limit"); v != "" {
+	if v := q.str("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			s.fail(w, r, &service.FieldError{Field: "limit", Reason: "must be a whole number"})
-			return
+			q.invalid("limit", "must be a whole number")
 		}
 		limit = n
+	}
+	if q.bad {
+		return
 	}
 	es, err := s.Service.Audit(r.Context(), service.AuditQuery{Anonymous: anonymous, Limit: limit})
 	s.respond(w, r, service.Page[service.AuditView]{Items: es}, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode"
@@ -47,6 +48,7 @@ const (
 	ProblemUnavailable  = "unavailable"
 	ProblemTimeout      = "timeout"
 	ProblemMethod       = "method-not-allowed"
+	ProblemMediaType    = "unsupported-media-type"
 	ProblemInternal     = "internal"
 )
 
@@ -62,6 +64,7 @@ var problemTitles = map[string]string{
 	ProblemUnavailable:  "Not available in this process",
 	ProblemTimeout:      "Request timed out",
 	ProblemMethod:       "Method not allowed",
+	ProblemMediaType:    "Unsupported media type",
 	ProblemInternal:     "Internal error",
 }
 
@@ -113,6 +116,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // refused, naming the field; a body over the limit is refused with 413.
 // It reports whether it answered already.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if s.refuseMediaType(w, r) {
+		return true
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
@@ -124,6 +130,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // (no bytes, or only white space), whether sent with Content-Length: 0,
 // without a length or as chunks, leaves v as it is.
 func (s *Server) decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	if s.refuseMediaType(w, r) {
+		return true
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
@@ -139,12 +148,33 @@ func (s *Server) decodeOptional(w http.ResponseWriter, r *http.Request, v any) b
 // -Infinity are read as {"$numberDouble": "..."} objects, which the
 // quality package reads as numbers (quality.RewriteNonFinite).
 func (s *Server) decodePython(w http.ResponseWriter, r *http.Request, v any) bool {
+	if s.refuseMediaType(w, r) {
+		return true
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody()))
 	if err != nil {
 		return s.answerDecodeErr(w, r, fmt.Errorf("read the body: %w", err))
 	}
 	text, rw := quality.RewriteNonFinite(body)
 	return s.decoded(w, r, text, v, rw)
+}
+
+// refuseMediaType answers 415 to a body declared as something other than
+// JSON (a form, text/plain: what a browser may send across origins
+// without asking first); a body without a Content-Type is read as JSON.
+// It reports whether it answered.
+func (s *Server) refuseMediaType(w http.ResponseWriter, r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")) {
+		return false
+	}
+	w.Header().Set("Accept", "application/json")
+	writeProblem(w, r, http.StatusUnsupportedMediaType, ProblemMediaType, fmt.Sprintf("the body must be application/json, not %q", ct))
+	return true
 }
 
 // errTrailing is a body with more after its JSON value.
