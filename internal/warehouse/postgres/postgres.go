@@ -1,0 +1,328 @@
+// Package postgres is a Warehouse in a PostgreSQL database (15 or later):
+// targets and their quarantine tables (<target>__quarantine, as in the
+// DuckDB warehouse) in one schema, shp's own tables (the load ledger, the
+// rows of uncommitted runs, quality results, kept repairs, staging
+// tables) in another.
+//
+// # Loading
+//
+// PostgreSQL 15 has no COPY ... ON_ERROR and no pg_input_is_valid, so a
+// bad value cannot be left to the server: one would abort the COPY and
+// lose the load. shp reads each object in Go instead, with the streaming
+// readers the rest of shp counts records with (internal/format's CSV
+// dialect detection and header naming, JSON normalisation; parquet-go; a
+// CSV reader that splits records as format.CountCSV counts them),
+// converts each value to its column's type with the same rules shp's
+// DuckDB warehouse uses (convert.go, checked value for value against
+// DuckDB by equiv_test.go), and sends the rows that convert to an
+// UNLOGGED staging table with binary COPY ... FREEZE: the server parses
+// nothing, writes no WAL for the staging table, and the commit reads its
+// rows without setting hint bits. Rows that do not convert stream at the
+// same time, with their line, reason and raw text, to the object's
+// quarantine staging table over a second connection. Nothing is held in
+// memory; every record read is in one of the two tables (rows in =
+// staged + set aside). A CSV or Parquet object is read once (a CSV
+// without a schema twice: its types are inferred first), a JSON one twice
+// (its keys first).
+//
+// # Committing
+//
+// A commit is one transaction: the target's rows (append, replace, or
+// merge on the key with the DuckDB warehouse's semantics: a DELETE and an
+// INSERT, so no unique index on the key is needed), its quarantine, the
+// ledger and the quality results, and schema evolution (columns added,
+// types widened, NOT NULL relaxed). It first takes a transaction-level
+// advisory lock on the target (pg_advisory_xact_lock): commits into one
+// target queue, commits into others do not wait. Under the lock it
+// refuses a commit when another run of the same pipeline committed after
+// this run began staging, so two runs of a pipeline cannot both commit.
+//
+// # Staging tables and crashes
+//
+// Staging tables are unlogged tables in the internal schema named after
+// the process's instance, which holds a session-level advisory lock on
+// that instance for as long as it lives. DropStaging drops the staging
+// tables of instances whose lock is free (their process is gone) and
+// this instance's tables that no run uses.
+//
+// # Repairs
+//
+// The healing engine's repair plans (warehouse.Repairer) compile to
+// PostgreSQL in repair.go; a plan's values are converted by the column's
+// cast in Go and bound in PostgreSQL's notation.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+func init() {
+	warehouse.Register("postgres", func(ctx context.Context, opts warehouse.Options) (warehouse.Warehouse, error) {
+		w, err := Open(ctx, Config{DSN: opts.Path, TempDir: opts.TempDir})
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return w, nil
+	})
+}
+
+// Config says where the warehouse is.
+//
+// Until the configuration registers a PostgreSQL warehouse spec, the
+// opener registered with warehouse.Register takes the DSN from
+// warehouse.Options.Path; ${VAR} in it is the configuration's to expand.
+type Config struct {
+	// DSN is a PostgreSQL connection string (URL or key=value).
+	DSN string
+	// Schema holds the targets and their quarantine tables; empty for the
+	// first schema of the DSN's search_path, else "public".
+	Schema string
+	// InternalSchema holds shp's own tables: the load ledger (loads), the
+	// rows of uncommitted runs (set_aside), quality results and staging
+	// tables; empty for "_shp".
+	InternalSchema string
+	// TempDir is unused: nothing is spilled to local files.
+	TempDir string
+	// MaxConns bounds the connection pool; 0 for pgx's default.
+	MaxConns int32
+}
+
+// Warehouse is a PostgreSQL database used as shp's data plane.
+type Warehouse struct {
+	pool     *pgxpool.Pool
+	db       *sql.DB // the pool through database/sql, for RunQuery
+	schema   string  // targets
+	internal string  // shp's own tables
+	instance uint32  // names this process's staging tables
+	lockConn *pgx.Conn
+	seq      atomic.Int64
+
+	mu sync.Mutex
+	// live are the staging tables Stage made that no Commit, Discard or
+	// SetAside has released.
+	live map[string]bool
+	// marks are, by run, the ledger's last id when the run first staged
+	// an object: a commit finding another run's entries after it refuses.
+	marks map[string]int64
+	// pending are the rewrites applied whose original values wait for
+	// KeepRepair or UndoRepair, by token.
+	pending map[string]pendingRewrite
+}
+
+var _ warehouse.Warehouse = (*Warehouse)(nil)
+
+// stagingLockClass is the first key of the session advisory lock an
+// instance holds on its staging tables ("SHPS").
+const stagingLockClass = 0x53485053
+
+// Open connects to the database and makes the internal schema and tables
+// it lacks.
+func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
+	if strings.TrimSpace(cfg.DSN) == "" {
+		return nil, errors.New("postgres: the warehouse needs a DSN")
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: warehouse DSN: %w", redactErr(err, cfg.DSN))
+	}
+	if cfg.Schema == "" {
+		cfg.Schema = "public"
+		if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; sp != "" {
+			first, _, _ := strings.Cut(sp, ",")
+			if first = strings.Trim(strings.TrimSpace(first), `"`); first != "" && first != "$user" {
+				cfg.Schema = first
+			}
+		}
+	}
+	if cfg.InternalSchema == "" {
+		cfg.InternalSchema = "_shp"
+	}
+	if cfg.MaxConns > 0 {
+		pcfg.MaxConns = cfg.MaxConns
+	} else if pcfg.MaxConns < 8 {
+		pcfg.MaxConns = 8
+	}
+	settings := sessionSettings(cfg.Schema, cfg.InternalSchema)
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, settings)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", redactErr(err, cfg.DSN))
+	}
+	w := &Warehouse{pool: pool, schema: cfg.Schema, internal: cfg.InternalSchema, live: map[string]bool{}, marks: map[string]int64{}}
+	w.db = stdlib.OpenDBFromPool(pool)
+	if err := w.init(ctx, pcfg.ConnConfig); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// sessionSettings pin what changes a value's text, as shp's PostgreSQL
+// source does, and put the targets then shp's tables on the search path
+// (the staging tables are named unqualified by validation).
+func sessionSettings(schema, internal string) string {
+	return "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; " +
+		"SET extra_float_digits = 3; SET bytea_output = 'hex'; SET client_encoding = 'UTF8'; " +
+		"SET search_path = " + ident(schema) + ", " + ident(internal)
+}
+
+// init makes the schemas and shp's tables, one process at a time, and
+// takes the instance's staging lock.
+func (w *Warehouse) init(ctx context.Context, cc *pgx.ConnConfig) error {
+	conn, err := pgx.ConnectConfig(ctx, cc.Copy())
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	w.lockConn = conn
+	if _, err := conn.Exec(ctx, sessionSettings(w.schema, w.internal)); err != nil {
+		return fmt.Errorf("postgres: session settings: %w", err)
+	}
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		w.instance = binary.BigEndian.Uint32(b[:]) & 0x7fffffff
+		var got bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1, $2)", stagingLockClass, int32(w.instance)).Scan(&got); err != nil {
+			return fmt.Errorf("postgres: take the staging lock: %w", err)
+		}
+		if got {
+			break
+		}
+	}
+	// Creating schemas and tables concurrently can fail on PostgreSQL's
+	// catalog; one opener at a time.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: initialise: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	stmts := []string{
+		"SELECT pg_advisory_xact_lock(" + strconv.Itoa(stagingLockClass) + ", 0)",
+		"CREATE SCHEMA IF NOT EXISTS " + ident(w.schema),
+		"CREATE SCHEMA IF NOT EXISTS " + ident(w.internal),
+		`CREATE TABLE IF NOT EXISTS ` + w.ledger() + ` (
+			id BIGINT GENERATED ALWAYS AS IDENTITY,
+			pipeline TEXT NOT NULL,
+			object_key TEXT NOT NULL,
+			fingerprint TEXT NOT NULL,
+			run_id TEXT NOT NULL,
+			target TEXT NOT NULL,
+			rows_loaded BIGINT NOT NULL,
+			rows_quarantined BIGINT NOT NULL,
+			committed_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+			content_hash TEXT)`,
+		`CREATE INDEX IF NOT EXISTS loads_pipeline ON ` + w.ledger() + ` (pipeline, id)`,
+		`CREATE TABLE IF NOT EXISTS ` + w.qualityTable() + ` (
+			run_id TEXT NOT NULL,
+			pipeline TEXT NOT NULL,
+			target TEXT NOT NULL,
+			object_key TEXT NOT NULL,
+			rule TEXT NOT NULL,
+			expectation TEXT NOT NULL,
+			severity TEXT NOT NULL,
+			action TEXT NOT NULL,
+			success BOOLEAN NOT NULL,
+			quality_score DOUBLE PRECISION NOT NULL,
+			result JSONB,
+			validated_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`,
+		`CREATE TABLE IF NOT EXISTS ` + w.setAsideTable() + ` ` + quarantineColumns,
+		`CREATE INDEX IF NOT EXISTS set_aside_object ON ` + w.setAsideTable() + ` (pipeline, source_object)`,
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("postgres: initialise the warehouse: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: initialise the warehouse: %w", err)
+	}
+	return nil
+}
+
+// quarantineColumns is the quarantine table's shape, as in shp's DuckDB
+// warehouse.
+const quarantineColumns = `(
+	run_id TEXT NOT NULL,
+	pipeline TEXT NOT NULL,
+	source_object TEXT NOT NULL,
+	line BIGINT,
+	reason TEXT NOT NULL,
+	raw TEXT,
+	quarantined_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp())`
+
+func (w *Warehouse) ledger() string        { return qualified(w.internal, "loads") }
+func (w *Warehouse) qualityTable() string  { return qualified(w.internal, "quality_results") }
+func (w *Warehouse) setAsideTable() string { return qualified(w.internal, "set_aside") }
+func (w *Warehouse) target(name string) string {
+	return qualified(w.schema, name)
+}
+func (w *Warehouse) staging(name string) string { return qualified(w.internal, name) }
+
+// Schema is the schema the targets are in.
+func (w *Warehouse) Schema() string { return w.schema }
+
+// InternalSchema is the schema of shp's own tables.
+func (w *Warehouse) InternalSchema() string { return w.internal }
+
+// Pool exposes the connection pool for tests and benchmarks in this
+// module.
+func (w *Warehouse) Pool() *pgxpool.Pool { return w.pool }
+
+// Close closes the connections; the instance's staging lock goes with
+// them.
+func (w *Warehouse) Close() error {
+	var errs []error
+	if w.db != nil {
+		errs = append(errs, w.db.Close())
+	}
+	if w.lockConn != nil {
+		errs = append(errs, w.lockConn.Close(context.Background()))
+	}
+	if w.pool != nil {
+		w.pool.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Dialect is PostgreSQL's, for the rules internal/quality compiles.
+func (w *Warehouse) Dialect() quality.Dialect { return quality.Postgres }
+
+// ident quotes an SQL identifier.
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+func qualified(schema, table string) string { return pgx.Identifier{schema, table}.Sanitize() }
+
+// literal quotes an SQL string literal.
+func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// redactErr hides a DSN's password from an error that quotes it.
+func redactErr(err error, dsn string) error {
+	cfg, perr := pgx.ParseConfig(dsn)
+	if perr != nil || cfg.Password == "" {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), cfg.Password, "REDACTED")
+	if msg == err.Error() {
+		return err
+	}
+	return errors.New(msg)
+}
