@@ -64,7 +64,7 @@ func (s *Server) audit(r *http.Request, p service.Principal, status int, refused
 	if p.Name == "" {
 		e.Principal = metadata.AnonymousPrincipal
 		s.auditAnonymous(ctx, e)
-	} else if err := s.Service.Store.RecordAudit(ctx, e); err != nil {
+	} else if err := s.Service.RecordAudit(ctx, e); err != nil {
 		s.logger().Error("audit log", "err", err, "method", r.Method, "path", e.Path)
 	}
 	s.pruneAudit(ctx, e.At)
@@ -111,7 +111,7 @@ func (s *Server) auditAnonymous(ctx context.Context, e metadata.AuditEntry) {
 	a.mu.Unlock()
 
 	e.Remote = k.remote
-	id, err := s.Service.Store.AddAudit(ctx, e)
+	id, err := s.Service.AddAudit(ctx, e)
 	if err != nil {
 		s.logger().Error("audit log", "err", err, "method", e.Method, "path", e.Path)
 		id = -1
@@ -147,7 +147,7 @@ func (s *Server) flushAnonymous(ctx context.Context) {
 	}
 	a.mu.Unlock()
 	for _, w := range writes {
-		if err := s.Service.Store.CountAudit(ctx, w.id, w.count, w.last); err != nil {
+		if err := s.Service.CountAudit(ctx, w.id, w.count, w.last); err != nil {
 			s.logger().Error("audit log: count refused anonymous requests", "err", err, "entry", w.id)
 		}
 	}
@@ -175,7 +175,7 @@ func (s *Server) pruneAudit(ctx context.Context, now time.Time) {
 	if s.Config.AuditRetention > 0 {
 		before = now.Add(-s.Config.AuditRetention)
 	}
-	n, err := s.Service.Store.PruneAudit(ctx, before, anonymousKept)
+	n, err := s.Service.PruneAudit(ctx, before, anonymousKept)
 	if err != nil {
 		s.logger().Error("audit log: prune", "err", err)
 		return

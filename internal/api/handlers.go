@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/config/spec"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/service"
 )
@@ -204,7 +205,7 @@ func (s *Server) triggerRun(w http.ResponseWriter, r *http.Request, _ service.Pr
 	}
 	loc := "/api/v1/runs/" + runID
 	w.Header().Set("Location", loc)
-	writeJSON(w, http.StatusAccepted, TriggerResponse{RunID: runID, Pipeline: id, Status: "queued", Location: loc})
+	writeJSON(w, http.StatusAccepted, TriggerResponse{RunID: runID, Pipeline: id, Status: metadata.StatusQueued, Location: loc})
 }
 
 func (s *Server) qualityMetrics(w http.ResponseWriter, r *http.Request, _ service.Principal) {

@@ -16,7 +16,6 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
-	"github.com/shp-dev/shp/internal/scheduler"
 )
 
 // dagTemplate is one Airflow 2.x DAG per pipeline. Python string values
@@ -248,7 +247,7 @@ interval is claimed first, so an interval that is already running elsewhere is r
 			}
 			defer o.svc.close()
 			store := o.svc.store
-			ok, err := store.ClaimInterval(cmd.Context(), metadata.Claim{Pipeline: name, LogicalDate: logical, Owner: o.sched.Owner, Status: scheduler.Running, Trigger: "airflow"})
+			ok, err := store.ClaimInterval(cmd.Context(), metadata.Claim{Pipeline: name, LogicalDate: logical, Owner: o.sched.Owner, Status: metadata.StatusRunning, Trigger: "airflow"})
 			if err != nil {
 				return failedErr(err)
 			}
@@ -257,10 +256,10 @@ interval is claimed first, so an interval that is already running elsewhere is r
 				if err != nil {
 					return failedErr(err)
 				}
-				if c.Status == scheduler.Running {
+				if c.Status == metadata.StatusRunning {
 					return failedErr(fmt.Errorf("pipeline %s is already running for %s (%s)", name, logical.Format(time.RFC3339), c.Owner))
 				}
-				c.Status, c.Owner = scheduler.Running, o.sched.Owner
+				c.Status, c.Owner = metadata.StatusRunning, o.sched.Owner
 				if err := store.UpdateClaim(cmd.Context(), c); err != nil {
 					return failedErr(err)
 				}
@@ -268,9 +267,9 @@ interval is claimed first, so an interval that is already running elsewhere is r
 			res, runErr := o.runner.Run(cmd.Context(), name, pipeline.Options{LogicalDate: logical, Trigger: "airflow", RunID: runIDFrom(runID)})
 			c, _, err := store.GetClaim(cmd.Context(), name, logical)
 			if err == nil {
-				c.Status, c.RunID = scheduler.Succeeded, res.RunID
+				c.Status, c.RunID = metadata.StatusSucceeded, res.RunID
 				if runErr != nil {
-					c.Status = scheduler.Failed
+					c.Status = metadata.StatusFailed
 				}
 				_ = store.UpdateClaim(cmd.Context(), c)
 			}

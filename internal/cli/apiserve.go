@@ -12,6 +12,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/api"
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -46,7 +47,7 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 				delete(queued, id)
 			}
 		}
-		queued[runID] = queuedRun{view: service.RunView{ID: runID, Pipeline: name, Status: "queued", Trigger: scheduler.TriggerManual,
+		queued[runID] = queuedRun{view: service.RunView{ID: runID, Pipeline: name, Status: metadata.StatusQueued, Trigger: scheduler.TriggerManual,
 			Attempt: 1, Metrics: map[string]float64{}}, at: now}
 		mu.Unlock()
 		job := scheduler.Job{Pipeline: name, Interval: scheduler.Interval{Start: now, End: now}, Trigger: scheduler.TriggerManual,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 )
@@ -158,7 +159,7 @@ func (o *orchestrator) waitJobs(ctx context.Context, jobs []scheduler.Job) error
 			if err != nil {
 				return failedErr(err)
 			}
-			if !found || c.Status == scheduler.Running || c.Status == scheduler.Queued {
+			if !found || c.Status == metadata.StatusRunning || c.Status == metadata.StatusQueued {
 				done = false
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/healing"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -62,7 +63,7 @@ instead). See the options with: shp healing actions --status escalated --format 
 			fmt.Fprintf(e.stdout, "action #%d resolved by %s: %s\n", id, by, chosen)
 			fmt.Fprintf(e.stdout, "%s follows it on %s of pipeline %s from the next run (shp run, shp trigger or shp backfill --rerun)\n",
 				a.Strategy, p.Subject, a.Pipeline)
-			if run, err := s.Store.GetRun(cmd.Context(), a.RunID); err == nil && run.Status == "succeeded" {
+			if run, err := s.Store.GetRun(cmd.Context(), a.RunID); err == nil && run.Status == metadata.StatusSucceeded {
 				target := a.Pipeline
 				if pl, ok := s.Project.Pipeline(a.Pipeline); ok {
 					target = pl.Target

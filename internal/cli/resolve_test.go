@@ -109,7 +109,7 @@ func TestResolveAmbiguousDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, err := svc.service().Store.ListExamples(context.Background())
+	ex, err := svc.store.ListExamples(context.Background())
 	svc.close()
 	if err != nil || len(ex) != 1 || !strings.Contains(ex[0], `"category":"`+string(healing.DateFormat)+`"`) {
 		t.Fatalf("the choice teaches the diagnosis: %v %v", ex, err)
@@ -208,7 +208,7 @@ func TestResolveThroughTheAPI(t *testing.T) {
 		!strings.Contains(string(a.Params), `"choice":"%m/%d/%Y"`) {
 		t.Fatalf("resolve: %d %s", code, body)
 	}
-	audit, err := s.Store.ListAudit(context.Background(), 0)
+	audit, err := svc.store.ListAudit(context.Background(), 0)
 	srv.Close()
 	svc.close()
 	if err != nil || len(audit) != 3 || audit[0].Path != fmt.Sprintf("/api/v1/healing/actions/%d/resolve", id) || audit[0].Status != 200 || audit[2].Status != 403 {

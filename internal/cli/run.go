@@ -55,12 +55,8 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 				return err
 			}
 			defer svc.close()
-			runner := &pipeline.Runner{
-				Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
-				Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
-				Lease:   lease,
-			}
-			if runner.Healer, err = healerFor(e, p, svc.store); err != nil {
+			runner, err := svc.runner(e, lease)
+			if err != nil {
 				return err
 			}
 			if !e.quiet && outFormat == "text" && isTerminal(e.stderr) {
@@ -103,6 +99,27 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 	cmd.Flags().StringVar(&outFormat, "format", "text", "output format: text or json")
 	cmd.Flags().DurationVar(&lease, "lease", metadata.DefaultLease, "how long a run may go without this process's heartbeat before other shp processes mark it abandoned (failed)")
 	return cmd
+}
+
+// runner is the pipeline runner over the open components, as every
+// command that runs pipelines uses it (shp run, and shp serve, trigger,
+// backfill and task run through their orchestrator): the metadata store,
+// the warehouse and the staging bucket, the self-healing engine
+// self_healing.yaml asks for, lineage, and this process's name on its
+// runs. A lease of 0 is metadata.DefaultLease.
+func (s *services) runner(e *env, lease time.Duration) (*pipeline.Runner, error) {
+	p := s.project
+	healer, err := healerFor(e, p, s.store)
+	if err != nil {
+		return nil, err
+	}
+	return &pipeline.Runner{
+		Project: p, Store: s.store, Warehouse: s.warehouse, Staging: s.staging, Logger: e.logger(),
+		Healer:  healer,
+		Lineage: lineage.New(p, s.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
+		Owner:   metadata.ProcessOwner(),
+		Lease:   lease,
+	}, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -121,7 +121,7 @@ func runQuarantine(ctx context.Context, e *env, dir string, d service.RunDetail,
 		return err
 	}
 	req := controlRequest{Op: "quarantine", RunID: d.ID, Format: outFormat}
-	if pl, ok := p.Pipeline(d.Pipeline); ok && d.Status == pipeline.StatusSucceeded && d.RowsQuarantined > 0 {
+	if pl, ok := p.Pipeline(d.Pipeline); ok && d.Status == metadata.StatusSucceeded && d.RowsQuarantined > 0 {
 		req.Target = pl.Target
 	}
 	return readRows(ctx, e, p, req)

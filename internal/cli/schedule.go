@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
-	"github.com/shp-dev/shp/internal/lineage"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
@@ -49,18 +47,14 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 	if err != nil {
 		return nil, err
 	}
-	runner := &pipeline.Runner{
-		Project: p, Store: svc.store, Warehouse: svc.warehouse, Staging: svc.staging, Logger: e.logger(),
-		Lineage: lineage.New(p, svc.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
-	}
-	if runner.Healer, err = healerFor(e, p, svc.store); err != nil {
+	runner, err := svc.runner(e, 0)
+	if err != nil {
 		svc.close()
 		return nil, err
 	}
 	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}}
 	// The scheduler's claims and the runs it starts go by one name, this
 	// process's.
-	runner.Owner = metadata.ProcessOwner()
 	o.sched = &scheduler.Scheduler{
 		Project: p, Store: svc.store, Owner: runner.Owner,
 		MaxConcurrent: 1, Logger: e.logger(),
@@ -225,7 +219,7 @@ unless --rerun.`,
 				if err != nil {
 					return failedErr(err)
 				}
-				if found && c.Status == scheduler.Succeeded && !rerun {
+				if found && c.Status == metadata.StatusSucceeded && !rerun {
 					skipped++
 					continue
 				}
@@ -270,7 +264,7 @@ func (o *orchestrator) runAll(ctx context.Context, e *env, jobs []scheduler.Job,
 				msg = firstLine(res.Err.Error())
 			}
 		}
-		if c.Status != scheduler.Succeeded {
+		if c.Status != metadata.StatusSucceeded {
 			failed++
 		}
 		t.row(j.Pipeline, j.Interval.Start.UTC().Format(time.RFC3339), c.Status, c.RunID, in, loaded, msg)

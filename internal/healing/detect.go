@@ -97,7 +97,7 @@ func score(history []point, at time.Time, value, minScale float64) (median, mads
 // earlier successful runs: rows in (volume), the quarantined share, the
 // duration, the null rate of each column, the quality score and the
 // freshness (how old the newest event was).
-func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anomaly, error) {
+func DetectRun(ctx context.Context, store RunHistory, runID string) ([]Anomaly, error) {
 	run, err := store.GetRun(ctx, runID)
 	if err != nil {
 		return nil, err
@@ -107,8 +107,8 @@ func DetectRun(ctx context.Context, store metadata.Store, runID string) ([]Anoma
 
 // detectAgainstHistory scores a run against its pipeline's earlier
 // successful runs.
-func detectAgainstHistory(ctx context.Context, store metadata.Store, run metadata.Run) ([]Anomaly, error) {
-	runs, err := store.ListRuns(ctx, metadata.RunFilter{Pipeline: run.Pipeline, Status: "succeeded", Limit: 400})
+func detectAgainstHistory(ctx context.Context, store RunHistory, run metadata.Run) ([]Anomaly, error) {
+	runs, err := store.ListRuns(ctx, metadata.RunFilter{Pipeline: run.Pipeline, Status: metadata.StatusSucceeded, Limit: 400})
 	if err != nil {
 		return nil, err
 	}

@@ -212,7 +212,7 @@ func (p Policy) threshold(strategy string, c Category) float64 {
 // policy allows, verifies by validating again, rolls back what did not
 // help, and records every action.
 type Engine struct {
-	Store  metadata.Store
+	Store  Store
 	Policy Policy
 	// Model diagnoses failures; when nil, LoadModel's at the first failure.
 	Model  *Model
@@ -291,7 +291,7 @@ func (e *Engine) AwaitDecision(ctx context.Context, id int64) (bool, error) {
 // escalated report_anomaly actions, once per batch, and the commit goes
 // ahead.
 func (e *Engine) HoldCommit(ctx context.Context, req pipeline.HoldRequest) (*pipeline.HeldError, error) {
-	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: "succeeded", Limit: 400})
+	runs, err := e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: req.Pipeline, Status: metadata.StatusSucceeded, Limit: 400})
 	if err != nil {
 		return nil, err
 	}
@@ -475,10 +475,7 @@ func (e *Engine) Heal(ctx context.Context, req pipeline.HealRequest) (bool, erro
 	if req.Result == nil || req.Result.Success {
 		return false, nil
 	}
-	log := e.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := e.logger()
 	// The people's decisions on the pipeline's actions, read once per
 	// Heal and only when a strategy has a plan that may need them.
 	approvals := e.decisionsOf(ctx, req.Pipeline)
@@ -547,7 +544,9 @@ func describeFailure(er quality.ExpectationResult) string {
 		er.Result["unexpected_count"], er.Result["partial_unexpected_list"])
 }
 
-// act plans, decides, applies, verifies and records one strategy.
+// act plans one strategy's repair of a failed rule, decides it
+// (Engine.decide), applies and verifies it (apply), records it, and may
+// wait for a person's decision on it.
 func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, f Failure,
 	approvals func() (*decisions, error), log *slog.Logger) (bool, error) {
 	plan, err := s.Plan(ctx, &RepairEnv{Staged: req.Staged, Probe: req.Warehouse}, f)
@@ -589,34 +588,21 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
 		Signature: s.Name() + "|" + quality.Config{Type: f.Config.Type, Kwargs: f.Config.Kwargs}.RuleName(),
 	}
-	threshold := e.Policy.threshold(s.Name(), f.Diagnosis.Category)
-	var approval, reverted *metadata.HealingAction
+	prop := proposal{strategy: s.Name(), issue: f.Issue.Text, on: "rule", category: f.Diagnosis.Category,
+		confidence: plan.Confidence, description: plan.Description}
+	var ds *decisions
 	if !e.Policy.DryRun {
-		ds, err := approvals()
-		if err != nil {
+		if ds, err = approvals(); err != nil {
 			return false, err
 		}
-		approval = findApproval(ds.approved, s.Name(), f.Issue.Text, "")
-		reverted = findApproval(ds.reverted, s.Name(), f.Issue.Text, "")
 		if ds.declined(s.Name(), f.Issue.Text, "") {
 			return false, nil // a person rejected it for this rule: not proposed again
 		}
 	}
+	v := e.decide(ds, prop)
+	a.Status, a.Reason, a.ApprovedBy = v.status, v.reason, v.approvedBy
 	healed := false
-	switch {
-	case e.Policy.DryRun:
-		a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
-	case approval == nil && reverted != nil:
-		a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: action #%d of this strategy on this rule was reverted)", plan.Description, reverted.ID)
-	case approval == nil && !e.Policy.AutoApprove[s.Name()]:
-		a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
-	case approval == nil && plan.Confidence < threshold:
-		a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: confidence %.2f is below %.2f)", plan.Description, plan.Confidence, threshold)
-	default:
-		a.ApprovedBy = "policy"
-		if approval != nil {
-			a.ApprovedBy = fmt.Sprintf("%s (approval of action #%d)", approval.ApprovedBy, approval.ID)
-		}
+	if v.act {
 		ok, reason, err := e.apply(ctx, req, f, plan)
 		if err != nil {
 			return false, fmt.Errorf("healing %s: %w", s.Name(), err)
@@ -627,36 +613,19 @@ func (e *Engine) act(ctx context.Context, req pipeline.HealRequest, s Strategy, 
 		}
 		healed = ok
 	}
-	var id int64
-	if a.Status == "proposed" {
-		// The same proposal, still undecided from an earlier run, is the
-		// one a person answers: it is not proposed again.
-		ds, err := approvals()
-		if err != nil {
-			return false, err
-		}
-		if p := findApproval(ds.proposed, s.Name(), f.Issue.Text, ""); p != nil {
-			id = p.ID
-		}
+	id, err := e.record(ctx, ds, a, prop)
+	if err != nil {
+		return false, err
 	}
-	if id == 0 {
-		var err error
-		if id, err = e.Store.RecordAction(ctx, a); err != nil {
-			return false, err
-		}
+	// The run may wait for the decision on a proposal: approved, the
+	// repair is planned again and applies (the approval is found now);
+	// rejected or undecided, the rule stays as it failed.
+	approved, _, err := e.await(ctx, a, id)
+	if err != nil {
+		return false, err
 	}
-	if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
-		// The run waits for the decision: approved, the repair is
-		// planned again and applies (the approval is found now);
-		// rejected or undecided, the rule stays as it failed.
-		approved, err := e.AwaitDecision(ctx, id)
-		if err != nil && !errors.Is(err, pipeline.ErrRejected) {
-			return false, err
-		}
-		if approved {
-			return e.act(ctx, req, s, f, e.decisionsOf(ctx, req.Pipeline), log)
-		}
-		return false, nil
+	if approved {
+		return e.act(ctx, req, s, f, e.decisionsOf(ctx, req.Pipeline), log)
 	}
 	if healed {
 		log.Info("healed", "strategy", s.Name(), "rows", plan.Rows, "object", req.Staged.ObjectKey)

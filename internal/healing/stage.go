@@ -3,7 +3,6 @@ package healing
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -133,186 +132,206 @@ func StageStrategies() []StageStrategy {
 
 var _ pipeline.StageHealer = (*Engine)(nil)
 
-// HealStage implements pipeline.StageHealer. It asks the stage strategies
-// in turn for a plan, decides each by the policy, stages the object again
-// with the planned spec, keeps the new staging only when it verifies, and
-// records every action. It stops when no strategy has a new plan or after
-// the policy's maximum attempts.
+// HealStage implements pipeline.StageHealer. Each attempt reads what
+// staging set aside, asks the stage strategies in turn for a plan
+// (plan), diagnoses it, decides it by the policy and people's decisions
+// (Engine.decide, as for a failed rule), stages the object again with the
+// planned spec and keeps the new staging only when it verifies (apply),
+// records the action, and may wait for a person's decision on it. It
+// stops when no strategy has a new plan or after the policy's maximum
+// attempts, then reports the rows still set aside that no plan was about.
 func (e *Engine) HealStage(ctx context.Context, req pipeline.StageRequest) (*warehouse.Staged, error) {
 	insp, ok := req.Warehouse.(warehouse.Inspector)
 	if !ok {
 		return req.Staged, nil
 	}
-	log := e.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	st, spec := req.Staged, req.Spec
-	tried, addressed := map[string]bool{}, map[string]bool{}
-	decided := e.decisionsOf(ctx, req.Pipeline)
-	replay := false
+	h := &stageHealing{e: e, req: req, insp: insp, log: e.logger(), st: req.Staged, spec: req.Spec,
+		tried: map[string]bool{}, addressed: map[string]bool{}, decided: e.decisionsOf(ctx, req.Pipeline)}
 	if run, err := e.Store.GetRun(ctx, req.RunID); err == nil {
-		replay = run.FullRefresh
+		h.replay = run.FullRefresh
 	}
 	for attempt := 0; attempt < e.Policy.maxAttempts(); attempt++ {
-		rejects, err := insp.Rejects(ctx, st)
+		rejects, err := insp.Rejects(ctx, h.st)
 		if err != nil {
-			return st, err
+			return h.st, err
 		}
-		ds, err := decided()
+		ds, err := h.decided()
 		if err != nil {
-			return st, err
+			return h.st, err
 		}
-		env := &StageEnv{Spec: spec, Staged: st, Rejects: rejects, Inspect: insp, Accepted: accepted(req.Warehouse, st),
-			Declined: func(strategy, subject string) bool { return ds.declined(strategy, "", subject) },
-			Chosen: func(strategy, subject string) string {
-				_, choice := resolution(ds.resolved, strategy, subject)
-				return choice
-			},
-			RecentlyFilled: e.recentlyFilled(req.Pipeline), HoldRemoved: e.Policy.HoldRemoved, Replay: replay}
-		var plan *StagePlan
-		var strat StageStrategy
-		for _, s := range StageStrategies() {
-			p, err := s.Plan(ctx, env)
-			if err != nil {
-				return st, fmt.Errorf("%s: %w", s.Name(), err)
-			}
-			if p != nil && !tried[s.Name()+"\x00"+p.Subject] && !env.declined(s.Name(), p.Subject) {
-				plan, strat = p, s
-				break
-			}
+		plan, strat, err := h.plan(ctx, ds, rejects)
+		if err != nil {
+			return h.st, err
 		}
 		if plan == nil {
 			break
 		}
-		tried[strat.Name()+"\x00"+plan.Subject] = true
-		addressed[strings.ToLower(plan.Subject)] = true
-		hold := false
-		m, err := e.model(ctx)
+		waited, err := h.attempt(ctx, ds, strat, plan)
 		if err != nil {
-			return st, fmt.Errorf("diagnosis model: %w", err)
+			return h.st, err
 		}
-		d := Diagnose(plan.Issue, m)
-		if plan.Category != "" {
-			d = Diagnosis{Category: plan.Category, Confidence: 0.99, By: "signature staging"}
-		}
-		if plan.Params == nil {
-			plan.Params = map[string]any{}
-		}
-		plan.Params["subject"] = plan.Subject
-		params, _ := json.Marshal(plan.Params)
-		before, _ := json.Marshal(plan.Before)
-		after, _ := json.Marshal(plan.After)
-		a := metadata.HealingAction{
-			RunID: req.RunID, Pipeline: req.Pipeline, ObjectKey: st.ObjectKey, Issue: plan.Issue.Text,
-			Category: string(d.Category), Confidence: plan.Confidence, DecidedBy: d.By, Strategy: strat.Name(),
-			Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
-			Signature: strat.Name() + "|" + plan.Subject,
-		}
-		var approval, reverted *metadata.HealingAction
-		approvedAs := "approval of"
-		if !e.Policy.DryRun && plan.Escalate == "" {
-			approval = findApproval(ds.approved, strat.Name(), plan.Issue.Text, plan.Subject)
-			reverted = findApproval(ds.reverted, strat.Name(), plan.Issue.Text, plan.Subject)
-			// A plan that follows a person's choice is approved by it,
-			// unless a repair it made was reverted since.
-			r, choice := resolution(ds.resolved, strat.Name(), plan.Subject)
-			if r != nil && approval == nil && choice == plan.Params["choice"] && (reverted == nil || reverted.ID < r.ID) {
-				approval, approvedAs = r, "choice in"
-			}
-		}
-		threshold := e.Policy.threshold(strat.Name(), d.Category)
-		switch {
-		case plan.Escalate != "":
-			a.Status, a.Reason = "escalated", plan.Escalate
-		case e.Policy.DryRun:
-			a.Status, a.Reason = "dry_run", plan.Description+" (dry run: nothing changed)"
-		case approval == nil && reverted != nil:
-			a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: action #%d of this strategy on this column was reverted)", plan.Description, reverted.ID)
-		case approval == nil && plan.Approval:
-			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: it changes what the data means; the commit is held)"
-			hold = true
-		case approval == nil && !e.Policy.AutoApprove[strat.Name()]:
-			a.Status, a.Reason = "proposed", plan.Description+" (needs approval: the strategy is not in auto_approve)"
-		case approval == nil && plan.Confidence < threshold:
-			a.Status, a.Reason = "proposed", fmt.Sprintf("%s (needs approval: confidence %.2f is below %.2f)", plan.Description, plan.Confidence, threshold)
-		default:
-			a.ApprovedBy = "policy"
-			if approval != nil {
-				a.ApprovedBy = fmt.Sprintf("%s (%s action #%d)", approval.ApprovedBy, approvedAs, approval.ID)
-			}
-			if plan.Accept {
-				a.Status, a.Reason = "applied", plan.Description+"; approved: the batch goes on as staged"
-				break
-			}
-			next, err := req.Warehouse.Stage(ctx, plan.Spec)
-			if err != nil {
-				a.Status, a.Reason = "rolled_back", plan.Description+"; rolled back: staging again failed: "+err.Error()
-				break
-			}
-			if verifyStage(st, next) {
-				a.Status = "applied"
-				a.Reason = fmt.Sprintf("%s; verified: set aside %d -> %d, columns left out %d -> %d",
-					plan.Description, st.Quarantined, next.Quarantined, len(st.Extra), len(next.Extra))
-				a.RowsAffected = st.Quarantined - next.Quarantined
-				if err := keepRescued(ctx, req.Warehouse, spec, st, next, plan.Params); err != nil {
-					// The repair stands; only its revert is lost.
-					log.Warn("keep the rows a repair rescued, for its revert", "strategy", strat.Name(), "object", st.ObjectKey, "err", err)
-				}
-				params, _ = json.Marshal(plan.Params)
-				a.Params = string(params)
-				if err := insp.Discard(ctx, st); err != nil {
-					return next, err
-				}
-				st, spec = next, plan.Spec
-				log.Info("healed", "strategy", strat.Name(), "object", st.ObjectKey, "subject", plan.Subject)
-			} else {
-				a.Status = "rolled_back"
-				a.Reason = fmt.Sprintf("%s; rolled back: set aside %d -> %d, loaded %d -> %d did not improve",
-					plan.Description, st.Quarantined, next.Quarantined, st.Loaded, next.Loaded)
-				if err := insp.Discard(ctx, next); err != nil {
-					return st, err
-				}
-			}
-		}
-		var id int64
-		if a.Status == "proposed" {
-			// The same proposal, still undecided from an earlier run, is
-			// the one a person answers: it is not proposed again.
-			if p := findApproval(ds.proposed, strat.Name(), plan.Issue.Text, plan.Subject); p != nil {
-				id = p.ID
-			}
-		}
-		if id == 0 {
-			if id, err = e.Store.RecordAction(ctx, a); err != nil {
-				return st, err
-			}
-		}
-		if a.Status == "proposed" && e.Policy.ApprovalTimeout > 0 {
-			// The run waits for the decision: approved, the plan is
-			// made again and now applies; rejected, it is declined (a
-			// rejected rename leaves the file's column to be added).
-			approved, err := e.AwaitDecision(ctx, id)
-			if err != nil && !errors.Is(err, pipeline.ErrRejected) {
-				return st, err
-			}
-			if approved || err != nil {
-				decided = e.decisionsOf(ctx, req.Pipeline)
-				if approved {
-					delete(tried, strat.Name()+"\x00"+plan.Subject)
-				}
-				attempt-- // the wait was no repair: what follows the decision gets its turn
-				continue
-			}
-		}
-		if hold {
-			// Loading without the change would load wrong values (a
-			// renamed column as NULL): nothing is committed until a
-			// person decides.
-			return st, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
+		if waited {
+			attempt-- // the wait was no repair: what follows the decision gets its turn
 		}
 	}
-	return st, e.reportRejects(ctx, req, insp, st, addressed)
+	return h.st, e.reportRejects(ctx, req, insp, h.st, h.addressed)
+}
+
+// stageHealing is the healing of one staged object, from attempt to
+// attempt.
+type stageHealing struct {
+	e    *Engine
+	req  pipeline.StageRequest
+	insp warehouse.Inspector
+	log  *slog.Logger
+	// st is the staging kept so far, and spec how it was read.
+	st   *warehouse.Staged
+	spec warehouse.LoadSpec
+	// tried are the plans made (strategy and subject), addressed their
+	// subjects (lower case).
+	tried, addressed map[string]bool
+	// decided loads the pipeline's decisions, once until a wait.
+	decided func() (*decisions, error)
+	// replay says the run is a full refresh.
+	replay bool
+}
+
+// plan asks the stage strategies, in order, for a plan that was not
+// tried yet nor declined by a person; nil when none has one.
+func (h *stageHealing) plan(ctx context.Context, ds *decisions, rejects []warehouse.Reject) (*StagePlan, StageStrategy, error) {
+	env := &StageEnv{Spec: h.spec, Staged: h.st, Rejects: rejects, Inspect: h.insp, Accepted: accepted(h.req.Warehouse, h.st),
+		Declined: func(strategy, subject string) bool { return ds.declined(strategy, "", subject) },
+		Chosen: func(strategy, subject string) string {
+			_, choice := resolution(ds.resolved, strategy, subject)
+			return choice
+		},
+		RecentlyFilled: h.e.recentlyFilled(h.req.Pipeline), HoldRemoved: h.e.Policy.HoldRemoved, Replay: h.replay}
+	for _, s := range StageStrategies() {
+		p, err := s.Plan(ctx, env)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.Name(), err)
+		}
+		if p != nil && !h.tried[s.Name()+"\x00"+p.Subject] && !env.declined(s.Name(), p.Subject) {
+			return p, s, nil
+		}
+	}
+	return nil, nil, nil
+}
+
+// attempt diagnoses, decides, applies and records one plan, and waits
+// for a person's decision on a proposal when the policy says to. waited
+// says a decision came while the run waited: the plan is made again
+// after an approval, and the next plan gets its turn after a rejection.
+// A proposal that changes what the data means, undecided, holds the
+// commit (a pipeline.HeldError).
+func (h *stageHealing) attempt(ctx context.Context, ds *decisions, strat StageStrategy, plan *StagePlan) (waited bool, err error) {
+	key := strat.Name() + "\x00" + plan.Subject
+	h.tried[key] = true
+	h.addressed[strings.ToLower(plan.Subject)] = true
+	d, err := h.diagnose(ctx, plan)
+	if err != nil {
+		return false, err
+	}
+	if plan.Params == nil {
+		plan.Params = map[string]any{}
+	}
+	plan.Params["subject"] = plan.Subject
+	params, _ := json.Marshal(plan.Params)
+	before, _ := json.Marshal(plan.Before)
+	after, _ := json.Marshal(plan.After)
+	a := metadata.HealingAction{
+		RunID: h.req.RunID, Pipeline: h.req.Pipeline, ObjectKey: h.st.ObjectKey, Issue: plan.Issue.Text,
+		Category: string(d.Category), Confidence: plan.Confidence, DecidedBy: d.By, Strategy: strat.Name(),
+		Params: string(params), RowsAffected: plan.Rows, Before: string(before), After: string(after),
+		Signature: strat.Name() + "|" + plan.Subject,
+	}
+	choice, _ := plan.Params["choice"].(string)
+	prop := proposal{strategy: strat.Name(), issue: plan.Issue.Text, subject: plan.Subject, on: "column", category: d.Category,
+		confidence: plan.Confidence, description: plan.Description, escalate: plan.Escalate, changesMeaning: plan.Approval, choice: choice}
+	v := h.e.decide(ds, prop)
+	a.Status, a.Reason, a.ApprovedBy = v.status, v.reason, v.approvedBy
+	if v.act {
+		if err := h.apply(ctx, strat, plan, &a); err != nil {
+			return false, err
+		}
+	}
+	id, err := h.e.record(ctx, ds, a, prop)
+	if err != nil {
+		return false, err
+	}
+	// Approved, the plan is made again and now applies; rejected, it is
+	// declined (a rejected rename leaves the file's column to be added).
+	approved, rejected, err := h.e.await(ctx, a, id)
+	if err != nil {
+		return false, err
+	}
+	if approved || rejected {
+		h.decided = h.e.decisionsOf(ctx, h.req.Pipeline)
+		if approved {
+			delete(h.tried, key)
+		}
+		return true, nil
+	}
+	if v.hold {
+		// Loading without the change would load wrong values (a renamed
+		// column as NULL): nothing is committed until a person decides.
+		return false, &pipeline.HeldError{ActionID: id, Reason: holdReason(plan.Issue.Text, id)}
+	}
+	return false, nil
+}
+
+// diagnose is a plan's root cause: staging's evidence when the plan
+// names it, the model's reading of the issue otherwise.
+func (h *stageHealing) diagnose(ctx context.Context, plan *StagePlan) (Diagnosis, error) {
+	m, err := h.e.model(ctx)
+	if err != nil {
+		return Diagnosis{}, fmt.Errorf("diagnosis model: %w", err)
+	}
+	if plan.Category != "" {
+		return Diagnosis{Category: plan.Category, Confidence: 0.99, By: "signature staging"}, nil
+	}
+	return Diagnose(plan.Issue, m), nil
+}
+
+// apply carries out a plan the decision lets act, and sets the action's
+// outcome. A plan that changes nothing in how the object is read is
+// accepted as staged. Otherwise the object is staged again with the
+// planned spec: the new staging is kept when it verifies (verifyStage),
+// with the rows it rescued kept for a revert, and the old one discarded;
+// else the new one is discarded.
+func (h *stageHealing) apply(ctx context.Context, strat StageStrategy, plan *StagePlan, a *metadata.HealingAction) error {
+	if plan.Accept {
+		a.Status, a.Reason = "applied", plan.Description+"; approved: the batch goes on as staged"
+		return nil
+	}
+	next, err := h.req.Warehouse.Stage(ctx, plan.Spec)
+	if err != nil {
+		a.Status, a.Reason = "rolled_back", plan.Description+"; rolled back: staging again failed: "+err.Error()
+		return nil
+	}
+	st := h.st
+	if !verifyStage(st, next) {
+		a.Status = "rolled_back"
+		a.Reason = fmt.Sprintf("%s; rolled back: set aside %d -> %d, loaded %d -> %d did not improve",
+			plan.Description, st.Quarantined, next.Quarantined, st.Loaded, next.Loaded)
+		return h.insp.Discard(ctx, next)
+	}
+	a.Status = "applied"
+	a.Reason = fmt.Sprintf("%s; verified: set aside %d -> %d, columns left out %d -> %d",
+		plan.Description, st.Quarantined, next.Quarantined, len(st.Extra), len(next.Extra))
+	a.RowsAffected = st.Quarantined - next.Quarantined
+	if err := keepRescued(ctx, h.req.Warehouse, h.spec, st, next, plan.Params); err != nil {
+		// The repair stands; only its revert is lost.
+		h.log.Warn("keep the rows a repair rescued, for its revert", "strategy", strat.Name(), "object", st.ObjectKey, "err", err)
+	}
+	params, _ := json.Marshal(plan.Params)
+	a.Params = string(params)
+	h.st, h.spec = next, plan.Spec
+	if err := h.insp.Discard(ctx, st); err != nil {
+		return err
+	}
+	h.log.Info("healed", "strategy", strat.Name(), "object", next.ObjectKey, "subject", plan.Subject)
+	return nil
 }
 
 // columnTypeOf is the staged engine type of a column ("" when absent).
@@ -430,7 +449,7 @@ func (e *Engine) recentlyFilled(pipeline string) func(ctx context.Context, colum
 	return func(ctx context.Context, column string) (int, error) {
 		if !read {
 			var err error
-			if runs, err = e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipeline, Status: "succeeded", Limit: recentRuns}); err != nil {
+			if runs, err = e.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipeline, Status: metadata.StatusSucceeded, Limit: recentRuns}); err != nil {
 				return 0, err
 			}
 			read = true

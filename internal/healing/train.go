@@ -15,7 +15,7 @@ const injectedPerTemplate = 6
 
 // Corpus is every labeled example: hand-labeled, injected, and the
 // feedback recorded in the store.
-func Corpus(ctx context.Context, store metadata.Store) ([]Example, error) {
+func Corpus(ctx context.Context, store ModelStore) ([]Example, error) {
 	hand, err := HandLabeled()
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ type TrainResult struct {
 // TrainAndPromote trains a model on the corpus, evaluates it and the
 // active model on the same held-out set, stores the new one, and makes it
 // active only if it is better.
-func TrainAndPromote(ctx context.Context, store metadata.Store) (*TrainResult, error) {
+func TrainAndPromote(ctx context.Context, store ModelStore) (*TrainResult, error) {
 	all, err := Corpus(ctx, store)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func TrainAndPromote(ctx context.Context, store metadata.Store) (*TrainResult, e
 }
 
 // ActiveModel loads the store's active model.
-func ActiveModel(ctx context.Context, store metadata.Store) (*Model, bool, error) {
+func ActiveModel(ctx context.Context, store ModelSource) (*Model, bool, error) {
 	stored, found, err := store.ActiveModel(ctx)
 	if err != nil || !found {
 		return nil, false, err
@@ -107,7 +107,7 @@ func ActiveModel(ctx context.Context, store metadata.Store) (*Model, bool, error
 }
 
 // ModelVersion loads one stored model version.
-func ModelVersion(ctx context.Context, store metadata.Store, version int) (*Model, error) {
+func ModelVersion(ctx context.Context, store ModelStore, version int) (*Model, error) {
 	stored, err := store.GetModel(ctx, version)
 	if err != nil {
 		return nil, err
@@ -128,7 +128,7 @@ func decodeStored(stored metadata.HealingModel) (*Model, error) {
 // not trained one, a model trained on the built-in corpus's training
 // split and calibrated on its held-out split, as shp healing train does
 // (version 0, not stored; a few milliseconds).
-func LoadModel(ctx context.Context, store metadata.Store) (*Model, error) {
+func LoadModel(ctx context.Context, store ModelSource) (*Model, error) {
 	m, found, err := ActiveModel(ctx, store)
 	if err != nil || found {
 		return m, err
@@ -146,7 +146,7 @@ func LoadModel(ctx context.Context, store metadata.Store) (*Model, error) {
 }
 
 // HeldOut is the corpus's held-out set, and its hand-labeled part.
-func HeldOut(ctx context.Context, store metadata.Store) (all, hand []Example, err error) {
+func HeldOut(ctx context.Context, store ModelStore) (all, hand []Example, err error) {
 	corpus, err := Corpus(ctx, store)
 	if err != nil {
 		return nil, nil, err

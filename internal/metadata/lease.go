@@ -102,6 +102,13 @@ func abandonedBy(r Run, now time.Time) (reason string, staleBefore time.Time, ok
 	return "", time.Time{}, false
 }
 
+// RunSweeper is what AbandonRuns needs of a store: the running runs, and
+// the conditional update that marks one abandoned.
+type RunSweeper interface {
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	AbandonRun(ctx context.Context, seen Run, staleBefore, end time.Time, reason string) (bool, error)
+}
+
 // AbandonRuns marks failed the running runs of every pipeline whose
 // process is gone: whose heartbeat is older than their lease, or whose
 // owner is a process of this host that no longer runs (OwnerGone). The
@@ -110,7 +117,7 @@ func abandonedBy(r Run, now time.Time) (reason string, staleBefore time.Time, ok
 // so that several processes sweeping at once mark each run once, and a
 // run that heartbeats meanwhile is left running. It returns the runs it
 // marked, as they are now.
-func AbandonRuns(ctx context.Context, s Store) ([]Run, error) {
+func AbandonRuns(ctx context.Context, s RunSweeper) ([]Run, error) {
 	running, err := s.ListRuns(ctx, RunFilter{Status: StatusRunning})
 	if err != nil {
 		return nil, fmt.Errorf("find abandoned runs: %w", err)

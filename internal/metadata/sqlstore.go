@@ -477,7 +477,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (pipeline, logical_date) DO NOTHING`
 		defer stmt.Close()
 		for i, c := range cs {
 			if c.Status == "" {
-				c.Status = "queued"
+				c.Status = StatusQueued
 			}
 			res, err := stmt.ExecContext(ctx, c.Pipeline, s.d.timeArg(c.LogicalDate), c.Owner, c.RunID, c.Status, c.Trigger, s.d.timeArg(now), s.d.timeArg(now))
 			if err != nil {

@@ -12,11 +12,17 @@ package metadata
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
-// Run statuses.
+// Statuses of runs, their task attempts and the scheduler's claims: the
+// one set of these values in shp. They are stored as they are and shown
+// as they are by the CLI and the REST API.
 const (
+	// StatusQueued is the status of a claimed interval, or a triggered
+	// run, that waits for its turn; a run record is never queued.
+	StatusQueued = "queued"
 	// StatusRunning is the status of a run or task that has not finished.
 	StatusRunning = "running"
 	// StatusSucceeded is the status of a run or task that finished well.
@@ -24,9 +30,20 @@ const (
 	// StatusFailed is the status of a run or task that failed.
 	StatusFailed = "failed"
 	// StatusHeld is the status of a run that stopped before its commit
-	// to wait for a person's decision.
+	// to wait for a person's decision (and of its claim: pipelines that
+	// depend on it wait too).
 	StatusHeld = "held"
+	// StatusSkipped is the status of a claim whose run never started
+	// because an upstream pipeline failed for the same interval.
+	StatusSkipped = "skipped"
 )
+
+// RunStatuses are the statuses a run record can have, in the order the
+// API documents them (its runs' status filter).
+var RunStatuses = []string{StatusRunning, StatusSucceeded, StatusFailed, StatusHeld}
+
+// IsRunStatus reports whether s is one of RunStatuses.
+func IsRunStatus(s string) bool { return slices.Contains(RunStatuses, s) }
 
 // Store keeps shp's metadata. Implementations are safe for concurrent use.
 type Store interface {
@@ -262,7 +279,7 @@ type Pipeline struct {
 
 // Run is one run of a pipeline.
 type Run struct {
-	ID, Pipeline, Status string    // Status: running, succeeded, failed, held
+	ID, Pipeline, Status string    // Status: one of RunStatuses
 	StartedAt, EndedAt   time.Time // EndedAt is zero while running
 
 	RowsIn, RowsLoaded, RowsQuarantined, RowsDeduplicated int64
@@ -360,7 +377,7 @@ type Claim struct {
 	LogicalDate time.Time
 	Owner       string // the scheduler (process) that took it
 	RunID       string // the latest run for it
-	Status      string // queued, running, succeeded, failed, skipped
+	Status      string // StatusQueued, StatusRunning, StatusSucceeded, StatusFailed, StatusHeld or StatusSkipped
 	Trigger     string // scheduled or backfill
 	ClaimedAt   time.Time
 	UpdatedAt   time.Time

@@ -96,7 +96,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			return items, st, err
 		}
 	}
-	task := metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
+	task := metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1, Status: metadata.StatusRunning, StartedAt: r.now()}
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		return nil, nil, err
 	}
@@ -396,7 +396,7 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 			break
 		}
 	}
-	if prev == nil || prev.Status != StatusFailed || !prev.LogicalDate.Equal(opts.LogicalDate) {
+	if prev == nil || prev.Status != metadata.StatusFailed || !prev.LogicalDate.Equal(opts.LogicalDate) {
 		return nil, false, nil
 	}
 	tasks, err := r.Store.ListTasks(ctx, prev.ID)
@@ -406,7 +406,7 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 	var d extractDetail
 	found := false
 	for _, t := range tasks {
-		if t.Task == "extract "+src.Name && t.Status == StatusSucceeded && json.Unmarshal([]byte(t.Detail), &d) == nil {
+		if t.Task == "extract "+src.Name && t.Status == metadata.StatusSucceeded && json.Unmarshal([]byte(t.Detail), &d) == nil {
 			found = true
 		}
 	}
@@ -424,7 +424,7 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 	detail, _ := json.Marshal(d)
 	now := r.now()
 	if err := r.Store.RecordTask(ctx, metadata.TaskAttempt{RunID: res.RunID, Task: "extract " + src.Name, Attempt: 1,
-		Status: StatusSucceeded, StartedAt: now, EndedAt: now, RowsIn: d.Rows, Detail: string(detail)}); err != nil {
+		Status: metadata.StatusSucceeded, StartedAt: now, EndedAt: now, RowsIn: d.Rows, Detail: string(detail)}); err != nil {
 		return nil, false, err
 	}
 	st.extraction = &source.Extraction{Watermark: d.WatermarkAfter, Query: d.Query, Rows: d.Rows, Bytes: d.Bytes, Attempts: 0}

@@ -60,7 +60,7 @@ func (f *fakeExtractor) Close() error { f.closed = true; return nil }
 
 // lossyStore fails to record processed objects: the process "dies" after
 // the warehouse commit and before the metadata store hears of it.
-type lossyStore struct{ metadata.Store }
+type lossyStore struct{ RunStore }
 
 func (lossyStore) MarkObjects(context.Context, string, string, []metadata.ObjectFile) error {
 	return errors.New("killed")
@@ -128,7 +128,7 @@ func TestExtractWatermarkSurvivesLostMetadata(t *testing.T) {
 	}
 	found := false
 	for _, task := range tasks {
-		if task.Task == "extract s" && task.RowsIn == 3 && task.Status == StatusSucceeded {
+		if task.Task == "extract s" && task.RowsIn == 3 && task.Status == metadata.StatusSucceeded {
 			found = true
 		}
 	}

@@ -25,7 +25,7 @@ func (r *Runner) abandonStaleRuns(ctx context.Context, name string) error {
 	if err != nil {
 		r.logger().Warn("mark abandoned runs failed", "err", err)
 	}
-	stale, err := r.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: name, Status: StatusRunning})
+	stale, err := r.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: name, Status: metadata.StatusRunning})
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func (r *Runner) abandonStaleRuns(ctx context.Context, name string) error {
 			return err
 		}
 		if done {
-			s.Status, s.Error, s.EndedAt = StatusFailed, reason, now
+			s.Status, s.Error, s.EndedAt = metadata.StatusFailed, reason, now
 			r.RunAbandoned(ctx, s)
 		}
 	}
@@ -63,7 +63,7 @@ func (r *Runner) RunAbandoned(ctx context.Context, run metadata.Run) {
 	if !ok {
 		return
 	}
-	res := &Result{RunID: run.ID, Pipeline: run.Pipeline, Target: p.Target, Status: StatusFailed, Err: errors.New(run.Error)}
+	res := &Result{RunID: run.ID, Pipeline: run.Pipeline, Target: p.Target, Status: metadata.StatusFailed, Err: errors.New(run.Error)}
 	r.emit(ctx, lineage.Fail, res, src, log)
 }
 

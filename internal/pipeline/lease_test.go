@@ -42,7 +42,7 @@ func TestRunHeartbeatsWhileItRuns(t *testing.T) {
 	case o := <-done:
 		t.Fatalf("the run ended before it was held: %+v %v", o.res, o.err)
 	}
-	runs, err := e.store.ListRuns(ctx, metadata.RunFilter{Status: StatusRunning})
+	runs, err := e.store.ListRuns(ctx, metadata.RunFilter{Status: metadata.StatusRunning})
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("running runs %+v, %v", runs, err)
 	}
@@ -60,18 +60,18 @@ func TestRunHeartbeatsWhileItRuns(t *testing.T) {
 		time.Sleep(lease / 10)
 	}
 	now, err := e.store.GetRun(ctx, first.ID)
-	if err != nil || now.Status != StatusRunning || !now.HeartbeatAt.After(first.HeartbeatAt) || time.Since(now.HeartbeatAt) > lease {
+	if err != nil || now.Status != metadata.StatusRunning || !now.HeartbeatAt.After(first.HeartbeatAt) || time.Since(now.HeartbeatAt) > lease {
 		t.Fatalf("run after four leases = %s, heartbeat %v (first %v), %v", now.Status, now.HeartbeatAt, first.HeartbeatAt, err)
 	}
 	close(release)
 	o := <-done
-	if o.err != nil || o.res.Status != StatusSucceeded {
+	if o.err != nil || o.res.Status != metadata.StatusSucceeded {
 		t.Fatalf("run %+v, %v", o.res, o.err)
 	}
 	end, _ := e.store.GetRun(ctx, first.ID)
 	time.Sleep(2 * lease / 3)
 	after, _ := e.store.GetRun(ctx, first.ID)
-	if end.Status != StatusSucceeded || !after.HeartbeatAt.Equal(end.HeartbeatAt) {
+	if end.Status != metadata.StatusSucceeded || !after.HeartbeatAt.Equal(end.HeartbeatAt) {
 		t.Errorf("finished run %s, heartbeat %v then %v: want succeeded, no more heartbeats", end.Status, end.HeartbeatAt, after.HeartbeatAt)
 	}
 }
@@ -109,11 +109,11 @@ func TestRunEndsDeadProcessesRuns(t *testing.T) {
 		"run-dead":  fmt.Sprintf("abandoned: the process running it (owner %s) stopped heartbeating at ", deadOwner),
 	} {
 		r, err := e.store.GetRun(ctx, id)
-		if err != nil || r.Status != StatusFailed || !strings.HasPrefix(r.Error, want) || r.EndedAt.IsZero() {
+		if err != nil || r.Status != metadata.StatusFailed || !strings.HasPrefix(r.Error, want) || r.EndedAt.IsZero() {
 			t.Errorf("run %s = %s %q ended %v, %v; want failed with %q", id, r.Status, r.Error, r.EndedAt, err, want)
 		}
 	}
-	if r, _ := e.store.GetRun(ctx, "run-live"); r.Status != StatusRunning {
+	if r, _ := e.store.GetRun(ctx, "run-live"); r.Status != metadata.StatusRunning {
 		t.Errorf("a live run of another host was marked %s (%s)", r.Status, r.Error)
 	}
 	events, err := e.store.ListLineage(ctx, "p", 0)

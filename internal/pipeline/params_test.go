@@ -39,11 +39,11 @@ func TestRunBindsTriggerParameters(t *testing.T) {
 			e.runner.Project = proj
 			res, err := e.runner.Run(ctx, "p", Options{Params: map[string]string{"min_id": tc.minID}})
 			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) || res.Status != StatusFailed {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || res.Status != metadata.StatusFailed {
 					t.Fatalf("run: %v (%s), want %q", err, res.Status, tc.err)
 				}
 				runs, lerr := e.store.ListRuns(ctx, metadata.RunFilter{Pipeline: "p"})
-				if lerr != nil || len(runs) != 1 || runs[0].Status != StatusFailed || !strings.Contains(runs[0].Error, tc.err) {
+				if lerr != nil || len(runs) != 1 || runs[0].Status != metadata.StatusFailed || !strings.Contains(runs[0].Error, tc.err) {
 					t.Fatalf("recorded runs %+v %v", runs, lerr)
 				}
 				return

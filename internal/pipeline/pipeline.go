@@ -33,16 +33,6 @@ import (
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
-// Run statuses stored in the metadata store.
-const (
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	// StatusHeld is a run that stopped before its commit to wait for a
-	// person's decision (ErrHeld): nothing failed, nothing was committed.
-	StatusHeld = "held"
-)
-
 // ErrQuarantineThreshold marks a run that set aside a larger share of its
 // rows than the pipeline allows.
 var ErrQuarantineThreshold = errors.New("quarantined share above threshold")
@@ -54,7 +44,7 @@ var ErrInvariant = errors.New("row accounting does not add up")
 // Runner wires the services one run needs.
 type Runner struct {
 	Project   *config.Project
-	Store     metadata.Store
+	Store     RunStore
 	Warehouse warehouse.Warehouse
 	Staging   *staging.Bucket
 	Logger    *slog.Logger
@@ -201,7 +191,7 @@ func NewRunID(t time.Time) string {
 // returned) says why a failed run failed.
 func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, error) {
 	start := r.now()
-	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: StatusFailed, StartedAt: start}
+	res := &Result{RunID: NewRunID(start), Pipeline: name, Status: metadata.StatusFailed, StartedAt: start}
 	if opts.RunID != "" {
 		res.RunID = opts.RunID
 	}
@@ -236,7 +226,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		opts.LogicalDate = start
 	}
 	res.LogicalDate = opts.LogicalDate
-	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh,
+	run := metadata.Run{ID: res.RunID, Pipeline: name, Status: metadata.StatusRunning, StartedAt: start, FullRefresh: opts.FullRefresh,
 		LogicalDate: opts.LogicalDate, Trigger: opts.Trigger, Attempt: opts.Attempt, Owner: r.owner(), Lease: r.lease()}
 	if err := r.Store.CreateRun(ctx, run); err != nil {
 		res.Err = err
@@ -259,9 +249,9 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	res.Duration = r.now().Sub(start)
 	switch {
 	case err == nil:
-		res.Status = StatusSucceeded
+		res.Status = metadata.StatusSucceeded
 	case errors.Is(err, ErrHeld):
-		res.Status = StatusHeld
+		res.Status = metadata.StatusHeld
 	}
 	err = red.Error(err)
 	res.Err = err
@@ -282,10 +272,10 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	if ferr := r.Store.FinishRun(context.WithoutCancel(ctx), run); ferr != nil && err == nil {
 		err = ferr
 		res.Err = err
-		res.Status = StatusFailed
+		res.Status = metadata.StatusFailed
 	}
 	switch {
-	case res.Status == StatusHeld:
+	case res.Status == metadata.StatusHeld:
 		r.emit(context.WithoutCancel(ctx), lineage.Fail, res, src, log)
 		log.Warn("run held for a decision", "err", err)
 	case err != nil:
@@ -324,238 +314,348 @@ func (r *Runner) emit(ctx context.Context, eventType string, res *Result, src *c
 	}
 }
 
+// batch is one run's work as it passes from phase to phase: what it
+// reads, what it staged and what it found.
+type batch struct {
+	p    *config.Pipeline
+	src  *config.Source
+	opts Options
+	res  *Result
+	log  *slog.Logger
+
+	sch   schema.Schema
+	suite *quality.Suite // nil when the pipeline has no rules
+	items iter.Seq2[workItem, error]
+	ext   *extractState // nil for an object source
+	close func()        // closes the source; nil before it is open
+
+	staged []*warehouse.Staged // each staged object's staging, in order
+	todo   []source.Object     // every object read, in the order of res.Objects
+	dups   []Duplicate         // objects not staged: re-deliveries
+	// dupRows counts the rows of dups.
+	dupRows int64
+	// committing says the commit took the staging: the warehouse drops
+	// it whatever the commit's outcome.
+	committing bool
+}
+
+// execute is one run's work in phases: open the source, stage each
+// object (staged, healed and validated as it arrives, so that an
+// extraction goes on beside it), measure the batch, decide whether it
+// may be committed, commit it, and record what was done. Every way out
+// before the commit takes the staging goes through one cleanup
+// (discardStaging): the rows staging set aside are kept with the run and
+// the staging is dropped.
 func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.Source, opts Options, res *Result, log *slog.Logger) error {
-	var sch schema.Schema
-	if src.Schema != "" {
-		s, err := schema.Load(src.SchemaPath())
+	b := &batch{p: p, src: src, opts: opts, res: res, log: log}
+	defer func() {
+		if b.close != nil {
+			b.close()
+		}
+	}()
+	if err := r.open(ctx, b); err != nil {
+		return err
+	}
+	defer func() {
+		if !res.Committed && !b.committing {
+			r.discardStaging(ctx, b)
+		}
+	}()
+	if err := r.stageObjects(ctx, b); err != nil {
+		return err
+	}
+	if len(b.staged) == 0 && !opts.FullRefresh {
+		return r.recordNothing(ctx, b)
+	}
+	if err := r.measure(ctx, b); err != nil {
+		return err
+	}
+	if err := r.decide(ctx, b); err != nil {
+		return err
+	}
+	cr, err := r.commit(ctx, b)
+	if err != nil {
+		return err
+	}
+	return r.record(ctx, b, cr)
+}
+
+// open reads the pipeline's schema and rules, drops staging a dead run
+// left, and opens the source: the objects (or extracted chunks) still to
+// load become the batch's work items.
+func (r *Runner) open(ctx context.Context, b *batch) error {
+	if b.src.Schema != "" {
+		s, err := schema.Load(b.src.SchemaPath())
 		if err != nil {
 			return err
 		}
-		sch = s
+		b.sch = s
 	}
 	rules, err := quality.ParseRules(r.Project.QualityRules, r.Project.Dir)
 	if err != nil {
 		return err
 	}
-	suite, err := r.withStoredRules(ctx, p.Name, rules[p.Name])
-	if err != nil {
+	if b.suite, err = r.withStoredRules(ctx, b.p.Name, rules[b.p.Name]); err != nil {
 		return err
 	}
 	if err := r.Warehouse.DropStaging(ctx); err != nil {
 		return err
 	}
-	var items iter.Seq2[workItem, error]
-	var ext *extractState
-	if config.IsExtracting(src.Type) || source.IsExtractor(src.Type) {
-		if items, ext, err = r.extract(ctx, p, src, &sch, opts, res, log); err != nil {
-			return err
-		}
-		if ext.close != nil {
-			defer ext.close()
-		}
-	} else {
-		open := r.OpenSource
-		if open == nil {
-			open = source.New
-		}
-		open = withSecrets(r.Project, open)
-		objSrc, err := open(ctx, source.Spec{
-			Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
-		})
+	if config.IsExtracting(b.src.Type) || source.IsExtractor(b.src.Type) {
+		items, ext, err := r.extract(ctx, b.p, b.src, &b.sch, b.opts, b.res, b.log)
 		if err != nil {
 			return err
 		}
-		defer objSrc.Close()
-		objects, todo, recovered, err := r.waitForData(ctx, objSrc, p, src, opts, res.RunID, log)
-		if err != nil {
+		b.items, b.ext, b.close = items, ext, ext.close
+		return nil
+	}
+	return r.openObjects(ctx, b)
+}
+
+// openObjects opens an object source and lists the objects to load,
+// waiting for late data when the pipeline does; objects the warehouse
+// committed but the metadata store never heard of are marked processed.
+func (r *Runner) openObjects(ctx context.Context, b *batch) error {
+	p, src, res := b.p, b.src, b.res
+	open := r.OpenSource
+	if open == nil {
+		open = source.New
+	}
+	open = withSecrets(r.Project, open)
+	objSrc, err := open(ctx, source.Spec{
+		Name: src.Name, Type: src.Type, Bucket: src.Bucket, Path: src.Path, Endpoint: src.Endpoint, BaseDir: r.Project.Dir,
+	})
+	if err != nil {
+		return err
+	}
+	b.close = func() { _ = objSrc.Close() }
+	objects, todo, recovered, err := r.waitForData(ctx, objSrc, p, src, b.opts, res.RunID, b.log)
+	if err != nil {
+		return err
+	}
+	res.Skipped = len(objects) - len(todo)
+	if len(recovered) > 0 {
+		// The warehouse committed these but the process died before the
+		// metadata store heard of it; the ledger is the truth.
+		b.log.Warn("recovering objects committed by an interrupted run", "objects", len(recovered))
+		if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, recovered); err != nil {
 			return err
 		}
-		res.Skipped = len(objects) - len(todo)
-		if len(recovered) > 0 {
-			// The warehouse committed these but the process died before the
-			// metadata store heard of it; the ledger is the truth.
-			log.Warn("recovering objects committed by an interrupted run", "objects", len(recovered))
-			if err := r.Store.MarkObjects(ctx, p.Name, res.RunID, recovered); err != nil {
-				return err
-			}
-		}
-		seen, err := r.newDeliveries(ctx, p.Name, opts.FullRefresh)
-		if err != nil {
-			return err
-		}
-		items = func(yield func(workItem, error) bool) {
-			for i, obj := range todo {
-				if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
-					return r.loadObject(ctx, objSrc, p, src, sch, obj, i+1, len(todo), res.RunID, seen, log)
-				}}, nil) {
-					return
-				}
+	}
+	seen, err := r.newDeliveries(ctx, p.Name, b.opts.FullRefresh)
+	if err != nil {
+		return err
+	}
+	b.items = func(yield func(workItem, error) bool) {
+		for i, obj := range todo {
+			if !yield(workItem{obj: obj, load: func() (*ObjectResult, *warehouse.Staged, error) {
+				return r.loadObject(ctx, objSrc, p, src, b.sch, obj, i+1, len(todo), res.RunID, seen, b.log)
+			}}, nil) {
+				return
 			}
 		}
 	}
+	return nil
+}
 
-	res.Schema = sch
-	var staged []*warehouse.Staged
-	var todo []source.Object
-	var dups []Duplicate
-	for item, err := range items {
+// stageObjects stages the batch's objects one by one (stageObject) and
+// stops at the first that fails.
+func (r *Runner) stageObjects(ctx context.Context, b *batch) error {
+	b.res.Schema = b.sch
+	for item, err := range b.items {
 		if err == nil {
 			err = ctx.Err()
 		}
 		if err != nil {
-			r.abandon(ctx, res, staged, log)
 			return err
 		}
-		obj := item.obj
-		todo = append(todo, obj)
-		task := metadata.TaskAttempt{RunID: res.RunID, Task: "load " + obj.Key, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
-		if err := r.Store.RecordTask(ctx, task); err != nil {
+		if err := r.stageObject(ctx, b, item); err != nil {
 			return err
 		}
-		or, st, err := item.load()
-		if err == nil && or.DuplicateOf != "" {
-			res.Objects = append(res.Objects, *or)
-			res.RowsIn += or.RowsIn
-			dups = append(dups, Duplicate{Object: obj.Key, Of: or.DuplicateOf, Rows: or.RowsIn})
-			task.RowsIn, task.RowsDeduplicated = or.RowsIn, or.RowsIn
-			r.finishTask(ctx, task, nil)
-			continue
-		}
-		if err == nil && suite != nil && len(suite.Expectations) > 0 {
-			or.Quality, err = r.validate(ctx, res.RunID, p, suite, st, log)
-			or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
-			if or.Quality != nil {
-				detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
-				task.Detail = string(detail)
-			}
-		}
-		if or != nil {
-			res.Objects = append(res.Objects, *or)
-			res.RowsIn += or.RowsIn
-			task.RowsIn, task.RowsLoaded, task.RowsQuarantined = or.RowsIn, or.Loaded, or.Quarantined
-		}
-		r.finishTask(ctx, task, err)
-		if err != nil {
-			if st != nil {
-				staged = append(staged, st)
-			}
-			r.abandon(ctx, res, staged, log)
-			return err
-		}
-		staged = append(staged, st)
 	}
-	if ext != nil {
+	if b.ext != nil {
 		// Chunks were staged while the extraction went on; their ledger
 		// entries carry the watermark it ended with.
-		for i := range staged {
-			staged[i].Fingerprint = "wm:" + ext.extraction.Watermark
-			todo[i].Fingerprint = staged[i].Fingerprint
+		for i := range b.staged {
+			b.staged[i].Fingerprint = "wm:" + b.ext.extraction.Watermark
+			b.todo[i].Fingerprint = b.staged[i].Fingerprint
 		}
 	}
-	var dupRows int64
-	for _, d := range dups {
-		dupRows += d.Rows
+	return nil
+}
+
+// stageObject stages one object (a StageHealer may repair how it is
+// read), validates it (a Healer may repair failed rules) and records its
+// task. A re-delivered object is not staged: its rows count as
+// de-duplicated. The staging of an object that failed, when there is
+// one, is the batch's all the same, so that its set-aside rows are kept.
+func (r *Runner) stageObject(ctx context.Context, b *batch, item workItem) error {
+	res, obj := b.res, item.obj
+	b.todo = append(b.todo, obj)
+	task := metadata.TaskAttempt{RunID: res.RunID, Task: "load " + obj.Key, Attempt: 1, Status: metadata.StatusRunning, StartedAt: r.now()}
+	if err := r.Store.RecordTask(ctx, task); err != nil {
+		return err
 	}
-	if len(staged) == 0 && !opts.FullRefresh {
-		res.InvariantOK, res.Committed = true, true
-		if ext != nil {
-			return r.finishExtract(ctx, p, ext)
-		}
-		if len(dups) > 0 {
-			// Only re-deliveries: nothing to commit, and each is marked
-			// processed so that it is not looked at again.
-			res.Deduplicated = dupRows
-			res.InvariantOK = res.RowsIn == res.Deduplicated
-			r.recordCommit(ctx, CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Duplicates: dups}, log)
-			return r.Store.MarkObjects(ctx, p.Name, res.RunID, r.objectFiles(res, todo))
-		}
+	or, st, err := item.load()
+	if err == nil && or.DuplicateOf != "" {
+		res.Objects = append(res.Objects, *or)
+		res.RowsIn += or.RowsIn
+		b.dups = append(b.dups, Duplicate{Object: obj.Key, Of: or.DuplicateOf, Rows: or.RowsIn})
+		b.dupRows += or.RowsIn
+		task.RowsIn, task.RowsDeduplicated = or.RowsIn, or.RowsIn
+		r.finishTask(ctx, task, nil)
 		return nil
 	}
+	if err == nil && b.suite != nil && len(b.suite.Expectations) > 0 {
+		or.Quality, err = r.validate(ctx, res.RunID, b.p, b.suite, st, b.log)
+		or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
+		if or.Quality != nil {
+			detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
+			task.Detail = string(detail)
+		}
+	}
+	if or != nil {
+		res.Objects = append(res.Objects, *or)
+		res.RowsIn += or.RowsIn
+		task.RowsIn, task.RowsLoaded, task.RowsQuarantined = or.RowsIn, or.Loaded, or.Quarantined
+	}
+	r.finishTask(ctx, task, err)
+	if st != nil {
+		b.staged = append(b.staged, st)
+	}
+	return err
+}
 
+// recordNothing ends a run that staged nothing: it stores an
+// extraction's watermark, and marks re-delivered objects processed so
+// that they are not looked at again.
+func (r *Runner) recordNothing(ctx context.Context, b *batch) error {
+	res, p := b.res, b.p
+	res.InvariantOK, res.Committed = true, true
+	if b.ext != nil {
+		return r.finishExtract(ctx, p, b.ext)
+	}
+	if len(b.dups) == 0 {
+		return nil
+	}
+	res.Deduplicated = b.dupRows
+	res.InvariantOK = res.RowsIn == res.Deduplicated
+	r.recordCommit(ctx, CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Duplicates: b.dups}, b.log)
+	return r.Store.MarkObjects(ctx, p.Name, res.RunID, r.objectFiles(res, b.todo))
+}
+
+// measure refuses a batch whose quarantined share is above the
+// pipeline's limit, and measures the batch for anomaly detection
+// (batchMetrics).
+func (r *Runner) measure(ctx context.Context, b *batch) error {
+	res, p := b.res, b.p
 	var quarantined int64
 	for _, o := range res.Objects {
 		quarantined += o.Quarantined
 	}
 	limit := p.MaxQuarantineRatio
 	if res.RowsIn > 0 && float64(quarantined)/float64(res.RowsIn) > limit {
-		r.abandon(ctx, res, staged, log)
 		return fmt.Errorf("%w: %d of %d rows (%.1f%%) could not be loaded, the limit is %.1f%%; nothing was committed%s",
 			ErrQuarantineThreshold, quarantined, res.RowsIn, 100*float64(quarantined)/float64(res.RowsIn), 100*limit, sampleText(res.Objects))
 	}
-
 	measured := r.now()
-	res.Metrics = r.batchMetrics(ctx, p, res.StartedAt, staged, res.Objects, log)
-	log.Debug("batch measured", "took", r.now().Sub(measured))
-	if h, ok := r.Healer.(Holder); ok {
-		refs := make([]metadata.ObjectRef, len(todo))
-		for i, obj := range todo {
-			// A chunk's key names its run; the batch is the same data
-			// whichever run extracts it.
-			refs[i] = metadata.ObjectRef{Key: strings.Replace(obj.Key, "/"+res.RunID+"/", "/", 1), Fingerprint: obj.Fingerprint}
-		}
-		req := HoldRequest{RunID: res.RunID, Pipeline: p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs, Metrics: res.Metrics}
-		held, err := h.HoldCommit(ctx, req)
-		for err == nil && held != nil {
-			// A person may decide while the run waits: an approval
-			// releases the batch (the check finds it), a rejection ends
-			// the run.
-			approved, werr := r.await(ctx, held, log)
-			if werr != nil || !approved {
-				r.abandon(ctx, res, staged, log)
-				if werr != nil {
-					return werr
-				}
-				return fmt.Errorf("%w; nothing was committed", held)
-			}
-			held, err = h.HoldCommit(ctx, req)
-		}
-		if err != nil {
-			return fmt.Errorf("hold check: %w", err)
-		}
-	}
+	res.Metrics = r.batchMetrics(ctx, p, res.StartedAt, b.staged, res.Objects, b.log)
+	b.log.Debug("batch measured", "took", r.now().Sub(measured))
+	return nil
+}
 
-	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: StatusRunning, StartedAt: r.now()}
-	if err := r.Store.RecordTask(ctx, task); err != nil {
-		return err
+// decide asks a Holder whether the batch may be committed: a change of
+// meaning (a volume anomaly, say) holds it for a person, with whom the
+// run may wait (Awaiter). A rejection, or no decision in time, ends the
+// run uncommitted.
+func (r *Runner) decide(ctx context.Context, b *batch) error {
+	h, ok := r.Healer.(Holder)
+	if !ok {
+		return nil
 	}
+	res := b.res
+	refs := make([]metadata.ObjectRef, len(b.todo))
+	for i, obj := range b.todo {
+		// A chunk's key names its run; the batch is the same data
+		// whichever run extracts it.
+		refs[i] = metadata.ObjectRef{Key: strings.Replace(obj.Key, "/"+res.RunID+"/", "/", 1), Fingerprint: obj.Fingerprint}
+	}
+	req := HoldRequest{RunID: res.RunID, Pipeline: b.p.Name, Started: res.StartedAt, RowsIn: res.RowsIn, Objects: refs, Metrics: res.Metrics}
+	held, err := h.HoldCommit(ctx, req)
+	for err == nil && held != nil {
+		// A person may decide while the run waits: an approval releases
+		// the batch (the check finds it), a rejection ends the run.
+		approved, werr := r.await(ctx, held, b.log)
+		if werr != nil {
+			return werr
+		}
+		if !approved {
+			return fmt.Errorf("%w; nothing was committed", held)
+		}
+		held, err = h.HoldCommit(ctx, req)
+	}
+	if err != nil {
+		return fmt.Errorf("hold check: %w", err)
+	}
+	return nil
+}
+
+// commit writes the batch into the target in one transaction (with its
+// quarantine, load ledger and quality results) and tells the healer what
+// the commit did beyond its rows (CommitRecorder).
+func (r *Runner) commit(ctx context.Context, b *batch) (*warehouse.CommitResult, error) {
+	res, p := b.res, b.p
+	task := metadata.TaskAttempt{RunID: res.RunID, Task: "commit " + p.Target, Attempt: 1, Status: metadata.StatusRunning, StartedAt: r.now()}
+	if err := r.Store.RecordTask(ctx, task); err != nil {
+		return nil, err
+	}
+	b.committing = true
 	cr, err := r.Warehouse.Commit(ctx, warehouse.CommitSpec{
 		RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Mode: p.Mode, Key: p.Key,
-		Rebuild: opts.FullRefresh, Objects: staged,
+		Rebuild: b.opts.FullRefresh, Objects: b.staged,
 	})
 	if cr != nil {
 		task.RowsLoaded, task.RowsQuarantined, task.RowsDeduplicated = cr.Inserted+cr.Updated, cr.Quarantined, cr.Deduplicated
 	}
 	r.finishTask(ctx, task, err)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	log.Debug("committed", "target", p.Target, "took", r.now().Sub(task.StartedAt))
-	if len(cr.Kept) > 0 || len(dups) > 0 || len(cr.SchemaChanges) > 0 {
-		rep := CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Kept: cr.Kept, Lacking: map[string][]string{}, Duplicates: dups,
+	b.log.Debug("committed", "target", p.Target, "took", r.now().Sub(task.StartedAt))
+	if len(cr.Kept) > 0 || len(b.dups) > 0 || len(cr.SchemaChanges) > 0 {
+		rep := CommitReport{RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Kept: cr.Kept, Lacking: map[string][]string{}, Duplicates: b.dups,
 			SchemaChanges: cr.SchemaChanges}
-		for _, st := range staged {
+		for _, st := range b.staged {
 			for _, m := range st.Missing {
 				rep.Lacking[m] = append(rep.Lacking[m], st.ObjectKey)
 			}
 		}
 		for col, n := range cr.Kept {
-			log.Warn("merge kept the target's values of a column the batch lacks", "column", col, "rows", n)
+			b.log.Warn("merge kept the target's values of a column the batch lacks", "column", col, "rows", n)
 		}
-		r.recordCommit(ctx, rep, log)
+		r.recordCommit(ctx, rep, b.log)
 	}
+	return cr, nil
+}
+
+// record completes the accounting of a committed run, stores an
+// extraction's watermark, marks the objects processed, and checks that
+// every row in was loaded, quarantined or de-duplicated.
+func (r *Runner) record(ctx context.Context, b *batch, cr *warehouse.CommitResult) error {
+	res, p := b.res, b.p
 	res.Inserted, res.Updated = cr.Inserted, cr.Updated
 	res.Loaded = cr.Inserted + cr.Updated
 	res.Quarantined = cr.Quarantined
-	res.Deduplicated = cr.Deduplicated + dupRows
+	res.Deduplicated = cr.Deduplicated + b.dupRows
 	res.InvariantOK = res.RowsIn == res.Loaded+res.Quarantined+res.Deduplicated
 	res.Committed = true
 
-	files := r.objectFiles(res, todo)
+	files := r.objectFiles(res, b.todo)
 	// The watermark first: if the process dies before the objects are
 	// marked, the next run recovers them from the ledger, whose
 	// watermark is the same.
-	if ext != nil {
-		if err := r.finishExtract(ctx, p, ext); err != nil {
+	if b.ext != nil {
+		if err := r.finishExtract(ctx, p, b.ext); err != nil {
 			return err
 		}
 	}
@@ -591,18 +691,18 @@ func uncommitted(res *Result, err error) {
 	res.InvariantOK = ok
 }
 
-// abandon ends a run that will not commit what it staged: the rows
-// staging set aside are kept with the run (Warehouse.SetAside) where a
-// person can read them, then the staging is dropped. A failure to keep
-// them is logged: the input stays in the source for a re-run.
-func (r *Runner) abandon(ctx context.Context, res *Result, staged []*warehouse.Staged, log *slog.Logger) {
+// discardStaging ends a run that will not commit what it staged: the
+// rows staging set aside are kept with the run (Warehouse.SetAside)
+// where a person can read them, then the staging is dropped. A failure
+// to keep them is logged: the input stays in the source for a re-run.
+func (r *Runner) discardStaging(ctx context.Context, b *batch) {
 	ctx = context.WithoutCancel(ctx)
-	if len(staged) > 0 {
-		n, err := r.Warehouse.SetAside(ctx, res.RunID, res.Pipeline, staged)
+	if len(b.staged) > 0 {
+		n, err := r.Warehouse.SetAside(ctx, b.res.RunID, b.res.Pipeline, b.staged)
 		if err != nil {
-			log.Warn("keep the rows set aside by an uncommitted run", "err", err)
+			b.log.Warn("keep the rows set aside by an uncommitted run", "err", err)
 		}
-		res.SetAside = n
+		b.res.SetAside = n
 	}
 	_ = r.Warehouse.DropStaging(ctx)
 }
@@ -635,9 +735,9 @@ func (r *Runner) recordCommit(ctx context.Context, rep CommitReport, log *slog.L
 // returned: the run's own outcome matters more than its bookkeeping.
 func (r *Runner) finishTask(ctx context.Context, t metadata.TaskAttempt, err error) {
 	t.EndedAt = r.now()
-	t.Status = StatusSucceeded
+	t.Status = metadata.StatusSucceeded
 	if err != nil {
-		t.Status = StatusFailed
+		t.Status = metadata.StatusFailed
 		t.Error = redact.FromContext(ctx).Text(err.Error())
 	}
 	if serr := r.Store.RecordTask(context.WithoutCancel(ctx), t); serr != nil {

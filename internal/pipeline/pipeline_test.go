@@ -139,7 +139,7 @@ func TestRunLoadsEveryFormatAndAccountsForEveryRow(t *testing.T) {
 		t.Fatalf("target has %d rows", n)
 	}
 	run, err := e.store.GetRun(context.Background(), res.RunID)
-	if err != nil || run.Status != StatusSucceeded || run.RowsIn != 10 || !run.InvariantOK || run.Objects != 5 || run.Bytes == 0 {
+	if err != nil || run.Status != metadata.StatusSucceeded || run.RowsIn != 10 || !run.InvariantOK || run.Objects != 5 || run.Bytes == 0 {
 		t.Fatalf("stored run %+v %v", run, err)
 	}
 
@@ -148,7 +148,7 @@ func TestRunLoadsEveryFormatAndAccountsForEveryRow(t *testing.T) {
 		t.Fatalf("tasks %+v %v", tasks, err)
 	}
 	for _, task := range tasks {
-		if task.Status != StatusSucceeded || task.EndedAt.IsZero() {
+		if task.Status != metadata.StatusSucceeded || task.EndedAt.IsZero() {
 			t.Errorf("task %+v", task)
 		}
 	}
@@ -189,7 +189,7 @@ func TestRunRecoversFromACrashAfterCommit(t *testing.T) {
 	if err := e.store.ForgetObjects(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.store.CreateRun(ctx, metadata.Run{ID: "run-dead", Pipeline: "p", Status: StatusRunning, StartedAt: time.Now()}); err != nil {
+	if err := e.store.CreateRun(ctx, metadata.Run{ID: "run-dead", Pipeline: "p", Status: metadata.StatusRunning, StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.runner.Run(ctx, "p", Options{})
@@ -204,7 +204,7 @@ func TestRunRecoversFromACrashAfterCommit(t *testing.T) {
 		t.Fatalf("metadata store knows %d objects, want 5", len(objs))
 	}
 	dead, _ := e.store.GetRun(ctx, "run-dead")
-	if dead.Status != StatusFailed || !strings.Contains(dead.Error, "abandoned") {
+	if dead.Status != metadata.StatusFailed || !strings.Contains(dead.Error, "abandoned") {
 		t.Fatalf("dead run %+v", dead)
 	}
 }
@@ -216,7 +216,7 @@ func TestRunFailsAboveQuarantineThreshold(t *testing.T) {
 		!strings.Contains(err.Error(), "a.csv:3: CAST (column amount)") {
 		t.Fatalf("err = %v", err)
 	}
-	if res.Status != StatusFailed || !res.InvariantOK {
+	if res.Status != metadata.StatusFailed || !res.InvariantOK {
 		t.Fatalf("result %+v", res)
 	}
 	if n := e.count(t, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'p'"); n != 0 {
@@ -249,7 +249,7 @@ func TestRunCatchesLostRows(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	run, _ := e.store.GetRun(context.Background(), res.RunID)
-	if run.Status != StatusFailed || run.InvariantOK {
+	if run.Status != metadata.StatusFailed || run.InvariantOK {
 		t.Fatalf("stored run %+v", run)
 	}
 }
@@ -334,7 +334,7 @@ func TestRunFailsOnABadSchemaFileOrSource(t *testing.T) {
 		t.Fatalf("source error: %v", err)
 	}
 	run, _ := e.store.GetRun(context.Background(), res.RunID)
-	if run.Status != StatusFailed || run.Error != "bucket unreachable" {
+	if run.Status != metadata.StatusFailed || run.Error != "bucket unreachable" {
 		t.Fatalf("stored run %+v", run)
 	}
 }

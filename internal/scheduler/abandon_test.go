@@ -39,11 +39,11 @@ func TestTickEndsAbandonedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "abandoned: the process running it (owner elsewhere/1/a) stopped heartbeating at " + old.UTC().Format(time.RFC3339)
-	if ghost.Status != Failed || !strings.HasPrefix(ghost.Error, want) || ghost.EndedAt.IsZero() {
+	if ghost.Status != metadata.StatusFailed || !strings.HasPrefix(ghost.Error, want) || ghost.EndedAt.IsZero() {
 		t.Errorf("abandoned run after a tick = %s %q ended %v, want failed with %q", ghost.Status, ghost.Error, ghost.EndedAt, want)
 	}
 	for _, id := range []string{"run-live", "run-nobody"} {
-		if r, _ := store.GetRun(ctx, id); r.Status != Running {
+		if r, _ := store.GetRun(ctx, id); r.Status != metadata.StatusRunning {
 			t.Errorf("run %s after a tick = %s (%s), want running", id, r.Status, r.Error)
 		}
 	}

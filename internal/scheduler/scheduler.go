@@ -15,18 +15,6 @@ import (
 	"github.com/shp-dev/shp/internal/resilience"
 )
 
-// Claim statuses.
-const (
-	Queued    = "queued"
-	Running   = "running"
-	Succeeded = "succeeded"
-	Failed    = "failed"
-	Skipped   = "skipped" // an upstream pipeline failed for the same interval
-	// Held is an interval whose run waits for a person's decision before
-	// its commit; pipelines that depend on it wait too.
-	Held = "held"
-)
-
 // held reports whether err says a run waits for a person's decision
 // (an error with a Held method that returns true, such as the
 // pipeline's HeldError).
@@ -92,7 +80,7 @@ var WallClock Clock = wallClock{}
 // Scheduler runs a project's scheduled pipelines.
 type Scheduler struct {
 	Project *config.Project
-	Store   metadata.Store
+	Store   ClaimStore
 	Execute Executor
 	Clock   Clock
 	// Owner names this scheduler in its claims; unique per process.
@@ -373,7 +361,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 			return 0, err
 		}
 		if skip != "" {
-			s.finishClaim(ctx, j, Skipped)
+			s.finishClaim(ctx, j, metadata.StatusSkipped)
 			delete(s.pending, j.key())
 			s.Logger.Warn("run skipped", "pipeline", j.Pipeline, "logical_date", j.Interval.Start, "reason", skip)
 			continue
@@ -395,7 +383,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 	var claims []metadata.Claim
 	for _, j := range start {
 		if !j.claimed {
-			claims = append(claims, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: Running, Trigger: j.Trigger})
+			claims = append(claims, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Owner: s.Owner, Status: metadata.StatusRunning, Trigger: j.Trigger})
 		}
 	}
 	got, err := s.Store.ClaimIntervals(ctx, claims)
@@ -422,7 +410,7 @@ func (s *Scheduler) dispatchOnce(ctx context.Context) (int, error) {
 			}
 			// A backfill or manual run takes a finished interval over.
 			c, _, err := s.Store.GetClaim(ctx, j.Pipeline, j.Interval.Start)
-			ok := err == nil && c.Status != Running && c.Status != Queued
+			ok := err == nil && c.Status != metadata.StatusRunning && c.Status != metadata.StatusQueued
 			if ok {
 				ok, err = s.Store.TakeClaim(ctx, c, s.Owner)
 			}
@@ -459,9 +447,9 @@ func (s *Scheduler) upstreamState(ctx context.Context, j Job) (ready bool, skip 
 		switch {
 		case !found:
 			return false, "", nil
-		case c.Status == Failed || c.Status == Skipped:
+		case c.Status == metadata.StatusFailed || c.Status == metadata.StatusSkipped:
 			return false, fmt.Sprintf("upstream pipeline %s %s for this interval", up, c.Status), nil
-		case c.Status != Succeeded:
+		case c.Status != metadata.StatusSucceeded:
 			return false, "", nil
 		}
 	}
@@ -479,7 +467,7 @@ func (s *Scheduler) run(j Job) {
 	hb := j // the heartbeat's own copy: j.Attempt changes below
 	go func() { defer close(hbDone); s.heartbeat(hbCtx, hb) }()
 	stopHB := func() { cancelHB(); <-hbDone }
-	status := Failed
+	status := metadata.StatusFailed
 	for attempt := j.Attempt; ; attempt++ {
 		j.Attempt = attempt
 		actx, cancel := s.runCtx, context.CancelFunc(func() {})
@@ -493,12 +481,12 @@ func (s *Scheduler) run(j Job) {
 		}
 		cancel()
 		if err == nil {
-			status = Succeeded
+			status = metadata.StatusSucceeded
 			log.Info("run succeeded", "attempt", attempt, "duration", s.Clock.Now().Sub(start))
 			break
 		}
 		if held(err) {
-			status = Held
+			status = metadata.StatusHeld
 			log.Warn("run held for a decision", "attempt", attempt, "err", err)
 			break
 		}
@@ -517,7 +505,7 @@ func (s *Scheduler) run(j Job) {
 	s.finished = append(s.finished, metadata.Claim{Pipeline: j.Pipeline, LogicalDate: j.Interval.Start, Status: status, Owner: s.Owner})
 	s.inFlight--
 	s.active[j.Pipeline]--
-	if status == Succeeded {
+	if status == metadata.StatusSucceeded {
 		// Pipelines that depend on this one and have no schedule of their
 		// own run for the same interval now.
 		for _, name := range s.Project.PipelineNames() {
@@ -566,7 +554,7 @@ func (s *Scheduler) finishClaim(ctx context.Context, j Job, status string) {
 // recoverAbandoned handles claims left running by a scheduler that died:
 // their heartbeat is older than the lease.
 func (s *Scheduler) recoverAbandoned(ctx context.Context, now time.Time) error {
-	claims, err := s.Store.ListClaims(ctx, "", Running, Queued)
+	claims, err := s.Store.ListClaims(ctx, "", metadata.StatusRunning, metadata.StatusQueued)
 	if err != nil {
 		return err
 	}
@@ -597,7 +585,7 @@ func (s *Scheduler) recoverAbandoned(ctx context.Context, now time.Time) error {
 			continue
 		}
 		s.Logger.Warn("an interval's scheduler died; marked failed", "pipeline", c.Pipeline, "logical_date", c.LogicalDate, "owner", c.Owner)
-		if err := s.Store.SetClaimStatuses(ctx, []metadata.Claim{{Pipeline: c.Pipeline, LogicalDate: c.LogicalDate, Owner: s.Owner, Status: Failed}}); err != nil {
+		if err := s.Store.SetClaimStatuses(ctx, []metadata.Claim{{Pipeline: c.Pipeline, LogicalDate: c.LogicalDate, Owner: s.Owner, Status: metadata.StatusFailed}}); err != nil {
 			return err
 		}
 	}

@@ -196,7 +196,7 @@ func TestDependenciesAndRetries(t *testing.T) {
 	}
 	c, _, _ := store.GetClaim(context.Background(), "c", day(1, 0))
 	d, _, _ := store.GetClaim(context.Background(), "d", day(1, 0))
-	if c.Status != Skipped || d.Status != Succeeded {
+	if c.Status != metadata.StatusSkipped || d.Status != metadata.StatusSucceeded {
 		t.Errorf("claims: c %s, d %s", c.Status, d.Status)
 	}
 	clock.mu.Lock()
@@ -245,7 +245,7 @@ func TestTimeoutConcurrencyAndPause(t *testing.T) {
 		s.Wait()
 	}
 	c, _, _ := store.GetClaim(context.Background(), "slow", day(1, 0))
-	if !cancelled.Load() || c.Status != Failed {
+	if !cancelled.Load() || c.Status != metadata.StatusFailed {
 		t.Errorf("the slow run: cancelled %v, claim %s", cancelled.Load(), c.Status)
 	}
 	if rec.peak.Load() > 1 {
@@ -262,22 +262,22 @@ func TestAbandonedClaims(t *testing.T) {
 	p := project(t, "  a: {source: s, schedule: '@daily'}\n")
 	store := sqliteStore(t)
 	ctx := context.Background()
-	store.ClaimInterval(ctx, metadata.Claim{Pipeline: "a", LogicalDate: day(1, 0), Owner: "dead", Status: Running, Trigger: TriggerScheduled})
+	store.ClaimInterval(ctx, metadata.Claim{Pipeline: "a", LogicalDate: day(1, 0), Owner: "dead", Status: metadata.StatusRunning, Trigger: TriggerScheduled})
 	clock := &fakeClock{now: time.Now().Add(time.Hour)}
 	rec := &recorder{}
 	s := &Scheduler{Project: p, Store: store, Execute: rec.exec, Clock: clock, Owner: "alive"}
 	tick(t, s)
 	c, _, _ := store.GetClaim(ctx, "a", day(1, 0))
-	if c.Status != Failed || strings.Contains(strings.Join(rec.names(), ","), "a@01-01") {
+	if c.Status != metadata.StatusFailed || strings.Contains(strings.Join(rec.names(), ","), "a@01-01") {
 		t.Fatalf("abandoned claim %+v, runs %v", c, rec.names())
 	}
 	rec.jobs = nil
-	c.Status, c.Owner = Running, "dead"
+	c.Status, c.Owner = metadata.StatusRunning, "dead"
 	store.UpdateClaim(ctx, c)
 	r := &Scheduler{Project: p, Store: store, Execute: rec.exec, Clock: clock, Owner: "alive2", ResumeAbandoned: true}
 	tick(t, r)
 	c, _, _ = store.GetClaim(ctx, "a", day(1, 0))
-	if c.Status != Succeeded || strings.Join(rec.names(), ",") != "a@01-01T00#1" {
+	if c.Status != metadata.StatusSucceeded || strings.Join(rec.names(), ",") != "a@01-01T00#1" {
 		t.Fatalf("resumed claim %+v, runs %v", c, rec.names())
 	}
 }
@@ -373,7 +373,7 @@ func TestEnqueueTakesOver(t *testing.T) {
 	p := project(t, "  a: {source: s, schedule: '@daily'}\n")
 	store := sqliteStore(t)
 	ctx := context.Background()
-	store.ClaimInterval(ctx, metadata.Claim{Pipeline: "a", LogicalDate: day(1, 0), Owner: "x", Status: Succeeded, Trigger: TriggerScheduled})
+	store.ClaimInterval(ctx, metadata.Claim{Pipeline: "a", LogicalDate: day(1, 0), Owner: "x", Status: metadata.StatusSucceeded, Trigger: TriggerScheduled})
 	rec := &recorder{}
 	s := &Scheduler{Project: p, Store: store, Execute: rec.exec, Clock: &fakeClock{now: day(1, 12)}, Owner: "t"}
 	iv := Interval{Start: day(1, 0), End: day(2, 0)}
@@ -391,7 +391,7 @@ func TestEnqueueTakesOver(t *testing.T) {
 		s.Wait()
 	}
 	c, _, _ := store.GetClaim(ctx, "a", day(1, 0))
-	if strings.Join(rec.names(), ",") != "a@01-01T00#1" || c.Status != Succeeded || c.Owner != "t" {
+	if strings.Join(rec.names(), ",") != "a@01-01T00#1" || c.Status != metadata.StatusSucceeded || c.Owner != "t" {
 		t.Fatalf("backfill: %v, claim %+v", rec.names(), c)
 	}
 	if WallClock.Now().IsZero() || mustParse(t, "@daily", "").String() != "@daily" {
@@ -430,7 +430,7 @@ func TestHeldRunIsNotRetriedNorFailed(t *testing.T) {
 	}
 	h, _, _ := store.GetClaim(context.Background(), "h", day(1, 0))
 	down, found, _ := store.GetClaim(context.Background(), "down", day(1, 0))
-	if h.Status != Held || (found && down.Status == Skipped) {
+	if h.Status != metadata.StatusHeld || (found && down.Status == metadata.StatusSkipped) {
 		t.Fatalf("claims: h %s, down %s (found %v)", h.Status, down.Status, found)
 	}
 }

@@ -201,7 +201,7 @@ func (s *Service) Revert(ctx context.Context, id int64, by, reason, category str
 	if err != nil {
 		return Reverted{}, notFound(err)
 	}
-	if run.Status != "succeeded" {
+	if run.Status != metadata.StatusSucceeded {
 		return Reverted{}, fmt.Errorf("%w: action #%d belongs to run %s, which is %s: its batch never reached the target, so there is nothing to undo",
 			ErrConflict, id, run.ID, run.Status)
 	}
@@ -213,7 +213,7 @@ func (s *Service) Revert(ctx context.Context, id int64, by, reason, category str
 	}
 	if p.Mode == "replace" {
 		// A later run replaced the whole table, this action's rows with it.
-		latest, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: a.Pipeline, Status: "succeeded", Limit: 1})
+		latest, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: a.Pipeline, Status: metadata.StatusSucceeded, Limit: 1})
 		if err != nil {
 			return Reverted{}, err
 		}

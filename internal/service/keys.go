@@ -289,6 +289,31 @@ type AuditQuery struct {
 	Limit int
 }
 
+// RecordAudit stores one audited API request.
+func (s *Service) RecordAudit(ctx context.Context, e metadata.AuditEntry) error {
+	return s.Store.RecordAudit(ctx, e)
+}
+
+// AddAudit stores one audit entry that stands for several requests (an
+// aggregate of refused anonymous ones) and returns its id, by which
+// CountAudit counts the requests that follow.
+func (s *Service) AddAudit(ctx context.Context, e metadata.AuditEntry) (int64, error) {
+	return s.Store.AddAudit(ctx, e)
+}
+
+// CountAudit sets how many requests the aggregated entry id stands for,
+// and when the last of them came.
+func (s *Service) CountAudit(ctx context.Context, id int64, count int, last time.Time) error {
+	return s.Store.CountAudit(ctx, id, count, last)
+}
+
+// PruneAudit deletes the audit entries made before before (none when it
+// is zero) and the anonymous ones beyond the newest keepAnonymous, and
+// says how many it deleted.
+func (s *Service) PruneAudit(ctx context.Context, before time.Time, keepAnonymous int) (int64, error) {
+	return s.Store.PruneAudit(ctx, before, keepAnonymous)
+}
+
 // Audit lists the latest audit entries, newest first.
 func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]AuditView, error) {
 	if q.Limit < 1 || q.Limit > MaxPageSize {

@@ -318,10 +318,8 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 	if err != nil {
 		return Page[RunView]{}, err
 	}
-	switch q.Status {
-	case "", metadata.StatusRunning, metadata.StatusSucceeded, metadata.StatusFailed, metadata.StatusHeld:
-	default:
-		return Page[RunView]{}, invalid("status", "must be running, succeeded, failed or held, got %q", q.Status)
+	if q.Status != "" && !metadata.IsRunStatus(q.Status) {
+		return Page[RunView]{}, invalid("status", "must be %s, got %q", orList(metadata.RunStatuses), q.Status)
 	}
 	if q.Pipeline != "" {
 		if _, err := s.pipeline(q.Pipeline); err != nil {
@@ -345,6 +343,14 @@ func (s *Service) Runs(ctx context.Context, q RunQuery) (Page[RunView], error) {
 		page.Items = append(page.Items, runView(r))
 	}
 	return page, nil
+}
+
+// orList lists values as "a, b or c".
+func orList(values []string) string {
+	if len(values) < 2 {
+		return strings.Join(values, "")
+	}
+	return strings.Join(values[:len(values)-1], ", ") + " or " + values[len(values)-1]
 }
 
 // runToken encodes a run's place in the order.

@@ -50,7 +50,7 @@ func invalid(field, format string, args ...any) error {
 // Service carries what the operations need.
 type Service struct {
 	Project *config.Project
-	Store   metadata.Store
+	Store   Store
 	// Warehouse is needed by reverts only; nil elsewhere.
 	Warehouse warehouse.Warehouse
 	// Trigger starts a run of a pipeline with parameters and returns its
