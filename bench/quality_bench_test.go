@@ -109,7 +109,7 @@ func BenchmarkQualitySuite(b *testing.B) {
 		table.Columns = append(table.Columns, quality.Column{Name: c.n, Type: c.t})
 	}
 	hand := func() { scanRow(b, db.QueryRowContext(ctx, handWritten), len(benchSuite().Expectations)+1) }
-	compareQuality(b, db, quality.DuckDB, table, hand, fmt.Sprintf("DuckDB, %d rows", rows))
+	compareQuality(b, quality.SQLQueryer(db), quality.DuckDB, table, hand, fmt.Sprintf("DuckDB, %d rows", rows))
 }
 
 // scanRow reads one row of n columns.
@@ -206,5 +206,5 @@ func BenchmarkQualitySuitePostgres(b *testing.B) {
 	}
 	pgHand := regexp.MustCompile(`regexp_matches\((\w+), ('[^']*')\)`).ReplaceAllString(handWritten, "($1 ~ $2)")
 	hand := func() { scanRow(b, db.QueryRowContext(ctx, pgHand), len(benchSuite().Expectations)+1) }
-	compareQuality(b, db, quality.Postgres, table, hand, fmt.Sprintf("PostgreSQL, %d rows", rows))
+	compareQuality(b, quality.SQLQueryer(db), quality.Postgres, table, hand, fmt.Sprintf("PostgreSQL, %d rows", rows))
 }
