@@ -206,7 +206,7 @@ func scanBatch(ctx context.Context, q Queryer, batch []*compiled) error {
 	for bi, c := range batch {
 		for _, a := range c.plan.Aggregates {
 			if c.env.cond != "" {
-				a += " FILTER (WHERE " + c.env.cond + ")"
+				a = filterAggregate(d, a, c.env.cond)
 			}
 			text, as := c.env.render(a)
 			key := text + "\x00" + argsKey(as)

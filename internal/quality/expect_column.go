@@ -349,7 +349,7 @@ func goCheckedMap(env *Env, kw Kwargs, ok func(string) bool) (*Plan, error) {
 		for i, a := range mp.Aggregates {
 			aggs[i] = a
 			if env.cond != "" {
-				aggs[i] += " FILTER (WHERE " + env.cond + ")"
+				aggs[i] = filterAggregate(env.D, a, env.cond)
 			}
 		}
 		counts, err := env.Query(ctx, q, "SELECT "+strings.Join(aggs, ", ")+" FROM "+env.From())
