@@ -877,6 +877,10 @@ func decimalScale(typ string) (int, bool) {
 	return sc, true
 }
 
+// midnightPattern matches a date whose time of day is midnight, in UTC
+// when it has an offset: DuckDB's pattern dialect (RE2) as a SQL string.
+const midnightPattern = `'.*[T ]0?0:00(:00(\.0+)?)?\s*(Z|UTC|[+-]00(:?00)?)?'`
+
 // monthFirstFormats read slash dates month first, as PostgreSQL's default
 // DateStyle (MDY) does, for LoadSpec.MonthFirst.
 const monthFirstFormats = "['%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M', '%m/%d/%Y']"
@@ -912,7 +916,16 @@ func castExpr(col, typ string, monthFirst bool) string {
 		if monthFirst {
 			formats = strings.TrimSuffix(dateFormats, "]") + ", " + strings.TrimPrefix(monthFirstFormats, "[")
 		}
-		return fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, formats, typ)
+		conv := fmt.Sprintf("coalesce(%s, TRY_CAST(try_strptime(trim(CAST(%s AS VARCHAR)), %s) AS %s))", base, col, formats, typ)
+		if strings.EqualFold(typ, "DATE") {
+			// DuckDB reads "2026-01-02 10:30:00" as the DATE 2026-01-02:
+			// a time of day other than midnight (UTC) would be lost, so
+			// the value does not convert (widen_type may read the
+			// column as DATETIME). Only text with a ':' pays for it.
+			text := "trim(CAST(" + col + " AS VARCHAR))"
+			return fmt.Sprintf("CASE WHEN NOT contains(%[1]s, ':') OR regexp_full_match(%[1]s, %[2]s) THEN %[3]s END", text, midnightPattern, conv)
+		}
+		return conv
 	case "DECIMAL", "NUMERIC":
 	case "DOUBLE", "FLOAT", "REAL":
 		// A number too large for the type ("1e400") would read as
