@@ -577,6 +577,7 @@ func TestFilesMatchDuckDB(t *testing.T) {
 		key   []string
 		parse map[string]warehouse.ColumnParse
 		typed bool
+		enc   string
 	}{
 		{name: "defects", f: format.CSV, data: "id,name,amount\n1,a,1.5\n2,b\n3,c,xx\n4,\"d\ne\",2\n5,e,3,extra\n6,\xff\xfe,4\n\n7,g,5\n", sch: testSchema},
 		{name: "structural", f: format.CSV, data: "id,name,amount\n1\n2,b\n3,c,1,4,5\n4,\xff,\xfe\n5,\"x\n", sch: testSchema},
@@ -616,6 +617,8 @@ func TestFilesMatchDuckDB(t *testing.T) {
 			sch: schema.Schema{{Name: "id", Type: "INT64"}, {Name: "name", Type: "STRING"}, {Name: "amount", Type: "NUMERIC", Precision: 12, Scale: 2},
 				{Name: "day", Type: "DATE"}, {Name: "at", Type: "TIMESTAMP"}, {Name: "flag", Type: "BOOL"}, {Name: "blob", Type: "BYTES"}},
 			csv: warehouse.CSVOptions{NullValues: []string{`\N`}, QuotedNullsAreText: true}},
+		{name: "latin-1", f: format.CSV, data: "id,name,amount\n1,Caf\xe9 blend,1.5\n2,\xc6ble,2\n", sch: testSchema, enc: "latin-1"},
+		{name: "latin-1 json lines", f: format.JSONL, data: "{\"id\":1,\"name\":\"Caf\xe9\"}\n", sch: testSchema, enc: "windows-1252"},
 		{name: "hundreds of keys", f: format.JSONL, data: manyKeys()},
 		{name: "keys only in a late record", f: format.JSONL, data: lateKeys()},
 	}
@@ -636,7 +639,7 @@ func TestFilesMatchDuckDB(t *testing.T) {
 					t.Fatal(err)
 				}
 				sp := warehouse.LoadSpec{RunID: "run-1", Pipeline: "p", Target: "t_" + strings.ReplaceAll(c.name, " ", "_"), ObjectKey: c.name,
-					Path: p, Format: c.f, Compression: comp, Schema: c.sch, CSV: c.csv, Key: c.key, Parse: c.parse, Typed: c.typed}
+					Path: p, Format: c.f, Compression: comp, Schema: c.sch, CSV: c.csv, Key: c.key, Parse: c.parse, Typed: c.typed, Encoding: c.enc}
 				duck, derr := duckOutcome(t, d, sp)
 				pg, perr := pgOutcome(t, w, sp)
 				if (derr == nil) != (perr == nil) {
