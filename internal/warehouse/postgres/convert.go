@@ -3,6 +3,7 @@ package postgres
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -308,6 +309,11 @@ func castExpr(t colType, s string, monthFirst bool, v *val, arena *[]byte) (bool
 			if days, ok := fastDate(s); ok {
 				return dateValue(days, v)
 			}
+			if text := trimBlanks(s); strings.IndexByte(text, ':') >= 0 && !midnight.MatchString(text) {
+				// A time of day other than midnight (UTC) would be lost in
+				// a DATE: the value does not convert, as in DuckDB.
+				return false, ""
+			}
 			if days, ok := castDate(s); ok {
 				return dateValue(days, v)
 			}
@@ -421,6 +427,10 @@ func fastDate(s string) (int64, bool) {
 	}
 	return daysFromCivil(y, m, d), true
 }
+
+// midnight matches a date whose time of day is midnight, in UTC when it
+// has an offset: the DuckDB warehouse's midnightPattern.
+var midnight = regexp.MustCompile(`^(?:.*[T ]0?0:00(:00(\.0+)?)?\s*(Z|UTC|[+-]00(:?00)?)?)$`)
 
 // infText is DuckDB's regexp_full_match(lower(trim(text)),
 // '[+-]?inf(inity)?').
