@@ -351,6 +351,10 @@ type Options struct {
 	TempDir     string // spill and scratch files
 	MemoryLimit string
 	Threads     int
+	// Settings are the warehouse's other keys from config.yaml
+	// (config.Warehouse.Settings): a warehouse that is not a file, such
+	// as BigQuery, reads its project, datasets and credentials there.
+	Settings map[string]any
 }
 
 // Opener opens a warehouse of one kind.
