@@ -218,6 +218,7 @@ const (
 	refusedInvalid       = "invalid credentials"
 	refusedTooMany       = "too many failed authentications"
 	refusedUnavailable   = "authentication unavailable"
+	refusedAmbiguous     = "more than one credential"
 )
 
 // authenticate finds the caller: an API key (Authorization: Bearer
@@ -231,6 +232,13 @@ const (
 // credentials count against the address.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (service.Principal, string) {
 	challenge := `Bearer realm="shp"`
+	// Two credentials (Authorization and X-API-Key, or either twice)
+	// would let a proxy check one and shp use the other: refused.
+	if len(r.Header.Values("Authorization"))+len(r.Header.Values("X-API-Key")) > 1 {
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeProblem(w, r, http.StatusBadRequest, ProblemInvalid, "send one credential: Authorization or X-API-Key, once")
+		return service.Principal{}, refusedAmbiguous
+	}
 	token := r.Header.Get("X-API-Key")
 	if token == "" {
 		auth := r.Header.Get("Authorization")

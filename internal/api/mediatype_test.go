@@ -62,3 +62,41 @@ func TestWritesTakeJSONOnly(t *testing.T) {
 		}
 	}
 }
+
+// A request carrying two credentials (Authorization and X-API-Key, or one
+// of them twice) is refused whichever they are: a proxy could check one
+// while shp used the other.
+func TestOneCredentialPerRequest(t *testing.T) {
+	e := newEnv(t, metadata.KindSQLite, nil)
+	admin, viewer := e.keys[service.Admin], e.keys[service.Viewer]
+	for _, tc := range []struct {
+		name    string
+		headers [][2]string
+		want    int
+	}{
+		{"bearer viewer, x-api-key admin", [][2]string{{"Authorization", "Bearer " + viewer}, {"X-API-Key", admin}}, http.StatusBadRequest},
+		{"bearer admin, x-api-key viewer", [][2]string{{"Authorization", "Bearer " + admin}, {"X-API-Key", viewer}}, http.StatusBadRequest},
+		{"the same key twice", [][2]string{{"Authorization", "Bearer " + admin}, {"X-API-Key", admin}}, http.StatusBadRequest},
+		{"two authorization headers", [][2]string{{"Authorization", "Bearer " + viewer}, {"Authorization", "Bearer " + admin}}, http.StatusBadRequest},
+		{"two x-api-key headers", [][2]string{{"X-API-Key", viewer}, {"X-API-Key", admin}}, http.StatusBadRequest},
+		{"bearer admin", [][2]string{{"Authorization", "Bearer " + admin}}, http.StatusOK},
+		{"x-api-key admin", [][2]string{{"X-API-Key", admin}}, http.StatusOK},
+		{"bearer viewer", [][2]string{{"Authorization", "Bearer " + viewer}}, http.StatusForbidden},
+	} {
+		req, err := http.NewRequest("GET", e.srv.URL+"/api/v1/apikeys", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range tc.headers {
+			req.Header.Add(h[0], h[1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, resp.StatusCode, tc.want)
+		}
+	}
+}
