@@ -9,7 +9,8 @@ import (
 	"syscall"
 
 	"github.com/shp-dev/shp/internal/cli"
-	_ "github.com/shp-dev/shp/internal/warehouse/duckdb" // the embedded warehouse
+	_ "github.com/shp-dev/shp/internal/warehouse/duckdb"   // the embedded warehouse
+	_ "github.com/shp-dev/shp/internal/warehouse/postgres" // warehouse.type: postgres
 )
 
 func main() {

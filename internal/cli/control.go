@@ -43,7 +43,7 @@ type controlTrailer struct {
 
 // controlPath is where a project's server listens.
 func controlPath(p *config.Project) string {
-	return filepath.Join(filepath.Dir(p.ResolvePath(p.Config.Warehouse.Path)), "serve.sock")
+	return filepath.Join(localDir(p), "serve.sock")
 }
 
 // serveControl answers requests until ctx is done.

@@ -115,7 +115,7 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 	}
 	// Spill files of the engine and downloads of staged objects share one
 	// scratch folder next to the warehouse.
-	tempDir := filepath.Join(filepath.Dir(p.ResolvePath(p.Config.Warehouse.Path)), "tmp")
+	tempDir := filepath.Join(localDir(p), "tmp")
 	if w.warehouse {
 		wc := p.Config.Warehouse
 		s.warehouse, err = warehouse.Open(ctx, wc.Type, warehouse.Options{
@@ -123,6 +123,7 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 			TempDir:     tempDir,
 			MemoryLimit: wc.MemoryLimit,
 			Threads:     wc.Threads,
+			Settings:    wc.Settings,
 		})
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("open warehouse: %w", err), s.close())
@@ -134,6 +135,17 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 		}
 	}
 	return s, nil
+}
+
+// localDir is the folder of the project's local files: the warehouse
+// file's folder, or, for a warehouse that is not a file (PostgreSQL),
+// the folder the DuckDB warehouse would be in (.shp of the config folder).
+func localDir(p *config.Project) string {
+	path := p.Config.Warehouse.Path
+	if path == "" {
+		path = config.DefaultWarehousePath
+	}
+	return filepath.Dir(p.ResolvePath(path))
 }
 
 func (s *services) close() error {

@@ -24,6 +24,7 @@ import (
 	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
+	"github.com/shp-dev/shp/internal/warehouse/postgres/postgresspec"
 )
 
 // Event types.
@@ -295,8 +296,20 @@ func dsnParts(dsn string, port int) (string, int, string) {
 	return u.Hostname(), port, db
 }
 
-// TargetDataset names a pipeline's target table in the warehouse.
+// TargetDataset names a pipeline's target table in the warehouse: in
+// DuckDB, duckdb://FILE with main.TABLE; in PostgreSQL, after
+// OpenLineage's naming, postgres://host:port with database.schema.table.
 func TargetDataset(p *config.Project, target string) Dataset {
+	if p.Config.Warehouse.Type == postgresspec.Name {
+		c, err := postgresspec.Decode(p.Config.Warehouse.Settings)
+		if err == nil {
+			var server, db, schema string
+			if server, db, schema, err = c.Location(); err == nil {
+				return Dataset{Namespace: server, Name: db + "." + schema + "." + target}
+			}
+		}
+		return Dataset{Namespace: "postgres", Name: target}
+	}
 	path := p.Config.Warehouse.Path
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(p.Dir, path)

@@ -48,6 +48,15 @@ func TestDatasetNames(t *testing.T) {
 	if d := TargetDataset(p, "sales"); d.Namespace != "duckdb://"+filepath.ToSlash("/proj/.shp/w.duckdb") || d.Name != "main.sales" {
 		t.Errorf("target %+v", d)
 	}
+	pg := &config.Project{Dir: "/proj", Config: config.Config{Warehouse: config.Warehouse{Type: "postgres",
+		Settings: map[string]any{"dsn": "postgres://shp:s3cret-pw@db.internal:6432/analytics?sslmode=disable", "schema": "sales_mart"}}}}
+	if d := TargetDataset(pg, "sales"); d.Namespace != "postgres://db.internal:6432" || d.Name != "analytics.sales_mart.sales" {
+		t.Errorf("postgres target %+v", d)
+	}
+	pg.Config.Warehouse.Settings = map[string]any{"dsn": "host=10.0.0.7 port=5433 dbname=dw user=shp password=s3cret-pw search_path=mart"}
+	if d := TargetDataset(pg, "sales"); d.Namespace != "postgres://10.0.0.7:5433" || d.Name != "dw.mart.sales" {
+		t.Errorf("postgres target, key=value DSN %+v", d)
+	}
 }
 
 // recordingStore keeps lineage events; the rest of the Store is unused.

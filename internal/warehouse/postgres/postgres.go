@@ -4,6 +4,14 @@
 // rows of uncommitted runs, quality results, kept repairs, staging
 // tables) in another.
 //
+// # Configuration
+//
+// `warehouse.type: postgres` in config.yaml selects it; package
+// postgresspec declares its keys (dsn, schema, internal_schema,
+// max_connections), and the opener registered with warehouse.Register
+// reads them from warehouse.Options.Settings. The DSN's password is
+// masked in every error Open returns.
+//
 // # Loading
 //
 // PostgreSQL 15 has no COPY ... ON_ERROR and no pg_input_is_valid, so a
@@ -70,23 +78,32 @@ import (
 
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/postgres/postgresspec"
 )
 
 func init() {
-	warehouse.Register("postgres", func(ctx context.Context, opts warehouse.Options) (warehouse.Warehouse, error) {
-		w, err := Open(ctx, Config{DSN: opts.Path, TempDir: opts.TempDir})
-		if err != nil {
-			return nil, err // not a typed nil in the interface
-		}
-		return w, nil
-	})
+	warehouse.Register(postgresspec.Name, openSettings)
 }
 
-// Config says where the warehouse is.
-//
-// Until the configuration registers a PostgreSQL warehouse spec, the
-// opener registered with warehouse.Register takes the DSN from
-// warehouse.Options.Path; ${VAR} in it is the configuration's to expand.
+// openSettings is the opener warehouse.Open calls for
+// `warehouse.type: postgres`: it reads the keys of config.yaml's
+// warehouse section (declared by package postgresspec) from
+// opts.Settings.
+func openSettings(ctx context.Context, opts warehouse.Options) (warehouse.Warehouse, error) {
+	c, err := postgresspec.Decode(opts.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	w, err := Open(ctx, Config{DSN: c.DSN, Schema: c.Schema, InternalSchema: c.InternalSchema,
+		MaxConns: int32(c.MaxConnections), TempDir: opts.TempDir})
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return w, nil
+}
+
+// Config says where the warehouse is: what config.yaml's warehouse
+// section gives (postgresspec.Config), ${VAR} references expanded.
 type Config struct {
 	// DSN is a PostgreSQL connection string (URL or key=value).
 	DSN string
@@ -142,16 +159,10 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 		return nil, fmt.Errorf("postgres: warehouse DSN: %w", redactErr(err, cfg.DSN))
 	}
 	if cfg.Schema == "" {
-		cfg.Schema = "public"
-		if sp := pcfg.ConnConfig.RuntimeParams["search_path"]; sp != "" {
-			first, _, _ := strings.Cut(sp, ",")
-			if first = strings.Trim(strings.TrimSpace(first), `"`); first != "" && first != "$user" {
-				cfg.Schema = first
-			}
-		}
+		cfg.Schema = postgresspec.SearchPathSchema(pcfg.ConnConfig.RuntimeParams["search_path"])
 	}
 	if cfg.InternalSchema == "" {
-		cfg.InternalSchema = "_shp"
+		cfg.InternalSchema = postgresspec.DefaultInternalSchema
 	}
 	if cfg.MaxConns > 0 {
 		pcfg.MaxConns = cfg.MaxConns
@@ -171,7 +182,7 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 	w.db = stdlib.OpenDBFromPool(pool)
 	if err := w.init(ctx, pcfg.ConnConfig); err != nil {
 		w.Close()
-		return nil, err
+		return nil, redactErr(err, cfg.DSN)
 	}
 	return w, nil
 }
@@ -314,15 +325,6 @@ func qualified(schema, table string) string { return pgx.Identifier{schema, tabl
 // literal quotes an SQL string literal.
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// redactErr hides a DSN's password from an error that quotes it.
-func redactErr(err error, dsn string) error {
-	cfg, perr := pgx.ParseConfig(dsn)
-	if perr != nil || cfg.Password == "" {
-		return err
-	}
-	msg := strings.ReplaceAll(err.Error(), cfg.Password, "REDACTED")
-	if msg == err.Error() {
-		return err
-	}
-	return errors.New(msg)
-}
+// redactErr masks the secrets of a DSN (its password, wherever the driver
+// read it from) in an error's message; the error unwraps to err.
+func redactErr(err error, dsn string) error { return postgresspec.MaskDSN(dsn, err) }
