@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/config/spec"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/resilience"
 	"github.com/shp-dev/shp/internal/schema"
-	"github.com/shp-dev/shp/internal/warehouse/postgres/postgresspec"
 )
 
 // Event types.
@@ -296,19 +296,17 @@ func dsnParts(dsn string, port int) (string, int, string) {
 	return u.Hostname(), port, db
 }
 
-// TargetDataset names a pipeline's target table in the warehouse: in
-// DuckDB, duckdb://FILE with main.TABLE; in PostgreSQL, after
-// OpenLineage's naming, postgres://host:port with database.schema.table.
+// TargetDataset names a pipeline's target table in the warehouse as the
+// warehouse's spec does (spec.Spec.Dataset: PostgreSQL's is
+// postgres://host:port with database.schema.table), else as DuckDB's
+// file: duckdb://FILE with main.TABLE.
 func TargetDataset(p *config.Project, target string) Dataset {
-	if p.Config.Warehouse.Type == postgresspec.Name {
-		c, err := postgresspec.Decode(p.Config.Warehouse.Settings)
-		if err == nil {
-			var server, db, schema string
-			if server, db, schema, err = c.Location(); err == nil {
-				return Dataset{Namespace: server, Name: db + "." + schema + "." + target}
-			}
+	wh := p.Config.Warehouse
+	if sp, ok := spec.Lookup(spec.KindWarehouse, wh.Type); ok && sp.Dataset != nil {
+		if ns, name, ok := sp.Dataset(wh.Settings, target); ok {
+			return Dataset{Namespace: ns, Name: name}
 		}
-		return Dataset{Namespace: "postgres", Name: target}
+		return Dataset{Namespace: wh.Type, Name: target}
 	}
 	path := p.Config.Warehouse.Path
 	if !filepath.IsAbs(path) {

@@ -15,6 +15,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/schema"
+	_ "github.com/shp-dev/shp/internal/warehouse/postgres/postgresspec" // names its targets (spec.Spec.Dataset)
 )
 
 func TestRunUUID(t *testing.T) {

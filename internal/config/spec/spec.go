@@ -150,6 +150,13 @@ type Spec struct {
 	// rather than listing objects (files); its keys reach its connector
 	// as config.Source.Settings.
 	Extracting bool
+	// Dataset, when set, names a warehouse's table for lineage, after
+	// OpenLineage's naming conventions (postgres://host:port and
+	// database.schema.table), from the warehouse's settings
+	// (config.Warehouse.Settings); ok is false when the settings do not
+	// say. It must not return a secret. Without it a warehouse's tables
+	// are named as DuckDB's file.
+	Dataset func(settings map[string]any, table string) (namespace, name string, ok bool)
 }
 
 // Field returns the field called name.

@@ -69,8 +69,23 @@ func Spec() spec.Spec {
 		Name: Name,
 		Summary: "A PostgreSQL database (15 or later): values typed in Go and sent by binary COPY into unlogged staging tables, " +
 			"each commit one transaction under a per-target advisory lock (see \"PostgreSQL warehouse\").",
-		Fields: Fields(),
+		Fields:  Fields(),
+		Dataset: dataset,
 	}
+}
+
+// dataset names a target for lineage: postgres://host:port with
+// database.schema.table.
+func dataset(settings map[string]any, table string) (string, string, bool) {
+	c, err := Decode(settings)
+	if err != nil {
+		return "", "", false
+	}
+	server, db, schema, err := c.Location()
+	if err != nil {
+		return "", "", false
+	}
+	return server, db + "." + schema + "." + table, true
 }
 
 // Fields are the warehouse's keys, in the reference's order.

@@ -52,6 +52,17 @@ func TestLocation(t *testing.T) {
 	}
 }
 
+// TestDataset: lineage's name of a target, which holds no password.
+func TestDataset(t *testing.T) {
+	ns, name, ok := Spec().Dataset(map[string]any{"dsn": "postgres://shp:pw-1234@db.example:6432/dw", "schema": "mart"}, "sales")
+	if !ok || ns != "postgres://db.example:6432" || name != "dw.mart.sales" {
+		t.Errorf("dataset %s %s %v", ns, name, ok)
+	}
+	if _, _, ok := Spec().Dataset(map[string]any{"schema": "mart"}, "sales"); ok {
+		t.Error("a dataset without a DSN")
+	}
+}
+
 // TestDSNPasswordMasked: a DSN that does not parse is refused with a
 // message that names the problem, not the password, in either form.
 func TestDSNPasswordMasked(t *testing.T) {
