@@ -21,11 +21,13 @@ demo: build ## run the quick start pipeline, print its summary and what self-hea
 	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
 	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
 
-bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions)
+bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
+	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
 
-chaos: ## fault-injection suite: inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per class
-	SHP_CHAOS_REPORT=- $(GO) test -count=1 -v -run '^TestFaultInjection$$' ./chaos/ | sed -n '/^| fault class/,/healed without a person/p'
+chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all): inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per warehouse and class
+	@report=$$(mktemp); SHP_CHAOS_WAREHOUSE=$${SHP_CHAOS_WAREHOUSE:-all} SHP_CHAOS_REPORT=$$report \
+	$(GO) test -count=1 -timeout 60m -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -7,6 +7,8 @@ package chaos
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -24,9 +26,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shp-dev/shp/internal/cli"
 	"github.com/shp-dev/shp/internal/testutil"
 	_ "github.com/shp-dev/shp/internal/warehouse/duckdb"
+	_ "github.com/shp-dev/shp/internal/warehouse/postgres"
 )
 
 // row is one ground-truth record.
@@ -236,13 +241,63 @@ auto_approve: [transcode_encoding, add_nullable_column, widen_type, parse_date_f
   parse_number_format, normalize_to_value_set, quarantine_duplicates, fill_declared_default, read_null_tokens]
 `
 
+// The warehouses the suite runs on (SHP_CHAOS_WAREHOUSE).
+const (
+	onDuckDB   = "duckdb"
+	onPostgres = "postgres"
+)
+
+// warehouseUnderTest is the warehouse the projects of the running trials
+// load into: the classes run one warehouse at a time, never in parallel.
+var warehouseUnderTest = onDuckDB
+
+// warehouses are the warehouses SHP_CHAOS_WAREHOUSE names: duckdb (the
+// default), postgres, or all.
+func warehouses(t *testing.T) []string {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("SHP_CHAOS_WAREHOUSE"))); v {
+	case "", onDuckDB:
+		return []string{onDuckDB}
+	case onPostgres:
+		return []string{onPostgres}
+	case "all", "both":
+		return []string{onDuckDB, onPostgres}
+	default:
+		t.Fatalf("SHP_CHAOS_WAREHOUSE=%q: want duckdb, postgres or all", v)
+		return nil
+	}
+}
+
+// warehouseYAML is config.yaml's warehouse section for a trial: nothing
+// for DuckDB (the default, a file in the project), and for PostgreSQL a
+// pair of schemas of the trial's own on the test server (targets, shp's
+// tables), dropped when the trial ends.
+func warehouseYAML(t *testing.T) string {
+	if warehouseUnderTest != onPostgres {
+		return ""
+	}
+	dsn := testutil.PostgresDSN(t) // a new schema, first on the search path
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	crand.Read(b[:])
+	internal := "shp_chaos_" + hex.EncodeToString(b[:]) + "_shp"
+	t.Cleanup(func() {
+		testutil.PostgresExec(t, dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{internal}.Sanitize()+" CASCADE")
+	})
+	t.Setenv("SHP_CHAOS_WAREHOUSE_DSN", dsn)
+	return "warehouse:\n  type: postgres\n  dsn: ${SHP_CHAOS_WAREHOUSE_DSN}\n  schema: " + cfg.RuntimeParams["search_path"] +
+		"\n  internal_schema: " + internal + "\n"
+}
+
 // project writes a project whose events pipeline reads the source given
-// as YAML.
+// as YAML, loading into the warehouse under test.
 func project(t *testing.T, sourceYAML string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"config.yaml": "project: chaos\ndefaults:\n  max_quarantine_ratio: 1\npipelines:\n  events:\n    source: src\n    mode: merge\n    key: [id]\n" +
+		"config.yaml": "project: chaos\n" + warehouseYAML(t) + "defaults:\n  max_quarantine_ratio: 1\npipelines:\n  events:\n    source: src\n    mode: merge\n    key: [id]\n" +
 			"    retries: {attempts: 1}\n",
 		"sources.yaml":         "sources:\n  src:\n" + sourceYAML,
 		"schemas/events.json":  schemaJSON,
@@ -711,22 +766,46 @@ func httpFault(fail, status int, body string) func(t *testing.T, seed uint64) (s
 	}
 }
 
-// measure compares the target with the truth after a trial.
-func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, code int, stderr string) trial {
-	t.Helper()
-	cols := "id, strftime(day, '%Y-%m-%d'), coalesce(strftime(seen_at, '%Y-%m-%d %H:%M:%S'), 'NULL'), printf('%.2f', amount), " +
-		"coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
-	if fc.exact {
-		cols = "id, coalesce(CAST(day AS VARCHAR), 'NULL'), coalesce(CAST(seen_at AS VARCHAR), 'NULL'), coalesce(CAST(amount AS VARCHAR), 'NULL'), " +
+// targetSQL is how the warehouse under test shows a target's values for
+// measure: the columns of a record as the truth writes them, and a test
+// that a text holds another.
+func targetSQL(fc faultClass, channel bool) (cols, contains string) {
+	text := func(col string) string { return "coalesce(CAST(" + col + " AS VARCHAR), 'NULL')" }
+	if warehouseUnderTest == onPostgres {
+		cols = "id, to_char(day, 'YYYY-MM-DD'), coalesce(to_char(seen_at, 'YYYY-MM-DD HH24:MI:SS'), 'NULL'), round(amount::numeric, 2)::text, " +
+			"coalesce(CAST(CAST(qty AS DOUBLE PRECISION) AS TEXT), 'NULL'), city, region"
+		text = func(col string) string { return "coalesce(CAST(" + col + " AS TEXT), 'NULL')" }
+		if fc.exact {
+			cols = "id, " + text("day") + ", " + text("seen_at") + ", " + text("amount") + ", coalesce(CAST(CAST(qty AS DOUBLE PRECISION) AS TEXT), 'NULL'), city, region"
+		}
+		contains = "strpos(reason, %s) > 0"
+	} else {
+		cols = "id, strftime(day, '%Y-%m-%d'), coalesce(strftime(seen_at, '%Y-%m-%d %H:%M:%S'), 'NULL'), printf('%.2f', amount), " +
 			"coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
+		if fc.exact {
+			cols = "id, " + text("day") + ", " + text("seen_at") + ", " + text("amount") + ", coalesce(CAST(CAST(qty AS DOUBLE) AS VARCHAR), 'NULL'), city, region"
+		}
+		contains = "contains(reason, %s)"
 	}
 	if channel {
 		if fc.extraCol != "" {
-			cols += ", coalesce(CAST(" + fc.extraCol + " AS VARCHAR), 'NULL')"
+			cols += ", " + text(fc.extraCol)
 		} else {
 			cols += ", channel"
 		}
 	}
+	return cols, contains
+}
+
+// pgEra finds PostgreSQL's text of a date or time before the common era
+// ("0044-03-15 12:00:00 BC"), which DuckDB writes, and the truth holds,
+// as "0044-03-15 (BC) 12:00:00".
+var pgEra = regexp.MustCompile(`^(\d{4,}-\d\d-\d\d)((?: \d\d:\d\d:\d\d(?:\.\d+)?)?(?:[+-]\d\d(?::\d\d)*)?) BC$`)
+
+// measure compares the target with the truth after a trial.
+func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, code int, stderr string) trial {
+	t.Helper()
+	cols, contains := targetSQL(fc, channel)
 	// canon is a record as the target should show it; exact amounts are
 	// compared as numbers written in full.
 	canon := func(s string) string {
@@ -743,6 +822,11 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		s := fmt.Sprint(r["r"])
 		id, _ := strconv.Atoi(s[:strings.IndexByte(s, '|')])
 		parts := strings.Split(s, "|")
+		if warehouseUnderTest == onPostgres && fc.exact {
+			for i := 1; i <= 2 && i < len(parts); i++ {
+				parts[i] = pgEra.ReplaceAllString(parts[i], "$1 (BC)$2")
+			}
+		}
 		if f, err := strconv.ParseFloat(parts[4], 64); err == nil {
 			parts[4] = strconv.FormatFloat(f, 'g', -1, 64)
 		}
@@ -804,7 +888,8 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 		return false
 	}
-	reasonInQuarantine := fc.cause != "" && len(query(t, dir, "SELECT 1 FROM events__quarantine WHERE contains(reason, '"+strings.ReplaceAll(fc.cause, "'", "''")+"')")) > 0
+	reasonInQuarantine := fc.cause != "" && len(query(t, dir, "SELECT 1 FROM events__quarantine WHERE "+
+		fmt.Sprintf(contains, "'"+strings.ReplaceAll(fc.cause, "'", "''")+"'"))) > 0
 	switch {
 	case code == 0 && inTarget == len(want) && tr.wrong == 0 && (len(quarantined) == 0 || fc.extras) && fc.kind != "escalate":
 		tr.outcome = healed
@@ -875,12 +960,48 @@ func actionsOf(t *testing.T, dir string) []action {
 // trials per class: each with its own seed, so the data differs.
 const trials = 3
 
-// TestFaultInjection runs every fault class and holds the engine to its
-// targets: in auto-fixable classes at least 90% of faults healed without a
-// person; zero wrong fixes; zero lost rows; every other fault escalated or
-// failed with a reason that names its cause. SHP_CHAOS_REPORT=FILE writes
-// the table as Markdown (- for stdout).
+// TestFaultInjection runs every fault class on each warehouse
+// SHP_CHAOS_WAREHOUSE names (duckdb, the default; postgres; or all) and
+// holds the engine to its targets on each: in auto-fixable classes at
+// least 90% of faults healed without a person; zero wrong fixes; zero
+// lost rows; every other fault escalated or failed with a reason that
+// names its cause. SHP_CHAOS_REPORT=FILE writes the table as Markdown (-
+// for stdout), a row per warehouse and class.
 func TestFaultInjection(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("| warehouse | fault class | source | expected | trials | healed | escalated | failed with reason | missed | wrong fixes | lost rows |\n")
+	b.WriteString("|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	var summaries []string
+	for _, wh := range warehouses(t) {
+		t.Run(wh, func(t *testing.T) {
+			warehouseUnderTest = wh
+			defer func() { warehouseUnderTest = onDuckDB }()
+			start := time.Now()
+			rows, summary := faultInjection(t, wh)
+			b.WriteString(rows)
+			if summary != "" {
+				summaries = append(summaries, fmt.Sprintf("Auto-fixable classes on %s: %s; the suite took %s.", wh, summary, time.Since(start).Round(time.Second)))
+			}
+		})
+	}
+	if len(summaries) > 0 {
+		b.WriteString("\n" + strings.Join(summaries, "\n") + "\n")
+	}
+	switch dest := os.Getenv("SHP_CHAOS_REPORT"); dest {
+	case "":
+		t.Log("\n" + b.String())
+	case "-":
+		fmt.Println(b.String())
+	default:
+		if err := os.WriteFile(dest, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// faultInjection runs every fault class on the warehouse wh, checks the
+// targets, and returns the report's rows and the auto-fixable summary.
+func faultInjection(t *testing.T, wh string) (string, string) {
 	type tally struct {
 		fc                                                faultClass
 		n, healed, escalated, failed, missed, wrong, lost int
@@ -899,7 +1020,7 @@ func TestFaultInjection(t *testing.T) {
 					tr = measure(t, fc, dir, want, channel, code, stderr)
 				})
 				if !ok && tr.outcome == "" {
-					if t.Skipped() || strings.Contains(fc.source, "sql") || fc.source == "postgres" || fc.source == "mariadb" {
+					if t.Skipped() || strings.Contains(fc.source, "sql") || fc.source == "postgres" || fc.source == "mariadb" || wh == onPostgres {
 						tl.skipped = "server unreachable"
 					}
 					continue
@@ -924,16 +1045,14 @@ func TestFaultInjection(t *testing.T) {
 		})
 	}
 	var b strings.Builder
-	b.WriteString("| fault class | source | expected | trials | healed | escalated | failed with reason | missed | wrong fixes | lost rows |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	var autoN, autoHealed int
 	sort.SliceStable(all, func(i, j int) bool { return all[i].fc.source < all[j].fc.source })
 	for _, tl := range all {
 		if tl.n == 0 {
-			fmt.Fprintf(&b, "| %s | %s | %s | skipped: %s | | | | | | |\n", tl.fc.name, tl.fc.source, tl.fc.kind, tl.skipped)
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | skipped: %s | | | | | | |\n", wh, tl.fc.name, tl.fc.source, tl.fc.kind, tl.skipped)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", tl.fc.name, tl.fc.source, tl.fc.kind, tl.n,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %d | %d | %d | %d | %d |\n", wh, tl.fc.name, tl.fc.source, tl.fc.kind, tl.n,
 			tl.healed, tl.escalated, tl.failed, tl.missed, tl.wrong, tl.lost)
 		if tl.wrong > 0 || tl.lost > 0 || tl.missed > 0 {
 			t.Errorf("%s: %d wrong fixes, %d lost rows, %d missed: %v", tl.fc.name, tl.wrong, tl.lost, tl.missed, tl.details)
@@ -952,20 +1071,11 @@ func TestFaultInjection(t *testing.T) {
 			}
 		}
 	}
-	if autoN > 0 {
-		fmt.Fprintf(&b, "\nAuto-fixable classes: %d of %d faults healed without a person (%.0f%%).\n", autoHealed, autoN, 100*float64(autoHealed)/float64(autoN))
-		if float64(autoHealed) < 0.9*float64(autoN) {
-			t.Errorf("auto-fixable classes: %d of %d healed, below 90%%", autoHealed, autoN)
-		}
+	if autoN == 0 {
+		return b.String(), ""
 	}
-	switch dest := os.Getenv("SHP_CHAOS_REPORT"); dest {
-	case "":
-		t.Log("\n" + b.String())
-	case "-":
-		fmt.Println(b.String())
-	default:
-		if err := os.WriteFile(dest, []byte(b.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if float64(autoHealed) < 0.9*float64(autoN) {
+		t.Errorf("auto-fixable classes: %d of %d healed, below 90%%", autoHealed, autoN)
 	}
+	return b.String(), fmt.Sprintf("%d of %d faults healed without a person (%.0f%%)", autoHealed, autoN, 100*float64(autoHealed)/float64(autoN))
 }
