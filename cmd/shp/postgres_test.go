@@ -68,7 +68,9 @@ func TestQuickstartOnPostgres(t *testing.T) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	internal := "shp_test_qs_" + hex.EncodeToString(b[:]) + "_shp"
-	t.Cleanup(func() { testutil.PostgresExec(t, dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{internal}.Sanitize()+" CASCADE") })
+	t.Cleanup(func() {
+		testutil.PostgresExec(t, dsn, "DROP SCHEMA IF EXISTS "+pgx.Identifier{internal}.Sanitize()+" CASCADE")
+	})
 	// The DSN's own password, or one planted (a trust server ignores it).
 	password, ok := u.User.Password()
 	if !ok || password == "" {
