@@ -94,7 +94,7 @@ func Fields() []spec.Field {
 		{Name: "dsn", Type: spec.String, Required: true, Example: "${SHP_WAREHOUSE_DSN}", Check: checkDSN,
 			Doc: "The database, as a URL (`postgres://user:pass@host:5432/db?sslmode=require`) or key=value pairs " +
 				"(`host=... dbname=...`); PGPASSWORD, PGSSLMODE and the other libpq variables apply. A secret: put it in the " +
-				"environment and write `${VAR}`; shp masks its password in every message."},
+				"environment and write `${VAR}`; shp masks its password in its errors."},
 		{Name: "schema", Type: spec.String, Example: "analytics", Check: checkSchema,
 			Doc: "The schema of the targets and their `__quarantine` tables, made when missing. Empty: the first schema of " +
 				"the DSN's `search_path` option, else `public`."},
