@@ -202,6 +202,58 @@ type CommitSpec struct {
 	Key      []string
 	Rebuild  bool // delete what earlier runs of this pipeline loaded first (full refresh)
 	Objects  []*Staged
+	// Design is how the target is laid out when the commit creates it
+	// (partitioning, clustering); nil for the engine's default. A
+	// warehouse that has no such layout ignores it.
+	Design *TableDesign
+}
+
+// TableDesign is a target table's physical layout, from its pipeline's
+// config (partition_by, cluster_by, ...). The optimisation layer
+// recommends and changes it.
+type TableDesign struct {
+	// PartitionBy is the DATE, TIMESTAMP or DATETIME column the table is
+	// partitioned by; empty with IngestionTime for the load time, empty
+	// without it for no partitioning.
+	PartitionBy string
+	// IngestionTime partitions by when rows were loaded
+	// (BigQuery's _PARTITIONTIME).
+	IngestionTime bool
+	// Granularity is the partitions' size: DAY (the default), HOUR,
+	// MONTH or YEAR.
+	Granularity string
+	// RequirePartitionFilter refuses queries of the table that do not
+	// filter on the partitioning column.
+	RequirePartitionFilter bool
+	// PartitionExpiration drops partitions older than this; 0 keeps
+	// them.
+	PartitionExpiration time.Duration
+	// ClusterBy are up to four columns the table's rows are sorted by
+	// within a partition.
+	ClusterBy []string
+}
+
+// Cost is what the engine reports a run's jobs cost (BigQuery: the job
+// statistics). A warehouse that has such a bill says so through
+// CostReporter.
+type Cost struct {
+	Jobs           int64 // jobs run
+	BytesProcessed int64 // bytes the jobs read
+	BytesBilled    int64 // bytes billed (at least 10 MiB a query on BigQuery)
+	SlotMillis     int64 // slot-milliseconds
+}
+
+// CostReporter is a warehouse that knows what a run's jobs cost.
+type CostReporter interface {
+	// RunCost returns what the jobs of a run cost so far.
+	RunCost(runID string) Cost
+}
+
+// Estimator is a warehouse that can say, before running a query, how
+// many bytes it would read (a dry run).
+type Estimator interface {
+	// EstimateBytes returns the bytes query would process.
+	EstimateBytes(ctx context.Context, query string, args ...any) (int64, error)
 }
 
 // Reject counts an object's rows set aside for one kind of problem.
