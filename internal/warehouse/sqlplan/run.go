@@ -43,10 +43,12 @@ func DB(q SQLQueryer) Querier { return sqlQuerier{q} }
 
 type sqlQuerier struct{ q SQLQueryer }
 
+// QueryRow implements Querier with QueryRowContext.
 func (s sqlQuerier) QueryRow(ctx context.Context, query string, args ...any) Row {
 	return s.q.QueryRowContext(ctx, query, args...)
 }
 
+// Query implements Querier with QueryContext; done closes the rows.
 func (s sqlQuerier) Query(ctx context.Context, query string, args ...any) (Rows, func(), error) {
 	rows, err := s.q.QueryContext(ctx, query, args...)
 	if err != nil {
