@@ -23,6 +23,7 @@ var ErrConcurrentRun = errors.New("another run of the pipeline committed while t
 // failed commit is retried from the staged files.
 func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
 	res, err := w.commit(ctx, spec)
+	w.unclaim(spec.RunID, spec.Target)
 	for _, o := range spec.Objects {
 		w.dropPending(ctx, o.Table)
 		for _, t := range sqlplan.StagingTables(o) {
@@ -57,6 +58,13 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 	target := w.target(spec.Target)
 	qtable := w.target(spec.Target + warehouse.QuarantineSuffix)
+	// A target this commit creates may be a staged object's table.
+	attach := false
+	if spec.Mode != warehouse.ModeMerge {
+		if attach, err = w.targetAbsent(ctx, tx, spec.Target); err != nil {
+			return nil, err
+		}
+	}
 	tcols, changes, err := w.ensureTarget(ctx, tx, spec)
 	if err != nil {
 		return nil, err
@@ -77,6 +85,17 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		for _, o := range spec.Objects {
 			if len(o.Columns) == 0 {
 				continue
+			}
+			if attach {
+				attach = false
+				ok, err := w.attachStaged(ctx, tx, spec.Target, o)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					res.Inserted += o.Loaded
+					continue
+				}
 			}
 			names, sel := insertList(o.Columns, tcols, "")
 			tag, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", target, names, sel, w.staging(o.Table)))

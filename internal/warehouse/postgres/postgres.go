@@ -25,7 +25,10 @@
 // DuckDB by equiv_test.go), and sends the rows that convert to an
 // UNLOGGED staging table with binary COPY ... FREEZE: the server parses
 // nothing, writes no WAL for the staging table, and the commit reads its
-// rows without setting hint bits. Rows that do not convert stream at the
+// rows without setting hint bits. The first object a run stages for a
+// target that does not exist yet (not a merge) goes to a logged staging
+// table instead, which the commit puts in the target's place (attach.go):
+// the rows of a first load are written once. Rows that do not convert stream at the
 // same time, with their line, reason and raw text, to the object's
 // quarantine staging table over a second connection. Nothing is held in
 // memory; every record read is in one of the two tables (rows in =
@@ -44,14 +47,22 @@
 // target queue, commits into others do not wait. Under the lock it
 // refuses a commit when another run of the same pipeline committed after
 // this run began staging, so two runs of a pipeline cannot both commit.
+// The rows go in with INSERT ... SELECT from the staging table, but when
+// the commit creates the target: then a logged staging table with the
+// new target's columns, privileges and storage is renamed into its place
+// (shp's row number becomes a dropped column, its 8 bytes a row kept
+// until the table is next rewritten). That is DDL in the commit's
+// transaction: a commit that fails leaves no target. A target that
+// exists, with the indexes, grants, constraints and triggers a user gave
+// it, is only ever inserted into.
 //
 // # Staging tables and crashes
 //
-// Staging tables are unlogged tables in the internal schema named after
-// the process's instance, which holds a session-level advisory lock on
-// that instance for as long as it lives. DropStaging drops the staging
-// tables of instances whose lock is free (their process is gone) and
-// this instance's tables that no run uses.
+// Staging tables are tables (unlogged but for a new target's) in the
+// internal schema named after the process's instance, which holds a
+// session-level advisory lock on that instance for as long as it lives.
+// DropStaging drops the staging tables of instances whose lock is free
+// (their process is gone) and this instance's tables that no run uses.
 //
 // # Repairs
 //
@@ -140,6 +151,9 @@ type Warehouse struct {
 	// pending are the rewrites applied whose original values wait for
 	// KeepRepair or UndoRepair, by token.
 	pending map[string]pendingRewrite
+	// attach are the targets, by run and target, for which the run
+	// claimed a staging table the commit may attach (see claimAttach).
+	attach map[string]bool
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)

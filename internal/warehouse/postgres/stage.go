@@ -30,7 +30,7 @@ const (
 // quarantine staging table, in one streaming pass.
 func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
 	id := fmt.Sprintf("stage_%08x_%d", w.instance, w.seq.Add(1))
-	s := &stager{w: w, spec: spec, table: id, qtable: id + "_q"}
+	s := &stager{w: w, spec: spec, table: id, qtable: id + "_q", logged: w.claimAttach(ctx, spec)}
 	w.mu.Lock()
 	w.live[s.table] = true
 	w.live[s.qtable] = true
@@ -40,6 +40,9 @@ func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareho
 	}
 	st, err := s.run(ctx)
 	if err != nil {
+		if s.logged {
+			w.unclaim(spec.RunID, spec.Target)
+		}
 		s.drop(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("postgres: stage %s: %w", spec.ObjectKey, err)
 	}
@@ -50,6 +53,7 @@ type stager struct {
 	w             *Warehouse
 	spec          warehouse.LoadSpec
 	table, qtable string
+	logged        bool // the staging table is logged: the commit may attach it as the target
 	drift         []string
 	extra         []schema.Field
 	extraGuess    []*typeGuess // the types of the extra columns, as read
@@ -331,10 +335,15 @@ func (s *stager) create(ctx context.Context) error {
 	s.vals = make([]val, len(s.cols))
 	// The staging table is made in the COPY's transaction, so that its
 	// rows are written frozen: the commit reads them without setting
-	// hint bits on every page.
+	// hint bits on every page. It is unlogged (no WAL) unless the commit
+	// may attach it as a new target (claimAttach).
+	kind := "UNLOGGED TABLE "
+	if s.logged {
+		kind = "TABLE "
+	}
 	var err error
 	s.good, err = s.w.startCopy(ctx, s.w.staging(s.table), names,
-		"CREATE UNLOGGED TABLE "+s.w.staging(s.table)+" ("+strings.Join(defs, ", ")+")")
+		"CREATE "+kind+s.w.staging(s.table)+" ("+strings.Join(defs, ", ")+")")
 	return err
 }
 
@@ -513,7 +522,9 @@ func (w *Warehouse) startCopy(ctx context.Context, table string, columns []strin
 	opts := "FORMAT binary"
 	if cs.tx {
 		// Staging rows need no durability: an unlogged table, and a
-		// commit that does not wait for the WAL.
+		// commit that does not wait for the WAL (a logged staging table
+		// becomes durable with the commit that attaches it, whose WAL
+		// flush comes after the table's).
 		if _, err := conn.Exec(ctx, "BEGIN; SET LOCAL synchronous_commit = off; "+create); err != nil {
 			_, _ = conn.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 			conn.Release()
