@@ -495,6 +495,74 @@ func (w *Warehouse) addColumns(ctx context.Context, table string, cols []column)
 	if _, err := t.Update(ctx, bq.TableMetadataToUpdate{Schema: sch}, md.ETag); err != nil {
 		return fmt.Errorf("add columns to %s: %w", table, err)
 	}
+	if w.columnsQueryable(ctx, table, cols) {
+		return nil
+	}
+	return w.rebuildWith(ctx, table, md, cols)
+}
+
+// columnsQueryable reports whether a query can read the columns: a dry
+// run, free. Real BigQuery's schema patch adds them; the emulator's
+// changes only the table's metadata, which its analyzer does not read.
+func (w *Warehouse) columnsQueryable(ctx context.Context, table string, cols []column) bool {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = ident(c.Name)
+	}
+	_, err := w.EstimateBytes(ctx, "SELECT "+strings.Join(names, ", ")+" FROM "+w.target(table)+" WHERE FALSE")
+	return err == nil
+}
+
+// rebuildWith gives a table new NULLABLE columns by copying it: for an
+// engine whose schema patch adds no column a query can read (the
+// emulator; real BigQuery never comes here). The rows go to a copy in
+// shp's dataset, the table is made again with the new columns and its
+// layout (md: partitioning, clustering, descriptions), and the rows come
+// back. Not atomic: a crash between the drop and the copy back leaves
+// the rows in the copy (__shp_rebuild_<table>_..., which expires with
+// staging_expiration).
+func (w *Warehouse) rebuildWith(ctx context.Context, table string, md *bq.TableMetadata, cols []column) error {
+	copyName := w.cfg.ShpDataset + ".__shp_rebuild_" + sanitize(table) + "_" + w.instance + "_" + strconv.FormatInt(w.seq.Add(1), 10)
+	extra := make([]string, len(cols))
+	for i, c := range cols {
+		extra[i] = "CAST(NULL AS " + c.typeName() + ") AS " + ident(c.Name)
+	}
+	m := jobMeta{step: w.nextStep("rebuild")}
+	script := fmt.Sprintf("CREATE TABLE %[1]s %[4]s AS SELECT t.*, %[2]s FROM %[3]s t;\nDROP TABLE %[3]s;\n",
+		ident(copyName), strings.Join(extra, ", "), w.target(table), w.expiration())
+	if _, err := w.exec(ctx, m, script); err != nil {
+		return fmt.Errorf("add columns to %s: copy it: %w", table, err)
+	}
+	full := columnsOfSchema(md.Schema)
+	for _, c := range cols {
+		if _, ok := lookupCol(full, c.Name); !ok {
+			full = append(full, c)
+		}
+	}
+	nm, err := tableMetadata(full, nil, nil)
+	if err != nil {
+		return err
+	}
+	for i, f := range nm.Schema {
+		if j, ok := lookupCol(columnsOfSchema(md.Schema), f.Name); ok {
+			nm.Schema[i] = md.Schema[j]
+		}
+	}
+	nm.TimePartitioning, nm.Clustering, nm.RequirePartitionFilter, nm.Description, nm.Labels = md.TimePartitioning, md.Clustering, md.RequirePartitionFilter, md.Description, md.Labels
+	cctx, cancel := w.call(ctx)
+	err = w.client.Dataset(w.cfg.Dataset).Table(table).Create(cctx, nm)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("add columns to %s: make it again (its rows are in %s): %w", table, copyName, err)
+	}
+	names := make([]string, len(full))
+	for i, c := range full {
+		names[i] = ident(c.Name)
+	}
+	back := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s;\nDROP TABLE %s;\n", w.target(table), strings.Join(names, ", "), strings.Join(names, ", "), ident(copyName), ident(copyName))
+	if _, err := w.exec(ctx, jobMeta{step: w.nextStep("rebuild")}, back); err != nil {
+		return fmt.Errorf("add columns to %s: copy its rows back from %s: %w", table, copyName, err)
+	}
 	return nil
 }
 
