@@ -25,6 +25,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/service"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // OpenAPI is the API's contract, served at /api/v1/openapi.json.
@@ -113,7 +114,11 @@ func routes() []route {
 // authentication, role checks, rate limits, timeouts and the audit log.
 func (s *Server) Handler() http.Handler {
 	if s.metrics == nil {
-		s.metrics = newMetrics()
+		var costs func(context.Context) (map[string]warehouse.Cost, error)
+		if s.Service != nil {
+			costs = s.Service.WarehouseCosts
+		}
+		s.metrics = newMetrics(costs, s.Logger)
 	}
 	mux := http.NewServeMux()
 	for _, rt := range routes() {

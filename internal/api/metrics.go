@@ -1,13 +1,19 @@
 package api
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
+	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // metrics are the API's Prometheus metrics, in a registry of the server's
@@ -18,7 +24,9 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+// newMetrics makes the API's metrics; with costs, also the warehouse
+// cost of the runs on record by pipeline (costCollector).
+func newMetrics(costs func(context.Context) (map[string]warehouse.Cost, error), log *slog.Logger) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -30,6 +38,9 @@ func newMetrics() *metrics {
 		}, []string{"method", "route"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if costs != nil {
+		m.reg.MustRegister(&costCollector{costs: costs, log: log})
+	}
 	return m
 }
 
@@ -42,4 +53,69 @@ func (m *metrics) observe(method, route string, code int, took time.Duration) {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Descriptions of the warehouse cost counters.
+var (
+	costJobsDesc = prometheus.NewDesc("shp_warehouse_jobs_total",
+		"Warehouse jobs the finished runs on record ran, by pipeline (warehouses that report cost: BigQuery).", []string{"pipeline"}, nil)
+	costProcessedDesc = prometheus.NewDesc("shp_warehouse_bytes_processed_total",
+		"Bytes the warehouse jobs of the finished runs on record processed, by pipeline.", []string{"pipeline"}, nil)
+	costBilledDesc = prometheus.NewDesc("shp_warehouse_bytes_billed_total",
+		"Bytes the warehouse billed for the finished runs on record, by pipeline.", []string{"pipeline"}, nil)
+	costSlotDesc = prometheus.NewDesc("shp_warehouse_slot_milliseconds_total",
+		"Slot-milliseconds the warehouse jobs of the finished runs on record took, by pipeline.", []string{"pipeline"}, nil)
+)
+
+// costScrapeTimeout bounds the reading of the runs at a scrape.
+const costScrapeTimeout = 10 * time.Second
+
+// costCollector reports the warehouse cost recorded with the runs
+// (service.WarehouseCosts) as counters, computed from the run records at
+// each scrape, so that runs of any process (a CLI run, the scheduler)
+// count. When the runs cannot be read it reports the last sums it read,
+// and logs why.
+type costCollector struct {
+	costs func(context.Context) (map[string]warehouse.Cost, error)
+	log   *slog.Logger
+
+	mu   sync.Mutex
+	last map[string]warehouse.Cost
+}
+
+// Describe sends the counters' descriptions.
+func (c *costCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{costJobsDesc, costProcessedDesc, costBilledDesc, costSlotDesc} {
+		ch <- d
+	}
+}
+
+// Collect reads the runs' cost and sends a counter of each kind per
+// pipeline that has any.
+func (c *costCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), costScrapeTimeout)
+	defer cancel()
+	totals, err := c.costs(ctx)
+	c.mu.Lock()
+	if err != nil {
+		if c.log != nil {
+			c.log.Warn("metrics: read the warehouse cost of the runs", "err", err)
+		}
+		totals = c.last
+	} else {
+		c.last = totals
+	}
+	c.mu.Unlock()
+	pipelines := make([]string, 0, len(totals))
+	for p := range totals {
+		pipelines = append(pipelines, p)
+	}
+	sort.Strings(pipelines)
+	for _, p := range pipelines {
+		t := totals[p]
+		ch <- prometheus.MustNewConstMetric(costJobsDesc, prometheus.CounterValue, float64(t.Jobs), p)
+		ch <- prometheus.MustNewConstMetric(costProcessedDesc, prometheus.CounterValue, float64(t.BytesProcessed), p)
+		ch <- prometheus.MustNewConstMetric(costBilledDesc, prometheus.CounterValue, float64(t.BytesBilled), p)
+		ch <- prometheus.MustNewConstMetric(costSlotDesc, prometheus.CounterValue, float64(t.SlotMillis), p)
+	}
 }

@@ -380,6 +380,10 @@ func runsShow(e *env, d service.RunDetail, outFormat string) error {
 		fmt.Fprintf(e.stdout, "  logical date %s\n", d.LogicalDate.Format(time.RFC3339))
 	}
 	fmt.Fprintf(e.stdout, "  rows in %d = loaded %d + quarantined %d + de-duplicated %d\n", d.RowsIn, d.RowsLoaded, d.RowsQuarantined, d.RowsDeduplicated)
+	if c := d.Warehouse; c != nil {
+		fmt.Fprintf(e.stdout, "  warehouse: %d jobs, %s processed, %s billed, %d slot-ms\n",
+			c.Jobs, humanBytes(c.BytesProcessed), humanBytes(c.BytesBilled), c.SlotMillis)
+	}
 	if d.Error != "" {
 		fmt.Fprintf(e.stdout, "  error: %s\n", termSafe(d.Error))
 	}

@@ -10,8 +10,10 @@ import (
 )
 
 // Check verifies what LoadDir does not: that every source's schema file
-// exists and is a valid schema, and that the key columns of merge
-// pipelines exist in their source's schema. Problems are reported as an
+// exists and is a valid schema, that the key columns of merge pipelines
+// exist in their source's schema, and that the columns a pipeline's
+// table design names (partition_by, cluster_by) exist there with a type
+// the layout can use. Problems are reported as an
 // Errors value positioned at the schema or key value that refers to them.
 func (p *Project) Check() error {
 	var errs Errors
@@ -57,6 +59,9 @@ func (p *Project) Check() error {
 			add(configFile, at, nil, "pipeline %q: key column %q is not in the schema of source %q (%s)",
 				name, k, pl.Source, p.Sources[pl.Source].Schema)
 		}
+		checkDesign(pl, p.Sources[pl.Source], sch, func(at pos, format string, args ...any) {
+			add(configFile, at, nil, format, args...)
+		})
 	}
 	return errs.orNil()
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/params"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // File names of a project's configuration folder.
@@ -251,6 +252,9 @@ type Defaults struct {
 	// MaxQuarantineRatio is the largest fraction of a run's rows that may
 	// be quarantined before the run fails, between 0 and 1.
 	MaxQuarantineRatio float64
+	// BytesBudget is the pipeline's bytes budget when it sets none (see
+	// Pipeline.BytesBudget); 0 for none.
+	BytesBudget int64
 }
 
 // What a pipeline does with a re-delivered object (duplicate_deliveries).
@@ -308,12 +312,24 @@ type Pipeline struct {
 	// DuplicatesSkip (the default) records it as de-duplicated without
 	// loading it, DuplicatesLoad loads it again.
 	DuplicateDeliveries string
+	// Design is the target table's layout (partition_by, cluster_by,
+	// ...), which a warehouse that has such layouts (BigQuery) applies
+	// when a commit creates the target; nil when the pipeline sets none.
+	// Granularity is GranularityDay when partition_by sets none.
+	Design *warehouse.TableDesign
+	// BytesBudget bounds the bytes a run's validation queries may read,
+	// as the warehouse estimates them before running each (a dry run):
+	// a query that would take the run over it fails the run instead.
+	// The pipeline's own setting or Defaults.BytesBudget; 0 for none.
+	BytesBudget int64
 
 	at         pos   // the pipeline's key in config.yaml
 	sourcePos  pos   // the source value
 	modePos    pos   // the mode value; zero when mode is not set
 	keyPos     []pos // the elements of key
 	dependsPos []pos // the elements of depends_on
+
+	design designPos // where the design's columns are written
 }
 
 // ModeImplied reports whether the pipeline's mode is a default rather

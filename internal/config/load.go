@@ -281,9 +281,10 @@ func (l *loader) config(f *yamlFile) Config {
 
 	c.API = l.api(f, top)
 
-	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio")
+	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio", "bytes_budget")
 	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio
 	df.ratio("max_quarantine_ratio", &c.Defaults.MaxQuarantineRatio)
+	bytesBudget(df, &c.Defaults.BytesBudget)
 
 	c.Pipelines = map[string]*Pipeline{}
 	if top.bad {
@@ -506,13 +507,15 @@ func parseProxy(s string) (netip.Prefix, error) {
 // pipeline extracts and validates one pipeline of config.yaml.
 func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults) *Pipeline {
 	ctx := fmt.Sprintf("pipeline %q", name)
-	o := f.object(e.node, e.pos, ctx, "", ctx,
+	o := f.object(e.node, e.pos, ctx, "", ctx, append([]string{
 		"description", "source", "target", "mode", "key", "max_quarantine_ratio", "schedule",
-		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data", "event_time", "duplicate_deliveries")
+		"timezone", "catchup", "depends_on", "retries", "timeout", "max_active_runs", "wait_for_data", "event_time", "duplicate_deliveries"},
+		designKeys...)...)
 	pl := &Pipeline{
 		Name:               name,
 		Mode:               ModeAppend,
 		MaxQuarantineRatio: defaults.MaxQuarantineRatio,
+		BytesBudget:        defaults.BytesBudget,
 		MaxActiveRuns:      1,
 		Retries:            defaultRetries,
 		at:                 e.pos,
@@ -613,6 +616,7 @@ func (l *loader) pipeline(f *yamlFile, name string, e *entry, defaults Defaults)
 			w.errorf(w.valuePos("poll"), "wait_for_data.poll must be positive, got %s", pl.WaitPoll)
 		}
 	}
+	l.design(f, o, pl)
 	return pl
 }
 

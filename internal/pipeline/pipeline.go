@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,9 @@ type Runner struct {
 	Lease time.Duration
 
 	beats heartbeats
+	// budgetWarned holds the pipelines whose bytes_budget this runner
+	// said it cannot enforce (its warehouse estimates no query).
+	budgetWarned sync.Map
 }
 
 // Options changes how a run treats its source.
@@ -243,6 +247,7 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	if err == nil {
 		err = r.execute(ctx, p, src, opts, res, log)
 	}
+	r.recordCost(res)
 	if !res.Committed {
 		uncommitted(res, err)
 	}
@@ -328,6 +333,9 @@ type batch struct {
 	items iter.Seq2[workItem, error]
 	ext   *extractState // nil for an object source
 	close func()        // closes the source; nil before it is open
+	// budget holds validation to the pipeline's bytes_budget; nil for
+	// no limit.
+	budget *bytesBudget
 
 	staged []*warehouse.Staged // each staged object's staging, in order
 	todo   []source.Object     // every object read, in the order of res.Objects
@@ -347,7 +355,7 @@ type batch struct {
 // (discardStaging): the rows staging set aside are kept with the run and
 // the staging is dropped.
 func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.Source, opts Options, res *Result, log *slog.Logger) error {
-	b := &batch{p: p, src: src, opts: opts, res: res, log: log}
+	b := &batch{p: p, src: src, opts: opts, res: res, log: log, budget: r.budget(p, log)}
 	defer func() {
 		if b.close != nil {
 			b.close()
@@ -507,7 +515,7 @@ func (r *Runner) stageObject(ctx context.Context, b *batch, item workItem) error
 		return nil
 	}
 	if err == nil && b.suite != nil && len(b.suite.Expectations) > 0 {
-		or.Quality, err = r.validate(ctx, res.RunID, b.p, b.suite, st, b.log)
+		or.Quality, err = r.validate(ctx, res.RunID, b.p, b.suite, st, b.budget, b.log)
 		or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
 		if or.Quality != nil {
 			detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
@@ -612,7 +620,7 @@ func (r *Runner) commit(ctx context.Context, b *batch) (*warehouse.CommitResult,
 	b.committing = true
 	cr, err := r.Warehouse.Commit(ctx, warehouse.CommitSpec{
 		RunID: res.RunID, Pipeline: p.Name, Target: p.Target, Mode: p.Mode, Key: p.Key,
-		Rebuild: b.opts.FullRefresh, Objects: b.staged,
+		Rebuild: b.opts.FullRefresh, Objects: b.staged, Design: designOf(p),
 	})
 	if cr != nil {
 		task.RowsLoaded, task.RowsQuarantined, task.RowsDeduplicated = cr.Inserted+cr.Updated, cr.Quarantined, cr.Deduplicated

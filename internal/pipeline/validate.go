@@ -181,20 +181,30 @@ type QualityOutcome struct {
 
 // validate runs the pipeline's suite on a staged object, applies each
 // failing rule's action and returns the outcome; an error wrapping
-// ErrQualityFailed when a rule with action fail did not hold.
-func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline, suite *quality.Suite, st *warehouse.Staged, log *slog.Logger) (*QualityOutcome, error) {
+// ErrQualityFailed when a rule with action fail did not hold, or
+// ErrBytesBudget when a query of the suite would have taken the run over
+// its bytes budget (nil budget: no limit).
+func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline, suite *quality.Suite, st *warehouse.Staged,
+	budget *bytesBudget, log *slog.Logger) (*QualityOutcome, error) {
 	pipelineName := p.Name
 	d := r.Warehouse.Dialect()
 	table := quality.Table{Name: st.Table, Index: st.Index}
 	for _, c := range st.Columns {
 		table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
 	}
+	q := budget.queryer(Queryer(r.Warehouse), st.ObjectKey)
 	validateWith := func(ctx context.Context, s *quality.Suite) (*quality.Result, error) {
-		res, err := quality.Validate(ctx, Queryer(r.Warehouse), d, table, s, quality.Summary)
+		res, err := quality.Validate(ctx, q, d, table, s, quality.Summary)
 		if err == nil {
-			mergeResolvesDuplicates(p, s, res)
+			// The engine reports a failed query as its rule's exception;
+			// a refused one stops the run instead.
+			err = budget.exceeded()
 		}
-		return res, err
+		if err != nil {
+			return nil, err
+		}
+		mergeResolvesDuplicates(p, s, res)
+		return res, nil
 	}
 	res, err := validateWith(ctx, suite)
 	if err != nil {
@@ -203,6 +213,9 @@ func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline,
 	if r.Healer != nil {
 		changed, err := r.Healer.Heal(ctx, HealRequest{RunID: runID, Pipeline: pipelineName, Warehouse: r.Warehouse, Staged: st,
 			Suite: suite, Result: res, Validate: validateWith})
+		if berr := budget.exceeded(); berr != nil {
+			return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, berr)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("heal %s: %w", st.ObjectKey, err)
 		}

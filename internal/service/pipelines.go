@@ -90,6 +90,9 @@ type RunView struct {
 	FullRefresh      bool               `json:"full_refresh"`
 	Error            string             `json:"error,omitempty"`
 	Metrics          map[string]float64 `json:"metrics"`
+	// Warehouse is what the run's warehouse jobs cost (its metrics'
+	// warehouse_* keys); absent for a warehouse without a bill.
+	Warehouse *WarehouseCost `json:"warehouse,omitempty"`
 }
 
 // RunDetail is a run with its tasks and their attempts.
@@ -128,6 +131,7 @@ func runView(r metadata.Run) RunView {
 	if v.Metrics == nil {
 		v.Metrics = map[string]float64{}
 	}
+	v.Warehouse = warehouseCost(r.Metrics)
 	if !r.StartedAt.IsZero() && !r.EndedAt.IsZero() {
 		d := r.EndedAt.Sub(r.StartedAt).Seconds()
 		v.DurationSeconds = &d

@@ -76,6 +76,8 @@ type Service struct {
 	// change of the target one step within this process (the warehouse
 	// takes one writing process).
 	revertMu sync.Mutex
+	// costs are the warehouse cost of the runs on record, by pipeline.
+	costs costTotals
 }
 
 func (s *Service) logger() *slog.Logger {

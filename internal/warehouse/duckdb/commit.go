@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // quarantineColumns is the quarantine table's shape: enough to find, read
@@ -30,7 +31,7 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	// retried from the staged files, not from these tables.
 	for _, o := range spec.Objects {
 		w.dropPending(ctx, o.Table)
-		for _, t := range []string{o.Table, o.Table + "_q"} {
+		for _, t := range sqlplan.StagingTables(o) {
 			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRef(t))
 		}
 	}
@@ -41,14 +42,8 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 }
 
 func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
-	switch spec.Mode {
-	case warehouse.ModeAppend, warehouse.ModeReplace:
-	case warehouse.ModeMerge:
-		if len(spec.Key) == 0 {
-			return nil, fmt.Errorf("merge needs key columns")
-		}
-	default:
-		return nil, fmt.Errorf("unknown write mode %q", spec.Mode)
+	if err := sqlplan.CheckMode(spec); err != nil {
+		return nil, err
 	}
 	tx, err := w.conn.BeginTx(ctx, nil)
 	if err != nil {
@@ -65,23 +60,9 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine table: %w", err)
 	}
-	if spec.Rebuild {
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
-			{"DELETE FROM " + target, nil},
-			{"DELETE FROM " + qtable + " WHERE pipeline = ?", []any{spec.Pipeline}},
-			{"DELETE FROM " + ledgerTable + " WHERE pipeline = ?", []any{spec.Pipeline}},
-		} {
-			if _, err := tx.ExecContext(ctx, stmt.sql, stmt.args...); err != nil {
-				return nil, fmt.Errorf("clear for full refresh: %w", err)
-			}
-		}
-	} else if spec.Mode == warehouse.ModeReplace && len(spec.Objects) > 0 {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM "+target); err != nil {
-			return nil, fmt.Errorf("replace: %w", err)
-		}
+	del := func(q string, args ...any) error { _, err := tx.ExecContext(ctx, q, args...); return err }
+	if err := sqlplan.Clear(duck, del, spec, target, qtable, ledgerTable); err != nil {
+		return nil, err
 	}
 
 	res := &warehouse.CommitResult{SchemaChanges: changes}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 func init() {
@@ -338,37 +339,13 @@ func (w *Warehouse) quarantineWhere(ctx context.Context, st *warehouse.Staged, p
 
 var _ warehouse.Inspector = (*Warehouse)(nil)
 
-// castPattern finds the columns named in a quarantine reason's CAST parts.
-const castPattern = `CAST \(column ([^)]*)\)`
-
 // Rejects groups a staged object's set-aside rows by problem and column.
 func (w *Warehouse) Rejects(ctx context.Context, st *warehouse.Staged) ([]warehouse.Reject, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	q := stagingRef(st.Table + "_q")
-	var out []warehouse.Reject
-	for _, g := range []struct{ kind, query string }{
-		{warehouse.RejectCast, `SELECT c, count(*) FROM (SELECT unnest(regexp_extract_all(reason, '` + castPattern + `', 1)) AS c FROM ` + q + `) GROUP BY c ORDER BY c`},
-		{warehouse.RejectNull, `SELECT c, count(*) FROM (SELECT unnest(regexp_extract_all(reason, 'NULL: (?:required|merge key) column "([^"]*)"', 1)) AS c FROM ` + q + `) GROUP BY c ORDER BY c`},
-		{warehouse.RejectEncoding, `SELECT '', count(*) FROM ` + q + ` WHERE reason LIKE '%INVALID ENCODING%' HAVING count(*) > 0`},
-		{warehouse.RejectOther, `SELECT '', count(*) FROM ` + q + ` WHERE NOT regexp_matches(reason, '` + castPattern + `|NULL: (required|merge key) column|INVALID ENCODING') HAVING count(*) > 0`},
-	} {
-		rows, err := w.conn.QueryContext(ctx, g.query)
-		if err != nil {
-			return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
-		}
-		for rows.Next() {
-			r := warehouse.Reject{Kind: g.kind}
-			if err := rows.Scan(&r.Column, &r.Rows); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
-			}
-			out = append(out, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
-		}
+	out, err := sqlplan.Rejects(ctx, sqlplan.DB(w.conn), duck, stagingRef(st.Table+"_q"))
+	if err != nil {
+		return nil, fmt.Errorf("duckdb: group rejected rows of %s: %w", st.ObjectKey, err)
 	}
 	return out, nil
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // Dialect is DuckDB's, for the rules internal/quality compiles.
@@ -17,43 +17,11 @@ func (w *Warehouse) Dialect() quality.Dialect { return quality.DuckDB }
 // BatchMetrics counts a staged object's rows and each column's non-NULL
 // values, and reads the event-time column's maximum, in one scan.
 func (w *Warehouse) BatchMetrics(ctx context.Context, st *warehouse.Staged, eventTime string) (*warehouse.Metrics, error) {
-	m := &warehouse.Metrics{NonNull: make(map[string]int64, len(st.Columns))}
-	if len(st.Columns) == 0 {
-		return m, nil
-	}
-	sel := []string{"count(*)"}
-	for _, c := range st.Columns {
-		sel = append(sel, "count("+ident(c.Name)+")")
-	}
-	counts := make([]int64, len(st.Columns)+1)
-	ptrs := make([]any, len(counts), len(counts)+1)
-	for i := range counts {
-		ptrs[i] = &counts[i]
-	}
-	var latest any
-	for _, c := range st.Columns {
-		if eventTime != "" && strings.EqualFold(c.Name, eventTime) {
-			m.EventColumn = c.Name
-			sel = append(sel, "max("+ident(c.Name)+")")
-			ptrs = append(ptrs, &latest)
-			break
-		}
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if err := w.conn.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+stagingRef(st.Table)).Scan(ptrs...); err != nil {
+	m, err := sqlplan.Measure(ctx, sqlplan.DB(w.conn), duck, stagingRef(st.Table), st.Columns, eventTime)
+	if err != nil {
 		return nil, fmt.Errorf("duckdb: measure the rows of %s: %w", st.ObjectKey, err)
-	}
-	m.Rows = counts[0]
-	for i, c := range st.Columns {
-		m.NonNull[c.Name] = counts[i+1]
-	}
-	switch t := latest.(type) {
-	case time.Time:
-		m.Newest = t
-	case nil:
-	default:
-		m.EventNotTime = true
 	}
 	return m, nil
 }

@@ -3,13 +3,13 @@ package duckdb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // The self-healing engine's repairs, compiled to DuckDB: its plans arrive
@@ -42,196 +42,36 @@ type pendingRewrite struct {
 	column string // the column, as the plan names it
 }
 
-// frag is a piece of SQL with the values its placeholders bind, in order.
-type frag struct {
-	sql  string
-	args []any
+// leaf is DuckDB's part of the shared compiler (package sqlplan): a
+// plan's value converts with TRY_CAST (NULL when it does not), and
+// compile checks the values a rewrite writes.
+type leaf struct{ quality.Dialect }
+
+// duck is DuckDB's leaf.
+var duck sqlplan.Leaf = leaf{quality.DuckDB}
+
+// Value implements sqlplan.Leaf with TRY_CAST.
+func (leaf) Value(c warehouse.Column, v any) (string, any, bool) {
+	return "TRY_CAST(? AS " + c.Type + ")", v, true
 }
 
-// compiledOp is a repair operation compiled against one staging table.
-type compiledOp struct {
-	column string // rewrite: the column, quoted
-	typ    string // rewrite: its type
-	set    frag   // rewrite: the new value
-	where  frag   // the rows it changes or sets aside
-	sample string // preview: what a sampled row shows (before; after is set)
-	fits   []any  // rewrite: values that must convert to typ
+// RowID implements sqlplan.Leaf: rows keep the object's order
+// (preserve_insertion_order), so rowid is a row's position.
+func (leaf) RowID() string { return "rowid" }
+
+// PartitionKey implements sqlplan.Leaf: every type partitions.
+func (leaf) PartitionKey(_ warehouse.Column, quoted string) string { return quoted }
+
+// RowJSON implements sqlplan.Leaf with rowJSON.
+func (leaf) RowJSON(alias string, cols []warehouse.Column) string { return rowJSON(alias, cols) }
+
+// Matches implements sqlplan.Leaf with regexp_extract_all.
+func (leaf) Matches(table, column, pattern string) string {
+	return "(SELECT unnest(regexp_extract_all(" + column + ", " + pattern + ", 1)) AS c FROM " + table + ") x"
 }
 
-// findColumn finds a staged column by name, as DuckDB resolves names
-// (ignoring case).
-func findColumn(cols []warehouse.Column, name string) (warehouse.Column, error) {
-	for _, c := range cols {
-		if c.Name == name {
-			return c, nil
-		}
-	}
-	for _, c := range cols {
-		if strings.EqualFold(c.Name, name) {
-			return c, nil
-		}
-	}
-	return warehouse.Column{}, fmt.Errorf("no column %q in the staged rows", name)
-}
-
-// compilePredicate renders a predicate over cols.
-func compilePredicate(p warehouse.Predicate, cols []warehouse.Column) (frag, error) {
-	switch p := p.(type) {
-	case nil:
-		return frag{sql: "TRUE"}, nil
-	case warehouse.IsNull:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: ident(c.Name) + " IS NULL"}, nil
-	case warehouse.Eq:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: ident(c.Name) + " = TRY_CAST(? AS " + c.Type + ")", args: []any{p.Value}}, nil
-	case warehouse.In:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		if len(p.Values) == 0 {
-			return frag{sql: "FALSE"}, nil
-		}
-		marks := make([]string, len(p.Values))
-		for i := range marks {
-			marks[i] = "TRY_CAST(? AS " + c.Type + ")"
-		}
-		return frag{sql: ident(c.Name) + " IN (" + strings.Join(marks, ", ") + ")", args: append([]any(nil), p.Values...)}, nil
-	case warehouse.Not:
-		if p.Of == nil {
-			return frag{}, errors.New("Not of nothing")
-		}
-		in, err := compilePredicate(p.Of, cols)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: "NOT (" + in.sql + ")", args: in.args}, nil
-	case warehouse.And, warehouse.Or:
-		list, op, empty := []warehouse.Predicate(nil), " AND ", "TRUE"
-		if and, ok := p.(warehouse.And); ok {
-			list = and
-		} else {
-			list, op, empty = p.(warehouse.Or), " OR ", "FALSE"
-		}
-		if len(list) == 0 {
-			return frag{sql: empty}, nil
-		}
-		var out frag
-		parts := make([]string, len(list))
-		for i, q := range list {
-			f, err := compilePredicate(q, cols)
-			if err != nil {
-				return frag{}, err
-			}
-			parts[i] = "(" + f.sql + ")"
-			out.args = append(out.args, f.args...)
-		}
-		out.sql = strings.Join(parts, op)
-		return out, nil
-	}
-	return frag{}, fmt.Errorf("unknown predicate %T", p)
-}
-
-// compileOp renders a repair operation for the staging table table whose
-// columns are cols (the object's columns, without shp's own).
-func compileOp(op warehouse.RepairOp, table string, cols []warehouse.Column) (*compiledOp, error) {
-	switch o := op.(type) {
-	case warehouse.MapValues:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		if len(o.Mapping) == 0 {
-			return nil, fmt.Errorf("map values of %s: the mapping is empty", o.Column)
-		}
-		norm := func(x string) string {
-			x = "CAST(" + x + " AS VARCHAR)"
-			if o.Trim {
-				x = "trim(" + x + ")"
-			}
-			if o.FoldCase {
-				x = "lower(" + x + ")"
-			}
-			return x
-		}
-		col := ident(c.Name)
-		keys := make([]string, 0, len(o.Mapping))
-		for k := range o.Mapping {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var cases []string
-		var caseArgs, keyArgs, fits []any
-		for _, k := range keys {
-			cases = append(cases, "WHEN "+norm("?")+" THEN ?")
-			caseArgs = append(caseArgs, k, o.Mapping[k])
-			keyArgs = append(keyArgs, k)
-			fits = append(fits, o.Mapping[k])
-		}
-		mapped := "CAST(CASE " + norm(col) + " " + strings.Join(cases, " ") + " END AS " + c.Type + ")"
-		in := strings.TrimSuffix(strings.Repeat(norm("?")+", ", len(keys)), ", ")
-		return &compiledOp{
-			column: col, typ: c.Type, fits: fits,
-			set: frag{sql: mapped, args: caseArgs},
-			where: frag{sql: col + " IS NOT NULL AND " + norm(col) + " IN (" + in + ") AND " + col + " IS DISTINCT FROM " + mapped,
-				args: append(keyArgs, caseArgs...)},
-		}, nil
-	case warehouse.FillDefault:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		return &compiledOp{
-			column: ident(c.Name), typ: c.Type, fits: []any{o.Value},
-			set:   frag{sql: "CAST(? AS " + c.Type + ")", args: []any{o.Value}},
-			where: frag{sql: ident(c.Name) + " IS NULL"},
-		}, nil
-	case warehouse.QuarantineDuplicates:
-		if len(o.Keys) == 0 {
-			return nil, errors.New("de-duplicate: no key columns")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("de-duplicate: no reason")
-		}
-		quoted, notNull, texts := make([]string, len(o.Keys)), make([]string, len(o.Keys)), make([]string, len(o.Keys))
-		for i, k := range o.Keys {
-			c, err := findColumn(cols, k)
-			if err != nil {
-				return nil, err
-			}
-			quoted[i] = ident(c.Name)
-			notNull[i] = quoted[i] + " IS NOT NULL"
-			texts[i] = "CAST(" + quoted[i] + " AS VARCHAR)"
-		}
-		// Rows keep the object's order (preserve_insertion_order): the
-		// highest rowid of a key is its latest row.
-		where := "rowid IN (SELECT shp_rid FROM (SELECT rowid AS shp_rid, row_number() OVER (PARTITION BY " + strings.Join(quoted, ", ") +
-			" ORDER BY rowid DESC) AS shp_rn FROM " + table + " WHERE " + strings.Join(notNull, " AND ") + ") WHERE shp_rn > 1)"
-		return &compiledOp{where: frag{sql: where}, sample: strings.Join(texts, " || '|' || ")}, nil
-	case warehouse.Quarantine:
-		if o.Where == nil {
-			return nil, errors.New("quarantine: no condition (it would set every row aside)")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("quarantine: no reason")
-		}
-		where, err := compilePredicate(o.Where, cols)
-		if err != nil {
-			return nil, err
-		}
-		return &compiledOp{where: where, sample: rowJSON("", cols)}, nil
-	case nil:
-		return nil, errors.New("no repair operation")
-	}
-	return nil, fmt.Errorf("unknown repair operation %T", op)
-}
+// ByteOrder implements sqlplan.Leaf: DuckDB's text compares by bytes.
+func (leaf) ByteOrder(expr string) string { return expr }
 
 // rowJSON renders a row over cols as JSON text; alias qualifies the
 // columns when not "".
@@ -267,24 +107,21 @@ func (w *Warehouse) objectColumns(ctx context.Context, st *warehouse.Staged) ([]
 
 // compile compiles op against a staged object and checks that the values
 // it writes fit their column.
-func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*compiledOp, error) {
+func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*sqlplan.Op, error) {
 	cols, err := w.objectColumns(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	c, err := compileOp(op, stagingRef(st.Table), cols)
+	c, err := sqlplan.Compile(duck, op, stagingRef(st.Table), cols)
 	if err != nil {
 		return nil, err
 	}
-	for _, v := range c.fits {
+	for _, v := range c.Fits {
 		var fits bool
 		// An engine error converting is a value that does not fit too.
-		if err := w.conn.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+c.typ+") IS NOT NULL", v).Scan(&fits); err != nil || !fits {
-			return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, v, c.typ, op.Rewritten())
+		if err := w.conn.QueryRowContext(ctx, "SELECT TRY_CAST(? AS "+c.Type+") IS NOT NULL", v).Scan(&fits); err != nil || !fits {
+			return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, v, c.Type, op.Rewritten())
 		}
-	}
-	if c.column != "" && c.sample == "" {
-		c.sample = c.column + ", " + c.set.sql
 	}
 	return c, nil
 }
@@ -297,12 +134,13 @@ func (w *Warehouse) CountRows(ctx context.Context, st *warehouse.Staged, where w
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: count rows of %s: %w", st.ObjectKey, err)
 	}
-	pred, err := compilePredicate(where, cols)
+	pred, err := sqlplan.Predicate(duck, where, cols)
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: count rows of %s: %w", st.ObjectKey, err)
 	}
+	q := sqlplan.Count(stagingRef(st.Table), pred)
 	var n int64
-	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+stagingRef(st.Table)+" WHERE "+pred.sql, pred.args...).Scan(&n); err != nil {
+	if err := w.conn.QueryRowContext(ctx, q.SQL, q.Args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("duckdb: count rows of %s: %w", st.ObjectKey, err)
 	}
 	return n, nil
@@ -316,26 +154,15 @@ func (w *Warehouse) DistinctValues(ctx context.Context, st *warehouse.Staged, co
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
-	c, err := findColumn(cols, column)
+	c, err := sqlplan.FindColumn(cols, column)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
-	col := ident(c.Name)
-	rows, err := w.conn.QueryContext(ctx, "SELECT CAST("+col+" AS VARCHAR) AS v, count(*) AS n FROM "+stagingRef(st.Table)+
-		" WHERE "+col+" IS NOT NULL GROUP BY v ORDER BY n DESC, v LIMIT ?", limit)
+	out, err := sqlplan.DistinctValues(ctx, sqlplan.DB(w.conn), duck, stagingRef(st.Table), c, limit)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
-	defer rows.Close()
-	var out []warehouse.ValueCount
-	for rows.Next() {
-		var v warehouse.ValueCount
-		if err := rows.Scan(&v.Value, &v.Rows); err != nil {
-			return nil, fmt.Errorf("duckdb: values of %s in %s: %w", column, st.ObjectKey, err)
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // PreviewRepair implements warehouse.Prober.
@@ -346,39 +173,11 @@ func (w *Warehouse) PreviewRepair(ctx context.Context, st *warehouse.Staged, op 
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: plan a repair of %s: %w", st.ObjectKey, err)
 	}
-	table := stagingRef(st.Table)
-	p := &warehouse.RepairPreview{}
-	if err := w.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+table+" WHERE "+c.where.sql, c.where.args...).Scan(&p.Rows); err != nil {
-		return nil, fmt.Errorf("duckdb: count the rows a repair of %s changes: %w", st.ObjectKey, err)
-	}
-	if sample <= 0 || p.Rows == 0 {
-		return p, nil
-	}
-	var args []any
-	if c.column != "" {
-		args = append(args, c.set.args...)
-	}
-	args = append(append(args, c.where.args...), sample)
-	rows, err := w.conn.QueryContext(ctx, "SELECT "+c.sample+" FROM "+table+" WHERE "+c.where.sql+" ORDER BY rowid LIMIT ?", args...)
+	p, err := sqlplan.Preview(ctx, sqlplan.DB(w.conn), duck, stagingRef(st.Table), c, sample)
 	if err != nil {
-		return nil, fmt.Errorf("duckdb: sample the rows a repair of %s changes: %w", st.ObjectKey, err)
+		return nil, fmt.Errorf("duckdb: preview a repair of %s: %w", st.ObjectKey, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var before, after any
-		dest := []any{&before}
-		if c.column != "" {
-			dest = append(dest, &after)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("duckdb: sample the rows a repair of %s changes: %w", st.ObjectKey, err)
-		}
-		p.Before = append(p.Before, before)
-		if c.column != "" {
-			p.After = append(p.After, after)
-		}
-	}
-	return p, rows.Err()
+	return p, nil
 }
 
 // ApplyRepair implements warehouse.Repairer. A rewrite's original values
@@ -392,7 +191,7 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 		return warehouse.RepairResult{}, fmt.Errorf("duckdb: repair %s: %w", st.ObjectKey, err)
 	}
 	if reason := plan.Op.SetAsideReason(); reason != "" {
-		n, err := w.quarantineWhere(ctx, st, c.where.sql, c.where.args, reason)
+		n, err := w.quarantineWhere(ctx, st, c.Where.SQL, c.Where.Args, reason)
 		return warehouse.RepairResult{Rows: n}, err
 	}
 	column := plan.Op.Rewritten()
@@ -409,11 +208,12 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 		return warehouse.RepairResult{}, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(orig)+" AS SELECT rowid AS shp_rid, "+c.column+" AS shp_old FROM "+table+
-		" WHERE "+c.where.sql, c.where.args...); err != nil {
+	save := sqlplan.SaveOriginals(duck, table, c)
+	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(orig)+" AS "+save.SQL, save.Args...); err != nil {
 		return warehouse.RepairResult{}, fmt.Errorf("duckdb: keep the original values of %s: %w", column, err)
 	}
-	n, err := exec(ctx, tx, "UPDATE "+table+" SET "+c.column+" = "+c.set.sql+" WHERE rowid IN (SELECT shp_rid FROM "+stagingRef(orig)+")", c.set.args...)
+	rewrite := sqlplan.Rewrite(duck, table, stagingRef(orig), c)
+	n, err := exec(ctx, tx, rewrite.SQL, rewrite.Args...)
 	if err != nil {
 		return warehouse.RepairResult{}, fmt.Errorf("duckdb: rewrite %s: %w", column, err)
 	}
@@ -474,8 +274,7 @@ func (w *Warehouse) KeepRepair(ctx context.Context, st *warehouse.Staged, token 
 			return fmt.Errorf("duckdb: keep the original values: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT ?, ?, CAST(o.shp_old AS VARCHAR), %s FROM %s t JOIN %s o ON t.rowid = o.shp_rid",
-		originalsTable, rowJSON("t", st.Columns), stagingRef(st.Table), stagingRef(p.table)), token, p.column); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlplan.KeepOriginals(duck, originalsTable, stagingRef(st.Table), stagingRef(p.table), st.Columns), token, p.column); err != nil {
 		return fmt.Errorf("duckdb: keep the original values: %w", err)
 	}
 	return tx.Commit()
@@ -490,8 +289,7 @@ func (w *Warehouse) UndoRepair(ctx context.Context, st *warehouse.Staged, token 
 		return fmt.Errorf("duckdb: roll back: %w", err)
 	}
 	defer w.forget(ctx, token)
-	if _, err := w.conn.ExecContext(ctx, "UPDATE "+stagingRef(st.Table)+" AS t SET "+ident(p.column)+" = o.shp_old FROM "+stagingRef(p.table)+
-		" o WHERE t.rowid = o.shp_rid"); err != nil {
+	if _, err := w.conn.ExecContext(ctx, sqlplan.Undo(duck, stagingRef(st.Table), stagingRef(p.table), ident(p.column))); err != nil {
 		return fmt.Errorf("duckdb: roll back %s: %w", p.column, err)
 	}
 	return nil
@@ -508,28 +306,7 @@ func (w *Warehouse) RevertRepair(ctx context.Context, spec warehouse.RevertSpec)
 	if len(tcols) == 0 {
 		return 0, fmt.Errorf("duckdb: target %s does not exist", spec.Target)
 	}
-	// The kept rows' columns, in the order they were rendered.
-	var keep []warehouse.Column
-	for _, rc := range spec.RowColumns {
-		for _, c := range tcols {
-			if strings.EqualFold(rc, c.Name) {
-				keep = append(keep, c)
-			}
-		}
-	}
-	switch spec.Kind {
-	case warehouse.RevertRewrite:
-		c, err := findColumn(tcols, spec.Column)
-		if err != nil {
-			return 0, fmt.Errorf("duckdb: target %s has no column %q", spec.Target, spec.Column)
-		}
-		return w.restoreOriginals(ctx, spec, c, keep)
-	case warehouse.RevertRescue:
-		return w.revertRescue(ctx, spec, keep)
-	case warehouse.RevertSetAside:
-		return w.restoreSetAside(ctx, spec, tcols)
-	}
-	return 0, fmt.Errorf("duckdb: unknown kind of revert %q", spec.Kind)
+	return sqlplan.Revert(ctx, "duckdb", spec, tcols, sqlplan.Reverts{Rewrite: w.restoreOriginals, Rescue: w.revertRescue, SetAside: w.restoreSetAside})
 }
 
 // restoreOriginals puts back the values a rewrite replaced: each kept row
@@ -545,15 +322,7 @@ func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertS
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+originalsTable+" WHERE token = ?", spec.Token).Scan(&want); err != nil {
 		return 0, fmt.Errorf("duckdb: read the original values: %w", err)
 	}
-	t := qualified("main", spec.Target)
-	row := rowJSON("s", keep)
-	n, err := exec(ctx, tx, fmt.Sprintf(`UPDATE %s AS x SET %s = CAST(m.old_value AS %s) FROM (
-		SELECT c.rid, k.old_value FROM
-			(SELECT s.rowid AS rid, %s AS j, row_number() OVER (PARTITION BY %s ORDER BY s.rowid) AS n FROM %s AS s) c
-			JOIN (SELECT repaired_row, old_value, row_number() OVER (PARTITION BY repaired_row ORDER BY old_value) AS n
-			      FROM %s WHERE token = ?) k
-			ON c.j = k.repaired_row AND c.n = k.n) m
-		WHERE x.rowid = m.rid`, t, ident(col.Name), col.Type, row, row, t, originalsTable), spec.Token)
+	n, err := exec(ctx, tx, sqlplan.RestoreOriginals(duck, qualified("main", spec.Target), "rowid", originalsTable, col, keep), spec.Token)
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: restore %s.%s: %w", spec.Target, col.Name, err)
 	}
@@ -604,22 +373,15 @@ func (w *Warehouse) revertRescue(ctx context.Context, spec warehouse.RevertSpec,
 	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+rescuedTable+" WHERE token = ? AND repaired_row IS NOT NULL", spec.Token).Scan(&want); err != nil {
 		return 0, fmt.Errorf("duckdb: read the rescued rows: %w", err)
 	}
-	t := qualified("main", spec.Target)
-	row := rowJSON("s", keep)
 	// Each kept row removes one target row with the same content.
-	n, err := exec(ctx, tx, fmt.Sprintf(`DELETE FROM %s WHERE rowid IN (
-		SELECT rid FROM (SELECT s.rowid AS rid, %s AS j, row_number() OVER (PARTITION BY %s) AS rn FROM %s AS s) y
-		JOIN (SELECT repaired_row, count(*) AS c FROM %s WHERE token = ? AND repaired_row IS NOT NULL GROUP BY repaired_row) o
-		ON y.j = o.repaired_row WHERE y.rn <= o.c)`, t, row, row, t, rescuedTable), spec.Token)
+	n, err := exec(ctx, tx, sqlplan.RemoveRescued(duck, qualified("main", spec.Target), "rowid", rescuedTable, keep), spec.Token)
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: remove the rescued rows from %s: %w", spec.Target, err)
 	}
 	if n != want {
 		return 0, &warehouse.ChangedSinceError{Changed: want - n, Kept: want}
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
-		SELECT ?, ?, object_key, line, reason || ?, raw FROM %s WHERE token = ? AND repaired_row IS NULL ORDER BY line`,
-		qualified("main", spec.Target+warehouse.QuarantineSuffix), rescuedTable),
+	if _, err := tx.ExecContext(ctx, sqlplan.ReturnRescued(qualified("main", spec.Target+warehouse.QuarantineSuffix), rescuedTable),
 		spec.RunID, spec.Pipeline, spec.Note, spec.Token); err != nil {
 		return 0, fmt.Errorf("duckdb: put the rescued lines back in quarantine: %w", err)
 	}
@@ -634,14 +396,9 @@ func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, be
 	if rescued <= 0 {
 		return warehouse.Rescue{}, nil
 	}
-	names := make([]string, 0, len(after.Columns))
-	cols := make([]string, 0, len(after.Columns))
-	for _, c := range after.Columns {
-		if !hasColumn(before.Columns, c.Name) {
-			return warehouse.Rescue{}, nil // no row-for-row difference
-		}
-		names = append(names, ident(c.Name))
-		cols = append(cols, c.Name)
+	names, cols, ok := sqlplan.RescueColumns(duck, before.Columns, after.Columns)
+	if !ok {
+		return warehouse.Rescue{}, nil // no row-for-row difference
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -661,16 +418,11 @@ func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, be
 			return warehouse.Rescue{}, fmt.Errorf("duckdb: keep the rescued rows: %w", err)
 		}
 	}
-	lines, err := exec(ctx, tx, fmt.Sprintf(`INSERT INTO %s (token, object_key, line, reason, raw)
-		SELECT ?, ?, b.line, b.reason, b.raw FROM %s b
-		WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE a.line = b.line)`,
-		rescuedTable, stagingRef(before.Table+"_q"), stagingRef(after.Table+"_q")), token, after.ObjectKey)
+	lines, err := exec(ctx, tx, sqlplan.KeepRescuedLines(rescuedTable, stagingRef(before.Table+"_q"), stagingRef(after.Table+"_q")), token, after.ObjectKey)
 	if err != nil {
 		return warehouse.Rescue{}, fmt.Errorf("duckdb: keep the rescued lines: %w", err)
 	}
-	rows, err := exec(ctx, tx, fmt.Sprintf(`INSERT INTO %s (token, object_key, repaired_row)
-		SELECT ?, ?, %s FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r`,
-		rescuedTable, rowJSON("r", after.Columns), list, stagingRef(after.Table), list, stagingRef(before.Table)),
+	rows, err := exec(ctx, tx, sqlplan.KeepRescuedRows(duck, rescuedTable, stagingRef(before.Table), stagingRef(after.Table), list, after.Columns),
 		token, after.ObjectKey)
 	if err != nil {
 		return warehouse.Rescue{}, fmt.Errorf("duckdb: keep the rescued rows: %w", err)
@@ -699,8 +451,8 @@ func (w *Warehouse) rescueReplaces(ctx context.Context, spec warehouse.LoadSpec,
 		match[i] = "t." + ident(k) + " = r." + ident(k)
 	}
 	var n int64
-	err = w.conn.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r JOIN %s t ON %s`,
-		list, stagingRef(after.Table), list, stagingRef(before.Table), qualified("main", spec.Target), strings.Join(match, " AND "))).Scan(&n)
+	err = w.conn.QueryRowContext(ctx, sqlplan.RescuedKeys(stagingRef(before.Table), stagingRef(after.Table), list,
+		qualified("main", spec.Target), strings.Join(match, " AND "))).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("duckdb: keep the rescued rows: look for their keys in %s: %w", spec.Target, err)
 	}

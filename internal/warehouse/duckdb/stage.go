@@ -17,6 +17,7 @@ import (
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // Column names shp adds to staging data; they never reach a target.
@@ -115,17 +116,10 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 			return nil, err
 		}
 	}
-	switch s.spec.Format {
-	case format.CSV:
-		err = s.stageCSV(ctx, declared)
-	case format.JSONL, format.JSON:
-		err = s.stageJSON(ctx, declared)
-	case format.Parquet:
-		err = s.stageParquet(ctx, declared)
-	default:
-		err = fmt.Errorf("unsupported format %q", s.spec.Format)
-	}
-	if err != nil {
+	if err := sqlplan.StageFormat(s.spec.Format,
+		func() error { return s.stageCSV(ctx, declared) },
+		func() error { return s.stageJSON(ctx, declared) },
+		func() error { return s.stageParquet(ctx, declared) }); err != nil {
 		return nil, err
 	}
 	if err := s.convertParsed(ctx); err != nil {
@@ -349,17 +343,7 @@ func TypeOf(f schema.Field) string {
 }
 
 func (s *stager) csvOptions() (delim, quote string, nulls []string) {
-	delim, quote, nulls = s.spec.CSV.Delimiter, s.spec.CSV.Quote, s.spec.CSV.NullValues
-	if delim == "" {
-		delim = ","
-	}
-	if quote == "" {
-		quote = `"`
-	}
-	if len(nulls) == 0 {
-		nulls = []string{""}
-	}
-	return delim, quote, nulls
+	return sqlplan.CSVDefaults(s.spec.CSV)
 }
 
 func (s *stager) compression() string {
@@ -537,15 +521,7 @@ func (s *stager) csvColumns(declared []declaredColumn) (cols format.CSVColumns, 
 		return cols, 0, fmt.Errorf("read header: %w", err)
 	}
 	if s.spec.CSV.NoHeader {
-		names := make([]string, len(header))
-		for i := range header {
-			if i < len(s.spec.Schema) {
-				names[i] = s.spec.Schema[i].Name
-			} else {
-				names[i] = fmt.Sprintf("column%d", i+1)
-			}
-		}
-		return format.CSVColumns{Names: names, Skip: make([]bool, len(names))}, len(header), nil
+		return sqlplan.HeaderlessColumns(len(header), s.spec.Schema), len(header), nil
 	}
 	cols, err = format.NameCSVColumns(header, s.csvShape)
 	if err != nil {
@@ -583,34 +559,15 @@ func (s *stager) csvShape() (*format.CSVShape, error) {
 // found, and what the caller detected before (CSVOptions.Notes), is noted
 // in the drift.
 func (s *stager) resolveDialect(declared []declaredColumn) error {
-	s.drift = append(s.drift, s.spec.CSV.Notes...)
-	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
-	if len(delim) > 1 || len(quote) > 1 {
-		return nil
-	}
 	var known func(string) bool
 	if len(declared) > 0 {
 		known = func(name string) bool { _, ok := lookup(declared, s.fileName(name)); return ok }
 	}
-	if delim != "" && quote != "" && (known == nil || s.spec.CSV.NoHeader) {
-		return nil
-	}
-	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	sample, truncated, _ := format.PeekSample(r)
-	byteOf := func(v string) byte {
-		if v == "" {
-			return 0
-		}
-		return v[0]
-	}
-	c := format.ResolveCSVDialect(sample, truncated, byteOf(delim), byteOf(quote), !s.spec.CSV.NoHeader, known)
-	s.spec.CSV.Delimiter, s.spec.CSV.Quote = string(c.Delimiter), string(c.Quote)
-	s.drift = append(s.drift, c.Notes...)
-	return nil
+	notes, err := sqlplan.ResolveCSVDialect(&s.spec.CSV, known, func() (io.ReadCloser, error) {
+		return format.OpenFile(s.spec.Path, s.spec.Compression)
+	})
+	s.drift = append(s.drift, notes...)
+	return err
 }
 
 // sniffCSVTypes asks DuckDB's sniffer for column types when no schema is

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // ErrConcurrentRun is returned by Commit when another run of the same
@@ -24,7 +25,7 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	res, err := w.commit(ctx, spec)
 	for _, o := range spec.Objects {
 		w.dropPending(ctx, o.Table)
-		for _, t := range []string{o.Table, o.Table + "_q"} {
+		for _, t := range sqlplan.StagingTables(o) {
 			_, _ = w.pool.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+w.staging(t))
 		}
 		w.release(o.Table, o.Table+"_q")
@@ -39,14 +40,8 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 }
 
 func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
-	switch spec.Mode {
-	case warehouse.ModeAppend, warehouse.ModeReplace:
-	case warehouse.ModeMerge:
-		if len(spec.Key) == 0 {
-			return nil, fmt.Errorf("merge needs key columns")
-		}
-	default:
-		return nil, fmt.Errorf("unknown write mode %q", spec.Mode)
+	if err := sqlplan.CheckMode(spec); err != nil {
+		return nil, err
 	}
 	tx, err := w.pool.Begin(ctx)
 	if err != nil {
@@ -69,23 +64,9 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine table: %w", err)
 	}
-	if spec.Rebuild {
-		for _, st := range []struct {
-			sql  string
-			args []any
-		}{
-			{"DELETE FROM " + target, nil},
-			{"DELETE FROM " + qtable + " WHERE pipeline = $1", []any{spec.Pipeline}},
-			{"DELETE FROM " + w.ledger() + " WHERE pipeline = $1", []any{spec.Pipeline}},
-		} {
-			if _, err := tx.Exec(ctx, st.sql, st.args...); err != nil {
-				return nil, fmt.Errorf("clear for full refresh: %w", err)
-			}
-		}
-	} else if spec.Mode == warehouse.ModeReplace && len(spec.Objects) > 0 {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+target); err != nil {
-			return nil, fmt.Errorf("replace: %w", err)
-		}
+	del := func(q string, args ...any) error { _, err := tx.Exec(ctx, q, args...); return err }
+	if err := sqlplan.Clear(pg, del, spec, target, qtable, w.ledger()); err != nil {
+		return nil, err
 	}
 	res := &warehouse.CommitResult{SchemaChanges: changes}
 	if spec.Mode == warehouse.ModeMerge {

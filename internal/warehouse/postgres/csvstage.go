@@ -9,20 +9,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 func (s *stager) csvOptions() (delim, quote string, nulls []string) {
-	delim, quote, nulls = s.spec.CSV.Delimiter, s.spec.CSV.Quote, s.spec.CSV.NullValues
-	if delim == "" {
-		delim = ","
-	}
-	if quote == "" {
-		quote = `"`
-	}
-	if len(nulls) == 0 {
-		nulls = []string{""}
-	}
-	return delim, quote, nulls
+	return sqlplan.CSVDefaults(s.spec.CSV)
 }
 
 // dialect is the file's CSV dialect for shp's scanners.
@@ -38,34 +29,13 @@ func (s *stager) dialect() (format.CSVDialect, error) {
 // and checks a declared delimiter against the declared columns, as the
 // DuckDB warehouse does (see format.ResolveCSVDialect).
 func (s *stager) resolveDialect(declared []declaredColumn) error {
-	s.drift = append(s.drift, s.spec.CSV.Notes...)
-	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
-	if len(delim) > 1 || len(quote) > 1 {
-		return nil
-	}
 	var known func(string) bool
 	if len(declared) > 0 {
 		known = func(name string) bool { _, ok := lookup(declared, s.fileName(name)); return ok }
 	}
-	if delim != "" && quote != "" && (known == nil || s.spec.CSV.NoHeader) {
-		return nil
-	}
-	r, err := s.open()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	sample, truncated, _ := format.PeekSample(r)
-	byteOf := func(v string) byte {
-		if v == "" {
-			return 0
-		}
-		return v[0]
-	}
-	c := format.ResolveCSVDialect(sample, truncated, byteOf(delim), byteOf(quote), !s.spec.CSV.NoHeader, known)
-	s.spec.CSV.Delimiter, s.spec.CSV.Quote = string(c.Delimiter), string(c.Quote)
-	s.drift = append(s.drift, c.Notes...)
-	return nil
+	notes, err := sqlplan.ResolveCSVDialect(&s.spec.CSV, known, s.open)
+	s.drift = append(s.drift, notes...)
+	return err
 }
 
 // csvColumns settles the dialect and reads the header: the reader's
@@ -89,15 +59,7 @@ func (s *stager) csvColumns(declared []declaredColumn) (format.CSVColumns, error
 		return format.CSVColumns{}, fmt.Errorf("read header: %w", err)
 	}
 	if s.spec.CSV.NoHeader {
-		names := make([]string, len(header))
-		for i := range header {
-			if i < len(s.spec.Schema) {
-				names[i] = s.spec.Schema[i].Name
-			} else {
-				names[i] = fmt.Sprintf("column%d", i+1)
-			}
-		}
-		return format.CSVColumns{Names: names, Skip: make([]bool, len(names))}, nil
+		return sqlplan.HeaderlessColumns(len(header), s.spec.Schema), nil
 	}
 	cols, err := format.NameCSVColumns(header, func() (*format.CSVShape, error) {
 		r, err := s.open()

@@ -11,13 +11,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // release forgets staging tables: no run uses them any more.
@@ -168,35 +168,11 @@ func (w *Warehouse) QuarantineWhere(ctx context.Context, st *warehouse.Staged, p
 
 var _ warehouse.Inspector = (*Warehouse)(nil)
 
-// castPattern finds the columns named in a quarantine reason's CAST parts.
-const castPattern = `CAST \(column ([^)]*)\)`
-
 // Rejects groups a staged object's set-aside rows by problem and column.
 func (w *Warehouse) Rejects(ctx context.Context, st *warehouse.Staged) ([]warehouse.Reject, error) {
-	q := w.staging(st.Table + "_q")
-	var out []warehouse.Reject
-	for _, g := range []struct{ kind, query string }{
-		{warehouse.RejectCast, `SELECT c, count(*) FROM (SELECT (regexp_matches(reason, '` + castPattern + `', 'g'))[1] AS c FROM ` + q + `) x GROUP BY c ORDER BY c`},
-		{warehouse.RejectNull, `SELECT c, count(*) FROM (SELECT (regexp_matches(reason, 'NULL: (?:required|merge key) column "([^"]*)"', 'g'))[1] AS c FROM ` + q + `) x GROUP BY c ORDER BY c`},
-		{warehouse.RejectEncoding, `SELECT '', count(*) FROM ` + q + ` WHERE reason LIKE '%INVALID ENCODING%' HAVING count(*) > 0`},
-		{warehouse.RejectOther, `SELECT '', count(*) FROM ` + q + ` WHERE reason !~ '` + castPattern + `|NULL: (required|merge key) column|INVALID ENCODING' HAVING count(*) > 0`},
-	} {
-		rows, err := w.pool.Query(ctx, g.query)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: group rejected rows of %s: %w", st.ObjectKey, err)
-		}
-		for rows.Next() {
-			r := warehouse.Reject{Kind: g.kind}
-			if err := rows.Scan(&r.Column, &r.Rows); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("postgres: group rejected rows of %s: %w", st.ObjectKey, err)
-			}
-			out = append(out, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("postgres: group rejected rows of %s: %w", st.ObjectKey, err)
-		}
+	out, err := sqlplan.Rejects(ctx, queries{w}, pg, w.staging(st.Table+"_q"))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: group rejected rows of %s: %w", st.ObjectKey, err)
 	}
 	return out, nil
 }
@@ -528,41 +504,9 @@ func (r sqlRows) ColumnTypes() ([]warehouse.Column, error) {
 // BatchMetrics counts a staged object's rows and each column's non-NULL
 // values, and reads the event-time column's maximum, in one scan.
 func (w *Warehouse) BatchMetrics(ctx context.Context, st *warehouse.Staged, eventTime string) (*warehouse.Metrics, error) {
-	m := &warehouse.Metrics{NonNull: make(map[string]int64, len(st.Columns))}
-	if len(st.Columns) == 0 {
-		return m, nil
-	}
-	sel := []string{"count(*)"}
-	for _, c := range st.Columns {
-		sel = append(sel, "count("+ident(c.Name)+")")
-	}
-	counts := make([]int64, len(st.Columns)+1)
-	ptrs := make([]any, len(counts), len(counts)+1)
-	for i := range counts {
-		ptrs[i] = &counts[i]
-	}
-	var latest any
-	for _, c := range st.Columns {
-		if eventTime != "" && strings.EqualFold(c.Name, eventTime) {
-			m.EventColumn = c.Name
-			sel = append(sel, "max("+ident(c.Name)+")")
-			ptrs = append(ptrs, &latest)
-			break
-		}
-	}
-	if err := w.pool.QueryRow(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+w.staging(st.Table)).Scan(ptrs...); err != nil {
+	m, err := sqlplan.Measure(ctx, queries{w}, pg, w.staging(st.Table), st.Columns, eventTime)
+	if err != nil {
 		return nil, fmt.Errorf("postgres: measure the rows of %s: %w", st.ObjectKey, err)
-	}
-	m.Rows = counts[0]
-	for i, c := range st.Columns {
-		m.NonNull[c.Name] = counts[i+1]
-	}
-	switch t := latest.(type) {
-	case time.Time:
-		m.Newest = t
-	case nil:
-	default:
-		m.EventNotTime = true
 	}
 	return m, nil
 }

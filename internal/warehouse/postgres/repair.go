@@ -4,17 +4,15 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // The self-healing engine's repairs, compiled to PostgreSQL: plans arrive
@@ -34,50 +32,52 @@ type pendingRewrite struct {
 	column string // the column, as the plan names it
 }
 
-// frag is a piece of SQL with the values its placeholders bind; the
-// placeholders are numbered from 1 when the piece is rendered.
-type frag struct {
-	sql  string // with ? for each value
-	args []any
+// leaf is PostgreSQL's part of the shared compiler (package sqlplan): a
+// plan's value is converted in Go (pgValue) and bound in the column's
+// notation, so that a value the column cannot hold is known at once.
+type leaf struct{ quality.Dialect }
+
+// pg is PostgreSQL's leaf.
+var pg sqlplan.Leaf = leaf{quality.Postgres}
+
+// Value implements sqlplan.Leaf with pgValue.
+func (leaf) Value(c warehouse.Column, v any) (string, any, bool) {
+	s, ok := pgValue(c.Type, v)
+	if !ok {
+		return "", nil, false
+	}
+	return "?::" + c.Type, s, true
 }
 
-// numbered replaces the ?s of sql with $from, $from+1 ...
-func numbered(sql string, from int) string {
-	var b strings.Builder
-	n := from
-	for i := 0; i < len(sql); i++ {
-		if sql[i] == '?' {
-			b.WriteString("$" + strconv.Itoa(n))
-			n++
-			continue
-		}
-		b.WriteByte(sql[i])
-	}
-	return b.String()
+// RowID implements sqlplan.Leaf: the staged row's position.
+func (leaf) RowID() string { return ident(rowCol) }
+
+// PartitionKey implements sqlplan.Leaf: every type partitions.
+func (leaf) PartitionKey(_ warehouse.Column, quoted string) string { return quoted }
+
+// RowJSON implements sqlplan.Leaf with rowJSON.
+func (leaf) RowJSON(alias string, cols []warehouse.Column) string { return rowJSON(alias, cols) }
+
+// Matches implements sqlplan.Leaf with regexp_matches.
+func (leaf) Matches(table, column, pattern string) string {
+	return "(SELECT (regexp_matches(" + column + ", " + pattern + ", 'g'))[1] AS c FROM " + table + ") x"
 }
 
-// compiledOp is a repair operation compiled against one staging table.
-type compiledOp struct {
-	column string // rewrite: the column, quoted
-	set    frag   // rewrite: the new value
-	where  frag   // the rows it changes or sets aside
-	sample string // preview: what a sampled row shows
+// ByteOrder implements sqlplan.Leaf: the C collation.
+func (leaf) ByteOrder(expr string) string { return expr + ` COLLATE "C"` }
+
+// queries runs the shared steps' queries: a row on the pool, rows on
+// database/sql (whose values a preview's samples are).
+type queries struct{ w *Warehouse }
+
+// QueryRow implements sqlplan.Querier.
+func (q queries) QueryRow(ctx context.Context, sql string, args ...any) sqlplan.Row {
+	return q.w.pool.QueryRow(ctx, sql, args...)
 }
 
-// findColumn finds a staged column by name (its own spelling first, then
-// ignoring case).
-func findColumn(cols []warehouse.Column, name string) (warehouse.Column, error) {
-	for _, c := range cols {
-		if c.Name == name {
-			return c, nil
-		}
-	}
-	for _, c := range cols {
-		if strings.EqualFold(c.Name, name) {
-			return c, nil
-		}
-	}
-	return warehouse.Column{}, fmt.Errorf("no column %q in the staged rows", name)
+// Query implements sqlplan.Querier.
+func (q queries) Query(ctx context.Context, sql string, args ...any) (sqlplan.Rows, func(), error) {
+	return sqlplan.DB(q.w.db).Query(ctx, sql, args...)
 }
 
 // valueText is a plan's value as text, for the column's cast.
@@ -178,87 +178,6 @@ func pgLiteral(dst []byte, t colType, v *val) []byte {
 	return append(dst, v.s...)
 }
 
-// compilePredicate renders a predicate over cols.
-func compilePredicate(p warehouse.Predicate, cols []warehouse.Column) (frag, error) {
-	switch p := p.(type) {
-	case nil:
-		return frag{sql: "TRUE"}, nil
-	case warehouse.IsNull:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: ident(c.Name) + " IS NULL"}, nil
-	case warehouse.Eq:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		v, ok := pgValue(c.Type, p.Value)
-		if !ok {
-			// a value the column cannot hold: unknown, as a NULL would be
-			return frag{sql: ident(c.Name) + " = NULL"}, nil
-		}
-		return frag{sql: ident(c.Name) + " = ?::" + c.Type, args: []any{v}}, nil
-	case warehouse.In:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		var marks []string
-		var args []any
-		for _, x := range p.Values {
-			if v, ok := pgValue(c.Type, x); ok {
-				marks = append(marks, "?::"+c.Type)
-				args = append(args, v)
-			}
-		}
-		switch {
-		case len(p.Values) == 0:
-			return frag{sql: "FALSE"}, nil
-		case len(marks) == 0:
-			return frag{sql: ident(c.Name) + " = NULL"}, nil
-		case len(marks) < len(p.Values):
-			// A value that cannot be held is a NULL in the list: the
-			// row is not in it, or unknown.
-			marks = append(marks, "NULL")
-		}
-		return frag{sql: ident(c.Name) + " IN (" + strings.Join(marks, ", ") + ")", args: args}, nil
-	case warehouse.Not:
-		if p.Of == nil {
-			return frag{}, errors.New("Not of nothing")
-		}
-		in, err := compilePredicate(p.Of, cols)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: "NOT (" + in.sql + ")", args: in.args}, nil
-	case warehouse.And, warehouse.Or:
-		list, op, empty := []warehouse.Predicate(nil), " AND ", "TRUE"
-		if and, ok := p.(warehouse.And); ok {
-			list = and
-		} else {
-			list, op, empty = p.(warehouse.Or), " OR ", "FALSE"
-		}
-		if len(list) == 0 {
-			return frag{sql: empty}, nil
-		}
-		var out frag
-		parts := make([]string, len(list))
-		for i, q := range list {
-			f, err := compilePredicate(q, cols)
-			if err != nil {
-				return frag{}, err
-			}
-			parts[i] = "(" + f.sql + ")"
-			out.args = append(out.args, f.args...)
-		}
-		out.sql = strings.Join(parts, op)
-		return out, nil
-	}
-	return frag{}, fmt.Errorf("unknown predicate %T", p)
-}
-
 // rowJSON renders a row over cols as JSON text; alias qualifies the
 // columns when not "".
 func rowJSON(alias string, cols []warehouse.Column) string {
@@ -271,107 +190,6 @@ func rowJSON(alias string, cols []warehouse.Column) string {
 		parts[i] = ref + " AS " + ident(c.Name)
 	}
 	return "(SELECT row_to_json(shp_r)::text FROM (SELECT " + strings.Join(parts, ", ") + ") shp_r)"
-}
-
-// compileOp renders a repair operation for a staging table whose columns
-// are cols (the object's columns, without shp's own).
-func compileOp(op warehouse.RepairOp, table string, cols []warehouse.Column) (*compiledOp, error) {
-	switch o := op.(type) {
-	case warehouse.MapValues:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		if len(o.Mapping) == 0 {
-			return nil, fmt.Errorf("map values of %s: the mapping is empty", o.Column)
-		}
-		norm := func(x string) string {
-			x = "(" + x + ")::text"
-			if o.Trim {
-				x = "trim(" + x + ")"
-			}
-			if o.FoldCase {
-				x = "lower(" + x + ")"
-			}
-			return x
-		}
-		col := ident(c.Name)
-		keys := make([]string, 0, len(o.Mapping))
-		for k := range o.Mapping {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var cases []string
-		var caseArgs, keyArgs []any
-		for _, k := range keys {
-			v, ok := pgValue(c.Type, o.Mapping[k])
-			if !ok {
-				return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, o.Mapping[k], c.Type, o.Column)
-			}
-			cases = append(cases, "WHEN "+norm("?::text")+" THEN ?::"+c.Type)
-			caseArgs = append(caseArgs, k, v)
-			keyArgs = append(keyArgs, k)
-		}
-		mapped := "(CASE " + norm(col) + " " + strings.Join(cases, " ") + " END)"
-		in := strings.TrimSuffix(strings.Repeat(norm("?::text")+", ", len(keys)), ", ")
-		return &compiledOp{
-			column: col,
-			set:    frag{sql: mapped, args: caseArgs},
-			where: frag{sql: col + " IS NOT NULL AND " + norm(col) + " IN (" + in + ") AND " + col + " IS DISTINCT FROM " + mapped,
-				args: append(keyArgs, caseArgs...)},
-		}, nil
-	case warehouse.FillDefault:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		v, ok := pgValue(c.Type, o.Value)
-		if !ok {
-			return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, o.Value, c.Type, o.Column)
-		}
-		return &compiledOp{
-			column: ident(c.Name),
-			set:    frag{sql: "?::" + c.Type, args: []any{v}},
-			where:  frag{sql: ident(c.Name) + " IS NULL"},
-		}, nil
-	case warehouse.QuarantineDuplicates:
-		if len(o.Keys) == 0 {
-			return nil, errors.New("de-duplicate: no key columns")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("de-duplicate: no reason")
-		}
-		quoted, notNull, texts := make([]string, len(o.Keys)), make([]string, len(o.Keys)), make([]string, len(o.Keys))
-		for i, k := range o.Keys {
-			c, err := findColumn(cols, k)
-			if err != nil {
-				return nil, err
-			}
-			quoted[i] = ident(c.Name)
-			notNull[i] = quoted[i] + " IS NOT NULL"
-			texts[i] = quoted[i] + "::text"
-		}
-		// The highest row number of a key is its latest row.
-		row := ident(rowCol)
-		where := row + " IN (SELECT shp_rid FROM (SELECT " + row + " AS shp_rid, row_number() OVER (PARTITION BY " + strings.Join(quoted, ", ") +
-			" ORDER BY " + row + " DESC) AS shp_rn FROM " + table + " WHERE " + strings.Join(notNull, " AND ") + ") shp_d WHERE shp_rn > 1)"
-		return &compiledOp{where: frag{sql: where}, sample: strings.Join(texts, " || '|' || ")}, nil
-	case warehouse.Quarantine:
-		if o.Where == nil {
-			return nil, errors.New("quarantine: no condition (it would set every row aside)")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("quarantine: no reason")
-		}
-		where, err := compilePredicate(o.Where, cols)
-		if err != nil {
-			return nil, err
-		}
-		return &compiledOp{where: where, sample: rowJSON("", cols)}, nil
-	case nil:
-		return nil, errors.New("no repair operation")
-	}
-	return nil, fmt.Errorf("unknown repair operation %T", op)
 }
 
 // objectColumns are a staging table's columns without shp's own.
@@ -393,19 +211,12 @@ func (w *Warehouse) objectColumns(ctx context.Context, st *warehouse.Staged) ([]
 }
 
 // compile compiles op against a staged object.
-func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*compiledOp, error) {
+func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*sqlplan.Op, error) {
 	cols, err := w.objectColumns(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	c, err := compileOp(op, w.staging(st.Table), cols)
-	if err != nil {
-		return nil, err
-	}
-	if c.column != "" && c.sample == "" {
-		c.sample = c.column + ", " + c.set.sql
-	}
-	return c, nil
+	return sqlplan.Compile(pg, op, w.staging(st.Table), cols)
 }
 
 // CountRows implements warehouse.Prober.
@@ -414,12 +225,13 @@ func (w *Warehouse) CountRows(ctx context.Context, st *warehouse.Staged, where w
 	if err != nil {
 		return 0, fmt.Errorf("postgres: count rows of %s: %w", st.ObjectKey, err)
 	}
-	pred, err := compilePredicate(where, cols)
+	pred, err := sqlplan.Predicate(pg, where, cols)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: count rows of %s: %w", st.ObjectKey, err)
 	}
+	q := sqlplan.Count(w.staging(st.Table), pred)
 	var n int64
-	if err := w.pool.QueryRow(ctx, "SELECT count(*) FROM "+w.staging(st.Table)+" WHERE "+numbered(pred.sql, 1), pred.args...).Scan(&n); err != nil {
+	if err := w.pool.QueryRow(ctx, sqlplan.Bind(pg, q.SQL), q.Args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count rows of %s: %w", st.ObjectKey, err)
 	}
 	return n, nil
@@ -432,21 +244,11 @@ func (w *Warehouse) DistinctValues(ctx context.Context, st *warehouse.Staged, co
 	if err != nil {
 		return nil, fmt.Errorf("postgres: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
-	c, err := findColumn(cols, column)
+	c, err := sqlplan.FindColumn(cols, column)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
-	col := ident(c.Name)
-	rows, err := w.pool.Query(ctx, "SELECT "+col+"::text AS v, count(*) AS n FROM "+w.staging(st.Table)+
-		" WHERE "+col+" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, "+col+"::text COLLATE \"C\" LIMIT $1", limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: values of %s in %s: %w", column, st.ObjectKey, err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (warehouse.ValueCount, error) {
-		var v warehouse.ValueCount
-		err := r.Scan(&v.Value, &v.Rows)
-		return v, err
-	})
+	out, err := sqlplan.DistinctValues(ctx, queries{w}, pg, w.staging(st.Table), c, limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
@@ -459,42 +261,11 @@ func (w *Warehouse) PreviewRepair(ctx context.Context, st *warehouse.Staged, op 
 	if err != nil {
 		return nil, fmt.Errorf("postgres: plan a repair of %s: %w", st.ObjectKey, err)
 	}
-	table := w.staging(st.Table)
-	p := &warehouse.RepairPreview{}
-	if err := w.pool.QueryRow(ctx, "SELECT count(*) FROM "+table+" WHERE "+numbered(c.where.sql, 1), c.where.args...).Scan(&p.Rows); err != nil {
-		return nil, fmt.Errorf("postgres: count the rows a repair of %s changes: %w", st.ObjectKey, err)
-	}
-	if sample <= 0 || p.Rows == 0 {
-		return p, nil
-	}
-	sel := c.sample
-	var args []any
-	if c.column != "" {
-		sel = c.column + ", " + c.set.sql
-		args = append(args, c.set.args...)
-	}
-	args = append(args, c.where.args...)
-	q := numbered("SELECT "+sel+" FROM "+table+" WHERE "+c.where.sql, 1) + fmt.Sprintf(" ORDER BY %s LIMIT %d", ident(rowCol), sample)
-	rows, err := w.db.QueryContext(ctx, q, args...)
+	p, err := sqlplan.Preview(ctx, queries{w}, pg, w.staging(st.Table), c, sample)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: sample the rows a repair of %s changes: %w", st.ObjectKey, err)
+		return nil, fmt.Errorf("postgres: preview a repair of %s: %w", st.ObjectKey, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var before, after any
-		dest := []any{&before}
-		if c.column != "" {
-			dest = append(dest, &after)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("postgres: sample the rows a repair of %s changes: %w", st.ObjectKey, err)
-		}
-		p.Before = append(p.Before, before)
-		if c.column != "" {
-			p.After = append(p.After, after)
-		}
-	}
-	return p, rows.Err()
+	return p, nil
 }
 
 // ApplyRepair implements warehouse.Repairer. A rewrite's original values
@@ -506,7 +277,7 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 		return warehouse.RepairResult{}, fmt.Errorf("postgres: repair %s: %w", st.ObjectKey, err)
 	}
 	if reason := plan.Op.SetAsideReason(); reason != "" {
-		n, err := w.QuarantineWhere(ctx, st, numbered(c.where.sql, 1), c.where.args, reason)
+		n, err := w.QuarantineWhere(ctx, st, sqlplan.Bind(pg, c.Where.SQL), c.Where.Args, reason)
 		return warehouse.RepairResult{Rows: n}, err
 	}
 	column := plan.Op.Rewritten()
@@ -534,12 +305,13 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 		return warehouse.RepairResult{}, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "CREATE UNLOGGED TABLE "+w.staging(orig)+" AS SELECT "+ident(rowCol)+" AS shp_rid, "+c.column+" AS shp_old FROM "+table+
-		" WHERE "+numbered(c.where.sql, 1), c.where.args...); err != nil {
+	save := sqlplan.SaveOriginals(pg, table, c)
+	if _, err := tx.Exec(ctx, "CREATE UNLOGGED TABLE "+w.staging(orig)+" AS "+sqlplan.Bind(pg, save.SQL), save.Args...); err != nil {
 		w.forget(ctx, plan.Token)
 		return warehouse.RepairResult{}, fmt.Errorf("postgres: keep the original values of %s: %w", column, err)
 	}
-	tag, err := tx.Exec(ctx, "UPDATE "+table+" SET "+c.column+" = "+numbered(c.set.sql, 1)+" WHERE "+ident(rowCol)+" IN (SELECT shp_rid FROM "+w.staging(orig)+")", c.set.args...)
+	rewrite := sqlplan.Rewrite(pg, table, w.staging(orig), c)
+	tag, err := tx.Exec(ctx, sqlplan.Bind(pg, rewrite.SQL), rewrite.Args...)
 	if err == nil {
 		err = tx.Commit(ctx)
 	}
@@ -611,8 +383,7 @@ func (w *Warehouse) KeepRepair(ctx context.Context, st *warehouse.Staged, token 
 		" (token TEXT NOT NULL, column_name TEXT NOT NULL, old_value TEXT, repaired_row TEXT NOT NULL)"); err != nil {
 		return fmt.Errorf("postgres: keep the original values: %w", err)
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("INSERT INTO %s SELECT $1, $2, o.shp_old::text, %s FROM %s t JOIN %s o ON t.%s = o.shp_rid",
-		w.originalsTable(), rowJSON("t", st.Columns), w.staging(st.Table), w.staging(p.table), ident(rowCol)), token, p.column); err != nil {
+	if _, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.KeepOriginals(pg, w.originalsTable(), w.staging(st.Table), w.staging(p.table), st.Columns)), token, p.column); err != nil {
 		return fmt.Errorf("postgres: keep the original values: %w", err)
 	}
 	return tx.Commit(ctx)
@@ -629,12 +400,11 @@ func (w *Warehouse) UndoRepair(ctx context.Context, st *warehouse.Staged, token 
 	if err != nil {
 		return fmt.Errorf("postgres: roll back %s: %w", p.column, err)
 	}
-	c, err := findColumn(cols, p.column)
+	c, err := sqlplan.FindColumn(cols, p.column)
 	if err != nil {
 		return fmt.Errorf("postgres: roll back %s: %w", p.column, err)
 	}
-	if _, err := w.pool.Exec(ctx, "UPDATE "+w.staging(st.Table)+" AS t SET "+ident(c.Name)+" = o.shp_old FROM "+w.staging(p.table)+
-		" o WHERE t."+ident(rowCol)+" = o.shp_rid"); err != nil {
+	if _, err := w.pool.Exec(ctx, sqlplan.Undo(pg, w.staging(st.Table), w.staging(p.table), ident(c.Name))); err != nil {
 		return fmt.Errorf("postgres: roll back %s: %w", p.column, err)
 	}
 	return nil
@@ -653,28 +423,7 @@ func (w *Warehouse) RevertRepair(ctx context.Context, spec warehouse.RevertSpec)
 	for i, c := range tc {
 		tcols[i] = warehouse.Column{Name: c.name, Type: c.sqlType}
 	}
-	// The kept rows' columns, in the order they were rendered.
-	var keep []warehouse.Column
-	for _, rc := range spec.RowColumns {
-		for _, c := range tcols {
-			if strings.EqualFold(rc, c.Name) {
-				keep = append(keep, c)
-			}
-		}
-	}
-	switch spec.Kind {
-	case warehouse.RevertRewrite:
-		c, err := findColumn(tcols, spec.Column)
-		if err != nil {
-			return 0, fmt.Errorf("postgres: target %s has no column %q", spec.Target, spec.Column)
-		}
-		return w.restoreOriginals(ctx, spec, c, keep)
-	case warehouse.RevertRescue:
-		return w.revertRescue(ctx, spec, keep)
-	case warehouse.RevertSetAside:
-		return w.restoreSetAside(ctx, spec, tcols)
-	}
-	return 0, fmt.Errorf("postgres: unknown kind of revert %q", spec.Kind)
+	return sqlplan.Revert(ctx, "postgres", spec, tcols, sqlplan.Reverts{Rewrite: w.restoreOriginals, Rescue: w.revertRescue, SetAside: w.restoreSetAside})
 }
 
 // restoreOriginals puts back the values a rewrite replaced: each kept row
@@ -690,15 +439,7 @@ func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertS
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+w.originalsTable()+" WHERE token = $1", spec.Token).Scan(&want); err != nil {
 		return 0, fmt.Errorf("postgres: read the original values: %w", err)
 	}
-	t := w.target(spec.Target)
-	row := rowJSON("s", keep)
-	tag, err := tx.Exec(ctx, fmt.Sprintf(`UPDATE %s AS x SET %s = m.old_value::%s FROM (
-		SELECT c.rid, k.old_value FROM
-			(SELECT s.ctid AS rid, %s AS j, row_number() OVER (PARTITION BY %s ORDER BY s.ctid) AS n FROM %s AS s) c
-			JOIN (SELECT repaired_row, old_value, row_number() OVER (PARTITION BY repaired_row ORDER BY old_value) AS n
-			      FROM %s WHERE token = $1) k
-			ON c.j = k.repaired_row AND c.n = k.n) m
-		WHERE x.ctid = m.rid`, t, ident(col.Name), col.Type, row, row, t, w.originalsTable()), spec.Token)
+	tag, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.RestoreOriginals(pg, w.target(spec.Target), "ctid", w.originalsTable(), col, keep)), spec.Token)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: restore %s.%s: %w", spec.Target, col.Name, err)
 	}
@@ -749,22 +490,15 @@ func (w *Warehouse) revertRescue(ctx context.Context, spec warehouse.RevertSpec,
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+w.rescuedTable()+" WHERE token = $1 AND repaired_row IS NOT NULL", spec.Token).Scan(&want); err != nil {
 		return 0, fmt.Errorf("postgres: read the rescued rows: %w", err)
 	}
-	t := w.target(spec.Target)
-	row := rowJSON("s", keep)
 	// Each kept row removes one target row with the same content.
-	tag, err := tx.Exec(ctx, fmt.Sprintf(`DELETE FROM %s WHERE ctid IN (
-		SELECT rid FROM (SELECT s.ctid AS rid, %s AS j, row_number() OVER (PARTITION BY %s) AS rn FROM %s AS s) y
-		JOIN (SELECT repaired_row, count(*) AS c FROM %s WHERE token = $1 AND repaired_row IS NOT NULL GROUP BY repaired_row) o
-		ON y.j = o.repaired_row WHERE y.rn <= o.c)`, t, row, row, t, w.rescuedTable()), spec.Token)
+	tag, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.RemoveRescued(pg, w.target(spec.Target), "ctid", w.rescuedTable(), keep)), spec.Token)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: remove the rescued rows from %s: %w", spec.Target, err)
 	}
 	if n := tag.RowsAffected(); n != want {
 		return 0, &warehouse.ChangedSinceError{Changed: want - n, Kept: want}
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
-		SELECT $1, $2, object_key, line, reason || $3, raw FROM %s WHERE token = $4 AND repaired_row IS NULL ORDER BY line`,
-		w.target(spec.Target+warehouse.QuarantineSuffix), w.rescuedTable()),
+	if _, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.ReturnRescued(w.target(spec.Target+warehouse.QuarantineSuffix), w.rescuedTable())),
 		spec.RunID, spec.Pipeline, spec.Note, spec.Token); err != nil {
 		return 0, fmt.Errorf("postgres: put the rescued lines back in quarantine: %w", err)
 	}
@@ -779,18 +513,9 @@ func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, be
 	if rescued <= 0 {
 		return warehouse.Rescue{}, nil
 	}
-	names := make([]string, 0, len(after.Columns))
-	cols := make([]string, 0, len(after.Columns))
-	for _, c := range after.Columns {
-		found := false
-		for _, b := range before.Columns {
-			found = found || strings.EqualFold(b.Name, c.Name)
-		}
-		if !found {
-			return warehouse.Rescue{}, nil // no row-for-row difference
-		}
-		names = append(names, ident(c.Name))
-		cols = append(cols, c.Name)
+	names, cols, ok := sqlplan.RescueColumns(pg, before.Columns, after.Columns)
+	if !ok {
+		return warehouse.Rescue{}, nil // no row-for-row difference
 	}
 	list := strings.Join(names, ", ")
 	if replaces, err := w.rescueReplaces(ctx, spec, before, after, list); err != nil || replaces {
@@ -806,16 +531,11 @@ func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, be
 		" (token TEXT NOT NULL, object_key TEXT, line BIGINT, reason TEXT, raw TEXT, repaired_row TEXT)"); err != nil {
 		return warehouse.Rescue{}, fmt.Errorf("postgres: keep the rescued rows: %w", err)
 	}
-	lines, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (token, object_key, line, reason, raw)
-		SELECT $1, $2, b.line, b.reason, b.raw FROM %s b
-		WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE a.line = b.line)`,
-		w.rescuedTable(), w.staging(before.Table+"_q"), w.staging(after.Table+"_q")), token, after.ObjectKey)
+	lines, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.KeepRescuedLines(w.rescuedTable(), w.staging(before.Table+"_q"), w.staging(after.Table+"_q"))), token, after.ObjectKey)
 	if err != nil {
 		return warehouse.Rescue{}, fmt.Errorf("postgres: keep the rescued lines: %w", err)
 	}
-	rows, err := tx.Exec(ctx, fmt.Sprintf(`INSERT INTO %s (token, object_key, repaired_row)
-		SELECT $1, $2, %s FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r`,
-		w.rescuedTable(), rowJSON("r", after.Columns), list, w.staging(after.Table), list, w.staging(before.Table)),
+	rows, err := tx.Exec(ctx, sqlplan.Bind(pg, sqlplan.KeepRescuedRows(pg, w.rescuedTable(), w.staging(before.Table), w.staging(after.Table), list, after.Columns)),
 		token, after.ObjectKey)
 	if err != nil {
 		return warehouse.Rescue{}, fmt.Errorf("postgres: keep the rescued rows: %w", err)
@@ -848,8 +568,8 @@ func (w *Warehouse) rescueReplaces(ctx context.Context, spec warehouse.LoadSpec,
 		match[i] = "t." + ident(name) + " = r." + ident(k)
 	}
 	var n int64
-	err = w.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r JOIN %s t ON %s`,
-		list, w.staging(after.Table), list, w.staging(before.Table), w.target(spec.Target), strings.Join(match, " AND "))).Scan(&n)
+	err = w.pool.QueryRow(ctx, sqlplan.RescuedKeys(w.staging(before.Table), w.staging(after.Table), list,
+		w.target(spec.Target), strings.Join(match, " AND "))).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("postgres: keep the rescued rows: look for their keys in %s: %w", spec.Target, err)
 	}

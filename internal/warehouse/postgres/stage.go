@@ -17,6 +17,7 @@ import (
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // Columns shp adds to a staging table; they never reach a target.
@@ -117,16 +118,10 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch s.spec.Format {
-	case format.CSV:
-		err = s.stageCSV(ctx, declared)
-	case format.JSONL, format.JSON:
-		err = s.stageJSON(ctx, declared)
-	case format.Parquet:
-		err = s.stageParquet(ctx, declared)
-	default:
-		err = fmt.Errorf("unsupported format %q", s.spec.Format)
-	}
+	err = sqlplan.StageFormat(s.spec.Format,
+		func() error { return s.stageCSV(ctx, declared) },
+		func() error { return s.stageJSON(ctx, declared) },
+		func() error { return s.stageParquet(ctx, declared) })
 	if err != nil {
 		s.abort(err)
 		return nil, err

@@ -1,0 +1,109 @@
+package service
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// WarehouseCost is what a run's warehouse jobs cost, as the warehouse
+// reported it (BigQuery's job statistics, summed over the run).
+type WarehouseCost struct {
+	Jobs           int64 `json:"jobs"`
+	BytesProcessed int64 `json:"bytes_processed"`
+	BytesBilled    int64 `json:"bytes_billed"`
+	SlotMillis     int64 `json:"slot_ms"`
+}
+
+// warehouseCost is the cost a run's metrics record; nil when they record
+// none (a warehouse without a bill, such as DuckDB).
+func warehouseCost(metrics map[string]float64) *WarehouseCost {
+	c, ok := pipeline.CostOf(metrics)
+	if !ok {
+		return nil
+	}
+	return &WarehouseCost{Jobs: c.Jobs, BytesProcessed: c.BytesProcessed, BytesBilled: c.BytesBilled, SlotMillis: c.SlotMillis}
+}
+
+// costSlack is how far before the newest run seen the next reading of
+// the runs starts, for a run another process recorded with a start a
+// little earlier (clocks differ).
+const costSlack = 10 * time.Minute
+
+// costTotals sums the cost of the runs on record by pipeline, reading
+// only runs it may not have counted yet: those started since its horizon.
+type costTotals struct {
+	mu      sync.Mutex
+	read    bool
+	totals  map[string]warehouse.Cost
+	counted map[string]time.Time // finished runs counted, by id, with their start, after the horizon
+	horizon time.Time            // every run that started before it is counted
+}
+
+// WarehouseCosts returns the warehouse cost of the finished runs on
+// record, summed by pipeline (those without cost are left out). The sums
+// only grow while runs are kept: the Prometheus counters are read from
+// them. A run is counted once it has finished; the first call reads
+// every run, later calls the runs started since the oldest one still
+// running (or shortly before the newest).
+func (s *Service) WarehouseCosts(ctx context.Context) (map[string]warehouse.Cost, error) {
+	c := &s.costs
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.read {
+		c.totals, c.counted = map[string]warehouse.Cost{}, map[string]time.Time{}
+	}
+	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Since: c.horizon})
+	if err != nil {
+		return nil, fmt.Errorf("warehouse cost of the runs: %w", err)
+	}
+	var newest, running time.Time
+	for _, r := range runs {
+		if r.StartedAt.After(newest) {
+			newest = r.StartedAt
+		}
+		if r.Status == metadata.StatusRunning {
+			if running.IsZero() || r.StartedAt.Before(running) {
+				running = r.StartedAt
+			}
+			continue
+		}
+		if _, done := c.counted[r.ID]; done {
+			continue
+		}
+		c.counted[r.ID] = r.StartedAt
+		if rc, ok := pipeline.CostOf(r.Metrics); ok {
+			t := c.totals[r.Pipeline]
+			t.Jobs += rc.Jobs
+			t.BytesProcessed += rc.BytesProcessed
+			t.BytesBilled += rc.BytesBilled
+			t.SlotMillis += rc.SlotMillis
+			c.totals[r.Pipeline] = t
+		}
+	}
+	c.read = true
+	if !newest.IsZero() {
+		h := newest.Add(-costSlack)
+		if !running.IsZero() && running.Before(h) {
+			h = running
+		}
+		if h.After(c.horizon) {
+			c.horizon = h
+		}
+	}
+	for id, started := range c.counted {
+		if started.Before(c.horizon) {
+			delete(c.counted, id)
+		}
+	}
+	out := make(map[string]warehouse.Cost, len(c.totals))
+	for p, t := range c.totals {
+		out[p] = t
+	}
+	return out, nil
+}
