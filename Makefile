@@ -4,7 +4,7 @@ BIN     ?= bin/shp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
 
-.PHONY: build test demo bench chaos lint cover docs clean
+.PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite
 
 build: ## build bin/shp
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
@@ -28,6 +28,12 @@ bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQ
 chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all): inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per warehouse and class
 	@report=$$(mktemp); SHP_CHAOS_WAREHOUSE=$${SHP_CHAOS_WAREHOUSE:-all} SHP_CHAOS_REPORT=$$report \
 	$(GO) test -count=1 -timeout 60m -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
+
+bigquery-emulator: ## serve the BigQuery emulator (project shp-test) on :9050, for warehouse.type bigquery with endpoint http://localhost:9050
+	$(GO) tool bigquery-emulator --project=shp-test --port=9050
+
+bigquery-suite: ## the warehouse conformance suite and Great Expectations' cases on the BigQuery warehouse, against the emulator (hours)
+	SHP_BIGQUERY_SUITE=1 $(GO) test -count=1 -timeout 6h -run '^(TestConformance|TestGEConformance)$$' -v ./internal/warehouse/bigquery/
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

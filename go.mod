@@ -95,6 +95,7 @@ require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
+	github.com/jessevdk/go-flags v1.6.1 // indirect
 	github.com/klauspost/compress v1.20.1 // indirect
 	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
 	github.com/leodido/go-urn v1.4.0 // indirect
@@ -150,3 +151,5 @@ require (
 	modernc.org/memory v1.12.1 // indirect
 	modernc.org/quickjs v0.18.2 // indirect
 )
+
+tool github.com/goccy/bigquery-emulator/cmd/bigquery-emulator

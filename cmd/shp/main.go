@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/shp-dev/shp/internal/cli"
+	_ "github.com/shp-dev/shp/internal/warehouse/bigquery" // warehouse.type: bigquery
 	_ "github.com/shp-dev/shp/internal/warehouse/duckdb"   // the embedded warehouse
 	_ "github.com/shp-dev/shp/internal/warehouse/postgres" // warehouse.type: postgres
 )

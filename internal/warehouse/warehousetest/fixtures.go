@@ -49,8 +49,8 @@ func mustSchema(t *testing.T, js string) schema.Schema {
 }
 
 // typedSelect selects the typed columns, the NUMERIC one as text, in
-// schema order, ordered by id.
-const typedSelect = "SELECT {id}, {qty}, {serial}, {ratio}, CAST({price} AS VARCHAR), {active}, {day}, {seen_at}, {local_at}, {note} FROM {%s} ORDER BY {id}"
+// schema order, ordered by id. Compare its rows with sameRows.
+const typedSelect = "SELECT {id}, {qty}, {serial}, {ratio}, {text:price}, {active}, {day}, {seen_at}, {local_at}, {note} FROM {%s} ORDER BY {id}"
 
 var typedColumns = []string{"id", "qty", "serial", "ratio", "price", "active", "day", "seen_at", "local_at", "note"}
 

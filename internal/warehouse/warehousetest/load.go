@@ -222,7 +222,7 @@ func (s *suite) loadVariant(t *testing.T, v variant) {
 	if (wr.missing != "" || len(wr.extra) > 0) && len(st.Drift) == 0 {
 		t.Error("missing and extra columns are not reported as drift")
 	}
-	if got := query(t, w, fmt.Sprintf(typedSelect, st.Table)); fmt.Sprint(got) != fmt.Sprint(e.good) {
+	if got := query(t, w, fmt.Sprintf(typedSelect, st.Table)); !sameRows(got, e.good) {
 		t.Errorf("staged rows:\n%v\nwant\n%v", got, e.good)
 	}
 
@@ -240,7 +240,7 @@ func (s *suite) loadVariant(t *testing.T, v variant) {
 	if res.Inserted != int64(len(e.good)) || res.Quarantined != int64(len(e.bad)) || res.Updated != 0 || res.Deduplicated != 0 {
 		t.Errorf("commit result %+v, want %d inserted and %d set aside", *res, len(e.good), len(e.bad))
 	}
-	if got := query(t, w, fmt.Sprintf(typedSelect, "typed")); fmt.Sprint(got) != fmt.Sprint(e.good) {
+	if got := query(t, w, fmt.Sprintf(typedSelect, "typed")); !sameRows(got, e.good) {
 		t.Errorf("target rows:\n%v\nwant\n%v", got, e.good)
 	}
 	checkSetAside(t, quarantine(t, w, "run-2", "typed"), e.bad, wr, object, "committed")
@@ -282,7 +282,7 @@ func (s *suite) loadNativeParquet(t *testing.T) {
 		{"2", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "NULL", "Ünïcode 日本語 row-02"},
 		{"4", "NULL", "NULL", "NaN", "NULL", "NULL", "NULL", "NULL", "NULL", "row-04"},
 	}
-	if got := query(t, w, fmt.Sprintf(typedSelect, "native")); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := query(t, w, fmt.Sprintf(typedSelect, "native")); !sameRows(got, want) {
 		t.Errorf("target rows:\n%v\nwant\n%v", got, want)
 	}
 	got := quarantine(t, w, "run-1", "native")

@@ -171,7 +171,8 @@ func appendTo(t *testing.T, w warehouse.Warehouse, run, pipeline, target string,
 }
 
 // q renders a query over the dialect's quoting: each {name} is replaced
-// by the quoted identifier name, each ? by the next placeholder.
+// by the quoted identifier name, each {text:name} by that column cast to
+// the engine's text type, each ? by the next placeholder.
 func q(w warehouse.Warehouse, query string) string {
 	d := w.Dialect()
 	var b strings.Builder
@@ -180,7 +181,12 @@ func q(w warehouse.Warehouse, query string) string {
 		switch query[i] {
 		case '{':
 			end := strings.IndexByte(query[i:], '}')
-			b.WriteString(d.Ident(query[i+1 : i+end]))
+			name := query[i+1 : i+end]
+			if col, ok := strings.CutPrefix(name, "text:"); ok {
+				b.WriteString(d.Text(d.Ident(col)))
+			} else {
+				b.WriteString(d.Ident(name))
+			}
 			i += end
 		case '?':
 			n++
@@ -241,6 +247,34 @@ func lines(t *testing.T, w warehouse.Warehouse, query_ string, args ...any) []st
 		out = append(out, strings.Join(r, "|"))
 	}
 	return out
+}
+
+// sameRows reports whether got and want hold the same values, cell by
+// cell; two decimal numbers are the same when they are equal as numbers
+// (a NUMERIC's display scale is the engine's: DuckDB and PostgreSQL read
+// a NUMERIC(10,2) -3 as -3.00, BigQuery as -3).
+func sameRows(got, want [][]string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for i := range got {
+		if len(got[i]) != len(want[i]) {
+			return false
+		}
+		for j := range got[i] {
+			if got[i][j] != want[i][j] && !sameNumber(got[i][j], want[i][j]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameNumber reports whether a and b are decimal numbers of equal value.
+func sameNumber(a, b string) bool {
+	x, okx := new(big.Rat).SetString(a)
+	y, oky := new(big.Rat).SetString(b)
+	return okx && oky && x.Cmp(y) == 0
 }
 
 // count counts a table's rows.

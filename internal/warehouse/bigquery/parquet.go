@@ -1,0 +1,273 @@
+package bigquery
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/deprecated"
+	pqformat "github.com/parquet-go/parquet-go/format"
+)
+
+// pqColumn is a top-level column of a Parquet file and how its values
+// read as text.
+type pqColumn struct {
+	name      string
+	kind      parquet.Kind
+	text      bool // a UTF-8 string
+	decimal   bool
+	scale     int
+	precision int
+	date      bool
+	timestamp bool
+	utc       bool
+	timeOfDay bool
+	unit      time.Duration // of a timestamp or time of day
+}
+
+// describeParquet reads a leaf column's logical type.
+func describeParquet(c *parquet.Column) pqColumn {
+	t := c.Type()
+	p := pqColumn{name: c.Name(), kind: t.Kind(), unit: time.Microsecond}
+	unit := func(u *pqformat.TimeUnit) time.Duration {
+		switch u.Value.(type) {
+		case *pqformat.MilliSeconds:
+			return time.Millisecond
+		case *pqformat.NanoSeconds:
+			return time.Nanosecond
+		}
+		return time.Microsecond
+	}
+	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
+		switch v := lt.Value.(type) {
+		case *pqformat.StringType, *pqformat.EnumType, *pqformat.JsonType:
+			p.text = true
+		case *pqformat.DecimalType:
+			p.decimal, p.scale, p.precision = true, int(v.Scale), int(v.Precision)
+		case *pqformat.DateType:
+			p.date = true
+		case *pqformat.TimestampType:
+			p.timestamp, p.utc, p.unit = true, v.IsAdjustedToUTC, unit(&v.Unit)
+		case *pqformat.TimeType:
+			p.timeOfDay, p.unit = true, unit(&v.Unit)
+		}
+		return p
+	}
+	if ct := t.ConvertedType(); ct != nil {
+		switch *ct {
+		case deprecated.UTF8, deprecated.Enum, deprecated.Json:
+			p.text = true
+		case deprecated.Date:
+			p.date = true
+		case deprecated.TimestampMillis:
+			p.timestamp, p.utc, p.unit = true, true, time.Millisecond
+		case deprecated.TimestampMicros:
+			p.timestamp, p.utc = true, true
+		case deprecated.TimeMillis:
+			p.timeOfDay, p.unit = true, time.Millisecond
+		case deprecated.TimeMicros:
+			p.timeOfDay = true
+		}
+	}
+	return p
+}
+
+// bqType is the BigQuery type a Parquet column's values have, for a
+// file without a schema.
+func (p pqColumn) bqType() column {
+	switch {
+	case p.text:
+		return column{Type: "STRING"}
+	case p.decimal:
+		return column{Type: "NUMERIC", Precision: p.precision, Scale: p.scale}
+	case p.date:
+		return column{Type: "DATE"}
+	case p.timestamp && p.utc:
+		return column{Type: "TIMESTAMP"}
+	case p.timestamp:
+		return column{Type: "DATETIME"}
+	case p.timeOfDay:
+		return column{Type: "TIME"}
+	}
+	switch p.kind {
+	case parquet.Boolean:
+		return column{Type: "BOOL"}
+	case parquet.Int32, parquet.Int64:
+		return column{Type: "INT64"}
+	case parquet.Float, parquet.Double:
+		return column{Type: "FLOAT64"}
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		return column{Type: "BYTES"}
+	}
+	return column{Type: "STRING"}
+}
+
+// text renders a value as the text its column's type reads.
+func (p pqColumn) textOf(v parquet.Value) (string, error) {
+	switch {
+	case p.decimal:
+		var n *big.Int
+		switch p.kind {
+		case parquet.Int32, parquet.Int64:
+			n = big.NewInt(v.Int64())
+		default:
+			b := v.ByteArray()
+			n = new(big.Int).SetBytes(b)
+			if len(b) > 0 && b[0]&0x80 != 0 {
+				n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+			}
+		}
+		return new(big.Rat).SetFrac(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p.scale)), nil)).FloatString(p.scale), nil
+	case p.date:
+		return time.Unix(int64(v.Int32())*86400, 0).UTC().Format("2006-01-02"), nil
+	case p.timestamp:
+		var t time.Time
+		switch p.unit {
+		case time.Millisecond:
+			t = time.UnixMilli(v.Int64()).UTC()
+		case time.Nanosecond:
+			t = time.Unix(0, v.Int64()).UTC()
+		default:
+			t = time.UnixMicro(v.Int64()).UTC()
+		}
+		s := t.Format("2006-01-02 15:04:05.999999")
+		if p.utc {
+			s += "+00"
+		}
+		return s, nil
+	case p.timeOfDay:
+		d := time.Duration(v.Int64()) * p.unit
+		if p.kind == parquet.Int32 {
+			d = time.Duration(v.Int32()) * p.unit
+		}
+		return time.Time{}.Add(d).Format("15:04:05.999999"), nil
+	}
+	switch p.kind {
+	case parquet.Boolean:
+		return strconv.FormatBool(v.Boolean()), nil
+	case parquet.Int32:
+		return strconv.FormatInt(int64(v.Int32()), 10), nil
+	case parquet.Int64:
+		return strconv.FormatInt(v.Int64(), 10), nil
+	case parquet.Float:
+		return strconv.FormatFloat(float64(v.Float()), 'g', -1, 32), nil
+	case parquet.Double:
+		return strconv.FormatFloat(v.Double(), 'g', -1, 64), nil
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		return string(v.ByteArray()), nil
+	}
+	return "", fmt.Errorf("parquet column %q: values of kind %s are not read", p.name, p.kind)
+}
+
+// readParquet reads a flat Parquet object's rows, each value as text,
+// into the load file: a row's line is its number, its raw text the row
+// as JSON.
+func (s *stager) readParquet(out *bufio.Writer) error {
+	f, err := os.Open(s.spec.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return fmt.Errorf("read parquet: %w", err)
+	}
+	var cols []pqColumn
+	for _, c := range pf.Root().Columns() {
+		if !c.Leaf() || c.Repeated() {
+			return fmt.Errorf("parquet column %q is nested (a list or a group): the BigQuery warehouse reads flat Parquet files only", c.Name())
+		}
+		cols = append(cols, describeParquet(c))
+	}
+	at := make([]int, len(cols))
+	if s.infer {
+		for i, c := range cols {
+			bc := c.bqType()
+			bc.Name = c.name
+			at[i] = len(s.cols)
+			s.cols = append(s.cols, bc)
+		}
+		s.present = make([]bool, len(s.cols))
+		for i := range s.present {
+			s.present[i] = true
+		}
+		s.parquetTypes = true
+	} else {
+		s.present = make([]bool, len(s.cols))
+		for i, c := range cols {
+			at[i] = -1
+			if j, ok := lookupCol(s.cols, s.fileName(c.name)); ok && !s.present[j] {
+				at[i] = j
+				s.present[j] = true
+				continue
+			}
+			s.noteExtra(c.name)
+		}
+		s.noteMissing()
+	}
+	buf := make([]parquet.Row, 128)
+	for _, rg := range pf.RowGroups() {
+		rows := rg.Rows()
+		for {
+			n, err := rows.ReadRows(buf)
+			for _, row := range buf[:n] {
+				s.records++
+				o := record{row: s.records, line: s.records, values: make([]*string, len(s.cols))}
+				raw := map[string]any{}
+				for _, v := range row {
+					i := v.Column()
+					if i < 0 || i >= len(cols) || v.IsNull() {
+						continue
+					}
+					t, terr := cols[i].textOf(v)
+					if terr != nil {
+						o.problem = terr.Error()
+						continue
+					}
+					raw[cols[i].name] = t
+					if j := at[i]; j >= 0 {
+						if isNullToken(t, s.parse(s.cols[j].Name)) {
+							continue
+						}
+						tt := t
+						if s.cols[j].Type == "BYTES" && !cols[i].text {
+							tt = "b64:" + base64(v.ByteArray())
+						} else {
+							tt = s.prepare(j, t)
+						}
+						o.values[j] = &tt
+					}
+				}
+				o.raw, _ = json.Marshal(raw)
+				if o.problem != "" {
+					s.shapeBad++
+					o.values = nil
+				}
+				if err := writeRecord(out, o); err != nil {
+					rows.Close()
+					return err
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("read parquet: %w", err)
+			}
+		}
+		rows.Close()
+	}
+	return nil
+}
