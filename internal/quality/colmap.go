@@ -91,10 +91,13 @@ func samples(ctx context.Context, q Queryer, env *Env, cols []string, bad string
 			sel += c
 		}
 	}
-	order, idx := "", "NULL"
+	// The index is selected under an alias of its own: when it is the
+	// checked column itself, ORDER BY its name would be ambiguous in
+	// GoogleSQL (SELECT id, `id` ... ORDER BY id).
+	order, idx := "", "NULL AS shp_i"
 	if env.T.Index != "" {
-		order = " ORDER BY " + env.T.Index
-		idx = env.T.Index
+		order = " ORDER BY shp_i"
+		idx = env.T.Index + " AS shp_i"
 	}
 	limit := ""
 	if env.Format != Complete {
