@@ -5,17 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
-// The self-healing engine's repairs, compiled to GoogleSQL: plans arrive
-// as data (warehouse.RepairOp, warehouse.Predicate) and every statement
-// that reads or changes rows for them is written here. A staged row is
+// The self-healing engine's repairs, in GoogleSQL: plans arrive as data
+// (warehouse.RepairOp, warehouse.Predicate) and the shared compiler
+// (package sqlplan) renders them over BigQuery's leaf; the statements
+// that apply, keep and revert them are written here. A staged row is
 // found by its position (__shp_row).
 
 // originalsName keeps, in shp's dataset, the values kept rewrite repairs
@@ -32,43 +34,46 @@ type pendingRewrite struct {
 	column string // the column, as the plan names it
 }
 
-// frag is a piece of SQL with the values its placeholders bind, in order.
-type frag struct {
-	sql  string
-	args []any
+// leaf is BigQuery's sqlplan.Leaf: GoogleSQL's quality.Dialect
+// (backticks, ? placeholders, whose values shp's queries write as
+// literals, see inline) and its expressions.
+type leaf struct{ quality.Dialect }
+
+// bqLeaf is BigQuery's leaf.
+var bqLeaf sqlplan.Leaf = leaf{quality.BigQuery}
+
+// Value implements sqlplan.Leaf: the value, sent as text (see asText),
+// converted to the column's type; ok always, since a value that does not
+// convert is NULL and matches no row (a rewrite checks Op.Fits first).
+func (leaf) Value(c warehouse.Column, v any) (string, any, bool) {
+	return "SAFE_CAST(? AS " + baseType(c.Type) + ")", asText(v), true
 }
 
-// compiledOp is a repair operation compiled against one staging table.
-type compiledOp struct {
-	column string // rewrite: the column, quoted
-	typ    string // rewrite: its type
-	set    frag   // rewrite: the new value
-	where  frag   // the rows it changes or sets aside
-	sample string // preview: what a sampled row shows (before; after is set)
-	fits   []any  // rewrite: values that must convert to typ
-}
+// RowID implements sqlplan.Leaf: the staged row's position.
+func (leaf) RowID() string { return ident(rowCol) }
 
-// findColumn finds a staged column by name (exact, else ignoring case).
-func findColumn(cols []warehouse.Column, name string) (warehouse.Column, error) {
-	for _, c := range cols {
-		if c.Name == name {
-			return c, nil
-		}
+// PartitionKey implements sqlplan.Leaf: a FLOAT64's text, since
+// GoogleSQL partitions by no FLOAT64.
+func (l leaf) PartitionKey(c warehouse.Column, quoted string) string {
+	if baseType(c.Type) == "FLOAT64" {
+		return l.Text(quoted)
 	}
-	for _, c := range cols {
-		if strings.EqualFold(c.Name, name) {
-			return c, nil
-		}
-	}
-	return warehouse.Column{}, fmt.Errorf("no column %q in the staged rows", name)
+	return quoted
 }
 
-// castTo converts a bound value, sent as text (see asText), to a
-// column's type; a value that does not convert is NULL, and matches no
-// row.
-func castTo(c warehouse.Column) string { return "SAFE_CAST(? AS " + baseType(c.Type) + ")" }
+// RowJSON implements sqlplan.Leaf with rowJSON.
+func (leaf) RowJSON(alias string, cols []warehouse.Column) string { return rowJSON(cols, alias) }
 
-// asText is a predicate's or repair's value as the text castTo converts:
+// Matches implements sqlplan.Leaf with REGEXP_EXTRACT_ALL.
+func (leaf) Matches(table, column, pattern string) string {
+	return "(SELECT c FROM " + table + ", UNNEST(REGEXP_EXTRACT_ALL(" + column + ", " + pattern + ")) AS c)"
+}
+
+// ByteOrder implements sqlplan.Leaf: GoogleSQL orders strings by their
+// bytes.
+func (leaf) ByteOrder(expr string) string { return expr }
+
+// asText is a predicate's or repair's value as the text Value converts:
 // GoogleSQL refuses to cast, say, an INT64 to a DATE at all, where a
 // value that does not fit must only match nothing.
 func asText(v any) any {
@@ -87,206 +92,35 @@ func asText(v any) any {
 	return fmt.Sprint(v)
 }
 
-// textArgs is asText of each value.
-func textArgs(vs []any) []any {
-	out := make([]any, len(vs))
-	for i, v := range vs {
-		out[i] = asText(v)
-	}
-	return out
-}
-
-// compilePredicate renders a predicate over cols.
-func compilePredicate(p warehouse.Predicate, cols []warehouse.Column) (frag, error) {
-	switch p := p.(type) {
-	case nil:
-		return frag{sql: "TRUE"}, nil
-	case warehouse.IsNull:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: ident(c.Name) + " IS NULL"}, nil
-	case warehouse.Eq:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: ident(c.Name) + " = " + castTo(c), args: []any{asText(p.Value)}}, nil
-	case warehouse.In:
-		c, err := findColumn(cols, p.Column)
-		if err != nil {
-			return frag{}, err
-		}
-		if len(p.Values) == 0 {
-			return frag{sql: "FALSE"}, nil
-		}
-		marks := make([]string, len(p.Values))
-		for i := range marks {
-			marks[i] = castTo(c)
-		}
-		return frag{sql: ident(c.Name) + " IN (" + strings.Join(marks, ", ") + ")", args: textArgs(p.Values)}, nil
-	case warehouse.Not:
-		if p.Of == nil {
-			return frag{}, errors.New("Not of nothing")
-		}
-		in, err := compilePredicate(p.Of, cols)
-		if err != nil {
-			return frag{}, err
-		}
-		return frag{sql: "NOT (" + in.sql + ")", args: in.args}, nil
-	case warehouse.And, warehouse.Or:
-		list, op, empty := []warehouse.Predicate(nil), " AND ", "TRUE"
-		if and, ok := p.(warehouse.And); ok {
-			list = and
-		} else {
-			list, op, empty = p.(warehouse.Or), " OR ", "FALSE"
-		}
-		if len(list) == 0 {
-			return frag{sql: empty}, nil
-		}
-		var out frag
-		parts := make([]string, len(list))
-		for i, q := range list {
-			f, err := compilePredicate(q, cols)
-			if err != nil {
-				return frag{}, err
-			}
-			parts[i] = "(" + f.sql + ")"
-			out.args = append(out.args, f.args...)
-		}
-		out.sql = strings.Join(parts, op)
-		return out, nil
-	}
-	return frag{}, fmt.Errorf("unknown predicate %T", p)
-}
-
-// compileOp renders a repair operation for the staging table table.
-func compileOp(op warehouse.RepairOp, table string, cols []warehouse.Column) (*compiledOp, error) {
-	switch o := op.(type) {
-	case warehouse.MapValues:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		if len(o.Mapping) == 0 {
-			return nil, fmt.Errorf("map values of %s: the mapping is empty", o.Column)
-		}
-		norm := func(x string) string {
-			x = "CAST(" + x + " AS STRING)"
-			if o.Trim {
-				x = "TRIM(" + x + ")"
-			}
-			if o.FoldCase {
-				x = "LOWER(" + x + ")"
-			}
-			return x
-		}
-		col := ident(c.Name)
-		keys := make([]string, 0, len(o.Mapping))
-		for k := range o.Mapping {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var cases []string
-		var caseArgs, keyArgs, fits []any
-		for _, k := range keys {
-			cases = append(cases, "WHEN "+norm("?")+" THEN ?")
-			caseArgs = append(caseArgs, k, o.Mapping[k])
-			keyArgs = append(keyArgs, k)
-			fits = append(fits, o.Mapping[k])
-		}
-		mapped := "SAFE_CAST(CASE " + norm(col) + " " + strings.Join(cases, " ") + " END AS " + baseType(c.Type) + ")"
-		in := strings.TrimSuffix(strings.Repeat(norm("?")+", ", len(keys)), ", ")
-		return &compiledOp{
-			column: col, typ: baseType(c.Type), fits: fits,
-			set: frag{sql: mapped, args: caseArgs},
-			where: frag{sql: col + " IS NOT NULL AND " + norm(col) + " IN (" + in + ") AND " + col + " IS DISTINCT FROM " + mapped,
-				args: append(keyArgs, caseArgs...)},
-		}, nil
-	case warehouse.FillDefault:
-		c, err := findColumn(cols, o.Column)
-		if err != nil {
-			return nil, err
-		}
-		return &compiledOp{
-			column: ident(c.Name), typ: baseType(c.Type), fits: []any{asText(o.Value)},
-			set:   frag{sql: castTo(c), args: []any{asText(o.Value)}},
-			where: frag{sql: ident(c.Name) + " IS NULL"},
-		}, nil
-	case warehouse.QuarantineDuplicates:
-		if len(o.Keys) == 0 {
-			return nil, errors.New("de-duplicate: no key columns")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("de-duplicate: no reason")
-		}
-		quoted, notNull, texts := make([]string, len(o.Keys)), make([]string, len(o.Keys)), make([]string, len(o.Keys))
-		for i, k := range o.Keys {
-			c, err := findColumn(cols, k)
-			if err != nil {
-				return nil, err
-			}
-			quoted[i] = ident(c.Name)
-			notNull[i] = quoted[i] + " IS NOT NULL"
-			texts[i] = "CAST(" + quoted[i] + " AS STRING)"
-			if baseType(c.Type) == "FLOAT64" {
-				// GoogleSQL partitions by no FLOAT64.
-				quoted[i] = texts[i]
-			}
-		}
-		row := ident(rowCol)
-		where := row + " IN (SELECT shp_r FROM (SELECT " + row + " AS shp_r, ROW_NUMBER() OVER (PARTITION BY " + strings.Join(quoted, ", ") +
-			" ORDER BY " + row + " DESC) AS shp_rn FROM " + table + " WHERE " + strings.Join(notNull, " AND ") + ") WHERE shp_rn > 1)"
-		return &compiledOp{where: frag{sql: where}, sample: "ARRAY_TO_STRING([" + strings.Join(texts, ", ") + "], '|')"}, nil
-	case warehouse.Quarantine:
-		if o.Where == nil {
-			return nil, errors.New("quarantine: no condition (it would set every row aside)")
-		}
-		if o.Reason == "" {
-			return nil, errors.New("quarantine: no reason")
-		}
-		where, err := compilePredicate(o.Where, cols)
-		if err != nil {
-			return nil, err
-		}
-		return &compiledOp{where: where, sample: rowJSON(cols)}, nil
-	case nil:
-		return nil, errors.New("no repair operation")
-	}
-	return nil, fmt.Errorf("unknown repair operation %T", op)
-}
-
 // compile compiles op against a staged object and checks that the values
 // it writes fit their column.
-func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*compiledOp, error) {
-	c, err := compileOp(op, stagingRef(st.Table), st.Columns)
+func (w *Warehouse) compile(ctx context.Context, st *warehouse.Staged, op warehouse.RepairOp) (*sqlplan.Op, error) {
+	c, err := sqlplan.Compile(bqLeaf, op, stagingRef(st.Table), st.Columns)
 	if err != nil {
 		return nil, err
 	}
-	if len(c.fits) > 0 {
-		marks := make([]string, len(c.fits))
-		for i := range c.fits {
-			marks[i] = "COUNTIF(SAFE_CAST(? AS " + c.typ + ") IS NULL)"
+	if len(c.Fits) > 0 {
+		typ := baseType(c.Type)
+		marks := make([]string, len(c.Fits))
+		for i := range c.Fits {
+			marks[i] = "COUNTIF(SAFE_CAST(? AS " + typ + ") IS NULL)"
 		}
-		n, err := w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("fits")}, "SELECT "+strings.Join(marks, " + ")+" FROM UNNEST([1])", c.fits...)
+		n, err := w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("fits")}, "SELECT "+strings.Join(marks, " + ")+" FROM UNNEST([1])", c.Fits...)
 		if err != nil || n > 0 {
-			return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, c.fits, c.typ, op.Rewritten())
+			return nil, fmt.Errorf("%w: %v is not a %s (column %s)", warehouse.ErrValueDoesNotFit, c.Fits, typ, op.Rewritten())
 		}
-	}
-	if c.column != "" && c.sample == "" {
-		c.sample = c.column + ", " + c.set.sql
 	}
 	return c, nil
 }
 
 // CountRows counts the staged rows for which where holds.
 func (w *Warehouse) CountRows(ctx context.Context, st *warehouse.Staged, where warehouse.Predicate) (int64, error) {
-	pred, err := compilePredicate(where, st.Columns)
+	pred, err := sqlplan.Predicate(bqLeaf, where, st.Columns)
 	if err != nil {
 		return 0, fmt.Errorf("bigquery: count rows of %s: %w", st.ObjectKey, err)
 	}
-	n, err := w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("count")}, "SELECT COUNT(*) FROM "+stagingRef(st.Table)+" WHERE "+pred.sql, pred.args...)
+	count := sqlplan.Count(stagingRef(st.Table), pred)
+	n, err := w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("count")}, count.SQL, count.Args...)
 	if err != nil {
 		return 0, fmt.Errorf("bigquery: count rows of %s: %w", st.ObjectKey, err)
 	}
@@ -295,7 +129,7 @@ func (w *Warehouse) CountRows(ctx context.Context, st *warehouse.Staged, where w
 
 // DistinctValues lists a column's most frequent values, as text.
 func (w *Warehouse) DistinctValues(ctx context.Context, st *warehouse.Staged, column string, limit int) ([]warehouse.ValueCount, error) {
-	c, err := findColumn(st.Columns, column)
+	c, err := sqlplan.FindColumn(st.Columns, column)
 	if err != nil {
 		return nil, fmt.Errorf("bigquery: values of %s in %s: %w", column, st.ObjectKey, err)
 	}
@@ -321,25 +155,21 @@ func (w *Warehouse) PreviewRepair(ctx context.Context, st *warehouse.Staged, op 
 	}
 	table := stagingRef(st.Table)
 	p := &warehouse.RepairPreview{}
-	if p.Rows, err = w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("preview")}, "SELECT COUNT(*) FROM "+table+" WHERE "+c.where.sql, c.where.args...); err != nil {
+	count := sqlplan.Count(table, c.Where)
+	if p.Rows, err = w.queryInt(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("preview")}, count.SQL, count.Args...); err != nil {
 		return nil, fmt.Errorf("bigquery: count the rows a repair of %s changes: %w", st.ObjectKey, err)
 	}
 	if sample <= 0 || p.Rows == 0 {
 		return p, nil
 	}
-	var args []any
-	if c.column != "" {
-		args = append(args, c.set.args...)
-	}
-	args = append(append(args, c.where.args...), int64(sample))
-	rows, _, err := w.queryRows(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("sample")},
-		"SELECT "+c.sample+" FROM "+table+" WHERE "+c.where.sql+" ORDER BY "+ident(rowCol)+" LIMIT ?", args...)
+	s := sqlplan.Sample(bqLeaf, table, c, sample)
+	rows, _, err := w.queryRows(ctx, jobMeta{object: st.ObjectKey, step: w.nextStep("sample")}, s.SQL, s.Args...)
 	if err != nil {
 		return nil, fmt.Errorf("bigquery: sample the rows a repair of %s changes: %w", st.ObjectKey, err)
 	}
 	for _, r := range rows {
 		p.Before = append(p.Before, plain(r[0]))
-		if c.column != "" {
+		if c.Rewrites() {
 			p.After = append(p.After, plain(r[1]))
 		}
 	}
@@ -355,7 +185,7 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 		return warehouse.RepairResult{}, fmt.Errorf("bigquery: repair %s: %w", st.ObjectKey, err)
 	}
 	if reason := plan.Op.SetAsideReason(); reason != "" {
-		n, err := w.quarantineWhere(ctx, st, c.where.sql, c.where.args, reason)
+		n, err := w.quarantineWhere(ctx, st, c.Where.SQL, c.Where.Args, reason)
 		if err != nil {
 			return warehouse.RepairResult{}, fmt.Errorf("bigquery: repair %s: %w", st.ObjectKey, err)
 		}
@@ -376,8 +206,8 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 	row := ident(rowCol)
 	script := fmt.Sprintf(`CREATE TABLE %[1]s %[2]s AS SELECT %[3]s, %[4]s AS shp_old FROM %[5]s WHERE %[6]s;
 UPDATE %[5]s SET %[4]s = %[7]s WHERE %[3]s IN (SELECT %[3]s FROM %[1]s);
-SELECT COUNT(*) FROM %[1]s;`, stagingRef(orig), w.expiration(), row, c.column, table, c.where.sql, c.set.sql)
-	args := append(append([]any{}, c.where.args...), c.set.args...)
+SELECT COUNT(*) FROM %[1]s;`, stagingRef(orig), w.expiration(), row, c.Column, table, c.Where.SQL, c.Set.SQL)
+	args := append(append([]any{}, c.Where.Args...), c.Set.Args...)
 	w.mu.Lock()
 	w.staged[orig] = true
 	w.mu.Unlock()
@@ -456,7 +286,7 @@ func (w *Warehouse) UndoRepair(ctx context.Context, st *warehouse.Staged, token 
 		return fmt.Errorf("bigquery: roll back: %w", err)
 	}
 	defer w.forget(ctx, token)
-	c, err := findColumn(st.Columns, p.column)
+	c, err := sqlplan.FindColumn(st.Columns, p.column)
 	if err != nil {
 		return fmt.Errorf("bigquery: roll back: %w", err)
 	}
@@ -491,33 +321,23 @@ func (w *Warehouse) RevertRepair(ctx context.Context, spec warehouse.RevertSpec)
 	if tcols == nil {
 		return 0, fmt.Errorf("bigquery: target %s does not exist", spec.Target)
 	}
-	switch spec.Kind {
-	case warehouse.RevertRewrite:
-		i, ok := lookupCol(tcols, spec.Column)
-		if !ok {
-			return 0, fmt.Errorf("bigquery: target %s has no column %q", spec.Target, spec.Column)
-		}
-		var keep []column
-		for _, rc := range spec.RowColumns {
-			if j, ok := lookupCol(tcols, rc); ok {
-				keep = append(keep, tcols[j])
-			}
-		}
-		return w.restoreOriginals(ctx, spec, tcols[i], keep)
-	case warehouse.RevertSetAside:
-		return w.restoreSetAside(ctx, spec, tcols)
-	case warehouse.RevertRescue:
-		return 0, fmt.Errorf("bigquery: revert a stage repair in %s: %w", spec.Target, ErrNotSupported)
-	}
-	return 0, fmt.Errorf("bigquery: unknown kind of revert %q", spec.Kind)
+	return sqlplan.Revert(ctx, "bigquery", spec, engineColumns(tcols), sqlplan.Reverts{
+		Rewrite: w.restoreOriginals,
+		Rescue: func(context.Context, warehouse.RevertSpec, []warehouse.Column) (int64, error) {
+			return 0, fmt.Errorf("bigquery: revert a stage repair in %s: %w", spec.Target, ErrNotSupported)
+		},
+		SetAside: func(ctx context.Context, spec warehouse.RevertSpec, _ []warehouse.Column) (int64, error) {
+			return w.restoreSetAside(ctx, spec, tcols)
+		},
+	})
 }
 
 // restoreOriginals puts back the values a rewrite replaced: the target
 // rows whose columns, as JSON, are a kept repaired row get its old value.
 // All or nothing: when fewer target rows are as the repair left them
 // than it kept, nothing changes (*warehouse.ChangedSinceError).
-func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertSpec, col column, keep []column) (int64, error) {
-	row := rowJSON(engineColumns(keep), "t")
+func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertSpec, col warehouse.Column, keep []warehouse.Column) (int64, error) {
+	row := rowJSON(keep, "t")
 	orig := w.shp(originalsName)
 	m := jobMeta{step: w.nextStep("revert")}
 	rows, _, err := w.queryRows(ctx, m, fmt.Sprintf(`SELECT
@@ -547,7 +367,7 @@ func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertS
 		MERGE %[1]s t USING %[6]s k
 		ON %[3]s = k.repaired_row
 		WHEN MATCHED THEN UPDATE SET %[4]s = SAFE_CAST(k.old_value AS %[5]s);`,
-		w.target(spec.Target), orig, row, ident(col.Name), col.Type, tmp), spec.Token); err != nil {
+		w.target(spec.Target), orig, row, ident(col.Name), baseType(col.Type), tmp), spec.Token); err != nil {
 		return 0, fmt.Errorf("bigquery: restore %s.%s: %w", spec.Target, col.Name, err)
 	}
 	return want, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 // Stage reads one object and loads it into a staging table of shp's
@@ -563,36 +564,13 @@ func (s *stager) noteExtra(name string) {
 // and checks a declared delimiter against the schema (see
 // format.ResolveCSVDialect); what it found is drift.
 func (s *stager) resolveDialect() error {
-	s.drift = append(s.drift, s.spec.CSV.Notes...)
-	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
 	var known func(string) bool
 	if len(s.cols) > 0 {
 		known = func(name string) bool { _, ok := lookupCol(s.cols, s.fileName(strings.TrimSpace(name))); return ok }
 	}
-	if delim != "" && quote != "" && (known == nil || s.spec.CSV.NoHeader) {
-		return nil
-	}
-	r, err := s.openData()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	sample, truncated, _ := format.PeekSample(r)
-	byteOf := func(v string) byte {
-		if v == "" {
-			return 0
-		}
-		return v[0]
-	}
-	c := format.ResolveCSVDialect(sample, truncated, byteOf(delim), byteOf(quote), !s.spec.CSV.NoHeader, known)
-	s.spec.CSV.Delimiter = string(c.Delimiter)
-	if c.Quote != 0 {
-		s.spec.CSV.Quote = string(c.Quote)
-	} else {
-		s.spec.CSV.Quote = ""
-	}
-	s.drift = append(s.drift, c.Notes...)
-	return nil
+	notes, err := sqlplan.ResolveCSVDialect(&s.spec.CSV, known, s.openData)
+	s.drift = append(s.drift, notes...)
+	return err
 }
 
 // kindSet is what kinds of JSON values a column held.

@@ -15,13 +15,14 @@
 // value as a ? and Bind numbers them in the engine's notation at the
 // end, so that fragments compose in any order.
 //
-// A new engine plugs in with its leaves alone. BigQuery's (GoogleSQL),
-// for instance:
+// A new engine plugs in with its leaves alone. BigQuery's (GoogleSQL,
+// in package bigquery), for instance:
 //
-//   - Dialect: Ident quotes with backticks, Placeholder is ? (or @pN
-//     for named parameters), Text is CAST(e AS STRING), RegexMatch is
+//   - Dialect: Ident quotes with backticks, Placeholder is ? (whose
+//     values shp's own queries write as literals: the emulator binds no
+//     parameters in scripts), Text is CAST(e AS STRING), RegexMatch is
 //     REGEXP_CONTAINS(e, p).
-//   - Value: SAFE_CAST(? AS T) with the value bound as text, ok always
+//   - Value: SAFE_CAST(? AS T) with the value sent as text, ok always
 //     (a value that does not convert is NULL and matches nothing; the
 //     engine checks Op.Fits before it writes them).
 //   - RowID: `__shp_row`; PartitionKey: CAST(c AS STRING) for a FLOAT64,
