@@ -12,6 +12,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
 
 var _ warehouse.Inspector = (*Warehouse)(nil)
@@ -142,16 +143,8 @@ func (w *Warehouse) Overlap(ctx context.Context, spec warehouse.LoadSpec, fileCo
 // column of an object's file.
 func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, error) {
 	s := &stager{spec: spec}
-	seen := map[string]bool{}
-	var out []string
-	add := func(v string) bool {
-		v = strings.TrimSpace(v)
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-		return len(out) < limit
-	}
+	vals := sqlplan.NewValueSample(limit)
+	add := vals.Add
 	r, err := s.openData()
 	if err != nil {
 		return nil, err
@@ -183,13 +176,13 @@ func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, er
 		for {
 			rec, err := cr.next()
 			if err == io.EOF {
-				return out, nil
+				return vals.Values, nil
 			}
 			if err != nil {
-				return out, err
+				return vals.Values, err
 			}
 			if at < len(rec.fields) && !add(string(rec.fields[at])) {
-				return out, nil
+				return vals.Values, nil
 			}
 		}
 	case format.JSON, format.JSONL:
@@ -210,14 +203,14 @@ func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, er
 		for {
 			var members map[string]json.RawMessage
 			if err := dec.Decode(&members); err == io.EOF {
-				return out, nil
+				return vals.Values, nil
 			} else if err != nil {
-				return out, err
+				return vals.Values, err
 			}
 			for k, v := range members {
 				if strings.EqualFold(k, column) {
 					if t, _, null := jsonText(v); !null && !add(t) {
-						return out, nil
+						return vals.Values, nil
 					}
 				}
 			}

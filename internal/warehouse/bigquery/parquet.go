@@ -3,17 +3,14 @@ package bigquery
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math/big"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/deprecated"
-	pqformat "github.com/parquet-go/parquet-go/format"
+
+	"github.com/shp-dev/shp/internal/format"
 )
 
 // pqColumn is a top-level column of a Parquet file and how its values
@@ -35,48 +32,9 @@ type pqColumn struct {
 // describeParquet reads a leaf column's logical type.
 func describeParquet(c *parquet.Column) pqColumn {
 	t := c.Type()
-	p := pqColumn{name: c.Name(), kind: t.Kind(), unit: time.Microsecond}
-	unit := func(u *pqformat.TimeUnit) time.Duration {
-		switch u.Value.(type) {
-		case *pqformat.MilliSeconds:
-			return time.Millisecond
-		case *pqformat.NanoSeconds:
-			return time.Nanosecond
-		}
-		return time.Microsecond
-	}
-	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
-		switch v := lt.Value.(type) {
-		case *pqformat.StringType, *pqformat.EnumType, *pqformat.JsonType:
-			p.text = true
-		case *pqformat.DecimalType:
-			p.decimal, p.scale, p.precision = true, int(v.Scale), int(v.Precision)
-		case *pqformat.DateType:
-			p.date = true
-		case *pqformat.TimestampType:
-			p.timestamp, p.utc, p.unit = true, v.IsAdjustedToUTC, unit(&v.Unit)
-		case *pqformat.TimeType:
-			p.timeOfDay, p.unit = true, unit(&v.Unit)
-		}
-		return p
-	}
-	if ct := t.ConvertedType(); ct != nil {
-		switch *ct {
-		case deprecated.UTF8, deprecated.Enum, deprecated.Json:
-			p.text = true
-		case deprecated.Date:
-			p.date = true
-		case deprecated.TimestampMillis:
-			p.timestamp, p.utc, p.unit = true, true, time.Millisecond
-		case deprecated.TimestampMicros:
-			p.timestamp, p.utc = true, true
-		case deprecated.TimeMillis:
-			p.timeOfDay, p.unit = true, time.Millisecond
-		case deprecated.TimeMicros:
-			p.timeOfDay = true
-		}
-	}
-	return p
+	l := format.DescribeParquet(t)
+	return pqColumn{name: c.Name(), kind: t.Kind(), text: l.Text, decimal: l.Decimal, scale: l.Scale, precision: l.Precision,
+		date: l.Date, timestamp: l.Timestamp, utc: l.UTC, timeOfDay: l.TimeOfDay, unit: l.Unit}
 }
 
 // bqType is the BigQuery type a Parquet column's values have, for a
@@ -113,17 +71,7 @@ func (p pqColumn) bqType() column {
 func (p pqColumn) textOf(v parquet.Value) (string, error) {
 	switch {
 	case p.decimal:
-		var n *big.Int
-		switch p.kind {
-		case parquet.Int32, parquet.Int64:
-			n = big.NewInt(v.Int64())
-		default:
-			b := v.ByteArray()
-			n = new(big.Int).SetBytes(b)
-			if len(b) > 0 && b[0]&0x80 != 0 {
-				n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-			}
-		}
+		n := format.ParquetUnscaled(v, p.kind)
 		return new(big.Rat).SetFrac(n, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(p.scale)), nil)).FloatString(p.scale), nil
 	case p.date:
 		return time.Unix(int64(v.Int32())*86400, 0).UTC().Format("2006-01-02"), nil
@@ -170,25 +118,14 @@ func (p pqColumn) textOf(v parquet.Value) (string, error) {
 // into the load file: a row's line is its number, its raw text the row
 // as JSON.
 func (s *stager) readParquet(out *bufio.Writer) error {
-	f, err := os.Open(s.spec.Path)
+	pf, f, leaves, err := format.OpenFlatParquet(s.spec.Path, "BigQuery")
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
-	if err != nil {
-		return fmt.Errorf("read parquet: %w", err)
-	}
-	var cols []pqColumn
-	for _, c := range pf.Root().Columns() {
-		if !c.Leaf() || c.Repeated() {
-			return fmt.Errorf("parquet column %q is nested (a list or a group): the BigQuery warehouse reads flat Parquet files only", c.Name())
-		}
-		cols = append(cols, describeParquet(c))
+	cols := make([]pqColumn, len(leaves))
+	for i, c := range leaves {
+		cols[i] = describeParquet(c)
 	}
 	at := make([]int, len(cols))
 	if s.infer {
@@ -216,58 +153,39 @@ func (s *stager) readParquet(out *bufio.Writer) error {
 		}
 		s.noteMissing()
 	}
-	buf := make([]parquet.Row, 128)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			n, err := rows.ReadRows(buf)
-			for _, row := range buf[:n] {
-				s.records++
-				o := record{row: s.records, line: s.records, values: make([]*string, len(s.cols))}
-				raw := map[string]any{}
-				for _, v := range row {
-					i := v.Column()
-					if i < 0 || i >= len(cols) || v.IsNull() {
-						continue
-					}
-					t, terr := cols[i].textOf(v)
-					if terr != nil {
-						o.problem = terr.Error()
-						continue
-					}
-					raw[cols[i].name] = t
-					if j := at[i]; j >= 0 {
-						if isNullToken(t, s.parse(s.cols[j].Name)) {
-							continue
-						}
-						tt := t
-						if s.cols[j].Type == "BYTES" && !cols[i].text {
-							tt = "b64:" + base64(v.ByteArray())
-						} else {
-							tt = s.prepare(j, t)
-						}
-						o.values[j] = &tt
-					}
-				}
-				o.raw, _ = json.Marshal(raw)
-				if o.problem != "" {
-					s.shapeBad++
-					o.values = nil
-				}
-				if err := writeRecord(out, o); err != nil {
-					rows.Close()
-					return err
-				}
+	return format.ForEachParquetRow(pf, func(_ int64, row parquet.Row) error {
+		s.records++
+		o := record{row: s.records, line: s.records, values: make([]*string, len(s.cols))}
+		raw := map[string]any{}
+		for _, v := range row {
+			i := v.Column()
+			if i < 0 || i >= len(cols) || v.IsNull() {
+				continue
 			}
-			if errors.Is(err, io.EOF) {
-				break
+			t, terr := cols[i].textOf(v)
+			if terr != nil {
+				o.problem = terr.Error()
+				continue
 			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("read parquet: %w", err)
+			raw[cols[i].name] = t
+			if j := at[i]; j >= 0 {
+				if isNullToken(t, s.parse(s.cols[j].Name)) {
+					continue
+				}
+				tt := t
+				if s.cols[j].Type == "BYTES" && !cols[i].text {
+					tt = "b64:" + base64(v.ByteArray())
+				} else {
+					tt = s.prepare(j, t)
+				}
+				o.values[j] = &tt
 			}
 		}
-		rows.Close()
-	}
-	return nil
+		o.raw, _ = json.Marshal(raw)
+		if o.problem != "" {
+			s.shapeBad++
+			o.values = nil
+		}
+		return writeRecord(out, o)
+	})
 }

@@ -350,16 +350,8 @@ func (w *Warehouse) Overlap(ctx context.Context, spec warehouse.LoadSpec, fileCo
 // column of the staged file.
 func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, error) {
 	s := &stager{spec: spec}
-	seen := map[string]bool{}
-	var out []string
-	add := func(v string) bool {
-		v = strings.TrimSpace(v)
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, strings.Clone(v))
-		}
-		return len(out) < limit
-	}
+	vals := sqlplan.NewValueSample(limit)
+	add := vals.Add
 	switch spec.Format {
 	case format.CSV:
 		if err := s.resolveDialect(nil); err != nil {
@@ -438,7 +430,7 @@ func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, er
 			return nil, err
 		}
 	}
-	return out, nil
+	return vals.Values, nil
 }
 
 // recordFunc is an io.Writer that receives format.NormalizeJSON's records,

@@ -4,16 +4,14 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
-	"math/big"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/deprecated"
-	pqformat "github.com/parquet-go/parquet-go/format"
+
+	"github.com/shp-dev/shp/internal/format"
 )
 
 // pqColumn is a top-level column of a Parquet file and how DuckDB reads
@@ -42,84 +40,25 @@ type pqColumn struct {
 
 // openParquet opens the file and describes its top-level columns.
 func openParquet(path string) (*parquet.File, *os.File, []pqColumn, error) {
-	f, err := os.Open(path)
+	pf, f, leaves, err := format.OpenFlatParquet(path, "PostgreSQL")
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, nil, nil, err
-	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
-	if err != nil {
-		f.Close()
-		return nil, nil, nil, fmt.Errorf("read parquet: %w", err)
-	}
-	var cols []pqColumn
-	for _, c := range pf.Root().Columns() {
-		if !c.Leaf() || c.Repeated() {
-			f.Close()
-			return nil, nil, nil, fmt.Errorf("parquet column %q is nested (a list or a group): the PostgreSQL warehouse reads flat Parquet files only", c.Name())
-		}
-		cols = append(cols, describeParquet(c))
+	cols := make([]pqColumn, len(leaves))
+	for i, c := range leaves {
+		cols[i] = describeParquet(c)
 	}
 	return pf, f, cols, nil
 }
 
 func describeParquet(c *parquet.Column) pqColumn {
 	t := c.Type()
-	p := pqColumn{name: c.Name(), index: c.Index(), kind: t.Kind()}
-	if lt := t.LogicalType(); lt != nil && lt.Value != nil {
-		switch v := lt.Value.(type) {
-		case *pqformat.StringType, *pqformat.EnumType:
-			p.text = true
-		case *pqformat.JsonType:
-			p.text, p.json = true, true
-		case *pqformat.UUIDType:
-			p.uuid = true
-		case *pqformat.DecimalType:
-			p.decimal, p.scale, p.prec = true, int(v.Scale), int(v.Precision)
-		case *pqformat.DateType:
-			p.date = true
-		case *pqformat.TimestampType:
-			p.timestamp, p.utc = true, v.IsAdjustedToUTC
-			p.tsUnit = unitDivisor(&v.Unit)
-		case *pqformat.TimeType:
-			p.timeOfDay = true
-			p.tsUnit = unitDivisor(&v.Unit)
-		case *pqformat.IntType:
-			p.unsigned, p.bits = !v.IsSigned, int(v.BitWidth)
-		}
-	} else if ct := t.ConvertedType(); ct != nil {
-		switch *ct {
-		case deprecated.UTF8, deprecated.Enum:
-			p.text = true
-		case deprecated.Json:
-			p.text, p.json = true, true
-		case deprecated.Date:
-			p.date = true
-		case deprecated.TimestampMillis:
-			p.timestamp, p.utc, p.tsUnit = true, true, -1000
-		case deprecated.TimestampMicros:
-			p.timestamp, p.utc, p.tsUnit = true, true, 1
-		case deprecated.TimeMillis:
-			p.timeOfDay, p.tsUnit = true, -1000
-		case deprecated.TimeMicros:
-			p.timeOfDay, p.tsUnit = true, 1
-		case deprecated.Uint8:
-			p.unsigned, p.bits = true, 8
-		case deprecated.Uint16:
-			p.unsigned, p.bits = true, 16
-		case deprecated.Uint32:
-			p.unsigned, p.bits = true, 32
-		case deprecated.Uint64:
-			p.unsigned, p.bits = true, 64
-		case deprecated.Int8:
-			p.bits = 8
-		case deprecated.Int16:
-			p.bits = 16
-		}
+	l := format.DescribeParquet(t)
+	p := pqColumn{name: c.Name(), index: c.Index(), kind: t.Kind(),
+		text: l.Text, json: l.JSON, uuid: l.UUID, decimal: l.Decimal, scale: l.Scale, prec: l.Precision,
+		date: l.Date, timestamp: l.Timestamp, utc: l.UTC, timeOfDay: l.TimeOfDay, unsigned: l.Unsigned, bits: l.Bits}
+	if p.timestamp || p.timeOfDay {
+		p.tsUnit = unitDivisor(l.Unit)
 	}
 	if p.kind == parquet.Int96 {
 		p.timestamp, p.tsUnit = true, 1
@@ -173,11 +112,12 @@ func describeParquet(c *parquet.Column) pqColumn {
 	return p
 }
 
-func unitDivisor(u *pqformat.TimeUnit) int64 {
-	switch u.Value.(type) {
-	case *pqformat.NanoSeconds:
+// unitDivisor is a time unit as tsUnit holds it.
+func unitDivisor(u time.Duration) int64 {
+	switch u {
+	case time.Nanosecond:
 		return 1000
-	case *pqformat.MilliSeconds:
+	case time.Millisecond:
 		return -1000
 	}
 	return 1
@@ -281,54 +221,13 @@ func (p *pqColumn) jsonOf(dst []byte, v parquet.Value) []byte {
 
 // unscaled is a decimal value's sign and digits.
 func (p *pqColumn) unscaled(v parquet.Value) (bool, []byte) {
-	var n *big.Int
-	switch p.kind {
-	case parquet.Int32:
-		n = big.NewInt(int64(v.Int32()))
-	case parquet.Int64:
-		n = big.NewInt(v.Int64())
-	default:
-		b := v.ByteArray()
-		n = new(big.Int).SetBytes(b)
-		if len(b) > 0 && b[0]&0x80 != 0 {
-			n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
-		}
-	}
+	n := format.ParquetUnscaled(v, p.kind)
 	neg := n.Sign() < 0
 	n.Abs(n)
 	if n.Sign() == 0 {
 		return false, nil
 	}
 	return neg, []byte(n.String())
-}
-
-// forEachParquetRow calls fn with each row (values by leaf column) and
-// its 1-based number.
-func forEachParquetRow(pf *parquet.File, fn func(n int64, row parquet.Row) error) error {
-	var n int64
-	buf := make([]parquet.Row, 256)
-	for _, rg := range pf.RowGroups() {
-		rows := rg.Rows()
-		for {
-			k, err := rows.ReadRows(buf)
-			for i := 0; i < k; i++ {
-				n++
-				if ferr := fn(n, buf[i]); ferr != nil {
-					rows.Close()
-					return ferr
-				}
-			}
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("read parquet: %w", err)
-			}
-		}
-		rows.Close()
-	}
-	return nil
 }
 
 // valueAt finds a row's value of a leaf column.
@@ -403,7 +302,7 @@ func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) er
 	}
 	var reasons []string
 	var text []byte
-	return forEachParquetRow(pf, func(n int64, row parquet.Row) error {
+	return format.ForEachParquetRow(pf, func(n int64, row parquet.Row) error {
 		s.arena = s.arena[:0]
 		reasons = reasons[:0]
 		for ci, c := range s.cols {
@@ -468,7 +367,7 @@ func parquetValues(path, column string, add func(string) bool) error {
 	}
 	stop := errors.New("enough")
 	var text []byte
-	err = forEachParquetRow(pf, func(_ int64, row parquet.Row) error {
+	err = format.ForEachParquetRow(pf, func(_ int64, row parquet.Row) error {
 		v := valueAt(row, cols[idx].index)
 		if v.IsNull() {
 			return nil

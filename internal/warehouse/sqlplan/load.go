@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/quality"
@@ -134,4 +135,30 @@ func HeaderlessColumns(n int, declared schema.Schema) format.CSVColumns {
 		}
 	}
 	return format.CSVColumns{Names: names, Skip: make([]bool, n)}
+}
+
+// ValueSample gathers a column's distinct non-empty values, trimmed, in
+// the order they come, up to a limit: the values of a file that an
+// Inspector's Overlap looks for in a target.
+type ValueSample struct {
+	// Values are the values gathered, each once.
+	Values []string
+	limit  int
+	seen   map[string]bool
+}
+
+// NewValueSample gathers up to limit values.
+func NewValueSample(limit int) *ValueSample {
+	return &ValueSample{limit: limit, seen: map[string]bool{}}
+}
+
+// Add gathers v, trimmed, unless it is empty or gathered already (a copy:
+// v may share a reader's buffer), and says whether more are wanted.
+func (s *ValueSample) Add(v string) bool {
+	v = strings.TrimSpace(v)
+	if v != "" && !s.seen[v] {
+		s.seen[v] = true
+		s.Values = append(s.Values, strings.Clone(v))
+	}
+	return len(s.Values) < s.limit
 }

@@ -3,6 +3,7 @@ package sqlplan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,4 +169,20 @@ func names(cols []warehouse.Column) string {
 		out[i] = c.Name
 	}
 	return strings.Join(out, ",")
+}
+
+// TestValueSample: distinct non-empty values, trimmed, in order, until
+// the limit.
+func TestValueSample(t *testing.T) {
+	s := NewValueSample(3)
+	var more []bool
+	for _, v := range []string{" a", "", "a ", "b", "  ", "c", "d"} {
+		more = append(more, s.Add(v))
+		if !more[len(more)-1] {
+			break
+		}
+	}
+	if strings.Join(s.Values, ",") != "a,b,c" || fmt.Sprint(more) != "[true true true true true false]" {
+		t.Errorf("values %q, more %v", s.Values, more)
+	}
 }
