@@ -1,7 +1,6 @@
 package bigquery
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,11 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/shp-dev/shp/internal/format"
-	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/quality/qualitytest"
-	"github.com/shp-dev/shp/internal/schema"
-	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/warehousetest"
 )
 
 // geChildEnv marks a test process that runs the GE conformance cases of
@@ -113,7 +109,7 @@ func runGECases(t *testing.T, only string) {
 		if c.HasOthers() {
 			w = openTest(t, freshKey())
 		}
-		res, err := validateCase(w, i, files)
+		res, err := warehousetest.Validate(w, i, files)
 		tally.Add(c, c.Judge(res, err))
 		if w != shared {
 			_ = w.Close()
@@ -124,57 +120,4 @@ func runGECases(t *testing.T, only string) {
 		return
 	}
 	tally.Report(t, "x") // the parent judges the rate
-}
-
-// validateCase runs a case as `shp validate` does, through the
-// warehouse (see warehousetest's Quality).
-func validateCase(w *Warehouse, n int, files qualitytest.Files) (*quality.Result, error) {
-	ctx := context.Background()
-	suite, err := quality.LoadSuite(files.Suite)
-	if err != nil {
-		return nil, err
-	}
-	var sch schema.Schema
-	if files.Schema != "" {
-		if sch, err = schema.Load(files.Schema); err != nil {
-			return nil, err
-		}
-	}
-	target := fmt.Sprintf("ge_case_%d", n)
-	st, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "validate", Pipeline: target, Target: target, ObjectKey: files.Data,
-		Path: files.Data, Format: format.JSONL, Schema: sch, MonthFirst: true})
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = w.Discard(ctx, st) }()
-	if st.Quarantined > 0 {
-		return nil, fmt.Errorf("%d row(s) of %s cannot be read: %v", st.Quarantined, files.Data, st.Samples)
-	}
-	for i, o := range files.Others {
-		name := fmt.Sprintf("validate_other_%d", i)
-		ost, err := w.Stage(ctx, warehouse.LoadSpec{RunID: "validate", Pipeline: name, Target: o.Name, ObjectKey: o.Path,
-			Path: o.Path, Format: format.JSONL, MonthFirst: true})
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", o.Name, err)
-		}
-		if ost.Quarantined > 0 {
-			return nil, fmt.Errorf("table %s: %d row(s) of %s cannot be read", o.Name, ost.Quarantined, o.Path)
-		}
-		if _, err := w.Commit(ctx, warehouse.CommitSpec{RunID: "validate", Pipeline: name, Target: o.Name,
-			Mode: warehouse.ModeReplace, Objects: []*warehouse.Staged{ost}}); err != nil {
-			return nil, fmt.Errorf("table %s: %w", o.Name, err)
-		}
-	}
-	table := quality.Table{Name: st.Table, Index: st.Index}
-	for _, c := range st.Columns {
-		table.Columns = append(table.Columns, quality.Column{Name: c.Name, Type: c.Type})
-	}
-	q := quality.QueryFunc(func(c context.Context, query string, args ...any) (quality.Rows, error) {
-		rows, err := w.RunQuery(c, query, args...)
-		if err != nil {
-			return nil, err
-		}
-		return rows, nil
-	})
-	return quality.Validate(ctx, q, w.Dialect(), table, suite, quality.Complete)
 }

@@ -28,12 +28,14 @@ func queryer(w warehouse.Warehouse) quality.Queryer {
 	})
 }
 
-// validate runs a conformance case as `shp validate` does, through the
-// warehouse: the data staged (slash dates month first, as GE on
-// PostgreSQL reads them), the other tables committed under their names,
-// the suite compiled to the warehouse's dialect and run with RunQuery.
-// Input that does not read cleanly is an error.
-func validate(w warehouse.Warehouse, n int, files qualitytest.Files) (*quality.Result, error) {
+// Validate runs a conformance case, the n-th, as `shp validate` does,
+// through the warehouse: the data staged (slash dates month first, as GE
+// on PostgreSQL reads them), the other tables committed under their
+// names, the suite compiled to the warehouse's dialect and run with
+// RunQuery. Input that does not read cleanly is an error. Quality runs
+// it on each case; a warehouse that splits the cases between processes
+// (BigQuery's emulator) runs it itself.
+func Validate(w warehouse.Warehouse, n int, files qualitytest.Files) (*quality.Result, error) {
 	suite, err := quality.LoadSuite(files.Suite)
 	if err != nil {
 		return nil, err
@@ -54,7 +56,7 @@ func validate(w warehouse.Warehouse, n int, files qualitytest.Files) (*quality.R
 		defer func() { _ = in.Discard(ctx, st) }()
 	}
 	if st.Quarantined > 0 {
-		return nil, fmt.Errorf("%d row(s) of %s cannot be read", st.Quarantined, files.Data)
+		return nil, fmt.Errorf("%d row(s) of %s cannot be read: %v", st.Quarantined, files.Data, st.Samples)
 	}
 	for i, o := range files.Others {
 		name := fmt.Sprintf("validate_other_%d", i)
@@ -94,7 +96,7 @@ func (s *suite) testQuality(t *testing.T) {
 				// warehouse of their own.
 				w = s.fresh(t)
 			}
-			res, err := validate(w, i, files)
+			res, err := Validate(w, i, files)
 			tally.Add(c, c.Judge(res, err))
 			if w != shared {
 				_ = w.Close()

@@ -1,30 +1,18 @@
 package bigqueryspec_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/shp-dev/shp/internal/config"
-	_ "github.com/shp-dev/shp/internal/source" // the file source
+	"github.com/shp-dev/shp/internal/config/configtest"
 	"github.com/shp-dev/shp/internal/warehouse/bigquery/bigqueryspec"
 )
 
-// project writes a configuration folder whose warehouse section is
-// warehouse and loads it.
+// project loads a configuration folder whose warehouse section is
+// warehouse, an indented block.
 func project(t *testing.T, warehouse string) (*config.Project, error) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := "project: q\nwarehouse:\n" + warehouse + "\npipelines:\n  p:\n    source: s\n    target: t\n"
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src := "sources:\n  s:\n    type: file\n    path: data/*.csv\n"
-	if err := os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return config.LoadDir(dir)
+	return configtest.WarehouseProject(t, "\n"+warehouse)
 }
 
 // TestConfigYAML checks warehouse.type: bigquery in config.yaml against

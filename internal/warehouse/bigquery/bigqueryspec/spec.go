@@ -7,7 +7,6 @@
 package bigqueryspec
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -95,25 +94,8 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // applied) into a Config, applying the defaults to keys that are absent
 // (settings built by hand, in tests), and refusing unknown keys.
 func Decode(settings map[string]any) (Config, error) {
-	all := map[string]any{}
-	for _, f := range Fields() {
-		if f.Default != nil {
-			all[f.Name] = f.Default
-		}
-	}
-	for k, v := range settings {
-		if v != nil && v != "" {
-			all[k] = v
-		}
-	}
-	raw, err := json.Marshal(all)
-	if err != nil {
-		return Config{}, fmt.Errorf("bigquery settings: %w", err)
-	}
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
+	if err := spec.Decode(Fields(), settings, &c); err != nil {
 		return Config{}, fmt.Errorf("bigquery settings: %w", err)
 	}
 	return c, nil

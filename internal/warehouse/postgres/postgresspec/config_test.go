@@ -1,31 +1,12 @@
 package postgresspec_test
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/shp-dev/shp/internal/config"
-	_ "github.com/shp-dev/shp/internal/source" // the file source
+	"github.com/shp-dev/shp/internal/config/configtest"
 	"github.com/shp-dev/shp/internal/warehouse/postgres/postgresspec"
 )
-
-// project writes a configuration folder whose warehouse section is
-// warehouse and loads it.
-func project(t *testing.T, warehouse string) (*config.Project, error) {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := "project: q\nwarehouse:" + warehouse + "\npipelines:\n  p:\n    source: s\n    target: t\n"
-	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src := "sources:\n  s:\n    type: file\n    path: data/*.csv\n"
-	if err := os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return config.LoadDir(dir)
-}
 
 // TestConfigYAML checks warehouse.type: postgres in config.yaml against
 // the registered spec, as `shp config validate` does: the DSN from the
@@ -34,7 +15,7 @@ func TestConfigYAML(t *testing.T) {
 	const pw = "PLANTED-cfg-4a9d"
 	t.Setenv("SHP_TEST_WAREHOUSE_DSN", "postgres://shp:"+pw+"@db.example:5432/dw?sslmode=disable")
 	// The quick start's one line.
-	p, err := project(t, ` {type: postgres, dsn: "${SHP_TEST_WAREHOUSE_DSN}"}`)
+	p, err := configtest.WarehouseProject(t, ` {type: postgres, dsn: "${SHP_TEST_WAREHOUSE_DSN}"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +30,7 @@ func TestConfigYAML(t *testing.T) {
 	if !strings.Contains(c.DSN, pw) || c.Schema != "" || c.InternalSchema != "_shp" || c.MaxConnections != 0 {
 		t.Errorf("settings decoded as %+v", c)
 	}
-	p, err = project(t, "\n  type: postgres\n  dsn: ${SHP_TEST_WAREHOUSE_DSN}\n  schema: mart\n  internal_schema: mart_shp\n  max_connections: 4")
+	p, err = configtest.WarehouseProject(t, "\n  type: postgres\n  dsn: ${SHP_TEST_WAREHOUSE_DSN}\n  schema: mart\n  internal_schema: mart_shp\n  max_connections: 4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +46,7 @@ func TestConfigYAML(t *testing.T) {
 		{"\n  type: postgres\n  dsn: [${SHP_TEST_WAREHOUSE_DSN}]", "must be a string"},
 		{"\n  type: postgres\n  dsn: ${SHP_TEST_WAREHOUSE_DSN}\n  max_connections: 1", "at least 2"},
 	} {
-		_, err := project(t, bad.yaml)
+		_, err := configtest.WarehouseProject(t, bad.yaml)
 		if err == nil || !strings.Contains(err.Error(), bad.says) {
 			t.Errorf("%s: %v, want an error saying %s", bad.yaml, err, bad.says)
 			continue

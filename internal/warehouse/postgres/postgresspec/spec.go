@@ -11,8 +11,6 @@
 package postgresspec
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -111,26 +109,9 @@ func Fields() []spec.Field {
 // applied) into a Config, applying the defaults to keys that are absent
 // (settings built by hand, in tests), and refusing unknown keys.
 func Decode(settings map[string]any) (Config, error) {
-	all := map[string]any{}
-	for _, f := range Fields() {
-		if f.Default != nil {
-			all[f.Name] = f.Default
-		}
-	}
-	for k, v := range settings {
-		if v != nil && v != "" {
-			all[k] = v
-		}
-	}
-	raw, err := json.Marshal(all)
-	if err != nil {
-		return Config{}, fmt.Errorf("postgres warehouse settings: %w", err)
-	}
 	var c Config
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		// encoding/json's messages name keys and types, never values.
+	if err := spec.Decode(Fields(), settings, &c); err != nil {
+		// spec.Decode's messages name keys and types, never values.
 		return Config{}, fmt.Errorf("postgres warehouse settings: %w", err)
 	}
 	if strings.TrimSpace(c.DSN) == "" {

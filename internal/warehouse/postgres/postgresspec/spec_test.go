@@ -5,16 +5,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shp-dev/shp/internal/config/configtest"
 	"github.com/shp-dev/shp/internal/config/spec"
 )
 
 func TestSpecMatchesConfig(t *testing.T) {
-	if diff := spec.CompareStruct(Config{}, Fields()); len(diff) > 0 {
-		t.Fatalf("spec and Config differ:\n%v", diff)
-	}
-	if _, ok := spec.Lookup(spec.KindWarehouse, Name); !ok {
-		t.Fatal("not registered")
-	}
+	configtest.CheckSpec(t, spec.KindWarehouse, Name, Config{}, Fields())
 }
 
 func TestDecode(t *testing.T) {
