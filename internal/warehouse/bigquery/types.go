@@ -35,6 +35,13 @@ func (c column) typeName() string {
 // GEOGRAPHY its text.
 func columnOf(f schema.Field) column {
 	c := column{Name: f.Name, Type: baseType(f.Type), Precision: f.Precision, Scale: f.Scale, Required: f.Required(), Format: f.Format}
+	// BigQuery's NUMERIC(P, S) holds at most 9 decimals and 29 integer
+	// digits; a wider decimal (DECIMAL(38, 18), as shp discovers a
+	// database's unconstrained numeric) is a BIGNUMERIC(P, S), which
+	// holds 38 of each: never rounded to 9 decimals.
+	if c.Type == "NUMERIC" && c.Precision > 0 && (c.Scale > 9 || c.Precision-c.Scale > 29) {
+		c.Type = "BIGNUMERIC"
+	}
 	if f.Repeated() || c.Type == "RECORD" {
 		c.Type = "JSON"
 	}

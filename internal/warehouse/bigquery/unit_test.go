@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -102,6 +103,28 @@ func TestConvertNumeric(t *testing.T) {
 	for _, part := range []string{`\d{1,10}`, `\.\d{0,2}0*`, "SAFE_CAST(TRIM(`c0`) AS NUMERIC)", "[eE]"} {
 		if !strings.Contains(sql, part) {
 			t.Errorf("%s lacks %s", sql, part)
+		}
+	}
+}
+
+// A decimal wider than BigQuery's NUMERIC(P, S) allows (9 decimals, 29
+// integer digits) is a BIGNUMERIC of the same precision and scale.
+func TestColumnOfWideDecimal(t *testing.T) {
+	for _, c := range []struct {
+		typ        string
+		prec, scal int
+		want       string
+	}{
+		{"NUMERIC", 12, 2, "NUMERIC(12, 2)"},
+		{"NUMERIC", 38, 9, "NUMERIC(38, 9)"},
+		{"DECIMAL", 38, 18, "BIGNUMERIC(38, 18)"},
+		{"NUMERIC", 38, 0, "BIGNUMERIC(38, 0)"},
+		{"NUMERIC", 0, 0, "NUMERIC"},
+		{"BIGNUMERIC", 38, 30, "BIGNUMERIC(38, 30)"},
+	} {
+		got := columnOf(schema.Field{Name: "x", Type: c.typ, Precision: c.prec, Scale: c.scal}).typeName()
+		if got != c.want {
+			t.Errorf("%s(%d, %d): %s, want %s", c.typ, c.prec, c.scal, got, c.want)
 		}
 	}
 }
