@@ -25,9 +25,9 @@ bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQ
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
 	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
 
-chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all): inject each fault class into real pipelines, print healed/escalated/failed/wrong/lost per warehouse and class
+chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all, or bigquery, opt-in: the emulator, hours for every class; a list such as duckdb,postgres,bigquery), print healed/escalated/failed/wrong/lost per warehouse and class; SHP_CHAOS_CLASSES (class names, comma-separated, or a regexp) and SHP_CHAOS_TRIALS (3) run a sample, SHP_CHAOS_TIMEOUT (60m) caps it
 	@report=$$(mktemp); SHP_CHAOS_WAREHOUSE=$${SHP_CHAOS_WAREHOUSE:-all} SHP_CHAOS_REPORT=$$report \
-	$(GO) test -count=1 -timeout 60m -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
+	$(GO) test -count=1 -timeout $${SHP_CHAOS_TIMEOUT:-60m} -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
 
 bigquery-emulator: ## serve the BigQuery emulator (project shp-test) on :9050, for warehouse.type bigquery with endpoint http://localhost:9050
 	$(GO) tool bigquery-emulator --project=shp-test --port=9050

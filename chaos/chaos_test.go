@@ -241,7 +241,8 @@ auto_approve: [transcode_encoding, add_nullable_column, widen_type, parse_date_f
   parse_number_format, normalize_to_value_set, quarantine_duplicates, fill_declared_default, read_null_tokens]
 `
 
-// The warehouses the suite runs on (SHP_CHAOS_WAREHOUSE).
+// The warehouses the suite runs on (SHP_CHAOS_WAREHOUSE); onBigQuery is
+// in bigquery_test.go.
 const (
 	onDuckDB   = "duckdb"
 	onPostgres = "postgres"
@@ -252,26 +253,102 @@ const (
 var warehouseUnderTest = onDuckDB
 
 // warehouses are the warehouses SHP_CHAOS_WAREHOUSE names: duckdb (the
-// default), postgres, or all.
+// default), postgres, bigquery (the emulator, in this process), all
+// (duckdb and postgres: bigquery takes hours, so it is only run when
+// named), or a comma-separated list of these (duckdb,postgres,bigquery).
 func warehouses(t *testing.T) []string {
-	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("SHP_CHAOS_WAREHOUSE"))); v {
-	case "", onDuckDB:
-		return []string{onDuckDB}
-	case onPostgres:
-		return []string{onPostgres}
-	case "all", "both":
-		return []string{onDuckDB, onPostgres}
-	default:
-		t.Fatalf("SHP_CHAOS_WAREHOUSE=%q: want duckdb, postgres or all", v)
-		return nil
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range strings.Split(strings.ToLower(os.Getenv("SHP_CHAOS_WAREHOUSE")), ",") {
+		var add []string
+		switch v = strings.TrimSpace(v); v {
+		case "", onDuckDB:
+			add = []string{onDuckDB}
+		case onPostgres, onBigQuery:
+			add = []string{v}
+		case "all", "both":
+			add = []string{onDuckDB, onPostgres}
+		default:
+			t.Fatalf("SHP_CHAOS_WAREHOUSE=%q: want duckdb, postgres, bigquery, all (duckdb and postgres) or a comma-separated list", os.Getenv("SHP_CHAOS_WAREHOUSE"))
+		}
+		for _, w := range add {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
 	}
+	return out
+}
+
+// chaosTrials is the number of trials per class (SHP_CHAOS_TRIALS,
+// default 3), each with its own seed.
+func chaosTrials(t *testing.T) int {
+	v := strings.TrimSpace(os.Getenv("SHP_CHAOS_TRIALS"))
+	if v == "" {
+		return trials
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("SHP_CHAOS_TRIALS=%q: want a positive number", v)
+	}
+	return n
+}
+
+// selectClasses keeps the classes SHP_CHAOS_CLASSES names: a class's
+// exact name, a comma-separated list of exact names, or else a regular
+// expression matched against the names (case-insensitive). Unset, every
+// class runs. A value that selects nothing is an error.
+func selectClasses(t *testing.T, all []faultClass) []faultClass {
+	v := strings.TrimSpace(os.Getenv("SHP_CHAOS_CLASSES"))
+	if v == "" {
+		return all
+	}
+	byName := map[string]bool{}
+	for _, fc := range all {
+		byName[fc.name] = true
+	}
+	keep := func(match func(name string) bool) []faultClass {
+		var out []faultClass
+		for _, fc := range all {
+			if match(fc.name) {
+				out = append(out, fc)
+			}
+		}
+		return out
+	}
+	if byName[v] {
+		return keep(func(name string) bool { return name == v })
+	}
+	names, listed := map[string]bool{}, true
+	for _, n := range strings.Split(v, ",") {
+		n = strings.TrimSpace(n)
+		names[n] = true
+		listed = listed && byName[n]
+	}
+	if listed {
+		return keep(func(name string) bool { return names[name] })
+	}
+	re, err := regexp.Compile("(?i)" + v)
+	if err != nil {
+		t.Fatalf("SHP_CHAOS_CLASSES=%q is neither a list of class names nor a regular expression: %v", v, err)
+	}
+	out := keep(re.MatchString)
+	if len(out) == 0 {
+		t.Fatalf("SHP_CHAOS_CLASSES=%q selects no class", v)
+	}
+	return out
 }
 
 // warehouseYAML is config.yaml's warehouse section for a trial: nothing
 // for DuckDB (the default, a file in the project), and for PostgreSQL a
 // pair of schemas of the trial's own on the test server (targets, shp's
-// tables), dropped when the trial ends.
+// tables), dropped when the trial ends; for BigQuery an emulator of the
+// trial's own (bigQueryYAML).
 func warehouseYAML(t *testing.T) string {
+	if warehouseUnderTest == onBigQuery {
+		return bigQueryYAML(t)
+	}
 	if warehouseUnderTest != onPostgres {
 		return ""
 	}
@@ -327,7 +404,7 @@ func query(t *testing.T, dir, sql string) []map[string]any {
 	t.Helper()
 	code, out, errOut := shp("query", "--config", dir, "--format", "json", sql)
 	if code != 0 {
-		if strings.Contains(errOut, "does not exist") {
+		if strings.Contains(errOut, "does not exist") || warehouseUnderTest == onBigQuery && bigQueryNotFound(errOut) {
 			return nil // nothing was ever committed
 		}
 		t.Fatalf("query %s: %d %s %s", sql, code, out, errOut)
@@ -767,9 +844,14 @@ func httpFault(fail, status int, body string) func(t *testing.T, seed uint64) (s
 }
 
 // targetSQL is how the warehouse under test shows a target's values for
-// measure: the columns of a record as the truth writes them, and a test
-// that a text holds another.
-func targetSQL(fc faultClass, channel bool) (cols, contains string) {
+// measure: a record's columns as the truth writes them, joined by |
+// (NULLs left out, as concat_ws does), and a test that a text holds
+// another.
+func targetSQL(fc faultClass, channel bool) (record, contains string) {
+	if warehouseUnderTest == onBigQuery {
+		return bigQueryTargetSQL(fc, channel)
+	}
+	var cols string
 	text := func(col string) string { return "coalesce(CAST(" + col + " AS VARCHAR), 'NULL')" }
 	if warehouseUnderTest == onPostgres {
 		cols = "id, to_char(day, 'YYYY-MM-DD'), coalesce(to_char(seen_at, 'YYYY-MM-DD HH24:MI:SS'), 'NULL'), round(amount::numeric, 2)::text, " +
@@ -794,7 +876,7 @@ func targetSQL(fc faultClass, channel bool) (cols, contains string) {
 			cols += ", channel"
 		}
 	}
-	return cols, contains
+	return "concat_ws('|', " + cols + ")", contains
 }
 
 // pgEra finds PostgreSQL's text of a date or time before the common era
@@ -805,7 +887,7 @@ var pgEra = regexp.MustCompile(`^(\d{4,}-\d\d-\d\d)((?: \d\d:\d\d:\d\d(?:\.\d+)?
 // measure compares the target with the truth after a trial.
 func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, code int, stderr string) trial {
 	t.Helper()
-	cols, contains := targetSQL(fc, channel)
+	record, contains := targetSQL(fc, channel)
 	// canon is a record as the target should show it; exact amounts are
 	// compared as numbers written in full.
 	canon := func(s string) string {
@@ -818,13 +900,18 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 	}
 	var tr trial
 	got := map[int]string{}
-	for _, r := range query(t, dir, "SELECT concat_ws('|', "+cols+") AS r FROM events") {
+	for _, r := range query(t, dir, "SELECT "+record+" AS r FROM events") {
 		s := fmt.Sprint(r["r"])
 		id, _ := strconv.Atoi(s[:strings.IndexByte(s, '|')])
 		parts := strings.Split(s, "|")
 		if warehouseUnderTest == onPostgres && fc.exact {
 			for i := 1; i <= 2 && i < len(parts); i++ {
 				parts[i] = pgEra.ReplaceAllString(parts[i], "$1 (BC)$2")
+			}
+		}
+		if warehouseUnderTest == onBigQuery && fc.exact {
+			for i := 1; i <= 2 && i < len(parts); i++ {
+				parts[i] = emulatorDatetime.ReplaceAllString(parts[i], "$1 $2")
 			}
 		}
 		if f, err := strconv.ParseFloat(parts[4], 64); err == nil {
@@ -888,8 +975,12 @@ func measure(t *testing.T, fc faultClass, dir string, want []row, channel bool, 
 		}
 		return false
 	}
+	literal := "'" + strings.ReplaceAll(fc.cause, "'", "''") + "'"
+	if warehouseUnderTest == onBigQuery {
+		literal = bigQueryString(fc.cause)
+	}
 	reasonInQuarantine := fc.cause != "" && len(query(t, dir, "SELECT 1 FROM events__quarantine WHERE "+
-		fmt.Sprintf(contains, "'"+strings.ReplaceAll(fc.cause, "'", "''")+"'"))) > 0
+		fmt.Sprintf(contains, literal))) > 0
 	switch {
 	case code == 0 && inTarget == len(want) && tr.wrong == 0 && (len(quarantined) == 0 || fc.extras) && fc.kind != "escalate":
 		tr.outcome = healed
@@ -961,12 +1052,15 @@ func actionsOf(t *testing.T, dir string) []action {
 const trials = 3
 
 // TestFaultInjection runs every fault class on each warehouse
-// SHP_CHAOS_WAREHOUSE names (duckdb, the default; postgres; or all) and
+// SHP_CHAOS_WAREHOUSE names (duckdb, the default; postgres; bigquery, the
+// emulator; all, duckdb and postgres; or a comma-separated list) and
 // holds the engine to its targets on each: in auto-fixable classes at
 // least 90% of faults healed without a person; zero wrong fixes; zero
 // lost rows; every other fault escalated or failed with a reason that
 // names its cause. SHP_CHAOS_REPORT=FILE writes the table as Markdown (-
-// for stdout), a row per warehouse and class.
+// for stdout), a row per warehouse and class. SHP_CHAOS_CLASSES runs a
+// subset of the classes (selectClasses), SHP_CHAOS_TRIALS another
+// number of trials than 3.
 func TestFaultInjection(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("| warehouse | fault class | source | expected | trials | healed | escalated | failed with reason | missed | wrong fixes | lost rows |\n")
@@ -1009,19 +1103,26 @@ func faultInjection(t *testing.T, wh string) (string, string) {
 		details                                           []string
 	}
 	var all []*tally
-	for _, fc := range classes() {
+	n := chaosTrials(t)
+	for _, fc := range selectClasses(t, classes()) {
 		tl := &tally{fc: fc}
 		all = append(all, tl)
 		t.Run(fc.name, func(t *testing.T) {
-			for i := range trials {
+			if reason := bigQuerySkips[fc.name]; wh == onBigQuery && reason != "" {
+				tl.skipped = reason
+				t.Skip(reason)
+			}
+			for i := range n {
 				var tr trial
 				ok := t.Run(fmt.Sprintf("seed%d", i), func(t *testing.T) {
 					dir, want, channel, code, stderr := fc.run(t, uint64(1000+i))
 					tr = measure(t, fc, dir, want, channel, code, stderr)
 				})
 				if !ok && tr.outcome == "" {
-					if t.Skipped() || strings.Contains(fc.source, "sql") || fc.source == "postgres" || fc.source == "mariadb" || wh == onPostgres {
+					if wh != onBigQuery && (t.Skipped() || strings.Contains(fc.source, "sql") || fc.source == "postgres" || fc.source == "mariadb" || wh == onPostgres) {
 						tl.skipped = "server unreachable"
+					} else if tl.skipped == "" {
+						tl.skipped = "the trial stopped before its measure (see the test log)"
 					}
 					continue
 				}
