@@ -223,7 +223,7 @@ func (w widenType) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) 
 		r, typ, vals := c.Reject, c.Type, c.Values
 		var to string
 		switch typ {
-		case "TINYINT", "SMALLINT", "INTEGER", "BIGINT":
+		case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "INT64":
 			to = "NUMERIC"
 			for _, v := range vals {
 				m := decimalRe.FindStringSubmatch(strings.TrimSpace(v))
@@ -391,7 +391,13 @@ type parseDateFormat struct{}
 
 func (parseDateFormat) Name() string { return "parse_date_format" }
 
-func isTimeType(typ string) bool { return typ == "DATE" || strings.HasPrefix(typ, "TIMESTAMP") }
+// The type checks below take a staged column's engine type: DuckDB's and
+// PostgreSQL's names (BIGINT, DOUBLE, DECIMAL(p,s), TIMESTAMP) and
+// BigQuery's (INT64, FLOAT64, NUMERIC(p, s), BIGNUMERIC, DATETIME).
+
+func isTimeType(typ string) bool {
+	return typ == "DATE" || typ == "DATETIME" || strings.HasPrefix(typ, "TIMESTAMP")
+}
 
 func (p parseDateFormat) Plan(ctx context.Context, env *StageEnv) (*StagePlan, error) {
 	cols, err := castColumns(ctx, env, isTimeType)
@@ -583,7 +589,7 @@ var (
 
 func isIntegerType(typ string) bool {
 	switch typ {
-	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT":
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "INT64":
 		return true
 	}
 	return false
@@ -591,8 +597,8 @@ func isIntegerType(typ string) bool {
 
 func isNumericType(typ string) bool {
 	switch {
-	case typ == "DOUBLE", typ == "FLOAT", strings.HasPrefix(typ, "DECIMAL"),
-		typ == "TINYINT", typ == "SMALLINT", typ == "INTEGER", typ == "BIGINT", typ == "HUGEINT":
+	case typ == "DOUBLE", typ == "FLOAT", typ == "FLOAT64", strings.HasPrefix(typ, "DECIMAL"),
+		strings.HasPrefix(typ, "NUMERIC"), strings.HasPrefix(typ, "BIGNUMERIC"), isIntegerType(typ):
 		return true
 	}
 	return false
