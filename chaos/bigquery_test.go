@@ -2,15 +2,10 @@ package chaos
 
 import (
 	"regexp"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/goccy/bigquery-emulator/server"
-	"github.com/goccy/bigquery-emulator/types"
-
+	"github.com/shp-dev/shp/internal/testutil/bqemulator"
 	_ "github.com/shp-dev/shp/internal/warehouse/bigquery"
 )
 
@@ -38,34 +33,14 @@ var bigQuerySkips = map[string]string{
 // day and seen_at are compared as BigQuery would show them.
 var emulatorDatetime = regexp.MustCompile(`^(\d{4,}-\d\d-\d\d)T(\d\d:\d\d)`)
 
-var collecting sync.Once
-
 // bigQueryYAML starts a BigQuery emulator for the trial (project
 // shp-test, closed when the trial ends) and returns config.yaml's
 // warehouse section loading into it: targets in dataset chaos, shp's
 // tables in chaos_shp.
 func bigQueryYAML(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.TempStorage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Load(server.StructSource(types.NewProject("shp-test"))); err != nil {
-		t.Fatal(err)
-	}
-	ts := srv.TestServer()
-	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
-	// The emulator's analyzer (ZetaSQL compiled to Go from WebAssembly)
-	// frees what each query allocated only in Go finalizers and crashes
-	// once its memory passes 2 GiB: frequent collections keep it under.
-	collecting.Do(func() {
-		go func() {
-			for range time.Tick(2 * time.Second) {
-				runtime.GC()
-			}
-		}()
-	})
-	return "warehouse:\n  type: bigquery\n  project: shp-test\n  dataset: chaos\n  shp_dataset: chaos_shp\n  endpoint: " + ts.URL + "\n"
+	url := bqemulator.Start(t, "shp-test")
+	return "warehouse:\n  type: bigquery\n  project: shp-test\n  dataset: chaos\n  shp_dataset: chaos_shp\n  endpoint: " + url + "\n"
 }
 
 // bigQueryNotFound tells BigQuery's answer to a query of a table that

@@ -20,6 +20,49 @@ import (
 // config.yaml, which the PostgreSQL quick start replaces with one line.
 const quickstartWarehouse = "warehouse:\n  type: duckdb\n  path: .shp/warehouse.duckdb\n"
 
+// quickstartAccounting is the quick start's first run's row accounting,
+// on every warehouse.
+const quickstartAccounting = "rows in 3750 = loaded 3746 + quarantined 3 + de-duplicated 1  [ok]"
+
+// quickstartOn copies examples/quickstart with its warehouse section
+// replaced by line and returns the copy's folder and a function that runs
+// the real binary on it, failing the test on an error; every output is
+// also written to shown, when there is one.
+func quickstartOn(t *testing.T, line string, shown *strings.Builder) (string, func(args ...string) string) {
+	t.Helper()
+	bin := buildShp(t)
+	dir := copyQuickstart(t)
+	cfgPath := filepath.Join(dir, "config.yaml")
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), quickstartWarehouse) {
+		t.Fatalf("examples/quickstart/config.yaml has no section\n%s", quickstartWarehouse)
+	}
+	if err := os.WriteFile(cfgPath, []byte(strings.Replace(string(cfg), quickstartWarehouse, line, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(bin, append(args, "--config", dir)...).CombinedOutput()
+		if shown != nil {
+			shown.Write(out)
+		}
+		if err != nil {
+			t.Fatalf("shp %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+}
+
+// salesCount is the quick start's sales table's rows and distinct order
+// ids, as "rows,ids".
+func salesCount(shp func(args ...string) string) string {
+	out := shp("query", "--format", "csv", "SELECT count(*), count(DISTINCT order_id) FROM sales")
+	return strings.TrimSpace(strings.Split(strings.TrimSpace(out), "\n")[1])
+}
+
 // copyQuickstart copies examples/quickstart, without anything a run left
 // in it, into a new folder.
 func copyQuickstart(t *testing.T) string {
@@ -82,43 +125,14 @@ func TestQuickstartOnPostgres(t *testing.T) {
 	u.RawQuery = q.Encode()
 	t.Setenv("SHP_WAREHOUSE_DSN", u.String())
 
-	bin := buildShp(t)
-	dir := copyQuickstart(t)
-	cfgPath := filepath.Join(dir, "config.yaml")
-	cfg, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(cfg), quickstartWarehouse) {
-		t.Fatalf("examples/quickstart/config.yaml has no section\n%s", quickstartWarehouse)
-	}
 	line := `warehouse: {type: postgres, dsn: "${SHP_WAREHOUSE_DSN}", schema: ` + schema + `, internal_schema: ` + internal + "}\n"
-	cfg = []byte(strings.Replace(string(cfg), quickstartWarehouse, line, 1))
-	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-
 	var shown strings.Builder // every command's output, searched for the password
-	shp := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command(bin, append(args, "--config", dir)...).CombinedOutput()
-		shown.Write(out)
-		if err != nil {
-			t.Fatalf("shp %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	count := func() string {
-		t.Helper()
-		out := shp("query", "--format", "csv", "SELECT count(*), count(DISTINCT order_id) FROM sales")
-		return strings.TrimSpace(strings.Split(strings.TrimSpace(out), "\n")[1])
-	}
+	dir, shp := quickstartOn(t, line, &shown)
+	count := func() string { return salesCount(shp) }
 
 	shp("config", "validate")
-	out := shp("run")
-	const accounting = "rows in 3750 = loaded 3746 + quarantined 3 + de-duplicated 1  [ok]"
-	if !strings.Contains(out, accounting) {
-		t.Fatalf("the first run's summary lacks %q:\n%s", accounting, out)
+	if out := shp("run"); !strings.Contains(out, quickstartAccounting) {
+		t.Fatalf("the first run's summary lacks %q:\n%s", quickstartAccounting, out)
 	}
 	if got := count(); got != "3746,3746" {
 		t.Fatalf("sales holds count, distinct ids %s, want 3746,3746", got)
@@ -140,8 +154,8 @@ func TestQuickstartOnPostgres(t *testing.T) {
 	if got := count(); got != "3746,3746" {
 		t.Errorf("after the second run, count, distinct ids %s, want 3746,3746", got)
 	}
-	if out := shp("run", "--full-refresh"); !strings.Contains(out, accounting) {
-		t.Errorf("the full refresh's summary lacks %q:\n%s", accounting, out)
+	if out := shp("run", "--full-refresh"); !strings.Contains(out, quickstartAccounting) {
+		t.Errorf("the full refresh's summary lacks %q:\n%s", quickstartAccounting, out)
 	}
 	if got := count(); got != "3746,3746" {
 		t.Errorf("after a full refresh, count, distinct ids %s, want 3746,3746", got)
