@@ -965,24 +965,15 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		if monthFirst {
 			alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^\\d{1,2}/\\d{1,2}/\\d{4}$'), SAFE.PARSE_DATE('%m/%d/%Y', "+trimmed+"), NULL)")
 		}
-	case "DATETIME":
-		alts = append(alts, "SAFE_CAST("+trimmed+" AS DATETIME)")
+	case "DATETIME", "TIMESTAMP":
+		alts = append(alts, "SAFE_CAST("+trimmed+" AS "+c.Type+")")
 		for _, l := range layouts {
-			alts = append(alts, "SAFE.PARSE_DATETIME("+literal(strptimeToBQ(l))+", "+trimmed+")")
+			alts = append(alts, "SAFE.PARSE_"+c.Type+"("+literal(strptimeToBQ(l))+", "+trimmed+")")
 		}
 		if monthFirst {
-			alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^\\d{1,2}/\\d{1,2}/\\d{4}$'), CAST(SAFE.PARSE_DATE('%m/%d/%Y', "+trimmed+") AS DATETIME), NULL)")
+			alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^\\d{1,2}/\\d{1,2}/\\d{4}$'), CAST(SAFE.PARSE_DATE('%m/%d/%Y', "+trimmed+") AS "+c.Type+"), NULL)")
 		}
-		alts = append(alts, epochExpr(trimmed, p.EpochUnit, "DATETIME"))
-	case "TIMESTAMP":
-		alts = append(alts, "SAFE_CAST("+trimmed+" AS TIMESTAMP)")
-		for _, l := range layouts {
-			alts = append(alts, "SAFE.PARSE_TIMESTAMP("+literal(strptimeToBQ(l))+", "+trimmed+")")
-		}
-		if monthFirst {
-			alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^\\d{1,2}/\\d{1,2}/\\d{4}$'), TIMESTAMP(SAFE.PARSE_DATE('%m/%d/%Y', "+trimmed+")), NULL)")
-		}
-		alts = append(alts, epochExpr(trimmed, p.EpochUnit, "TIMESTAMP"))
+		alts = append(alts, epochExpr(trimmed, p.EpochUnit, c.Type))
 	case "TIME":
 		alts = append(alts, "SAFE_CAST("+trimmed+" AS TIME)")
 		for _, l := range layouts {
