@@ -486,19 +486,24 @@ func (w *Warehouse) addColumns(ctx context.Context, table string, cols []column)
 		return fmt.Errorf("describe %s: %w", table, err)
 	}
 	sch := append(bq.Schema{}, md.Schema...)
+	var fresh []column // the columns the table lacks
 	for _, c := range cols {
 		if _, ok := lookupCol(columnsOfSchema(sch), c.Name); ok {
 			continue
 		}
+		fresh = append(fresh, c)
 		sch = append(sch, &bq.FieldSchema{Name: c.Name, Type: bq.FieldType(c.Type), Precision: int64(c.Precision), Scale: int64(c.Scale)})
+	}
+	if len(fresh) == 0 {
+		return nil
 	}
 	if _, err := t.Update(ctx, bq.TableMetadataToUpdate{Schema: sch}, md.ETag); err != nil {
 		return fmt.Errorf("add columns to %s: %w", table, err)
 	}
-	if w.columnsQueryable(ctx, table, cols) {
+	if w.columnsQueryable(ctx, table, fresh) {
 		return nil
 	}
-	return w.rebuildWith(ctx, table, md, cols)
+	return w.rebuildWith(ctx, table, md, sch, fresh)
 }
 
 // columnsQueryable reports whether a query can read the columns: a dry
@@ -517,14 +522,15 @@ func (w *Warehouse) columnsQueryable(ctx context.Context, table string, cols []c
 // engine whose schema patch adds no column a query can read (the
 // emulator; real BigQuery never comes here). The rows go to a copy in
 // shp's dataset, the table is made again with the new columns and its
-// layout (md: partitioning, clustering, descriptions), and the rows come
+// layout (sch: the old columns, descriptions included, then fresh; md:
+// partitioning, clustering), and the rows come
 // back. Not atomic: a crash between the drop and the copy back leaves
 // the rows in the copy (__shp_rebuild_<table>_..., which expires with
 // staging_expiration).
-func (w *Warehouse) rebuildWith(ctx context.Context, table string, md *bq.TableMetadata, cols []column) error {
+func (w *Warehouse) rebuildWith(ctx context.Context, table string, md *bq.TableMetadata, sch bq.Schema, fresh []column) error {
 	copyName := w.cfg.ShpDataset + ".__shp_rebuild_" + sanitize(table) + "_" + w.instance + "_" + strconv.FormatInt(w.seq.Add(1), 10)
-	extra := make([]string, len(cols))
-	for i, c := range cols {
+	extra := make([]string, len(fresh))
+	for i, c := range fresh {
 		extra[i] = "CAST(NULL AS " + c.typeName() + ") AS " + ident(c.Name)
 	}
 	m := jobMeta{step: w.nextStep("rebuild")}
@@ -533,31 +539,17 @@ func (w *Warehouse) rebuildWith(ctx context.Context, table string, md *bq.TableM
 	if _, err := w.exec(ctx, m, script); err != nil {
 		return fmt.Errorf("add columns to %s: copy it: %w", table, err)
 	}
-	full := columnsOfSchema(md.Schema)
-	for _, c := range cols {
-		if _, ok := lookupCol(full, c.Name); !ok {
-			full = append(full, c)
-		}
-	}
-	nm, err := tableMetadata(full, nil, nil)
-	if err != nil {
-		return err
-	}
-	for i, f := range nm.Schema {
-		if j, ok := lookupCol(columnsOfSchema(md.Schema), f.Name); ok {
-			nm.Schema[i] = md.Schema[j]
-		}
-	}
-	nm.TimePartitioning, nm.Clustering, nm.RequirePartitionFilter, nm.Description, nm.Labels = md.TimePartitioning, md.Clustering, md.RequirePartitionFilter, md.Description, md.Labels
+	nm := &bq.TableMetadata{Schema: sch, TimePartitioning: md.TimePartitioning, Clustering: md.Clustering,
+		RequirePartitionFilter: md.RequirePartitionFilter, Description: md.Description, Labels: md.Labels}
 	cctx, cancel := w.call(ctx)
-	err = w.client.Dataset(w.cfg.Dataset).Table(table).Create(cctx, nm)
+	err := w.client.Dataset(w.cfg.Dataset).Table(table).Create(cctx, nm)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("add columns to %s: make it again (its rows are in %s): %w", table, copyName, err)
 	}
-	names := make([]string, len(full))
-	for i, c := range full {
-		names[i] = ident(c.Name)
+	names := make([]string, len(sch))
+	for i, f := range sch {
+		names[i] = ident(f.Name)
 	}
 	back := fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s;\nDROP TABLE %s;\n", w.target(table), strings.Join(names, ", "), strings.Join(names, ", "), ident(copyName), ident(copyName))
 	if _, err := w.exec(ctx, jobMeta{step: w.nextStep("rebuild")}, back); err != nil {
