@@ -107,7 +107,7 @@ func (t transcodeEncoding) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 	if rows == 0 || env.Spec.Encoding != "" || env.Spec.Format == format.Parquet {
 		return nil, nil
 	}
-	invalid, c1, samples, err := scanEncoding(env.Spec)
+	invalid, c1, samples, err := scanEncoding(ctx, env.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", env.Spec.ObjectKey, err)
 	}
@@ -131,8 +131,8 @@ func (t transcodeEncoding) Plan(ctx context.Context, env *StageEnv) (*StagePlan,
 
 // scanEncoding counts the bytes of a file that are not valid UTF-8, and
 // those among them in 0x80-0x9F, streaming.
-func scanEncoding(spec warehouse.LoadSpec) (invalid, c1 int64, samples []string, err error) {
-	r, err := format.OpenFile(spec.Path, spec.Compression)
+func scanEncoding(ctx context.Context, spec warehouse.LoadSpec) (invalid, c1 int64, samples []string, err error) {
+	r, err := spec.OpenData(ctx)
 	if err != nil {
 		return 0, 0, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
@@ -157,3 +158,42 @@ func (r *Runner) progressTicker(pipeline, object string, index, total int, start
 	}()
 	return func() { close(stop); <-finished }
 }
+
+// utf8Watch is an io.Writer that remembers whether every byte written
+// to it so far is UTF-8: a character split between two writes is kept
+// until the next one.
+type utf8Watch struct {
+	tail    []byte // the start of a character the last write ended in
+	invalid bool
+}
+
+// Write implements io.Writer; it never fails.
+func (u *utf8Watch) Write(p []byte) (int, error) {
+	if u.invalid {
+		return len(p), nil
+	}
+	b := p
+	if len(u.tail) > 0 {
+		b = append(u.tail, p...)
+		u.tail = u.tail[:0]
+	}
+	// Hold back an incomplete character at the end (at most 3 bytes).
+	cut := len(b)
+	for i := len(b) - 1; i >= 0 && i >= len(b)-3; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	if !utf8.Valid(b[:cut]) {
+		u.invalid = true
+		return len(p), nil
+	}
+	u.tail = append(u.tail[:0], b[cut:]...)
+	return len(p), nil
+}
+
+// valid reports whether everything written was UTF-8, the end included.
+func (u *utf8Watch) valid() bool { return !u.invalid && len(u.tail) == 0 }

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"path"
@@ -943,7 +944,8 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	stopProgress := r.progressTicker(p.Name, obj.Key, index, total, started, &bytes, &rows)
 	hash := sha256.New()
 	csvOpts := csvOptions(src)
-	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, hash)
+	var text utf8Watch
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, io.MultiWriter(hash, &text))
 	in.Close()
 	stopProgress()
 	if copyErr != nil {
@@ -951,11 +953,20 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	}
 	or.Bytes = bytes.Load()
 
-	localPath, release, err := r.Staging.LocalPath(ctx, key)
-	if err != nil {
-		return nil, nil, err
+	var localPath, uri string
+	if dl, ok := r.Warehouse.(warehouse.DirectLoader); ok && fmtName != format.Parquet {
+		if u := r.Staging.ObjectURI(key); u != "" && dl.LoadsDirect(u, fmtName, comp) {
+			uri = u // the engine loads it; the bytes are fetched only if it asks
+		}
 	}
-	defer release()
+	if uri == "" {
+		path, release, err := r.Staging.LocalPath(ctx, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer release()
+		localPath = path
+	}
 	if fmtName == format.Parquet {
 		if counted, err = parquetRows(localPath); err != nil {
 			return nil, nil, fmt.Errorf("count rows of %s: %w", obj.Key, err)
@@ -971,7 +982,10 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOpts,
-		Parse: DeclaredParse(sch),
+		Parse: DeclaredParse(sch), URI: uri, Records: counted, UTF8: comp == format.None && text.valid(),
+	}
+	if uri != "" {
+		spec.Open = func(ctx context.Context) (io.ReadCloser, error) { return r.Staging.Open(ctx, key) }
 	}
 	st, err := r.stage(ctx, p.Name, spec)
 	if err != nil {

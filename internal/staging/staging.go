@@ -33,7 +33,8 @@ import (
 type Bucket struct {
 	url     string
 	b       *blob.Bucket
-	local   bool // objects are files on this machine (file://)
+	local   bool   // objects are files on this machine (file://)
+	gsBase  string // gs://bucket/prefix/ for a Cloud Storage bucket, else ""
 	tempDir string
 	closers []func() error
 }
@@ -112,7 +113,23 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Bucket, error) {
 	if prefix != "" {
 		bk.b = blob.PrefixedBucket(bk.b, prefix+"/")
 	}
+	if u.Scheme == gcsblob.Scheme {
+		bk.gsBase = "gs://" + u.Host + "/"
+		if prefix != "" {
+			bk.gsBase += prefix + "/"
+		}
+	}
 	return bk, nil
+}
+
+// ObjectURI returns the gs:// URI of a key in a Cloud Storage bucket
+// (with the bucket's prefix), which a warehouse's load job can read
+// itself; "" for other buckets or an unsafe key.
+func (bk *Bucket) ObjectURI(key string) string {
+	if bk.gsBase == "" || checkKey(key) != nil {
+		return ""
+	}
+	return bk.gsBase + key
 }
 
 // GCSEndpoint returns the JSON API base URL for a user-given emulator

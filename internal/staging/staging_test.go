@@ -467,3 +467,24 @@ func TestSafeKey(t *testing.T) {
 		})
 	}
 }
+
+// TestObjectURI checks the gs:// URI a load job is given: the bucket's
+// prefix before the key, nothing for other buckets or unsafe keys.
+func TestObjectURI(t *testing.T) {
+	srv := newFakeGCS(t)
+	tests := []struct{ url, key, want string }{
+		{"gs://stage?endpoint=" + srv.URL(), "p/run-1/a.csv", "gs://stage/p/run-1/a.csv"},
+		{"gs://stage/raw/deep/", "p/a b.csv", "gs://stage/raw/deep/p/a b.csv"},
+		{"gs://stage/raw", "../x.csv", ""},
+		{"mem://m/raw", "p/a.csv", ""},
+		{"file://" + t.TempDir(), "p/a.csv", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url+" "+tt.key, func(t *testing.T) {
+			b := mustOpen(t, tt.url, WithGCSEndpoint(srv.URL()))
+			if got := b.ObjectURI(tt.key); got != tt.want {
+				t.Fatalf("ObjectURI(%q) = %q, want %q", tt.key, got, tt.want)
+			}
+		})
+	}
+}

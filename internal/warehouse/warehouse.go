@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"time"
@@ -66,8 +67,24 @@ type LoadSpec struct {
 	// ContentHash is the SHA-256 of the object's bytes (hex), kept in the
 	// ledger to find a re-delivery under another name; "" when unknown.
 	ContentHash string
-	Path        string // a local path the engine can read
-	Format      format.Format
+	// Path is a local path the engine can read; "" when the engine
+	// loads the object from URI itself (a DirectLoader), and then Open
+	// streams it.
+	Path   string
+	Format format.Format
+	// URI is the staged object's location in the staging bucket when the
+	// engine can load it without shp (gs://bucket/key); "" otherwise.
+	URI string
+	// Open streams the staged object's bytes, as stored (compressed
+	// when Compression says so), when Path is "". Use OpenData.
+	Open func(ctx context.Context) (io.ReadCloser, error)
+	// Records is how many records shp counted in the object while it
+	// copied it (0 when it did not count): an engine that parses the
+	// object itself checks its own count against it.
+	Records int64
+	// UTF8 says shp checked, while it copied the object, that its bytes
+	// (uncompressed) are all UTF-8.
+	UTF8        bool
 	Compression format.Compression
 	Schema      schema.Schema // declared schema; nil means the target's, else inferred
 	Key         []string      // merge key columns: rows with a NULL key are quarantined
@@ -145,6 +162,45 @@ func (s LoadSpec) Clone() LoadSpec {
 	c.Extend = append([]schema.Field(nil), s.Extend...)
 	c.Relax = append([]string(nil), s.Relax...)
 	return c
+}
+
+// OpenData streams the object decompressed: from Path when it is set,
+// else through Open.
+func (s LoadSpec) OpenData(ctx context.Context) (io.ReadCloser, error) {
+	if s.Path != "" || s.Open == nil {
+		return format.OpenFile(s.Path, s.Compression)
+	}
+	r, err := s.Open(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", s.URI, err)
+	}
+	d, err := format.Decompress(r, s.Compression)
+	if err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w", s.URI, err)
+	}
+	return readCloser{d, r}, nil
+}
+
+// readCloser closes a decompressing reader and the stream under it.
+type readCloser struct {
+	io.ReadCloser
+	under io.Closer
+}
+
+// Close implements io.Closer.
+func (r readCloser) Close() error {
+	return errors.Join(r.ReadCloser.Close(), r.under.Close())
+}
+
+// DirectLoader is a warehouse that loads some staged objects straight
+// from the staging bucket (BigQuery's load jobs from gs://): for those,
+// the pipeline sets LoadSpec.URI and Open and leaves Path empty, so the
+// object is never downloaded unless the engine asks for its bytes.
+type DirectLoader interface {
+	// LoadsDirect reports whether the engine loads an object of format
+	// f and compression c from uri itself.
+	LoadsDirect(uri string, f format.Format, c format.Compression) bool
 }
 
 // Staged is one object loaded into a staging table, with its bad rows set

@@ -83,6 +83,9 @@ type Warehouse struct {
 	instance string
 	seq      atomic.Int64
 	tempDir  string // "" for the system's
+	// directLoads counts the objects loaded by a load job from their
+	// gs:// URI (the others were read by shp and uploaded).
+	directLoads atomic.Int64
 
 	mu       sync.Mutex
 	costs    map[string]*Cost             // by run id

@@ -97,6 +97,7 @@ func testConfig(t *testing.T, key string) bigqueryspec.Config {
 		Labels:            map[string]string{"test": "shp"},
 		StagingExpiration: bigqueryspec.Duration(2 * time.Hour),
 		JobTimeout:        bigqueryspec.Duration(2 * time.Minute),
+		DirectLoads:       true,
 	}
 	if p := realProject(); p != "" {
 		cfg.Project = p

@@ -37,7 +37,7 @@ import (
 func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
 	n := w.seq.Add(1)
 	id := fmt.Sprintf("%s%s_%s_%d", stagePrefix, sanitize(spec.RunID), w.instance, n)
-	s := &stager{w: w, spec: spec, table: w.cfg.ShpDataset + "." + id,
+	s := &stager{ctx: ctx, w: w, spec: spec, table: w.cfg.ShpDataset + "." + id,
 		meta: jobMeta{run: spec.RunID, pipeline: spec.Pipeline, object: spec.ObjectKey}}
 	s.qtable = quarantineOf(s.table)
 	s.raw = s.table + "_raw"
@@ -49,7 +49,7 @@ func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareho
 	w.mu.Unlock()
 	st, err := s.run(ctx)
 	if err != nil {
-		_ = w.dropTables(ctx, jobMeta{run: spec.RunID, pipeline: spec.Pipeline}, s.table, s.qtable, s.raw)
+		_ = w.dropTables(ctx, jobMeta{run: spec.RunID, pipeline: spec.Pipeline}, s.table, s.qtable, s.raw, s.fileTable())
 		return nil, fmt.Errorf("bigquery: stage %s: %w", spec.ObjectKey, err)
 	}
 	return st, nil
@@ -79,6 +79,9 @@ func sanitize(s string) string {
 }
 
 type stager struct {
+	// ctx is Stage's, for openData's callers (format's callbacks take
+	// none); the stager lives for one call.
+	ctx               context.Context
 	w                 *Warehouse
 	spec              warehouse.LoadSpec
 	meta              jobMeta
@@ -110,8 +113,19 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cols = declared
+	s.cols = append([]column(nil), declared...)
 	s.infer = len(declared) == 0
+	if s.canLoadDirect() {
+		csv := s.spec.CSV
+		st, ok, err := s.direct(ctx)
+		if err != nil || ok {
+			return st, err
+		}
+		if err := s.undoDirect(ctx, declared); err != nil {
+			return nil, err
+		}
+		s.spec.CSV = csv // the dialect is detected again, with its note
+	}
 	tmp, err := os.CreateTemp(s.w.tempDirOf(), "shp-bq-*.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("create the load file: %w", err)
@@ -149,7 +163,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 // openData opens the object, decompressed and, when the spec asks,
 // transcoded to UTF-8.
 func (s *stager) openData() (io.ReadCloser, error) {
-	r, err := format.OpenFile(s.spec.Path, s.spec.Compression)
+	r, err := s.spec.OpenData(s.ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -377,87 +391,19 @@ func (s *stager) readCSV(out *bufio.Writer) error {
 	}
 	defer r.Close()
 	cr := newCSVReader(r, d.Delimiter, d.Quote)
-	// The header: the reader's columns, named as pandas names cells
-	// without a name, trailing empty ones skipped.
-	var names []string
-	var skip []bool
 	first, err := cr.next()
 	if err != nil && err != io.EOF {
 		return err
 	}
-	if d.Header {
-		if first == nil {
-			return s.noRecords()
-		}
-		cells := make([]string, len(first.fields))
-		for i, f := range first.fields {
-			cells[i] = string(f)
-		}
-		cols, err := format.NameCSVColumns(cells, func() (*format.CSVShape, error) {
-			rr, err := s.openData()
-			if err != nil {
-				return nil, err
-			}
-			defer rr.Close()
-			return format.ScanCSVShape(rr, d)
-		})
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.spec.ObjectKey, err)
-		}
-		names, skip = cols.Names, cols.Skip
-		s.drift = append(s.drift, cols.Notes...)
-		first = nil
-	} else {
-		width := len(s.cols)
-		if first != nil && len(first.fields) > width {
-			width = len(first.fields)
-		}
-		for i := 0; i < width; i++ {
-			if i < len(s.spec.Schema) {
-				names = append(names, s.spec.Schema[i].Name)
-			} else if i < len(s.cols) {
-				names = append(names, s.cols[i].Name)
-			} else {
-				names = append(names, fmt.Sprintf("column%d", i+1))
-			}
-		}
-		skip = make([]bool, len(names))
+	if d.Header && first == nil {
+		return s.noRecords()
 	}
-	// Which file column each staged column reads.
-	at := make([]int, len(names)) // file column -> staged column, -1 for none
-	if s.infer {
-		for i, n := range names {
-			at[i] = -1
-			if skip[i] {
-				continue
-			}
-			at[i] = len(s.cols)
-			s.cols = append(s.cols, column{Name: n, Type: "STRING"})
-		}
-		s.present = make([]bool, len(s.cols))
-		for i := range s.present {
-			s.present[i] = true
-		}
-	} else {
-		s.present = make([]bool, len(s.cols))
-		read := 0
-		for i, n := range names {
-			at[i] = -1
-			if skip[i] {
-				continue
-			}
-			if j, ok := lookupCol(s.cols, s.fileName(n)); ok && !s.present[j] {
-				at[i] = j
-				s.present[j] = true
-				read++
-				continue
-			}
-			s.noteExtra(n)
-		}
-		if read == 0 && d.Header {
-			return fmt.Errorf("none of the file's columns %v is in the schema (is the delimiter right?)", names)
-		}
-		s.noteMissing()
+	names, at, err := s.csvColumns(first, d)
+	if err != nil {
+		return err
+	}
+	if d.Header {
+		first = nil
 	}
 	nulls := s.spec.CSV.NullValues
 	if len(nulls) == 0 {
@@ -518,6 +464,86 @@ func (s *stager) readCSV(out *bufio.Writer) error {
 		}
 	}
 	return nil
+}
+
+// csvColumns names a CSV object's columns (from its header record, or
+// the schema's when it has none; first is then the first record, or
+// nil) and maps them onto the staged columns: at[i] is the staged column
+// file column i is read as, -1 for none. It sets s.cols (inferred ones
+// included), s.present and the drift notes.
+func (s *stager) csvColumns(first *csvRecord, d format.CSVDialect) (names []string, at []int, err error) {
+	var skip []bool
+	if d.Header {
+		cells := make([]string, len(first.fields))
+		for i, f := range first.fields {
+			cells[i] = string(f)
+		}
+		cols, err := format.NameCSVColumns(cells, func() (*format.CSVShape, error) {
+			rr, err := s.openData()
+			if err != nil {
+				return nil, err
+			}
+			defer rr.Close()
+			return format.ScanCSVShape(rr, d)
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", s.spec.ObjectKey, err)
+		}
+		names, skip = cols.Names, cols.Skip
+		s.drift = append(s.drift, cols.Notes...)
+	} else {
+		width := len(s.cols)
+		if first != nil && len(first.fields) > width {
+			width = len(first.fields)
+		}
+		for i := 0; i < width; i++ {
+			if i < len(s.spec.Schema) {
+				names = append(names, s.spec.Schema[i].Name)
+			} else if i < len(s.cols) {
+				names = append(names, s.cols[i].Name)
+			} else {
+				names = append(names, fmt.Sprintf("column%d", i+1))
+			}
+		}
+		skip = make([]bool, len(names))
+	}
+	// Which file column each staged column reads.
+	at = make([]int, len(names)) // file column -> staged column, -1 for none
+	if s.infer {
+		for i, n := range names {
+			at[i] = -1
+			if skip[i] {
+				continue
+			}
+			at[i] = len(s.cols)
+			s.cols = append(s.cols, column{Name: n, Type: "STRING"})
+		}
+		s.present = make([]bool, len(s.cols))
+		for i := range s.present {
+			s.present[i] = true
+		}
+	} else {
+		s.present = make([]bool, len(s.cols))
+		read := 0
+		for i, n := range names {
+			at[i] = -1
+			if skip[i] {
+				continue
+			}
+			if j, ok := lookupCol(s.cols, s.fileName(n)); ok && !s.present[j] {
+				at[i] = j
+				s.present[j] = true
+				read++
+				continue
+			}
+			s.noteExtra(n)
+		}
+		if read == 0 && d.Header {
+			return nil, nil, fmt.Errorf("none of the file's columns %v is in the schema (is the delimiter right?)", names)
+		}
+		s.noteMissing()
+	}
+	return names, at, nil
 }
 
 func contains(list []string, v string) bool {

@@ -67,6 +67,9 @@ type Config struct {
 	StagingExpiration Duration `json:"staging_expiration"`
 	// JobTimeout bounds every call to BigQuery.
 	JobTimeout Duration `json:"job_timeout"`
+	// DirectLoads lets load jobs read clean CSV objects straight from a
+	// gs:// staging bucket (see the README, "How loads work").
+	DirectLoads bool `json:"direct_loads"`
 }
 
 // Duration is a Duration key's value: "24h" or a number of seconds.
@@ -143,6 +146,10 @@ func Fields() []spec.Field {
 			Doc: "How long a staging table lives when a crash leaves it behind (BigQuery drops it then)."},
 		{Name: "job_timeout", Type: spec.Duration, Default: DefaultJobTimeout,
 			Doc: "The longest shp waits for one call to BigQuery (a job and its results)."},
+		{Name: "direct_loads", Type: spec.Bool, Default: true,
+			Doc: "With a `gs://` staging bucket, a load job reads each clean, uncompressed CSV object where it is staged, " +
+				"so its bytes do not pass through shp; rows set aside from it later (by quality rules) have no line number. " +
+				"false: shp reads and uploads every object."},
 	}
 }
 

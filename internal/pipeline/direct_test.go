@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+
+	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/format"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/staging"
+	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/duckdb"
+)
+
+// directDuck is DuckDB posing as a warehouse that loads uncompressed CSV
+// objects from gs:// itself: it records the specs it is given and reads
+// such an object through the spec's Open, as BigQuery's fallback does.
+type directDuck struct {
+	*duckdb.Warehouse
+	specs []warehouse.LoadSpec
+	bytes map[string][]byte // what OpenData gave, by object key
+}
+
+func (d *directDuck) LoadsDirect(uri string, f format.Format, c format.Compression) bool {
+	return strings.HasPrefix(uri, "gs://") && f == format.CSV && c == format.None
+}
+
+func (d *directDuck) Stage(ctx context.Context, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
+	d.specs = append(d.specs, spec)
+	if spec.Path == "" {
+		r, err := spec.OpenData(ctx)
+		if err != nil {
+			return nil, err
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+		d.bytes[spec.ObjectKey] = b
+		spec.Path = filepath.Join(os.TempDir(), "shp-direct-"+filepath.Base(spec.ObjectKey))
+		if err := os.WriteFile(spec.Path, b, 0o600); err != nil {
+			return nil, err
+		}
+		defer os.Remove(spec.Path)
+	}
+	return d.Warehouse.Stage(ctx, spec)
+}
+
+// TestDirectLoaderIsGivenTheStagedURI runs a pipeline staging into gs://
+// with a warehouse that loads from there: an uncompressed CSV object
+// reaches it as a URI with shp's record count, whether every byte is
+// UTF-8, and a way to stream it (never downloaded beforehand); a gzip
+// object still arrives as a local file.
+func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
+	ctx := context.Background()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("id,name,amount\n5,e,5\n"))
+	zw.Close()
+	objects := map[string][]byte{
+		"in/a.csv":    []byte("id,name,amount\n1,a,1.5\n2,\"b\nc\",bad\n"),
+		"in/b.csv":    []byte("id,name,amount\n3,caf\xe9,3\n"), // Latin-1
+		"in/c.csv":    []byte("id,name,amount\n4,\xc3\xa9t\xc3\xa9,4\n"),
+		"in/d.csv.gz": gz.Bytes(),
+	}
+	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	for k, b := range objects {
+		srv.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "landing", Name: k}, Content: b})
+	}
+	srv.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: "shp-staging"})
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: g\nstaging:\n  url: gs://shp-staging/raw?endpoint="+
+		url.QueryEscape(srv.URL())+"\ndefaults:\n  max_quarantine_ratio: 1\npipelines:\n  sales:\n    source: landing\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  landing:\n    type: gcs\n    bucket: landing\n    path: in/\n    format: csv\n    endpoint: "+srv.URL()+"\n"), 0o644)
+	proj, err := config.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	duck, err := duckdb.Open(ctx, warehouse.Options{Path: filepath.Join(dir, "w.duckdb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer duck.Close()
+	wh := &directDuck{Warehouse: duck, bytes: map[string][]byte{}}
+	store, err := metadata.Open(ctx, "sqlite", filepath.Join(dir, "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bucket, err := staging.Open(ctx, proj.StagingURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bucket.Close()
+	r := &Runner{Project: proj, Store: store, Warehouse: wh, Staging: bucket}
+	res, err := r.Run(ctx, "sales", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RowsIn != 5 || res.Loaded+res.Quarantined != 5 {
+		t.Fatalf("result: %d in, %d loaded, %d quarantined", res.RowsIn, res.Loaded, res.Quarantined)
+	}
+	want := map[string]struct {
+		direct  bool
+		records int64
+		utf8    bool
+	}{
+		"in/a.csv": {true, 2, true}, "in/b.csv": {true, 1, false}, "in/c.csv": {true, 1, true}, "in/d.csv.gz": {false, 0, false},
+	}
+	if len(wh.specs) != len(want) {
+		t.Fatalf("%d objects staged, want %d", len(wh.specs), len(want))
+	}
+	for _, spec := range wh.specs {
+		w := want[spec.ObjectKey]
+		key, _ := staging.SafeKey("sales", res.RunID, spec.ObjectKey)
+		if !w.direct {
+			if spec.URI != "" || spec.Path == "" {
+				t.Errorf("%s: URI %q, path %q: want a local file", spec.ObjectKey, spec.URI, spec.Path)
+			}
+			continue
+		}
+		if spec.URI != "gs://shp-staging/raw/"+key || spec.Path != "" {
+			t.Errorf("%s: URI %q, path %q", spec.ObjectKey, spec.URI, spec.Path)
+		}
+		if spec.Records != w.records || spec.UTF8 != w.utf8 {
+			t.Errorf("%s: records %d, UTF-8 %v; want %d, %v", spec.ObjectKey, spec.Records, spec.UTF8, w.records, w.utf8)
+		}
+		if !bytes.Equal(wh.bytes[spec.ObjectKey], objects[spec.ObjectKey]) {
+			t.Errorf("%s: Open streamed %q", spec.ObjectKey, wh.bytes[spec.ObjectKey])
+		}
+	}
+}
+
+// TestUTF8Watch feeds text in pieces that split characters anywhere.
+func TestUTF8Watch(t *testing.T) {
+	tests := []struct {
+		name string
+		text string
+		want bool
+	}{
+		{"ascii", "id,name\n1,a\n", true},
+		{"two, three and four bytes", "é,€,𝄞\n", true},
+		{"Latin-1", "caf\xe9\n", false},
+		{"a lone continuation byte", "a\x80b", false},
+		{"cut short at the end", "ab\xe2\x82", false},
+		{"an overlong encoding", "\xc0\xaf", false},
+		{"empty", "", true},
+	}
+	for _, tt := range tests {
+		for size := 1; size <= 5; size++ {
+			var u utf8Watch
+			for i := 0; i < len(tt.text); i += size {
+				u.Write([]byte(tt.text[i:min(i+size, len(tt.text))]))
+			}
+			if got := u.valid(); got != tt.want {
+				t.Errorf("%s in pieces of %d: valid %v, want %v", tt.name, size, got, tt.want)
+			}
+		}
+	}
+}
