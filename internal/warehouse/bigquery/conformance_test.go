@@ -38,7 +38,8 @@ var conformanceParts = []struct{ name, run, skip string }{
 	{"Quarantine, Commit, Ledger, Crash", "/^(Quarantine|Commit|Ledger|Crash)$", ""},
 	{"SchemaEvolution", "/^SchemaEvolution$", ""},
 	{"Repair/rewrites", "/^Repair$/^(MapValues|FillDefault)$", ""},
-	{"Repair/the rest", "/^Repair$/", "/^Repair$/^(MapValues|FillDefault)$"},
+	{"Repair/set-asides", "/^Repair$/^(QuarantineDuplicates|Quarantine)$", ""},
+	{"Repair/the rest", "/^Repair$/", "/^Repair$/^(MapValues|FillDefault|QuarantineDuplicates|Quarantine)$"},
 	{"Metrics", "/^Metrics$", ""},
 	{"Quality", "/^Quality$", ""},
 }
