@@ -2,7 +2,6 @@ package bigquery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -23,6 +22,10 @@ import (
 // originalsName keeps, in shp's dataset, the values kept rewrite repairs
 // replaced, for their revert.
 const originalsName = "healing_originals"
+
+// rescuedName keeps, in shp's dataset, what stage repairs rescued from
+// quarantine (KeepRescued), for their revert.
+const rescuedName = "healing_rescued"
 
 var _ warehouse.Repairer = (*Warehouse)(nil)
 
@@ -299,20 +302,91 @@ func (w *Warehouse) UndoRepair(ctx context.Context, st *warehouse.Staged, token 
 	return nil
 }
 
-// ErrNotSupported says a repair the BigQuery warehouse does not run yet:
-// the healing engine then records the proposal without applying it.
-var ErrNotSupported = errors.New("not supported by the BigQuery warehouse yet")
-
-// KeepRescued is not supported yet: a stage repair on BigQuery cannot be
-// reverted after its commit (see README, "BigQuery warehouse").
+// KeepRescued keeps what a stage repair rescued, in shp's
+// healing_rescued, under the repaired staging's name as the token: each
+// line it took out of quarantine (line, reason, raw text) and each row it
+// became, as JSON over the columns the two stagings share. It keeps
+// nothing when the stagings do not pair up row for row (the new reading
+// also changed rows that loaded before, or a column was added), and
+// nothing but ReplacesKeys when a rescued row's key is in the target
+// already (merged, it replaces that row). Lines and rows are kept all or
+// nothing, in one transaction.
 func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, before, after *warehouse.Staged) (warehouse.Rescue, error) {
-	return warehouse.Rescue{}, nil
+	rescued := before.Quarantined - after.Quarantined
+	if rescued <= 0 {
+		return warehouse.Rescue{}, nil
+	}
+	quoted, names, ok := sqlplan.RescueColumns(bqLeaf, before.Columns, after.Columns)
+	if !ok {
+		return warehouse.Rescue{}, nil // no row-for-row difference
+	}
+	rows := sqlplan.RescuedRows(bqLeaf, stagingRef(before.Table), stagingRef(after.Table), strings.Join(quoted, ", "), after.Columns)
+	if replaces, err := w.rescueReplaces(ctx, spec, after, rows); err != nil || replaces {
+		return warehouse.Rescue{ReplacesKeys: replaces}, err
+	}
+	token := after.Table
+	lines, kept, guard := w.tempName(), w.tempName(), w.tempName()
+	// What to keep is taken into temporary tables first, and kept only
+	// when both counts are the rescued lines' (the guard's one row): the
+	// emulator runs no IF, and a script's variables are evaluated where
+	// they are read. So the lines are found here, by a join, rather than
+	// by sqlplan.KeepRescuedLines, which inserts them at once.
+	script := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]s (token STRING NOT NULL, object_key STRING, line INT64, reason STRING, raw STRING, repaired_row STRING);
+CREATE TEMP TABLE %[2]s AS SELECT b.line, b.reason, b.raw FROM %[5]s b LEFT JOIN %[6]s a ON a.line = b.line WHERE a.line IS NULL;
+CREATE TEMP TABLE %[3]s AS %[7]s;
+CREATE TEMP TABLE %[4]s AS SELECT 1 AS __shp_ok FROM (SELECT (SELECT COUNT(*) FROM %[2]s) AS l, (SELECT COUNT(*) FROM %[3]s) AS r) c WHERE c.l = ? AND c.r = ?;
+BEGIN TRANSACTION;
+INSERT INTO %[1]s (token, object_key, line, reason, raw) SELECT ?, ?, line, reason, raw FROM %[2]s CROSS JOIN %[4]s;
+INSERT INTO %[1]s (token, object_key, repaired_row) SELECT ?, ?, __shp_j FROM %[3]s CROSS JOIN %[4]s;
+COMMIT TRANSACTION;
+SELECT (SELECT COUNT(*) FROM %[2]s), (SELECT COUNT(*) FROM %[3]s);`,
+		w.shp(rescuedName), lines, kept, guard, stagingRef(quarantineOf(before.Table)), stagingRef(quarantineOf(after.Table)), rows)
+	got, _, err := w.queryRows(ctx, jobMeta{run: spec.RunID, pipeline: spec.Pipeline, object: after.ObjectKey, step: w.nextStep("rescue")}, script,
+		rescued, rescued, token, after.ObjectKey, token, after.ObjectKey)
+	if err != nil {
+		return warehouse.Rescue{}, fmt.Errorf("bigquery: keep the rows rescued in %s: %w", after.ObjectKey, err)
+	}
+	var nLines, nRows int64
+	if len(got) == 1 && len(got[0]) == 2 {
+		nLines, _ = got[0][0].(int64)
+		nRows, _ = got[0][1].(int64)
+	}
+	if nLines != rescued || nRows != rescued {
+		return warehouse.Rescue{}, nil // the guard kept nothing
+	}
+	return warehouse.Rescue{Token: token, RowColumns: names}, nil
+}
+
+// rescueReplaces reports whether a rescued row (rows, sqlplan.RescuedRows)
+// has a key the target holds already: merged, it replaces that row.
+func (w *Warehouse) rescueReplaces(ctx context.Context, spec warehouse.LoadSpec, after *warehouse.Staged, rows string) (bool, error) {
+	if len(spec.Key) == 0 || spec.Target == "" {
+		return false, nil
+	}
+	tcols, err := w.targetColumns(ctx, spec.Target)
+	if err != nil || tcols == nil {
+		return false, err
+	}
+	match := make([]string, len(spec.Key))
+	for i, k := range spec.Key {
+		match[i] = "t." + ident(k) + " = r." + ident(k)
+	}
+	n, err := w.queryInt(ctx, jobMeta{run: spec.RunID, pipeline: spec.Pipeline, object: after.ObjectKey, step: w.nextStep("rescue-keys")},
+		"SELECT COUNT(*) FROM ("+rows+") r JOIN "+w.target(spec.Target)+" t ON "+strings.Join(match, " AND "))
+	if err != nil {
+		return false, fmt.Errorf("bigquery: keep the rescued rows: look for their keys in %s: %w", spec.Target, err)
+	}
+	return n > 0, nil
+}
+
+// tempName names a temporary table of one script.
+func (w *Warehouse) tempName() string {
+	return "__shp_" + w.instance + "_" + strconv.FormatInt(w.seq.Add(1), 10)
 }
 
 // RevertRepair undoes a kept repair in its target: a rewrite's values
-// put back, a set-aside's rows moved back from the quarantine. Reverting
-// a stage repair's rescue is not supported yet (KeepRescued keeps
-// nothing).
+// put back, a set-aside's rows moved back from the quarantine, a stage
+// repair's rescued rows moved back to the quarantine.
 func (w *Warehouse) RevertRepair(ctx context.Context, spec warehouse.RevertSpec) (int64, error) {
 	tcols, err := w.targetColumns(ctx, spec.Target)
 	if err != nil {
@@ -323,13 +397,59 @@ func (w *Warehouse) RevertRepair(ctx context.Context, spec warehouse.RevertSpec)
 	}
 	return sqlplan.Revert(ctx, "bigquery", spec, engineColumns(tcols), sqlplan.Reverts{
 		Rewrite: w.restoreOriginals,
-		Rescue: func(context.Context, warehouse.RevertSpec, []warehouse.Column) (int64, error) {
-			return 0, fmt.Errorf("bigquery: revert a stage repair in %s: %w", spec.Target, ErrNotSupported)
+		Rescue: func(ctx context.Context, spec warehouse.RevertSpec, keep []warehouse.Column) (int64, error) {
+			return w.revertRescue(ctx, spec, keep, tcols)
 		},
 		SetAside: func(ctx context.Context, spec warehouse.RevertSpec, _ []warehouse.Column) (int64, error) {
 			return w.restoreSetAside(ctx, spec, tcols)
 		},
 	})
+}
+
+// revertRescue moves the rows a stage repair rescued from the target,
+// whose columns are tcols, back to its quarantine, with the reason they
+// were first set aside and spec's note, in one transaction. BigQuery has
+// no row id: the target's rows whose JSON over keep is a kept row are
+// taken out, and put back but for as many copies as were kept. All or
+// nothing: when the target holds fewer of them than were kept, nothing
+// changes (*warehouse.ChangedSinceError).
+func (w *Warehouse) revertRescue(ctx context.Context, spec warehouse.RevertSpec, keep []warehouse.Column, tcols []column) (int64, error) {
+	kept, dup, counts, guard := w.tempName(), w.tempName(), w.tempName(), w.tempName()
+	target := w.target(spec.Target)
+	qtable := w.target(spec.Target + warehouse.QuarantineSuffix)
+	rescued := w.shp(rescuedName)
+	// The guard has one row when the target holds every kept row, none
+	// otherwise; every change reads it (the emulator runs no IF).
+	script := fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %[1]s (run_id STRING NOT NULL, pipeline STRING NOT NULL, %[2]s);
+CREATE TEMP TABLE %[4]s AS SELECT repaired_row AS __shp_k, COUNT(*) AS __shp_c FROM %[3]s WHERE token = ? AND repaired_row IS NOT NULL GROUP BY repaired_row;
+CREATE TEMP TABLE %[5]s AS SELECT x.*, ROW_NUMBER() OVER (PARTITION BY x.__shp_j) AS __shp_n FROM (SELECT t.*, %[9]s AS __shp_j FROM %[8]s t) x
+	WHERE x.__shp_j IN (SELECT __shp_k FROM %[4]s);
+CREATE TEMP TABLE %[6]s AS SELECT
+	(SELECT COALESCE(SUM(__shp_c), 0) FROM %[4]s) AS want,
+	(SELECT COALESCE(SUM(LEAST(k.__shp_c, d.n)), 0) FROM %[4]s k JOIN (SELECT __shp_j, COUNT(*) AS n FROM %[5]s GROUP BY __shp_j) d ON d.__shp_j = k.__shp_k) AS found;
+CREATE TEMP TABLE %[7]s AS SELECT 1 AS __shp_ok FROM %[6]s WHERE found = want;
+BEGIN TRANSACTION;
+DELETE FROM %[8]s WHERE %[10]s IN (SELECT __shp_j FROM %[5]s CROSS JOIN %[7]s);
+INSERT INTO %[8]s (%[11]s) SELECT %[11]s FROM %[5]s d JOIN %[4]s k ON d.__shp_j = k.__shp_k CROSS JOIN %[7]s WHERE d.__shp_n > k.__shp_c;
+%[12]s;
+COMMIT TRANSACTION;
+SELECT want, found FROM %[6]s;`,
+		qtable, quarantineColumns, rescued, kept, dup, counts, guard, target, rowJSON(keep, "t"), rowJSON(keep), columnList(tcols),
+		sqlplan.ReturnRescuedAt(qtable, rescued+" CROSS JOIN "+guard, "CURRENT_TIMESTAMP()"))
+	rows, _, err := w.queryRows(ctx, jobMeta{run: spec.RunID, pipeline: spec.Pipeline, object: spec.ObjectKey, step: w.nextStep("revert")}, script,
+		spec.Token, spec.RunID, spec.Pipeline, spec.Note, spec.Token)
+	if err != nil {
+		return 0, fmt.Errorf("bigquery: move the rescued rows of %s back to quarantine: %w", spec.Target, err)
+	}
+	var want, found int64
+	if len(rows) == 1 && len(rows[0]) == 2 {
+		want, _ = rows[0][0].(int64)
+		found, _ = rows[0][1].(int64)
+	}
+	if found != want {
+		return 0, &warehouse.ChangedSinceError{Changed: want - found, Kept: want}
+	}
+	return want, nil
 }
 
 // restoreOriginals puts back the values a rewrite replaced: the target
@@ -361,7 +481,7 @@ func (w *Warehouse) restoreOriginals(ctx context.Context, spec warehouse.RevertS
 	}
 	// The kept values in a table first: the emulator merges from a table
 	// only.
-	tmp := "__shp_" + w.instance + "_" + strconv.FormatInt(w.seq.Add(1), 10)
+	tmp := w.tempName()
 	if _, err := w.exec(ctx, jobMeta{step: w.nextStep("revert")}, fmt.Sprintf(`CREATE TEMP TABLE %[6]s AS
 		SELECT repaired_row, ANY_VALUE(old_value) AS old_value FROM %[2]s WHERE token = ? GROUP BY repaired_row;
 		MERGE %[1]s t USING %[6]s k
@@ -399,7 +519,7 @@ func (w *Warehouse) restoreSetAside(ctx context.Context, spec warehouse.RevertSp
 	}
 	where := fmt.Sprintf("run_id = %s AND pipeline = %s AND source_object = %s AND reason = %s",
 		stringLiteral(spec.RunID), stringLiteral(spec.Pipeline), stringLiteral(spec.ObjectKey), stringLiteral(spec.Reason))
-	tmp := "__shp_" + w.instance + "_" + strconv.FormatInt(w.seq.Add(1), 10)
+	tmp := w.tempName()
 	script := fmt.Sprintf(`CREATE TEMP TABLE %[1]s AS SELECT %[2]s FROM %[3]s WHERE %[4]s;
 BEGIN TRANSACTION;
 INSERT INTO %[5]s (%[6]s) SELECT %[6]s FROM %[1]s;

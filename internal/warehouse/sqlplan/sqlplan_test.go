@@ -259,6 +259,14 @@ func TestStatements(t *testing.T) {
 			Frag{SQL: `INSERT INTO kept SELECT ?, ?, CAST(o.shp_old AS VARCHAR), json(t.id, t.Region) FROM stg t JOIN orig o ON t.rowid = o.shp_rid`}},
 		{"return rescued", Frag{SQL: ReturnRescued("q", "resc")}, Frag{SQL: `INSERT INTO q (run_id, pipeline, source_object, line, reason, raw)
 		SELECT ?, ?, object_key, line, reason || ?, raw FROM resc WHERE token = ? AND repaired_row IS NULL ORDER BY line`}},
+		{"return rescued at", Frag{SQL: ReturnRescuedAt("q", "resc", "now()")}, Frag{SQL: `INSERT INTO q (run_id, pipeline, source_object, line, reason, raw, quarantined_at)
+		SELECT ?, ?, object_key, line, reason || ?, raw, now() FROM resc WHERE token = ? AND repaired_row IS NULL ORDER BY line`}},
+		{"rescued rows", Frag{SQL: RescuedRows(duck, "b", "a", `"id"`, keep[:1])}, Frag{SQL: `SELECT "id", a.__shp_j FROM (
+			SELECT x.*, row_number() OVER (PARTITION BY x.__shp_j) AS __shp_n FROM (SELECT "id", json(id) AS __shp_j FROM a) x) a
+		LEFT JOIN (
+			SELECT y.__shp_j, row_number() OVER (PARTITION BY y.__shp_j) AS __shp_n FROM (SELECT json(id) AS __shp_j FROM b) y) b
+		ON a.__shp_j = b.__shp_j AND a.__shp_n = b.__shp_n
+		WHERE b.__shp_j IS NULL`}},
 		{"keep rescued lines", Frag{SQL: KeepRescuedLines("resc", "bq", "aq")}, Frag{SQL: `INSERT INTO resc (token, object_key, line, reason, raw)
 		SELECT ?, ?, b.line, b.reason, b.raw FROM bq b
 		WHERE NOT EXISTS (SELECT 1 FROM aq a WHERE a.line = b.line)`}},

@@ -104,8 +104,21 @@ func RemoveRescued(l Leaf, target, rid, rescued string, keep []warehouse.Column)
 // quarantine table qtable, with a note appended to their reason. It
 // binds the run, the pipeline, the note and the token.
 func ReturnRescued(qtable, rescued string) string {
-	return fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw)
-		SELECT ?, ?, object_key, line, reason || ?, raw FROM %s WHERE token = ? AND repaired_row IS NULL ORDER BY line`, qtable, rescued)
+	return returnRescued(qtable, rescued, "", "")
+}
+
+// ReturnRescuedAt is ReturnRescued for a quarantine table whose
+// quarantined_at has no default (BigQuery's): at is the engine's
+// expression of the current time.
+func ReturnRescuedAt(qtable, rescued, at string) string {
+	return returnRescued(qtable, rescued, ", quarantined_at", ", "+at)
+}
+
+// returnRescued is ReturnRescued with one more column and its value,
+// each after a comma, or none ("").
+func returnRescued(qtable, rescued, col, val string) string {
+	return fmt.Sprintf(`INSERT INTO %s (run_id, pipeline, source_object, line, reason, raw%s)
+		SELECT ?, ?, object_key, line, reason || ?, raw%s FROM %s WHERE token = ? AND repaired_row IS NULL ORDER BY line`, qtable, col, val, rescued)
 }
 
 // RescueColumns are the columns after and before, two stagings of one
@@ -138,6 +151,21 @@ func KeepRescuedRows(l Leaf, rescued, before, after, list string, cols []warehou
 	return fmt.Sprintf(`INSERT INTO %s (token, object_key, repaired_row)
 		SELECT ?, ?, %s FROM (SELECT %s FROM %s EXCEPT ALL SELECT %s FROM %s) r`,
 		rescued, l.RowJSON("r", cols), list, after, list, before)
+}
+
+// RescuedRows selects the rows the staging after has and before lacks,
+// over cols (list: their quoted names, joined), each with its JSON over
+// cols as __shp_j: an EXCEPT ALL for an engine without one (GoogleSQL
+// has EXCEPT DISTINCT only). Rows pair by their JSON, copy for copy, so
+// that columns a set operation cannot compare (JSON) pair too.
+func RescuedRows(l Leaf, before, after, list string, cols []warehouse.Column) string {
+	j := l.RowJSON("", cols)
+	return fmt.Sprintf(`SELECT %[1]s, a.__shp_j FROM (
+			SELECT x.*, row_number() OVER (PARTITION BY x.__shp_j) AS __shp_n FROM (SELECT %[1]s, %[2]s AS __shp_j FROM %[3]s) x) a
+		LEFT JOIN (
+			SELECT y.__shp_j, row_number() OVER (PARTITION BY y.__shp_j) AS __shp_n FROM (SELECT %[2]s AS __shp_j FROM %[4]s) y) b
+		ON a.__shp_j = b.__shp_j AND a.__shp_n = b.__shp_n
+		WHERE b.__shp_j IS NULL`, list, j, after, before)
 }
 
 // RescuedKeys counts the rows the staging after has and before lacks
