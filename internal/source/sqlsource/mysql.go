@@ -258,7 +258,7 @@ func (e *mysqlEngine) copyCSV(ctx context.Context, query string, ncols int, w io
 			case i < len(e.binary) && e.binary[i]:
 				buf = appendHexEscaped(buf, v)
 			default:
-				buf = append(buf, csvField(string(v))...)
+				buf = appendCSVField(buf, v)
 			}
 		}
 		buf = append(buf, '\n')

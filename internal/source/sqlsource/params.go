@@ -99,7 +99,7 @@ func copyBound(ctx context.Context, pc *pgconn.PgConn, query string, args []any,
 			if v == nil {
 				buf = append(buf, '\\', 'N')
 			} else {
-				buf = append(buf, csvField(string(v))...)
+				buf = appendCSVField(buf, v)
 			}
 		}
 		buf = append(buf, '\n')

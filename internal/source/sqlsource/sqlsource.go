@@ -663,6 +663,31 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// appendCSVField appends v as csvField writes it, without copying it
+// into a string first.
+func appendCSVField(buf, v []byte) []byte {
+	needs := len(v) > 0 && (v[0] == ' ' || v[len(v)-1] == ' ') || len(v) == 2 && v[0] == '\\' && v[1] == 'N'
+	if !needs {
+		for _, c := range v {
+			if c == ',' || c == '"' || c == '\r' || c == '\n' {
+				needs = true
+				break
+			}
+		}
+	}
+	if !needs {
+		return append(buf, v...)
+	}
+	buf = append(buf, '"')
+	for _, c := range v {
+		if c == '"' {
+			buf = append(buf, '"')
+		}
+		buf = append(buf, c)
+	}
+	return append(buf, '"')
+}
+
 // csvField quotes a field when it needs it, or when it reads as the NULL
 // marker \N.
 func csvField(s string) string {
