@@ -21,7 +21,7 @@ demo: build ## run the quick start pipeline, print its summary and what self-hea
 	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
 	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
 
-bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY)
+bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY) and its incremental run (1.2% changed vs COPY of the delta + DuckDB), MariaDB extraction (1M vs the mysql client), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY)
 	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
 	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
 
