@@ -57,14 +57,7 @@ func BenchmarkMySQLExtract(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	for _, stmt := range []string{
-		`CREATE TABLE orders (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, big BIGINT UNSIGNED,
-			qty INT, at DATETIME, note VARCHAR(64), doc JSON)`,
-		fmt.Sprintf(`INSERT INTO orders SELECT seq, seq * 12.345678 / 7, 18446744073000000000 DIV (1 + seq %% 5) + seq,
-			seq %% 1000, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT('order note ', seq, IF(seq %% 10 = 0, ', with "quotes"', '')),
-			IF(seq %% 3 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))) FROM seq_1_to_%d`, rows),
-		`ANALYZE TABLE orders`,
-	} {
+	for _, stmt := range testutil.MySQLOrders(rows) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			b.Fatal(err)
 		}

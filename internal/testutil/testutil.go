@@ -271,3 +271,19 @@ func MySQLExec(t testing.TB, dsn string, stmts ...string) {
 		}
 	}
 }
+
+// MySQLOrders are the statements that make issue 17's MariaDB benchmark
+// table, orders, with rows rows: a BIGINT UNSIGNED key, DECIMAL(20,6),
+// BIGINT UNSIGNED values above 2^63, INT, DATETIME, text with quotes in
+// one row of ten and JSON (NULL in one of three). It needs MariaDB's
+// Sequence engine (seq_1_to_N).
+func MySQLOrders(rows int) []string {
+	return []string{
+		`CREATE TABLE orders (id BIGINT UNSIGNED PRIMARY KEY, amount DECIMAL(20,6) NOT NULL, big BIGINT UNSIGNED,
+			qty INT, at DATETIME, note VARCHAR(64), doc JSON)`,
+		fmt.Sprintf(`INSERT INTO orders SELECT seq, seq * 12.345678 / 7, 18446744073000000000 DIV (1 + seq %% 5) + seq,
+			seq %% 1000, TIMESTAMP '2026-01-01 00:00:00' + INTERVAL seq SECOND, CONCAT('order note ', seq, IF(seq %% 10 = 0, ', with "quotes"', '')),
+			IF(seq %% 3 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))) FROM seq_1_to_%d`, rows),
+		`ANALYZE TABLE orders`,
+	}
+}

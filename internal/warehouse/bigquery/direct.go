@@ -7,7 +7,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"time"
 
 	bq "cloud.google.com/go/bigquery"
 
@@ -159,18 +158,12 @@ func (s *stager) loadFromURI(ctx context.Context, width int, d format.CSVDialect
 	for i := 0; i < width; i++ {
 		sch = append(sch, &bq.FieldSchema{Name: "f" + strconv.Itoa(i), Type: bq.StringFieldType})
 	}
-	ds, tbl := tableName(s.fileTable())
-	t := w.client.Dataset(ds).Table(tbl)
 	w.mu.Lock()
 	w.staged[s.fileTable()] = true
 	w.mu.Unlock()
-	{
-		cctx, cancel := w.call(ctx)
-		err := t.Create(cctx, &bq.TableMetadata{Schema: sch, ExpirationTime: time.Now().Add(w.expiry), Labels: w.labels(s.meta)})
-		cancel()
-		if err != nil {
-			return false, fmt.Errorf("create the file staging table: %w", err)
-		}
+	t, err := s.createStaging(ctx, s.fileTable(), sch)
+	if err != nil {
+		return false, fmt.Errorf("create the file staging table: %w", err)
 	}
 	ref := bq.NewGCSReference(s.spec.URI)
 	ref.SourceFormat = bq.CSV
@@ -187,19 +180,7 @@ func (s *stager) loadFromURI(ctx context.Context, width int, d format.CSVDialect
 	ref.PreserveASCIIControlCharacters = true
 	ref.SourceColumnMatch = bq.SourceColumnMatchPosition
 	ref.MaxBadRecords = 0
-	loader := t.LoaderFrom(ref)
-	loader.WriteDisposition = bq.WriteTruncate
-	loader.CreateDisposition = bq.CreateNever
-	m := s.step("load-uri")
-	loader.Labels = w.labels(m)
-	loader.JobID = w.jobID(m)
-	loader.Location = w.cfg.Location
-	cctx, cancel := w.call(ctx)
-	defer cancel()
-	job, err := loader.Run(cctx)
-	if err == nil {
-		_, err = w.waitJob(cctx, m, job)
-	}
+	_, err = s.runLoad(ctx, t, ref, s.step("load-uri"))
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, fmt.Errorf("load job from %s: %w", s.spec.URI, err)

@@ -822,17 +822,9 @@ func (s *stager) rawSchema() bq.Schema {
 // load creates the raw table (with its expiration) and loads the load
 // file into it through the API.
 func (s *stager) load(ctx context.Context, f *os.File) error {
-	w := s.w
-	ds, tbl := tableName(s.raw)
-	t := w.client.Dataset(ds).Table(tbl)
-	{
-		cctx, cancel := w.call(ctx)
-		err := t.Create(cctx, &bq.TableMetadata{Schema: s.rawSchema(), ExpirationTime: time.Now().Add(w.expiry),
-			Labels: w.labels(s.meta)})
-		cancel()
-		if err != nil {
-			return fmt.Errorf("create the raw staging table: %w", err)
-		}
+	t, err := s.createStaging(ctx, s.raw, s.rawSchema())
+	if err != nil {
+		return fmt.Errorf("create the raw staging table: %w", err)
 	}
 	if s.records == 0 {
 		return nil
@@ -843,10 +835,31 @@ func (s *stager) load(ctx context.Context, f *os.File) error {
 	src := bq.NewReaderSource(f)
 	src.SourceFormat = bq.JSON
 	src.Schema = s.rawSchema()
+	job, err := s.runLoad(ctx, t, src, s.step("load"))
+	if err != nil {
+		return fmt.Errorf("load job %s: %w", job, err)
+	}
+	return nil
+}
+
+// createStaging creates a staging table of shp's dataset with its
+// expiration and labels.
+func (s *stager) createStaging(ctx context.Context, name string, sch bq.Schema) (*bq.Table, error) {
+	ds, tbl := tableName(name)
+	t := s.w.client.Dataset(ds).Table(tbl)
+	cctx, cancel := s.w.call(ctx)
+	defer cancel()
+	return t, t.Create(cctx, &bq.TableMetadata{Schema: sch, ExpirationTime: time.Now().Add(s.w.expiry), Labels: s.w.labels(s.meta)})
+}
+
+// runLoad runs a load job from src into the existing table t (appended
+// to; an empty table either way) and waits for it; it returns the job's
+// id, for messages.
+func (s *stager) runLoad(ctx context.Context, t *bq.Table, src bq.LoadSource, m jobMeta) (string, error) {
+	w := s.w
 	loader := t.LoaderFrom(src)
 	loader.WriteDisposition = bq.WriteAppend
 	loader.CreateDisposition = bq.CreateNever
-	m := s.step("load")
 	loader.Labels = w.labels(m)
 	loader.JobID = w.jobID(m)
 	loader.Location = w.cfg.Location
@@ -854,12 +867,10 @@ func (s *stager) load(ctx context.Context, f *os.File) error {
 	defer cancel()
 	job, err := loader.Run(cctx)
 	if err != nil {
-		return fmt.Errorf("load job: %w", err)
+		return loader.JobID, err
 	}
-	if _, err := w.waitJob(cctx, m, job); err != nil {
-		return fmt.Errorf("load job %s: %w", job.ID(), err)
-	}
-	return nil
+	_, err = w.waitJob(cctx, m, job)
+	return job.ID(), err
 }
 
 // inferTypes gives the columns of an object without a schema the
