@@ -19,14 +19,7 @@ import (
 // extractRows is the size of the PostgreSQL table: 5 million rows (the
 // size of pgbench_accounts at scale 50) unless SHP_BENCH_PG_EXTRACT_ROWS
 // says otherwise.
-func extractRows() int {
-	if s := os.Getenv("SHP_BENCH_PG_EXTRACT_ROWS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 5_000_000
-}
+func extractRows() int { return envRows("SHP_BENCH_PG_EXTRACT_ROWS", 5_000_000) }
 
 // BenchmarkPostgresExtract compares, in one run, `shp run` of a pipeline
 // that extracts a pgbench_accounts-shaped table from PostgreSQL into

@@ -18,13 +18,15 @@ import (
 
 // benchRows is the size of the generated sales file: 5 million rows (about
 // 250 MB) unless SHP_BENCH_ROWS says otherwise.
-func benchRows() int {
-	if s := os.Getenv("SHP_BENCH_ROWS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return n
-		}
+func benchRows() int { return envRows("SHP_BENCH_ROWS", 5_000_000) }
+
+// envRows is the positive integer the environment variable name holds,
+// else def.
+func envRows(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
 	}
-	return 5_000_000
+	return def
 }
 
 // generate writes a seven-column sales CSV, deterministically.

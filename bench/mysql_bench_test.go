@@ -20,14 +20,7 @@ import (
 
 // mysqlRows is the size of the MariaDB table: 1 million rows unless
 // SHP_BENCH_MYSQL_ROWS says otherwise.
-func mysqlRows() int {
-	if s := os.Getenv("SHP_BENCH_MYSQL_ROWS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			return n
-		}
-	}
-	return 1_000_000
-}
+func mysqlRows() int { return envRows("SHP_BENCH_MYSQL_ROWS", 1_000_000) }
 
 // mysqlChecks are the figures a load must reproduce: rows, distinct
 // keys and the sums of the numeric columns, as text.
