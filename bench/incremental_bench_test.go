@@ -15,8 +15,6 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2" // the baseline's DuckDB
 	"github.com/jackc/pgx/v5"
-
-	"github.com/shp-dev/shp/internal/testutil"
 )
 
 // BenchmarkPostgresIncremental measures the run after the first: 1% of
@@ -30,37 +28,17 @@ import (
 // distinct keys, the sum of abalance).
 func BenchmarkPostgresIncremental(b *testing.B) {
 	ctx := context.Background()
-	dsn := testutil.PostgresDSN(b)
+	dsn, conn, bin := pgAccounts(b, ", 0::bigint AS rev")
 	rows := extractRows()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
+	if _, err := conn.Exec(ctx, "CREATE INDEX ON pgbench_accounts (rev)"); err != nil {
 		b.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	for _, stmt := range []string{
-		fmt.Sprintf(`CREATE TABLE accounts AS SELECT g AS aid, (g - 1) / 100000 + 1 AS bid, 0 AS abalance,
-			CAST('' AS char(84)) AS filler, 0::bigint AS rev FROM generate_series(1, %d) g`, rows),
-		`ALTER TABLE accounts ADD PRIMARY KEY (aid)`,
-		`CREATE INDEX ON accounts (rev)`,
-		`VACUUM ANALYZE accounts`,
-	} {
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			b.Fatal(err)
-		}
-	}
-	bin := filepath.Join(b.TempDir(), "shp")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/shp").CombinedOutput(); err != nil {
-		b.Fatalf("build shp: %v\n%s", err, out)
-	}
-	dir := b.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\nwarehouse:\n  memory_limit: 1GB\npipelines:\n  accounts:\n    source: pg\n    target: accounts\n    mode: merge\n    key: [aid]\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
-		"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: accounts\n    key: aid\n    chunk_size: 500000\n    incremental: {column: rev}\n", dsn)), 0o644)
+	dir := pgProject(b, dsn, "merge", "    incremental: {column: rev}\n")
 	runMeasured(b, bin, "run", "--quiet", "--config", dir) // the first, full run
 
 	// The baseline's own target: the same rows.
 	full := filepath.Join(b.TempDir(), "full.csv")
-	if err := copyTo(ctx, conn, "COPY (SELECT aid, bid, abalance, filler FROM accounts) TO STDOUT WITH (FORMAT csv, HEADER)", full); err != nil {
+	if err := copyTo(ctx, conn, "COPY (SELECT aid, bid, abalance, filler FROM pgbench_accounts) TO STDOUT WITH (FORMAT csv, HEADER)", full); err != nil {
 		b.Fatal(err)
 	}
 	duck, err := sql.Open("duckdb", filepath.Join(b.TempDir(), "baseline.duckdb"))
@@ -86,8 +64,8 @@ func BenchmarkPostgresIncremental(b *testing.B) {
 		b.StopTimer()
 		rev := strconv.Itoa(i)
 		for _, stmt := range []string{
-			fmt.Sprintf("UPDATE accounts SET abalance = abalance + %d, rev = %s WHERE aid %% 100 = %d", i, rev, i%100),
-			fmt.Sprintf(`INSERT INTO accounts SELECT g, (g - 1) / 100000 + 1, %d, '', %s FROM generate_series(%d, %d) g`, i, rev, next+1, next+added),
+			fmt.Sprintf("UPDATE pgbench_accounts SET abalance = abalance + %d, rev = %s WHERE aid %% 100 = %d", i, rev, i%100),
+			fmt.Sprintf(`INSERT INTO pgbench_accounts SELECT g, (g - 1) / 100000 + 1, %d, '', %s FROM generate_series(%d, %d) g`, i, rev, next+1, next+added),
 		} {
 			if _, err := conn.Exec(ctx, stmt); err != nil {
 				b.Fatal(err)
@@ -99,7 +77,7 @@ func BenchmarkPostgresIncremental(b *testing.B) {
 
 		start := time.Now()
 		path := filepath.Join(b.TempDir(), "delta.csv")
-		if err := copyTo(ctx, conn, "COPY (SELECT aid, bid, abalance, filler FROM accounts WHERE rev = "+rev+") TO STDOUT WITH (FORMAT csv, HEADER)", path); err != nil {
+		if err := copyTo(ctx, conn, "COPY (SELECT aid, bid, abalance, filler FROM pgbench_accounts WHERE rev = "+rev+") TO STDOUT WITH (FORMAT csv, HEADER)", path); err != nil {
 			b.Fatal(err)
 		}
 		tx, err := duck.BeginTx(ctx, nil)
@@ -128,14 +106,14 @@ func BenchmarkPostgresIncremental(b *testing.B) {
 
 		b.StopTimer()
 		var want string
-		if err := conn.QueryRow(ctx, "SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(abalance) FROM accounts").Scan(&want); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(abalance) FROM pgbench_accounts").Scan(&want); err != nil {
 			b.Fatal(err)
 		}
 		var base string
 		if err := duck.QueryRowContext(ctx, "SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(abalance) FROM accounts").Scan(&base); err != nil {
 			b.Fatal(err)
 		}
-		if got := shpFigures(b, bin, dir); got != want || base != want {
+		if got := shpQuery(b, bin, dir, "SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(abalance) FROM accounts"); got != want || base != want {
 			b.Fatalf("shp's target %s, the baseline's %s, the source %s", got, base, want)
 		}
 		b.StartTimer()
@@ -164,11 +142,11 @@ func copyTo(ctx context.Context, conn *pgx.Conn, query, path string) error {
 	return f.Close()
 }
 
-// shpFigures reads rows|distinct keys|sum(abalance) of shp's target.
-func shpFigures(b *testing.B, bin, dir string) string {
+// shpQuery runs a query of one value on a project's warehouse with shp
+// query and returns the value.
+func shpQuery(b *testing.B, bin, dir, query string) string {
 	b.Helper()
-	cmd := exec.Command(bin, "query", "--config", dir, "--format", "csv",
-		"SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(abalance) FROM accounts")
+	cmd := exec.Command(bin, "query", "--config", dir, "--format", "csv", query)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
