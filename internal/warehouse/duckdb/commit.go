@@ -27,6 +27,7 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	res, err := w.commit(ctx, spec)
+	w.unclaim(spec.RunID, spec.Target)
 	// Staging tables are dropped whatever happened: a failed commit is
 	// retried from the staged files, not from these tables.
 	for _, o := range spec.Objects {
@@ -34,6 +35,7 @@ func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		for _, t := range sqlplan.StagingTables(o) {
 			_, _ = w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+stagingRef(t))
 		}
+		w.releaseCheckpoints(ctx, o.Table)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: commit run %s into %s: %w", spec.RunID, spec.Target, err)
@@ -53,6 +55,15 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 
 	target := qualified("main", spec.Target)
 	qtable := qualified("main", spec.Target+warehouse.QuarantineSuffix)
+	// A target this commit creates may be a staged object's table.
+	attach := false
+	if spec.Mode != warehouse.ModeMerge {
+		cols, err := columns(ctx, tx, spec.Target, false)
+		if err != nil {
+			return nil, err
+		}
+		attach = len(cols) == 0
+	}
 	targetCols, changes, err := w.ensureTarget(ctx, tx, spec)
 	if err != nil {
 		return nil, err
@@ -72,6 +83,23 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		}
 	} else {
 		for _, o := range spec.Objects {
+			if attach && len(o.Columns) > 0 {
+				// Only the first object with rows to write may stand for
+				// the new target: the others are appended to it.
+				attach = false
+				ok, err := w.attachStaged(ctx, tx, spec.Target, o)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					var n int64
+					if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+target).Scan(&n); err != nil {
+						return nil, fmt.Errorf("count the rows of %s: %w", o.ObjectKey, err)
+					}
+					res.Inserted += n
+					continue
+				}
+			}
 			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s",
 				target, selectList(o.Columns), stagingRef(o.Table)))
 			if err != nil {

@@ -42,6 +42,11 @@ const (
 	setAsideTable  = warehouse.SetAsideTable
 	qualityTable   = internalSchema + ".quality_results"
 	stagePrefix    = "stage_"
+	// attachPrefix names the one staging table a run may stage in the
+	// database's main schema, followed by digits only (see claimAttach):
+	// the tables made from its name (its quarantine, "_q", and the
+	// others) are temporary like every other staging table.
+	attachPrefix = "__shp_attach_"
 )
 
 // Warehouse is a DuckDB database file (or an in-memory database when Path
@@ -50,7 +55,10 @@ const (
 // Staging tables are temporary tables: they never reach the database file,
 // so a load writes its rows to disk once, into the target. Temporary tables
 // belong to one connection, so the data plane (Stage, Commit, DropStaging)
-// runs on one dedicated connection, one operation at a time.
+// runs on one dedicated connection, one operation at a time. The first
+// object a run stages for a target that does not exist is the exception:
+// it is staged in the main schema, and the commit that creates the target
+// renames that table into its place (see claimAttach).
 type Warehouse struct {
 	db      *sql.DB
 	mu      sync.Mutex // guards conn
@@ -60,6 +68,16 @@ type Warehouse struct {
 	// pending are the rewrites applied whose original values wait for
 	// KeepRepair or UndoRepair, by token (guarded by mu).
 	pending map[string]pendingRewrite
+	// attach are the targets, by run and target, for which the run
+	// claimed a staging table the commit may attach (see claimAttach;
+	// guarded by mu).
+	attach map[string]bool
+	// live are this process's staging tables in the main schema, while
+	// automatic checkpoints are held for them, and threshold the
+	// checkpoint_threshold to restore after (see holdCheckpoints; guarded
+	// by mu).
+	live      map[string]bool
+	threshold string
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
@@ -162,6 +180,13 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 		w.Close()
 		return nil, fmt.Errorf("duckdb: initialise %s: add the ledger's content_hash: %w", describePath(opts.Path), err)
 	}
+	// A process that died between staging and committing a new target
+	// left its staging table in the database: no one else can have the
+	// file open, so it is dropped.
+	if err := w.dropAttachTables(ctx, true); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("duckdb: initialise %s: %w", describePath(opts.Path), err)
+	}
 	return w, nil
 }
 
@@ -201,13 +226,19 @@ func (w *Warehouse) LoadedObjects(ctx context.Context, pipeline string) ([]wareh
 	return out, rows.Err()
 }
 
-// DropStaging drops the staging tables of this process; those of a
-// process that died went with it.
+// DropStaging drops the staging tables of this process; the temporary
+// ones of a process that died went with it, its table in the main schema
+// (see claimAttach) is dropped here or when the database is next opened.
 func (w *Warehouse) DropStaging(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.dropAttachTables(ctx, false); err != nil {
+		return err
+	}
+	w.attach = nil
+	w.releaseCheckpoints(ctx, "")
 	rows, err := w.conn.QueryContext(ctx,
-		`SELECT table_name FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name LIKE 'stage%'`)
+		`SELECT table_name FROM information_schema.tables WHERE table_catalog = 'temp' AND (table_name LIKE 'stage%' OR starts_with(table_name, ?))`, attachPrefix)
 	if err != nil {
 		return fmt.Errorf("duckdb: list staging tables: %w", err)
 	}
@@ -234,11 +265,11 @@ func (w *Warehouse) DropStaging(ctx context.Context) error {
 }
 
 // columns lists a table's columns, or nil when the table does not exist.
-// Staging tables are looked up among the temporary tables, others in the
-// database's main schema.
+// Staging tables are looked up among the temporary tables (but a table to
+// attach, see stagingRef), others in the database's main schema.
 func columns(ctx context.Context, q queryer, table string, staging bool) ([]warehouse.Column, error) {
 	where := `table_catalog = current_database() AND table_schema = 'main'`
-	if staging {
+	if staging && !attachTable(table) {
 		where = `table_catalog = 'temp'`
 	}
 	rows, err := q.QueryContext(ctx,
@@ -273,8 +304,23 @@ func ident(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 func qualified(schemaName, table string) string { return ident(schemaName) + "." + ident(table) }
 
 // stagingRef names a staging table: a temporary table of the data-plane
-// connection.
-func stagingRef(table string) string { return "temp.main." + ident(table) }
+// connection, but the table a commit may attach as a new target (named
+// attachPrefix and digits, see claimAttach), in the main schema.
+func stagingRef(table string) string {
+	if attachTable(table) {
+		return qualified("main", table)
+	}
+	return "temp.main." + ident(table)
+}
+
+// createStaging starts the statement that creates a staging table:
+// temporary, but a table to attach.
+func createStaging(table string) string {
+	if attachTable(table) {
+		return "CREATE TABLE " + stagingRef(table)
+	}
+	return "CREATE TEMP TABLE " + stagingRef(table)
+}
 
 // literal quotes an SQL string literal. Only used where DuckDB does not
 // accept a bound parameter (table function options, SET).
@@ -492,5 +538,6 @@ func (w *Warehouse) Discard(ctx context.Context, st *warehouse.Staged) error {
 			return fmt.Errorf("duckdb: discard staging of %s: %w", st.ObjectKey, err)
 		}
 	}
+	w.releaseCheckpoints(ctx, st.Table)
 	return nil
 }

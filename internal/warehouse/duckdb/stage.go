@@ -37,12 +37,29 @@ func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareho
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	conn := w.conn
-	id := fmt.Sprintf("%s%s_%d", stagePrefix, sanitize(spec.RunID), w.seq.Add(1))
+	n := w.seq.Add(1)
+	id := fmt.Sprintf("%s%s_%d", stagePrefix, sanitize(spec.RunID), n)
+	claimed := w.claimAttach(ctx, spec)
+	if claimed {
+		// A table of the main schema, which the commit that creates the
+		// target may rename into its place; a temporary one if automatic
+		// checkpoints cannot be held for it.
+		if err := w.holdCheckpoints(ctx, fmt.Sprintf("%s%d", attachPrefix, n)); err != nil {
+			w.unclaim(spec.RunID, spec.Target)
+			claimed = false
+		} else {
+			id = fmt.Sprintf("%s%d", attachPrefix, n)
+		}
+	}
 	st := &stager{w: w, conn: conn, spec: spec, id: id, table: id, qtable: id + "_q"}
 	defer st.removeTemp()
 	staged, err := st.run(ctx)
 	if err != nil {
 		st.drop(context.WithoutCancel(ctx))
+		if claimed {
+			w.unclaim(spec.RunID, spec.Target)
+			w.releaseCheckpoints(ctx, id)
+		}
 		return nil, fmt.Errorf("duckdb: stage %s: %w", spec.ObjectKey, err)
 	}
 	return staged, nil
@@ -447,9 +464,9 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 			strings.Join(badConds, " OR "), strings.Join(badVals, ", "), ident(ordCol)))
 		ordinality = " WITH ORDINALITY"
 	}
-	stmt := fmt.Sprintf(`CREATE TEMP TABLE %s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
+	stmt := fmt.Sprintf(`%s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
 		store_rejects=true, rejects_table=%s, rejects_scan=%s)%s`,
-		stagingRef(s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
+		createStaging(s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
 		literal(rejects), literal(scans), ordinality)
 	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("read csv: %w", err)
@@ -803,8 +820,8 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			raw, ident(lineCol), strings.Join(casts, ", "), errExpr, ident(errCol), rawExpr, ident(rawCol), src),
 		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, %s FROM %s WHERE %s <> '' ORDER BY %s",
 			stagingRef(s.qtable), ident(lineCol), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
-		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT * EXCLUDE (%s, %s) FROM %s WHERE %s = '' ORDER BY %s",
-			stagingRef(s.table), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
+		fmt.Sprintf("%s AS SELECT * EXCLUDE (%s, %s) FROM %s WHERE %s = '' ORDER BY %s",
+			createStaging(s.table), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
 		"DROP TABLE " + raw,
 	}
 	for _, stmt := range stmts {
@@ -926,7 +943,7 @@ func castExpr(col, typ string, monthFirst bool) string {
 }
 
 func (s *stager) createFrom(ctx context.Context, query string) error {
-	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.table)+" AS "+query); err != nil {
+	if _, err := s.conn.ExecContext(ctx, createStaging(s.table)+" AS "+query); err != nil {
 		return fmt.Errorf("load input: %w", err)
 	}
 	return nil
@@ -938,7 +955,7 @@ func (s *stager) createEmpty(ctx context.Context, declared []declaredColumn) err
 	for _, d := range declared {
 		defs = append(defs, ident(d.Name)+" "+d.Type)
 	}
-	_, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.table)+" ("+strings.Join(defs, ", ")+")")
+	_, err := s.conn.ExecContext(ctx, createStaging(s.table)+" ("+strings.Join(defs, ", ")+")")
 	return err
 }
 

@@ -104,7 +104,7 @@ func duckOutcome(t *testing.T, d *duckdb.Warehouse, sp warehouse.LoadSpec) (*out
 		o.columns = append(o.columns, c.Name+" "+family(c.Type))
 	}
 	if hasColumn(st, "v") && hasColumn(st, "id") {
-		rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT CAST(id AS VARCHAR), coalesce(CAST(v AS VARCHAR), 'NULL'), typeof(v) FROM temp.main.%q`, st.Table))
+		rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT CAST(id AS VARCHAR), coalesce(CAST(v AS VARCHAR), 'NULL'), typeof(v) FROM %q`, st.Table))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +122,7 @@ func duckOutcome(t *testing.T, d *duckdb.Warehouse, sp warehouse.LoadSpec) (*out
 		for _, c := range st.Columns {
 			sel = append(sel, fmt.Sprintf("coalesce(CAST(%q AS VARCHAR), 'NULL')", c.Name))
 		}
-		rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT concat_ws(chr(1), %s) FROM temp.main.%q ORDER BY rowid`, strings.Join(sel, ", "), st.Table))
+		rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT concat_ws(chr(1), %s) FROM %q ORDER BY rowid`, strings.Join(sel, ", "), st.Table))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +135,7 @@ func duckOutcome(t *testing.T, d *duckdb.Warehouse, sp warehouse.LoadSpec) (*out
 		}
 		rows.Close()
 	}
-	rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT coalesce(CAST(line AS VARCHAR), 'NULL'), reason, coalesce(raw, 'NULL') FROM temp.main.%q`, st.Table+"_q"))
+	rows, err := d.RunQuery(ctx, fmt.Sprintf(`SELECT coalesce(CAST(line AS VARCHAR), 'NULL'), reason, coalesce(raw, 'NULL') FROM %q`, st.Table+"_q"))
 	if err != nil {
 		t.Fatal(err)
 	}
