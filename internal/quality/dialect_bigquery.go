@@ -44,6 +44,15 @@ const bqFilterMark = "IF(/*shp:row*/TRUE, "
 
 func (bqDialect) Name() string { return "bigquery" }
 
+// RowValue: GoogleSQL has no row values, but STRUCTs compare field by
+// field (NULL when a field is NULL).
+func (bqDialect) RowValue(exprs []string) string { return "STRUCT(" + strings.Join(exprs, ", ") + ")" }
+
+// SelectRowValue selects the STRUCTs RowValue compares with.
+func (bqDialect) SelectRowValue(exprs []string) string {
+	return "AS STRUCT " + strings.Join(exprs, ", ")
+}
+
 // Ident quotes with backticks; a dotted name such as "_shp.stage_1" is
 // then a path (dataset.table) to BigQuery, which is how shp names tables
 // of its own dataset. Backticks and backslashes in a name are escaped.

@@ -91,3 +91,25 @@ func TestBigQueryInValues(t *testing.T) {
 		t.Errorf("integers among floats are bound as %T", bound[4])
 	}
 }
+
+// TestBigQueryRowValues: GoogleSQL has no (a, b) IN (SELECT a, b ...);
+// the compound-uniqueness check compares STRUCTs there, row values
+// elsewhere.
+func TestBigQueryRowValues(t *testing.T) {
+	rv, ok := BigQuery.(rowValues)
+	if !ok {
+		t.Fatal("the BigQuery dialect writes no STRUCT row values")
+	}
+	cols := []string{"`a`", "`b c`"}
+	if got := rv.RowValue(cols); got != "STRUCT(`a`, `b c`)" {
+		t.Errorf("RowValue: %s", got)
+	}
+	if got := rv.SelectRowValue(cols); got != "AS STRUCT `a`, `b c`" {
+		t.Errorf("SelectRowValue: %s", got)
+	}
+	for _, d := range []Dialect{DuckDB, Postgres} {
+		if _, ok := d.(rowValues); ok {
+			t.Errorf("%s has row values of its own", d.Name())
+		}
+	}
+}

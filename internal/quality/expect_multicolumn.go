@@ -53,15 +53,18 @@ func init() {
 		// A row fails when its combination of values occurs in another
 		// checked row; a combination holding a null matches nothing.
 		key := strings.Join(cols, ", ")
-		lhs := key
+		lhs, sel := key, key
 		if len(cols) > 1 {
 			lhs = "(" + key + ")"
+			if rv, ok := env.D.(rowValues); ok {
+				lhs, sel = rv.RowValue(cols), rv.SelectRowValue(cols)
+			}
 		}
 		keep := ""
 		if ignored != "" {
 			keep = "NOT (" + ignored + ")"
 		}
-		return "NOT coalesce(" + lhs + " IN (SELECT " + key + " FROM " + env.From() + env.Where(keep) +
+		return "NOT coalesce(" + lhs + " IN (SELECT " + sel + " FROM " + env.From() + env.Where(keep) +
 			" GROUP BY " + key + " HAVING count(*) > 1), FALSE)", nil
 	}))
 	Register("expect_select_column_values_to_be_unique_within_record", multicolumnExpectation(func(env *Env, kw Kwargs, cols []string, _ string) (string, error) {
@@ -247,4 +250,14 @@ func asRecords(rows []any, names []string) []any {
 		out[i] = rec
 	}
 	return out
+}
+
+// rowValues is a dialect without row values ((a, b) IN (SELECT a, b
+// ...)): GoogleSQL compares STRUCTs instead.
+type rowValues interface {
+	// RowValue is the row value of exprs, as the left side of IN.
+	RowValue(exprs []string) string
+	// SelectRowValue is the select list of a subquery whose rows are
+	// row values of exprs.
+	SelectRowValue(exprs []string) string
 }

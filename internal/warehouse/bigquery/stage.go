@@ -991,11 +991,19 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		return "CASE LOWER(" + trimmed + ") WHEN 'true' THEN TRUE WHEN 't' THEN TRUE WHEN '1' THEN TRUE " +
 			"WHEN 'false' THEN FALSE WHEN 'f' THEN FALSE WHEN '0' THEN FALSE END"
 	case "DATE":
-		// "Jan 05 2026" reads as a date, as DuckDB's cast reads it.
-		// Only a date: the emulator's cast drops a time of day, which
-		// must set the row aside.
-		alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'), SAFE_CAST("+trimmed+" AS DATE), NULL)",
-			"SAFE.PARSE_DATE('%b %d %Y', "+trimmed+")")
+		// "Jan 05 2026" reads as a date, as DuckDB reads it (the
+		// layouts of sqlplan.DateLayouts; one with a time of day only
+		// at midnight). Only a date: the emulator's cast drops a time
+		// of day, which must set the row aside.
+		alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'), SAFE_CAST("+trimmed+" AS DATE), NULL)")
+		for _, l := range sqlplan.DateLayouts {
+			if strings.Contains(l, "%H") {
+				dt := "SAFE.PARSE_DATETIME(" + literal(strptimeToBQ(l)) + ", " + trimmed + ")"
+				alts = append(alts, "IF(DATETIME_TRUNC("+dt+", DAY) = "+dt+", DATE("+dt+"), NULL)")
+				continue
+			}
+			alts = append(alts, "SAFE.PARSE_DATE("+literal(strptimeToBQ(l))+", "+trimmed+")")
+		}
 		for _, l := range layouts {
 			alts = append(alts, "SAFE.PARSE_DATE("+literal(strptimeToBQ(l))+", "+trimmed+")")
 		}
@@ -1004,7 +1012,7 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		}
 	case "DATETIME", "TIMESTAMP":
 		alts = append(alts, "SAFE_CAST("+trimmed+" AS "+c.Type+")")
-		for _, l := range layouts {
+		for _, l := range append(append([]string(nil), sqlplan.DateLayouts...), layouts...) {
 			alts = append(alts, "SAFE.PARSE_"+c.Type+"("+literal(strptimeToBQ(l))+", "+trimmed+")")
 		}
 		if monthFirst {

@@ -832,15 +832,8 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 	return nil
 }
 
-// dateFormats are the textual date and time layouts accepted for DATE and
-// TIMESTAMP columns beyond ISO 8601, in PostgreSQL's default MDY order (as
-// its DateStyle reads "1/2/2016" as January 2nd).
-//
-// Layouts whose day and month can be swapped ("03/04/2026") are not among
-// them: such a value is set aside, and the self-healing engine reads the
-// column with one layout only when the whole batch tells which it is.
-const dateFormats = "['%b %d %Y %H:%M:%S', '%b %d %Y %H:%M', '%b %d %Y', '%B %d %Y', '%B %d, %Y', '%b %d, %Y', " +
-	"'%Y/%m/%d %H:%M:%S', '%Y/%m/%d', '%d %b %Y', '%d %B %Y']"
+// dateFormats are sqlplan.DateLayouts as a DuckDB list.
+var dateFormats = listLiteral(sqlplan.DateLayouts)
 
 // decimalType is the precision and scale of a DECIMAL(P,S) type, and
 // whether it is one.

@@ -162,3 +162,15 @@ func (s *ValueSample) Add(v string) bool {
 	}
 	return len(s.Values) < s.limit
 }
+
+// DateLayouts are the textual date and time layouts (strptime) every
+// engine reads into DATE, DATETIME and TIMESTAMP columns beyond ISO 8601,
+// in PostgreSQL's default MDY order (its DateStyle reads "1/2/2016" as
+// January 2nd). Those with a time of day ('%H') read into a DATE only
+// at midnight.
+//
+// Layouts whose day and month can be swapped ("03/04/2026") are not among
+// them: such a value is set aside, and the self-healing engine reads the
+// column with one layout only when the whole batch tells which it is.
+var DateLayouts = []string{"%b %d %Y %H:%M:%S", "%b %d %Y %H:%M", "%b %d %Y", "%B %d %Y", "%B %d, %Y", "%b %d, %Y",
+	"%Y/%m/%d %H:%M:%S", "%Y/%m/%d", "%d %b %Y", "%d %B %Y"}
