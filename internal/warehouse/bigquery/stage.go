@@ -997,12 +997,13 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		// of day, which must set the row aside.
 		alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", r'^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$'), SAFE_CAST("+trimmed+" AS DATE), NULL)")
 		for _, l := range sqlplan.DateLayouts {
+			guard := "REGEXP_CONTAINS(" + trimmed + ", " + literal(layoutPattern(l)) + ")"
 			if strings.Contains(l, "%H") {
 				dt := "SAFE.PARSE_DATETIME(" + literal(strptimeToBQ(l)) + ", " + trimmed + ")"
-				alts = append(alts, "IF(DATETIME_TRUNC("+dt+", DAY) = "+dt+", DATE("+dt+"), NULL)")
+				alts = append(alts, "IF("+guard+" AND DATETIME_TRUNC("+dt+", DAY) = "+dt+", DATE("+dt+"), NULL)")
 				continue
 			}
-			alts = append(alts, "SAFE.PARSE_DATE("+literal(strptimeToBQ(l))+", "+trimmed+")")
+			alts = append(alts, "IF("+guard+", SAFE.PARSE_DATE("+literal(strptimeToBQ(l))+", "+trimmed+"), NULL)")
 		}
 		for _, l := range layouts {
 			alts = append(alts, "SAFE.PARSE_DATE("+literal(strptimeToBQ(l))+", "+trimmed+")")
@@ -1012,7 +1013,10 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		}
 	case "DATETIME", "TIMESTAMP":
 		alts = append(alts, "SAFE_CAST("+trimmed+" AS "+c.Type+")")
-		for _, l := range append(append([]string(nil), sqlplan.DateLayouts...), layouts...) {
+		for _, l := range sqlplan.DateLayouts {
+			alts = append(alts, "IF(REGEXP_CONTAINS("+trimmed+", "+literal(layoutPattern(l))+"), SAFE.PARSE_"+c.Type+"("+literal(strptimeToBQ(l))+", "+trimmed+"), NULL)")
+		}
+		for _, l := range layouts {
 			alts = append(alts, "SAFE.PARSE_"+c.Type+"("+literal(strptimeToBQ(l))+", "+trimmed+")")
 		}
 		if monthFirst {
@@ -1039,6 +1043,32 @@ func convert(t string, c column, p warehouse.ColumnParse, monthFirst bool) strin
 		return out[0]
 	}
 	return "COALESCE(" + strings.Join(out, ", ") + ")"
+}
+
+// layoutPattern is a regular expression the text of a date in strptime
+// layout l matches: its separators where the layout has them (the
+// emulator's PARSE_DATE takes "2026-02-30" for "%Y/%m/%d" and rolls it
+// over into March; BigQuery refuses both).
+func layoutPattern(l string) string {
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(l); i++ {
+		if l[i] != '%' || i+1 == len(l) {
+			b.WriteString(regexp.QuoteMeta(l[i : i+1]))
+			continue
+		}
+		i++
+		switch l[i] {
+		case 'Y':
+			b.WriteString(`\d{4}`)
+		case 'b', 'B':
+			b.WriteString(`[A-Za-z]+`)
+		default:
+			b.WriteString(`\d{1,2}`)
+		}
+	}
+	b.WriteString("$")
+	return b.String()
 }
 
 // epochExpr reads a number as a Unix time in unit ("s", "ms", "us");

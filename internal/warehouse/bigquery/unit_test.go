@@ -3,6 +3,7 @@ package bigquery
 import (
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,6 +126,26 @@ func TestColumnOfWideDecimal(t *testing.T) {
 		got := columnOf(schema.Field{Name: "x", Type: c.typ, Precision: c.prec, Scale: c.scal}).typeName()
 		if got != c.want {
 			t.Errorf("%s(%d, %d): %s, want %s", c.typ, c.prec, c.scal, got, c.want)
+		}
+	}
+}
+
+// TestLayoutPattern: a date's text must have its layout's separators.
+func TestLayoutPattern(t *testing.T) {
+	for _, c := range []struct {
+		layout, text string
+		match        bool
+	}{
+		{"%Y/%m/%d", "2026/01/05", true},
+		{"%Y/%m/%d", "2026-01-05", false},
+		{"%Y/%m/%d %H:%M:%S", "2026/1/5 23:59:59", true},
+		{"%b %d, %Y", "Jan 5, 2026", true},
+		{"%b %d, %Y", "Jan 5 2026", false},
+		{"%d %B %Y", "05 January 2026", true},
+		{"%d %B %Y", "05 01 2026", false},
+	} {
+		if got := regexp.MustCompile(layoutPattern(c.layout)).MatchString(c.text); got != c.match {
+			t.Errorf("%s ~ %q: %v", c.layout, c.text, got)
 		}
 	}
 }
