@@ -55,19 +55,12 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 
 	target := qualified("main", spec.Target)
 	qtable := qualified("main", spec.Target+warehouse.QuarantineSuffix)
-	// A target this commit creates may be a staged object's table.
-	attach := false
-	if spec.Mode != warehouse.ModeMerge {
-		cols, err := columns(ctx, tx, spec.Target, false)
-		if err != nil {
-			return nil, err
-		}
-		attach = len(cols) == 0
-	}
-	targetCols, changes, err := w.ensureTarget(ctx, tx, spec)
+	targetCols, changes, created, err := w.ensureTarget(ctx, tx, spec)
 	if err != nil {
 		return nil, err
 	}
+	// A target this commit creates may be a staged object's table.
+	attach := created && spec.Mode != warehouse.ModeMerge
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine table: %w", err)
 	}
@@ -145,13 +138,12 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 // ensureTarget creates the target from the first staged object's columns
 // when it is absent, and adds columns that staged data has and the target
 // lacks (additive schema evolution). It returns the target's columns and
-// the changes it made to an existing target.
-func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec) ([]warehouse.Column, []warehouse.SchemaChange, error) {
-	cols, err := columns(ctx, tx, spec.Target, false)
+// the changes it made to an existing target, and whether it created it.
+func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec) (cols []warehouse.Column, changes []warehouse.SchemaChange, created bool, err error) {
+	cols, err = columns(ctx, tx, spec.Target, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	var changes []warehouse.SchemaChange
 	target := qualified("main", spec.Target)
 	if len(cols) == 0 {
 		for _, o := range spec.Objects {
@@ -161,15 +153,16 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 			}
 		}
 		if len(cols) == 0 {
-			return nil, nil, nil
+			return nil, nil, false, nil
 		}
 		defs := make([]string, len(cols))
 		for i, c := range cols {
 			defs[i] = ident(c.Name) + " " + c.Type
 		}
 		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+target+" ("+strings.Join(defs, ", ")+")"); err != nil {
-			return nil, nil, fmt.Errorf("create target table: %w", err)
+			return nil, nil, false, fmt.Errorf("create target table: %w", err)
 		}
+		created = true
 		// Later objects of the batch may have more columns (a repair
 		// added one): they are added below.
 	}
@@ -180,7 +173,7 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 				// TIMESTAMP): the target follows.
 				if strings.EqualFold(t.Name, c.Name) && Widens(t.Type, c.Type) {
 					if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ALTER "+ident(t.Name)+" SET DATA TYPE "+c.Type); err != nil {
-						return nil, nil, fmt.Errorf("widen column %s from %s to %s: %w", t.Name, t.Type, c.Type, err)
+						return nil, nil, false, fmt.Errorf("widen column %s from %s to %s: %w", t.Name, t.Type, c.Type, err)
 					}
 					changes = append(changes, warehouse.SchemaChange{Column: t.Name, Kind: "widened", From: t.Type, To: c.Type})
 					cols[i].Type = c.Type
@@ -190,13 +183,13 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ADD COLUMN "+ident(c.Name)+" "+c.Type); err != nil {
-				return nil, nil, fmt.Errorf("add column %s: %w", c.Name, err)
+				return nil, nil, false, fmt.Errorf("add column %s: %w", c.Name, err)
 			}
 			changes = append(changes, warehouse.SchemaChange{Column: c.Name, Kind: "added", To: c.Type})
 			cols = append(cols, c)
 		}
 	}
-	return cols, changes, nil
+	return cols, changes, created, nil
 }
 
 func hasColumn(cols []warehouse.Column, name string) bool {

@@ -865,15 +865,6 @@ func wideDecimalCast(col, typ string) string {
 	return fmt.Sprintf("coalesce(TRY_CAST(TRY_CAST(%[1]s AS %[2]s) AS %[3]s), TRY_CAST(%[1]s AS %[3]s))", col, fast, typ)
 }
 
-// decimalScale is the scale of a DECIMAL(P,S) type, and whether it is one.
-func decimalScale(typ string) (int, bool) {
-	var p, sc int
-	if _, err := fmt.Sscanf(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(%d,%d)", &p, &sc); err != nil {
-		return 0, false
-	}
-	return sc, true
-}
-
 // midnightPattern matches a date whose time of day is midnight, in UTC
 // when it has an offset: DuckDB's pattern dialect (RE2) as a SQL string.
 const midnightPattern = `'.*[T ]0?0:00(:00(\.0+)?)?\s*(Z|UTC|[+-]00(:?00)?)?'`
@@ -893,7 +884,7 @@ func castExpr(col, typ string, monthFirst bool) string {
 	if wide := wideDecimalCast(col, typ); wide != "" {
 		base = wide
 	}
-	if scale, ok := decimalScale(typ); ok {
+	if _, scale, ok := decimalType(typ); ok {
 		// A value with more decimals than the scale does not fit: the
 		// cast would round it ("1.234" into DECIMAL(12,2) reads 1.23,
 		// "1e-20" reads 0). Trailing zeros fit; a number in exponent
