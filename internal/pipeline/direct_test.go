@@ -15,7 +15,6 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
-	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/staging"
 	"github.com/shp-dev/shp/internal/warehouse"
 	"github.com/shp-dev/shp/internal/warehouse/duckdb"
@@ -96,17 +95,7 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 	}
 	defer duck.Close()
 	wh := &directDuck{Warehouse: duck, bytes: map[string][]byte{}}
-	store, err := metadata.Open(ctx, "sqlite", filepath.Join(dir, "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bucket, err := staging.Open(ctx, proj.StagingURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bucket.Close()
-	r := &Runner{Project: proj, Store: store, Warehouse: wh, Staging: bucket}
+	r := projectRunner(t, proj, wh)
 	res, err := r.Run(ctx, "sales", Options{})
 	if err != nil {
 		t.Fatal(err)

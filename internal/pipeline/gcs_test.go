@@ -62,17 +62,7 @@ func TestRunFromGCSThroughGCSStaging(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wh.Close()
-	store, err := metadata.Open(ctx, "sqlite", filepath.Join(dir, "m.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bucket, err := staging.Open(ctx, proj.StagingURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bucket.Close()
-	r := &Runner{Project: proj, Store: store, Warehouse: wh, Staging: bucket}
+	r := projectRunner(t, proj, wh)
 
 	res, err := r.Run(ctx, "sales", Options{})
 	if err != nil {
@@ -95,4 +85,23 @@ func TestRunFromGCSThroughGCSStaging(t *testing.T) {
 	if err != nil || len(res.Objects) != 1 || res.Skipped != 1 || res.Loaded != 1 {
 		t.Fatalf("after re-upload: %+v %v", res, err)
 	}
+}
+
+// projectRunner is a Runner of proj on wh, with a SQLite metadata store
+// in the project's folder and the project's staging bucket, closed when
+// the test ends.
+func projectRunner(t *testing.T, proj *config.Project, wh warehouse.Warehouse) *Runner {
+	t.Helper()
+	ctx := context.Background()
+	store, err := metadata.Open(ctx, "sqlite", filepath.Join(proj.Dir, "m.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	bucket, err := staging.Open(ctx, proj.StagingURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bucket.Close() })
+	return &Runner{Project: proj, Store: store, Warehouse: wh, Staging: bucket}
 }
