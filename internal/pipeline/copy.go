@@ -18,14 +18,15 @@ import (
 // way, counts its records with a scanner independent of the warehouse's
 // reader. That count is the "rows in" side of the run's accounting.
 // Parquet is counted from its footer after the copy, so it returns 0.
-// hash gets the object's bytes as they are copied.
+// hash gets the object's bytes as they are copied. profile, when not
+// nil, gets a JSON object's records as they are counted.
 //
 // A CSV object's dialect is settled here, once, from the first bytes of
 // the stream (see resolveCSV): csv gets what the counter used, for the
 // warehouse's reader to use too. sch, when declared, checks a declared
 // delimiter.
 func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f format.Format, c format.Compression,
-	csv *warehouse.CSVOptions, sch schema.Schema, bytes, rows *atomic.Int64, hash io.Writer) (int64, error) {
+	csv *warehouse.CSVOptions, sch schema.Schema, bytes, rows *atomic.Int64, hash io.Writer, profile *format.JSONProfile) (int64, error) {
 	in = io.TeeReader(in, hash)
 	if f == format.Parquet {
 		_, err := r.Staging.Put(ctx, key, &countingReader{r: in, n: bytes})
@@ -38,7 +39,7 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	}
 	done := make(chan counted, 1)
 	go func() {
-		n, err := countRecords(pr, f, c, csv, sch, rows)
+		n, err := countRecords(pr, f, c, csv, sch, rows, profile)
 		// Keep draining so the copy never blocks on a counter that stopped.
 		_, _ = io.Copy(io.Discard, pr)
 		done <- counted{n, err}
@@ -55,7 +56,7 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	return res.n, nil
 }
 
-func countRecords(r io.Reader, f format.Format, c format.Compression, csv *warehouse.CSVOptions, sch schema.Schema, rows *atomic.Int64) (int64, error) {
+func countRecords(r io.Reader, f format.Format, c format.Compression, csv *warehouse.CSVOptions, sch schema.Schema, rows *atomic.Int64, profile *format.JSONProfile) (int64, error) {
 	dr, err := format.Decompress(r, c)
 	if err != nil {
 		return 0, err
@@ -68,7 +69,11 @@ func countRecords(r io.Reader, f format.Format, c format.Compression, csv *wareh
 		rows.Store(n)
 		return n, err
 	case format.JSON, format.JSONL:
-		good, bad, err := format.NormalizeJSON(dr, io.Discard, f == format.JSONL, func(int64, []byte, string) error { return nil })
+		var out io.Writer = io.Discard
+		if profile != nil {
+			out = profile
+		}
+		good, bad, err := format.NormalizeJSON(dr, out, f == format.JSONL, func(int64, []byte, string) error { return nil })
 		rows.Store(good + bad)
 		return good + bad, err
 	}

@@ -30,7 +30,7 @@ type directDuck struct {
 }
 
 func (d *directDuck) LoadsDirect(uri string, f format.Format, c format.Compression) bool {
-	return strings.HasPrefix(uri, "gs://") && f == format.CSV && c == format.None
+	return strings.HasPrefix(uri, "gs://") && (f == format.CSV || f == format.JSONL) && c == format.None
 }
 
 func (d *directDuck) Stage(ctx context.Context, spec warehouse.LoadSpec) (*warehouse.Staged, error) {
@@ -58,8 +58,9 @@ func (d *directDuck) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareh
 // TestDirectLoaderIsGivenTheStagedURI runs a pipeline staging into gs://
 // with a warehouse that loads from there: an uncompressed CSV object
 // reaches it as a URI with shp's record count, whether every byte is
-// UTF-8, and a way to stream it (never downloaded beforehand); a gzip
-// object still arrives as a local file.
+// UTF-8, and a way to stream it (never downloaded beforehand), and a
+// JSON Lines object with shp's profile of its members; a gzip object
+// still arrives as a local file.
 func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 	ctx := context.Background()
 	var gz bytes.Buffer
@@ -71,6 +72,7 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 		"in/b.csv":    []byte("id,name,amount\n3,caf\xe9,3\n"), // Latin-1
 		"in/c.csv":    []byte("id,name,amount\n4,\xc3\xa9t\xc3\xa9,4\n"),
 		"in/d.csv.gz": gz.Bytes(),
+		"in/e.jsonl":  []byte(`{"id":6,"name":"f","amount":6.50}` + "\n" + `[7]` + "\n" + `{"amount":"8","id":8,"note":null}` + "\n"),
 	}
 	srv, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1"})
 	if err != nil {
@@ -84,7 +86,7 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: g\nstaging:\n  url: gs://shp-staging/raw?endpoint="+
 		url.QueryEscape(srv.URL())+"\ndefaults:\n  max_quarantine_ratio: 1\npipelines:\n  sales:\n    source: landing\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  landing:\n    type: gcs\n    bucket: landing\n    path: in/\n    format: csv\n    endpoint: "+srv.URL()+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  landing:\n    type: gcs\n    bucket: landing\n    path: in/\n    endpoint: "+srv.URL()+"\n"), 0o644)
 	proj, err := config.LoadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +102,7 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.RowsIn != 5 || res.Loaded+res.Quarantined != 5 {
+	if res.RowsIn != 8 || res.Loaded+res.Quarantined != 8 {
 		t.Fatalf("result: %d in, %d loaded, %d quarantined", res.RowsIn, res.Loaded, res.Quarantined)
 	}
 	want := map[string]struct {
@@ -109,6 +111,7 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 		utf8    bool
 	}{
 		"in/a.csv": {true, 2, true}, "in/b.csv": {true, 1, false}, "in/c.csv": {true, 1, true}, "in/d.csv.gz": {false, 0, false},
+		"in/e.jsonl": {true, 3, true},
 	}
 	if len(wh.specs) != len(want) {
 		t.Fatalf("%d objects staged, want %d", len(wh.specs), len(want))
@@ -127,6 +130,16 @@ func TestDirectLoaderIsGivenTheStagedURI(t *testing.T) {
 		}
 		if spec.Records != w.records || spec.UTF8 != w.utf8 {
 			t.Errorf("%s: records %d, UTF-8 %v; want %d, %v", spec.ObjectKey, spec.Records, spec.UTF8, w.records, w.utf8)
+		}
+		if spec.Format == format.JSONL {
+			// The copy profiled the two objects among its three records.
+			p := spec.Profile
+			if p == nil || p.Records != 2 || len(p.Members) != 4 || p.Members[0].Name != "id" || p.Members[3].Name != "note" ||
+				p.Members[0].Values != 2 || !p.Members[2].Floats || !p.Members[2].Strings || p.Members[3].Values != 0 {
+				t.Errorf("%s: profile %+v", spec.ObjectKey, p)
+			}
+		} else if spec.Profile != nil {
+			t.Errorf("%s: a CSV object profiled", spec.ObjectKey)
 		}
 		if !bytes.Equal(wh.bytes[spec.ObjectKey], objects[spec.ObjectKey]) {
 			t.Errorf("%s: Open streamed %q", spec.ObjectKey, wh.bytes[spec.ObjectKey])

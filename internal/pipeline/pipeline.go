@@ -944,8 +944,18 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	stopProgress := r.progressTicker(p.Name, obj.Key, index, total, started, &bytes, &rows)
 	hash := sha256.New()
 	csvOpts := csvOptions(src)
+	var uri string
+	if dl, ok := r.Warehouse.(warehouse.DirectLoader); ok && fmtName != format.Parquet {
+		if u := r.Staging.ObjectURI(key); u != "" && dl.LoadsDirect(u, fmtName, comp) {
+			uri = u // the engine loads it; the bytes are fetched only if it asks
+		}
+	}
+	var profile *format.JSONProfile
+	if uri != "" && fmtName == format.JSONL {
+		profile = &format.JSONProfile{}
+	}
 	var text utf8Watch
-	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, io.MultiWriter(hash, &text))
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, io.MultiWriter(hash, &text), profile)
 	in.Close()
 	stopProgress()
 	if copyErr != nil {
@@ -953,12 +963,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	}
 	or.Bytes = bytes.Load()
 
-	var localPath, uri string
-	if dl, ok := r.Warehouse.(warehouse.DirectLoader); ok && fmtName != format.Parquet {
-		if u := r.Staging.ObjectURI(key); u != "" && dl.LoadsDirect(u, fmtName, comp) {
-			uri = u // the engine loads it; the bytes are fetched only if it asks
-		}
-	}
+	var localPath string
 	if uri == "" {
 		path, release, err := r.Staging.LocalPath(ctx, key)
 		if err != nil {
@@ -982,7 +987,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOpts,
-		Parse: DeclaredParse(sch), URI: uri, Records: counted, UTF8: comp == format.None && text.valid(),
+		Parse: DeclaredParse(sch), URI: uri, Records: counted, UTF8: comp == format.None && text.valid(), Profile: profile,
 	}
 	if uri != "" {
 		spec.Open = func(ctx context.Context) (io.ReadCloser, error) { return r.Staging.Open(ctx, key) }

@@ -84,7 +84,11 @@ type LoadSpec struct {
 	Records int64
 	// UTF8 says shp checked, while it copied the object, that its bytes
 	// (uncompressed) are all UTF-8.
-	UTF8        bool
+	UTF8 bool
+	// Profile is what shp saw of a JSON Lines object's members while it
+	// copied it (nil unless the engine loads the object from URI): the
+	// engine checks its own reading of every value against it.
+	Profile     *format.JSONProfile
 	Compression format.Compression
 	Schema      schema.Schema // declared schema; nil means the target's, else inferred
 	Key         []string      // merge key columns: rows with a NULL key are quarantined

@@ -15,30 +15,71 @@ import (
 )
 
 // LoadsDirect implements warehouse.DirectLoader: with direct_loads on,
-// a CSV object staged uncompressed on Cloud Storage is loaded by a load
-// job reading it there, so its bytes never pass through shp (see
-// stager.direct). Everything else is read by shp and uploaded.
+// a CSV or JSON Lines object staged uncompressed on Cloud Storage is
+// loaded by a load job reading it there, so its bytes never pass through
+// shp (see stager.direct). Everything else is read by shp and uploaded.
 func (w *Warehouse) LoadsDirect(uri string, f format.Format, c format.Compression) bool {
-	return w.cfg.DirectLoads && strings.HasPrefix(uri, "gs://") && f == format.CSV && (c == format.None || c == "")
+	return w.cfg.DirectLoads && strings.HasPrefix(uri, "gs://") && (f == format.CSV || f == format.JSONL) && (c == format.None || c == "")
 }
 
 // fileTable is the table a direct load writes the object's fields into,
-// as text, in the file's column order.
+// as text.
 func (s *stager) fileTable() string { return s.raw + "_f" }
 
 // canLoadDirect reports whether the object may go through a load job
 // from its URI: the pipeline left it there (Path is empty), it is plain
-// UTF-8 CSV (shp checked every byte) with a header, and how shp reads it needs nothing a load
-// job cannot do (a quoted empty string as text, BYTES escapes).
+// UTF-8 (shp checked every byte), and how shp reads it needs nothing a
+// load job cannot do: for CSV, a header and no quoted empty string read
+// as text; for JSON Lines, shp's profile of every member, with no record
+// set aside, no nested value and no member twice in a record.
 func (s *stager) canLoadDirect() bool {
 	sp := s.spec
 	if sp.URI == "" || sp.Path != "" || sp.Open == nil || sp.Records <= 0 || !sp.UTF8 ||
-		!s.w.LoadsDirect(sp.URI, sp.Format, sp.Compression) || sp.Encoding != "" ||
-		sp.CSV.NoHeader || sp.CSV.QuotedNullsAreText {
+		!s.w.LoadsDirect(sp.URI, sp.Format, sp.Compression) || sp.Encoding != "" {
 		return false
 	}
 	for _, c := range s.cols {
 		if c.Type == "BYTES" {
+			return false
+		}
+	}
+	switch sp.Format {
+	case format.CSV:
+		return !sp.CSV.NoHeader && !sp.CSV.QuotedNullsAreText
+	case format.JSONL:
+		p := sp.Profile
+		if p == nil || p.Unreadable || p.Repeated || p.Records != sp.Records || len(p.Members) == 0 {
+			return false
+		}
+		seen := map[string]bool{}
+		for _, m := range p.Members {
+			if m.Nested || !loadableName(m.Name) || seen[strings.ToLower(m.Name)] {
+				return false
+			}
+			seen[strings.ToLower(m.Name)] = true
+		}
+		return true
+	}
+	return false
+}
+
+// loadableName reports whether a JSON member's name is a BigQuery
+// column name a load job matches it by: letters, digits and
+// underscores, not starting with a digit, not one of the reserved
+// prefixes.
+func loadableName(n string) bool {
+	if n == "" || len(n) > 300 || n[0] >= '0' && n[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	u := strings.ToUpper(n)
+	for _, p := range []string{"_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__", "_COLIDENTIFIER", "_CHANGE_"} {
+		if strings.HasPrefix(u, p) {
 			return false
 		}
 	}
@@ -50,43 +91,21 @@ func (s *stager) canLoadDirect() bool {
 // the fast path for a clean object and gives way (ok false, its tables
 // dropped) as soon as the object needs what only shp's own reading
 // gives: a record the load job refuses (wrong field count, bad quoting,
-// a NUL byte), a record count other than shp's, a row to set aside (whose line and
-// raw text a load job does not keep), or a key twice in the object
-// (whose last copy wins by file order, which a load job does not keep).
-// The streamed path then stages the object with every line accounted
-// for, so the result is the same either way.
+// a NUL byte), a record count other than shp's, a value read otherwise
+// than shp read it (JSON), a row to set aside (whose line and raw text a
+// load job does not keep), or a key twice in the object (whose last copy
+// wins by file order, which a load job does not keep). The streamed
+// path then stages the object with every line accounted for, so the
+// result is the same either way.
 func (s *stager) direct(ctx context.Context) (st *warehouse.Staged, ok bool, err error) {
-	if err := s.resolveDialect(); err != nil {
+	var n int64
+	if s.spec.Format == format.JSONL {
+		n, ok, err = s.directJSON(ctx)
+	} else {
+		n, ok, err = s.directCSV(ctx)
+	}
+	if err != nil || !ok || n != s.spec.Records {
 		return nil, false, err
-	}
-	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
-	if len(delim) != 1 || len(quote) > 1 {
-		return nil, false, nil
-	}
-	d := format.CSVDialect{Header: true, Delimiter: delim[0]}
-	if quote != "" {
-		d.Quote = quote[0]
-	}
-	first, err := s.readHeader(d)
-	if err != nil || first == nil {
-		return nil, false, err
-	}
-	names, at, err := s.csvColumns(first, d)
-	if err != nil {
-		return nil, false, err
-	}
-	if len(s.cols) == 0 {
-		return nil, false, nil
-	}
-	if ok, err := s.loadFromURI(ctx, len(names), d); err != nil || !ok {
-		return nil, false, err
-	}
-	n, err := s.rawFromFile(ctx, at)
-	if err != nil {
-		return nil, false, err
-	}
-	if n != s.spec.Records {
-		return nil, false, nil
 	}
 	s.records = n
 	if s.infer {
@@ -108,6 +127,135 @@ func (s *stager) direct(ctx context.Context) (st *warehouse.Staged, ok bool, err
 	return staged, true, nil
 }
 
+// directCSV loads a CSV object into the file table, by position, and
+// makes the raw table of it; n is its records.
+func (s *stager) directCSV(ctx context.Context) (n int64, ok bool, err error) {
+	if s.spec.CSV.NoHeader || s.spec.CSV.QuotedNullsAreText {
+		return 0, false, nil
+	}
+	if err := s.resolveDialect(); err != nil {
+		return 0, false, err
+	}
+	delim, quote := s.spec.CSV.Delimiter, s.spec.CSV.Quote
+	if len(delim) != 1 || len(quote) > 1 {
+		return 0, false, nil
+	}
+	d := format.CSVDialect{Header: true, Delimiter: delim[0]}
+	if quote != "" {
+		d.Quote = quote[0]
+	}
+	first, err := s.readHeader(d)
+	if err != nil || first == nil {
+		return 0, false, err
+	}
+	names, at, err := s.csvColumns(first, d)
+	if err != nil || len(s.cols) == 0 {
+		return 0, false, err
+	}
+	if ok, err := s.loadFromURI(ctx, len(names), d); err != nil || !ok {
+		return 0, false, err
+	}
+	fields := make([]string, len(at))
+	for i := range at {
+		fields[i] = "f" + strconv.Itoa(i)
+	}
+	nulls := s.spec.CSV.NullValues
+	if len(nulls) == 0 {
+		nulls = []string{""}
+	}
+	n, err = s.rawFromFile(ctx, fields, at, nulls)
+	return n, err == nil, err
+}
+
+// directJSON loads a JSON Lines object into the file table, a STRING
+// column per member by name, checks each column's values against shp's
+// profile of them (how many, their total length and the XOR of their
+// FARM_FINGERPRINT), and makes the raw table of it; n is its records.
+// Members map to columns as readJSON maps them, with the same drift.
+func (s *stager) directJSON(ctx context.Context) (n int64, ok bool, err error) {
+	p := s.spec.Profile
+	fields := make([]string, len(p.Members))
+	at := make([]int, len(p.Members))
+	if !s.infer {
+		s.present = make([]bool, len(s.cols))
+	}
+	for i, m := range p.Members {
+		fields[i] = m.Name
+		at[i] = -1
+		switch {
+		case s.infer:
+			at[i] = len(s.cols)
+			s.cols = append(s.cols, column{Name: m.Name, Type: "STRING"})
+			s.jsonKinds = append(s.jsonKinds, kindSet{str: m.Strings, intNum: m.Integers, floatNum: m.Floats, boolean: m.Booleans})
+		default:
+			if j, ok := lookupCol(s.cols, s.fileName(m.Name)); ok {
+				if s.present[j] {
+					return 0, false, nil // two members read into one column: the record's order decides
+				}
+				at[i] = j
+				s.present[j] = true
+			} else {
+				s.noteExtra(m.Name)
+			}
+		}
+	}
+	if s.infer {
+		s.present = make([]bool, len(s.cols))
+		for i := range s.present {
+			s.present[i] = true
+		}
+	} else {
+		s.noteMissing()
+	}
+	sch := bq.Schema{}
+	for _, f := range fields {
+		sch = append(sch, &bq.FieldSchema{Name: f, Type: bq.StringFieldType})
+	}
+	ref := bq.NewGCSReference(s.spec.URI)
+	ref.SourceFormat = bq.JSON
+	ref.Schema = sch
+	ref.Encoding = bq.UTF_8
+	ref.MaxBadRecords = 0
+	if ok, err := s.loadFileTable(ctx, sch, ref); err != nil || !ok {
+		return 0, false, err
+	}
+	if same, err := s.sameValues(ctx, p); err != nil || !same {
+		return 0, false, err
+	}
+	n, err = s.rawFromFile(ctx, fields, at, nil)
+	return n, err == nil, err
+}
+
+// sameValues checks the file table's columns against shp's profile of
+// the object's members.
+func (s *stager) sameValues(ctx context.Context, p *format.JSONProfile) (bool, error) {
+	var aggs []string
+	for _, m := range p.Members {
+		f := ident(m.Name)
+		aggs = append(aggs, "COUNT("+f+")", "COALESCE(SUM(BYTE_LENGTH("+f+")), 0)", "COALESCE(BIT_XOR(FARM_FINGERPRINT("+f+")), 0)")
+	}
+	out, _, err := s.w.queryRows(ctx, s.step("check"), "SELECT "+strings.Join(aggs, ", ")+" FROM "+stagingRef(s.fileTable()))
+	if err != nil {
+		return false, fmt.Errorf("check the loaded values: %w", err)
+	}
+	if len(out) != 1 || len(out[0]) != 3*len(p.Members) {
+		return false, errors.New("check the loaded values: no answer")
+	}
+	for i, m := range p.Members {
+		got := out[0][3*i : 3*i+3]
+		if n, _ := got[0].(int64); n != m.Values {
+			return false, nil
+		}
+		if n, _ := got[1].(int64); n != m.Bytes {
+			return false, nil
+		}
+		if n, _ := got[2].(int64); n != m.Fingerprint {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // undoDirect drops what a direct load that gave way made and forgets
 // what it learnt of the object, for the streamed path to start afresh
 // with the declared columns.
@@ -127,6 +275,7 @@ func (s *stager) undoDirect(ctx context.Context, declared []column) error {
 	s.cols = append([]column(nil), declared...)
 	s.drift, s.extra, s.missing, s.present = nil, nil, nil, nil
 	s.records, s.shapeBad = 0, 0
+	s.jsonKinds = nil
 	return nil
 }
 
@@ -148,22 +297,13 @@ func (s *stager) readHeader(d format.CSVDialect) (*csvRecord, error) {
 	return rec, nil
 }
 
-// loadFromURI creates the file table (width text columns) and runs a
-// load job from the object's URI into it: the header skipped, columns by
-// position, quoted newlines allowed, no bad record tolerated. ok is
-// false when the job refused the object.
+// loadFromURI loads a CSV object into the file table (width text
+// columns): the header skipped, columns by position, quoted newlines
+// allowed, no bad record tolerated.
 func (s *stager) loadFromURI(ctx context.Context, width int, d format.CSVDialect) (ok bool, err error) {
-	w := s.w
 	sch := bq.Schema{}
 	for i := 0; i < width; i++ {
 		sch = append(sch, &bq.FieldSchema{Name: "f" + strconv.Itoa(i), Type: bq.StringFieldType})
-	}
-	w.mu.Lock()
-	w.staged[s.fileTable()] = true
-	w.mu.Unlock()
-	t, err := s.createStaging(ctx, s.fileTable(), sch)
-	if err != nil {
-		return false, fmt.Errorf("create the file staging table: %w", err)
 	}
 	ref := bq.NewGCSReference(s.spec.URI)
 	ref.SourceFormat = bq.CSV
@@ -180,8 +320,20 @@ func (s *stager) loadFromURI(ctx context.Context, width int, d format.CSVDialect
 	ref.PreserveASCIIControlCharacters = true
 	ref.SourceColumnMatch = bq.SourceColumnMatchPosition
 	ref.MaxBadRecords = 0
-	_, err = s.runLoad(ctx, t, ref, s.step("load-uri"))
+	return s.loadFileTable(ctx, sch, ref)
+}
+
+// loadFileTable creates the file table of schema sch and runs the load
+// job ref into it. ok is false when the job refused the object.
+func (s *stager) loadFileTable(ctx context.Context, sch bq.Schema, ref *bq.GCSReference) (ok bool, err error) {
+	s.w.mu.Lock()
+	s.w.staged[s.fileTable()] = true
+	s.w.mu.Unlock()
+	t, err := s.createStaging(ctx, s.fileTable(), sch)
 	if err != nil {
+		return false, fmt.Errorf("create the file staging table: %w", err)
+	}
+	if _, err = s.runLoad(ctx, t, ref, s.step("load-uri")); err != nil {
 		if ctx.Err() != nil {
 			return false, fmt.Errorf("load job from %s: %w", s.spec.URI, err)
 		}
@@ -192,13 +344,10 @@ func (s *stager) loadFromURI(ctx context.Context, width int, d format.CSVDialect
 
 // rawFromFile turns the file table into the raw table the streamed path
 // writes (position, no line or raw text, each staged column's text with
-// the object's null values as NULL), drops the file table, and returns
-// its rows.
-func (s *stager) rawFromFile(ctx context.Context, at []int) (int64, error) {
-	nulls := s.spec.CSV.NullValues
-	if len(nulls) == 0 {
-		nulls = []string{""}
-	}
+// the object's null values and the column's null tokens as NULL): file
+// column fields[i] is staged column at[i] (none when negative). It drops
+// the file table and returns its rows.
+func (s *stager) rawFromFile(ctx context.Context, fields []string, at []int, nulls []string) (int64, error) {
 	var nullList []string
 	for _, v := range nulls {
 		nullList = append(nullList, literal(v))
@@ -210,19 +359,26 @@ func (s *stager) rawFromFile(ctx context.Context, at []int) (int64, error) {
 		"CAST(NULL AS STRING) AS " + ident(errCol),
 	}
 	for i, j := range at {
-		f := ident("f" + strconv.Itoa(i))
 		if j < 0 {
 			continue
 		}
-		null := f + " IN (" + strings.Join(nullList, ", ") + ")"
+		f := ident(fields[i])
+		var null []string
+		if len(nullList) > 0 {
+			null = append(null, f+" IN ("+strings.Join(nullList, ", ")+")")
+		}
 		if p := s.parse(s.cols[j].Name); len(p.NullTokens) > 0 {
 			var toks []string
 			for _, t := range p.NullTokens {
 				toks = append(toks, literal(strings.ToLower(strings.TrimSpace(t))))
 			}
-			null += " OR LOWER(TRIM(" + f + ")) IN (" + strings.Join(toks, ", ") + ")"
+			null = append(null, "LOWER(TRIM("+f+")) IN ("+strings.Join(toks, ", ")+")")
 		}
-		cols = append(cols, fmt.Sprintf("IF(%s, NULL, %s) AS %s", null, f, ident("c"+strconv.Itoa(j))))
+		v := f
+		if len(null) > 0 {
+			v = fmt.Sprintf("IF(%s, NULL, %s)", strings.Join(null, " OR "), f)
+		}
+		cols = append(cols, v+" AS "+ident("c"+strconv.Itoa(j)))
 	}
 	script := fmt.Sprintf(`CREATE TABLE %[1]s %[2]s AS SELECT %[3]s FROM %[4]s;
 SELECT COUNT(*) FROM %[4]s;`,

@@ -209,7 +209,7 @@ func fileValues(spec warehouse.LoadSpec, column string, limit int) ([]string, er
 			}
 			for k, v := range members {
 				if strings.EqualFold(k, column) {
-					if t, _, null := jsonText(v); !null && !add(t) {
+					if t, _, null := format.JSONText(v); !null && !add(t) {
 						return vals.Values, nil
 					}
 				}

@@ -686,7 +686,7 @@ func (s *stager) readJSON(out *bufio.Writer) error {
 			if !s.infer {
 				s.present[j] = true
 			}
-			v, kind, isNull := jsonText(members[k])
+			v, kind, isNull := format.JSONText(members[k])
 			if isNull {
 				continue
 			}
@@ -768,40 +768,6 @@ func memberOffset(rec []byte, key string) int {
 		return i
 	}
 	return len(rec)
-}
-
-// jsonText is a JSON value's text: a string's content, a number's
-// literal, true or false, an object's or array's compact JSON. kind is
-// 's', 'i', 'f', 'b' or 'n' (nested).
-func jsonText(v json.RawMessage) (text string, kind byte, null bool) {
-	t := strings.TrimSpace(string(v))
-	switch {
-	case t == "" || t == "null":
-		return "", 0, true
-	case t[0] == '"':
-		var s string
-		if err := json.Unmarshal([]byte(t), &s); err != nil {
-			return t, 's', false
-		}
-		return s, 's', false
-	case t == "true" || t == "false":
-		return t, 'b', false
-	case t[0] == '{' || t[0] == '[':
-		var buf strings.Builder
-		var x any
-		d := json.NewDecoder(strings.NewReader(t))
-		d.UseNumber()
-		if d.Decode(&x) == nil {
-			b, _ := json.Marshal(x)
-			buf.Write(b)
-			return buf.String(), 'n', false
-		}
-		return t, 'n', false
-	}
-	if strings.ContainsAny(t, ".eE") {
-		return t, 'f', false
-	}
-	return t, 'i', false
 }
 
 // rawSchema is the load file's table: position and line, raw text and

@@ -149,3 +149,17 @@ func TestLayoutPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadableName lists which JSON member names a load job can match
+// to a column.
+func TestLoadableName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"id": true, "_x": true, "A1_b": true, strings.Repeat("a", 300): true,
+		"": false, "1a": false, "a-b": false, "a b": false, "é": false, "a.b": false, strings.Repeat("a", 301): false,
+		"_TABLE_x": false, "_file_name": false, "_PARTITIONTIME": false, "__root__": false, "_CHANGE_TYPE": false,
+	} {
+		if got := loadableName(name); got != want {
+			t.Errorf("loadableName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
