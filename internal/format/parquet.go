@@ -37,19 +37,28 @@ func OpenFlatParquet(path, engine string) (*parquet.File, *os.File, []*parquet.C
 		f.Close()
 		return nil, nil, nil, err
 	}
-	pf, err := parquet.OpenFile(f, info.Size(), parquet.SkipBloomFilters(true))
+	pf, cols, err := OpenFlatParquetAt(f, info.Size(), engine)
 	if err != nil {
 		f.Close()
-		return nil, nil, nil, fmt.Errorf("read parquet: %w", err)
+		return nil, nil, nil, err
+	}
+	return pf, f, cols, nil
+}
+
+// OpenFlatParquetAt is OpenFlatParquet on a reader of size bytes (such as
+// a staged object read by ranges, when only its footer is wanted).
+func OpenFlatParquetAt(r io.ReaderAt, size int64, engine string) (*parquet.File, []*parquet.Column, error) {
+	pf, err := parquet.OpenFile(r, size, parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read parquet: %w", err)
 	}
 	cols := pf.Root().Columns()
 	for _, c := range cols {
 		if !c.Leaf() || c.Repeated() {
-			f.Close()
-			return nil, nil, nil, fmt.Errorf("parquet column %q is nested (a list or a group): the %s warehouse reads flat Parquet files only", c.Name(), engine)
+			return nil, nil, fmt.Errorf("parquet column %q is nested (a list or a group): the %s warehouse reads flat Parquet files only", c.Name(), engine)
 		}
 	}
-	return pf, f, cols, nil
+	return pf, cols, nil
 }
 
 // ForEachParquetRow calls fn with each row of pf (its values by leaf

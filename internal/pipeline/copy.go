@@ -18,15 +18,16 @@ import (
 // way, counts its records with a scanner independent of the warehouse's
 // reader. That count is the "rows in" side of the run's accounting.
 // Parquet is counted from its footer after the copy, so it returns 0.
-// hash gets the object's bytes as they are copied. profile, when not
-// nil, gets a JSON object's records as they are counted.
+// hash gets the object's bytes as they are copied, text (when not nil)
+// its bytes decompressed as they are counted, and profile (when not nil)
+// a JSON object's records.
 //
 // A CSV object's dialect is settled here, once, from the first bytes of
 // the stream (see resolveCSV): csv gets what the counter used, for the
 // warehouse's reader to use too. sch, when declared, checks a declared
 // delimiter.
 func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f format.Format, c format.Compression,
-	csv *warehouse.CSVOptions, sch schema.Schema, bytes, rows *atomic.Int64, hash io.Writer, profile *format.JSONProfile) (int64, error) {
+	csv *warehouse.CSVOptions, sch schema.Schema, bytes, rows *atomic.Int64, hash, text io.Writer, profile *format.JSONProfile) (int64, error) {
 	in = io.TeeReader(in, hash)
 	if f == format.Parquet {
 		_, err := r.Staging.Put(ctx, key, &countingReader{r: in, n: bytes})
@@ -39,7 +40,7 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	}
 	done := make(chan counted, 1)
 	go func() {
-		n, err := countRecords(pr, f, c, csv, sch, rows, profile)
+		n, err := countRecords(pr, f, c, csv, sch, rows, text, profile)
 		// Keep draining so the copy never blocks on a counter that stopped.
 		_, _ = io.Copy(io.Discard, pr)
 		done <- counted{n, err}
@@ -56,12 +57,17 @@ func (r *Runner) stageCopy(ctx context.Context, key string, in io.Reader, f form
 	return res.n, nil
 }
 
-func countRecords(r io.Reader, f format.Format, c format.Compression, csv *warehouse.CSVOptions, sch schema.Schema, rows *atomic.Int64, profile *format.JSONProfile) (int64, error) {
-	dr, err := format.Decompress(r, c)
+func countRecords(r io.Reader, f format.Format, c format.Compression, csv *warehouse.CSVOptions, sch schema.Schema, rows *atomic.Int64,
+	text io.Writer, profile *format.JSONProfile) (int64, error) {
+	rc, err := format.Decompress(r, c)
 	if err != nil {
 		return 0, err
 	}
-	defer dr.Close()
+	defer rc.Close()
+	var dr io.Reader = rc
+	if text != nil {
+		dr = io.TeeReader(rc, text)
+	}
 	switch f {
 	case format.CSV:
 		d, rest := resolveCSV(dr, csv, sch)
@@ -126,6 +132,16 @@ func parquetRows(path string) (int64, error) {
 		return 0, err
 	}
 	return format.ParquetRowCount(f, st.Size())
+}
+
+// parquetRowsAt counts a staged Parquet object's rows from its footer,
+// read by ranges.
+func parquetRowsAt(ctx context.Context, open func(context.Context) (io.ReaderAt, int64, error)) (int64, error) {
+	ra, size, err := open(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return format.ParquetRowCount(ra, size)
 }
 
 // countingReader counts bytes read, for progress.

@@ -59,7 +59,7 @@ func TestCountRecordsSettlesTheDialect(t *testing.T) {
 				}
 				opts := tc.opts
 				var rows atomic.Int64
-				n, err := countRecords(bytes.NewReader(data), format.CSV, c, &opts, tc.sch, &rows, nil)
+				n, err := countRecords(bytes.NewReader(data), format.CSV, c, &opts, tc.sch, &rows, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -81,7 +81,7 @@ func TestCountRecordsSettlesTheDialect(t *testing.T) {
 		}
 		opts := warehouse.CSVOptions{}
 		var rows atomic.Int64
-		n, err := countRecords(strings.NewReader(b.String()), format.CSV, format.None, &opts, nil, &rows, nil)
+		n, err := countRecords(strings.NewReader(b.String()), format.CSV, format.None, &opts, nil, &rows, nil, nil)
 		if err != nil || n != 20000 || opts.Delimiter != ";" {
 			t.Fatalf("counted %d, %v, delimiter %q", n, err, opts.Delimiter)
 		}

@@ -945,7 +945,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	hash := sha256.New()
 	csvOpts := csvOptions(src)
 	var uri string
-	if dl, ok := r.Warehouse.(warehouse.DirectLoader); ok && fmtName != format.Parquet {
+	if dl, ok := r.Warehouse.(warehouse.DirectLoader); ok {
 		if u := r.Staging.ObjectURI(key); u != "" && dl.LoadsDirect(u, fmtName, comp) {
 			uri = u // the engine loads it; the bytes are fetched only if it asks
 		}
@@ -955,7 +955,7 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 		profile = &format.JSONProfile{}
 	}
 	var text utf8Watch
-	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, io.MultiWriter(hash, &text), profile)
+	counted, copyErr := r.stageCopy(ctx, key, in, fmtName, comp, &csvOpts, sch, &bytes, &rows, hash, &text, profile)
 	in.Close()
 	stopProgress()
 	if copyErr != nil {
@@ -972,8 +972,20 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 		defer release()
 		localPath = path
 	}
+	openAt := func(ctx context.Context) (io.ReaderAt, int64, error) {
+		ra, err := r.Staging.OpenAt(ctx, key)
+		if err != nil {
+			return nil, 0, err
+		}
+		return ra, ra.Size(), nil
+	}
 	if fmtName == format.Parquet {
-		if counted, err = parquetRows(localPath); err != nil {
+		if uri != "" {
+			counted, err = parquetRowsAt(ctx, openAt)
+		} else {
+			counted, err = parquetRows(localPath)
+		}
+		if err != nil {
 			return nil, nil, fmt.Errorf("count rows of %s: %w", obj.Key, err)
 		}
 	}
@@ -987,10 +999,11 @@ func (r *Runner) loadObject(ctx context.Context, objSrc source.ObjectSource, p *
 	spec := warehouse.LoadSpec{
 		RunID: runID, Pipeline: p.Name, Target: p.Target, ObjectKey: obj.Key, Fingerprint: obj.Fingerprint, ContentHash: or.ContentHash,
 		Path: localPath, Format: fmtName, Compression: comp, Schema: sch, Key: p.Key, CSV: csvOpts,
-		Parse: DeclaredParse(sch), URI: uri, Records: counted, UTF8: comp == format.None && text.valid(), Profile: profile,
+		Parse: DeclaredParse(sch), URI: uri, Records: counted, UTF8: fmtName != format.Parquet && text.valid(), Profile: profile,
 	}
 	if uri != "" {
 		spec.Open = func(ctx context.Context) (io.ReadCloser, error) { return r.Staging.Open(ctx, key) }
+		spec.OpenAt = openAt
 	}
 	st, err := r.stage(ctx, p.Name, spec)
 	if err != nil {

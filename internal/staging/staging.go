@@ -296,6 +296,57 @@ func (bk *Bucket) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	return r, nil
 }
 
+// ReaderAt is random access to a stored object, each read a ranged
+// request: for a Parquet footer, without fetching the whole object.
+type ReaderAt struct {
+	ctx  context.Context
+	bk   *Bucket
+	key  string
+	size int64
+}
+
+// OpenAt opens the object key for random access; reads use ctx.
+func (bk *Bucket) OpenAt(ctx context.Context, key string) (*ReaderAt, error) {
+	if err := checkKey(key); err != nil {
+		return nil, bk.errorf("open", key, err)
+	}
+	a, err := bk.b.Attributes(ctx, key)
+	if err != nil {
+		return nil, bk.errorf("open", key, err)
+	}
+	return &ReaderAt{ctx: ctx, bk: bk, key: key, size: a.Size}, nil
+}
+
+// Size is the object's length in bytes.
+func (r *ReaderAt) Size() int64 { return r.size }
+
+// ReadAt implements io.ReaderAt with one ranged read.
+func (r *ReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, r.bk.errorf("read", r.key, fmt.Errorf("negative offset %d", off))
+	}
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := int64(len(p))
+	if off+n > r.size {
+		n = r.size - off
+	}
+	rr, err := r.bk.b.NewRangeReader(r.ctx, r.key, off, n, nil)
+	if err != nil {
+		return 0, r.bk.errorf("read", r.key, err)
+	}
+	defer rr.Close()
+	got, err := io.ReadFull(rr, p[:n])
+	if err != nil {
+		return got, r.bk.errorf("read", r.key, err)
+	}
+	if got < len(p) {
+		return got, io.EOF
+	}
+	return got, nil
+}
+
 // Exists reports whether the object key exists.
 func (bk *Bucket) Exists(ctx context.Context, key string) (bool, error) {
 	if err := checkKey(key); err != nil {

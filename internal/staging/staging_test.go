@@ -488,3 +488,53 @@ func TestObjectURI(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAt reads a stored object by ranges on every backend: reads
+// inside, across and past its end, and the errors of a missing object,
+// a bad key and a negative offset.
+func TestOpenAt(t *testing.T) {
+	ctx := context.Background()
+	data := []byte("0123456789abcdefghij")
+	for _, be := range backends(t) {
+		t.Run(be.name, func(t *testing.T) {
+			b := be.open(t)
+			if _, err := b.Put(ctx, "p/obj", bytes.NewReader(data)); err != nil {
+				t.Fatal(err)
+			}
+			r, err := b.OpenAt(ctx, "p/obj")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Size() != int64(len(data)) {
+				t.Fatalf("size %d, want %d", r.Size(), len(data))
+			}
+			tests := []struct {
+				off, n int
+				want   string
+				eof    bool
+			}{
+				{0, 4, "0123", false},
+				{10, 10, "abcdefghij", false},
+				{16, 8, "ghij", true},
+				{20, 1, "", true},
+				{25, 1, "", true},
+			}
+			for _, tt := range tests {
+				p := make([]byte, tt.n)
+				n, err := r.ReadAt(p, int64(tt.off))
+				if string(p[:n]) != tt.want || (err == io.EOF) != tt.eof || (err != nil && err != io.EOF) {
+					t.Errorf("ReadAt(%d bytes at %d) = %q, %v; want %q, EOF %v", tt.n, tt.off, p[:n], err, tt.want, tt.eof)
+				}
+			}
+			if _, err := r.ReadAt(make([]byte, 1), -1); err == nil || !strings.Contains(err.Error(), "p/obj") {
+				t.Errorf("negative offset: %v", err)
+			}
+			if _, err := b.OpenAt(ctx, "p/missing"); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("missing object: %v", err)
+			}
+			if _, err := b.OpenAt(ctx, "../escape"); err == nil {
+				t.Error("a key leaving the bucket was opened")
+			}
+		})
+	}
+}

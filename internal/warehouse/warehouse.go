@@ -78,6 +78,9 @@ type LoadSpec struct {
 	// Open streams the staged object's bytes, as stored (compressed
 	// when Compression says so), when Path is "". Use OpenData.
 	Open func(ctx context.Context) (io.ReadCloser, error)
+	// OpenAt gives random access to the staged object and its size
+	// when Path is "" (a Parquet footer is read without the rest).
+	OpenAt func(ctx context.Context) (io.ReaderAt, int64, error)
 	// Records is how many records shp counted in the object while it
 	// copied it (0 when it did not count): an engine that parses the
 	// object itself checks its own count against it.

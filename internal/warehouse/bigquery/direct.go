@@ -15,11 +15,21 @@ import (
 )
 
 // LoadsDirect implements warehouse.DirectLoader: with direct_loads on,
-// a CSV or JSON Lines object staged uncompressed on Cloud Storage is
-// loaded by a load job reading it there, so its bytes never pass through
-// shp (see stager.direct). Everything else is read by shp and uploaded.
+// a CSV or JSON Lines object (plain or gzip) or a Parquet object staged
+// on Cloud Storage is loaded by a load job reading it there, so its
+// bytes never pass through shp (see stager.direct). Everything else is
+// read by shp and uploaded.
 func (w *Warehouse) LoadsDirect(uri string, f format.Format, c format.Compression) bool {
-	return w.cfg.DirectLoads && strings.HasPrefix(uri, "gs://") && (f == format.CSV || f == format.JSONL) && (c == format.None || c == "")
+	if !w.cfg.DirectLoads || !strings.HasPrefix(uri, "gs://") {
+		return false
+	}
+	switch f {
+	case format.CSV, format.JSONL:
+		return c == format.None || c == "" || c == format.Gzip
+	case format.Parquet:
+		return c == format.None || c == ""
+	}
+	return false
 }
 
 // fileTable is the table a direct load writes the object's fields into,
@@ -31,11 +41,18 @@ func (s *stager) fileTable() string { return s.raw + "_f" }
 // UTF-8 (shp checked every byte), and how shp reads it needs nothing a
 // load job cannot do: for CSV, a header and no quoted empty string read
 // as text; for JSON Lines, shp's profile of every member, with no record
-// set aside, no nested value and no member twice in a record.
+// set aside, no nested value and no member twice in a record; for
+// Parquet, a way to read its footer.
 func (s *stager) canLoadDirect() bool {
 	sp := s.spec
-	if sp.URI == "" || sp.Path != "" || sp.Open == nil || sp.Records <= 0 || !sp.UTF8 ||
+	if sp.URI == "" || sp.Path != "" || sp.Open == nil || sp.Records <= 0 ||
 		!s.w.LoadsDirect(sp.URI, sp.Format, sp.Compression) || sp.Encoding != "" {
+		return false
+	}
+	if sp.Format == format.Parquet {
+		return sp.OpenAt != nil // and each column as directParquet says
+	}
+	if !sp.UTF8 {
 		return false
 	}
 	for _, c := range s.cols {
@@ -99,9 +116,12 @@ func loadableName(n string) bool {
 // result is the same either way.
 func (s *stager) direct(ctx context.Context) (st *warehouse.Staged, ok bool, err error) {
 	var n int64
-	if s.spec.Format == format.JSONL {
+	switch s.spec.Format {
+	case format.JSONL:
 		n, ok, err = s.directJSON(ctx)
-	} else {
+	case format.Parquet:
+		n, ok, err = s.directParquet(ctx)
+	default:
 		n, ok, err = s.directCSV(ctx)
 	}
 	if err != nil || !ok || n != s.spec.Records {
@@ -226,6 +246,93 @@ func (s *stager) directJSON(ctx context.Context) (n int64, ok bool, err error) {
 	return n, err == nil, err
 }
 
+// directParquet loads a Parquet object by a load job into the file
+// table, each column of its own type, and makes the raw table of it; n
+// is its rows. It gives way unless every column a load job reads is
+// one whose values shp's reading gives the same (64-bit integers and
+// floats, booleans, UTF-8 text, dates, UTC timestamps in microseconds,
+// decimals that fit NUMERIC), and every column staged from it is
+// declared with exactly the file's type and no layout or parse of its
+// own (or the columns are the file's): then no value converts, nor
+// can fail to.
+func (s *stager) directParquet(ctx context.Context) (n int64, ok bool, err error) {
+	ra, size, err := s.spec.OpenAt(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("open %s: %w", s.spec.URI, err)
+	}
+	_, leaves, err := format.OpenFlatParquetAt(ra, size, "BigQuery")
+	if err != nil {
+		return 0, false, nil // shp's reading says what is wrong
+	}
+	fields := make([]string, len(leaves))
+	at := make([]int, len(leaves))
+	sch := bq.Schema{}
+	seen := map[string]bool{}
+	if !s.infer {
+		s.present = make([]bool, len(s.cols))
+	}
+	for i, l := range leaves {
+		c := describeParquet(l)
+		lt, loadable := c.loadType()
+		if !loadable || !loadableName(c.name) || seen[strings.ToLower(c.name)] {
+			return 0, false, nil
+		}
+		seen[strings.ToLower(c.name)] = true
+		fields[i], at[i] = c.name, -1
+		sch = append(sch, &bq.FieldSchema{Name: c.name, Type: bq.FieldType(lt.Type)})
+		if s.infer {
+			lt.Name = c.name
+			at[i] = len(s.cols)
+			s.cols = append(s.cols, lt)
+			continue
+		}
+		j, found := lookupCol(s.cols, s.fileName(c.name))
+		if !found || s.present[j] {
+			s.noteExtra(c.name)
+			continue
+		}
+		if !s.sameType(s.cols[j], lt) {
+			return 0, false, nil
+		}
+		at[i] = j
+		s.present[j] = true
+	}
+	if s.infer {
+		s.present = make([]bool, len(s.cols))
+		for i := range s.present {
+			s.present[i] = true
+		}
+		s.parquetTypes = true
+	} else {
+		s.noteMissing()
+	}
+	ref := bq.NewGCSReference(s.spec.URI)
+	ref.SourceFormat = bq.Parquet
+	ref.Schema = sch
+	ref.MaxBadRecords = 0
+	if ok, err := s.loadFileTable(ctx, sch, ref); err != nil || !ok {
+		return 0, false, err
+	}
+	s.typedRaw = true
+	n, err = s.rawFromFile(ctx, fields, at, nil)
+	return n, err == nil, err
+}
+
+// sameType reports whether a declared column takes a Parquet column of
+// load type lt as it is: the same type (a NUMERIC wide enough), no
+// layout or parse of its own, null tokens only on text.
+func (s *stager) sameType(c, lt column) bool {
+	p := s.parse(c.Name)
+	if c.Type != lt.Type || c.Format != "" || len(p.Layouts) > 0 || p.EpochUnit != "" || p.DecimalComma || p.Thousands != "" ||
+		len(p.NullTokens) > 0 && c.Type != "STRING" {
+		return false
+	}
+	if c.Type == "NUMERIC" && c.Precision > 0 {
+		return lt.Scale <= c.Scale && lt.Precision-lt.Scale <= c.Precision-c.Scale
+	}
+	return true
+}
+
 // sameValues checks the file table's columns against shp's profile of
 // the object's members.
 func (s *stager) sameValues(ctx context.Context, p *format.JSONProfile) (bool, error) {
@@ -275,7 +382,7 @@ func (s *stager) undoDirect(ctx context.Context, declared []column) error {
 	s.cols = append([]column(nil), declared...)
 	s.drift, s.extra, s.missing, s.present = nil, nil, nil, nil
 	s.records, s.shapeBad = 0, 0
-	s.jsonKinds = nil
+	s.jsonKinds, s.parquetTypes, s.typedRaw = nil, false, false
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package bigquery
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -8,10 +10,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/parquet-go/parquet-go"
 	"google.golang.org/api/option"
 
 	"github.com/shp-dev/shp/internal/format"
@@ -48,6 +52,8 @@ func TestDirectLoadFromGCS(t *testing.T) {
 	tests := []struct {
 		name, data string
 		jsonl      bool   // JSON Lines, not CSV
+		parquet    bool   // Parquet, not CSV
+		gzip       int    // compressed in this many gzip members
 		schema     string // "" infers the columns
 		key        []string
 		nulls      []string
@@ -107,19 +113,59 @@ func TestDirectLoadFromGCS(t *testing.T) {
 			data: `{"id":1,"a-b":"x"}` + "\n"},
 		{name: "json: BigQuery read a value otherwise", jsonl: true, schema: jtyped, tamper: true,
 			data: `{"id":1,"amount":1.50}` + "\n"},
+		// The emulator loads a gzip object as no rows (real BigQuery
+		// decompresses it): the count check sends it through shp.
+		{name: "gzip csv", schema: typed, gzip: 1,
+			data: "id,name,amount\n1,\"a, b\",1.5\n2,b,2\n3,c,3\n"},
+		{name: "gzip csv in three members", schema: typed, gzip: 3,
+			data: "id,name,amount\n1,a,1.5\n2,b,2\n3,c,3\n"},
+		{name: "gzip json", jsonl: true, schema: jtyped, gzip: 2,
+			data: `{"id":1,"name":"a"}` + "\n" + `{"id":2,"amount":2.50}` + "\n" + `{"id":3}` + "\n"},
+
+		{name: "parquet: every type a load job reads as shp does, inferred", parquet: true, direct: true,
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 1.5, true, 20454, at, 12345}, {-2, nil, -0.25, false, 0, at.Add(time.Microsecond), -1}})},
+		{name: "parquet: declared with the file's types, one extra, one missing", parquet: true, schema: jtyped, direct: true,
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 1.5, true, 20454, at, 12345}})},
+		{name: "parquet: declared NUMERIC(5,1) narrower than the file's", parquet: true,
+			schema: `[{"name":"id","type":"INT64"},{"name":"amount","type":"NUMERIC","precision":"5","scale":"1"}]`,
+			data:   parquetOf(t, []pqEvery{{1, nil, 0, false, 0, at, 5}})},
+		{name: "parquet: declared NUMERIC(12,3) as wide", parquet: true, direct: true,
+			schema: `[{"name":"id","type":"INT64"},{"name":"amount","type":"NUMERIC","precision":"12","scale":"3"}]`,
+			data:   parquetOf(t, []pqEvery{{1, nil, 0, false, 0, at, 5}})},
+		{name: "parquet: a type other than the file's", parquet: true, schema: `[{"name":"id","type":"STRING"}]`,
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 1.5, true, 20454, at, 1}})},
+		{name: "parquet: a REQUIRED column empty", parquet: true, schema: `[{"name":"id","type":"INT64"},{"name":"name","type":"STRING","mode":"REQUIRED"}]`,
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 0, false, 0, at, 0}, {2, nil, 0, false, 0, at, 0}})},
+		{name: "parquet: a unique merge key", parquet: true, schema: jtyped, key: []string{"id"}, direct: true,
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 0, false, 0, at, 0}, {2, nil, 0, false, 0, at, 0}})},
+		{name: "parquet: a key twice", parquet: true, schema: jtyped, key: []string{"id"},
+			data: parquetOf(t, []pqEvery{{1, ptr("a"), 0, false, 0, at, 0}, {1, ptr("b"), 0, false, 0, at, 0}})},
+		{name: "parquet: 32-bit floats", parquet: true, data: parquetOf(t, []pqFloat32{{1, 0.1}})},
+		{name: "parquet: nanoseconds", parquet: true, data: parquetOf(t, []pqNanos{{1, at.Add(time.Nanosecond)}})},
+		{name: "parquet: milliseconds (the emulator reads them as microseconds)", parquet: true, data: parquetOf(t, []pqMillis{{1, at.UnixMilli()}})},
+		{name: "parquet: local timestamps (the emulator misreads them)", parquet: true, data: parquetOf(t, []pqLocal{{1, at.UnixMicro()}})},
+		{name: "parquet: unsigned integers", parquet: true, data: parquetOf(t, []pqUnsigned{{1, 1 << 63}})},
+		{name: "parquet: a decimal wider than NUMERIC", parquet: true, data: parquetOf(t, []pqWide{{1, 5}})},
 	}
 	ctx := context.Background()
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := openTest(t, freshKey()) // the emulator slows with every table it holds
 			f, ext := format.CSV, "csv"
-			if tt.jsonl {
+			switch {
+			case tt.jsonl:
 				f, ext = format.JSONL, "jsonl"
+			case tt.parquet:
+				f, ext = format.Parquet, "parquet"
 			}
 			key := fmt.Sprintf("p/run-1/object-%d.%s", i, ext)
-			gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "stage", Name: key}, Content: []byte(tt.data)})
+			stored, comp := tt.data, format.None
+			if tt.gzip > 0 {
+				stored, comp, key = gzipped(t, tt.data, tt.gzip), format.Gzip, key+".gz"
+			}
+			gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: "stage", Name: key}, Content: []byte(stored)})
 			spec := warehouse.LoadSpec{RunID: "r1", Pipeline: "p", Target: fmt.Sprintf("t%d", i), ObjectKey: key,
-				Format: f, Key: tt.key, CSV: warehouse.CSVOptions{NullValues: tt.nulls}}
+				Format: f, Compression: comp, Key: tt.key, CSV: warehouse.CSVOptions{NullValues: tt.nulls}}
 			if tt.tokens != nil {
 				spec.Parse = map[string]warehouse.ColumnParse{"name": {NullTokens: tt.tokens}}
 			}
@@ -127,7 +173,7 @@ func TestDirectLoadFromGCS(t *testing.T) {
 				spec.Schema = mustSchema(t, tt.schema)
 			}
 			streamed := spec
-			streamed.Path = writeFile(t, "object."+ext, tt.data)
+			streamed.Path = writeFile(t, "object."+ext, stored)
 			want, err := w.Stage(ctx, streamed)
 			if err != nil {
 				t.Fatal(err)
@@ -140,6 +186,9 @@ func TestDirectLoadFromGCS(t *testing.T) {
 			fromURI.Records, fromURI.UTF8 = want.Loaded+want.Quarantined, utf8.ValidString(tt.data)
 			if tt.records != 0 {
 				fromURI.Records = tt.records
+			}
+			fromURI.OpenAt = func(context.Context) (io.ReaderAt, int64, error) {
+				return strings.NewReader(stored), int64(len(stored)), nil
 			}
 			if tt.jsonl {
 				fromURI.Profile = profileOf(t, tt.data)
@@ -167,6 +216,79 @@ func TestDirectLoadFromGCS(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gzipped compresses data in members gzip members.
+func gzipped(t *testing.T, data string, members int) string {
+	t.Helper()
+	var b bytes.Buffer
+	per := len(data)/members + 1
+	for i := 0; i < len(data); i += per {
+		z := gzip.NewWriter(&b)
+		if _, err := z.Write([]byte(data[i:min(i+per, len(data))])); err != nil {
+			t.Fatal(err)
+		}
+		if err := z.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// pqEvery is a Parquet row of every type a load job reads as shp does.
+type pqEvery struct {
+	ID     int64     `parquet:"id"`
+	Name   *string   `parquet:"name,optional"`
+	Score  float64   `parquet:"score"`
+	OK     bool      `parquet:"ok"`
+	Day    int32     `parquet:"day,date"`
+	At     time.Time `parquet:"at,timestamp(microsecond)"`
+	Amount int64     `parquet:"amount,decimal(2:10)"`
+}
+
+type pqFloat32 struct {
+	ID int64   `parquet:"id"`
+	F  float32 `parquet:"f"`
+}
+
+type pqNanos struct {
+	ID int64     `parquet:"id"`
+	At time.Time `parquet:"at,timestamp(nanosecond)"`
+}
+
+type pqLocal struct {
+	ID int64 `parquet:"id"`
+	At int64 `parquet:"at,timestamp(microsecond:local)"`
+}
+
+type pqMillis struct {
+	ID int64 `parquet:"id"`
+	At int64 `parquet:"at,timestamp(millisecond:local)"`
+}
+
+type pqUnsigned struct {
+	ID int64  `parquet:"id"`
+	U  uint64 `parquet:"u"`
+}
+
+type pqWide struct {
+	ID int64 `parquet:"id"`
+	D  int64 `parquet:"d,decimal(12:18)"`
+}
+
+// at is a timestamp with microseconds.
+var at = time.Date(2026, 3, 4, 5, 6, 7, 891011000, time.UTC)
+
+func ptr[T any](v T) *T { return &v }
+
+// parquetOf writes rows as a Parquet file.
+func parquetOf[T any](t *testing.T, rows []T) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := parquet.Write(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // profileOf profiles a JSON Lines object as the pipeline's copy does.

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
+	"os"
 	"strconv"
 	"time"
 
@@ -26,6 +28,7 @@ type pqColumn struct {
 	timestamp bool
 	utc       bool
 	timeOfDay bool
+	unsigned  bool
 	unit      time.Duration // of a timestamp or time of day
 }
 
@@ -34,7 +37,7 @@ func describeParquet(c *parquet.Column) pqColumn {
 	t := c.Type()
 	l := format.DescribeParquet(t)
 	return pqColumn{name: c.Name(), kind: t.Kind(), text: l.Text, decimal: l.Decimal, scale: l.Scale, precision: l.Precision,
-		date: l.Date, timestamp: l.Timestamp, utc: l.UTC, timeOfDay: l.TimeOfDay, unit: l.Unit}
+		date: l.Date, timestamp: l.Timestamp, utc: l.UTC, timeOfDay: l.TimeOfDay, unsigned: l.Unsigned, unit: l.Unit}
 }
 
 // bqType is the BigQuery type a Parquet column's values have, for a
@@ -65,6 +68,39 @@ func (p pqColumn) bqType() column {
 		return column{Type: "BYTES"}
 	}
 	return column{Type: "STRING"}
+}
+
+// loadType is the type a load job reads the column's values into when
+// they are the very values shp's reading gives; ok is false for the
+// rest (32-bit floats, unsigned and INT96 integers, timestamps other
+// than UTC in microseconds (the emulator reads milliseconds as
+// microseconds and misreads local ones, which real BigQuery may not),
+// times of day, bytes, decimals wider than NUMERIC).
+func (p pqColumn) loadType() (c column, ok bool) {
+	switch {
+	case p.text:
+		return column{Type: "STRING"}, true
+	case p.decimal:
+		if p.scale > 9 || p.precision-p.scale > 29 || p.kind != parquet.Int32 && p.kind != parquet.Int64 && p.kind != parquet.FixedLenByteArray && p.kind != parquet.ByteArray {
+			return column{}, false
+		}
+		return column{Type: "NUMERIC", Precision: p.precision, Scale: p.scale}, true
+	case p.date:
+		return column{Type: "DATE"}, p.kind == parquet.Int32
+	case p.timestamp:
+		return column{Type: "TIMESTAMP"}, p.utc && p.unit == time.Microsecond && p.kind == parquet.Int64
+	case p.timeOfDay, p.unsigned:
+		return column{}, false
+	}
+	switch p.kind {
+	case parquet.Boolean:
+		return column{Type: "BOOL"}, true
+	case parquet.Int32, parquet.Int64:
+		return column{Type: "INT64"}, true
+	case parquet.Double:
+		return column{Type: "FLOAT64"}, true
+	}
+	return column{}, false
 }
 
 // text renders a value as the text its column's type reads.
@@ -114,11 +150,42 @@ func (p pqColumn) textOf(v parquet.Value) (string, error) {
 	return "", fmt.Errorf("parquet column %q: values of kind %s are not read", p.name, p.kind)
 }
 
+// download copies the staged object into a temporary file.
+func (s *stager) download() (string, error) {
+	r, err := s.openData()
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp(s.w.tempDirOf(), "shp-bq-*.parquet")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("fetch %s: %w", s.spec.URI, err)
+	}
+	return f.Name(), nil
+}
+
 // readParquet reads a flat Parquet object's rows, each value as text,
 // into the load file: a row's line is its number, its raw text the row
 // as JSON.
 func (s *stager) readParquet(out *bufio.Writer) error {
-	pf, f, leaves, err := format.OpenFlatParquet(s.spec.Path, "BigQuery")
+	path := s.spec.Path
+	if path == "" { // staged on Cloud Storage: fetched now that a load job did not take it
+		local, err := s.download()
+		if err != nil {
+			return err
+		}
+		defer os.Remove(local)
+		path = local
+	}
+	pf, f, leaves, err := format.OpenFlatParquet(path, "BigQuery")
 	if err != nil {
 		return err
 	}

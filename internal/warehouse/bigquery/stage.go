@@ -96,6 +96,7 @@ type stager struct {
 	jsonKinds         []kindSet // what JSON values each column held, for inference
 	jsonKeys          []string  // a JSON file's keys, when the columns are inferred
 	parquetTypes      bool      // the columns' types are a Parquet file's own
+	typedRaw          bool      // the raw table's columns have the staged columns' types (a Parquet load job)
 	records, shapeBad int64     // records read, and those set aside by shp
 	steps             int       // jobs run, for their ids
 }
@@ -1079,9 +1080,12 @@ func (s *stager) typeRows(ctx context.Context) (*warehouse.Staged, error) {
 			convs = append(convs, "CAST(NULL AS "+c.Type+") AS "+out)
 		} else {
 			t := ident(fmt.Sprintf("c%d", i))
-			conv := convert(t, c, s.parse(c.Name), s.spec.MonthFirst)
+			conv := t
+			if !s.typedRaw {
+				conv = convert(t, c, s.parse(c.Name), s.spec.MonthFirst)
+			}
 			convs = append(convs, conv+" AS "+out)
-			if c.Type != "STRING" {
+			if c.Type != "STRING" && !s.typedRaw {
 				reasons = append(reasons, fmt.Sprintf("IF(%s IS NOT NULL AND %s IS NULL, FORMAT('CAST (column %%s): could not convert \"%%s\" to %%s; ', %s, %s, %s), '')",
 					t, out, literal(c.Name), t, literal(c.typeName())))
 			}

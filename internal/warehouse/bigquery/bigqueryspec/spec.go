@@ -67,8 +67,9 @@ type Config struct {
 	StagingExpiration Duration `json:"staging_expiration"`
 	// JobTimeout bounds every call to BigQuery.
 	JobTimeout Duration `json:"job_timeout"`
-	// DirectLoads lets load jobs read clean CSV objects straight from a
-	// gs:// staging bucket (see the README, "How loads work").
+	// DirectLoads lets load jobs read clean CSV, JSON Lines and Parquet
+	// objects straight from a gs:// staging bucket (see the README,
+	// "Loads straight from gs://").
 	DirectLoads bool `json:"direct_loads"`
 }
 
@@ -147,7 +148,7 @@ func Fields() []spec.Field {
 		{Name: "job_timeout", Type: spec.Duration, Default: DefaultJobTimeout,
 			Doc: "The longest shp waits for one call to BigQuery (a job and its results)."},
 		{Name: "direct_loads", Type: spec.Bool, Default: true,
-			Doc: "With a `gs://` staging bucket, a load job reads each clean, uncompressed CSV object where it is staged, " +
+			Doc: "With a `gs://` staging bucket, a load job reads each clean CSV, JSON Lines (plain or gzip) or Parquet object where it is staged, " +
 				"so its bytes do not pass through shp; rows set aside from it later (by quality rules) have no line number. " +
 				"false: shp reads and uploads every object."},
 	}
