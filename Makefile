@@ -32,8 +32,8 @@ chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=du
 bigquery-emulator: ## serve the BigQuery emulator (project shp-test) on :9050, for warehouse.type bigquery with endpoint http://localhost:9050
 	$(GO) tool bigquery-emulator --project=shp-test --port=9050
 
-bigquery-suite: ## the warehouse conformance suite and Great Expectations' cases on the BigQuery warehouse, against the emulator (hours)
-	SHP_BIGQUERY_SUITE=1 $(GO) test -count=1 -timeout 6h -run '^(TestConformance|TestGEConformance)$$' -v ./internal/warehouse/bigquery/
+bigquery-suite: ## the warehouse conformance suite, Great Expectations' cases and every direct-load case on the BigQuery warehouse, against the emulator (hours)
+	SHP_BIGQUERY_SUITE=1 $(GO) test -count=1 -timeout 6h -run '^(TestConformance|TestGEConformance|TestDirectLoadFromGCS)$$' -v ./internal/warehouse/bigquery/
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
