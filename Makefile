@@ -3,14 +3,17 @@ GO      ?= go
 BIN     ?= bin/shp
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
+# DuckDB's Arrow interface: PostgreSQL extractions reach DuckDB as typed
+# batches. A build without the tag works too, and extracts text.
+TAGS    ?= -tags duckdb_arrow
 
 .PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite
 
 build: ## build bin/shp
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
+	$(GO) build $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
 
 test: ## run the whole test suite
-	$(GO) test ./...
+	$(GO) test $(TAGS) ./...
 
 demo: build ## run the quick start pipeline, print its summary and what self-healing did; then a flaky API source
 	$(BIN) run --config examples/quickstart --full-refresh
@@ -22,12 +25,12 @@ demo: build ## run the quick start pipeline, print its summary and what self-hea
 	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY) and its incremental run (1.2% changed vs COPY of the delta + DuckDB), MariaDB extraction (1M vs the mysql client), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY)
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
-	$(GO) test -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
+	$(GO) test $(TAGS) -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/
+	$(GO) test $(TAGS) -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
 
 chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all, or bigquery, opt-in: the emulator, hours for every class; a list such as duckdb,postgres,bigquery), print healed/escalated/failed/wrong/lost per warehouse and class; SHP_CHAOS_CLASSES (class names, comma-separated, or a regexp) and SHP_CHAOS_TRIALS (3) run a sample, SHP_CHAOS_TIMEOUT (60m) caps it
 	@report=$$(mktemp); SHP_CHAOS_WAREHOUSE=$${SHP_CHAOS_WAREHOUSE:-all} SHP_CHAOS_REPORT=$$report \
-	$(GO) test -count=1 -timeout $${SHP_CHAOS_TIMEOUT:-60m} -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
+	$(GO) test $(TAGS) -count=1 -timeout $${SHP_CHAOS_TIMEOUT:-60m} -run '^TestFaultInjection$$' ./chaos/; status=$$?; cat $$report; rm -f $$report; exit $$status
 
 bigquery-emulator: ## serve the BigQuery emulator (project shp-test) on :9050, for warehouse.type bigquery with endpoint http://localhost:9050
 	$(GO) tool bigquery-emulator --project=shp-test --port=9050
@@ -37,13 +40,13 @@ bigquery-suite: ## the warehouse conformance suite, Great Expectations' cases an
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
-	$(GO) vet ./...
+	$(GO) vet $(TAGS) ./...
 
 docs: ## rewrite README.md's reference of warehouses and sources from their registered specs (shp config spec)
 	$(GO) run ./cmd/shp config spec --readme README.md
 
 cover: ## per-package statement coverage
-	$(GO) test -cover ./...
+	$(GO) test $(TAGS) -cover ./...
 
 clean:
 	rm -rf bin examples/quickstart/.shp examples/flaky/.shp examples/flaky/.api-url

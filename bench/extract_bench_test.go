@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +32,11 @@ func BenchmarkPostgresExtract(b *testing.B) {
 	rows := extractRows()
 	var bare, shp []measure
 	var copied int64
+	const sums = "SELECT count(*) || '|' || count(DISTINCT aid) || '|' || sum(bid) || '|' || sum(abalance) FROM pgbench_accounts"
+	var want string
+	if err := conn.QueryRow(ctx, sums).Scan(&want); err != nil {
+		b.Fatal(err)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
@@ -49,6 +55,11 @@ func BenchmarkPostgresExtract(b *testing.B) {
 		m := runMeasured(b, bin, "run", "--quiet", "--config", dir)
 		m.wall = time.Since(start)
 		shp = append(shp, m)
+		b.StopTimer()
+		if got := shpQuery(b, bin, dir, strings.Replace(sums, "pgbench_accounts", "accounts", 1)); got != want {
+			b.Fatalf("target: rows|keys|sum(bid)|sum(abalance) = %s, source %s", got, want)
+		}
+		b.StartTimer()
 	}
 	b.StopTimer()
 	if copied != int64(rows) {
@@ -106,11 +117,23 @@ func pgAccounts(b *testing.B, extra string) (string, *pgx.Conn, string) {
 			b.Fatal(err)
 		}
 	}
+	bin := buildShp(b)
+	return dsn, conn, bin
+}
+
+// buildShp builds shp for a benchmark, with DuckDB's Arrow interface
+// (typed batches) unless SHP_BENCH_TEXT=1 asks for the text path.
+func buildShp(b *testing.B) string {
+	b.Helper()
 	bin := filepath.Join(b.TempDir(), "shp")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/shp").CombinedOutput(); err != nil {
+	args := []string{"build", "-tags", "duckdb_arrow", "-o", bin, "../cmd/shp"}
+	if os.Getenv("SHP_BENCH_TEXT") == "1" {
+		args = []string{"build", "-o", bin, "../cmd/shp"}
+	}
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
 		b.Fatalf("build shp: %v\n%s", err, out)
 	}
-	return dsn, conn, bin
+	return bin
 }
 
 // pgProject writes a project that extracts pgbench_accounts in chunks of

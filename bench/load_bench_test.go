@@ -112,10 +112,7 @@ func BenchmarkLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	bin := filepath.Join(b.TempDir(), "shp")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/shp").CombinedOutput(); err != nil {
-		b.Fatalf("build shp: %v\n%s", err, out)
-	}
+	bin := buildShp(b)
 
 	var bare, shp []measure
 	b.ResetTimer()

@@ -67,10 +67,7 @@ func BenchmarkMySQLExtract(b *testing.B) {
 	if h, p, ok := strings.Cut(cfg.Addr, ":"); ok {
 		host, port = h, p
 	}
-	bin := filepath.Join(b.TempDir(), "shp")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/shp").CombinedOutput(); err != nil {
-		b.Fatalf("build shp: %v\n%s", err, out)
-	}
+	bin := buildShp(b)
 	var bare, shp []measure
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

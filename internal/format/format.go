@@ -23,6 +23,9 @@ const (
 	JSONL   Format = "jsonl"   // JSON Lines: one JSON object per line
 	JSON    Format = "json"    // a top-level JSON array of objects
 	Parquet Format = "parquet" // Apache Parquet
+	// Arrow is an Apache Arrow IPC stream: typed batches, written only by
+	// shp's own extractors (see source.BatchExtractor), never a source's.
+	Arrow Format = "arrow"
 )
 
 // Compression is the compression wrapped around an input file.

@@ -100,6 +100,13 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		return nil, nil, err
 	}
+	if readsArrow(r.Warehouse) {
+		if bx, ok := ex.(source.BatchExtractor); ok {
+			if _, err := bx.UseBatches(ctx); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	// The extraction runs beside the loading: each chunk is staged in the
 	// warehouse while the source writes the next one.
 	ectx, cancel := context.WithCancel(ctx)
@@ -410,8 +417,9 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 			found = true
 		}
 	}
-	if !found || d.WatermarkBefore != st.since || len(d.ChunkFiles) != d.Chunks || d.Format == "" {
-		return nil, false, nil
+	if !found || d.WatermarkBefore != st.since || len(d.ChunkFiles) != d.Chunks || d.Format == "" ||
+		format.Format(d.Format) == format.Arrow && !readsArrow(r.Warehouse) {
+		return nil, false, nil // typed batches this build cannot read are extracted again
 	}
 	for _, c := range d.ChunkFiles {
 		if ok, err := r.Staging.Exists(ctx, c.Key); err != nil || !ok {
@@ -442,6 +450,12 @@ func (r *Runner) resumeExtraction(ctx context.Context, p *config.Pipeline, src *
 		}
 	}
 	return items, true, nil
+}
+
+// readsArrow reports whether a warehouse stages Arrow streams.
+func readsArrow(w warehouse.Warehouse) bool {
+	ar, ok := w.(warehouse.ArrowReader)
+	return ok && ar.ReadsArrow()
 }
 
 // reportTask tells the healer what the source's retries healed and, when

@@ -55,6 +55,14 @@ type Extractor interface {
 	Close() error
 }
 
+// BatchExtractor is an extractor that can write typed batches (Arrow IPC
+// streams, format.Arrow) instead of text, for a warehouse that scans
+// them without parsing. UseBatches switches it, when its source allows,
+// before Extract; Format then says which it writes.
+type BatchExtractor interface {
+	UseBatches(ctx context.Context) (bool, error)
+}
+
 // ExtractRequest says what to extract.
 type ExtractRequest struct {
 	// Since is the watermark of the last committed extraction, "" for none.

@@ -176,3 +176,14 @@ func (x *redactedExtractor) TakeRetries() []resilience.Retry {
 	}
 	return retries
 }
+
+// UseBatches implements BatchExtractor when the source's extractor does:
+// otherwise it writes text.
+func (x *redactedExtractor) UseBatches(ctx context.Context) (bool, error) {
+	bx, ok := x.Extractor.(BatchExtractor)
+	if !ok {
+		return false, nil
+	}
+	on, err := bx.UseBatches(ctx)
+	return on, x.red.Error(err)
+}

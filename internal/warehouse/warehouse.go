@@ -210,6 +210,13 @@ type DirectLoader interface {
 	LoadsDirect(uri string, f format.Format, c format.Compression) bool
 }
 
+// ArrowReader is a warehouse that may stage Arrow IPC streams
+// (format.Arrow): an extractor that can (source.BatchExtractor) then
+// writes typed batches instead of text.
+type ArrowReader interface {
+	ReadsArrow() bool
+}
+
 // Staged is one object loaded into a staging table, with its bad rows set
 // aside for the quarantine table.
 type Staged struct {

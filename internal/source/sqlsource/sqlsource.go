@@ -159,6 +159,8 @@ type extractor struct {
 	query   string
 	args    []any
 	unbound error
+	// batches says the chunks are Arrow IPC streams (UseBatches).
+	batches bool
 }
 
 func open(s source.Spec, engineName string) (*extractor, error) {
@@ -214,7 +216,12 @@ func open(s source.Spec, engineName string) (*extractor, error) {
 	return x, nil
 }
 
-func (x *extractor) Format() format.Format { return format.CSV }
+func (x *extractor) Format() format.Format {
+	if x.batches {
+		return format.Arrow
+	}
+	return format.CSV
+}
 
 func (x *extractor) Close() error { return x.eng.close() }
 
@@ -591,11 +598,16 @@ func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, n
 			return err
 		}
 		cw := &countingWriter{w: c}
-		if _, err := io.WriteString(cw, header); err != nil {
-			c.Discard()
-			return err
+		var n int64
+		if pg, ok := x.eng.(*pgEngine); ok && x.batches {
+			n, err = pg.copyArrow(ctx, query, cw)
+		} else {
+			if _, err := io.WriteString(cw, header); err != nil {
+				c.Discard()
+				return err
+			}
+			n, err = x.eng.copyCSV(ctx, query, ncols, cw, x.args)
 		}
-		n, err := x.eng.copyCSV(ctx, query, ncols, cw, x.args)
 		if err != nil {
 			c.Discard()
 			x.eng.reset()

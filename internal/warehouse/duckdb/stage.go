@@ -128,15 +128,20 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.qtable)+" "+quarantineStageColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine staging table: %w", err)
 	}
-	if s.spec.Encoding != "" && s.spec.Format != format.Parquet {
+	if s.spec.Encoding != "" && s.spec.Format != format.Parquet && s.spec.Format != format.Arrow {
 		if err := s.transcode(); err != nil {
 			return nil, err
 		}
 	}
-	if err := sqlplan.StageFormat(s.spec.Format,
-		func() error { return s.stageCSV(ctx, declared) },
-		func() error { return s.stageJSON(ctx, declared) },
-		func() error { return s.stageParquet(ctx, declared) }); err != nil {
+	if s.spec.Format == format.Arrow {
+		err = s.stageArrow(ctx, declared)
+	} else {
+		err = sqlplan.StageFormat(s.spec.Format,
+			func() error { return s.stageCSV(ctx, declared) },
+			func() error { return s.stageJSON(ctx, declared) },
+			func() error { return s.stageParquet(ctx, declared) })
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := s.convertParsed(ctx); err != nil {
@@ -736,6 +741,12 @@ func (s *stager) jsonKeys(ctx context.Context, path string) (map[string]string, 
 func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) error {
 	src := fmt.Sprintf("(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS %s FROM read_parquet(%s, file_row_number=true))",
 		ident(lineCol), literal(s.spec.Path))
+	return s.stageColumns(ctx, src, declared)
+}
+
+// stageColumns stages src, a typed source with its line numbers (a
+// Parquet file, an Arrow stream), into the declared columns by name.
+func (s *stager) stageColumns(ctx context.Context, src string, declared []declaredColumn) error {
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
