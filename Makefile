@@ -13,7 +13,7 @@ build: ## build bin/shp
 	$(GO) build $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
 
 test: ## run the whole test suite
-	$(GO) test $(TAGS) ./...
+	$(GO) test $(TAGS) -timeout 30m ./...
 
 demo: build ## run the quick start pipeline, print its summary and what self-healing did; then a flaky API source
 	$(BIN) run --config examples/quickstart --full-refresh

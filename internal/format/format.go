@@ -25,6 +25,7 @@ const (
 	Parquet Format = "parquet" // Apache Parquet
 	// Arrow is an Apache Arrow IPC stream: typed batches, written only by
 	// shp's own extractors (see source.BatchExtractor), never a source's.
+	// Its last column, LineField, numbers its rows from 1.
 	Arrow Format = "arrow"
 )
 

@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/shp-dev/shp/internal/format"
 )
 
 // batchRows is how many rows an Arrow record batch holds.
@@ -106,6 +108,7 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 		sel = append(sel, q)
 		fields = append(fields, arrow.Field{Name: f.Name, Type: t, Nullable: true})
 	}
+	fields = append(fields, arrow.Field{Name: format.LineField, Type: arrow.PrimitiveTypes.Int64})
 	sch := arrow.NewSchema(fields, nil)
 	pr, pw := io.Pipe()
 	copied := make(chan error, 1)
@@ -130,7 +133,8 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 const pgCopySignature = "PGCOPY\n\xff\r\n\x00"
 
 // writeBatches decodes a binary COPY stream of cols into Arrow record
-// batches of sch written to w as an IPC stream.
+// batches of sch written to w as an IPC stream. sch has a column more
+// than cols, the last: each row's number in the stream, from 1.
 func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writer) (int64, error) {
 	head := make([]byte, len(pgCopySignature)+8)
 	if _, err := io.ReadFull(r, head); err != nil {
@@ -154,6 +158,7 @@ func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writ
 		rows = 0
 		return iw.Write(rec)
 	}
+	line := b.Field(len(cols)).(*array.Int64Builder)
 	var word [4]byte
 	field := make([]byte, 0, 256)
 	for {
@@ -189,6 +194,7 @@ func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writ
 			}
 		}
 		total++
+		line.Append(total)
 		if rows++; rows == batchRows {
 			if err := flush(); err != nil {
 				return total, err

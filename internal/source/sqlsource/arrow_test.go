@@ -61,6 +61,7 @@ func batchSchema() *arrow.Schema {
 		}
 		fs = append(fs, arrow.Field{Name: c.name, Type: t, Nullable: true})
 	}
+	fs = append(fs, arrow.Field{Name: format.LineField, Type: arrow.PrimitiveTypes.Int64})
 	return arrow.NewSchema(fs, nil)
 }
 
@@ -107,10 +108,10 @@ func TestWriteBatches(t *testing.T) {
 	}
 	got, batches := readBack(t, out.Bytes())
 	want := []string{
-		"-32768|2147483647|-9223372036854775808|4294967295|0.1|1e+308|true|a,\"b\"\nc|0044-03-15 BC",
-		"(null)|(null)|(null)|(null)|(null)|(null)|(null)|(null)|(null)",
-		"7|-1|1|0|NaN|-Inf|false||é𝄞",
-		"0|0|0|1|3.4028235e+38|5e-324|true|ab  |\\N",
+		"-32768|2147483647|-9223372036854775808|4294967295|0.1|1e+308|true|a,\"b\"\nc|0044-03-15 BC|1",
+		"(null)|(null)|(null)|(null)|(null)|(null)|(null)|(null)|(null)|2",
+		"7|-1|1|0|NaN|-Inf|false||é𝄞|3",
+		"0|0|0|1|3.4028235e+38|5e-324|true|ab  |\\N|4",
 	}
 	if batches != 1 || strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("%d batches:\n%s\nwant\n%s", batches, strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -120,7 +121,7 @@ func TestWriteBatches(t *testing.T) {
 // TestWriteBatchesSplits writes more rows than a batch holds, and none.
 func TestWriteBatchesSplits(t *testing.T) {
 	cols := []pgColumn{{"id", 'i'}}
-	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}}, nil)
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, {Name: format.LineField, Type: arrow.PrimitiveTypes.Int64}}, nil)
 	for _, n := range []int{0, 1, batchRows, batchRows + 1} {
 		rows := make([][][]byte, n)
 		for i := range rows {
@@ -135,7 +136,7 @@ func TestWriteBatchesSplits(t *testing.T) {
 		if len(got) != n || batches != max(1, (n+batchRows-1)/batchRows) {
 			t.Errorf("%d rows: read %d in %d batches", n, len(got), batches)
 		}
-		if n > 0 && got[n-1] != strconv.Itoa(n-1) {
+		if n > 0 && got[n-1] != strconv.Itoa(n-1)+"|"+strconv.Itoa(n) {
 			t.Errorf("%d rows: last row %q", n, got[n-1])
 		}
 	}
@@ -166,7 +167,8 @@ func TestWriteBatchesRefuses(t *testing.T) {
 		{"cut short", "binary copy row 1", stream[:len(stream)-6]},
 	}
 	sch := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64}, {Name: "b", Type: arrow.PrimitiveTypes.Int64},
-		{Name: "c", Type: arrow.PrimitiveTypes.Float64}, {Name: "d", Type: arrow.PrimitiveTypes.Float64}, {Name: "e", Type: arrow.FixedWidthTypes.Boolean}}, nil)
+		{Name: "c", Type: arrow.PrimitiveTypes.Float64}, {Name: "d", Type: arrow.PrimitiveTypes.Float64}, {Name: "e", Type: arrow.FixedWidthTypes.Boolean},
+		{Name: format.LineField, Type: arrow.PrimitiveTypes.Int64}}, nil)
 	for _, tt := range tests {
 		_, err := writeBatches(bufio.NewReader(bytes.NewReader(tt.in)), cols, sch, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -201,7 +203,7 @@ func TestUseBatches(t *testing.T) {
 		got, _ := readBack(t, c.buf.Bytes())
 		rows = append(rows, got...)
 	}
-	if len(rows) != 2500 || sink.rows() != 2500 || len(sink.committed) != 3 || rows[0] != "1|n1|0.1" || rows[2499] != "2500|n2500|250" {
+	if len(rows) != 2500 || sink.rows() != 2500 || len(sink.committed) != 3 || rows[0] != "1|n1|0.1|1" || rows[2499] != "2500|n2500|250|500" {
 		t.Errorf("%d rows (%d counted) in %d chunks, first %q, last %q", len(rows), sink.rows(), len(sink.committed), rows[0], rows[len(rows)-1])
 	}
 

@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	duckdb "github.com/duckdb/duckdb-go/v2"
@@ -18,9 +19,9 @@ import (
 // interface, without parsing text.
 func (w *Warehouse) ReadsArrow() bool { return true }
 
-// stageArrow stages an Arrow IPC stream (an extractor's typed batches):
-// DuckDB scans its record batches as a view, and castInto types them as
-// it types a Parquet file's columns. Its lines are its row numbers.
+// stageArrow stages an Arrow IPC stream (an extractor's typed batches,
+// whose lineCol numbers its rows): DuckDB scans its record batches as a
+// view, which castBatches types.
 func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) error {
 	f, err := os.Open(s.spec.Path)
 	if err != nil {
@@ -49,6 +50,84 @@ func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) erro
 		return fmt.Errorf("scan arrow stream: %w", err)
 	}
 	defer release()
-	src := fmt.Sprintf("(SELECT *, row_number() OVER () AS %s FROM %s)", ident(lineCol), ident(view))
-	return s.stageColumns(ctx, src, declared)
+	src := ident(view)
+	fileCols, err := s.describe(ctx, "SELECT * FROM "+src)
+	if err != nil {
+		return err
+	}
+	if len(declared) == 0 {
+		return s.createFrom(ctx, "SELECT * FROM "+src)
+	}
+	var present []declaredColumn
+	fileType := map[string]string{}
+	for _, fc := range fileCols {
+		if fc.Name == lineCol {
+			continue
+		}
+		d, ok := lookup(declared, s.fileName(fc.Name))
+		if !ok {
+			s.noteExtra(fc.Name, fc.Type)
+			continue
+		}
+		fileType[fc.Name] = fc.Type
+		present = append(present, declaredColumn{Name: fc.Name, Type: d.Type, Required: d.Required, As: d.Name})
+	}
+	return s.castBatches(ctx, src, declared, present, fileType)
+}
+
+// castBatches creates the staging table from typed batches (src has
+// lineCol), casting each present column to its declared type. A column
+// whose batches already hold the declared type, with no parse of its
+// own, is taken as it is: it cannot fail. When no column can fail, the
+// staging table is one statement over the stream, in its order. Else a
+// value that does not cast sets its row aside, as castInto does, with
+// the row as read.
+func (s *stager) castBatches(ctx context.Context, src string, declared, present []declaredColumn, fileType map[string]string) error {
+	var casts, origs, errs, rawParts, keep []string
+	for i, d := range declared {
+		keep = append(keep, ident(d.Name))
+		p, ok := presentAs(present, d.Name)
+		if !ok {
+			s.noteMissing(d.Name)
+			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
+			continue
+		}
+		cp, parsed := s.parse(d.Name)
+		if !parsed && len(cp.NullTokens) == 0 && strings.EqualFold(fileType[p.Name], d.Type) {
+			casts = append(casts, ident(p.Name)+" AS "+ident(d.Name))
+			rawParts = append(rawParts, literal(p.Name)+", "+ident(d.Name))
+			continue
+		}
+		col := nullTokens(ident(p.Name), cp)
+		cast := s.castExpr(col, d.Type)
+		if parsed {
+			cast = parseExpr(col, d.Type, cp)
+		}
+		orig := fmt.Sprintf("__shp_orig_%d", i)
+		casts = append(casts, cast+" AS "+ident(d.Name))
+		origs = append(origs, ident(p.Name)+" AS "+ident(orig))
+		errs = append(errs, fmt.Sprintf(
+			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
+			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
+		rawParts = append(rawParts, literal(p.Name)+", "+ident(orig))
+	}
+	if len(errs) == 0 {
+		return s.createFrom(ctx, fmt.Sprintf("SELECT %s, %s FROM %s", ident(lineCol), strings.Join(casts, ", "), src))
+	}
+	raw := stagingRef(s.table + "_raw")
+	stmts := []string{
+		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT %s, %s, %s, concat_ws('; ', %s) AS %s FROM %s",
+			raw, ident(lineCol), strings.Join(casts, ", "), strings.Join(origs, ", "), strings.Join(errs, ", "), ident(errCol), src),
+		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s <> '' ORDER BY %s",
+			stagingRef(s.qtable), ident(lineCol), ident(errCol), strings.Join(rawParts, ", "), raw, ident(errCol), ident(lineCol)),
+		fmt.Sprintf("%s AS SELECT %s, %s FROM %s WHERE %s = '' ORDER BY %s",
+			createStaging(s.table), ident(lineCol), strings.Join(keep, ", "), raw, ident(errCol), ident(lineCol)),
+		"DROP TABLE " + raw,
+	}
+	for _, stmt := range stmts {
+		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("type input columns: %w", err)
+		}
+	}
+	return nil
 }

@@ -741,12 +741,6 @@ func (s *stager) jsonKeys(ctx context.Context, path string) (map[string]string, 
 func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) error {
 	src := fmt.Sprintf("(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS %s FROM read_parquet(%s, file_row_number=true))",
 		ident(lineCol), literal(s.spec.Path))
-	return s.stageColumns(ctx, src, declared)
-}
-
-// stageColumns stages src, a typed source with its line numbers (a
-// Parquet file, an Arrow stream), into the declared columns by name.
-func (s *stager) stageColumns(ctx context.Context, src string, declared []declaredColumn) error {
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
