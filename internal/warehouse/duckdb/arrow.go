@@ -51,26 +51,12 @@ func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) erro
 	}
 	defer release()
 	src := ident(view)
-	fileCols, err := s.describe(ctx, "SELECT * FROM "+src)
-	if err != nil {
-		return err
-	}
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
-	var present []declaredColumn
-	fileType := map[string]string{}
-	for _, fc := range fileCols {
-		if fc.Name == lineCol {
-			continue
-		}
-		d, ok := lookup(declared, s.fileName(fc.Name))
-		if !ok {
-			s.noteExtra(fc.Name, fc.Type)
-			continue
-		}
-		fileType[fc.Name] = fc.Type
-		present = append(present, declaredColumn{Name: fc.Name, Type: d.Type, Required: d.Required, As: d.Name})
+	present, fileType, err := s.presentIn(ctx, src, declared)
+	if err != nil {
+		return err
 	}
 	return s.castBatches(ctx, src, declared, present, fileType)
 }

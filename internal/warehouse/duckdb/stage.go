@@ -744,11 +744,22 @@ func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) er
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
-	fileCols, err := s.describe(ctx, "SELECT * FROM "+src)
+	present, _, err := s.presentIn(ctx, src, declared)
 	if err != nil {
 		return err
 	}
-	var present []declaredColumn
+	return s.castInto(ctx, src, declared, present)
+}
+
+// presentIn matches the columns of src, a typed source with lineCol, to
+// the declared ones by name, noting the others as extra; types is each
+// matched column's type in src.
+func (s *stager) presentIn(ctx context.Context, src string, declared []declaredColumn) (present []declaredColumn, types map[string]string, err error) {
+	fileCols, err := s.describe(ctx, "SELECT * FROM "+src)
+	if err != nil {
+		return nil, nil, err
+	}
+	types = map[string]string{}
 	for _, fc := range fileCols {
 		if fc.Name == lineCol {
 			continue
@@ -758,9 +769,10 @@ func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) er
 			s.noteExtra(fc.Name, fc.Type)
 			continue
 		}
+		types[fc.Name] = fc.Type
 		present = append(present, declaredColumn{Name: fc.Name, Type: d.Type, Required: d.Required, As: d.Name})
 	}
-	return s.castInto(ctx, src, declared, present)
+	return present, types, nil
 }
 
 func (s *stager) describe(ctx context.Context, query string) ([]declaredColumn, error) {
