@@ -123,10 +123,11 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 	}()
 	n, err := writeBatches(bufio.NewReaderSize(pr, 1<<20), cols, sch, w)
 	pr.CloseWithError(errors.New("stopped reading")) // the COPY ends if the writer failed
-	if cerr := <-copied; cerr != nil {
-		return n, cerr
+	cerr := <-copied
+	if err != nil {
+		return n, err // a failed COPY's error is in it, wrapped
 	}
-	return n, err
+	return n, cerr
 }
 
 // pgCopySignature starts a binary COPY stream.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/source"
@@ -205,6 +207,20 @@ func TestUseBatches(t *testing.T) {
 	}
 	if len(rows) != 2500 || sink.rows() != 2500 || len(sink.committed) != 3 || rows[0] != "1|n1|0.1|1" || rows[2499] != "2500|n2500|250|500" {
 		t.Errorf("%d rows (%d counted) in %d chunks, first %q, last %q", len(rows), sink.rows(), len(sink.committed), rows[0], rows[len(rows)-1])
+	}
+
+	// A COPY that fails midway fails the extraction with the server's error.
+	failing := mustOpen(t, "postgres", map[string]any{"dsn": dsn, "query": "SELECT id, 1 / (id - 2000) AS x FROM b ORDER BY id"})
+	if on, err := failing.(source.BatchExtractor).UseBatches(ctx); !on || err != nil {
+		t.Fatalf("UseBatches: %v, %v", on, err)
+	}
+	fsch, err := failing.Discover(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pgErr *pgconn.PgError
+	if _, err := failing.Extract(ctx, source.ExtractRequest{Schema: fsch}, &memSink{}); !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+		t.Errorf("a COPY failing midway: %v, want division by zero (22012)", err)
 	}
 
 	withParams := mustOpen(t, "postgres", map[string]any{"dsn": dsn, "query": "SELECT * FROM b WHERE id > {{params.min}}"})
