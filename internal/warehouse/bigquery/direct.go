@@ -150,9 +150,6 @@ func (s *stager) direct(ctx context.Context) (st *warehouse.Staged, ok bool, err
 // directCSV loads a CSV object into the file table, by position, and
 // makes the raw table of it; n is its records.
 func (s *stager) directCSV(ctx context.Context) (n int64, ok bool, err error) {
-	if s.spec.CSV.NoHeader || s.spec.CSV.QuotedNullsAreText {
-		return 0, false, nil
-	}
 	if err := s.resolveDialect(); err != nil {
 		return 0, false, err
 	}

@@ -84,17 +84,11 @@ func (s *stager) castBatches(ctx context.Context, src string, declared, present 
 			rawParts = append(rawParts, literal(p.Name)+", "+ident(d.Name))
 			continue
 		}
-		col := nullTokens(ident(p.Name), cp)
-		cast := s.castExpr(col, d.Type)
-		if parsed {
-			cast = parseExpr(col, d.Type, cp)
-		}
+		cast, reason := s.columnCast(d, p.Name)
 		orig := fmt.Sprintf("__shp_orig_%d", i)
 		casts = append(casts, cast+" AS "+ident(d.Name))
 		origs = append(origs, ident(p.Name)+" AS "+ident(orig))
-		errs = append(errs, fmt.Sprintf(
-			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
-			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
+		errs = append(errs, reason)
 		rawParts = append(rawParts, literal(p.Name)+", "+ident(orig))
 	}
 	if len(errs) == 0 {

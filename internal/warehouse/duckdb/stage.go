@@ -799,6 +799,22 @@ func (s *stager) describe(ctx context.Context, query string) ([]declaredColumn, 
 	return out, rows.Err()
 }
 
+// columnCast is how the source column src becomes the declared column
+// d (its null tokens, then its parse or the strict cast), and the reason
+// a value that does not convert gives (empty when it converts).
+func (s *stager) columnCast(d declaredColumn, src string) (cast, reason string) {
+	cp, parsed := s.parse(d.Name)
+	col := nullTokens(ident(src), cp)
+	cast = s.castExpr(col, d.Type)
+	if parsed {
+		cast = parseExpr(col, d.Type, cp)
+	}
+	reason = fmt.Sprintf(
+		"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
+		col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast)
+	return cast, reason
+}
+
 // castInto creates the staging table from src, casting each present column
 // to its declared type. A value that does not cast sets its row aside with
 // a reason naming the column and the value.
@@ -812,16 +828,9 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 			continue
 		}
-		cp, parsed := s.parse(d.Name)
-		col := nullTokens(ident(p.Name), cp)
-		cast := s.castExpr(col, d.Type)
-		if parsed {
-			cast = parseExpr(col, d.Type, cp)
-		}
-		casts = append(casts, fmt.Sprintf("%s AS %s", cast, ident(d.Name)))
-		errs = append(errs, fmt.Sprintf(
-			"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
-			col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast))
+		cast, reason := s.columnCast(d, p.Name)
+		casts = append(casts, cast+" AS "+ident(d.Name))
+		errs = append(errs, reason)
 		rawParts = append(rawParts, literal(p.Name)+", "+ident(p.Name))
 	}
 	errExpr := "''"
