@@ -48,7 +48,7 @@ func BenchmarkPostgresExtract(b *testing.B) {
 		bare = append(bare, measure{wall: time.Since(start)})
 
 		dir := b.TempDir()
-		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\nwarehouse:\n  memory_limit: 1GB\npipelines:\n  accounts:\n    source: pg\n    mode: "+benchMode()+"\n    key: [aid]\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\npipelines:\n  accounts:\n    source: pg\n    mode: "+benchMode()+"\n    key: [aid]\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 			"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: pgbench_accounts\n    key: aid\n    chunk_size: 500000\n%s", dsn, benchIncremental())), 0o644)
 		start = time.Now()
@@ -145,7 +145,7 @@ func pgProject(b *testing.B, dsn, mode, incremental string) string {
 	if mode == "merge" {
 		key = "    key: [aid]\n"
 	}
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\nwarehouse:\n  memory_limit: 1GB\npipelines:\n  accounts:\n    source: pg\n    target: accounts\n    mode: "+mode+"\n"+key), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\npipelines:\n  accounts:\n    source: pg\n    target: accounts\n    mode: "+mode+"\n"+key), 0o644)
 	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 		"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: pgbench_accounts\n    key: aid\n    chunk_size: 500000\n%s", dsn, incremental)), 0o644)
 	return dir

@@ -405,7 +405,7 @@ func TestLoadDirAccepted(t *testing.T) {
 			want := Config{
 				Project:   "p",
 				Staging:   Staging{URL: DefaultStagingURL},
-				Warehouse: Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath},
+				Warehouse: Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath, MemoryLimit: "128MB"},
 				Metadata:  Metadata{Type: MetadataSQLite, Path: DefaultMetadataPath},
 				Defaults:  Defaults{MaxQuarantineRatio: DefaultMaxQuarantineRatio},
 				API:       defaultAPI(),
@@ -465,6 +465,16 @@ func TestLoadDirAccepted(t *testing.T) {
 		{"empty optional files", okConfig, okSource, map[string]string{"quality_rules.yaml": "", "self_healing.yaml": "# nothing\n"}, func(t *testing.T, p *Project) {
 			if p.QualityRules != nil || p.SelfHealing != nil {
 				t.Errorf("optional files = %v, %v; want nil", p.QualityRules, p.SelfHealing)
+			}
+		}},
+		{"memory limit by default", okConfig, okSource, nil, func(t *testing.T, p *Project) {
+			if got := p.Config.Warehouse.MemoryLimit; got != "128MB" {
+				t.Errorf("memory_limit = %q, want DuckDB's default for shp, 128MB", got)
+			}
+		}},
+		{"memory limit empty: the default", okConfig + "warehouse:\n  memory_limit: \"\"\n", okSource, nil, func(t *testing.T, p *Project) {
+			if got := p.Config.Warehouse.MemoryLimit; got != "128MB" {
+				t.Errorf("memory_limit = %q, want 128MB", got)
 			}
 		}},
 		{"block scalar and tag", okConfig + "warehouse:\n  memory_limit: !!str 512\n", okSource + "    schedule: >-\n      @daily\n", nil, func(t *testing.T, p *Project) {

@@ -18,11 +18,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/format"
 )
 
 // batchRows is how many rows an Arrow record batch holds.
-const batchRows = 64 << 10
+const batchRows = 16 << 10
+
+// batchPoolBytes bounds the released batch buffers an extractor keeps
+// for its next batches: a few batches' worth.
+const batchPoolBytes = 16 << 20
 
 // UseBatches implements source.BatchExtractor. A PostgreSQL source whose
 // query binds no parameter and whose server stores text as UTF-8 writes
@@ -121,7 +126,10 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 		pw.CloseWithError(err)
 		copied <- err
 	}()
-	n, err := writeBatches(bufio.NewReaderSize(pr, 1<<20), cols, sch, w)
+	if e.pool == nil {
+		e.pool = arrowmem.NewPool(batchPoolBytes)
+	}
+	n, err := writeBatches(bufio.NewReaderSize(pr, 1<<20), cols, sch, w, e.pool)
 	pr.CloseWithError(errors.New("stopped reading")) // the COPY ends if the writer failed
 	cerr := <-copied
 	if err != nil {
@@ -134,9 +142,11 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 const pgCopySignature = "PGCOPY\n\xff\r\n\x00"
 
 // writeBatches decodes a binary COPY stream of cols into Arrow record
-// batches of sch written to w as an IPC stream. sch has a column more
-// than cols, the last: each row's number in the stream, from 1.
-func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writer) (int64, error) {
+// batches of sch written to w as an IPC stream, their buffers from mem.
+// sch has a column more than cols, the last: each row's number in the
+// stream, from 1. Each batch's builders are sized from the batch before,
+// so a stream of batches reuses the memory of the first.
+func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writer, mem memory.Allocator) (int64, error) {
 	head := make([]byte, len(pgCopySignature)+8)
 	if _, err := io.ReadFull(r, head); err != nil {
 		return 0, fmt.Errorf("binary copy header: %w", err)
@@ -149,15 +159,28 @@ func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writ
 			return 0, fmt.Errorf("binary copy header: %w", err)
 		}
 	}
-	iw := ipc.NewWriter(w, ipc.WithSchema(sch), ipc.WithLZ4())
-	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	iw := ipc.NewWriter(w, ipc.WithSchema(sch), ipc.WithLZ4(), ipc.WithAllocator(mem))
+	b := array.NewRecordBuilder(mem, sch)
 	defer b.Release()
 	var total, rows int64
+	data := make([]int, len(cols))
 	flush := func() error {
+		for i := range cols {
+			if sb, ok := b.Field(i).(*array.StringBuilder); ok {
+				data[i] = sb.DataLen()
+			}
+		}
 		rec := b.NewRecordBatch()
-		defer rec.Release()
+		err := iw.Write(rec)
+		rec.Release()
 		rows = 0
-		return iw.Write(rec)
+		for i, fb := range b.Fields() {
+			fb.Reserve(batchRows)
+			if sb, ok := fb.(*array.StringBuilder); ok && i < len(data) {
+				sb.ReserveData(data[i])
+			}
+		}
+		return err
 	}
 	line := b.Field(len(cols)).(*array.Int64Builder)
 	var word [4]byte

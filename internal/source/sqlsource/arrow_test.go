@@ -13,8 +13,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/source"
 	"github.com/shp-dev/shp/internal/testutil"
@@ -104,7 +106,7 @@ func TestWriteBatches(t *testing.T) {
 		{be(int16(0)), be(int32(0)), be(int64(0)), be(uint32(1)), be(math.Float32bits(3.4028235e38)), be(math.Float64bits(5e-324)), {1}, []byte("ab  "), []byte(`\N`)},
 	}
 	var out bytes.Buffer
-	n, err := writeBatches(bufio.NewReader(bytes.NewReader(copyStream(rows))), batchCols, batchSchema(), &out)
+	n, err := writeBatches(bufio.NewReader(bytes.NewReader(copyStream(rows))), batchCols, batchSchema(), &out, arrowmem.NewPool(1<<20))
 	if err != nil || n != 4 {
 		t.Fatalf("wrote %d rows: %v", n, err)
 	}
@@ -130,7 +132,7 @@ func TestWriteBatchesSplits(t *testing.T) {
 			rows[i] = [][]byte{be(int64(i))}
 		}
 		var out bytes.Buffer
-		wrote, err := writeBatches(bufio.NewReader(bytes.NewReader(copyStream(rows))), cols, sch, &out)
+		wrote, err := writeBatches(bufio.NewReader(bytes.NewReader(copyStream(rows))), cols, sch, &out, arrowmem.NewPool(1<<20))
 		if err != nil || wrote != int64(n) {
 			t.Fatalf("%d rows: wrote %d, %v", n, wrote, err)
 		}
@@ -142,6 +144,58 @@ func TestWriteBatchesSplits(t *testing.T) {
 			t.Errorf("%d rows: last row %q", n, got[n-1])
 		}
 	}
+}
+
+// TestWriteBatchesReuse writes batches whose text grows, shrinks and
+// vanishes from one batch to the next through one pool: each batch's
+// builders are sized from the one before and take its released buffers,
+// and every value must still come back, with no buffer left held.
+func TestWriteBatchesReuse(t *testing.T) {
+	cols := []pgColumn{{"id", 'i'}, {"s", 't'}}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}, {Name: format.LineField, Type: arrow.PrimitiveTypes.Int64}}, nil)
+	text := func(i int) []byte {
+		switch b := i / batchRows; b {
+		case 0:
+			return []byte("x")
+		case 1:
+			return bytes.Repeat([]byte{byte('a' + i%26)}, 200) // 200x the batch before
+		case 2:
+			if i%2 == 0 {
+				return nil
+			}
+			return []byte{}
+		default:
+			return []byte(strconv.Itoa(i))
+		}
+	}
+	n := 4*batchRows + 123
+	rows := make([][][]byte, n)
+	for i := range rows {
+		rows[i] = [][]byte{be(int64(i)), text(i)}
+	}
+	mem := memory.NewCheckedAllocator(arrowmem.NewPool(4 << 20))
+	for run := range 2 { // the second run starts from a pool the first filled
+		var out bytes.Buffer
+		wrote, err := writeBatches(bufio.NewReader(bytes.NewReader(copyStream(rows))), cols, sch, &out, mem)
+		if err != nil || wrote != int64(n) {
+			t.Fatalf("run %d: wrote %d, %v", run, wrote, err)
+		}
+		got, batches := readBack(t, out.Bytes())
+		if len(got) != n || batches != 5 {
+			t.Fatalf("run %d: read %d rows in %d batches", run, len(got), batches)
+		}
+		for i, g := range got {
+			v := "(null)"
+			if s := text(i); s != nil {
+				v = string(s)
+			}
+			if want := strconv.Itoa(i) + "|" + v + "|" + strconv.Itoa(i+1); g != want {
+				t.Fatalf("run %d row %d: %q, want %q", run, i, g, want)
+			}
+		}
+	}
+	mem.AssertSize(t, 0)
 }
 
 // TestWriteBatchesRefuses names what is wrong with a stream.
@@ -172,7 +226,7 @@ func TestWriteBatchesRefuses(t *testing.T) {
 		{Name: "c", Type: arrow.PrimitiveTypes.Float64}, {Name: "d", Type: arrow.PrimitiveTypes.Float64}, {Name: "e", Type: arrow.FixedWidthTypes.Boolean},
 		{Name: format.LineField, Type: arrow.PrimitiveTypes.Int64}}, nil)
 	for _, tt := range tests {
-		_, err := writeBatches(bufio.NewReader(bytes.NewReader(tt.in)), cols, sch, &bytes.Buffer{})
+		_, err := writeBatches(bufio.NewReader(bytes.NewReader(tt.in)), cols, sch, &bytes.Buffer{}, arrowmem.NewPool(1<<20))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error with %q", tt.name, err, tt.want)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/schema"
 )
@@ -23,6 +24,7 @@ import (
 type pgEngine struct {
 	cfg  *pgx.ConnConfig
 	conn *pgx.Conn
+	pool *arrowmem.Pool // typed batches' buffers, reused batch to batch
 }
 
 func newPostgres(c Config, password string) (*pgEngine, error) {

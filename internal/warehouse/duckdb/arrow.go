@@ -28,7 +28,7 @@ func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) erro
 		return err
 	}
 	defer f.Close()
-	rdr, err := ipc.NewReader(bufio.NewReaderSize(f, 1<<20))
+	rdr, err := ipc.NewReader(bufio.NewReaderSize(f, 1<<20), ipc.WithAllocator(s.w.batches))
 	if err != nil {
 		return fmt.Errorf("read arrow stream: %w", err)
 	}

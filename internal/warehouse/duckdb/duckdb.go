@@ -19,6 +19,7 @@ import (
 
 	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/warehouse"
 	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
@@ -78,6 +79,9 @@ type Warehouse struct {
 	// by mu).
 	live      map[string]bool
 	threshold string
+	// batches holds the buffers of Arrow batches read, for the next
+	// (see arrowmem).
+	batches *arrowmem.Pool
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
@@ -125,7 +129,7 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
 	}
-	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir}
+	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir, batches: arrowmem.NewPool(16 << 20)}
 	if w.conn, err = w.db.Conn(ctx); err != nil {
 		w.db.Close()
 		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
