@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,22 +28,39 @@ const batchRows = 16 << 10
 // for its next batches: a few batches' worth.
 const batchPoolBytes = 16 << 20
 
-// UseBatches implements source.BatchExtractor. A PostgreSQL source whose
-// query binds no parameter and whose server stores text as UTF-8 writes
-// its chunks as Arrow IPC streams from now on (Format says so): typed
-// batches read with a binary COPY, which a warehouse scans without
-// parsing text. Any other source keeps writing CSV.
+// UseBatches implements source.BatchExtractor. A PostgreSQL source
+// whose server stores text as UTF-8, or a MySQL source whose server sends
+// results in UTF-8, and whose query binds no parameter, writes its chunks
+// as Arrow IPC streams from now on (Format says so): typed batches, read
+// with a binary COPY from PostgreSQL and as the MySQL driver decodes
+// them, which a warehouse scans without parsing text. Any other source
+// keeps writing CSV.
 func (x *extractor) UseBatches(ctx context.Context) (bool, error) {
-	pg, ok := x.eng.(*pgEngine)
-	if !ok || len(x.args) > 0 || x.unbound != nil {
+	if len(x.args) > 0 || x.unbound != nil {
 		return false, nil
 	}
-	enc, _, err := pg.scalar(ctx, "SHOW server_encoding", nil)
+	var ok func(string) bool
+	var query string
+	switch x.eng.(type) {
+	case *pgEngine:
+		query, ok = "SHOW server_encoding", func(enc string) bool { return strings.EqualFold(enc, "UTF8") }
+	case *mysqlEngine:
+		query, ok = "SELECT @@character_set_results", utf8Results
+	default:
+		return false, nil
+	}
+	enc, _, err := x.eng.scalar(ctx, query, nil)
 	if err != nil {
 		return false, fmt.Errorf("source %s: %w", x.name, err)
 	}
-	x.batches = strings.EqualFold(enc, "UTF8")
+	x.batches = ok(enc)
 	return x.batches, nil
+}
+
+// batchCopier is an engine that writes a query's rows as typed batches:
+// an Arrow IPC stream whose last column numbers them.
+type batchCopier interface {
+	copyArrow(ctx context.Context, query string, w io.Writer) (int64, error)
 }
 
 // pgColumn is how one result column of a binary COPY becomes an Arrow
@@ -159,49 +175,27 @@ func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writ
 			return 0, fmt.Errorf("binary copy header: %w", err)
 		}
 	}
-	iw := ipc.NewWriter(w, ipc.WithSchema(sch), ipc.WithLZ4(), ipc.WithAllocator(mem))
-	b := array.NewRecordBuilder(mem, sch)
-	defer b.Release()
-	var total, rows int64
-	data := make([]int, len(cols))
-	flush := func() error {
-		for i := range cols {
-			if sb, ok := b.Field(i).(*array.StringBuilder); ok {
-				data[i] = sb.DataLen()
-			}
-		}
-		rec := b.NewRecordBatch()
-		err := iw.Write(rec)
-		rec.Release()
-		rows = 0
-		for i, fb := range b.Fields() {
-			fb.Reserve(batchRows)
-			if sb, ok := fb.(*array.StringBuilder); ok && i < len(data) {
-				sb.ReserveData(data[i])
-			}
-		}
-		return err
-	}
-	line := b.Field(len(cols)).(*array.Int64Builder)
+	bw := newBatchWriter(sch, w, mem)
+	defer bw.release()
 	var word [4]byte
 	field := make([]byte, 0, 256)
 	for {
 		if _, err := io.ReadFull(r, word[:2]); err != nil {
-			return total, fmt.Errorf("binary copy row %d: %w", total+1, err)
+			return bw.total, fmt.Errorf("binary copy row %d: %w", bw.total+1, err)
 		}
 		nf := int16(binary.BigEndian.Uint16(word[:2]))
 		if nf == -1 {
 			break
 		}
 		if int(nf) != len(cols) {
-			return total, fmt.Errorf("binary copy row %d: %d fields, want %d", total+1, nf, len(cols))
+			return bw.total, fmt.Errorf("binary copy row %d: %d fields, want %d", bw.total+1, nf, len(cols))
 		}
 		for i, c := range cols {
 			if _, err := io.ReadFull(r, word[:4]); err != nil {
-				return total, fmt.Errorf("binary copy row %d: %w", total+1, err)
+				return bw.total, fmt.Errorf("binary copy row %d: %w", bw.total+1, err)
 			}
 			l := int32(binary.BigEndian.Uint32(word[:4]))
-			fb := b.Field(i)
+			fb := bw.b.Field(i)
 			if l < 0 {
 				fb.AppendNull()
 				continue
@@ -211,27 +205,92 @@ func writeBatches(r *bufio.Reader, cols []pgColumn, sch *arrow.Schema, w io.Writ
 			}
 			field = field[:l]
 			if _, err := io.ReadFull(r, field); err != nil {
-				return total, fmt.Errorf("binary copy row %d: %w", total+1, err)
+				return bw.total, fmt.Errorf("binary copy row %d: %w", bw.total+1, err)
 			}
 			if err := appendValue(fb, c.kind, field); err != nil {
-				return total, fmt.Errorf("binary copy row %d, column %q: %w", total+1, c.name, err)
+				return bw.total, fmt.Errorf("binary copy row %d, column %q: %w", bw.total+1, c.name, err)
 			}
 		}
-		total++
-		line.Append(total)
-		if rows++; rows == batchRows {
-			if err := flush(); err != nil {
-				return total, err
-			}
+		if err := bw.endRow(); err != nil {
+			return bw.total, err
 		}
 	}
-	if rows > 0 || total == 0 {
-		if err := flush(); err != nil {
-			return total, err
-		}
-	}
-	return total, iw.Close()
+	return bw.total, bw.close()
 }
+
+// batchWriter writes rows appended to its builders as Arrow record
+// batches of batchRows rows, an IPC stream with LZ4 compression. The last
+// column of its schema is the row's number, which endRow fills. Each
+// batch's builders are sized from the batch before, so a stream of
+// batches reuses the memory of the first through a pooling allocator.
+type batchWriter struct {
+	b           *array.RecordBuilder
+	iw          *ipc.Writer
+	line        *array.Int64Builder
+	rows, total int64
+	data        []int // each string column's bytes in the last batch
+}
+
+// dataBuilder is a builder of variable-length values: text, bytes.
+type dataBuilder interface {
+	DataLen() int
+	ReserveData(n int)
+}
+
+func newBatchWriter(sch *arrow.Schema, w io.Writer, mem memory.Allocator) *batchWriter {
+	b := array.NewRecordBuilder(mem, sch)
+	return &batchWriter{
+		b:    b,
+		iw:   ipc.NewWriter(w, ipc.WithSchema(sch), ipc.WithLZ4(), ipc.WithAllocator(mem)),
+		line: b.Field(len(sch.Fields()) - 1).(*array.Int64Builder),
+		data: make([]int, len(sch.Fields())),
+	}
+}
+
+// endRow numbers the row whose values were appended, and writes a batch
+// when it is full.
+func (bw *batchWriter) endRow() error {
+	bw.total++
+	bw.line.Append(bw.total)
+	if bw.rows++; bw.rows == batchRows {
+		return bw.flush()
+	}
+	return nil
+}
+
+// flush writes the rows appended as a batch and sizes the builders for
+// the next.
+func (bw *batchWriter) flush() error {
+	for i, fb := range bw.b.Fields() {
+		if sb, ok := fb.(dataBuilder); ok {
+			bw.data[i] = sb.DataLen()
+		}
+	}
+	rec := bw.b.NewRecordBatch()
+	err := bw.iw.Write(rec)
+	rec.Release()
+	bw.rows = 0
+	for i, fb := range bw.b.Fields() {
+		fb.Reserve(batchRows)
+		if sb, ok := fb.(dataBuilder); ok {
+			sb.ReserveData(bw.data[i])
+		}
+	}
+	return err
+}
+
+// close writes the last batch (the only one, empty, for no rows) and
+// ends the stream.
+func (bw *batchWriter) close() error {
+	if bw.rows > 0 || bw.total == 0 {
+		if err := bw.flush(); err != nil {
+			return err
+		}
+	}
+	return bw.iw.Close()
+}
+
+func (bw *batchWriter) release() { bw.b.Release() }
 
 // appendValue appends one binary COPY value of kind to its builder.
 func appendValue(fb array.Builder, kind byte, v []byte) error {
@@ -258,14 +317,7 @@ func appendValue(fb array.Builder, kind byte, v []byte) error {
 		if len(v) != 4 {
 			return fmt.Errorf("a float4 of %d bytes", len(v))
 		}
-		// As PostgreSQL writes it in text (the shortest that reads back),
-		// read as a float8: 0.1 stays 0.1, not 0.10000000149011612.
-		f := math.Float32frombits(binary.BigEndian.Uint32(v))
-		d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64)
-		if err != nil {
-			d = float64(f) // NaN and infinities
-		}
-		fb.(*array.Float64Builder).Append(d)
+		fb.(*array.Float64Builder).Append(float32Value(math.Float32frombits(binary.BigEndian.Uint32(v))))
 	case 'd':
 		if len(v) != 8 {
 			return fmt.Errorf("a float8 of %d bytes", len(v))

@@ -599,8 +599,8 @@ func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, n
 		}
 		cw := &countingWriter{w: c}
 		var n int64
-		if pg, ok := x.eng.(*pgEngine); ok && x.batches {
-			n, err = pg.copyArrow(ctx, query, cw)
+		if bc, ok := x.eng.(batchCopier); ok && x.batches {
+			n, err = bc.copyArrow(ctx, query, cw)
 		} else {
 			if _, err := io.WriteString(cw, header); err != nil {
 				c.Discard()

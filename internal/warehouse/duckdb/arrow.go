@@ -85,6 +85,11 @@ func (s *stager) castBatches(ctx context.Context, src string, declared, present 
 			continue
 		}
 		cast, reason := s.columnCast(d, p.Name)
+		if !parsed && len(cp.NullTokens) == 0 && exactNumericCast(fileType[p.Name], d.Type) {
+			// No value can round: a cast that fails is one that overflows.
+			cast = fmt.Sprintf("TRY_CAST(%s AS %s)", ident(p.Name), d.Type)
+			reason = castReason(ident(p.Name), d.Type, d.Name, cast)
+		}
 		orig := fmt.Sprintf("__shp_orig_%d", i)
 		casts = append(casts, cast+" AS "+ident(d.Name))
 		origs = append(origs, ident(p.Name)+" AS "+ident(orig))

@@ -809,10 +809,37 @@ func (s *stager) columnCast(d declaredColumn, src string) (cast, reason string) 
 	if parsed {
 		cast = parseExpr(col, d.Type, cp)
 	}
-	reason = fmt.Sprintf(
+	return cast, castReason(col, d.Type, d.Name, cast)
+}
+
+// castReason is the reason a row is set aside when the value of col, cast
+// to typ for column name, is NULL while col is not.
+func castReason(col, typ, name, cast string) string {
+	return fmt.Sprintf(
 		"CASE WHEN %[1]s IS NOT NULL AND %[4]s IS NULL THEN 'CAST (column %[3]s): Could not convert string \"' || left(CAST(%[1]s AS VARCHAR), 200) || '\" to ''%[2]s''' END",
-		col, d.Type, strings.ReplaceAll(d.Name, "'", "''"), cast)
-	return cast, reason
+		col, typ, strings.ReplaceAll(name, "'", "''"), cast)
+}
+
+// integerTypes are DuckDB's integer types.
+var integerTypes = map[string]bool{"TINYINT": true, "SMALLINT": true, "INTEGER": true, "BIGINT": true, "HUGEINT": true,
+	"UTINYINT": true, "USMALLINT": true, "UINTEGER": true, "UBIGINT": true, "UHUGEINT": true}
+
+// exactNumericCast reports whether DuckDB's cast of a from column of type
+// from to type to can only fail, never round: an integer or a DECIMAL
+// into a DECIMAL of as many decimals or more, an integer into an integer.
+// A value that does not fit gives NULL.
+func exactNumericCast(from, to string) bool {
+	from, to = strings.ToUpper(from), strings.ToUpper(to)
+	fromScale := 0
+	if _, s, ok := decimalType(from); ok {
+		fromScale = s
+	} else if !integerTypes[from] {
+		return false
+	}
+	if _, s, ok := decimalType(to); ok {
+		return fromScale <= s
+	}
+	return fromScale == 0 && integerTypes[to]
 }
 
 // castInto creates the staging table from src, casting each present column

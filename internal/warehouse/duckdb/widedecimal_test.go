@@ -60,3 +60,60 @@ func TestWideDecimalCast(t *testing.T) {
 		})
 	}
 }
+
+// TestExactNumericCast checks the casts castBatches takes without text
+// checks: for each it claims exact, DuckDB's TRY_CAST of values at and
+// beyond the ends of the source type either fails (NULL) or reads back
+// as the same value; and the casts that can round are not claimed.
+func TestExactNumericCast(t *testing.T) {
+	w := open(t)
+	values := map[string][]string{
+		"UBIGINT":       {"0", "1", "9223372036854775807", "9223372036854775808", "18446744073709551615"},
+		"BIGINT":        {"-9223372036854775808", "-1", "0", "99999", "9223372036854775807"},
+		"INTEGER":       {"-2147483648", "0", "2147483647"},
+		"HUGEINT":       {"-170141183460469231731687303715884105728", "0", "170141183460469231731687303715884105727"},
+		"DECIMAL(38,6)": {"-99999999999999999999999999999999.999999", "-12.5", "0.000001", "123456.789012", "99999999999999999999999999999999.999999"},
+		"DECIMAL(12,2)": {"-9999999999.99", "0.01", "1.10", "9999999999.99"},
+	}
+	tests := []struct {
+		from, to string
+		exact    bool
+	}{
+		{"UBIGINT", "DECIMAL(20,0)", true},
+		{"UBIGINT", "DECIMAL(19,0)", true},
+		{"UBIGINT", "BIGINT", true},
+		{"BIGINT", "INTEGER", true},
+		{"HUGEINT", "DECIMAL(38,0)", true},
+		{"INTEGER", "DECIMAL(12,2)", true},
+		{"DECIMAL(38,6)", "DECIMAL(20,6)", true},
+		{"DECIMAL(38,6)", "DECIMAL(38,9)", true},
+		{"DECIMAL(12,2)", "DECIMAL(5,2)", true},
+		{"DECIMAL(38,6)", "DECIMAL(20,2)", false}, // would round
+		{"DECIMAL(12,2)", "BIGINT", false},        // would round
+		{"BIGINT", "DOUBLE", false},
+		{"VARCHAR", "DECIMAL(20,0)", false},
+		{"DOUBLE", "DECIMAL(38,9)", false},
+		{"BIGINT", "VARCHAR", false},
+	}
+	for _, tt := range tests {
+		if got := exactNumericCast(tt.from, tt.to); got != tt.exact {
+			t.Errorf("exactNumericCast(%s, %s) = %v, want %v", tt.from, tt.to, got, tt.exact)
+		}
+		if !tt.exact || values[tt.from] == nil {
+			continue
+		}
+		for _, v := range values[tt.from] {
+			q := fmt.Sprintf("SELECT TRY_CAST(x AS %[2]s) IS NULL OR CAST(TRY_CAST(x AS %[2]s) AS %[1]s) = x FROM (SELECT CAST(%[3]s AS %[1]s) AS x)",
+				tt.from, tt.to, literal(v))
+			rows, err := w.RunQuery(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ok bool
+			if !rows.Next() || rows.Scan(&ok) != nil || !ok {
+				t.Errorf("%s %s into %s: the cast changed the value", tt.from, v, tt.to)
+			}
+			rows.Close()
+		}
+	}
+}
