@@ -112,22 +112,11 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 		c := pgColumn{name: f.Name, kind: batchKind(f.DataTypeOID)}
 		cols[i] = c
 		q := pgx.Identifier{f.Name}.Sanitize()
-		var t arrow.DataType
-		switch c.kind {
-		case 'i', 'o':
-			t = arrow.PrimitiveTypes.Int64
-		case 't':
-			t = arrow.BinaryTypes.String
-		case 'f', 'd':
-			t = arrow.PrimitiveTypes.Float64
-		case 'b':
-			t = arrow.FixedWidthTypes.Boolean
-		default:
-			t = arrow.BinaryTypes.String
+		if c.kind == 's' {
 			q += "::text"
 		}
 		sel = append(sel, q)
-		fields = append(fields, arrow.Field{Name: f.Name, Type: t, Nullable: true})
+		fields = append(fields, arrow.Field{Name: f.Name, Type: arrowType(c.kind), Nullable: true})
 	}
 	fields = append(fields, arrow.Field{Name: format.LineField, Type: arrow.PrimitiveTypes.Int64})
 	sch := arrow.NewSchema(fields, nil)
@@ -229,6 +218,25 @@ type batchWriter struct {
 	line        *array.Int64Builder
 	rows, total int64
 	data        []int // each string column's bytes in the last batch
+}
+
+// arrowType is the Arrow type of a column of kind: 'i' and 'o' integers,
+// 'u' unsigned ones, 'f' and 'd' floats, 'b' booleans, 'y' bytes, else
+// text.
+func arrowType(kind byte) arrow.DataType {
+	switch kind {
+	case 'i', 'o':
+		return arrow.PrimitiveTypes.Int64
+	case 'u':
+		return arrow.PrimitiveTypes.Uint64
+	case 'f', 'd':
+		return arrow.PrimitiveTypes.Float64
+	case 'b':
+		return arrow.FixedWidthTypes.Boolean
+	case 'y':
+		return arrow.BinaryTypes.Binary
+	}
+	return arrow.BinaryTypes.String
 }
 
 // dataBuilder is a builder of variable-length values: text, bytes.

@@ -233,15 +233,11 @@ func TestWriteBatchesRefuses(t *testing.T) {
 	}
 }
 
-// TestUseBatches switches a PostgreSQL table source to Arrow chunks that
-// hold every row, and leaves a query with parameters and a MariaDB
-// source on CSV.
-func TestUseBatches(t *testing.T) {
+// extractBatches switches ex to typed batches, extracts it all, and
+// returns the rows its chunks hold (as readBack writes them) and its sink.
+func extractBatches(t *testing.T, ex source.Extractor) ([]string, *memSink) {
+	t.Helper()
 	ctx := context.Background()
-	dsn := testutil.PostgresDSN(t)
-	testutil.PostgresExec(t, dsn, "CREATE TABLE b (id bigint PRIMARY KEY, name text, r real)",
-		"INSERT INTO b SELECT g, 'n' || g, g / 10.0 FROM generate_series(1, 2500) g")
-	ex := mustOpen(t, "postgres", map[string]any{"dsn": dsn, "table": "b", "key": "id", "chunk_size": 1000})
 	on, err := ex.(source.BatchExtractor).UseBatches(ctx)
 	if err != nil || !on || ex.Format() != format.Arrow {
 		t.Fatalf("UseBatches: %v, %v; format %s", on, err, ex.Format())
@@ -259,6 +255,17 @@ func TestUseBatches(t *testing.T) {
 		got, _ := readBack(t, c.buf.Bytes())
 		rows = append(rows, got...)
 	}
+	return rows, sink
+}
+
+// TestUseBatches switches a PostgreSQL table source to Arrow chunks that
+// hold every row, and leaves a query with parameters on CSV.
+func TestUseBatches(t *testing.T) {
+	ctx := context.Background()
+	dsn := testutil.PostgresDSN(t)
+	testutil.PostgresExec(t, dsn, "CREATE TABLE b (id bigint PRIMARY KEY, name text, r real)",
+		"INSERT INTO b SELECT g, 'n' || g, g / 10.0 FROM generate_series(1, 2500) g")
+	rows, sink := extractBatches(t, mustOpen(t, "postgres", map[string]any{"dsn": dsn, "table": "b", "key": "id", "chunk_size": 1000}))
 	if len(rows) != 2500 || sink.rows() != 2500 || len(sink.committed) != 3 || rows[0] != "1|n1|0.1|1" || rows[2499] != "2500|n2500|250|500" {
 		t.Errorf("%d rows (%d counted) in %d chunks, first %q, last %q", len(rows), sink.rows(), len(sink.committed), rows[0], rows[len(rows)-1])
 	}

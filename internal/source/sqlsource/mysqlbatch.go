@@ -166,32 +166,18 @@ func writeRowBatches(rows driver.Rows, binary []bool, w io.Writer, mem memory.Al
 			dbType = typed.ColumnTypeDatabaseTypeName(i)
 		}
 		kinds[i] = myKind(dbType, i < len(binary) && binary[i])
-		var t arrow.DataType
+		t := arrowType(kinds[i])
 		if kinds[i] == 'n' {
 			var p, sc int64
 			var known bool
 			if scaled != nil {
 				p, sc, known = scaled.ColumnTypePrecisionScale(i)
 			}
-			var ok bool
-			if t, ok = decimalColumn(p, sc, known); ok {
-				scales[i] = int32(sc)
-				fields = append(fields, arrow.Field{Name: name, Type: t, Nullable: true})
-				continue
+			if dt, ok := decimalColumn(p, sc, known); ok {
+				t, scales[i] = dt, int32(sc)
+			} else {
+				kinds[i] = 's' // as text
 			}
-			kinds[i] = 's'
-		}
-		switch kinds[i] {
-		case 'i':
-			t = arrow.PrimitiveTypes.Int64
-		case 'u':
-			t = arrow.PrimitiveTypes.Uint64
-		case 'f', 'd':
-			t = arrow.PrimitiveTypes.Float64
-		case 'y':
-			t = arrow.BinaryTypes.Binary
-		default:
-			t = arrow.BinaryTypes.String
 		}
 		fields = append(fields, arrow.Field{Name: name, Type: t, Nullable: true})
 	}

@@ -133,24 +133,7 @@ func TestUseBatchesMySQL(t *testing.T) {
 	dsn := testutil.MySQLDSN(t)
 	testutil.MySQLExec(t, dsn, "CREATE TABLE b (id BIGINT PRIMARY KEY, name VARCHAR(20), r FLOAT, u BIGINT UNSIGNED)",
 		"INSERT INTO b SELECT seq, CONCAT('n', seq), seq / 10, seq * 1000000000000 FROM seq_1_to_2500")
-	ex := mustOpen(t, "mysql", map[string]any{"dsn": dsn, "table": "b", "key": "id", "chunk_size": 1000})
-	on, err := ex.(source.BatchExtractor).UseBatches(ctx)
-	if err != nil || !on || ex.Format() != format.Arrow {
-		t.Fatalf("UseBatches: %v, %v; format %s", on, err, ex.Format())
-	}
-	sch, err := ex.Discover(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sink := &memSink{}
-	if _, err := ex.Extract(ctx, source.ExtractRequest{Schema: sch}, sink); err != nil {
-		t.Fatal(err)
-	}
-	var rows []string
-	for _, c := range sink.committed {
-		got, _ := readBack(t, c.buf.Bytes())
-		rows = append(rows, got...)
-	}
+	rows, sink := extractBatches(t, mustOpen(t, "mysql", map[string]any{"dsn": dsn, "table": "b", "key": "id", "chunk_size": 1000}))
 	if len(rows) != 2500 || sink.rows() != 2500 || len(sink.committed) != 3 || rows[0] != "1|n1|0.1|1000000000000|1" ||
 		rows[2499] != "2500|n2500|250|2500000000000000|500" {
 		t.Errorf("%d rows (%d counted) in %d chunks, first %q, last %q", len(rows), sink.rows(), len(sink.committed), rows[0], rows[len(rows)-1])
