@@ -426,7 +426,7 @@ func newRevertCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true})
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func readRows(ctx context.Context, e *env, p *config.Project, req controlRequest
 	if done, err := forward(ctx, e, p, req); done {
 		return err
 	}
-	svc, err := openServices(ctx, p, what{warehouse: true})
+	svc, err := openServices(ctx, p, what{warehouse: true, log: e.logger()})
 	if err != nil {
 		return err
 	}

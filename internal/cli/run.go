@@ -50,7 +50,7 @@ with the reason. Without --pipeline every pipeline runs, in name order.`,
 			if done, err := forward(cmd.Context(), e, p, controlRequest{Op: "run", Pipelines: names, FullRefresh: fullRefresh, Format: outFormat}); done {
 				return err
 			}
-			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, staging: true})
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, staging: true, log: e.logger()})
 			if err != nil {
 				return err
 			}

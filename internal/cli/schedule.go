@@ -43,7 +43,7 @@ func attemptRunID(j scheduler.Job) string {
 }
 
 func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestrator, error) {
-	svc, err := openServices(ctx, p, what{store: true, warehouse: true, staging: true})
+	svc, err := openServices(ctx, p, what{store: true, warehouse: true, staging: true, log: e.logger()})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -94,7 +95,10 @@ func checkFormat(got string, allowed ...string) error {
 }
 
 // what selects the components a command needs.
-type what struct{ store, warehouse, staging bool }
+type what struct {
+	store, warehouse, staging bool
+	log                       *slog.Logger // the warehouse's own account of what it does
+}
 
 func openServices(ctx context.Context, p *config.Project, w what) (*services, error) {
 	s := &services{project: p}
@@ -123,6 +127,7 @@ func openServices(ctx context.Context, p *config.Project, w what) (*services, er
 			TempDir:     tempDir,
 			MemoryLimit: wc.MemoryLimit,
 			Threads:     wc.Threads,
+			Logger:      w.log,
 			Settings:    wc.Settings,
 		})
 		if err != nil {

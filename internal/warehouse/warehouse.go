@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -473,6 +474,9 @@ type Options struct {
 	TempDir     string // spill and scratch files
 	MemoryLimit string
 	Threads     int
+	// Logger receives what an engine does on its own account (such as
+	// DuckDB retrying an operation with more memory); nil discards it.
+	Logger *slog.Logger
 	// Settings are the warehouse's other keys from config.yaml
 	// (config.Warehouse.Settings): a warehouse that is not a file, such
 	// as BigQuery, reads its project, datasets and credentials there.

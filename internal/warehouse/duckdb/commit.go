@@ -26,7 +26,11 @@ const quarantineColumns = `(
 func (w *Warehouse) Commit(ctx context.Context, spec warehouse.CommitSpec) (*warehouse.CommitResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	res, err := w.commit(ctx, spec)
+	var res *warehouse.CommitResult
+	err := w.roomFor(ctx, "commit into "+spec.Target, func() (err error) {
+		res, err = w.commit(ctx, spec)
+		return err
+	})
 	w.unclaim(spec.RunID, spec.Target)
 	// Staging tables are dropped whatever happened: a failed commit is
 	// retried from the staged files, not from these tables.

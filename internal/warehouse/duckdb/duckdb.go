@@ -10,6 +10,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,6 +83,10 @@ type Warehouse struct {
 	// batches holds the buffers of Arrow batches read, for the next
 	// (see arrowmem).
 	batches *arrowmem.Pool
+	// memoryLimit is warehouse.memory_limit, which an operation that runs
+	// out of memory under it is retried without (see roomFor).
+	memoryLimit string
+	log         *slog.Logger
 }
 
 var _ warehouse.Warehouse = (*Warehouse)(nil)
@@ -129,7 +134,11 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
 	}
-	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir, batches: arrowmem.NewPool(16 << 20)}
+	w := &Warehouse{db: sql.OpenDB(connector), tempDir: tempDir, batches: arrowmem.NewPool(16 << 20),
+		memoryLimit: opts.MemoryLimit, log: opts.Logger}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
 	if w.conn, err = w.db.Conn(ctx); err != nil {
 		w.db.Close()
 		return nil, fmt.Errorf("duckdb: open %s: %w", describePath(opts.Path), err)
@@ -544,4 +553,40 @@ func (w *Warehouse) Discard(ctx context.Context, st *warehouse.Staged) error {
 	}
 	w.releaseCheckpoints(ctx, st.Table)
 	return nil
+}
+
+// roomFor runs op (named what). When DuckDB runs out of memory under
+// warehouse.memory_limit, which bounds what staging holds but not what
+// every operator needs (a merge's delete of millions of replaced rows
+// cannot spill), op runs once more under DuckDB's own limit (80% of the
+// machine's memory), and the configured limit is set again after it. op
+// must undo its own work when it fails: a transaction, or staging tables
+// it drops. The caller holds w.mu.
+func (w *Warehouse) roomFor(ctx context.Context, what string, op func() error) error {
+	err := op()
+	var de *duckdbdriver.Error
+	if err == nil || w.memoryLimit == "" || !errors.As(err, &de) || de.Type != duckdbdriver.ErrorTypeOutOfMemory {
+		return err
+	}
+	// RESET gives the setting DuckDB's default but leaves the buffer
+	// manager's limit as it was: SET applies it.
+	bg := context.WithoutCancel(ctx)
+	var limit string
+	if _, rerr := w.conn.ExecContext(bg, "RESET memory_limit"); rerr != nil {
+		return err
+	}
+	if rerr := w.conn.QueryRowContext(bg, "SELECT current_setting('memory_limit')").Scan(&limit); rerr != nil {
+		return err
+	}
+	defer func() {
+		if _, serr := w.conn.ExecContext(bg, "SET memory_limit = "+literal(w.memoryLimit)); serr != nil {
+			w.log.Warn("duckdb: could not set memory_limit back", "memory_limit", w.memoryLimit, "error", serr)
+		}
+	}()
+	if _, rerr := w.conn.ExecContext(bg, "SET memory_limit = "+literal(limit)); rerr != nil {
+		return err
+	}
+	w.log.Warn("duckdb ran out of memory under warehouse.memory_limit; retrying with DuckDB's own limit",
+		"operation", what, "memory_limit", w.memoryLimit, "retry_limit", limit, "error", de.Msg)
+	return op()
 }

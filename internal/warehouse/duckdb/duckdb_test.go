@@ -1,12 +1,16 @@
 package duckdb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
@@ -452,5 +456,57 @@ func TestOpenOptionsAndQueryErrors(t *testing.T) {
 	}
 	if err := w.DropStaging(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRoomFor runs an operation that cannot spill under a memory limit
+// too small for it: it runs once more under DuckDB's own limit, says so
+// in the log, and the configured limit holds again after it. Other
+// errors, and a warehouse without a configured limit, are not retried.
+func TestRoomFor(t *testing.T) {
+	ctx := context.Background()
+	var logs bytes.Buffer
+	w, err := Open(ctx, warehouse.Options{MemoryLimit: "2MB", Threads: 1, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	limit := func() string { return queryStringsConn(t, w, "SELECT current_setting('memory_limit')") }
+	configured := limit()
+	// 12,888,890 digits and 1,999,999 commas.
+	const big = "SELECT length(string_agg(CAST(i AS VARCHAR), ',')) FROM range(2000000) t(i)"
+	var attempts []string
+	var n int64
+	err = w.roomFor(ctx, "aggregate", func() error {
+		attempts = append(attempts, limit())
+		return w.conn.QueryRowContext(ctx, big).Scan(&n)
+	})
+	if err != nil || n != 12888890+1999999 {
+		t.Fatalf("after %d attempts (limits %q): %d, %v", len(attempts), attempts, n, err)
+	}
+	if len(attempts) != 2 || attempts[0] != configured || attempts[1] == configured {
+		t.Errorf("attempts under limits %q, want %s then DuckDB's own", attempts, configured)
+	}
+	if got := limit(); got != configured {
+		t.Errorf("memory_limit after the retry = %s, want %s again", got, configured)
+	}
+	if !strings.Contains(logs.String(), "ran out of memory") || !strings.Contains(logs.String(), "operation=aggregate") {
+		t.Errorf("log: %s", logs.String())
+	}
+
+	calls := 0
+	other := errors.New("not memory")
+	if err := w.roomFor(ctx, "x", func() error { calls++; return other }); err != other || calls != 1 {
+		t.Errorf("another error: %v after %d calls, want it after 1", err, calls)
+	}
+	unlimited, err := Open(ctx, warehouse.Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlimited.Close()
+	calls = 0
+	oom := &duckdb.Error{Type: duckdb.ErrorTypeOutOfMemory, Msg: "Out of Memory Error: x"}
+	if err := unlimited.roomFor(ctx, "x", func() error { calls++; return oom }); err != oom || calls != 1 {
+		t.Errorf("no configured limit: %v after %d calls, want the error after 1", err, calls)
 	}
 }

@@ -51,11 +51,16 @@ func (w *Warehouse) Stage(ctx context.Context, spec warehouse.LoadSpec) (*wareho
 			id = fmt.Sprintf("%s%d", attachPrefix, n)
 		}
 	}
-	st := &stager{w: w, conn: conn, spec: spec, id: id, table: id, qtable: id + "_q"}
-	defer st.removeTemp()
-	staged, err := st.run(ctx)
+	var staged *warehouse.Staged
+	err := w.roomFor(ctx, "stage "+spec.ObjectKey, func() (err error) {
+		st := &stager{w: w, conn: conn, spec: spec, id: id, table: id, qtable: id + "_q"}
+		defer st.removeTemp()
+		if staged, err = st.run(ctx); err != nil {
+			st.drop(context.WithoutCancel(ctx))
+		}
+		return err
+	})
 	if err != nil {
-		st.drop(context.WithoutCancel(ctx))
 		if claimed {
 			w.unclaim(spec.RunID, spec.Target)
 			w.releaseCheckpoints(ctx, id)
