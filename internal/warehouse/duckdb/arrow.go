@@ -67,21 +67,24 @@ func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) erro
 // own, is taken as it is: it cannot fail. When no column can fail, the
 // staging table is one statement over the stream, in its order. Else a
 // value that does not cast sets its row aside, as castInto does, with
-// the row as read.
+// the row as read: the stream is read once, into a staging table that
+// holds each row's reasons and, for a row that has some, the row as
+// read; those rows then move to the quarantine, and the two columns go.
 func (s *stager) castBatches(ctx context.Context, src string, declared, present []declaredColumn, fileType map[string]string) error {
-	var casts, origs, errs, rawParts, keep []string
-	for i, d := range declared {
-		keep = append(keep, ident(d.Name))
+	const from = "__shp_src"
+	var casts, errs, rawParts []string
+	for _, d := range declared {
 		p, ok := presentAs(present, d.Name)
 		if !ok {
 			s.noteMissing(d.Name)
 			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 			continue
 		}
+		orig := from + "." + ident(p.Name)
+		rawParts = append(rawParts, literal(p.Name)+", "+orig)
 		cp, parsed := s.parse(d.Name)
 		if !parsed && len(cp.NullTokens) == 0 && strings.EqualFold(fileType[p.Name], d.Type) {
-			casts = append(casts, ident(p.Name)+" AS "+ident(d.Name))
-			rawParts = append(rawParts, literal(p.Name)+", "+ident(d.Name))
+			casts = append(casts, orig+" AS "+ident(d.Name))
 			continue
 		}
 		cast, reason := s.columnCast(d, p.Name)
@@ -90,24 +93,23 @@ func (s *stager) castBatches(ctx context.Context, src string, declared, present 
 			cast = fmt.Sprintf("TRY_CAST(%s AS %s)", ident(p.Name), d.Type)
 			reason = castReason(ident(p.Name), d.Type, d.Name, cast)
 		}
-		orig := fmt.Sprintf("__shp_orig_%d", i)
 		casts = append(casts, cast+" AS "+ident(d.Name))
-		origs = append(origs, ident(p.Name)+" AS "+ident(orig))
 		errs = append(errs, reason)
-		rawParts = append(rawParts, literal(p.Name)+", "+ident(orig))
 	}
 	if len(errs) == 0 {
 		return s.createFrom(ctx, fmt.Sprintf("SELECT %s, %s FROM %s", ident(lineCol), strings.Join(casts, ", "), src))
 	}
-	raw := stagingRef(s.table + "_raw")
+	errExpr := "concat_ws('; ', " + strings.Join(errs, ", ") + ")"
+	staging := stagingRef(s.table)
 	stmts := []string{
-		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT %s, %s, %s, concat_ws('; ', %s) AS %s FROM %s",
-			raw, ident(lineCol), strings.Join(casts, ", "), strings.Join(origs, ", "), strings.Join(errs, ", "), ident(errCol), src),
-		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s <> '' ORDER BY %s",
-			stagingRef(s.qtable), ident(lineCol), ident(errCol), strings.Join(rawParts, ", "), raw, ident(errCol), ident(lineCol)),
-		fmt.Sprintf("%s AS SELECT %s, %s FROM %s WHERE %s = '' ORDER BY %s",
-			createStaging(s.table), ident(lineCol), strings.Join(keep, ", "), raw, ident(errCol), ident(lineCol)),
-		"DROP TABLE " + raw,
+		fmt.Sprintf("%s AS SELECT %s.%s, %s, %s AS %s, CASE WHEN %s <> '' THEN CAST(json_object(%s) AS VARCHAR) END AS %s FROM %s AS %s",
+			createStaging(s.table), from, ident(lineCol), strings.Join(casts, ", "), errExpr, ident(errCol), errExpr,
+			strings.Join(rawParts, ", "), ident(rawCol), src, from),
+		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, %s FROM %s WHERE %s <> ''",
+			stagingRef(s.qtable), ident(lineCol), ident(errCol), ident(rawCol), staging, ident(errCol)),
+		fmt.Sprintf("DELETE FROM %s WHERE %s <> ''", staging, ident(errCol)),
+		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", staging, ident(errCol)),
+		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", staging, ident(rawCol)),
 	}
 	for _, stmt := range stmts {
 		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
