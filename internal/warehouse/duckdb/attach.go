@@ -10,13 +10,13 @@ import (
 )
 
 // A load into a target that does not exist yet writes its rows once: the
-// first object a run stages for an absent target (append or replace) is
-// staged into a table of the database's main schema instead of a
-// temporary one (its name is attachPrefix and digits; the tables made
+// first object a run stages for an absent target is staged into a table
+// of the database's main schema instead of a temporary one (its name is attachPrefix and digits; the tables made
 // from that name, its quarantine among them, stay temporary), and the
 // commit that creates the target renames that table into the target's
 // place (attachStaged) instead of copying every row into a new table with
-// INSERT ... SELECT. Materialising millions of rows in temporary storage
+// INSERT ... SELECT: an append, a replace, or a merge whose batch holds
+// each key once. Materialising millions of rows in temporary storage
 // and copying them again costs about half the load's time and memory.
 // Everything else (validation, healing, quarantine, the ledger) is
 // unchanged: the attach is DDL in the commit's transaction, so a failed
@@ -49,12 +49,12 @@ func attachTable(table string) bool {
 
 // claimAttach reports whether the object spec stages should go to a table
 // of the main schema that the commit may attach as the target: the target
-// is absent, the write is not a merge (a merge de-duplicates into the
-// target), and no other object of the run claimed the target first (the
-// others are appended to it, from temporary tables). The caller holds the
-// data plane.
+// is absent, and no other object of the run claimed the target first (the
+// others are appended to it, from temporary tables). A merge attaches it
+// only when its batch holds each key once (see merge); else the table is
+// read like any staging table. The caller holds the data plane.
 func (w *Warehouse) claimAttach(ctx context.Context, spec warehouse.LoadSpec) bool {
-	if spec.RunID == "" || len(spec.Key) > 0 || spec.Target == "" {
+	if spec.RunID == "" || spec.Target == "" {
 		return false
 	}
 	key := spec.RunID + "\x00" + spec.Target

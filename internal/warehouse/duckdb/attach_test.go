@@ -228,22 +228,6 @@ func TestNewTargetFromSeveralObjects(t *testing.T) {
 
 func TestNewTargetNotAttached(t *testing.T) {
 	ctx := context.Background()
-	t.Run("merge", func(t *testing.T) {
-		w := open(t)
-		s := spec("good.csv", format.CSV, testSchema)
-		s.Key = []string{"id"}
-		st, err := w.Stage(ctx, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if attachTable(st.Table) || tableOID(t, w, st.Table) != "" {
-			t.Fatalf("a merge's staging table %s is in the main schema", st.Table)
-		}
-		res := commitSpec(t, w, warehouse.CommitSpec{RunID: "run-1", Pipeline: "p", Target: "t", Mode: warehouse.ModeMerge, Key: []string{"id"}, Objects: []*warehouse.Staged{st}})
-		if res.Inserted != 2 {
-			t.Fatalf("merge: %+v", *res)
-		}
-	})
 	t.Run("existing target", func(t *testing.T) {
 		w := open(t)
 		if _, err := w.DB().ExecContext(ctx, `CREATE TABLE t (id BIGINT, name VARCHAR, amount DOUBLE)`); err != nil {
@@ -279,6 +263,56 @@ func TestNewTargetNotAttached(t *testing.T) {
 			t.Fatalf("%s staging tables left, checkpoint_threshold %s", n, threshold(t, w))
 		}
 	})
+}
+
+// TestNewTargetMerge merges into a target that does not exist: a batch
+// holding each key once is an append, whose first object's table becomes
+// the target; a batch holding a key twice is merged from the staged
+// tables (the last row wins), whichever schema they are in.
+func TestNewTargetMerge(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		files           []string
+		attached        bool
+		rows            string // id:name, by id
+		inserted, dedup int64
+	}{
+		{"each key once", []string{"good.csv"}, true, "1:a,2:b", 2, 0},
+		{"a key twice in an object", []string{"dupes.csv"}, false, "1:a2,2:b", 2, 1},
+		{"a key in two objects", []string{"good.csv", "dupes.csv"}, false, "1:a2,2:b", 2, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := open(t)
+			var objects []*warehouse.Staged
+			for i, f := range tc.files {
+				s := spec(f, format.CSV, testSchema)
+				s.RunID, s.Key, s.ObjectKey = "r1", []string{"id"}, f+strconv.Itoa(i)
+				st, err := w.Stage(context.Background(), s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if attachTable(st.Table) != (i == 0) {
+					t.Fatalf("object %d staged in %s", i, st.Table)
+				}
+				objects = append(objects, st)
+			}
+			oid := tableOID(t, w, objects[0].Table)
+			res := commitSpec(t, w, warehouse.CommitSpec{RunID: "r1", Pipeline: "p", Target: "t", Mode: warehouse.ModeMerge,
+				Key: []string{"id"}, Objects: objects})
+			if res.Inserted != tc.inserted || res.Deduplicated != tc.dedup || res.Updated != 0 {
+				t.Fatalf("result %+v", *res)
+			}
+			if got := tableOID(t, w, "t") == oid; got != tc.attached {
+				t.Fatalf("attached %v, want %v", got, tc.attached)
+			}
+			if got := queryStringsConn(t, w, `SELECT string_agg(CAST(id AS VARCHAR) || ':' || name, ',' ORDER BY id) FROM t`); got != tc.rows {
+				t.Fatalf("rows %s, want %s", got, tc.rows)
+			}
+			if n := attachLeft(t, w); n != "0" {
+				t.Fatalf("%s staging tables left", n)
+			}
+		})
+	}
 }
 
 // JSON staging tables keep each record's line: it is dropped at the

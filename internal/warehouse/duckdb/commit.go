@@ -64,7 +64,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		return nil, err
 	}
 	// A target this commit creates may be a staged object's table.
-	attach := created && spec.Mode != warehouse.ModeMerge
+	attach := created
 	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine table: %w", err)
 	}
@@ -74,11 +74,13 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 
 	res := &warehouse.CommitResult{SchemaChanges: changes}
-	if spec.Mode == warehouse.ModeMerge {
-		if err := merge(ctx, tx, spec, target, targetCols, res); err != nil {
+	appendRows := spec.Mode != warehouse.ModeMerge
+	if !appendRows {
+		if appendRows, err = merge(ctx, tx, spec, target, targetCols, created, res); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	if appendRows {
 		for _, o := range spec.Objects {
 			if attach && len(o.Columns) > 0 {
 				// Only the first object with rows to write may stand for
@@ -215,14 +217,18 @@ func selectList(cols []warehouse.Column) string {
 
 // merge upserts on the key: within the batch the last row for a key wins
 // (later object, later line) and the others are counted as de-duplicated;
-// target rows with a batch key are replaced.
-func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target string, targetCols []warehouse.Column, res *warehouse.CommitResult) error {
+// target rows with a batch key are replaced. Into a target the commit
+// created (created), a batch holding each key once is written as an
+// append: merge writes nothing and says so (appendRows), and the caller
+// appends the objects as they are.
+func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target string, targetCols []warehouse.Column, created bool,
+	res *warehouse.CommitResult) (appendRows bool, err error) {
 	if len(spec.Objects) == 0 {
-		return nil
+		return false, nil
 	}
 	for _, k := range spec.Key {
 		if !hasColumn(targetCols, k) {
-			return fmt.Errorf("merge key %q is not a column of %s", k, spec.Target)
+			return false, fmt.Errorf("merge key %q is not a column of %s", k, spec.Target)
 		}
 	}
 	// Columns some object lacks (loaded as NULL): for the rows they
@@ -263,7 +269,12 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	}
 	var distinct int64
 	if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(DISTINCT %s) FROM (%s)", keyExpr, union)).Scan(&distinct); err != nil {
-		return fmt.Errorf("merge: count keys: %w", err)
+		return false, fmt.Errorf("merge: count keys: %w", err)
+	}
+	if created && distinct == total && len(keep) == 0 {
+		// Into a target this commit made: each key once is an append,
+		// which may attach the first object's table.
+		return true, nil
 	}
 	// Leftovers of an earlier merge on this connection; which kind, if any,
 	// is unknown, so a failing drop is fine.
@@ -305,7 +316,7 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	}
 	for _, s := range stmts {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
-			return fmt.Errorf("merge: build batch: %w", err)
+			return false, fmt.Errorf("merge: build batch: %w", err)
 		}
 	}
 	defer func() {
@@ -322,17 +333,19 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			var n int64
 			if err := tx.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM __shp_batch b JOIN __shp_old t ON %s WHERE NOT b.%s",
 				strings.Join(match, " AND "), flag(j))).Scan(&n); err != nil {
-				return fmt.Errorf("merge: count kept values of %s: %w", k, err)
+				return false, fmt.Errorf("merge: count kept values of %s: %w", k, err)
 			}
 			if n > 0 {
 				res.Kept[k] = n
 			}
 		}
 	}
-	updated, err := exec(ctx, tx, fmt.Sprintf("DELETE FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
-		target, strings.Join(match, " AND ")))
-	if err != nil {
-		return fmt.Errorf("merge: remove replaced rows: %w", err)
+	var updated int64
+	if !created { // a target this commit made has no row to replace
+		if updated, err = exec(ctx, tx, fmt.Sprintf("DELETE FROM %s t WHERE EXISTS (SELECT 1 FROM __shp_batch b WHERE %s)",
+			target, strings.Join(match, " AND "))); err != nil {
+			return false, fmt.Errorf("merge: remove replaced rows: %w", err)
+		}
 	}
 	insert := "INSERT INTO " + target + " BY NAME SELECT * FROM __shp_batch"
 	if len(keep) > 0 {
@@ -346,11 +359,11 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			target, strings.Join(flags, ", "), strings.Join(repl, ", "), strings.Join(match, " AND "))
 	}
 	if _, err := exec(ctx, tx, insert); err != nil {
-		return fmt.Errorf("merge: insert rows: %w", err)
+		return false, fmt.Errorf("merge: insert rows: %w", err)
 	}
 	res.Updated = updated
 	res.Inserted = batch - updated
-	return nil
+	return false, nil
 }
 
 func containsFold(list []string, name string) bool {
