@@ -11,8 +11,9 @@ import (
 
 // A load into a target that does not exist yet writes its rows once: the
 // first object a run stages for an absent target is staged into a table
-// of the database's main schema instead of a temporary one (its name is attachPrefix and digits; the tables made
-// from that name, its quarantine among them, stay temporary), and the
+// of the database's main schema instead of a temporary one (its name is
+// attachPrefix and digits; the tables made from that name, its quarantine
+// among them, stay temporary), and the
 // commit that creates the target renames that table into the target's
 // place (attachStaged) instead of copying every row into a new table with
 // INSERT ... SELECT: an append, a replace, or a merge whose batch holds
