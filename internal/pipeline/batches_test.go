@@ -130,6 +130,19 @@ func matchBatchesAndText(t *testing.T, typ, dsn string, rows int64) *env {
 	return eb
 }
 
+// TestTypedBatchesWithoutCasts extracts PostgreSQL columns whose batches
+// hold the declared types (integers, doubles, booleans, text): staged in
+// one statement, no value to cast, none set aside.
+func TestTypedBatchesWithoutCasts(t *testing.T) {
+	dsn := testutil.PostgresDSN(t)
+	testutil.PostgresExec(t, dsn, `CREATE TABLE t (id bigint PRIMARY KEY, n int, f float8, b boolean, s text)`,
+		`INSERT INTO t SELECT g, -g, g / 3.0, g % 2 = 0, CASE WHEN g % 5 = 0 THEN NULL ELSE 'row ' || g END FROM generate_series(1, 40000) g`)
+	eb := matchBatchesAndText(t, "postgres", dsn, 40000)
+	if n := eb.count(t, "SELECT count(*) FROM p WHERE n = -id AND b = (id % 2 = 0) AND (s = 'row ' || id OR (s IS NULL AND id % 5 = 0))"); n != 40000 {
+		t.Errorf("%d of 40000 rows read back as written", n)
+	}
+}
+
 // TestTypedBatchesMatchTextMySQL extracts a MariaDB table holding every
 // kind of column (signed and unsigned integers at their limits, FLOAT
 // and DOUBLE, decimals narrow and beyond 38 digits, text with quotes,

@@ -97,7 +97,7 @@ func (s *stager) castBatches(ctx context.Context, src string, declared, present 
 		errs = append(errs, reason)
 	}
 	if len(errs) == 0 {
-		return s.createFrom(ctx, fmt.Sprintf("SELECT %s, %s FROM %s", ident(lineCol), strings.Join(casts, ", "), src))
+		return s.createFrom(ctx, fmt.Sprintf("SELECT %s, %s FROM %s AS %s", ident(lineCol), strings.Join(casts, ", "), src, from))
 	}
 	errExpr := "concat_ws('; ', " + strings.Join(errs, ", ") + ")"
 	staging := stagingRef(s.table)
