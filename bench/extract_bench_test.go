@@ -48,7 +48,7 @@ func BenchmarkPostgresExtract(b *testing.B) {
 		bare = append(bare, measure{wall: time.Since(start)})
 
 		dir := b.TempDir()
-		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\npipelines:\n  accounts:\n    source: pg\n    mode: "+benchMode()+"\n    key: [aid]\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\n"+benchWarehouse()+"pipelines:\n  accounts:\n    source: pg\n    mode: "+benchMode()+"\n    key: [aid]\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 			"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: pgbench_accounts\n    key: aid\n    chunk_size: 500000\n%s", dsn, benchIncremental())), 0o644)
 		start = time.Now()
@@ -81,6 +81,15 @@ func BenchmarkPostgresExtract(b *testing.B) {
 func benchIncremental() string {
 	if benchMode() == "append" {
 		return "    incremental: {column: aid}\n"
+	}
+	return ""
+}
+
+// benchWarehouse is config.yaml's warehouse section: DuckDB's memory
+// limit from SHP_BENCH_MEMORY_LIMIT (e.g. 1GB), else shp's default.
+func benchWarehouse() string {
+	if m := os.Getenv("SHP_BENCH_MEMORY_LIMIT"); m != "" {
+		return "warehouse:\n  memory_limit: " + m + "\n"
 	}
 	return ""
 }
@@ -145,7 +154,7 @@ func pgProject(b *testing.B, dsn, mode, incremental string) string {
 	if mode == "merge" {
 		key = "    key: [aid]\n"
 	}
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\npipelines:\n  accounts:\n    source: pg\n    target: accounts\n    mode: "+mode+"\n"+key), 0o644)
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\n"+benchWarehouse()+"pipelines:\n  accounts:\n    source: pg\n    target: accounts\n    mode: "+mode+"\n"+key), 0o644)
 	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 		"sources:\n  pg:\n    type: postgres\n    dsn: %q\n    table: pgbench_accounts\n    key: aid\n    chunk_size: 500000\n%s", dsn, incremental)), 0o644)
 	return dir

@@ -61,7 +61,7 @@ const schemaJSON = `[
 func project(b *testing.B, dir, dataDir string) {
 	b.Helper()
 	files := map[string]string{
-		"config.yaml": "project: bench\npipelines:\n  sales:\n    source: sales\n    target: sales\n",
+		"config.yaml": "project: bench\n" + benchWarehouse() + "pipelines:\n  sales:\n    source: sales\n    target: sales\n",
 		"sources.yaml": fmt.Sprintf("sources:\n  sales:\n    type: file\n    path: %s/*.csv\n    format: csv\n    schema: schema.json\n",
 			filepath.ToSlash(dataDir)),
 		"schema.json": schemaJSON,

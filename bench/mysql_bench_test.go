@@ -81,7 +81,7 @@ func BenchmarkMySQLExtract(b *testing.B) {
 		bare = append(bare, measure{wall: time.Since(start)})
 
 		dir := b.TempDir()
-		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\npipelines:\n  orders:\n    source: my\n    target: orders\n    mode: "+benchMode()+"\n    key: [id]\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: bench\n"+benchWarehouse()+"pipelines:\n  orders:\n    source: my\n    target: orders\n    mode: "+benchMode()+"\n    key: [id]\n"), 0o644)
 		os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte(fmt.Sprintf(
 			"sources:\n  my:\n    type: mysql\n    dsn: %q\n    table: orders\n    key: id\n    chunk_size: 250000\n%s", dsn,
 			strings.ReplaceAll(benchIncremental(), "aid", "id"))), 0o644)
