@@ -406,7 +406,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	if len(declared) == 0 {
 		fileTypes = s.sniffCSVTypes(ctx, path, sniffBase, len(header))
 	}
-	var colSpec, selects, badConds, badVals []string
+	var colSpec, selects, texts, badConds, badVals []string
 	var extras []int
 	inFile := map[string]bool{}
 	for i, h := range header {
@@ -434,10 +434,15 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 					if parsed {
 						expr = parseExpr(src, d.Type, cp)
 					}
+					// The text goes along under a name of its own, for
+					// the outer statement to compare with the value.
+					text := ident(fmt.Sprintf("__shp_text_%d", len(s.converted)))
 					s.converted = append(s.converted, converted{name: d.Name, typ: d.Type})
 					selects = append(selects, expr+" AS "+ident(d.Name))
-					badConds = append(badConds, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", src, expr))
-					badVals = append(badVals, literal(d.Name)+", "+ident(h))
+					texts = append(texts, text)
+					badConds = append(badConds, fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", nullTokens(text, cp), ident(d.Name)))
+					badVals = append(badVals, literal(d.Name)+", "+text)
+					selects = append(selects, ident(h)+" AS "+text)
 				} else {
 					selects = append(selects, ident(h)+" AS "+ident(d.Name))
 				}
@@ -466,18 +471,20 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	}
 
 	rejects, scans := s.id+"_rej", s.id+"_scan"
-	ordinality := ""
+	read := fmt.Sprintf(`SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
+		store_rejects=true, rejects_table=%s, rejects_scan=%s)`,
+		strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "), literal(rejects), literal(scans))
+	stmt := createStaging(s.table) + " AS " + read
 	if len(s.converted) > 0 {
-		// The ordinal of a row whose value did not convert, from which
-		// convertParsed finds its line; NULL (and free) for the others.
-		selects = append(selects, fmt.Sprintf("CASE WHEN %s THEN CAST(json_object('ord', ordinality, 'text', json_object(%s)) AS VARCHAR) END AS %s",
-			strings.Join(badConds, " OR "), strings.Join(badVals, ", "), ident(ordCol)))
-		ordinality = " WITH ORDINALITY"
+		// The text of a row whose value did not convert; NULL (and free)
+		// for the others. The outer statement compares the converted
+		// values with their texts, so that each cast runs once. The row's
+		// ordinal among the rows read, from which convertParsed finds its
+		// line, is its rowid: the rows keep the file's order
+		// (preserve_insertion_order).
+		stmt = fmt.Sprintf("%s AS SELECT * EXCLUDE (%s), CASE WHEN %s THEN CAST(json_object('text', json_object(%s)) AS VARCHAR) END AS %s FROM (%s)",
+			createStaging(s.table), strings.Join(texts, ", "), strings.Join(badConds, " OR "), strings.Join(badVals, ", "), ident(ordCol), read)
 	}
-	stmt := fmt.Sprintf(`%s AS SELECT %s FROM read_csv(%s, %s, auto_detect=false, columns={%s},
-		store_rejects=true, rejects_table=%s, rejects_scan=%s)%s`,
-		createStaging(s.table), strings.Join(selects, ", "), path, base, strings.Join(colSpec, ", "),
-		literal(rejects), literal(scans), ordinality)
 	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
 		return fmt.Errorf("read csv: %w", err)
 	}
@@ -516,7 +523,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		if err != nil {
 			return fmt.Errorf("number rejected lines: %w", err)
 		}
-		ord := "CAST(json_extract_string(" + ident(ordCol) + ", '$.ord') AS BIGINT)"
+		ord := "(" + convertedAlias + ".rowid + 1)"
 		s.lineExpr = fmt.Sprintf("%s + %d + coalesce((SELECT max(j) FROM %s WHERE g < %s), 0)",
 			ord, header, stagingRef(s.table+"_rejg"), ord)
 	}
@@ -1193,6 +1200,10 @@ func (s *stager) typedInteger(name string) bool {
 	return ok && isInteger(TypeOf(f))
 }
 
+// convertedAlias names the staging table in convertParsed's statement,
+// whose lineExpr reads its rowid.
+const convertedAlias = "__shp_staged"
+
 // convertParsed sets aside the CSV rows with a value that shp's own
 // conversion (a repair's way of reading a column, or a strict integer:
 // DuckDB's reader rounds "2.5" to 3) could not convert, with the line,
@@ -1232,8 +1243,8 @@ func (s *stager) convertParsed(ctx context.Context) error {
 	table := stagingRef(s.table)
 	where := ident(ordCol) + " IS NOT NULL"
 	stmts := []string{
-		fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s ORDER BY 1",
-			stagingRef(s.qtable), s.lineExpr, strings.Join(reasons, ", "), strings.Join(parts, ", "), table, where),
+		fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s AS %s WHERE %s ORDER BY 1",
+			stagingRef(s.qtable), s.lineExpr, strings.Join(reasons, ", "), strings.Join(parts, ", "), table, convertedAlias, where),
 		"DELETE FROM " + table + " WHERE " + where,
 		"ALTER TABLE " + table + " DROP COLUMN " + ident(ordCol),
 	}
