@@ -405,7 +405,7 @@ func TestLoadDirAccepted(t *testing.T) {
 			want := Config{
 				Project:   "p",
 				Staging:   Staging{URL: DefaultStagingURL},
-				Warehouse: Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath, MemoryLimit: "128MB"},
+				Warehouse: Warehouse{Type: WarehouseDuckDB, Path: DefaultWarehousePath, MemoryLimit: "192MB"},
 				Metadata:  Metadata{Type: MetadataSQLite, Path: DefaultMetadataPath},
 				Defaults:  Defaults{MaxQuarantineRatio: DefaultMaxQuarantineRatio},
 				API:       defaultAPI(),
@@ -468,13 +468,13 @@ func TestLoadDirAccepted(t *testing.T) {
 			}
 		}},
 		{"memory limit by default", okConfig, okSource, nil, func(t *testing.T, p *Project) {
-			if got := p.Config.Warehouse.MemoryLimit; got != "128MB" {
-				t.Errorf("memory_limit = %q, want DuckDB's default for shp, 128MB", got)
+			if got := p.Config.Warehouse.MemoryLimit; got != "192MB" {
+				t.Errorf("memory_limit = %q, want DuckDB's default for shp, 192MB", got)
 			}
 		}},
 		{"memory limit empty: the default", okConfig + "warehouse:\n  memory_limit: \"\"\n", okSource, nil, func(t *testing.T, p *Project) {
-			if got := p.Config.Warehouse.MemoryLimit; got != "128MB" {
-				t.Errorf("memory_limit = %q, want 128MB", got)
+			if got := p.Config.Warehouse.MemoryLimit; got != "192MB" {
+				t.Errorf("memory_limit = %q, want 192MB", got)
 			}
 		}},
 		{"block scalar and tag", okConfig + "warehouse:\n  memory_limit: !!str 512\n", okSource + "    schedule: >-\n      @daily\n", nil, func(t *testing.T, p *Project) {

@@ -19,7 +19,7 @@ const DefaultPath = ".shp/warehouse.duckdb"
 
 // DefaultMemoryLimit is warehouse.memory_limit when it is not set: the
 // memory DuckDB's buffer manager may hold before spilling.
-const DefaultMemoryLimit = "128MB"
+const DefaultMemoryLimit = "192MB"
 
 func init() {
 	spec.Register(spec.Spec{
