@@ -722,7 +722,7 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 		present = append(present, declaredColumn{Name: key, Type: d.Type, Required: d.Required, As: d.Name})
 	}
 	src += ", columns={" + strings.Join(spec, ", ") + "})"
-	return s.castInto(ctx, src, declared, present)
+	return s.castInto(ctx, src, declared, present, nil)
 }
 
 // jsonKeys lists the top-level keys of every record of a normalised JSON
@@ -756,11 +756,11 @@ func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) er
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
-	present, _, err := s.presentIn(ctx, src, declared)
+	present, types, err := s.presentIn(ctx, src, declared)
 	if err != nil {
 		return err
 	}
-	return s.castInto(ctx, src, declared, present)
+	return s.castInto(ctx, src, declared, present, types)
 }
 
 // presentIn matches the columns of src, a typed source with lineCol, to
@@ -854,11 +854,21 @@ func exactNumericCast(from, to string) bool {
 	return fromScale == 0 && integerTypes[to]
 }
 
-// castInto creates the staging table from src, casting each present column
-// to its declared type. A value that does not cast sets its row aside with
-// a reason naming the column and the value.
-func (s *stager) castInto(ctx context.Context, src string, declared, present []declaredColumn) error {
-	raw := stagingRef(s.table + "_raw")
+// castInto creates the staging table from src (a typed source with
+// lineCol: Parquet, JSON read as text, Arrow batches), casting each
+// present column to its declared type; fileType is each present column's
+// type in src, when known. A column that already holds the declared type,
+// with no parse of its own, is taken as it is: it cannot fail. An integer
+// or decimal column whose cast can only overflow, never round, is cast
+// without the text checks. When no column can fail, the staging table is
+// one statement over src, in its order. Else a value that does not cast
+// sets its row aside with a reason naming the column and the value, and
+// the row as read: src is read once (an Arrow stream can only be), into a
+// staging table that holds each row's reasons and, for a row that has
+// some, the row as read; those rows then move to the quarantine, and the
+// two columns go.
+func (s *stager) castInto(ctx context.Context, src string, declared, present []declaredColumn, fileType map[string]string) error {
+	const from = "__shp_src"
 	var casts, errs, rawParts []string
 	for _, d := range declared {
 		p, ok := presentAs(present, d.Name)
@@ -867,27 +877,38 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 			casts = append(casts, "CAST(NULL AS "+d.Type+") AS "+ident(d.Name))
 			continue
 		}
-		cast, reason := s.columnCast(d, p.Name)
+		orig := from + "." + ident(p.Name)
+		rawParts = append(rawParts, literal(p.Name)+", "+orig)
+		cp, parsed := s.parse(d.Name)
+		own := !parsed && len(cp.NullTokens) == 0
+		var cast, reason string
+		switch {
+		case own && strings.EqualFold(fileType[p.Name], d.Type):
+			casts = append(casts, orig+" AS "+ident(d.Name))
+			continue
+		case own && exactNumericCast(fileType[p.Name], d.Type):
+			cast = fmt.Sprintf("TRY_CAST(%s AS %s)", orig, d.Type)
+			reason = castReason(orig, d.Type, d.Name, cast)
+		default:
+			cast, reason = s.columnCast(d, p.Name)
+		}
 		casts = append(casts, cast+" AS "+ident(d.Name))
 		errs = append(errs, reason)
-		rawParts = append(rawParts, literal(p.Name)+", "+ident(p.Name))
 	}
-	errExpr := "''"
-	if len(errs) > 0 {
-		errExpr = "concat_ws('; ', " + strings.Join(errs, ", ") + ")"
+	if len(errs) == 0 {
+		return s.createFrom(ctx, fmt.Sprintf("SELECT %s.%s, %s FROM %s AS %s", from, ident(lineCol), strings.Join(casts, ", "), src, from))
 	}
-	rawExpr := "NULL"
-	if len(rawParts) > 0 {
-		rawExpr = "CAST(json_object(" + strings.Join(rawParts, ", ") + ") AS VARCHAR)"
-	}
+	errExpr := "concat_ws('; ', " + strings.Join(errs, ", ") + ")"
+	staging := stagingRef(s.table)
 	stmts := []string{
-		fmt.Sprintf("CREATE TEMP TABLE %s AS SELECT %s, %s, %s AS %s, %s AS %s FROM %s",
-			raw, ident(lineCol), strings.Join(casts, ", "), errExpr, ident(errCol), rawExpr, ident(rawCol), src),
-		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, %s FROM %s WHERE %s <> '' ORDER BY %s",
-			stagingRef(s.qtable), ident(lineCol), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
-		fmt.Sprintf("%s AS SELECT * EXCLUDE (%s, %s) FROM %s WHERE %s = '' ORDER BY %s",
-			createStaging(s.table), ident(errCol), ident(rawCol), raw, ident(errCol), ident(lineCol)),
-		"DROP TABLE " + raw,
+		fmt.Sprintf("%s AS SELECT %s.%s, %s, %s AS %s, CASE WHEN %s <> '' THEN CAST(json_object(%s) AS VARCHAR) END AS %s FROM %s AS %s",
+			createStaging(s.table), from, ident(lineCol), strings.Join(casts, ", "), errExpr, ident(errCol), errExpr,
+			strings.Join(rawParts, ", "), ident(rawCol), src, from),
+		fmt.Sprintf("INSERT INTO %s SELECT %s, %s, %s FROM %s WHERE %s <> ''",
+			stagingRef(s.qtable), ident(lineCol), ident(errCol), ident(rawCol), staging, ident(errCol)),
+		fmt.Sprintf("DELETE FROM %s WHERE %s <> ''", staging, ident(errCol)),
+		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", staging, ident(errCol)),
+		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", staging, ident(rawCol)),
 	}
 	for _, stmt := range stmts {
 		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {

@@ -61,7 +61,7 @@ func TestWideDecimalCast(t *testing.T) {
 	}
 }
 
-// TestExactNumericCast checks the casts castBatches takes without text
+// TestExactNumericCast checks the casts castInto takes without text
 // checks: for each it claims exact, DuckDB's TRY_CAST of values at and
 // beyond the ends of the source type either fails (NULL) or reads back
 // as the same value; and the casts that can round are not claimed.
