@@ -2,9 +2,12 @@ package duckdb
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/shp-dev/shp/internal/format"
@@ -260,6 +263,71 @@ func TestIntegersAreNotRounded(t *testing.T) {
 			}
 			if ids := queryStrings(t, w, "SELECT string_agg(id || '=' || qty, ',' ORDER BY id) FROM t"); ids[0] != "1=2,4=7" {
 				t.Fatalf("target %v", ids)
+			}
+		})
+	}
+}
+
+// TestLinesOfALargeCSV sets aside values shp converts itself, and lines
+// DuckDB's reader rejects, across a file large enough for DuckDB to read
+// in parallel: each set-aside row keeps its own line (its ordinal is the
+// staging table's rowid, which follows the file's order), in a new
+// target's table of the main schema and in a temporary one alike.
+func TestLinesOfALargeCSV(t *testing.T) {
+	const rows = 1_200_000 // about 30 MB: several of the reader's buffers
+	bad := map[int]string{ // data row (from 1) -> what is wrong
+		3: "fraction", 250_001: "fraction", 250_002: "fields", 777_777: "date", 1_199_999: "fraction", rows: "fields"}
+	var b strings.Builder
+	b.WriteString("id,qty,day,note\n")
+	var want []string
+	for i := 1; i <= rows; i++ {
+		line := strconv.Itoa(i + 1) // after the header
+		switch bad[i] {
+		case "fraction":
+			fmt.Fprintf(&b, "%d,2.5,2026-01-02,n%d\n", i, i)
+			want = append(want, line+` CAST (column qty): Could not convert string "2.5" to 'BIGINT'`)
+		case "date":
+			fmt.Fprintf(&b, "%d,7,2026-13-40,n%d\n", i, i)
+			want = append(want, line+` CAST (column day)`)
+		case "fields":
+			fmt.Fprintf(&b, "%d,7,2026-01-02,n%d,extra\n", i, i)
+			want = append(want, line+` TOO MANY COLUMNS`)
+		default:
+			fmt.Fprintf(&b, "%d,%d,2026-01-02,n%d\n", i, i%100, i)
+		}
+	}
+	sch := schema.Schema{{Name: "id", Type: "INT64", Mode: "REQUIRED"}, {Name: "qty", Type: "INTEGER"}, {Name: "day", Type: "DATE"}, {Name: "note", Type: "STRING"}}
+	for _, existing := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new target", true: "existing target"}[existing], func(t *testing.T) {
+			w := open(t)
+			if existing {
+				if _, err := w.DB().Exec(`CREATE TABLE t (id BIGINT, qty BIGINT, day DATE, note VARCHAR)`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			st, err := w.Stage(context.Background(), repairSpec(t, "big.csv", b.String(), format.CSV, sch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if attachTable(st.Table) == existing {
+				t.Fatalf("staged in %s", st.Table)
+			}
+			commit(t, w, st)
+			got := queryStrings(t, w, "SELECT line || ' ' || reason FROM t__quarantine ORDER BY line")
+			if len(got) != len(want) {
+				t.Fatalf("%d rows set aside, want %d: %q", len(got), len(want), got)
+			}
+			for i := range want {
+				if !strings.HasPrefix(got[i], want[i]) {
+					t.Errorf("set aside %q, want %q...", got[i], want[i])
+				}
+			}
+			if n := queryStrings(t, w, "SELECT CAST(count(*) AS VARCHAR) || ' ' || CAST(sum(id) AS VARCHAR) FROM t"); n[0] != fmt.Sprintf("%d %d", rows-len(bad), rows*(rows+1)/2-3-250_001-250_002-777_777-1_199_999-rows) {
+				t.Errorf("target: %s", n[0])
+			}
+			// Every loaded row is the one its line holds.
+			if n := queryStrings(t, w, "SELECT CAST(count(*) AS VARCHAR) FROM t WHERE note <> 'n' || id OR qty <> id % 100"); n[0] != "0" {
+				t.Errorf("%s rows loaded with another line's values", n[0])
 			}
 		})
 	}
