@@ -53,14 +53,17 @@ func (x *extractor) UseBatches(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("source %s: %w", x.name, err)
 	}
-	x.batches = ok(enc)
+	if x.batches = ok(enc); x.batches && x.pool == nil {
+		x.pool = arrowmem.NewPool(batchPoolBytes)
+	}
 	return x.batches, nil
 }
 
 // batchCopier is an engine that writes a query's rows as typed batches:
-// an Arrow IPC stream whose last column numbers them.
+// an Arrow IPC stream whose last column numbers them, its buffers from
+// mem.
 type batchCopier interface {
-	copyArrow(ctx context.Context, query string, w io.Writer) (int64, error)
+	copyArrow(ctx context.Context, query string, w io.Writer, mem memory.Allocator) (int64, error)
 }
 
 // pgColumn is how one result column of a binary COPY becomes an Arrow
@@ -96,7 +99,7 @@ func batchKind(oid uint32) byte {
 // copyArrow writes the rows of query to w as an Arrow IPC stream (LZ4
 // compressed batches) read with a binary COPY, and returns how many it
 // wrote.
-func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (int64, error) {
+func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer, mem memory.Allocator) (int64, error) {
 	conn, err := e.connect(ctx)
 	if err != nil {
 		return 0, err
@@ -131,10 +134,7 @@ func (e *pgEngine) copyArrow(ctx context.Context, query string, w io.Writer) (in
 		pw.CloseWithError(err)
 		copied <- err
 	}()
-	if e.pool == nil {
-		e.pool = arrowmem.NewPool(batchPoolBytes)
-	}
-	n, err := writeBatches(bufio.NewReaderSize(pr, 1<<20), cols, sch, w, e.pool)
+	n, err := writeBatches(bufio.NewReaderSize(pr, 1<<20), cols, sch, w, mem)
 	pr.CloseWithError(errors.New("stopped reading")) // the COPY ends if the writer failed
 	cerr := <-copied
 	if err != nil {

@@ -13,15 +13,13 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
-	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/schema"
 )
 
 // mysqlEngine extracts from MySQL or MariaDB, streaming rows.
 type mysqlEngine struct {
 	db     *sql.DB
-	binary []bool         // per column of the last describe: bytes, written as \xHH
-	pool   *arrowmem.Pool // typed batches' buffers, reused batch to batch
+	binary []bool // per column of the last describe: bytes, written as \xHH
 }
 
 // tlsNames gives each registered TLS configuration a unique name.

@@ -16,7 +16,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/format"
 )
 
@@ -124,15 +123,12 @@ func parseDecimal(b []byte, scale int32) (decimal128.Num, error) {
 // compressed batches) and returns how many it wrote. The rows are read
 // from the driver as it decodes them, without database/sql's conversion
 // of each value to text.
-func (e *mysqlEngine) copyArrow(ctx context.Context, query string, w io.Writer) (int64, error) {
+func (e *mysqlEngine) copyArrow(ctx context.Context, query string, w io.Writer, mem memory.Allocator) (int64, error) {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	if e.pool == nil {
-		e.pool = arrowmem.NewPool(batchPoolBytes)
-	}
 	var n int64
 	err = conn.Raw(func(dc any) error {
 		q, ok := dc.(driver.QueryerContext)
@@ -144,7 +140,7 @@ func (e *mysqlEngine) copyArrow(ctx context.Context, query string, w io.Writer) 
 			return err
 		}
 		defer rows.Close()
-		n, err = writeRowBatches(rows, e.binary, w, e.pool)
+		n, err = writeRowBatches(rows, e.binary, w, mem)
 		return err
 	})
 	return n, err

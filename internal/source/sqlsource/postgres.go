@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
-	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/redact"
 	"github.com/shp-dev/shp/internal/schema"
 )
@@ -24,7 +23,6 @@ import (
 type pgEngine struct {
 	cfg  *pgx.ConnConfig
 	conn *pgx.Conn
-	pool *arrowmem.Pool // typed batches' buffers, reused batch to batch
 }
 
 func newPostgres(c Config, password string) (*pgEngine, error) {

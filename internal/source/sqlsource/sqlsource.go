@@ -24,6 +24,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/shp-dev/shp/internal/arrowmem"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/params"
 	"github.com/shp-dev/shp/internal/resilience"
@@ -159,8 +160,10 @@ type extractor struct {
 	query   string
 	args    []any
 	unbound error
-	// batches says the chunks are Arrow IPC streams (UseBatches).
+	// batches says the chunks are Arrow IPC streams (UseBatches), whose
+	// buffers pool keeps from one batch to the next.
 	batches bool
+	pool    *arrowmem.Pool
 }
 
 func open(s source.Spec, engineName string) (*extractor, error) {
@@ -600,7 +603,7 @@ func (x *extractor) chunk(ctx context.Context, sink source.Sink, query string, n
 		cw := &countingWriter{w: c}
 		var n int64
 		if bc, ok := x.eng.(batchCopier); ok && x.batches {
-			n, err = bc.copyArrow(ctx, query, cw)
+			n, err = bc.copyArrow(ctx, query, cw, x.pool)
 		} else {
 			if _, err := io.WriteString(cw, header); err != nil {
 				c.Discard()
