@@ -20,7 +20,7 @@ func (w *Warehouse) ReadsArrow() bool { return true }
 
 // stageArrow stages an Arrow IPC stream (an extractor's typed batches,
 // whose lineCol numbers its rows): DuckDB scans its record batches as a
-// view, which castInto types.
+// view, which stageTyped types.
 func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) error {
 	f, err := os.Open(s.spec.Path)
 	if err != nil {
@@ -49,13 +49,5 @@ func (s *stager) stageArrow(ctx context.Context, declared []declaredColumn) erro
 		return fmt.Errorf("scan arrow stream: %w", err)
 	}
 	defer release()
-	src := ident(view)
-	if len(declared) == 0 {
-		return s.createFrom(ctx, "SELECT * FROM "+src)
-	}
-	present, fileType, err := s.presentIn(ctx, src, declared)
-	if err != nil {
-		return err
-	}
-	return s.castInto(ctx, src, declared, present, fileType)
+	return s.stageTyped(ctx, ident(view), declared)
 }

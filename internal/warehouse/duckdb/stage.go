@@ -748,11 +748,18 @@ func (s *stager) jsonKeys(ctx context.Context, path string) (map[string]string, 
 	return keys, rows.Err()
 }
 
-// stageParquet reads a Parquet file; with a declared schema every column is
-// cast, and rows whose values do not fit are set aside.
+// stageParquet reads a Parquet file; with a declared schema its columns
+// are cast (see stageTyped), and rows whose values do not fit are set
+// aside.
 func (s *stager) stageParquet(ctx context.Context, declared []declaredColumn) error {
-	src := fmt.Sprintf("(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS %s FROM read_parquet(%s, file_row_number=true))",
-		ident(lineCol), literal(s.spec.Path))
+	return s.stageTyped(ctx, fmt.Sprintf("(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS %s FROM read_parquet(%s, file_row_number=true))",
+		ident(lineCol), literal(s.spec.Path)), declared)
+}
+
+// stageTyped stages src, a source of typed columns with lineCol (a
+// Parquet file, Arrow batches): as it is without a declared schema, else
+// each declared column from the one of its name, through castInto.
+func (s *stager) stageTyped(ctx context.Context, src string, declared []declaredColumn) error {
 	if len(declared) == 0 {
 		return s.createFrom(ctx, "SELECT * FROM "+src)
 	}
