@@ -21,6 +21,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/shp-dev/shp/internal/config"
@@ -47,8 +48,11 @@ type Server struct {
 	Tokens TokenVerifier
 	// Ready reports whether the server can do its work (the metadata
 	// store answers); /readyz says so.
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Metrics, when set, are served on /metrics beside the API's own
+	// (the pipeline metrics of internal/monitor).
+	Metrics prometheus.Gatherer
+	Logger  *slog.Logger
 	// Timeout bounds a request's work; 30s when zero.
 	Timeout time.Duration
 	// AccessLog, when not nil, gets one Info line per request: method,

@@ -40,7 +40,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ service.Princi
 }
 
 func (s *Server) prometheus(w http.ResponseWriter, r *http.Request, _ service.Principal) {
-	s.metrics.handler().ServeHTTP(w, r)
+	s.metrics.handler(s.Metrics).ServeHTTP(w, r)
 }
 
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ service.Principal) {

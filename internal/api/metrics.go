@@ -51,8 +51,15 @@ func (m *metrics) observe(method, route string, code int, took time.Duration) {
 	m.latency.WithLabelValues(method, route).Observe(took.Seconds())
 }
 
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+// handler serves the API's metrics and those of extra, in one page.
+func (m *metrics) handler(extra ...prometheus.Gatherer) http.Handler {
+	gs := prometheus.Gatherers{m.reg}
+	for _, g := range extra {
+		if g != nil {
+			gs = append(gs, g)
+		}
+	}
+	return promhttp.HandlerFor(gs, promhttp.HandlerOpts{})
 }
 
 // Descriptions of the warehouse cost counters.

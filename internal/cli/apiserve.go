@@ -61,7 +61,7 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 		}
 		return runID, nil
 	}
-	srv := &api.Server{Service: svc, Config: p.Config.API, Logger: e.logger(), AccessLog: accessLogger(e, p.Config.API), Ready: func(ctx context.Context) error {
+	srv := &api.Server{Service: svc, Config: p.Config.API, Logger: e.logger(), AccessLog: accessLogger(e, p.Config.API), Metrics: o.metricsReg, Ready: func(ctx context.Context) error {
 		_, err := o.svc.store.ListPipelines(ctx)
 		return err
 	}}

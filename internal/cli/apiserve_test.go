@@ -124,6 +124,26 @@ func TestServeAPITriggersARealRun(t *testing.T) {
 	if code := call("GET", "/api/v1/pipelines/sales", &p); code != 200 || p.LastRun.ID != trig.RunID || p.Quality.Score == nil || p.LastRun.RecordsProcessed == 0 {
 		t.Fatalf("pipeline after the run: %d %+v", code, p)
 	}
+	// The run is counted on /metrics, beside the API's own metrics.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`shp_pipeline_runs_total{pipeline="sales",source_type="file",status="succeeded"} 1`,
+		`shp_pipeline_rows_total{outcome="in",pipeline="sales",source_type="file"} 3750`,
+		`shp_pipeline_stage_duration_seconds_count{pipeline="sales",stage="commit"} 1`,
+		`shp_pipeline_stage_duration_seconds_count{pipeline="sales",stage="validate"} 1`,
+		`shp_pipeline_last_run_status{pipeline="sales",status="succeeded"} 1`,
+		`shp_pipeline_quality_score{pipeline="sales"}`,
+		`shp_api_requests_total{`,
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 	if code, out, _ := shp(t, "audit", "--config", dir); code != 0 || !strings.Contains(out, "POST /api/v1/pipelines/sales/run") || !strings.Contains(out, "key:") {
 		t.Fatalf("audit: %d %s", code, out)
 	}

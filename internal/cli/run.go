@@ -119,6 +119,7 @@ func (s *services) runner(e *env, lease time.Duration) (*pipeline.Runner, error)
 		Lineage: lineage.New(p, s.store, os.Getenv(p.Config.Lineage.APIKeyEnv), e.logger()),
 		Owner:   metadata.ProcessOwner(),
 		Lease:   lease,
+		Tracer:  e.tracing(context.Background(), p.Config.Project),
 	}, nil
 }
 

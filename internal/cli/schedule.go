@@ -7,10 +7,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/monitor"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -24,7 +26,11 @@ type orchestrator struct {
 	runMu  sync.Mutex // one user of the warehouse at a time: a run or a query
 	mu     sync.Mutex
 	result map[string]*pipeline.Result // by pipeline and logical date
-	params map[string]string
+	// metrics are the pipeline metrics served on /metrics, in a registry
+	// of their own.
+	metrics    *monitor.Metrics
+	metricsReg *prometheus.Registry
+	params     map[string]string
 }
 
 func resultKey(name string, logical time.Time) string {
@@ -52,7 +58,9 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		svc.close()
 		return nil, err
 	}
-	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}}
+	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}, metricsReg: prometheus.NewRegistry()}
+	o.metrics = monitor.NewMetrics(o.metricsReg, svc.store, nil, e.logger())
+	runner.Finished = func(_ context.Context, res *pipeline.Result) { o.metrics.ObserveRun(monitor.ReportOf(res)) }
 	// The scheduler's claims and the runs it starts go by one name, this
 	// process's.
 	o.sched = &scheduler.Scheduler{
@@ -62,6 +70,9 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 		// FAIL event; sent aside, so that a slow endpoint holds no tick.
 		OnAbandoned: func(r metadata.Run) { go runner.RunAbandoned(context.Background(), r) },
 		Execute: func(ctx context.Context, j scheduler.Job) error {
+			if j.Trigger == scheduler.TriggerScheduled && j.Attempt <= 1 {
+				o.metrics.ObserveSchedulerLag(time.Since(j.Interval.End))
+			}
 			o.runMu.Lock()
 			res, err := runner.Run(ctx, j.Pipeline, pipeline.Options{
 				LogicalDate: j.Interval.Start, Trigger: j.Trigger, Attempt: j.Attempt, Params: j.Params, FullRefresh: j.FullRefresh,

@@ -825,6 +825,29 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 	return id, nil
 }
 
+// CountActions counts the healing actions by pipeline, strategy and
+// status, in one query.
+func (s *sqlStore) CountActions(ctx context.Context) ([]ActionCount, error) {
+	rows, err := s.query(ctx, `SELECT pipeline, strategy, status, COUNT(*) FROM healing_actions
+	GROUP BY pipeline, strategy, status ORDER BY pipeline, strategy, status`)
+	if err != nil {
+		return nil, fmt.Errorf("count actions: %w", err)
+	}
+	defer rows.Close()
+	var out []ActionCount
+	for rows.Next() {
+		var c ActionCount
+		if err := rows.Scan(&c.Pipeline, &c.Strategy, &c.Status, &c.Count); err != nil {
+			return nil, fmt.Errorf("count actions: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count actions: %w", err)
+	}
+	return out, nil
+}
+
 // ListActions implements Store.
 func (s *sqlStore) ListActions(ctx context.Context, f ActionFilter) ([]HealingAction, error) {
 	q := `SELECT id, run_id, pipeline, object_key, issue, category, confidence, decided_by, strategy, params, rows_affected,

@@ -420,6 +420,13 @@ type HealingAction struct {
 	LastSeenAt  time.Time // when it was last seen; zero for a new action
 }
 
+// ActionCount is how many healing actions of one pipeline and strategy
+// have one status.
+type ActionCount struct {
+	Pipeline, Strategy, Status string
+	Count                      int64
+}
+
 // ActionFilter selects healing actions.
 type ActionFilter struct {
 	RunID, Pipeline, Status, Category, Strategy string

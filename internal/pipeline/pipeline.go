@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/lineage"
@@ -73,6 +76,13 @@ type Runner struct {
 	// when 0). Running runs heartbeat every Lease/3, all of them in one
 	// update.
 	Lease time.Duration
+
+	// Tracer makes the spans of each run (a span for the run, one per
+	// stage and per object); OpenTelemetry's global provider when nil.
+	Tracer trace.TracerProvider
+	// Finished, when set, hears of every run once its record is final
+	// (the monitoring component's metrics and alerts).
+	Finished func(ctx context.Context, res *Result)
 
 	beats heartbeats
 	// budgetWarned holds the pipelines whose bytes_budget this runner
@@ -168,6 +178,13 @@ type Result struct {
 	// SetAside counts the rows an uncommitted run set aside and kept in
 	// warehouse.SetAsideTable (`shp runs show RUN --quarantine`).
 	SetAside int64
+	// SourceType is the type of the pipeline's source (file, postgres...).
+	SourceType string
+	// Stages is the time the run spent in each stage (Stages names them);
+	// nested stages count once, for the innermost.
+	Stages map[string]time.Duration
+	// TraceID is the run's OpenTelemetry trace (hex), when it is traced.
+	TraceID string
 }
 
 func (r *Runner) now() time.Time {
@@ -215,7 +232,28 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 	// run records and logs is masked again, whatever produced it.
 	red := sourceRedactor(r.Project, src)
 	ctx = redact.NewContext(ctx, red)
+	if src != nil {
+		res.SourceType = src.Type
+	}
+	ctx, span := r.tracer().Start(ctx, "run "+name, trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("shp.pipeline", name), attribute.String("shp.run_id", res.RunID),
+			attribute.String("shp.source_type", res.SourceType)))
+	clock := newPhaseClock(r.now)
+	ctx = context.WithValue(ctx, clockKey{}, clock)
 	log := slog.New(redact.NewHandler(r.logger().Handler(), red)).With("pipeline", name, "run_id", res.RunID)
+	if sc := span.SpanContext(); sc.IsValid() {
+		res.TraceID = sc.TraceID().String()
+		log = log.With("trace_id", res.TraceID, "span_id", sc.SpanID().String())
+	}
+	defer func() {
+		res.Stages = clock.snapshot()
+		span.SetAttributes(attribute.String("shp.status", res.Status), attribute.Int64("shp.rows_in", res.RowsIn),
+			attribute.Int64("shp.rows_loaded", res.Loaded), attribute.Int64("shp.rows_quarantined", res.Quarantined))
+		endSpan(ctx, span, res.Err)
+		if r.Finished != nil {
+			r.Finished(context.WithoutCancel(ctx), res)
+		}
+	}()
 
 	if err := r.Store.UpsertPipeline(ctx, metadata.Pipeline{
 		Name: name, Source: p.Source, Target: p.Target, Mode: p.Mode, Schedule: p.Schedule, UpdatedAt: start,
@@ -362,7 +400,10 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 			b.close()
 		}
 	}()
-	if err := r.open(ctx, b); err != nil {
+	octx, opened := r.phase(ctx, StageExtract)
+	err := r.open(octx, b)
+	opened(err)
+	if err != nil {
 		return err
 	}
 	defer func() {
@@ -376,17 +417,26 @@ func (r *Runner) execute(ctx context.Context, p *config.Pipeline, src *config.So
 	if len(b.staged) == 0 && !opts.FullRefresh {
 		return r.recordNothing(ctx, b)
 	}
-	if err := r.measure(ctx, b); err != nil {
-		return err
-	}
-	if err := r.decide(ctx, b); err != nil {
-		return err
-	}
-	cr, err := r.commit(ctx, b)
+	mctx, measured := r.phase(ctx, StageValidate)
+	err = r.measure(mctx, b)
+	measured(err)
 	if err != nil {
 		return err
 	}
-	return r.record(ctx, b, cr)
+	dctx, decided := r.phase(ctx, StageHeal)
+	err = r.decide(dctx, b)
+	decided(err)
+	if err != nil {
+		return err
+	}
+	cctx, committed := r.phase(ctx, StageCommit)
+	defer func() { committed(err) }()
+	cr, err := r.commit(cctx, b)
+	if err != nil {
+		return err
+	}
+	err = r.record(cctx, b, cr)
+	return err
 }
 
 // open reads the pipeline's schema and rules, drops staging a dead run
@@ -471,7 +521,10 @@ func (r *Runner) openObjects(ctx context.Context, b *batch) error {
 // stops at the first that fails.
 func (r *Runner) stageObjects(ctx context.Context, b *batch) error {
 	b.res.Schema = b.sch
+	// The time the loop waits for its next item is the source's.
+	_, waiting := r.phase(ctx, StageExtract)
 	for item, err := range b.items {
+		waiting(err)
 		if err == nil {
 			err = ctx.Err()
 		}
@@ -481,7 +534,9 @@ func (r *Runner) stageObjects(ctx context.Context, b *batch) error {
 		if err := r.stageObject(ctx, b, item); err != nil {
 			return err
 		}
+		_, waiting = r.phase(ctx, StageExtract)
 	}
+	waiting(nil)
 	if b.ext != nil {
 		// Chunks were staged while the extraction went on; their ledger
 		// entries carry the watermark it ended with.
@@ -505,7 +560,9 @@ func (r *Runner) stageObject(ctx context.Context, b *batch, item workItem) error
 	if err := r.Store.RecordTask(ctx, task); err != nil {
 		return err
 	}
+	_, endStage := r.phase(ctx, StageStage, attribute.String("shp.object", obj.Key))
 	or, st, err := item.load()
+	endStage(err)
 	if err == nil && or.DuplicateOf != "" {
 		res.Objects = append(res.Objects, *or)
 		res.RowsIn += or.RowsIn
@@ -516,7 +573,9 @@ func (r *Runner) stageObject(ctx context.Context, b *batch, item workItem) error
 		return nil
 	}
 	if err == nil && b.suite != nil && len(b.suite.Expectations) > 0 {
-		or.Quality, err = r.validate(ctx, res.RunID, b.p, b.suite, st, b.budget, b.log)
+		vctx, end := r.phase(ctx, StageValidate, attribute.String("shp.object", obj.Key))
+		or.Quality, err = r.validate(vctx, res.RunID, b.p, b.suite, st, b.budget, b.log)
+		end(err)
 		or.Loaded, or.Quarantined = st.Loaded, st.Quarantined
 		if or.Quality != nil {
 			detail, _ := json.Marshal(map[string]any{"quality_score": or.Quality.Score, "validation": or.Quality.Result})
@@ -1199,7 +1258,9 @@ func (r *Runner) stage(ctx context.Context, pipeline string, spec warehouse.Load
 		return nil, err
 	}
 	if sh, ok := r.Healer.(StageHealer); ok && (st.Quarantined > 0 || len(st.Extra) > 0 || len(st.Missing) > 0) {
-		healed, err := sh.HealStage(ctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
+		hctx, end := r.phase(ctx, StageHeal, attribute.String("shp.object", spec.ObjectKey))
+		healed, err := sh.HealStage(hctx, StageRequest{RunID: spec.RunID, Pipeline: pipeline, Spec: spec, Staged: st, Warehouse: r.Warehouse})
+		end(err)
 		if err != nil {
 			if errors.Is(err, ErrHeld) && healed != nil {
 				// Held, not failed: the staging stands for the run's

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/quality"
@@ -211,8 +213,10 @@ func (r *Runner) validate(ctx context.Context, runID string, p *config.Pipeline,
 		return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, err)
 	}
 	if r.Healer != nil {
-		changed, err := r.Healer.Heal(ctx, HealRequest{RunID: runID, Pipeline: pipelineName, Warehouse: r.Warehouse, Staged: st,
+		hctx, end := r.phase(ctx, StageHeal, attribute.String("shp.object", st.ObjectKey))
+		changed, err := r.Healer.Heal(hctx, HealRequest{RunID: runID, Pipeline: pipelineName, Warehouse: r.Warehouse, Staged: st,
 			Suite: suite, Result: res, Validate: validateWith})
+		end(err)
 		if berr := budget.exceeded(); berr != nil {
 			return nil, fmt.Errorf("validate %s: %w", st.ObjectKey, berr)
 		}
