@@ -15,6 +15,7 @@ import (
 
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/monitor"
 	"github.com/shp-dev/shp/internal/pipeline"
 )
 
@@ -179,7 +180,43 @@ func newExportCmd(e *env) *cobra.Command {
 	airflow.Flags().StringVar(&configPath, "project-path", "", "the project folder as the workers see it (default: this folder's absolute path)")
 	airflow.Flags().StringVar(&start, "start-date", time.Now().UTC().Format("2006-01-02"), "the DAGs' start_date")
 	_ = airflow.MarkFlagRequired("out")
-	cmd.AddCommand(airflow)
+	cmd.AddCommand(airflow, newPromRulesCmd(e))
+	return cmd
+}
+
+// newPromRulesCmd is shp export prometheus-rules.
+func newPromRulesCmd(e *env) *cobra.Command {
+	var dir, out string
+	cmd := &cobra.Command{
+		Use:   "prometheus-rules [--out FILE]",
+		Short: "Write Prometheus recording and alerting rules equivalent to the default alert rules, over shp's /metrics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			cfg, problems := monitor.ParseConfig(p.Monitoring)
+			if len(problems) > 0 {
+				return usageErr(fmt.Errorf("%s: %s", config.MonitoringFile, problems[0].Msg))
+			}
+			rules, err := monitor.PrometheusRules(p, cfg)
+			if err != nil {
+				return failedErr(err)
+			}
+			if out == "" {
+				_, err = e.stdout.Write(rules)
+				return err
+			}
+			if err := os.WriteFile(out, rules, 0o644); err != nil {
+				return failedErr(err)
+			}
+			fmt.Fprintf(e.stdout, "wrote %s\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.Flags().StringVar(&out, "out", "", "the rule file to write (default: standard output)")
 	return cmd
 }
 

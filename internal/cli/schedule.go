@@ -13,6 +13,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/monitor"
+	"github.com/shp-dev/shp/internal/notify"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -30,7 +31,10 @@ type orchestrator struct {
 	// of their own.
 	metrics    *monitor.Metrics
 	metricsReg *prometheus.Registry
-	params     map[string]string
+	// alerts evaluates monitoring.yaml's rules and notifies (shp serve
+	// only).
+	alerts *monitor.Engine
+	params map[string]string
 }
 
 func resultKey(name string, logical time.Time) string {
@@ -60,7 +64,12 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 	}
 	o := &orchestrator{svc: svc, runner: runner, result: map[string]*pipeline.Result{}, metricsReg: prometheus.NewRegistry()}
 	o.metrics = monitor.NewMetrics(o.metricsReg, svc.store, nil, e.logger())
-	runner.Finished = func(_ context.Context, res *pipeline.Result) { o.metrics.ObserveRun(monitor.ReportOf(res)) }
+	runner.Finished = func(_ context.Context, res *pipeline.Result) {
+		o.metrics.ObserveRun(monitor.ReportOf(res))
+		if o.alerts != nil {
+			o.alerts.Poke() // a run's end is when its alerts change
+		}
+	}
 	// The scheduler's claims and the runs it starts go by one name, this
 	// process's.
 	o.sched = &scheduler.Scheduler{
@@ -121,6 +130,22 @@ several serve processes can run side by side without running an interval twice.`
 			o.sched.ResumeAbandoned = resume
 			o.sched.LeaseTTL = lease
 			o.runner.Lease = lease
+			o.alerts, err = monitor.NewEngine(p, o.svc.store, o.metrics, e.logger(), notify.Options{})
+			if err != nil {
+				return failedErr(err)
+			}
+			o.alerts.Owner = o.runner.Owner
+			monitorCtx, stopMonitor := context.WithCancel(context.WithoutCancel(cmd.Context()))
+			monitorDone := make(chan struct{})
+			go func() {
+				defer close(monitorDone)
+				o.alerts.Run(monitorCtx)
+			}()
+			defer func() {
+				// The engine stops before the store closes.
+				stopMonitor()
+				<-monitorDone
+			}()
 			var scheduled []string
 			for _, name := range p.PipelineNames() {
 				if pl, _ := p.Pipeline(name); pl.Schedule != "" {

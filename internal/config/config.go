@@ -105,6 +105,10 @@ type Project struct {
 	// SelfHealing is the raw content of self_healing.yaml (nil when the
 	// file is absent or empty).
 	SelfHealing map[string]any
+	// Monitoring is the raw content of monitoring.yaml (nil when the file
+	// is absent or empty), checked by the check internal/monitor
+	// registers.
+	Monitoring map[string]any
 }
 
 // Config is the content of config.yaml, with defaults applied. Paths are as

@@ -55,6 +55,7 @@ func LoadDir(dir string, opts ...Option) (*Project, error) {
 	}
 	p.QualityRules = l.raw(qualityRulesFile)
 	p.SelfHealing = l.selfHealing()
+	p.Monitoring = l.checked(MonitoringFile)
 
 	for _, name := range p.PipelineNames() {
 		pl := p.Config.Pipelines[name]
@@ -218,6 +219,12 @@ func (l *loader) raw(name string) map[string]any {
 	if f == nil || f.body == nil {
 		return nil
 	}
+	return l.rawOf(f)
+}
+
+// rawOf is the content of a parsed file that must hold a mapping, or nil
+// if it is empty or invalid.
+func (l *loader) rawOf(f *yamlFile) map[string]any {
 	if isNull(f.resolve(f.body)) || f.object(f.body, pos{1, 1}, "", "", "").bad {
 		return nil
 	}

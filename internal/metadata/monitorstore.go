@@ -418,3 +418,47 @@ func (s *sqlStore) ListNotifications(ctx context.Context, status string, limit i
 	}
 	return out, rows.Err()
 }
+
+// RecentRuns returns each pipeline's latest perPipeline finished runs
+// (not running), newest first, in one query.
+func (s *sqlStore) RecentRuns(ctx context.Context, perPipeline int) (map[string][]Run, error) {
+	if perPipeline <= 0 {
+		return nil, fmt.Errorf("recent runs: %w: %d runs per pipeline", ErrInvalid, perPipeline)
+	}
+	rows, err := s.query(ctx, `SELECT `+runColumns+` FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY pipeline
+	ORDER BY started_at DESC, id DESC) AS n FROM runs WHERE status <> ?) ranked WHERE n <= ? ORDER BY pipeline, started_at DESC, id DESC`,
+		StatusRunning, perPipeline)
+	if err != nil {
+		return nil, fmt.Errorf("recent runs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("recent runs: %w", err)
+		}
+		out[r.Pipeline] = append(out[r.Pipeline], r)
+	}
+	return out, rows.Err()
+}
+
+// LastDiagnoses returns, for each pipeline, the category of the newest
+// healing action recorded for a failed task (a diagnosis), in one query.
+func (s *sqlStore) LastDiagnoses(ctx context.Context) (map[string]string, error) {
+	rows, err := s.query(ctx, `SELECT pipeline, category FROM (SELECT pipeline, category, ROW_NUMBER() OVER (PARTITION BY pipeline
+	ORDER BY id DESC) AS n FROM healing_actions WHERE category <> '') ranked WHERE n = 1`)
+	if err != nil {
+		return nil, fmt.Errorf("last diagnoses: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var p, c string
+		if err := rows.Scan(&p, &c); err != nil {
+			return nil, fmt.Errorf("last diagnoses: %w", err)
+		}
+		out[p] = c
+	}
+	return out, rows.Err()
+}

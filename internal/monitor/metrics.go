@@ -161,8 +161,9 @@ var (
 		"Age of the newest event the pipeline loaded (event_time), now.", []string{"pipeline"}, nil)
 	lastStatusDesc = prometheus.NewDesc("shp_pipeline_last_run_status",
 		"1 for the status of the pipeline's last finished run, 0 for the others.", []string{"pipeline", "status"}, nil)
-	actionsDesc = prometheus.NewDesc("shp_healing_actions_total",
-		"Self-healing actions on record by pipeline, strategy and outcome (their status).", []string{"pipeline", "strategy", "outcome"}, nil)
+	actionsDesc = prometheus.NewDesc("shp_healing_actions",
+		"Self-healing actions on record by pipeline, strategy and outcome (their status now: an action proposed, then approved, moves).",
+		[]string{"pipeline", "strategy", "outcome"}, nil)
 	successDesc = prometheus.NewDesc("shp_healing_success_ratio",
 		"Self-healing success rate: actions applied, approved or resolved over those plus the ones rolled back or failed.",
 		[]string{"pipeline"}, nil)
@@ -231,7 +232,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	type tally struct{ ok, bad float64 }
 	rates := map[string]*tally{}
 	for _, a := range counts {
-		ch <- prometheus.MustNewConstMetric(actionsDesc, prometheus.CounterValue, float64(a.Count), a.Pipeline, a.Strategy, a.Status)
+		ch <- prometheus.MustNewConstMetric(actionsDesc, prometheus.GaugeValue, float64(a.Count), a.Pipeline, a.Strategy, a.Status)
 		t := rates[a.Pipeline]
 		if t == nil {
 			t = &tally{}

@@ -140,12 +140,12 @@ func TestStoreGaugesFreshnessStatusAndHealing(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	NewMetrics(reg, s, func() time.Time { return now }, nil)
 	want := `
-# HELP shp_healing_actions_total Self-healing actions on record by pipeline, strategy and outcome (their status).
-# TYPE shp_healing_actions_total counter
-shp_healing_actions_total{outcome="applied",pipeline="orders",strategy="normalize"} 2
-shp_healing_actions_total{outcome="approved",pipeline="orders",strategy="dedupe"} 1
-shp_healing_actions_total{outcome="proposed",pipeline="orders",strategy="dedupe"} 1
-shp_healing_actions_total{outcome="rolled_back",pipeline="orders",strategy="normalize"} 1
+# HELP shp_healing_actions Self-healing actions on record by pipeline, strategy and outcome (their status now: an action proposed, then approved, moves).
+# TYPE shp_healing_actions gauge
+shp_healing_actions{outcome="applied",pipeline="orders",strategy="normalize"} 2
+shp_healing_actions{outcome="approved",pipeline="orders",strategy="dedupe"} 1
+shp_healing_actions{outcome="proposed",pipeline="orders",strategy="dedupe"} 1
+shp_healing_actions{outcome="rolled_back",pipeline="orders",strategy="normalize"} 1
 # HELP shp_healing_success_ratio Self-healing success rate: actions applied, approved or resolved over those plus the ones rolled back or failed.
 # TYPE shp_healing_success_ratio gauge
 shp_healing_success_ratio{pipeline="orders"} 0.75
@@ -164,7 +164,7 @@ shp_pipeline_last_run_status{pipeline="orders",status="succeeded"} 0
 # TYPE shp_pipeline_seconds_since_success gauge
 shp_pipeline_seconds_since_success{pipeline="orders"} 7140
 `
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "shp_healing_actions_total", "shp_healing_success_ratio",
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "shp_healing_actions", "shp_healing_success_ratio",
 		"shp_pipeline_freshness_seconds", "shp_pipeline_last_run_status", "shp_pipeline_seconds_since_success"); err != nil {
 		t.Error(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -286,4 +287,20 @@ func MySQLOrders(rows int) []string {
 			IF(seq %% 3 = 0, NULL, JSON_OBJECT('k', seq, 'tags', JSON_ARRAY('a', 'b'))) FROM seq_1_to_%d`, rows),
 		`ANALYZE TABLE orders`,
 	}
+}
+
+// Tool returns the path of a command the test runs (promtool, say),
+// looked up on PATH; without it the test is skipped, or fails under
+// CI=true (.ci/run installs what CI needs).
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		msg := fmt.Sprintf("%s is not installed: %v", name, err)
+		if failInCI(os.Getenv("CI")) {
+			t.Fatalf("%s", msg)
+		}
+		t.Skip(msg)
+	}
+	return path
 }

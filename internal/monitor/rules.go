@@ -1,0 +1,326 @@
+package monitor
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/scheduler"
+)
+
+// PipelineInput is what the rules look at for one pipeline.
+type PipelineInput struct {
+	Name, Source, SourceType string
+	// Schedule is the pipeline's parsed schedule; nil for none.
+	Schedule *scheduler.Schedule
+	// Upstream are the pipelines it depends on (depends_on).
+	Upstream []string
+	// Runs are its finished runs, newest first.
+	Runs []metadata.Run
+	// PendingApprovals counts its healing actions waiting for a person.
+	PendingApprovals int
+	// Diagnosis is healing's category of its last failed run, if any.
+	Diagnosis string
+	// Since is when the pipeline was first expected to run: its first
+	// run, else when monitoring began.
+	Since time.Time
+}
+
+// Snapshot is what one evaluation cycle reads.
+type Snapshot struct {
+	Now       time.Time
+	Pipelines []PipelineInput
+}
+
+// Condition is an alert rule's condition holding for one pipeline now.
+type Condition struct {
+	Rule        Rule // as it applies to the pipeline (its override)
+	Pipeline    string
+	Source      string
+	Value       float64
+	RunID       string
+	Summary     string
+	Labels      map[string]string
+	Fingerprint string
+}
+
+// Evaluate returns the conditions of cfg's rules that hold in snap. It
+// reads nothing but snap: the cost of a cycle is this and the reading of
+// the snapshot.
+func Evaluate(cfg *Config, snap Snapshot) []Condition {
+	var out []Condition
+	for i := range snap.Pipelines {
+		p := &snap.Pipelines[i]
+		for _, r := range cfg.Rules {
+			rule, ok := cfg.forPipeline(r, p.Name)
+			if !ok {
+				continue
+			}
+			value, runID, holds := check(&rule, p, snap.Now)
+			if !holds {
+				continue
+			}
+			c := Condition{Rule: rule, Pipeline: p.Name, Source: p.Source, Value: value, RunID: runID}
+			c.Labels = map[string]string{"alertname": rule.Name, "pipeline": p.Name, "severity": rule.Severity, "source": p.Source,
+				"kind": rule.Kind, "class": classOf(&rule)}
+			if p.SourceType != "" {
+				c.Labels["source_type"] = p.SourceType
+			}
+			maps.Copy(c.Labels, rule.Labels)
+			c.Summary = summarize(&rule, p.Name, value)
+			c.Fingerprint = Fingerprint(rule.Name, p.Name)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Alert classes, the "class" label: what kind of news an alert is.
+const (
+	// ClassFailure: the pipeline is broken (a failed run, no success for
+	// too long). Failures are correlated by source and inhibit the
+	// symptoms of the pipelines downstream.
+	ClassFailure = "failure"
+	// ClassDecision: a person must decide (a held run, a proposal or an
+	// escalation of self-healing).
+	ClassDecision = "decision"
+	// ClassData: the data looks wrong (an anomaly, a threshold, a quality
+	// score).
+	ClassData = "data"
+)
+
+// classOf is a rule's class.
+func classOf(r *Rule) string {
+	switch {
+	case r.Kind == KindAbsence, r.Kind == KindRunStatus && slices.Contains(r.Statuses, "failed"):
+		return ClassFailure
+	case r.Kind == KindRunStatus, r.Kind == KindPendingApproval:
+		return ClassDecision
+	}
+	return ClassData
+}
+
+// Fingerprint is the alert's id: one per rule and pipeline.
+func Fingerprint(rule, pipeline string) string {
+	h := sha256.Sum256([]byte(rule + "\x00" + pipeline))
+	return hex.EncodeToString(h[:8])
+}
+
+// check reports whether rule holds for p at now, with the value it looked
+// at and the run it is about.
+func check(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
+	switch r.Kind {
+	case KindRunStatus:
+		if len(p.Runs) == 0 {
+			return 0, "", false
+		}
+		last := p.Runs[0]
+		return 1, last.ID, slices.Contains(r.Statuses, last.Status)
+	case KindThreshold:
+		if len(p.Runs) == 0 {
+			return 0, "", false
+		}
+		v, ok := runMetric(p.Runs[0], r.Metric)
+		return v, p.Runs[0].ID, ok && compare(v, r.Op, r.Value)
+	case KindQualityScore:
+		for _, run := range p.Runs {
+			if v, ok := run.Metrics["quality_score"]; ok {
+				return v, run.ID, v < r.Value
+			}
+		}
+		return 0, "", false
+	case KindPendingApproval:
+		runID := ""
+		if len(p.Runs) > 0 {
+			runID = p.Runs[0].ID
+		}
+		return float64(p.PendingApprovals), runID, p.PendingApprovals > 0
+	case KindAbsence:
+		return absent(r, p, now)
+	case KindAnomaly:
+		return anomalous(r, p)
+	}
+	return 0, "", false
+}
+
+// absent is the absence rule: how long since the last success, against
+// After or twice the schedule's interval (at least 15 minutes).
+func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
+	limit := r.After
+	if limit == 0 {
+		if p.Schedule == nil {
+			return 0, "", false // nothing says when data is due
+		}
+		prev := p.Schedule.Prev(now)
+		next := p.Schedule.Next(prev)
+		if prev.IsZero() || next.IsZero() {
+			return 0, "", false
+		}
+		limit = max(2*next.Sub(prev), 15*time.Minute)
+	}
+	ref, runID := p.Since, ""
+	for _, run := range p.Runs {
+		if run.Status == metadata.StatusSucceeded {
+			ref, runID = run.EndedAt, run.ID
+			break
+		}
+	}
+	if ref.IsZero() {
+		return 0, "", false
+	}
+	age := now.Sub(ref)
+	return age.Seconds(), runID, age > limit
+}
+
+// anomalous is the anomaly rule: the last successful run's metric against
+// the median and MAD of the successful runs before it (those of the same
+// weekday when there are enough of them).
+func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
+	var last *metadata.Run
+	var history []float64
+	var sameDay []float64
+	var x float64
+	for i := range p.Runs {
+		run := &p.Runs[i]
+		if run.Status != metadata.StatusSucceeded {
+			continue
+		}
+		v, ok := runMetric(*run, r.Metric)
+		if !ok {
+			continue
+		}
+		if last == nil {
+			last, x = run, v
+			continue
+		}
+		history = append(history, v)
+		if run.StartedAt.Weekday() == last.StartedAt.Weekday() {
+			sameDay = append(sameDay, v)
+		}
+	}
+	if last == nil || len(history) < r.MinHistory {
+		return 0, "", false
+	}
+	base := history
+	if len(sameDay) >= max(3, r.MinHistory/2) {
+		base = sameDay
+	}
+	z := RobustScore(x, base)
+	switch r.Direction {
+	case "up":
+		return z, last.ID, z >= r.Score
+	case "down":
+		return z, last.ID, -z >= r.Score
+	}
+	return z, last.ID, math.Abs(z) >= r.Score
+}
+
+// RobustScore is how many scaled MADs x lies from the median of base
+// (1.4826 MAD estimates the standard deviation of normal data). When the
+// history barely varies, the scale is at least 5% of the median (or 1),
+// so that a constant history still tells a real change from none.
+func RobustScore(x float64, base []float64) float64 {
+	if len(base) == 0 {
+		return 0
+	}
+	m := median(base)
+	dev := make([]float64, len(base))
+	for i, v := range base {
+		dev[i] = math.Abs(v - m)
+	}
+	scale := max(1.4826*median(dev), 0.05*math.Abs(m), 1e-9)
+	if math.Abs(m) < 1e-9 && median(dev) == 0 {
+		scale = 1
+	}
+	return (x - m) / scale
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// runMetric is a run's value of a metric.
+func runMetric(r metadata.Run, metric string) (float64, bool) {
+	switch metric {
+	case "rows_in":
+		return float64(r.RowsIn), true
+	case "rows_loaded":
+		return float64(r.RowsLoaded), true
+	case "rows_quarantined":
+		return float64(r.RowsQuarantined), true
+	case "rows_deduplicated":
+		return float64(r.RowsDeduplicated), true
+	case "bytes":
+		return float64(r.Bytes), true
+	case "quarantine_ratio":
+		if r.RowsIn == 0 {
+			return 0, false
+		}
+		return float64(r.RowsQuarantined) / float64(r.RowsIn), true
+	case "duration_s":
+		if r.EndedAt.IsZero() {
+			return 0, false
+		}
+		return r.EndedAt.Sub(r.StartedAt).Seconds(), true
+	}
+	v, ok := r.Metrics[metric]
+	return v, ok
+}
+
+func compare(v float64, op string, bound float64) bool {
+	switch op {
+	case "<":
+		return v < bound
+	case "<=":
+		return v <= bound
+	case ">":
+		return v > bound
+	case ">=":
+		return v >= bound
+	case "==":
+		return v == bound
+	case "!=":
+		return v != bound
+	}
+	return false
+}
+
+// summarize is the alert's one line: the rule's template, or its kind's.
+func summarize(r *Rule, pipeline string, value float64) string {
+	if r.summary != nil {
+		var b strings.Builder
+		if err := r.summary.Execute(&b, map[string]any{"Pipeline": pipeline, "Value": value, "Rule": r.Name}); err == nil {
+			return b.String()
+		}
+	}
+	switch r.Kind {
+	case KindRunStatus:
+		return fmt.Sprintf("the last run of %s is %s", pipeline, strings.Join(r.Statuses, " or "))
+	case KindThreshold:
+		return fmt.Sprintf("%s of %s is %s (%s %s)", r.Metric, pipeline, num(value), r.Op, num(r.Value))
+	case KindQualityScore:
+		return fmt.Sprintf("quality score of %s is %s, below %s", pipeline, num(value), num(r.Value))
+	case KindPendingApproval:
+		return fmt.Sprintf("%s healing action(s) of %s wait for a decision", num(value), pipeline)
+	case KindAbsence:
+		return fmt.Sprintf("%s has not succeeded for %s", pipeline, (time.Duration(value) * time.Second).Round(time.Second))
+	case KindAnomaly:
+		return fmt.Sprintf("%s of %s is unusual: %.1f MADs from its median", r.Metric, pipeline, value)
+	}
+	return r.Name + " on " + pipeline
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }

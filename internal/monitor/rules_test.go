@@ -1,0 +1,230 @@
+package monitor
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/scheduler"
+)
+
+var t0 = time.Date(2026, 11, 30, 6, 0, 0, 0, time.UTC) // a Monday
+
+// daily is n successful daily runs ending yesterday, newest first, each
+// with rows rows(i) (i = 0 for the newest) and its quality score.
+func daily(n int, rows func(i int) int64, quality func(i int) float64) []metadata.Run {
+	out := make([]metadata.Run, n)
+	for i := range n {
+		start := t0.Add(-time.Duration(i+1) * 24 * time.Hour)
+		out[i] = metadata.Run{ID: fmt.Sprintf("r%d", i), Status: metadata.StatusSucceeded, StartedAt: start, EndedAt: start.Add(time.Minute),
+			RowsIn: rows(i), RowsLoaded: rows(i), Metrics: map[string]float64{"quality_score": quality(i), "null_rate:email": 0.01}}
+	}
+	return out
+}
+
+func steady(int64) func(int) int64 { return func(int) int64 { return 1000 } }
+func score(v float64) func(int) float64 {
+	return func(int) float64 { return v }
+}
+
+func mustSchedule(t *testing.T, spec string) *scheduler.Schedule {
+	t.Helper()
+	s, err := scheduler.ParseSchedule(spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRuleKinds(t *testing.T) {
+	failedLast := append([]metadata.Run{{ID: "rf", Status: metadata.StatusFailed, StartedAt: t0.Add(-time.Hour), EndedAt: t0.Add(-time.Hour)}},
+		daily(3, steady(0), score(100))...)
+	dropped := daily(20, func(i int) int64 {
+		if i == 0 {
+			return 40
+		}
+		return 1000 + int64(i%5)*10
+	}, score(95))
+	noisy := daily(20, func(i int) int64 { return 1000 + int64(i%7)*150 }, score(95))
+	worse := daily(20, steady(0), func(i int) float64 {
+		if i == 0 {
+			return 60
+		}
+		return 97 + float64(i%3)
+	})
+	better := daily(20, steady(0), func(i int) float64 {
+		if i == 0 {
+			return 100
+		}
+		return 60 + float64(i%3)
+	})
+	for _, c := range []struct {
+		name  string
+		rule  Rule
+		input PipelineInput
+		now   time.Time
+		holds bool
+		value float64
+	}{
+		{"failed run", Rule{Kind: KindRunStatus, Statuses: []string{"failed"}}, PipelineInput{Runs: failedLast}, t0, true, 1},
+		{"held is not failed", Rule{Kind: KindRunStatus, Statuses: []string{"failed"}},
+			PipelineInput{Runs: []metadata.Run{{Status: metadata.StatusHeld}}}, t0, false, 1},
+		{"no run no status", Rule{Kind: KindRunStatus, Statuses: []string{"failed"}}, PipelineInput{}, t0, false, 0},
+		{"threshold <", Rule{Kind: KindThreshold, Metric: "rows_loaded", Op: "<", Value: 1000}, PipelineInput{Runs: dropped}, t0, true, 40},
+		{"threshold > not met", Rule{Kind: KindThreshold, Metric: "rows_loaded", Op: ">", Value: 1000}, PipelineInput{Runs: dropped}, t0, false, 40},
+		{"threshold on a batch metric", Rule{Kind: KindThreshold, Metric: "null_rate:email", Op: ">=", Value: 0.01},
+			PipelineInput{Runs: dropped}, t0, true, 0.01},
+		{"threshold on a metric the run lacks", Rule{Kind: KindThreshold, Metric: "null_rate:phone", Op: ">", Value: 0},
+			PipelineInput{Runs: dropped}, t0, false, 0},
+		{"threshold ==", Rule{Kind: KindThreshold, Metric: "rows_in", Op: "==", Value: 40}, PipelineInput{Runs: dropped}, t0, true, 40},
+		{"threshold !=", Rule{Kind: KindThreshold, Metric: "rows_in", Op: "!=", Value: 40}, PipelineInput{Runs: dropped}, t0, false, 40},
+		{"threshold <=", Rule{Kind: KindThreshold, Metric: "duration_s", Op: "<=", Value: 60}, PipelineInput{Runs: dropped}, t0, true, 60},
+		{"quarantine ratio", Rule{Kind: KindThreshold, Metric: "quarantine_ratio", Op: ">", Value: 0.1},
+			PipelineInput{Runs: []metadata.Run{{RowsIn: 10, RowsQuarantined: 5}}}, t0, true, 0.5},
+		{"quality below", Rule{Kind: KindQualityScore, Value: 80}, PipelineInput{Runs: worse}, t0, true, 60},
+		{"quality above", Rule{Kind: KindQualityScore, Value: 50}, PipelineInput{Runs: worse}, t0, false, 60},
+		{"approval waiting", Rule{Kind: KindPendingApproval}, PipelineInput{PendingApprovals: 2, Runs: dropped}, t0, true, 2},
+		{"no approval waiting", Rule{Kind: KindPendingApproval}, PipelineInput{Runs: dropped}, t0, false, 0},
+		{"volume drop", Rule{Kind: KindAnomaly, Metric: "rows_in", Score: 3.5, Direction: "both", MinHistory: 7},
+			PipelineInput{Runs: dropped}, t0, true, math.NaN()},
+		{"ordinary noise", Rule{Kind: KindAnomaly, Metric: "rows_in", Score: 3.5, Direction: "both", MinHistory: 7},
+			PipelineInput{Runs: noisy}, t0, false, math.NaN()},
+		{"too little history", Rule{Kind: KindAnomaly, Metric: "rows_in", Score: 3.5, Direction: "both", MinHistory: 30},
+			PipelineInput{Runs: dropped}, t0, false, 0},
+		{"a drop where only rises count", Rule{Kind: KindAnomaly, Metric: "rows_in", Score: 3.5, Direction: "up", MinHistory: 7},
+			PipelineInput{Runs: dropped}, t0, false, math.NaN()},
+		{"quality drop", Rule{Kind: KindAnomaly, Metric: "quality_score", Score: 3.5, Direction: "down", MinHistory: 7},
+			PipelineInput{Runs: worse}, t0, true, math.NaN()},
+		{"quality rise is no alert", Rule{Kind: KindAnomaly, Metric: "quality_score", Score: 3.5, Direction: "down", MinHistory: 7},
+			PipelineInput{Runs: better}, t0, false, math.NaN()},
+		{"stale against after", Rule{Kind: KindAbsence, After: 2 * time.Hour}, PipelineInput{Runs: dropped}, t0, true, 86340},
+		{"fresh against after", Rule{Kind: KindAbsence, After: 48 * time.Hour}, PipelineInput{Runs: dropped}, t0, false, 86340},
+		{"stale against an hourly schedule", Rule{Kind: KindAbsence}, PipelineInput{Runs: dropped, Schedule: mustSchedule(t, "@hourly")},
+			t0, true, 86340},
+		{"fresh against a daily schedule", Rule{Kind: KindAbsence}, PipelineInput{Runs: dropped, Schedule: mustSchedule(t, "@daily")},
+			t0, false, 86340},
+		{"no schedule, no after: no expectation", Rule{Kind: KindAbsence}, PipelineInput{Runs: dropped}, t0, false, 0},
+		{"never succeeded since monitoring began", Rule{Kind: KindAbsence},
+			PipelineInput{Schedule: mustSchedule(t, "*/5 * * * *"), Since: t0.Add(-time.Hour)}, t0, true, 3600},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v, _, holds := check(&c.rule, &c.input, c.now)
+			if holds != c.holds || (!math.IsNaN(c.value) && v != c.value) {
+				t.Fatalf("holds %v with %v, want %v with %v", holds, v, c.holds, c.value)
+			}
+		})
+	}
+}
+
+func TestAnomalyUsesTheSameWeekday(t *testing.T) {
+	// Weekends load a tenth of weekdays: a Sunday's volume is ordinary
+	// against Sundays, not against the week.
+	var runs []metadata.Run
+	sunday := time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)
+	for i := range 42 {
+		start := sunday.Add(-time.Duration(i) * 24 * time.Hour)
+		rows := int64(10000 + i%3*100)
+		if wd := start.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			rows = 1000 + int64(i%3)*10
+		}
+		runs = append(runs, metadata.Run{ID: fmt.Sprint(i), Status: metadata.StatusSucceeded, StartedAt: start, EndedAt: start.Add(time.Minute), RowsIn: rows})
+	}
+	r := Rule{Kind: KindAnomaly, Metric: "rows_in", Score: 3.5, Direction: "both", MinHistory: 7}
+	if z, _, holds := check(&r, &PipelineInput{Runs: runs}, sunday); holds {
+		t.Fatalf("a Sunday like every Sunday is an anomaly (%.1f)", z)
+	}
+	runs[0].RowsIn = 10000 // a weekday's volume on a Sunday
+	if z, _, holds := check(&r, &PipelineInput{Runs: runs}, sunday); !holds {
+		t.Fatalf("a weekday's volume on a Sunday is not an anomaly (%.1f)", z)
+	}
+}
+
+func TestRobustScore(t *testing.T) {
+	for _, c := range []struct {
+		x    float64
+		base []float64
+		want float64
+	}{
+		{5, nil, 0},
+		{1000, []float64{1000, 1000, 1000}, 0},
+		{0, []float64{0, 0, 0}, 0},
+		{3, []float64{0, 0, 0}, 3},       // scale 1 around zero
+		{950, []float64{1000, 1000}, -1}, // 5% of the median
+		{20, []float64{10, 12, 8, 11, 9}, (20 - 10) / (1.4826 * 1)},
+	} {
+		if got := RobustScore(c.x, c.base); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("RobustScore(%v, %v) = %v, want %v", c.x, c.base, got, c.want)
+		}
+	}
+}
+
+func TestEvaluateAppliesOverridesAndLabels(t *testing.T) {
+	cfg, problems := ParseConfig(map[string]any{
+		"rules": []any{map[string]any{"name": "low_volume", "kind": "threshold", "metric": "rows_loaded", "op": "<", "value": 500,
+			"severity": "critical", "labels": map[string]any{"team": "sales"}, "summary": "{{.Pipeline}} loaded {{.Value}} rows"}},
+		"overrides": map[string]any{
+			"orders":  map[string]any{"low_volume": map[string]any{"value": 50, "severity": "info", "labels": map[string]any{"team": "orders"}}},
+			"refunds": map[string]any{"low_volume": map[string]any{"disabled": true}},
+		},
+	})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	runs := daily(1, func(int) int64 { return 40 }, score(100))
+	snap := Snapshot{Now: t0, Pipelines: []PipelineInput{
+		{Name: "orders", Source: "db", Runs: runs}, {Name: "refunds", Source: "db", Runs: runs}, {Name: "sales", Source: "files", Runs: runs},
+	}}
+	got := map[string]Condition{}
+	for _, c := range Evaluate(cfg, snap) {
+		if c.Rule.Name == "low_volume" {
+			got[c.Pipeline] = c
+		}
+	}
+	if len(got) != 2 {
+		t.Fatalf("low_volume holds for %v, want orders and sales", got)
+	}
+	o, s := got["orders"], got["sales"]
+	if o.Rule.Severity != "info" || o.Labels["team"] != "orders" || o.Labels["severity"] != "info" || o.Summary != "orders loaded 40 rows" {
+		t.Errorf("orders: %+v", o)
+	}
+	if s.Rule.Severity != "critical" || s.Labels["team"] != "sales" || s.Labels["source"] != "files" || s.Fingerprint == o.Fingerprint {
+		t.Errorf("sales: %+v", s)
+	}
+	for _, k := range Kinds {
+		r := Rule{Kind: k, Name: "x", Metric: "rows_in", Op: "<", Value: 1, Statuses: []string{"failed"}}
+		if summarize(&r, "p", 1) == "" || !strings.Contains(summarize(&r, "p", 1), "p") {
+			t.Errorf("kind %s has no summary", k)
+		}
+	}
+}
+
+// BenchmarkEvaluate1000 is one evaluation cycle's rules for 1,000
+// pipelines with 60 runs of history each, every default rule and a
+// threshold: the target is under 50 ms of CPU.
+func BenchmarkEvaluate1000(b *testing.B) {
+	cfg, problems := ParseConfig(map[string]any{"rules": []any{map[string]any{"name": "low", "kind": "threshold",
+		"metric": "rows_loaded", "op": "<", "value": 10}}})
+	if len(problems) > 0 {
+		b.Fatal(problems)
+	}
+	hourly, _ := scheduler.ParseSchedule("@hourly", "")
+	snap := Snapshot{Now: t0}
+	for i := range 1000 {
+		runs := daily(60, func(j int) int64 { return int64(1000 + (i+j)%17*10) }, func(j int) float64 { return 90 + float64(j%5) })
+		snap.Pipelines = append(snap.Pipelines, PipelineInput{Name: fmt.Sprintf("p%04d", i), Source: fmt.Sprintf("s%d", i%20),
+			Runs: runs, Schedule: hourly, Since: t0.Add(-90 * 24 * time.Hour)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n int
+	for range b.N {
+		n = len(Evaluate(cfg, snap))
+	}
+	b.StopTimer()
+	if n != 1000 { // every pipeline is stale against its hourly schedule
+		b.Fatalf("%d conditions, want 1000", n)
+	}
+}
