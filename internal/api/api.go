@@ -1,5 +1,6 @@
-// Package api is shp's REST API: pipelines, runs, quality and self-healing
-// under /api/v1, JSON in and out, errors as RFC 9457 problems, callers
+// Package api is shp's REST API: pipelines, runs, quality, self-healing
+// and monitoring (alerts, incidents, silences, notifications) under
+// /api/v1, JSON in and out, errors as RFC 9457 problems, callers
 // authenticated by API key or OAuth 2.0 bearer token and authorised by
 // role. It calls the same service layer as the CLI.
 package api
@@ -107,6 +108,14 @@ func routes() []route {
 		{"GET", "/api/v1/healing/models", service.Viewer, (*Server).models},
 		{"GET", "/api/v1/healing/strategies", service.Viewer, (*Server).strategies},
 		{"GET", "/api/v1/lineage", service.Viewer, (*Server).lineage},
+		{"GET", "/api/v1/alerts", service.Viewer, (*Server).listAlerts},
+		{"GET", "/api/v1/incidents", service.Viewer, (*Server).listIncidents},
+		{"GET", "/api/v1/incidents/{id}", service.Viewer, (*Server).getIncident},
+		{"POST", "/api/v1/incidents/{id}/ack", service.Operator, (*Server).ackIncident},
+		{"GET", "/api/v1/silences", service.Viewer, (*Server).listSilences},
+		{"POST", "/api/v1/silences", service.Operator, (*Server).createSilence},
+		{"DELETE", "/api/v1/silences/{id}", service.Operator, (*Server).deleteSilence},
+		{"GET", "/api/v1/notifications", service.Viewer, (*Server).listNotifications},
 		{"GET", "/api/v1/apikeys", service.Admin, (*Server).listKeys},
 		{"POST", "/api/v1/apikeys", service.Admin, (*Server).createKey},
 		{"DELETE", "/api/v1/apikeys/{id}", service.Admin, (*Server).revokeKey},

@@ -149,7 +149,8 @@ func must(t *testing.T, err error) {
 }
 
 // do sends a request with a key (none when key is "") and returns the
-// status and body.
+// status and body; an answer that breaks the contract fails the test
+// (checkContract).
 func (e *env) do(method, path, key string, body any) (int, http.Header, []byte) {
 	e.t.Helper()
 	var rd io.Reader
@@ -177,6 +178,7 @@ func (e *env) do(method, path, key string, body any) (int, http.Header, []byte) 
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
+	checkContract(e.t, req, resp.StatusCode, resp.Header, out)
 	return resp.StatusCode, resp.Header, out
 }
 

@@ -41,6 +41,11 @@ func TestStrictJSONBodies(t *testing.T) {
 			`{"action_id": 2, "decision": "approve"}`, `"decision": "approve"`, "decision", `"x": {"a": {"day": 1, "day": 2}}`},
 		"POST /api/v1/apikeys": {"/api/v1/apikeys", admin,
 			`{"name": "ci", "role": "viewer"}`, `"role": "viewer"`, "role", `"name": "ci", "q": {"day": 1, "DaY": 2}`},
+		"POST /api/v1/incidents/{id}/ack": {"/api/v1/incidents/inc-20261106-020000-a1b2c3/ack", op,
+			`{"comment": "on it"}`, `"comment": "on it"`, "comment", `"x": {"day": 1, "Day": 2}`},
+		"POST /api/v1/silences": {"/api/v1/silences", op,
+			`{"matchers": ["pipeline=\"orders\""], "duration": "2h", "comment": "maintenance"}`, `"duration": "2h"`, "duration",
+			`"x": [{"day": 1, "dAy": 2}]`},
 	}
 	for _, rt := range routes() {
 		if rt.method == http.MethodPost {
@@ -182,6 +187,9 @@ func TestUnknownFilterValues(t *testing.T) {
 		"/api/v1/quality/validations":   {"pipeline"},
 		"/api/v1/quality/metrics":       {"pipeline"},
 		"/api/v1/quality/rules":         {"pipeline"},
+		"/api/v1/alerts":                {"state", "pipeline"},
+		"/api/v1/incidents":             {"state"},
+		"/api/v1/notifications":         {"status"},
 	}
 	for path, names := range filters {
 		for _, name := range names {

@@ -23,6 +23,8 @@ func TestNoGoTypeNamesInErrors(t *testing.T) {
 		"/api/v1/healing/approve":           {`{"action_id":"x"}`, `{"action_id":1.5}`, `{"action_id":1,"decision":true}`, `{"action_id":1,"decision":"approve","reason":[]}`},
 		"/api/v1/healing/actions/1/revert":  {`{"reason":3}`},
 		"/api/v1/healing/actions/1/resolve": {`{"choice":3}`, `{"choice":"a","reason":{}}`},
+		"/api/v1/incidents/inc-1/ack":       {`{"comment":3}`, `{"comment":["a"]}`},
+		"/api/v1/silences":                  {`{"matchers":"pipeline=\"orders\""}`, `{"matchers":[1]}`, `{"matchers":["a=\"b\""],"duration":7200}`, `{"matchers":["a=\"b\""],"duration":"2h","comment":{}}`},
 	}
 	shapes := []string{`[]`, `"x"`, `1`, `true`, `null`}
 	for path, bodies := range posts {

@@ -135,6 +135,16 @@ several serve processes can run side by side without running an interval twice.`
 				return failedErr(err)
 			}
 			o.alerts.Owner = o.runner.Owner
+			// With an OTLP endpoint, the pipeline metrics go there too.
+			stopMeter, err := monitor.Metering(cmd.Context(), e.getenv, o.metricsReg, p.Config.Project, Version)
+			if err != nil {
+				return failedErr(err)
+			}
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Second)
+				defer cancel()
+				_ = stopMeter(sctx)
+			}()
 			monitorCtx, stopMonitor := context.WithCancel(context.WithoutCancel(cmd.Context()))
 			monitorDone := make(chan struct{})
 			go func() {

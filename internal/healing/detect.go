@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/monitor"
 )
 
 // Anomaly detection scores a run's metrics against robust baselines of
@@ -33,64 +34,11 @@ type Anomaly struct {
 	Issue    Issue   `json:"issue"`
 }
 
-// robust returns the median and the scaled MAD (1.4826 × MAD, the
-// standard deviation of normal data); the MAD has a floor so that a
-// perfectly steady metric does not make every small change an anomaly.
-func robust(xs []float64, minScale float64) (median, scale float64) {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	median = quantile(s, 0.5)
-	dev := make([]float64, len(s))
-	for i, x := range s {
-		dev[i] = math.Abs(x - median)
-	}
-	sort.Float64s(dev)
-	scale = 1.4826 * quantile(dev, 0.5)
-	if floor := math.Max(0.05*math.Abs(median), minScale); scale < floor {
-		scale = floor
-	}
-	if scale == 0 {
-		scale = 1
-	}
-	return median, scale
-}
-
-func quantile(sorted []float64, q float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	pos := q * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	hi := int(math.Ceil(pos))
-	return sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo))
-}
-
-// point is a metric of one run.
-type point struct {
-	at    time.Time
-	value float64
-}
-
-// score compares a value with its history; ok is false without enough
-// history.
-func score(history []point, at time.Time, value, minScale float64) (median, mads float64, seasonal bool, n int, ok bool) {
-	var same []float64
-	var all []float64
-	for _, p := range history {
-		all = append(all, p.value)
-		if p.at.Weekday() == at.Weekday() {
-			same = append(same, p.value)
-		}
-	}
-	use := all
-	if len(same) >= 4 {
-		use, seasonal = same, true
-	}
-	if len(all) < MinHistory {
-		return 0, 0, false, len(all), false
-	}
-	median, scale := robust(use, minScale)
-	return median, (value - median) / scale, seasonal, len(use), true
+// score compares a value with its history (monitor.Score, the baseline
+// the alert rules use too); ok is false without MinHistory runs.
+func score(history []monitor.Point, at time.Time, value, minScale float64) (median, mads float64, seasonal bool, n int, ok bool) {
+	s, ok := monitor.Score(history, at, value, minScale, MinHistory)
+	return s.Median, s.MADs, s.Seasonal, s.History, ok
 }
 
 // DetectRun scores a finished run of a pipeline against the pipeline's
@@ -117,21 +65,21 @@ func detectAgainstHistory(ctx context.Context, store RunHistory, run metadata.Ru
 
 // detect scores run against the earlier runs among runs.
 func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
-	var volume, quarantine, duration []point
+	var volume, quarantine, duration []monitor.Point
 	for _, r := range runs {
 		if r.ID == run.ID || !r.StartedAt.Before(run.StartedAt) {
 			continue
 		}
-		volume = append(volume, point{r.StartedAt, float64(r.RowsIn)})
-		quarantine = append(quarantine, point{r.StartedAt, ratio(r.RowsQuarantined, r.RowsIn)})
+		volume = append(volume, monitor.Point{At: r.StartedAt, Value: float64(r.RowsIn)})
+		quarantine = append(quarantine, monitor.Point{At: r.StartedAt, Value: ratio(r.RowsQuarantined, r.RowsIn)})
 		if !r.EndedAt.IsZero() {
-			duration = append(duration, point{r.StartedAt, r.EndedAt.Sub(r.StartedAt).Seconds()})
+			duration = append(duration, monitor.Point{At: r.StartedAt, Value: r.EndedAt.Sub(r.StartedAt).Seconds()})
 		}
 	}
 	var out []Anomaly
 	// upOnly metrics count only a rise: a quarantine rise is a quality
 	// anomaly whatever its cause, and a faster run is not a problem.
-	check := func(metric string, upOnly bool, history []point, value, minScale float64, describe func(median, mads float64, n int, seasonal bool) string) {
+	check := func(metric string, upOnly bool, history []monitor.Point, value, minScale float64, describe func(median, mads float64, n int, seasonal bool) string) {
 		median, mads, seasonal, n, ok := score(history, run.StartedAt, value, minScale)
 		if !ok || math.Abs(mads) < Threshold || upOnly && mads < 0 {
 			return
@@ -162,11 +110,11 @@ func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 	// Per-column null rates and the quality score, from the runs'
 	// metrics: a null rate counts only when it rises by at least two
 	// percentage points, a score only when it falls by at least one.
-	metric := func(name string) []point {
-		var h []point
+	metric := func(name string) []monitor.Point {
+		var h []monitor.Point
 		for _, r := range runs {
 			if v, ok := r.Metrics[name]; ok && r.ID != run.ID && r.StartedAt.Before(run.StartedAt) {
-				h = append(h, point{r.StartedAt, v})
+				h = append(h, monitor.Point{At: r.StartedAt, Value: v})
 			}
 		}
 		return h
@@ -187,9 +135,9 @@ func detect(run metadata.Run, runs []metadata.Run) []Anomaly {
 	}
 	if v, ok := run.Metrics["quality_score"]; ok {
 		// Scored as a loss, so that only a fall counts.
-		var loss []point
+		var loss []monitor.Point
 		for _, p := range metric("quality_score") {
-			loss = append(loss, point{p.at, 100 - p.value})
+			loss = append(loss, monitor.Point{At: p.At, Value: 100 - p.Value})
 		}
 		check("quality_score", true, loss, 100-v, 1, func(median, mads float64, n int, seasonal bool) string {
 			return fmt.Sprintf("quality score fell to %.1f (median %.1f of %s, %.1f MADs)", v, 100-median, when(n, seasonal, run.StartedAt), mads)

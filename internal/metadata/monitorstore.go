@@ -306,7 +306,7 @@ func (s *sqlStore) EndSilence(ctx context.Context, id string, at time.Time) erro
 		return fmt.Errorf("end silence %s: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return fmt.Errorf("silence %s: %w (or it has ended)", id, ErrNotFound)
+		return fmt.Errorf("silence %s (or it has ended): %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -387,6 +387,25 @@ func (s *sqlStore) FinishNotification(ctx context.Context, n Notification) error
 		return fmt.Errorf("finish notification %s: %w", n.ID, err)
 	}
 	return nil
+}
+
+// NotificationsOf returns the outbox's notifications of one incident,
+// newest first.
+func (s *sqlStore) NotificationsOf(ctx context.Context, incident string) ([]Notification, error) {
+	rows, err := s.query(ctx, `SELECT `+notificationColumns+` FROM notifications WHERE incident_id = ? ORDER BY created_at DESC, id DESC`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("notifications of %s: %w", incident, err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("notifications of %s: %w", incident, err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // ListNotifications returns the outbox's notifications with a status

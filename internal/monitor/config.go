@@ -114,6 +114,9 @@ type Config struct {
 	// MaxAttempts bounds the tries of one notification before it is
 	// parked as failed (8).
 	MaxAttempts int
+	// DeliveryTimeout bounds one try of a notification (30s); a process
+	// that dies sending one leaves it to others 5 s after that.
+	DeliveryTimeout time.Duration
 	// ExternalURL is where shp serve is reached, for links in messages.
 	ExternalURL string
 	Rules       []*Rule
@@ -126,14 +129,15 @@ type Config struct {
 
 // Defaults of monitoring.yaml.
 const (
-	DefaultInterval       = 30 * time.Second
-	DefaultGroupWait      = 30 * time.Second
-	DefaultGroupWindow    = 10 * time.Minute
-	DefaultRepeatInterval = 4 * time.Hour
-	DefaultResolveWait    = 10 * time.Minute
-	DefaultMaxAttempts    = 8
-	defaultScore          = 3.5
-	defaultMinHistory     = 7
+	DefaultInterval        = 30 * time.Second
+	DefaultGroupWait       = 30 * time.Second
+	DefaultGroupWindow     = 10 * time.Minute
+	DefaultRepeatInterval  = 4 * time.Hour
+	DefaultResolveWait     = 10 * time.Minute
+	DefaultMaxAttempts     = 8
+	DefaultDeliveryTimeout = 30 * time.Second
+	defaultScore           = 3.5
+	defaultMinHistory      = 7
 )
 
 // DefaultRules are the rules a project has without writing any: failed
@@ -162,7 +166,7 @@ func init() {
 }
 
 // configKeys are the top-level keys of monitoring.yaml.
-var configKeys = []string{"evaluation_interval", "group_wait", "group_window", "repeat_interval", "resolve_wait", "max_attempts", "external_url",
+var configKeys = []string{"evaluation_interval", "group_wait", "group_window", "repeat_interval", "resolve_wait", "max_attempts", "delivery_timeout", "external_url",
 	"default_rules", "rules", "overrides", "receivers", "route"}
 
 var ruleKeys = []string{"name", "kind", "pipelines", "metric", "op", "value", "statuses", "after", "score", "direction", "min_history",
@@ -185,7 +189,8 @@ func (p *parser) errorf(path []any, format string, args ...any) {
 func ParseConfig(raw map[string]any) (*Config, []config.PathError) {
 	p := &parser{}
 	c := &Config{Interval: DefaultInterval, GroupWait: DefaultGroupWait, GroupWindow: DefaultGroupWindow,
-		RepeatInterval: DefaultRepeatInterval, ResolveWait: DefaultResolveWait, MaxAttempts: DefaultMaxAttempts}
+		RepeatInterval: DefaultRepeatInterval, ResolveWait: DefaultResolveWait, MaxAttempts: DefaultMaxAttempts,
+		DeliveryTimeout: DefaultDeliveryTimeout}
 	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		if !slices.Contains(configKeys, k) {
 			p.errorf([]any{k}, "unknown key %q in %s (allowed: %s)", k, config.MonitoringFile, strings.Join(configKeys, ", "))
@@ -196,6 +201,7 @@ func ParseConfig(raw map[string]any) (*Config, []config.PathError) {
 	p.duration(raw, []any{"group_window"}, &c.GroupWindow, 0, 7*24*time.Hour)
 	p.duration(raw, []any{"repeat_interval"}, &c.RepeatInterval, time.Minute, 30*24*time.Hour)
 	p.duration(raw, []any{"resolve_wait"}, &c.ResolveWait, 0, 24*time.Hour)
+	p.duration(raw, []any{"delivery_timeout"}, &c.DeliveryTimeout, time.Second, 5*time.Minute)
 	if v, ok := raw["max_attempts"]; ok {
 		if n, isInt := wholeNumber(v); !isInt || n < 1 || n > 100 {
 			p.errorf([]any{"max_attempts"}, "max_attempts must be a whole number from 1 to 100, got %v", v)

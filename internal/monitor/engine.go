@@ -42,6 +42,7 @@ type Store interface {
 	ClaimNotifications(ctx context.Context, owner string, now, until time.Time, limit int) ([]metadata.Notification, error)
 	FinishNotification(ctx context.Context, n metadata.Notification) error
 	ListNotifications(ctx context.Context, status string, limit int) ([]metadata.Notification, error)
+	NotificationsOf(ctx context.Context, incident string) ([]metadata.Notification, error)
 }
 
 // ErrNoMonitoringStore is returned for a metadata store that cannot keep
@@ -317,6 +318,12 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 	for _, c := range conds {
 		holding[c.Fingerprint] = true
 		a := alerts[c.Fingerprint]
+		var before *metadata.Alert
+		if a != nil {
+			b := *a
+			b.Labels = maps.Clone(a.Labels)
+			before = &b
+		}
 		previous := ""
 		if a == nil || a.State == metadata.AlertResolved {
 			if a != nil {
@@ -358,6 +365,12 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 				in.Severity = a.Severity
 			}
 			changed[in.ID] = true
+		}
+		if before != nil && sameAlert(before, a) && now.Sub(before.EvaluatedAt) < alertRefresh {
+			// Only its value moved (a stale pipeline's age): written
+			// every alertRefresh, not every cycle.
+			a.EvaluatedAt = before.EvaluatedAt
+			continue
 		}
 		if err := e.Store.SaveAlert(ctx, *a); err != nil {
 			return rep, err
@@ -443,6 +456,18 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 		}
 	}
 	return rep, nil
+}
+
+// alertRefresh is how often an alert whose state has not changed is
+// written again (its value, its summary).
+const alertRefresh = 5 * time.Minute
+
+// sameAlert reports whether b is a as it was, but for its value, summary
+// and evaluation time.
+func sameAlert(a, b *metadata.Alert) bool {
+	return a.Rule == b.Rule && a.Pipeline == b.Pipeline && a.Severity == b.Severity && a.State == b.State && a.RunID == b.RunID &&
+		a.IncidentID == b.IncidentID && a.ActiveAt.Equal(b.ActiveAt) && a.FiredAt.Equal(b.FiredAt) && a.ResolvedAt.Equal(b.ResolvedAt) &&
+		maps.Equal(a.Labels, b.Labels)
 }
 
 func boolInt(b bool) int {
@@ -717,17 +742,14 @@ func (e *Engine) notification(ctx context.Context, in *metadata.Incident, member
 	if inhibited > 0 {
 		n.Cause += fmt.Sprintf("; %d alert(s) downstream are its symptoms", inhibited)
 	}
-	word := "firing"
-	if status == notify.StatusResolved {
-		word = "resolved"
-	}
+	// The receivers say firing or resolved themselves.
 	switch {
 	case len(members) == 1:
-		n.Title = fmt.Sprintf("%s: %s", word, members[0].Summary)
+		n.Title = members[0].Summary
 	case kind == "source":
-		n.Title = fmt.Sprintf("%s: %d alerts on %d pipeline(s) of source %s", word, len(members), len(pipelines), subject)
+		n.Title = fmt.Sprintf("%d alerts on %d pipeline(s) of source %s", len(members), len(pipelines), subject)
 	default:
-		n.Title = fmt.Sprintf("%s: %d alerts on %s", word, len(members), strings.Join(n.Pipelines, ", "))
+		n.Title = fmt.Sprintf("%d alerts on %s", len(members), strings.Join(n.Pipelines, ", "))
 	}
 	var summary []string
 	for _, a := range members {
@@ -802,25 +824,33 @@ func (e *Engine) healing(ctx context.Context, n *notify.Notification, members []
 	return nil
 }
 
+// deliveriesPerPass bounds the notifications one Deliver sends; claimMargin
+// is how much longer than the delivery timeout a claim lasts.
+const (
+	deliveriesPerPass = 100
+	claimMargin       = 5 * time.Second
+)
+
 // DeliveryReport says what one delivery pass did.
 type DeliveryReport struct{ Sent, Retried, Failed int }
-
-// claimFor is how long a claimed notification is this process's to send.
-const claimFor = 2 * time.Minute
 
 // Deliver sends the due notifications of the outbox: a success marks one
 // sent; a failure that may pass is tried again later (30 s, doubling, at
 // most 30 min apart) until MaxAttempts, then parked as failed.
 func (e *Engine) Deliver(ctx context.Context) (DeliveryReport, error) {
 	var rep DeliveryReport
-	now := e.now()
-	due, err := e.Store.ClaimNotifications(ctx, e.Owner, now, now.Add(claimFor), 50)
-	if err != nil {
-		return rep, err
-	}
-	for _, row := range due {
+	// One at a time: a claim covers one send (the delivery timeout and a
+	// margin), after which a process that died sending it no longer
+	// holds it.
+	for range deliveriesPerPass {
+		now := e.now()
+		due, err := e.Store.ClaimNotifications(ctx, e.Owner, now, now.Add(e.Config.DeliveryTimeout+claimMargin), 1)
+		if err != nil || len(due) == 0 {
+			return rep, err
+		}
+		row := due[0]
 		var n notify.Notification
-		err := json.Unmarshal([]byte(row.Payload), &n)
+		err = json.Unmarshal([]byte(row.Payload), &n)
 		notifier, ok := e.Notifiers[row.Receiver]
 		switch {
 		case err != nil:
@@ -828,9 +858,18 @@ func (e *Engine) Deliver(ctx context.Context) (DeliveryReport, error) {
 		case !ok:
 			err = fmt.Errorf("receiver %q is not configured", row.Receiver)
 		default:
-			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			sctx, cancel := context.WithTimeout(ctx, e.Config.DeliveryTimeout)
 			err = notifier.Notify(sctx, n)
 			cancel()
+		}
+		if ctx.Err() != nil {
+			// Stopped mid-send (shutdown): not a try; the notification is
+			// due again at once, for whoever delivers next.
+			row.Status, row.NextAt = metadata.NotificationPending, e.now()
+			if ferr := e.Store.FinishNotification(context.WithoutCancel(ctx), row); ferr != nil {
+				return rep, ferr
+			}
+			return rep, ctx.Err()
 		}
 		row.Attempts++
 		at := e.now()

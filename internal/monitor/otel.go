@@ -5,8 +5,12 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+	prombridge "go.opentelemetry.io/contrib/bridges/prometheus"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -25,14 +29,7 @@ var otlpEndpointVars = []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPO
 // nil, and runs are not traced. shutdown flushes the spans still
 // buffered; call it before the process ends.
 func Tracing(ctx context.Context, getenv func(string) string, project, version string) (tp trace.TracerProvider, shutdown func(context.Context) error, err error) {
-	endpoint := ""
-	for _, v := range otlpEndpointVars {
-		if e := getenv(v); e != "" {
-			endpoint = e
-			break
-		}
-	}
-	if endpoint == "" || strings.EqualFold(getenv("OTEL_TRACES_EXPORTER"), "none") {
+	if !otlpOn(getenv, otlpEndpointVars, "OTEL_TRACES_EXPORTER") {
 		return nil, func(context.Context) error { return nil }, nil
 	}
 	exp, err := otlptracehttp.New(ctx)
@@ -40,6 +37,17 @@ func Tracing(ctx context.Context, getenv func(string) string, project, version s
 		// The endpoint may carry credentials: it is not repeated.
 		return nil, nil, fmt.Errorf("tracing: the OTLP exporter: %w", err)
 	}
+	res, err := shpResource(ctx, project, version)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tracing: %w", err)
+	}
+	p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	return p, p.Shutdown, nil
+}
+
+// shpResource describes this process to OpenTelemetry; OTEL_SERVICE_NAME
+// and OTEL_RESOURCE_ATTRIBUTES win over its attributes.
+func shpResource(ctx context.Context, project, version string) (*resource.Resource, error) {
 	attrs := []attribute.KeyValue{attribute.String("service.name", "shp")}
 	if version != "" {
 		attrs = append(attrs, attribute.String("service.version", version))
@@ -47,11 +55,49 @@ func Tracing(ctx context.Context, getenv func(string) string, project, version s
 	if project != "" {
 		attrs = append(attrs, attribute.String("shp.project", project))
 	}
-	// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over these.
 	res, err := resource.New(ctx, resource.WithAttributes(attrs...), resource.WithFromEnv(), resource.WithTelemetrySDK())
 	if err != nil {
-		return nil, nil, fmt.Errorf("tracing: the resource: %w", err)
+		return nil, fmt.Errorf("the resource: %w", err)
 	}
-	p := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	return p, p.Shutdown, nil
+	return res, nil
+}
+
+// otlpMetricsVars turn the export of metrics on, as for traces.
+var otlpMetricsVars = []string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"}
+
+// Metering exports the metrics of gatherer (the pipeline metrics, the
+// same as /metrics serves) over OTLP/HTTP every OTEL_METRIC_EXPORT_INTERVAL
+// (60 s) when an OTLP endpoint is configured in the environment and
+// OTEL_METRICS_EXPORTER is not "none"; otherwise it does nothing.
+// shutdown exports a last time.
+func Metering(ctx context.Context, getenv func(string) string, gatherer prometheus.Gatherer, project, version string) (
+	shutdown func(context.Context) error, err error) {
+	if !otlpOn(getenv, otlpMetricsVars, "OTEL_METRICS_EXPORTER") {
+		return func(context.Context) error { return nil }, nil
+	}
+	exp, err := otlpmetrichttp.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: the OTLP exporter: %w", err)
+	}
+	res, err := shpResource(ctx, project, version)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	reader := sdkmetric.NewPeriodicReader(exp, sdkmetric.WithProducer(prombridge.NewMetricProducer(prombridge.WithGatherer(gatherer))))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithResource(res))
+	return mp.Shutdown, nil
+}
+
+// otlpOn reports whether one of the endpoint variables is set and the
+// signal's exporter variable does not say "none".
+func otlpOn(getenv func(string) string, endpointVars []string, exporterVar string) bool {
+	if strings.EqualFold(getenv(exporterVar), "none") {
+		return false
+	}
+	for _, v := range endpointVars {
+		if getenv(v) != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -67,6 +67,9 @@ func Evaluate(cfg *Config, snap Snapshot) []Condition {
 			if !holds {
 				continue
 			}
+			if math.IsNaN(value) || math.IsInf(value, 0) {
+				value = 0 // a metric stored as NaN: the alert stands, its value is not a number to show
+			}
 			c := Condition{Rule: rule, Pipeline: p.Name, Source: p.Source, Value: value, RunID: runID}
 			c.Labels = map[string]string{"alertname": rule.Name, "pipeline": p.Name, "severity": rule.Severity, "source": p.Source,
 				"kind": rule.Kind, "class": classOf(&rule)}
@@ -180,12 +183,10 @@ func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 }
 
 // anomalous is the anomaly rule: the last successful run's metric against
-// the median and MAD of the successful runs before it (those of the same
-// weekday when there are enough of them).
+// the robust baseline of the successful runs before it (Score).
 func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 	var last *metadata.Run
-	var history []float64
-	var sameDay []float64
+	var history []Point
 	var x float64
 	for i := range p.Runs {
 		run := &p.Runs[i]
@@ -200,19 +201,16 @@ func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 			last, x = run, v
 			continue
 		}
-		history = append(history, v)
-		if run.StartedAt.Weekday() == last.StartedAt.Weekday() {
-			sameDay = append(sameDay, v)
-		}
+		history = append(history, Point{run.StartedAt, v})
 	}
-	if last == nil || len(history) < r.MinHistory {
+	if last == nil {
 		return 0, "", false
 	}
-	base := history
-	if len(sameDay) >= max(3, r.MinHistory/2) {
-		base = sameDay
+	s, ok := Score(history, last.StartedAt, x, 0, r.MinHistory)
+	if !ok {
+		return 0, "", false
 	}
-	z := RobustScore(x, base)
+	z := s.MADs
 	switch r.Direction {
 	case "up":
 		return z, last.ID, z >= r.Score
@@ -220,36 +218,6 @@ func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 		return z, last.ID, -z >= r.Score
 	}
 	return z, last.ID, math.Abs(z) >= r.Score
-}
-
-// RobustScore is how many scaled MADs x lies from the median of base
-// (1.4826 MAD estimates the standard deviation of normal data). When the
-// history barely varies, the scale is at least 5% of the median (or 1),
-// so that a constant history still tells a real change from none.
-func RobustScore(x float64, base []float64) float64 {
-	if len(base) == 0 {
-		return 0
-	}
-	m := median(base)
-	dev := make([]float64, len(base))
-	for i, v := range base {
-		dev[i] = math.Abs(v - m)
-	}
-	scale := max(1.4826*median(dev), 0.05*math.Abs(m), 1e-9)
-	if math.Abs(m) < 1e-9 && median(dev) == 0 {
-		scale = 1
-	}
-	return (x - m) / scale
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // runMetric is a run's value of a metric.

@@ -142,22 +142,47 @@ func TestAnomalyUsesTheSameWeekday(t *testing.T) {
 	}
 }
 
-func TestRobustScore(t *testing.T) {
-	for _, c := range []struct {
-		x    float64
-		base []float64
-		want float64
-	}{
-		{5, nil, 0},
-		{1000, []float64{1000, 1000, 1000}, 0},
-		{0, []float64{0, 0, 0}, 0},
-		{3, []float64{0, 0, 0}, 3},       // scale 1 around zero
-		{950, []float64{1000, 1000}, -1}, // 5% of the median
-		{20, []float64{10, 12, 8, 11, 9}, (20 - 10) / (1.4826 * 1)},
-	} {
-		if got := RobustScore(c.x, c.base); math.Abs(got-c.want) > 1e-9 {
-			t.Errorf("RobustScore(%v, %v) = %v, want %v", c.x, c.base, got, c.want)
+func TestScore(t *testing.T) {
+	pts := func(at time.Time, vs ...float64) []Point {
+		out := make([]Point, len(vs))
+		for i, v := range vs {
+			out[i] = Point{At: at.Add(-time.Duration(i+1) * 24 * time.Hour), Value: v}
 		}
+		return out
+	}
+	for _, c := range []struct {
+		name             string
+		history          []Point
+		x, minScale      float64
+		ok, seasonal     bool
+		mads, wantMedian float64
+	}{
+		{"too little history", pts(t0, 1, 2, 3), 5, 0, false, false, 0, 0},
+		{"steady history: 5% of the median", pts(t0, 1000, 1000, 1000, 1000, 1000, 1000, 1000), 950, 0, true, false, -1, 1000},
+		{"zeros: a scale of 1", pts(t0, 0, 0, 0, 0, 0, 0, 0), 3, 0, true, false, 3, 0},
+		{"scaled MAD", pts(t0, 10, 12, 8, 11, 9, 10, 10), 20, 0, true, false, 10 / 1.4826, 10},
+		{"the metric's floor", pts(t0, 10, 10, 10, 10, 10, 10, 10), 14, 2, true, false, 2, 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, ok := Score(c.history, t0, c.x, c.minScale, 7)
+			if ok != c.ok || (ok && (math.Abs(s.MADs-c.mads) > 1e-9 || s.Median != c.wantMedian || s.Seasonal != c.seasonal)) {
+				t.Fatalf("Score = %+v %v, want MADs %v median %v", s, ok, c.mads, c.wantMedian)
+			}
+		})
+	}
+	// Four runs of the run's weekday among 28 days: the baseline is theirs.
+	var hist []Point
+	for i := 1; i <= 28; i++ {
+		at := t0.Add(-time.Duration(i) * 24 * time.Hour)
+		v := 100.0
+		if at.Weekday() == t0.Weekday() {
+			v = 10
+		}
+		hist = append(hist, Point{At: at, Value: v})
+	}
+	s, ok := Score(hist, t0, 10, 0, 7)
+	if !ok || !s.Seasonal || s.Median != 10 || s.History != 4 || s.MADs != 0 {
+		t.Fatalf("seasonal: %+v %v", s, ok)
 	}
 }
 

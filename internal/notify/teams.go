@@ -73,7 +73,7 @@ func (t *teams) Notify(ctx context.Context, n Notification) error {
 	} else {
 		payload = adaptiveMessage(n, msg, t.render.text != nil)
 	}
-	body, err := json.Marshal(payload)
+	body, err := json.Marshal(defang(payload, ""))
 	if err != nil {
 		return fmt.Errorf("receiver %q: encoding the card: %w", t.target.receiver, err)
 	}
@@ -89,6 +89,35 @@ func (t *teams) Notify(ctx context.Context, n Notification) error {
 		return t.target.statusError(r, code)
 	}
 	return nil
+}
+
+// linkKeys are a card's keys whose values are meant to be URLs.
+var linkKeys = map[string]bool{"url": true, "uri": true, "$schema": true, "@context": true, "contentType": true}
+
+// defang breaks markdown links and images in every text of a card (key is
+// the value's key in its object): Teams renders card text as markdown, and
+// the text carries pipeline names, rule summaries and samples of data, so
+// a value such as "[pay here](https://evil)" would become a link. A
+// zero-width space between "]" and "(" keeps the text as it reads.
+func defang(v any, key string) any {
+	switch x := v.(type) {
+	case string:
+		if linkKeys[key] {
+			return x
+		}
+		return strings.ReplaceAll(x, "](", "]\u200b(")
+	case map[string]any:
+		for k, e := range x {
+			x[k] = defang(e, k)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = defang(e, key)
+		}
+		return x
+	}
+	return v
 }
 
 // fact is one name and value of a card.

@@ -317,3 +317,25 @@ func TestRetryAfterDate(t *testing.T) {
 		}
 	}
 }
+
+// TestTeamsCardsDefangLinks: text from the data (a summary, a healing
+// issue with sample values) cannot become a markdown link or image in
+// either card format; the card's own link stays a link.
+func TestTeamsCardsDefangLinks(t *testing.T) {
+	for _, format := range []string{"adaptive", "messagecard"} {
+		t.Run(format, func(t *testing.T) {
+			n := sample()
+			n.Summary = "values [pay here](https://evil.example/x) and ![img](https://evil.example/i.png)"
+			n.Healing = "normalize: e.g. [x](javascript:alert(1))"
+			n.Link = "https://shp.example.com/runs/r-1001"
+			req := sendTeams(t, map[string]any{"format": format}, n)
+			body := string(req.Body)
+			if strings.Contains(body, "](https://evil") || strings.Contains(body, "](javascript") {
+				t.Fatalf("a link survived: %s", body)
+			}
+			if !strings.Contains(body, "pay here") || !strings.Contains(body, "https://shp.example.com/runs/r-1001") {
+				t.Fatalf("the text or the card's link is gone: %s", body)
+			}
+		})
+	}
+}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/monitor"
@@ -215,15 +217,13 @@ func (s *Service) Incident(ctx context.Context, id string) (IncidentView, error)
 	for _, a := range alerts {
 		v.Members = append(v.Members, alertView(a))
 	}
-	notes, err := ms.ListNotifications(ctx, "", 0)
+	notes, err := ms.NotificationsOf(ctx, id)
 	if err != nil {
 		return v, err
 	}
 	v.Notifications = []NotificationView{}
 	for _, n := range notes {
-		if n.IncidentID == id {
-			v.Notifications = append(v.Notifications, notificationView(n))
-		}
+		v.Notifications = append(v.Notifications, notificationView(n))
 	}
 	return v, nil
 }
@@ -245,6 +245,9 @@ func (s *Service) AckIncident(ctx context.Context, id, by string) (IncidentView,
 	return incidentView(in), nil
 }
 
+// maxComment bounds a silence's comment.
+const maxComment = 1000
+
 // SilenceRequest asks for a silence.
 type SilenceRequest struct {
 	Matchers []string      `json:"matchers"`
@@ -254,6 +257,12 @@ type SilenceRequest struct {
 
 // Silence mutes, from now, the alerts whose labels match every matcher.
 func (s *Service) Silence(ctx context.Context, req SilenceRequest, by string) (SilenceView, error) {
+	if req.Duration <= 0 || req.Duration > monitor.MaxSilence {
+		return SilenceView{}, invalid("duration", "must be from 1s to 90 days, got %s", req.Duration)
+	}
+	if len(req.Comment) > maxComment || strings.ContainsFunc(req.Comment, unicode.IsControl) {
+		return SilenceView{}, invalid("comment", "must be at most %d characters, without control characters", maxComment)
+	}
 	ms, err := s.alertStore()
 	if err != nil {
 		return SilenceView{}, err
