@@ -43,7 +43,8 @@ func Score(history []Point, at time.Time, value, minScale float64, minHistory in
 	if len(history) < minHistory || len(history) == 0 {
 		return Scored{History: len(history)}, false
 	}
-	var same, all []float64
+	same := make([]float64, 0, len(history)/7+1)
+	all := make([]float64, 0, len(history))
 	for _, p := range history {
 		all = append(all, p.Value)
 		if p.At.Weekday() == at.Weekday() {
@@ -58,13 +59,13 @@ func Score(history []Point, at time.Time, value, minScale float64, minHistory in
 	return Scored{Median: median, MADs: (value - median) / scale, Seasonal: seasonal, History: len(use)}, true
 }
 
-// robust returns the median and the scaled MAD, with its floor.
+// robust returns the median and the scaled MAD, with its floor. It
+// sorts xs in place and reuses it for the deviations.
 func robust(xs []float64, minScale float64) (median, scale float64) {
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	median = quantile(s, 0.5)
-	dev := make([]float64, len(s))
-	for i, x := range s {
+	sort.Float64s(xs)
+	median = quantile(xs, 0.5)
+	dev := xs
+	for i, x := range xs {
 		dev[i] = math.Abs(x - median)
 	}
 	sort.Float64s(dev)

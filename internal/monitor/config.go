@@ -155,6 +155,10 @@ func DefaultRules() []*Rule {
 			MinHistory: defaultMinHistory, Severity: notify.SeverityWarning},
 		{Name: "duration_anomaly", Kind: KindAnomaly, Metric: "duration_s", Score: defaultScore, Direction: "up",
 			MinHistory: defaultMinHistory, Severity: notify.SeverityInfo},
+		{Name: "null_rate_anomaly", Kind: KindAnomaly, Metric: nullRates, Score: defaultScore, Direction: "up",
+			MinHistory: defaultMinHistory, Severity: notify.SeverityWarning},
+		{Name: "freshness_anomaly", Kind: KindAnomaly, Metric: "freshness_s", Score: defaultScore, Direction: "up",
+			MinHistory: defaultMinHistory, Severity: notify.SeverityWarning},
 	}
 }
 
@@ -351,8 +355,9 @@ func (p *parser) rule(m map[string]any, at []any) *Rule {
 			p.errorf(at, "a quality_score rule needs a value from 0 to 100 (the score below which it fires)")
 		}
 	case KindAnomaly:
-		if !knownMetric(r.Metric) {
-			p.errorf(append(at, "metric"), "metric must be one of %s, or null_rate:COLUMN, got %q", strings.Join(runMetrics, ", "), r.Metric)
+		if !knownAnomalyMetric(r.Metric) {
+			p.errorf(append(at, "metric"), "metric must be one of %s, null_rate:COLUMN or null_rate:* (every column), got %q",
+				strings.Join(runMetrics, ", "), r.Metric)
 		}
 		if r.Score < 1 || r.Score > 50 {
 			p.errorf(append(at, "score"), "score must be from 1 to 50, got %v", r.Score)
@@ -367,6 +372,10 @@ func (p *parser) rule(m map[string]any, at []any) *Rule {
 func knownMetric(m string) bool {
 	return slices.Contains(runMetrics, m) || (strings.HasPrefix(m, "null_rate:") && len(m) > len("null_rate:")) || m == "repeated_share"
 }
+
+// knownAnomalyMetric is a metric an anomaly rule can watch: a run metric,
+// or null_rate:* for every column's.
+func knownAnomalyMetric(m string) bool { return knownMetric(m) || m == nullRates }
 
 func (p *parser) overrides(raw map[string]any, c *Config) {
 	v, ok := raw["overrides"]

@@ -109,7 +109,8 @@ receivers:
 	for _, r := range cfg.Rules {
 		names = append(names, r.Name)
 	}
-	want := []string{"run_failed", "run_held", "approval_pending", "data_stale", "volume_anomaly", "quality_anomaly", "duration_anomaly", "low_volume"}
+	want := []string{"run_failed", "run_held", "approval_pending", "data_stale", "volume_anomaly", "quality_anomaly", "duration_anomaly",
+		"null_rate_anomaly", "freshness_anomaly", "low_volume"}
 	if !slices.Equal(names, want) {
 		t.Errorf("rules %v, want %v", names, want)
 	}
@@ -125,7 +126,7 @@ receivers:
 	}
 	// Without the file: the defaults, and no receiver.
 	def, problems := ParseConfig(nil)
-	if len(problems) > 0 || len(def.Rules) != 7 || def.Route != nil || def.Interval != DefaultInterval {
+	if len(problems) > 0 || len(def.Rules) != 9 || def.Route != nil || def.Interval != DefaultInterval {
 		t.Errorf("defaults %+v %v", def, problems)
 	}
 	none, _ := ParseConfig(map[string]any{"default_rules": false})

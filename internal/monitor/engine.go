@@ -79,6 +79,7 @@ type Engine struct {
 
 	started   time.Time
 	schedules map[string]*scheduler.Schedule
+	upstream  map[string][]string
 	poke      chan struct{}
 	mu        sync.Mutex // one cycle at a time
 }
@@ -211,10 +212,14 @@ func (e *Engine) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	slices.Sort(names)
+	if e.upstream == nil {
+		e.upstream = upstreamOf(e.Project) // the project does not change under the engine
+	}
+	upstream := e.upstream
 	for _, name := range names {
 		in := PipelineInput{Name: name, Source: sources[name], Runs: runs[name], PendingApprovals: pending[name], Since: e.started}
 		if pl, ok := e.pipeline(name); ok {
-			in.Source, in.Upstream = pl.Source, pl.DependsOn
+			in.Source, in.Upstream = pl.Source, upstream[name]
 			if s, ok := e.Project.Sources[pl.Source]; ok {
 				in.SourceType = s.Type
 			}

@@ -63,7 +63,7 @@ func Evaluate(cfg *Config, snap Snapshot) []Condition {
 			if !ok {
 				continue
 			}
-			value, runID, holds := check(&rule, p, snap.Now)
+			value, runID, holds, subject := checkSubject(&rule, p, snap.Now)
 			if !holds {
 				continue
 			}
@@ -78,6 +78,11 @@ func Evaluate(cfg *Config, snap Snapshot) []Condition {
 			}
 			maps.Copy(c.Labels, rule.Labels)
 			c.Summary = summarize(&rule, p.Name, value)
+			if subject != "" {
+				// A wildcard metric: which column.
+				c.Summary = strings.Replace(c.Summary, rule.Metric, subject, 1)
+				c.Labels["metric"] = subject
+			}
 			c.Fingerprint = Fingerprint(rule.Name, p.Name)
 			out = append(out, c)
 		}
@@ -119,6 +124,54 @@ func Fingerprint(rule, pipeline string) string {
 // check reports whether rule holds for p at now, with the value it looked
 // at and the run it is about.
 func check(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
+	v, runID, holds, _ := checkSubject(r, p, now)
+	return v, runID, holds
+}
+
+// checkSubject is check, with the metric a wildcard anomaly rule
+// (null_rate:*) found out of line.
+func checkSubject(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool, string) {
+	if r.Kind == KindAnomaly && r.Metric == nullRates {
+		return anyNullRate(r, p)
+	}
+	v, runID, holds := checkOne(r, p, now)
+	return v, runID, holds, ""
+}
+
+// nullRates is the wildcard metric of every column's null rate.
+const nullRates = "null_rate:*"
+
+// anyNullRate is an anomaly rule over every column's null rate: the
+// column furthest out of line in the rule's direction.
+func anyNullRate(r *Rule, p *PipelineInput) (float64, string, bool, string) {
+	var last *metadata.Run
+	for i := range p.Runs {
+		if p.Runs[i].Status == metadata.StatusSucceeded {
+			last = &p.Runs[i]
+			break
+		}
+	}
+	if last == nil {
+		return 0, "", false, ""
+	}
+	var worst float64
+	var worstCol, runID string
+	held := false
+	for _, col := range slices.Sorted(maps.Keys(last.Metrics)) {
+		if !strings.HasPrefix(col, "null_rate:") {
+			continue
+		}
+		one := *r
+		one.Metric = col
+		z, id, holds := anomalous(&one, p)
+		if holds && (!held || math.Abs(z) > math.Abs(worst)) {
+			worst, worstCol, runID, held = z, col, id, true
+		}
+	}
+	return worst, runID, held, worstCol
+}
+
+func checkOne(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 	switch r.Kind {
 	case KindRunStatus:
 		if len(p.Runs) == 0 {
@@ -186,7 +239,7 @@ func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 // the robust baseline of the successful runs before it (Score).
 func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 	var last *metadata.Run
-	var history []Point
+	history := make([]Point, 0, len(p.Runs))
 	var x float64
 	for i := range p.Runs {
 		run := &p.Runs[i]
@@ -206,7 +259,7 @@ func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 	if last == nil {
 		return 0, "", false
 	}
-	s, ok := Score(history, last.StartedAt, x, 0, r.MinHistory)
+	s, ok := Score(history, last.StartedAt, x, minScale(r.Metric), r.MinHistory)
 	if !ok {
 		return 0, "", false
 	}
@@ -218,6 +271,22 @@ func anomalous(r *Rule, p *PipelineInput) (float64, string, bool) {
 		return z, last.ID, -z >= r.Score
 	}
 	return z, last.ID, math.Abs(z) >= r.Score
+}
+
+// minScale is the least change of a metric that can count as an anomaly,
+// as the healing engine's circuit breaker has it: a row, half a point of
+// quarantined share, two points of null rate, a point of quality score,
+// a minute of freshness, a second of duration.
+func minScale(metric string) float64 {
+	switch {
+	case strings.HasPrefix(metric, "null_rate:"):
+		return 0.02
+	case metric == "quarantine_ratio" || metric == "repeated_share":
+		return 0.005
+	case metric == "freshness_s":
+		return 60
+	}
+	return 1
 }
 
 // runMetric is a run's value of a metric.

@@ -253,3 +253,29 @@ func BenchmarkEvaluate1000(b *testing.B) {
 		b.Fatalf("%d conditions, want 1000", n)
 	}
 }
+
+func TestNullRatesOfEveryColumn(t *testing.T) {
+	runs := daily(15, steady(0), score(100))
+	for i := range runs {
+		runs[i].Metrics["null_rate:phone"] = 0.30 + float64(i%3)*0.01
+	}
+	runs[0].Metrics["null_rate:email"] = 0.40 // from 1%
+	runs[0].Metrics["null_rate:phone"] = 0.305
+	cfg, _ := ParseConfig(nil)
+	var got []Condition
+	for _, c := range Evaluate(cfg, Snapshot{Now: t0, Pipelines: []PipelineInput{{Name: "crm", Source: "db", Runs: runs}}}) {
+		if c.Rule.Name == "null_rate_anomaly" {
+			got = append(got, c)
+		}
+	}
+	if len(got) != 1 || got[0].Labels["metric"] != "null_rate:email" || !strings.Contains(got[0].Summary, "null_rate:email of crm") {
+		t.Fatalf("null rate anomalies %+v", got)
+	}
+	// Two points more is not an anomaly, whatever the MAD.
+	runs[0].Metrics["null_rate:email"] = 0.025
+	for _, c := range Evaluate(cfg, Snapshot{Now: t0, Pipelines: []PipelineInput{{Name: "crm", Runs: runs}}}) {
+		if c.Rule.Name == "null_rate_anomaly" {
+			t.Fatalf("a rise of 1.5 points: %+v", c)
+		}
+	}
+}

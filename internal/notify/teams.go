@@ -218,7 +218,7 @@ func adaptiveMessage(n Notification, msg Rendered, customText bool) map[string]a
 	content := map[string]any{
 		"$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
 		"type":    "AdaptiveCard",
-		"version": "1.4",
+		"version": "1.5", // TextBlock style heading is 1.5; Teams renders 1.5
 		"body":    body,
 	}
 	if link := cardLink(n); link != "" {

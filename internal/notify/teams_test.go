@@ -60,7 +60,7 @@ func decodeAdaptive(t *testing.T, body []byte) adaptiveEnvelope {
 		t.Errorf("attachment: contentType %q contentUrl %s", a.ContentType, a.ContentURL)
 	}
 	c := a.Content
-	if c.Schema != "http://adaptivecards.io/schemas/adaptive-card.json" || c.Type != "AdaptiveCard" || c.Version != "1.4" {
+	if c.Schema != "http://adaptivecards.io/schemas/adaptive-card.json" || c.Type != "AdaptiveCard" || c.Version != "1.5" {
 		t.Errorf("card: $schema %q type %q version %q", c.Schema, c.Type, c.Version)
 	}
 	return msg
@@ -337,5 +337,97 @@ func TestTeamsCardsDefangLinks(t *testing.T) {
 				t.Fatalf("the text or the card's link is gone: %s", body)
 			}
 		})
+	}
+}
+
+// adaptiveElements are the elements of the Adaptive Card schema
+// (adaptivecards.io/schemas/adaptive-card.json, version 1.5) a card of
+// shp uses: each property it may carry, with the values the schema's
+// enums allow ("" for free text, "bool" for a boolean, "array" for a
+// list).
+var adaptiveElements = map[string]map[string][]string{
+	"TextBlock": {
+		"type": {"TextBlock"}, "text": {""}, "wrap": {"bool"},
+		"size":     {"Default", "Small", "Medium", "Large", "ExtraLarge"},
+		"weight":   {"Default", "Lighter", "Bolder"},
+		"color":    {"Default", "Dark", "Light", "Accent", "Good", "Warning", "Attention"},
+		"fontType": {"Default", "Monospace"},
+		"spacing":  {"None", "Small", "Default", "Medium", "Large", "ExtraLarge", "Padding"},
+		"style":    {"default", "heading"},
+	},
+	"FactSet":        {"type": {"FactSet"}, "facts": {"array"}},
+	"Action.OpenUrl": {"type": {"Action.OpenUrl"}, "title": {""}, "url": {""}},
+}
+
+// checkElement reports what of el the schema's definition of its type
+// does not allow.
+func checkElement(t *testing.T, el map[string]any) {
+	t.Helper()
+	typ, _ := el["type"].(string)
+	def, ok := adaptiveElements[typ]
+	if !ok {
+		t.Errorf("element type %q is not one the card should use", typ)
+		return
+	}
+	for k, v := range el {
+		allowed, ok := def[k]
+		if !ok {
+			t.Errorf("%s has property %q, which the schema does not define", typ, k)
+			continue
+		}
+		switch {
+		case len(allowed) == 1 && allowed[0] == "bool":
+			if _, isBool := v.(bool); !isBool {
+				t.Errorf("%s.%s = %v, want a boolean", typ, k, v)
+			}
+		case len(allowed) == 1 && allowed[0] == "array":
+			items, isList := v.([]any)
+			if !isList {
+				t.Errorf("%s.%s = %v, want a list", typ, k, v)
+			}
+			for _, it := range items { // facts: title and value, strings
+				f, _ := it.(map[string]any)
+				if _, ok := f["title"].(string); !ok || len(f) != 2 {
+					t.Errorf("fact %v: want a title and a value", it)
+				}
+				if _, ok := f["value"].(string); !ok {
+					t.Errorf("fact %v: want a string value", it)
+				}
+			}
+		case len(allowed) == 1 && allowed[0] == "":
+			if s, isString := v.(string); !isString || s == "" {
+				t.Errorf("%s.%s = %v, want text", typ, k, v)
+			}
+		default:
+			s, _ := v.(string)
+			found := false
+			for _, a := range allowed {
+				found = found || a == s
+			}
+			if !found {
+				t.Errorf("%s.%s = %v, not one of %v", typ, k, v, allowed)
+			}
+		}
+	}
+}
+
+// TestAdaptiveCardElementsFollowTheSchema checks every element of the
+// cards of a firing, a resolved and a linked notification against the
+// schema's definitions.
+func TestAdaptiveCardElementsFollowTheSchema(t *testing.T) {
+	linked := sample()
+	linked.Link = "https://shp.example.com/runs/r-1001"
+	for _, n := range []Notification{sample(), resolved(), linked} {
+		msg := decodeAdaptive(t, sendTeams(t, map[string]any{}, n).Body)
+		if len(msg.Attachments) != 1 || msg.Type != "message" {
+			t.Fatalf("envelope %+v", msg)
+		}
+		c := msg.Attachments[0].Content
+		for _, el := range c.Body {
+			checkElement(t, el)
+		}
+		for _, a := range c.Actions {
+			checkElement(t, a)
+		}
 	}
 }
