@@ -15,9 +15,11 @@ build: ## build bin/shp
 test: ## run the whole test suite
 	$(GO) test $(TAGS) -timeout 30m ./...
 
-demo: build ## run the quick start pipeline, print its summary and what self-healing did; then a flaky API source
+demo: build ## run the quick start pipeline, print its summary, what self-healing did and the alerts it raised; then a flaky API source
 	$(BIN) run --config examples/quickstart --full-refresh
 	$(BIN) healing actions --config examples/quickstart --limit 6
+	$(BIN) alerts evaluate --config examples/quickstart
+	$(BIN) alerts list --config examples/quickstart --state firing
 	$(GO) build -o bin/flaky-api ./examples/flaky/server
 	@rm -f examples/flaky/.api-url; bin/flaky-api -url-file examples/flaky/.api-url -for 60s & \
 	for i in 1 2 3 4 5 6 7 8 9 10; do test -s examples/flaky/.api-url && break; sleep 0.2; done; \

@@ -106,7 +106,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 func newServeCmd(e *env) *cobra.Command {
 	var dir string
 	var grace, lease time.Duration
-	var resume bool
+	var resume, alerts bool
 	var apiListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -130,11 +130,11 @@ several serve processes can run side by side without running an interval twice.`
 			o.sched.ResumeAbandoned = resume
 			o.sched.LeaseTTL = lease
 			o.runner.Lease = lease
-			o.alerts, err = monitor.NewEngine(p, o.svc.store, o.metrics, e.logger(), notify.Options{})
+			eng, err := monitor.NewEngine(p, o.svc.store, o.metrics, e.logger(), notify.Options{})
 			if err != nil {
 				return failedErr(err)
 			}
-			o.alerts.Owner = o.runner.Owner
+			eng.Owner = o.runner.Owner
 			// With an OTLP endpoint, the pipeline metrics go there too.
 			stopMeter, err := monitor.Metering(cmd.Context(), e.getenv, o.metricsReg, p.Config.Project, Version)
 			if err != nil {
@@ -147,10 +147,15 @@ several serve processes can run side by side without running an interval twice.`
 			}()
 			monitorCtx, stopMonitor := context.WithCancel(context.WithoutCancel(cmd.Context()))
 			monitorDone := make(chan struct{})
-			go func() {
-				defer close(monitorDone)
-				o.alerts.Run(monitorCtx)
-			}()
+			if alerts {
+				o.alerts = eng
+				go func() {
+					defer close(monitorDone)
+					eng.Run(monitorCtx)
+				}()
+			} else {
+				close(monitorDone)
+			}
 			defer func() {
 				// The engine stops before the store closes.
 				stopMonitor()
@@ -196,6 +201,7 @@ several serve processes can run side by side without running an interval twice.`
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "how long running runs may take to finish after SIGTERM")
 	cmd.Flags().DurationVar(&lease, "lease", metadata.DefaultLease, "how long a running interval, or run, may go without its process's heartbeat before it counts as abandoned (marked failed)")
 	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
+	cmd.Flags().BoolVar(&alerts, "alerts", true, "evaluate monitoring.yaml's alert rules and send notifications (one serve process per metadata store should)")
 	cmd.Flags().StringVar(&apiListen, "api-listen", "", "serve the REST API on this host:port (default: api.listen in config.yaml; none when both are empty)")
 	return cmd
 }

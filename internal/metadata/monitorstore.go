@@ -100,10 +100,12 @@ type AlertFilter struct {
 	Limit                       int
 }
 
-// IncidentFilter selects incidents, newest first; BeforeOpened pages.
+// IncidentFilter selects incidents, newest first; BeforeOpened and
+// BeforeID page (the incidents after that one in the order).
 type IncidentFilter struct {
 	State        string
 	BeforeOpened time.Time
+	BeforeID     string
 	Limit        int
 }
 
@@ -192,13 +194,27 @@ func (s *sqlStore) SaveIncident(ctx context.Context, in Incident) error {
 	acked_at, notified_at, notified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET cause = excluded.cause, title = excluded.title, severity = excluded.severity, state = excluded.state,
 	labels = excluded.labels, alerts = excluded.alerts, opened_at = excluded.opened_at, resolved_at = excluded.resolved_at,
-	acked_by = excluded.acked_by, acked_at = excluded.acked_at, notified_at = excluded.notified_at, notified = excluded.notified`,
+	acked_by = CASE WHEN incidents.acked_at IS NULL THEN excluded.acked_by ELSE incidents.acked_by END,
+	acked_at = COALESCE(incidents.acked_at, excluded.acked_at), notified_at = excluded.notified_at, notified = excluded.notified`,
 		in.ID, in.Cause, in.Title, in.Severity, in.State, labelsJSON(in.Labels), in.Alerts, s.d.timeArg(in.OpenedAt),
 		s.d.timeArg(in.ResolvedAt), in.AckedBy, s.d.timeArg(in.AckedAt), s.d.timeArg(in.NotifiedAt), in.Notified)
 	if err != nil {
 		return fmt.Errorf("save incident %s: %w", in.ID, err)
 	}
 	return nil
+}
+
+// AckIncident records who acknowledged an open incident, in one update
+// that no concurrent write of the incident undoes (SaveIncident keeps an
+// acknowledgement on record). false: the incident is not open, or not
+// there.
+func (s *sqlStore) AckIncident(ctx context.Context, id, by string, at time.Time) (bool, error) {
+	res, err := s.exec(ctx, `UPDATE incidents SET acked_by = ?, acked_at = ? WHERE id = ? AND state = ?`, by, s.d.timeArg(at), id, IncidentOpen)
+	if err != nil {
+		return false, fmt.Errorf("ack incident %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 const incidentColumns = `id, cause, title, severity, state, labels, alerts, opened_at, resolved_at, acked_by, acked_at, notified_at, notified`
@@ -233,8 +249,9 @@ func (s *sqlStore) ListIncidents(ctx context.Context, f IncidentFilter) ([]Incid
 		args = append(args, f.State)
 	}
 	if !f.BeforeOpened.IsZero() {
-		q += ` AND opened_at < ?`
-		args = append(args, s.d.timeArg(f.BeforeOpened))
+		t := s.d.timeArg(f.BeforeOpened)
+		q += ` AND (opened_at < ? OR (opened_at = ? AND id < ?))`
+		args = append(args, t, t, f.BeforeID)
 	}
 	q += ` ORDER BY opened_at DESC, id DESC`
 	if f.Limit > 0 {
@@ -342,9 +359,13 @@ func scanNotification(sc interface{ Scan(...any) error }) (Notification, error) 
 // ClaimNotifications takes up to limit pending notifications that are due
 // at now and not claimed by a live owner, for owner until until.
 func (s *sqlStore) ClaimNotifications(ctx context.Context, owner string, now, until time.Time, limit int) ([]Notification, error) {
-	rows, err := s.query(ctx, `SELECT `+notificationColumns+` FROM notifications
+	// A message waits for the older ones of its incident and receiver (a
+	// resolved one never overtakes the firing one it closes).
+	rows, err := s.query(ctx, `SELECT `+notificationColumns+` FROM notifications n
 	WHERE status = ? AND (next_at IS NULL OR next_at <= ?) AND (claimed_until IS NULL OR claimed_until <= ?)
-	ORDER BY created_at, id LIMIT ?`, NotificationPending, s.d.timeArg(now), s.d.timeArg(now), limit)
+	AND NOT EXISTS (SELECT 1 FROM notifications o WHERE o.incident_id = n.incident_id AND o.receiver = n.receiver
+		AND o.status = ? AND (o.created_at < n.created_at OR (o.created_at = n.created_at AND o.id < n.id)))
+	ORDER BY created_at, id LIMIT ?`, NotificationPending, s.d.timeArg(now), s.d.timeArg(now), NotificationPending, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim notifications: %w", err)
 	}
@@ -365,7 +386,8 @@ func (s *sqlStore) ClaimNotifications(ctx context.Context, owner string, now, un
 	for _, n := range due {
 		// Taken only if nobody took it meanwhile.
 		res, err := s.exec(ctx, `UPDATE notifications SET claimed_by = ?, claimed_until = ? WHERE id = ? AND status = ?
-		AND (claimed_until IS NULL OR claimed_until <= ?)`, owner, s.d.timeArg(until), n.ID, NotificationPending, s.d.timeArg(now))
+		AND (claimed_until IS NULL OR claimed_until <= ?) AND (next_at IS NULL OR next_at <= ?)`, owner, s.d.timeArg(until), n.ID,
+			NotificationPending, s.d.timeArg(now), s.d.timeArg(now))
 		if err != nil {
 			return out, fmt.Errorf("claim notification %s: %w", n.ID, err)
 		}
@@ -439,14 +461,14 @@ func (s *sqlStore) ListNotifications(ctx context.Context, status string, limit i
 }
 
 // RecentRuns returns each pipeline's latest perPipeline finished runs
-// (not running), newest first, in one query.
-func (s *sqlStore) RecentRuns(ctx context.Context, perPipeline int) (map[string][]Run, error) {
+// (not running) started since since, newest first, in one query.
+func (s *sqlStore) RecentRuns(ctx context.Context, perPipeline int, since time.Time) (map[string][]Run, error) {
 	if perPipeline <= 0 {
 		return nil, fmt.Errorf("recent runs: %w: %d runs per pipeline", ErrInvalid, perPipeline)
 	}
 	rows, err := s.query(ctx, `SELECT `+runColumns+` FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY pipeline
-	ORDER BY started_at DESC, id DESC) AS n FROM runs WHERE status <> ?) ranked WHERE n <= ? ORDER BY pipeline, started_at DESC, id DESC`,
-		StatusRunning, perPipeline)
+	ORDER BY started_at DESC, id DESC) AS n FROM runs WHERE status <> ? AND started_at >= ?) ranked WHERE n <= ?
+	ORDER BY pipeline, started_at DESC, id DESC`, StatusRunning, s.d.timeArg(since), perPipeline)
 	if err != nil {
 		return nil, fmt.Errorf("recent runs: %w", err)
 	}
@@ -462,22 +484,29 @@ func (s *sqlStore) RecentRuns(ctx context.Context, perPipeline int) (map[string]
 	return out, rows.Err()
 }
 
-// LastDiagnoses returns, for each pipeline, the category of the newest
-// healing action recorded for a failed task (a diagnosis), in one query.
-func (s *sqlStore) LastDiagnoses(ctx context.Context) (map[string]string, error) {
-	rows, err := s.query(ctx, `SELECT pipeline, category FROM (SELECT pipeline, category, ROW_NUMBER() OVER (PARTITION BY pipeline
+// Diagnosis is the category of a pipeline's newest healing action with
+// one, and the run it was recorded for.
+type Diagnosis struct {
+	RunID, Category string
+}
+
+// LastDiagnoses returns, for each pipeline, the newest healing action's
+// category and run, in one query.
+func (s *sqlStore) LastDiagnoses(ctx context.Context) (map[string]Diagnosis, error) {
+	rows, err := s.query(ctx, `SELECT pipeline, run_id, category FROM (SELECT pipeline, run_id, category, ROW_NUMBER() OVER (PARTITION BY pipeline
 	ORDER BY id DESC) AS n FROM healing_actions WHERE category <> '') ranked WHERE n = 1`)
 	if err != nil {
 		return nil, fmt.Errorf("last diagnoses: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]string{}
+	out := map[string]Diagnosis{}
 	for rows.Next() {
-		var p, c string
-		if err := rows.Scan(&p, &c); err != nil {
+		var p string
+		var d Diagnosis
+		if err := rows.Scan(&p, &d.RunID, &d.Category); err != nil {
 			return nil, fmt.Errorf("last diagnoses: %w", err)
 		}
-		out[p] = c
+		out[p] = d
 	}
 	return out, rows.Err()
 }

@@ -11,8 +11,9 @@ import (
 // declares it; the SQL stores have it).
 type monitorStore interface {
 	Store
-	RecentRuns(ctx context.Context, perPipeline int) (map[string][]Run, error)
-	LastDiagnoses(ctx context.Context) (map[string]string, error)
+	RecentRuns(ctx context.Context, perPipeline int, since time.Time) (map[string][]Run, error)
+	LastDiagnoses(ctx context.Context) (map[string]Diagnosis, error)
+	AckIncident(ctx context.Context, id, by string, at time.Time) (bool, error)
 	CountActions(ctx context.Context) ([]ActionCount, error)
 	SaveAlert(ctx context.Context, a Alert) error
 	ListAlerts(ctx context.Context, f AlertFilter) ([]Alert, error)
@@ -53,19 +54,22 @@ func TestMonitoringRecords(t *testing.T) {
 				mustNil(t, s.FinishRun(ctx, r))
 			}
 		}
-		recent, err := ms.RecentRuns(ctx, 2)
+		recent, err := ms.RecentRuns(ctx, 2, at.Add(-time.Hour))
 		mustNil(t, err)
 		if len(recent["a"]) != 2 || recent["a"][0].ID != "a3" || recent["a"][1].ID != "a2" || len(recent["b"]) != 1 || recent["b"][0].ID != "b1" {
 			t.Fatalf("recent runs %+v", recent)
 		}
-		if _, err := ms.RecentRuns(ctx, 0); !errors.Is(err, ErrInvalid) {
+		if old, err := ms.RecentRuns(ctx, 5, at.Add(time.Hour)); err != nil || len(old) != 0 {
+			t.Errorf("runs since after every start: %v %v", old, err)
+		}
+		if _, err := ms.RecentRuns(ctx, 0, time.Time{}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("0 runs per pipeline: %v", err)
 		}
 		_, err = s.RecordAction(ctx, HealingAction{RunID: "a2", Pipeline: "a", Strategy: "retry", Category: "connection_refused", Status: "escalated"})
 		mustNil(t, err)
 		diag, err := ms.LastDiagnoses(ctx)
 		mustNil(t, err)
-		if diag["a"] != "connection_refused" || len(diag) != 1 {
+		if diag["a"] != (Diagnosis{RunID: "a2", Category: "connection_refused"}) || len(diag) != 1 {
 			t.Errorf("diagnoses %v", diag)
 		}
 
@@ -89,8 +93,18 @@ func TestMonitoringRecords(t *testing.T) {
 		}
 		in, err := ms.GetIncident(ctx, "inc-2")
 		mustNil(t, err)
-		in.State, in.ResolvedAt, in.AckedBy, in.AckedAt, in.Notified = IncidentResolved, at.Add(3*time.Hour), "ana", at.Add(2*time.Hour), 2
+		acked, err := ms.AckIncident(ctx, "inc-2", "ana", at.Add(2*time.Hour))
+		mustNil(t, err)
+		if !acked {
+			t.Fatal("an open incident was not acknowledged")
+		}
+		// An evaluation holding the incident as read before the ack
+		// writes it back: the ack stays.
+		in.State, in.ResolvedAt, in.Notified = IncidentResolved, at.Add(3*time.Hour), 2
 		mustNil(t, ms.SaveIncident(ctx, in))
+		if again, err := ms.AckIncident(ctx, "inc-2", "bob", at.Add(4*time.Hour)); err != nil || again {
+			t.Errorf("ack of a resolved incident: %v %v", again, err)
+		}
 		if _, err := ms.GetIncident(ctx, "inc-9"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("missing incident: %v", err)
 		}
@@ -155,6 +169,24 @@ func TestMonitoringRecords(t *testing.T) {
 		mustNil(t, err)
 		if len(sent) != 1 || sent[0].Attempts != 1 || len(of) != 1 || of[0].ClaimedBy != "" {
 			t.Errorf("sent %+v, of the incident %+v", sent, of)
+		}
+		// A resolved message waits for the firing one of its incident and
+		// receiver, even when that one backs off.
+		firing := Notification{ID: "inc-2/0/firing/ops", IncidentID: "inc-2", Receiver: "ops", Payload: "{}", NextAt: at, CreatedAt: at}
+		res := Notification{ID: "inc-2/1/resolved/ops", IncidentID: "inc-2", Receiver: "ops", Payload: "{}", NextAt: at, CreatedAt: at.Add(time.Minute)}
+		for _, x := range []Notification{firing, res} {
+			_, err := ms.EnqueueNotification(ctx, x)
+			mustNil(t, err)
+		}
+		first, err := ms.ClaimNotifications(ctx, "p4", at.Add(2*time.Minute), at.Add(3*time.Minute), 5)
+		mustNil(t, err)
+		if len(first) != 1 || first[0].ID != firing.ID {
+			t.Fatalf("first claim %+v, want the firing message alone", first)
+		}
+		first[0].Attempts, first[0].NextAt, first[0].Status = 1, at.Add(time.Hour), NotificationPending // backs off
+		mustNil(t, ms.FinishNotification(ctx, first[0]))
+		if early, _ := ms.ClaimNotifications(ctx, "p4", at.Add(4*time.Minute), at.Add(5*time.Minute), 5); len(early) != 0 {
+			t.Fatalf("the resolved message overtook the firing one: %+v", early)
 		}
 		if _, err := ms.EnqueueNotification(ctx, Notification{}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("an empty notification: %v", err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -341,7 +342,7 @@ func (p *parser) rule(m map[string]any, at []any) *Rule {
 			p.errorf(at, "a run_status rule needs statuses, such as [failed]")
 		}
 	case KindThreshold:
-		if !knownMetric(r.Metric) {
+		if !knownMetric(r.Metric) || r.Metric == nullRates {
 			p.errorf(append(at, "metric"), "metric must be one of %s, or null_rate:COLUMN, got %q", strings.Join(runMetrics, ", "), r.Metric)
 		}
 		if !slices.Contains([]string{"<", "<=", ">", ">=", "==", "!="}, r.Op) {
@@ -438,6 +439,9 @@ func (p *parser) overrides(raw map[string]any, c *Config) {
 			if _, ok := m["value"]; ok {
 				var f float64
 				p.number(m, at, "value", &f)
+				if r, _ := ruleNamed(c, name); r != nil && r.Kind == KindQualityScore && (f < 0 || f > 100) {
+					p.errorf(append(at, "value"), "a quality_score rule's value is from 0 to 100, got %v", f)
+				}
 				o.Value = &f
 			}
 			o.Labels = p.labels(m, at)
@@ -450,14 +454,14 @@ func (p *parser) receivers(raw map[string]any, c *Config) {
 	if v, ok := raw["receivers"]; ok && v != nil {
 		list, isList := v.([]any)
 		if !isList {
-			p.errorf([]any{"receivers"}, "receivers must be a list, got %v", v)
+			p.errorf([]any{"receivers"}, "receivers must be a list, got %s", yamlType(v))
 			return
 		}
 		for i, item := range list {
 			at := []any{"receivers", i}
 			m, isMap := item.(map[string]any)
 			if !isMap {
-				p.errorf(at, "receivers[%d] must be a mapping, got %v", i, item)
+				p.errorf(at, "receivers[%d] must be a mapping, got %s", i, yamlType(item))
 				continue
 			}
 			rc := notify.ReceiverConfig{Settings: map[string]any{}}
@@ -613,6 +617,10 @@ func (p *parser) labels(m map[string]any, at []any) map[string]string {
 			p.errorf(append(at, "labels", k), "label %q must be a name ([a-zA-Z_][a-zA-Z0-9_]*) with a string value, got %v", k, val)
 			continue
 		}
+		if slices.Contains(reservedLabels, k) {
+			p.errorf(append(at, "labels", k), "label %q is set by shp (reserved: %s)", k, strings.Join(reservedLabels, ", "))
+			continue
+		}
 		out[k] = s
 	}
 	return out
@@ -633,11 +641,40 @@ func (p *parser) number(m map[string]any, at []any, key string, dst *float64) {
 	case uint64:
 		*dst = float64(n)
 	case float64:
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			p.errorf(append(at, key), "%s must be a finite number, got %v", key, n)
+			return
+		}
 		*dst = n
 	default:
-		p.errorf(append(at, key), "%s must be a number, got %v", key, v)
+		p.errorf(append(at, key), "%s must be a number, got %s", key, yamlType(v))
 	}
 }
+
+// yamlType names a YAML value's kind for an error, without its content
+// (a receiver's settings hold secrets).
+func yamlType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int64, uint64, float64:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// reservedLabels are the labels shp sets on every alert and uses to
+// correlate and route: a rule cannot set them.
+var reservedLabels = []string{"alertname", "pipeline", "severity", "source", "source_type", "kind", "class", "inhibited_by",
+	"diagnosis", "metric", "incident", "cause", "receivers"}
 
 // duration reads a duration such as 30s or 2h at path (its last step is
 // the key) into dst, within [lo, hi].

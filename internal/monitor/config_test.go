@@ -57,6 +57,12 @@ func TestMonitoringFileErrorsHaveLineAndColumn(t *testing.T) {
 			"monitoring.yaml:7:18:"},
 		{"labels", "rules:\n  - {name: a, kind: pending_approval, labels: {'bad-name': x}}\n", "must be a name"},
 		{"max attempts", "max_attempts: 0\n", "monitoring.yaml:1:15: max_attempts must be a whole number"},
+		{"not a number", "rules:\n  - {name: a, kind: anomaly, metric: rows_in, score: .nan}\n", "score must be a finite number"},
+		{"reserved label", "rules:\n  - {name: a, kind: pending_approval, labels: {severity: low}}\n", `label "severity" is set by shp`},
+		{"wildcard threshold", "rules:\n  - {name: a, kind: threshold, metric: 'null_rate:*', op: '>', value: 0.1}\n", "metric must be one of"},
+		{"quality override", "rules:\n  - {name: q, kind: quality_score, value: 80}\noverrides:\n  orders:\n    q: {value: 120}\n",
+			"a quality_score rule's value is from 0 to 100"},
+		{"receivers of the wrong kind", "receivers: {url: 'https://x/?sig=SECRET'}\n", "receivers must be a list, got a mapping"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := loadMonitoring(t, c.text)

@@ -27,9 +27,10 @@ import (
 type Store interface {
 	ListPipelines(ctx context.Context) ([]metadata.Pipeline, error)
 	ListActions(ctx context.Context, f metadata.ActionFilter) ([]metadata.HealingAction, error)
-	RecentRuns(ctx context.Context, perPipeline int) (map[string][]metadata.Run, error)
+	RecentRuns(ctx context.Context, perPipeline int, since time.Time) (map[string][]metadata.Run, error)
 	CountActions(ctx context.Context) ([]metadata.ActionCount, error)
-	LastDiagnoses(ctx context.Context) (map[string]string, error)
+	LastDiagnoses(ctx context.Context) (map[string]metadata.Diagnosis, error)
+	AckIncident(ctx context.Context, id, by string, at time.Time) (bool, error)
 	SaveAlert(ctx context.Context, a metadata.Alert) error
 	ListAlerts(ctx context.Context, f metadata.AlertFilter) ([]metadata.Alert, error)
 	SaveIncident(ctx context.Context, in metadata.Incident) error
@@ -59,8 +60,13 @@ func AsStore(s metadata.Store) (Store, error) {
 }
 
 // historyRuns is how many of each pipeline's latest runs a cycle reads:
-// enough for a weekday baseline of several weeks of daily runs.
-const historyRuns = 60
+// enough for a weekday baseline of several weeks of daily runs; runs
+// older than historyHorizon are not read at all (a pipeline idle longer
+// is stale from when monitoring began).
+const (
+	historyRuns    = 60
+	historyHorizon = 120 * 24 * time.Hour
+)
 
 // Engine evaluates the alert rules, correlates the alerts into incidents
 // and delivers their notifications through the outbox.
@@ -81,6 +87,7 @@ type Engine struct {
 	schedules map[string]*scheduler.Schedule
 	upstream  map[string][]string
 	poke      chan struct{}
+	pokeOnce  sync.Once
 	mu        sync.Mutex // one cycle at a time
 }
 
@@ -122,25 +129,24 @@ func (e *Engine) log() *slog.Logger {
 
 // Poke asks for an evaluation now (a run just finished); it never blocks.
 func (e *Engine) Poke() {
-	e.mu.Lock()
-	if e.poke == nil {
-		e.poke = make(chan struct{}, 1)
-	}
-	p := e.poke
-	e.mu.Unlock()
 	select {
-	case p <- struct{}{}:
+	case e.pokes() <- struct{}{}:
 	default:
 	}
+}
+
+// pokes is the channel Poke signals on, made once (without e.mu, which a
+// cycle holds while it works).
+func (e *Engine) pokes() chan struct{} {
+	e.pokeOnce.Do(func() { e.poke = make(chan struct{}, 1) })
+	return e.poke
 }
 
 // Run evaluates the rules every Config.Interval (and when poked) and
 // delivers due notifications every few seconds, until ctx is done.
 func (e *Engine) Run(ctx context.Context) {
 	e.Poke() // the first cycle at once
-	e.mu.Lock()
-	poke := e.poke
-	e.mu.Unlock()
+	poke := e.pokes()
 	eval := time.NewTicker(e.Config.Interval)
 	defer eval.Stop()
 	deliver := time.NewTicker(min(e.Config.Interval, 5*time.Second))
@@ -179,7 +185,7 @@ func (e *Engine) Snapshot(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return snap, err
 	}
-	runs, err := e.Store.RecentRuns(ctx, historyRuns)
+	runs, err := e.Store.RecentRuns(ctx, historyRuns, now.Add(-historyHorizon))
 	if err != nil {
 		return snap, err
 	}
@@ -228,8 +234,8 @@ func (e *Engine) Snapshot(ctx context.Context) (Snapshot, error) {
 		if n := len(in.Runs); n > 0 && in.Runs[n-1].StartedAt.Before(in.Since) {
 			in.Since = in.Runs[n-1].StartedAt
 		}
-		if len(in.Runs) > 0 && in.Runs[0].Status == metadata.StatusFailed {
-			in.Diagnosis = diagnoses[name]
+		if d, ok := diagnoses[name]; ok && len(in.Runs) > 0 && in.Runs[0].Status == metadata.StatusFailed && d.RunID == in.Runs[0].ID {
+			in.Diagnosis = d.Category // the failed run's own, not an older one's
 		}
 		snap.Pipelines = append(snap.Pipelines, in)
 	}
@@ -317,8 +323,24 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 	changed := map[string]bool{}
 	// Failures first, so that a symptom downstream finds its cause's
 	// incident in the same cycle.
+	order := func(c Condition) int {
+		switch {
+		case c.Labels["class"] == ClassFailure && c.Rule.Kind == KindRunStatus:
+			return 0
+		case c.Labels["class"] == ClassFailure:
+			return 1
+		}
+		return 2
+	}
+	depth := map[string]int{}
+	for _, p := range snap.Pipelines {
+		depth[p.Name] = len(ancestors(p.Name, upstream))
+	}
 	slices.SortStableFunc(conds, func(a, b Condition) int {
-		return boolInt(a.Labels["class"] != ClassFailure) - boolInt(b.Labels["class"] != ClassFailure)
+		if d := order(a) - order(b); d != 0 {
+			return d
+		}
+		return depth[a.Pipeline] - depth[b.Pipeline]
 	})
 	for _, c := range conds {
 		holding[c.Fingerprint] = true
@@ -357,6 +379,11 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 			}
 			if opened {
 				rep.Opened++
+				// On record before the alert that names it: a cycle cut
+				// short leaves no alert pointing nowhere.
+				if err := e.Store.SaveIncident(ctx, *in); err != nil {
+					return rep, err
+				}
 			} else if in.Notified > 0 && a.Labels["inhibited_by"] == "" &&
 				!slices.ContainsFunc(membersOf(alerts, in.ID), func(o *metadata.Alert) bool { return o.Pipeline == a.Pipeline }) {
 				// A pipeline the last message did not name: an update is
@@ -408,7 +435,9 @@ func (e *Engine) Evaluate(ctx context.Context) (CycleReport, error) {
 				firing++
 			}
 		}
-		quiet := firing == 0 && len(members) > 0
+		// No member at all: another evaluator took its alerts (two at
+		// once on one store); it resolves like a quiet one.
+		quiet := firing == 0
 		if quiet && in.Labels["quiet_since"] == "" {
 			// Resolved only once it stays quiet for ResolveWait: a source
 			// that flaps is one incident, not one per failure.
@@ -475,13 +504,6 @@ func sameAlert(a, b *metadata.Alert) bool {
 		maps.Equal(a.Labels, b.Labels)
 }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // rank orders severities, strongest first; an unknown one last.
 func rank(s string) int {
 	if i := slices.Index(Severities, s); i >= 0 {
@@ -498,7 +520,7 @@ func (e *Engine) due(in *metadata.Incident, now time.Time) bool {
 	if in.Notified == 0 {
 		return now.Sub(in.OpenedAt) >= e.Config.GroupWait
 	}
-	if in.Labels["update"] == "true" && now.Sub(in.NotifiedAt) >= e.Config.GroupWait {
+	if in.Labels["update"] == "true" && in.AckedAt.IsZero() && now.Sub(in.NotifiedAt) >= e.Config.GroupWait {
 		return true
 	}
 	return in.AckedAt.IsZero() && now.Sub(in.NotifiedAt) >= e.Config.RepeatInterval
@@ -662,7 +684,19 @@ func (e *Engine) queue(ctx context.Context, in *metadata.Incident, members []*me
 		return 0, err
 	}
 	queued := 0
-	for _, receiver := range e.Config.Route.Receivers(n.Labels) {
+	receivers := e.Config.Route.Receivers(n.Labels)
+	// Every receiver that heard of the incident hears of its end (and of
+	// its updates), whatever the labels its alerts share now.
+	told := strings.Split(in.Labels["receivers"], ",")
+	for _, r := range told {
+		if r != "" && !slices.Contains(receivers, r) && e.Notifiers[r] != nil {
+			receivers = append(receivers, r)
+		}
+	}
+	if status == notify.StatusFiring {
+		in.Labels["receivers"] = strings.Join(receivers, ",")
+	}
+	for _, receiver := range receivers {
 		n.ID = fmt.Sprintf("%s/%d/%s/%s", in.ID, in.Notified, status, receiver)
 		payload, err := json.Marshal(n)
 		if err != nil {
@@ -742,7 +776,9 @@ func (e *Engine) notification(ctx context.Context, in *metadata.Incident, member
 	case "diagnosis":
 		n.Cause = "the same diagnosis across pipelines: " + subject
 	default:
-		n.Cause = members[0].Rule + " on " + members[0].Pipeline
+		if len(members) > 0 {
+			n.Cause = members[0].Rule + " on " + members[0].Pipeline
+		}
 	}
 	if inhibited > 0 {
 		n.Cause += fmt.Sprintf("; %d alert(s) downstream are its symptoms", inhibited)
@@ -846,8 +882,13 @@ func (e *Engine) Deliver(ctx context.Context) (DeliveryReport, error) {
 	var rep DeliveryReport
 	// One at a time: a claim covers one send (the delivery timeout and a
 	// margin), after which a process that died sending it no longer
-	// holds it.
+	// holds it. A pass ends after an evaluation interval, so that a
+	// receiver that hangs does not hold the rules back.
+	passEnd := e.now().Add(e.Config.Interval)
 	for range deliveriesPerPass {
+		if e.now().After(passEnd) {
+			return rep, nil
+		}
 		now := e.now()
 		due, err := e.Store.ClaimNotifications(ctx, e.Owner, now, now.Add(e.Config.DeliveryTimeout+claimMargin), 1)
 		if err != nil || len(due) == 0 {
@@ -867,7 +908,7 @@ func (e *Engine) Deliver(ctx context.Context) (DeliveryReport, error) {
 			err = notifier.Notify(sctx, n)
 			cancel()
 		}
-		if ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil {
 			// Stopped mid-send (shutdown): not a try; the notification is
 			// due again at once, for whoever delivers next.
 			row.Status, row.NextAt = metadata.NotificationPending, e.now()
@@ -937,21 +978,29 @@ func (e *Engine) Silence(ctx context.Context, matchers []string, d time.Duration
 // IncidentStore is what acknowledging an incident needs.
 type IncidentStore interface {
 	GetIncident(ctx context.Context, id string) (metadata.Incident, error)
-	SaveIncident(ctx context.Context, in metadata.Incident) error
+	AckIncident(ctx context.Context, id, by string, at time.Time) (bool, error)
 }
 
 // Ack acknowledges an open incident at now: it is not notified again
-// until it is resolved. A resolved incident wraps ErrNotOpen.
+// until it is resolved. A resolved incident wraps ErrNotOpen. The
+// acknowledgement is one update that an evaluation writing the incident
+// meanwhile keeps.
 func Ack(ctx context.Context, store IncidentStore, id, by string, now time.Time) (metadata.Incident, error) {
 	in, err := store.GetIncident(ctx, id)
 	if err != nil {
 		return in, err
 	}
-	if in.State != metadata.IncidentOpen {
+	ok, err := store.AckIncident(ctx, id, by, now)
+	if err != nil {
+		return in, err
+	}
+	if !ok {
+		if in, err = store.GetIncident(ctx, id); err != nil {
+			return in, err
+		}
 		return in, fmt.Errorf("incident %s is %s: %w", id, in.State, ErrNotOpen)
 	}
-	in.AckedBy, in.AckedAt = by, now
-	return in, store.SaveIncident(ctx, in)
+	return store.GetIncident(ctx, id)
 }
 
 // ErrNotOpen is returned for acknowledging an incident that is resolved.

@@ -170,27 +170,30 @@ func (s *Service) Incidents(ctx context.Context, q IncidentQuery) (Page[Incident
 		return Page[IncidentView]{}, invalid("state", "%q is not an incident state (open, resolved)", q.State)
 	}
 	var before time.Time
+	var beforeID string
 	if body, err := q.decodeToken("incidents"); err != nil {
 		return Page[IncidentView]{}, err
 	} else if body != "" {
-		n, err := strconv.ParseInt(body, 10, 64)
-		if err != nil || n <= 0 {
+		at, id, _ := strings.Cut(body, "|")
+		n, err := strconv.ParseInt(at, 10, 64)
+		if err != nil || n <= 0 || id == "" {
 			return Page[IncidentView]{}, invalid("page_token", "is not a token of this listing")
 		}
-		before = time.UnixMicro(n).UTC()
+		before, beforeID = time.UnixMicro(n).UTC(), id
 	}
 	ms, err := s.alertStore()
 	if err != nil {
 		return Page[IncidentView]{}, err
 	}
-	list, err := ms.ListIncidents(ctx, metadata.IncidentFilter{State: q.State, BeforeOpened: before, Limit: size + 1})
+	list, err := ms.ListIncidents(ctx, metadata.IncidentFilter{State: q.State, BeforeOpened: before, BeforeID: beforeID, Limit: size + 1})
 	if err != nil {
 		return Page[IncidentView]{}, err
 	}
 	page := Page[IncidentView]{Items: []IncidentView{}}
 	for i, in := range list {
 		if i == size {
-			page.NextPageToken = encodeToken("incidents", strconv.FormatInt(list[i-1].OpenedAt.UnixMicro(), 10))
+			last := list[i-1]
+			page.NextPageToken = encodeToken("incidents", strconv.FormatInt(last.OpenedAt.UnixMicro(), 10)+"|"+last.ID)
 			break
 		}
 		page.Items = append(page.Items, incidentView(in))
