@@ -54,8 +54,6 @@ type env struct {
 	// logFormat is text or json (--log-format); json writes Cloud
 	// Logging's structured lines at Info and above.
 	logFormat string
-	// lookupEnv replaces os.LookupEnv in tests.
-	lookupEnv func(string) (string, bool)
 	// tracer traces runs when an OTLP endpoint is configured (nil
 	// otherwise); tracerStop flushes it when the command ends.
 	tracer     trace.TracerProvider
@@ -98,15 +96,8 @@ func (e *env) tracing(ctx context.Context, project string) trace.TracerProvider 
 	return tp
 }
 
-// getenv reads the environment (the process's, unless a test set
-// lookupEnv).
-func (e *env) getenv(name string) string {
-	if e.lookupEnv != nil {
-		v, _ := e.lookupEnv(name)
-		return v
-	}
-	return os.Getenv(name)
-}
+// getenv reads the process's environment.
+func (e *env) getenv(name string) string { return os.Getenv(name) }
 
 // Main runs the command line and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -152,30 +152,46 @@ func outageProject() (string, string) {
 	return pl.String(), sources
 }
 
-func TestSourceOutageIsOneIncident(t *testing.T) {
-	pl, src := outageProject()
-	s := newScenario(t, pl, src, "")
-	// A day of hourly successes.
+// healthyDay runs the outage project's pipelines hourly for a day.
+func (s *scenario) healthyDay() {
 	for range 24 {
-		for i := range 10 {
-			s.run(fmt.Sprintf("orders_%d", i), metadata.StatusSucceeded, 1000, time.Minute)
-			s.run(fmt.Sprintf("report_%d", i), metadata.StatusSucceeded, 10, time.Minute)
-		}
+		s.allRun(metadata.StatusSucceeded)
 		s.cycle(time.Hour)
 	}
-	if got := s.rec.sent(); len(got) != 0 {
-		t.Fatalf("a healthy day notified %d times: %v", len(got), got[0].Title)
-	}
-	// The database goes down: every extraction fails, hour after hour; the
-	// reports downstream are not run and go stale.
-	for range 4 {
-		for i := range 10 {
-			s.run(fmt.Sprintf("orders_%d", i), metadata.StatusFailed, 0, time.Second)
+}
+
+// allRun records a run of every orders_N pipeline with status, and of
+// every report_N when they succeed.
+func (s *scenario) allRun(status string) {
+	for i := range 10 {
+		if status == metadata.StatusFailed {
+			s.run(fmt.Sprintf("orders_%d", i), status, 0, time.Second)
+			continue
 		}
+		s.run(fmt.Sprintf("orders_%d", i), status, 1000, time.Minute)
+		s.run(fmt.Sprintf("report_%d", i), status, 10, time.Minute)
+	}
+}
+
+// outage has the database fail for hours: every extraction fails, hour
+// after hour; the reports downstream are not run and go stale.
+func (s *scenario) outage(hours int) {
+	for range hours {
+		s.allRun(metadata.StatusFailed)
 		for range 12 {
 			s.cycle(5 * time.Minute)
 		}
 	}
+}
+
+func TestSourceOutageIsOneIncident(t *testing.T) {
+	pl, src := outageProject()
+	s := newScenario(t, pl, src, "")
+	s.healthyDay()
+	if got := s.rec.sent(); len(got) != 0 {
+		t.Fatalf("a healthy day notified %d times: %v", len(got), got[0].Title)
+	}
+	s.outage(4)
 	sent := s.rec.sent()
 	open := s.incidents(metadata.IncidentOpen)
 	if len(open) != 1 || len(sent) != 1 {
@@ -194,10 +210,7 @@ func TestSourceOutageIsOneIncident(t *testing.T) {
 	}
 	// The database comes back: the runs succeed, the incident resolves,
 	// and one resolved message follows, naming every alert.
-	for i := range 10 {
-		s.run(fmt.Sprintf("orders_%d", i), metadata.StatusSucceeded, 1000, time.Minute)
-		s.run(fmt.Sprintf("report_%d", i), metadata.StatusSucceeded, 10, time.Minute)
-	}
+	s.allRun(metadata.StatusSucceeded)
 	s.cycle(5 * time.Minute)
 	if len(s.rec.sent()) != 1 {
 		t.Fatal("resolved before resolve_wait")

@@ -113,8 +113,7 @@ func ruleNamed(cfg *Config, name string) (*Rule, bool) {
 	return nil, false
 }
 
-// scheduleLimit is twice a schedule's interval, at least 15 minutes; 0
-// for no schedule.
+// scheduleLimit is staleAfter of a schedule as config.yaml writes it.
 func scheduleLimit(spec, tz string) time.Duration {
 	if spec == "" {
 		return 0
@@ -123,13 +122,7 @@ func scheduleLimit(spec, tz string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	now := time.Now()
-	prev := s.Prev(now)
-	next := s.Next(prev)
-	if prev.IsZero() || next.IsZero() {
-		return 0
-	}
-	return max(2*next.Sub(prev), 15*time.Minute)
+	return staleAfter(s, time.Now())
 }
 
 // promDuration writes d as Prometheus does: 2h30m, 45s.

@@ -211,15 +211,9 @@ func checkOne(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) 
 func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 	limit := r.After
 	if limit == 0 {
-		if p.Schedule == nil {
+		if limit = staleAfter(p.Schedule, now); limit == 0 {
 			return 0, "", false // nothing says when data is due
 		}
-		prev := p.Schedule.Prev(now)
-		next := p.Schedule.Next(prev)
-		if prev.IsZero() || next.IsZero() {
-			return 0, "", false
-		}
-		limit = max(2*next.Sub(prev), 15*time.Minute)
 	}
 	ref, runID := p.Since, ""
 	for _, run := range p.Runs {
@@ -233,6 +227,21 @@ func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 	}
 	age := now.Sub(ref)
 	return age.Seconds(), runID, age > limit
+}
+
+// staleAfter is how long a scheduled pipeline may go without a success:
+// twice its schedule's interval at now, at least 15 minutes; 0 without a
+// schedule.
+func staleAfter(s *scheduler.Schedule, now time.Time) time.Duration {
+	if s == nil {
+		return 0
+	}
+	prev := s.Prev(now)
+	next := s.Next(prev)
+	if prev.IsZero() || next.IsZero() {
+		return 0
+	}
+	return max(2*next.Sub(prev), 15*time.Minute)
 }
 
 // anomalous is the anomaly rule: the last successful run's metric against

@@ -48,25 +48,9 @@ func TestAlertScenarios(t *testing.T) {
 	// 1. A source outage under 10 pipelines with 10 dependants: 4 h down.
 	pl, src := outageProject()
 	s := newScenario(t, pl, src, "")
-	for range 24 {
-		for i := range 10 {
-			s.run(fmt.Sprintf("orders_%d", i), metadata.StatusSucceeded, 1000, time.Minute)
-			s.run(fmt.Sprintf("report_%d", i), metadata.StatusSucceeded, 10, time.Minute)
-		}
-		s.cycle(time.Hour)
-	}
-	for range 4 {
-		for i := range 10 {
-			s.run(fmt.Sprintf("orders_%d", i), metadata.StatusFailed, 0, time.Second)
-		}
-		for range 12 {
-			s.cycle(5 * time.Minute)
-		}
-	}
-	for i := range 10 {
-		s.run(fmt.Sprintf("orders_%d", i), metadata.StatusSucceeded, 1000, time.Minute)
-		s.run(fmt.Sprintf("report_%d", i), metadata.StatusSucceeded, 10, time.Minute)
-	}
+	s.healthyDay()
+	s.outage(4)
+	s.allRun(metadata.StatusSucceeded)
 	for range 4 {
 		s.cycle(5 * time.Minute)
 	}
