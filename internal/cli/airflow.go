@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -130,7 +131,7 @@ type dagRef struct{ Var, DagID string }
 func dagID(project, pipeline string) string { return "shp_" + project + "_" + pipeline }
 
 func newExportCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "export", Short: "Export the project to another orchestrator"}
+	cmd := &cobra.Command{Use: "export", Short: "Export the project to another orchestrator, and alert rules and dashboards to a monitoring stack"}
 	var dir, out, operator, image, namespace, configPath, start string
 	airflow := &cobra.Command{
 		Use:   "airflow --out DAGS_DIR",
@@ -180,7 +181,7 @@ func newExportCmd(e *env) *cobra.Command {
 	airflow.Flags().StringVar(&configPath, "project-path", "", "the project folder as the workers see it (default: this folder's absolute path)")
 	airflow.Flags().StringVar(&start, "start-date", time.Now().UTC().Format("2006-01-02"), "the DAGs' start_date")
 	_ = airflow.MarkFlagRequired("out")
-	cmd.AddCommand(airflow, newPromRulesCmd(e))
+	cmd.AddCommand(airflow, newPromRulesCmd(e), newGrafanaCmd(e), newCloudMonitoringCmd(e))
 	return cmd
 }
 
@@ -217,6 +218,72 @@ func newPromRulesCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
 	cmd.Flags().StringVar(&out, "out", "", "the rule file to write (default: standard output)")
+	return cmd
+}
+
+// newGrafanaCmd is shp export grafana.
+func newGrafanaCmd(e *env) *cobra.Command {
+	return newDashboardsCmd(e, "grafana",
+		"Write Grafana dashboards over shp's /metrics: Pipeline Overview, Data Quality, Self-Healing Activity, Performance",
+		`Writes shp's four dashboards as Grafana dashboard JSON, one file per dashboard
+(shp-overview.json, shp-quality.json, shp-healing.json, shp-performance.json), to import or to
+provision. Each has a datasource variable (a Prometheus data source) and a pipeline variable.
+Without --out, prints them as one JSON array.`,
+		monitor.Grafana)
+}
+
+// newCloudMonitoringCmd is shp export cloud-monitoring.
+func newCloudMonitoringCmd(e *env) *cobra.Command {
+	return newDashboardsCmd(e, "cloud-monitoring",
+		"Write Cloud Monitoring dashboards (PromQL over Managed Service for Prometheus) of the same four boards",
+		`Writes shp's four dashboards as Cloud Monitoring dashboards (the Dashboards API's Dashboard,
+for gcloud monitoring dashboards create --config-from-file or the google_monitoring_dashboard
+Terraform resource's dashboard_json), one file per dashboard, their charts in PromQL over the
+metrics Managed Service for Prometheus collects from /metrics. They show every pipeline.
+Without --out, prints them as one JSON array.`,
+		monitor.CloudMonitoring)
+}
+
+// newDashboardsCmd is an export of the dashboards that render writes:
+// into --out, a file per dashboard, or to standard output as a JSON array.
+func newDashboardsCmd(e *env, name, short, long string, render func([]monitor.Dashboard) ([]monitor.DashboardFile, error)) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   name + " [--out DIR]",
+		Short: short,
+		Long:  long,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			files, err := render(monitor.Dashboards())
+			if err != nil {
+				return failedErr(err)
+			}
+			if out == "" {
+				all := make([]json.RawMessage, len(files))
+				for i, f := range files {
+					all[i] = f.JSON
+				}
+				b, err := json.MarshalIndent(all, "", "  ")
+				if err != nil {
+					return failedErr(err)
+				}
+				_, err = e.stdout.Write(append(b, '\n'))
+				return err
+			}
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return failedErr(err)
+			}
+			for _, f := range files {
+				path := filepath.Join(out, f.Name)
+				if err := os.WriteFile(path, f.JSON, 0o644); err != nil {
+					return failedErr(err)
+				}
+				fmt.Fprintf(e.stdout, "wrote %s\n", path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "the folder to write a file per dashboard into (default: a JSON array on standard output)")
 	return cmd
 }
 
