@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
 # batches. A build without the tag works too, and extracts text.
 TAGS    ?= -tags duckdb_arrow
 
-.PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite
+.PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite screenshots ui
 
 build: ## build bin/shp
 	$(GO) build $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
@@ -15,7 +15,7 @@ build: ## build bin/shp
 test: ## run the whole test suite
 	$(GO) test $(TAGS) -timeout 30m ./...
 
-demo: build ## run the quick start pipeline, print its summary, what self-healing did and the alerts it raised; then a flaky API source
+demo: build ## run the quick start pipeline, print its summary, what self-healing did and the alerts it raised; then a flaky API source; end with the web UI's address and a key for it
 	$(BIN) run --config examples/quickstart --full-refresh
 	$(BIN) healing actions --config examples/quickstart --limit 6
 	$(BIN) alerts evaluate --config examples/quickstart
@@ -24,7 +24,15 @@ demo: build ## run the quick start pipeline, print its summary, what self-healin
 	@rm -f examples/flaky/.api-url; bin/flaky-api -url-file examples/flaky/.api-url -for 60s & \
 	for i in 1 2 3 4 5 6 7 8 9 10; do test -s examples/flaky/.api-url && break; sleep 0.2; done; \
 	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
-	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; exit $$status
+	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; test $$status = 0
+	@key=$$($(BIN) apikey create --config examples/quickstart --name demo --role operator --expires 24h | head -1); \
+	echo; echo "The dashboards: make ui, then open http://localhost:8080/ and sign in with this key (valid 24h):"; echo "  $$key"
+
+ui: build ## serve the quick start with its web UI on http://localhost:8080/ (sign in with a key from make demo or shp apikey create)
+	$(BIN) serve --config examples/quickstart --api-listen 127.0.0.1:8080
+
+screenshots: ## run the web UI's browser test and write the four dashboards' screenshots into docs/screenshots (needs chromium)
+	SHP_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestDashboardsInABrowser$$' -v ./cmd/shp/
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY) and its incremental run (1.2% changed vs COPY of the delta + DuckDB), MariaDB extraction (1M vs the mysql client), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY)
 	$(GO) test $(TAGS) -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench/

@@ -53,7 +53,11 @@ type Server struct {
 	// Metrics, when set, are served on /metrics beside the API's own
 	// (the pipeline metrics of internal/monitor).
 	Metrics prometheus.Gatherer
-	Logger  *slog.Logger
+	// UI, when set, serves every path that is not the API's (the web UI
+	// of internal/web), behind the same access log, CORS and limits on
+	// chunked bodies.
+	UI     http.Handler
+	Logger *slog.Logger
 	// Timeout bounds a request's work; 30s when zero.
 	Timeout time.Duration
 	// AccessLog, when not nil, gets one Info line per request: method,
@@ -157,6 +161,10 @@ func (s *Server) Handler() http.Handler {
 		if pattern := known(r); pattern != "" {
 			w.Header().Set("Allow", strings.Join(allowed[pattern], ", "))
 			writeProblem(w, r, http.StatusMethodNotAllowed, ProblemMethod, r.Method+" is not allowed on "+r.URL.Path)
+			return
+		}
+		if s.UI != nil && r.URL.Path != "/api" && !strings.HasPrefix(r.URL.Path, "/api/") {
+			s.UI.ServeHTTP(w, r)
 			return
 		}
 		writeProblem(w, r, http.StatusNotFound, ProblemNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -367,6 +375,12 @@ func remoteHost(r *http.Request) string {
 // is the leftmost; a hop that is not an address ends the walk at the last
 // address read.
 func (s *Server) clientAddr(r *http.Request) string {
+	return s.ClientAddr(r)
+}
+
+// ClientAddr is the client's address as the rate limits and the audit
+// log see it (clientAddr): the web UI limits its sign-ins by it too.
+func (s *Server) ClientAddr(r *http.Request) string {
 	peer := remoteHost(r)
 	if len(s.Config.TrustedProxies) == 0 {
 		return peer

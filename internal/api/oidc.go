@@ -61,21 +61,33 @@ func (v *OIDCVerifier) Verify(ctx context.Context, raw string) (service.Principa
 			return service.Principal{}, ErrTokenNotYetValid
 		}
 	}
-	role := v.role(claims[v.cfg.RolesClaim])
-	if role == "" {
-		return service.Principal{}, fmt.Errorf("%w (claim %q)", ErrNoRole, v.cfg.RolesClaim)
+	return ClaimsPrincipal(v.cfg, tok.Subject, claims)
+}
+
+// ClaimsPrincipal is the caller a verified token's claims name: the
+// verified email or else the subject, with the strongest role the roles
+// claim grants (ErrNoRole when none). The web UI's sign-in maps its ID
+// tokens with it too.
+func ClaimsPrincipal(cfg config.OIDC, subject string, claims map[string]any) (service.Principal, error) {
+	claim := cfg.RolesClaim
+	if claim == "" {
+		claim = config.DefaultRolesClaim
 	}
-	name := tok.Subject
+	role := roleOf(cfg, claims[claim])
+	if role == "" {
+		return service.Principal{}, fmt.Errorf("%w (claim %q)", ErrNoRole, claim)
+	}
+	name := subject
 	if email, ok := claims["email"].(string); ok && email != "" && claims["email_verified"] == true {
 		name = email
 	}
 	return service.Principal{Name: "oidc:" + name, Role: role}, nil
 }
 
-// role maps a roles claim (a string or a list of strings) to the strongest
-// role it grants: through the role map, or, when there is none, by the
-// values that are roles' names.
-func (v *OIDCVerifier) role(claim any) service.Role {
+// roleOf maps a roles claim (a string or a list of strings) to the
+// strongest role it grants: through the role map, or, when there is none,
+// by the values that are roles' names.
+func roleOf(cfg config.OIDC, claim any) service.Role {
 	var values []string
 	switch c := claim.(type) {
 	case string:
@@ -89,8 +101,8 @@ func (v *OIDCVerifier) role(claim any) service.Role {
 	}
 	var best service.Role
 	for _, val := range values {
-		r, ok := v.cfg.RoleMap[val]
-		if !ok && len(v.cfg.RoleMap) == 0 {
+		r, ok := cfg.RoleMap[val]
+		if !ok && len(cfg.RoleMap) == 0 {
 			r = val // without a role map, a value that is a role's name grants it
 		}
 		role, err := service.ParseRole(r)

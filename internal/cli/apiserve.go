@@ -16,12 +16,16 @@ import (
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
+	"github.com/shp-dev/shp/internal/web"
 )
 
 // apiServer builds the REST API over the orchestrator's open components:
 // a trigger enqueues a manual job on its scheduler under a run id chosen
 // now, which the API answers with.
-func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, error) {
+//
+// With ui, the web UI (internal/web) is served beside it: its sign-in
+// through OpenID Connect too when api.oidc.redirect_url is set.
+func (o *orchestrator) apiServer(ctx context.Context, e *env, ui bool) (*api.Server, error) {
 	p := o.svc.project
 	svc := o.svc.service()
 	var mu sync.Mutex
@@ -72,6 +76,19 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env) (*api.Server, erro
 		}
 		srv.Tokens = v
 	}
+	if ui {
+		w := &web.UI{Service: svc, Logger: e.logger(), ClientAddr: srv.ClientAddr}
+		if cfg := p.Config.API.OIDC; cfg.Issuer != "" && cfg.RedirectURL != "" {
+			login, err := web.NewOIDCLogin(ctx, cfg, func(subject string, claims map[string]any) (service.Principal, error) {
+				return api.ClaimsPrincipal(cfg, subject, claims)
+			})
+			if err != nil {
+				return nil, err
+			}
+			w.OIDC = login
+		}
+		srv.UI = w
+	}
 	return srv, nil
 }
 
@@ -117,4 +134,19 @@ func serveAPI(ctx context.Context, e *env, srv *api.Server, addr string) (stop f
 		<-done
 		srv.Flush(sctx)
 	}, ln.Addr().String(), nil
+}
+
+// browserHost is the address a browser should use for a bound listener:
+// localhost for a loopback or unspecified host (browsers keep the
+// session's Secure cookie on localhost without TLS), the address
+// otherwise.
+func browserHost(bound string) string {
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return bound
+	}
+	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsUnspecified()) {
+		return net.JoinHostPort("localhost", port)
+	}
+	return bound
 }

@@ -106,7 +106,7 @@ func newOrchestrator(ctx context.Context, e *env, p *config.Project) (*orchestra
 func newServeCmd(e *env) *cobra.Command {
 	var dir string
 	var grace, lease time.Duration
-	var resume, alerts bool
+	var resume, alerts, ui bool
 	var apiListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -176,7 +176,7 @@ several serve processes can run side by side without running an interval twice.`
 				apiListen = p.Config.API.Listen
 			}
 			if apiListen != "" {
-				srv, err := o.apiServer(cmd.Context(), e)
+				srv, err := o.apiServer(cmd.Context(), e, ui)
 				if err != nil {
 					return failedErr(err)
 				}
@@ -190,6 +190,9 @@ several serve processes can run side by side without running an interval twice.`
 					scheme = "https"
 				}
 				fmt.Fprintf(e.stderr, "shp serve: REST API on %s://%s/api/v1 (contract: /api/v1/openapi.json)\n", scheme, bound)
+				if ui {
+					fmt.Fprintf(e.stderr, "shp serve: web UI on %s://%s/ (sign in with an API key: shp apikey create --name NAME --role operator)\n", scheme, browserHost(bound))
+				}
 			}
 			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; shp run and shp query are handed to this server; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
 			err = o.sched.Serve(cmd.Context(), grace)
@@ -202,6 +205,7 @@ several serve processes can run side by side without running an interval twice.`
 	cmd.Flags().DurationVar(&lease, "lease", metadata.DefaultLease, "how long a running interval, or run, may go without its process's heartbeat before it counts as abandoned (marked failed)")
 	cmd.Flags().BoolVar(&resume, "resume-abandoned", false, "run again the intervals a dead scheduler left running (default: mark them failed)")
 	cmd.Flags().BoolVar(&alerts, "alerts", true, "evaluate monitoring.yaml's alert rules and send notifications (one serve process per metadata store should)")
+	cmd.Flags().BoolVar(&ui, "ui", true, "serve the web UI (the dashboards) at / beside the REST API")
 	cmd.Flags().StringVar(&apiListen, "api-listen", "", "serve the REST API on this host:port (default: api.listen in config.yaml; none when both are empty)")
 	return cmd
 }

@@ -177,6 +177,16 @@ type OIDC struct {
 	RoleMap map[string]string
 	// ClockSkew is the leeway for exp and nbf; at most 5 minutes.
 	ClockSkew time.Duration
+	// ClientID is the web UI's client at the provider, for its sign-in
+	// (the authorization-code flow with PKCE); Audience when empty.
+	ClientID string
+	// ClientSecretEnv names the environment variable holding the client's
+	// secret; empty for a public client (PKCE alone).
+	ClientSecretEnv string
+	// RedirectURL is where the provider sends the browser back: shp
+	// serve's address and /auth/callback. Empty: the web UI offers no
+	// OpenID Connect sign-in.
+	RedirectURL string
 }
 
 // Roles are the REST API's roles, weakest first: a viewer reads, an

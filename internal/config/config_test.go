@@ -593,13 +593,17 @@ func TestAPIConfig(t *testing.T) {
     roles_claim: groups
     role_map: {data-eng: operator, platform: admin}
     clock_skew: 30s
+    client_id: shp-ui
+    client_secret_env: SHP_OIDC_SECRET
+    redirect_url: https://shp.example.com/auth/callback
 `)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := p.Config.API
 	if a.Listen != "127.0.0.1:8080" || a.RateLimit != 5 || a.RateBurst != 10 || a.MaxBodyBytes != 4096 || len(a.CORSOrigins) != 1 ||
-		a.OIDC.Issuer != "https://id.example.com/" || a.OIDC.RolesClaim != "groups" || a.OIDC.RoleMap["platform"] != "admin" || a.OIDC.ClockSkew != 30*time.Second {
+		a.OIDC.Issuer != "https://id.example.com/" || a.OIDC.RolesClaim != "groups" || a.OIDC.RoleMap["platform"] != "admin" || a.OIDC.ClockSkew != 30*time.Second ||
+		a.OIDC.ClientID != "shp-ui" || a.OIDC.ClientSecretEnv != "SHP_OIDC_SECRET" || a.OIDC.RedirectURL != "https://shp.example.com/auth/callback" {
 		t.Fatalf("api %+v", a)
 	}
 	if p, err = write(""); err != nil || p.Config.API.RateLimit != DefaultAPIRate || p.Config.API.OIDC.RolesClaim != "roles" || p.Config.API.Listen != "" {
@@ -614,6 +618,10 @@ func TestAPIConfig(t *testing.T) {
 		{"api: {oidc: {issuer: http://id.example.com, audience: shp}}\n", "http:// only on this machine"},
 		{"api: {oidc: {issuer: https://x, audience: shp, role_map: {g: root}}}\n", `"root" is not a role`},
 		{"api: {oidc: {issuer: https://x, audience: shp, clock_skew: 1h}}\n", "clock_skew must be from 0s to 5m"},
+		{"api: {oidc: {issuer: https://x, audience: shp, redirect_url: https://shp.example.com/callback}}\n", "ending in /auth/callback"},
+		{"api: {oidc: {issuer: https://x, audience: shp, redirect_url: shp.example.com/auth/callback}}\n", "ending in /auth/callback"},
+		{"api: {oidc: {issuer: https://x, audience: shp, redirect_url: http://shp.example.com/auth/callback}}\n", "http:// only on this machine"},
+		{"api: {oidc: {issuer: https://x, audience: shp, client_secret: s3cret}}\n", `unknown key "client_secret"`},
 		{"api: {port: 1}\n", `unknown key "port"`},
 	} {
 		if _, err := write(c.api); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -456,7 +456,8 @@ func (l *loader) api(f *yamlFile, top *object) API {
 	o.duration("audit_retention", &a.AuditRetention)
 	o.boolean("access_log", &a.AccessLog)
 	if o.has("oidc") {
-		oc := f.object(o.node("oidc"), o.keyPos("oidc"), "", "api.oidc.", "api.oidc", "issuer", "audience", "roles_claim", "role_map", "clock_skew")
+		oc := f.object(o.node("oidc"), o.keyPos("oidc"), "", "api.oidc.", "api.oidc", "issuer", "audience", "roles_claim", "role_map", "clock_skew",
+			"client_id", "client_secret_env", "redirect_url")
 		if oc.required("issuer", &a.OIDC.Issuer) {
 			u, err := url.Parse(a.OIDC.Issuer)
 			switch {
@@ -469,6 +470,18 @@ func (l *loader) api(f *yamlFile, top *object) API {
 		}
 		oc.required("audience", &a.OIDC.Audience)
 		oc.str("roles_claim", &a.OIDC.RolesClaim)
+		oc.str("client_id", &a.OIDC.ClientID)
+		oc.str("client_secret_env", &a.OIDC.ClientSecretEnv)
+		if oc.str("redirect_url", &a.OIDC.RedirectURL) {
+			u, err := url.Parse(a.OIDC.RedirectURL)
+			switch {
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "/auth/callback":
+				oc.errorf(oc.valuePos("redirect_url"), "api.oidc.redirect_url %q must be shp serve's address ending in /auth/callback, e.g. https://shp.example.com/auth/callback", a.OIDC.RedirectURL)
+			case u.Scheme == "http" && !isLoopback(u.Hostname()):
+				// The authorization code would travel in the clear.
+				oc.errorf(oc.valuePos("redirect_url"), "api.oidc.redirect_url %q must be https:// (http:// only on this machine)", a.OIDC.RedirectURL)
+			}
+		}
 		if oc.duration("clock_skew", &a.OIDC.ClockSkew) && (a.OIDC.ClockSkew < 0 || a.OIDC.ClockSkew > MaxOIDCSkew) {
 			oc.errorf(oc.valuePos("clock_skew"), "api.oidc.clock_skew must be from 0s to 5m, got %s", a.OIDC.ClockSkew)
 		}

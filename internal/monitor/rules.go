@@ -229,6 +229,11 @@ func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 	return age.Seconds(), runID, age > limit
 }
 
+// StaleLimit is how long a pipeline on schedule s may go without a
+// success before the stale rule fires, at now (staleAfter): the web UI's
+// freshness shows the same limit.
+func StaleLimit(s *scheduler.Schedule, now time.Time) time.Duration { return staleAfter(s, now) }
+
 // staleAfter is how long a scheduled pipeline may go without a success:
 // twice its schedule's interval at now, at least 15 minutes; 0 without a
 // schedule.

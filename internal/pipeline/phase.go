@@ -25,6 +25,10 @@ const (
 	StageCommit   = "commit"
 )
 
+// StageMetric prefixes a run metric holding the seconds the run spent in
+// a stage: stage_seconds:extract.
+const StageMetric = "stage_seconds:"
+
 // Stages lists the stages in the order a run passes through them.
 var Stages = []string{StageExtract, StageStage, StageValidate, StageHeal, StageCommit}
 

@@ -307,6 +307,14 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 		run.Bytes += o.Bytes
 	}
 	run.InvariantOK = res.InvariantOK
+	// The time in each stage goes with the run's metrics, for the
+	// Performance dashboard's history.
+	for stage, d := range clock.snapshot() {
+		if res.Metrics == nil {
+			res.Metrics = map[string]float64{}
+		}
+		res.Metrics[StageMetric+stage] = d.Seconds()
+	}
 	run.Metrics = res.Metrics
 	if err != nil {
 		run.Error = err.Error()

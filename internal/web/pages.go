@@ -1,0 +1,745 @@
+package web
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/healing"
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/monitor"
+	"github.com/shp-dev/shp/internal/pipeline"
+	"github.com/shp-dev/shp/internal/quality"
+	"github.com/shp-dev/shp/internal/scheduler"
+	"github.com/shp-dev/shp/internal/service"
+)
+
+// historyRuns is how many runs per pipeline the dashboards read.
+const historyRuns = 60
+
+// stripRuns is how many runs the overview's strip of outcomes shows.
+const stripRuns = 20
+
+// quarantinePage is how many set-aside rows a page shows.
+const quarantinePageSize = 50
+
+// runsOf reads a pipeline's last n runs, newest first.
+func (u *UI) runsOf(r *http.Request, name string, n int) ([]service.RunView, error) {
+	p, err := u.Service.Runs(r.Context(), service.RunQuery{Pipeline: name, PageRequest: service.PageRequest{PageSize: n}})
+	return p.Items, err
+}
+
+// pipelineRow is one pipeline on the overview.
+type pipelineRow struct {
+	service.PipelineView
+	// State is what the row says first: paused, held, failed, running,
+	// succeeded, or never run.
+	State    string
+	NextRun  *time.Time
+	Strip    []service.RunView
+	LastOK   *time.Time
+	Expected time.Duration // how long it may go without a success; 0 without a schedule
+	Stale    bool
+	Firing   int
+}
+
+type overviewData struct {
+	Pipelines []pipelineRow
+	Durations chart
+	Rows      chart
+	Alerts    []service.AlertView
+	Incidents []service.IncidentView
+}
+
+func (u *UI) overview(w http.ResponseWriter, r *http.Request) {
+	pipes, err := u.Service.Pipelines(r.Context())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	alerts := u.firing(r, "")
+	now := time.Now()
+	d := overviewData{Alerts: alerts, Incidents: u.openIncidents(r)}
+	durations, rows := newSeries(), newSeries()
+	for _, pv := range pipes {
+		runs, err := u.runsOf(r, pv.Name, historyRuns)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		row := u.pipelineRow(pv, runs, now)
+		for _, a := range alerts {
+			if a.Pipeline == pv.Name {
+				row.Firing++
+			}
+		}
+		d.Pipelines = append(d.Pipelines, row)
+		for _, run := range runs {
+			if run.StartedAt == nil || run.DurationSeconds == nil {
+				continue
+			}
+			durations.add(pv.Name, *run.StartedAt, *run.DurationSeconds)
+			rows.add(pv.Name, *run.StartedAt, float64(run.RowsLoaded))
+		}
+	}
+	d.Durations = durations.chart("durations", "Run duration", "line", "s")
+	d.Rows = rows.chart("rows-loaded", "Rows loaded per run", "line", "rows")
+	u.render(w, r, http.StatusOK, "overview", "Pipeline Overview", d)
+}
+
+// pipelineRow sums a pipeline up from its runs (newest first).
+func (u *UI) pipelineRow(pv service.PipelineView, runs []service.RunView, now time.Time) pipelineRow {
+	row := pipelineRow{PipelineView: pv, State: "never run"}
+	if pv.Status == "paused" {
+		row.State = "paused"
+	} else if len(runs) > 0 {
+		row.State = runs[0].Status
+	}
+	row.Strip = runs[:min(len(runs), stripRuns)]
+	slices.Reverse(row.Strip) // oldest first, as a strip reads
+	for _, run := range runs {
+		if run.Status == metadata.StatusSucceeded && run.EndedAt != nil {
+			row.LastOK = run.EndedAt
+			break
+		}
+	}
+	if pv.Schedule != "" {
+		if p, ok := u.Service.Project.Pipeline(pv.Name); ok {
+			if s, err := scheduler.ParseSchedule(p.Schedule, p.Timezone); err == nil {
+				next := s.Next(now)
+				row.NextRun = &next
+				row.Expected = monitor.StaleLimit(s, now)
+				row.Stale = row.LastOK != nil && now.Sub(*row.LastOK) > row.Expected
+			}
+		}
+	}
+	return row
+}
+
+// firing lists the firing alerts (of one pipeline, or all).
+func (u *UI) firing(r *http.Request, pipeline string) []service.AlertView {
+	p, err := u.Service.Alerts(r.Context(), service.AlertQuery{State: metadata.AlertFiring, Pipeline: pipeline,
+		PageRequest: service.PageRequest{PageSize: 100}})
+	if err != nil {
+		// A store without alerts shows none; the page is still useful.
+		u.logger().Debug("web: alerts", "err", err)
+		return nil
+	}
+	return p.Items
+}
+
+func (u *UI) openIncidents(r *http.Request) []service.IncidentView {
+	p, err := u.Service.Incidents(r.Context(), service.IncidentQuery{State: metadata.IncidentOpen, PageRequest: service.PageRequest{PageSize: 20}})
+	if err != nil {
+		u.logger().Debug("web: incidents", "err", err)
+		return nil
+	}
+	return p.Items
+}
+
+type pipelineData struct {
+	Row       pipelineRow
+	Runs      []service.RunView
+	Durations chart
+	Rows      chart
+	Scores    chart
+	Alerts    []service.AlertView
+	CanRun    bool
+}
+
+func (u *UI) pipelinePage(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	pv, err := u.Service.Pipeline(r.Context(), name)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	runs, err := u.runsOf(r, name, historyRuns)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := pipelineData{Row: u.pipelineRow(pv, runs, time.Now()), Runs: runs, Alerts: u.firing(r, name),
+		CanRun: u.Service.Trigger != nil}
+	durations, rows, scores := newSeries(), newSeries(), newSeries()
+	for _, run := range runs {
+		if run.StartedAt == nil {
+			continue
+		}
+		if run.DurationSeconds != nil {
+			durations.add("duration", *run.StartedAt, *run.DurationSeconds)
+		}
+		rows.add("in", *run.StartedAt, float64(run.RowsIn))
+		rows.add("loaded", *run.StartedAt, float64(run.RowsLoaded))
+		rows.add("quarantined", *run.StartedAt, float64(run.RowsQuarantined))
+		if s, ok := run.Metrics["quality_score"]; ok {
+			scores.add("quality score", *run.StartedAt, s)
+		}
+	}
+	d.Durations = durations.chart("durations", "Run duration", "line", "s")
+	d.Rows = rows.chart("rows", "Rows per run", "line", "rows")
+	d.Scores = scores.chart("scores", "Quality score", "line", "score")
+	u.render(w, r, http.StatusOK, "pipeline", name, d)
+}
+
+// triggerRun starts a run of a pipeline now.
+func (u *UI) triggerRun(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if u.Service.Trigger == nil {
+		u.errorPage(w, r, http.StatusServiceUnavailable, "This process runs no scheduler: start runs with shp run.")
+		return
+	}
+	id, err := u.Service.TriggerRun(r.Context(), name, nil)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+id, http.StatusSeeOther)
+}
+
+// objectRow is one object's row accounting in a run.
+type objectRow struct {
+	Task                        string
+	Status                      string
+	In, Loaded, Quarantined     int64
+	Score                       *float64
+	Error                       string
+	StartedAt, EndedAt          *time.Time
+	DurationSeconds             *float64
+	FailedRules, EvaluatedRules int
+}
+
+type stageRow struct {
+	Stage   string
+	Seconds float64
+	Share   float64 // of the run's duration, 0 to 1
+}
+
+type runData struct {
+	Run         service.RunDetail
+	Queued      bool
+	Objects     []objectRow
+	Stages      []stageRow
+	Validations []validationRow
+	Actions     []actionRow
+	Quarantine  service.QuarantinePage
+	QError      string
+	CanOperate  bool
+}
+
+func (u *UI) runPage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	run, err := u.Service.Run(r.Context(), id)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := runData{Run: run, CanOperate: sessionFrom(r.Context()).Principal.Role.Allows(service.Operator)}
+	for _, t := range run.Tasks {
+		o := objectRow{Task: t.Task, Status: t.Status, In: t.RowsIn, Loaded: t.RowsLoaded, Quarantined: t.RowsQuarantined,
+			Error: t.Error, StartedAt: t.StartedAt, EndedAt: t.EndedAt}
+		if t.StartedAt != nil && t.EndedAt != nil {
+			s := t.EndedAt.Sub(*t.StartedAt).Seconds()
+			o.DurationSeconds = &s
+		}
+		var detail struct {
+			Score      *float64       `json:"quality_score"`
+			Validation quality.Result `json:"validation"`
+		}
+		if json.Unmarshal(t.Detail, &detail) == nil {
+			o.Score = detail.Score
+			for _, er := range detail.Validation.Results {
+				o.EvaluatedRules++
+				if !er.Success {
+					o.FailedRules++
+				}
+			}
+		}
+		d.Objects = append(d.Objects, o)
+	}
+	for _, st := range pipeline.Stages {
+		if s, ok := run.Metrics[pipeline.StageMetric+st]; ok {
+			row := stageRow{Stage: st, Seconds: s}
+			if run.DurationSeconds != nil && *run.DurationSeconds > 0 {
+				row.Share = min(s / *run.DurationSeconds, 1)
+			}
+			d.Stages = append(d.Stages, row)
+		}
+	}
+	if run.Status == metadata.StatusQueued {
+		// Waiting for its turn: no record yet, nothing more to show.
+		u.render(w, r, http.StatusOK, "run", "Run "+id, d)
+		return
+	}
+	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{RunID: id, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for _, v := range vs.Items {
+		d.Validations = append(d.Validations, validationRows(v)...)
+	}
+	acts, err := u.Service.Actions(r.Context(), service.ActionQuery{RunID: id, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for _, a := range acts.Items {
+		d.Actions = append(d.Actions, actionRowOf(a))
+	}
+	// A running run's rows are not settled (and its page is read again
+	// every 2 seconds): its quarantine is read once it has ended.
+	if run.Status != metadata.StatusRunning && run.Status != metadata.StatusQueued && (run.RowsQuarantined > 0 || run.Status != metadata.StatusSucceeded) {
+		q, err := u.Service.Quarantined(r.Context(), id, 0, quarantinePageSize)
+		switch {
+		case errors.Is(err, service.ErrUnavailable):
+			d.QError = "The quarantined rows are read from the warehouse, which this process has not opened."
+		case err != nil:
+			u.logger().Warn("web: quarantined rows", "run", id, "err", err)
+			d.QError = "The quarantined rows cannot be read now."
+		default:
+			d.Quarantine = q
+		}
+	}
+	u.render(w, r, http.StatusOK, "run", "Run "+id, d)
+}
+
+type quarantineData struct {
+	RunID      string
+	Quarantine service.QuarantinePage
+	Prev, Next int
+}
+
+// quarantinePage shows one page of a run's set-aside rows (the run page's
+// table, or the next page of it for htmx).
+func (u *UI) quarantinePage(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	offset, err := strconv.Atoi(cmp.Or(r.FormValue("offset"), "0"))
+	if err != nil || offset < 0 {
+		u.errorPage(w, r, http.StatusBadRequest, "offset must be a whole number, 0 or more.")
+		return
+	}
+	q, err := u.Service.Quarantined(r.Context(), id, offset, quarantinePageSize)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := quarantineData{RunID: id, Quarantine: q, Prev: max(offset-quarantinePageSize, 0), Next: offset + len(q.Rows)}
+	if r.Header.Get("HX-Request") == "true" {
+		u.renderFragment(w, r, "quarantine", "quarantine-rows", d)
+		return
+	}
+	u.render(w, r, http.StatusOK, "quarantine", "Quarantined rows of "+id, d)
+}
+
+// validationRow is one rule's result on one object.
+type validationRow struct {
+	Object, Rule, Expectation string
+	Success                   bool
+	Unexpected                int64
+	Element                   int64
+	Sample                    []string
+	Pipeline, RunID           string
+}
+
+func validationRows(v service.Validation) []validationRow {
+	var res quality.Result
+	if json.Unmarshal(v.Result, &res) != nil {
+		return nil
+	}
+	var out []validationRow
+	for _, er := range res.Results {
+		row := validationRow{Object: v.Object, Rule: ruleName(er.Config), Expectation: er.Config.Type, Success: er.Success,
+			Pipeline: v.Pipeline, RunID: v.RunID}
+		row.Unexpected = int64Of(er.Result["unexpected_count"])
+		row.Element = int64Of(er.Result["element_count"])
+		if list, ok := er.Result["partial_unexpected_list"].([]any); ok {
+			for _, x := range list {
+				row.Sample = append(row.Sample, fmt.Sprint(x))
+			}
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// ruleName names a rule as the quality metrics do: its expectation and
+// column.
+func ruleName(c quality.ConfigJSON) string {
+	name := c.Type
+	if col, ok := c.Kwargs["column"].(string); ok {
+		name += "(" + col + ")"
+	}
+	return name
+}
+
+func int64Of(v any) int64 {
+	switch x := v.(type) {
+	case float64:
+		return int64(x)
+	case int64:
+		return x
+	case int:
+		return int64(x)
+	case json.Number:
+		n, _ := x.Int64()
+		return n
+	}
+	return 0
+}
+
+type qualityData struct {
+	Pipeline  string
+	Pipelines []string
+	Scores    chart
+	Failing   chart
+	Rules     []service.RulePasses
+	Reasons   []service.ReasonCount
+	RError    string
+	Summary   service.MetricSummary
+}
+
+func (u *UI) qualityPage(w http.ResponseWriter, r *http.Request) {
+	pipe := r.FormValue("pipeline")
+	if pipe != "" {
+		if _, ok := u.Service.Project.Pipeline(pipe); !ok {
+			u.errorPage(w, r, http.StatusNotFound, "There is no pipeline "+strconv.Quote(pipe)+".")
+			return
+		}
+	}
+	m, err := u.Service.QualityMetrics(r.Context(), pipe, time.Time{}, time.Time{})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := qualityData{Pipeline: pipe, Pipelines: u.Service.Project.PipelineNames(), Rules: m.Rules, Summary: m.Summary}
+	scores := newSeries()
+	for _, s := range m.Scores {
+		if s.At != nil {
+			scores.add(s.Pipeline, *s.At, s.Score)
+		}
+	}
+	d.Scores = scores.chart("scores", "Quality score by pipeline", "line", "score")
+	// Unexpected values of the failing rules, run by run.
+	failing := newSeries()
+	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{Pipeline: pipe, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for _, v := range vs.Items {
+		if v.ValidatedAt == nil {
+			continue
+		}
+		for _, row := range validationRows(v) {
+			if !row.Success {
+				failing.add(row.Pipeline+": "+row.Rule, *v.ValidatedAt, float64(row.Unexpected))
+			}
+		}
+	}
+	d.Failing = failing.chart("failing", "Unexpected values of failing rules", "bars", "values")
+	d.Failing.Empty = "No rule failed in the runs on record."
+	reasons, err := u.Service.QuarantineReasons(r.Context(), pipe, 10, 10_000)
+	switch {
+	case errors.Is(err, service.ErrUnavailable):
+		d.RError = "Quarantine reasons are read from the warehouse, which this process has not opened."
+	case err != nil:
+		u.logger().Warn("web: quarantine reasons", "err", err)
+		d.RError = "Quarantine reasons cannot be read now."
+	default:
+		d.Reasons = reasons
+	}
+	u.render(w, r, http.StatusOK, "quality", "Data Quality", d)
+}
+
+type ruleData struct {
+	Pipeline, Rule string
+	Rows           []validationRow
+}
+
+// rulePage drills down from a rule to its results, with the sample of
+// the values that failed it, newest run first.
+func (u *UI) rulePage(w http.ResponseWriter, r *http.Request) {
+	pipe, rule := r.FormValue("pipeline"), r.FormValue("rule")
+	if _, ok := u.Service.Project.Pipeline(pipe); !ok || rule == "" {
+		u.errorPage(w, r, http.StatusNotFound, "Name a pipeline and one of its rules (?pipeline=...&rule=...).")
+		return
+	}
+	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{Pipeline: pipe, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d := ruleData{Pipeline: pipe, Rule: rule}
+	for _, v := range vs.Items {
+		for _, row := range validationRows(v) {
+			if row.Rule == rule {
+				d.Rows = append(d.Rows, row)
+			}
+		}
+	}
+	u.render(w, r, http.StatusOK, "rule", rule, d)
+}
+
+// actionRow is a healing action as the pages show it.
+type actionRow struct {
+	service.ActionView
+	// Options are what an escalated action offers to choose from; Hint
+	// says what to do about one that offers nothing.
+	Options []healing.Option
+	Hint    string
+	// Waiting: a person must act (proposed or escalated), as the
+	// approval_pending alert counts.
+	Waiting bool
+}
+
+func actionRowOf(a service.ActionView) actionRow {
+	row := actionRow{ActionView: a}
+	if a.Status == "escalated" {
+		ha := metadata.HealingAction{Params: string(a.Params), Strategy: a.Strategy}
+		if row.Options = healing.OptionsOf(ha); len(row.Options) == 0 {
+			row.Hint = healing.NoOptionsHint(ha)
+		}
+	}
+	row.Waiting = a.Status == "proposed" || a.Status == "escalated"
+	return row
+}
+
+type healingData struct {
+	Queue      []actionRow
+	Recent     []actionRow
+	Reverts    []actionRow
+	Models     []service.ModelView
+	ByOutcome  chart
+	ByStrategy []countRow
+	Success    *float64
+	Decided    int
+	CanOperate bool
+	Categories []string
+	Flash      string
+}
+
+type countRow struct {
+	Name  string
+	Count int
+}
+
+func (u *UI) healingPage(w http.ResponseWriter, r *http.Request) {
+	d, err := u.healingData(r)
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	d.Flash = doneText(r)
+	u.render(w, r, http.StatusOK, "healing", "Self-Healing Activity", d)
+}
+
+// healingData reads the actions (the newest 500), the queue and the
+// models.
+func (u *UI) healingData(r *http.Request) (healingData, error) {
+	d := healingData{CanOperate: sessionFrom(r.Context()).Principal.Role.Allows(service.Operator)}
+	for _, c := range healing.Categories {
+		d.Categories = append(d.Categories, string(c))
+	}
+	page, err := u.Service.Actions(r.Context(), service.ActionQuery{PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	if err != nil {
+		return d, err
+	}
+	outcomes := newSeries()
+	strategies := map[string]int{}
+	var applied, failed int
+	for _, a := range page.Items {
+		row := actionRowOf(a)
+		switch {
+		case row.Waiting:
+			d.Queue = append(d.Queue, row)
+		case a.Status == "reverted":
+			d.Reverts = append(d.Reverts, row)
+		}
+		if len(d.Recent) < 50 {
+			d.Recent = append(d.Recent, row)
+		}
+		day := a.CreatedAt.UTC().Truncate(24 * time.Hour)
+		outcomes.sum(a.Status, day, 1)
+		strategies[a.Strategy]++
+		switch a.Status {
+		case "applied", "approved", "resolved":
+			applied++
+		case "failed", "rolled_back", "reverted", "rejected":
+			failed++
+		}
+	}
+	slices.Reverse(d.Queue) // oldest waiting first
+	if n := applied + failed; n > 0 {
+		rate := float64(applied) / float64(n)
+		d.Success, d.Decided = &rate, n
+	}
+	d.ByOutcome = outcomes.chart("actions", "Healing actions per day by outcome", "bars", "actions")
+	for name, n := range strategies {
+		d.ByStrategy = append(d.ByStrategy, countRow{name, n})
+	}
+	slices.SortFunc(d.ByStrategy, func(a, b countRow) int { return cmp.Or(b.Count-a.Count, strings.Compare(a.Name, b.Name)) })
+	d.Models, err = u.Service.Models(r.Context())
+	return d, err
+}
+
+// decide takes an operator's decision on an action: approve, reject (with
+// a reason and perhaps the right category), resolve (with one of the
+// offered options and a reason) or revert (with a reason).
+func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		u.errorPage(w, r, http.StatusNotFound, "There is no action "+strconv.Quote(r.PathValue("id"))+".")
+		return
+	}
+	by := sessionFrom(r.Context()).Principal.Name
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	decision := r.PathValue("decision")
+	switch decision {
+	case "approve":
+		_, err = u.Service.Decide(r.Context(), service.Decision{ActionID: id, Approve: true, By: by, Reason: reason})
+	case "reject":
+		_, err = u.Service.Decide(r.Context(), service.Decision{ActionID: id, By: by, Reason: reason, Category: r.PostFormValue("category")})
+	case "resolve":
+		_, err = u.Service.Resolve(r.Context(), service.Resolution{ActionID: id, Choice: r.PostFormValue("choice"), By: by, Reason: reason})
+	case "revert":
+		if reason == "" {
+			err = &service.FieldError{Field: "reason", Reason: "a revert needs a reason"}
+			break
+		}
+		_, err = u.Service.Revert(r.Context(), id, by, reason, r.PostFormValue("category"))
+	default:
+		u.errorPage(w, r, http.StatusNotFound, "Actions are approved, rejected, resolved or reverted; not "+strconv.Quote(r.PathValue("decision"))+".")
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/healing?done=%s&action=%d", decision, id), http.StatusSeeOther)
+}
+
+// doneText is the status line after a form: from the form's code and the
+// thing's id, never text taken from the address as it is.
+func doneText(r *http.Request) string {
+	id := r.FormValue("action")
+	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
+		id = ""
+	}
+	switch done := r.FormValue("done"); {
+	case id != "" && (done == "approve" || done == "reject" || done == "resolve" || done == "revert"):
+		past := map[string]string{"approve": "approved", "reject": "rejected", "resolve": "resolved", "revert": "reverted"}[done]
+		return "Action #" + id + " " + past + "."
+	case done == "ack" && incidentID.MatchString(r.FormValue("incident")):
+		return "Incident " + r.FormValue("incident") + " acknowledged."
+	}
+	return ""
+}
+
+// incidentID is what an incident's id looks like.
+var incidentID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+type performanceData struct {
+	Throughput chart
+	Stages     []chart
+	Slowest    []service.RunView
+	Costs      []costRow
+}
+
+type costRow struct {
+	Pipeline       string
+	Jobs           int64
+	BytesProcessed int64
+	BytesBilled    int64
+	SlotMillis     int64
+}
+
+func (u *UI) performancePage(w http.ResponseWriter, r *http.Request) {
+	d := performanceData{}
+	throughput := newSeries()
+	var all []service.RunView
+	for _, name := range u.Service.Project.PipelineNames() {
+		runs, err := u.runsOf(r, name, historyRuns)
+		if err != nil {
+			u.fail(w, r, err)
+			return
+		}
+		stages := newSeries()
+		for _, run := range runs {
+			if run.StartedAt == nil || run.DurationSeconds == nil {
+				continue
+			}
+			all = append(all, run)
+			if *run.DurationSeconds > 0 {
+				throughput.add(name, *run.StartedAt, float64(run.RowsIn) / *run.DurationSeconds)
+			}
+			for _, st := range pipeline.Stages {
+				if s, ok := run.Metrics[pipeline.StageMetric+st]; ok {
+					stages.add(st, *run.StartedAt, s)
+				}
+			}
+		}
+		c := stages.chart("stages-"+name, "Stage durations of "+name, "line", "s")
+		c.Empty = "No run of " + name + " has recorded its stages yet."
+		d.Stages = append(d.Stages, c)
+	}
+	d.Throughput = throughput.chart("throughput", "Rows per second by pipeline", "line", "rows/s")
+	slices.SortFunc(all, func(a, b service.RunView) int { return cmp.Compare(*b.DurationSeconds, *a.DurationSeconds) })
+	d.Slowest = all[:min(len(all), 10)]
+	costs, err := u.Service.WarehouseCosts(r.Context())
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	for name, c := range costs {
+		d.Costs = append(d.Costs, costRow{name, c.Jobs, c.BytesProcessed, c.BytesBilled, c.SlotMillis})
+	}
+	slices.SortFunc(d.Costs, func(a, b costRow) int { return strings.Compare(a.Pipeline, b.Pipeline) })
+	u.render(w, r, http.StatusOK, "performance", "Performance", d)
+}
+
+type alertsData struct {
+	Alerts     []service.AlertView
+	Incidents  []service.IncidentView
+	Silences   []service.SilenceView
+	CanOperate bool
+	Flash      string
+}
+
+func (u *UI) alertsPage(w http.ResponseWriter, r *http.Request) {
+	d := alertsData{CanOperate: sessionFrom(r.Context()).Principal.Role.Allows(service.Operator), Flash: doneText(r)}
+	ap, err := u.Service.Alerts(r.Context(), service.AlertQuery{PageRequest: service.PageRequest{PageSize: 200}})
+	if err != nil && !errors.Is(err, service.ErrUnavailable) {
+		u.fail(w, r, err)
+		return
+	}
+	d.Alerts = ap.Items
+	ip, err := u.Service.Incidents(r.Context(), service.IncidentQuery{PageRequest: service.PageRequest{PageSize: 100}})
+	if err != nil && !errors.Is(err, service.ErrUnavailable) {
+		u.fail(w, r, err)
+		return
+	}
+	d.Incidents = ip.Items
+	if d.Silences, err = u.Service.Silences(r.Context()); err != nil && !errors.Is(err, service.ErrUnavailable) {
+		u.fail(w, r, err)
+		return
+	}
+	u.render(w, r, http.StatusOK, "alerts", "Alerts", d)
+}
+
+// ack acknowledges an open incident.
+func (u *UI) ack(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := u.Service.AckIncident(r.Context(), id, sessionFrom(r.Context()).Principal.Name); err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/alerts?done=ack&incident="+urlQueryEscape(id), http.StatusSeeOther)
+}
