@@ -154,7 +154,7 @@ func newRoot(e *env) *cobra.Command {
 	root.PersistentFlags().BoolVar(&e.debug, "debug", false, "write debug logs to stderr, with data values (a failed rule's examples) that other logs leave out")
 	root.AddCommand(newInitCmd(e), newAPIKeyCmd(e), newAuditCmd(e), newPipelinesCmd(e), newRunCmd(e), newRunsCmd(e), newQueryCmd(e), newConfigCmd(e), newValidateCmd(e), newQualityCmd(e),
 		newSourcesCmd(e), newLineageCmd(e), newServeCmd(e), newBackfillCmd(e), newTriggerCmd(e), newPauseCmd(e, true), newPauseCmd(e, false),
-		newExportCmd(e), newTaskCmd(e), newHealingCmd(e), newAlertsCmd(e), newVersionCmd(e))
+		newExportCmd(e), newTaskCmd(e), newHealingCmd(e), newAlertsCmd(e), newOptimizeCmd(e), newVersionCmd(e))
 	return root
 }
 

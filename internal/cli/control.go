@@ -107,7 +107,7 @@ func (o *orchestrator) control(ctx context.Context, e *env, req controlRequest) 
 	case "query", "quarantine":
 		o.runMu.Lock()
 		defer o.runMu.Unlock()
-		return writeRequestRows(ctx, e, o.svc.warehouse, req)
+		return writeRequestRows(ctx, e, o.svc.warehouse, req, o.svc.service())
 	case "run":
 		var jobs []scheduler.Job
 		now := time.Now().UTC().Truncate(time.Second)

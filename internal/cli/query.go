@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/service"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -55,22 +57,40 @@ func readRows(ctx context.Context, e *env, p *config.Project, req controlRequest
 	if done, err := forward(ctx, e, p, req); done {
 		return err
 	}
-	svc, err := openServices(ctx, p, what{warehouse: true, log: e.logger()})
+	svc, err := openServices(ctx, p, what{store: true, warehouse: true, log: e.logger()})
 	if err != nil {
 		return err
 	}
 	defer svc.close()
-	return writeRequestRows(ctx, e, svc.warehouse, req)
+	return writeRequestRows(ctx, e, svc.warehouse, req, svc.service())
 }
 
 // writeRequestRows reads the rows a query or quarantine request asks for
-// and writes them.
-func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req controlRequest) error {
+// and writes them. A query is recorded in the query history the
+// optimisation layer reads (with how long it took, its rows, or its
+// error), when svc is not nil.
+func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req controlRequest, svc *service.Service) error {
 	var rows warehouse.Rows
 	var err error
 	switch req.Op {
 	case "query":
+		started := time.Now()
 		rows, err = wh.RunQuery(ctx, req.SQL)
+		if svc != nil {
+			counted := &countedRows{Rows: rows}
+			if err == nil {
+				rows = counted
+			}
+			defer func() {
+				rec := optimize.Record{Source: "user", Text: req.SQL, Duration: time.Since(started), Rows: counted.n, Calls: 1}
+				if err != nil {
+					rec.Error = err.Error()
+				}
+				if rerr := svc.RecordQuery(context.WithoutCancel(ctx), rec); rerr != nil {
+					e.logger().Debug("record the query", "err", rerr)
+				}
+			}()
+		}
 	case "quarantine":
 		rows, err = wh.QuarantinedRows(ctx, req.RunID, req.Target)
 	default:
@@ -80,7 +100,23 @@ func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req c
 		return failedErr(err)
 	}
 	defer rows.Close()
-	return failedIf(writeRows(e, rows, req.Format, req.Limit))
+	// err is what the query's record says.
+	err = writeRows(e, rows, req.Format, req.Limit)
+	return failedIf(err)
+}
+
+// countedRows counts the rows read.
+type countedRows struct {
+	warehouse.Rows
+	n int64
+}
+
+func (c *countedRows) Next() bool {
+	ok := c.Rows.Next()
+	if ok {
+		c.n++
+	}
+	return ok
 }
 
 func failedIf(err error) error {

@@ -129,6 +129,8 @@ type Config struct {
 	// Lineage configures where OpenLineage events go besides the
 	// metadata store.
 	Lineage Lineage
+	// Optimization holds the optimisation layer's thresholds.
+	Optimization Optimization
 	// API configures the REST API that shp serve serves.
 	API API
 }
@@ -204,6 +206,29 @@ const (
 	MaxOIDCSkew       = 5 * time.Minute
 	// DefaultAuditRetention keeps audit entries 90 days.
 	DefaultAuditRetention = 90 * 24 * time.Hour
+)
+
+// Optimization holds the thresholds of the optimisation layer's rules
+// (internal/optimize).
+type Optimization struct {
+	// MinRows: no layout change for a table with fewer rows.
+	MinRows int
+	// MinQueries: no layout change for a table read fewer times.
+	MinQueries int
+	// PartitionShare: the part of a table's queries that must filter a
+	// date column by range to partition (or sort) by it.
+	PartitionShare float64
+	// ClusterShare: the part that must filter a column by equality to
+	// cluster (or sort) by it.
+	ClusterShare float64
+}
+
+// Optimization defaults.
+const (
+	DefaultOptMinRows        = 1_000_000
+	DefaultOptMinQueries     = 5
+	DefaultOptPartitionShare = 0.5
+	DefaultOptClusterShare   = 0.2
 )
 
 // Lineage configures OpenLineage event delivery.

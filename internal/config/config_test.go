@@ -79,6 +79,8 @@ func TestLoadDirValid(t *testing.T) {
 		Metadata:  Metadata{Type: MetadataSQLite, Path: ".shp/metadata.db"},
 		Defaults:  Defaults{MaxQuarantineRatio: 0.1},
 		API:       defaultAPI(),
+		Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
+			PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare},
 	}
 	got := p.Config
 	got.Pipelines = nil
@@ -409,6 +411,8 @@ func TestLoadDirAccepted(t *testing.T) {
 				Metadata:  Metadata{Type: MetadataSQLite, Path: DefaultMetadataPath},
 				Defaults:  Defaults{MaxQuarantineRatio: DefaultMaxQuarantineRatio},
 				API:       defaultAPI(),
+				Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
+					PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare},
 			}
 			got := p.Config
 			got.Pipelines = nil
@@ -642,6 +646,32 @@ func TestStagingURLEscapesTheFolder(t *testing.T) {
 		p := &Project{Dir: c.dir, Config: Config{Staging: Staging{URL: "file://.shp/staging"}}}
 		if got := p.StagingURL(); got != c.want {
 			t.Errorf("%s: %s, want %s", c.dir, got, c.want)
+		}
+	}
+}
+
+func TestOptimizationConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  s:\n    type: file\n    path: data/\n"), 0o644)
+	write := func(opt string) (*Project, error) {
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: p\npipelines:\n  a: {source: s}\n"+opt), 0o644)
+		return LoadDir(dir, noEnv)
+	}
+	p, err := write("optimization:\n  min_rows: 1000\n  min_queries: 2\n  partition_share: 0.6\n  cluster_share: 0.1\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := p.Config.Optimization; o.MinRows != 1000 || o.MinQueries != 2 || o.PartitionShare != 0.6 || o.ClusterShare != 0.1 {
+		t.Errorf("optimization %+v", o)
+	}
+	for _, c := range []struct{ opt, want string }{
+		{"optimization: {min_rows: -1}\n", "min_rows must be 0 or more"},
+		{"optimization: {min_queries: 0}\n", "min_queries must be 1 or more"},
+		{"optimization: {cluster_share: 1.5}\n", "cluster_share"},
+		{"optimization: {rows: 5}\n", `unknown key "rows"`},
+	} {
+		if _, err := write(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.opt, err, c.want)
 		}
 	}
 }

@@ -239,7 +239,7 @@ func (l *loader) rawOf(f *yamlFile) map[string]any {
 // config extracts and validates config.yaml.
 func (l *loader) config(f *yamlFile) Config {
 	top := f.object(f.body, pos{1, 1}, "", "", "",
-		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage", "api")
+		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage", "api", "optimization")
 	var c Config
 
 	if top.required("project", &c.Project) && !validName(c.Project) {
@@ -287,6 +287,19 @@ func (l *loader) config(f *yamlFile) Config {
 	lin.str("namespace", &c.Lineage.Namespace)
 
 	c.API = l.api(f, top)
+
+	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
+		"min_rows", "min_queries", "partition_share", "cluster_share")
+	c.Optimization = Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries, PartitionShare: DefaultOptPartitionShare,
+		ClusterShare: DefaultOptClusterShare}
+	if opt.integer("min_rows", &c.Optimization.MinRows) && c.Optimization.MinRows < 0 {
+		f.errorf(opt.valuePos("min_rows"), "optimization.min_rows must be 0 or more")
+	}
+	if opt.integer("min_queries", &c.Optimization.MinQueries) && c.Optimization.MinQueries < 1 {
+		f.errorf(opt.valuePos("min_queries"), "optimization.min_queries must be 1 or more")
+	}
+	opt.ratio("partition_share", &c.Optimization.PartitionShare)
+	opt.ratio("cluster_share", &c.Optimization.ClusterShare)
 
 	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio", "bytes_budget")
 	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio

@@ -1,0 +1,248 @@
+package cli
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/service"
+)
+
+// newOptimizeCmd is shp optimize: the optimisation layer.
+func newOptimizeCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "optimize", Short: "Read how the warehouse's tables are queried, and propose, try, apply and revert layout changes"}
+	var dir, outFormat, table string
+	var since time.Duration
+	addFlags := func(c *cobra.Command) {
+		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+		c.Flags().StringVar(&outFormat, "format", "table", "output format: table or json")
+	}
+	sinceTime := func() time.Time {
+		if since <= 0 {
+			return time.Time{}
+		}
+		return time.Now().Add(-since)
+	}
+	checkFormat := func() error {
+		if outFormat != "table" && outFormat != "json" {
+			return usageErr(fmt.Errorf("--format must be table or json, not %q", outFormat))
+		}
+		return nil
+	}
+
+	analyze := &cobra.Command{
+		Use:   "analyze [--since 720h]",
+		Short: "Sum up the recorded queries by table: how often each column is filtered by range or equality, grouped, joined",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(); err != nil {
+				return err
+			}
+			return withService(cmd.Context(), dir, func(svc *service.Service) error {
+				work, err := svc.Workload(cmd.Context(), sinceTime())
+				if err != nil {
+					return serviceErr(err)
+				}
+				if outFormat == "json" {
+					return writeJSON(e.stdout, work)
+				}
+				printWorkload(e, work)
+				return nil
+			})
+		},
+	}
+	addFlags(analyze)
+	analyze.Flags().DurationVar(&since, "since", 0, "only the queries of this long ago (default: all recorded)")
+
+	recommend := &cobra.Command{
+		Use:   "recommend [--table T] [--since 720h]",
+		Short: "Run the rules over the recorded queries, try each change on a copy with the slowest queries replayed, and record what gains",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(); err != nil {
+				return err
+			}
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			recs, err := svc.service().RecommendOptimizations(cmd.Context(), table, sinceTime())
+			if err != nil {
+				return serviceErr(err)
+			}
+			if outFormat == "json" {
+				return writeJSON(e.stdout, recs)
+			}
+			if len(recs) == 0 {
+				fmt.Fprintln(e.stdout, "nothing to recommend: no table is large enough and queried in a way a layout change would serve (shp optimize analyze shows how they are queried)")
+				return nil
+			}
+			for _, r := range recs {
+				printOptimization(e, r)
+			}
+			return nil
+		},
+	}
+	addFlags(recommend)
+	recommend.Flags().StringVar(&table, "table", "", "only this pipeline target")
+	recommend.Flags().DurationVar(&since, "since", 0, "only the queries of this long ago (default: all recorded)")
+
+	list := &cobra.Command{
+		Use:   "list [--table T]",
+		Short: "List the recorded layout changes: proposed, declined, applied, reverted",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(); err != nil {
+				return err
+			}
+			return withService(cmd.Context(), dir, func(svc *service.Service) error {
+				os, err := svc.Optimizations(cmd.Context(), table)
+				if err != nil {
+					return serviceErr(err)
+				}
+				if outFormat == "json" {
+					return writeJSON(e.stdout, os)
+				}
+				for _, o := range os {
+					printOptimization(e, o)
+				}
+				return nil
+			})
+		},
+	}
+	addFlags(list)
+	list.Flags().StringVar(&table, "table", "", "only this table")
+
+	var by, reason string
+	decide := func(use, short string, run func(svc *service.Service, cmd *cobra.Command, id int64) (service.OptimizationView, error)) *cobra.Command {
+		c := &cobra.Command{
+			Use:   use,
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := strconv.ParseInt(args[0], 10, 64)
+				if err != nil {
+					return usageErr(fmt.Errorf("optimization id %q is not a number", args[0]))
+				}
+				p, err := loadProject(dir)
+				if err != nil {
+					return err
+				}
+				svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
+				if err != nil {
+					return err
+				}
+				defer svc.close()
+				by = whoDecides(by)
+				o, err := run(svc.service(), cmd, id)
+				if err != nil {
+					return serviceErr(err)
+				}
+				printOptimization(e, o)
+				return nil
+			},
+		}
+		c.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+		c.Flags().StringVar(&by, "by", "", "who decides (default: $USER)")
+		return c
+	}
+	apply := decide("apply ID", "Make a recorded change (the table as it was is kept for revert)",
+		func(svc *service.Service, cmd *cobra.Command, id int64) (service.OptimizationView, error) {
+			return svc.ApplyOptimization(cmd.Context(), id, by)
+		})
+	revert := decide("revert ID --reason R", "Undo an applied change, saying why",
+		func(svc *service.Service, cmd *cobra.Command, id int64) (service.OptimizationView, error) {
+			if reason == "" {
+				return service.OptimizationView{}, usageErr(fmt.Errorf("say why with --reason"))
+			}
+			return svc.RevertOptimization(cmd.Context(), id, by, reason)
+		})
+	revert.Flags().StringVar(&reason, "reason", "", "why")
+	cmd.AddCommand(analyze, recommend, list, apply, revert)
+	return cmd
+}
+
+// printWorkload writes each table's usage: its queries and the columns
+// they filter, group and join on, most first.
+func printWorkload(e *env, work map[string]*optimize.Usage) {
+	if len(work) == 0 {
+		fmt.Fprintln(e.stdout, "no query recorded yet (shp query records what it runs)")
+		return
+	}
+	names := make([]string, 0, len(work))
+	for n := range work {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		u := work[n]
+		fmt.Fprintf(e.stdout, "%s: %d queries in %d shapes, %s in all; %d select every column\n", n, u.Queries, u.Shapes,
+			u.Time.Round(time.Millisecond), u.SelectStar)
+		for _, part := range []struct {
+			what string
+			m    map[string]int64
+		}{{"filtered by range", u.Range}, {"filtered by equality", u.Equality}, {"grouped by", u.GroupBy}, {"joined on", u.Join}} {
+			if len(part.m) == 0 {
+				continue
+			}
+			cols := make([]string, 0, len(part.m))
+			for c := range part.m {
+				cols = append(cols, c)
+			}
+			slices.SortFunc(cols, func(a, b string) int { return cmp.Or(cmp.Compare(part.m[b], part.m[a]), strings.Compare(a, b)) })
+			var items []string
+			for _, c := range cols {
+				items = append(items, fmt.Sprintf("%s %.0f%%", c, u.Share(part.m[c])*100))
+			}
+			fmt.Fprintf(e.stdout, "  %s: %s\n", part.what, strings.Join(items, ", "))
+		}
+	}
+}
+
+func printOptimization(e *env, o service.OptimizationView) {
+	fmt.Fprintf(e.stdout, "#%d %s  %s: %s  (rule %s)\n", o.ID, o.Status, o.Table, o.Change, o.Rule)
+	for _, ev := range o.Evidence {
+		fmt.Fprintf(e.stdout, "   evidence: %s\n", ev)
+	}
+	if o.Trial != nil {
+		fmt.Fprintf(e.stdout, "   tried:    %s\n", o.Trial.Why)
+		for _, t := range o.Trial.Timings {
+			if t.ErrorBefore != "" {
+				continue
+			}
+			fmt.Fprintf(e.stdout, "             %8s -> %8s  %s\n", t.Before.Round(10*time.Microsecond), t.After.Round(10*time.Microsecond), firstLine(clipQuery(t.Query)))
+		}
+	} else if o.Reason != "" {
+		fmt.Fprintf(e.stdout, "   why:      %s\n", o.Reason)
+	}
+	if o.Benefit != "" {
+		fmt.Fprintf(e.stdout, "   benefit:  %s\n   risk:     %s\n", o.Benefit, o.Risk)
+	}
+	switch o.Status {
+	case service.OptProposed, service.OptDeclined:
+		fmt.Fprintf(e.stdout, "   apply it: shp optimize apply %d\n", o.ID)
+	case service.OptApplied:
+		fmt.Fprintf(e.stdout, "   applied by %s; undo: shp optimize revert %d --reason R\n", o.DecidedBy, o.ID)
+	case service.OptReverted:
+		fmt.Fprintf(e.stdout, "   reverted by %s: %s\n", o.DecidedBy, o.Reason)
+	}
+}
+
+func clipQuery(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > 100 {
+		return q[:100] + "…"
+	}
+	return q
+}

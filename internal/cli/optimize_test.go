@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestOptimizeEndToEnd: shp query records what it runs; shp optimize
+// analyze sums the workload up; recommend proposes sorting the target by
+// the column its queries filter, with a trial that shows the gain; apply
+// sorts it (the same rows), revert restores it; a workload that no
+// layout serves gets nothing.
+func TestOptimizeEndToEnd(t *testing.T) {
+	dir := initProject(t)
+	cfg := filepath.Join(dir, "config.yaml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, append(b, "optimization:\n  min_rows: 100000\n  min_queries: 5\n"...), 0o644)
+	q := func(sql string) string {
+		t.Helper()
+		code, out, errOut := shp(t, "query", "--config", dir, "--format", "csv", sql)
+		if code != 0 {
+			t.Fatalf("query %s: %d %s %s", sql, code, out, errOut)
+		}
+		return out
+	}
+	// The quick start's target, made large: 400,000 rows in load order.
+	q(`CREATE TABLE sales AS SELECT i AS order_id, DATE '2026-01-01' + CAST(i * 365 // 400000 AS INTEGER) AS order_date,
+		'C' || lpad(CAST((i * 7919) % 5000 AS VARCHAR), 5, '0') AS customer_id, (i % 7) AS quantity FROM range(400000) t(i)`)
+
+	// Nothing recorded worth a change yet: full scans.
+	for i := range 6 {
+		q(fmt.Sprintf(`SELECT count(*), sum(quantity) FROM sales -- %d`, i))
+	}
+	code, out, errOut := shp(t, "optimize", "recommend", "--config", dir)
+	if code != 0 || !strings.Contains(out, "nothing to recommend") {
+		t.Fatalf("recommend on full scans: %d %s %s", code, out, errOut)
+	}
+
+	for i := range 12 {
+		q(fmt.Sprintf(`SELECT count(*), sum(quantity) FROM sales WHERE customer_id = 'C%05d'`, i*37))
+	}
+	q(`SELECT 1`)
+	code, out, _ = shp(t, "optimize", "analyze", "--config", dir)
+	if code != 0 || !strings.Contains(out, "sales: 18 queries in 2 shapes") || !strings.Contains(out, "filtered by equality: customer_id 67%") {
+		t.Fatalf("analyze: %d\n%s", code, out)
+	}
+	code, out, errOut = shp(t, "optimize", "recommend", "--config", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("recommend: %d %s %s", code, out, errOut)
+	}
+	var recs []struct {
+		ID     int64
+		Status string
+		Change struct {
+			Kind    string
+			Columns []string
+		}
+		Trial *struct {
+			Speedup float64
+			Accept  bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &recs); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(recs) != 1 || recs[0].Change.Kind != "sort" || strings.Join(recs[0].Change.Columns, ",") != "customer_id" || recs[0].Trial == nil {
+		t.Fatalf("recommendations %s", out)
+	}
+	t.Logf("trial: %.1fx", recs[0].Trial.Speedup)
+	id := fmt.Sprint(recs[0].ID)
+	if !recs[0].Trial.Accept || recs[0].Status != "proposed" {
+		t.Fatalf("the sort was not shown to gain: %s", out)
+	}
+	before := q(`SELECT count(*), sum(quantity), min(order_id), max(order_id) FROM sales`)
+	code, out, errOut = shp(t, "optimize", "apply", id, "--config", dir, "--by", "ana")
+	if code != 0 || !strings.Contains(out, "applied by ana") {
+		t.Fatalf("apply: %d %s %s", code, out, errOut)
+	}
+	if after := q(`SELECT count(*), sum(quantity), min(order_id), max(order_id) FROM sales`); after != before {
+		t.Errorf("the rows changed: %s, before %s", after, before)
+	}
+	if first := q(`SELECT customer_id FROM sales LIMIT 1`); !strings.Contains(first, "C00000") {
+		t.Errorf("not sorted: %s", first)
+	}
+	if code, _, errOut := shp(t, "optimize", "apply", id, "--config", dir); code == 0 || !strings.Contains(errOut, "only a proposed") {
+		t.Errorf("a second apply: %d %s", code, errOut)
+	}
+	if code, _, _ := shp(t, "optimize", "revert", id, "--config", dir); code != ExitUsage {
+		t.Errorf("a revert without a reason: %d", code)
+	}
+	code, out, errOut = shp(t, "optimize", "revert", id, "--config", dir, "--reason", "load order wanted")
+	if code != 0 || !strings.Contains(out, "reverted by") {
+		t.Fatalf("revert: %d %s %s", code, out, errOut)
+	}
+	if first := q(`SELECT order_id FROM sales LIMIT 1`); !regexp.MustCompile(`(?m)^0$`).MatchString(first) {
+		t.Errorf("the load order is not back: %s", first)
+	}
+	code, out, _ = shp(t, "optimize", "list", "--config", dir)
+	if code != 0 || !strings.Contains(out, "#"+id+" reverted") {
+		t.Errorf("list: %d %s", code, out)
+	}
+}

@@ -1,0 +1,90 @@
+package metadata
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type queryStore interface {
+	AddOptimization(ctx context.Context, o Optimization) (int64, error)
+	GetOptimization(ctx context.Context, id int64) (Optimization, error)
+	ListOptimizations(ctx context.Context, table string) ([]Optimization, error)
+	DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error
+	RecordQuery(ctx context.Context, q QueryRecord) (int64, error)
+	ListQueries(ctx context.Context, since time.Time, limit int) ([]QueryRecord, error)
+	PruneQueries(ctx context.Context, before time.Time) (int64, error)
+}
+
+func TestQueryHistory(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		qs, ok := s.(queryStore)
+		if !ok {
+			t.Fatal("the store keeps no query history")
+		}
+		at := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+		for i, r := range []QueryRecord{
+			{At: at, Source: "user", Text: "SELECT 1", Fingerprint: "f1", Duration: 1500 * time.Microsecond, Rows: 1},
+			{At: at.Add(time.Minute), Source: "shp", Pipeline: "sales", RunID: "r1", Text: "INSERT ...", Fingerprint: "f2", Rows: 10, BytesScanned: 4096},
+			{At: at.Add(2 * time.Minute), Source: "import", Text: "SELECT * FROM t WHERE a = $1", Fingerprint: "f3", Calls: 42, Duration: time.Second},
+			{At: at.Add(3 * time.Minute), Source: "user", Text: "SELEC 1", Fingerprint: "f4", Error: "syntax error"},
+		} {
+			id, err := qs.RecordQuery(ctx, r)
+			mustNil(t, err)
+			if id != int64(i+1) {
+				t.Errorf("record %d has id %d", i, id)
+			}
+		}
+		if _, err := qs.RecordQuery(ctx, QueryRecord{Source: "user"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a record without text: %v", err)
+		}
+		all, err := qs.ListQueries(ctx, time.Time{}, 0)
+		mustNil(t, err)
+		if len(all) != 4 || all[0].Fingerprint != "f4" || all[0].Error != "syntax error" || all[3].Duration != 1500*time.Microsecond ||
+			all[1].Calls != 42 || all[2].BytesScanned != 4096 || all[2].Pipeline != "sales" || all[2].RunID != "r1" || all[3].Calls != 1 ||
+			!all[3].At.Equal(at) {
+			t.Errorf("records %+v", all)
+		}
+		recent, err := qs.ListQueries(ctx, at.Add(90*time.Second), 1)
+		mustNil(t, err)
+		if len(recent) != 1 || recent[0].Fingerprint != "f4" {
+			t.Errorf("the newest since 05:01:30: %+v", recent)
+		}
+		n, err := qs.PruneQueries(ctx, at.Add(90*time.Second))
+		mustNil(t, err)
+		if n != 2 {
+			t.Errorf("pruned %d", n)
+		}
+
+		// Optimizations: proposed, then applied once, then reverted.
+		id, err := qs.AddOptimization(ctx, Optimization{CreatedAt: at, Table: "sales", Rule: "cluster", Change: `{"kind":"sort"}`, Status: "proposed"})
+		mustNil(t, err)
+		_, err = qs.AddOptimization(ctx, Optimization{CreatedAt: at, Table: "events", Rule: "partition", Change: `{}`, Status: "declined", Reason: "no gain"})
+		mustNil(t, err)
+		if _, err := qs.AddOptimization(ctx, Optimization{Table: "x"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("an optimization without a rule: %v", err)
+		}
+		mustNil(t, qs.DecideOptimization(ctx, id, "proposed", "applied", "__before:10", "ana", "", at.Add(time.Hour)))
+		if err := qs.DecideOptimization(ctx, id, "proposed", "applied", "", "bo", "", at); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a second apply: %v", err)
+		}
+		if err := qs.DecideOptimization(ctx, 999, "proposed", "applied", "", "bo", "", at); !errors.Is(err, ErrNotFound) {
+			t.Errorf("an unknown optimization: %v", err)
+		}
+		o, err := qs.GetOptimization(ctx, id)
+		mustNil(t, err)
+		if o.Status != "applied" || o.Undo != "__before:10" || o.DecidedBy != "ana" || !o.DecidedAt.Equal(at.Add(time.Hour)) || o.Detail != "{}" {
+			t.Errorf("applied optimization %+v", o)
+		}
+		list, err := qs.ListOptimizations(ctx, "")
+		mustNil(t, err)
+		if len(list) != 2 || list[0].Table != "events" || list[0].Reason != "no gain" {
+			t.Errorf("optimizations %+v", list)
+		}
+		if list, err := qs.ListOptimizations(ctx, "sales"); err != nil || len(list) != 1 {
+			t.Errorf("optimizations of sales %+v %v", list, err)
+		}
+	})
+}

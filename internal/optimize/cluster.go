@@ -1,0 +1,94 @@
+package optimize
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// clusterRule clusters a table by up to four columns its queries filter
+// by equality, most filtered first: BigQuery CLUSTER BY; in DuckDB the
+// table is sorted by them (with a date column most queries filter by
+// range last), so that its zone maps skip the row groups a filter rules
+// out; in PostgreSQL a B-tree index on them (a BRIN index for a date
+// column filtered by range).
+type clusterRule struct{}
+
+func init() { Register(clusterRule{}) }
+
+func (clusterRule) Name() string { return "cluster" }
+
+// maxClusterColumns is BigQuery's limit, and enough for a sort.
+const maxClusterColumns = 4
+
+func (clusterRule) Recommend(in Input) []Recommendation {
+	u := in.Usage
+	cols := u.ranked(u.Equality, in.Options.ClusterShare)
+	var rangeCol string
+	for _, c := range u.ranked(u.Range, in.Options.PartitionShare) {
+		if isTemporal(in.Table.ColumnType(c)) {
+			rangeCol = c
+			break
+		}
+	}
+	evidence := func(cols []string) []string {
+		var ev []string
+		for _, c := range cols {
+			if n := u.Equality[c]; n > 0 {
+				ev = append(ev, fmt.Sprintf("%s of %d queries filter %s by equality", pct(u.Share(n)), u.Queries, c))
+			} else {
+				ev = append(ev, fmt.Sprintf("%s of %d queries filter %s by range", pct(u.Share(u.Range[c])), u.Queries, c))
+			}
+		}
+		return append(ev, fmt.Sprintf("the table has %d rows", in.Table.Rows))
+	}
+	switch in.Warehouse {
+	case "duckdb":
+		if rangeCol != "" && !slices.Contains(cols, rangeCol) {
+			cols = append(cols, rangeCol)
+		}
+		cols = cols[:min(len(cols), maxClusterColumns)]
+		if len(cols) == 0 || sameColumns(in.Table.Layout.SortedBy, cols) {
+			return nil
+		}
+		return []Recommendation{{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "sort", Columns: cols},
+			Evidence: evidence(cols),
+			Benefit:  "DuckDB's zone maps skip the row groups whose " + strings.Join(cols, ", ") + " cannot match a filter",
+			Risk:     "the table is rewritten in that order (a copy of it for a while); batches committed later are sorted the same way"}}
+	case "bigquery":
+		cols = cols[:min(len(cols), maxClusterColumns)]
+		if len(cols) == 0 || sameColumns(in.Table.Layout.ClusterBy, cols) {
+			return nil
+		}
+		return []Recommendation{{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "cluster", Columns: cols},
+			Evidence: evidence(cols),
+			Benefit:  "BigQuery reads only the blocks whose " + strings.Join(cols, ", ") + " can match a filter, and bills less",
+			Risk:     "clustering a table that exists rewrites it (a copy, billed as a query)"}}
+	case "postgres":
+		var out []Recommendation
+		if len(cols) > 0 && !hasIndex(in.Table.Layout, cols[:1]) {
+			c := cols[:min(len(cols), 2)]
+			out = append(out, Recommendation{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "index", Columns: c, Method: "btree"},
+				Evidence: evidence(c),
+				Benefit:  "an index scan instead of a sequential scan for selective filters on " + strings.Join(c, ", "),
+				Risk:     "writes maintain the index; it takes disk"})
+		}
+		if rangeCol != "" && !hasIndex(in.Table.Layout, []string{rangeCol}) {
+			out = append(out, Recommendation{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "index", Columns: []string{rangeCol}, Method: "brin"},
+				Evidence: evidence([]string{rangeCol}),
+				Benefit:  "a BRIN index lets range scans on " + rangeCol + " skip the blocks out of range (rows arrive in its order)",
+				Risk:     "a BRIN index helps only while rows stay in " + rangeCol + " order"})
+		}
+		return out
+	}
+	return nil
+}
+
+func hasIndex(l Layout, cols []string) bool {
+	for _, ix := range l.Indexes {
+		if sameColumns(ix, cols) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,146 @@
+package optimize
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RewriteTable writes a query with every reference to a table (by its
+// name, alone or as the last part of a qualified name) replaced by
+// another name, written as given; the rest of the text is kept as it is.
+// Column references qualified by the table's name follow it.
+func RewriteTable(sql, table, to string) string {
+	toks := tokenize(sql)
+	var b strings.Builder
+	last := 0
+	for i, t := range toks {
+		if !t.isIdent() || t.name() != table && !strings.EqualFold(t.text, table) || t.kind == tokQuoted && t.text != table {
+			continue
+		}
+		// A name after a dot is a column, or the table's last part; a
+		// table's qualifiers go with it.
+		start := t.pos
+		for j := i; j >= 2 && toks[j-1].text == "." && toks[j-2].isIdent(); j -= 2 {
+			start = toks[j-2].pos
+		}
+		// table.column: the table part only.
+		if i > 0 && toks[i-1].text == "." && start == t.pos {
+			continue
+		}
+		// A column of the same name: followed by an operator or a comma
+		// in a SELECT list would be ambiguous; a name is a table where a
+		// table may stand (after FROM, JOIN, INTO, UPDATE, a comma in a
+		// FROM list) or as a qualifier (followed by a dot).
+		prev := ""
+		for j := i - 1; j >= 0; j-- {
+			if toks[j].text == "." || toks[j].isIdent() && j < i && toks[j+1].text == "." {
+				continue
+			}
+			prev = toks[j].upper()
+			break
+		}
+		qualifier := i+1 < len(toks) && toks[i+1].text == "."
+		if !qualifier && prev != "FROM" && prev != "JOIN" && prev != "INTO" && prev != "UPDATE" && prev != "," && prev != "TABLE" {
+			continue
+		}
+		b.WriteString(sql[last:start])
+		b.WriteString(to)
+		last = t.end
+	}
+	b.WriteString(sql[last:])
+	return b.String()
+}
+
+// Engine is what the optimisation layer needs of a warehouse: a table's
+// size, columns and layout; a change tried on a copy with queries
+// replayed on both; a change applied, and undone.
+type Engine interface {
+	// Describe reads a table: rows, bytes, columns and layout.
+	Describe(ctx context.Context, table string) (Table, error)
+	// Trial copies the table with the change, runs each query on the
+	// table and on the copy (rewritten with RewriteTable), and drops the
+	// copy.
+	Trial(ctx context.Context, table string, change Change, queries []string) ([]Timing, error)
+	// Apply makes the change and returns what Revert needs to undo it.
+	Apply(ctx context.Context, table string, change Change) (undo string, err error)
+	// Revert undoes an applied change.
+	Revert(ctx context.Context, table, undo string) error
+}
+
+// Timing is one query replayed before and after a change.
+type Timing struct {
+	Query       string        `json:"query"`
+	Before      time.Duration `json:"before_ns"`
+	After       time.Duration `json:"after_ns"`
+	BytesBefore int64         `json:"bytes_before,omitempty"`
+	BytesAfter  int64         `json:"bytes_after,omitempty"`
+	Rows        int64         `json:"rows"`
+	SameResult  bool          `json:"same_result"`
+	ErrorAfter  string        `json:"error_after,omitempty"`
+	ErrorBefore string        `json:"error_before,omitempty"`
+}
+
+// Verdict is what a trial shows.
+type Verdict struct {
+	Timings []Timing `json:"timings"`
+	// Speedup is the replayed queries' time before over after.
+	Speedup float64 `json:"speedup"`
+	// Slowest is the worst ratio of after over before of one query.
+	Slowest float64 `json:"slowest"`
+	// Accept: faster by at least MinSpeedup in all, no query slower by
+	// more than MaxSlowdown, every result the same.
+	Accept bool   `json:"accept"`
+	Why    string `json:"why"`
+}
+
+// Trial thresholds.
+const (
+	// MinSpeedup is the gain a change must show on the replayed queries.
+	MinSpeedup = 1.2
+	// MaxSlowdown is how much slower one query may get.
+	MaxSlowdown = 1.1
+)
+
+// Judge reads a trial's timings.
+func Judge(ts []Timing) Verdict {
+	v := Verdict{Timings: ts}
+	var before, after time.Duration
+	for _, t := range ts {
+		if t.ErrorBefore != "" {
+			continue // a query that failed before says nothing
+		}
+		if t.ErrorAfter != "" || !t.SameResult {
+			v.Why = fmt.Sprintf("a replayed query gave another result after the change: %s", clipText(t.Query, 120))
+			return v
+		}
+		before += t.Before
+		after += t.After
+		if t.Before > 0 {
+			v.Slowest = max(v.Slowest, float64(t.After)/float64(t.Before))
+		}
+	}
+	if before == 0 || after == 0 {
+		v.Why = "no replayed query ran"
+		return v
+	}
+	v.Speedup = float64(before) / float64(after)
+	switch {
+	case v.Speedup < MinSpeedup:
+		v.Why = fmt.Sprintf("the replayed queries ran %.2fx as fast: below the %.1fx a change must gain", v.Speedup, MinSpeedup)
+	case v.Slowest > MaxSlowdown:
+		v.Why = fmt.Sprintf("one replayed query got %.2fx slower (at most %.1fx allowed)", v.Slowest, MaxSlowdown)
+	default:
+		v.Accept = true
+		v.Why = fmt.Sprintf("the replayed queries ran %.1fx as fast in all; the slowest one %.2fx its time", v.Speedup, v.Slowest)
+	}
+	return v
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

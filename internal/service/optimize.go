@@ -1,0 +1,356 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/optimize"
+)
+
+// OptimizeStore keeps the query history and the layout changes of the
+// optimisation layer.
+type OptimizeStore interface {
+	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
+	ListQueries(ctx context.Context, since time.Time, limit int) ([]metadata.QueryRecord, error)
+	AddOptimization(ctx context.Context, o metadata.Optimization) (int64, error)
+	GetOptimization(ctx context.Context, id int64) (metadata.Optimization, error)
+	ListOptimizations(ctx context.Context, table string) ([]metadata.Optimization, error)
+	DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error
+}
+
+// Statuses of a layout change.
+const (
+	OptProposed = "proposed"
+	OptDeclined = "declined"
+	OptApplied  = "applied"
+	OptReverted = "reverted"
+)
+
+func (s *Service) optimizeStore() (OptimizeStore, error) {
+	os, ok := s.Store.(OptimizeStore)
+	if !ok {
+		return nil, fmt.Errorf("optimize: %w: the metadata store keeps no query history", ErrUnavailable)
+	}
+	return os, nil
+}
+
+func (s *Service) engine() (optimize.Engine, error) {
+	e, ok := s.Warehouse.(optimize.Engine)
+	if !ok || s.Warehouse == nil {
+		return nil, fmt.Errorf("optimize: %w: the warehouse is not open here, or does not take layout changes", ErrUnavailable)
+	}
+	return e, nil
+}
+
+// RecordQuery keeps one query run against the warehouse in the history
+// the optimisation layer reads.
+func (s *Service) RecordQuery(ctx context.Context, r optimize.Record) error {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return err
+	}
+	if r.Fingerprint == "" {
+		r.Fingerprint = optimize.Fingerprint(r.Text)
+	}
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	_, err = st.RecordQuery(ctx, metadata.QueryRecord{At: r.At, Source: r.Source, Pipeline: r.Pipeline, RunID: r.RunID, Text: r.Text,
+		Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error})
+	return err
+}
+
+// historyLimit bounds the records a workload reads.
+const historyLimit = 100_000
+
+// Workload sums up the queries recorded since a time (all when zero), by
+// table.
+func (s *Service) Workload(ctx context.Context, since time.Time) (map[string]*optimize.Usage, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.ListQueries(ctx, since, historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]optimize.Record, len(recs))
+	for i, r := range recs {
+		out[i] = optimize.Record{ID: r.ID, At: r.At, Source: r.Source, Pipeline: r.Pipeline, RunID: r.RunID, Text: r.Text,
+			Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error}
+	}
+	return optimize.Summarize(out), nil
+}
+
+// OptimizationView is a layout change as the CLI and the API show it.
+type OptimizationView struct {
+	ID        int64             `json:"id"`
+	Table     string            `json:"table"`
+	Rule      string            `json:"rule"`
+	Change    optimize.Change   `json:"change"`
+	Status    string            `json:"status"`
+	Evidence  []string          `json:"evidence"`
+	Benefit   string            `json:"benefit"`
+	Risk      string            `json:"risk"`
+	Trial     *optimize.Verdict `json:"trial,omitempty"`
+	Reason    string            `json:"reason,omitempty"`
+	DecidedBy string            `json:"decided_by,omitempty"`
+	DecidedAt *time.Time        `json:"decided_at,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+}
+
+// optDetail is what an optimization's detail column holds.
+type optDetail struct {
+	Recommendation optimize.Recommendation `json:"recommendation"`
+	Trial          *optimize.Verdict       `json:"trial,omitempty"`
+}
+
+func optimizationView(o metadata.Optimization) OptimizationView {
+	v := OptimizationView{ID: o.ID, Table: o.Table, Rule: o.Rule, Status: o.Status, Reason: o.Reason, DecidedBy: o.DecidedBy,
+		DecidedAt: timePtr(o.DecidedAt), CreatedAt: o.CreatedAt.UTC(), Evidence: []string{}}
+	_ = json.Unmarshal([]byte(o.Change), &v.Change)
+	var d optDetail
+	if json.Unmarshal([]byte(o.Detail), &d) == nil {
+		v.Evidence, v.Benefit, v.Risk, v.Trial = d.Recommendation.Evidence, d.Recommendation.Benefit, d.Recommendation.Risk, d.Trial
+		if v.Evidence == nil {
+			v.Evidence = []string{}
+		}
+	}
+	return v
+}
+
+// replayed is how many of a table's slowest query shapes a trial runs.
+const replayed = 10
+
+// RecommendOptimizations runs the rules over the workload recorded since
+// a time, for every pipeline target it reads (or the one table named),
+// and tries each recommendation on a copy of the table with the slowest
+// recorded queries replayed on both layouts. A change whose trial shows
+// the gain is recorded proposed, with the figures as evidence; one whose
+// trial does not is recorded declined with why. A warehouse that cannot
+// try a change (nothing to copy to here) records it proposed, untried.
+func (s *Service) RecommendOptimizations(ctx context.Context, table string, since time.Time) ([]OptimizationView, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return nil, err
+	}
+	eng, err := s.engine()
+	if err != nil {
+		return nil, err
+	}
+	work, err := s.Workload(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	targets := map[string]bool{}
+	for _, name := range s.Project.PipelineNames() {
+		if p, ok := s.Project.Pipeline(name); ok {
+			targets[strings.ToLower(p.Target)] = true
+		}
+	}
+	if table != "" && !targets[strings.ToLower(table)] {
+		return nil, invalid("table", "%q is not the target of a pipeline", table)
+	}
+	var names []string
+	for name := range work {
+		if targets[strings.ToLower(name)] && (table == "" || strings.EqualFold(name, table)) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	out := []OptimizationView{}
+	for _, name := range names {
+		t, err := eng.Describe(ctx, name)
+		if err != nil {
+			return out, err
+		}
+		t.Layout = s.appliedLayout(ctx, st, name)
+		u := work[name]
+		oc := s.Project.Config.Optimization
+		opts := optimize.Options{MinRows: int64(oc.MinRows), MinQueries: int64(oc.MinQueries), PartitionShare: oc.PartitionShare,
+			ClusterShare: oc.ClusterShare}
+		for _, rec := range optimize.Recommend(optimize.Input{Table: t, Usage: *u, Warehouse: s.Project.Config.Warehouse.Type, Options: opts}) {
+			d := optDetail{Recommendation: rec}
+			status, reason := OptProposed, "untried"
+			if queries := replayQueries(*u); len(queries) > 0 {
+				ts, err := eng.Trial(ctx, name, rec.Change, queries)
+				if err != nil {
+					return out, err
+				}
+				v := optimize.Judge(ts)
+				d.Trial = &v
+				reason = v.Why
+				if !v.Accept {
+					status = OptDeclined
+				}
+			}
+			change, _ := json.Marshal(rec.Change)
+			detail, _ := json.Marshal(d)
+			id, err := st.AddOptimization(ctx, metadata.Optimization{CreatedAt: s.now(), Table: name, Rule: rec.Rule, Change: string(change),
+				Detail: string(detail), Status: status, Reason: reason})
+			if err != nil {
+				return out, err
+			}
+			o, err := st.GetOptimization(ctx, id)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, optimizationView(o))
+		}
+	}
+	return out, nil
+}
+
+// replayQueries are the examples of a table's slowest read shapes.
+func replayQueries(u optimize.Usage) []string {
+	var out []string
+	for _, sh := range u.Top {
+		if len(out) == replayed {
+			break
+		}
+		if sh.Query.Statement == "SELECT" || sh.Query.Statement == "WITH" {
+			out = append(out, sh.Example.Text)
+		}
+	}
+	return out
+}
+
+// appliedLayout is the layout the applied changes gave a table.
+func (s *Service) appliedLayout(ctx context.Context, st OptimizeStore, table string) optimize.Layout {
+	var l optimize.Layout
+	os, err := st.ListOptimizations(ctx, table)
+	if err != nil {
+		return l
+	}
+	for _, o := range os { // newest first: the newest applied sort counts
+		if o.Status != OptApplied {
+			continue
+		}
+		var c optimize.Change
+		if json.Unmarshal([]byte(o.Change), &c) != nil {
+			continue
+		}
+		switch c.Kind {
+		case "sort":
+			if l.SortedBy == nil {
+				l.SortedBy = c.Columns
+			}
+		case "cluster":
+			if l.ClusterBy == nil {
+				l.ClusterBy = c.Columns
+			}
+		case "partition":
+			if l.PartitionBy == "" {
+				l.PartitionBy = c.Columns[0]
+			}
+		case "index":
+			l.Indexes = append(l.Indexes, c.Columns)
+		}
+	}
+	return l
+}
+
+// Optimizations lists the recorded layout changes, newest first.
+func (s *Service) Optimizations(ctx context.Context, table string) ([]OptimizationView, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return nil, err
+	}
+	os, err := st.ListOptimizations(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	out := []OptimizationView{}
+	for _, o := range os {
+		out = append(out, optimizationView(o))
+	}
+	return out, nil
+}
+
+// ApplyOptimization makes a proposed change (a declined one too, when a
+// person decides so) and records who did; its undo is kept for
+// RevertOptimization.
+func (s *Service) ApplyOptimization(ctx context.Context, id int64, by string) (OptimizationView, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	eng, err := s.engine()
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	o, err := st.GetOptimization(ctx, id)
+	if err != nil {
+		return OptimizationView{}, notFound(err)
+	}
+	if o.Status != OptProposed && o.Status != OptDeclined {
+		return OptimizationView{}, fmt.Errorf("%w: optimization #%d is %s: only a proposed (or declined) one is applied", ErrConflict, id, o.Status)
+	}
+	var c optimize.Change
+	if err := json.Unmarshal([]byte(o.Change), &c); err != nil {
+		return OptimizationView{}, fmt.Errorf("optimization #%d: read its change: %w", id, err)
+	}
+	undo, err := eng.Apply(ctx, o.Table, c)
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	if err := st.DecideOptimization(ctx, id, o.Status, OptApplied, undo, by, "", s.now()); err != nil {
+		// Applied, but not recorded: undo it, so that the record stays true.
+		if rerr := eng.Revert(context.WithoutCancel(ctx), o.Table, undo); rerr != nil {
+			return OptimizationView{}, errors.Join(err, rerr)
+		}
+		return OptimizationView{}, conflictOf(err)
+	}
+	return s.optimization(ctx, st, id)
+}
+
+// RevertOptimization undoes an applied change, with a reason.
+func (s *Service) RevertOptimization(ctx context.Context, id int64, by, reason string) (OptimizationView, error) {
+	if strings.TrimSpace(reason) == "" {
+		return OptimizationView{}, invalid("reason", "a revert needs a reason")
+	}
+	st, err := s.optimizeStore()
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	eng, err := s.engine()
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	o, err := st.GetOptimization(ctx, id)
+	if err != nil {
+		return OptimizationView{}, notFound(err)
+	}
+	if o.Status != OptApplied {
+		return OptimizationView{}, fmt.Errorf("%w: optimization #%d is %s: only an applied one is reverted", ErrConflict, id, o.Status)
+	}
+	if err := eng.Revert(ctx, o.Table, o.Undo); err != nil {
+		return OptimizationView{}, err
+	}
+	if err := st.DecideOptimization(ctx, id, OptApplied, OptReverted, "", by, reason, s.now()); err != nil {
+		return OptimizationView{}, conflictOf(err)
+	}
+	return s.optimization(ctx, st, id)
+}
+
+func (s *Service) optimization(ctx context.Context, st OptimizeStore, id int64) (OptimizationView, error) {
+	o, err := st.GetOptimization(ctx, id)
+	if err != nil {
+		return OptimizationView{}, notFound(err)
+	}
+	return optimizationView(o), nil
+}
+
+// conflictOf maps a decision another made first to ErrConflict.
+func conflictOf(err error) error {
+	if errors.Is(err, metadata.ErrInvalid) {
+		return fmt.Errorf("%w: %w", ErrConflict, err)
+	}
+	return err
+}

@@ -1,0 +1,257 @@
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/optimize"
+)
+
+var _ optimize.Engine = (*Warehouse)(nil)
+
+// Names of the tables the optimisation layer makes beside a target.
+const (
+	trialPrefix  = "__shp_trial_"
+	sortedPrefix = "__shp_sorted_"
+	beforePrefix = "__shp_before_"
+)
+
+// replays is how many times a trial runs each query on each layout; the
+// fastest run counts.
+const replays = 3
+
+// Describe implements optimize.Engine: the table's row count and columns.
+// DuckDB keeps no sort order in its catalog: the layout is what the
+// optimisation layer applied (its record says).
+func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table, error) {
+	sch, err := w.TargetSchema(ctx, table)
+	if err != nil {
+		return optimize.Table{}, err
+	}
+	if len(sch) == 0 {
+		return optimize.Table{}, fmt.Errorf("duckdb: describe %s: no such table", table)
+	}
+	t := optimize.Table{Name: table}
+	rows, err := w.db.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND lower(table_name) = lower(?) ORDER BY ordinal_position`, table)
+	if err != nil {
+		return t, fmt.Errorf("duckdb: describe %s: %w", table, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c optimize.Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			return t, fmt.Errorf("duckdb: describe %s: %w", table, err)
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	if err := rows.Err(); err != nil {
+		return t, fmt.Errorf("duckdb: describe %s: %w", table, err)
+	}
+	if err := w.db.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified("main", table)).Scan(&t.Rows); err != nil {
+		return t, fmt.Errorf("duckdb: count %s: %w", table, err)
+	}
+	if err := w.db.QueryRowContext(ctx, `SELECT coalesce(sum(compressed_size), 0) FROM pragma_storage_info(?)`, table).Scan(&t.Bytes); err != nil {
+		t.Bytes = 0 // an estimate only; a table being written may not say
+	}
+	return t, nil
+}
+
+// sortedCopy is the statement that copies a table sorted by columns.
+func sortedCopy(into, table string, cols []string) string {
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = ident(c)
+	}
+	return "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table) + " ORDER BY " + strings.Join(keys, ", ")
+}
+
+func checkChange(c optimize.Change) error {
+	if c.Kind != "sort" || len(c.Columns) == 0 {
+		return fmt.Errorf("duckdb: %s is not a change DuckDB makes (it sorts tables; it has no partitions, clusters or indexes to add)", c)
+	}
+	return nil
+}
+
+// Trial implements optimize.Engine: a sorted copy of the table, each
+// query run on both (the fastest of three runs), the results compared
+// (row count and an order-independent checksum), the copy dropped.
+func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Change, queries []string) ([]optimize.Timing, error) {
+	if err := checkChange(change); err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	trial := trialPrefix + table
+	if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified("main", trial)); err != nil {
+		return nil, fmt.Errorf("duckdb: trial of %s: %w", table, err)
+	}
+	if _, err := w.conn.ExecContext(ctx, sortedCopy(trial, table, change.Columns)); err != nil {
+		return nil, fmt.Errorf("duckdb: trial of %s: copy it sorted: %w", table, err)
+	}
+	defer w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+qualified("main", trial))
+	var out []optimize.Timing
+	for _, q := range queries {
+		t := optimize.Timing{Query: q}
+		before, rows, sum, err := w.timeQuery(ctx, q)
+		if err != nil {
+			t.ErrorBefore = err.Error()
+			out = append(out, t)
+			continue
+		}
+		after, rows2, sum2, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified("main", trial)))
+		if err != nil {
+			t.ErrorAfter = err.Error()
+		}
+		t.Before, t.After, t.Rows, t.SameResult = before, after, rows, err == nil && rows == rows2 && sum == sum2
+		out = append(out, t)
+	}
+	return out, ctx.Err()
+}
+
+// timeQuery runs a query replays times and returns its fastest time, the
+// rows of the result and their checksum (a sum of row hashes: the order
+// of the rows does not count).
+func (w *Warehouse) timeQuery(ctx context.Context, q string) (best time.Duration, n int64, sum uint64, err error) {
+	for i := range replays {
+		start := time.Now()
+		rows, err := w.conn.QueryContext(ctx, q)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		cols, _ := rows.Columns()
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for j := range vals {
+			ptrs[j] = &vals[j]
+		}
+		var count int64
+		var s uint64
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				rows.Close()
+				return 0, 0, 0, err
+			}
+			count++
+			h := fnv.New64a()
+			for _, v := range vals {
+				fmt.Fprintf(h, "%v\x00", v)
+			}
+			s += h.Sum64()
+		}
+		err = errors.Join(rows.Err(), rows.Close())
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		d := time.Since(start)
+		if i == 0 || d < best {
+			best = d
+		}
+		n, sum = count, s
+	}
+	return best, n, sum, nil
+}
+
+// Apply implements optimize.Engine: the table is rewritten sorted, in one
+// transaction, and the table as it was kept beside it for Revert (the
+// undo names it with its row count).
+func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Change) (string, error) {
+	if err := checkChange(change); err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	before := beforePrefix + table + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	sorted := sortedPrefix + table
+	var rows int64
+	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified("main", table)).Scan(&rows); err != nil {
+			return err
+		}
+		for _, stmt := range []string{
+			sortedCopy(sorted, table, change.Columns),
+			"ALTER TABLE " + qualified("main", table) + " RENAME TO " + ident(before),
+			"ALTER TABLE " + qualified("main", sorted) + " RENAME TO " + ident(table),
+		} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("duckdb: sort %s by %s: %w", table, strings.Join(change.Columns, ", "), err)
+	}
+	return before + ":" + strconv.FormatInt(rows, 10), nil
+}
+
+// ErrChangedSince is returned by Revert when the table's rows changed
+// after the change was applied: restoring the table as it was would lose
+// them.
+var ErrChangedSince = errors.New("the table changed since the change was applied")
+
+// Revert implements optimize.Engine: the table as it was before Apply
+// takes its place again, when the table still holds the same rows (a
+// sort changes no row; a commit since would be lost). The sorted table
+// is dropped.
+func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
+	before, count, ok := strings.Cut(undo, ":")
+	want, err := strconv.ParseInt(count, 10, 64)
+	if !ok || err != nil || !strings.HasPrefix(before, beforePrefix) {
+		return fmt.Errorf("duckdb: revert the layout of %s: %q is not what Apply returned", table, undo)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err = w.inTx(ctx, func(tx *sql.Tx) error {
+		var now, was int64
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified("main", table)).Scan(&now); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified("main", before)).Scan(&was); err != nil {
+			return err
+		}
+		if now != want || was != want {
+			return fmt.Errorf("%w: %d rows now, %d when it was sorted", ErrChangedSince, now, want)
+		}
+		// The same rows, both ways: nothing in one that is not in the other.
+		var diff int64
+		q := "SELECT count(*) FROM (SELECT * FROM " + qualified("main", table) + " EXCEPT ALL SELECT * FROM " + qualified("main", before) + ")"
+		if err := tx.QueryRowContext(ctx, q).Scan(&diff); err != nil {
+			return err
+		}
+		if diff != 0 {
+			return fmt.Errorf("%w: %d rows differ", ErrChangedSince, diff)
+		}
+		for _, stmt := range []string{
+			"DROP TABLE " + qualified("main", table),
+			"ALTER TABLE " + qualified("main", before) + " RENAME TO " + ident(table),
+		} {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("duckdb: revert the layout of %s: %w", table, err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction of the data-plane connection (mu held).
+func (w *Warehouse) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := w.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, tx.Rollback())
+	}
+	return tx.Commit()
+}

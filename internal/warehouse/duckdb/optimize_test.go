@@ -1,0 +1,122 @@
+package duckdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/shp-dev/shp/internal/optimize"
+)
+
+// events makes a table of n rows in load order (by day), whose customer
+// column is spread over every row group: a filter on it reads them all
+// until the table is sorted by it.
+func events(t *testing.T, w *Warehouse, n int) {
+	t.Helper()
+	_, err := w.db.ExecContext(context.Background(), fmt.Sprintf(`CREATE TABLE events AS
+		SELECT i AS id, DATE '2026-01-01' + CAST(i * 365 // %d AS INTEGER) AS day,
+		       'C' || lpad(CAST((i * 7919) %% 5000 AS VARCHAR), 5, '0') AS customer,
+		       (i %% 97) * 1.5 AS amount
+		FROM range(%d) t(i)`, n, n))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOptimizeDescribeTrialApplyRevert(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	events(t, w, 1_000_000)
+
+	tab, err := w.Describe(ctx, "events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.Rows != 1_000_000 || len(tab.Columns) != 4 || tab.ColumnType("day") != "DATE" || tab.ColumnType("customer") != "VARCHAR" {
+		t.Fatalf("described %+v", tab)
+	}
+	if _, err := w.Describe(ctx, "nothing"); err == nil {
+		t.Error("a table that is not there was described")
+	}
+
+	sortBy := optimize.Change{Kind: "sort", Columns: []string{"customer"}}
+	queries := []string{
+		`SELECT count(*), sum(amount) FROM events WHERE customer = 'C00042'`,
+		`SELECT day, sum(amount) FROM events WHERE customer IN ('C00007', 'C01234') GROUP BY day`,
+		`SELECT count(*) FROM main.events e WHERE e.customer = 'C04999' AND e.day >= DATE '2026-06-01'`,
+		`SELECT * FROM events WHERE no_such_column = 1`,
+	}
+	ts, err := w.Trial(ctx, "events", sortBy, queries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 4 || ts[3].ErrorBefore == "" {
+		t.Fatalf("timings %+v", ts)
+	}
+	for _, tm := range ts[:3] {
+		if !tm.SameResult || tm.Rows == 0 || tm.Before <= 0 || tm.After <= 0 {
+			t.Errorf("replayed %s: %+v", tm.Query, tm)
+		}
+	}
+	v := optimize.Judge(ts)
+	t.Logf("trial: %s", v.Why)
+	var left int
+	if err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__shp_trial_%'`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("the trial left %d tables (%v)", left, err)
+	}
+	if _, err := w.Trial(ctx, "events", optimize.Change{Kind: "partition", Columns: []string{"day"}}, queries); err == nil ||
+		!strings.Contains(err.Error(), "not a change DuckDB makes") {
+		t.Errorf("a partition on DuckDB: %v", err)
+	}
+
+	sum := func() (n int64, s float64) {
+		if err := w.db.QueryRowContext(ctx, `SELECT count(*), sum(amount) FROM events`).Scan(&n, &s); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	n0, s0 := sum()
+	undo, err := w.Apply(ctx, "events", sortBy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, s := sum(); n != n0 || s != s0 {
+		t.Fatalf("after sorting: %d rows, sum %v; before %d, %v", n, s, n0, s0)
+	}
+	// Sorted: the first rows are the first customer's.
+	var first string
+	if err := w.db.QueryRowContext(ctx, `SELECT customer FROM events LIMIT 1`).Scan(&first); err != nil || first != "C00000" {
+		t.Errorf("the first row's customer after sorting: %q %v", first, err)
+	}
+	if err := w.Revert(ctx, "events", "nonsense"); err == nil {
+		t.Error("a revert with a made-up undo")
+	}
+	if err := w.Revert(ctx, "events", undo); err != nil {
+		t.Fatal(err)
+	}
+	if n, s := sum(); n != n0 || s != s0 {
+		t.Fatalf("after reverting: %d rows, sum %v", n, s)
+	}
+	var id int64
+	if err := w.db.QueryRowContext(ctx, `SELECT id FROM events LIMIT 1`).Scan(&id); err != nil || id != 0 {
+		t.Errorf("the first row after reverting: %d %v (want the load order back)", id, err)
+	}
+
+	// A commit after the sort: reverting would lose its rows, so it is
+	// refused and the table stays.
+	undo, err = w.Apply(ctx, "events", sortBy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.db.ExecContext(ctx, `INSERT INTO events VALUES (-1, DATE '2027-01-01', 'C99999', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Revert(ctx, "events", undo); !errors.Is(err, ErrChangedSince) {
+		t.Errorf("a revert after a commit: %v", err)
+	}
+	if n, _ := sum(); n != n0+1 {
+		t.Errorf("after the refused revert: %d rows", n)
+	}
+}
