@@ -159,7 +159,7 @@ func newOptimizeCmd(e *env) *cobra.Command {
 	}
 	apply := decide("apply ID", "Make a recorded change (the table as it was is kept for revert)",
 		func(svc *service.Service, cmd *cobra.Command, id int64) (service.OptimizationView, error) {
-			return svc.ApplyOptimization(cmd.Context(), id, by)
+			return svc.ApplyOptimization(cmd.Context(), id, by, reason)
 		})
 	revert := decide("revert ID --reason R", "Undo an applied change, saying why",
 		func(svc *service.Service, cmd *cobra.Command, id int64) (service.OptimizationView, error) {
@@ -169,6 +169,7 @@ func newOptimizeCmd(e *env) *cobra.Command {
 			return svc.RevertOptimization(cmd.Context(), id, by, reason)
 		})
 	revert.Flags().StringVar(&reason, "reason", "", "why")
+	apply.Flags().StringVar(&reason, "reason", "", "why (optional)")
 	cmd.AddCommand(analyze, recommend, list, apply, revert)
 	return cmd
 }

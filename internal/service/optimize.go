@@ -274,9 +274,9 @@ func (s *Service) Optimizations(ctx context.Context, table string) ([]Optimizati
 }
 
 // ApplyOptimization makes a proposed change (a declined one too, when a
-// person decides so) and records who did; its undo is kept for
+// person decides so) and records who did and why; its undo is kept for
 // RevertOptimization.
-func (s *Service) ApplyOptimization(ctx context.Context, id int64, by string) (OptimizationView, error) {
+func (s *Service) ApplyOptimization(ctx context.Context, id int64, by, reason string) (OptimizationView, error) {
 	st, err := s.optimizeStore()
 	if err != nil {
 		return OptimizationView{}, err
@@ -300,7 +300,7 @@ func (s *Service) ApplyOptimization(ctx context.Context, id int64, by string) (O
 	if err != nil {
 		return OptimizationView{}, err
 	}
-	if err := st.DecideOptimization(ctx, id, o.Status, OptApplied, undo, by, "", s.now()); err != nil {
+	if err := st.DecideOptimization(ctx, id, o.Status, OptApplied, undo, by, reason, s.now()); err != nil {
 		// Applied, but not recorded: undo it, so that the record stays true.
 		if rerr := eng.Revert(context.WithoutCancel(ctx), o.Table, undo); rerr != nil {
 			return OptimizationView{}, errors.Join(err, rerr)

@@ -637,20 +637,29 @@ func doneText(r *http.Request) string {
 	case id != "" && (done == "approve" || done == "reject" || done == "resolve" || done == "revert"):
 		past := map[string]string{"approve": "approved", "reject": "rejected", "resolve": "resolved", "revert": "reverted"}[done]
 		return "Action #" + id + " " + past + "."
+	case (done == "apply-optimization" || done == "revert-optimization") && validID(r.FormValue("optimization")):
+		return "Optimization #" + r.FormValue("optimization") + " " + map[string]string{"apply-optimization": "applied", "revert-optimization": "reverted"}[done] + "."
 	case done == "ack" && incidentID.MatchString(r.FormValue("incident")):
 		return "Incident " + r.FormValue("incident") + " acknowledged."
 	}
 	return ""
 }
 
+func validID(s string) bool {
+	_, err := strconv.ParseInt(s, 10, 64)
+	return err == nil
+}
+
 // incidentID is what an incident's id looks like.
 var incidentID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 type performanceData struct {
-	Throughput chart
-	Stages     []chart
-	Slowest    []service.RunView
-	Costs      []costRow
+	Throughput      chart
+	Stages          []chart
+	Slowest         []service.RunView
+	Costs           []costRow
+	Recommendations []service.OptimizationView
+	Flash           string
 }
 
 type costRow struct {
@@ -702,7 +711,37 @@ func (u *UI) performancePage(w http.ResponseWriter, r *http.Request) {
 		d.Costs = append(d.Costs, costRow{name, c.Jobs, c.BytesProcessed, c.BytesBilled, c.SlotMillis})
 	}
 	slices.SortFunc(d.Costs, func(a, b costRow) int { return strings.Compare(a.Pipeline, b.Pipeline) })
+	if d.Recommendations, err = u.Service.Optimizations(r.Context(), ""); err != nil && !errors.Is(err, service.ErrUnavailable) {
+		u.fail(w, r, err)
+		return
+	}
+	d.Flash = doneText(r)
 	u.render(w, r, http.StatusOK, "performance", "Performance", d)
+}
+
+// optimization applies or reverts a recorded layout change.
+func (u *UI) optimization(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		u.errorPage(w, r, http.StatusNotFound, "There is no optimization "+strconv.Quote(r.PathValue("id"))+".")
+		return
+	}
+	by := sessionFrom(r.Context()).Principal.Name
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	switch op := r.PathValue("op"); op {
+	case "apply":
+		_, err = u.Service.ApplyOptimization(r.Context(), id, by, reason)
+	case "revert":
+		_, err = u.Service.RevertOptimization(r.Context(), id, by, reason)
+	default:
+		u.errorPage(w, r, http.StatusNotFound, "Optimizations are applied or reverted; not "+strconv.Quote(op)+".")
+		return
+	}
+	if err != nil {
+		u.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/performance?done=%s-optimization&optimization=%d", r.PathValue("op"), id), http.StatusSeeOther)
 }
 
 type alertsData struct {

@@ -138,6 +138,7 @@ func (u *UI) init() {
 	mux.Handle("GET /healing", u.view(u.healingPage))
 	mux.Handle("POST /healing/actions/{id}/{decision}", u.form(service.Operator, u.decide))
 	mux.Handle("GET /performance", u.view(u.performancePage))
+	mux.Handle("POST /optimization/{id}/{op}", u.form(service.Operator, u.optimization))
 	mux.Handle("GET /alerts", u.view(u.alertsPage))
 	mux.Handle("POST /incidents/{id}/ack", u.form(service.Operator, u.ack))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

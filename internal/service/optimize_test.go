@@ -1,0 +1,145 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/warehouse"
+)
+
+// engineWarehouse is a warehouse that takes layout changes: it times a
+// query after a change at a tenth of before (or as before, slower).
+type engineWarehouse struct {
+	warehouse.Warehouse
+	rows     int64
+	slower   bool
+	applied  []string
+	reverted []string
+	failApply, failRevert error
+}
+
+func (w *engineWarehouse) Describe(_ context.Context, table string) (optimize.Table, error) {
+	return optimize.Table{Name: table, Rows: w.rows, Columns: []optimize.Column{{Name: "id", Type: "BIGINT"}, {Name: "region", Type: "VARCHAR"}, {Name: "day", Type: "DATE"}}}, nil
+}
+
+func (w *engineWarehouse) Trial(_ context.Context, table string, c optimize.Change, queries []string) ([]optimize.Timing, error) {
+	var out []optimize.Timing
+	for _, q := range queries {
+		after := 10 * time.Millisecond
+		if w.slower {
+			after = 200 * time.Millisecond
+		}
+		out = append(out, optimize.Timing{Query: q, Before: 100 * time.Millisecond, After: after, Rows: 1, SameResult: true})
+	}
+	return out, nil
+}
+
+func (w *engineWarehouse) Apply(_ context.Context, table string, c optimize.Change) (string, error) {
+	if w.failApply != nil {
+		return "", w.failApply
+	}
+	w.applied = append(w.applied, table+":"+c.String())
+	return "undo-" + table, nil
+}
+
+func (w *engineWarehouse) Revert(_ context.Context, table, undo string) error {
+	if w.failRevert != nil {
+		return w.failRevert
+	}
+	w.reverted = append(w.reverted, table+":"+undo)
+	return nil
+}
+
+func TestOptimizations(t *testing.T) {
+	f := newFixture(t, nil)
+	w := &engineWarehouse{rows: 5_000_000}
+	// Without a warehouse, or a store of queries, nothing to recommend.
+	if _, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{}); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("without a warehouse: %v", err)
+	}
+	f.svc.Warehouse = w
+	target := f.svc.Project.Config.Pipelines["orders"].Target
+	for i := range 10 {
+		f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: fmt.Sprintf("SELECT * FROM %s WHERE region = 'R%d'", target, i),
+			Duration: 100 * time.Millisecond, Rows: 3}))
+	}
+	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT * FROM not_a_target WHERE region = 'x'"}))
+	work, err := f.svc.Workload(f.ctx, time.Time{})
+	f.must(err)
+	if u := work[target]; u == nil || u.Queries != 10 || u.Equality["region"] != 10 {
+		t.Fatalf("workload %+v", work)
+	}
+	if _, err := f.svc.RecommendOptimizations(f.ctx, "not_a_target", time.Time{}); err == nil || !strings.Contains(err.Error(), "not the target") {
+		t.Errorf("a table that is no target: %v", err)
+	}
+	recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if len(recs) != 1 || recs[0].Status != OptProposed || recs[0].Change.Kind != "sort" || recs[0].Trial == nil || !recs[0].Trial.Accept ||
+		recs[0].Trial.Speedup < 9 || len(recs[0].Evidence) == 0 || recs[0].Table != target {
+		t.Fatalf("recommendations %+v", recs)
+	}
+	id := recs[0].ID
+
+	// Applied, once; then reverted, with a reason.
+	if _, err := f.svc.RevertOptimization(f.ctx, id, "ana", "why"); !errors.Is(err, ErrConflict) {
+		t.Errorf("a revert of a proposal: %v", err)
+	}
+	v, err := f.svc.ApplyOptimization(f.ctx, id, "ana", "")
+	f.must(err)
+	if v.Status != OptApplied || v.DecidedBy != "ana" || len(w.applied) != 1 {
+		t.Errorf("applied %+v %v", v, w.applied)
+	}
+	if _, err := f.svc.ApplyOptimization(f.ctx, id, "bo", ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second apply: %v", err)
+	}
+	// The applied sort is the table's layout now: nothing more to do.
+	again, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if len(again) != 0 {
+		t.Errorf("recommended again on the sorted table: %+v", again)
+	}
+	if _, err := f.svc.RevertOptimization(f.ctx, id, "ana", " "); err == nil {
+		t.Error("a revert without a reason")
+	}
+	w.failRevert = errors.New("rows changed")
+	if _, err := f.svc.RevertOptimization(f.ctx, id, "ana", "load order"); err == nil {
+		t.Error("a failed revert was recorded")
+	}
+	w.failRevert = nil
+	v, err = f.svc.RevertOptimization(f.ctx, id, "ana", "load order")
+	f.must(err)
+	if v.Status != OptReverted || v.Reason != "load order" || len(w.reverted) != 1 || w.reverted[0] != target+":undo-"+target {
+		t.Errorf("reverted %+v %v", v, w.reverted)
+	}
+
+	// A change whose trial shows no gain is declined, with why.
+	w.slower = true
+	recs, err = f.svc.RecommendOptimizations(f.ctx, target, time.Time{})
+	f.must(err)
+	if len(recs) != 1 || recs[0].Status != OptDeclined || !strings.Contains(recs[0].Reason, "below") {
+		t.Fatalf("a change that does not gain: %+v", recs)
+	}
+	w.failApply = errors.New("disk full")
+	if _, err := f.svc.ApplyOptimization(f.ctx, recs[0].ID, "ana", "try it"); err == nil {
+		t.Error("a failed apply")
+	}
+	all, err := f.svc.Optimizations(f.ctx, "")
+	f.must(err)
+	if len(all) != 2 || all[0].Status != OptDeclined || all[1].Status != OptReverted {
+		t.Errorf("optimizations %+v", all)
+	}
+	if _, err := f.svc.ApplyOptimization(f.ctx, 999, "ana", ""); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an unknown optimization: %v", err)
+	}
+
+	// A small table gets nothing.
+	w.rows, w.slower = 1000, false
+	if recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{}); err != nil || len(recs) != 0 {
+		t.Errorf("a small table: %+v %v", recs, err)
+	}
+}
