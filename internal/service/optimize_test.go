@@ -16,10 +16,10 @@ import (
 // query after a change at a tenth of before (or as before, slower).
 type engineWarehouse struct {
 	warehouse.Warehouse
-	rows     int64
-	slower   bool
-	applied  []string
-	reverted []string
+	rows                  int64
+	slower                bool
+	applied               []string
+	reverted              []string
 	failApply, failRevert error
 }
 
