@@ -384,6 +384,10 @@ func (a *analyzer) column(i int) (ref ColumnRef, next int, ok bool) {
 	if i >= len(t) || !t[i].isIdent() || t[i].kind == tokIdent && clauseWords[t[i].upper()] {
 		return ColumnRef{}, i, false
 	}
+	// A type after :: is no column.
+	if i > 0 && t[i-1].text == "::" {
+		return ColumnRef{}, i, false
+	}
 	// A function call is not a column.
 	if i+1 < len(t) && t[i+1].text == "(" {
 		return ColumnRef{}, i, false
@@ -541,6 +545,9 @@ func (a *analyzer) predicate(i int) (kind FilterKind, other ColumnRef, join bool
 	for i+1 < len(t) && t[i].text == "::" {
 		i += 2
 	}
+	if i >= len(t) {
+		return "", ColumnRef{}, false
+	}
 	tk := t[i]
 	u := tk.upper()
 	switch {
@@ -566,3 +573,30 @@ func (a *analyzer) predicate(i int) (kind FilterKind, other ColumnRef, join bool
 
 // Uses reports whether the query reads the table.
 func (q Query) Uses(table string) bool { return slices.Contains(q.Tables, table) }
+
+// writeWords are keywords that make a statement change data or schema.
+var writeWords = map[string]bool{"INSERT": true, "UPDATE": true, "DELETE": true, "MERGE": true, "CREATE": true, "DROP": true,
+	"ALTER": true, "TRUNCATE": true, "COPY": true, "ATTACH": true, "DETACH": true, "INSTALL": true, "LOAD": true, "PRAGMA": true,
+	"SET": true, "CALL": true, "EXPORT": true, "IMPORT": true, "VACUUM": true, "CHECKPOINT": true, "GRANT": true, "REVOKE": true}
+
+// ReadOnly reports whether a query is one statement that only reads: a
+// SELECT (or WITH ... SELECT) with no second statement and no keyword
+// that writes. Trials replay only such queries.
+func ReadOnly(sql string) bool {
+	toks := tokenize(sql)
+	for len(toks) > 0 && toks[len(toks)-1].text == ";" {
+		toks = toks[:len(toks)-1]
+	}
+	if len(toks) == 0 {
+		return false
+	}
+	if u := toks[0].upper(); toks[0].kind != tokIdent || u != "SELECT" && u != "WITH" && u != "FROM" {
+		return false
+	}
+	for _, t := range toks {
+		if t.text == ";" || t.kind == tokIdent && writeWords[t.upper()] {
+			return false
+		}
+	}
+	return true
+}

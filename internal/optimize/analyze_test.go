@@ -2,7 +2,9 @@ package optimize
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 func ref(table, col string) ColumnRef { return ColumnRef{Table: table, Column: col} }
@@ -127,6 +129,75 @@ func TestRewriteTable(t *testing.T) {
 	} {
 		if got := RewriteTable(tc.sql, "sales", `"__t"`); got != tc.want {
 			t.Errorf("%s\n got %s\nwant %s", tc.sql, got, tc.want)
+		}
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		want bool
+	}{
+		{"SELECT 1", true},
+		{"select * from t where a = 1;", true},
+		{"WITH x AS (SELECT 1) SELECT * FROM x", true},
+		{"SELECT 1; INSERT INTO t SELECT * FROM u; SELECT 2", false},
+		{"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"CREATE TABLE t AS SELECT 1", false},
+		{"SELECT * FROM t WHERE note = 'DROP TABLE x'", true},
+		{"PRAGMA version", false},
+		{"", false},
+		{"-- nothing", false},
+	} {
+		if got := ReadOnly(tc.sql); got != tc.want {
+			t.Errorf("ReadOnly(%q) = %v", tc.sql, got)
+		}
+	}
+}
+
+// TestOddInput: text the analyser cannot make sense of gives what it can,
+// never a panic.
+func TestOddInput(t *testing.T) {
+	for _, sql := range []string{"", "'", "\"", "`", "/*", "--", "SELECT (", "SELECT )))", "WHERE", "FROM", "SELECT a FROM t WHERE b::",
+		"SELECT count(*) FROM events WHERE flag::BOOLEAN", "SELECT * FROM t WHERE a = ", "SELECT * FROM t WHERE a BETWEEN", "$", "$1$2", "1e", ".5.5",
+		"SELECT day, sales.sales FROM sales", "SELECT * FROM sales.sales", "SELECT x FROM \"a\"\"b\" WHERE \"a\"\"b\".c = 1"} {
+		q := Analyze(sql)
+		_ = Normalize(sql)
+		_ = RewriteTable(sql, "sales", `"__t"`)
+		_ = ReadOnly(sql)
+		if q.Tables == nil || q.Filters == nil {
+			t.Errorf("%q: nil lists", sql)
+		}
+	}
+	if q := Analyze(`SELECT count(*) FROM events WHERE customer::VARCHAR = 'x'`); len(q.Filters) != 1 || q.Filters[0].Column != "customer" {
+		t.Errorf("a cast's type read as a column: %+v", q.Filters)
+	}
+	if got := RewriteTable("SELECT day, sales.sales FROM sales", "sales", `"__t"`); got != `SELECT day, "__t".sales FROM "__t"` {
+		t.Errorf("rewritten %s", got)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		ts     []Timing
+		accept bool
+		why    string
+	}{
+		{"faster in all", []Timing{{Before: 100 * ms, After: 10 * ms, SameResult: true}, {Before: 100 * ms, After: 90 * ms, SameResult: true}}, true, "as fast in all"},
+		{"some much faster, none slower", []Timing{{Before: 10 * ms, After: 2 * ms, SameResult: true}, {Before: 1000 * ms, After: 1000 * ms, SameResult: true}}, true, "up to 5.0x"},
+		{"one slower", []Timing{{Before: 100 * ms, After: 10 * ms, SameResult: true}, {Before: 100 * ms, After: 200 * ms, SameResult: true}}, false, "2.00x slower"},
+		{"no gain", []Timing{{Before: 100 * ms, After: 95 * ms, SameResult: true}}, false, "below"},
+		{"another result", []Timing{{Before: 100 * ms, After: 10 * ms, SameResult: false}}, false, "another result"},
+		{"failed after", []Timing{{Before: 100 * ms, After: 10 * ms, ErrorAfter: "boom"}}, false, "failed after"},
+		{"all failed before", []Timing{{ErrorBefore: "no such column"}}, false, "no replayed query ran"},
+		{"none", nil, false, "no replayed query ran"},
+	} {
+		v := Judge(tc.ts)
+		if v.Accept != tc.accept || !strings.Contains(v.Why, tc.why) {
+			t.Errorf("%s: %v %q", tc.name, v.Accept, v.Why)
 		}
 	}
 }

@@ -67,6 +67,7 @@ func TestRulesChooseAsAnExpertWould(t *testing.T) {
 			{Kind: "cluster", Columns: []string{"region"}},
 			{Kind: "partition", Columns: []string{"order_date"}, Granularity: "DAY", RequireFilter: true}}},
 		{"duckdb: date ranges and a region", dateAndRegion, sales, "duckdb", []Change{
+			{Kind: "index", Columns: []string{"region"}, Method: "art"},
 			{Kind: "sort", Columns: []string{"region", "order_date"}}}},
 		{"postgres: date ranges and a region", dateAndRegion, sales, "postgres", []Change{
 			{Kind: "index", Columns: []string{"region"}, Method: "btree"},
@@ -75,6 +76,7 @@ func TestRulesChooseAsAnExpertWould(t *testing.T) {
 		{"bigquery: equality, most filtered first", equalityOnly, sales, "bigquery", []Change{
 			{Kind: "cluster", Columns: []string{"customer_id", "product"}}}}, // region: 15%, below 20%
 		{"duckdb: equality, most filtered first", equalityOnly, sales, "duckdb", []Change{
+			{Kind: "index", Columns: []string{"customer_id"}, Method: "art"},
 			{Kind: "sort", Columns: []string{"customer_id", "product"}}}},
 		{"full scans: nothing helps", fullScans, sales, "bigquery", []Change{}},
 		{"full scans on duckdb", fullScans, sales, "duckdb", []Change{}},
@@ -126,5 +128,14 @@ func TestSummarize(t *testing.T) {
 	}
 	if len(s.Top) != 2 || s.Top[0].Calls != 2 || s.Top[0].Time != 3*time.Second {
 		t.Errorf("top shapes %+v", s.Top)
+	}
+}
+
+// TestRulesUseTheTablesColumns: a column the history names that the
+// table lacks is never recommended.
+func TestRulesUseTheTablesColumns(t *testing.T) {
+	use := Summarize(workload(map[string]int{`SELECT * FROM sales WHERE ghost = 'x%d'`: 20}))["sales"]
+	if got := Recommend(Input{Table: sales, Usage: *use, Warehouse: "duckdb"}); len(got) != 0 {
+		t.Errorf("recommended on a column sales lacks: %+v", changes(got))
 	}
 }

@@ -180,14 +180,22 @@ func (s *Service) RecommendOptimizations(ctx context.Context, table string, sinc
 			status, reason := OptProposed, "untried"
 			if queries := replayQueries(*u); len(queries) > 0 {
 				ts, err := eng.Trial(ctx, name, rec.Change, queries)
-				if err != nil {
-					return out, err
-				}
-				v := optimize.Judge(ts)
-				d.Trial = &v
-				reason = v.Why
-				if !v.Accept {
-					status = OptDeclined
+				switch {
+				case errors.Is(err, optimize.ErrUnsupported):
+					status, reason = OptDeclined, err.Error()
+				case ctx.Err() != nil:
+					return out, ctx.Err()
+				case err != nil:
+					// The trial itself failed (a column the history names
+					// that the table lacks): recorded, declined with why.
+					status, reason = OptDeclined, "the trial failed: "+err.Error()
+				default:
+					v := optimize.Judge(ts)
+					d.Trial = &v
+					reason = v.Why
+					if !v.Accept {
+						status = OptDeclined
+					}
 				}
 			}
 			change, _ := json.Marshal(rec.Change)
@@ -214,7 +222,7 @@ func replayQueries(u optimize.Usage) []string {
 		if len(out) == replayed {
 			break
 		}
-		if sh.Query.Statement == "SELECT" || sh.Query.Statement == "WITH" {
+		if optimize.ReadOnly(sh.Example.Text) {
 			out = append(out, sh.Example.Text)
 		}
 	}

@@ -18,6 +18,7 @@ type engineWarehouse struct {
 	warehouse.Warehouse
 	rows                  int64
 	slower                bool
+	unsupported           bool
 	applied               []string
 	reverted              []string
 	failApply, failRevert error
@@ -28,6 +29,9 @@ func (w *engineWarehouse) Describe(_ context.Context, table string) (optimize.Ta
 }
 
 func (w *engineWarehouse) Trial(_ context.Context, table string, c optimize.Change, queries []string) ([]optimize.Timing, error) {
+	if w.unsupported {
+		return nil, fmt.Errorf("test: %s: %w", c, optimize.ErrUnsupported)
+	}
 	var out []optimize.Timing
 	for _, q := range queries {
 		after := 10 * time.Millisecond
@@ -79,11 +83,16 @@ func TestOptimizations(t *testing.T) {
 	}
 	recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
 	f.must(err)
-	if len(recs) != 1 || recs[0].Status != OptProposed || recs[0].Change.Kind != "sort" || recs[0].Trial == nil || !recs[0].Trial.Accept ||
-		recs[0].Trial.Speedup < 9 || len(recs[0].Evidence) == 0 || recs[0].Table != target {
+	// Two candidates on DuckDB, both tried: an index, and a sort.
+	if len(recs) != 2 || recs[0].Change.Kind != "index" || recs[1].Change.Kind != "sort" {
 		t.Fatalf("recommendations %+v", recs)
 	}
-	id := recs[0].ID
+	for _, r := range recs {
+		if r.Status != OptProposed || r.Trial == nil || !r.Trial.Accept || r.Trial.Speedup < 9 || len(r.Evidence) == 0 || r.Table != target {
+			t.Errorf("recommendation %+v", r)
+		}
+	}
+	id := recs[1].ID
 
 	// Applied, once; then reverted, with a reason.
 	if _, err := f.svc.RevertOptimization(f.ctx, id, "ana", "why"); !errors.Is(err, ErrConflict) {
@@ -121,8 +130,8 @@ func TestOptimizations(t *testing.T) {
 	w.slower = true
 	recs, err = f.svc.RecommendOptimizations(f.ctx, target, time.Time{})
 	f.must(err)
-	if len(recs) != 1 || recs[0].Status != OptDeclined || !strings.Contains(recs[0].Reason, "below") {
-		t.Fatalf("a change that does not gain: %+v", recs)
+	if len(recs) != 2 || recs[0].Status != OptDeclined || recs[1].Status != OptDeclined || !strings.Contains(recs[0].Reason, "slower") {
+		t.Fatalf("changes that do not gain: %+v", recs)
 	}
 	w.failApply = errors.New("disk full")
 	if _, err := f.svc.ApplyOptimization(f.ctx, recs[0].ID, "ana", "try it"); err == nil {
@@ -130,12 +139,21 @@ func TestOptimizations(t *testing.T) {
 	}
 	all, err := f.svc.Optimizations(f.ctx, "")
 	f.must(err)
-	if len(all) != 2 || all[0].Status != OptDeclined || all[1].Status != OptReverted {
+	if len(all) != 4 || all[0].Status != OptDeclined || all[2].Status != OptReverted || all[3].Status != OptProposed {
 		t.Errorf("optimizations %+v", all)
 	}
 	if _, err := f.svc.ApplyOptimization(f.ctx, 999, "ana", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("an unknown optimization: %v", err)
 	}
+
+	// A change the warehouse does not make is recorded declined, saying so.
+	w.slower, w.unsupported = false, true
+	recs, err = f.svc.RecommendOptimizations(f.ctx, target, time.Time{})
+	f.must(err)
+	if len(recs) == 0 || recs[0].Status != OptDeclined || !strings.Contains(recs[0].Reason, "not a change this warehouse makes") {
+		t.Errorf("an unsupported change: %+v", recs)
+	}
+	w.unsupported = false
 
 	// A small table gets nothing.
 	w.rows, w.slower = 1000, false

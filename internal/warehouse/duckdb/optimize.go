@@ -73,10 +73,36 @@ func sortedCopy(into, table string, cols []string) string {
 }
 
 func checkChange(c optimize.Change) error {
-	if c.Kind != "sort" || len(c.Columns) == 0 {
-		return fmt.Errorf("duckdb: %s is not a change DuckDB makes (it sorts tables; it has no partitions, clusters or indexes to add)", c)
+	switch {
+	case len(c.Columns) == 0:
+	case c.Kind == "sort":
+		return nil
+	case c.Kind == "index" && (c.Method == "" || c.Method == "art"):
+		return nil
 	}
-	return nil
+	return fmt.Errorf("duckdb: %s: %w (it sorts tables and adds ART indexes; it has no partitions or clusters)", c, optimize.ErrUnsupported)
+}
+
+// indexPrefix names the indexes the optimisation layer adds.
+const indexPrefix = "__shp_idx_"
+
+// createIndex is the statement that adds an ART index.
+func createIndex(name, table string, cols []string) string {
+	keys := make([]string, len(cols))
+	for i, c := range cols {
+		keys[i] = ident(c)
+	}
+	return "CREATE INDEX " + ident(name) + " ON " + qualified("main", table) + " (" + strings.Join(keys, ", ") + ")"
+}
+
+// copyFor is the statement that copies a table for a trial of a change:
+// sorted, or as it is (to be indexed).
+func copyFor(c optimize.Change, into, table string) []string {
+	if c.Kind == "sort" {
+		return []string{sortedCopy(into, table, c.Columns)}
+	}
+	return []string{"CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table),
+		createIndex(indexPrefix+into, into, c.Columns)}
 }
 
 // Trial implements optimize.Engine: a sorted copy of the table, each
@@ -92,10 +118,12 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 	if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified("main", trial)); err != nil {
 		return nil, fmt.Errorf("duckdb: trial of %s: %w", table, err)
 	}
-	if _, err := w.conn.ExecContext(ctx, sortedCopy(trial, table, change.Columns)); err != nil {
-		return nil, fmt.Errorf("duckdb: trial of %s: copy it sorted: %w", table, err)
-	}
 	defer w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+qualified("main", trial))
+	for _, stmt := range copyFor(change, trial, table) {
+		if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("duckdb: trial of %s: copy it with %s: %w", table, change, err)
+		}
+	}
 	var out []optimize.Timing
 	for _, q := range queries {
 		t := optimize.Timing{Query: q}
@@ -158,15 +186,23 @@ func (w *Warehouse) timeQuery(ctx context.Context, q string) (best time.Duration
 	return best, n, sum, nil
 }
 
-// Apply implements optimize.Engine: the table is rewritten sorted, in one
-// transaction, and the table as it was kept beside it for Revert (the
-// undo names it with its row count).
+// Apply implements optimize.Engine. A sort rewrites the table sorted, in
+// one transaction, and keeps the table as it was beside it for Revert
+// (the undo names it with its row count); an index is added (the undo
+// names it).
 func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Change) (string, error) {
 	if err := checkChange(change); err != nil {
 		return "", err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if change.Kind == "index" {
+		name := indexPrefix + table + "_" + strings.Join(change.Columns, "_")
+		if _, err := w.conn.ExecContext(ctx, createIndex(name, table, change.Columns)); err != nil {
+			return "", fmt.Errorf("duckdb: index %s on %s: %w", table, strings.Join(change.Columns, ", "), err)
+		}
+		return "index:" + name, nil
+	}
 	before := beforePrefix + table + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	sorted := sortedPrefix + table
 	var rows int64
@@ -196,12 +232,22 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 // them.
 var ErrChangedSince = errors.New("the table changed since the change was applied")
 
-// Revert implements optimize.Engine: the table as it was before Apply
-// takes its place again, when the table still holds the same rows (a
-// sort changes no row; a commit since would be lost). The sorted table
-// is dropped.
+// Revert implements optimize.Engine. An index is dropped. For a sort, the
+// table as it was before Apply takes its place again, when the table
+// still holds the same rows (a sort changes no row; a commit since would
+// be lost), and the sorted table is dropped.
 func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
-	before, count, ok := strings.Cut(undo, ":")
+	if name, ok := strings.CutPrefix(undo, "index:"); ok && strings.HasPrefix(name, indexPrefix) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if _, err := w.conn.ExecContext(ctx, "DROP INDEX IF EXISTS "+qualified("main", name)); err != nil {
+			return fmt.Errorf("duckdb: drop the index %s: %w", name, err)
+		}
+		return nil
+	}
+	i := strings.LastIndexByte(undo, ':')
+	ok := i > 0
+	before, count := undo[:max(i, 0)], undo[i+1:]
 	want, err := strconv.ParseInt(count, 10, 64)
 	if !ok || err != nil || !strings.HasPrefix(before, beforePrefix) {
 		return fmt.Errorf("duckdb: revert the layout of %s: %q is not what Apply returned", table, undo)

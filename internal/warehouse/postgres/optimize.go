@@ -1,0 +1,230 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shp-dev/shp/internal/optimize"
+)
+
+var _ optimize.Engine = (*Warehouse)(nil)
+
+// Names of what the optimisation layer makes.
+const (
+	trialPrefix = "__shp_trial_"
+	indexPrefix = "__shp_idx_"
+)
+
+// trialRows bounds a trial's copies: a larger table is sampled to about
+// this many rows (both copies the same sample).
+const trialRows = 5_000_000
+
+// replays is how many times a trial runs each query on each copy; the
+// fastest run counts.
+const replays = 3
+
+// Describe implements optimize.Engine: the table's rows (the planner's
+// estimate, or a count when it has none), size, columns and indexes.
+func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table, error) {
+	t := optimize.Table{Name: table}
+	rows, err := w.pool.Query(ctx, `SELECT column_name, upper(data_type) FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`, w.schema, table)
+	if err != nil {
+		return t, fmt.Errorf("postgres: describe %s: %w", table, err)
+	}
+	for rows.Next() {
+		var c optimize.Column
+		if err := rows.Scan(&c.Name, &c.Type); err != nil {
+			rows.Close()
+			return t, fmt.Errorf("postgres: describe %s: %w", table, err)
+		}
+		t.Columns = append(t.Columns, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return t, fmt.Errorf("postgres: describe %s: %w", table, err)
+	}
+	if len(t.Columns) == 0 {
+		return t, fmt.Errorf("postgres: describe %s: no such table in schema %s", table, w.schema)
+	}
+	rel := qualified(w.schema, table)
+	var est float64
+	if err := w.pool.QueryRow(ctx, `SELECT reltuples, pg_total_relation_size(oid) FROM pg_class WHERE oid = $1::regclass`, rel).
+		Scan(&est, &t.Bytes); err != nil {
+		return t, fmt.Errorf("postgres: size of %s: %w", table, err)
+	}
+	t.Rows = int64(est)
+	if est < 0 { // never analysed
+		if err := w.pool.QueryRow(ctx, "SELECT count(*) FROM "+rel).Scan(&t.Rows); err != nil {
+			return t, fmt.Errorf("postgres: count %s: %w", table, err)
+		}
+	}
+	ix, err := w.pool.Query(ctx, `SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i
+		CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+		WHERE i.indrelid = $1::regclass GROUP BY i.indexrelid`, rel)
+	if err != nil {
+		return t, fmt.Errorf("postgres: indexes of %s: %w", table, err)
+	}
+	defer ix.Close()
+	for ix.Next() {
+		var cols []string
+		if err := ix.Scan(&cols); err != nil {
+			return t, fmt.Errorf("postgres: indexes of %s: %w", table, err)
+		}
+		t.Layout.Indexes = append(t.Layout.Indexes, cols)
+	}
+	return t, ix.Err()
+}
+
+func checkChange(c optimize.Change) error {
+	if c.Kind == "index" && (c.Method == "btree" || c.Method == "brin") && len(c.Columns) > 0 {
+		return nil
+	}
+	return fmt.Errorf("postgres: %s: %w (it adds B-tree and BRIN indexes; partitioning a table that exists is not done yet)", c, optimize.ErrUnsupported)
+}
+
+func createIndex(name, schemaName, table string, c optimize.Change, concurrently bool) string {
+	keys := make([]string, len(c.Columns))
+	for i, col := range c.Columns {
+		keys[i] = ident(col)
+	}
+	how := "CREATE INDEX "
+	if concurrently {
+		how += "CONCURRENTLY "
+	}
+	return how + ident(name) + " ON " + qualified(schemaName, table) + " USING " + c.Method + " (" + strings.Join(keys, ", ") + ")"
+}
+
+// Trial implements optimize.Engine: two copies of the table in shp's
+// schema, the same rows (a sample of about trialRows of a larger table),
+// analysed, the change made on the second; each query runs on both (the
+// fastest of three runs), the results are compared, the copies dropped.
+// The table itself is not touched.
+func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Change, queries []string) ([]optimize.Timing, error) {
+	if err := checkChange(change); err != nil {
+		return nil, err
+	}
+	desc, err := w.Describe(ctx, table)
+	if err != nil {
+		return nil, err
+	}
+	src := qualified(w.schema, table)
+	sample := ""
+	if desc.Rows > trialRows {
+		sample = fmt.Sprintf(" TABLESAMPLE SYSTEM (%s) REPEATABLE (42)", strconv.FormatFloat(100*float64(trialRows)/float64(desc.Rows), 'f', 4, 64))
+	}
+	base, tried := trialPrefix+"base_"+table, trialPrefix+table
+	drop := func(ctx context.Context) {
+		w.pool.Exec(ctx, "DROP TABLE IF EXISTS "+qualified(w.internal, base)+", "+qualified(w.internal, tried))
+	}
+	drop(ctx)
+	defer drop(context.WithoutCancel(ctx))
+	stmts := []string{
+		"CREATE UNLOGGED TABLE " + qualified(w.internal, base) + " AS SELECT * FROM " + src + sample,
+		"CREATE UNLOGGED TABLE " + qualified(w.internal, tried) + " AS SELECT * FROM " + qualified(w.internal, base),
+		createIndex(indexPrefix+"trial_"+table, w.internal, tried, change, false),
+		"ANALYZE " + qualified(w.internal, base),
+		"ANALYZE " + qualified(w.internal, tried),
+	}
+	for _, s := range stmts {
+		if _, err := w.pool.Exec(ctx, s); err != nil {
+			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
+		}
+	}
+	var out []optimize.Timing
+	for _, q := range queries {
+		t := optimize.Timing{Query: q}
+		before, n, sum, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified(w.internal, base)))
+		if err != nil {
+			t.ErrorBefore = err.Error()
+			out = append(out, t)
+			continue
+		}
+		after, n2, sum2, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified(w.internal, tried)))
+		if err != nil {
+			t.ErrorAfter = err.Error()
+		}
+		t.Before, t.After, t.Rows, t.SameResult = before, after, n, err == nil && n == n2 && sum == sum2
+		out = append(out, t)
+	}
+	return out, ctx.Err()
+}
+
+// timeQuery runs a query replays times: its fastest time, its rows and
+// their order-independent checksum.
+func (w *Warehouse) timeQuery(ctx context.Context, q string) (best time.Duration, n int64, sum uint64, err error) {
+	for i := range replays {
+		start := time.Now()
+		rows, err := w.pool.Query(ctx, q)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		var count int64
+		var s uint64
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				rows.Close()
+				return 0, 0, 0, err
+			}
+			count++
+			h := fnv.New64a()
+			for _, v := range vals {
+				fmt.Fprintf(h, "%v\x00", v)
+			}
+			s += h.Sum64()
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return 0, 0, 0, err
+		}
+		d := time.Since(start)
+		if i == 0 || d < best {
+			best = d
+		}
+		n, sum = count, s
+	}
+	return best, n, sum, nil
+}
+
+// Apply implements optimize.Engine: the index is built concurrently
+// (writes go on meanwhile); the undo names it.
+func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Change) (string, error) {
+	if err := checkChange(change); err != nil {
+		return "", err
+	}
+	name := indexPrefix + table + "_" + strings.Join(change.Columns, "_") + "_" + change.Method
+	if len(name) > 63 { // PostgreSQL's name limit
+		name = name[:55] + "_" + strconv.FormatUint(uint64(fnvString(name)), 36)
+	}
+	if _, err := w.pool.Exec(ctx, createIndex(name, w.schema, table, change, true)); err != nil {
+		// A concurrent build that failed leaves an invalid index behind.
+		_, derr := w.pool.Exec(context.WithoutCancel(ctx), "DROP INDEX CONCURRENTLY IF EXISTS "+qualified(w.schema, name))
+		return "", errors.Join(fmt.Errorf("postgres: %s on %s: %w", change, table, err), derr)
+	}
+	return "index:" + name, nil
+}
+
+func fnvString(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
+}
+
+// Revert implements optimize.Engine: the index is dropped concurrently.
+func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
+	name, ok := strings.CutPrefix(undo, "index:")
+	if !ok || !strings.HasPrefix(name, indexPrefix) {
+		return fmt.Errorf("postgres: revert on %s: %q is not what Apply returned", table, undo)
+	}
+	if _, err := w.pool.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+qualified(w.schema, name)); err != nil {
+		return fmt.Errorf("postgres: drop the index %s: %w", name, err)
+	}
+	return nil
+}
