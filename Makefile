@@ -7,7 +7,7 @@ LDFLAGS := -X github.com/shp-dev/shp/internal/cli.Version=$(VERSION)
 # batches. A build without the tag works too, and extracts text.
 TAGS    ?= -tags duckdb_arrow
 
-.PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite screenshots ui
+.PHONY: build test demo bench chaos lint cover docs clean bigquery-emulator bigquery-suite screenshots ui image dist
 
 build: ## build bin/shp
 	$(GO) build $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/shp
@@ -47,6 +47,19 @@ bigquery-emulator: ## serve the BigQuery emulator (project shp-test) on :9050, f
 
 bigquery-suite: ## the warehouse conformance suite, Great Expectations' cases and every direct-load case on the BigQuery warehouse, against the emulator (hours)
 	SHP_BIGQUERY_SUITE=1 $(GO) test -count=1 -timeout 6h -run '^(TestConformance|TestGEConformance|TestDirectLoadFromGCS)$$' -v ./internal/warehouse/bigquery/
+
+image: ## build the container image (IMAGE, default shp:VERSION) with VERSION stamped, serving PROJECT_DIR (default deploy/project); needs a Docker engine with BuildKit (see deploy/README.md)
+	docker build --build-arg VERSION=$(VERSION) --build-arg PROJECT_DIR=$(or $(PROJECT_DIR),deploy/project) -t $(or $(IMAGE),shp:$(VERSION)) .
+
+dist: ## build dist/shp_VERSION_linux_amd64.tar.gz (the binary as the image builds it, README.md, CHANGELOG.md, LICENSE if any) and dist/SHA256SUMS; on linux/amd64 (cgo)
+	@test "$$($(GO) env GOOS)/$$($(GO) env GOARCH)" = linux/amd64 || { echo "make dist: the release is linux/amd64 with cgo (DuckDB): run it on linux/amd64"; exit 1; }
+	rm -rf dist/shp_$(VERSION)_linux_amd64 && mkdir -p dist/shp_$(VERSION)_linux_amd64
+	CGO_ENABLED=1 GOOS=linux GOARCH=amd64 $(GO) build $(TAGS) -trimpath -ldflags "$(LDFLAGS)" -o dist/shp_$(VERSION)_linux_amd64/shp ./cmd/shp
+	cp README.md CHANGELOG.md dist/shp_$(VERSION)_linux_amd64/
+	if [ -f LICENSE ]; then cp LICENSE dist/shp_$(VERSION)_linux_amd64/; fi
+	tar -C dist --sort=name --owner=0 --group=0 --numeric-owner --mtime=@$$(git log -1 --format=%ct 2>/dev/null || echo 0) -cf - shp_$(VERSION)_linux_amd64 | gzip -9n > dist/shp_$(VERSION)_linux_amd64.tar.gz
+	rm -rf dist/shp_$(VERSION)_linux_amd64
+	cd dist && sha256sum shp_*_linux_amd64.tar.gz > SHA256SUMS && cat SHA256SUMS
 
 lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
