@@ -1,6 +1,7 @@
 package optimize
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -199,5 +200,46 @@ func TestJudge(t *testing.T) {
 		if v.Accept != tc.accept || !strings.Contains(v.Why, tc.why) {
 			t.Errorf("%s: %v %q", tc.name, v.Accept, v.Why)
 		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	rows := func(vals ...[]any) Result {
+		var r Result
+		for _, v := range vals {
+			r.Add(v)
+		}
+		return r
+	}
+	// The order of the rows does not count; their values do.
+	if rows([]any{1, "a"}, []any{2, "b"}) != rows([]any{2, "b"}, []any{1, "a"}) || rows([]any{1, "a"}) == rows([]any{1, "b"}) {
+		t.Fatal("checksums")
+	}
+	runs := 0
+	d, r, err := Replay(3, func() (Result, error) { runs++; return rows([]any{runs}), nil })
+	if err != nil || runs != 3 || d < 0 || r != rows([]any{3}) {
+		t.Errorf("replay: %d runs, %v %v", runs, r, err)
+	}
+	if _, _, err := Replay(3, func() (Result, error) { return Result{}, errors.New("boom") }); err == nil {
+		t.Error("a failed replay")
+	}
+	ok := func(q string) (time.Duration, Result, error) { return time.Millisecond, rows([]any{q}), nil }
+	bad := func(q string) (time.Duration, Result, error) {
+		if q == "broken" {
+			return 0, Result{}, errors.New("no such column")
+		}
+		return time.Millisecond, rows([]any{"other"}), nil
+	}
+	ts := Compare([]string{"q1", "broken"}, ok, ok)
+	if len(ts) != 2 || !ts[0].SameResult || ts[0].Rows != 1 || ts[1].ErrorBefore != "" {
+		t.Errorf("compare %+v", ts)
+	}
+	ts = Compare([]string{"q1", "broken"}, ok, bad)
+	if ts[0].SameResult || ts[1].ErrorAfter == "" {
+		t.Errorf("compare with another result and a failure after %+v", ts)
+	}
+	ts = Compare([]string{"broken"}, bad, ok)
+	if ts[0].ErrorBefore == "" {
+		t.Errorf("compare with a failure before %+v", ts)
 	}
 }

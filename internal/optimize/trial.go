@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"time"
 )
@@ -166,4 +167,62 @@ func clipText(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// Result is what a replayed query returned, as a trial compares it: its
+// rows, and a sum of their hashes (the order of the rows does not count).
+type Result struct {
+	Rows int64
+	Sum  uint64
+}
+
+// Add counts one row of values.
+func (r *Result) Add(vals []any) {
+	h := fnv.New64a()
+	for _, v := range vals {
+		fmt.Fprintf(h, "%v\x00", v)
+	}
+	r.Sum += h.Sum64()
+	r.Rows++
+}
+
+// Replay runs a query n times with run: the fastest run counts, with the
+// last run's result.
+func Replay(n int, run func() (Result, error)) (time.Duration, Result, error) {
+	var best time.Duration
+	var res Result
+	for i := range max(n, 1) {
+		start := time.Now()
+		r, err := run()
+		if err != nil {
+			return 0, Result{}, err
+		}
+		if d := time.Since(start); i == 0 || d < best {
+			best = d
+		}
+		res = r
+	}
+	return best, res, nil
+}
+
+// Compare times each query before a change and after it (each a Replay)
+// and says whether the results are the same.
+func Compare(queries []string, before, after func(q string) (time.Duration, Result, error)) []Timing {
+	var out []Timing
+	for _, q := range queries {
+		t := Timing{Query: q}
+		b, rb, err := before(q)
+		if err != nil {
+			t.ErrorBefore = err.Error()
+			out = append(out, t)
+			continue
+		}
+		a, ra, err := after(q)
+		if err != nil {
+			t.ErrorAfter = err.Error()
+		}
+		t.Before, t.After, t.Rows, t.SameResult = b, a, rb.Rows, err == nil && ra == rb
+		out = append(out, t)
+	}
+	return out
 }

@@ -285,17 +285,9 @@ func (s *Service) Optimizations(ctx context.Context, table string) ([]Optimizati
 // person decides so) and records who did and why; its undo is kept for
 // RevertOptimization.
 func (s *Service) ApplyOptimization(ctx context.Context, id int64, by, reason string) (OptimizationView, error) {
-	st, err := s.optimizeStore()
+	st, eng, o, err := s.decidable(ctx, id)
 	if err != nil {
 		return OptimizationView{}, err
-	}
-	eng, err := s.engine()
-	if err != nil {
-		return OptimizationView{}, err
-	}
-	o, err := st.GetOptimization(ctx, id)
-	if err != nil {
-		return OptimizationView{}, notFound(err)
 	}
 	if o.Status != OptProposed && o.Status != OptDeclined {
 		return OptimizationView{}, fmt.Errorf("%w: optimization #%d is %s: only a proposed (or declined) one is applied", ErrConflict, id, o.Status)
@@ -308,7 +300,7 @@ func (s *Service) ApplyOptimization(ctx context.Context, id int64, by, reason st
 	if err != nil {
 		return OptimizationView{}, err
 	}
-	if err := st.DecideOptimization(ctx, id, o.Status, OptApplied, undo, by, reason, s.now()); err != nil {
+	if err := st.DecideOptimization(context.WithoutCancel(ctx), id, o.Status, OptApplied, undo, by, reason, s.now()); err != nil {
 		// Applied, but not recorded: undo it, so that the record stays true.
 		if rerr := eng.Revert(context.WithoutCancel(ctx), o.Table, undo); rerr != nil {
 			return OptimizationView{}, errors.Join(err, rerr)
@@ -323,17 +315,9 @@ func (s *Service) RevertOptimization(ctx context.Context, id int64, by, reason s
 	if strings.TrimSpace(reason) == "" {
 		return OptimizationView{}, invalid("reason", "a revert needs a reason")
 	}
-	st, err := s.optimizeStore()
+	st, eng, o, err := s.decidable(ctx, id)
 	if err != nil {
 		return OptimizationView{}, err
-	}
-	eng, err := s.engine()
-	if err != nil {
-		return OptimizationView{}, err
-	}
-	o, err := st.GetOptimization(ctx, id)
-	if err != nil {
-		return OptimizationView{}, notFound(err)
 	}
 	if o.Status != OptApplied {
 		return OptimizationView{}, fmt.Errorf("%w: optimization #%d is %s: only an applied one is reverted", ErrConflict, id, o.Status)
@@ -341,10 +325,29 @@ func (s *Service) RevertOptimization(ctx context.Context, id int64, by, reason s
 	if err := eng.Revert(ctx, o.Table, o.Undo); err != nil {
 		return OptimizationView{}, err
 	}
-	if err := st.DecideOptimization(ctx, id, OptApplied, OptReverted, "", by, reason, s.now()); err != nil {
+	// The table is reverted: its record must say so, whatever the caller.
+	if err := st.DecideOptimization(context.WithoutCancel(ctx), id, OptApplied, OptReverted, "", by, reason, s.now()); err != nil {
 		return OptimizationView{}, conflictOf(err)
 	}
 	return s.optimization(ctx, st, id)
+}
+
+// decidable reads what a decision on a recorded change needs: the store,
+// the warehouse's engine and the record.
+func (s *Service) decidable(ctx context.Context, id int64) (OptimizeStore, optimize.Engine, metadata.Optimization, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return nil, nil, metadata.Optimization{}, err
+	}
+	eng, err := s.engine()
+	if err != nil {
+		return nil, nil, metadata.Optimization{}, err
+	}
+	o, err := st.GetOptimization(ctx, id)
+	if err != nil {
+		return nil, nil, metadata.Optimization{}, notFound(err)
+	}
+	return st, eng, o, nil
 }
 
 func (s *Service) optimization(ctx context.Context, st OptimizeStore, id int64) (OptimizationView, error) {

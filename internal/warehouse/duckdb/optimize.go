@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"time"
@@ -124,66 +123,38 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 			return nil, fmt.Errorf("duckdb: trial of %s: copy it with %s: %w", table, change, err)
 		}
 	}
-	var out []optimize.Timing
-	for _, q := range queries {
-		t := optimize.Timing{Query: q}
-		before, rows, sum, err := w.timeQuery(ctx, q)
-		if err != nil {
-			t.ErrorBefore = err.Error()
-			out = append(out, t)
-			continue
-		}
-		after, rows2, sum2, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified("main", trial)))
-		if err != nil {
-			t.ErrorAfter = err.Error()
-		}
-		t.Before, t.After, t.Rows, t.SameResult = before, after, rows, err == nil && rows == rows2 && sum == sum2
-		out = append(out, t)
+	replay := func(q string) (time.Duration, optimize.Result, error) {
+		return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
 	}
-	return out, ctx.Err()
+	return optimize.Compare(queries, replay, func(q string) (time.Duration, optimize.Result, error) {
+		return replay(optimize.RewriteTable(q, table, qualified("main", trial)))
+	}), ctx.Err()
 }
 
-// timeQuery runs a query replays times and returns its fastest time, the
-// rows of the result and their checksum (a sum of row hashes: the order
-// of the rows does not count).
-func (w *Warehouse) timeQuery(ctx context.Context, q string) (best time.Duration, n int64, sum uint64, err error) {
-	for i := range replays {
-		start := time.Now()
-		rows, err := w.conn.QueryContext(ctx, q)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for j := range vals {
-			ptrs[j] = &vals[j]
-		}
-		var count int64
-		var s uint64
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				rows.Close()
-				return 0, 0, 0, err
-			}
-			count++
-			h := fnv.New64a()
-			for _, v := range vals {
-				fmt.Fprintf(h, "%v\x00", v)
-			}
-			s += h.Sum64()
-		}
-		err = errors.Join(rows.Err(), rows.Close())
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		d := time.Since(start)
-		if i == 0 || d < best {
-			best = d
-		}
-		n, sum = count, s
+// runOnce runs a query and reads its result (mu held).
+func (w *Warehouse) runOnce(ctx context.Context, q string) (optimize.Result, error) {
+	var res optimize.Result
+	rows, err := w.conn.QueryContext(ctx, q)
+	if err != nil {
+		return res, err
 	}
-	return best, n, sum, nil
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return res, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for j := range vals {
+		ptrs[j] = &vals[j]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return res, err
+		}
+		res.Add(vals)
+	}
+	return res, rows.Err()
 }
 
 // Apply implements optimize.Engine. A sort rewrites the table sorted, in

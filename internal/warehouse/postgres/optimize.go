@@ -137,60 +137,31 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
 		}
 	}
-	var out []optimize.Timing
-	for _, q := range queries {
-		t := optimize.Timing{Query: q}
-		before, n, sum, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified(w.internal, base)))
-		if err != nil {
-			t.ErrorBefore = err.Error()
-			out = append(out, t)
-			continue
+	on := func(copyName string) func(string) (time.Duration, optimize.Result, error) {
+		return func(q string) (time.Duration, optimize.Result, error) {
+			q = optimize.RewriteTable(q, table, qualified(w.internal, copyName))
+			return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
 		}
-		after, n2, sum2, err := w.timeQuery(ctx, optimize.RewriteTable(q, table, qualified(w.internal, tried)))
-		if err != nil {
-			t.ErrorAfter = err.Error()
-		}
-		t.Before, t.After, t.Rows, t.SameResult = before, after, n, err == nil && n == n2 && sum == sum2
-		out = append(out, t)
 	}
-	return out, ctx.Err()
+	return optimize.Compare(queries, on(base), on(tried)), ctx.Err()
 }
 
-// timeQuery runs a query replays times: its fastest time, its rows and
-// their order-independent checksum.
-func (w *Warehouse) timeQuery(ctx context.Context, q string) (best time.Duration, n int64, sum uint64, err error) {
-	for i := range replays {
-		start := time.Now()
-		rows, err := w.pool.Query(ctx, q)
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		var count int64
-		var s uint64
-		for rows.Next() {
-			vals, err := rows.Values()
-			if err != nil {
-				rows.Close()
-				return 0, 0, 0, err
-			}
-			count++
-			h := fnv.New64a()
-			for _, v := range vals {
-				fmt.Fprintf(h, "%v\x00", v)
-			}
-			s += h.Sum64()
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return 0, 0, 0, err
-		}
-		d := time.Since(start)
-		if i == 0 || d < best {
-			best = d
-		}
-		n, sum = count, s
+// runOnce runs a query and reads its result.
+func (w *Warehouse) runOnce(ctx context.Context, q string) (optimize.Result, error) {
+	var res optimize.Result
+	rows, err := w.pool.Query(ctx, q)
+	if err != nil {
+		return res, err
 	}
-	return best, n, sum, nil
+	defer rows.Close()
+	for rows.Next() {
+		vals, err := rows.Values()
+		if err != nil {
+			return res, err
+		}
+		res.Add(vals)
+	}
+	return res, rows.Err()
 }
 
 // Apply implements optimize.Engine: the index is built concurrently
