@@ -472,7 +472,14 @@ func (a *analyzer) walk(q *Query) {
 		tk := t[i]
 		if tk.kind == tokIdent {
 			switch u := tk.upper(); u {
-			case "SELECT", "FROM", "WHERE", "HAVING", "ON", "ORDER", "QUALIFY", "SET", "USING":
+			case "WHERE":
+				// count(*) FILTER (WHERE ...) reads every row: no filter.
+				if i >= 2 && t[i-1].text == "(" && t[i-2].upper() == "FILTER" {
+					clause = "FILTER"
+				} else {
+					clause = u
+				}
+			case "SELECT", "FROM", "HAVING", "ON", "ORDER", "QUALIFY", "SET", "USING":
 				clause = u
 			case "GROUP":
 				clause = "GROUP"

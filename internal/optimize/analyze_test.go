@@ -57,6 +57,8 @@ func TestAnalyze(t *testing.T) {
 			tables: []string{"proj.ds.sales"}, selectStar: true,
 			filters: []Filter{{ref("proj.ds.sales", "region"), Equality}}},
 		{name: "t.star", sql: `SELECT s.* FROM sales s`, tables: []string{"sales"}, selectStar: true},
+		{name: "an aggregate's filter reads every row", sql: `SELECT count(*) FILTER (WHERE status = 'paid') FROM orders WHERE region = 'EU'`,
+			tables: []string{"orders"}, filters: []Filter{{ref("orders", "region"), Equality}}},
 		{name: "table function", sql: `SELECT * FROM read_csv('x.csv') WHERE a = 1`, selectStar: true,
 			filters: []Filter{{ColumnRef{Column: "a"}, Equality}}},
 	} {

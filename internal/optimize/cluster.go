@@ -58,7 +58,8 @@ func (clusterRule) Recommend(in Input) []Recommendation {
 			out = append(out, Recommendation{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "index", Columns: c, Method: "art"},
 				Evidence: evidence(c),
 				Benefit:  "an ART index finds the few rows a filter on " + c[0] + " selects without scanning the table, and keeps its order",
-				Risk:     "the index is kept in memory and maintained by every commit; it helps selective filters only"})
+				Risk: "the index is kept in memory and maintained by every commit; it helps selective filters only; " +
+					"DuckDB does not alter the type of an indexed table's column, so a load that widens a column fails until the index is reverted"})
 		}
 		sortCols := slices.Clone(cols)
 		if rangeCol != "" && !slices.Contains(sortCols, rangeCol) {

@@ -18,6 +18,7 @@ import (
 type OptimizeStore interface {
 	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
 	ListQueries(ctx context.Context, since time.Time, limit int) ([]metadata.QueryRecord, error)
+	PruneQueries(ctx context.Context, before time.Time) (int64, error)
 	AddOptimization(ctx context.Context, o metadata.Optimization) (int64, error)
 	GetOptimization(ctx context.Context, id int64) (metadata.Optimization, error)
 	ListOptimizations(ctx context.Context, table string) ([]metadata.Optimization, error)
@@ -63,8 +64,23 @@ func (s *Service) RecordQuery(ctx context.Context, r optimize.Record) error {
 	}
 	_, err = st.RecordQuery(ctx, metadata.QueryRecord{At: r.At, Source: r.Source, Pipeline: r.Pipeline, RunID: r.RunID, Text: r.Text,
 		Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error})
-	return err
+	if err != nil {
+		return err
+	}
+	// Records older than HistoryRetention go, at most once an hour.
+	now := s.now()
+	if last := s.historyPruned.Load(); now.UnixNano()-last >= int64(time.Hour) && s.historyPruned.CompareAndSwap(last, now.UnixNano()) {
+		if n, err := st.PruneQueries(ctx, now.Add(-HistoryRetention)); err != nil {
+			s.logger().Warn("prune the query history", "err", err)
+		} else if n > 0 {
+			s.logger().Debug("pruned the query history", "records", n)
+		}
+	}
+	return nil
 }
+
+// HistoryRetention is how long the query history keeps a record.
+const HistoryRetention = 90 * 24 * time.Hour
 
 // historyLimit bounds the records a workload reads.
 const historyLimit = 100_000
@@ -291,6 +307,17 @@ func (s *Service) ApplyOptimization(ctx context.Context, id int64, by, reason st
 	}
 	if o.Status != OptProposed && o.Status != OptDeclined {
 		return OptimizationView{}, fmt.Errorf("%w: optimization #%d is %s: only a proposed (or declined) one is applied", ErrConflict, id, o.Status)
+	}
+	// One applied change per table: each revert undoes exactly what its
+	// apply did, in any order.
+	others, err := st.ListOptimizations(ctx, o.Table)
+	if err != nil {
+		return OptimizationView{}, err
+	}
+	for _, other := range others {
+		if other.Status == OptApplied {
+			return OptimizationView{}, fmt.Errorf("%w: optimization #%d is applied to %s: revert it first (shp optimize revert %d)", ErrConflict, other.ID, o.Table, other.ID)
+		}
 	}
 	var c optimize.Change
 	if err := json.Unmarshal([]byte(o.Change), &c); err != nil {

@@ -94,6 +94,18 @@ func TestOptimizations(t *testing.T) {
 	}
 	id := recs[1].ID
 
+	// One applied change per table: with the index applied, the sort waits.
+	if _, err := f.svc.ApplyOptimization(f.ctx, recs[0].ID, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.ApplyOptimization(f.ctx, id, "ana", ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "revert it first") {
+		t.Errorf("a second change on the table: %v", err)
+	}
+	if _, err := f.svc.RevertOptimization(f.ctx, recs[0].ID, "ana", "the sort instead"); err != nil {
+		t.Fatal(err)
+	}
+	w.applied, w.reverted = nil, nil
+
 	// Applied, once; then reverted, with a reason.
 	if _, err := f.svc.RevertOptimization(f.ctx, id, "ana", "why"); !errors.Is(err, ErrConflict) {
 		t.Errorf("a revert of a proposal: %v", err)
@@ -139,7 +151,7 @@ func TestOptimizations(t *testing.T) {
 	}
 	all, err := f.svc.Optimizations(f.ctx, "")
 	f.must(err)
-	if len(all) != 4 || all[0].Status != OptDeclined || all[2].Status != OptReverted || all[3].Status != OptProposed {
+	if len(all) != 4 || all[0].Status != OptDeclined || all[2].Status != OptReverted || all[3].Status != OptReverted {
 		t.Errorf("optimizations %+v", all)
 	}
 	if _, err := f.svc.ApplyOptimization(f.ctx, 999, "ana", ""); !errors.Is(err, ErrNotFound) {
@@ -159,5 +171,12 @@ func TestOptimizations(t *testing.T) {
 	w.rows, w.slower = 1000, false
 	if recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{}); err != nil || len(recs) != 0 {
 		t.Errorf("a small table: %+v %v", recs, err)
+	}
+
+	// Records older than the retention are pruned as new ones come.
+	f.now = f.now.Add(HistoryRetention + 2*time.Hour)
+	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT 1"}))
+	if work, err := f.svc.Workload(f.ctx, time.Time{}); err != nil || len(work) != 0 {
+		t.Errorf("the history after its retention: %v %v", work, err)
 	}
 }

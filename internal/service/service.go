@@ -78,6 +78,9 @@ type Service struct {
 	revertMu sync.Mutex
 	// costs are the warehouse cost of the runs on record, by pipeline.
 	costs costTotals
+	// historyPruned is when the query history was last pruned (Unix
+	// nanoseconds).
+	historyPruned atomic.Int64
 }
 
 func (s *Service) logger() *slog.Logger {

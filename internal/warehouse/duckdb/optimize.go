@@ -104,31 +104,39 @@ func copyFor(c optimize.Change, into, table string) []string {
 		createIndex(indexPrefix+into, into, c.Columns)}
 }
 
-// Trial implements optimize.Engine: a sorted copy of the table, each
-// query run on both (the fastest of three runs), the results compared
-// (row count and an order-independent checksum), the copy dropped.
+// Trial implements optimize.Engine: two copies of the table, one with
+// the change (sorted, or indexed), each query run on both (the fastest of
+// three runs), the results compared (row count and an order-independent
+// checksum), the copies dropped. The table itself is only read.
 func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Change, queries []string) ([]optimize.Timing, error) {
 	if err := checkChange(change); err != nil {
 		return nil, err
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	trial := trialPrefix + table
-	if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+qualified("main", trial)); err != nil {
+	// Two copies made the same way, one with the change: a fresh copy is
+	// compacted, and the table it came from may not be; the change alone
+	// makes the difference.
+	base, trial := trialPrefix+"base_"+table, trialPrefix+table
+	drop := "DROP TABLE IF EXISTS " + qualified("main", base) + "; DROP TABLE IF EXISTS " + qualified("main", trial)
+	if _, err := w.conn.ExecContext(ctx, drop); err != nil {
 		return nil, fmt.Errorf("duckdb: trial of %s: %w", table, err)
 	}
-	defer w.conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+qualified("main", trial))
-	for _, stmt := range copyFor(change, trial, table) {
+	defer w.conn.ExecContext(context.WithoutCancel(ctx), drop)
+	stmts := append([]string{"CREATE TABLE " + qualified("main", base) + " AS SELECT * FROM " + qualified("main", table)},
+		copyFor(change, trial, base)...)
+	for _, stmt := range stmts {
 		if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("duckdb: trial of %s: copy it with %s: %w", table, change, err)
 		}
 	}
-	replay := func(q string) (time.Duration, optimize.Result, error) {
-		return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
+	on := func(copyName string) func(string) (time.Duration, optimize.Result, error) {
+		return func(q string) (time.Duration, optimize.Result, error) {
+			q = optimize.RewriteTable(q, table, qualified("main", copyName))
+			return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
+		}
 	}
-	return optimize.Compare(queries, replay, func(q string) (time.Duration, optimize.Result, error) {
-		return replay(optimize.RewriteTable(q, table, qualified("main", trial)))
-	}), ctx.Err()
+	return optimize.Compare(queries, on(base), on(trial)), ctx.Err()
 }
 
 // runOnce runs a query and reads its result (mu held).

@@ -153,6 +153,11 @@ func TestOptimizeIndex(t *testing.T) {
 	if err := w.db.QueryRowContext(ctx, `SELECT id FROM events LIMIT 1`).Scan(&first); err != nil || first != 0 {
 		t.Errorf("the load order after indexing: %d %v", first, err)
 	}
+	// The risk the recommendation states: DuckDB does not alter the type
+	// of an indexed table's column (a load that widens one fails).
+	if _, err := w.db.ExecContext(ctx, `ALTER TABLE events ALTER COLUMN amount TYPE DOUBLE`); err == nil {
+		t.Error("DuckDB altered a column of an indexed table: the cluster rule's risk text is out of date")
+	}
 	if err := w.Revert(ctx, "events", undo); err != nil || count() != 0 {
 		t.Errorf("after reverting: %d indexes, %v", count(), err)
 	}
