@@ -82,9 +82,18 @@ func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req c
 				rows = counted
 			}
 			defer func() {
-				rec := optimize.Record{Source: "user", Text: req.SQL, Duration: time.Since(started), Rows: counted.n, Calls: 1}
-				if err != nil {
+				// The query's own time and error: until its last row was
+				// read, not what writing the rows out took or met.
+				end := counted.end
+				if end.IsZero() {
+					end = time.Now()
+				}
+				rec := optimize.Record{Source: "user", Text: req.SQL, Duration: end.Sub(started), Rows: counted.n, Calls: 1}
+				switch {
+				case rows == nil && err != nil:
 					rec.Error = err.Error()
+				case counted.Rows != nil && counted.Rows.Err() != nil:
+					rec.Error = counted.Rows.Err().Error()
 				}
 				if rerr := svc.RecordQuery(context.WithoutCancel(ctx), rec); rerr != nil {
 					e.logger().Debug("record the query", "err", rerr)
@@ -100,21 +109,22 @@ func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req c
 		return failedErr(err)
 	}
 	defer rows.Close()
-	// err is what the query's record says.
-	err = writeRows(e, rows, req.Format, req.Limit)
-	return failedIf(err)
+	return failedIf(writeRows(e, rows, req.Format, req.Limit))
 }
 
-// countedRows counts the rows read.
+// countedRows counts the rows read, and notes when the last was.
 type countedRows struct {
 	warehouse.Rows
-	n int64
+	n   int64
+	end time.Time
 }
 
 func (c *countedRows) Next() bool {
 	ok := c.Rows.Next()
 	if ok {
 		c.n++
+	} else if c.end.IsZero() {
+		c.end = time.Now()
 	}
 	return ok
 }
