@@ -326,9 +326,10 @@ func (a *analyzer) tables() {
 		}
 	}
 	seen := map[string]bool{}
+	fromWord := a.fromWords()
 	for i := 0; i < len(t); i++ {
 		u := t[i].upper()
-		if t[i].kind != tokIdent || (u != "FROM" && u != "JOIN" && u != "INTO" && u != "UPDATE") {
+		if t[i].kind != tokIdent || (u != "FROM" && u != "JOIN" && u != "INTO" && u != "UPDATE") || !fromWord[i] {
 			continue
 		}
 		// A list of tables: FROM a x, b AS y; a JOIN takes one.
@@ -375,6 +376,31 @@ func (a *analyzer) tables() {
 	if a.tableList == nil {
 		a.tableList = []string{}
 	}
+}
+
+// fromWords marks the FROMs (and JOINs...) that start a table list: not
+// the FROM of EXTRACT(day FROM d), TRIM(x FROM y), SUBSTRING(s FROM 2),
+// or IS DISTINCT FROM.
+func (a *analyzer) fromWords() map[int]bool {
+	t := a.toks
+	out := map[int]bool{}
+	var calls []bool // per open parenthesis: a function's arguments
+	for i, tk := range t {
+		switch {
+		case tk.text == "(":
+			fn := i > 0 && t[i-1].kind == tokIdent && !clauseWords[t[i-1].upper()] || i > 0 && t[i-1].upper() == "CAST"
+			calls = append(calls, fn)
+		case tk.text == ")":
+			if len(calls) > 0 {
+				calls = calls[:len(calls)-1]
+			}
+		case tk.kind == tokIdent:
+			inCall := len(calls) > 0 && calls[len(calls)-1]
+			distinct := tk.upper() == "FROM" && i > 0 && t[i-1].upper() == "DISTINCT"
+			out[i] = !inCall && !distinct
+		}
+	}
+	return out
 }
 
 // column resolves a column reference at i (name, or qualifier.name); ok is
@@ -468,9 +494,21 @@ func (a *analyzer) valueAt(i int) bool {
 func (a *analyzer) walk(q *Query) {
 	t := a.toks
 	clause := ""
+	fromWord := a.fromWords()
+	// A subquery's clauses end with its parenthesis: the clause outside
+	// it goes on after.
+	var outer []string
 	for i := 0; i < len(t); i++ {
 		tk := t[i]
-		if tk.kind == tokIdent {
+		switch tk.text {
+		case "(":
+			outer = append(outer, clause)
+		case ")":
+			if n := len(outer); n > 0 {
+				clause, outer = outer[n-1], outer[:n-1]
+			}
+		}
+		if tk.kind == tokIdent && (tk.upper() != "FROM" || fromWord[i]) {
 			switch u := tk.upper(); u {
 			case "WHERE":
 				// count(*) FILTER (WHERE ...) reads every row: no filter.

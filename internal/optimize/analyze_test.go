@@ -245,3 +245,25 @@ func TestCompare(t *testing.T) {
 		t.Errorf("compare with a failure before %+v", ts)
 	}
 }
+
+// TestClauses: a subquery's clauses end with it; a FROM inside a
+// function's arguments starts no table list.
+func TestClauses(t *testing.T) {
+	for _, tc := range []struct {
+		sql     string
+		tables  []string
+		filters []Filter
+	}{
+		{`SELECT count(*) FROM events WHERE EXTRACT(year FROM day) = 2025 AND customer = 'C1'`, []string{"events"},
+			[]Filter{{ref("events", "customer"), Equality}}},
+		{`SELECT * FROM orders WHERE id IN (SELECT order_id FROM refunds) AND created >= DATE '2026-01-01'`, []string{"orders", "refunds"},
+			[]Filter{{ColumnRef{Column: "id"}, Equality}, {ColumnRef{Column: "created"}, Range}}},
+		{`SELECT * FROM t WHERE a IS DISTINCT FROM b AND c = 1`, []string{"t"}, []Filter{{ref("t", "c"), Equality}}},
+		{`SELECT trim(both ' ' FROM name) FROM t WHERE k = 2`, []string{"t"}, []Filter{{ref("t", "k"), Equality}}},
+	} {
+		q := Analyze(tc.sql)
+		if !reflect.DeepEqual(q.Tables, tc.tables) || !reflect.DeepEqual(q.Filters, tc.filters) {
+			t.Errorf("%s\n tables %v filters %v\n want  %v %v", tc.sql, q.Tables, q.Filters, tc.tables, tc.filters)
+		}
+	}
+}
