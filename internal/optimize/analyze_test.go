@@ -217,6 +217,10 @@ func TestCompare(t *testing.T) {
 	if rows([]any{1, "a"}, []any{2, "b"}) != rows([]any{2, "b"}, []any{1, "a"}) || rows([]any{1, "a"}) == rows([]any{1, "b"}) {
 		t.Fatal("checksums")
 	}
+	// A float sum in another order is the same result; another value is not.
+	if rows([]any{0.1 + 0.2 + 0.3}) != rows([]any{0.3 + 0.2 + 0.1}) || rows([]any{0.6}) == rows([]any{0.61}) || rows([]any{float32(1.5)}) != rows([]any{float32(1.5)}) {
+		t.Fatal("float checksums")
+	}
 	runs := 0
 	d, r, err := Replay(3, func() (Result, error) { runs++; return rows([]any{runs}), nil })
 	if err != nil || runs != 3 || d < 0 || r != rows([]any{3}) {
