@@ -188,6 +188,8 @@ func TestBinaryRunsOnBaseGlibc(t *testing.T) {
 			value = "EU"
 		case "SHP_BQ_DATASET", "SHP_BQ_SHP_DATASET":
 			value = "shp_test"
+		case "SHP_EVENTS_SUBSCRIPTION":
+			value = "projects/shp-test/subscriptions/shp-landing-objects"
 		}
 		validate.Env = append(validate.Env, name+"="+value)
 	}

@@ -194,6 +194,14 @@ several serve processes can run side by side without running an interval twice.`
 					fmt.Fprintf(e.stderr, "shp serve: web UI on %s://%s/ (sign in with an API key: shp apikey create --name NAME --role operator)\n", scheme, browserHost(bound))
 				}
 			}
+			if sub := p.Config.Events.Subscription; sub != "" {
+				stopEvents, err := o.serveEvents(cmd.Context(), e, sub)
+				if err != nil {
+					return failedErr(err)
+				}
+				defer stopEvents()
+				fmt.Fprintf(e.stderr, "shp serve: runs the pipelines whose objects arrive, as %s says\n", sub)
+			}
 			fmt.Fprintf(e.stderr, "shp serve: scheduling %s; shp run and shp query are handed to this server; stop with Ctrl-C\n", strings.Join(scheduled, ", "))
 			err = o.sched.Serve(cmd.Context(), grace)
 			fmt.Fprintln(e.stderr, "shp serve: stopped")

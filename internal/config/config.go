@@ -131,6 +131,8 @@ type Config struct {
 	Lineage Lineage
 	// Optimization holds the optimisation layer's thresholds.
 	Optimization Optimization
+	// Events are the notifications that start runs (shp serve).
+	Events Events
 	// API configures the REST API that shp serve serves.
 	API API
 }
@@ -207,6 +209,14 @@ const (
 	// DefaultAuditRetention keeps audit entries 90 days.
 	DefaultAuditRetention = 90 * 24 * time.Hour
 )
+
+// Events configures event-driven runs: shp serve subscribes to a Pub/Sub
+// subscription of Cloud Storage notifications and runs the pipelines
+// whose gcs source an object that arrived matches.
+type Events struct {
+	// Subscription is projects/PROJECT/subscriptions/NAME; empty for none.
+	Subscription string
+}
 
 // Optimization holds the thresholds of the optimisation layer's rules
 // (internal/optimize).

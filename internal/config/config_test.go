@@ -675,3 +675,28 @@ func TestOptimizationConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  s:\n    type: file\n    path: data/\n"), 0o644)
+	write := func(ev string) (*Project, error) {
+		os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: p\npipelines:\n  a: {source: s}\n"+ev), 0o644)
+		return LoadDir(dir, noEnv)
+	}
+	p, err := write("events:\n  subscription: projects/my-project/subscriptions/landing-objects\n")
+	if err != nil || p.Config.Events.Subscription != "projects/my-project/subscriptions/landing-objects" {
+		t.Fatalf("events %+v %v", p, err)
+	}
+	for _, ev := range []string{
+		"events: {subscription: landing-objects}\n",
+		"events: {subscription: projects/p/subscriptions/x}\n",
+		"events: {subscription: 'projects/my-project/topics/landing'}\n",
+	} {
+		if _, err := write(ev); err == nil || !strings.Contains(err.Error(), "must be a Pub/Sub subscription's full name") {
+			t.Errorf("%s: %v", ev, err)
+		}
+	}
+	if _, err := write("events: {topic: t}\n"); err == nil || !strings.Contains(err.Error(), `unknown key "topic"`) {
+		t.Errorf("an unknown key: %v", err)
+	}
+}

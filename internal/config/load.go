@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -236,10 +237,13 @@ func (l *loader) rawOf(f *yamlFile) map[string]any {
 	return m
 }
 
+// subscriptionName is a Pub/Sub subscription's full name.
+var subscriptionName = regexp.MustCompile(`^projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/subscriptions/[A-Za-z][A-Za-z0-9._~+%-]{2,254}$`)
+
 // config extracts and validates config.yaml.
 func (l *loader) config(f *yamlFile) Config {
 	top := f.object(f.body, pos{1, 1}, "", "", "",
-		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage", "api", "optimization")
+		"project", "staging", "warehouse", "metadata", "defaults", "pipelines", "lineage", "api", "optimization", "events")
 	var c Config
 
 	if top.required("project", &c.Project) && !validName(c.Project) {
@@ -287,6 +291,11 @@ func (l *loader) config(f *yamlFile) Config {
 	lin.str("namespace", &c.Lineage.Namespace)
 
 	c.API = l.api(f, top)
+
+	ev := f.object(top.node("events"), top.keyPos("events"), "", "events.", "events", "subscription")
+	if ev.str("subscription", &c.Events.Subscription) && !subscriptionName.MatchString(c.Events.Subscription) {
+		f.errorf(ev.valuePos("subscription"), "events.subscription %q must be a Pub/Sub subscription's full name: projects/PROJECT/subscriptions/NAME", c.Events.Subscription)
+	}
 
 	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
 		"min_rows", "min_queries", "partition_share", "cluster_share")

@@ -28,6 +28,9 @@ const (
 	TriggerScheduled = "scheduled"
 	TriggerBackfill  = "backfill"
 	TriggerManual    = "manual"
+	// TriggerEvent: started by an object that arrived (a Cloud Storage
+	// notification through Pub/Sub).
+	TriggerEvent = "event"
 )
 
 // Job is one attempt at one pipeline interval.

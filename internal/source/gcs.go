@@ -142,3 +142,41 @@ func (g *gcsSource) Open(ctx context.Context, key string) (io.ReadCloser, error)
 
 // Close implements ObjectSource.
 func (g *gcsSource) Close() error { return g.bucket.Close() }
+
+// GCSMatches reports whether an object of a bucket is one a "gcs" source
+// reads: the source's bucket, and a name under its prefix that its glob
+// matches and that is not hidden or a directory marker (as List would
+// list it).
+func GCSMatches(s Spec, bucket, object string) bool {
+	name, extra, _ := strings.Cut(strings.TrimPrefix(s.Bucket, "gs://"), "/")
+	if name == "" || name != bucket {
+		return false
+	}
+	full := strings.TrimPrefix(s.Path, "/")
+	if extra = strings.Trim(extra, "/"); extra != "" {
+		full = extra + "/" + full
+	}
+	if strings.HasSuffix(object, "/") || strings.HasSuffix(object, "_$folder$") {
+		return false
+	}
+	lit, pattern := splitGlob(full)
+	base := lit
+	if pattern == "" {
+		base = full[:strings.LastIndex(full, "/")+1]
+		if !strings.HasPrefix(object, full) {
+			return false
+		}
+	}
+	if !strings.HasPrefix(object, base) {
+		return false
+	}
+	rel := object[len(base):]
+	if hidden(rel) {
+		return false
+	}
+	if pattern == "" {
+		return true
+	}
+	g, err := parseGlob(pattern)
+	return err == nil && g.match(rel)
+}

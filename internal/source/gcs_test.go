@@ -211,3 +211,40 @@ func TestGCSSourceErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGCSMatches: an object matches a gcs source exactly when List
+// would list it.
+func TestGCSMatches(t *testing.T) {
+	ctx := context.Background()
+	srv := newFakeGCS(t, gcsObjects)
+	for _, spec := range []Spec{
+		{Type: "gcs", Bucket: "in", Path: "sales/daily/*.csv"},
+		{Type: "gcs", Bucket: "in", Path: "sales/daily/"},
+		{Type: "gcs", Bucket: "gs://in/sales", Path: "**/*.csv"},
+		{Type: "gcs", Bucket: "in", Path: "sales/*/part.csv"},
+		{Type: "gcs", Bucket: "in", Path: "top.csv"},
+	} {
+		spec.Endpoint = srv.URL()
+		src, err := newGCSSource(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := src.List(ctx)
+		src.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed := map[string]bool{}
+		for _, o := range objs {
+			listed[o.Key] = true
+		}
+		for name := range gcsObjects {
+			if got := GCSMatches(spec, "in", name); got != listed[name] {
+				t.Errorf("%s %s: GCSMatches(%q) = %v, List says %v", spec.Bucket, spec.Path, name, got, listed[name])
+			}
+		}
+		if GCSMatches(spec, "other", "sales/daily/2024-01-01.csv") {
+			t.Errorf("%s: an object of another bucket matched", spec.Path)
+		}
+	}
+}

@@ -39,7 +39,7 @@ output "landing_topic" {
 }
 
 output "landing_subscription" {
-  description = "The Pub/Sub subscription of landing objects, for the event-driven trigger (not yet implemented in shp serve)."
+  description = "The Pub/Sub subscription of landing objects, which shp serve runs pipelines from (events.subscription)."
   value       = google_pubsub_subscription.landing.id
 }
 

@@ -13,6 +13,8 @@ locals {
     SHP_BQ_DATASET       = google_bigquery_dataset.targets.dataset_id
     SHP_BQ_SHP_DATASET   = google_bigquery_dataset.shp.dataset_id
     SHP_BQ_LOCATION      = var.location
+    # The subscription of landing objects shp serve runs pipelines from.
+    SHP_EVENTS_SUBSCRIPTION = google_pubsub_subscription.landing.id
   }
 
   # Environment variables from Secret Manager: name => secret.
