@@ -35,6 +35,9 @@ import pendulum
 from airflow import DAG
 {{- if .Kubernetes}}
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+{{- if .Secrets}}
+from airflow.providers.cncf.kubernetes.secret import Secret
+{{- end}}
 {{- else}}
 from airflow.operators.bash import BashOperator
 {{- end}}
@@ -89,6 +92,20 @@ with DAG(
             "--run-id", "{{"{{"}} run_id {{"}}"}}-{{"{{"}} ti.try_number {{"}}"}}",
             "--logical-date", "{{"{{"}} ts {{"}}"}}",
         ],
+{{- if .Env}}
+        env_vars={
+{{- range .Env}}
+            {{.Name}}: {{.Value}},
+{{- end}}
+        },
+{{- end}}
+{{- if .Secrets}}
+        secrets=[
+{{- range .Secrets}}
+            Secret("env", {{.Name}}, {{.Secret}}, {{.Key}}),
+{{- end}}
+        ],
+{{- end}}
         get_logs=True,
     )
 {{- else}}
@@ -100,6 +117,14 @@ with DAG(
             + " --task run --run-id '{{"{{"}} run_id {{"}}"}}-{{"{{"}} ti.try_number {{"}}"}}'"
             + " --logical-date '{{"{{"}} ts {{"}}"}}'"
         ),
+{{- if .Env}}
+        env={
+{{- range .Env}}
+            {{.Name}}: {{.Value}},
+{{- end}}
+        },
+        append_env=True,
+{{- end}}
     )
 {{- end}}
 {{- range .Upstream}}
@@ -124,6 +149,46 @@ type dagData struct {
 	Kubernetes                                        bool
 	Image, Namespace, PodName                         string
 	Upstream                                          []dagRef
+	// Env are the task's environment variables, Secrets those read from
+	// Kubernetes Secrets (kubernetes only); Python literals.
+	Env     []envVar
+	Secrets []secretEnv
+}
+
+type envVar struct{ Name, Value string }
+
+type secretEnv struct{ Name, Secret, Key string }
+
+// Names the DAGs' environment may use.
+var (
+	envName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	secretName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+	secretKey  = regexp.MustCompile(`^[-._a-zA-Z0-9]+$`)
+)
+
+// dagEnv reads --env NAME=VALUE and --secret-env NAME=SECRET:KEY.
+func dagEnv(env, secrets []string, kube bool) ([]envVar, []secretEnv, error) {
+	var ev []envVar
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !envName.MatchString(name) {
+			return nil, nil, fmt.Errorf("--env %q must be NAME=VALUE, NAME a variable's name", kv)
+		}
+		ev = append(ev, envVar{pyString(name), pyString(value)})
+	}
+	var se []secretEnv
+	for _, kv := range secrets {
+		if !kube {
+			return nil, nil, fmt.Errorf("--secret-env needs --operator kubernetes (a BashOperator reads the worker's own environment)")
+		}
+		name, ref, ok := strings.Cut(kv, "=")
+		secret, key, ok2 := strings.Cut(ref, ":")
+		if !ok || !ok2 || !envName.MatchString(name) || !secretName.MatchString(secret) || !secretKey.MatchString(key) {
+			return nil, nil, fmt.Errorf("--secret-env %q must be NAME=SECRET:KEY: a variable's name, a Kubernetes Secret's name and one of its keys", kv)
+		}
+		se = append(se, secretEnv{pyString(name), pyString(secret), pyString(key)})
+	}
+	return ev, se, nil
 }
 
 type dagRef struct{ Var, DagID string }
@@ -133,6 +198,7 @@ func dagID(project, pipeline string) string { return "shp_" + project + "_" + pi
 func newExportCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "export", Short: "Export the project to another orchestrator, and alert rules and dashboards to a monitoring stack"}
 	var dir, out, operator, image, namespace, configPath, start string
+	var envs, secretEnvs []string
 	airflow := &cobra.Command{
 		Use:   "airflow --out DAGS_DIR",
 		Short: "Write one Airflow 2.x / Cloud Composer DAG per pipeline, each task running shp task run",
@@ -152,6 +218,10 @@ func newExportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageErr(err)
 			}
+			env, secrets, err := dagEnv(envs, secretEnvs, operator == "kubernetes")
+			if err != nil {
+				return usageErr(err)
+			}
 			if configPath == "" {
 				configPath, _ = filepath.Abs(p.Dir)
 			}
@@ -160,7 +230,7 @@ func newExportCmd(e *env) *cobra.Command {
 			}
 			for _, name := range p.PipelineNames() {
 				pl, _ := p.Pipeline(name)
-				src, err := renderDAG(p, pl, operator == "kubernetes", image, namespace, configPath, startDate)
+				src, err := renderDAG(p, pl, operator == "kubernetes", image, namespace, configPath, startDate, env, secrets)
 				if err != nil {
 					return failedErr(err)
 				}
@@ -180,6 +250,8 @@ func newExportCmd(e *env) *cobra.Command {
 	airflow.Flags().StringVar(&namespace, "namespace", "default", "the Kubernetes namespace (kubernetes)")
 	airflow.Flags().StringVar(&configPath, "project-path", "", "the project folder as the workers see it (default: this folder's absolute path)")
 	airflow.Flags().StringVar(&start, "start-date", time.Now().UTC().Format("2006-01-02"), "the DAGs' start_date")
+	airflow.Flags().StringArrayVar(&envs, "env", nil, "NAME=VALUE: an environment variable of each task (repeat it), e.g. SHP_BQ_DATASET=analytics")
+	airflow.Flags().StringArrayVar(&secretEnvs, "secret-env", nil, "NAME=SECRET:KEY: an environment variable read from a Kubernetes Secret's key (kubernetes; repeat it), e.g. SHP_METADATA_DSN=shp:metadata-dsn")
 	_ = airflow.MarkFlagRequired("out")
 	cmd.AddCommand(airflow, newPromRulesCmd(e), newGrafanaCmd(e), newCloudMonitoringCmd(e))
 	return cmd
@@ -287,7 +359,7 @@ func newDashboardsCmd(e *env, name, short, long string, render func([]monitor.Da
 	return cmd
 }
 
-func renderDAG(p *config.Project, pl *config.Pipeline, kube bool, image, namespace, configPath string, start time.Time) ([]byte, error) {
+func renderDAG(p *config.Project, pl *config.Pipeline, kube bool, image, namespace, configPath string, start time.Time, env []envVar, secrets []secretEnv) ([]byte, error) {
 	sched := "None"
 	if pl.Schedule != "" {
 		sched = pyString(pl.Schedule)
@@ -304,7 +376,7 @@ func renderDAG(p *config.Project, pl *config.Pipeline, kube bool, image, namespa
 		Catchup: "False", MaxActiveRuns: pl.MaxActiveRuns, Retries: pl.Retries.Attempts - 1,
 		RetryDelay: int64(pl.Retries.InitialInterval / time.Second), MaxRetryDelay: int64(pl.Retries.MaxInterval / time.Second),
 		Timeout: int64(pl.Timeout / time.Second), Kubernetes: kube, Image: pyString(image), Namespace: pyString(namespace),
-		PodName: pyString(strings.ReplaceAll("shp-"+pl.Name, "_", "-")),
+		PodName: pyString(strings.ReplaceAll("shp-"+pl.Name, "_", "-")), Env: env, Secrets: secrets,
 	}
 	if pl.Catchup {
 		d.Catchup = "True"

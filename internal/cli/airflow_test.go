@@ -31,7 +31,9 @@ func TestExportAirflow(t *testing.T) {
 	out := t.TempDir()
 	for _, args := range [][]string{
 		{"export", "airflow", "--config", dir, "--out", out, "--start-date", "2026-01-01"},
-		{"export", "airflow", "--config", dir, "--out", filepath.Join(out, "k8s"), "--operator", "kubernetes", "--image", "ghcr.io/shp-dev/shp:1", "--namespace", "data"},
+		{"export", "airflow", "--config", dir, "--out", filepath.Join(out, "k8s"), "--operator", "kubernetes", "--image", "ghcr.io/shp-dev/shp:1", "--namespace", "data",
+			"--env", "SHP_BQ_DATASET=analytics", "--env", `NOTE=it's "quoted"`, "--secret-env", "SHP_METADATA_DSN=shp-secrets:metadata-dsn"},
+		{"export", "airflow", "--config", dir, "--out", filepath.Join(out, "bashenv"), "--env", "SHP_BQ_DATASET=analytics"},
 	} {
 		if code, stdout, errOut := shp(t, args...); code != 0 || strings.Count(stdout, "wrote ") != 2 {
 			t.Fatalf("%v: %d %s %s", args, code, stdout, errOut)
@@ -39,10 +41,14 @@ func TestExportAirflow(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "*.py"))
 	k8s, _ := filepath.Glob(filepath.Join(out, "k8s", "*.py"))
-	if len(files) != 2 || len(k8s) != 2 {
-		t.Fatalf("files %v %v", files, k8s)
+	bashEnv, _ := filepath.Glob(filepath.Join(out, "bashenv", "*.py"))
+	if len(files) != 2 || len(k8s) != 2 || len(bashEnv) != 2 {
+		t.Fatalf("files %v %v %v", files, k8s, bashEnv)
 	}
-	for _, f := range append(files, k8s...) {
+	if b, _ := os.ReadFile(bashEnv[0]); !strings.Contains(string(b), `"SHP_BQ_DATASET": "analytics",`) || !strings.Contains(string(b), "append_env=True") {
+		t.Errorf("a BashOperator DAG with --env:\n%s", b)
+	}
+	for _, f := range append(append(files, k8s...), bashEnv...) {
 		if b, err := exec.Command(python, "-m", "py_compile", f).CombinedOutput(); err != nil {
 			t.Fatalf("%s does not compile: %v\n%s", f, err, b)
 		}
@@ -62,8 +68,14 @@ func TestExportAirflow(t *testing.T) {
 		t.Errorf("orders DAG:\n%s", orders)
 	}
 	k, _ := os.ReadFile(filepath.Join(out, "k8s", "shp_daily_orders.py"))
-	if !strings.Contains(string(k), `KubernetesPodOperator(`) || !strings.Contains(string(k), `image="ghcr.io/shp-dev/shp:1"`) {
-		t.Errorf("kubernetes DAG:\n%s", k)
+	for _, want := range []string{`KubernetesPodOperator(`, `image="ghcr.io/shp-dev/shp:1"`, `from airflow.providers.cncf.kubernetes.secret import Secret`,
+		`"SHP_BQ_DATASET": "analytics",`, `"NOTE": "it's \"quoted\"",`, `Secret("env", "SHP_METADATA_DSN", "shp-secrets", "metadata-dsn"),`} {
+		if !strings.Contains(string(k), want) {
+			t.Errorf("kubernetes DAG lacks %s:\n%s", want, k)
+		}
+	}
+	if strings.Contains(string(orders), "env=") || strings.Contains(string(orders), "Secret(") {
+		t.Errorf("a DAG exported without --env has an environment:\n%s", orders)
 	}
 	for _, tc := range []struct {
 		args []string
@@ -71,6 +83,11 @@ func TestExportAirflow(t *testing.T) {
 	}{
 		{[]string{"export", "airflow", "--config", dir, "--out", out, "--operator", "docker"}, "--operator must be bash or kubernetes"},
 		{[]string{"export", "airflow", "--config", dir, "--out", out, "--operator", "kubernetes"}, "--image is required"},
+		{[]string{"export", "airflow", "--config", dir, "--out", out, "--env", "1BAD=x"}, "must be NAME=VALUE"},
+		{[]string{"export", "airflow", "--config", dir, "--out", out, "--env", "NOVALUE"}, "must be NAME=VALUE"},
+		{[]string{"export", "airflow", "--config", dir, "--out", out, "--secret-env", "A=s:k"}, "needs --operator kubernetes"},
+		{[]string{"export", "airflow", "--config", dir, "--out", out, "--operator", "kubernetes", "--image", "i", "--secret-env", "A=Bad_Secret:k"}, "NAME=SECRET:KEY"},
+		{[]string{"export", "airflow", "--config", dir, "--out", out, "--operator", "kubernetes", "--image", "i", "--secret-env", "A=s"}, "NAME=SECRET:KEY"},
 	} {
 		if code, _, errOut := shp(t, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%v: %d %s", tc.args, code, errOut)
