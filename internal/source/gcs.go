@@ -37,16 +37,12 @@ type gcsSource struct {
 // or glob over object names, and Endpoint an optional emulator endpoint.
 // Keys are full object names.
 func newGCSSource(ctx context.Context, s Spec) (ObjectSource, error) {
-	name, extra, _ := strings.Cut(strings.TrimPrefix(s.Bucket, "gs://"), "/")
+	name, full := gcsLocation(s)
 	if name == "" {
 		return nil, errors.New("a gcs source needs a bucket")
 	}
 	if strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
 		return nil, fmt.Errorf("invalid bucket name %q", name)
-	}
-	full := strings.TrimPrefix(s.Path, "/")
-	if extra = strings.Trim(extra, "/"); extra != "" {
-		full = extra + "/" + full
 	}
 	src := &gcsSource{url: "gs://" + name + "/" + full, gens: map[string]int64{}}
 	lit, pattern := splitGlob(full)
@@ -143,18 +139,26 @@ func (g *gcsSource) Open(ctx context.Context, key string) (io.ReadCloser, error)
 // Close implements ObjectSource.
 func (g *gcsSource) Close() error { return g.bucket.Close() }
 
+// gcsLocation reads a gcs source's bucket name and its full path in the
+// bucket: Bucket is "name" or "gs://name[/prefix]" (a prefix there is
+// prepended to Path).
+func gcsLocation(s Spec) (bucket, full string) {
+	name, extra, _ := strings.Cut(strings.TrimPrefix(s.Bucket, "gs://"), "/")
+	full = strings.TrimPrefix(s.Path, "/")
+	if extra = strings.Trim(extra, "/"); extra != "" {
+		full = extra + "/" + full
+	}
+	return name, full
+}
+
 // GCSMatches reports whether an object of a bucket is one a "gcs" source
 // reads: the source's bucket, and a name under its prefix that its glob
 // matches and that is not hidden or a directory marker (as List would
 // list it).
 func GCSMatches(s Spec, bucket, object string) bool {
-	name, extra, _ := strings.Cut(strings.TrimPrefix(s.Bucket, "gs://"), "/")
+	name, full := gcsLocation(s)
 	if name == "" || name != bucket {
 		return false
-	}
-	full := strings.TrimPrefix(s.Path, "/")
-	if extra = strings.Trim(extra, "/"); extra != "" {
-		full = extra + "/" + full
 	}
 	if strings.HasSuffix(object, "/") || strings.HasSuffix(object, "_$folder$") {
 		return false
