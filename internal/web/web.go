@@ -155,7 +155,7 @@ func (u *UI) init() {
 }
 
 // versioned matches the vendored files whose names carry their version.
-var versioned = regexp.MustCompile(`^vendor/[^/]+-\d+\.\d+\.\d+\.`)
+var versioned = regexp.MustCompile(`^thirdparty/[^/]+-\d+\.\d+\.\d+\.`)
 
 // staticHandler serves the embedded files: the vendored ones whose names
 // carry their version may be cached for a year, the others for a short

@@ -824,8 +824,8 @@ func TestPages(t *testing.T) {
 				}
 			}
 		}
-		for _, must := range []string{"/static/vendor/htmx-2.0.11.min.js", "/static/vendor/uPlot-1.6.32.iife.min.js", "/static/app.js",
-			"/static/app.css", "/static/vendor/uPlot-1.6.32.min.css"} {
+		for _, must := range []string{"/static/thirdparty/htmx-2.0.11.min.js", "/static/thirdparty/uPlot-1.6.32.iife.min.js", "/static/app.js",
+			"/static/app.css", "/static/thirdparty/uPlot-1.6.32.min.css"} {
 			if !seen[must] {
 				t.Errorf("no page names %s", must)
 			}
@@ -1274,16 +1274,16 @@ func TestStatic(t *testing.T) {
 		path, cache, ctype string
 		code               int
 	}{
-		{"/static/vendor/htmx-2.0.11.min.js", "immutable", "javascript", 200},
-		{"/static/vendor/uPlot-1.6.32.iife.min.js", "immutable", "javascript", 200},
-		{"/static/vendor/uPlot-1.6.32.min.css", "immutable", "text/css", 200},
+		{"/static/thirdparty/htmx-2.0.11.min.js", "immutable", "javascript", 200},
+		{"/static/thirdparty/uPlot-1.6.32.iife.min.js", "immutable", "javascript", 200},
+		{"/static/thirdparty/uPlot-1.6.32.min.css", "immutable", "text/css", 200},
 		{"/static/app.js", "max-age=300", "javascript", 200},
 		{"/static/app.css", "max-age=300", "text/css", 200},
 		{"/static/favicon.svg", "max-age=300", "image/svg+xml", 200},
-		{"/static/vendor/VENDOR.md", "max-age=300", "", 200},
-		{"/static/vendor/LICENSE.htmx", "max-age=300", "", 200},
+		{"/static/thirdparty/THIRD_PARTY.md", "max-age=300", "", 200},
+		{"/static/thirdparty/LICENSE.htmx", "max-age=300", "", 200},
 		{"/static/", "", "", 404},
-		{"/static/vendor/", "", "", 404},
+		{"/static/thirdparty/", "", "", 404},
 		{"/static/nothing.js", "", "", 404},
 	} {
 		w := e.get(tc.path, "")
@@ -1307,7 +1307,7 @@ func TestStatic(t *testing.T) {
 			t.Errorf("%s is empty", tc.path)
 		}
 	}
-	for _, path := range []string{"/static/vendor", "/static/../web.go", "/static/%2e%2e/web.go", "/static/templates/base.html"} {
+	for _, path := range []string{"/static/thirdparty", "/static/../web.go", "/static/%2e%2e/web.go", "/static/templates/base.html"} {
 		if w := e.get(path, ""); w.Code == 200 {
 			t.Errorf("%s: 200", path)
 		}
@@ -1321,16 +1321,16 @@ func TestStatic(t *testing.T) {
 	}
 }
 
-// TestVendoredFiles: the vendored files are the ones VENDOR.md lists, by
+// TestVendoredFiles: the vendored files are the ones THIRD_PARTY.md lists, by
 // their SHA-256; their licences are there.
 func TestVendoredFiles(t *testing.T) {
-	md, err := fs.ReadFile(staticFiles, "static/vendor/VENDOR.md")
+	md, err := fs.ReadFile(staticFiles, "static/thirdparty/THIRD_PARTY.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	disk, err := os.ReadFile(filepath.Join("static", "vendor", "VENDOR.md"))
+	disk, err := os.ReadFile(filepath.Join("static", "thirdparty", "THIRD_PARTY.md"))
 	if err != nil || !bytes.Equal(md, disk) {
-		t.Fatalf("the embedded VENDOR.md is not the file's: %v", err)
+		t.Fatalf("the embedded THIRD_PARTY.md is not the file's: %v", err)
 	}
 	line := regexp.MustCompile(`^([0-9a-f]{64})  (\S+)$`)
 	listed := map[string]string{}
@@ -1341,30 +1341,30 @@ func TestVendoredFiles(t *testing.T) {
 		}
 	}
 	if len(listed) < 5 {
-		t.Fatalf("VENDOR.md lists %d files: %v", len(listed), listed)
+		t.Fatalf("THIRD_PARTY.md lists %d files: %v", len(listed), listed)
 	}
 	for name, want := range listed {
-		b, err := fs.ReadFile(staticFiles, "static/vendor/"+name)
+		b, err := fs.ReadFile(staticFiles, "static/thirdparty/"+name)
 		if err != nil {
 			t.Errorf("%s is listed but not embedded: %v", name, err)
 			continue
 		}
 		sum := sha256.Sum256(b)
 		if got := hex.EncodeToString(sum[:]); got != want {
-			t.Errorf("%s: SHA-256 %s, VENDOR.md says %s: the vendored file was changed", name, got, want)
+			t.Errorf("%s: SHA-256 %s, THIRD_PARTY.md says %s: the vendored file was changed", name, got, want)
 		}
 	}
-	entries, err := fs.ReadDir(staticFiles, "static/vendor")
+	entries, err := fs.ReadDir(staticFiles, "static/thirdparty")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, en := range entries {
-		if en.Name() != "VENDOR.md" && listed[en.Name()] == "" {
-			t.Errorf("%s is vendored but not listed in VENDOR.md", en.Name())
+		if en.Name() != "THIRD_PARTY.md" && listed[en.Name()] == "" {
+			t.Errorf("%s is vendored but not listed in THIRD_PARTY.md", en.Name())
 		}
 	}
 	for _, lic := range []string{"LICENSE.htmx", "LICENSE.uplot"} {
-		b, err := fs.ReadFile(staticFiles, "static/vendor/"+lic)
+		b, err := fs.ReadFile(staticFiles, "static/thirdparty/"+lic)
 		if err != nil || len(bytes.TrimSpace(b)) == 0 {
 			t.Errorf("%s: %d bytes, %v", lic, len(b), err)
 		}
@@ -1382,9 +1382,9 @@ func TestVendoredFiles(t *testing.T) {
 			continue
 		}
 		if !strings.Contains(string(md), "| "+name+" |") {
-			t.Errorf("%s is not in VENDOR.md's table", name)
+			t.Errorf("%s is not in THIRD_PARTY.md's table", name)
 		}
-		if !strings.Contains(string(base), "/static/vendor/"+name) {
+		if !strings.Contains(string(base), "/static/thirdparty/"+name) {
 			t.Errorf("base.html does not load %s", name)
 		}
 	}
