@@ -43,7 +43,7 @@ func (s *Service) optimizeStore() (OptimizeStore, error) {
 
 func (s *Service) engine() (optimize.Engine, error) {
 	e, ok := s.Warehouse.(optimize.Engine)
-	if !ok || s.Warehouse == nil {
+	if !ok {
 		return nil, fmt.Errorf("optimize: %w: the warehouse is not open here, or does not take layout changes", ErrUnavailable)
 	}
 	return e, nil

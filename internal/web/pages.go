@@ -630,11 +630,8 @@ func (u *UI) decide(w http.ResponseWriter, r *http.Request) {
 // thing's id, never text taken from the address as it is.
 func doneText(r *http.Request) string {
 	id := r.FormValue("action")
-	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		id = ""
-	}
 	switch done := r.FormValue("done"); {
-	case id != "" && (done == "approve" || done == "reject" || done == "resolve" || done == "revert"):
+	case validID(id) && (done == "approve" || done == "reject" || done == "resolve" || done == "revert"):
 		past := map[string]string{"approve": "approved", "reject": "rejected", "resolve": "resolved", "revert": "reverted"}[done]
 		return "Action #" + id + " " + past + "."
 	case (done == "apply-optimization" || done == "revert-optimization") && validID(r.FormValue("optimization")):
