@@ -139,3 +139,32 @@ func TestRulesUseTheTablesColumns(t *testing.T) {
 		t.Errorf("recommended on a column sales lacks: %+v", changes(got))
 	}
 }
+
+// TestTemporalTypes: every engine's date and timestamp types make a
+// column one to partition by; other types never do.
+func TestTemporalTypes(t *testing.T) {
+	mix := map[string]int{`SELECT count(*) FROM sales WHERE order_date >= '2026-01-%02d'`: 20}
+	for _, tc := range []struct {
+		warehouse, typ string
+		partition      bool
+	}{
+		{"bigquery", "DATE", true}, {"bigquery", "TIMESTAMP", true}, {"bigquery", "DATETIME", true}, {"bigquery", "STRING", false},
+		{"bigquery", "INT64", false}, {"bigquery", "TIME", false},
+		{"postgres", "DATE", true}, {"postgres", "TIMESTAMP WITH TIME ZONE", true}, {"postgres", "TIMESTAMP WITHOUT TIME ZONE", true},
+		{"postgres", "timestamptz", true}, {"postgres", "INTERVAL", false}, {"postgres", "TEXT", false}, {"postgres", "TIME WITH TIME ZONE", false},
+		{"duckdb", "TIMESTAMP_NS", true}, {"duckdb", "TIMESTAMP WITH TIME ZONE", true}, {"duckdb", "VARCHAR", false},
+	} {
+		table := Table{Name: "sales", Rows: 10_000_000, Columns: []Column{{"order_date", tc.typ}, {"region", "VARCHAR"}}}
+		use := Summarize(workload(mix))["sales"]
+		got := changes(Recommend(Input{Table: table, Usage: *use, Warehouse: tc.warehouse}))
+		partitioned := false
+		for _, c := range got {
+			if c.Kind == "partition" || c.Kind == "sort" || c.Kind == "index" && c.Method == "brin" {
+				partitioned = true
+			}
+		}
+		if partitioned != tc.partition {
+			t.Errorf("%s %s: %+v", tc.warehouse, tc.typ, got)
+		}
+	}
+}
