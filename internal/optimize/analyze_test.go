@@ -248,6 +248,14 @@ func TestCompare(t *testing.T) {
 	if ts[0].SameResult || ts[1].ErrorAfter == "" {
 		t.Errorf("compare with another result and a failure after %+v", ts)
 	}
+	var ran []string
+	ts = CompareCopies([]string{"SELECT * FROM sales WHERE a = 1"}, "sales", "b", "c", 2, func(q string) (Result, error) {
+		ran = append(ran, q)
+		return rows([]any{1}), nil
+	})
+	if len(ts) != 1 || !ts[0].SameResult || strings.Join(ran, "|") != "SELECT * FROM b WHERE a = 1|SELECT * FROM b WHERE a = 1|SELECT * FROM c WHERE a = 1|SELECT * FROM c WHERE a = 1" {
+		t.Errorf("copies: %+v %q", ts, ran)
+	}
 	ts = Compare([]string{"broken"}, bad, ok)
 	if ts[0].ErrorBefore == "" {
 		t.Errorf("compare with a failure before %+v", ts)

@@ -235,3 +235,16 @@ func Compare(queries []string, before, after func(q string) (time.Duration, Resu
 	}
 	return out
 }
+
+// CompareCopies replays each query on two copies of a table, base and
+// changed (their names as the query may write them), each query
+// rewritten for each copy and run n times with run (Replay).
+func CompareCopies(queries []string, table, base, changed string, n int, run func(q string) (Result, error)) []Timing {
+	on := func(name string) func(string) (time.Duration, Result, error) {
+		return func(q string) (time.Duration, Result, error) {
+			q = RewriteTable(q, table, name)
+			return Replay(n, func() (Result, error) { return run(q) })
+		}
+	}
+	return Compare(queries, on(base), on(changed))
+}

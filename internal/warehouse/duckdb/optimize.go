@@ -130,13 +130,8 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 			return nil, fmt.Errorf("duckdb: trial of %s: copy it with %s: %w", table, change, err)
 		}
 	}
-	on := func(copyName string) func(string) (time.Duration, optimize.Result, error) {
-		return func(q string) (time.Duration, optimize.Result, error) {
-			q = optimize.RewriteTable(q, table, qualified("main", copyName))
-			return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
-		}
-	}
-	return optimize.Compare(queries, on(base), on(trial)), ctx.Err()
+	run := func(q string) (optimize.Result, error) { return w.runOnce(ctx, q) }
+	return optimize.CompareCopies(queries, table, qualified("main", base), qualified("main", trial), replays, run), ctx.Err()
 }
 
 // runOnce runs a query and reads its result (mu held).

@@ -7,7 +7,6 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/shp-dev/shp/internal/optimize"
 )
@@ -137,13 +136,8 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
 		}
 	}
-	on := func(copyName string) func(string) (time.Duration, optimize.Result, error) {
-		return func(q string) (time.Duration, optimize.Result, error) {
-			q = optimize.RewriteTable(q, table, qualified(w.internal, copyName))
-			return optimize.Replay(replays, func() (optimize.Result, error) { return w.runOnce(ctx, q) })
-		}
-	}
-	return optimize.Compare(queries, on(base), on(tried)), ctx.Err()
+	run := func(q string) (optimize.Result, error) { return w.runOnce(ctx, q) }
+	return optimize.CompareCopies(queries, table, qualified(w.internal, base), qualified(w.internal, tried), replays, run), ctx.Err()
 }
 
 // runOnce runs a query and reads its result.
