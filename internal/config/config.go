@@ -231,6 +231,13 @@ type Optimization struct {
 	// ClusterShare: the part that must filter a column by equality to
 	// cluster (or sort) by it.
 	ClusterShare float64
+	// MinSpeedup, MaxSlowdown and MinQueryGain are what a trial must
+	// show: the replayed queries MinSpeedup times as fast in all (or one
+	// MinQueryGain times as fast), none more than MaxSlowdown times as
+	// slow.
+	MinSpeedup   float64
+	MaxSlowdown  float64
+	MinQueryGain float64
 }
 
 // Optimization defaults.
@@ -239,6 +246,9 @@ const (
 	DefaultOptMinQueries     = 5
 	DefaultOptPartitionShare = 0.5
 	DefaultOptClusterShare   = 0.2
+	DefaultOptMinSpeedup     = 1.2
+	DefaultOptMaxSlowdown    = 1.1
+	DefaultOptMinQueryGain   = 2.0
 )
 
 // Lineage configures OpenLineage event delivery.

@@ -80,7 +80,8 @@ func TestLoadDirValid(t *testing.T) {
 		Defaults:  Defaults{MaxQuarantineRatio: 0.1},
 		API:       defaultAPI(),
 		Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
-			PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare},
+			PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
+			MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain},
 	}
 	got := p.Config
 	got.Pipelines = nil
@@ -412,7 +413,8 @@ func TestLoadDirAccepted(t *testing.T) {
 				Defaults:  Defaults{MaxQuarantineRatio: DefaultMaxQuarantineRatio},
 				API:       defaultAPI(),
 				Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
-					PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare},
+					PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
+					MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain},
 			}
 			got := p.Config
 			got.Pipelines = nil
@@ -664,10 +666,23 @@ func TestOptimizationConfig(t *testing.T) {
 	if o := p.Config.Optimization; o.MinRows != 1000 || o.MinQueries != 2 || o.PartitionShare != 0.6 || o.ClusterShare != 0.1 {
 		t.Errorf("optimization %+v", o)
 	}
+	if o := p.Config.Optimization; o.MinSpeedup != DefaultOptMinSpeedup || o.MaxSlowdown != DefaultOptMaxSlowdown || o.MinQueryGain != DefaultOptMinQueryGain {
+		t.Errorf("default trial thresholds %+v", o)
+	}
+	p, err = write("optimization:\n  min_speedup: 1.5\n  max_slowdown: 1\n  min_query_gain: 3.5\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := p.Config.Optimization; o.MinSpeedup != 1.5 || o.MaxSlowdown != 1 || o.MinQueryGain != 3.5 {
+		t.Errorf("trial thresholds %+v", o)
+	}
 	for _, c := range []struct{ opt, want string }{
 		{"optimization: {min_rows: -1}\n", "min_rows must be 0 or more"},
 		{"optimization: {min_queries: 0}\n", "min_queries must be 1 or more"},
 		{"optimization: {cluster_share: 1.5}\n", "cluster_share"},
+		{"optimization: {min_speedup: 0}\n", "min_speedup must be a factor above 0"},
+		{"optimization: {max_slowdown: -1.1}\n", "max_slowdown must be a factor above 0"},
+		{"optimization: {min_query_gain: fast}\n", "min_query_gain"},
 		{"optimization: {rows: 5}\n", `unknown key "rows"`},
 	} {
 		if _, err := write(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {

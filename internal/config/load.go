@@ -298,9 +298,9 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 
 	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
-		"min_rows", "min_queries", "partition_share", "cluster_share")
+		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain")
 	c.Optimization = Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries, PartitionShare: DefaultOptPartitionShare,
-		ClusterShare: DefaultOptClusterShare}
+		ClusterShare: DefaultOptClusterShare, MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain}
 	if opt.integer("min_rows", &c.Optimization.MinRows) && c.Optimization.MinRows < 0 {
 		f.errorf(opt.valuePos("min_rows"), "optimization.min_rows must be 0 or more")
 	}
@@ -309,6 +309,12 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 	opt.ratio("partition_share", &c.Optimization.PartitionShare)
 	opt.ratio("cluster_share", &c.Optimization.ClusterShare)
+	for key, dst := range map[string]*float64{"min_speedup": &c.Optimization.MinSpeedup, "max_slowdown": &c.Optimization.MaxSlowdown,
+		"min_query_gain": &c.Optimization.MinQueryGain} {
+		if opt.number(key, dst) && !(*dst > 0 && *dst < 1e6) {
+			f.errorf(opt.valuePos(key), "optimization.%s must be a factor above 0, such as 1.2", key)
+		}
+	}
 
 	df := f.object(top.node("defaults"), top.keyPos("defaults"), "", "defaults.", "defaults", "max_quarantine_ratio", "bytes_budget")
 	c.Defaults.MaxQuarantineRatio = DefaultMaxQuarantineRatio

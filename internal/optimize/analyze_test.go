@@ -198,7 +198,7 @@ func TestJudge(t *testing.T) {
 		{"all failed before", []Timing{{ErrorBefore: "no such column"}}, false, "no replayed query ran"},
 		{"none", nil, false, "no replayed query ran"},
 	} {
-		v := Judge(tc.ts)
+		v := Judge(tc.ts, Thresholds{})
 		if v.Accept != tc.accept || !strings.Contains(v.Why, tc.why) {
 			t.Errorf("%s: %v %q", tc.name, v.Accept, v.Why)
 		}

@@ -100,25 +100,34 @@ type Verdict struct {
 	// the best ratio of before over after.
 	Slowest float64 `json:"slowest"`
 	Best    float64 `json:"best"`
-	// Accept: faster by at least MinSpeedup in all, no query slower by
-	// more than MaxSlowdown, every result the same.
+	// Accept: faster by at least the thresholds' MinSpeedup in all, no
+	// query slower by more than MaxSlowdown, every result the same.
 	Accept bool   `json:"accept"`
 	Why    string `json:"why"`
 }
 
-// Trial thresholds.
-const (
-	// MinSpeedup is the gain a change must show on the replayed queries.
-	MinSpeedup = 1.2
+// Thresholds are what a trial must show for a change to be proposed.
+type Thresholds struct {
+	// MinSpeedup is the gain a change must show on the replayed queries
+	// in all.
+	MinSpeedup float64
 	// MaxSlowdown is how much slower one query may get.
-	MaxSlowdown = 1.1
+	MaxSlowdown float64
 	// MinQueryGain: a change that makes one query this much faster and
-	// none slower is worth it, whatever the total.
-	MinQueryGain = 2.0
-)
+	// none slower than MaxSlowdown is worth it, whatever the total.
+	MinQueryGain float64
+}
 
-// Judge reads a trial's timings.
-func Judge(ts []Timing) Verdict {
+// DefaultThresholds: 1.2x in all or 2x on one query, none more than 10%
+// slower.
+var DefaultThresholds = Thresholds{MinSpeedup: 1.2, MaxSlowdown: 1.1, MinQueryGain: 2}
+
+// Judge reads a trial's timings against the thresholds (the defaults
+// when th is zero).
+func Judge(ts []Timing, th Thresholds) Verdict {
+	if th == (Thresholds{}) {
+		th = DefaultThresholds
+	}
 	v := Verdict{Timings: ts}
 	var before, after time.Duration
 	for _, t := range ts {
@@ -146,18 +155,18 @@ func Judge(ts []Timing) Verdict {
 	}
 	v.Speedup = float64(before) / float64(after)
 	switch {
-	case v.Slowest > MaxSlowdown:
-		v.Why = fmt.Sprintf("one replayed query got %.2fx slower (at most %.1fx allowed); all ran %.2fx as fast", v.Slowest, MaxSlowdown, v.Speedup)
-	case v.Speedup >= MinSpeedup:
+	case v.Slowest > th.MaxSlowdown:
+		v.Why = fmt.Sprintf("one replayed query got %.2fx slower (at most %.2fx allowed); all ran %.2fx as fast", v.Slowest, th.MaxSlowdown, v.Speedup)
+	case v.Speedup >= th.MinSpeedup:
 		v.Accept = true
 		v.Why = fmt.Sprintf("the replayed queries ran %.1fx as fast in all; the slowest one %.2fx its time", v.Speedup, v.Slowest)
-	case v.Best >= MinQueryGain:
+	case v.Best >= th.MinQueryGain:
 		// Some queries much faster, none slower: worth it, though the
 		// others' time hides the gain in the total.
 		v.Accept = true
 		v.Why = fmt.Sprintf("the queries it serves ran up to %.1fx as fast, none slower than %.2fx its time (all %.2fx as fast)", v.Best, v.Slowest, v.Speedup)
 	default:
-		v.Why = fmt.Sprintf("the replayed queries ran %.2fx as fast (the best one %.2fx): below the %.1fx a change must gain", v.Speedup, v.Best, MinSpeedup)
+		v.Why = fmt.Sprintf("the replayed queries ran %.2fx as fast (the best one %.2fx): below the %.2fx a change must gain", v.Speedup, v.Best, th.MinSpeedup)
 	}
 	return v
 }

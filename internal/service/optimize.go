@@ -206,7 +206,8 @@ func (s *Service) RecommendOptimizations(ctx context.Context, table string, sinc
 					// that the table lacks): recorded, declined with why.
 					status, reason = OptDeclined, "the trial failed: "+err.Error()
 				default:
-					v := optimize.Judge(ts)
+					v := optimize.Judge(ts, optimize.Thresholds{MinSpeedup: oc.MinSpeedup, MaxSlowdown: oc.MaxSlowdown,
+						MinQueryGain: oc.MinQueryGain})
 					d.Trial = &v
 					reason = v.Why
 					if !v.Accept {
