@@ -101,6 +101,6 @@ func trial(b *testing.B, w *duckdb.Warehouse, change optimize.Change, queries []
 				float64(before[c.name])/float64(after[c.name]))
 		}
 		b.ReportMetric(worst, change.Kind+"-worst-after/before")
-		b.Logf("verdict: %s", optimize.Judge(ts).Why)
+		b.Logf("verdict: %s", optimize.Judge(ts, optimize.Thresholds{}).Why)
 	}
 }

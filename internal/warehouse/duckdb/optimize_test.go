@@ -60,7 +60,7 @@ func TestOptimizeDescribeTrialApplyRevert(t *testing.T) {
 			t.Errorf("replayed %s: %+v", tm.Query, tm)
 		}
 	}
-	v := optimize.Judge(ts)
+	v := optimize.Judge(ts, optimize.Thresholds{})
 	t.Logf("trial: %s", v.Why)
 	var left int
 	if err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__shp_trial_%'`).Scan(&left); err != nil || left != 0 {

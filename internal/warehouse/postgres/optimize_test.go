@@ -53,7 +53,7 @@ func TestOptimizeIndexes(t *testing.T) {
 			t.Errorf("replayed %s: %+v", tm.Query, tm)
 		}
 	}
-	v := optimize.Judge(ts)
+	v := optimize.Judge(ts, optimize.Thresholds{})
 	t.Logf("trial: %s", v.Why)
 	if !v.Accept || v.Speedup < 2 {
 		t.Errorf("a B-tree index on a selective lookup: %s", v.Why)
