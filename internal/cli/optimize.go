@@ -190,6 +190,9 @@ func printWorkload(e *env, work map[string]*optimize.Usage) {
 		u := work[n]
 		fmt.Fprintf(e.stdout, "%s: %d queries in %d shapes, %s in all; %d select every column\n", n, u.Queries, u.Shapes,
 			u.Time.Round(time.Millisecond), u.SelectStar)
+		if read := scanText(u.RowsScanned, u.BytesScanned, u.BytesBilled); read != "" {
+			fmt.Fprintf(e.stdout, "  read: %s\n", read)
+		}
 		for _, part := range []struct {
 			what string
 			m    map[string]int64
@@ -223,6 +226,10 @@ func printOptimization(e *env, o service.OptimizationView) {
 				continue
 			}
 			fmt.Fprintf(e.stdout, "             %8s -> %8s  %s\n", t.Before.Round(10*time.Microsecond), t.After.Round(10*time.Microsecond), firstLine(clipQuery(t.Query)))
+			if t.RowsScannedBefore > 0 || t.BytesBefore > 0 {
+				after := cmp.Or(scanText(t.RowsScannedAfter, t.BytesAfter, 0), "nothing")
+				fmt.Fprintf(e.stdout, "             read %s -> %s\n", scanText(t.RowsScannedBefore, t.BytesBefore, 0), after)
+			}
 		}
 	} else if o.Reason != "" {
 		fmt.Fprintf(e.stdout, "   why:      %s\n", o.Reason)
@@ -238,6 +245,21 @@ func printOptimization(e *env, o service.OptimizationView) {
 	case service.OptReverted:
 		fmt.Fprintf(e.stdout, "   reverted by %s: %s\n", o.DecidedBy, o.Reason)
 	}
+}
+
+// scanText says what queries read, in the figures the engine gave.
+func scanText(rows, bytes, billed int64) string {
+	var parts []string
+	if rows > 0 {
+		parts = append(parts, fmt.Sprintf("%d rows scanned", rows))
+	}
+	if bytes > 0 {
+		parts = append(parts, humanBytes(bytes)+" read")
+	}
+	if billed > 0 {
+		parts = append(parts, humanBytes(billed)+" billed")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func clipQuery(q string) string {

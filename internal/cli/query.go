@@ -75,7 +75,15 @@ func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req c
 	switch req.Op {
 	case "query":
 		started := time.Now()
-		rows, err = wh.RunQuery(ctx, req.SQL)
+		if m, ok := wh.(warehouse.ScanMeter); ok && svc != nil {
+			// Measured: the history keeps what the query read.
+			var sr warehouse.ScannedRows
+			if sr, err = m.MeasuredQuery(ctx, req.SQL); err == nil {
+				rows = sr
+			}
+		} else {
+			rows, err = wh.RunQuery(ctx, req.SQL)
+		}
 		if svc != nil {
 			counted := &countedRows{Rows: rows}
 			if err == nil {
@@ -89,6 +97,11 @@ func writeRequestRows(ctx context.Context, e *env, wh warehouse.Warehouse, req c
 					end = time.Now()
 				}
 				rec := optimize.Record{Source: "user", Text: req.SQL, Duration: end.Sub(started), Rows: counted.n, Calls: 1}
+				if sr, ok := counted.Rows.(warehouse.ScannedRows); ok {
+					counted.Close() // the figures hold once the rows are closed
+					s := sr.Scanned()
+					rec.RowsScanned, rec.BytesScanned, rec.BytesBilled = s.RowsScanned, s.Bytes, s.BytesBilled
+				}
 				switch {
 				case rows == nil && err != nil:
 					rec.Error = err.Error()

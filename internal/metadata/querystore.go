@@ -14,12 +14,13 @@ type QueryRecord struct {
 	ID int64
 	At time.Time
 	// Source is "shp", "user" or "import".
-	Source, Pipeline, RunID string
-	Text, Fingerprint       string
-	Duration                time.Duration
-	Rows, BytesScanned      int64
-	Calls                   int64
-	Error                   string
+	Source, Pipeline, RunID  string
+	Text, Fingerprint        string
+	Duration                 time.Duration
+	Rows, BytesScanned       int64
+	RowsScanned, BytesBilled int64
+	Calls                    int64
+	Error                    string
 }
 
 // RecordQuery stores a query record and returns its id.
@@ -33,11 +34,11 @@ func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error
 	if q.Calls < 1 {
 		q.Calls = 1
 	}
-	const insert = `INSERT INTO query_history (at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	const insert = `INSERT INTO query_history (at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error,
+		rows_scanned, bytes_billed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	var id int64
 	err := s.queryRow(ctx, insert, s.d.timeArg(q.At), q.Source, q.Pipeline, q.RunID, q.Text, q.Fingerprint, int64(q.Duration), q.Rows,
-		q.BytesScanned, q.Calls, q.Error).Scan(&id)
+		q.BytesScanned, q.Calls, q.Error, q.RowsScanned, q.BytesBilled).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record query: %w", err)
 	}
@@ -47,7 +48,8 @@ func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error
 // ListQueries returns the query records since a time (all when zero),
 // newest first, at most limit (0 for all).
 func (s *sqlStore) ListQueries(ctx context.Context, since time.Time, limit int) ([]QueryRecord, error) {
-	q := `SELECT id, at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error FROM query_history`
+	q := `SELECT id, at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error, rows_scanned, bytes_billed
+		FROM query_history`
 	var args []any
 	if !since.IsZero() {
 		q += ` WHERE at >= ?`
@@ -67,7 +69,7 @@ func (s *sqlStore) ListQueries(ctx context.Context, since time.Time, limit int) 
 		var r QueryRecord
 		var d int64
 		if err := rows.Scan(&r.ID, scanTime(&r.At), &r.Source, &r.Pipeline, &r.RunID, &r.Text, &r.Fingerprint, &d, &r.Rows,
-			&r.BytesScanned, &r.Calls, &r.Error); err != nil {
+			&r.BytesScanned, &r.Calls, &r.Error, &r.RowsScanned, &r.BytesBilled); err != nil {
 			return nil, fmt.Errorf("list queries: %w", err)
 		}
 		r.Duration = time.Duration(d)

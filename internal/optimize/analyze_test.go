@@ -249,12 +249,34 @@ func TestCompare(t *testing.T) {
 		t.Errorf("compare with another result and a failure after %+v", ts)
 	}
 	var ran []string
-	ts = CompareCopies([]string{"SELECT * FROM sales WHERE a = 1"}, "sales", "b", "c", 2, func(q string) (Result, error) {
+	run := func(q string) (Result, error) {
 		ran = append(ran, q)
+		if strings.Contains(q, "nothing") {
+			return Result{}, errors.New("no column nothing")
+		}
 		return rows([]any{1}), nil
-	})
+	}
+	ts = CompareCopies([]string{"SELECT * FROM sales WHERE a = 1"}, "sales", "b", "c", 2, run, nil)
 	if len(ts) != 1 || !ts[0].SameResult || strings.Join(ran, "|") != "SELECT * FROM b WHERE a = 1|SELECT * FROM b WHERE a = 1|SELECT * FROM c WHERE a = 1|SELECT * FROM c WHERE a = 1" {
 		t.Errorf("copies: %+v %q", ts, ran)
+	}
+	// Measured once on each copy, after the timed runs; a query that
+	// failed is not measured.
+	var measured []string
+	measure := func(q string) (Scanned, error) {
+		measured = append(measured, q)
+		if strings.Contains(q, " c ") {
+			return Scanned{Rows: 10, Bytes: 80}, nil
+		}
+		return Scanned{Rows: 1000, Bytes: 8000}, nil
+	}
+	ts = CompareCopies([]string{"SELECT * FROM sales WHERE a = 1", "SELECT nothing FROM sales"}, "sales", "b", "c", 1, run, measure)
+	if len(ts) != 2 || ts[0].RowsScannedBefore != 1000 || ts[0].RowsScannedAfter != 10 || ts[0].BytesBefore != 8000 || ts[0].BytesAfter != 80 ||
+		ts[1].RowsScannedBefore != 0 || strings.Join(measured, "|") != "SELECT * FROM b WHERE a = 1|SELECT * FROM c WHERE a = 1" {
+		t.Errorf("measured: %+v %q", ts, measured)
+	}
+	if v := Judge(ts, Thresholds{}); v.ScannedBefore != 1000 || v.ScannedAfter != 10 || v.BytesBefore != 8000 || v.BytesAfter != 80 {
+		t.Errorf("verdict's scans %+v", v)
 	}
 	ts = Compare([]string{"broken"}, bad, ok)
 	if ts[0].ErrorBefore == "" {

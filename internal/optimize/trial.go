@@ -83,8 +83,13 @@ type Timing struct {
 	Query       string        `json:"query"`
 	Before      time.Duration `json:"before_ns"`
 	After       time.Duration `json:"after_ns"`
-	BytesBefore int64         `json:"bytes_before,omitempty"`
-	BytesAfter  int64         `json:"bytes_after,omitempty"`
+	// BytesBefore and BytesAfter are the bytes the query read on each
+	// layout, RowsScannedBefore and RowsScannedAfter the rows its scans
+	// read (what the engine's profiler or plan says; 0 when it does not).
+	BytesBefore       int64 `json:"bytes_before,omitempty"`
+	BytesAfter        int64 `json:"bytes_after,omitempty"`
+	RowsScannedBefore int64 `json:"rows_scanned_before,omitempty"`
+	RowsScannedAfter  int64 `json:"rows_scanned_after,omitempty"`
 	Rows        int64         `json:"rows"`
 	SameResult  bool          `json:"same_result"`
 	ErrorAfter  string        `json:"error_after,omitempty"`
@@ -100,6 +105,13 @@ type Verdict struct {
 	// the best ratio of before over after.
 	Slowest float64 `json:"slowest"`
 	Best    float64 `json:"best"`
+	// ScannedBefore and ScannedAfter sum the rows the replayed queries'
+	// scans read on each layout; BytesBefore and BytesAfter their bytes
+	// (where the engine measures them).
+	ScannedBefore int64 `json:"rows_scanned_before,omitempty"`
+	ScannedAfter  int64 `json:"rows_scanned_after,omitempty"`
+	BytesBefore   int64 `json:"bytes_before,omitempty"`
+	BytesAfter    int64 `json:"bytes_after,omitempty"`
 	// Accept: faster by at least the thresholds' MinSpeedup in all, no
 	// query slower by more than MaxSlowdown, every result the same.
 	Accept bool   `json:"accept"`
@@ -144,6 +156,10 @@ func Judge(ts []Timing, th Thresholds) Verdict {
 		}
 		before += t.Before
 		after += t.After
+		v.ScannedBefore += t.RowsScannedBefore
+		v.ScannedAfter += t.RowsScannedAfter
+		v.BytesBefore += t.BytesBefore
+		v.BytesAfter += t.BytesAfter
 		if t.Before > 0 && t.After > 0 {
 			v.Slowest = max(v.Slowest, float64(t.After)/float64(t.Before))
 			v.Best = max(v.Best, float64(t.Before)/float64(t.After))
@@ -245,15 +261,42 @@ func Compare(queries []string, before, after func(q string) (time.Duration, Resu
 	return out
 }
 
+// Scanned is what one run of a query read: the rows its scans read and
+// the bytes, as the engine measures them.
+type Scanned struct {
+	Rows, Bytes int64
+}
+
+// Measure runs a query once more to read what it scans (outside the
+// timed runs: measuring has its own cost).
+type Measure func(q string) (Scanned, error)
+
 // CompareCopies replays each query on two copies of a table, base and
 // changed (their names as the query may write them), each query
-// rewritten for each copy and run n times with run (Replay).
-func CompareCopies(queries []string, table, base, changed string, n int, run func(q string) (Result, error)) []Timing {
+// rewritten for each copy and run n times with run (Replay); then, when
+// measure is not nil, measures what each query that ran on both read on
+// each.
+func CompareCopies(queries []string, table, base, changed string, n int, run func(q string) (Result, error), measure Measure) []Timing {
 	on := func(name string) func(string) (time.Duration, Result, error) {
 		return func(q string) (time.Duration, Result, error) {
 			q = RewriteTable(q, table, name)
 			return Replay(n, func() (Result, error) { return run(q) })
 		}
 	}
-	return Compare(queries, on(base), on(changed))
+	ts := Compare(queries, on(base), on(changed))
+	if measure == nil {
+		return ts
+	}
+	for i, t := range ts {
+		if t.ErrorBefore != "" || t.ErrorAfter != "" {
+			continue
+		}
+		b, errB := measure(RewriteTable(t.Query, table, base))
+		a, errA := measure(RewriteTable(t.Query, table, changed))
+		if errB == nil && errA == nil {
+			ts[i].RowsScannedBefore, ts[i].RowsScannedAfter = b.Rows, a.Rows
+			ts[i].BytesBefore, ts[i].BytesAfter = b.Bytes, a.Bytes
+		}
+	}
+	return ts
 }

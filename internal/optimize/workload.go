@@ -23,8 +23,12 @@ type Record struct {
 	Fingerprint string        `json:"fingerprint"`
 	Duration    time.Duration `json:"duration_ns"`
 	Rows        int64         `json:"rows"`
-	// BytesScanned is what the engine read, when it says (0 otherwise).
+	// BytesScanned is what the engine read or processed, when it says
+	// (0 otherwise); BytesBilled what it billed (BigQuery); RowsScanned
+	// the rows its scans read (DuckDB's profiler).
 	BytesScanned int64 `json:"bytes_scanned"`
+	BytesBilled  int64 `json:"bytes_billed,omitempty"`
+	RowsScanned  int64 `json:"rows_scanned,omitempty"`
 	// Calls counts the runs an imported record stands for (1 for one
 	// run); Duration and BytesScanned are their totals.
 	Calls int64  `json:"calls"`
@@ -74,6 +78,11 @@ type Usage struct {
 	Queries int64         `json:"queries"`
 	Shapes  int           `json:"shapes"`
 	Time    time.Duration `json:"time_ns"`
+	// RowsScanned, BytesScanned and BytesBilled sum what the engine said
+	// the queries read (those it measured).
+	RowsScanned  int64 `json:"rows_scanned,omitempty"`
+	BytesScanned int64 `json:"bytes_scanned,omitempty"`
+	BytesBilled  int64 `json:"bytes_billed,omitempty"`
 	// By column: how many query runs filter it by range or by equality,
 	// group by it, join on it, or name it at all.
 	Range    map[string]int64 `json:"range"`
@@ -96,8 +105,11 @@ type Shape struct {
 	Normalized  string        `json:"normalized"`
 	Calls       int64         `json:"calls"`
 	Time        time.Duration `json:"time_ns"`
-	Example     Record        `json:"example"`
-	Query       Query         `json:"query"`
+	// RowsScanned and BytesScanned sum what its runs read.
+	RowsScanned  int64  `json:"rows_scanned,omitempty"`
+	BytesScanned int64  `json:"bytes_scanned,omitempty"`
+	Example      Record `json:"example"`
+	Query        Query  `json:"query"`
 }
 
 // Share is the part of the table's query runs for which n holds.
@@ -132,6 +144,9 @@ func Summarize(records []Record) map[string]*Usage {
 			}
 			u.Queries += calls
 			u.Time += r.Duration
+			u.RowsScanned += r.RowsScanned
+			u.BytesScanned += r.BytesScanned
+			u.BytesBilled += r.BytesBilled
 			if q.SelectStar {
 				u.SelectStar += calls
 			}
@@ -170,6 +185,8 @@ func Summarize(records []Record) map[string]*Usage {
 			}
 			s.Calls += calls
 			s.Time += r.Duration
+			s.RowsScanned += r.RowsScanned
+			s.BytesScanned += r.BytesScanned
 		}
 	}
 	for table, u := range out {

@@ -63,7 +63,8 @@ func (s *Service) RecordQuery(ctx context.Context, r optimize.Record) error {
 		r.At = s.now()
 	}
 	_, err = st.RecordQuery(ctx, metadata.QueryRecord{At: r.At, Source: r.Source, Pipeline: r.Pipeline, RunID: r.RunID, Text: r.Text,
-		Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error})
+		Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error,
+		RowsScanned: r.RowsScanned, BytesBilled: r.BytesBilled})
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,8 @@ func (s *Service) Workload(ctx context.Context, since time.Time) (map[string]*op
 	out := make([]optimize.Record, len(recs))
 	for i, r := range recs {
 		out[i] = optimize.Record{ID: r.ID, At: r.At, Source: r.Source, Pipeline: r.Pipeline, RunID: r.RunID, Text: r.Text,
-			Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error}
+			Fingerprint: r.Fingerprint, Duration: r.Duration, Rows: r.Rows, BytesScanned: r.BytesScanned, Calls: r.Calls, Error: r.Error,
+			RowsScanned: r.RowsScanned, BytesBilled: r.BytesBilled}
 	}
 	return optimize.Summarize(out), nil
 }

@@ -250,6 +250,30 @@ type Rows interface {
 	Close() error
 }
 
+// Scan is what one query read, as its engine measured it: rows scanned
+// (DuckDB's profiler, after zone maps skipped what they could), bytes
+// read or processed (BigQuery's job statistics), bytes billed. Zero
+// where the engine does not say.
+type Scan struct {
+	RowsScanned int64 `json:"rows_scanned,omitempty"`
+	Bytes       int64 `json:"bytes_scanned,omitempty"`
+	BytesBilled int64 `json:"bytes_billed,omitempty"`
+}
+
+// ScannedRows are Rows whose engine measures what the query read; the
+// figures hold once the rows are closed or read to the end.
+type ScannedRows interface {
+	Rows
+	Scanned() Scan
+}
+
+// ScanMeter is a warehouse that can measure what a query reads.
+type ScanMeter interface {
+	// MeasuredQuery is RunQuery with the query's reads measured (at the
+	// cost of the engine's profiler, where it has one).
+	MeasuredQuery(ctx context.Context, query string, args ...any) (ScannedRows, error)
+}
+
 // Prober is what a healing strategy may read of a staged object to
 // decide: nothing it calls changes a row.
 type Prober interface {

@@ -25,8 +25,9 @@ func (w *Warehouse) RunQuery(ctx context.Context, query string, args ...any) (wa
 	cctx, cancel := w.call(ctx)
 	m := jobMeta{step: w.nextStep("query")}
 	job, err := w.startQuery(cctx, m, query, args, false)
+	var st *bq.JobStatus
 	if err == nil {
-		_, err = w.waitJob(cctx, m, job)
+		st, err = w.waitJob(cctx, m, job)
 	}
 	var it *bq.RowIterator
 	if err == nil {
@@ -36,7 +37,24 @@ func (w *Warehouse) RunQuery(ctx context.Context, query string, args ...any) (wa
 		cancel()
 		return nil, fmt.Errorf("bigquery: %w", err)
 	}
-	return &rows{it: it, cancel: cancel}, nil
+	r := &rows{it: it, cancel: cancel}
+	if st != nil && st.Statistics != nil {
+		r.scan.Bytes = st.Statistics.TotalBytesProcessed
+		if q, ok := st.Statistics.Details.(*bq.QueryStatistics); ok {
+			r.scan.BytesBilled = q.TotalBytesBilled
+		}
+	}
+	return r, nil
+}
+
+// MeasuredQuery implements warehouse.ScanMeter: every query job says
+// what it processed and billed.
+func (w *Warehouse) MeasuredQuery(ctx context.Context, query string, args ...any) (warehouse.ScannedRows, error) {
+	r, err := w.RunQuery(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return r.(*rows), nil
 }
 
 // rows reads a query's result page by page.
@@ -46,9 +64,13 @@ type rows struct {
 	cur    []bq.Value
 	err    error
 	closed bool
+	scan   warehouse.Scan
 }
 
-var _ warehouse.Rows = (*rows)(nil)
+var _ warehouse.ScannedRows = (*rows)(nil)
+
+// Scanned implements warehouse.ScannedRows with the job's statistics.
+func (r *rows) Scanned() warehouse.Scan { return r.scan }
 
 func (r *rows) Next() bool {
 	if r.closed || r.err != nil {

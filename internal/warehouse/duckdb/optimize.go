@@ -131,7 +131,18 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 		}
 	}
 	run := func(q string) (optimize.Result, error) { return w.runOnce(ctx, q) }
-	return optimize.CompareCopies(queries, table, qualified("main", base), qualified("main", trial), replays, run), ctx.Err()
+	measure := func(q string) (optimize.Scanned, error) {
+		if err := w.startProfile(ctx); err != nil {
+			return optimize.Scanned{}, err
+		}
+		defer w.endProfile()
+		if _, err := w.runOnce(ctx, q); err != nil {
+			return optimize.Scanned{}, err
+		}
+		s := w.profile()
+		return optimize.Scanned{Rows: s.RowsScanned, Bytes: s.Bytes}, nil
+	}
+	return optimize.CompareCopies(queries, table, qualified("main", base), qualified("main", trial), replays, run, measure), ctx.Err()
 }
 
 // runOnce runs a query and reads its result (mu held).

@@ -62,6 +62,15 @@ func TestOptimizeDescribeTrialApplyRevert(t *testing.T) {
 	}
 	v := optimize.Judge(ts, optimize.Thresholds{})
 	t.Logf("trial: %s", v.Why)
+	// The profiler counts the rows the scans read: every row of the copy
+	// in load order; about one row group of the sorted copy, whose zone
+	// maps rule the others out.
+	if lookup := ts[0]; lookup.RowsScannedBefore != 1_000_000 || lookup.RowsScannedAfter == 0 || lookup.RowsScannedAfter > 250_000 {
+		t.Errorf("rows scanned by %s: %d before, %d after", lookup.Query, lookup.RowsScannedBefore, lookup.RowsScannedAfter)
+	}
+	if v.ScannedBefore <= v.ScannedAfter {
+		t.Errorf("the trial's scans: %d rows before, %d after", v.ScannedBefore, v.ScannedAfter)
+	}
 	var left int
 	if err := w.db.QueryRowContext(ctx, `SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__shp_trial_%'`).Scan(&left); err != nil || left != 0 {
 		t.Errorf("the trial left %d tables (%v)", left, err)

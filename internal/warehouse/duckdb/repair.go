@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+
+	duckdbdriver "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/shp-dev/shp/internal/quality"
 	"github.com/shp-dev/shp/internal/warehouse"
@@ -472,12 +475,75 @@ func (w *Warehouse) RunQuery(ctx context.Context, query string, args ...any) (wa
 	return &lockedRows{Rows: rows, unlock: w.mu.Unlock}, nil
 }
 
+// profileSettings are the profiler's metrics MeasuredQuery reads.
+const profileSettings = `SET custom_profiling_settings = '{"CUMULATIVE_ROWS_SCANNED": "true", "TOTAL_BYTES_READ": "true"}'`
+
+// MeasuredQuery implements warehouse.ScanMeter: RunQuery with DuckDB's
+// profiler on for the query, which counts the rows its scans read
+// (what zone maps skipped is not counted) and the bytes read from disk
+// (0 when the blocks were in memory).
+func (w *Warehouse) MeasuredQuery(ctx context.Context, query string, args ...any) (warehouse.ScannedRows, error) {
+	w.mu.Lock()
+	if err := w.startProfile(ctx); err != nil {
+		w.mu.Unlock()
+		return nil, err
+	}
+	rows, err := w.conn.QueryContext(ctx, query, args...)
+	if err != nil {
+		w.endProfile()
+		w.mu.Unlock()
+		return nil, fmt.Errorf("duckdb: query: %w", err)
+	}
+	r := &lockedRows{Rows: rows}
+	r.unlock = func() {
+		r.scan = w.profile()
+		w.endProfile()
+		w.mu.Unlock()
+	}
+	return r, nil
+}
+
+// startProfile turns the profiler on for the data-plane connection's
+// next queries (mu held), without output.
+func (w *Warehouse) startProfile(ctx context.Context) error {
+	for _, stmt := range []string{`SET enable_profiling = 'no_output'`, profileSettings} {
+		if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+			w.endProfile()
+			return fmt.Errorf("duckdb: start the profiler: %w", err)
+		}
+	}
+	return nil
+}
+
+// profile reads the profiler's figures for the last query on the
+// data-plane connection (zero when it has none).
+func (w *Warehouse) profile() warehouse.Scan {
+	info, err := duckdbdriver.GetProfilingInfo(w.conn)
+	if err != nil {
+		return warehouse.Scan{}
+	}
+	num := func(k string) int64 {
+		n, _ := strconv.ParseInt(info.Metrics[k], 10, 64)
+		return n
+	}
+	return warehouse.Scan{RowsScanned: num("CUMULATIVE_ROWS_SCANNED"), Bytes: num("TOTAL_BYTES_READ")}
+}
+
+// endProfile turns the profiler off again.
+func (w *Warehouse) endProfile() {
+	_, _ = w.conn.ExecContext(context.Background(), `PRAGMA disable_profiling`)
+}
+
 // lockedRows are rows that hold the data plane until they are done.
 type lockedRows struct {
 	*sql.Rows
 	once   sync.Once
 	unlock func()
+	scan   warehouse.Scan
 }
+
+// Scanned implements warehouse.ScannedRows.
+func (r *lockedRows) Scanned() warehouse.Scan { return r.scan }
 
 // Next implements warehouse.Rows; the last row releases the data plane.
 func (r *lockedRows) Next() bool {

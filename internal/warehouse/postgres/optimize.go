@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -137,8 +138,57 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 		}
 	}
 	run := func(q string) (optimize.Result, error) { return w.runOnce(ctx, q) }
-	return optimize.CompareCopies(queries, table, qualified(w.internal, base), qualified(w.internal, tried), replays, run), ctx.Err()
+	measure := func(q string) (optimize.Scanned, error) { return w.explainScan(ctx, q) }
+	return optimize.CompareCopies(queries, table, qualified(w.internal, base), qualified(w.internal, tried), replays, run, measure), ctx.Err()
 }
+
+// planNode is the part of EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)'s plan
+// explainScan reads.
+type planNode struct {
+	NodeType       string     `json:"Node Type"`
+	Relation       string     `json:"Relation Name"`
+	ActualRows     float64    `json:"Actual Rows"`
+	ActualLoops    float64    `json:"Actual Loops"`
+	RemovedFilter  float64    `json:"Rows Removed by Filter"`
+	RemovedRecheck float64    `json:"Rows Removed by Index Recheck"`
+	SharedHit      int64      `json:"Shared Hit Blocks"`
+	SharedRead     int64      `json:"Shared Read Blocks"`
+	Plans          []planNode `json:"Plans"`
+}
+
+// explainScan runs a read-only query under EXPLAIN (ANALYZE, BUFFERS)
+// and reads what it scanned: the rows its scans of tables read (those
+// kept and those a filter removed), and the shared buffers it touched
+// (hit or read) in bytes.
+func (w *Warehouse) explainScan(ctx context.Context, q string) (optimize.Scanned, error) {
+	var out []struct{ Plan planNode }
+	var doc []byte
+	if err := w.pool.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) "+q).Scan(&doc); err != nil {
+		return optimize.Scanned{}, fmt.Errorf("postgres: explain: %w", err)
+	}
+	if err := json.Unmarshal(doc, &out); err != nil {
+		return optimize.Scanned{}, fmt.Errorf("postgres: read the plan: %w", err)
+	}
+	if len(out) == 0 {
+		return optimize.Scanned{}, errors.New("postgres: explain gave no plan")
+	}
+	var rows float64
+	var walk func(n planNode)
+	walk = func(n planNode) {
+		if n.Relation != "" && strings.Contains(n.NodeType, "Scan") {
+			rows += (n.ActualRows + n.RemovedFilter + n.RemovedRecheck) * max(n.ActualLoops, 1)
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(out[0].Plan)
+	top := out[0].Plan
+	return optimize.Scanned{Rows: int64(rows), Bytes: (top.SharedHit + top.SharedRead) * pageSize}, nil
+}
+
+// pageSize is PostgreSQL's block size (its default, which shp assumes).
+const pageSize = 8192
 
 // runOnce runs a query and reads its result.
 func (w *Warehouse) runOnce(ctx context.Context, q string) (optimize.Result, error) {
