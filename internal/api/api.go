@@ -123,6 +123,7 @@ func routes() []route {
 		{"GET", "/api/v1/optimization/recommendations", service.Viewer, (*Server).listOptimizations},
 		{"POST", "/api/v1/optimization/recommendations/{id}/apply", service.Operator, (*Server).applyOptimization},
 		{"POST", "/api/v1/optimization/recommendations/{id}/revert", service.Operator, (*Server).revertOptimization},
+		{"GET", "/api/v1/optimization/cost", service.Viewer, (*Server).costByDay},
 		{"GET", "/api/v1/apikeys", service.Admin, (*Server).listKeys},
 		{"POST", "/api/v1/apikeys", service.Admin, (*Server).createKey},
 		{"DELETE", "/api/v1/apikeys/{id}", service.Admin, (*Server).revokeKey},

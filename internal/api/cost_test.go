@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -28,12 +29,63 @@ func (e *env) scrape(prefix string) []string {
 	return out
 }
 
-// costRun records a finished run of pipeline with a warehouse cost.
+// costRun records a finished run of pipeline with a warehouse cost,
+// priced at $6.25 per TiB.
 func (e *env) costRun(id, pipeline string, at time.Time, billed float64) {
 	ctx := context.Background()
 	must(e.t, e.store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: pipeline, StartedAt: at, Trigger: "manual"}))
 	must(e.t, e.store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(time.Minute), InvariantOK: true,
-		Metrics: map[string]float64{"warehouse_jobs": 2, "warehouse_bytes_processed": 1000, "warehouse_bytes_billed": billed, "warehouse_slot_ms": 30}}))
+		Metrics: map[string]float64{"warehouse_jobs": 2, "warehouse_bytes_processed": 1000, "warehouse_bytes_billed": billed, "warehouse_slot_ms": 30,
+			"warehouse_cost_usd": billed / (1 << 40) * 6.25}}))
+}
+
+// TestCostByDay: the finished runs' cost summed by day and pipeline,
+// newest day first, over the days asked for; a pipeline that is not
+// there, or days out of range, are refused.
+func TestCostByDay(t *testing.T) {
+	e := newEnv(t, metadata.KindSQLite, nil)
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	yesterday := today.Add(-24 * time.Hour)
+	e.costRun("run-d1", "orders", today.Add(time.Second), 1<<40)
+	e.costRun("run-d2", "orders", today.Add(2*time.Second), 1<<39)
+	e.costRun("run-d3", "events", yesterday.Add(23*time.Hour), 1<<38)
+	e.costRun("run-d4", "orders", yesterday.Add(-40*24*time.Hour), 1<<40)
+
+	var page service.Page[service.CostDay]
+	e.get("/api/v1/optimization/cost", service.Viewer, &page)
+	want := []service.CostDay{
+		{Day: today.Format(time.DateOnly), Pipeline: "orders", Runs: 2, RunSeconds: 120, WarehouseCost: service.WarehouseCost{Jobs: 4,
+			BytesProcessed: 2000, BytesBilled: 3 << 39, SlotMillis: 60, USD: 9.375}},
+		{Day: yesterday.Format(time.DateOnly), Pipeline: "events", Runs: 1, RunSeconds: 60, WarehouseCost: service.WarehouseCost{Jobs: 2,
+			BytesProcessed: 1000, BytesBilled: 1 << 38, SlotMillis: 30, USD: 1.5625}},
+	}
+	// (The fixture's own runs, without a bill, are further back.)
+	if len(page.Items) < 2 || fmt.Sprint(page.Items[:2]) != fmt.Sprint(want) {
+		t.Fatalf("cost by day:\n%+v\nwant\n%+v", page.Items, want)
+	}
+	e.get("/api/v1/optimization/cost?days=1", service.Viewer, &page)
+	if len(page.Items) != 1 || page.Items[0].Pipeline != "orders" {
+		t.Errorf("today's cost: %+v", page.Items)
+	}
+	e.get("/api/v1/optimization/cost?days=60&pipeline=orders", service.Viewer, &page)
+	old := false
+	for _, d := range page.Items {
+		if d.Pipeline != "orders" {
+			t.Errorf("orders over 60 days: %+v", d)
+		}
+		old = old || d.Day == yesterday.Add(-40*24*time.Hour).Format(time.DateOnly) && d.USD == 6.25
+	}
+	if !old {
+		t.Errorf("orders over 60 days: %+v", page.Items)
+	}
+	for _, q := range []string{"days=0", "days=401", "days=week"} {
+		code, h, body := e.do("GET", "/api/v1/optimization/cost?"+q, e.keys[service.Viewer], nil)
+		if p := e.problem(code, h, body, 400, ProblemInvalid); p.Field != "days" {
+			t.Errorf("%s: %+v", q, p)
+		}
+	}
+	code, h, body := e.do("GET", "/api/v1/optimization/cost?pipeline=nope", e.keys[service.Viewer], nil)
+	e.problem(code, h, body, 404, ProblemNotFound)
 }
 
 // TestWarehouseCost: a run's warehouse cost is in its detail, and the
@@ -49,7 +101,8 @@ func TestWarehouseCost(t *testing.T) {
 
 	var d service.RunDetail
 	e.get("/api/v1/runs/run-c2", service.Viewer, &d)
-	if d.Warehouse == nil || *d.Warehouse != (service.WarehouseCost{Jobs: 2, BytesProcessed: 1000, BytesBilled: 20 << 20, SlotMillis: 30}) {
+	if d.Warehouse == nil || *d.Warehouse != (service.WarehouseCost{Jobs: 2, BytesProcessed: 1000, BytesBilled: 20 << 20, SlotMillis: 30,
+		USD: float64(20<<20) / (1 << 40) * 6.25}) {
 		t.Fatalf("run detail's warehouse cost: %+v", d.Warehouse)
 	}
 	if d.Metrics["warehouse_bytes_billed"] != 20<<20 {

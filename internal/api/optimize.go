@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -29,6 +30,27 @@ func (s *Server) optimizationID(w http.ResponseWriter, r *http.Request) (int64, 
 func (s *Server) listOptimizations(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	os, err := s.Service.Optimizations(r.Context(), r.URL.Query().Get("table"))
 	s.respond(w, r, service.Page[service.OptimizationView]{Items: os}, err)
+}
+
+func (s *Server) costByDay(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	q := s.query(w, r)
+	pipelineName := q.str("pipeline")
+	days := 30
+	if v := q.str("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case err != nil:
+			q.invalid("days", "must be a whole number")
+		case n < 1 || n > service.MaxCostDays:
+			q.invalid("days", fmt.Sprintf("must be from 1 to %d, got %d", service.MaxCostDays, n))
+		}
+		days = n
+	}
+	if q.bad {
+		return
+	}
+	out, err := s.Service.CostByDay(r.Context(), days, pipelineName)
+	s.respond(w, r, service.Page[service.CostDay]{Items: out}, err)
 }
 
 func (s *Server) applyOptimization(w http.ResponseWriter, r *http.Request, p service.Principal) {

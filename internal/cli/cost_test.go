@@ -51,3 +51,65 @@ func TestRunsShowWarehouseCost(t *testing.T) {
 		t.Fatalf("runs show of a run without cost: %d %s", code, out)
 	}
 }
+
+// TestOptimizeCost: `optimize cost` sums the runs of each day by
+// pipeline, priced as each run recorded it, with a total per pipeline;
+// days out of range and pipelines that are not there are refused.
+func TestOptimizeCost(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: costs\npipelines:\n  orders:\n    source: files\n  events:\n    source: files\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  files:\n    type: file\n    path: data/*.csv\n"), 0o644)
+	os.MkdirAll(filepath.Join(dir, ".shp"), 0o755)
+	ctx := context.Background()
+	store, err := metadata.Open(ctx, metadata.KindSQLite, filepath.Join(dir, ".shp", "metadata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	for _, r := range []struct {
+		id, pipeline string
+		at           time.Time
+		tib          float64
+	}{
+		{"o1", "orders", today.Add(time.Second), 1},
+		{"o2", "orders", today.Add(2 * time.Second), 0.5},
+		{"o3", "orders", today.Add(-time.Hour), 2},
+		{"e1", "events", today.Add(-2 * time.Hour), 0},
+	} {
+		metrics := map[string]float64{"warehouse_jobs": 3, "warehouse_bytes_processed": r.tib * (1 << 40), "warehouse_bytes_billed": r.tib * (1 << 40),
+			"warehouse_slot_ms": 100, "warehouse_cost_usd": r.tib * 6.25}
+		if r.tib == 0 {
+			metrics = nil // DuckDB: no bill
+		}
+		if err := store.CreateRun(ctx, metadata.Run{ID: r.id, Pipeline: r.pipeline, StartedAt: r.at, Trigger: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.FinishRun(ctx, metadata.Run{ID: r.id, Status: "succeeded", EndedAt: r.at.Add(90 * time.Second), InvariantOK: true, Metrics: metrics}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+
+	code, out, errOut := shp(t, "optimize", "cost", "--config", dir)
+	day, yesterday := today.Format(time.DateOnly), today.Add(-time.Hour).Format(time.DateOnly)
+	for _, want := range []string{
+		day + "  orders    2     3m0s      6     1.5 TiB    1.5 TiB  200      $9.3750",
+		yesterday + "  events    1     1m30s     0     0 B        0 B      0        $0.0000",
+		yesterday + "  orders    1     1m30s     3     2.0 TiB    2.0 TiB  100      $12.5000",
+		"total       orders    3     4m30s     9     3.5 TiB    3.5 TiB  300      $21.8750",
+		"priced at $6.25 per TiB billed",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("optimize cost: %d %s\n%s\nwant the line %q", code, out, errOut, want)
+		}
+	}
+	code, out, _ = shp(t, "optimize", "cost", "--config", dir, "--days", "1", "--pipeline", "orders", "--format", "json")
+	if code != 0 || strings.Count(out, `"day"`) != 1 || !strings.Contains(out, `"cost_usd": 9.375`) {
+		t.Fatalf("today's orders as JSON: %d %s", code, out)
+	}
+	for _, args := range [][]string{{"--days", "0"}, {"--pipeline", "nope"}, {"--format", "yaml"}} {
+		if code, _, errOut := shp(t, append([]string{"optimize", "cost", "--config", dir}, args...)...); code == 0 || errOut == "" {
+			t.Errorf("%v: %d %s", args, code, errOut)
+		}
+	}
+}

@@ -170,8 +170,74 @@ func newOptimizeCmd(e *env) *cobra.Command {
 		})
 	revert.Flags().StringVar(&reason, "reason", "", "why")
 	apply.Flags().StringVar(&reason, "reason", "", "why (optional)")
-	cmd.AddCommand(analyze, recommend, list, apply, revert)
+	var days int
+	var pipelineName string
+	cost := &cobra.Command{
+		Use:   "cost [--days 30] [--pipeline P]",
+		Short: "What each pipeline's runs cost by day: the warehouse's bill (bytes billed, priced) and the runs' time",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(); err != nil {
+				return err
+			}
+			return withService(cmd.Context(), dir, func(svc *service.Service) error {
+				out, err := svc.CostByDay(cmd.Context(), days, pipelineName)
+				if err != nil {
+					return serviceErr(err)
+				}
+				if outFormat == "json" {
+					return writeJSON(e.stdout, out)
+				}
+				printCost(e, out, svc.Project.Config.Optimization.PricePerTiB)
+				return nil
+			})
+		},
+	}
+	addFlags(cost)
+	cost.Flags().IntVar(&days, "days", 30, "the last this many days (UTC), today included")
+	cost.Flags().StringVar(&pipelineName, "pipeline", "", "one pipeline only")
+	cmd.AddCommand(analyze, recommend, list, apply, revert, cost)
 	return cmd
+}
+
+// printCost writes the cost by day, with a total per pipeline.
+func printCost(e *env, days []service.CostDay, price float64) {
+	if len(days) == 0 {
+		fmt.Fprintln(e.stdout, "no finished run in those days")
+		return
+	}
+	t := newTable(e.stdout, "DAY", "PIPELINE", "RUNS", "RUN TIME", "JOBS", "PROCESSED", "BILLED", "SLOT-MS", "COST")
+	totals := map[string]*service.CostDay{}
+	var names []string
+	for _, d := range days {
+		t.row(d.Day, d.Pipeline, d.Runs, time.Duration(d.RunSeconds*float64(time.Second)).Round(time.Millisecond), d.Jobs,
+			humanBytes(d.BytesProcessed), humanBytes(d.BytesBilled), d.SlotMillis, fmt.Sprintf("$%.4f", d.USD))
+		tot := totals[d.Pipeline]
+		if tot == nil {
+			tot = &service.CostDay{Pipeline: d.Pipeline}
+			totals[d.Pipeline] = tot
+			names = append(names, d.Pipeline)
+		}
+		tot.Runs += d.Runs
+		tot.RunSeconds += d.RunSeconds
+		tot.Jobs += d.Jobs
+		tot.BytesProcessed += d.BytesProcessed
+		tot.BytesBilled += d.BytesBilled
+		tot.SlotMillis += d.SlotMillis
+		tot.USD += d.USD
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		d := totals[n]
+		t.row("total", n, d.Runs, time.Duration(d.RunSeconds*float64(time.Second)).Round(time.Millisecond), d.Jobs,
+			humanBytes(d.BytesProcessed), humanBytes(d.BytesBilled), d.SlotMillis, fmt.Sprintf("$%.4f", d.USD))
+	}
+	t.flush()
+	if price > 0 {
+		fmt.Fprintf(e.stdout, "priced at $%.2f per TiB billed (optimization.price_per_tib); a warehouse without a bill costs its runs' time\n", price)
+	} else {
+		fmt.Fprintln(e.stdout, "unpriced (optimization.price_per_tib is 0)")
+	}
 }
 
 // printWorkload writes each table's usage: its queries and the columns

@@ -238,6 +238,9 @@ type Optimization struct {
 	MinSpeedup   float64
 	MaxSlowdown  float64
 	MinQueryGain float64
+	// PricePerTiB prices the bytes the warehouse bills, in dollars per
+	// TiB (BigQuery on-demand: 6.25); 0 leaves runs unpriced.
+	PricePerTiB float64
 }
 
 // Optimization defaults.
@@ -249,6 +252,9 @@ const (
 	DefaultOptMinSpeedup     = 1.2
 	DefaultOptMaxSlowdown    = 1.1
 	DefaultOptMinQueryGain   = 2.0
+	// DefaultPricePerTiB is BigQuery's on-demand price in dollars per TiB
+	// billed.
+	DefaultPricePerTiB = 6.25
 )
 
 // Lineage configures OpenLineage event delivery.

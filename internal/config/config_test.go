@@ -81,7 +81,7 @@ func TestLoadDirValid(t *testing.T) {
 		API:       defaultAPI(),
 		Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
 			PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
-			MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain},
+			MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB},
 	}
 	got := p.Config
 	got.Pipelines = nil
@@ -414,7 +414,7 @@ func TestLoadDirAccepted(t *testing.T) {
 				API:       defaultAPI(),
 				Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
 					PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
-					MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain},
+					MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB},
 			}
 			got := p.Config
 			got.Pipelines = nil
@@ -669,11 +669,11 @@ func TestOptimizationConfig(t *testing.T) {
 	if o := p.Config.Optimization; o.MinSpeedup != DefaultOptMinSpeedup || o.MaxSlowdown != DefaultOptMaxSlowdown || o.MinQueryGain != DefaultOptMinQueryGain {
 		t.Errorf("default trial thresholds %+v", o)
 	}
-	p, err = write("optimization:\n  min_speedup: 1.5\n  max_slowdown: 1\n  min_query_gain: 3.5\n")
+	p, err = write("optimization:\n  min_speedup: 1.5\n  max_slowdown: 1\n  min_query_gain: 3.5\n  price_per_tib: 0\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := p.Config.Optimization; o.MinSpeedup != 1.5 || o.MaxSlowdown != 1 || o.MinQueryGain != 3.5 {
+	if o := p.Config.Optimization; o.MinSpeedup != 1.5 || o.MaxSlowdown != 1 || o.MinQueryGain != 3.5 || o.PricePerTiB != 0 {
 		t.Errorf("trial thresholds %+v", o)
 	}
 	for _, c := range []struct{ opt, want string }{
@@ -683,6 +683,7 @@ func TestOptimizationConfig(t *testing.T) {
 		{"optimization: {min_speedup: 0}\n", "min_speedup must be a factor above 0"},
 		{"optimization: {max_slowdown: -1.1}\n", "max_slowdown must be a factor above 0"},
 		{"optimization: {min_query_gain: fast}\n", "min_query_gain"},
+		{"optimization: {price_per_tib: -6.25}\n", "price_per_tib must be 0 or more"},
 		{"optimization: {rows: 5}\n", `unknown key "rows"`},
 	} {
 		if _, err := write(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {

@@ -298,9 +298,10 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 
 	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
-		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain")
+		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain", "price_per_tib")
 	c.Optimization = Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries, PartitionShare: DefaultOptPartitionShare,
-		ClusterShare: DefaultOptClusterShare, MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain}
+		ClusterShare: DefaultOptClusterShare, MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain,
+		PricePerTiB: DefaultPricePerTiB}
 	if opt.integer("min_rows", &c.Optimization.MinRows) && c.Optimization.MinRows < 0 {
 		f.errorf(opt.valuePos("min_rows"), "optimization.min_rows must be 0 or more")
 	}
@@ -309,6 +310,9 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 	opt.ratio("partition_share", &c.Optimization.PartitionShare)
 	opt.ratio("cluster_share", &c.Optimization.ClusterShare)
+	if opt.number("price_per_tib", &c.Optimization.PricePerTiB) && !(c.Optimization.PricePerTiB >= 0 && c.Optimization.PricePerTiB < 1e9) {
+		f.errorf(opt.valuePos("price_per_tib"), "optimization.price_per_tib must be 0 or more dollars per TiB billed, such as 6.25")
+	}
 	for key, dst := range map[string]*float64{"min_speedup": &c.Optimization.MinSpeedup, "max_slowdown": &c.Optimization.MaxSlowdown,
 		"min_query_gain": &c.Optimization.MinQueryGain} {
 		if opt.number(key, dst) && !(*dst > 0 && *dst < 1e6) {

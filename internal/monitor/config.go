@@ -39,10 +39,15 @@ const (
 	// waits for a person: a proposal to approve or reject, or an
 	// escalation to resolve.
 	KindPendingApproval = "pending_approval"
+	// KindBudget holds while a metric summed over the pipeline's runs
+	// started in the rule's window (24h by default) is above its value:
+	// a cost budget (warehouse_cost_usd, dollars) or a bytes budget
+	// (warehouse_bytes_billed). A value of 0 sets no budget.
+	KindBudget = "budget"
 )
 
 // Kinds are the rule kinds.
-var Kinds = []string{KindRunStatus, KindThreshold, KindQualityScore, KindAnomaly, KindAbsence, KindPendingApproval}
+var Kinds = []string{KindRunStatus, KindThreshold, KindQualityScore, KindAnomaly, KindAbsence, KindPendingApproval, KindBudget}
 
 // Severities, strongest first.
 var Severities = []string{notify.SeverityCritical, notify.SeverityWarning, notify.SeverityInfo}
@@ -50,7 +55,8 @@ var Severities = []string{notify.SeverityCritical, notify.SeverityWarning, notif
 // Metrics a threshold or anomaly rule can name, besides the batch's own
 // (null_rate:COLUMN, repeated_share, freshness_s).
 var runMetrics = []string{"rows_in", "rows_loaded", "rows_quarantined", "rows_deduplicated", "quarantine_ratio", "duration_s",
-	"bytes", "quality_score", "freshness_s"}
+	"bytes", "quality_score", "freshness_s", "warehouse_jobs", "warehouse_bytes_processed", "warehouse_bytes_billed", "warehouse_slot_ms",
+	"warehouse_cost_usd"}
 
 // Rule is an alert rule.
 type Rule struct {
@@ -69,6 +75,8 @@ type Rule struct {
 	// After is how long an absence rule waits since the last success
 	// (0: twice the schedule's interval).
 	After time.Duration
+	// Window is the span a budget rule sums its metric over (24h).
+	Window time.Duration
 	// Score is how many MADs from the median an anomaly is (3.5 by
 	// default); Direction is up, down or both; MinHistory the successful
 	// runs needed before the rule speaks (7 by default).
@@ -137,8 +145,10 @@ const (
 	DefaultResolveWait     = 10 * time.Minute
 	DefaultMaxAttempts     = 8
 	DefaultDeliveryTimeout = 30 * time.Second
-	defaultScore           = 3.5
-	defaultMinHistory      = 7
+	// DefaultBudgetWindow is the span a budget rule sums over.
+	DefaultBudgetWindow = 24 * time.Hour
+	defaultScore        = 3.5
+	defaultMinHistory   = 7
 )
 
 // DefaultRules are the rules a project has without writing any: failed
@@ -160,6 +170,9 @@ func DefaultRules() []*Rule {
 			MinHistory: defaultMinHistory, Severity: notify.SeverityWarning},
 		{Name: "freshness_anomaly", Kind: KindAnomaly, Metric: "freshness_s", Score: defaultScore, Direction: "up",
 			MinHistory: defaultMinHistory, Severity: notify.SeverityWarning},
+		// No budget until a pipeline's override sets its value (dollars
+		// a day).
+		{Name: "cost_budget", Kind: KindBudget, Metric: "warehouse_cost_usd", Window: DefaultBudgetWindow, Severity: notify.SeverityWarning},
 	}
 }
 
@@ -175,7 +188,7 @@ var configKeys = []string{"evaluation_interval", "group_wait", "group_window", "
 	"default_rules", "rules", "overrides", "receivers", "route"}
 
 var ruleKeys = []string{"name", "kind", "pipelines", "metric", "op", "value", "statuses", "after", "score", "direction", "min_history",
-	"severity", "for", "labels", "summary"}
+	"severity", "for", "labels", "summary", "window"}
 
 var overrideKeys = []string{"disabled", "severity", "for", "value", "after", "labels"}
 
@@ -316,6 +329,8 @@ func (p *parser) rule(m map[string]any, at []any) *Rule {
 	p.number(m, at, "score", &r.Score)
 	p.duration(m, append(at, "after"), &r.After, time.Minute, 365*24*time.Hour)
 	p.duration(m, append(at, "for"), &r.For, 0, 7*24*time.Hour)
+	r.Window = DefaultBudgetWindow
+	p.duration(m, append(at, "window"), &r.Window, time.Hour, 90*24*time.Hour)
 	if d := p.str(m, at, "direction", false); d != "" {
 		if d != "up" && d != "down" && d != "both" {
 			p.errorf(append(at, "direction"), "direction must be up, down or both, got %q", d)
@@ -350,6 +365,14 @@ func (p *parser) rule(m map[string]any, at []any) *Rule {
 		}
 		if _, ok := m["value"]; !ok {
 			p.errorf(at, "a threshold rule needs a value")
+		}
+	case KindBudget:
+		if !knownMetric(r.Metric) || strings.HasPrefix(r.Metric, "null_rate:") || r.Metric == "quarantine_ratio" || r.Metric == "quality_score" ||
+			r.Metric == "freshness_s" {
+			p.errorf(append(at, "metric"), "a budget sums a metric over runs: warehouse_cost_usd, warehouse_bytes_billed, rows_in, duration_s or another count, got %q", r.Metric)
+		}
+		if r.Value < 0 {
+			p.errorf(append(at, "value"), "a budget's value must be 0 (none) or more, got %v", r.Value)
 		}
 	case KindQualityScore:
 		if _, ok := m["value"]; !ok || r.Value < 0 || r.Value > 100 {
@@ -441,6 +464,8 @@ func (p *parser) overrides(raw map[string]any, c *Config) {
 				p.number(m, at, "value", &f)
 				if r, _ := ruleNamed(c, name); r != nil && r.Kind == KindQualityScore && (f < 0 || f > 100) {
 					p.errorf(append(at, "value"), "a quality_score rule's value is from 0 to 100, got %v", f)
+				} else if r != nil && r.Kind == KindBudget && f < 0 {
+					p.errorf(append(at, "value"), "a budget's value must be 0 (none) or more, got %v", f)
 				}
 				o.Value = &f
 			}

@@ -62,6 +62,10 @@ func TestMonitoringFileErrorsHaveLineAndColumn(t *testing.T) {
 		{"wildcard threshold", "rules:\n  - {name: a, kind: threshold, metric: 'null_rate:*', op: '>', value: 0.1}\n", "metric must be one of"},
 		{"quality override", "rules:\n  - {name: q, kind: quality_score, value: 80}\noverrides:\n  orders:\n    q: {value: 120}\n",
 			"a quality_score rule's value is from 0 to 100"},
+		{"budget on a ratio", "rules:\n  - {name: b, kind: budget, metric: quarantine_ratio, value: 1}\n", "monitoring.yaml:2:37: a budget sums a metric"},
+		{"negative budget", "rules:\n  - {name: b, kind: budget, metric: warehouse_cost_usd, value: -5}\n", "a budget's value must be 0 (none) or more"},
+		{"budget window too short", "rules:\n  - {name: b, kind: budget, metric: warehouse_cost_usd, value: 5, window: 5m}\n", "window"},
+		{"negative budget override", "overrides:\n  orders:\n    cost_budget: {value: -1}\n", "a budget's value must be 0 (none) or more"},
 		{"receivers of the wrong kind", "receivers: {url: 'https://x/?sig=SECRET'}\n", "receivers must be a list, got a mapping"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -116,7 +120,7 @@ receivers:
 		names = append(names, r.Name)
 	}
 	want := []string{"run_failed", "run_held", "approval_pending", "data_stale", "volume_anomaly", "quality_anomaly", "duration_anomaly",
-		"null_rate_anomaly", "freshness_anomaly", "low_volume"}
+		"null_rate_anomaly", "freshness_anomaly", "cost_budget", "low_volume"}
 	if !slices.Equal(names, want) {
 		t.Errorf("rules %v, want %v", names, want)
 	}
@@ -132,7 +136,7 @@ receivers:
 	}
 	// Without the file: the defaults, and no receiver.
 	def, problems := ParseConfig(nil)
-	if len(problems) > 0 || len(def.Rules) != 9 || def.Route != nil || def.Interval != DefaultInterval {
+	if len(problems) > 0 || len(def.Rules) != 10 || def.Route != nil || def.Interval != DefaultInterval {
 		t.Errorf("defaults %+v %v", def, problems)
 	}
 	none, _ := ParseConfig(map[string]any{"default_rules": false})

@@ -1,6 +1,7 @@
 package monitor
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -202,8 +203,33 @@ func checkOne(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) 
 		return absent(r, p, now)
 	case KindAnomaly:
 		return anomalous(r, p)
+	case KindBudget:
+		return overBudget(r, p, now)
 	}
 	return 0, "", false
+}
+
+// overBudget is the budget rule: the metric summed over the finished
+// runs started within the window, against the value (0: no budget).
+func overBudget(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
+	if r.Value <= 0 {
+		return 0, "", false
+	}
+	window := cmp.Or(r.Window, DefaultBudgetWindow)
+	var sum float64
+	runID := ""
+	for _, run := range p.Runs { // newest first
+		if run.StartedAt.Before(now.Add(-window)) {
+			break
+		}
+		if v, ok := runMetric(run, r.Metric); ok && !math.IsNaN(v) {
+			sum += v
+			if runID == "" {
+				runID = run.ID
+			}
+		}
+	}
+	return sum, runID, sum > r.Value
 }
 
 // absent is the absence rule: how long since the last success, against
@@ -370,6 +396,12 @@ func summarize(r *Rule, pipeline string, value float64) string {
 		return fmt.Sprintf("%s has not succeeded for %s", pipeline, (time.Duration(value) * time.Second).Round(time.Second))
 	case KindAnomaly:
 		return fmt.Sprintf("%s of %s is unusual: %.1f MADs from its median", r.Metric, pipeline, value)
+	case KindBudget:
+		window := strings.TrimSuffix(strings.TrimSuffix(cmp.Or(r.Window, DefaultBudgetWindow).String(), "0s"), "0m")
+		if r.Metric == "warehouse_cost_usd" {
+			return fmt.Sprintf("%s cost $%.2f in the last %s, over its budget of $%.2f", pipeline, value, window, r.Value)
+		}
+		return fmt.Sprintf("%s of %s summed to %s in the last %s, over its budget of %s", r.Metric, pipeline, num(value), window, num(r.Value))
 	}
 	return r.Name + " on " + pipeline
 }

@@ -61,6 +61,21 @@ func TestRuleKinds(t *testing.T) {
 		}
 		return 60 + float64(i%3)
 	})
+	// Hourly runs billed $0.75 each, the newest half an hour ago; one
+	// failed run billed too (the bill is real), one without a bill.
+	var billed []metadata.Run
+	for i := range 30 {
+		start := t0.Add(-30*time.Minute - time.Duration(i)*time.Hour)
+		r := metadata.Run{ID: fmt.Sprintf("b%d", i), Status: metadata.StatusSucceeded, StartedAt: start, EndedAt: start.Add(time.Minute),
+			Metrics: map[string]float64{"warehouse_cost_usd": 0.75, "warehouse_bytes_billed": 120 << 30}}
+		switch i {
+		case 3:
+			r.Status = metadata.StatusFailed
+		case 4:
+			r.Metrics = nil
+		}
+		billed = append(billed, r)
+	}
 	for _, c := range []struct {
 		name  string
 		rule  Rule
@@ -69,6 +84,15 @@ func TestRuleKinds(t *testing.T) {
 		holds bool
 		value float64
 	}{
+		{"over a daily cost budget", Rule{Kind: KindBudget, Metric: "warehouse_cost_usd", Value: 15}, PipelineInput{Runs: billed}, t0, true, 23 * 0.75},
+		{"within a daily cost budget", Rule{Kind: KindBudget, Metric: "warehouse_cost_usd", Value: 20}, PipelineInput{Runs: billed}, t0, false, 23 * 0.75},
+		{"a budget over 6 hours", Rule{Kind: KindBudget, Metric: "warehouse_cost_usd", Value: 3, Window: 6 * time.Hour}, PipelineInput{Runs: billed},
+			t0, true, 5 * 0.75},
+		{"a bytes budget", Rule{Kind: KindBudget, Metric: "warehouse_bytes_billed", Value: 1 << 40}, PipelineInput{Runs: billed}, t0, true,
+			23 * 120 << 30},
+		{"no budget set", Rule{Kind: KindBudget, Metric: "warehouse_cost_usd"}, PipelineInput{Runs: billed}, t0, false, 0},
+		{"no run in the window", Rule{Kind: KindBudget, Metric: "warehouse_cost_usd", Value: 1}, PipelineInput{Runs: billed}, t0.Add(48 * time.Hour),
+			false, 0},
 		{"failed run", Rule{Kind: KindRunStatus, Statuses: []string{"failed"}}, PipelineInput{Runs: failedLast}, t0, true, 1},
 		{"held is not failed", Rule{Kind: KindRunStatus, Statuses: []string{"failed"}},
 			PipelineInput{Runs: []metadata.Run{{Status: metadata.StatusHeld}}}, t0, false, 1},
@@ -183,6 +207,47 @@ func TestScore(t *testing.T) {
 	s, ok := Score(hist, t0, 10, 0, 7)
 	if !ok || !s.Seasonal || s.Median != 10 || s.History != 4 || s.MADs != 0 {
 		t.Fatalf("seasonal: %+v %v", s, ok)
+	}
+}
+
+// TestCostBudgetPerPipeline: the default cost_budget rule is off until a
+// pipeline's override sets its dollars a day; then it fires when the
+// runs of the last 24 hours cost more.
+func TestCostBudgetPerPipeline(t *testing.T) {
+	var runs []metadata.Run
+	for i := range 10 {
+		start := t0.Add(-time.Duration(i+1) * time.Hour)
+		runs = append(runs, metadata.Run{ID: fmt.Sprintf("c%d", i), Status: metadata.StatusSucceeded, StartedAt: start,
+			EndedAt: start.Add(time.Minute), Metrics: map[string]float64{"warehouse_cost_usd": 0.8}})
+	}
+	snap := Snapshot{Now: t0, Pipelines: []PipelineInput{{Name: "orders", Runs: runs}, {Name: "events", Runs: runs}}}
+	def, problems := ParseConfig(nil)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	for _, c := range Evaluate(def, snap) {
+		if c.Rule.Name == "cost_budget" {
+			t.Errorf("a budget fired without a value: %+v", c)
+		}
+	}
+	cfg, problems := ParseConfig(map[string]any{"overrides": map[string]any{
+		"orders": map[string]any{"cost_budget": map[string]any{"value": 5}},
+		"events": map[string]any{"cost_budget": map[string]any{"value": 10}},
+	}})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	var fired []string
+	for _, c := range Evaluate(cfg, snap) {
+		if c.Rule.Name == "cost_budget" {
+			fired = append(fired, c.Pipeline+": "+c.Summary)
+			if c.RunID != "c0" || c.Labels["kind"] != KindBudget {
+				t.Errorf("condition %+v", c)
+			}
+		}
+	}
+	if want := "orders: orders cost $8.00 in the last 24h, over its budget of $5.00"; strings.Join(fired, "|") != want {
+		t.Errorf("fired %q, want %q", fired, want)
 	}
 }
 

@@ -80,20 +80,20 @@ type Engine interface {
 
 // Timing is one query replayed before and after a change.
 type Timing struct {
-	Query       string        `json:"query"`
-	Before      time.Duration `json:"before_ns"`
-	After       time.Duration `json:"after_ns"`
+	Query  string        `json:"query"`
+	Before time.Duration `json:"before_ns"`
+	After  time.Duration `json:"after_ns"`
 	// BytesBefore and BytesAfter are the bytes the query read on each
 	// layout, RowsScannedBefore and RowsScannedAfter the rows its scans
 	// read (what the engine's profiler or plan says; 0 when it does not).
-	BytesBefore       int64 `json:"bytes_before,omitempty"`
-	BytesAfter        int64 `json:"bytes_after,omitempty"`
-	RowsScannedBefore int64 `json:"rows_scanned_before,omitempty"`
-	RowsScannedAfter  int64 `json:"rows_scanned_after,omitempty"`
-	Rows        int64         `json:"rows"`
-	SameResult  bool          `json:"same_result"`
-	ErrorAfter  string        `json:"error_after,omitempty"`
-	ErrorBefore string        `json:"error_before,omitempty"`
+	BytesBefore       int64  `json:"bytes_before,omitempty"`
+	BytesAfter        int64  `json:"bytes_after,omitempty"`
+	RowsScannedBefore int64  `json:"rows_scanned_before,omitempty"`
+	RowsScannedAfter  int64  `json:"rows_scanned_after,omitempty"`
+	Rows              int64  `json:"rows"`
+	SameResult        bool   `json:"same_result"`
+	ErrorAfter        string `json:"error_after,omitempty"`
+	ErrorBefore       string `json:"error_before,omitempty"`
 }
 
 // Verdict is what a trial shows.

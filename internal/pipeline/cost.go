@@ -25,16 +25,32 @@ const (
 	MetricWarehouseBytesProcessed = "warehouse_bytes_processed"
 	MetricWarehouseBytesBilled    = "warehouse_bytes_billed"
 	MetricWarehouseSlotMillis     = "warehouse_slot_ms"
+	// MetricWarehouseCost is the bytes billed priced at the project's
+	// optimization.price_per_tib when the run ended, in dollars.
+	MetricWarehouseCost = "warehouse_cost_usd"
 )
 
-// CostMetrics returns the metrics that record a run's warehouse cost.
-func CostMetrics(c warehouse.Cost) map[string]float64 {
-	return map[string]float64{
+// tib is a tebibyte, the unit BigQuery prices.
+const tib = 1 << 40
+
+// Price is what billing bytes costs at pricePerTiB dollars per TiB.
+func Price(billed int64, pricePerTiB float64) float64 {
+	return float64(billed) / tib * pricePerTiB
+}
+
+// CostMetrics returns the metrics that record a run's warehouse cost,
+// priced at pricePerTiB dollars per TiB billed (unpriced when 0).
+func CostMetrics(c warehouse.Cost, pricePerTiB float64) map[string]float64 {
+	m := map[string]float64{
 		MetricWarehouseJobs:           float64(c.Jobs),
 		MetricWarehouseBytesProcessed: float64(c.BytesProcessed),
 		MetricWarehouseBytesBilled:    float64(c.BytesBilled),
 		MetricWarehouseSlotMillis:     float64(c.SlotMillis),
 	}
+	if pricePerTiB > 0 {
+		m[MetricWarehouseCost] = Price(c.BytesBilled, pricePerTiB)
+	}
+	return m
 }
 
 // CostOf reads a run's warehouse cost back from its metrics; ok is false
@@ -63,7 +79,7 @@ func (r *Runner) recordCost(res *Result) {
 	if res.Metrics == nil {
 		res.Metrics = map[string]float64{}
 	}
-	for k, v := range CostMetrics(c) {
+	for k, v := range CostMetrics(c, r.Project.Config.Optimization.PricePerTiB) {
 		res.Metrics[k] = v
 	}
 }

@@ -60,12 +60,14 @@ const budgetRules = `pipelines:
 `
 
 // TestRunRecordsWarehouseCost: the cost the warehouse reports for a run
-// is kept in the run's metrics, succeeded or failed; a warehouse that
+// is kept in the run's metrics, priced, succeeded or failed; a warehouse that
 // reports none, or a run without cost, adds nothing.
 func TestRunRecordsWarehouseCost(t *testing.T) {
 	ctx := context.Background()
 	bill := warehouse.Cost{Jobs: 7, BytesProcessed: 3 << 20, BytesBilled: 50 << 20, SlotMillis: 1234}
-	want := map[string]float64{"warehouse_jobs": 7, "warehouse_bytes_processed": 3 << 20, "warehouse_bytes_billed": 50 << 20, "warehouse_slot_ms": 1234}
+	// Priced at the project's default, BigQuery on-demand's $6.25 per TiB.
+	want := map[string]float64{"warehouse_jobs": 7, "warehouse_bytes_processed": 3 << 20, "warehouse_bytes_billed": 50 << 20, "warehouse_slot_ms": 1234,
+		"warehouse_cost_usd": 50.0 / (1 << 20) * 6.25}
 	for _, tc := range []struct {
 		name     string
 		pipeline string

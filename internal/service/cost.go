@@ -1,8 +1,11 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +21,9 @@ type WarehouseCost struct {
 	BytesProcessed int64 `json:"bytes_processed"`
 	BytesBilled    int64 `json:"bytes_billed"`
 	SlotMillis     int64 `json:"slot_ms"`
+	// USD is the bytes billed priced at optimization.price_per_tib when
+	// the run ended (0 when unpriced).
+	USD float64 `json:"cost_usd"`
 }
 
 // warehouseCost is the cost a run's metrics record; nil when they record
@@ -27,7 +33,73 @@ func warehouseCost(metrics map[string]float64) *WarehouseCost {
 	if !ok {
 		return nil
 	}
-	return &WarehouseCost{Jobs: c.Jobs, BytesProcessed: c.BytesProcessed, BytesBilled: c.BytesBilled, SlotMillis: c.SlotMillis}
+	return &WarehouseCost{Jobs: c.Jobs, BytesProcessed: c.BytesProcessed, BytesBilled: c.BytesBilled, SlotMillis: c.SlotMillis,
+		USD: metrics[pipeline.MetricWarehouseCost]}
+}
+
+// CostDay is what one pipeline's runs cost on one day (UTC, by when
+// they started): the warehouse's bill where it bills (BigQuery), and the
+// time the runs took everywhere (what DuckDB and PostgreSQL cost is
+// their machine's time).
+type CostDay struct {
+	Day      string `json:"day"`
+	Pipeline string `json:"pipeline"`
+	Runs     int64  `json:"runs"`
+	WarehouseCost
+	RunSeconds float64 `json:"run_seconds"`
+}
+
+// MaxCostDays bounds how far back CostByDay reads.
+const MaxCostDays = 400
+
+// CostByDay sums the cost of the finished runs of the last days days
+// (today included) by pipeline and day, newest day first; pipelineName
+// narrows it to one pipeline.
+func (s *Service) CostByDay(ctx context.Context, days int, pipelineName string) ([]CostDay, error) {
+	if days < 1 || days > MaxCostDays {
+		return nil, invalid("days", "must be between 1 and %d, got %d", MaxCostDays, days)
+	}
+	if pipelineName != "" {
+		if _, ok := s.Project.Pipeline(pipelineName); !ok {
+			return nil, fmt.Errorf("pipeline %q: %w", pipelineName, ErrNotFound)
+		}
+	}
+	today := s.now().UTC().Truncate(24 * time.Hour)
+	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipelineName, Since: today.AddDate(0, 0, 1-days)})
+	if err != nil {
+		return nil, fmt.Errorf("cost by day: %w", err)
+	}
+	byKey := map[[2]string]*CostDay{}
+	for _, r := range runs {
+		if r.Status == metadata.StatusRunning || r.Status == metadata.StatusQueued || r.StartedAt.IsZero() {
+			continue
+		}
+		k := [2]string{r.StartedAt.UTC().Format(time.DateOnly), r.Pipeline}
+		d := byKey[k]
+		if d == nil {
+			d = &CostDay{Day: k[0], Pipeline: k[1]}
+			byKey[k] = d
+		}
+		d.Runs++
+		if !r.EndedAt.IsZero() && r.EndedAt.After(r.StartedAt) {
+			d.RunSeconds += r.EndedAt.Sub(r.StartedAt).Seconds()
+		}
+		if c := warehouseCost(r.Metrics); c != nil {
+			d.Jobs += c.Jobs
+			d.BytesProcessed += c.BytesProcessed
+			d.BytesBilled += c.BytesBilled
+			d.SlotMillis += c.SlotMillis
+			d.USD += c.USD
+		}
+	}
+	out := make([]CostDay, 0, len(byKey))
+	for _, d := range byKey {
+		out = append(out, *d)
+	}
+	slices.SortFunc(out, func(a, b CostDay) int {
+		return cmp.Or(strings.Compare(b.Day, a.Day), strings.Compare(a.Pipeline, b.Pipeline))
+	})
+	return out, nil
 }
 
 // costSlack is how far before the newest run seen the next reading of

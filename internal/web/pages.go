@@ -654,18 +654,11 @@ type performanceData struct {
 	Throughput      chart
 	Stages          []chart
 	Slowest         []service.RunView
-	Costs           []costRow
+	Costs           []service.CostDay
 	Recommendations []service.OptimizationView
 	Flash           string
 }
 
-type costRow struct {
-	Pipeline       string
-	Jobs           int64
-	BytesProcessed int64
-	BytesBilled    int64
-	SlotMillis     int64
-}
 
 func (u *UI) performancePage(w http.ResponseWriter, r *http.Request) {
 	d := performanceData{}
@@ -699,15 +692,11 @@ func (u *UI) performancePage(w http.ResponseWriter, r *http.Request) {
 	d.Throughput = throughput.chart("throughput", "Rows per second by pipeline", "line", "rows/s")
 	slices.SortFunc(all, func(a, b service.RunView) int { return cmp.Compare(*b.DurationSeconds, *a.DurationSeconds) })
 	d.Slowest = all[:min(len(all), 10)]
-	costs, err := u.Service.WarehouseCosts(r.Context())
-	if err != nil {
+	var err error
+	if d.Costs, err = u.Service.CostByDay(r.Context(), 7, ""); err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	for name, c := range costs {
-		d.Costs = append(d.Costs, costRow{name, c.Jobs, c.BytesProcessed, c.BytesBilled, c.SlotMillis})
-	}
-	slices.SortFunc(d.Costs, func(a, b costRow) int { return strings.Compare(a.Pipeline, b.Pipeline) })
 	if d.Recommendations, err = u.Service.Optimizations(r.Context(), ""); err != nil && !errors.Is(err, service.ErrUnavailable) {
 		u.fail(w, r, err)
 		return

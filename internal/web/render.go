@@ -130,6 +130,8 @@ var funcs = template.FuncMap{
 	"duration": duration,
 	"num":      num,
 	"bytes":    byteSize,
+	"secs":     func(f float64) time.Duration { return time.Duration(f * float64(time.Second)) },
+	"dollars":  func(f float64) string { return "$" + strconv.FormatFloat(f, 'f', 2, 64) },
 	"pct":      func(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" },
 	"score": func(p *float64) string {
 		if p == nil {

@@ -354,7 +354,7 @@ func (e *env) seed() {
 		RowsIn: 10, RowsLoaded: 10, InvariantOK: true},
 		[]task{{name: "load day.csv", status: "succeeded", in: 10, loaded: 10, detail: `{"quality_score": 100, "validation": ` + passing + `}`}},
 		merge(stages(1), map[string]float64{"quality_score": 100, "warehouse_jobs": 3, "warehouse_bytes_processed": 3 << 20,
-			"warehouse_bytes_billed": 10 << 20, "warehouse_slot_ms": 1234}))
+			"warehouse_bytes_billed": 10 << 20, "warehouse_slot_ms": 1234, "warehouse_cost_usd": 1.5}))
 	run(metadata.Run{ID: "run-1", Pipeline: "orders", StartedAt: day(1), Status: metadata.StatusFailed, EndedAt: day(1).Add(5 * time.Second),
 		RowsIn: 3, RowsQuarantined: 3, Error: "the source <b>vanished</b>"},
 		[]task{{name: "load day.csv", status: "failed", in: 3, quarantined: 3, err: "read day.csv: connection reset"}},
@@ -757,7 +757,7 @@ func TestPages(t *testing.T) {
 			[]string{fmt.Sprintf(`action="/healing/actions/%d/approve"`, e.acts.proposed), fmt.Sprintf(`action="/healing/actions/%d/reject"`, e.acts.proposed2),
 				fmt.Sprintf(`action="/healing/actions/%d/resolve"`, e.acts.escalated), `value="%d/%m/%Y"`, "day/month/year (%d/%m/%Y)",
 				"03/04/2026 reads as 2026-03-04", `<option>duplicates</option>`}},
-		{"/performance", []string{"Performance", "Slowest runs", "run-2", "40.0s", "events 1 2.0 KiB 4.0 KiB 5 ms orders 3 3.0 MiB 10.0 MiB 1,234 ms"},
+		{"/performance", []string{"Performance", "Slowest runs", "run-2", "40.0s", "2026-12-04 events 1 500ms 1 2.0 KiB 4.0 KiB 5 ms $0.00", "2026-12-03 orders 1 20.0s 3 3.0 MiB 10.0 MiB 1,234 ms $1.50"},
 			[]string{`id="chart-throughput"`, `id="chart-stages-orders"`}, nil},
 		{"/alerts", []string{"Alerts", "inc-1", "orders failed", "run_failed", "items is being rebuilt", `pipeline="items"`},
 			[]string{`id="incident-inc-1"`}, []string{`action="/incidents/inc-1/ack"`}},

@@ -58,6 +58,13 @@ func TestOptimizeIndexes(t *testing.T) {
 	if !v.Accept || v.Speedup < 2 {
 		t.Errorf("a B-tree index on a selective lookup: %s", v.Why)
 	}
+	// EXPLAIN (ANALYZE, BUFFERS): the sequential scan reads every row and
+	// page; the index scan the 40 rows of the customer and their pages.
+	if lookup := ts[0]; lookup.RowsScannedBefore < 190_000 || lookup.RowsScannedAfter == 0 || lookup.RowsScannedAfter > 1000 ||
+		lookup.BytesBefore <= 10*lookup.BytesAfter || lookup.BytesAfter == 0 {
+		t.Errorf("scanned by %s: %d rows, %d bytes before; %d rows, %d bytes after", lookup.Query, lookup.RowsScannedBefore, lookup.BytesBefore,
+			lookup.RowsScannedAfter, lookup.BytesAfter)
+	}
 	var left int
 	if err := w.pool.QueryRow(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename LIKE '\_\_shp\_trial%'`, w.internal).Scan(&left); err != nil || left != 0 {
 		t.Errorf("the trial left %d tables (%v)", left, err)
