@@ -1151,6 +1151,9 @@ podMonitoring:
 				if ing.Annotations["kubernetes.io/ingress.global-static-ip-name"] != "shp-ip" {
 					t.Errorf("Ingress %s: annotations %v; want the static IP's", ing.Name, ing.Annotations)
 				}
+				if s := r.services[0]; s.Annotations["cloud.google.com/neg"] != `{"ingress": true}` {
+					t.Errorf("Service %s: annotations %v; want cloud.google.com/neg for GKE's Ingress", s.Name, s.Annotations)
+				}
 				if pdb := r.pdbs[0]; pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 2 || pdb.Spec.MaxUnavailable != nil {
 					t.Errorf("PodDisruptionBudget %s: spec %+v; want minAvailable 2 only", pdb.Name, pdb.Spec)
 				}
