@@ -304,6 +304,8 @@ func printOptimization(e *env, o service.OptimizationView) {
 		fmt.Fprintf(e.stdout, "   benefit:  %s\n   risk:     %s\n", o.Benefit, o.Risk)
 	}
 	switch o.Status {
+	case service.OptAdvice:
+		fmt.Fprintln(e.stdout, "   advice:   for the queries' owners; nothing to apply to the table")
 	case service.OptProposed, service.OptDeclined:
 		fmt.Fprintf(e.stdout, "   apply it: shp optimize apply %d\n", o.ID)
 	case service.OptApplied:

@@ -38,11 +38,15 @@ var DefaultOptions = Options{MinRows: 1_000_000, MinQueries: 5, PartitionShare: 
 
 // Change is what a recommendation would do to a table.
 type Change struct {
-	// Kind is partition, cluster, sort or index.
+	// Kind is partition, cluster, sort or index; advice is a change to
+	// the queries, not the table (Columns: those no query names), which
+	// nothing tries or applies.
 	Kind string `json:"kind"`
 	// Columns are the columns it is by, in order.
 	Columns []string `json:"columns"`
-	// Granularity of a partition: DAY, MONTH.
+	// Granularity of a partition: DAY, MONTH. On a sort, the first column
+	// is sorted by its DAY, MONTH or YEAR (a DuckDB partition), then the
+	// others, then the first itself.
 	Granularity string `json:"granularity,omitempty"`
 	// RequireFilter: queries must filter by the partition column.
 	RequireFilter bool `json:"require_partition_filter,omitempty"`
@@ -53,7 +57,18 @@ type Change struct {
 // String says the change as a person reads it.
 func (c Change) String() string {
 	s := c.Kind + " by " + strings.Join(c.Columns, ", ")
-	if c.Granularity != "" {
+	switch {
+	case c.Kind == "advice":
+		s = "name the columns the queries use instead of SELECT *"
+		if len(c.Columns) > 0 {
+			s += " (never named: " + strings.Join(c.Columns, ", ") + ")"
+		}
+	case c.Kind == "sort" && c.Granularity != "" && len(c.Columns) > 0:
+		s = "sort by the " + strings.ToLower(c.Granularity) + " of " + c.Columns[0]
+		if len(c.Columns) > 1 {
+			s += ", then " + strings.Join(c.Columns[1:], ", ")
+		}
+	case c.Granularity != "":
 		s += " (" + strings.ToLower(c.Granularity) + ")"
 	}
 	if c.Method != "" {

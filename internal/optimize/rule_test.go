@@ -68,20 +68,31 @@ func TestRulesChooseAsAnExpertWould(t *testing.T) {
 			{Kind: "partition", Columns: []string{"order_date"}, Granularity: "DAY", RequireFilter: true}}},
 		{"duckdb: date ranges and a region", dateAndRegion, sales, "duckdb", []Change{
 			{Kind: "index", Columns: []string{"region"}, Method: "art"},
-			{Kind: "sort", Columns: []string{"region", "order_date"}}}},
+			{Kind: "sort", Columns: []string{"region", "order_date"}},
+			{Kind: "sort", Columns: []string{"order_date", "region"}, Granularity: "MONTH"}}},
 		{"postgres: date ranges and a region", dateAndRegion, sales, "postgres", []Change{
 			{Kind: "index", Columns: []string{"region"}, Method: "btree"},
 			{Kind: "index", Columns: []string{"order_date"}, Method: "brin"},
 			{Kind: "partition", Columns: []string{"order_date"}, Granularity: "MONTH"}}},
+		// 60% of the queries select every column; four are never named.
 		{"bigquery: equality, most filtered first", equalityOnly, sales, "bigquery", []Change{
-			{Kind: "cluster", Columns: []string{"customer_id", "product"}}}}, // region: 15%, below 20%
+			{Kind: "cluster", Columns: []string{"customer_id", "product"}}, // region: 15%, below 20%
+			{Kind: "advice", Columns: []string{"note", "order_date", "order_id", "unit_price"}}}},
 		{"duckdb: equality, most filtered first", equalityOnly, sales, "duckdb", []Change{
 			{Kind: "index", Columns: []string{"customer_id"}, Method: "art"},
-			{Kind: "sort", Columns: []string{"customer_id", "product"}}}},
+			{Kind: "sort", Columns: []string{"customer_id", "product"}},
+			{Kind: "advice", Columns: []string{"note", "order_date", "order_id", "unit_price"}}}},
+		{"select * where every column is used", map[string]int{
+			`SELECT * FROM sales -- a %d`: 30,
+			`SELECT order_id, order_date, customer_id, region, product, quantity, unit_price, note FROM sales -- %d`: 70}, sales, "bigquery",
+			[]Change{}},
+		{"select * in few queries", map[string]int{`SELECT * FROM sales -- %d`: 15, `SELECT count(*) FROM sales -- %d`: 85}, sales, "duckdb",
+			[]Change{}},
 		{"full scans: nothing helps", fullScans, sales, "bigquery", []Change{}},
 		{"full scans on duckdb", fullScans, sales, "duckdb", []Change{}},
 		{"a column in too few queries", rare, sales, "duckdb", []Change{}},
-		{"a range on a text column is no partition", rangeOnText, sales, "bigquery", []Change{}},
+		{"a range on a text column is no partition", rangeOnText, sales, "bigquery", []Change{
+			{Kind: "advice", Columns: []string{"customer_id", "order_date", "order_id", "product", "quantity", "region", "unit_price"}}}},
 		{"a small table", dateAndRegion, Table{Name: "sales", Rows: 50_000, Columns: sales.Columns}, "bigquery", []Change{}},
 		{"already so", dateAndRegion, Table{Name: "sales", Rows: sales.Rows, Columns: sales.Columns,
 			Layout: Layout{PartitionBy: "order_date", ClusterBy: []string{"region"}}}, "bigquery", []Change{}},
@@ -134,7 +145,7 @@ func TestSummarize(t *testing.T) {
 // TestRulesUseTheTablesColumns: a column the history names that the
 // table lacks is never recommended.
 func TestRulesUseTheTablesColumns(t *testing.T) {
-	use := Summarize(workload(map[string]int{`SELECT * FROM sales WHERE ghost = 'x%d'`: 20}))["sales"]
+	use := Summarize(workload(map[string]int{`SELECT count(*) FROM sales WHERE ghost = 'x%d'`: 20}))["sales"]
 	if got := Recommend(Input{Table: sales, Usage: *use, Warehouse: "duckdb"}); len(got) != 0 {
 		t.Errorf("recommended on a column sales lacks: %+v", changes(got))
 	}
@@ -165,6 +176,25 @@ func TestTemporalTypes(t *testing.T) {
 		}
 		if partitioned != tc.partition {
 			t.Errorf("%s %s: %+v", tc.warehouse, tc.typ, got)
+		}
+	}
+}
+
+// TestChangeString: a change as a person reads it in recommend's output.
+func TestChangeString(t *testing.T) {
+	for _, tc := range []struct {
+		c    Change
+		want string
+	}{
+		{Change{Kind: "sort", Columns: []string{"customer_id", "order_date"}}, "sort by customer_id, order_date"},
+		{Change{Kind: "sort", Columns: []string{"order_date", "region", "product"}, Granularity: "MONTH"}, "sort by the month of order_date, then region, product"},
+		{Change{Kind: "sort", Columns: []string{"order_date"}, Granularity: "MONTH"}, "sort by the month of order_date"},
+		{Change{Kind: "partition", Columns: []string{"order_date"}, Granularity: "DAY", RequireFilter: true}, "partition by order_date (day), partition filter required"},
+		{Change{Kind: "cluster", Columns: []string{"region", "product"}}, "cluster by region, product"},
+		{Change{Kind: "index", Columns: []string{"customer_id"}, Method: "art"}, "art index on customer_id"},
+	} {
+		if got := tc.c.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.c, got, tc.want)
 		}
 	}
 }

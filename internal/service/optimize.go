@@ -31,6 +31,9 @@ const (
 	OptDeclined = "declined"
 	OptApplied  = "applied"
 	OptReverted = "reverted"
+	// OptAdvice is a change to the queries, not the table (SELECT *):
+	// nothing to try, apply or revert.
+	OptAdvice = "advice"
 )
 
 func (s *Service) optimizeStore() (OptimizeStore, error) {
@@ -196,7 +199,9 @@ func (s *Service) RecommendOptimizations(ctx context.Context, table string, sinc
 		for _, rec := range optimize.Recommend(optimize.Input{Table: t, Usage: *u, Warehouse: s.Project.Config.Warehouse.Type, Options: opts}) {
 			d := optDetail{Recommendation: rec}
 			status, reason := OptProposed, "untried"
-			if queries := replayQueries(*u); len(queries) > 0 {
+			if rec.Change.Kind == "advice" {
+				status, reason = OptAdvice, "the queries change, not the table"
+			} else if queries := replayQueries(*u); len(queries) > 0 {
 				ts, err := eng.Trial(ctx, name, rec.Change, queries)
 				switch {
 				case errors.Is(err, optimize.ErrUnsupported):

@@ -22,6 +22,7 @@ type engineWarehouse struct {
 	applied               []string
 	reverted              []string
 	failApply, failRevert error
+	trials                int
 }
 
 func (w *engineWarehouse) Describe(_ context.Context, table string) (optimize.Table, error) {
@@ -29,6 +30,7 @@ func (w *engineWarehouse) Describe(_ context.Context, table string) (optimize.Ta
 }
 
 func (w *engineWarehouse) Trial(_ context.Context, table string, c optimize.Change, queries []string) ([]optimize.Timing, error) {
+	w.trials++
 	if w.unsupported {
 		return nil, fmt.Errorf("test: %s: %w", c, optimize.ErrUnsupported)
 	}
@@ -69,7 +71,7 @@ func TestOptimizations(t *testing.T) {
 	f.svc.Warehouse = w
 	target := f.svc.Project.Config.Pipelines["orders"].Target
 	for i := range 10 {
-		f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: fmt.Sprintf("SELECT * FROM %s WHERE region = 'R%d'", target, i),
+		f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: fmt.Sprintf("SELECT id, day FROM %s WHERE region = 'R%d'", target, i),
 			Duration: 100 * time.Millisecond, Rows: 3}))
 	}
 	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT * FROM not_a_target WHERE region = 'x'"}))
@@ -178,5 +180,28 @@ func TestOptimizations(t *testing.T) {
 	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT 1"}))
 	if work, err := f.svc.Workload(f.ctx, time.Time{}); err != nil || len(work) != 0 {
 		t.Errorf("the history after its retention: %v %v", work, err)
+	}
+}
+
+// TestOptimizationAdvice: queries that select every column of a table
+// whose columns they partly never name get advice: recorded, never tried
+// on the warehouse, never applied.
+func TestOptimizationAdvice(t *testing.T) {
+	f := newFixture(t, nil)
+	w := &engineWarehouse{rows: 5_000_000}
+	f.svc.Warehouse = w
+	target := f.svc.Project.Config.Pipelines["orders"].Target
+	for i := range 8 {
+		f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: fmt.Sprintf("SELECT * FROM %s -- %d", target, i), Duration: time.Second}))
+	}
+	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT region, count(*) FROM " + target + " GROUP BY region"}))
+	recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if len(recs) != 1 || recs[0].Status != OptAdvice || recs[0].Trial != nil || strings.Join(recs[0].Change.Columns, ",") != "day,id" ||
+		recs[0].Rule != "select_star" || w.trials != 0 {
+		t.Fatalf("advice %+v (%d trials)", recs, w.trials)
+	}
+	if _, err := f.svc.ApplyOptimization(f.ctx, recs[0].ID, "ana", ""); !errors.Is(err, ErrConflict) {
+		t.Errorf("advice applied: %v", err)
 	}
 }

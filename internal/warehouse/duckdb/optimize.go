@@ -62,11 +62,19 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	return t, nil
 }
 
-// sortedCopy is the statement that copies a table sorted by columns.
-func sortedCopy(into, table string, cols []string) string {
-	keys := make([]string, len(cols))
-	for i, c := range cols {
-		keys[i] = ident(c)
+// sortedCopy is the statement that copies a table sorted as the change
+// says: by its columns; with a granularity, by the first column's day,
+// month or year, then the others, then the first itself.
+func sortedCopy(into, table string, c optimize.Change) string {
+	var keys []string
+	if c.Granularity != "" {
+		keys = append(keys, "date_trunc('"+strings.ToLower(c.Granularity)+"', "+ident(c.Columns[0])+")")
+	}
+	for _, col := range c.Columns[min(len(c.Columns), len(keys)):] {
+		keys = append(keys, ident(col))
+	}
+	if c.Granularity != "" {
+		keys = append(keys, ident(c.Columns[0]))
 	}
 	return "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table) + " ORDER BY " + strings.Join(keys, ", ")
 }
@@ -74,7 +82,7 @@ func sortedCopy(into, table string, cols []string) string {
 func checkChange(c optimize.Change) error {
 	switch {
 	case len(c.Columns) == 0:
-	case c.Kind == "sort":
+	case c.Kind == "sort" && (c.Granularity == "" || c.Granularity == "DAY" || c.Granularity == "MONTH" || c.Granularity == "YEAR"):
 		return nil
 	case c.Kind == "index" && (c.Method == "" || c.Method == "art"):
 		return nil
@@ -98,7 +106,7 @@ func createIndex(name, table string, cols []string) string {
 // sorted, or as it is (to be indexed).
 func copyFor(c optimize.Change, into, table string) []string {
 	if c.Kind == "sort" {
-		return []string{sortedCopy(into, table, c.Columns)}
+		return []string{sortedCopy(into, table, c)}
 	}
 	return []string{"CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table),
 		createIndex(indexPrefix+into, into, c.Columns)}
@@ -196,7 +204,7 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 			return err
 		}
 		for _, stmt := range []string{
-			sortedCopy(sorted, table, change.Columns),
+			sortedCopy(sorted, table, change),
 			"ALTER TABLE " + qualified("main", table) + " RENAME TO " + ident(before),
 			"ALTER TABLE " + qualified("main", sorted) + " RENAME TO " + ident(table),
 		} {
