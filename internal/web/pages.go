@@ -659,7 +659,6 @@ type performanceData struct {
 	Flash           string
 }
 
-
 func (u *UI) performancePage(w http.ResponseWriter, r *http.Request) {
 	d := performanceData{}
 	throughput := newSeries()
