@@ -196,7 +196,30 @@ func newOptimizeCmd(e *env) *cobra.Command {
 	addFlags(cost)
 	cost.Flags().IntVar(&days, "days", 30, "the last this many days (UTC), today included")
 	cost.Flags().StringVar(&pipelineName, "pipeline", "", "one pipeline only")
-	cmd.AddCommand(analyze, recommend, list, apply, revert, cost)
+	importCmd := &cobra.Command{
+		Use:   "import",
+		Short: "Read the warehouse's own history of queries (PostgreSQL's pg_stat_statements) into the query history, replacing the last import",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := loadProject(dir)
+			if err != nil {
+				return err
+			}
+			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
+			if err != nil {
+				return err
+			}
+			defer svc.close()
+			shapes, calls, err := svc.service().ImportQueryHistory(cmd.Context())
+			if err != nil {
+				return serviceErr(err)
+			}
+			fmt.Fprintf(e.stdout, "imported %d query shapes (%d calls) from the warehouse's history\n", shapes, calls)
+			return nil
+		},
+	}
+	importCmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
+	cmd.AddCommand(analyze, recommend, list, apply, revert, cost, importCmd)
 	return cmd
 }
 

@@ -120,4 +120,8 @@ func TestOptimizeEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "#"+id+" reverted") {
 		t.Errorf("list: %d %s", code, out)
 	}
+	// DuckDB keeps no history of its own queries to import.
+	if code, _, errOut := shp(t, "optimize", "import", "--config", dir); code == 0 || !strings.Contains(errOut, "keeps no history of its queries") {
+		t.Errorf("import on DuckDB: %d %s", code, errOut)
+	}
 }

@@ -78,6 +78,16 @@ func (s *sqlStore) ListQueries(ctx context.Context, since time.Time, limit int) 
 	return out, rows.Err()
 }
 
+// DeleteQueries deletes the records of one source (an import replaced by
+// the next) and returns how many.
+func (s *sqlStore) DeleteQueries(ctx context.Context, source string) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM query_history WHERE source = ?`, source)
+	if err != nil {
+		return 0, fmt.Errorf("delete the queries of %s: %w", source, err)
+	}
+	return res.RowsAffected()
+}
+
 // PruneQueries deletes the records older than t and returns how many.
 func (s *sqlStore) PruneQueries(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.exec(ctx, `DELETE FROM query_history WHERE at < ?`, s.d.timeArg(before))

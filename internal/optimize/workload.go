@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// SourceImport is the source of the records imported from the
+// warehouse's own history of queries.
+const SourceImport = "import"
+
 // Record is one query run against the warehouse, as the history keeps
 // it.
 type Record struct {
@@ -182,6 +186,8 @@ func Summarize(records []Record) map[string]*Usage {
 			if s == nil {
 				s = &Shape{Fingerprint: q.Fingerprint, Normalized: q.Normalized, Example: r, Query: q}
 				shapes[table][q.Fingerprint] = s
+			} else if s.Example.Source == SourceImport && r.Source != SourceImport {
+				s.Example = r // a query that ran with its values, to replay
 			}
 			s.Calls += calls
 			s.Time += r.Duration

@@ -19,6 +19,7 @@ type OptimizeStore interface {
 	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
 	ListQueries(ctx context.Context, since time.Time, limit int) ([]metadata.QueryRecord, error)
 	PruneQueries(ctx context.Context, before time.Time) (int64, error)
+	DeleteQueries(ctx context.Context, source string) (int64, error)
 	AddOptimization(ctx context.Context, o metadata.Optimization) (int64, error)
 	GetOptimization(ctx context.Context, id int64) (metadata.Optimization, error)
 	ListOptimizations(ctx context.Context, table string) ([]metadata.Optimization, error)
@@ -81,6 +82,49 @@ func (s *Service) RecordQuery(ctx context.Context, r optimize.Record) error {
 		}
 	}
 	return nil
+}
+
+// HistoryImporter is a warehouse that keeps its own record of the
+// queries run on it (PostgreSQL's pg_stat_statements), other users'
+// included.
+type HistoryImporter interface {
+	// ImportHistory reads up to limit query shapes, the slowest in all
+	// first, each with its calls and totals.
+	ImportHistory(ctx context.Context, limit int) ([]optimize.Record, error)
+}
+
+// importLimit bounds the shapes an import reads.
+const importLimit = 1000
+
+// ImportQueryHistory replaces the imported part of the query history with
+// what the warehouse's own record holds now (its counts are totals since
+// it was last reset, so a second import replaces the first rather than
+// adding to it). It returns the shapes and the calls imported.
+func (s *Service) ImportQueryHistory(ctx context.Context) (shapes int, calls int64, err error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return 0, 0, err
+	}
+	imp, ok := s.Warehouse.(HistoryImporter)
+	if !ok {
+		return 0, 0, fmt.Errorf("optimize: import: %w: the warehouse is not open here, or keeps no history of its queries that shp reads", ErrUnavailable)
+	}
+	recs, err := imp.ImportHistory(ctx, importLimit)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := st.DeleteQueries(ctx, optimize.SourceImport); err != nil {
+		return 0, 0, err
+	}
+	for _, r := range recs {
+		r.Source = optimize.SourceImport
+		if err := s.RecordQuery(ctx, r); err != nil {
+			return shapes, calls, err
+		}
+		shapes++
+		calls += r.Calls
+	}
+	return shapes, calls, nil
 }
 
 // HistoryRetention is how long the query history keeps a record.
@@ -246,7 +290,9 @@ func replayQueries(u optimize.Usage) []string {
 		if len(out) == replayed {
 			break
 		}
-		if optimize.ReadOnly(sh.Example.Text) {
+		// An imported shape's text has the engine's placeholders ($1)
+		// where the values were: there is nothing to replay.
+		if sh.Example.Source != optimize.SourceImport && optimize.ReadOnly(sh.Example.Text) {
 			out = append(out, sh.Example.Text)
 		}
 	}

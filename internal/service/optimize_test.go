@@ -205,3 +205,51 @@ func TestOptimizationAdvice(t *testing.T) {
 		t.Errorf("advice applied: %v", err)
 	}
 }
+
+// importingWarehouse keeps a history of its own.
+type importingWarehouse struct {
+	engineWarehouse
+	history []optimize.Record
+}
+
+func (w *importingWarehouse) ImportHistory(_ context.Context, limit int) ([]optimize.Record, error) {
+	return w.history[:min(limit, len(w.history))], nil
+}
+
+// TestImportQueryHistory: the warehouse's own history joins the recorded
+// queries; a second import replaces the first (its counts are totals);
+// an imported text, with placeholders for its values, is never replayed,
+// one that ran with its values is.
+func TestImportQueryHistory(t *testing.T) {
+	f := newFixture(t, nil)
+	target := f.svc.Project.Config.Pipelines["orders"].Target
+	if _, _, err := f.svc.ImportQueryHistory(f.ctx); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("without a warehouse: %v", err)
+	}
+	w := &importingWarehouse{engineWarehouse: engineWarehouse{rows: 5_000_000}, history: []optimize.Record{
+		{Text: "SELECT id, day FROM " + target + " WHERE region = $1", Calls: 400, Duration: time.Minute},
+		{Text: "SELECT count(*) FROM " + target, Calls: 10, Duration: time.Second},
+	}}
+	f.svc.Warehouse = w
+	for range 2 {
+		shapes, calls, err := f.svc.ImportQueryHistory(f.ctx)
+		if err != nil || shapes != 2 || calls != 410 {
+			t.Fatalf("import: %d shapes, %d calls, %v", shapes, calls, err)
+		}
+	}
+	work, err := f.svc.Workload(f.ctx, time.Time{})
+	f.must(err)
+	u := work[target]
+	if u == nil || u.Queries != 410 || u.Equality["region"] != 400 {
+		t.Fatalf("workload after two imports %+v", u)
+	}
+	if q := replayQueries(*u); len(q) != 0 {
+		t.Errorf("imported texts replayed: %q", q)
+	}
+	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT id, day FROM " + target + " WHERE region = 'EMEA'"}))
+	work, err = f.svc.Workload(f.ctx, time.Time{})
+	f.must(err)
+	if q := replayQueries(*work[target]); len(q) != 1 || !strings.Contains(q[0], "'EMEA'") {
+		t.Errorf("replayed %q, want the query that ran with its value", q)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/shp-dev/shp/internal/optimize"
 )
@@ -242,4 +243,40 @@ func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
 		return fmt.Errorf("postgres: drop the index %s: %w", name, err)
 	}
 	return nil
+}
+
+// ImportHistory implements service.HistoryImporter with
+// pg_stat_statements: the statements run on this database, top-level
+// ones, the slowest in all first, each with its calls, total time, rows
+// and the shared buffers it touched. The extension must be created in
+// the database and loaded (shared_preload_libraries); where it is not,
+// the error says so.
+func (w *Warehouse) ImportHistory(ctx context.Context, limit int) ([]optimize.Record, error) {
+	rows, err := w.pool.Query(ctx, `SELECT query, calls, total_exec_time, rows, shared_blks_hit + shared_blks_read
+		FROM pg_stat_statements
+		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND toplevel AND calls > 0
+		ORDER BY total_exec_time DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: import the query history from pg_stat_statements "+
+			"(it needs CREATE EXTENSION pg_stat_statements in the database and shared_preload_libraries = 'pg_stat_statements' on the server): %w", err)
+	}
+	defer rows.Close()
+	var out []optimize.Record
+	now := time.Now()
+	for rows.Next() {
+		var r optimize.Record
+		var ms float64
+		var blocks int64
+		if err := rows.Scan(&r.Text, &r.Calls, &ms, &r.Rows, &blocks); err != nil {
+			return nil, fmt.Errorf("postgres: read pg_stat_statements: %w", err)
+		}
+		r.At, r.Source = now, optimize.SourceImport
+		r.Duration = time.Duration(ms * float64(time.Millisecond))
+		r.BytesScanned = blocks * pageSize
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: read pg_stat_statements: %w", err)
+	}
+	return out, nil
 }

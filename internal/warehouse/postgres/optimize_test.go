@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shp-dev/shp/internal/optimize"
 )
@@ -95,5 +96,45 @@ func TestOptimizeIndexes(t *testing.T) {
 	}
 	if tab, err = w.Describe(ctx, "events"); err != nil || len(tab.Layout.Indexes) != 0 {
 		t.Errorf("after reverting: %+v %v", tab.Layout, err)
+	}
+}
+
+// TestImportHistory: pg_stat_statements read as the query history, this
+// database's top-level statements only, slowest first; where the
+// extension is not loaded, the error says what it needs. (The server
+// here has no shared_preload_libraries, so the view is a table of the
+// same columns in the warehouse's schema, which the search path finds.)
+func TestImportHistory(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	if _, err := w.ImportHistory(ctx, 10); err == nil {
+		t.Log("pg_stat_statements is loaded on this server: its real rows were read")
+	} else if !strings.Contains(err.Error(), "shared_preload_libraries") {
+		t.Errorf("without pg_stat_statements: %v", err)
+	}
+	if _, err := w.pool.Exec(ctx, `CREATE TABLE `+qualified(w.schema, "pg_stat_statements")+` (
+		userid oid, dbid oid, toplevel bool, queryid bigint, query text, calls bigint, total_exec_time double precision, rows bigint,
+		shared_blks_hit bigint, shared_blks_read bigint)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pool.Exec(ctx, `INSERT INTO `+qualified(w.schema, "pg_stat_statements")+` VALUES
+		(10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 1, 'SELECT * FROM events WHERE customer = $1', 120, 3500.5, 240, 1000, 24),
+		(10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 2, 'SELECT count(*) FROM events', 3, 9000, 3, 50000, 0),
+		(10, (SELECT oid FROM pg_database WHERE datname = current_database()), false, 3, 'SELECT 1 FROM inside_a_function', 9, 99999, 9, 0, 0),
+		(10, (SELECT oid FROM pg_database WHERE datname = current_database()), true, 4, 'SELECT never_called', 0, 0, 0, 0, 0),
+		(10, 0, true, 5, 'SELECT * FROM another_database', 50, 99999, 50, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := w.ImportHistory(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].Text != "SELECT count(*) FROM events" || recs[0].Calls != 3 || recs[0].Duration != 9*time.Second ||
+		recs[0].BytesScanned != 50000*8192 || recs[1].Calls != 120 || recs[1].Rows != 240 || recs[1].Duration != 3500500*time.Microsecond ||
+		recs[1].Source != optimize.SourceImport || recs[1].At.IsZero() {
+		t.Fatalf("imported %+v", recs)
+	}
+	if recs, err := w.ImportHistory(ctx, 1); err != nil || len(recs) != 1 {
+		t.Errorf("a limit of 1: %+v %v", recs, err)
 	}
 }
