@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -139,17 +138,7 @@ func (s *Server) deleteSilence(w http.ResponseWriter, r *http.Request, _ service
 func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
 	status := q.str("status")
-	limit := 0
-	if v := q.str("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			q.invalid("limit", "must be a whole number")
-		case n < 1 || n > service.MaxPageSize:
-			q.invalid("limit", fmt.Sprintf("must be from 1 to %d, got %d", service.MaxPageSize, n))
-		}
-		limit = n
-	}
+	limit := q.intIn("limit", 0, 1, service.MaxPageSize)
 	if q.bad {
 		return
 	}

@@ -85,7 +85,9 @@ func TestCostByDay(t *testing.T) {
 		}
 	}
 	code, h, body := e.do("GET", "/api/v1/optimization/cost?pipeline=nope", e.keys[service.Viewer], nil)
-	e.problem(code, h, body, 404, ProblemNotFound)
+	if p := e.problem(code, h, body, 400, ProblemInvalid); p.Field != "pipeline" {
+		t.Errorf("an unknown pipeline: %+v", p)
+	}
 }
 
 // TestWarehouseCost: a run's warehouse cost is in its detail, and the

@@ -121,18 +121,25 @@ func (q *query) span() (since, until time.Time) {
 	return since, until
 }
 
+// intIn reads a whole number from lo to hi; def when it is absent.
+func (q *query) intIn(name string, def, lo, hi int) int {
+	v := q.str(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	switch {
+	case err != nil:
+		q.invalid(name, "must be a whole number")
+	case n < lo || n > hi:
+		q.invalid(name, fmt.Sprintf("must be from %d to %d, got %d", lo, hi, n))
+	}
+	return n
+}
+
 func (q *query) page() service.PageRequest {
 	p := service.PageRequest{PageToken: q.str("page_token")}
-	if v := q.str("page_size"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			q.invalid("page_size", "must be a whole number")
-		case n < 1 || n > service.MaxPageSize:
-			q.invalid("page_size", fmt.Sprintf("must be from 1 to %d, got %d", service.MaxPageSize, n))
-		}
-		p.PageSize = n
-	}
+	p.PageSize = q.intIn("page_size", 0, 1, service.MaxPageSize)
 	return p
 }
 

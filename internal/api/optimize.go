@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -34,18 +33,8 @@ func (s *Server) listOptimizations(w http.ResponseWriter, r *http.Request, _ ser
 
 func (s *Server) costByDay(w http.ResponseWriter, r *http.Request, _ service.Principal) {
 	q := s.query(w, r)
-	pipelineName := q.str("pipeline")
-	days := 30
-	if v := q.str("days"); v != "" {
-		n, err := strconv.Atoi(v)
-		switch {
-		case err != nil:
-			q.invalid("days", "must be a whole number")
-		case n < 1 || n > service.MaxCostDays:
-			q.invalid("days", fmt.Sprintf("must be from 1 to %d, got %d", service.MaxCostDays, n))
-		}
-		days = n
-	}
+	pipelineName := q.pipeline()
+	days := q.intIn("days", 30, 1, service.MaxCostDays)
 	if q.bad {
 		return
 	}

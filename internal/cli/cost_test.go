@@ -13,16 +13,28 @@ import (
 
 // TestRunsShowWarehouseCost: `runs show` prints what a run's warehouse
 // jobs cost when the run recorded it, and no such line otherwise.
-func TestRunsShowWarehouseCost(t *testing.T) {
+// costProject is a project of the pipelines named, reading files, with
+// its metadata store open.
+func costProject(t *testing.T, pipelines ...string) (string, metadata.Store) {
+	t.Helper()
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: costs\npipelines:\n  orders:\n    source: files\n"), 0o644)
+	cfg := "project: costs\npipelines:\n"
+	for _, p := range pipelines {
+		cfg += "  " + p + ":\n    source: files\n"
+	}
+	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o644)
 	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  files:\n    type: file\n    path: data/*.csv\n"), 0o644)
 	os.MkdirAll(filepath.Join(dir, ".shp"), 0o755)
-	ctx := context.Background()
-	store, err := metadata.Open(ctx, metadata.KindSQLite, filepath.Join(dir, ".shp", "metadata.db"))
+	store, err := metadata.Open(context.Background(), metadata.KindSQLite, filepath.Join(dir, ".shp", "metadata.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, store
+}
+
+func TestRunsShowWarehouseCost(t *testing.T) {
+	dir, store := costProject(t, "orders")
+	ctx := context.Background()
 	at := time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)
 	for id, metrics := range map[string]map[string]float64{
 		"run-billed": {"warehouse_jobs": 12, "warehouse_bytes_processed": 1536, "warehouse_bytes_billed": 30 << 20, "warehouse_slot_ms": 4567, "quality_score": 100},
@@ -56,15 +68,8 @@ func TestRunsShowWarehouseCost(t *testing.T) {
 // pipeline, priced as each run recorded it, with a total per pipeline;
 // days out of range and pipelines that are not there are refused.
 func TestOptimizeCost(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "config.yaml"), []byte("project: costs\npipelines:\n  orders:\n    source: files\n  events:\n    source: files\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "sources.yaml"), []byte("sources:\n  files:\n    type: file\n    path: data/*.csv\n"), 0o644)
-	os.MkdirAll(filepath.Join(dir, ".shp"), 0o755)
+	dir, store := costProject(t, "orders", "events")
 	ctx := context.Background()
-	store, err := metadata.Open(ctx, metadata.KindSQLite, filepath.Join(dir, ".shp", "metadata.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	today := time.Now().UTC().Truncate(24 * time.Hour)
 	for _, r := range []struct {
 		id, pipeline string

@@ -68,16 +68,11 @@ func newOptimizeCmd(e *env) *cobra.Command {
 			if err := checkFormat(); err != nil {
 				return err
 			}
-			p, err := loadProject(dir)
-			if err != nil {
+			var recs []service.OptimizationView
+			err := withWarehouse(cmd.Context(), e, dir, func(svc *service.Service) (err error) {
+				recs, err = svc.RecommendOptimizations(cmd.Context(), table, sinceTime())
 				return err
-			}
-			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
-			if err != nil {
-				return err
-			}
-			defer svc.close()
-			recs, err := svc.service().RecommendOptimizations(cmd.Context(), table, sinceTime())
+			})
 			if err != nil {
 				return serviceErr(err)
 			}
@@ -201,21 +196,14 @@ func newOptimizeCmd(e *env) *cobra.Command {
 		Short: "Read the warehouse's own history of queries (PostgreSQL's pg_stat_statements) into the query history, replacing the last import",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := loadProject(dir)
-			if err != nil {
-				return err
-			}
-			svc, err := openServices(cmd.Context(), p, what{store: true, warehouse: true, log: e.logger()})
-			if err != nil {
-				return err
-			}
-			defer svc.close()
-			shapes, calls, err := svc.service().ImportQueryHistory(cmd.Context())
-			if err != nil {
-				return serviceErr(err)
-			}
-			fmt.Fprintf(e.stdout, "imported %d query shapes (%d calls) from the warehouse's history\n", shapes, calls)
-			return nil
+			return withWarehouse(cmd.Context(), e, dir, func(svc *service.Service) error {
+				shapes, calls, err := svc.ImportQueryHistory(cmd.Context())
+				if err != nil {
+					return serviceErr(err)
+				}
+				fmt.Fprintf(e.stdout, "imported %d query shapes (%d calls) from the warehouse's history\n", shapes, calls)
+				return nil
+			})
 		},
 	}
 	importCmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")

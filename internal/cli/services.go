@@ -41,6 +41,21 @@ func withService(ctx context.Context, dir string, fn func(*service.Service) erro
 	return fn(svc.service())
 }
 
+// withWarehouse runs fn with the project's service, its metadata store
+// and its warehouse open.
+func withWarehouse(ctx context.Context, e *env, dir string, fn func(*service.Service) error) error {
+	p, err := loadProject(dir)
+	if err != nil {
+		return err
+	}
+	svc, err := openServices(ctx, p, what{store: true, warehouse: true, log: e.logger()})
+	if err != nil {
+		return err
+	}
+	defer svc.close()
+	return fn(svc.service())
+}
+
 // serviceErr maps a service error to the CLI's exit codes: bad input and
 // unknown things are usage errors, the rest failures.
 func serviceErr(err error) error {
