@@ -70,7 +70,7 @@ func (clusterRule) Recommend(in Input) []Recommendation {
 			out = append(out, Recommendation{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "sort", Columns: sortCols},
 				Evidence: evidence(sortCols),
 				Benefit:  "DuckDB's zone maps skip the row groups whose " + strings.Join(sortCols, ", ") + " cannot match a filter",
-				Risk:     "the table is rewritten in that order (a copy of it for a while), losing the order it had; batches committed later are not sorted"})
+				Risk:     "the table is rewritten in that order (a copy of it for a while), losing the order it had; each batch committed later is sorted in itself, after the rows before it"})
 		}
 		return out
 	case "bigquery":

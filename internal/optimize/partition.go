@@ -86,6 +86,6 @@ func zonedSort(in Input, col string, share float64) []Recommendation {
 		Benefit: "each month's rows stay together as a partition's would" + within +
 			": DuckDB's zone maps skip the months out of a range, and within a month the row groups an equality filter rules out",
 		Risk: "the table is rewritten in that order (a copy of it for a while), losing the order it had; " +
-			"a range narrower than a month reads its whole month; batches committed later are not sorted",
+			"a range narrower than a month reads its whole month; each batch committed later is sorted in itself, after the rows before it",
 	}}
 }

@@ -74,9 +74,13 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 
 	res := &warehouse.CommitResult{SchemaChanges: changes}
+	order := ""
+	if !created {
+		order = w.batchOrder(ctx, tx, spec.Target, targetCols)
+	}
 	appendRows := spec.Mode != warehouse.ModeMerge
 	if !appendRows {
-		if appendRows, err = merge(ctx, tx, spec, target, targetCols, created, res); err != nil {
+		if appendRows, err = merge(ctx, tx, spec, target, targetCols, created, order, res); err != nil {
 			return nil, err
 		}
 	}
@@ -99,8 +103,8 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 					continue
 				}
 			}
-			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s",
-				target, selectList(o.Columns), stagingRef(o.Table)))
+			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s%s",
+				target, selectList(o.Columns), stagingRef(o.Table), order))
 			if err != nil {
 				return nil, fmt.Errorf("insert rows of %s: %w", o.ObjectKey, err)
 			}
@@ -221,7 +225,7 @@ func selectList(cols []warehouse.Column) string {
 // created (created), a batch holding each key once is written as an
 // append: merge writes nothing and says so (appendRows), and the caller
 // appends the objects as they are.
-func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target string, targetCols []warehouse.Column, created bool,
+func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target string, targetCols []warehouse.Column, created bool, order string,
 	res *warehouse.CommitResult) (appendRows bool, err error) {
 	if len(spec.Objects) == 0 {
 		return false, nil
@@ -347,7 +351,7 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			return false, fmt.Errorf("merge: remove replaced rows: %w", err)
 		}
 	}
-	insert := "INSERT INTO " + target + " BY NAME SELECT * FROM __shp_batch"
+	sel := "SELECT * FROM __shp_batch"
 	if len(keep) > 0 {
 		flags := make([]string, len(keep))
 		repl := make([]string, len(keep))
@@ -355,8 +359,14 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			flags[j] = flag(j)
 			repl[j] = fmt.Sprintf("CASE WHEN b.%[1]s THEN b.%[2]s ELSE t.%[2]s END AS %[2]s", flag(j), ident(k))
 		}
-		insert = fmt.Sprintf("INSERT INTO %s BY NAME SELECT b.* EXCLUDE (%s) REPLACE (%s) FROM __shp_batch b LEFT JOIN __shp_old t ON %s",
-			target, strings.Join(flags, ", "), strings.Join(repl, ", "), strings.Join(match, " AND "))
+		sel = fmt.Sprintf("SELECT b.* EXCLUDE (%s) REPLACE (%s) FROM __shp_batch b LEFT JOIN __shp_old t ON %s",
+			strings.Join(flags, ", "), strings.Join(repl, ", "), strings.Join(match, " AND "))
+	}
+	insert := "INSERT INTO " + target + " BY NAME " + sel
+	if order != "" {
+		// Sorted as the table is: the sort's names are the batch's
+		// columns, not the joined tables'.
+		insert = "INSERT INTO " + target + " BY NAME SELECT * FROM (" + sel + ")" + order
 	}
 	if _, err := exec(ctx, tx, insert); err != nil {
 		return false, fmt.Errorf("merge: insert rows: %w", err)

@@ -41,9 +41,12 @@ func init() {
 const (
 	internalSchema = "_shp"
 	ledgerTable    = internalSchema + ".loads"
-	setAsideTable  = warehouse.SetAsideTable
-	qualityTable   = internalSchema + ".quality_results"
-	stagePrefix    = "stage_"
+	// layoutTable keeps the sort an applied layout change gave a target,
+	// which commits keep in each batch they append.
+	layoutTable   = internalSchema + ".table_layouts"
+	setAsideTable = warehouse.SetAsideTable
+	qualityTable  = internalSchema + ".quality_results"
+	stagePrefix   = "stage_"
 	// attachPrefix names the one staging table a run may stage in the
 	// database's main schema, followed by digits only (see claimAttach):
 	// the tables made from its name (its quarantine, "_q", and the
@@ -145,6 +148,7 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 	}
 	for _, stmt := range []string{
 		"CREATE SCHEMA IF NOT EXISTS " + internalSchema,
+		`CREATE TABLE IF NOT EXISTS ` + layoutTable + ` (table_name VARCHAR PRIMARY KEY, change VARCHAR NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS ` + ledgerTable + ` (
 			pipeline VARCHAR NOT NULL,
 			object_key VARCHAR NOT NULL,

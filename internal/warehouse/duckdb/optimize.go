@@ -3,13 +3,16 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 var _ optimize.Engine = (*Warehouse)(nil)
@@ -62,10 +65,10 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	return t, nil
 }
 
-// sortedCopy is the statement that copies a table sorted as the change
-// says: by its columns; with a granularity, by the first column's day,
-// month or year, then the others, then the first itself.
-func sortedCopy(into, table string, c optimize.Change) string {
+// sortKeys is the ORDER BY of a sort: its columns; with a granularity,
+// the first column's day, month or year, then the others, then the
+// first itself.
+func sortKeys(c optimize.Change) string {
 	var keys []string
 	if c.Granularity != "" {
 		keys = append(keys, "date_trunc('"+strings.ToLower(c.Granularity)+"', "+ident(c.Columns[0])+")")
@@ -76,7 +79,41 @@ func sortedCopy(into, table string, c optimize.Change) string {
 	if c.Granularity != "" {
 		keys = append(keys, ident(c.Columns[0]))
 	}
-	return "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table) + " ORDER BY " + strings.Join(keys, ", ")
+	return strings.Join(keys, ", ")
+}
+
+// sortedCopy is the statement that copies a table sorted as the change
+// says.
+func sortedCopy(into, table string, c optimize.Change) string {
+	return "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table) + " ORDER BY " + sortKeys(c)
+}
+
+// batchOrder is the ORDER BY a commit gives the rows it appends to
+// target: the sort an applied change gave it, so that each batch is
+// clustered as the table is; "" when none is applied, or when a column
+// of the sort is no longer the target's (the batch goes in as it came,
+// and a warning says why).
+func (w *Warehouse) batchOrder(ctx context.Context, tx *sql.Tx, target string, cols []warehouse.Column) string {
+	var doc string
+	err := tx.QueryRowContext(ctx, "SELECT change FROM "+layoutTable+" WHERE table_name = ?", target).Scan(&doc)
+	if err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			w.log.Warn("read the sort of the target; the batch goes in unsorted", "target", target, "err", err)
+		}
+		return ""
+	}
+	var c optimize.Change
+	if err := json.Unmarshal([]byte(doc), &c); err != nil || c.Kind != "sort" || len(c.Columns) == 0 {
+		w.log.Warn("the target's recorded sort is not one; the batch goes in unsorted", "target", target, "sort", doc)
+		return ""
+	}
+	for _, want := range c.Columns {
+		if !slices.ContainsFunc(cols, func(col warehouse.Column) bool { return col.Name == want }) {
+			w.log.Warn("a column of the target's sort is gone; the batch goes in unsorted", "target", target, "column", want)
+			return ""
+		}
+	}
+	return " ORDER BY " + sortKeys(c)
 }
 
 func checkChange(c optimize.Change) error {
@@ -212,7 +249,10 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 				return err
 			}
 		}
-		return nil
+		// Commits keep the order in each batch they append.
+		doc, _ := json.Marshal(change)
+		_, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO "+layoutTable+" VALUES (?, ?)", table, string(doc))
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("duckdb: sort %s by %s: %w", table, strings.Join(change.Columns, ", "), err)
@@ -275,7 +315,8 @@ func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
 				return err
 			}
 		}
-		return nil
+		_, err := tx.ExecContext(ctx, "DELETE FROM "+layoutTable+" WHERE table_name = ?", table)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("duckdb: revert the layout of %s: %w", table, err)

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/warehouse"
 )
 
 // events makes a table of n rows in load order (by day), whose customer
@@ -211,5 +215,90 @@ func TestOptimizeIndex(t *testing.T) {
 	}
 	if _, err := w.Apply(ctx, "events", optimize.Change{Kind: "index", Columns: []string{"customer"}, Method: "brin"}); err == nil {
 		t.Error("a BRIN index on DuckDB")
+	}
+}
+
+// TestSortedTableKeepsItsOrderInBatches: once a sort is applied, each
+// batch a commit appends (append or merge) goes in in that order; after
+// the revert, batches go in as they came; a sort whose column is gone
+// no longer orders them (and the commit still succeeds).
+func TestSortedTableKeepsItsOrderInBatches(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	dir := t.TempDir()
+	batch := func(name string, ids ...int) warehouse.LoadSpec {
+		body := "id,name,amount\n"
+		for _, id := range ids {
+			body += fmt.Sprintf("%d,%c,1.5\n", id, 'a'+rune(id%26))
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := spec(name, format.CSV, testSchema)
+		s.Path, s.ObjectKey, s.Fingerprint, s.RunID = path, name, "fp-"+name, "run-"+name
+		return s
+	}
+	commit := func(s warehouse.LoadSpec, mode string) {
+		t.Helper()
+		st, err := w.Stage(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := warehouse.CommitSpec{RunID: s.RunID, Pipeline: "p", Target: "t", Mode: mode, Objects: []*warehouse.Staged{st}}
+		if mode == warehouse.ModeMerge {
+			spec.Key = []string{"id"}
+		}
+		if _, err := w.Commit(ctx, spec); err != nil {
+			t.Fatalf("commit %s: %v", s.ObjectKey, err)
+		}
+	}
+	order := func() string {
+		t.Helper()
+		return queryStringsConn(t, w, `SELECT string_agg(CAST(id AS VARCHAR), ',') FROM (SELECT id FROM t)`)
+	}
+	commit(batch("b0.csv", 5, 3, 4), warehouse.ModeAppend)
+	byName := optimize.Change{Kind: "sort", Columns: []string{"name"}}
+	undo, err := w.Apply(ctx, "t", byName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := order(); got != "3,4,5" {
+		t.Fatalf("sorted: %s", got)
+	}
+	commit(batch("b1.csv", 9, 7, 8), warehouse.ModeAppend)
+	commit(batch("b2.csv", 12, 10, 11), warehouse.ModeMerge)
+	if got := order(); got != "3,4,5,7,8,9,10,11,12" {
+		t.Errorf("batches after the sort: %s, want each sorted by name", got)
+	}
+	if err := w.Revert(ctx, "t", undo); !errors.Is(err, ErrChangedSince) {
+		t.Fatalf("a revert after commits: %v", err)
+	}
+
+	// A second table, sorted then reverted: its batches go in as they come.
+	w2 := open(t)
+	w = w2
+	commit(batch("c0.csv", 2, 1), warehouse.ModeAppend)
+	undo, err = w.Apply(ctx, "t", byName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Revert(ctx, "t", undo); err != nil {
+		t.Fatal(err)
+	}
+	commit(batch("c1.csv", 6, 4, 5), warehouse.ModeAppend)
+	if got := order(); got != "2,1,6,4,5" {
+		t.Errorf("batches after the revert: %s, want the order they came in", got)
+	}
+	// Sorted by a column that a later load no longer has: unsorted, loaded.
+	if _, err := w.Apply(ctx, "t", optimize.Change{Kind: "sort", Columns: []string{"amount", "name"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.conn.ExecContext(ctx, `UPDATE _shp.table_layouts SET change = '{"kind":"sort","columns":["gone"]}'`); err != nil {
+		t.Fatal(err)
+	}
+	commit(batch("c2.csv", 9, 7), warehouse.ModeAppend)
+	if got := order(); !strings.HasSuffix(got, ",9,7") {
+		t.Errorf("a batch whose sort column is gone: %s", got)
 	}
 }
