@@ -39,8 +39,11 @@ func (partitionRule) Recommend(in Input) []Recommendation {
 		return nil
 	}
 	ch := Change{Kind: "partition", Columns: []string{col}, Granularity: "DAY"}
+	risk := "queries without a filter on " + col + " read every partition; rewriting the table takes a copy of it"
 	if in.Warehouse == "postgres" {
 		ch.Granularity = "MONTH"
+		risk += ", locks out loads while it is copied, and does not carry its indexes over; rows of a month after those it has " +
+			"go to its default partition, which a range over such months reads whole"
 	}
 	// Every query of the table filters by the column: queries that do not
 	// can be refused (BigQuery only).
@@ -52,7 +55,7 @@ func (partitionRule) Recommend(in Input) []Recommendation {
 		Evidence: []string{fmt.Sprintf("%s of %d queries (%d shapes) filter %s by range", pct(share), u.Queries, u.Shapes, col),
 			fmt.Sprintf("%s is %s; the table has %d rows", col, in.Table.ColumnType(col), in.Table.Rows)},
 		Benefit: "queries with a range on " + col + " read only the partitions in range",
-		Risk:    "queries without a filter on " + col + " read every partition; rewriting the table takes a copy of it",
+		Risk:    risk,
 	}}
 }
 

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/shp-dev/shp/internal/optimize"
 )
 
@@ -17,9 +20,14 @@ var _ optimize.Engine = (*Warehouse)(nil)
 
 // Names of what the optimisation layer makes.
 const (
-	trialPrefix = "__shp_trial_"
-	indexPrefix = "__shp_idx_"
+	trialPrefix  = "__shp_trial_"
+	indexPrefix  = "__shp_idx_"
+	partPrefix   = "__shp_part_"
+	beforePrefix = "__shp_before_"
 )
+
+// maxPartitions bounds the partitions a partitioned copy is made with.
+const maxPartitions = 1200
 
 // trialRows bounds a trial's copies: a larger table is sampled to about
 // this many rows (both copies the same sample).
@@ -55,12 +63,23 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	}
 	rel := qualified(w.schema, table)
 	var est float64
-	if err := w.pool.QueryRow(ctx, `SELECT reltuples, pg_total_relation_size(oid) FROM pg_class WHERE oid = $1::regclass`, rel).
-		Scan(&est, &t.Bytes); err != nil {
+	var partKey *string
+	// A partitioned table's own size and estimate are its partitions'.
+	if err := w.pool.QueryRow(ctx, `SELECT CASE WHEN c.relkind = 'p' THEN -1 ELSE c.reltuples END,
+			CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_total_relation_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)::bigint
+				ELSE pg_total_relation_size(c.oid) END,
+			CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END
+		FROM pg_class c WHERE c.oid = $1::regclass`, rel).Scan(&est, &t.Bytes, &partKey); err != nil {
 		return t, fmt.Errorf("postgres: size of %s: %w", table, err)
 	}
+	if partKey != nil {
+		// RANGE (day): the column of a single-column range key.
+		if k, ok := strings.CutPrefix(*partKey, "RANGE ("); ok && !strings.Contains(k, ",") {
+			t.Layout.PartitionBy = strings.Trim(strings.TrimSuffix(k, ")"), `"`)
+		}
+	}
 	t.Rows = int64(est)
-	if est < 0 { // never analysed
+	if est < 0 { // never analysed, or partitioned
 		if err := w.pool.QueryRow(ctx, "SELECT count(*) FROM "+rel).Scan(&t.Rows); err != nil {
 			return t, fmt.Errorf("postgres: count %s: %w", table, err)
 		}
@@ -84,10 +103,59 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 }
 
 func checkChange(c optimize.Change) error {
-	if c.Kind == "index" && (c.Method == "btree" || c.Method == "brin") && len(c.Columns) > 0 {
+	switch {
+	case c.Kind == "index" && (c.Method == "btree" || c.Method == "brin") && len(c.Columns) > 0:
+		return nil
+	case c.Kind == "partition" && len(c.Columns) == 1 && (c.Granularity == "DAY" || c.Granularity == "MONTH" || c.Granularity == "YEAR"):
 		return nil
 	}
-	return fmt.Errorf("postgres: %s: %w (it adds B-tree and BRIN indexes; partitioning a table that exists is not done yet)", c, optimize.ErrUnsupported)
+	return fmt.Errorf("postgres: %s: %w (it adds B-tree and BRIN indexes and range-partitions a table by a date's day, month or year)", c, optimize.ErrUnsupported)
+}
+
+// partitionedCopy makes into (in schema), a table partitioned by range
+// of the change's column, one partition per day, month or year of the
+// rows of from and a default partition (NULLs, and later rows out of
+// every range), and copies from's rows into it. Partitions are named
+// after final, the table's name once into takes its place.
+func (w *Warehouse) partitionedCopy(ctx context.Context, q interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, schemaName, into, final, from string, c optimize.Change) error {
+	col, unit := ident(c.Columns[0]), strings.ToLower(c.Granularity)
+	var lo, hi *time.Time
+	if err := q.QueryRow(ctx, fmt.Sprintf("SELECT date_trunc('%s', min(%s))::timestamp, date_trunc('%s', max(%s))::timestamp FROM %s",
+		unit, col, unit, col, from)).Scan(&lo, &hi); err != nil {
+		return fmt.Errorf("the range of %s: %w", c.Columns[0], err)
+	}
+	stmts := []string{"CREATE TABLE " + qualified(schemaName, into) + " (LIKE " + from + " INCLUDING DEFAULTS) PARTITION BY RANGE (" + col + ")"}
+	if lo != nil && hi != nil {
+		step := func(t time.Time) time.Time {
+			switch unit {
+			case "day":
+				return t.AddDate(0, 0, 1)
+			case "year":
+				return t.AddDate(1, 0, 0)
+			}
+			return t.AddDate(0, 1, 0)
+		}
+		for t := *lo; !t.After(*hi); t = step(t) {
+			if len(stmts) > maxPartitions {
+				return fmt.Errorf("%s spans more than %d %ss: too many partitions", c.Columns[0], maxPartitions, unit)
+			}
+			name := fmt.Sprintf("%s_p%s", final, t.Format("20060102")[:map[string]int{"day": 8, "month": 6, "year": 4}[unit]])
+			stmts = append(stmts, fmt.Sprintf("CREATE TABLE %s PARTITION OF %s FOR VALUES FROM ('%s') TO ('%s')", qualified(schemaName, name),
+				qualified(schemaName, into), t.Format("2006-01-02 15:04:05"), step(t).Format("2006-01-02 15:04:05")))
+		}
+	}
+	stmts = append(stmts, "CREATE TABLE "+qualified(schemaName, final+"_pdefault")+" PARTITION OF "+qualified(schemaName, into)+" DEFAULT",
+		"INSERT INTO "+qualified(schemaName, into)+" SELECT * FROM "+from,
+		"ANALYZE "+qualified(schemaName, into))
+	for _, s := range stmts {
+		if _, err := q.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func createIndex(name, schemaName, table string, c optimize.Change, concurrently bool) string {
@@ -122,19 +190,25 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 	}
 	base, tried := trialPrefix+"base_"+table, trialPrefix+table
 	drop := func(ctx context.Context) {
-		w.pool.Exec(ctx, "DROP TABLE IF EXISTS "+qualified(w.internal, base)+", "+qualified(w.internal, tried))
+		w.pool.Exec(ctx, "DROP TABLE IF EXISTS "+qualified(w.internal, base)+", "+qualified(w.internal, tried)+" CASCADE")
 	}
 	drop(ctx)
 	defer drop(context.WithoutCancel(ctx))
-	stmts := []string{
-		"CREATE UNLOGGED TABLE " + qualified(w.internal, base) + " AS SELECT * FROM " + src + sample,
-		"CREATE UNLOGGED TABLE " + qualified(w.internal, tried) + " AS SELECT * FROM " + qualified(w.internal, base),
-		createIndex(indexPrefix+"trial_"+table, w.internal, tried, change, false),
-		"ANALYZE " + qualified(w.internal, base),
-		"ANALYZE " + qualified(w.internal, tried),
+	stmts := []string{"CREATE UNLOGGED TABLE " + qualified(w.internal, base) + " AS SELECT * FROM " + src + sample}
+	if change.Kind == "index" {
+		stmts = append(stmts,
+			"CREATE UNLOGGED TABLE "+qualified(w.internal, tried)+" AS SELECT * FROM "+qualified(w.internal, base),
+			createIndex(indexPrefix+"trial_"+table, w.internal, tried, change, false),
+			"ANALYZE "+qualified(w.internal, tried))
 	}
+	stmts = append(stmts, "ANALYZE "+qualified(w.internal, base))
 	for _, s := range stmts {
 		if _, err := w.pool.Exec(ctx, s); err != nil {
+			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
+		}
+	}
+	if change.Kind == "partition" {
+		if err := w.partitionedCopy(ctx, w.pool, w.internal, tried, tried, qualified(w.internal, base), change); err != nil {
 			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
 		}
 	}
@@ -215,6 +289,9 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 	if err := checkChange(change); err != nil {
 		return "", err
 	}
+	if change.Kind == "partition" {
+		return w.partition(ctx, table, change)
+	}
 	name := indexPrefix + table + "_" + strings.Join(change.Columns, "_") + "_" + change.Method
 	if len(name) > 63 { // PostgreSQL's name limit
 		name = name[:55] + "_" + strconv.FormatUint(uint64(fnvString(name)), 36)
@@ -233,8 +310,104 @@ func fnvString(s string) uint32 {
 	return h.Sum32()
 }
 
-// Revert implements optimize.Engine: the index is dropped concurrently.
+// partition replaces the table with a copy partitioned by range of the
+// change's column, in one transaction, and keeps the table as it was
+// beside it for Revert (the undo names it with its row count). Its
+// indexes are not carried over.
+func (w *Warehouse) partition(ctx context.Context, table string, change optimize.Change) (string, error) {
+	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
+	before, part := beforePrefix+table+"_"+suffix, partPrefix+table
+	if len(before) > 63 || len(part) > 56 {
+		return "", fmt.Errorf("postgres: partition %s: the table's name is too long for the names a partitioned copy needs", table)
+	}
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	var rows int64
+	// The table is locked against writes while it is copied: a load
+	// waits rather than writing rows the copy would miss.
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+qualified(w.schema, table)).Scan(&rows); err != nil {
+		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
+	}
+	if err := w.partitionedCopy(ctx, tx, w.schema, part, table, qualified(w.schema, table), change); err != nil {
+		return "", fmt.Errorf("postgres: partition %s by %s: %w", table, change.Columns[0], err)
+	}
+	for _, s := range []string{
+		"ALTER TABLE " + qualified(w.schema, table) + " RENAME TO " + ident(before),
+		"ALTER TABLE " + qualified(w.schema, part) + " RENAME TO " + ident(table),
+	} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return "", fmt.Errorf("postgres: partition %s: %w", table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
+	}
+	return "partition:" + before + ":" + strconv.FormatInt(rows, 10), nil
+}
+
+// ErrChangedSince is returned by Revert when the table's rows changed
+// after the change was applied: restoring the table as it was would lose
+// them.
+var ErrChangedSince = errors.New("the table changed since the change was applied")
+
+// unpartition puts the table as it was before partition back, when the
+// partitioned table holds the same rows.
+func (w *Warehouse) unpartition(ctx context.Context, table, undo string) error {
+	i := strings.LastIndexByte(undo, ':')
+	before, count := undo[:max(i, 0)], undo[i+1:]
+	want, err := strconv.ParseInt(count, 10, 64)
+	if i <= 0 || err != nil || !strings.HasPrefix(before, beforePrefix) {
+		return fmt.Errorf("postgres: revert on %s: %q is not what Apply returned", table, undo)
+	}
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+	}
+	var now, diff int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+qualified(w.schema, table)).Scan(&now); err != nil {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+	}
+	if now != want {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w: %d rows now, %d when it was partitioned", table, ErrChangedSince, now, want)
+	}
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM (SELECT * FROM "+qualified(w.schema, table)+" EXCEPT ALL SELECT * FROM "+
+		qualified(w.schema, before)+") d").Scan(&diff); err != nil {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+	}
+	if diff != 0 {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w: %d rows differ", table, ErrChangedSince, diff)
+	}
+	for _, s := range []string{
+		"DROP TABLE " + qualified(w.schema, table) + " CASCADE",
+		"ALTER TABLE " + qualified(w.schema, before) + " RENAME TO " + ident(table),
+	} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
+	}
+	return nil
+}
+
+// Revert implements optimize.Engine: an index is dropped concurrently;
+// a partitioned table gives way to the table as it was, while it holds
+// the same rows.
 func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
+	if rest, ok := strings.CutPrefix(undo, "partition:"); ok {
+		return w.unpartition(ctx, table, rest)
+	}
 	name, ok := strings.CutPrefix(undo, "index:")
 	if !ok || !strings.HasPrefix(name, indexPrefix) {
 		return fmt.Errorf("postgres: revert on %s: %q is not what Apply returned", table, undo)
