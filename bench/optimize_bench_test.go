@@ -9,9 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/testutil"
 	"github.com/shp-dev/shp/internal/warehouse"
 	"github.com/shp-dev/shp/internal/warehouse/duckdb"
+	"github.com/shp-dev/shp/internal/warehouse/postgres"
 )
 
 // BenchmarkOptimizeDuckDB: a table of 10M orders in load order (by day),
@@ -38,11 +42,20 @@ func BenchmarkOptimizeDuckDB(b *testing.B) {
 		FROM range(%d) r(i)`, rows, rows)); err != nil {
 		b.Fatal(err)
 	}
-	classes := []struct{ name, tmpl string }{
-		{"selective", `SELECT count(*), sum(amount) FROM sales WHERE customer_id = 'C%06d'`},
-		{"range", `SELECT region, sum(amount) FROM sales WHERE order_date >= DATE '2025-01-01' + %d AND order_date < DATE '2025-01-01' + %d GROUP BY region`},
-		{"aggregate", `SELECT region, count(*), sum(amount) FROM sales WHERE amount > %d GROUP BY region`},
-	}
+	mixTrials(b, w, "duckdb")
+}
+
+// classes are the kinds of query of the mix.
+var classes = []struct{ name, tmpl string }{
+	{"selective", `SELECT count(*), sum(amount) FROM sales WHERE customer_id = 'C%06d'`},
+	{"range", `SELECT region, sum(amount) FROM sales WHERE order_date >= DATE '2025-01-01' + %d AND order_date < DATE '2025-01-01' + %d GROUP BY region`},
+	{"aggregate", `SELECT region, count(*), sum(amount) FROM sales WHERE amount > %d GROUP BY region`},
+}
+
+// mixTrials records the mix, asks the rules what would serve it on
+// warehouse, and tries each recommendation.
+func mixTrials(b *testing.B, eng optimize.Engine, warehouse string) {
+	ctx := context.Background()
 	var recs []optimize.Record
 	var queries []string
 	kind := map[string]string{}
@@ -61,37 +74,42 @@ func BenchmarkOptimizeDuckDB(b *testing.B) {
 	for _, q := range queries {
 		recs = append(recs, optimize.Record{Source: "user", Text: q, Duration: time.Millisecond, Calls: 1})
 	}
-	table, err := w.Describe(ctx, "sales")
+	table, err := eng.Describe(ctx, "sales")
 	if err != nil {
 		b.Fatal(err)
 	}
 	use := optimize.Summarize(recs)["sales"]
 	// The mix filters order_date by range in 29% of its queries: the
 	// project sets partition_share to 0.25 (the default, half, would
-	// leave the date to the cluster rule's sort alone).
+	// leave the date to the cluster rule alone).
+	// (min_rows 100,000: a smaller SHP_BENCH_OPT_ROWS gets them too.)
 	opts := optimize.DefaultOptions
-	opts.PartitionShare = 0.25
-	got := optimize.Recommend(optimize.Input{Table: table, Usage: *use, Warehouse: "duckdb", Options: opts})
+	opts.PartitionShare, opts.MinRows = 0.25, 100_000
+	got := optimize.Recommend(optimize.Input{Table: table, Usage: *use, Warehouse: warehouse, Options: opts})
 	if len(got) == 0 {
 		b.Fatalf("nothing recommended")
 	}
 	for b.Loop() {
 		for _, rec := range got {
+			if rec.Change.Kind == "advice" {
+				continue
+			}
 			b.Logf("recommended: %s (%s)", rec.Change, strings.Join(rec.Evidence, "; "))
-			trial(b, w, rec.Change, queries, kind, classes)
+			trial(b, eng, rec.Change, queries, kind)
 		}
 	}
 }
 
-func trial(b *testing.B, w *duckdb.Warehouse, change optimize.Change, queries []string, kind map[string]string, classes []struct{ name, tmpl string }) {
+func trial(b *testing.B, eng optimize.Engine, change optimize.Change, queries []string, kind map[string]string) {
 	ctx := context.Background()
 	{
-		ts, err := w.Trial(ctx, "sales", change, queries)
+		ts, err := eng.Trial(ctx, "sales", change, queries)
 		if err != nil {
 			b.Fatal(err)
 		}
 		before, after := map[string]time.Duration{}, map[string]time.Duration{}
 		scannedBefore, scannedAfter := map[string]int64{}, map[string]int64{}
+		bytesBefore, bytesAfter := map[string]int64{}, map[string]int64{}
 		worst := 0.0
 		for _, t := range ts {
 			if !t.SameResult {
@@ -101,19 +119,74 @@ func trial(b *testing.B, w *duckdb.Warehouse, change optimize.Change, queries []
 			after[kind[t.Query]] += t.After
 			scannedBefore[kind[t.Query]] += t.RowsScannedBefore
 			scannedAfter[kind[t.Query]] += t.RowsScannedAfter
+			bytesBefore[kind[t.Query]] += t.BytesBefore
+			bytesAfter[kind[t.Query]] += t.BytesAfter
 			worst = max(worst, float64(t.After)/float64(t.Before))
 		}
 		label := change.Kind
-		if change.Granularity != "" {
+		switch {
+		case change.Kind == "sort" && change.Granularity != "":
 			label = "zoned-" + label // the month of the date, then the rest
+		case change.Method != "":
+			label = change.Method + "-" + label
 		}
 		for _, c := range classes {
 			b.ReportMetric(float64(before[c.name])/float64(after[c.name]), label+"-"+c.name+"-x")
 			b.ReportMetric(float64(scannedBefore[c.name])/float64(max(scannedAfter[c.name], 1)), label+"-"+c.name+"-scan-x")
-			b.Logf("%-9s before %8s after %8s  %.1fx; rows scanned %d -> %d", c.name, before[c.name].Round(time.Millisecond),
-				after[c.name].Round(time.Millisecond), float64(before[c.name])/float64(after[c.name]), scannedBefore[c.name], scannedAfter[c.name])
+			if bytesBefore[c.name] > 0 {
+				b.ReportMetric(float64(bytesBefore[c.name])/float64(max(bytesAfter[c.name], 1)), label+"-"+c.name+"-bytes-x")
+			}
+			b.Logf("%-9s before %8s after %8s  %.1fx; rows scanned %d -> %d; bytes %d -> %d", c.name, before[c.name].Round(time.Millisecond),
+				after[c.name].Round(time.Millisecond), float64(before[c.name])/float64(after[c.name]), scannedBefore[c.name], scannedAfter[c.name],
+				bytesBefore[c.name], bytesAfter[c.name])
 		}
 		b.ReportMetric(worst, label+"-worst-after/before")
 		b.Logf("verdict: %s", optimize.Judge(ts, optimize.Thresholds{}).Why)
 	}
+}
+
+// BenchmarkOptimizePostgres: the same table and mix on the PostgreSQL
+// warehouse (SHP_BENCH_OPT_ROWS rows, 5M by default: a trial samples a
+// larger table to 5M rows anyway): the rules' recommendations for
+// PostgreSQL (a B-tree index, a BRIN index, monthly partitions), each
+// tried on two copies with the mix replayed, and what EXPLAIN (ANALYZE,
+// BUFFERS) says the queries read on each.
+func BenchmarkOptimizePostgres(b *testing.B) {
+	ctx := context.Background()
+	rows := 5_000_000
+	if s := os.Getenv("SHP_BENCH_OPT_ROWS"); s != "" {
+		rows, _ = strconv.Atoi(s)
+	}
+	dsn := testutil.PostgresDSN(b)
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	internal := cfg.RuntimeParams["search_path"] + "_shp"
+	w, err := postgres.Open(ctx, postgres.Config{DSN: dsn, InternalSchema: internal})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		w.Close()
+		testutil.PostgresExec(b, dsn, `DROP SCHEMA IF EXISTS "`+internal+`" CASCADE`)
+	})
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, stmt := range []string{
+		fmt.Sprintf(`CREATE TABLE sales AS SELECT i AS order_id,
+			DATE '2025-01-01' + (i * 730 / %d)::int AS order_date,
+			'C' || lpad((abs(hashint8(i)) %% 200000)::text, 6, '0') AS customer_id,
+			(ARRAY['EMEA','APAC','AMER'])[i %% 3 + 1] AS region, (i %% 997) * 0.5 AS amount
+			FROM generate_series(0, %d - 1) g(i)`, rows, rows),
+		`VACUUM ANALYZE sales`,
+	} {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mixTrials(b, w, "postgres")
 }
