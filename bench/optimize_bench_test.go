@@ -181,7 +181,7 @@ func BenchmarkOptimizePostgres(b *testing.B) {
 			DATE '2025-01-01' + (i * 730 / %d)::int AS order_date,
 			'C' || lpad((abs(hashint8(i)) %% 200000)::text, 6, '0') AS customer_id,
 			(ARRAY['EMEA','APAC','AMER'])[i %% 3 + 1] AS region, (i %% 997) * 0.5 AS amount
-			FROM generate_series(0, %d - 1) g(i)`, rows, rows),
+			FROM generate_series(0::bigint, %d - 1) g(i)`, rows, rows),
 		`VACUUM ANALYZE sales`,
 	} {
 		if _, err := conn.Exec(ctx, stmt); err != nil {
