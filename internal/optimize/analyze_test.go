@@ -197,6 +197,20 @@ func TestJudge(t *testing.T) {
 		{"failed after", []Timing{{Before: 100 * ms, After: 10 * ms, ErrorAfter: "boom"}}, false, "failed after"},
 		{"all failed before", []Timing{{ErrorBefore: "no such column"}}, false, "no replayed query ran"},
 		{"none", nil, false, "no replayed query ran"},
+		// The same pages and rows read on both: the slower time is noise.
+		{"noise on a query the change does not touch", []Timing{
+			{Before: 100 * ms, After: 10 * ms, SameResult: true, BytesBefore: 8192 * 1000, BytesAfter: 8192, RowsScannedBefore: 1000, RowsScannedAfter: 1},
+			{Before: 100 * ms, After: 130 * ms, SameResult: true, BytesBefore: 8192 * 500, BytesAfter: 8192 * 500, RowsScannedBefore: 500, RowsScannedAfter: 500}},
+			true, "1 that read the same pages and rows on both left out"},
+		// More pages, or no pages measured (DuckDB): the slower time counts.
+		{"slower with more pages", []Timing{
+			{Before: 100 * ms, After: 10 * ms, SameResult: true, BytesBefore: 8192 * 1000, BytesAfter: 8192, RowsScannedBefore: 1000, RowsScannedAfter: 1},
+			{Before: 100 * ms, After: 130 * ms, SameResult: true, BytesBefore: 8192 * 500, BytesAfter: 8192 * 501, RowsScannedBefore: 500, RowsScannedAfter: 500}},
+			false, "1.30x slower"},
+		{"slower, the same rows, no pages measured", []Timing{
+			{Before: 100 * ms, After: 10 * ms, SameResult: true, RowsScannedBefore: 1000, RowsScannedAfter: 1},
+			{Before: 100 * ms, After: 130 * ms, SameResult: true, RowsScannedBefore: 500, RowsScannedAfter: 500}},
+			false, "1.30x slower"},
 	} {
 		v := Judge(tc.ts, Thresholds{})
 		if v.Accept != tc.accept || !strings.Contains(v.Why, tc.why) {
