@@ -78,10 +78,20 @@ func (s *sqlStore) ListQueries(ctx context.Context, since time.Time, limit int) 
 	return out, rows.Err()
 }
 
-// DeleteQueries deletes the records of one source (an import replaced by
-// the next) and returns how many.
-func (s *sqlStore) DeleteQueries(ctx context.Context, source string) (int64, error) {
-	res, err := s.exec(ctx, `DELETE FROM query_history WHERE source = ?`, source)
+// LastQueryID is the id of the newest query record (0 when there is
+// none): the records stored after it have larger ids.
+func (s *sqlStore) LastQueryID(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.queryRow(ctx, `SELECT coalesce(max(id), 0) FROM query_history`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("last query id: %w", err)
+	}
+	return id, nil
+}
+
+// DeleteQueries deletes the records of one source up to an id (an
+// import replaced by the next) and returns how many.
+func (s *sqlStore) DeleteQueries(ctx context.Context, source string, upTo int64) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM query_history WHERE source = ? AND id <= ?`, source, upTo)
 	if err != nil {
 		return 0, fmt.Errorf("delete the queries of %s: %w", source, err)
 	}

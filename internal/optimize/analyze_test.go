@@ -202,6 +202,11 @@ func TestJudge(t *testing.T) {
 			{Before: 100 * ms, After: 10 * ms, SameResult: true, BytesBefore: 8192 * 1000, BytesAfter: 8192, RowsScannedBefore: 1000, RowsScannedAfter: 1},
 			{Before: 100 * ms, After: 130 * ms, SameResult: true, BytesBefore: 8192 * 500, BytesAfter: 8192 * 500, RowsScannedBefore: 500, RowsScannedAfter: 500}},
 			true, "1 that read the same pages and rows on both left out"},
+		// Nor does an untouched query's faster time count as a gain.
+		{"noise is no gain either", []Timing{
+			{Before: 100 * ms, After: 98 * ms, SameResult: true, BytesBefore: 8192 * 1000, BytesAfter: 8192 * 999, RowsScannedBefore: 1000, RowsScannedAfter: 999},
+			{Before: 1000 * ms, After: 400 * ms, SameResult: true, BytesBefore: 8192 * 500, BytesAfter: 8192 * 500, RowsScannedBefore: 500, RowsScannedAfter: 500}},
+			false, "below the 1.20x"},
 		// More pages, or no pages measured (DuckDB): the slower time counts.
 		{"slower with more pages", []Timing{
 			{Before: 100 * ms, After: 10 * ms, SameResult: true, BytesBefore: 8192 * 1000, BytesAfter: 8192, RowsScannedBefore: 1000, RowsScannedAfter: 1},

@@ -158,19 +158,20 @@ func Judge(ts []Timing, th Thresholds) Verdict {
 			return v
 		}
 		before += t.Before
-		after += t.After
 		if t.BytesBefore > 0 && t.BytesBefore == t.BytesAfter && t.RowsScannedBefore == t.RowsScannedAfter {
 			// It read the very same pages and rows on both layouts: the
 			// change did not touch it, and its difference in time is the
-			// machine's. (DuckDB measures no bytes from memory: there a
-			// reordered table's compression can slow a query that reads
-			// as many rows, so its times count.)
+			// machine's, counted as none. (DuckDB measures no bytes from
+			// memory: there a reordered table's compression can slow a
+			// query that reads as many rows, so its times count.)
 			v.Unchanged++
-		} else if t.Before > 0 && t.After > 0 {
-			v.Slowest = max(v.Slowest, float64(t.After)/float64(t.Before))
-		}
-		if t.Before > 0 && t.After > 0 {
-			v.Best = max(v.Best, float64(t.Before)/float64(t.After))
+			after += t.Before
+		} else {
+			after += t.After
+			if t.Before > 0 && t.After > 0 {
+				v.Slowest = max(v.Slowest, float64(t.After)/float64(t.Before))
+				v.Best = max(v.Best, float64(t.Before)/float64(t.After))
+			}
 		}
 		v.ScannedBefore += t.RowsScannedBefore
 		v.ScannedAfter += t.RowsScannedAfter

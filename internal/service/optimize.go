@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,7 +20,8 @@ type OptimizeStore interface {
 	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
 	ListQueries(ctx context.Context, since time.Time, limit int) ([]metadata.QueryRecord, error)
 	PruneQueries(ctx context.Context, before time.Time) (int64, error)
-	DeleteQueries(ctx context.Context, source string) (int64, error)
+	DeleteQueries(ctx context.Context, source string, upTo int64) (int64, error)
+	LastQueryID(ctx context.Context) (int64, error)
 	AddOptimization(ctx context.Context, o metadata.Optimization) (int64, error)
 	GetOptimization(ctx context.Context, id int64) (metadata.Optimization, error)
 	ListOptimizations(ctx context.Context, table string) ([]metadata.Optimization, error)
@@ -113,7 +115,10 @@ func (s *Service) ImportQueryHistory(ctx context.Context) (shapes int, calls int
 	if err != nil {
 		return 0, 0, err
 	}
-	if _, err := st.DeleteQueries(ctx, optimize.SourceImport); err != nil {
+	// The new import is recorded first, then the last one deleted: an
+	// import that fails part-way leaves the last one whole.
+	last, err := st.LastQueryID(ctx)
+	if err != nil {
 		return 0, 0, err
 	}
 	for _, r := range recs {
@@ -123,6 +128,9 @@ func (s *Service) ImportQueryHistory(ctx context.Context) (shapes int, calls int
 		}
 		shapes++
 		calls += r.Calls
+	}
+	if _, err := st.DeleteQueries(ctx, optimize.SourceImport, last); err != nil {
+		return shapes, calls, err
 	}
 	return shapes, calls, nil
 }
@@ -235,7 +243,16 @@ func (s *Service) RecommendOptimizations(ctx context.Context, table string, sinc
 		if err != nil {
 			return out, err
 		}
-		t.Layout = s.appliedLayout(ctx, st, name)
+		// The layout shp's applied changes gave it; a partitioning the
+		// warehouse reports (made outside shp) counts too.
+		applied := s.appliedLayout(ctx, st, name)
+		applied.PartitionBy = cmp.Or(applied.PartitionBy, t.Layout.PartitionBy)
+		for _, ix := range t.Layout.Indexes {
+			if !slices.ContainsFunc(applied.Indexes, func(a []string) bool { return slices.Equal(a, ix) }) {
+				applied.Indexes = append(applied.Indexes, ix)
+			}
+		}
+		t.Layout = applied
 		u := work[name]
 		oc := s.Project.Config.Optimization
 		opts := optimize.Options{MinRows: int64(oc.MinRows), MinQueries: int64(oc.MinQueries), PartitionShare: oc.PartitionShare,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shp-dev/shp/internal/optimize"
 	"github.com/shp-dev/shp/internal/warehouse"
 	"github.com/shp-dev/shp/internal/warehouse/sqlplan"
 )
@@ -74,13 +75,24 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 
 	res := &warehouse.CommitResult{SchemaChanges: changes}
-	order := ""
+	var sorted *optimize.Change
 	if !created {
-		order = w.batchOrder(ctx, tx, spec.Target, targetCols)
+		if sorted, err = w.batchSort(ctx, tx, spec.Target); err != nil {
+			return nil, err
+		}
 	}
 	appendRows := spec.Mode != warehouse.ModeMerge
 	if !appendRows {
-		if appendRows, err = merge(ctx, tx, spec, target, targetCols, created, order, res); err != nil {
+		// The batch has the columns of all its objects.
+		var batchCols []warehouse.Column
+		for _, o := range spec.Objects {
+			for _, c := range o.Columns {
+				if !hasColumn(batchCols, c.Name) {
+					batchCols = append(batchCols, c)
+				}
+			}
+		}
+		if appendRows, err = merge(ctx, tx, spec, target, targetCols, created, w.orderFor(sorted, batchCols), res); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +116,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 				}
 			}
 			n, err := exec(ctx, tx, fmt.Sprintf("INSERT INTO %s BY NAME SELECT %s FROM %s%s",
-				target, selectList(o.Columns), stagingRef(o.Table), order))
+				target, selectList(o.Columns), stagingRef(o.Table), w.orderFor(sorted, o.Columns)))
 			if err != nil {
 				return nil, fmt.Errorf("insert rows of %s: %w", o.ObjectKey, err)
 			}

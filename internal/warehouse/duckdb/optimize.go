@@ -88,32 +88,40 @@ func sortedCopy(into, table string, c optimize.Change) string {
 	return "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table) + " ORDER BY " + sortKeys(c)
 }
 
-// batchOrder is the ORDER BY a commit gives the rows it appends to
-// target: the sort an applied change gave it, so that each batch is
-// clustered as the table is; "" when none is applied, or when a column
-// of the sort is no longer the target's (the batch goes in as it came,
-// and a warning says why).
-func (w *Warehouse) batchOrder(ctx context.Context, tx *sql.Tx, target string, cols []warehouse.Column) string {
+// batchSort is the sort an applied change gave target, which a commit
+// keeps in each batch it appends so that the batch is clustered as the
+// table is; nil when none is applied.
+func (w *Warehouse) batchSort(ctx context.Context, tx *sql.Tx, target string) (*optimize.Change, error) {
 	var doc string
 	err := tx.QueryRowContext(ctx, "SELECT change FROM "+layoutTable+" WHERE table_name = ?", target).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
 	if err != nil {
-		if !errors.Is(err, sql.ErrNoRows) {
-			w.log.Warn("read the sort of the target; the batch goes in unsorted", "target", target, "err", err)
-		}
-		return ""
+		return nil, fmt.Errorf("read the sort of %s: %w", target, err)
 	}
 	var c optimize.Change
 	if err := json.Unmarshal([]byte(doc), &c); err != nil || c.Kind != "sort" || len(c.Columns) == 0 {
-		w.log.Warn("the target's recorded sort is not one; the batch goes in unsorted", "target", target, "sort", doc)
+		w.log.Warn("the target's recorded sort is not one; batches go in unsorted", "target", target, "sort", doc)
+		return nil, nil
+	}
+	return &c, nil
+}
+
+// orderFor is the ORDER BY that sorts rows of the given columns as c
+// does; "" when c is nil or one of its columns is not among them (rows
+// of a file that lacks the column go in as they came, with a warning).
+func (w *Warehouse) orderFor(c *optimize.Change, cols []warehouse.Column) string {
+	if c == nil {
 		return ""
 	}
 	for _, want := range c.Columns {
-		if !slices.ContainsFunc(cols, func(col warehouse.Column) bool { return col.Name == want }) {
-			w.log.Warn("a column of the target's sort is gone; the batch goes in unsorted", "target", target, "column", want)
+		if !slices.ContainsFunc(cols, func(col warehouse.Column) bool { return strings.EqualFold(col.Name, want) }) {
+			w.log.Warn("the rows lack a column of the target's sort; they go in unsorted", "column", want)
 			return ""
 		}
 	}
-	return " ORDER BY " + sortKeys(c)
+	return " ORDER BY " + sortKeys(*c)
 }
 
 func checkChange(c optimize.Change) error {

@@ -271,6 +271,19 @@ func TestSortedTableKeepsItsOrderInBatches(t *testing.T) {
 	if got := order(); got != "3,4,5,7,8,9,10,11,12" {
 		t.Errorf("batches after the sort: %s, want each sorted by name", got)
 	}
+	// A file without the sort's column: its rows go in as they came, in
+	// an append and in a merge.
+	for i, mode := range []string{warehouse.ModeAppend, warehouse.ModeMerge} {
+		name := fmt.Sprintf("noname%d.csv", i)
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(fmt.Sprintf("id,amount\n%d,1\n%d,2\n", 21+10*i, 20+10*i)), 0o644)
+		s := spec(name, format.CSV, testSchema)
+		s.Path, s.ObjectKey, s.Fingerprint, s.RunID = path, name, "fp-"+name, "run-"+name
+		commit(s, mode)
+	}
+	if got := order(); got != "3,4,5,7,8,9,10,11,12,21,20,31,30" {
+		t.Errorf("batches without the sort's column: %s", got)
+	}
 	if err := w.Revert(ctx, "t", undo); !errors.Is(err, ErrChangedSince) {
 		t.Fatalf("a revert after commits: %v", err)
 	}

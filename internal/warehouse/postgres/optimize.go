@@ -206,7 +206,13 @@ func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Cha
 		}
 	}
 	if change.Kind == "partition" {
-		if err := w.partitionedCopy(ctx, w.pool, w.internal, tried, tried, qualified(w.internal, base), change); err != nil {
+		// Partitions are named after the copy, a date after it: a short
+		// name for a long table's.
+		parts := tried
+		if len(parts)+len("_pdefault") > 63 {
+			parts = trialPrefix + strconv.FormatUint(uint64(fnvString(table)), 36)
+		}
+		if err := w.partitionedCopy(ctx, w.pool, w.internal, tried, parts, qualified(w.internal, base), change); err != nil {
 			return nil, fmt.Errorf("postgres: trial of %s on %s: %w", change, table, err)
 		}
 	}
@@ -323,7 +329,7 @@ func fnvString(s string) uint32 {
 func (w *Warehouse) partition(ctx context.Context, table string, change optimize.Change) (string, error) {
 	suffix := strconv.FormatInt(time.Now().UnixNano(), 36)
 	before, part := beforePrefix+table+"_"+suffix, partPrefix+table
-	if len(before) > 63 || len(part) > 56 {
+	if len(before) > 63 || len(table)+len("_pdefault") > 63 {
 		return "", fmt.Errorf("postgres: partition %s: the table's name is too long for the names a partitioned copy needs", table)
 	}
 	tx, err := w.pool.Begin(ctx)
@@ -332,9 +338,11 @@ func (w *Warehouse) partition(ctx context.Context, table string, change optimize
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var rows int64
-	// The table is locked against writes while it is copied: a load
-	// waits rather than writing rows the copy would miss.
-	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+	// The table is locked while it is copied, in the mode the rename at
+	// the end needs (a weaker lock taken first would have to be upgraded,
+	// and could deadlock with a load waiting behind it): loads and reads
+	// wait rather than miss or write rows the copy would miss.
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
 	}
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+qualified(w.schema, table)).Scan(&rows); err != nil {
@@ -376,7 +384,7 @@ func (w *Warehouse) unpartition(ctx context.Context, table, undo string) error {
 		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+	if _, err := tx.Exec(ctx, "LOCK TABLE "+qualified(w.schema, table)+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return fmt.Errorf("postgres: revert the partitions of %s: %w", table, err)
 	}
 	var now, diff int64
