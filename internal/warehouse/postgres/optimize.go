@@ -348,6 +348,28 @@ func (w *Warehouse) partition(ctx context.Context, table string, change optimize
 	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+qualified(w.schema, table)).Scan(&rows); err != nil {
 		return "", fmt.Errorf("postgres: partition %s: %w", table, err)
 	}
+	// A view is bound to the table itself, not its name: after the swap
+	// it would go on reading the table as it was. Refused rather than
+	// left reading stale rows.
+	var views []string
+	vr, err := tx.Query(ctx, `SELECT DISTINCT r.ev_class::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+		WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = $1::regclass AND r.ev_class <> d.refobjid ORDER BY 1`, qualified(w.schema, table))
+	if err != nil {
+		return "", fmt.Errorf("postgres: partition %s: its views: %w", table, err)
+	}
+	for vr.Next() {
+		var v string
+		if err := vr.Scan(&v); err != nil {
+			vr.Close()
+			return "", fmt.Errorf("postgres: partition %s: its views: %w", table, err)
+		}
+		views = append(views, v)
+	}
+	vr.Close()
+	if len(views) > 0 {
+		return "", fmt.Errorf("postgres: partition %s: %w: views read it (%s); they would go on reading the table as it was: drop them, partition, and make them again",
+			table, optimize.ErrUnsupported, strings.Join(views, ", "))
+	}
 	if err := w.partitionedCopy(ctx, tx, w.schema, part, table, qualified(w.schema, table), change); err != nil {
 		return "", fmt.Errorf("postgres: partition %s by %s: %w", table, change.Columns[0], err)
 	}

@@ -225,6 +225,18 @@ func TestOptimizePartition(t *testing.T) {
 	if err := w.Revert(ctx, "sales", "partition:nonsense"); err == nil {
 		t.Error("a revert with a made-up undo")
 	}
+	// A table a view reads is not partitioned: the view would go on
+	// reading the table as it was.
+	if _, err := w.pool.Exec(ctx, `CREATE TABLE `+qualified(w.schema, "viewed")+` AS SELECT DATE '2026-01-01' + i AS day FROM generate_series(0, 99) i;
+		CREATE VIEW `+qualified(w.schema, "recent")+` AS SELECT * FROM `+qualified(w.schema, "viewed")+` WHERE day > DATE '2026-03-01'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Apply(ctx, "viewed", byMonth); !errors.Is(err, optimize.ErrUnsupported) || !strings.Contains(err.Error(), "recent") {
+		t.Errorf("partitioning a table a view reads: %v", err)
+	}
+	if tab, _ := w.Describe(ctx, "viewed"); tab.Layout.PartitionBy != "" {
+		t.Errorf("partitioned anyway: %+v", tab)
+	}
 }
 
 // TestLoadsIntoAPartitionedTarget: once a target is partitioned, commits
