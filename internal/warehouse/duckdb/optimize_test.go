@@ -315,3 +315,33 @@ func TestSortedTableKeepsItsOrderInBatches(t *testing.T) {
 		t.Errorf("a batch whose sort column is gone: %s", got)
 	}
 }
+
+// TestZonedSortEveryDateType: a DATE, TIMESTAMP or TIMESTAMPTZ column's
+// day, month or year orders the table, then the other column, with no
+// row lost.
+func TestZonedSortEveryDateType(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	for _, typ := range []string{"DATE", "TIMESTAMP", "TIMESTAMPTZ"} {
+		for _, gran := range []string{"DAY", "MONTH", "YEAR"} {
+			table := strings.ToLower("z_" + typ + "_" + gran)
+			if _, err := w.db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE %s AS
+				SELECT i AS id, CAST(TIMESTAMP '2025-12-31 23:30:00' + i * INTERVAL '7 hours' AS %s) AS ts, 'c' || (i * 7919 %% 13) AS c
+				FROM range(300) r(i)`, table, typ)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Apply(ctx, table, optimize.Change{Kind: "sort", Columns: []string{"ts", "c"}, Granularity: gran}); err != nil {
+				t.Fatalf("%s by %s: %v", typ, gran, err)
+			}
+			var n, disorder int64
+			if err := w.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE pz > z OR (pz = z AND pc > c)) FROM (
+				SELECT date_trunc('%s', ts) AS z, c, lag(date_trunc('%s', ts)) OVER w AS pz, lag(c) OVER w AS pc
+				FROM (SELECT *, row_number() OVER () AS rn FROM %s) WINDOW w AS (ORDER BY rn))`, gran, gran, table)).Scan(&n, &disorder); err != nil {
+				t.Fatal(err)
+			}
+			if n != 300 || disorder != 0 {
+				t.Errorf("%s by %s: %d rows, %d out of order", typ, gran, n, disorder)
+			}
+		}
+	}
+}

@@ -282,3 +282,36 @@ func TestLoadsIntoAPartitionedTarget(t *testing.T) {
 		t.Errorf("rows in the default partition: %d %v", inDefault, err)
 	}
 }
+
+// TestPartitionEveryDateType: a table is partitioned by month, day or
+// year of a DATE, TIMESTAMP or TIMESTAMPTZ column, with every row in the
+// partition of its own period (none in the default but the NULL) and
+// none lost.
+func TestPartitionEveryDateType(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	for _, typ := range []string{"DATE", "TIMESTAMP", "TIMESTAMPTZ"} {
+		for _, gran := range []string{"DAY", "MONTH", "YEAR"} {
+			table := strings.ToLower("p_" + typ + "_" + gran)
+			if _, err := w.pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE %s AS
+				SELECT i AS id, (TIMESTAMPTZ '2025-12-31 23:30:00+00' + i * INTERVAL '7 hours 13 minutes')::%s AS at FROM generate_series(0, 199) i
+				UNION ALL SELECT 200, NULL`, qualified(w.schema, table), typ)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.Apply(ctx, table, optimize.Change{Kind: "partition", Columns: []string{"at"}, Granularity: gran}); err != nil {
+				t.Fatalf("%s by %s: %v", typ, gran, err)
+			}
+			var n, outside, inDefault int
+			if err := w.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*),
+				count(*) FILTER (WHERE at IS NOT NULL AND tableoid::regclass::text NOT LIKE '%%' || to_char(date_trunc('%s', at), '%s')),
+				count(*) FILTER (WHERE tableoid::regclass::text LIKE '%%_pdefault')
+				FROM %s`, strings.ToLower(gran), map[string]string{"DAY": "YYYYMMDD", "MONTH": "YYYYMM", "YEAR": "YYYY"}[gran], qualified(w.schema, table))).
+				Scan(&n, &outside, &inDefault); err != nil {
+				t.Fatal(err)
+			}
+			if n != 201 || outside != 0 || inDefault != 1 {
+				t.Errorf("%s by %s: %d rows, %d in another period's partition, %d in the default", typ, gran, n, outside, inDefault)
+			}
+		}
+	}
+}
