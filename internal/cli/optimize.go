@@ -218,30 +218,25 @@ func printCost(e *env, days []service.CostDay, price float64) {
 		return
 	}
 	t := newTable(e.stdout, "DAY", "PIPELINE", "RUNS", "RUN TIME", "JOBS", "PROCESSED", "BILLED", "SLOT-MS", "COST")
+	row := func(day string, d service.CostDay) {
+		t.row(day, d.Pipeline, d.Runs, time.Duration(d.RunSeconds*float64(time.Second)).Round(time.Millisecond), d.Jobs,
+			humanBytes(d.BytesProcessed), humanBytes(d.BytesBilled), d.SlotMillis, fmt.Sprintf("$%.4f", d.USD))
+	}
 	totals := map[string]*service.CostDay{}
 	var names []string
 	for _, d := range days {
-		t.row(d.Day, d.Pipeline, d.Runs, time.Duration(d.RunSeconds*float64(time.Second)).Round(time.Millisecond), d.Jobs,
-			humanBytes(d.BytesProcessed), humanBytes(d.BytesBilled), d.SlotMillis, fmt.Sprintf("$%.4f", d.USD))
+		row(d.Day, d)
 		tot := totals[d.Pipeline]
 		if tot == nil {
 			tot = &service.CostDay{Pipeline: d.Pipeline}
 			totals[d.Pipeline] = tot
 			names = append(names, d.Pipeline)
 		}
-		tot.Runs += d.Runs
-		tot.RunSeconds += d.RunSeconds
-		tot.Jobs += d.Jobs
-		tot.BytesProcessed += d.BytesProcessed
-		tot.BytesBilled += d.BytesBilled
-		tot.SlotMillis += d.SlotMillis
-		tot.USD += d.USD
+		tot.Add(d)
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		d := totals[n]
-		t.row("total", n, d.Runs, time.Duration(d.RunSeconds*float64(time.Second)).Round(time.Millisecond), d.Jobs,
-			humanBytes(d.BytesProcessed), humanBytes(d.BytesBilled), d.SlotMillis, fmt.Sprintf("$%.4f", d.USD))
+		row("total", *totals[n])
 	}
 	t.flush()
 	if price > 0 {

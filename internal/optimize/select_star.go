@@ -26,16 +26,13 @@ func (selectStarRule) Recommend(in Input) []Recommendation {
 	if u.SelectStar == 0 || u.Share(u.SelectStar) < selectStarShare {
 		return nil
 	}
+	named := map[string]bool{}
+	for n := range u.Named {
+		named[strings.ToLower(n)] = true
+	}
 	var unused []string
 	for _, c := range in.Table.Columns {
-		named := false
-		for n := range u.Named {
-			if strings.EqualFold(n, c.Name) {
-				named = true
-				break
-			}
-		}
-		if !named {
+		if !named[strings.ToLower(c.Name)] {
 			unused = append(unused, c.Name)
 		}
 	}

@@ -49,6 +49,17 @@ type CostDay struct {
 	RunSeconds float64 `json:"run_seconds"`
 }
 
+// Add sums o's runs and costs into d.
+func (d *CostDay) Add(o CostDay) {
+	d.Runs += o.Runs
+	d.RunSeconds += o.RunSeconds
+	d.Jobs += o.Jobs
+	d.BytesProcessed += o.BytesProcessed
+	d.BytesBilled += o.BytesBilled
+	d.SlotMillis += o.SlotMillis
+	d.USD += o.USD
+}
+
 // MaxCostDays bounds how far back CostByDay reads.
 const MaxCostDays = 400
 
@@ -80,17 +91,14 @@ func (s *Service) CostByDay(ctx context.Context, days int, pipelineName string) 
 			d = &CostDay{Day: k[0], Pipeline: k[1]}
 			byKey[k] = d
 		}
-		d.Runs++
+		run := CostDay{Runs: 1}
 		if !r.EndedAt.IsZero() && r.EndedAt.After(r.StartedAt) {
-			d.RunSeconds += r.EndedAt.Sub(r.StartedAt).Seconds()
+			run.RunSeconds = r.EndedAt.Sub(r.StartedAt).Seconds()
 		}
 		if c := warehouseCost(r.Metrics); c != nil {
-			d.Jobs += c.Jobs
-			d.BytesProcessed += c.BytesProcessed
-			d.BytesBilled += c.BytesBilled
-			d.SlotMillis += c.SlotMillis
-			d.USD += c.USD
+			run.WarehouseCost = *c
 		}
+		d.Add(run)
 	}
 	out := make([]CostDay, 0, len(byKey))
 	for _, d := range byKey {
