@@ -26,7 +26,8 @@ demo: build ## run the quick start pipeline, print its summary, what self-healin
 	SHP_DEMO_API_URL=$$(cat examples/flaky/.api-url) $(BIN) run --config examples/flaky --full-refresh && \
 	$(BIN) healing actions --config examples/flaky --limit 2; status=$$?; kill %1 2>/dev/null; test $$status = 0
 	@key=$$($(BIN) apikey create --config examples/quickstart --name demo --role operator --expires 24h | head -1); \
-	echo; echo "The dashboards: make ui, then open http://localhost:8080/ and sign in with this key (valid 24h):"; echo "  $$key"
+	echo; echo "An operator key for the dashboards (valid 24h):"; echo "  $$key"; \
+	echo "Web UI: http://localhost:8080/ (make ui serves it; sign in with the key above)"
 
 ui: build ## serve the quick start with its web UI on http://localhost:8080/ (sign in with a key from make demo or shp apikey create)
 	$(BIN) serve --config examples/quickstart --api-listen 127.0.0.1:8080
@@ -36,7 +37,7 @@ screenshots: ## run the web UI's browser test and write the four dashboards' scr
 
 bench: ## load (5M rows vs read_csv), quality suite (10M rows, DuckDB, PostgreSQL), PostgreSQL extraction (5M vs COPY) and its incremental run (1.2% changed vs COPY of the delta + DuckDB), MariaDB extraction (1M vs the mysql client), scheduler (1,000 pipelines for 60s), REST API (50 connections, 10,000 actions), load into the PostgreSQL warehouse (5M rows vs COPY), a layout change tried on 10M rows in DuckDB and 5M in PostgreSQL (the recorded mix replayed before and after)
 	$(GO) test $(TAGS) -run '^$$' -bench . -skip '^BenchmarkOptimize' -benchtime 3x -timeout 60m ./bench/
-	$(GO) test $(TAGS) -run '^$$' -bench '^BenchmarkOptimize(DuckDB|Postgres)$$' -benchtime 1x -timeout 60m ./bench/
+	$(GO) test $(TAGS) -run '^$$' -bench '^BenchmarkOptimize(DuckDB|Postgres|Narrow)$$' -benchtime 1x -timeout 60m ./bench/
 	$(GO) test $(TAGS) -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 3x -timeout 60m ./internal/warehouse/postgres/
 
 chaos: ## fault-injection suite on DuckDB and PostgreSQL (SHP_CHAOS_WAREHOUSE=duckdb|postgres|all, or bigquery, opt-in: the emulator, hours for every class; a list such as duckdb,postgres,bigquery), print healed/escalated/failed/wrong/lost per warehouse and class; SHP_CHAOS_CLASSES (class names, comma-separated, or a regexp) and SHP_CHAOS_TRIALS (3) run a sample, SHP_CHAOS_TIMEOUT (60m) caps it

@@ -78,9 +78,62 @@ const flowCookie = "shp_oidc_flow"
 // flowTTL bounds how long a person may take at the provider.
 const flowTTL = 10 * time.Minute
 
+// loginCookie keeps the sign-in form's CSRF token in the browser that was
+// shown the form: HttpOnly, Secure, SameSite=Strict, for /login only, for
+// loginTTL. The form echoes it in its csrf field; a sign-in whose field
+// does not match the cookie is refused. A page of another site can send
+// neither (CrossOriginProtection alone lets a request through that
+// carries no Origin and no Sec-Fetch-Site), so it cannot sign a browser
+// in with a key of its choosing.
+const loginCookie = "shp_login"
+
+// loginTTL bounds how long a sign-in form may wait to be sent.
+const loginTTL = time.Hour
+
 type loginData struct {
 	Next, Error, Provider string
-	Insecure              bool
+	// CSRF is the form's token (loginCookie's value).
+	CSRF     string
+	Insecure bool
+}
+
+// loginToken returns the browser's sign-in token and (re)sets its cookie:
+// the one the browser has, so that two tabs with the form can both sign
+// in, or a fresh one.
+func loginToken(w http.ResponseWriter, r *http.Request) string {
+	token := ""
+	if c, err := r.Cookie(loginCookie); err == nil && validLoginToken(c.Value) {
+		token = c.Value
+	} else {
+		token = rand.Text()
+	}
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: "/login", MaxAge: int(loginTTL.Seconds()),
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	return token
+}
+
+// validLoginToken reports whether s looks like a token loginToken makes
+// (rand.Text: 26 characters of base32).
+func validLoginToken(s string) bool {
+	if len(s) < 26 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if (c < 'A' || c > 'Z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// loginTokenOK reports whether a sign-in carries its form's token: the
+// csrf field equal to the loginCookie the form's page set.
+func loginTokenOK(r *http.Request) bool {
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !validLoginToken(c.Value) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(r.PostFormValue(csrfField)), []byte(c.Value)) == 1
 }
 
 // loginPage shows the sign-in form: an API key, or the provider's button.
@@ -89,7 +142,7 @@ func (u *UI) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	d := loginData{Next: localPath(r.FormValue("next")), Error: msg, Insecure: !secureContext(r)}
+	d := loginData{Next: localPath(r.FormValue("next")), Error: msg, Insecure: !secureContext(r), CSRF: loginToken(w, r)}
 	if u.OIDC != nil {
 		d.Provider = u.OIDC.Name
 	}
@@ -97,10 +150,21 @@ func (u *UI) renderLogin(w http.ResponseWriter, r *http.Request, status int, msg
 	u.render(w, r, status, "login", "Sign in", d)
 }
 
+// badKeyText is all a sign-in with a key that is not valid says, whether
+// the key is unknown, mistyped, revoked or expired: the server's log
+// says which.
+const badKeyText = "That key is not valid: it may be mistyped, revoked or expired."
+
 // login signs in with an API key pasted into the form.
 func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 	if !secureContext(r) {
 		u.renderLogin(w, r, http.StatusBadRequest, "Signing in needs HTTPS (or this machine): the session cookie is Secure.")
+		return
+	}
+	if !loginTokenOK(r) {
+		// Debug: nothing bounds how often this is tried.
+		u.logger().Debug("web: sign-in refused: missing or wrong sign-in token", "client", u.clientAddr(r))
+		u.renderLogin(w, r, http.StatusForbidden, "This sign-in form expired or was not sent from this browser's sign-in page; sign in again.")
 		return
 	}
 	if u.locked(r) {
@@ -120,7 +184,14 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		// Failed sign-ins are audited (their number is bounded by the
 		// limit above); the key is not.
 		u.audit(r, service.Principal{}, http.StatusUnauthorized, "sign-in: "+err.Error())
-		u.renderLogin(w, r, http.StatusUnauthorized, "That key is not valid: "+err.Error()+".")
+		attrs := []any{"reason", err.Error(), "client", u.clientAddr(r)}
+		if !errors.Is(err, service.ErrBadKey) {
+			// A revoked or expired key is a real one: its id (not its
+			// secret) says which.
+			attrs = append(attrs, "key_id", keyID(key))
+		}
+		u.logger().Info("web: sign-in refused", attrs...)
+		u.renderLogin(w, r, http.StatusUnauthorized, badKeyText)
 		return
 	case err != nil:
 		u.logger().Error("web: sign in", "err", err)
@@ -128,6 +199,13 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u.signIn(w, r, p, localPath(r.PostFormValue("next")), false)
+}
+
+// keyID is the id part of an API key (shp_ID_SECRET), never its secret.
+func keyID(key string) string {
+	rest, _ := strings.CutPrefix(key, service.KeyPrefix)
+	id, _, _ := strings.Cut(rest, "_")
+	return id
 }
 
 // locked reports whether the client address has no failed sign-in left.

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -87,7 +89,7 @@ func TestAPIKeySignIn(t *testing.T) {
 		code int
 		says string
 	}{
-		{"shp_nope", 401, "That key is not valid"},
+		{"shp_nope", 401, badKeyText},
 		{"not-a-key", 401, "That key is not valid"},
 		{e.keys[service.Viewer] + "x", 401, "That key is not valid"},
 		{"", 400, "Paste an API key"},
@@ -113,11 +115,25 @@ func TestAPIKeySignIn(t *testing.T) {
 	e.must(err)
 	e.must(e.svc.RevokeKey(e.ctx, rview.ID))
 	e.advance(2 * time.Hour)
+	// The browser hears the same as for any key that is not valid; the
+	// log says which, without the key's secret.
+	var log bytes.Buffer
+	e.ui.Logger = slog.New(slog.NewTextHandler(&log, nil))
+	defer func() { e.ui.Logger = nil }()
 	for key, says := range map[string]string{expiring: "expired", revoked: "revoked"} {
 		r := e.request("POST", "/login", "", url.Values{"key": {key}})
 		r.RemoteAddr = "203.0.113.10:4000"
-		if w := e.serve(r); w.Code != 401 || !strings.Contains(w.Body.String(), says) {
+		w := e.serve(r)
+		if w.Code != 401 || !strings.Contains(w.Body.String(), badKeyText) {
 			t.Errorf("a key that is %s: %d %s", says, w.Code, w.Body)
+		}
+		if strings.Contains(text(t, w.Body.String()), "key "+says) || strings.Contains(text(t, w.Body.String()), "has been "+says) {
+			t.Errorf("the page tells a key that is %s from a bad one: %s", says, w.Body)
+		}
+		id := keyID(key)
+		_, secret, _ := strings.Cut(strings.TrimPrefix(key, service.KeyPrefix), "_")
+		if l := log.String(); !strings.Contains(l, says) || !strings.Contains(l, "key_id="+id) || strings.Contains(l, secret) {
+			t.Errorf("the log of a key that is %s: %s", says, l)
 		}
 	}
 	e.advance(-2 * time.Hour)

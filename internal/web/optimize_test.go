@@ -88,3 +88,49 @@ func TestRecommendationsPanel(t *testing.T) {
 		}
 	}
 }
+
+// TestOptimizationForms: applying and reverting a layout change carries
+// the session's token as every form does; without it, or with a wrong
+// one or another session's, it is refused and the warehouse untouched.
+func TestOptimizationForms(t *testing.T) {
+	e := newEnv(t)
+	wh := &sortingWarehouse{fakeWarehouse: e.wh}
+	e.ui.Service.Warehouse = wh
+	st := e.store.(interface {
+		AddOptimization(ctx context.Context, o metadata.Optimization) (int64, error)
+	})
+	_, err := st.AddOptimization(e.ctx, metadata.Optimization{CreatedAt: time.Now(), Table: "orders", Rule: "cluster",
+		Change: `{"kind":"sort","columns":["region"]}`, Status: "proposed", Detail: `{}`})
+	e.must(err)
+	refused := func(t *testing.T, path string, form url.Values) {
+		t.Helper()
+		for name, token := range map[string]string{"missing": "", "wrong": "x" + e.csrf[service.Operator],
+			"another session's": e.csrf[service.Admin]} {
+			f := url.Values{}
+			for k, v := range form {
+				f[k] = v
+			}
+			f.Set(csrfField, token)
+			if w := e.post(path, service.Operator, f); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "security token") {
+				t.Errorf("%s with a %s token: %d %s", path, name, w.Code, w.Body)
+			}
+		}
+		if w := e.post(path, service.Operator, form, csrfHeader, "wrong"); w.Code != http.StatusForbidden {
+			t.Errorf("%s with a wrong header: %d", path, w.Code)
+		}
+	}
+	refused(t, "/optimization/1/apply", url.Values{})
+	if wh.applied != 0 {
+		t.Fatalf("applied %d times without a token", wh.applied)
+	}
+	if w := e.post("/optimization/1/apply", service.Operator, nil); w.Code != http.StatusSeeOther || wh.applied != 1 {
+		t.Fatalf("apply with the token: %d", w.Code)
+	}
+	refused(t, "/optimization/1/revert", url.Values{"reason": {"slower loads"}})
+	if wh.reverted != 0 {
+		t.Fatalf("reverted %d times without a token", wh.reverted)
+	}
+	if w := e.post("/optimization/1/revert", service.Operator, url.Values{"reason": {"slower loads"}}); w.Code != http.StatusSeeOther || wh.reverted != 1 {
+		t.Errorf("revert with the token: %d", w.Code)
+	}
+}

@@ -36,6 +36,41 @@ func (u *UI) runsOf(r *http.Request, name string, n int) ([]service.RunView, err
 	return p.Items, err
 }
 
+// allPages reads a listing to its end, page by page (MaxPageSize each):
+// fetch reads the page a token starts.
+func allPages[T any](fetch func(token string) (service.Page[T], error)) ([]T, error) {
+	var out []T
+	token := ""
+	for {
+		p, err := fetch(token)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, p.Items...)
+		if p.NextPageToken == "" || p.NextPageToken == token {
+			return out, nil
+		}
+		token = p.NextPageToken
+	}
+}
+
+// allValidations reads every stored validation result of the query
+// (a run's, or a pipeline's), newest run first.
+func (u *UI) allValidations(r *http.Request, q service.ValidationQuery) ([]service.Validation, error) {
+	return allPages(func(token string) (service.Page[service.Validation], error) {
+		q.PageRequest = service.PageRequest{PageSize: service.MaxPageSize, PageToken: token}
+		return u.Service.Validations(r.Context(), q)
+	})
+}
+
+// allActions reads every healing action the query selects, newest first.
+func (u *UI) allActions(r *http.Request, q service.ActionQuery) ([]service.ActionView, error) {
+	return allPages(func(token string) (service.Page[service.ActionView], error) {
+		q.PageRequest = service.PageRequest{PageSize: service.MaxPageSize, PageToken: token}
+		return u.Service.Actions(r.Context(), q)
+	})
+}
+
 // pipelineRow is one pipeline on the overview.
 type pipelineRow struct {
 	service.PipelineView
@@ -144,6 +179,44 @@ func (u *UI) openIncidents(r *http.Request) []service.IncidentView {
 	return p.Items
 }
 
+// pipelineIncidents lists the open incidents one of the pipeline's
+// alerts joined (firing, or resolved while the incident waits to close),
+// newest first: an incident has no pipeline of its own, its alerts have.
+func (u *UI) pipelineIncidents(r *http.Request, name string) []service.IncidentView {
+	alerts, err := allPages(func(token string) (service.Page[service.AlertView], error) {
+		return u.Service.Alerts(r.Context(), service.AlertQuery{Pipeline: name,
+			PageRequest: service.PageRequest{PageSize: service.MaxPageSize, PageToken: token}})
+	})
+	if err != nil {
+		u.logger().Debug("web: alerts of a pipeline", "pipeline", name, "err", err)
+		return nil
+	}
+	joined := map[string]bool{}
+	for _, a := range alerts {
+		if a.IncidentID != "" {
+			joined[a.IncidentID] = true
+		}
+	}
+	if len(joined) == 0 {
+		return nil
+	}
+	open, err := allPages(func(token string) (service.Page[service.IncidentView], error) {
+		return u.Service.Incidents(r.Context(), service.IncidentQuery{State: metadata.IncidentOpen,
+			PageRequest: service.PageRequest{PageSize: service.MaxPageSize, PageToken: token}})
+	})
+	if err != nil {
+		u.logger().Debug("web: incidents", "err", err)
+		return nil
+	}
+	var out []service.IncidentView
+	for _, in := range open {
+		if joined[in.ID] {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
 type pipelineData struct {
 	Row       pipelineRow
 	Runs      []service.RunView
@@ -151,6 +224,7 @@ type pipelineData struct {
 	Rows      chart
 	Scores    chart
 	Alerts    []service.AlertView
+	Incidents []service.IncidentView
 	CanRun    bool
 }
 
@@ -167,7 +241,7 @@ func (u *UI) pipelinePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := pipelineData{Row: u.pipelineRow(pv, runs, time.Now()), Runs: runs, Alerts: u.firing(r, name),
-		CanRun: u.Service.Trigger != nil}
+		Incidents: u.pipelineIncidents(r, name), CanRun: u.Service.Trigger != nil}
 	durations, rows, scores := newSeries(), newSeries(), newSeries()
 	for _, run := range runs {
 		if run.StartedAt == nil {
@@ -278,20 +352,20 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request) {
 		u.render(w, r, http.StatusOK, "run", "Run "+id, d)
 		return
 	}
-	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{RunID: id, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	vs, err := u.allValidations(r, service.ValidationQuery{RunID: id})
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	for _, v := range vs.Items {
+	for _, v := range vs {
 		d.Validations = append(d.Validations, validationRows(v)...)
 	}
-	acts, err := u.Service.Actions(r.Context(), service.ActionQuery{RunID: id, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	acts, err := u.allActions(r, service.ActionQuery{RunID: id})
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	for _, a := range acts.Items {
+	for _, a := range acts {
 		d.Actions = append(d.Actions, actionRowOf(a))
 	}
 	// A running run's rows are not settled (and its page is read again
@@ -427,14 +501,15 @@ func (u *UI) qualityPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Scores = scores.chart("scores", "Quality score by pipeline", "line", "score")
-	// Unexpected values of the failing rules, run by run.
+	// Unexpected values of the failing rules, run by run: of every run on
+	// record, as the scores and the rules' counts are.
 	failing := newSeries()
-	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{Pipeline: pipe, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	vs, err := u.allValidations(r, service.ValidationQuery{Pipeline: pipe})
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
-	for _, v := range vs.Items {
+	for _, v := range vs {
 		if v.ValidatedAt == nil {
 			continue
 		}
@@ -462,26 +537,53 @@ func (u *UI) qualityPage(w http.ResponseWriter, r *http.Request) {
 type ruleData struct {
 	Pipeline, Rule string
 	Rows           []validationRow
+	// Failed and Passed count the rule's results on record; the rows
+	// leave out the passes after the newest rulePasses and the failures
+	// after the newest ruleFailures.
+	Failed, Passed int
+	HiddenFailed   int
+	HiddenPassed   int
 }
 
+// What a rule's page lists at most: every failure up to ruleFailures
+// (the Data Quality page counts them all, so all are read), and the
+// newest passes.
+const (
+	ruleFailures = 500
+	rulePasses   = 100
+)
+
 // rulePage drills down from a rule to its results, with the sample of
-// the values that failed it, newest run first.
+// the values that failed it, newest run first: of every run on record.
 func (u *UI) rulePage(w http.ResponseWriter, r *http.Request) {
 	pipe, rule := r.FormValue("pipeline"), r.FormValue("rule")
 	if _, ok := u.Service.Project.Pipeline(pipe); !ok || rule == "" {
 		u.errorPage(w, r, http.StatusNotFound, "Name a pipeline and one of its rules (?pipeline=...&rule=...).")
 		return
 	}
-	vs, err := u.Service.Validations(r.Context(), service.ValidationQuery{Pipeline: pipe, PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
+	vs, err := u.allValidations(r, service.ValidationQuery{Pipeline: pipe})
 	if err != nil {
 		u.fail(w, r, err)
 		return
 	}
 	d := ruleData{Pipeline: pipe, Rule: rule}
-	for _, v := range vs.Items {
+	for _, v := range vs {
 		for _, row := range validationRows(v) {
-			if row.Rule == rule {
+			if row.Rule != rule {
+				continue
+			}
+			switch {
+			case !row.Success && d.Failed < ruleFailures, row.Success && d.Passed < rulePasses:
 				d.Rows = append(d.Rows, row)
+			case row.Success:
+				d.HiddenPassed++
+			default:
+				d.HiddenFailed++
+			}
+			if row.Success {
+				d.Passed++
+			} else {
+				d.Failed++
 			}
 		}
 	}
@@ -508,8 +610,63 @@ func actionRowOf(a service.ActionView) actionRow {
 			row.Hint = healing.NoOptionsHint(ha)
 		}
 	}
-	row.Waiting = a.Status == "proposed" || a.Status == "escalated"
+	row.Waiting = slices.Contains(waitingStatuses, a.Status)
 	return row
+}
+
+// waitingStatuses are the statuses of an action that waits for a person:
+// a proposal to approve or reject, an escalation to resolve (the
+// approval_pending alert counts the same).
+var waitingStatuses = []string{"proposed", "escalated"}
+
+// releasedApproval reads the approval a released hold carries out: when
+// a run meets a batch a person approved, the healing engine records the
+// release as a new applied hold whose approver is "NAME (approval of
+// action #ID)" (internal/healing/engine.go), and the approved action
+// stays on record as it was.
+var releasedApproval = regexp.MustCompile(`\(approval of action #([0-9]+)\)$`)
+
+// releaseOf is the id of the approved hold that a is the release of; 0
+// when a is not a release.
+func releaseOf(a service.ActionView) int64 {
+	if a.Strategy != "hold" || a.Status != "applied" {
+		return 0
+	}
+	m := releasedApproval.FindStringSubmatch(a.ApprovedBy)
+	if m == nil {
+		return 0
+	}
+	id, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return id
+}
+
+// successRate counts the decided actions among acts, each decision once:
+// applied, approved and resolved ones went well; failed, rolled back,
+// reverted and rejected ones did not. An approved hold and the applied
+// action that released it are one decision, counted as the approval (or
+// as the release when the approval is not among acts).
+func successRate(acts []service.ActionView) (ok, bad int) {
+	approved := map[int64]bool{}
+	for _, a := range acts {
+		if a.Status == "approved" {
+			approved[a.ID] = true
+		}
+	}
+	for _, a := range acts {
+		if id := releaseOf(a); id != 0 && approved[id] {
+			continue
+		}
+		switch a.Status {
+		case "applied", "approved", "resolved":
+			ok++
+		case "failed", "rolled_back", "reverted", "rejected":
+			bad++
+		}
+	}
+	return ok, bad
 }
 
 type healingData struct {
@@ -518,9 +675,14 @@ type healingData struct {
 	Reverts    []actionRow
 	Models     []service.ModelView
 	ByOutcome  chart
+	Strategies chart
 	ByStrategy []countRow
 	Success    *float64
 	Decided    int
+	// Window is the number of newest actions the outcomes, strategies and
+	// reverts are of, when there are more on record; 0 when they are of
+	// all. The queue is always whole.
+	Window     int
 	CanOperate bool
 	Categories []string
 	Flash      string
@@ -541,26 +703,30 @@ func (u *UI) healingPage(w http.ResponseWriter, r *http.Request) {
 	u.render(w, r, http.StatusOK, "healing", "Self-Healing Activity", d)
 }
 
-// healingData reads the actions (the newest 500), the queue and the
+// healingData reads the queue (every action that waits for a person, by
+// its own query), the newest 500 actions for the outcomes, and the
 // models.
 func (u *UI) healingData(r *http.Request) (healingData, error) {
 	d := healingData{CanOperate: sessionFrom(r.Context()).Principal.Role.Allows(service.Operator)}
 	for _, c := range healing.Categories {
 		d.Categories = append(d.Categories, string(c))
 	}
+	var err error
+	if d.Queue, err = u.waiting(r); err != nil {
+		return d, err
+	}
 	page, err := u.Service.Actions(r.Context(), service.ActionQuery{PageRequest: service.PageRequest{PageSize: service.MaxPageSize}})
 	if err != nil {
 		return d, err
 	}
-	outcomes := newSeries()
+	if page.NextPageToken != "" {
+		d.Window = len(page.Items)
+	}
+	outcomes, byStrategy := newSeries(), newSeries()
 	strategies := map[string]int{}
-	var applied, failed int
 	for _, a := range page.Items {
 		row := actionRowOf(a)
-		switch {
-		case row.Waiting:
-			d.Queue = append(d.Queue, row)
-		case a.Status == "reverted":
+		if a.Status == "reverted" {
 			d.Reverts = append(d.Reverts, row)
 		}
 		if len(d.Recent) < 50 {
@@ -568,26 +734,41 @@ func (u *UI) healingData(r *http.Request) (healingData, error) {
 		}
 		day := a.CreatedAt.UTC().Truncate(24 * time.Hour)
 		outcomes.sum(a.Status, day, 1)
+		byStrategy.sum(a.Strategy, day, 1)
 		strategies[a.Strategy]++
-		switch a.Status {
-		case "applied", "approved", "resolved":
-			applied++
-		case "failed", "rolled_back", "reverted", "rejected":
-			failed++
-		}
 	}
-	slices.Reverse(d.Queue) // oldest waiting first
-	if n := applied + failed; n > 0 {
-		rate := float64(applied) / float64(n)
-		d.Success, d.Decided = &rate, n
+	if ok, bad := successRate(page.Items); ok+bad > 0 {
+		rate := float64(ok) / float64(ok+bad)
+		d.Success, d.Decided = &rate, ok+bad
 	}
 	d.ByOutcome = outcomes.chart("actions", "Healing actions per day by outcome", "bars", "actions")
+	d.ByOutcome.Empty = "No healing action yet."
+	d.Strategies = byStrategy.chart("strategies", "Healing actions per day by strategy", "bars", "actions")
+	d.Strategies.Empty = "No healing action yet."
 	for name, n := range strategies {
 		d.ByStrategy = append(d.ByStrategy, countRow{name, n})
 	}
 	slices.SortFunc(d.ByStrategy, func(a, b countRow) int { return cmp.Or(b.Count-a.Count, strings.Compare(a.Name, b.Name)) })
 	d.Models, err = u.Service.Models(r.Context())
 	return d, err
+}
+
+// waiting reads every action that waits for a person, oldest first, with
+// queries of its own: however many actions came after one, it stays in
+// the queue until someone decides it.
+func (u *UI) waiting(r *http.Request) ([]actionRow, error) {
+	var out []actionRow
+	for _, status := range waitingStatuses {
+		acts, err := u.allActions(r, service.ActionQuery{Status: status})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range acts {
+			out = append(out, actionRowOf(a))
+		}
+	}
+	slices.SortFunc(out, func(a, b actionRow) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // decide takes an operator's decision on an action: approve, reject (with

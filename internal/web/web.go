@@ -7,7 +7,9 @@
 // their charts. People sign in with an API key or through OpenID Connect
 // (the authorization-code flow with PKCE); the session lives in an
 // HttpOnly, Secure, SameSite=Strict cookie, every form carries the
-// session's CSRF token, and the Content-Security-Policy allows no inline
+// session's CSRF token (the sign-in form a token of its own, kept in a
+// short-lived cookie of the same kind), every form's body is bounded
+// (MaxFormBytes), and the Content-Security-Policy allows no inline
 // script.
 package web
 
@@ -16,6 +18,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -111,7 +114,36 @@ func (u *UI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, u.maxFormBytes())
+	}
+	if r.Method == http.MethodPost {
+		// Every form is read here, within the limit, before anything
+		// reads a field of it (a field read later ignores the error).
+		if err := r.ParseForm(); err != nil {
+			if mbe, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				u.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("This form is larger than the %d bytes a form may be.", mbe.Limit))
+				return
+			}
+			u.errorPage(w, r, http.StatusBadRequest, "This form cannot be read.")
+			return
+		}
+	}
 	u.mux.ServeHTTP(w, r)
+}
+
+// MaxFormBytes bounds the body of a request to the UI (every form is a
+// few fields): 64 KiB, or api.max_body_bytes when that is less.
+const MaxFormBytes = 64 << 10
+
+func (u *UI) maxFormBytes() int64 {
+	limit := int64(MaxFormBytes)
+	if u.Service != nil && u.Service.Project != nil {
+		if m := u.Service.Project.Config.API.MaxBodyBytes; m > 0 && m < limit {
+			limit = m
+		}
+	}
+	return limit
 }
 
 func (u *UI) init() {

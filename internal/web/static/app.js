@@ -53,13 +53,20 @@
       width: width,
       height: 240,
       series: series,
-      // One run, or runs within a minute: an hour either side, not the
-      // years uPlot would pad a range of nothing with.
+      // One point in time (or points within a minute): 12 hours either
+      // side of it. uPlot pads a lone x to [x, x + 86400 / ms] before it
+      // calls range (with ms 1e-3, about 2.7 years), so the span it passes
+      // says nothing: the spec's own times do.
       scales: {
         x: {
           time: true,
           range: function (u, min, max) {
-            return max - min < 60 ? [min - 3600, max + 3600] : [min, max];
+            var xs = spec.x;
+            if (xs.length > 0 && xs[xs.length - 1] - xs[0] < 60) {
+              var mid = (xs[0] + xs[xs.length - 1]) / 2;
+              return [mid - 43200, mid + 43200];
+            }
+            return [min, max];
           }
         },
         y: spec.unit === "score" ? { range: [0, 100] } : {}
