@@ -244,6 +244,11 @@ type Query struct {
 	Joins   []ColumnRef `json:"joins"`
 	// SelectStar says it selects * (or t.*): every column.
 	SelectStar bool `json:"select_star"`
+	// Aggregates says the statement's own SELECT list (not a subquery's
+	// or a CTE's) calls an aggregate function (count, sum, avg, min, max,
+	// ...) other than as a window function (OVER): it returns one row per
+	// group, or one row when it has no GROUP BY.
+	Aggregates bool `json:"aggregates"`
 	// Statement is its first keyword: SELECT, INSERT, ...
 	Statement string `json:"statement"`
 }
@@ -263,10 +268,12 @@ var clauseWords = map[string]bool{
 }
 
 // Analyze reads a query's text: the tables it reads, the columns it
-// filters (by range or equality), groups by and joins on, and whether it
-// selects every column. It reads SELECTs (with joins, subqueries and
-// CTEs) and the SELECT inside INSERT ... SELECT; for other text it returns
-// what it recognised, never an error.
+// filters (by range or equality), groups by (GROUP BY 1, an alias or ALL
+// read as the columns of the SELECT list's item it names) and joins on,
+// whether it selects every column, and whether it aggregates. It reads
+// SELECTs (with joins, subqueries and CTEs) and the SELECT inside INSERT
+// ... SELECT; for other text it returns what it recognised, never an
+// error.
 func Analyze(sql string) Query {
 	toks := tokenize(sql)
 	q := Query{Fingerprint: Fingerprint(sql), Normalized: Normalize(sql), Tables: []string{}, Columns: []ColumnRef{},
@@ -278,6 +285,7 @@ func Analyze(sql string) Query {
 	a.tables()
 	q.Tables = a.tableList
 	a.walk(&q)
+	q.Aggregates = a.aggregates()
 	q.Columns = dedupe(q.Columns)
 	q.GroupBy = dedupe(q.GroupBy)
 	q.Joins = dedupe(q.Joins)
@@ -498,6 +506,7 @@ func (a *analyzer) walk(q *Query) {
 	// A subquery's clauses end with its parenthesis: the clause outside
 	// it goes on after.
 	var outer []string
+	keys := a.groupKeys()
 	for i := 0; i < len(t); i++ {
 		tk := t[i]
 		switch tk.text {
@@ -530,6 +539,12 @@ func (a *analyzer) walk(q *Query) {
 			(t[i-1].upper() == "SELECT" || t[i-1].text == "," || t[i-1].text == "." || t[i-1].upper() == "DISTINCT"):
 			q.SelectStar = true
 		}
+		// GROUP BY 1, GROUP BY an alias, GROUP BY ALL: the columns of the
+		// select list's items it names.
+		if refs, ok := keys[i]; ok && clause == "GROUP" {
+			q.GroupBy = append(q.GroupBy, refs...)
+			continue
+		}
 		ref, next, ok := a.column(i)
 		if !ok {
 			continue
@@ -554,6 +569,258 @@ func (a *analyzer) walk(q *Query) {
 		}
 		i = next - 1
 	}
+}
+
+// aggregateFuncs are the aggregate functions of DuckDB, PostgreSQL and
+// BigQuery that a rollup calls (not every one of them).
+var aggregateFuncs = map[string]bool{
+	"COUNT": true, "SUM": true, "AVG": true, "MIN": true, "MAX": true, "MEDIAN": true, "MODE": true,
+	"STDDEV": true, "STDDEV_POP": true, "STDDEV_SAMP": true, "VARIANCE": true, "VAR_POP": true, "VAR_SAMP": true,
+	"COUNT_IF": true, "COUNTIF": true, "COUNT_STAR": true, "APPROX_COUNT_DISTINCT": true, "APPROX_DISTINCT": true,
+	"APPROX_QUANTILE": true, "APPROX_QUANTILES": true, "APPROX_TOP_COUNT": true, "QUANTILE": true, "QUANTILE_CONT": true,
+	"QUANTILE_DISC": true, "PERCENTILE_CONT": true, "PERCENTILE_DISC": true, "STRING_AGG": true, "ARRAY_AGG": true,
+	"LISTAGG": true, "GROUP_CONCAT": true, "JSON_AGG": true, "JSONB_AGG": true, "LIST": true, "BOOL_AND": true,
+	"BOOL_OR": true, "LOGICAL_AND": true, "LOGICAL_OR": true, "EVERY": true, "BIT_AND": true, "BIT_OR": true,
+	"ANY_VALUE": true, "ARBITRARY": true, "ARG_MAX": true, "ARG_MIN": true, "MAX_BY": true, "MIN_BY": true,
+	"PRODUCT": true, "FSUM": true, "CORR": true, "COVAR_POP": true, "COVAR_SAMP": true, "KURTOSIS": true,
+	"SKEWNESS": true, "ENTROPY": true, "HISTOGRAM": true,
+}
+
+// depths gives each token's depth in parentheses (a parenthesis is at
+// the depth outside it).
+func (a *analyzer) depths() []int {
+	d, n := make([]int, len(a.toks)), 0
+	for i, t := range a.toks {
+		if t.kind == tokPunct && t.text == ")" && n > 0 {
+			n--
+		}
+		d[i] = n
+		if t.kind == tokPunct && t.text == "(" {
+			n++
+		}
+	}
+	return d
+}
+
+// selectEnds are the keywords that end a SELECT list (besides its FROM).
+var selectEnds = map[string]bool{"WHERE": true, "GROUP": true, "HAVING": true, "ORDER": true, "LIMIT": true, "QUALIFY": true,
+	"WINDOW": true, "UNION": true, "EXCEPT": true, "INTERSECT": true, "OFFSET": true, "INTO": true}
+
+// groupEnds are the keywords that end a GROUP BY list.
+var groupEnds = map[string]bool{"HAVING": true, "ORDER": true, "LIMIT": true, "QUALIFY": true, "WINDOW": true, "UNION": true,
+	"EXCEPT": true, "INTERSECT": true, "OFFSET": true}
+
+// list splits the tokens from start at depth d by their commas, to the
+// first token at that depth that end (or ; or a closing parenthesis)
+// says ends the list: the items' token ranges [from, to).
+func (a *analyzer) list(start int, depth []int, end func(i int) bool) [][2]int {
+	t := a.toks
+	var items [][2]int
+	from, d := start, 0
+	if start < len(t) {
+		d = depth[start]
+	}
+	j := start
+	for ; j < len(t); j++ {
+		if depth[j] < d || depth[j] == d && (t[j].kind == tokPunct && t[j].text == ";" || end(j)) {
+			break
+		}
+		if depth[j] == d && t[j].kind == tokPunct && t[j].text == "," {
+			items = append(items, [2]int{from, j})
+			from = j + 1
+		}
+	}
+	if j > from {
+		items = append(items, [2]int{from, j})
+	}
+	return items
+}
+
+// selectList is the items of the SELECT list whose keyword is at sel.
+func (a *analyzer) selectList(sel int, depth []int, fromWord map[int]bool) [][2]int {
+	t := a.toks
+	start := sel + 1
+	for start < len(t) && t[start].kind == tokIdent && (t[start].upper() == "DISTINCT" || t[start].upper() == "ALL") {
+		start++
+		// DISTINCT ON (...)
+		if start+1 < len(t) && t[start].upper() == "ON" && t[start+1].text == "(" {
+			start += 2
+			for start < len(t) && depth[start] > depth[sel] {
+				start++
+			}
+			start++
+		}
+	}
+	if start >= len(t) || depth[start] != depth[sel] {
+		return nil
+	}
+	return a.list(start, depth, func(i int) bool {
+		u := t[i].upper()
+		return t[i].kind == tokIdent && (u == "FROM" && fromWord[i] || selectEnds[u])
+	})
+}
+
+// alias is the name an item of a SELECT list is given (expr AS name, or
+// expr name), and where the expression ends.
+func (a *analyzer) alias(item [2]int) (name string, end int) {
+	t, last := a.toks, item[1]-1
+	if item[1]-item[0] < 2 || !t[last].isIdent() || t[last].kind == tokIdent && clauseWords[t[last].upper()] {
+		return "", item[1]
+	}
+	prev := t[last-1]
+	switch {
+	case prev.kind == tokIdent && prev.upper() == "AS":
+		return t[last].name(), last - 1
+	case prev.kind == tokPunct && prev.text == ")", prev.isIdent() && !(prev.kind == tokIdent && clauseWords[prev.upper()]):
+		return t[last].name(), last
+	}
+	return "", item[1]
+}
+
+// refs are the columns an expression names (its tokens [from, to)).
+func (a *analyzer) refs(from, to int) []ColumnRef {
+	out := []ColumnRef{}
+	for j := from; j < to; j++ {
+		if ref, next, ok := a.column(j); ok {
+			out = append(out, ref)
+			j = next - 1
+		}
+	}
+	return out
+}
+
+// calls reports whether an expression (its tokens [from, to)) calls an
+// aggregate function other than as a window function; a subquery's
+// calls are its own.
+func (a *analyzer) calls(from, to int, depth []int) bool {
+	t := a.toks
+	for j := from; j < to; j++ {
+		if t[j].kind == tokPunct && t[j].text == "(" && j+1 < to && t[j+1].kind == tokIdent && (t[j+1].upper() == "SELECT" || t[j+1].upper() == "WITH") {
+			for d := depth[j]; j+1 < to && depth[j+1] > d; j++ { // skip the subquery
+			}
+			continue
+		}
+		if t[j].kind != tokIdent || !aggregateFuncs[t[j].upper()] || j+1 >= to || t[j+1].text != "(" || j > 0 && t[j-1].text == "." {
+			continue
+		}
+		// Its closing parenthesis, then FILTER (...), then OVER: a window.
+		k := j + 2
+		for k < to && depth[k] > depth[j] {
+			k++
+		}
+		k++
+		if k+1 < to && t[k].upper() == "FILTER" && t[k+1].text == "(" {
+			for k += 2; k < to && depth[k] > depth[j]; k++ {
+			}
+			k++
+		}
+		if k < to && t[k].kind == tokIdent && t[k].upper() == "OVER" {
+			continue
+		}
+		return true
+	}
+	return false
+}
+
+// aggregates reports whether the statement's own SELECT lists (those at
+// depth 0: not a subquery's or a CTE's) call an aggregate function.
+func (a *analyzer) aggregates() bool {
+	depth, fromWord := a.depths(), a.fromWords()
+	for i, t := range a.toks {
+		if t.kind != tokIdent || t.upper() != "SELECT" || depth[i] != 0 {
+			continue
+		}
+		for _, item := range a.selectList(i, depth, fromWord) {
+			if a.calls(item[0], item[1], depth) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// groupKeys reads the GROUP BY items that name an item of their SELECT
+// list rather than a column: a position (GROUP BY 1), an alias, or ALL
+// (every item that does not aggregate). It gives, by the item's token,
+// the columns the SELECT list's item names (none for a literal).
+func (a *analyzer) groupKeys() map[int][]ColumnRef {
+	t := a.toks
+	var out map[int][]ColumnRef
+	var depth []int
+	var fromWord map[int]bool
+	for g := 0; g+1 < len(t); g++ {
+		if t[g].kind != tokIdent || t[g].upper() != "GROUP" || t[g+1].upper() != "BY" {
+			continue
+		}
+		if depth == nil {
+			depth, fromWord = a.depths(), a.fromWords()
+		}
+		// Its SELECT: the nearest before it at its depth.
+		sel := -1
+		for k := g - 1; k >= 0 && depth[k] >= depth[g]; k-- {
+			if depth[k] == depth[g] && t[k].kind == tokIdent && t[k].upper() == "SELECT" {
+				sel = k
+				break
+			}
+		}
+		if sel < 0 || g+2 >= len(t) || depth[g+2] != depth[g] {
+			continue
+		}
+		items := a.selectList(sel, depth, fromWord)
+		aliases := map[string]int{}
+		for n, item := range items {
+			if name, _ := a.alias(item); name != "" {
+				aliases[name] = n
+			}
+		}
+		named := func(item [2]int) []ColumnRef {
+			_, end := a.alias(item)
+			return a.refs(item[0], end)
+		}
+		keys := a.list(g+2, depth, func(i int) bool { return t[i].kind == tokIdent && groupEnds[t[i].upper()] })
+		for _, key := range keys {
+			if key[1]-key[0] != 1 {
+				continue
+			}
+			k := t[key[0]]
+			var refs []ColumnRef
+			switch {
+			case k.kind == tokNumber:
+				n := 0
+				for _, c := range k.text {
+					if c < '0' || c > '9' || n > len(items) {
+						n = 0
+						break
+					}
+					n = n*10 + int(c-'0')
+				}
+				if n < 1 || n > len(items) {
+					continue
+				}
+				refs = named(items[n-1])
+			case k.kind == tokIdent && k.upper() == "ALL" && len(keys) == 1:
+				refs = []ColumnRef{}
+				for _, item := range items {
+					if !a.calls(item[0], item[1], depth) {
+						refs = append(refs, named(item)...)
+					}
+				}
+			case k.isIdent():
+				n, ok := aliases[k.name()]
+				if !ok {
+					continue
+				}
+				refs = named(items[n])
+			default:
+				continue
+			}
+			if out == nil {
+				out = map[int][]ColumnRef{}
+			}
+			out[key[0]] = refs
+		}
+	}
+	return out
 }
 
 // valueEnd reports whether a token ends a value that is not a column:

@@ -42,7 +42,8 @@ func TestAnalyze(t *testing.T) {
 			joins:   []ColumnRef{ref("orders", "customer_id"), ref("customers", "id")}},
 		{name: "quoted names and schema", sql: `SELECT "Region", count(*) FROM "analytics"."Sales" WHERE "Region" = 'x' GROUP BY 1`,
 			tables:  []string{"Sales"},
-			filters: []Filter{{ref("Sales", "Region"), Equality}}},
+			filters: []Filter{{ref("Sales", "Region"), Equality}},
+			groupBy: []ColumnRef{ref("Sales", "Region")}}, // GROUP BY 1: the first item's column
 		{name: "cte is not a table", sql: `WITH recent AS (SELECT * FROM sales WHERE order_date > current_date - INTERVAL 7 DAY) SELECT region, count(*) FROM recent GROUP BY region`,
 			tables: []string{"sales"}, selectStar: true,
 			filters: []Filter{{ref("sales", "order_date"), Range}},
@@ -322,5 +323,72 @@ func TestClauses(t *testing.T) {
 		if !reflect.DeepEqual(q.Tables, tc.tables) || !reflect.DeepEqual(q.Filters, tc.filters) {
 			t.Errorf("%s\n tables %v filters %v\n want  %v %v", tc.sql, q.Tables, q.Filters, tc.tables, tc.filters)
 		}
+	}
+}
+
+// TestAggregates: a query aggregates when its own SELECT list calls an
+// aggregate function, not as a window, and not in a subquery or a CTE.
+func TestAggregates(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		want bool
+	}{
+		{`SELECT count(*) FROM sales`, true},
+		{`SELECT region, SUM(quantity * unit_price) AS revenue FROM sales GROUP BY region`, true},
+		{`SELECT round(avg(quantity), 2) FROM sales`, true},
+		{`SELECT "Region", COUNT(DISTINCT "CustomerId") FROM "Sales" GROUP BY "Region"`, true},
+		{`SELECT count(*) FILTER (WHERE quantity > 1), max(order_date) FROM sales`, true},
+		{`SELECT approx_count_distinct(customer_id) FROM sales`, true},
+		{`WITH recent AS (SELECT * FROM sales WHERE order_date > current_date - 7) SELECT region, count(*) FROM recent GROUP BY region`, true},
+		{`SELECT count(*) FROM a UNION ALL SELECT count(*) FROM b`, true},
+		{`SELECT * FROM sales`, false},
+		{`SELECT order_id, quantity FROM sales WHERE region = 'EMEA'`, false},
+		{`SELECT order_id, sum(quantity) OVER (PARTITION BY region ORDER BY order_date) FROM sales`, false},
+		{`SELECT order_id, count(*) FILTER (WHERE quantity > 1) OVER (PARTITION BY region) FROM sales`, false},
+		{`SELECT order_id, (SELECT max(order_date) FROM sales) AS latest FROM sales`, false},
+		{`SELECT * FROM sales WHERE quantity > (SELECT avg(quantity) FROM sales)`, false},
+		{`WITH t AS (SELECT region, count(*) AS n FROM sales GROUP BY region) SELECT * FROM t ORDER BY n DESC`, false},
+		{`SELECT region FROM sales GROUP BY region`, false},
+		{`SELECT s.count FROM stats s`, false},
+		{`SELECT DISTINCT ON (region) region, order_date FROM sales ORDER BY region, order_date DESC`, false},
+		{`SELECT DISTINCT ON (region) region, max(order_date) FROM sales GROUP BY region`, true},
+		{`INSERT INTO daily SELECT order_date, sum(quantity) FROM sales GROUP BY order_date`, true},
+		{``, false},
+	} {
+		if got := Analyze(tc.sql).Aggregates; got != tc.want {
+			t.Errorf("%s: aggregates %v, want %v", tc.sql, got, tc.want)
+		}
+	}
+}
+
+// TestGroupByItems: GROUP BY a position, an alias or ALL groups by the
+// columns of the SELECT list's item it names.
+func TestGroupByItems(t *testing.T) {
+	for _, tc := range []struct {
+		sql  string
+		want []ColumnRef
+	}{
+		{`SELECT region, product, sum(quantity) FROM sales GROUP BY 1, 2`, []ColumnRef{ref("sales", "region"), ref("sales", "product")}},
+		{`SELECT date_trunc('month', order_date) AS month, sum(quantity) FROM sales GROUP BY month`, []ColumnRef{ref("sales", "order_date")}},
+		{`SELECT upper(region) r, count(*) FROM sales GROUP BY r ORDER BY 2 DESC`, []ColumnRef{ref("sales", "region")}},
+		{`SELECT region AS region, count(*) FROM sales GROUP BY region`, []ColumnRef{ref("sales", "region")}},
+		{`SELECT "Region", "Product" AS p, count(*) FROM "Sales" GROUP BY ALL`, []ColumnRef{ref("Sales", "Region"), ref("Sales", "Product")}},
+		{`SELECT s.region, count(*) FROM sales s GROUP BY 1 HAVING count(*) > 10`, []ColumnRef{ref("sales", "region")}},
+		{`SELECT 'all' AS scope, count(*) FROM sales GROUP BY 1`, []ColumnRef{}},
+		{`SELECT region, count(*) FROM sales GROUP BY 3`, []ColumnRef{}}, // no third item
+		{`SELECT region, count(*) FROM sales GROUP BY region, order_date`, []ColumnRef{ref("sales", "region"), ref("sales", "order_date")}},
+		{`SELECT * FROM (SELECT product, sum(quantity) AS q FROM sales GROUP BY 1) t WHERE q > 5`, []ColumnRef{ref("sales", "product")}},
+		{`SELECT c.name AS customer, sum(o.total) FROM orders o JOIN customers c ON o.customer_id = c.id GROUP BY 1`,
+			[]ColumnRef{ref("customers", "name")}},
+	} {
+		if got := Analyze(tc.sql).GroupBy; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: group by %v, want %v", tc.sql, got, tc.want)
+		}
+	}
+	// Odd text: what can be read, never a panic.
+	for _, sql := range []string{"GROUP BY", "GROUP BY 1", "SELECT GROUP BY 1", "SELECT a GROUP BY 99999999999999999999", "SELECT DISTINCT ON (",
+		"SELECT DISTINCT ON (a", "SELECT count(", "SELECT count(*) FILTER (", "SELECT sum(x) OVER", "SELECT (SELECT", "SELECT a, GROUP BY ALL",
+		"SELECT a AS GROUP BY a", ") SELECT count(*) FROM t GROUP BY 1 (", "SELECT a FROM t GROUP BY (1), ALL"} {
+		_ = Analyze(sql)
 	}
 }
