@@ -124,6 +124,7 @@ func routes() []route {
 		{"POST", "/api/v1/optimization/recommendations/{id}/apply", service.Operator, (*Server).applyOptimization},
 		{"POST", "/api/v1/optimization/recommendations/{id}/revert", service.Operator, (*Server).revertOptimization},
 		{"GET", "/api/v1/optimization/cost", service.Viewer, (*Server).costByDay},
+		{"GET", "/api/v1/optimization/pricing", service.Viewer, (*Server).capacityPricing},
 		{"GET", "/api/v1/apikeys", service.Admin, (*Server).listKeys},
 		{"POST", "/api/v1/apikeys", service.Admin, (*Server).createKey},
 		{"DELETE", "/api/v1/apikeys/{id}", service.Admin, (*Server).revokeKey},

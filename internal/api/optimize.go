@@ -42,6 +42,17 @@ func (s *Server) costByDay(w http.ResponseWriter, r *http.Request, _ service.Pri
 	s.respond(w, r, service.Page[service.CostDay]{Items: out}, err)
 }
 
+func (s *Server) capacityPricing(w http.ResponseWriter, r *http.Request, _ service.Principal) {
+	q := s.query(w, r)
+	pipelineName := q.pipeline()
+	days := q.intIn("days", 30, 1, service.MaxCostDays)
+	if q.bad {
+		return
+	}
+	out, err := s.Service.CapacityAnalysis(r.Context(), days, pipelineName)
+	s.respond(w, r, out, err)
+}
+
 func (s *Server) applyOptimization(w http.ResponseWriter, r *http.Request, p service.Principal) {
 	id, ok := s.optimizationID(w, r)
 	if !ok {

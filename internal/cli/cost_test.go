@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,6 +115,78 @@ func TestOptimizeCost(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--days", "0"}, {"--pipeline", "nope"}, {"--format", "yaml"}} {
 		if code, _, errOut := shp(t, append([]string{"optimize", "cost", "--config", dir}, args...)...); code == 0 || errOut == "" {
+			t.Errorf("%v: %d %s", args, code, errOut)
+		}
+	}
+}
+
+// TestOptimizePricing: `optimize pricing` weighs on demand against
+// capacity pricing for the runs' slot usage: a day of steady heavy runs
+// is cheaper in a reservation, a rare burst on demand; without slot
+// usage there is nothing to analyse; days out of range, pipelines that
+// are not there and unknown formats are refused.
+func TestOptimizePricing(t *testing.T) {
+	dir, store := costProject(t, "orders", "events", "local")
+	ctx := context.Background()
+	yesterday := time.Now().UTC().Truncate(24 * time.Hour).Add(-24 * time.Hour)
+	rec := func(id, pipeline string, at time.Time, d time.Duration, metrics map[string]float64) {
+		t.Helper()
+		if err := store.CreateRun(ctx, metadata.Run{ID: id, Pipeline: pipeline, StartedAt: at, Trigger: "manual"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.FinishRun(ctx, metadata.Run{ID: id, Status: "succeeded", EndedAt: at.Add(d), InvariantOK: true, Metrics: metrics}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bq := func(slots float64, d time.Duration, tib float64) map[string]float64 {
+		return map[string]float64{"warehouse_jobs": 4, "warehouse_bytes_processed": tib * (1 << 40), "warehouse_bytes_billed": tib * (1 << 40),
+			"warehouse_slot_ms": slots * float64(d/time.Millisecond), "warehouse_cost_usd": tib * 6.25}
+	}
+	// orders: every hour of yesterday, an hour on 220 slots, 2 TiB billed:
+	// $300 on demand, 24 × 250 slot-hours = $240 autoscaled.
+	for h := range 24 {
+		rec(fmt.Sprintf("o%d", h), "orders", yesterday.Add(time.Duration(h)*time.Hour), time.Hour, bq(220, time.Hour, 2))
+	}
+	// events: 6 minutes on 1000 slots, 0.5 TiB: $3.125 on demand, 100
+	// slot-hours = $4 autoscaled.
+	rec("e1", "events", yesterday.Add(3*time.Hour), 6*time.Minute, bq(1000, 6*time.Minute, 0.5))
+	rec("l1", "local", yesterday.Add(3*time.Hour), time.Minute, nil) // DuckDB: no slots
+	store.Close()
+
+	code, out, errOut := shp(t, "optimize", "pricing", "--config", dir, "--days", "2", "--pipeline", "orders")
+	for _, want := range []string{
+		"BigQuery on demand against capacity pricing, " + yesterday.Format("2006-01-02 15:04") + " to ",
+		"runs: 24 with slot usage (0 without), 5280.0 slot-hours, 48.0 TiB billed",
+		"on demand ($6.25 per TiB billed)",
+		"$300.00",
+		"autoscale only ($0.04 per slot-hour)  0",
+		"250",
+		"6000.0",
+		"$240.00",
+		"capacity is cheaper: ",
+		"over a 30-day month at the same usage (extrapolated): ",
+		"note: a run's slots are taken as spread evenly over its run time",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("optimize pricing: %d %s\n%s\nwant %q", code, out, errOut, want)
+		}
+	}
+	code, out, _ = shp(t, "optimize", "pricing", "--config", dir, "--days", "2", "--pipeline", "events")
+	if code != 0 || !strings.Contains(out, "on-demand is cheaper: $3.12 for 0.5 TiB billed, against $4.00 for a reservation autoscaling from 0 to 1000 slots") {
+		t.Fatalf("a rare burst: %d %s", code, out)
+	}
+	code, out, _ = shp(t, "optimize", "pricing", "--config", dir, "--pipeline", "local")
+	if code != 0 || !strings.Contains(out, "nothing to analyse: no run in the window recorded BigQuery slot usage") ||
+		!strings.Contains(out, "note: 1 run recorded no slot usage") || strings.Contains(out, "PLAN") {
+		t.Fatalf("no slot usage: %d %s", code, out)
+	}
+	code, out, _ = shp(t, "optimize", "pricing", "--config", dir, "--days", "2", "--format", "json")
+	if code != 0 || !strings.Contains(out, `"runs": 25`) || !strings.Contains(out, `"runs_without_slots": 1`) ||
+		!strings.Contains(out, `"on_demand_usd": 303.125`) || !strings.Contains(out, `"cheaper": "capacity"`) || !strings.Contains(out, `"month_extrapolated": {`) {
+		t.Fatalf("as JSON: %d %s", code, out)
+	}
+	for _, args := range [][]string{{"--days", "0"}, {"--days", "401"}, {"--pipeline", "nope"}, {"--format", "yaml"}} {
+		if code, _, errOut := shp(t, append([]string{"optimize", "pricing", "--config", dir}, args...)...); code == 0 || errOut == "" {
 			t.Errorf("%v: %d %s", args, code, errOut)
 		}
 	}

@@ -191,6 +191,30 @@ func newOptimizeCmd(e *env) *cobra.Command {
 	addFlags(cost)
 	cost.Flags().IntVar(&days, "days", 30, "the last this many days (UTC), today included")
 	cost.Flags().StringVar(&pipelineName, "pipeline", "", "one pipeline only")
+	pricing := &cobra.Command{
+		Use:   "pricing [--days 30] [--pipeline P]",
+		Short: "BigQuery on demand against capacity pricing: what the runs' slot usage would cost in a reservation (baseline, autoscaling)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(); err != nil {
+				return err
+			}
+			return withService(cmd.Context(), dir, func(svc *service.Service) error {
+				a, err := svc.CapacityAnalysis(cmd.Context(), days, pipelineName)
+				if err != nil {
+					return serviceErr(err)
+				}
+				if outFormat == "json" {
+					return writeJSON(e.stdout, a)
+				}
+				printPricing(e, a)
+				return nil
+			})
+		},
+	}
+	addFlags(pricing)
+	pricing.Flags().IntVar(&days, "days", 30, "the last this many days (UTC), today included")
+	pricing.Flags().StringVar(&pipelineName, "pipeline", "", "one pipeline only")
 	importCmd := &cobra.Command{
 		Use:   "import",
 		Short: "Read the warehouse's own history of queries (PostgreSQL's pg_stat_statements) into the query history, replacing the last import",
@@ -207,7 +231,7 @@ func newOptimizeCmd(e *env) *cobra.Command {
 		},
 	}
 	importCmd.Flags().StringVarP(&dir, "config", "c", ".", "project config folder")
-	cmd.AddCommand(analyze, recommend, list, apply, revert, cost, importCmd)
+	cmd.AddCommand(analyze, recommend, list, apply, revert, cost, pricing, importCmd)
 	return cmd
 }
 
@@ -243,6 +267,54 @@ func printCost(e *env, days []service.CostDay, price float64) {
 		fmt.Fprintf(e.stdout, "priced at $%.2f per TiB billed (optimization.price_per_tib); a warehouse without a bill costs its runs' time\n", price)
 	} else {
 		fmt.Fprintln(e.stdout, "unpriced (optimization.price_per_tib is 0)")
+	}
+}
+
+// printPricing writes the capacity analysis: the usage, the cost of each
+// plan over the window and extrapolated to a month, the verdict and its
+// caveats.
+func printPricing(e *env, a optimize.CapacityAnalysis) {
+	const stamp = "2006-01-02 15:04"
+	fmt.Fprintf(e.stdout, "BigQuery on demand against capacity pricing, %s to %s UTC (%.1f days)\n",
+		a.From.UTC().Format(stamp), a.To.UTC().Format(stamp), a.Hours/24)
+	if a.Runs > 0 {
+		fmt.Fprintf(e.stdout, "runs: %d with slot usage (%d without), %.1f slot-hours, %s billed\n",
+			a.Runs, a.RunsWithoutSlots, float64(a.SlotMillis)/3.6e6, humanBytes(a.BytesBilled))
+		fmt.Fprintf(e.stdout, "slots: %.1f on average, %.1f in the median hour, %.1f in the busiest hour, %.1f in the 95th percentile of runs\n",
+			a.AvgSlots, a.MedianHourSlots, a.PeakHourSlots, a.P95RunSlots)
+		month := func(x float64) string {
+			if a.Month.Factor == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("$%.2f", x)
+		}
+		t := newTable(e.stdout, "PLAN", "BASELINE", "MAX SLOTS", "SLOT-HOURS", "COST", "MONTH (EXTRAPOLATED)")
+		t.row(fmt.Sprintf("on demand ($%.2f per TiB billed)", a.Prices.PerTiB), "-", "-", "-", fmt.Sprintf("$%.2f", a.OnDemandUSD), month(a.Month.OnDemandUSD))
+		for _, p := range []struct {
+			name string
+			plan optimize.CapacityPlan
+			usd  float64
+		}{{fmt.Sprintf("autoscale only ($%g per slot-hour)", a.Prices.SlotHour), a.Autoscale, a.Month.AutoscaleUSD},
+			{"reservation with a baseline", a.Reservation, a.Month.ReservationUSD}} {
+			if p.name == "reservation with a baseline" && a.Reservation.BaselineSlots == 0 {
+				continue
+			}
+			t.row(p.name, p.plan.BaselineSlots, p.plan.MaxSlots, fmt.Sprintf("%.1f", p.plan.BaselineSlotHours+p.plan.AutoscaleSlotHours),
+				fmt.Sprintf("$%.2f", p.plan.USD), month(p.usd))
+		}
+		t.flush()
+	}
+	fmt.Fprintln(e.stdout, a.Verdict)
+	if saves, ok := map[string]string{optimize.PlanOnDemand: "staying on demand saves", optimize.PlanReservation: "the reservation saves",
+		optimize.PlanAutoscale: "autoscaling alone saves"}[a.Recommended]; ok && a.Month.Factor > 0 {
+		fmt.Fprintf(e.stdout, "over a 30-day month at the same usage (extrapolated): %s $%.2f\n", saves, a.Month.SavingUSD)
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintln(e.stdout, "note: "+n)
+	}
+	if a.Runs > 0 {
+		fmt.Fprintln(e.stdout, "note: a run's slots are taken as spread evenly over its run time, so capacity costs are a floor "+
+			"(the jobs' own timelines, INFORMATION_SCHEMA.JOBS_TIMELINE, would show their peaks)")
 	}
 }
 
