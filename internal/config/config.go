@@ -241,6 +241,14 @@ type Optimization struct {
 	// PricePerTiB prices the bytes the warehouse bills, in dollars per
 	// TiB (BigQuery on-demand: 6.25); 0 leaves runs unpriced.
 	PricePerTiB float64
+	// SlotHourPrice prices a BigQuery slot-hour of capacity (editions,
+	// pay as you go: Standard 0.04, Enterprise 0.06), to weigh capacity
+	// against on-demand pricing.
+	SlotHourPrice float64
+	// AutoApply lists the kinds of change (index, sort, partition,
+	// cluster) applied without a person once their trial shows the gain;
+	// empty (the default): every change waits for someone to apply it.
+	AutoApply []string
 }
 
 // Optimization defaults.
@@ -255,7 +263,14 @@ const (
 	// DefaultPricePerTiB is BigQuery's on-demand price in dollars per TiB
 	// billed.
 	DefaultPricePerTiB = 6.25
+	// DefaultSlotHourPrice is BigQuery Standard edition's pay-as-you-go
+	// price of a slot-hour in dollars.
+	DefaultSlotHourPrice = 0.04
 )
+
+// AutoApplyKinds are the kinds of change optimization.auto_apply may
+// name.
+var AutoApplyKinds = []string{"index", "sort", "partition", "cluster", "type"}
 
 // Lineage configures OpenLineage event delivery.
 type Lineage struct {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,7 +82,8 @@ func TestLoadDirValid(t *testing.T) {
 		API:       defaultAPI(),
 		Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
 			PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
-			MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB},
+			MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB,
+			SlotHourPrice: DefaultSlotHourPrice},
 	}
 	got := p.Config
 	got.Pipelines = nil
@@ -414,7 +416,8 @@ func TestLoadDirAccepted(t *testing.T) {
 				API:       defaultAPI(),
 				Optimization: Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries,
 					PartitionShare: DefaultOptPartitionShare, ClusterShare: DefaultOptClusterShare,
-					MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB},
+					MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain, PricePerTiB: DefaultPricePerTiB,
+					SlotHourPrice: DefaultSlotHourPrice},
 			}
 			got := p.Config
 			got.Pipelines = nil
@@ -676,6 +679,16 @@ func TestOptimizationConfig(t *testing.T) {
 	if o := p.Config.Optimization; o.MinSpeedup != 1.5 || o.MaxSlowdown != 1 || o.MinQueryGain != 3.5 || o.PricePerTiB != 0 {
 		t.Errorf("trial thresholds %+v", o)
 	}
+	p, err = write("optimization:\n  slot_hour_price: 0.06\n  auto_apply: [index, sort]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := p.Config.Optimization; o.SlotHourPrice != 0.06 || !slices.Equal(o.AutoApply, []string{"index", "sort"}) {
+		t.Errorf("slot price and auto_apply %+v", o)
+	}
+	if p, err = write("optimization:\n  auto_apply: partition\n"); err != nil || !slices.Equal(p.Config.Optimization.AutoApply, []string{"partition"}) {
+		t.Errorf("auto_apply as one string: %v", err)
+	}
 	for _, c := range []struct{ opt, want string }{
 		{"optimization: {min_rows: -1}\n", "min_rows must be 0 or more"},
 		{"optimization: {min_queries: 0}\n", "min_queries must be 1 or more"},
@@ -685,6 +698,10 @@ func TestOptimizationConfig(t *testing.T) {
 		{"optimization: {min_query_gain: fast}\n", "min_query_gain"},
 		{"optimization: {price_per_tib: -6.25}\n", "price_per_tib must be 0 or more"},
 		{"optimization: {rows: 5}\n", `unknown key "rows"`},
+		{"optimization: {slot_hour_price: -1}\n", "slot_hour_price must be 0 or more"},
+		{"optimization:\n  auto_apply: [index, drop_table]\n", `config.yaml:5:23: optimization.auto_apply: "drop_table" is not a kind of change`},
+		{"optimization: {auto_apply: [index, {kind: sort}]}\n", "auto_apply[1] must be a string"},
+		{"optimization: {auto_apply: 3}\n", "auto_apply"},
 	} {
 		if _, err := write(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.opt, err, c.want)

@@ -298,10 +298,11 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 
 	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
-		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain", "price_per_tib")
+		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain", "price_per_tib",
+		"slot_hour_price", "auto_apply")
 	c.Optimization = Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries, PartitionShare: DefaultOptPartitionShare,
 		ClusterShare: DefaultOptClusterShare, MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain,
-		PricePerTiB: DefaultPricePerTiB}
+		PricePerTiB: DefaultPricePerTiB, SlotHourPrice: DefaultSlotHourPrice}
 	if opt.integer("min_rows", &c.Optimization.MinRows) && c.Optimization.MinRows < 0 {
 		f.errorf(opt.valuePos("min_rows"), "optimization.min_rows must be 0 or more")
 	}
@@ -312,6 +313,16 @@ func (l *loader) config(f *yamlFile) Config {
 	opt.ratio("cluster_share", &c.Optimization.ClusterShare)
 	if opt.number("price_per_tib", &c.Optimization.PricePerTiB) && !(c.Optimization.PricePerTiB >= 0 && c.Optimization.PricePerTiB < 1e9) {
 		f.errorf(opt.valuePos("price_per_tib"), "optimization.price_per_tib must be 0 or more dollars per TiB billed, such as 6.25")
+	}
+	if opt.number("slot_hour_price", &c.Optimization.SlotHourPrice) && !(c.Optimization.SlotHourPrice >= 0 && c.Optimization.SlotHourPrice < 1e6) {
+		f.errorf(opt.valuePos("slot_hour_price"), "optimization.slot_hour_price must be 0 or more dollars per slot-hour, such as 0.04")
+	}
+	if ps, ok := opt.list("auto_apply", &c.Optimization.AutoApply); ok {
+		for i, k := range c.Optimization.AutoApply {
+			if !slices.Contains(AutoApplyKinds, k) {
+				f.errorf(ps[i], "optimization.auto_apply: %q is not a kind of change; use %s", k, strings.Join(AutoApplyKinds, ", "))
+			}
+		}
 	}
 	for key, dst := range map[string]*float64{"min_speedup": &c.Optimization.MinSpeedup, "max_slowdown": &c.Optimization.MaxSlowdown,
 		"min_query_gain": &c.Optimization.MinQueryGain} {

@@ -38,7 +38,8 @@ var DefaultOptions = Options{MinRows: 1_000_000, MinQueries: 5, PartitionShare: 
 
 // Change is what a recommendation would do to a table.
 type Change struct {
-	// Kind is partition, cluster, sort or index; advice is a change to
+	// Kind is partition, cluster, sort, index or type (Types: the
+	// columns' narrower types); advice is a change to
 	// the queries, not the table (Columns: those no query names), which
 	// nothing tries or applies.
 	Kind string `json:"kind"`
@@ -52,6 +53,8 @@ type Change struct {
 	RequireFilter bool `json:"require_partition_filter,omitempty"`
 	// Method of an index: btree or brin.
 	Method string `json:"method,omitempty"`
+	// Types of a type change: each column's new type, in Columns' order.
+	Types []string `json:"types,omitempty"`
 }
 
 // String says the change as a person reads it.
@@ -63,6 +66,25 @@ func (c Change) String() string {
 		if len(c.Columns) > 0 {
 			s += " (never named: " + strings.Join(c.Columns, ", ") + ")"
 		}
+	case c.Kind == "preaggregate":
+		s = "pre-aggregate the whole table into one row"
+		if len(c.Columns) > 0 {
+			first := c.Columns[0]
+			if c.Granularity != "" { // of the first column: a timestamp's day
+				first = "the " + strings.ToLower(c.Granularity) + " of " + first
+			}
+			s = "pre-aggregate by " + strings.Join(append([]string{first}, c.Columns[1:]...), ", ")
+		}
+		s += " (a materialised view or a summary table refreshed after each load)"
+	case c.Kind == "type":
+		parts := make([]string, len(c.Columns))
+		for i, col := range c.Columns {
+			parts[i] = col
+			if i < len(c.Types) {
+				parts[i] += " to " + c.Types[i]
+			}
+		}
+		s = "narrow " + strings.Join(parts, ", ")
 	case c.Kind == "sort" && c.Granularity != "" && len(c.Columns) > 0:
 		s = "sort by the " + strings.ToLower(c.Granularity) + " of " + c.Columns[0]
 		if len(c.Columns) > 1 {
@@ -79,6 +101,11 @@ func (c Change) String() string {
 	}
 	return s
 }
+
+// Advice reports whether the change is advice, not a layout change: a
+// change to the queries (advice) or a pre-aggregate to build beside the
+// table (preaggregate). Nothing tries, applies or reverts advice.
+func (c Change) Advice() bool { return c.Kind == "advice" || c.Kind == "preaggregate" }
 
 // Recommendation is a rule's proposal for a table, with its evidence,
 // the benefit it expects and the risk.

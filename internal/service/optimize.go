@@ -239,66 +239,118 @@ func (s *Service) RecommendOptimizations(ctx context.Context, table string, sinc
 	slices.Sort(names)
 	out := []OptimizationView{}
 	for _, name := range names {
-		t, err := eng.Describe(ctx, name)
+		views, err := s.recommendFor(ctx, st, eng, name, work[name])
+		out = append(out, views...)
 		if err != nil {
 			return out, err
-		}
-		// The layout shp's applied changes gave it; a partitioning the
-		// warehouse reports (made outside shp) counts too.
-		applied := s.appliedLayout(ctx, st, name)
-		applied.PartitionBy = cmp.Or(applied.PartitionBy, t.Layout.PartitionBy)
-		for _, ix := range t.Layout.Indexes {
-			if !slices.ContainsFunc(applied.Indexes, func(a []string) bool { return slices.Equal(a, ix) }) {
-				applied.Indexes = append(applied.Indexes, ix)
-			}
-		}
-		t.Layout = applied
-		u := work[name]
-		oc := s.Project.Config.Optimization
-		opts := optimize.Options{MinRows: int64(oc.MinRows), MinQueries: int64(oc.MinQueries), PartitionShare: oc.PartitionShare,
-			ClusterShare: oc.ClusterShare}
-		for _, rec := range optimize.Recommend(optimize.Input{Table: t, Usage: *u, Warehouse: s.Project.Config.Warehouse.Type, Options: opts}) {
-			d := optDetail{Recommendation: rec}
-			status, reason := OptProposed, "untried"
-			if rec.Change.Kind == "advice" {
-				status, reason = OptAdvice, "the queries change, not the table"
-			} else if queries := replayQueries(*u); len(queries) > 0 {
-				ts, err := eng.Trial(ctx, name, rec.Change, queries)
-				switch {
-				case errors.Is(err, optimize.ErrUnsupported):
-					status, reason = OptDeclined, err.Error()
-				case ctx.Err() != nil:
-					return out, ctx.Err()
-				case err != nil:
-					// The trial itself failed (a column the history names
-					// that the table lacks): recorded, declined with why.
-					status, reason = OptDeclined, "the trial failed: "+err.Error()
-				default:
-					v := optimize.Judge(ts, optimize.Thresholds{MinSpeedup: oc.MinSpeedup, MaxSlowdown: oc.MaxSlowdown,
-						MinQueryGain: oc.MinQueryGain})
-					d.Trial = &v
-					reason = v.Why
-					if !v.Accept {
-						status = OptDeclined
-					}
-				}
-			}
-			change, _ := json.Marshal(rec.Change)
-			detail, _ := json.Marshal(d)
-			id, err := st.AddOptimization(ctx, metadata.Optimization{CreatedAt: s.now(), Table: name, Rule: rec.Rule, Change: string(change),
-				Detail: string(detail), Status: status, Reason: reason})
-			if err != nil {
-				return out, err
-			}
-			o, err := st.GetOptimization(ctx, id)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, optimizationView(o))
 		}
 	}
 	return out, nil
 }
+
+// recommendFor runs the rules on one table, tries what they recommend
+// and records each; then applies the best accepted change whose kind
+// optimization.auto_apply names, if any.
+func (s *Service) recommendFor(ctx context.Context, st OptimizeStore, eng optimize.Engine, name string, u *optimize.Usage) ([]OptimizationView, error) {
+	var out []OptimizationView
+	t, err := eng.Describe(ctx, name)
+	if err != nil {
+		return out, err
+	}
+	// The layout shp's applied changes gave it; a partitioning the
+	// warehouse reports (made outside shp) counts too.
+	applied := s.appliedLayout(ctx, st, name)
+	applied.PartitionBy = cmp.Or(applied.PartitionBy, t.Layout.PartitionBy)
+	for _, ix := range t.Layout.Indexes {
+		if !slices.ContainsFunc(applied.Indexes, func(a []string) bool { return slices.Equal(a, ix) }) {
+			applied.Indexes = append(applied.Indexes, ix)
+		}
+	}
+	t.Layout = applied
+	oc := s.Project.Config.Optimization
+	opts := optimize.Options{MinRows: int64(oc.MinRows), MinQueries: int64(oc.MinQueries), PartitionShare: oc.PartitionShare,
+		ClusterShare: oc.ClusterShare}
+	for _, rec := range optimize.Recommend(optimize.Input{Table: t, Usage: *u, Warehouse: s.Project.Config.Warehouse.Type, Options: opts}) {
+		d := optDetail{Recommendation: rec}
+		status, reason := OptProposed, "untried"
+		if rec.Change.Advice() {
+			status, reason = OptAdvice, "the queries change, not the table"
+		} else if queries := replayQueries(*u); len(queries) > 0 {
+			ts, err := eng.Trial(ctx, name, rec.Change, queries)
+			switch {
+			case errors.Is(err, optimize.ErrUnsupported):
+				status, reason = OptDeclined, err.Error()
+			case ctx.Err() != nil:
+				return out, ctx.Err()
+			case err != nil:
+				// The trial itself failed (a column the history names
+				// that the table lacks): recorded, declined with why.
+				status, reason = OptDeclined, "the trial failed: "+err.Error()
+			default:
+				v := optimize.Judge(ts, optimize.Thresholds{MinSpeedup: oc.MinSpeedup, MaxSlowdown: oc.MaxSlowdown,
+					MinQueryGain: oc.MinQueryGain})
+				d.Trial = &v
+				reason = v.Why
+				if !v.Accept {
+					status = OptDeclined
+				}
+			}
+		}
+		change, _ := json.Marshal(rec.Change)
+		detail, _ := json.Marshal(d)
+		id, err := st.AddOptimization(ctx, metadata.Optimization{CreatedAt: s.now(), Table: name, Rule: rec.Rule, Change: string(change),
+			Detail: string(detail), Status: status, Reason: reason})
+		if err != nil {
+			return out, err
+		}
+		o, err := st.GetOptimization(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, optimizationView(o))
+	}
+	return s.autoApply(ctx, out)
+}
+
+// autoApply applies, of a table's new changes, the accepted one whose
+// trial showed the most gain among the kinds optimization.auto_apply
+// names, as the person "policy" would; out is returned with its record
+// updated. A table with a change applied already keeps it: the new one
+// stays proposed, and so does one whose apply fails (the failure is
+// logged and said in the result).
+func (s *Service) autoApply(ctx context.Context, out []OptimizationView) ([]OptimizationView, error) {
+	kinds := s.Project.Config.Optimization.AutoApply
+	best := -1
+	for i, v := range out {
+		if v.Status != OptProposed || v.Trial == nil || !v.Trial.Accept || !slices.Contains(kinds, v.Change.Kind) {
+			continue
+		}
+		if best < 0 || v.Trial.Speedup > out[best].Trial.Speedup {
+			best = i
+		}
+	}
+	if best < 0 {
+		return out, nil
+	}
+	v := out[best]
+	reason := fmt.Sprintf("optimization.auto_apply names %s; the trial showed %s", v.Change.Kind, v.Reason)
+	applied, err := s.ApplyOptimization(ctx, v.ID, AutoApplier, reason)
+	switch {
+	case ctx.Err() != nil:
+		return out, ctx.Err()
+	case err != nil:
+		s.logger().Warn("optimization not applied by policy", "id", v.ID, "table", v.Table, "change", v.Change.String(), "error", err)
+		out[best].Reason = v.Reason + "; not applied by policy: " + err.Error()
+	default:
+		s.logger().Info("optimization applied by policy", "id", v.ID, "table", v.Table, "change", v.Change.String())
+		out[best] = applied
+	}
+	return out, nil
+}
+
+// AutoApplier is who a change applied by optimization.auto_apply is
+// recorded as decided by.
+const AutoApplier = "policy"
 
 // replayQueries are the examples of a table's slowest read shapes.
 func replayQueries(u optimize.Usage) []string {

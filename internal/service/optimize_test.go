@@ -23,6 +23,9 @@ type engineWarehouse struct {
 	reverted              []string
 	failApply, failRevert error
 	trials                int
+	// after is the time a query takes after a change of a kind (10ms
+	// when unset).
+	after map[string]time.Duration
 }
 
 func (w *engineWarehouse) Describe(_ context.Context, table string) (optimize.Table, error) {
@@ -37,6 +40,9 @@ func (w *engineWarehouse) Trial(_ context.Context, table string, c optimize.Chan
 	var out []optimize.Timing
 	for _, q := range queries {
 		after := 10 * time.Millisecond
+		if d, ok := w.after[c.Kind]; ok {
+			after = d
+		}
 		if w.slower {
 			after = 200 * time.Millisecond
 		}
@@ -180,6 +186,95 @@ func TestOptimizations(t *testing.T) {
 	f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: "SELECT 1"}))
 	if work, err := f.svc.Workload(f.ctx, time.Time{}); err != nil || len(work) != 0 {
 		t.Errorf("the history after its retention: %v %v", work, err)
+	}
+}
+
+// TestOptimizationAutoApply: the kinds optimization.auto_apply names
+// are applied by policy once their trial shows the gain, the best of a
+// table's first; other kinds, and changes that do not gain, wait.
+func TestOptimizationAutoApply(t *testing.T) {
+	f := newFixture(t, nil)
+	w := &engineWarehouse{rows: 5_000_000, after: map[string]time.Duration{"index": 20 * time.Millisecond, "sort": 5 * time.Millisecond}}
+	f.svc.Warehouse = w
+	target := f.svc.Project.Config.Pipelines["orders"].Target
+	for i := range 10 {
+		f.must(f.svc.RecordQuery(f.ctx, optimize.Record{Source: "user", Text: fmt.Sprintf("SELECT id FROM %s WHERE region = 'R%d'", target, i),
+			Duration: 100 * time.Millisecond}))
+	}
+	byKind := func(vs []OptimizationView) map[string]OptimizationView {
+		m := map[string]OptimizationView{}
+		for _, v := range vs {
+			m[v.Change.Kind] = v
+		}
+		return m
+	}
+
+	// Off by default: both accepted, both wait for a person.
+	recs, err := f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if k := byKind(recs); len(recs) != 2 || k["index"].Status != OptProposed || k["sort"].Status != OptProposed || len(w.applied) != 0 {
+		t.Fatalf("without auto_apply: %+v %v", recs, w.applied)
+	}
+
+	// The index is allowed, the sort is not: the index is applied, by
+	// policy, with the trial's figures as the reason.
+	f.svc.Project.Config.Optimization.AutoApply = []string{"index"}
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	k := byKind(recs)
+	if ix := k["index"]; ix.Status != OptApplied || ix.DecidedBy != AutoApplier || !strings.Contains(ix.Reason, "auto_apply names index") ||
+		!strings.Contains(ix.Reason, "5.0x as fast") || k["sort"].Status != OptProposed || len(w.applied) != 1 {
+		t.Fatalf("auto_apply [index]: %+v %v", recs, w.applied)
+	}
+	stored, err := f.svc.Optimizations(f.ctx, "")
+	f.must(err)
+	if stored[len(stored)-1].Status == OptApplied || stored[1].Status != OptApplied || stored[1].DecidedBy != AutoApplier {
+		t.Errorf("the record of the applied change %+v", stored)
+	}
+
+	// With a change applied to the table, a new one is not applied over it.
+	f.svc.Project.Config.Optimization.AutoApply = []string{"index", "sort"}
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if s := byKind(recs)["sort"]; s.Status != OptProposed || !strings.Contains(s.Reason, "not applied by policy") || len(w.applied) != 1 {
+		t.Fatalf("over an applied change: %+v %v", recs, w.applied)
+	}
+	if _, err := f.svc.RevertOptimization(f.ctx, stored[1].ID, "ana", "try both"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Both allowed: the one whose trial gained most (the sort) is applied.
+	w.applied = nil
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if k := byKind(recs); k["sort"].Status != OptApplied || k["index"].Status != OptProposed || len(w.applied) != 1 {
+		t.Fatalf("the best of two: %+v %v", recs, w.applied)
+	}
+	applied := byKind(recs)["sort"].ID
+	if _, err := f.svc.RevertOptimization(f.ctx, applied, "ana", "again"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A failed apply leaves the change proposed, saying why.
+	w.applied, w.failApply = nil, errors.New("disk full")
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if s := byKind(recs)["sort"]; s.Status != OptProposed || !strings.Contains(s.Reason, "disk full") {
+		t.Errorf("a failed apply by policy: %+v", recs)
+	}
+	w.failApply = nil
+
+	// A change whose trial shows no gain is never applied.
+	w.slower = true
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	for _, r := range recs {
+		if r.Status != OptDeclined {
+			t.Errorf("a declined change: %+v", r)
+		}
+	}
+	if len(w.applied) != 0 {
+		t.Errorf("applied without gain: %v", w.applied)
 	}
 }
 
