@@ -91,7 +91,7 @@ func mixTrials(b *testing.B, eng optimize.Engine, warehouse string) {
 	}
 	for b.Loop() {
 		for _, rec := range got {
-			if rec.Change.Kind == "advice" {
+			if rec.Change.Advice() {
 				continue
 			}
 			b.Logf("recommended: %s (%s)", rec.Change, strings.Join(rec.Evidence, "; "))
@@ -189,4 +189,99 @@ func BenchmarkOptimizePostgres(b *testing.B) {
 		}
 	}
 	mixTrials(b, w, "postgres")
+}
+
+// BenchmarkOptimizeNarrow: 10M orders whose amounts are kept as
+// DECIMAL(38,2), as shp loads a PostgreSQL numeric without a precision,
+// though none has more than 6 integer digits. The narrow_types rule's
+// recommendation (DECIMAL(18,2)) is tried with a mix of aggregations and
+// filters on the amount, and a load of the amounts from text is timed
+// into each type, in the same run.
+func BenchmarkOptimizeNarrow(b *testing.B) {
+	ctx := context.Background()
+	rows := 10_000_000
+	if s := os.Getenv("SHP_BENCH_OPT_ROWS"); s != "" {
+		rows, _ = strconv.Atoi(s)
+	}
+	w, err := duckdb.Open(ctx, warehouse.Options{Path: b.TempDir() + "/w.duckdb", TempDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	db := w.DB()
+	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE sales AS SELECT i AS order_id,
+		['EMEA','APAC','AMER'][i %% 3 + 1] AS region,
+		CAST((hash(i) %% 100000000) / 100 AS DECIMAL(38,2)) AS amount
+		FROM range(%d) r(i)`, rows)); err != nil {
+		b.Fatal(err)
+	}
+	var queries []string
+	var recs []optimize.Record
+	for i := range 10 {
+		for _, q := range []string{
+			fmt.Sprintf(`SELECT region, sum(amount), avg(amount) FROM sales WHERE order_id %% 10 <> %d GROUP BY region`, i),
+			fmt.Sprintf(`SELECT count(*) FROM sales WHERE amount BETWEEN %d AND %d`, i*1000, i*1000+50),
+			fmt.Sprintf(`SELECT max(amount * 3 + %d) FROM sales`, i),
+		} {
+			queries = append(queries, q)
+			recs = append(recs, optimize.Record{Source: "user", Text: q, Duration: time.Millisecond, Calls: 1})
+		}
+	}
+	table, err := w.Describe(ctx, "sales")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var change *optimize.Change
+	for _, rec := range optimize.Recommend(optimize.Input{Table: table, Usage: *optimize.Summarize(recs)["sales"], Warehouse: "duckdb",
+		Options: optimize.Options{MinRows: 100_000, MinQueries: 5, PartitionShare: 0.5, ClusterShare: 0.2}}) {
+		if rec.Change.Kind == "type" {
+			change = &rec.Change
+			b.Logf("recommended: %s (%s)", rec.Change, strings.Join(rec.Evidence, "; "))
+		}
+	}
+	if change == nil {
+		b.Fatal("no type change recommended")
+	}
+	// The load: the amounts as text (as a CSV or a database sends them),
+	// cast into each type; the faster of three.
+	if _, err := db.ExecContext(ctx, `CREATE TABLE amounts_text AS SELECT CAST(amount AS VARCHAR) AS v FROM sales`); err != nil {
+		b.Fatal(err)
+	}
+	load := func(typ string) time.Duration {
+		best := time.Duration(0)
+		for range 3 {
+			start := time.Now()
+			if _, err := db.ExecContext(ctx, `CREATE OR REPLACE TABLE loaded AS SELECT CAST(v AS `+typ+`) AS v FROM amounts_text`); err != nil {
+				b.Fatal(err)
+			}
+			if d := time.Since(start); best == 0 || d < best {
+				best = d
+			}
+		}
+		return best
+	}
+	for b.Loop() {
+		ts, err := w.Trial(ctx, "sales", *change, queries)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var before, after time.Duration
+		worst := 0.0
+		for _, t := range ts {
+			if !t.SameResult || t.ErrorAfter != "" {
+				b.Fatalf("another result after the change: %+v", t)
+			}
+			before += t.Before
+			after += t.After
+			worst = max(worst, float64(t.After)/float64(t.Before))
+		}
+		wide, narrow := load("DECIMAL(38,2)"), load("DECIMAL(18,2)")
+		b.ReportMetric(float64(before)/float64(after), "queries-x")
+		b.ReportMetric(worst, "worst-after/before")
+		b.ReportMetric(float64(wide)/float64(narrow), "load-x")
+		b.Logf("queries before %s after %s (%.2fx); worst query %.2fx its time; load from text: DECIMAL(38,2) %s, DECIMAL(18,2) %s (%.2fx)",
+			before.Round(time.Millisecond), after.Round(time.Millisecond), float64(before)/float64(after), worst,
+			wide.Round(time.Millisecond), narrow.Round(time.Millisecond), float64(wide)/float64(narrow))
+		b.Logf("verdict: %s", optimize.Judge(ts, optimize.Thresholds{}).Why)
+	}
 }

@@ -43,6 +43,10 @@ type Record struct {
 type Column struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+	// IntDigits is, for a wide decimal (a DECIMAL of more than 18
+	// digits, a BIGNUMERIC), the most digits the integer part of a value has, as the
+	// engine measured them (nil when not measured).
+	IntDigits *int `json:"int_digits,omitempty"`
 }
 
 // Table is what the rules know of a table: its size, columns and layout.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/optimize"
 	_ "github.com/shp-dev/shp/internal/source/sqlsource"
 	"github.com/shp-dev/shp/internal/testutil"
 )
@@ -49,6 +50,67 @@ func TestDecimalsKeepTheTargetType(t *testing.T) {
 	reasons := e.strings(t, "SELECT reason FROM p__quarantine ORDER BY line")
 	if len(reasons) != 2 || !strings.Contains(reasons[0], `"123.4567890123 (more than 9 decimals: not rounded)"`) ||
 		!strings.Contains(reasons[1], `"0.000000000001 (more than 9 decimals: not rounded)"`) {
+		t.Fatalf("quarantine %q", reasons)
+	}
+}
+
+// TestNarrowedDecimalKeepsLoading: once the optimisation layer narrows
+// a target's wide DECIMAL (the narrow_types rule), later runs load the
+// column as the narrower type: a value it cannot hold is set aside with
+// the reason, the rest loads, and the commit never fails on it.
+func TestNarrowedDecimalKeepsLoading(t *testing.T) {
+	ctx := context.Background()
+	dsn := testutil.PostgresDSN(t)
+	testutil.PostgresExec(t, dsn, "CREATE TABLE t (id int PRIMARY KEY, v numeric, updated int NOT NULL)",
+		"INSERT INTO t VALUES (1, 1.25, 1), (2, -7, 1)")
+	e := newEnv(t, "    mode: append\n    max_quarantine_ratio: 1\n")
+	t.Setenv("SHP_TEST_DECIMALS_DSN", dsn)
+	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    dsn: ${SHP_TEST_DECIMALS_DSN}\n"+
+		"    table: t\n    incremental: {column: updated}\n"), 0o644)
+	proj, err := config.LoadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner.Project = proj
+	if _, err := e.runner.Run(ctx, "p", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	eng, ok := e.runner.Warehouse.(optimize.Engine)
+	if !ok {
+		t.Fatal("the warehouse takes no layout changes")
+	}
+	desc, err := eng.Describe(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v optimize.Column
+	for _, c := range desc.Columns {
+		if c.Name == "v" {
+			v = c
+		}
+	}
+	if v.Type != "DECIMAL(38,9)" || v.IntDigits == nil || *v.IntDigits != 1 {
+		t.Fatalf("the column as described: %+v", v)
+	}
+	if _, err := eng.Apply(ctx, "p", optimize.Change{Kind: "type", Columns: []string{"v"}, Types: []string{"DECIMAL(18,9)"}}); err != nil {
+		t.Fatal(err)
+	}
+	// 123456789012 needs 12 integer digits; DECIMAL(18,9) holds 9.
+	testutil.PostgresExec(t, dsn, "INSERT INTO t VALUES (3, 123456789012, 2), (4, 99.5, 2), (5, -123456789.123456789, 2)")
+	res, err := e.runner.Run(ctx, "p", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Loaded != 2 || res.Quarantined != 1 {
+		t.Fatalf("loaded %d, quarantined %d; want 2 and 1", res.Loaded, res.Quarantined)
+	}
+	got := e.strings(t, "SELECT id || '=' || CAST(v AS VARCHAR) || ':' || typeof(v) FROM p ORDER BY id")
+	want := "1=1.250000000:DECIMAL(18,9),2=-7.000000000:DECIMAL(18,9),4=99.500000000:DECIMAL(18,9),5=-123456789.123456789:DECIMAL(18,9)"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("target %v", got)
+	}
+	reasons := e.strings(t, "SELECT reason FROM p__quarantine")
+	if len(reasons) != 1 || !strings.Contains(reasons[0], "123456789012") {
 		t.Fatalf("quarantine %q", reasons)
 	}
 }

@@ -59,10 +59,84 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	if err := w.db.QueryRowContext(ctx, "SELECT count(*) FROM "+qualified("main", table)).Scan(&t.Rows); err != nil {
 		return t, fmt.Errorf("duckdb: count %s: %w", table, err)
 	}
+	if err := w.measureDecimals(ctx, &t); err != nil {
+		return t, err
+	}
 	if err := w.db.QueryRowContext(ctx, `SELECT coalesce(sum(compressed_size), 0) FROM pragma_storage_info(?)`, table).Scan(&t.Bytes); err != nil {
 		t.Bytes = 0 // an estimate only; a table being written may not say
 	}
 	return t, nil
+}
+
+// measureDecimals reads, in one scan, the integer digits of the largest
+// value of each DECIMAL of more than 18 digits (Column.IntDigits), for
+// the rule that narrows them.
+func (w *Warehouse) measureDecimals(ctx context.Context, t *optimize.Table) error {
+	var wide []int
+	var items []string
+	for i, c := range t.Columns {
+		if p, _, ok := decimalWidth(c.Type); ok && p > 18 {
+			wide = append(wide, i)
+			items = append(items, "CAST(max(abs("+ident(c.Name)+")) AS VARCHAR)")
+		}
+	}
+	if len(wide) == 0 {
+		return nil
+	}
+	vals := make([]sql.NullString, len(wide))
+	ptrs := make([]any, len(wide))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := w.db.QueryRowContext(ctx, "SELECT "+strings.Join(items, ", ")+" FROM "+qualified("main", t.Name)).Scan(ptrs...); err != nil {
+		return fmt.Errorf("duckdb: measure the decimals of %s: %w", t.Name, err)
+	}
+	for i, col := range wide {
+		n := intDigits(vals[i].String)
+		t.Columns[col].IntDigits = &n
+	}
+	return nil
+}
+
+// decimalWidth reads DuckDB's DECIMAL(p,s).
+func decimalWidth(typ string) (precision, scale int, ok bool) {
+	args, found := strings.CutPrefix(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(")
+	if !found || !strings.HasSuffix(args, ")") {
+		return 0, 0, false
+	}
+	ps, ss, _ := strings.Cut(strings.TrimSuffix(args, ")"), ",")
+	p, err1 := strconv.Atoi(ps)
+	s, err2 := strconv.Atoi(ss)
+	return p, s, err1 == nil && err2 == nil
+}
+
+// intDigits counts the digits of a decimal text's integer part ("" for
+// NULL, and "0.5", have none).
+func intDigits(v string) int {
+	whole, _, _ := strings.Cut(strings.TrimLeft(v, "-+"), ".")
+	whole = strings.TrimLeft(whole, "0")
+	return len(whole)
+}
+
+// typeChange is one column of a type change and the type it had, as
+// Apply keeps it for Revert.
+type typeChange struct {
+	Column string `json:"column"`
+	Was    string `json:"was"`
+}
+
+// typePrefix starts the undo of a type change.
+const typePrefix = "type:"
+
+// alterTypes are the statements that give columns new DECIMAL types,
+// written from the precision and scale read (never the text as given).
+func alterTypes(table string, cols, types []string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		p, s, _ := decimalWidth(types[i])
+		out[i] = fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET DATA TYPE DECIMAL(%d,%d)", qualified("main", table), ident(c), p, s)
+	}
+	return out
 }
 
 // sortKeys is the ORDER BY of a sort: its columns; with a granularity,
@@ -131,8 +205,15 @@ func checkChange(c optimize.Change) error {
 		return nil
 	case c.Kind == "index" && (c.Method == "" || c.Method == "art"):
 		return nil
+	case c.Kind == "type" && len(c.Types) == len(c.Columns):
+		for _, typ := range c.Types {
+			if p, _, ok := decimalWidth(typ); !ok || p > 18 {
+				return fmt.Errorf("duckdb: %s: %w (a type change narrows a DECIMAL to 18 digits at most, not to %q)", c, optimize.ErrUnsupported, typ)
+			}
+		}
+		return nil
 	}
-	return fmt.Errorf("duckdb: %s: %w (it sorts tables and adds ART indexes; it has no partitions or clusters)", c, optimize.ErrUnsupported)
+	return fmt.Errorf("duckdb: %s: %w (it sorts tables, adds ART indexes and narrows decimals; it has no partitions or clusters)", c, optimize.ErrUnsupported)
 }
 
 // indexPrefix names the indexes the optimisation layer adds.
@@ -150,11 +231,14 @@ func createIndex(name, table string, cols []string) string {
 // copyFor is the statement that copies a table for a trial of a change:
 // sorted, or as it is (to be indexed).
 func copyFor(c optimize.Change, into, table string) []string {
-	if c.Kind == "sort" {
+	copied := "CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table)
+	switch c.Kind {
+	case "sort":
 		return []string{sortedCopy(into, table, c)}
+	case "type":
+		return append([]string{copied}, alterTypes(into, c.Columns, c.Types)...)
 	}
-	return []string{"CREATE TABLE " + qualified("main", into) + " AS SELECT * FROM " + qualified("main", table),
-		createIndex(indexPrefix+into, into, c.Columns)}
+	return []string{copied, createIndex(indexPrefix+into, into, c.Columns)}
 }
 
 // Trial implements optimize.Engine: two copies of the table, one with
@@ -241,6 +325,9 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 		}
 		return "index:" + name, nil
 	}
+	if change.Kind == "type" {
+		return w.applyTypes(ctx, table, change)
+	}
 	before := beforePrefix + table + "_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	sorted := sortedPrefix + table
 	var rows int64
@@ -286,6 +373,9 @@ func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
 		}
 		return nil
 	}
+	if doc, ok := strings.CutPrefix(undo, typePrefix); ok {
+		return w.revertTypes(ctx, table, doc)
+	}
 	i := strings.LastIndexByte(undo, ':')
 	ok := i > 0
 	before, count := undo[:max(i, 0)], undo[i+1:]
@@ -328,6 +418,81 @@ func (w *Warehouse) Revert(ctx context.Context, table, undo string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("duckdb: revert the layout of %s: %w", table, err)
+	}
+	return nil
+}
+
+// applyTypes narrows the change's columns in one transaction (mu held);
+// a value the new type cannot hold fails it, changing nothing. The undo
+// keeps the types they had.
+func (w *Warehouse) applyTypes(ctx context.Context, table string, change optimize.Change) (string, error) {
+	was := map[string]string{}
+	rows, err := w.conn.QueryContext(ctx, `SELECT column_name, data_type FROM information_schema.columns
+		WHERE table_schema = 'main' AND lower(table_name) = lower(?)`, table)
+	if err != nil {
+		return "", fmt.Errorf("duckdb: narrow %s: %w", table, err)
+	}
+	for rows.Next() {
+		var name, typ string
+		if err := rows.Scan(&name, &typ); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("duckdb: narrow %s: %w", table, err)
+		}
+		was[strings.ToLower(name)] = typ
+	}
+	rows.Close()
+	if len(was) == 0 {
+		return "", fmt.Errorf("duckdb: narrow %s: no such table", table)
+	}
+	undo := make([]typeChange, len(change.Columns))
+	for i, c := range change.Columns {
+		typ, ok := was[strings.ToLower(c)]
+		if !ok {
+			return "", fmt.Errorf("duckdb: narrow %s: no column %q", table, c)
+		}
+		undo[i] = typeChange{Column: c, Was: typ}
+	}
+	err = w.inTx(ctx, func(tx *sql.Tx) error {
+		for _, stmt := range alterTypes(table, change.Columns, change.Types) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("duckdb: %s on %s: %w", change, table, err)
+	}
+	doc, _ := json.Marshal(undo)
+	return typePrefix + string(doc), nil
+}
+
+// revertTypes gives the columns of a type change the types they had
+// (wider: every value fits).
+func (w *Warehouse) revertTypes(ctx context.Context, table, doc string) error {
+	var undo []typeChange
+	if err := json.Unmarshal([]byte(doc), &undo); err != nil || len(undo) == 0 {
+		return fmt.Errorf("duckdb: revert the types of %s: %q is not what Apply returned", table, typePrefix+doc)
+	}
+	cols, types := make([]string, len(undo)), make([]string, len(undo))
+	for i, u := range undo {
+		if _, _, ok := decimalWidth(u.Was); !ok {
+			return fmt.Errorf("duckdb: revert the types of %s: %q is not a type it narrows", table, u.Was)
+		}
+		cols[i], types[i] = u.Column, u.Was
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		for _, stmt := range alterTypes(table, cols, types) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("duckdb: revert the types of %s: %w", table, err)
 	}
 	return nil
 }

@@ -345,3 +345,118 @@ func TestZonedSortEveryDateType(t *testing.T) {
 		}
 	}
 }
+
+// TestOptimizeNarrowTypes: Describe measures each wide decimal's largest
+// value; a trial narrows it on a copy, with the same results; Apply
+// narrows the table in one transaction (all or nothing), Revert widens it
+// again, losing nothing.
+func TestOptimizeNarrowTypes(t *testing.T) {
+	ctx := context.Background()
+	w := open(t)
+	if _, err := w.db.ExecContext(ctx, `CREATE TABLE money AS
+		SELECT i AS id, CAST((i % 1000) * 12.34 AS DECIMAL(38,2)) AS amount, CAST(-i AS DECIMAL(38,0)) AS neg,
+		       CAST(NULL AS DECIMAL(30,4)) AS empty, CAST(i AS DECIMAL(18,2)) AS narrow, 'x' AS note
+		FROM range(200000) t(i)`); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := w.Describe(ctx, "money")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range tab.Columns {
+		d := "-"
+		if c.IntDigits != nil {
+			d = fmt.Sprint(*c.IntDigits)
+		}
+		got[c.Name] = c.Type + " " + d
+	}
+	// 999*12.34 = 12327.66 (5 digits); -199999 (6); all NULL (0); the
+	// narrow and the non-decimal columns are not measured.
+	want := map[string]string{"id": "BIGINT -", "amount": "DECIMAL(38,2) 5", "neg": "DECIMAL(38,0) 6", "empty": "DECIMAL(30,4) 0",
+		"narrow": "DECIMAL(18,2) -", "note": "VARCHAR -"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("described %v, want %v", got, want)
+	}
+
+	narrow := optimize.Change{Kind: "type", Columns: []string{"amount", "neg"}, Types: []string{"DECIMAL(18,2)", "DECIMAL(18,0)"}}
+	ts, err := w.Trial(ctx, "money", narrow, []string{`SELECT sum(amount), min(neg) FROM money`, `SELECT id FROM money WHERE amount > 12000 ORDER BY id LIMIT 5`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tm := range ts {
+		if !tm.SameResult || tm.ErrorAfter != "" || tm.ErrorBefore != "" {
+			t.Errorf("timing %+v", tm)
+		}
+	}
+	types := func() string {
+		var out []string
+		rows, err := w.db.QueryContext(ctx, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = 'money' ORDER BY ordinal_position`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			out = append(out, s)
+		}
+		return strings.Join(out, ", ")
+	}
+	const wide = "id BIGINT, amount DECIMAL(38,2), neg DECIMAL(38,0), empty DECIMAL(30,4), narrow DECIMAL(18,2), note VARCHAR"
+	if types() != wide {
+		t.Fatalf("a trial changed the table: %s", types())
+	}
+	var sumBefore string
+	w.db.QueryRowContext(ctx, `SELECT CAST(sum(amount) AS VARCHAR) FROM money`).Scan(&sumBefore)
+
+	undo, err := w.Apply(ctx, "money", narrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if types() != "id BIGINT, amount DECIMAL(18,2), neg DECIMAL(18,0), empty DECIMAL(30,4), narrow DECIMAL(18,2), note VARCHAR" {
+		t.Fatalf("applied: %s", types())
+	}
+	var sumAfter string
+	w.db.QueryRowContext(ctx, `SELECT CAST(sum(amount) AS VARCHAR) FROM money`).Scan(&sumAfter)
+	if sumAfter != sumBefore || sumBefore == "" {
+		t.Errorf("the sum was %s, is %s", sumBefore, sumAfter)
+	}
+	if err := w.Revert(ctx, "money", undo); err != nil {
+		t.Fatal(err)
+	}
+	if types() != wide {
+		t.Fatalf("reverted: %s", types())
+	}
+
+	// All or nothing: a type that cannot hold a value fails the apply and
+	// leaves every column as it was.
+	if _, err := w.Apply(ctx, "money", optimize.Change{Kind: "type", Columns: []string{"neg", "amount"}, Types: []string{"DECIMAL(18,0)", "DECIMAL(5,2)"}}); err == nil {
+		t.Error("a type too narrow for the values was applied")
+	}
+	if types() != wide {
+		t.Errorf("after a failed apply: %s", types())
+	}
+	for _, bad := range []optimize.Change{
+		{Kind: "type", Columns: []string{"amount"}, Types: []string{"DECIMAL(38,2)"}},
+		{Kind: "type", Columns: []string{"amount"}, Types: []string{"VARCHAR"}},
+		{Kind: "type", Columns: []string{"amount"}, Types: []string{"DECIMAL(18,2)); DROP TABLE money; --"}},
+		{Kind: "type", Columns: []string{"amount", "neg"}, Types: []string{"DECIMAL(18,2)"}},
+	} {
+		if _, err := w.Apply(ctx, "money", bad); !errors.Is(err, optimize.ErrUnsupported) {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	if _, err := w.Apply(ctx, "money", optimize.Change{Kind: "type", Columns: []string{"nope"}, Types: []string{"DECIMAL(18,2)"}}); err == nil ||
+		!strings.Contains(err.Error(), `no column "nope"`) {
+		t.Errorf("an unknown column: %v", err)
+	}
+	for _, undo := range []string{"type:", "type:[]", `type:[{"column":"amount","was":"VARCHAR"}]`, "type:{"} {
+		if err := w.Revert(ctx, "money", undo); err == nil {
+			t.Errorf("revert %q", undo)
+		}
+	}
+	if types() != wide {
+		t.Errorf("after bad reverts: %s", types())
+	}
+}
