@@ -121,6 +121,10 @@ func TestDashboardsInABrowser(t *testing.T) {
 				}
 				mustRun(t, tab, chromedp.Poll[bool](`document.querySelectorAll(".plot[data-spec]").length === document.querySelectorAll(".plot[data-drawn=true] .uplot canvas").length`,
 					chromedp.WithPollingTimeout(10*time.Second)))
+				// Nothing is wider than the window: no sideways scrolling.
+				if wide := mustRun(t, tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth - window.innerWidth`)); wide > 0 {
+					t.Errorf("%s: the page is %dpx wider than the window", d.path, wide)
+				}
 				if shoot && shots != "" {
 					png := mustRun(t, tab, chromedp.FullScreenshot(100))
 					must(t, os.WriteFile(filepath.Join(shots, d.shot), png, 0o644))
