@@ -238,10 +238,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			t = &tally{}
 			rates[a.Pipeline] = t
 		}
-		switch a.Status {
-		case "applied", "approved", "resolved":
+		switch {
+		case a.Strategy == "hold" && a.Status == "applied":
+			// The release of an approved hold: the decision is the
+			// approval, counted once as such.
+		case a.Status == "applied" || a.Status == "approved" || a.Status == "resolved":
 			t.ok += float64(a.Count)
-		case "rolled_back", "failed":
+		case a.Status == "rolled_back" || a.Status == "failed":
 			t.bad += float64(a.Count)
 		}
 	}

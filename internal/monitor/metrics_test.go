@@ -132,6 +132,8 @@ func TestStoreGaugesFreshnessStatusAndHealing(t *testing.T) {
 	addRun(t, s, "events", "e1", metadata.StatusHeld, now.Add(-3*time.Hour), time.Minute, nil)
 	for _, a := range []struct{ strategy, status string }{
 		{"normalize", "applied"}, {"normalize", "applied"}, {"normalize", "rolled_back"}, {"dedupe", "approved"}, {"dedupe", "proposed"},
+		// A hold approved, and the action that released it: one decision.
+		{"hold", "approved"}, {"hold", "applied"},
 	} {
 		if _, err := s.RecordAction(ctx, metadata.HealingAction{RunID: "r1", Pipeline: "orders", Strategy: a.strategy, Status: a.status}); err != nil {
 			t.Fatal(err)
@@ -142,13 +144,15 @@ func TestStoreGaugesFreshnessStatusAndHealing(t *testing.T) {
 	want := `
 # HELP shp_healing_actions Self-healing actions on record by pipeline, strategy and outcome (their status now: an action proposed, then approved, moves).
 # TYPE shp_healing_actions gauge
+shp_healing_actions{outcome="applied",pipeline="orders",strategy="hold"} 1
 shp_healing_actions{outcome="applied",pipeline="orders",strategy="normalize"} 2
 shp_healing_actions{outcome="approved",pipeline="orders",strategy="dedupe"} 1
+shp_healing_actions{outcome="approved",pipeline="orders",strategy="hold"} 1
 shp_healing_actions{outcome="proposed",pipeline="orders",strategy="dedupe"} 1
 shp_healing_actions{outcome="rolled_back",pipeline="orders",strategy="normalize"} 1
 # HELP shp_healing_success_ratio Self-healing success rate: actions applied, approved or resolved over those plus the ones rolled back or failed.
 # TYPE shp_healing_success_ratio gauge
-shp_healing_success_ratio{pipeline="orders"} 0.75
+shp_healing_success_ratio{pipeline="orders"} 0.8
 # HELP shp_pipeline_freshness_seconds Age of the newest event the pipeline loaded (event_time), now.
 # TYPE shp_pipeline_freshness_seconds gauge
 shp_pipeline_freshness_seconds{pipeline="orders"} 9000
