@@ -62,6 +62,12 @@ func RewriteTable(sql, table, to string) string {
 // the recommendation is recorded, declined with the reason.
 var ErrUnsupported = errors.New("not a change this warehouse makes")
 
+// ErrUntried: the warehouse makes the change but does not try it on a
+// copy (BigQuery's clustering, which a trial would bill twice over and a
+// dry run cannot measure); the recommendation is recorded proposed,
+// untried, with the reason.
+var ErrUntried = errors.New("not tried on a copy")
+
 // Engine is what the optimisation layer needs of a warehouse: a table's
 // size, columns and layout; a change tried on a copy with queries
 // replayed on both; a change applied, and undone.

@@ -280,6 +280,8 @@ func (s *Service) recommendFor(ctx context.Context, st OptimizeStore, eng optimi
 			switch {
 			case errors.Is(err, optimize.ErrUnsupported):
 				status, reason = OptDeclined, err.Error()
+			case errors.Is(err, optimize.ErrUntried):
+				reason = "untried: " + err.Error()
 			case ctx.Err() != nil:
 				return out, ctx.Err()
 			case err != nil:

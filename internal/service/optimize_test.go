@@ -18,7 +18,7 @@ type engineWarehouse struct {
 	warehouse.Warehouse
 	rows                  int64
 	slower                bool
-	unsupported           bool
+	unsupported, untried  bool
 	applied               []string
 	reverted              []string
 	failApply, failRevert error
@@ -36,6 +36,9 @@ func (w *engineWarehouse) Trial(_ context.Context, table string, c optimize.Chan
 	w.trials++
 	if w.unsupported {
 		return nil, fmt.Errorf("test: %s: %w", c, optimize.ErrUnsupported)
+	}
+	if w.untried {
+		return nil, fmt.Errorf("test: %s: %w: metadata only", c, optimize.ErrUntried)
 	}
 	var out []optimize.Timing
 	for _, q := range queries {
@@ -174,6 +177,19 @@ func TestOptimizations(t *testing.T) {
 		t.Errorf("an unsupported change: %+v", recs)
 	}
 	w.unsupported = false
+
+	// A change the warehouse makes but does not try is proposed, untried,
+	// saying why; a person may apply it, the policy never does.
+	w.untried = true
+	f.svc.Project.Config.Optimization.AutoApply = []string{"index", "sort"}
+	w.applied = nil
+	recs, err = f.svc.RecommendOptimizations(f.ctx, target, time.Time{})
+	f.must(err)
+	if len(recs) == 0 || recs[0].Status != OptProposed || recs[0].Trial != nil || !strings.HasPrefix(recs[0].Reason, "untried: test:") ||
+		!strings.Contains(recs[0].Reason, "metadata only") || len(w.applied) != 0 {
+		t.Errorf("an untried change: %+v %v", recs, w.applied)
+	}
+	w.untried, f.svc.Project.Config.Optimization.AutoApply = false, nil
 
 	// A small table gets nothing.
 	w.rows, w.slower = 1000, false
