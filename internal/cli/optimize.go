@@ -49,10 +49,18 @@ func newOptimizeCmd(e *env) *cobra.Command {
 				if err != nil {
 					return serviceErr(err)
 				}
+				own, err := svc.OwnQueriesSince(cmd.Context(), sinceTime())
+				if err != nil {
+					return serviceErr(err)
+				}
 				if outFormat == "json" {
-					return writeJSON(e.stdout, work)
+					return writeJSON(e.stdout, struct {
+						Tables map[string]*optimize.Usage `json:"tables"`
+						Own    []service.OwnQueries       `json:"shp_own"`
+					}{work, own})
 				}
 				printWorkload(e, work)
+				printOwn(e, own)
 				return nil
 			})
 		},
@@ -354,6 +362,33 @@ func printWorkload(e *env, work map[string]*optimize.Usage) {
 				items = append(items, fmt.Sprintf("%s %.0f%%", c, u.Share(part.m[c])*100))
 			}
 			fmt.Fprintf(e.stdout, "  %s: %s\n", part.what, strings.Join(items, ", "))
+		}
+	}
+}
+
+// printOwn writes what shp's own statements took, by pipeline, with
+// the slowest shapes.
+func printOwn(e *env, own []service.OwnQueries) {
+	if len(own) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "shp's own statements (loads, merges, validations, repairs), not counted above:")
+	for _, o := range own {
+		runs := "runs"
+		if o.Runs == 1 {
+			runs = "run"
+		}
+		line := fmt.Sprintf("  %s: %d statements in %d shapes over %d %s, %s in all", o.Pipeline, o.Statements, o.Shapes, o.Runs, runs,
+			o.Time.Round(time.Millisecond))
+		if o.BytesBilled > 0 {
+			line += ", " + humanBytes(o.BytesBilled) + " billed"
+		}
+		if o.Errors > 0 {
+			line += fmt.Sprintf(", %d failed", o.Errors)
+		}
+		fmt.Fprintln(e.stdout, line)
+		for _, sh := range o.Top {
+			fmt.Fprintf(e.stdout, "    %9s  %4dx  %s\n", sh.Time.Round(time.Millisecond), sh.Calls, clipQuery(sh.Example))
 		}
 	}
 }

@@ -136,3 +136,61 @@ func TestOptimizeEndToEnd(t *testing.T) {
 		t.Errorf("import on DuckDB: %d %s", code, errOut)
 	}
 }
+
+// TestOwnStatementsInTheHistory: a run records the statements it had the
+// warehouse run (loads, merges, validations), by shape, one shape for
+// the same statement on each file; shp optimize analyze shows them apart
+// from the workload the rules read, which they do not change.
+func TestOwnStatementsInTheHistory(t *testing.T) {
+	dir := initProject(t)
+	if code, out, errOut := shp(t, "run", "--config", dir); code != 0 {
+		t.Fatalf("run: %d %s %s", code, out, errOut)
+	}
+	code, out, errOut := shp(t, "optimize", "analyze", "--config", dir, "--format", "json")
+	if code != 0 {
+		t.Fatalf("analyze: %d %s %s", code, out, errOut)
+	}
+	var got struct {
+		Tables map[string]json.RawMessage `json:"tables"`
+		Own    []struct {
+			Pipeline   string
+			Runs       int
+			Statements int64
+			Shapes     int
+			Top        []struct {
+				Example string
+				Calls   int64
+			}
+		} `json:"shp_own"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got.Tables) != 0 {
+		t.Errorf("shp's own statements counted as the workload: %s", out)
+	}
+	if len(got.Own) != 1 || got.Own[0].Pipeline != "sales" || got.Own[0].Runs != 1 || got.Own[0].Statements < 20 ||
+		got.Own[0].Shapes >= int(got.Own[0].Statements) || len(got.Own[0].Top) == 0 {
+		t.Fatalf("shp's own statements: %s", out)
+	}
+	// The quick start's five files are staged alike: their statements
+	// share shapes, some of which ran once per file or more.
+	repeated := false
+	for _, sh := range got.Own[0].Top {
+		repeated = repeated || sh.Calls >= 5
+	}
+	if !repeated {
+		t.Errorf("no shape ran once per file: %s", out)
+	}
+	code, out, _ = shp(t, "optimize", "analyze", "--config", dir)
+	if code != 0 || !strings.Contains(out, "shp's own statements (loads, merges, validations, repairs), not counted above:") ||
+		!strings.Contains(out, "  sales: ") {
+		t.Errorf("analyze: %d %s", code, out)
+	}
+	// The merge into the target is among them.
+	all := ""
+	for _, sh := range got.Own[0].Top {
+		all += sh.Example + "\n"
+	}
+	t.Logf("the slowest of shp's own statements:\n%s", all)
+}

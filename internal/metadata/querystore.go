@@ -45,17 +45,37 @@ func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error
 	return id, nil
 }
 
-// ListQueries returns the query records since a time (all when zero),
-// newest first, at most limit (0 for all).
-func (s *sqlStore) ListQueries(ctx context.Context, since time.Time, limit int) ([]QueryRecord, error) {
+// QueryFilter selects query records.
+type QueryFilter struct {
+	// Since: records at or after it (all when zero).
+	Since time.Time
+	// Limit: at most this many, the newest (0 for all).
+	Limit int
+	// Source keeps only the records of one source; ExceptSource leaves
+	// out those of one ("" for none).
+	Source, ExceptSource string
+}
+
+// ListQueries returns the query records the filter selects, newest
+// first.
+func (s *sqlStore) ListQueries(ctx context.Context, f QueryFilter) ([]QueryRecord, error) {
 	q := `SELECT id, at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error, rows_scanned, bytes_billed
-		FROM query_history`
+		FROM query_history WHERE 1 = 1`
 	var args []any
-	if !since.IsZero() {
-		q += ` WHERE at >= ?`
-		args = append(args, s.d.timeArg(since))
+	if !f.Since.IsZero() {
+		q += ` AND at >= ?`
+		args = append(args, s.d.timeArg(f.Since))
+	}
+	if f.Source != "" {
+		q += ` AND source = ?`
+		args = append(args, f.Source)
+	}
+	if f.ExceptSource != "" {
+		q += ` AND source <> ?`
+		args = append(args, f.ExceptSource)
 	}
 	q += ` ORDER BY at DESC, id DESC`
+	limit := f.Limit
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}

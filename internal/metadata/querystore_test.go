@@ -13,7 +13,7 @@ type queryStore interface {
 	ListOptimizations(ctx context.Context, table string) ([]Optimization, error)
 	DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error
 	RecordQuery(ctx context.Context, q QueryRecord) (int64, error)
-	ListQueries(ctx context.Context, since time.Time, limit int) ([]QueryRecord, error)
+	ListQueries(ctx context.Context, f QueryFilter) ([]QueryRecord, error)
 	PruneQueries(ctx context.Context, before time.Time) (int64, error)
 }
 
@@ -40,14 +40,24 @@ func TestQueryHistory(t *testing.T) {
 		if _, err := qs.RecordQuery(ctx, QueryRecord{Source: "user"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("a record without text: %v", err)
 		}
-		all, err := qs.ListQueries(ctx, time.Time{}, 0)
+		all, err := qs.ListQueries(ctx, QueryFilter{})
 		mustNil(t, err)
 		if len(all) != 4 || all[0].Fingerprint != "f4" || all[0].Error != "syntax error" || all[3].Duration != 1500*time.Microsecond ||
 			all[1].Calls != 42 || all[2].BytesScanned != 4096 || all[2].Pipeline != "sales" || all[2].RunID != "r1" || all[3].Calls != 1 ||
 			!all[3].At.Equal(at) {
 			t.Errorf("records %+v", all)
 		}
-		recent, err := qs.ListQueries(ctx, at.Add(90*time.Second), 1)
+		mine, err := qs.ListQueries(ctx, QueryFilter{ExceptSource: "shp"})
+		mustNil(t, err)
+		if len(mine) != 3 || mine[0].Fingerprint != "f4" || mine[1].Fingerprint != "f3" || mine[2].Fingerprint != "f1" {
+			t.Errorf("all but shp's own: %+v", mine)
+		}
+		own, err := qs.ListQueries(ctx, QueryFilter{Source: "shp"})
+		mustNil(t, err)
+		if len(own) != 1 || own[0].Fingerprint != "f2" {
+			t.Errorf("shp's own: %+v", own)
+		}
+		recent, err := qs.ListQueries(ctx, QueryFilter{Since: at.Add(90 * time.Second), Limit: 1})
 		mustNil(t, err)
 		if len(recent) != 1 || recent[0].Fingerprint != "f4" {
 			t.Errorf("the newest since 05:01:30: %+v", recent)

@@ -240,12 +240,15 @@ func (r *Runner) Run(ctx context.Context, name string, opts Options) (*Result, e
 			attribute.String("shp.source_type", res.SourceType)))
 	clock := newPhaseClock(r.now)
 	ctx = context.WithValue(ctx, clockKey{}, clock)
+	queries := newRunQueries(red)
+	ctx = warehouse.WithQueryLog(ctx, queries)
 	log := slog.New(redact.NewHandler(r.logger().Handler(), red)).With("pipeline", name, "run_id", res.RunID)
 	if sc := span.SpanContext(); sc.IsValid() {
 		res.TraceID = sc.TraceID().String()
 		log = log.With("trace_id", res.TraceID, "span_id", sc.SpanID().String())
 	}
 	defer func() {
+		r.saveQueries(context.WithoutCancel(ctx), queries, name, res.RunID, start)
 		res.Stages = clock.snapshot()
 		span.SetAttributes(attribute.String("shp.status", res.Status), attribute.Int64("shp.rows_in", res.RowsIn),
 			attribute.Int64("shp.rows_loaded", res.Loaded), attribute.Int64("shp.rows_quarantined", res.Quarantined))

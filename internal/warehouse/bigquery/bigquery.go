@@ -454,10 +454,40 @@ func (w *Warehouse) waitJob(ctx context.Context, m jobMeta, job *bq.Job) (*bq.Jo
 		return nil, err
 	}
 	w.record(m.run, st.Statistics)
+	logJob(ctx, job, st)
 	if err := st.Err(); err != nil {
 		return st, err
 	}
 	return st, nil
+}
+
+// logJob reports a finished job to the context's warehouse.QueryLog: its
+// SQL (a load job as the LOAD DATA it is), time, rows changed and bytes.
+func logJob(ctx context.Context, job *bq.Job, st *bq.JobStatus) {
+	e := warehouse.QueryEvent{Rows: affected(st), Err: st.Err()}
+	if cfg, err := job.Config(); err == nil {
+		switch c := cfg.(type) {
+		case *bq.QueryConfig:
+			e.Text = c.Q
+		case *bq.LoadConfig:
+			if c.Dst != nil {
+				e.Text = "LOAD DATA INTO " + ident(c.Dst.DatasetID+"."+c.Dst.TableID)
+			}
+		}
+	}
+	if e.Text == "" {
+		return
+	}
+	if s := st.Statistics; s != nil {
+		if !s.StartTime.IsZero() && s.EndTime.After(s.StartTime) {
+			e.Duration = s.EndTime.Sub(s.StartTime)
+		}
+		e.BytesProcessed = s.TotalBytesProcessed
+		if q, ok := s.Details.(*bq.QueryStatistics); ok {
+			e.BytesBilled = q.TotalBytesBilled
+		}
+	}
+	warehouse.LogQuery(ctx, e)
 }
 
 // runQuery starts a query job with the warehouse's defaults (the

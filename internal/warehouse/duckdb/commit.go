@@ -66,10 +66,10 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 	}
 	// A target this commit creates may be a staged object's table.
 	attach := created
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
+	if _, err := logExec(ctx, tx, "CREATE TABLE IF NOT EXISTS "+qtable+" "+quarantineColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine table: %w", err)
 	}
-	del := func(q string, args ...any) error { _, err := tx.ExecContext(ctx, q, args...); return err }
+	del := func(q string, args ...any) error { _, err := logExec(ctx, tx, q, args...); return err }
 	if err := sqlplan.Clear(duck, del, spec, target, qtable, ledgerTable); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		}
 		res.Quarantined += n
 		for _, c := range o.Checks {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+qualityTable+
+			if _, err := logExec(ctx, tx, `INSERT INTO `+qualityTable+
 				` (run_id, pipeline, target, object_key, rule, expectation, severity, action, success, quality_score, result)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				spec.RunID, spec.Pipeline, spec.Target, o.ObjectKey, c.Rule, c.Expectation, c.Severity, c.Action,
@@ -142,10 +142,10 @@ func (w *Warehouse) commit(ctx context.Context, spec warehouse.CommitSpec) (*war
 		}
 		// Rows an earlier, uncommitted run of this object set aside are
 		// superseded by this commit's quarantine.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+setAsideTable+` WHERE pipeline = ? AND source_object = ?`, spec.Pipeline, o.ObjectKey); err != nil {
+		if _, err := logExec(ctx, tx, `DELETE FROM `+setAsideTable+` WHERE pipeline = ? AND source_object = ?`, spec.Pipeline, o.ObjectKey); err != nil {
 			return nil, fmt.Errorf("clear the rows set aside from %s: %w", o.ObjectKey, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO `+ledgerTable+
+		if _, err := logExec(ctx, tx, `INSERT INTO `+ledgerTable+
 			` (pipeline, object_key, fingerprint, run_id, target, rows_loaded, rows_quarantined, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, ''))`,
 			spec.Pipeline, o.ObjectKey, o.Fingerprint, spec.RunID, spec.Target, o.Loaded, o.Quarantined, o.ContentHash); err != nil {
 			return nil, fmt.Errorf("record %s in the load ledger: %w", o.ObjectKey, err)
@@ -181,7 +181,7 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 		for i, c := range cols {
 			defs[i] = ident(c.Name) + " " + c.Type
 		}
-		if _, err := tx.ExecContext(ctx, "CREATE TABLE "+target+" ("+strings.Join(defs, ", ")+")"); err != nil {
+		if _, err := logExec(ctx, tx, "CREATE TABLE "+target+" ("+strings.Join(defs, ", ")+")"); err != nil {
 			return nil, nil, false, fmt.Errorf("create target table: %w", err)
 		}
 		created = true
@@ -194,7 +194,7 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 				// A repair widened the column (INT to DOUBLE, DATE to
 				// TIMESTAMP): the target follows.
 				if strings.EqualFold(t.Name, c.Name) && Widens(t.Type, c.Type) {
-					if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ALTER "+ident(t.Name)+" SET DATA TYPE "+c.Type); err != nil {
+					if _, err := logExec(ctx, tx, "ALTER TABLE "+target+" ALTER "+ident(t.Name)+" SET DATA TYPE "+c.Type); err != nil {
 						return nil, nil, false, fmt.Errorf("widen column %s from %s to %s: %w", t.Name, t.Type, c.Type, err)
 					}
 					changes = append(changes, warehouse.SchemaChange{Column: t.Name, Kind: "widened", From: t.Type, To: c.Type})
@@ -204,7 +204,7 @@ func (w *Warehouse) ensureTarget(ctx context.Context, tx *sql.Tx, spec warehouse
 			if hasColumn(cols, c.Name) {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, "ALTER TABLE "+target+" ADD COLUMN "+ident(c.Name)+" "+c.Type); err != nil {
+			if _, err := logExec(ctx, tx, "ALTER TABLE "+target+" ADD COLUMN "+ident(c.Name)+" "+c.Type); err != nil {
 				return nil, nil, false, fmt.Errorf("add column %s: %w", c.Name, err)
 			}
 			changes = append(changes, warehouse.SchemaChange{Column: c.Name, Kind: "added", To: c.Type})
@@ -295,8 +295,8 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 	// Leftovers of an earlier merge on this connection; which kind, if any,
 	// is unknown, so a failing drop is fine.
 	for _, t := range []string{"__shp_batch", "__shp_old"} {
-		_, _ = tx.ExecContext(ctx, "DROP VIEW IF EXISTS "+t)
-		_, _ = tx.ExecContext(ctx, "DROP TABLE IF EXISTS "+t)
+		_, _ = logExec(ctx, tx, "DROP VIEW IF EXISTS "+t)
+		_, _ = logExec(ctx, tx, "DROP TABLE IF EXISTS "+t)
 	}
 	var stmts []string
 	if distinct == total {
@@ -331,7 +331,7 @@ func merge(ctx context.Context, tx *sql.Tx, spec warehouse.CommitSpec, target st
 			selectList(columnsNamed(append(append([]string{}, spec.Key...), keep...))), target, strings.Join(match, " AND "), strings.Join(keys, ", ")))
 	}
 	for _, s := range stmts {
-		if _, err := tx.ExecContext(ctx, s); err != nil {
+		if _, err := logExec(ctx, tx, s); err != nil {
 			return false, fmt.Errorf("merge: build batch: %w", err)
 		}
 	}

@@ -175,7 +175,7 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 		// The rows of uncommitted runs: a quarantine table of its own.
 		`CREATE TABLE IF NOT EXISTS ` + setAsideTable + ` ` + quarantineColumns,
 	} {
-		if _, err := w.db.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, w.db, stmt); err != nil {
 			w.Close()
 			return nil, fmt.Errorf("duckdb: initialise %s: %w", describePath(opts.Path), err)
 		}
@@ -189,8 +189,8 @@ func Open(ctx context.Context, opts warehouse.Options) (*Warehouse, error) {
 	err = w.db.QueryRowContext(ctx, `SELECT count(*) > 0 FROM information_schema.columns
 		WHERE table_schema = ? AND table_name = 'loads' AND column_name = 'content_hash'`, internalSchema).Scan(&has)
 	if err == nil && !has {
-		if _, err = w.db.ExecContext(ctx, `ALTER TABLE `+ledgerTable+` ADD COLUMN content_hash VARCHAR`); err == nil {
-			_, err = w.db.ExecContext(ctx, `CHECKPOINT`)
+		if _, err = logExec(ctx, w.db, `ALTER TABLE `+ledgerTable+` ADD COLUMN content_hash VARCHAR`); err == nil {
+			_, err = logExec(ctx, w.db, `CHECKPOINT`)
 		}
 	}
 	if err != nil {
@@ -273,7 +273,7 @@ func (w *Warehouse) DropStaging(ctx context.Context) error {
 		return fmt.Errorf("duckdb: list staging tables: %w", err)
 	}
 	for _, n := range names {
-		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(n)); err != nil {
+		if _, err := logExec(ctx, w.conn, "DROP TABLE IF EXISTS "+stagingRef(n)); err != nil {
 			return fmt.Errorf("duckdb: drop staging table %s: %w", n, err)
 		}
 	}
@@ -344,7 +344,7 @@ func createStaging(table string) string {
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func exec(ctx context.Context, e execer, stmt string, args ...any) (int64, error) {
-	res, err := e.ExecContext(ctx, stmt, args...)
+	res, err := logExec(ctx, e, stmt, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -389,7 +389,7 @@ func (w *Warehouse) quarantineWhere(ctx context.Context, st *warehouse.Staged, p
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: quarantine rows of %s: %w", st.ObjectKey, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+pred, args...); err != nil {
+	if _, err := logExec(ctx, tx, "DELETE FROM "+table+" WHERE "+pred, args...); err != nil {
 		return 0, fmt.Errorf("duckdb: quarantine rows of %s: %w", st.ObjectKey, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -422,7 +422,7 @@ func (w *Warehouse) RejectedValues(ctx context.Context, st *warehouse.Staged, co
 	path := `$."` + strings.ReplaceAll(column, `"`, `\"`) + `"`
 	quoted := regexp.QuoteMeta(column)
 	csvMsg := `CAST \(column ` + quoted + `\): Error when converting column "` + quoted + `"\. Could not convert string "(.*?)" to '`
-	rows, err := w.conn.QueryContext(ctx, `SELECT v FROM (
+	rows, err := logQuery(ctx, w.conn, `SELECT v FROM (
 			SELECT DISTINCT CASE WHEN starts_with(raw, '{') AND json_valid(raw) THEN json_extract_string(raw, ?)
 			                     ELSE regexp_extract(reason, ?, 1) END AS v
 			FROM `+stagingRef(st.Table+"_q")+` WHERE contains(reason, ?))
@@ -551,7 +551,7 @@ func (w *Warehouse) Discard(ctx context.Context, st *warehouse.Staged) error {
 	defer w.mu.Unlock()
 	w.dropPending(ctx, st.Table)
 	for _, t := range []string{st.Table, st.Table + "_q"} {
-		if _, err := w.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(t)); err != nil {
+		if _, err := logExec(ctx, w.conn, "DROP TABLE IF EXISTS "+stagingRef(t)); err != nil {
 			return fmt.Errorf("duckdb: discard staging of %s: %w", st.ObjectKey, err)
 		}
 	}

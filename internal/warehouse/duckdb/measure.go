@@ -29,7 +29,7 @@ func (w *Warehouse) BatchMetrics(ctx context.Context, st *warehouse.Staged, even
 // TargetSchema reads a target table's columns from the catalog; a
 // DECIMAL(p,s) is NUMERIC with precision p and scale s.
 func (w *Warehouse) TargetSchema(ctx context.Context, table string) (schema.Schema, error) {
-	rows, err := w.db.QueryContext(ctx, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
+	rows, err := logQuery(ctx, w.db, `SELECT column_name, data_type, is_nullable FROM information_schema.columns
 		WHERE table_schema = 'main' AND lower(table_name) = lower(?) ORDER BY ordinal_position`, table)
 	if err != nil {
 		return nil, fmt.Errorf("duckdb: describe %s: %w", table, err)

@@ -212,7 +212,7 @@ func (w *Warehouse) ApplyRepair(ctx context.Context, st *warehouse.Staged, plan 
 	}
 	defer tx.Rollback()
 	save := sqlplan.SaveOriginals(duck, table, c)
-	if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(orig)+" AS "+save.SQL, save.Args...); err != nil {
+	if _, err := logExec(ctx, tx, "CREATE TEMP TABLE "+stagingRef(orig)+" AS "+save.SQL, save.Args...); err != nil {
 		return warehouse.RepairResult{}, fmt.Errorf("duckdb: keep the original values of %s: %w", column, err)
 	}
 	rewrite := sqlplan.Rewrite(duck, table, stagingRef(orig), c)
@@ -273,11 +273,11 @@ func (w *Warehouse) KeepRepair(ctx context.Context, st *warehouse.Staged, token 
 	defer tx.Rollback()
 	for _, stmt := range []string{"CREATE SCHEMA IF NOT EXISTS " + internalSchema, "CREATE TABLE IF NOT EXISTS " + originalsTable +
 		" (token VARCHAR NOT NULL, column_name VARCHAR NOT NULL, old_value VARCHAR, repaired_row VARCHAR NOT NULL)"} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, tx, stmt); err != nil {
 			return fmt.Errorf("duckdb: keep the original values: %w", err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, sqlplan.KeepOriginals(duck, originalsTable, stagingRef(st.Table), stagingRef(p.table), st.Columns), token, p.column); err != nil {
+	if _, err := logExec(ctx, tx, sqlplan.KeepOriginals(duck, originalsTable, stagingRef(st.Table), stagingRef(p.table), st.Columns), token, p.column); err != nil {
 		return fmt.Errorf("duckdb: keep the original values: %w", err)
 	}
 	return tx.Commit()
@@ -292,7 +292,7 @@ func (w *Warehouse) UndoRepair(ctx context.Context, st *warehouse.Staged, token 
 		return fmt.Errorf("duckdb: roll back: %w", err)
 	}
 	defer w.forget(ctx, token)
-	if _, err := w.conn.ExecContext(ctx, sqlplan.Undo(duck, stagingRef(st.Table), stagingRef(p.table), ident(p.column))); err != nil {
+	if _, err := logExec(ctx, w.conn, sqlplan.Undo(duck, stagingRef(st.Table), stagingRef(p.table), ident(p.column))); err != nil {
 		return fmt.Errorf("duckdb: roll back %s: %w", p.column, err)
 	}
 	return nil
@@ -358,7 +358,7 @@ func (w *Warehouse) restoreSetAside(ctx context.Context, spec warehouse.RevertSp
 	if err != nil {
 		return 0, fmt.Errorf("duckdb: restore the rows set aside into %s: %w", spec.Target, err)
 	}
-	if _, err := tx.ExecContext(ctx, "DELETE FROM "+q+where, args...); err != nil {
+	if _, err := logExec(ctx, tx, "DELETE FROM "+q+where, args...); err != nil {
 		return 0, fmt.Errorf("duckdb: remove the restored rows from %s: %w", spec.Target+warehouse.QuarantineSuffix, err)
 	}
 	return n, tx.Commit()
@@ -384,7 +384,7 @@ func (w *Warehouse) revertRescue(ctx context.Context, spec warehouse.RevertSpec,
 	if n != want {
 		return 0, &warehouse.ChangedSinceError{Changed: want - n, Kept: want}
 	}
-	if _, err := tx.ExecContext(ctx, sqlplan.ReturnRescued(qualified("main", spec.Target+warehouse.QuarantineSuffix), rescuedTable),
+	if _, err := logExec(ctx, tx, sqlplan.ReturnRescued(qualified("main", spec.Target+warehouse.QuarantineSuffix), rescuedTable),
 		spec.RunID, spec.Pipeline, spec.Note, spec.Token); err != nil {
 		return 0, fmt.Errorf("duckdb: put the rescued lines back in quarantine: %w", err)
 	}
@@ -417,7 +417,7 @@ func (w *Warehouse) KeepRescued(ctx context.Context, spec warehouse.LoadSpec, be
 	defer tx.Rollback()
 	for _, stmt := range []string{"CREATE SCHEMA IF NOT EXISTS " + internalSchema, "CREATE TABLE IF NOT EXISTS " + rescuedTable +
 		" (token VARCHAR NOT NULL, object_key VARCHAR, line BIGINT, reason VARCHAR, raw VARCHAR, repaired_row VARCHAR)"} {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, tx, stmt); err != nil {
 			return warehouse.Rescue{}, fmt.Errorf("duckdb: keep the rescued rows: %w", err)
 		}
 	}
@@ -467,7 +467,7 @@ func (w *Warehouse) rescueReplaces(ctx context.Context, spec warehouse.LoadSpec,
 // until its rows are closed or read to the end.
 func (w *Warehouse) RunQuery(ctx context.Context, query string, args ...any) (warehouse.Rows, error) {
 	w.mu.Lock()
-	rows, err := w.conn.QueryContext(ctx, query, args...)
+	rows, err := logQuery(ctx, w.conn, query, args...)
 	if err != nil {
 		w.mu.Unlock()
 		return nil, fmt.Errorf("duckdb: query: %w", err)
@@ -488,7 +488,7 @@ func (w *Warehouse) MeasuredQuery(ctx context.Context, query string, args ...any
 		w.mu.Unlock()
 		return nil, err
 	}
-	rows, err := w.conn.QueryContext(ctx, query, args...)
+	rows, err := logQuery(ctx, w.conn, query, args...)
 	if err != nil {
 		w.endProfile()
 		w.mu.Unlock()
@@ -507,7 +507,7 @@ func (w *Warehouse) MeasuredQuery(ctx context.Context, query string, args ...any
 // next queries (mu held), without output.
 func (w *Warehouse) startProfile(ctx context.Context) error {
 	for _, stmt := range []string{`SET enable_profiling = 'no_output'`, profileSettings} {
-		if _, err := w.conn.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, w.conn, stmt); err != nil {
 			w.endProfile()
 			return fmt.Errorf("duckdb: start the profiler: %w", err)
 		}

@@ -121,7 +121,7 @@ func (s *stager) noteExtra(name, engineType string) {
 
 func (s *stager) drop(ctx context.Context) {
 	for _, t := range []string{s.table, s.qtable, s.table + "_raw"} {
-		_, _ = s.conn.ExecContext(ctx, "DROP TABLE IF EXISTS "+stagingRef(t))
+		_, _ = logExec(ctx, s.conn, "DROP TABLE IF EXISTS "+stagingRef(t))
 	}
 }
 
@@ -130,7 +130,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE "+stagingRef(s.qtable)+" "+quarantineStageColumns); err != nil {
+	if _, err := logExec(ctx, s.conn, "CREATE TEMP TABLE "+stagingRef(s.qtable)+" "+quarantineStageColumns); err != nil {
 		return nil, fmt.Errorf("create quarantine staging table: %w", err)
 	}
 	if s.spec.Encoding != "" && s.spec.Format != format.Parquet && s.spec.Format != format.Arrow {
@@ -180,7 +180,7 @@ func (s *stager) run(ctx context.Context) (*warehouse.Staged, error) {
 	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+stagingRef(s.qtable)).Scan(&staged.Quarantined); err != nil {
 		return nil, fmt.Errorf("count quarantined rows: %w", err)
 	}
-	samples, err := s.conn.QueryContext(ctx, "SELECT coalesce(line, 0), reason FROM "+stagingRef(s.qtable)+" ORDER BY line LIMIT 5")
+	samples, err := logQuery(ctx, s.conn, "SELECT coalesce(line, 0), reason FROM "+stagingRef(s.qtable)+" ORDER BY line LIMIT 5")
 	if err != nil {
 		return nil, fmt.Errorf("read quarantined rows: %w", err)
 	}
@@ -485,7 +485,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		stmt = fmt.Sprintf("%s AS SELECT * EXCLUDE (%s), CASE WHEN %s THEN CAST(json_object('text', json_object(%s)) AS VARCHAR) END AS %s FROM (%s)",
 			createStaging(s.table), strings.Join(texts, ", "), strings.Join(badConds, " OR "), strings.Join(badVals, ", "), ident(ordCol), read)
 	}
-	if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+	if _, err := logExec(ctx, s.conn, stmt); err != nil {
 		return fmt.Errorf("read csv: %w", err)
 	}
 	defer func() {
@@ -495,7 +495,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 	// One line can have several errors; it is one quarantined row. DuckDB
 	// repeats a structural error for every column it affects, so those
 	// are folded into one message that lists the columns.
-	_, err = s.conn.ExecContext(ctx, fmt.Sprintf(`INSERT INTO %s
+	_, err = logExec(ctx, s.conn, fmt.Sprintf(`INSERT INTO %s
 		SELECT line, string_agg(part, '; ' ORDER BY first_idx), first(raw)
 		FROM (
 			SELECT line, min(column_idx) AS first_idx, first(csv_line) AS raw,
@@ -517,7 +517,7 @@ func (s *stager) stageCSV(ctx context.Context, declared []declaredColumn) error 
 		if s.spec.CSV.NoHeader {
 			header = 0
 		}
-		_, err = s.conn.ExecContext(ctx, fmt.Sprintf(`CREATE TEMP TABLE %s AS
+		_, err = logExec(ctx, s.conn, fmt.Sprintf(`CREATE TEMP TABLE %s AS
 			SELECT line - %d - row_number() OVER (ORDER BY line) AS g, row_number() OVER (ORDER BY line) AS j
 			FROM (SELECT DISTINCT line FROM %s)`, stagingRef(s.table+"_rejg"), header, ident(rejects)))
 		if err != nil {
@@ -608,7 +608,7 @@ func (s *stager) resolveDialect(declared []declaredColumn) error {
 // declared. A file the sniffer cannot read is loaded as text.
 func (s *stager) sniffCSVTypes(ctx context.Context, path, base string, n int) []string {
 	types := make([]string, n)
-	rows, err := s.conn.QueryContext(ctx, fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, %s, auto_detect=true, ignore_errors=true)", path, base))
+	rows, err := logQuery(ctx, s.conn, fmt.Sprintf("DESCRIBE SELECT * FROM read_csv(%s, %s, auto_detect=true, ignore_errors=true)", path, base))
 	if err != nil {
 		return types
 	}
@@ -728,7 +728,7 @@ func (s *stager) stageJSON(ctx context.Context, declared []declaredColumn) error
 // jsonKeys lists the top-level keys of every record of a normalised JSON
 // Lines file, each under its own name and its lower-case name.
 func (s *stager) jsonKeys(ctx context.Context, path string) (map[string]string, error) {
-	rows, err := s.conn.QueryContext(ctx, fmt.Sprintf(
+	rows, err := logQuery(ctx, s.conn, fmt.Sprintf(
 		"SELECT DISTINCT unnest(json_keys(json)) FROM read_json_objects(%s, format='newline_delimited')", literal(filepath.ToSlash(path))))
 	if err != nil {
 		return nil, fmt.Errorf("list the records' keys: %w", err)
@@ -795,7 +795,7 @@ func (s *stager) presentIn(ctx context.Context, src string, declared []declaredC
 }
 
 func (s *stager) describe(ctx context.Context, query string) ([]declaredColumn, error) {
-	rows, err := s.conn.QueryContext(ctx, "DESCRIBE "+query)
+	rows, err := logQuery(ctx, s.conn, "DESCRIBE "+query)
 	if err != nil {
 		return nil, fmt.Errorf("describe input: %w", err)
 	}
@@ -918,7 +918,7 @@ func (s *stager) castInto(ctx context.Context, src string, declared, present []d
 		fmt.Sprintf("ALTER TABLE %s DROP COLUMN %s", staging, ident(rawCol)),
 	}
 	for _, stmt := range stmts {
-		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, s.conn, stmt); err != nil {
 			return fmt.Errorf("type input columns: %w", err)
 		}
 	}
@@ -1020,7 +1020,7 @@ func castExpr(col, typ string, monthFirst bool) string {
 }
 
 func (s *stager) createFrom(ctx context.Context, query string) error {
-	if _, err := s.conn.ExecContext(ctx, createStaging(s.table)+" AS "+query); err != nil {
+	if _, err := logExec(ctx, s.conn, createStaging(s.table)+" AS "+query); err != nil {
 		return fmt.Errorf("load input: %w", err)
 	}
 	return nil
@@ -1032,7 +1032,7 @@ func (s *stager) createEmpty(ctx context.Context, declared []declaredColumn) err
 	for _, d := range declared {
 		defs = append(defs, ident(d.Name)+" "+d.Type)
 	}
-	_, err := s.conn.ExecContext(ctx, createStaging(s.table)+" ("+strings.Join(defs, ", ")+")")
+	_, err := logExec(ctx, s.conn, createStaging(s.table)+" ("+strings.Join(defs, ", ")+")")
 	return err
 }
 
@@ -1093,11 +1093,11 @@ func (s *stager) rejectNulls(ctx context.Context) error {
 	}
 	where := strings.Join(conds, " OR ")
 	table := stagingRef(s.table)
-	if _, err := s.conn.ExecContext(ctx, fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
+	if _, err := logExec(ctx, s.conn, fmt.Sprintf("INSERT INTO %s SELECT %s, concat_ws('; ', %s), CAST(json_object(%s) AS VARCHAR) FROM %s WHERE %s",
 		stagingRef(s.qtable), line, strings.Join(reasons, ", "), strings.Join(rawParts, ", "), table, where)); err != nil {
 		return fmt.Errorf("set aside rows with NULL required values: %w", err)
 	}
-	if _, err := s.conn.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+where); err != nil {
+	if _, err := logExec(ctx, s.conn, "DELETE FROM "+table+" WHERE "+where); err != nil {
 		return fmt.Errorf("set aside rows with NULL required values: %w", err)
 	}
 	return nil
@@ -1277,7 +1277,7 @@ func (s *stager) convertParsed(ctx context.Context) error {
 		"ALTER TABLE " + table + " DROP COLUMN " + ident(ordCol),
 	}
 	for _, stmt := range stmts {
-		if _, err := s.conn.ExecContext(ctx, stmt); err != nil {
+		if _, err := logExec(ctx, s.conn, stmt); err != nil {
 			return fmt.Errorf("set aside values that do not convert: %w", err)
 		}
 	}

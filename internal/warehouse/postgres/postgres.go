@@ -184,6 +184,7 @@ func Open(ctx context.Context, cfg Config) (*Warehouse, error) {
 		pcfg.MaxConns = 8
 	}
 	settings := sessionSettings(cfg.Schema, cfg.InternalSchema)
+	pcfg.ConnConfig.Tracer = queryLogger{}
 	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
 		_, err := c.Exec(ctx, settings)
 		return err

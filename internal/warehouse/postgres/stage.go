@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/text/encoding"
@@ -536,7 +537,9 @@ func (w *Warehouse) startCopy(ctx context.Context, table string, columns []strin
 	cs.pw, cs.bw = pw, bufio.NewWriterSize(pw, 256<<10)
 	stmt := "COPY " + table + " (" + strings.Join(columns, ", ") + ") FROM STDIN (" + opts + ")"
 	go func() {
-		_, err := conn.Conn().PgConn().CopyFrom(ctx, pr, stmt)
+		start := time.Now()
+		tag, err := conn.Conn().PgConn().CopyFrom(ctx, pr, stmt)
+		warehouse.LogQuery(ctx, warehouse.QueryEvent{Text: stmt, Duration: time.Since(start), Rows: tag.RowsAffected(), Err: err})
 		if err != nil {
 			pr.CloseWithError(err)
 		} else {
