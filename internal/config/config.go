@@ -246,8 +246,10 @@ type Optimization struct {
 	// against on-demand pricing.
 	SlotHourPrice float64
 	// AutoApply lists the kinds of change (index, sort, partition,
-	// cluster) applied without a person once their trial shows the gain;
-	// empty (the default): every change waits for someone to apply it.
+	// cluster, type) applied without a person once their trial shows the
+	// gain; empty (the default): every change waits for someone to apply
+	// it. A type change narrows what later loads accept (a value too wide
+	// is quarantined): name it only when that is wanted.
 	AutoApply []string
 }
 

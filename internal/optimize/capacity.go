@@ -291,7 +291,10 @@ func Capacity(runs []RunUsage, from, to time.Time, p Prices) CapacityAnalysis {
 		if baseline > 0 {
 			a.Verdict += fmt.Sprintf(", or %s for %s", capUSD(a.Reservation.USD), reservation)
 		}
-	case baseline > 0 && a.Reservation.USD < a.OnDemandUSD:
+	case baseline > 0 && a.Reservation.USD < a.OnDemandUSD && a.Reservation.USD <= a.Autoscale.USD:
+		// Only when the baseline costs no more than autoscaling alone
+		// (a model where it always does leaves this to a commitment's
+		// discount, which the price given may include).
 		a.Cheaper, a.Recommended, a.SavingUSD = "capacity", PlanReservation, a.OnDemandUSD-a.Reservation.USD
 		a.Verdict = fmt.Sprintf("capacity is cheaper: %s would cost %s against %s on demand (%s less); with no baseline, autoscaling alone would cost %s",
 			reservation, capUSD(a.Reservation.USD), capUSD(a.OnDemandUSD), capUSD(a.SavingUSD), capUSD(a.Autoscale.USD))
@@ -300,7 +303,11 @@ func Capacity(runs []RunUsage, from, to time.Time, p Prices) CapacityAnalysis {
 		a.Verdict = fmt.Sprintf("capacity is cheaper: %s would cost %s against %s on demand (%s less)",
 			autoscale, capUSD(a.Autoscale.USD), capUSD(a.OnDemandUSD), capUSD(a.SavingUSD))
 		if baseline > 0 {
-			a.Verdict += fmt.Sprintf("; a baseline of %d slots would bring it to %s, more than on demand", baseline, capUSD(a.Reservation.USD))
+			than := "more than on demand"
+			if a.Reservation.USD < a.OnDemandUSD {
+				than = "more than autoscaling alone"
+			}
+			a.Verdict += fmt.Sprintf("; a baseline of %d slots would bring it to %s, %s", baseline, capUSD(a.Reservation.USD), than)
 		}
 	}
 	a.monthly()

@@ -28,6 +28,13 @@ func TestCapacity(t *testing.T) {
 		steady = append(steady, run(p, day0.Add(time.Duration(h)*time.Hour), time.Hour, slots*slotHour, 2<<40))
 	}
 
+	// Half-hourly: a run each hour of two days, on 200 slots for its
+	// first half hour, 2 TiB billed each.
+	var halves []RunUsage
+	for h := range 48 {
+		halves = append(halves, run("halves", day0.Add(time.Duration(h)*time.Hour), 30*time.Minute, 100*slotHour, 2<<40))
+	}
+
 	for _, tc := range []struct {
 		name     string
 		runs     []RunUsage
@@ -56,6 +63,18 @@ func TestCapacity(t *testing.T) {
 		hourly:  map[int]float64{0: 120, 1: 220, 47: 220},
 		verdict: []string{"capacity is cheaper: a reservation of 150 baseline slots autoscaling to 250 would cost $384.00 against $600.00 on demand ($216.00 less)", "autoscaling alone would cost $384.00"},
 		notes:   []string{"baseline slots cost what autoscaled ones do"},
+	}, {
+		// Every hour averages 100 slots → baseline 100; runs 200 → 200.
+		// Autoscale: 48 × 200 × 0.5h = 4800 slot-hours = $192. The
+		// reservation: 100 × 48h ($192) + 48 × 100 × 0.5h above it ($96)
+		// = $288, below on demand ($600) but above autoscaling alone:
+		// autoscaling is recommended, not the dearer plan.
+		name: "a baseline that costs more than autoscaling alone", runs: halves, from: day0, to: day0.Add(48 * time.Hour), prices: prices,
+		runs0: 48, onDemand: 600, autoscale: 192, reservaton: 288, autoscaleSlotHours: 4800, baseline: 100, maxSlots: 200,
+		cheaper: "capacity", recommended: PlanAutoscale, saving: 408, factor: 15,
+		hourly: map[int]float64{0: 100, 47: 100},
+		verdict: []string{"capacity is cheaper: a reservation autoscaling from 0 to 200 slots would cost $192.00 against $600.00 on demand ($408.00 less)",
+			"a baseline of 100 slots would bring it to $288.00, more than autoscaling alone"},
 	}, {
 		// Three 6-minute runs on 1000 slots in 30 days, 0.5 TiB each:
 		// 3 × 1000 × 0.1h = 300 slot-hours = $12 against 1.5 TiB = $9.375.

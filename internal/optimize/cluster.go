@@ -81,7 +81,9 @@ func (clusterRule) Recommend(in Input) []Recommendation {
 		return []Recommendation{{Rule: "cluster", Table: in.Table.Name, Change: Change{Kind: "cluster", Columns: cols},
 			Evidence: evidence(cols),
 			Benefit:  "BigQuery reads only the blocks whose " + strings.Join(cols, ", ") + " can match a filter, and bills less",
-			Risk:     "clustering a table that exists rewrites it (a copy, billed as a query)"}}
+			Risk: "the change is to the table's metadata only: rows written from then on are clustered, the rows already there keep " +
+				"their layout until they are written again (rewrite them, billed, to cluster them now); a dry run cannot show the gain, " +
+				"so it is not tried on a copy: the queries' bytes billed after it tell"}}
 	case "postgres":
 		var out []Recommendation
 		if len(cols) > 0 && !hasIndex(in.Table.Layout, cols[:1]) {

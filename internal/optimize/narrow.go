@@ -32,13 +32,17 @@ const narrowHeadroom = 2
 // its integer digits and the scale it can keep.
 type narrowTarget struct {
 	intDigits, maxScale int
-	typ                 func(scale int) string
+	// scaleTakesDigits: the scale comes out of intDigits (DuckDB's
+	// DECIMAL(18,s) holds 18-s integer digits; BigQuery's NUMERIC holds
+	// 29 whatever its scale).
+	scaleTakesDigits bool
+	typ              func(scale int) string
 	// wider is whether a type is the wide kind the target narrows.
 	wider func(precision int, big bool) bool
 }
 
 var narrowTargets = map[string]narrowTarget{
-	"duckdb": {intDigits: 18, maxScale: 18,
+	"duckdb": {intDigits: 18, maxScale: 18, scaleTakesDigits: true,
 		typ:   func(scale int) string { return fmt.Sprintf("DECIMAL(18,%d)", scale) },
 		wider: func(p int, _ bool) bool { return p > 18 }},
 	"bigquery": {intDigits: 29, maxScale: 9,
@@ -51,6 +55,9 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 	if !ok {
 		return nil
 	}
+	if in.Warehouse == "duckdb" && len(in.Table.Layout.Indexes) > 0 {
+		return nil // DuckDB alters no column type of an indexed table
+	}
 	var change Change
 	var ev []string
 	for _, c := range in.Table.Columns {
@@ -58,8 +65,11 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 		if !ok || c.IntDigits == nil || !target.wider(p, big) || s > target.maxScale {
 			continue
 		}
-		digits := *c.IntDigits
-		if digits+narrowHeadroom > target.intDigits-s {
+		digits, room := *c.IntDigits, target.intDigits
+		if target.scaleTakesDigits {
+			room -= s
+		}
+		if digits+narrowHeadroom > room {
 			continue // the values need the width, or nearly
 		}
 		named := in.Usage.Named[c.Name]
@@ -75,7 +85,7 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 		change.Columns = append(change.Columns, c.Name)
 		change.Types = append(change.Types, to)
 		ev = append(ev, fmt.Sprintf("%s is %s; its largest value has %d integer digits, %s holds %d (%s of %d queries read it)",
-			c.Name, c.Type, digits, to, target.intDigits-s, pct(in.Usage.Share(named)), in.Usage.Queries))
+			c.Name, c.Type, digits, to, room, pct(in.Usage.Share(named)), in.Usage.Queries))
 	}
 	if len(change.Columns) == 0 {
 		return nil

@@ -48,12 +48,15 @@ func TestNarrowTypes(t *testing.T) {
 		{"duckdb: not measured", "duckdb", []Column{{Name: "amount", Type: "DECIMAL(38,2)"}}, []string{"amount"}, ""},
 		{"duckdb: no query reads it", "duckdb", []Column{wide("amount", "DECIMAL(38,2)", digits(3)), wide("tax", "DECIMAL(38,2)", digits(3))},
 			[]string{"tax"}, "narrow tax to DECIMAL(18,2)"},
-		{"duckdb: all NULL (0 digits)", "duckdb", []Column{wide("amount", "DECIMAL(38,2)", digits(0))}, []string{"amount"},
-			"narrow amount to DECIMAL(18,2)"},
+		{"duckdb: values below 1 (0 integer digits)", "duckdb", []Column{wide("ratio", "DECIMAL(38,6)", digits(0))}, []string{"ratio"},
+			"narrow ratio to DECIMAL(18,6)"},
 		{"duckdb: a text or float column", "duckdb", []Column{wide("note", "VARCHAR", digits(3)), wide("f", "DOUBLE", digits(3))},
 			[]string{"note", "f"}, ""},
 		{"bigquery: BIGNUMERIC of small values", "bigquery", []Column{wide("amount", "BIGNUMERIC(40,2)", digits(12))}, []string{"amount"},
 			"narrow amount to NUMERIC"},
+		{"bigquery: 27 digits to spare whatever the scale", "bigquery", []Column{wide("amount", "BIGNUMERIC(40,9)", digits(27))}, []string{"amount"},
+			"narrow amount to NUMERIC"},
+		{"bigquery: 28 digits need more than NUMERIC's 29 less 2", "bigquery", []Column{wide("amount", "BIGNUMERIC(40,2)", digits(28))}, []string{"amount"}, ""},
 		{"bigquery: BIGNUMERIC with 38 decimals", "bigquery", []Column{wide("amount", "BIGNUMERIC", digits(3))}, []string{"amount"}, ""},
 		{"bigquery: NUMERIC is already the narrow one", "bigquery", []Column{wide("amount", "NUMERIC(38,9)", digits(3))}, []string{"amount"}, ""},
 		{"postgres: numeric is kept by its digits", "postgres", []Column{wide("amount", "numeric(38,2)", digits(3))}, []string{"amount"}, ""},
@@ -100,6 +103,12 @@ func TestNarrowEvidence(t *testing.T) {
 	want := "amount is DECIMAL(38,2); its largest value has 6 integer digits, DECIMAL(18,2) holds 16 (80% of 10 queries read it)"
 	if got[0].Evidence[0] != want {
 		t.Errorf("evidence %q, want %q", got[0].Evidence[0], want)
+	}
+	// DuckDB alters no column of an indexed table: nothing for one.
+	indexed := in
+	indexed.Table.Layout.Indexes = [][]string{{"region"}}
+	if got := (narrowRule{}).Recommend(indexed); len(got) != 0 {
+		t.Errorf("an indexed table: %+v", got)
 	}
 	// Through Recommend, with the other rules: a type change of its own.
 	in.Options = DefaultOptions

@@ -12,13 +12,14 @@ import (
 
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/pipeline"
 )
 
 // OptimizeStore keeps the query history and the layout changes of the
 // optimisation layer.
 type OptimizeStore interface {
 	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
-	ListQueries(ctx context.Context, since time.Time, limit int) ([]metadata.QueryRecord, error)
+	ListQueries(ctx context.Context, f metadata.QueryFilter) ([]metadata.QueryRecord, error)
 	PruneQueries(ctx context.Context, before time.Time) (int64, error)
 	DeleteQueries(ctx context.Context, source string, upTo int64) (int64, error)
 	LastQueryID(ctx context.Context) (int64, error)
@@ -148,7 +149,9 @@ func (s *Service) Workload(ctx context.Context, since time.Time) (map[string]*op
 	if err != nil {
 		return nil, err
 	}
-	recs, err := st.ListQueries(ctx, since, historyLimit)
+	// shp's own statements (loads, merges, validations) are not the
+	// workload a layout serves: they are summed apart (OwnQueries).
+	recs, err := st.ListQueries(ctx, metadata.QueryFilter{Since: since, Limit: historyLimit, ExceptSource: pipeline.SourceShp})
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +264,9 @@ func (s *Service) recommendFor(ctx context.Context, st OptimizeStore, eng optimi
 	// warehouse reports (made outside shp) counts too.
 	applied := s.appliedLayout(ctx, st, name)
 	applied.PartitionBy = cmp.Or(applied.PartitionBy, t.Layout.PartitionBy)
+	if applied.ClusterBy == nil {
+		applied.ClusterBy = t.Layout.ClusterBy
+	}
 	for _, ix := range t.Layout.Indexes {
 		if !slices.ContainsFunc(applied.Indexes, func(a []string) bool { return slices.Equal(a, ix) }) {
 			applied.Indexes = append(applied.Indexes, ix)
@@ -311,20 +317,40 @@ func (s *Service) recommendFor(ctx context.Context, st OptimizeStore, eng optimi
 		}
 		out = append(out, optimizationView(o))
 	}
-	return s.autoApply(ctx, out)
+	return s.autoApply(ctx, st, out)
 }
 
 // autoApply applies, of a table's new changes, the accepted one whose
 // trial showed the most gain among the kinds optimization.auto_apply
 // names, as the person "policy" would; out is returned with its record
 // updated. A table with a change applied already keeps it: the new one
-// stays proposed, and so does one whose apply fails (the failure is
-// logged and said in the result).
-func (s *Service) autoApply(ctx context.Context, out []OptimizationView) ([]OptimizationView, error) {
+// stays proposed, and so does one whose apply fails, and one reverted
+// before (why is logged and said in the result, not stored: the record
+// stays proposed for a person to decide).
+func (s *Service) autoApply(ctx context.Context, st OptimizeStore, out []OptimizationView) ([]OptimizationView, error) {
 	kinds := s.Project.Config.Optimization.AutoApply
+	if len(kinds) == 0 || len(out) == 0 {
+		return out, nil
+	}
+	// A change a person (or the policy) reverted on the table is theirs to
+	// apply again: the policy does not undo a revert.
+	past, err := st.ListOptimizations(ctx, out[0].Table)
+	if err != nil {
+		return out, err
+	}
+	reverted := map[string]bool{}
+	for _, o := range past {
+		if o.Status == OptReverted {
+			reverted[o.Change] = true
+		}
+	}
 	best := -1
 	for i, v := range out {
 		if v.Status != OptProposed || v.Trial == nil || !v.Trial.Accept || !slices.Contains(kinds, v.Change.Kind) {
+			continue
+		}
+		if c, _ := json.Marshal(v.Change); reverted[string(c)] {
+			out[i].Reason = v.Reason + "; not applied by policy: it was reverted before"
 			continue
 		}
 		if best < 0 || v.Trial.Speedup > out[best].Trial.Speedup {
@@ -516,4 +542,86 @@ func conflictOf(err error) error {
 		return fmt.Errorf("%w: %w", ErrConflict, err)
 	}
 	return err
+}
+
+// OwnQueries sums up the statements shp's runs had the warehouse run
+// (loads, merges, validations, repairs), by pipeline.
+type OwnQueries struct {
+	Pipeline string `json:"pipeline"`
+	// Runs counts the runs they came from; Statements their runs, Shapes
+	// their fingerprints.
+	Runs        int           `json:"runs"`
+	Statements  int64         `json:"statements"`
+	Shapes      int           `json:"shapes"`
+	Time        time.Duration `json:"time_ns"`
+	Rows        int64         `json:"rows"`
+	BytesBilled int64         `json:"bytes_billed,omitempty"`
+	Errors      int64         `json:"errors,omitempty"`
+	// Top are the shapes that took the most time, slowest first.
+	Top []OwnShape `json:"top"`
+}
+
+// OwnShape is one fingerprint of shp's own statements.
+type OwnShape struct {
+	Fingerprint string        `json:"fingerprint"`
+	Example     string        `json:"example"`
+	Calls       int64         `json:"calls"`
+	Time        time.Duration `json:"time_ns"`
+	BytesBilled int64         `json:"bytes_billed,omitempty"`
+}
+
+// ownTop is how many shapes OwnQueries keeps per pipeline.
+const ownTop = 5
+
+// OwnQueriesSince sums up shp's own statements recorded since a time, by
+// pipeline (by name).
+func (s *Service) OwnQueriesSince(ctx context.Context, since time.Time) ([]OwnQueries, error) {
+	st, err := s.optimizeStore()
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.ListQueries(ctx, metadata.QueryFilter{Since: since, Limit: historyLimit, Source: pipeline.SourceShp})
+	if err != nil {
+		return nil, err
+	}
+	by := map[string]*OwnQueries{}
+	runs := map[string]map[string]bool{}
+	shapes := map[string]map[string]*OwnShape{}
+	for _, r := range recs {
+		o := by[r.Pipeline]
+		if o == nil {
+			o = &OwnQueries{Pipeline: r.Pipeline}
+			by[r.Pipeline], runs[r.Pipeline], shapes[r.Pipeline] = o, map[string]bool{}, map[string]*OwnShape{}
+		}
+		runs[r.Pipeline][r.RunID] = true
+		o.Statements += r.Calls
+		o.Time += r.Duration
+		o.Rows += r.Rows
+		o.BytesBilled += r.BytesBilled
+		if r.Error != "" {
+			o.Errors++
+		}
+		sh := shapes[r.Pipeline][r.Fingerprint]
+		if sh == nil {
+			sh = &OwnShape{Fingerprint: r.Fingerprint, Example: r.Text}
+			shapes[r.Pipeline][r.Fingerprint] = sh
+		}
+		sh.Calls += r.Calls
+		sh.Time += r.Duration
+		sh.BytesBilled += r.BytesBilled
+	}
+	out := make([]OwnQueries, 0, len(by))
+	for p, o := range by {
+		o.Runs, o.Shapes = len(runs[p]), len(shapes[p])
+		for _, sh := range shapes[p] {
+			o.Top = append(o.Top, *sh)
+		}
+		slices.SortFunc(o.Top, func(a, b OwnShape) int {
+			return cmp.Or(cmp.Compare(b.Time, a.Time), strings.Compare(a.Fingerprint, b.Fingerprint))
+		})
+		o.Top = o.Top[:min(len(o.Top), ownTop)]
+		out = append(out, *o)
+	}
+	slices.SortFunc(out, func(a, b OwnQueries) int { return strings.Compare(a.Pipeline, b.Pipeline) })
+	return out, nil
 }

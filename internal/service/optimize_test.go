@@ -259,7 +259,19 @@ func TestOptimizationAutoApply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Both allowed: the one whose trial gained most (the sort) is applied.
+	// A failed apply leaves the change proposed, saying why. (The index,
+	// reverted by a person, is not the policy's to apply again.)
+	w.applied, w.failApply = nil, errors.New("disk full")
+	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
+	f.must(err)
+	if k := byKind(recs); k["sort"].Status != OptProposed || !strings.Contains(k["sort"].Reason, "disk full") ||
+		k["index"].Status != OptProposed || !strings.Contains(k["index"].Reason, "reverted before") {
+		t.Errorf("a failed apply by policy: %+v", recs)
+	}
+	w.failApply = nil
+
+	// Both allowed: of those never reverted, the one whose trial gained
+	// most (the sort) is applied.
 	w.applied = nil
 	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
 	f.must(err)
@@ -267,18 +279,21 @@ func TestOptimizationAutoApply(t *testing.T) {
 		t.Fatalf("the best of two: %+v %v", recs, w.applied)
 	}
 	applied := byKind(recs)["sort"].ID
-	if _, err := f.svc.RevertOptimization(f.ctx, applied, "ana", "again"); err != nil {
+	if _, err := f.svc.RevertOptimization(f.ctx, applied, "ana", "slower loads"); err != nil {
 		t.Fatal(err)
 	}
-
-	// A failed apply leaves the change proposed, saying why.
-	w.applied, w.failApply = nil, errors.New("disk full")
+	// Both reverted by a person now: the policy applies neither again.
+	w.applied = nil
 	recs, err = f.svc.RecommendOptimizations(f.ctx, "", time.Time{})
 	f.must(err)
-	if s := byKind(recs)["sort"]; s.Status != OptProposed || !strings.Contains(s.Reason, "disk full") {
-		t.Errorf("a failed apply by policy: %+v", recs)
+	for _, r := range recs {
+		if r.Status != OptProposed || !strings.Contains(r.Reason, "reverted before") {
+			t.Errorf("a reverted change: %+v", r)
+		}
 	}
-	w.failApply = nil
+	if len(w.applied) != 0 {
+		t.Errorf("applied again after a revert: %v", w.applied)
+	}
 
 	// A change whose trial shows no gain is never applied.
 	w.slower = true

@@ -41,7 +41,9 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	for _, f := range md.Schema {
 		c := fieldOfSchema(f)
 		t.Columns = append(t.Columns, optimize.Column{Name: c.Name, Type: c.typeName()})
-		if c.Type == "BIGNUMERIC" {
+		// Only a BIGNUMERIC a NUMERIC could hold (9 decimals at most) is
+		// measured: the query is billed.
+		if c.Type == "BIGNUMERIC" && c.Precision > 0 && c.Scale <= 9 {
 			big = append(big, len(t.Columns)-1)
 		}
 	}
@@ -67,6 +69,9 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	}
 	if len(rows) == 1 {
 		for i, col := range big {
+			if rows[0][i] == nil {
+				continue // no value yet: nothing says how wide they are
+			}
 			n := integerDigits(str(rows[0][i]))
 			t.Columns[col].IntDigits = &n
 		}
@@ -88,17 +93,18 @@ const errRewrite = "a BigQuery table's partitioning, and a column's narrower typ
 	"set partition_by (and cluster_by) in the pipeline's table design and create the target anew (see Table design)"
 
 // Trial implements optimize.Engine. Clustering is not tried on a copy:
-// it changes the table's metadata only (BigQuery re-clusters the data in
-// the background at no charge), a dry run cannot show what it saves, and
-// a trial would bill two copies of the table and every replayed query
-// on each. It is proposed untried: apply it, and the queries' bytes
-// billed (shp optimize analyze) show the gain, or revert it.
+// it changes the table's metadata only (rows written from then on are
+// clustered; those already there keep their layout until written
+// again), a dry run cannot show what it saves, and a trial would bill two
+// copies of the table and every replayed query on each. It is proposed
+// untried: apply it, and the queries' bytes billed (shp optimize
+// analyze) show the gain, or revert it.
 func (w *Warehouse) Trial(ctx context.Context, table string, change optimize.Change, queries []string) ([]optimize.Timing, error) {
 	if err := checkClustering(change); err != nil {
 		return nil, err
 	}
-	return nil, fmt.Errorf("bigquery: %s: %w: clustering changes only the table's metadata and a dry run does not show what it saves; "+
-		"applied, the queries' bytes billed show it, and a revert undoes it", change, optimize.ErrUntried)
+	return nil, fmt.Errorf("bigquery: %s: %w: clustering changes only the table's metadata (rows written from then on are clustered) "+
+		"and a dry run does not show what it saves; applied, the queries' bytes billed show it, and a revert undoes it", change, optimize.ErrUntried)
 }
 
 // checkClustering refuses what BigQuery does not change in place.
@@ -114,9 +120,10 @@ func checkClustering(c optimize.Change) error {
 
 // Apply implements optimize.Engine: the table's clustering is set to the
 // change's columns by a metadata patch, guarded by the table's etag (a
-// change made meanwhile fails it). New data is clustered as it is
-// written, the rest by BigQuery in the background. The undo keeps the
-// columns it was clustered by (none included).
+// change made meanwhile fails it). Rows are clustered as they are
+// written from then on; the rows already there keep their layout until
+// written again. The undo keeps the columns it was clustered by (none
+// included).
 func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Change) (string, error) {
 	if err := checkClustering(change); err != nil {
 		return "", err

@@ -62,6 +62,9 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 	if err := w.measureDecimals(ctx, &t); err != nil {
 		return t, err
 	}
+	if err := w.describeIndexes(ctx, &t); err != nil {
+		return t, err
+	}
 	if err := w.db.QueryRowContext(ctx, `SELECT coalesce(sum(compressed_size), 0) FROM pragma_storage_info(?)`, table).Scan(&t.Bytes); err != nil {
 		t.Bytes = 0 // an estimate only; a table being written may not say
 	}
@@ -92,10 +95,35 @@ func (w *Warehouse) measureDecimals(ctx context.Context, t *optimize.Table) erro
 		return fmt.Errorf("duckdb: measure the decimals of %s: %w", t.Name, err)
 	}
 	for i, col := range wide {
+		if !vals[i].Valid {
+			continue // no value yet: nothing says how wide they are
+		}
 		n := intDigits(vals[i].String)
 		t.Columns[col].IntDigits = &n
 	}
 	return nil
+}
+
+// describeIndexes lists the table's indexes (Layout.Indexes), each by
+// its columns as DuckDB's catalog gives its expressions.
+func (w *Warehouse) describeIndexes(ctx context.Context, t *optimize.Table) error {
+	rows, err := w.db.QueryContext(ctx, `SELECT CAST(expressions AS VARCHAR) FROM duckdb_indexes() WHERE schema_name = 'main' AND lower(table_name) = lower(?)`, t.Name)
+	if err != nil {
+		return fmt.Errorf("duckdb: the indexes of %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var expr string
+		if err := rows.Scan(&expr); err != nil {
+			return fmt.Errorf("duckdb: the indexes of %s: %w", t.Name, err)
+		}
+		var cols []string
+		for _, c := range strings.Split(strings.Trim(expr, "[]"), ",") {
+			cols = append(cols, strings.Trim(strings.TrimSpace(c), `'"`))
+		}
+		t.Layout.Indexes = append(t.Layout.Indexes, cols)
+	}
+	return rows.Err()
 }
 
 // decimalWidth reads DuckDB's DECIMAL(p,s).
@@ -123,6 +151,10 @@ func intDigits(v string) int {
 type typeChange struct {
 	Column string `json:"column"`
 	Was    string `json:"was"`
+	// Now is the type Apply gave it: a revert is refused when the column
+	// has another since (a repair widened it), which the old type might
+	// not hold exactly.
+	Now string `json:"now"`
 }
 
 // typePrefix starts the undo of a type change.
@@ -440,7 +472,11 @@ func (w *Warehouse) applyTypes(ctx context.Context, table string, change optimiz
 		}
 		was[strings.ToLower(name)] = typ
 	}
+	err = rows.Err()
 	rows.Close()
+	if err != nil {
+		return "", fmt.Errorf("duckdb: narrow %s: %w", table, err)
+	}
 	if len(was) == 0 {
 		return "", fmt.Errorf("duckdb: narrow %s: no such table", table)
 	}
@@ -450,7 +486,8 @@ func (w *Warehouse) applyTypes(ctx context.Context, table string, change optimiz
 		if !ok {
 			return "", fmt.Errorf("duckdb: narrow %s: no column %q", table, c)
 		}
-		undo[i] = typeChange{Column: c, Was: typ}
+		p, sc, _ := decimalWidth(change.Types[i])
+		undo[i] = typeChange{Column: c, Was: typ, Now: fmt.Sprintf("DECIMAL(%d,%d)", p, sc)}
 	}
 	err = w.inTx(ctx, func(tx *sql.Tx) error {
 		for _, stmt := range alterTypes(table, change.Columns, change.Types) {
@@ -484,6 +521,17 @@ func (w *Warehouse) revertTypes(ctx context.Context, table, doc string) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		for _, u := range undo {
+			var now string
+			err := tx.QueryRowContext(ctx, `SELECT data_type FROM information_schema.columns
+				WHERE table_schema = 'main' AND lower(table_name) = lower(?) AND lower(column_name) = lower(?)`, table, u.Column).Scan(&now)
+			if err != nil {
+				return fmt.Errorf("column %s: %w", u.Column, err)
+			}
+			if u.Now != "" && !strings.EqualFold(strings.ReplaceAll(now, " ", ""), u.Now) {
+				return fmt.Errorf("%w: column %s is %s now, not the %s it was narrowed to", ErrChangedSince, u.Column, now, u.Now)
+			}
+		}
 		for _, stmt := range alterTypes(table, cols, types) {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				return err
