@@ -36,12 +36,17 @@ func (u *UI) runsOf(r *http.Request, name string, n int) ([]service.RunView, err
 	return p.Items, err
 }
 
-// allPages reads a listing to its end, page by page (MaxPageSize each):
-// fetch reads the page a token starts.
+// maxReadPages bounds what one page view reads of a listing: a page
+// view's work stays bounded whatever the store holds (40 pages of
+// MaxPageSize, the newest first).
+const maxReadPages = 40
+
+// allPages reads a listing to its end, page by page (MaxPageSize each),
+// or maxReadPages of it: fetch reads the page a token starts.
 func allPages[T any](fetch func(token string) (service.Page[T], error)) ([]T, error) {
 	var out []T
 	token := ""
-	for {
+	for range maxReadPages {
 		p, err := fetch(token)
 		if err != nil {
 			return out, err
@@ -52,6 +57,7 @@ func allPages[T any](fetch func(token string) (service.Page[T], error)) ([]T, er
 		}
 		token = p.NextPageToken
 	}
+	return out, nil
 }
 
 // allValidations reads every stored validation result of the query

@@ -326,3 +326,28 @@ func TestFormBodyLimit(t *testing.T) {
 		t.Errorf("a form within the limit: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestAllPagesIsBounded: a listing that never ends is read for
+// maxReadPages pages, no more; one that ends is read to its end.
+func TestAllPagesIsBounded(t *testing.T) {
+	calls := 0
+	got, err := allPages(func(token string) (service.Page[int], error) {
+		calls++
+		return service.Page[int]{Items: []int{calls}, NextPageToken: fmt.Sprint(calls)}, nil
+	})
+	if err != nil || len(got) != maxReadPages || calls != maxReadPages {
+		t.Errorf("an endless listing: %d items, %d calls, %v", len(got), calls, err)
+	}
+	calls = 0
+	got, err = allPages(func(token string) (service.Page[int], error) {
+		calls++
+		next := ""
+		if calls < 3 {
+			next = fmt.Sprint(calls)
+		}
+		return service.Page[int]{Items: []int{calls}, NextPageToken: next}, nil
+	})
+	if err != nil || len(got) != 3 {
+		t.Errorf("a listing of three pages: %v %v", got, err)
+	}
+}
