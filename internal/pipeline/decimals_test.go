@@ -13,12 +13,11 @@ import (
 	"github.com/shp-dev/shp/internal/testutil"
 )
 
-// TestDecimalsKeepTheTargetType: a PostgreSQL numeric column without a
-// precision is discovered from its values; when a later run finds values
-// with more decimals than the target's DECIMAL keeps, they are set aside
-// with the reason, not rounded into the target, and the rest loads.
-func TestDecimalsKeepTheTargetType(t *testing.T) {
-	ctx := context.Background()
+// numericSource is a pipeline p from a PostgreSQL table t whose column v
+// is a numeric without a precision (1.25 and -7 in it), appended
+// incrementally, run once.
+func numericSource(t *testing.T) (*env, string) {
+	t.Helper()
 	dsn := testutil.PostgresDSN(t)
 	testutil.PostgresExec(t, dsn, "CREATE TABLE t (id int PRIMARY KEY, v numeric, updated int NOT NULL)",
 		"INSERT INTO t VALUES (1, 1.25, 1), (2, -7, 1)")
@@ -31,9 +30,19 @@ func TestDecimalsKeepTheTargetType(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.runner.Project = proj
-	if _, err := e.runner.Run(ctx, "p", Options{}); err != nil {
+	if _, err := e.runner.Run(context.Background(), "p", Options{}); err != nil {
 		t.Fatal(err)
 	}
+	return e, dsn
+}
+
+// TestDecimalsKeepTheTargetType: a PostgreSQL numeric column without a
+// precision is discovered from its values; when a later run finds values
+// with more decimals than the target's DECIMAL keeps, they are set aside
+// with the reason, not rounded into the target, and the rest loads.
+func TestDecimalsKeepTheTargetType(t *testing.T) {
+	ctx := context.Background()
+	e, dsn := numericSource(t)
 	// Values that need 12 decimals, and one that needs 2, arrive.
 	testutil.PostgresExec(t, dsn, "INSERT INTO t VALUES (3, 123.4567890123, 2), (4, 0.000000000001, 2), (5, 2.5, 2)")
 	res, err := e.runner.Run(ctx, "p", Options{})
@@ -60,21 +69,7 @@ func TestDecimalsKeepTheTargetType(t *testing.T) {
 // the reason, the rest loads, and the commit never fails on it.
 func TestNarrowedDecimalKeepsLoading(t *testing.T) {
 	ctx := context.Background()
-	dsn := testutil.PostgresDSN(t)
-	testutil.PostgresExec(t, dsn, "CREATE TABLE t (id int PRIMARY KEY, v numeric, updated int NOT NULL)",
-		"INSERT INTO t VALUES (1, 1.25, 1), (2, -7, 1)")
-	e := newEnv(t, "    mode: append\n    max_quarantine_ratio: 1\n")
-	t.Setenv("SHP_TEST_DECIMALS_DSN", dsn)
-	os.WriteFile(filepath.Join(e.dir, "sources.yaml"), []byte("sources:\n  s:\n    type: postgres\n    dsn: ${SHP_TEST_DECIMALS_DSN}\n"+
-		"    table: t\n    incremental: {column: updated}\n"), 0o644)
-	proj, err := config.LoadDir(e.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.runner.Project = proj
-	if _, err := e.runner.Run(ctx, "p", Options{}); err != nil {
-		t.Fatal(err)
-	}
+	e, dsn := numericSource(t)
 	eng, ok := e.runner.Warehouse.(optimize.Engine)
 	if !ok {
 		t.Fatal("the warehouse takes no layout changes")

@@ -3,24 +3,13 @@ package bigquery
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	bq "cloud.google.com/go/bigquery"
 
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/warehousetest"
 )
-
-type jobEvents struct {
-	mu  sync.Mutex
-	got []warehouse.QueryEvent
-}
-
-func (e *jobEvents) LogQuery(ev warehouse.QueryEvent) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.got = append(e.got, ev)
-}
 
 // TestJobsReported: with a QueryLog in its context, each job the
 // warehouse waits for is reported with its SQL, the rows it changed and
@@ -31,7 +20,7 @@ func TestJobsReported(t *testing.T) {
 		&bq.TableMetadata{Schema: bq.Schema{{Name: "id", Type: bq.IntegerFieldType}}}); err != nil {
 		t.Fatal(err)
 	}
-	log := &jobEvents{}
+	log := &warehousetest.QueryEvents{}
 	ctx := warehouse.WithQueryLog(context.Background(), log)
 	insert := "INSERT INTO " + w.target("t") + " (id) VALUES (1), (2), (3)"
 	if _, err := w.exec(ctx, jobMeta{step: "ins"}, insert); err != nil {
@@ -44,7 +33,7 @@ func TestJobsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ins, bad int
-	for _, e := range log.got {
+	for _, e := range log.Events() {
 		switch {
 		case e.Text == insert:
 			ins++
@@ -61,6 +50,6 @@ func TestJobsReported(t *testing.T) {
 	// The emulator fails a bad query when it starts, before there is a
 	// job to wait for: only real BigQuery reports it, with its error.
 	if ins != 1 || realProject() != "" && bad != 1 {
-		t.Fatalf("%d inserts, %d failed in %+v", ins, bad, log.got)
+		t.Fatalf("%d inserts, %d failed in %+v", ins, bad, log.Events())
 	}
 }

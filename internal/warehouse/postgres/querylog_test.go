@@ -3,32 +3,21 @@ package postgres
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/shp-dev/shp/internal/format"
 	"github.com/shp-dev/shp/internal/schema"
 	"github.com/shp-dev/shp/internal/warehouse"
+	"github.com/shp-dev/shp/internal/warehouse/warehousetest"
 )
 
 // events is a warehouse.QueryLog that keeps what it is told.
-type events struct {
-	mu  sync.Mutex
-	got []warehouse.QueryEvent
-}
-
-func (e *events) LogQuery(ev warehouse.QueryEvent) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.got = append(e.got, ev)
-}
-
 // TestStatementsReported: with a QueryLog in its context, every statement
 // the warehouse runs is reported (a load's, a failed one with its
 // error); without one, nothing is.
 func TestStatementsReported(t *testing.T) {
 	w := open(t)
-	log := &events{}
+	log := &warehousetest.QueryEvents{}
 	ctx := warehouse.WithQueryLog(context.Background(), log)
 	sch := schema.Schema{{Name: "id", Type: schema.TypeInt64}, {Name: "name", Type: schema.TypeString}, {Name: "amount", Type: schema.TypeFloat64}}
 	st, err := w.Stage(ctx, spec("good.csv", format.CSV, sch))
@@ -44,7 +33,7 @@ func TestStatementsReported(t *testing.T) {
 		t.Fatal("a bad query ran")
 	}
 	var loads, copies, counts, failed int
-	for _, e := range log.got {
+	for _, e := range log.Events() {
 		switch {
 		case strings.HasPrefix(e.Text, "COPY ") && strings.Contains(e.Text, st.Table):
 			copies++
@@ -69,15 +58,15 @@ func TestStatementsReported(t *testing.T) {
 		}
 	}
 	if loads == 0 || copies != 1 || counts != 1 || failed != 1 {
-		t.Fatalf("%d loads, %d copies, %d counts, %d failed in %d events", loads, copies, counts, failed, len(log.got))
+		t.Fatalf("%d loads, %d copies, %d counts, %d failed in %d events", loads, copies, counts, failed, len(log.Events()))
 	}
-	n := len(log.got)
+	n := len(log.Events())
 	rows, err = w.RunQuery(context.Background(), "SELECT 1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rows.Close()
-	if len(log.got) != n {
+	if len(log.Events()) != n {
 		t.Errorf("a statement without a QueryLog was reported")
 	}
 }
