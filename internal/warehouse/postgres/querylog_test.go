@@ -11,7 +11,6 @@ import (
 	"github.com/shp-dev/shp/internal/warehouse/warehousetest"
 )
 
-// events is a warehouse.QueryLog that keeps what it is told.
 // TestStatementsReported: with a QueryLog in its context, every statement
 // the warehouse runs is reported (a load's, a failed one with its
 // error); without one, nothing is.
