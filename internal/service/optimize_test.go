@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/warehouse"
 )
 
@@ -377,5 +379,48 @@ func TestImportQueryHistory(t *testing.T) {
 	f.must(err)
 	if q := replayQueries(*work[target]); len(q) != 1 || !strings.Contains(q[0], "'EMEA'") {
 		t.Errorf("replayed %q, want the query that ran with its value", q)
+	}
+}
+
+// TestOwnQueries: shp's own statements are summed by pipeline, runs and
+// shapes, slowest shapes first, and kept out of the workload the rules
+// read.
+func TestOwnQueries(t *testing.T) {
+	f := newFixture(t, nil)
+	st, err := f.svc.optimizeStore()
+	f.must(err)
+	at := f.now
+	for _, r := range []metadata.QueryRecord{
+		{Source: pipeline.SourceShp, Pipeline: "orders", RunID: "r1", Text: "INSERT INTO orders SELECT * FROM stage_1", Fingerprint: "ins",
+			Duration: 3 * time.Second, Calls: 5, Rows: 500},
+		{Source: pipeline.SourceShp, Pipeline: "orders", RunID: "r1", Text: "SELECT count(*) FROM stage_1", Fingerprint: "cnt",
+			Duration: time.Second, Calls: 5},
+		{Source: pipeline.SourceShp, Pipeline: "orders", RunID: "r2", Text: "INSERT INTO orders SELECT * FROM stage_9", Fingerprint: "ins",
+			Duration: 2 * time.Second, Calls: 1, Rows: 7, BytesBilled: 1 << 20, Error: "disk full"},
+		{Source: pipeline.SourceShp, Pipeline: "events", RunID: "e1", Text: "COPY events FROM STDIN", Fingerprint: "cp", Duration: time.Second, Calls: 1},
+		{Source: "user", Text: "SELECT id FROM orders WHERE region = 'x'", Fingerprint: "u", Duration: time.Second, Calls: 1},
+	} {
+		r.At = at
+		if _, err := st.RecordQuery(f.ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	own, err := f.svc.OwnQueriesSince(f.ctx, time.Time{})
+	f.must(err)
+	if len(own) != 2 || own[0].Pipeline != "events" || own[1].Pipeline != "orders" {
+		t.Fatalf("own %+v", own)
+	}
+	o := own[1]
+	if o.Runs != 2 || o.Statements != 11 || o.Shapes != 2 || o.Time != 6*time.Second || o.Rows != 507 || o.BytesBilled != 1<<20 ||
+		o.Errors != 1 || len(o.Top) != 2 || o.Top[0].Fingerprint != "ins" || o.Top[0].Calls != 6 || o.Top[0].Time != 5*time.Second {
+		t.Errorf("orders %+v", o)
+	}
+	work, err := f.svc.Workload(f.ctx, time.Time{})
+	f.must(err)
+	if u := work["orders"]; u == nil || u.Queries != 1 || len(work) != 1 {
+		t.Errorf("the workload holds shp's own statements: %+v", work)
+	}
+	if _, ok := work["stage_1"]; ok {
+		t.Error("a staging table in the workload")
 	}
 }
