@@ -213,9 +213,17 @@ func (s *sqlStore) ListOptimizations(ctx context.Context, table string) ([]Optim
 // to, with who, why and the undo; ErrInvalid when it is not in from (one
 // decision wins), ErrNotFound when there is no such change.
 func (s *sqlStore) DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error {
-	res, err := s.exec(ctx, `UPDATE optimizations SET status = ?, undo = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ? AND status = ?`,
-		to, undo, by, s.d.timeArg(at), reason, id, from)
+	// Applied only while no other change is applied to the table (and the
+	// unique index optimizations_one_applied holds it when two decide at
+	// once).
+	res, err := s.exec(ctx, `UPDATE optimizations SET status = ?, undo = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ? AND status = ?
+		AND NOT (? = 'applied' AND EXISTS (SELECT 1 FROM optimizations o WHERE o.status = 'applied' AND o.id <> ?
+			AND o.table_name = (SELECT table_name FROM optimizations WHERE id = ?)))`,
+		to, undo, by, s.d.timeArg(at), reason, id, from, to, id, id)
 	if err != nil {
+		if other, ok := s.otherApplied(ctx, id, to); ok {
+			return fmt.Errorf("optimization %d: #%d is applied to the table: %w", id, other, ErrInvalid)
+		}
 		return fmt.Errorf("decide optimization %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
@@ -223,7 +231,22 @@ func (s *sqlStore) DecideOptimization(ctx context.Context, id int64, from, to, u
 		if err != nil {
 			return err
 		}
+		if other, ok := s.otherApplied(ctx, id, to); ok && o.Status == from {
+			return fmt.Errorf("optimization %d: #%d is applied to %s: %w", id, other, o.Table, ErrInvalid)
+		}
 		return fmt.Errorf("optimization %d is %s, not %s: %w", id, o.Status, from, ErrInvalid)
 	}
 	return nil
+}
+
+// otherApplied finds another change applied to the table of optimization
+// id, when id is to be applied.
+func (s *sqlStore) otherApplied(ctx context.Context, id int64, to string) (int64, bool) {
+	if to != "applied" {
+		return 0, false
+	}
+	var other int64
+	err := s.queryRow(ctx, `SELECT o.id FROM optimizations o WHERE o.status = 'applied' AND o.id <> ?
+		AND o.table_name = (SELECT table_name FROM optimizations WHERE id = ?)`, id, id).Scan(&other)
+	return other, err == nil
 }

@@ -3,6 +3,8 @@ package metadata
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,5 +98,28 @@ func TestQueryHistory(t *testing.T) {
 		if list, err := qs.ListOptimizations(ctx, "sales"); err != nil || len(list) != 1 {
 			t.Errorf("optimizations of sales %+v %v", list, err)
 		}
+
+		// One applied change per table, whoever decides: a second is
+		// refused, naming the first; another table's is not.
+		second, err := qs.AddOptimization(ctx, Optimization{CreatedAt: at, Table: "sales", Rule: "cluster", Change: `{"kind":"index"}`, Status: "proposed"})
+		mustNil(t, err)
+		err = qs.DecideOptimization(ctx, second, "proposed", "applied", "index:x", "policy", "", at)
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("#%d is applied to sales", id)) {
+			t.Errorf("a second applied change on sales: %v", err)
+		}
+		if o, _ := qs.GetOptimization(ctx, second); o.Status != "proposed" {
+			t.Errorf("the refused change is %s", o.Status)
+		}
+		// The unique index holds it even when the check is skipped (two
+		// deciding at once).
+		if _, err := s.(*sqlStore).exec(ctx, `UPDATE optimizations SET status = 'applied' WHERE id = ?`, second); err == nil {
+			t.Error("two applied changes on one table were stored")
+		}
+		other, err := qs.AddOptimization(ctx, Optimization{CreatedAt: at, Table: "events", Rule: "cluster", Change: `{"kind":"index"}`, Status: "proposed"})
+		mustNil(t, err)
+		mustNil(t, qs.DecideOptimization(ctx, other, "proposed", "applied", "index:y", "policy", "", at))
+		// Reverted, the table takes another.
+		mustNil(t, qs.DecideOptimization(ctx, id, "applied", "reverted", "", "ana", "why", at))
+		mustNil(t, qs.DecideOptimization(ctx, second, "proposed", "applied", "index:x", "policy", "", at))
 	})
 }
