@@ -145,8 +145,15 @@ several serve processes can run side by side without running an interval twice.`
 				defer cancel()
 				_ = stopMeter(sctx)
 			}()
+			var optimizeSched *scheduler.Schedule
+			if spec := p.Config.Optimization.Schedule; spec != "" && alerts {
+				if optimizeSched, err = scheduler.ParseSchedule(spec, ""); err != nil {
+					return failedErr(err)
+				}
+			}
 			monitorCtx, stopMonitor := context.WithCancel(context.WithoutCancel(cmd.Context()))
 			monitorDone := make(chan struct{})
+			optimizeDone := make(chan struct{})
 			if alerts {
 				o.alerts = eng
 				go func() {
@@ -156,10 +163,27 @@ several serve processes can run side by side without running an interval twice.`
 			} else {
 				close(monitorDone)
 			}
+			// The optimisation rounds run in the process that evaluates
+			// the alerts: one per metadata store.
+			if spec := p.Config.Optimization.Schedule; optimizeSched != nil {
+				sched := optimizeSched
+				svc := o.svc.service()
+				svc.Logger = e.logger()
+				go func() {
+					defer close(optimizeDone)
+					recommendOnSchedule(monitorCtx, sched, scheduler.WallClock, e.logger(), func(ctx context.Context, since time.Time) ([]service.OptimizationView, error) {
+						return svc.RecommendOptimizations(ctx, "", since)
+					})
+				}()
+				fmt.Fprintf(e.stderr, "shp serve: optimisation rounds on %q (UTC), auto_apply %v\n", spec, p.Config.Optimization.AutoApply)
+			} else {
+				close(optimizeDone)
+			}
 			defer func() {
 				// The engine stops before the store closes.
 				stopMonitor()
 				<-monitorDone
+				<-optimizeDone
 			}()
 			var scheduled []string
 			for _, name := range p.PipelineNames() {

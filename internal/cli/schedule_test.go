@@ -147,7 +147,10 @@ func TestServe(t *testing.T) {
 		t.Fatalf("a paused pipeline ran: %s", out)
 	}
 	shp(t, "unpause", "orders", "--config", dir)
-	if code, errOut = serve(3500 * time.Millisecond); code != 0 {
+	// With an optimisation schedule, serve runs its rounds too.
+	b, _ = os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, "optimization:\n  schedule: '0 3 * * *'\n  auto_apply: [index]\n"...), 0o644)
+	if code, errOut = serve(3500 * time.Millisecond); code != 0 || !strings.Contains(errOut, `shp serve: optimisation rounds on "0 3 * * *" (UTC), auto_apply [index]`) {
 		t.Fatalf("serve: %d %s", code, errOut)
 	}
 	_, out, _ := shp(t, "runs", "--config", dir, "--format", "json")

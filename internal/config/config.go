@@ -245,6 +245,10 @@ type Optimization struct {
 	// pay as you go: Standard 0.04, Enterprise 0.06), to weigh capacity
 	// against on-demand pricing.
 	SlotHourPrice float64
+	// Schedule is a cron schedule (UTC) on which shp serve runs the rules
+	// over the recorded queries, tries what they recommend and applies
+	// what AutoApply allows; empty (the default): only when asked.
+	Schedule string
 	// AutoApply lists the kinds of change (index, sort, partition,
 	// cluster, type) applied without a person once their trial shows the
 	// gain; empty (the default): every change waits for someone to apply

@@ -679,11 +679,11 @@ func TestOptimizationConfig(t *testing.T) {
 	if o := p.Config.Optimization; o.MinSpeedup != 1.5 || o.MaxSlowdown != 1 || o.MinQueryGain != 3.5 || o.PricePerTiB != 0 {
 		t.Errorf("trial thresholds %+v", o)
 	}
-	p, err = write("optimization:\n  slot_hour_price: 0.06\n  auto_apply: [index, sort]\n")
+	p, err = write("optimization:\n  slot_hour_price: 0.06\n  auto_apply: [index, sort]\n  schedule: '0 3 * * *'\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := p.Config.Optimization; o.SlotHourPrice != 0.06 || !slices.Equal(o.AutoApply, []string{"index", "sort"}) {
+	if o := p.Config.Optimization; o.SlotHourPrice != 0.06 || !slices.Equal(o.AutoApply, []string{"index", "sort"}) || o.Schedule != "0 3 * * *" {
 		t.Errorf("slot price and auto_apply %+v", o)
 	}
 	if p, err = write("optimization:\n  auto_apply: partition\n"); err != nil || !slices.Equal(p.Config.Optimization.AutoApply, []string{"partition"}) {
@@ -702,6 +702,7 @@ func TestOptimizationConfig(t *testing.T) {
 		{"optimization:\n  auto_apply: [index, drop_table]\n", `config.yaml:5:23: optimization.auto_apply: "drop_table" is not a kind of change`},
 		{"optimization: {auto_apply: [index, {kind: sort}]}\n", "auto_apply[1] must be a string"},
 		{"optimization: {auto_apply: 3}\n", "auto_apply"},
+		{"optimization:\n  schedule: 'every night'\n", `config.yaml:5:13: schedule "every night" is invalid`},
 	} {
 		if _, err := write(c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", c.opt, err, c.want)

@@ -299,7 +299,7 @@ func (l *loader) config(f *yamlFile) Config {
 
 	opt := f.object(top.node("optimization"), top.keyPos("optimization"), "", "optimization.", "optimization",
 		"min_rows", "min_queries", "partition_share", "cluster_share", "min_speedup", "max_slowdown", "min_query_gain", "price_per_tib",
-		"slot_hour_price", "auto_apply")
+		"slot_hour_price", "auto_apply", "schedule")
 	c.Optimization = Optimization{MinRows: DefaultOptMinRows, MinQueries: DefaultOptMinQueries, PartitionShare: DefaultOptPartitionShare,
 		ClusterShare: DefaultOptClusterShare, MinSpeedup: DefaultOptMinSpeedup, MaxSlowdown: DefaultOptMaxSlowdown, MinQueryGain: DefaultOptMinQueryGain,
 		PricePerTiB: DefaultPricePerTiB, SlotHourPrice: DefaultSlotHourPrice}
@@ -316,6 +316,9 @@ func (l *loader) config(f *yamlFile) Config {
 	}
 	if opt.number("slot_hour_price", &c.Optimization.SlotHourPrice) && !(c.Optimization.SlotHourPrice >= 0 && c.Optimization.SlotHourPrice < 1e6) {
 		f.errorf(opt.valuePos("slot_hour_price"), "optimization.slot_hour_price must be 0 or more dollars per slot-hour, such as 0.04")
+	}
+	if opt.str("schedule", &c.Optimization.Schedule) && c.Optimization.Schedule != "" {
+		checkSchedule(opt, c.Optimization.Schedule)
 	}
 	if ps, ok := opt.list("auto_apply", &c.Optimization.AutoApply); ok {
 		for i, k := range c.Optimization.AutoApply {
