@@ -263,8 +263,15 @@ func preaggregateSQL(in Input, r *rollup) string {
 
 // preaggregateName writes a name as SQL reads it: bare when it is in lower case
 // (or any case, in BigQuery), quoted otherwise.
+// reservedNames are keywords that no clause starts but a column named so
+// must be quoted in (beside clauseWords).
+var reservedNames = map[string]bool{"USER": true, "DEFAULT": true, "CHECK": true, "PRIMARY": true, "REFERENCES": true, "COLUMN": true,
+	"CONSTRAINT": true, "FOREIGN": true, "UNIQUE": true, "TO": true, "DO": true, "ANALYSE": true, "ANALYZE": true, "GRANT": true,
+	"WINDOW": true, "ARRAY": true, "COLLATE": true, "SYMMETRIC": true, "TIME": true}
+
 func preaggregateName(name, warehouse string) string {
-	plain := name != "" && !(name[0] >= '0' && name[0] <= '9')
+	// A keyword (order, group, date ...) is quoted too.
+	plain := name != "" && !(name[0] >= '0' && name[0] <= '9') && !clauseWords[strings.ToUpper(name)] && !reservedNames[strings.ToUpper(name)]
 	for _, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || warehouse == "bigquery" && (c >= 'A' && c <= 'Z' || c == '.' || c == '-')) {
 			plain = false

@@ -299,3 +299,26 @@ func TestCountsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestPreaggregateName: a name the benefit's SQL can take bare stays
+// bare; a keyword, a capital (outside BigQuery), a space or a leading
+// digit is quoted in the warehouse's way.
+func TestPreaggregateName(t *testing.T) {
+	for _, c := range []struct{ name, warehouse, want string }{
+		{"region", "duckdb", "region"},
+		{"order_date", "postgres", "order_date"},
+		{"order", "duckdb", `"order"`},
+		{"group", "postgres", `"group"`},
+		{"date", "bigquery", "`date`"},
+		{"user", "postgres", `"user"`},
+		{"Region", "duckdb", `"Region"`},
+		{"Region", "bigquery", "Region"},
+		{"1st", "duckdb", `"1st"`},
+		{`odd"name`, "duckdb", `"odd""name"`},
+		{"a b", "bigquery", "`a b`"},
+	} {
+		if got := preaggregateName(c.name, c.warehouse); got != c.want {
+			t.Errorf("%s on %s: %s, want %s", c.name, c.warehouse, got, c.want)
+		}
+	}
+}
