@@ -13,6 +13,7 @@ import (
 	"github.com/shp-dev/shp/internal/api"
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/monitor"
 	"github.com/shp-dev/shp/internal/pipeline"
 	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
@@ -78,6 +79,14 @@ func (o *orchestrator) apiServer(ctx context.Context, e *env, ui bool) (*api.Ser
 	}
 	if ui {
 		w := &web.UI{Service: svc, Logger: e.logger(), ClientAddr: srv.ClientAddr}
+		// Freshness as the stale rule sees it (a monitoring.yaml the
+		// engine refuses leaves the schedule's limit).
+		if mc, problems := monitor.ParseConfig(p.Monitoring); len(problems) == 0 {
+			w.StaleLimit = func(pipeline string, s *scheduler.Schedule, now time.Time) time.Duration {
+				l, _ := mc.StaleLimit(pipeline, s, now)
+				return l
+			}
+		}
 		if cfg := p.Config.API.OIDC; cfg.Issuer != "" && cfg.RedirectURL != "" {
 			login, err := web.NewOIDCLogin(ctx, cfg, func(subject string, claims map[string]any) (service.Principal, error) {
 				return api.ClaimsPrincipal(cfg, subject, claims)

@@ -260,6 +260,35 @@ func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
 // freshness shows the same limit.
 func StaleLimit(s *scheduler.Schedule, now time.Time) time.Duration { return staleAfter(s, now) }
 
+// StaleLimit is how long the pipeline may go without a success before
+// an absence rule of monitoring.yaml fires for it, at now: the rule's
+// after (overrides applied), or twice its schedule's interval; the
+// shortest when several apply. ok is false when no absence rule applies
+// to the pipeline (none, or all disabled for it): then the schedule's
+// limit is returned.
+func (c *Config) StaleLimit(pipeline string, s *scheduler.Schedule, now time.Time) (limit time.Duration, ok bool) {
+	for _, r := range c.Rules {
+		if r.Kind != KindAbsence {
+			continue
+		}
+		pr, applies := c.forPipeline(r, pipeline)
+		if !applies {
+			continue
+		}
+		l := pr.After
+		if l == 0 {
+			l = staleAfter(s, now)
+		}
+		if l > 0 && (!ok || l < limit) {
+			limit, ok = l, true
+		}
+	}
+	if !ok {
+		return staleAfter(s, now), false
+	}
+	return limit, true
+}
+
 // staleAfter is how long a scheduled pipeline may go without a success:
 // twice its schedule's interval at now, at least 15 minutes; 0 without a
 // schedule.

@@ -344,3 +344,42 @@ func TestNullRatesOfEveryColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigStaleLimit: the freshness limit the web UI shows is the stale
+// rule's: its after where monitoring.yaml sets one (overrides applied),
+// twice the schedule's interval where not, the shortest of several
+// absence rules; none when every one is off for the pipeline.
+func TestConfigStaleLimit(t *testing.T) {
+	daily := mustSchedule(t, "0 2 * * *")
+	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	load := func(text string) *Config {
+		t.Helper()
+		p, err := loadMonitoring(t, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, problems := ParseConfig(p.Monitoring)
+		if len(problems) > 0 {
+			t.Fatal(problems)
+		}
+		return cfg
+	}
+	for _, c := range []struct {
+		name, yaml, pipeline string
+		want                 time.Duration
+		ok                   bool
+	}{
+		{"the default rule: twice the interval", "", "orders", 48 * time.Hour, true},
+		{"an override's after", "overrides:\n  orders:\n    data_stale: {after: 6h}\n", "orders", 6 * time.Hour, true},
+		{"another pipeline keeps the default", "overrides:\n  orders:\n    data_stale: {after: 6h}\n", "events", 48 * time.Hour, true},
+		{"off for the pipeline", "overrides:\n  orders:\n    data_stale: {disabled: true}\n", "orders", 48 * time.Hour, false},
+		{"the shortest of two", "rules:\n  - {name: stale_fast, kind: absence, after: 90m, pipelines: [orders]}\n", "orders", 90 * time.Minute, true},
+		{"a rule for other pipelines", "rules:\n  - {name: stale_fast, kind: absence, after: 90m, pipelines: [orders]}\n", "events", 48 * time.Hour, true},
+		{"no default rules", "default_rules: false\n", "orders", 48 * time.Hour, false},
+	} {
+		got, ok := load(c.yaml).StaleLimit(c.pipeline, daily, now)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: %s %v, want %s %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}

@@ -157,6 +157,9 @@ func (u *UI) pipelineRow(pv service.PipelineView, runs []service.RunView, now ti
 				next := s.Next(now)
 				row.NextRun = &next
 				row.Expected = monitor.StaleLimit(s, now)
+				if u.StaleLimit != nil {
+					row.Expected = u.StaleLimit(pv.Name, s, now)
+				}
 				row.Stale = row.LastOK != nil && now.Sub(*row.LastOK) > row.Expected
 			}
 		}

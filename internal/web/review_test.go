@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -349,5 +351,27 @@ func TestAllPagesIsBounded(t *testing.T) {
 	})
 	if err != nil || len(got) != 3 {
 		t.Errorf("a listing of three pages: %v %v", got, err)
+	}
+}
+
+// TestFreshnessFollowsTheStaleRule: the overview and a pipeline's page
+// show freshness against the limit the stale rule uses (StaleLimit),
+// stale past it; without one, against twice the schedule's interval.
+func TestFreshnessFollowsTheStaleRule(t *testing.T) {
+	e := newEnv(t)
+	if body := e.get("/", service.Viewer).Body.String(); !strings.Contains(body, "within 2d00h") {
+		t.Fatalf("the schedule's limit is not shown:\n%s", body)
+	}
+	var asked []string
+	e.ui.StaleLimit = func(pipeline string, s *scheduler.Schedule, now time.Time) time.Duration {
+		asked = append(asked, pipeline)
+		return time.Millisecond // so short that every pipeline is stale
+	}
+	body := e.get("/", service.Viewer).Body.String()
+	if !strings.Contains(body, "stale</span> (expected within 1ms)") || !slices.Contains(asked, "orders") {
+		t.Errorf("the stale rule's limit is not shown (asked for %v):\n%s", asked, body)
+	}
+	if body := e.get("/pipelines/orders", service.Viewer).Body.String(); !strings.Contains(body, "expected within 1ms") {
+		t.Errorf("the pipeline page:\n%s", body)
 	}
 }

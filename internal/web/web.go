@@ -32,6 +32,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/shp-dev/shp/internal/metadata"
+	"github.com/shp-dev/shp/internal/scheduler"
 	"github.com/shp-dev/shp/internal/service"
 )
 
@@ -73,6 +74,11 @@ type UI struct {
 	// sign-ins and the audit log (api.Server.ClientAddr, which reads
 	// X-Forwarded-For from trusted proxies); the direct peer when nil.
 	ClientAddr func(*http.Request) string
+	// StaleLimit is how long a pipeline on its schedule may go without a
+	// success before it shows stale: monitoring.yaml's absence rule
+	// (monitor.Config.StaleLimit); twice the schedule's interval when
+	// nil.
+	StaleLimit func(pipeline string, s *scheduler.Schedule, now time.Time) time.Duration
 
 	once  sync.Once
 	pages map[string]*page
