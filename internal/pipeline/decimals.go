@@ -9,12 +9,13 @@ import (
 	"github.com/shp-dev/shp/internal/schema"
 )
 
-// keepTargetDecimals loads a discovered NUMERIC or STRING column as the
-// DECIMAL its target column already is, when that DECIMAL does not hold
-// every value of the discovered type: a database column whose type does
-// not bound its values (PostgreSQL numeric) is discovered from the values
-// it has now, and a later run may find one with more decimals than the
-// target keeps. Loaded as the target's type, such a value is set aside by
+// keepTargetDecimals loads a discovered or declared NUMERIC (or a
+// discovered STRING) column as the DECIMAL its target column already is,
+// when that DECIMAL does not hold every value of the column's type: a
+// database column whose type does not bound its values (PostgreSQL
+// numeric) is discovered from the values it has now, and a later run may
+// find one with more decimals than the target keeps; a target the
+// optimisation layer narrowed holds fewer digits than the type declared. Loaded as the target's type, such a value is set aside by
 // the extraction (source.ExtractRequest.Schema) with the reason, where
 // the commit would have rounded it into the target.
 func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch schema.Schema, log *slog.Logger) error {
@@ -45,7 +46,7 @@ func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch sche
 		default:
 			continue
 		}
-		log.Warn("a column is loaded as the target's DECIMAL, which does not hold every value of its discovered type: values it cannot hold exactly are set aside",
+		log.Warn("a column is loaded as the target's DECIMAL, which does not hold every value of its source type: values it cannot hold exactly are set aside",
 			"column", f.Name, "discovered", f.TypeName(), "target", tf.TypeName())
 		sch[i].Type, sch[i].Precision, sch[i].Scale = schema.TypeNumeric, tp, ts
 	}

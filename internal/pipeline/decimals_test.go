@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/shp-dev/shp/internal/config"
+	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/optimize"
 	_ "github.com/shp-dev/shp/internal/source/sqlsource"
 	"github.com/shp-dev/shp/internal/testutil"
@@ -107,5 +108,62 @@ func TestNarrowedDecimalKeepsLoading(t *testing.T) {
 	reasons := e.strings(t, "SELECT reason FROM p__quarantine")
 	if len(reasons) != 1 || !strings.Contains(reasons[0], "123456789012") {
 		t.Fatalf("quarantine %q", reasons)
+	}
+}
+
+// TestNarrowedDecimalFromFiles: a file source whose schema declares a
+// wide NUMERIC, into a target the optimisation layer narrowed: in every
+// format, a later file's value the narrower DECIMAL cannot hold is set
+// aside with the reason, the rest loads, and the run succeeds.
+func TestNarrowedDecimalFromFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		first      string
+		later      func(e *env, path string)
+	}{
+		{"csv", "b.csv", "id,v\n1,1.25\n2,-7\n", func(_ *env, path string) {
+			os.WriteFile(path, []byte("id,v\n3,1234567890123456789.5\n4,99.5\n5,-9999999999999999.99\n"), 0o644)
+		}},
+		{"json lines", "b.jsonl", "id,v\n1,1.25\n2,-7\n", func(_ *env, path string) {
+			os.WriteFile(path, []byte(`{"id":3,"v":"1234567890123456789.5"}`+"\n"+`{"id":4,"v":99.5}`+"\n"+`{"id":5,"v":"-9999999999999999.99"}`+"\n"), 0o644)
+		}},
+		{"parquet", "b.parquet", "id,v\n1,1.25\n2,-7\n", func(e *env, path string) {
+			if _, err := e.wh.DB().Exec(`COPY (SELECT * FROM (VALUES (3, CAST('1234567890123456789.5' AS DECIMAL(38,2))), (4, 99.5::DECIMAL(38,2)),
+				(5, CAST('-9999999999999999.99' AS DECIMAL(38,2)))) t(id, v)) TO '` + path + `' (FORMAT parquet)`); err != nil {
+				panic(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, "    mode: append\n    max_quarantine_ratio: 1\n")
+			data := filepath.Join(e.dir, "data")
+			os.RemoveAll(data)
+			os.MkdirAll(data, 0o755)
+			os.WriteFile(filepath.Join(e.dir, "schema.json"), []byte(`[{"name":"id","type":"INT64"},{"name":"v","type":"NUMERIC","precision":38,"scale":2}]`), 0o644)
+			os.WriteFile(filepath.Join(data, "a.csv"), []byte(tc.first), 0o644)
+			proj, err := config.LoadDir(e.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.runner.Project = proj
+			if _, err := e.runner.Run(ctx, "p", Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.wh.Apply(ctx, "p", optimize.Change{Kind: "type", Columns: []string{"v"}, Types: []string{"DECIMAL(18,2)"}}); err != nil {
+				t.Fatal(err)
+			}
+			tc.later(e, filepath.Join(data, tc.file))
+			res, err := e.runner.Run(ctx, "p", Options{})
+			if err != nil || res.Status != metadata.StatusSucceeded || res.Loaded != 2 || res.Quarantined != 1 {
+				t.Fatalf("run: %v, %s, loaded %d, quarantined %d", err, res.Status, res.Loaded, res.Quarantined)
+			}
+			if got := strings.Join(e.strings(t, "SELECT id || '=' || CAST(v AS VARCHAR) FROM p ORDER BY id"), ","); got != "1=1.25,2=-7.00,4=99.50,5=-9999999999999999.99" {
+				t.Errorf("target %s", got)
+			}
+			if reasons := e.strings(t, "SELECT reason FROM p__quarantine"); len(reasons) != 1 || !strings.Contains(reasons[0], "1234567890123456789") {
+				t.Errorf("quarantine %q", reasons)
+			}
+		})
 	}
 }

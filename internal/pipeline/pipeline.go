@@ -459,6 +459,12 @@ func (r *Runner) open(ctx context.Context, b *batch) error {
 		if err != nil {
 			return err
 		}
+		// A declared NUMERIC wider than its target's DECIMAL (one the
+		// optimisation layer narrowed) loads as the target's: a value it
+		// cannot hold is set aside, not left to fail the commit.
+		if err := r.keepTargetDecimals(ctx, b.p.Target, s, b.log); err != nil {
+			return err
+		}
 		b.sch = s
 	}
 	rules, err := quality.ParseRules(r.Project.QualityRules, r.Project.Dir)
