@@ -23,10 +23,15 @@ type QueryRecord struct {
 	Error                    string
 }
 
-// RecordQuery stores a query record and returns its id.
-func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error) {
+// insertQuery is the statement that stores a query record.
+const insertQuery = `INSERT INTO query_history (at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error,
+	rows_scanned, bytes_billed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// queryArgs checks a query record, fills its defaults and returns the
+// values insertQuery takes.
+func (s *sqlStore) queryArgs(q QueryRecord) ([]any, error) {
 	if q.Text == "" || q.Source == "" || q.Fingerprint == "" {
-		return 0, fmt.Errorf("record query: %w: a record needs its text, source and fingerprint", ErrInvalid)
+		return nil, fmt.Errorf("record query: %w: a record needs its text, source and fingerprint", ErrInvalid)
 	}
 	if q.At.IsZero() {
 		q.At = time.Now()
@@ -34,15 +39,47 @@ func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error
 	if q.Calls < 1 {
 		q.Calls = 1
 	}
-	const insert = `INSERT INTO query_history (at, source, pipeline, run_id, text, fingerprint, duration_ns, rows_out, bytes_scanned, calls, error,
-		rows_scanned, bytes_billed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
-	var id int64
-	err := s.queryRow(ctx, insert, s.d.timeArg(q.At), q.Source, q.Pipeline, q.RunID, q.Text, q.Fingerprint, int64(q.Duration), q.Rows,
-		q.BytesScanned, q.Calls, q.Error, q.RowsScanned, q.BytesBilled).Scan(&id)
+	return []any{s.d.timeArg(q.At), q.Source, q.Pipeline, q.RunID, q.Text, q.Fingerprint, int64(q.Duration), q.Rows,
+		q.BytesScanned, q.Calls, q.Error, q.RowsScanned, q.BytesBilled}, nil
+}
+
+// RecordQuery stores a query record and returns its id.
+func (s *sqlStore) RecordQuery(ctx context.Context, q QueryRecord) (int64, error) {
+	args, err := s.queryArgs(q)
 	if err != nil {
+		return 0, err
+	}
+	var id int64
+	if err := s.queryRow(ctx, insertQuery+" RETURNING id", args...).Scan(&id); err != nil {
 		return 0, fmt.Errorf("record query: %w", err)
 	}
 	return id, nil
+}
+
+// RecordQueries stores query records in one transaction: all or none (a
+// run's statements, recorded when it ends).
+func (s *sqlStore) RecordQueries(ctx context.Context, qs []QueryRecord) error {
+	rows := make([][]any, len(qs))
+	for i, q := range qs {
+		args, err := s.queryArgs(q)
+		if err != nil {
+			return err
+		}
+		rows[i] = args
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.d.rebind(insertQuery))
+		if err != nil {
+			return fmt.Errorf("record queries: %w", err)
+		}
+		defer st.Close()
+		for _, args := range rows {
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("record queries: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // QueryFilter selects query records.

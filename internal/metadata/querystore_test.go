@@ -15,6 +15,7 @@ type queryStore interface {
 	ListOptimizations(ctx context.Context, table string) ([]Optimization, error)
 	DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error
 	RecordQuery(ctx context.Context, q QueryRecord) (int64, error)
+	RecordQueries(ctx context.Context, qs []QueryRecord) error
 	ListQueries(ctx context.Context, f QueryFilter) ([]QueryRecord, error)
 	PruneQueries(ctx context.Context, before time.Time) (int64, error)
 }
@@ -54,9 +55,17 @@ func TestQueryHistory(t *testing.T) {
 		if len(mine) != 3 || mine[0].Fingerprint != "f4" || mine[1].Fingerprint != "f3" || mine[2].Fingerprint != "f1" {
 			t.Errorf("all but shp's own: %+v", mine)
 		}
+		// A run's statements in one transaction: all or none.
+		if err := qs.RecordQueries(ctx, []QueryRecord{{At: at, Source: "shp", Text: "SELECT 2", Fingerprint: "f5"}, {Source: "shp"}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a batch with a bad record: %v", err)
+		}
+		mustNil(t, qs.RecordQueries(ctx, []QueryRecord{
+			{At: at.Add(100 * time.Second), Source: "shp", Pipeline: "sales", RunID: "r0", Text: "COPY", Fingerprint: "f6", Calls: 3},
+			{At: at.Add(100 * time.Second), Source: "shp", Pipeline: "sales", RunID: "r0", Text: "MERGE", Fingerprint: "f7"},
+		}))
 		own, err := qs.ListQueries(ctx, QueryFilter{Source: "shp"})
 		mustNil(t, err)
-		if len(own) != 1 || own[0].Fingerprint != "f2" {
+		if len(own) != 3 || own[0].Fingerprint != "f7" || own[1].Fingerprint != "f6" || own[1].Calls != 3 || own[2].Fingerprint != "f2" {
 			t.Errorf("shp's own: %+v", own)
 		}
 		recent, err := qs.ListQueries(ctx, QueryFilter{Since: at.Add(90 * time.Second), Limit: 1})

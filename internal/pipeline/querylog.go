@@ -73,11 +73,12 @@ func (q *runQueries) LogQuery(e warehouse.QueryEvent) {
 
 // queryRecorder is a store that keeps the query history.
 type queryRecorder interface {
-	RecordQuery(ctx context.Context, q metadata.QueryRecord) (int64, error)
+	RecordQueries(ctx context.Context, qs []metadata.QueryRecord) error
 }
 
 // saveQueries records a run's statements in the query history, one
-// record per shape with its calls and totals, when the store keeps one.
+// record per shape with its calls and totals, in one transaction, when
+// the store keeps one.
 func (r *Runner) saveQueries(ctx context.Context, q *runQueries, pipeline, runID string, at time.Time) {
 	st, ok := r.Store.(queryRecorder)
 	if !ok {
@@ -85,13 +86,17 @@ func (r *Runner) saveQueries(ctx context.Context, q *runQueries, pipeline, runID
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for _, fp := range q.order {
-		rec := *q.shapes[fp]
-		rec.At, rec.Pipeline, rec.RunID = at, pipeline, runID
-		if _, err := st.RecordQuery(ctx, rec); err != nil {
-			r.logger().Warn("record the run's queries in the query history", "pipeline", pipeline, "run_id", runID, "err", err)
-			return
-		}
+	if len(q.order) == 0 {
+		return
+	}
+	recs := make([]metadata.QueryRecord, len(q.order))
+	for i, fp := range q.order {
+		recs[i] = *q.shapes[fp]
+		recs[i].At, recs[i].Pipeline, recs[i].RunID = at, pipeline, runID
+	}
+	if err := st.RecordQueries(ctx, recs); err != nil {
+		r.logger().Warn("record the run's queries in the query history", "pipeline", pipeline, "run_id", runID, "err", err)
+		return
 	}
 	if q.dropped > 0 {
 		r.logger().Debug("the run's queries beyond the history's bound per run were not recorded", "pipeline", pipeline, "run_id", runID,
