@@ -61,7 +61,7 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 	var change Change
 	var ev []string
 	for _, c := range in.Table.Columns {
-		p, s, big, ok := decimalType(c.Type)
+		p, s, big, ok := DecimalType(c.Type)
 		if !ok || c.IntDigits == nil || !target.wider(p, big) || s > target.maxScale {
 			continue
 		}
@@ -106,12 +106,20 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 	}}
 }
 
-// decimalType reads a decimal engine type: DECIMAL(p,s), NUMERIC(p,s),
+// IntegerDigits counts the digits of a decimal text's integer part (none
+// for "", and for "0.5"), as the engines measure a column's largest value
+// (Column.IntDigits).
+func IntegerDigits(v string) int {
+	whole, _, _ := strings.Cut(strings.TrimLeft(v, "-+"), ".")
+	return len(strings.TrimLeft(whole, "0"))
+}
+
+// DecimalType reads a decimal engine type: DECIMAL(p,s), NUMERIC(p,s),
 // BIGNUMERIC or BIGDECIMAL (big: BigQuery's wide decimal, 76 digits,
 // scale 38 unless given). A narrowed column stays a decimal, so that
 // later runs load the column as the target's DECIMAL and set aside what
 // it cannot hold.
-func decimalType(typ string) (precision, scale int, big, ok bool) {
+func DecimalType(typ string) (precision, scale int, big, ok bool) {
 	t := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(typ), " ", ""))
 	switch t {
 	case "BIGNUMERIC", "BIGDECIMAL":

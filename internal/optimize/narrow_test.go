@@ -121,6 +121,14 @@ func TestNarrowEvidence(t *testing.T) {
 	}
 }
 
+func TestIntegerDigits(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "0.5": 0, "12345.67": 5, "-987654.25": 6, "+7": 1, "000123": 3, "100": 3} {
+		if got := IntegerDigits(v); got != want {
+			t.Errorf("%q: %d, want %d", v, got, want)
+		}
+	}
+}
+
 func TestDecimalType(t *testing.T) {
 	for _, tc := range []struct {
 		typ     string
@@ -141,7 +149,7 @@ func TestDecimalType(t *testing.T) {
 		{"HUGEINT", 0, 0, false, false},
 		{"", 0, 0, false, false},
 	} {
-		p, s, big, ok := decimalType(tc.typ)
+		p, s, big, ok := DecimalType(tc.typ)
 		if p != tc.p || s != tc.s || big != tc.big || ok != tc.ok {
 			t.Errorf("%q: %d %d %v %v", tc.typ, p, s, big, ok)
 		}

@@ -72,18 +72,11 @@ func (w *Warehouse) Describe(ctx context.Context, table string) (optimize.Table,
 			if rows[0][i] == nil {
 				continue // no value yet: nothing says how wide they are
 			}
-			n := integerDigits(str(rows[0][i]))
+			n := optimize.IntegerDigits(str(rows[0][i]))
 			t.Columns[col].IntDigits = &n
 		}
 	}
 	return t, nil
-}
-
-// integerDigits counts the digits of a decimal text's integer part (none
-// for "", NULL's text, and for "0.5").
-func integerDigits(v string) int {
-	whole, _, _ := strings.Cut(strings.TrimLeft(v, "-+"), ".")
-	return len(strings.TrimLeft(whole, "0"))
 }
 
 // errRewrite says why BigQuery changes other than clustering are not

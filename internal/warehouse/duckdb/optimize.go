@@ -98,7 +98,7 @@ func (w *Warehouse) measureDecimals(ctx context.Context, t *optimize.Table) erro
 		if !vals[i].Valid {
 			continue // no value yet: nothing says how wide they are
 		}
-		n := intDigits(vals[i].String)
+		n := optimize.IntegerDigits(vals[i].String)
 		t.Columns[col].IntDigits = &n
 	}
 	return nil
@@ -126,24 +126,11 @@ func (w *Warehouse) describeIndexes(ctx context.Context, t *optimize.Table) erro
 	return rows.Err()
 }
 
-// decimalWidth reads DuckDB's DECIMAL(p,s).
+// decimalWidth reads a DECIMAL(p,s) (NUMERIC too), not BigQuery's wide
+// kinds, which DuckDB has none of.
 func decimalWidth(typ string) (precision, scale int, ok bool) {
-	args, found := strings.CutPrefix(strings.ToUpper(strings.ReplaceAll(typ, " ", "")), "DECIMAL(")
-	if !found || !strings.HasSuffix(args, ")") {
-		return 0, 0, false
-	}
-	ps, ss, _ := strings.Cut(strings.TrimSuffix(args, ")"), ",")
-	p, err1 := strconv.Atoi(ps)
-	s, err2 := strconv.Atoi(ss)
-	return p, s, err1 == nil && err2 == nil
-}
-
-// intDigits counts the digits of a decimal text's integer part ("" for
-// NULL, and "0.5", have none).
-func intDigits(v string) int {
-	whole, _, _ := strings.Cut(strings.TrimLeft(v, "-+"), ".")
-	whole = strings.TrimLeft(whole, "0")
-	return len(whole)
+	p, sc, big, ok := optimize.DecimalType(typ)
+	return p, sc, ok && !big
 }
 
 // typeChange is one column of a type change and the type it had, as
