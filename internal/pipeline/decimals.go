@@ -9,16 +9,17 @@ import (
 	"github.com/shp-dev/shp/internal/schema"
 )
 
-// keepTargetDecimals loads a discovered or declared NUMERIC (or a
-// discovered STRING) column as the DECIMAL its target column already is,
-// when that DECIMAL does not hold every value of the column's type: a
-// database column whose type does not bound its values (PostgreSQL
-// numeric) is discovered from the values it has now, and a later run may
-// find one with more decimals than the target keeps; a target the
-// optimisation layer narrowed holds fewer digits than the type declared. Loaded as the target's type, such a value is set aside by
-// the extraction (source.ExtractRequest.Schema) with the reason, where
-// the commit would have rounded it into the target.
-func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch schema.Schema, log *slog.Logger) error {
+// keepTargetDecimals loads a NUMERIC column (and, when discovered, a
+// STRING one) as the DECIMAL its target column already is, when that
+// DECIMAL does not hold every value of the column's type: a database
+// column whose type does not bound its values (PostgreSQL numeric) is
+// discovered from the values it has now, and a later run may find one
+// with more decimals than the target keeps; a target the optimisation
+// layer narrowed holds fewer digits than the type declared. Loaded as the
+// target's type, such a value is set aside with the reason, where the
+// commit would have rounded it into the target or failed. A declared
+// STRING stays a STRING: it says what the person wants.
+func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch schema.Schema, declared bool, log *slog.Logger) error {
 	cols, err := r.Warehouse.TargetSchema(ctx, target)
 	if err != nil {
 		return fmt.Errorf("read the column types of %s: %w", target, err)
@@ -43,6 +44,9 @@ func (r *Runner) keepTargetDecimals(ctx context.Context, target string, sch sche
 				continue // the target holds every value
 			}
 		case schema.TypeString:
+			if declared {
+				continue
+			}
 		default:
 			continue
 		}

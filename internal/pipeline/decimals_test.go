@@ -10,6 +10,7 @@ import (
 	"github.com/shp-dev/shp/internal/config"
 	"github.com/shp-dev/shp/internal/metadata"
 	"github.com/shp-dev/shp/internal/optimize"
+	"github.com/shp-dev/shp/internal/schema"
 	_ "github.com/shp-dev/shp/internal/source/sqlsource"
 	"github.com/shp-dev/shp/internal/testutil"
 )
@@ -165,5 +166,34 @@ func TestNarrowedDecimalFromFiles(t *testing.T) {
 				t.Errorf("quarantine %q", reasons)
 			}
 		})
+	}
+}
+
+// TestKeepTargetDecimalsOnlyWhereMeant: a declared NUMERIC wider than the
+// target's DECIMAL, and a discovered STRING, load as the target's
+// DECIMAL; a declared STRING stays a STRING, and a NUMERIC the target
+// holds is left as it is.
+func TestKeepTargetDecimalsOnlyWhereMeant(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, "")
+	if _, err := e.wh.DB().Exec(`CREATE TABLE tgt (a DECIMAL(18,2), b DECIMAL(18,2), c DECIMAL(18,2))`); err != nil {
+		t.Fatal(err)
+	}
+	fields := func() schema.Schema {
+		return schema.Schema{{Name: "a", Type: schema.TypeNumeric, Precision: 38, Scale: 2}, {Name: "B", Type: schema.TypeString},
+			{Name: "c", Type: schema.TypeNumeric, Precision: 10, Scale: 2}}
+	}
+	for _, declared := range []bool{true, false} {
+		sch := fields()
+		if err := e.runner.keepTargetDecimals(ctx, "tgt", sch, declared, e.runner.logger()); err != nil {
+			t.Fatal(err)
+		}
+		b := "NUMERIC(18,2)"
+		if declared {
+			b = "STRING"
+		}
+		if got := sch[0].TypeName() + "; " + sch[1].TypeName() + "; " + sch[2].TypeName(); got != "NUMERIC(18,2); "+b+"; NUMERIC(10,2)" {
+			t.Errorf("declared %v: %s", declared, got)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func (r *Runner) extract(ctx context.Context, p *config.Pipeline, src *config.So
 			r.reportTask(ctx, res.RunID, p.Name, src, ex, err, nil, log)
 			return nil, nil, err
 		}
-		if err := r.keepTargetDecimals(ctx, p.Target, *sch, log); err != nil {
+		if err := r.keepTargetDecimals(ctx, p.Target, *sch, false, log); err != nil {
 			return nil, nil, err
 		}
 	}

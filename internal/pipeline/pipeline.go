@@ -462,7 +462,7 @@ func (r *Runner) open(ctx context.Context, b *batch) error {
 		// A declared NUMERIC wider than its target's DECIMAL (one the
 		// optimisation layer narrowed) loads as the target's: a value it
 		// cannot hold is set aside, not left to fail the commit.
-		if err := r.keepTargetDecimals(ctx, b.p.Target, s, b.log); err != nil {
+		if err := r.keepTargetDecimals(ctx, b.p.Target, s, true, b.log); err != nil {
 			return err
 		}
 		b.sch = s
