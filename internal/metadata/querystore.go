@@ -250,16 +250,13 @@ func (s *sqlStore) ListOptimizations(ctx context.Context, table string) ([]Optim
 // to, with who, why and the undo; ErrInvalid when it is not in from (one
 // decision wins), ErrNotFound when there is no such change.
 func (s *sqlStore) DecideOptimization(ctx context.Context, id int64, from, to, undo, by, reason string, at time.Time) error {
-	// Applied only while no other change is applied to the table (and the
-	// unique index optimizations_one_applied holds it when two decide at
-	// once).
-	res, err := s.exec(ctx, `UPDATE optimizations SET status = ?, undo = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ? AND status = ?
-		AND NOT (? = 'applied' AND EXISTS (SELECT 1 FROM optimizations o WHERE o.status = 'applied' AND o.id <> ?
-			AND o.table_name = (SELECT table_name FROM optimizations WHERE id = ?)))`,
-		to, undo, by, s.d.timeArg(at), reason, id, from, to, id, id)
+	// The unique index optimizations_one_applied refuses a second applied
+	// change on a table, whoever decides and however at once.
+	res, err := s.exec(ctx, `UPDATE optimizations SET status = ?, undo = ?, decided_by = ?, decided_at = ?, reason = ? WHERE id = ? AND status = ?`,
+		to, undo, by, s.d.timeArg(at), reason, id, from)
 	if err != nil {
-		if other, ok := s.otherApplied(ctx, id, to); ok {
-			return fmt.Errorf("optimization %d: #%d is applied to the table: %w", id, other, ErrInvalid)
+		if other, table, ok := s.otherApplied(ctx, id, to); ok {
+			return fmt.Errorf("optimization %d: #%d is applied to %s: %w", id, other, table, ErrInvalid)
 		}
 		return fmt.Errorf("decide optimization %d: %w", id, err)
 	}
@@ -268,9 +265,6 @@ func (s *sqlStore) DecideOptimization(ctx context.Context, id int64, from, to, u
 		if err != nil {
 			return err
 		}
-		if other, ok := s.otherApplied(ctx, id, to); ok && o.Status == from {
-			return fmt.Errorf("optimization %d: #%d is applied to %s: %w", id, other, o.Table, ErrInvalid)
-		}
 		return fmt.Errorf("optimization %d is %s, not %s: %w", id, o.Status, from, ErrInvalid)
 	}
 	return nil
@@ -278,12 +272,11 @@ func (s *sqlStore) DecideOptimization(ctx context.Context, id int64, from, to, u
 
 // otherApplied finds another change applied to the table of optimization
 // id, when id is to be applied.
-func (s *sqlStore) otherApplied(ctx context.Context, id int64, to string) (int64, bool) {
+func (s *sqlStore) otherApplied(ctx context.Context, id int64, to string) (other int64, table string, ok bool) {
 	if to != "applied" {
-		return 0, false
+		return 0, "", false
 	}
-	var other int64
-	err := s.queryRow(ctx, `SELECT o.id FROM optimizations o WHERE o.status = 'applied' AND o.id <> ?
-		AND o.table_name = (SELECT table_name FROM optimizations WHERE id = ?)`, id, id).Scan(&other)
-	return other, err == nil
+	err := s.queryRow(ctx, `SELECT o.id, o.table_name FROM optimizations o WHERE o.status = 'applied' AND o.id <> ?
+		AND o.table_name = (SELECT table_name FROM optimizations WHERE id = ?)`, id, id).Scan(&other, &table)
+	return other, table, err == nil
 }

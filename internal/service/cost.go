@@ -67,34 +67,19 @@ const MaxCostDays = 400
 // (today included) by pipeline and day, newest day first; pipelineName
 // narrows it to one pipeline.
 func (s *Service) CostByDay(ctx context.Context, days int, pipelineName string) ([]CostDay, error) {
-	if days < 1 || days > MaxCostDays {
-		return nil, invalid("days", "must be between 1 and %d, got %d", MaxCostDays, days)
-	}
-	if pipelineName != "" {
-		if _, ok := s.Project.Pipeline(pipelineName); !ok {
-			return nil, fmt.Errorf("pipeline %q: %w", pipelineName, ErrNotFound)
-		}
-	}
-	today := s.now().UTC().Truncate(24 * time.Hour)
-	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipelineName, Since: today.AddDate(0, 0, 1-days)})
+	_, runs, err := s.finishedRuns(ctx, days, pipelineName)
 	if err != nil {
-		return nil, fmt.Errorf("cost by day: %w", err)
+		return nil, err
 	}
 	byKey := map[[2]string]*CostDay{}
 	for _, r := range runs {
-		if r.Status == metadata.StatusRunning || r.Status == metadata.StatusQueued || r.StartedAt.IsZero() {
-			continue
-		}
 		k := [2]string{r.StartedAt.UTC().Format(time.DateOnly), r.Pipeline}
 		d := byKey[k]
 		if d == nil {
 			d = &CostDay{Day: k[0], Pipeline: k[1]}
 			byKey[k] = d
 		}
-		run := CostDay{Runs: 1}
-		if !r.EndedAt.IsZero() && r.EndedAt.After(r.StartedAt) {
-			run.RunSeconds = r.EndedAt.Sub(r.StartedAt).Seconds()
-		}
+		run := CostDay{Runs: 1, RunSeconds: runTime(r).Seconds()}
 		if c := warehouseCost(r.Metrics); c != nil {
 			run.WarehouseCost = *c
 		}
@@ -108,6 +93,40 @@ func (s *Service) CostByDay(ctx context.Context, days int, pipelineName string) 
 		return cmp.Or(strings.Compare(b.Day, a.Day), strings.Compare(a.Pipeline, b.Pipeline))
 	})
 	return out, nil
+}
+
+// finishedRuns reads the finished runs (of one pipeline, or all) that
+// started in the last days days, today included (UTC), and the start of
+// that window.
+func (s *Service) finishedRuns(ctx context.Context, days int, pipelineName string) (time.Time, []metadata.Run, error) {
+	if days < 1 || days > MaxCostDays {
+		return time.Time{}, nil, invalid("days", "must be between 1 and %d, got %d", MaxCostDays, days)
+	}
+	if pipelineName != "" {
+		if _, ok := s.Project.Pipeline(pipelineName); !ok {
+			return time.Time{}, nil, fmt.Errorf("pipeline %q: %w", pipelineName, ErrNotFound)
+		}
+	}
+	from := s.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1-days)
+	runs, err := s.Store.ListRuns(ctx, metadata.RunFilter{Pipeline: pipelineName, Since: from})
+	if err != nil {
+		return from, nil, fmt.Errorf("the runs since %s: %w", from.Format(time.DateOnly), err)
+	}
+	out := runs[:0]
+	for _, r := range runs {
+		if r.Status != metadata.StatusRunning && r.Status != metadata.StatusQueued && !r.StartedAt.IsZero() {
+			out = append(out, r)
+		}
+	}
+	return from, out, nil
+}
+
+// runTime is how long a finished run took (0 when it says no end).
+func runTime(r metadata.Run) time.Duration {
+	if r.EndedAt.IsZero() || !r.EndedAt.After(r.StartedAt) {
+		return 0
+	}
+	return r.EndedAt.Sub(r.StartedAt)
 }
 
 // costSlack is how far before the newest run seen the next reading of

@@ -339,9 +339,13 @@ func (s *Service) autoApply(ctx context.Context, st OptimizeStore, out []Optimiz
 		return out, err
 	}
 	reverted := map[string]bool{}
+	var current int64 // a change applied to the table: one at a time
 	for _, o := range past {
-		if o.Status == OptReverted {
+		switch o.Status {
+		case OptReverted:
 			reverted[o.Change] = true
+		case OptApplied:
+			current = o.ID
 		}
 	}
 	best := -1
@@ -351,6 +355,10 @@ func (s *Service) autoApply(ctx context.Context, st OptimizeStore, out []Optimiz
 		}
 		if c, _ := json.Marshal(v.Change); reverted[string(c)] {
 			out[i].Reason = v.Reason + "; not applied by policy: it was reverted before"
+			continue
+		}
+		if current != 0 {
+			out[i].Reason = v.Reason + fmt.Sprintf("; not applied by policy: #%d is applied to %s (revert it first)", current, v.Table)
 			continue
 		}
 		if best < 0 || v.Trial.Speedup > out[best].Trial.Speedup {
