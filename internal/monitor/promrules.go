@@ -76,10 +76,11 @@ func PrometheusRules(p *config.Project, cfg *Config) ([]byte, error) {
 			if !applies {
 				continue
 			}
-			limit := r.After
-			if limit == 0 {
-				limit = scheduleLimit(pl.Schedule, pl.Timezone)
+			var sched *scheduler.Schedule
+			if pl.Schedule != "" {
+				sched, _ = scheduler.ParseSchedule(pl.Schedule, pl.Timezone) // a bad one: no limit
 			}
+			limit := absenceLimit(&r, sched, time.Now())
 			if limit == 0 {
 				continue
 			}
@@ -111,18 +112,6 @@ func ruleNamed(cfg *Config, name string) (*Rule, bool) {
 		}
 	}
 	return nil, false
-}
-
-// scheduleLimit is staleAfter of a schedule as config.yaml writes it.
-func scheduleLimit(spec, tz string) time.Duration {
-	if spec == "" {
-		return 0
-	}
-	s, err := scheduler.ParseSchedule(spec, tz)
-	if err != nil {
-		return 0
-	}
-	return staleAfter(s, time.Now())
 }
 
 // promDuration writes d as Prometheus does: 2h30m, 45s.

@@ -235,11 +235,9 @@ func overBudget(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool
 // absent is the absence rule: how long since the last success, against
 // After or twice the schedule's interval (at least 15 minutes).
 func absent(r *Rule, p *PipelineInput, now time.Time) (float64, string, bool) {
-	limit := r.After
+	limit := absenceLimit(r, p.Schedule, now)
 	if limit == 0 {
-		if limit = staleAfter(p.Schedule, now); limit == 0 {
-			return 0, "", false // nothing says when data is due
-		}
+		return 0, "", false // nothing says when data is due
 	}
 	ref, runID := p.Since, ""
 	for _, run := range p.Runs {
@@ -275,11 +273,7 @@ func (c *Config) StaleLimit(pipeline string, s *scheduler.Schedule, now time.Tim
 		if !applies {
 			continue
 		}
-		l := pr.After
-		if l == 0 {
-			l = staleAfter(s, now)
-		}
-		if l > 0 && (!ok || l < limit) {
+		if l := absenceLimit(&pr, s, now); l > 0 && (!ok || l < limit) {
 			limit, ok = l, true
 		}
 	}
@@ -287,6 +281,16 @@ func (c *Config) StaleLimit(pipeline string, s *scheduler.Schedule, now time.Tim
 		return staleAfter(s, now), false
 	}
 	return limit, true
+}
+
+// absenceLimit is how long an absence rule lets a pipeline on schedule s
+// go without a success, at now: its after, or staleAfter; 0 when nothing
+// says when data is due.
+func absenceLimit(r *Rule, s *scheduler.Schedule, now time.Time) time.Duration {
+	if r.After > 0 {
+		return r.After
+	}
+	return staleAfter(s, now)
 }
 
 // staleAfter is how long a scheduled pipeline may go without a success:

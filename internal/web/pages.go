@@ -156,9 +156,10 @@ func (u *UI) pipelineRow(pv service.PipelineView, runs []service.RunView, now ti
 			if s, err := scheduler.ParseSchedule(p.Schedule, p.Timezone); err == nil {
 				next := s.Next(now)
 				row.NextRun = &next
-				row.Expected = monitor.StaleLimit(s, now)
 				if u.StaleLimit != nil {
 					row.Expected = u.StaleLimit(pv.Name, s, now)
+				} else {
+					row.Expected = monitor.StaleLimit(s, now)
 				}
 				row.Stale = row.LastOK != nil && now.Sub(*row.LastOK) > row.Expected
 			}
