@@ -72,12 +72,7 @@ func (narrowRule) Recommend(in Input) []Recommendation {
 		if digits+narrowHeadroom > room {
 			continue // the values need the width, or nearly
 		}
-		named := in.Usage.Named[c.Name]
-		for n, k := range in.Usage.Named {
-			if strings.EqualFold(n, c.Name) && n != c.Name {
-				named += k
-			}
-		}
+		named := in.Usage.NamedFold(c.Name)
 		if named == 0 {
 			continue // no recorded query reads it: a trial would show nothing
 		}

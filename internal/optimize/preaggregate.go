@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shp-dev/shp/internal/quality"
 )
 
 // preaggregateRule finds recurring queries that aggregate a whole table
@@ -173,10 +175,8 @@ func prunes(l Layout, col string) bool {
 
 // tableColumnName is a column's name as the table spells it.
 func tableColumnName(t Table, name string) string {
-	for _, c := range t.Columns {
-		if strings.EqualFold(c.Name, name) {
-			return c.Name
-		}
+	if c, ok := t.Column(name); ok {
+		return c.Name
 	}
 	return name
 }
@@ -281,9 +281,9 @@ func preaggregateName(name, warehouse string) string {
 	case plain:
 		return name
 	case warehouse == "bigquery":
-		return "`" + strings.ReplaceAll(name, "`", "\\`") + "`"
+		return quality.BigQuery.Ident(name)
 	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+	return quality.Postgres.Ident(name)
 }
 
 func preaggregateBenefit(in Input, r *rollup) string {

@@ -26,13 +26,9 @@ func (selectStarRule) Recommend(in Input) []Recommendation {
 	if u.SelectStar == 0 || u.Share(u.SelectStar) < selectStarShare {
 		return nil
 	}
-	named := map[string]bool{}
-	for n := range u.Named {
-		named[strings.ToLower(n)] = true
-	}
 	var unused []string
 	for _, c := range in.Table.Columns {
-		if !named[strings.ToLower(c.Name)] {
+		if u.NamedFold(c.Name) == 0 {
 			unused = append(unused, c.Name)
 		}
 	}

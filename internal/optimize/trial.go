@@ -62,6 +62,11 @@ func RewriteTable(sql, table, to string) string {
 // the recommendation is recorded, declined with the reason.
 var ErrUnsupported = errors.New("not a change this warehouse makes")
 
+// ErrChangedSince: a revert is refused because the table changed since
+// the change was applied (rows a commit added, a column a repair widened):
+// restoring it as it was would lose them.
+var ErrChangedSince = errors.New("the table changed since the change was applied")
+
 // ErrUntried: the warehouse makes the change but does not try it on a
 // copy (BigQuery's clustering, which a trial would bill twice over and a
 // dry run cannot measure); the recommendation is recorded proposed,

@@ -58,15 +58,21 @@ type Table struct {
 	Layout  Layout   `json:"layout"`
 }
 
+// Column finds a column by its name ignoring case.
+func (t Table) Column(name string) (Column, bool) {
+	for _, c := range t.Columns {
+		if strings.EqualFold(c.Name, name) {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
 // ColumnType returns a column's type ("" when the table has no such
 // column).
 func (t Table) ColumnType(name string) string {
-	for _, c := range t.Columns {
-		if strings.EqualFold(c.Name, name) {
-			return c.Type
-		}
-	}
-	return ""
+	c, _ := t.Column(name)
+	return c.Type
 }
 
 // Layout is how a table is laid out: partitioned, clustered (BigQuery),
@@ -118,6 +124,18 @@ type Shape struct {
 	BytesScanned int64  `json:"bytes_scanned,omitempty"`
 	Example      Record `json:"example"`
 	Query        Query  `json:"query"`
+}
+
+// NamedFold counts the query runs that name a column, its name matched
+// ignoring case.
+func (u Usage) NamedFold(col string) int64 {
+	var n int64
+	for name, k := range u.Named {
+		if strings.EqualFold(name, col) {
+			n += k
+		}
+	}
+	return n
 }
 
 // Share is the part of the table's query runs for which n holds.

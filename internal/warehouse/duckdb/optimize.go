@@ -374,10 +374,9 @@ func (w *Warehouse) Apply(ctx context.Context, table string, change optimize.Cha
 	return before + ":" + strconv.FormatInt(rows, 10), nil
 }
 
-// ErrChangedSince is returned by Revert when the table's rows changed
-// after the change was applied: restoring the table as it was would lose
-// them.
-var ErrChangedSince = errors.New("the table changed since the change was applied")
+// ErrChangedSince is optimize.ErrChangedSince: Revert's refusal once the
+// table changed since the change was applied.
+var ErrChangedSince = optimize.ErrChangedSince
 
 // Revert implements optimize.Engine. An index is dropped. For a sort, the
 // table as it was before Apply takes its place again, when the table

@@ -387,10 +387,9 @@ func (w *Warehouse) partition(ctx context.Context, table string, change optimize
 	return "partition:" + before + ":" + strconv.FormatInt(rows, 10), nil
 }
 
-// ErrChangedSince is returned by Revert when the table's rows changed
-// after the change was applied: restoring the table as it was would lose
-// them.
-var ErrChangedSince = errors.New("the table changed since the change was applied")
+// ErrChangedSince is optimize.ErrChangedSince: Revert's refusal once the
+// table changed since the change was applied.
+var ErrChangedSince = optimize.ErrChangedSince
 
 // unpartition puts the table as it was before partition back, when the
 // partitioned table holds the same rows.
