@@ -321,6 +321,9 @@ type analyzer struct {
 	aliases   map[string]string // alias (or table name) -> table
 	ctes      map[string]bool
 	tableList []string
+	// fromWord and depth are read off toks once (fromWords, depths).
+	fromWord map[int]bool
+	depth    []int
 }
 
 // tables finds the tables after FROM and JOIN (and their aliases), and
@@ -390,8 +393,12 @@ func (a *analyzer) tables() {
 // the FROM of EXTRACT(day FROM d), TRIM(x FROM y), SUBSTRING(s FROM 2),
 // or IS DISTINCT FROM.
 func (a *analyzer) fromWords() map[int]bool {
+	if a.fromWord != nil {
+		return a.fromWord
+	}
 	t := a.toks
 	out := map[int]bool{}
+	a.fromWord = out
 	var calls []bool // per open parenthesis: a function's arguments
 	for i, tk := range t {
 		switch {
@@ -589,7 +596,11 @@ var aggregateFuncs = map[string]bool{
 // depths gives each token's depth in parentheses (a parenthesis is at
 // the depth outside it).
 func (a *analyzer) depths() []int {
+	if a.depth != nil {
+		return a.depth
+	}
 	d, n := make([]int, len(a.toks)), 0
+	a.depth = d
 	for i, t := range a.toks {
 		if t.kind == tokPunct && t.text == ")" && n > 0 {
 			n--
