@@ -26,15 +26,7 @@ import (
 // of query and the worst slowdown of one query.
 func BenchmarkOptimizeDuckDB(b *testing.B) {
 	ctx := context.Background()
-	rows := 10_000_000
-	if s := os.Getenv("SHP_BENCH_OPT_ROWS"); s != "" {
-		rows, _ = strconv.Atoi(s)
-	}
-	w, err := duckdb.Open(ctx, warehouse.Options{Path: b.TempDir() + "/w.duckdb", TempDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
+	w, rows := optBenchDuckDB(b)
 	if _, err := w.DB().ExecContext(ctx, fmt.Sprintf(`CREATE TABLE sales AS SELECT i AS order_id,
 		DATE '2025-01-01' + CAST(i * 730 // %d AS INTEGER) AS order_date,
 		'C' || lpad(CAST(hash(i) %% 200000 AS VARCHAR), 6, '0') AS customer_id,
@@ -43,6 +35,22 @@ func BenchmarkOptimizeDuckDB(b *testing.B) {
 		b.Fatal(err)
 	}
 	mixTrials(b, w, "duckdb")
+}
+
+// optBenchDuckDB opens a DuckDB warehouse for an optimisation benchmark,
+// closed when it ends, and the rows to make (SHP_BENCH_OPT_ROWS, 10M by
+// default).
+func optBenchDuckDB(b *testing.B) (*duckdb.Warehouse, int) {
+	rows := 10_000_000
+	if s := os.Getenv("SHP_BENCH_OPT_ROWS"); s != "" {
+		rows, _ = strconv.Atoi(s)
+	}
+	w, err := duckdb.Open(context.Background(), warehouse.Options{Path: b.TempDir() + "/w.duckdb", TempDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { w.Close() })
+	return w, rows
 }
 
 // classes are the kinds of query of the mix.
@@ -199,15 +207,7 @@ func BenchmarkOptimizePostgres(b *testing.B) {
 // into each type, in the same run.
 func BenchmarkOptimizeNarrow(b *testing.B) {
 	ctx := context.Background()
-	rows := 10_000_000
-	if s := os.Getenv("SHP_BENCH_OPT_ROWS"); s != "" {
-		rows, _ = strconv.Atoi(s)
-	}
-	w, err := duckdb.Open(ctx, warehouse.Options{Path: b.TempDir() + "/w.duckdb", TempDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
+	w, rows := optBenchDuckDB(b)
 	db := w.DB()
 	if _, err := db.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE sales AS SELECT i AS order_id,
 		['EMEA','APAC','AMER'][i %% 3 + 1] AS region,
